@@ -1,0 +1,189 @@
+/* Environment-driven configuration table loader. */
+#include "cmn_config.h"
+#include "cmn_log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+#define OFF(field) offsetof(cmn_common_cfg_t, field)
+const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
+    CMN_CFG_CHOICE("CALLBUS_LOG_LEVEL", "info", "debug|info|warn|error", OFF(log_level),
+                   "Lowest log level written to stdout."),
+    CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39092", OFF(kafka_brokers),
+                "Kafka bootstrap servers, comma separated."),
+    CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:36379", OFF(redis_url),
+                "Redis server as redis://host:port[/db]."),
+    CMN_CFG_STR("CALLBUS_HTTP_BIND", "0.0.0.0", OFF(http_bind),
+                "Address the HTTP server (API, /metrics, /healthz, /readyz) binds."),
+    CMN_CFG_NUM("CALLBUS_HTTP_PORT", "8080", 0, 65535, OFF(http_port),
+                "HTTP port; 0 picks a free one (logged at start)."),
+    CMN_CFG_NUM("CALLBUS_HTTP_MAX_BODY", "262144", 1024, 16777216, OFF(http_max_body),
+                "Largest request body accepted, in bytes (larger: 413)."),
+    CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
+                "On SIGTERM, how long in-flight work may take before the process exits."),
+};
+const size_t cmn_common_cfg_spec_len = sizeof cmn_common_cfg_spec / sizeof cmn_common_cfg_spec[0];
+
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(s, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int choice_ok(const char *choices, const char *s)
+{
+    size_t len = strlen(s);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == len && strncmp(p, s, n) == 0)
+            return 1;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/* Stores one value; returns 0 or writes the reason to errs and returns -1. */
+static int store_value(const cmn_cfg_spec_t *e, const char *text, char *base, FILE *errs)
+{
+    switch (e->type) {
+    case CMN_CFG_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno || end == text || *end) {
+            fprintf(errs, "%s: \"%s\" is not a whole number\n", e->name, e->secret ? "***" : text);
+            return -1;
+        }
+        if (v < e->min || v > e->max) {
+            fprintf(errs, "%s: %ld is outside %ld..%ld\n", e->name, v, e->min, e->max);
+            return -1;
+        }
+        *(long *)(base + e->offset) = v;
+        return 0;
+    }
+    case CMN_CFG_BOOL:
+        if (parse_bool(text, (int *)(base + e->offset)) < 0) {
+            fprintf(errs, "%s: \"%s\" is not a boolean (true/false)\n", e->name, text);
+            return -1;
+        }
+        return 0;
+    case CMN_CFG_ENUM:
+        if (!choice_ok(e->choices, text)) {
+            fprintf(errs, "%s: \"%s\" is not one of %s\n", e->name, text, e->choices);
+            return -1;
+        }
+        /* fallthrough */
+    case CMN_CFG_STRING: {
+        char *copy = strdup(text);
+        if (!copy) {
+            fprintf(errs, "%s: out of memory\n", e->name);
+            return -1;
+        }
+        *(char **)(base + e->offset) = copy;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int cmn_config_load(const cmn_cfg_spec_t *spec, size_t n, void *target, FILE *errs)
+{
+    int problems = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *text = getenv(spec[i].name);
+        if (!text || (!*text && spec[i].type != CMN_CFG_STRING))
+            text = spec[i].def;
+        if (!text) {
+            fprintf(errs, "%s: required, not set (%s)\n", spec[i].name, spec[i].help);
+            problems++;
+            continue;
+        }
+        if (store_value(&spec[i], text, target, errs) < 0)
+            problems++;
+    }
+    return problems;
+}
+
+void cmn_config_free(const cmn_cfg_spec_t *spec, size_t n, void *target)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (spec[i].type == CMN_CFG_STRING || spec[i].type == CMN_CFG_ENUM) {
+            char **p = (char **)((char *)target + spec[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+}
+
+void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target)
+{
+    const char *base = target;
+    for (size_t i = 0; i < n; i++) {
+        const cmn_cfg_spec_t *e = &spec[i];
+        switch (e->type) {
+        case CMN_CFG_INT:
+            LOG_INFO("config %s=%ld", e->name, *(const long *)(base + e->offset));
+            break;
+        case CMN_CFG_BOOL:
+            LOG_INFO("config %s=%s", e->name, *(const int *)(base + e->offset) ? "true" : "false");
+            break;
+        default: {
+            const char *v = *(char *const *)(base + e->offset);
+            LOG_INFO("config %s=%s", e->name, e->secret ? (v && *v ? "***" : "") : v);
+        }
+        }
+    }
+}
+
+void cmn_config_print_markdown(const cmn_cfg_spec_t *spec, size_t n, FILE *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cmn_cfg_spec_t *e = &spec[i];
+        fprintf(out, "| `%s` | %s | %s |\n", e->name, e->def ? (*e->def ? e->def : "(empty)") : "**required**",
+                e->help);
+    }
+}
+
+int cmn_config_kafka_passthrough(rd_kafka_conf_t *conf, FILE *errs)
+{
+    static const char prefix[] = "CALLBUS_KAFKA_X_";
+    int problems = 0;
+    for (char **env = environ; *env; env++) {
+        if (strncmp(*env, prefix, sizeof prefix - 1) != 0)
+            continue;
+        const char *eq = strchr(*env, '=');
+        if (!eq)
+            continue;
+        char name[256];
+        size_t len = (size_t)(eq - *env) - (sizeof prefix - 1);
+        if (len == 0 || len >= sizeof name)
+            continue;
+        for (size_t i = 0; i < len; i++) {
+            char c = (*env)[sizeof prefix - 1 + i];
+            name[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+        }
+        name[len] = '\0';
+        char errstr[512];
+        if (rd_kafka_conf_set(conf, name, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            fprintf(errs, "%.*s: %s\n", (int)(eq - *env), *env, errstr);
+            problems++;
+        }
+    }
+    return problems;
+}

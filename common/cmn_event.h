@@ -1,0 +1,128 @@
+/* The canonical call event: what ingest publishes on `call-events` and every
+ * consumer reads. schemas/call-event.schema.json is its JSON form; the two
+ * are kept in step by tests/schema (the C encoder's output is validated by a
+ * real JSON Schema validator, and invalid fixtures must fail both).
+ *
+ * Memory: every string member is heap-owned by the event and released by
+ * cmn_event_clear(); set them with cmn_event_set() (copies). */
+#ifndef CMN_EVENT_H
+#define CMN_EVENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMN_EVENT_SCHEMA_VERSION 1
+
+#define CMN_EVENT_TYPES(X)                                                                         \
+    X(CMN_EV_OFFERED, "call.offered")                                                              \
+    X(CMN_EV_ANSWERED, "call.answered")                                                            \
+    X(CMN_EV_TRANSFERRED, "call.transferred")                                                      \
+    X(CMN_EV_LEG_ENDED, "call.leg_ended")                                                          \
+    X(CMN_EV_ENDED, "call.ended")                                                                  \
+    X(CMN_EV_RECORDING_READY, "call.recording_ready")                                              \
+    X(CMN_EV_CSAT, "call.csat")                                                                    \
+    X(CMN_EV_OUTBOUND_STARTED, "outbound.started")                                                 \
+    X(CMN_EV_OUTBOUND_ANSWERED, "outbound.answered")                                               \
+    X(CMN_EV_OUTBOUND_ENDED, "outbound.ended")                                                     \
+    X(CMN_EV_AGENT_LOGIN, "agent.login")                                                           \
+    X(CMN_EV_AGENT_LOGOUT, "agent.logout")
+
+typedef enum {
+    CMN_EV_NONE = 0,
+#define X(id, name) id,
+    CMN_EVENT_TYPES(X)
+#undef X
+        CMN_EV__COUNT
+} cmn_event_type_t;
+
+typedef enum { CMN_DIR_NONE = 0, CMN_DIR_INBOUND, CMN_DIR_OUTBOUND } cmn_direction_t;
+
+/* How a call (or outbound attempt) ended; R-T5, R-M1, R-T3, R-O3. */
+typedef enum {
+    CMN_OUT_NONE = 0,
+    CMN_OUT_ANSWERED,
+    CMN_OUT_MISSED,    /* offered to an agent, nobody answered */
+    CMN_OUT_ABANDONED, /* caller hung up before any agent was offered the call */
+    CMN_OUT_VOICEMAIL,
+} cmn_outcome_t;
+
+typedef struct {
+    char *provider_id; /* the provider's operator id (CallGear employee_id, ...) */
+    char *crm_id;      /* mapped CRM agent (R-I3); NULL when unmapped */
+    char *name;
+} cmn_agent_t;
+
+#define CMN_DURATION_UNKNOWN (-1)
+
+typedef struct {
+    char *event_id; /* stable across a provider's re-posts */
+    cmn_event_type_t type;
+    char *provider; /* callgear | twilio | webex | tvox | generic */
+    char *call_id;  /* required except for agent.* events */
+    char *leg_id;
+    char *parent_call_id;
+    cmn_direction_t direction;
+    char *customer_number; /* E.164; NULL when withheld */
+    char *dialled_number;  /* virtual number / DNIS, as given */
+    cmn_agent_t agent;     /* who this event is about (answering, offered, target of transfer) */
+    cmn_agent_t previous_agent; /* transfers: who had the call */
+    char *queue;                /* queue / IVR menu selection */
+    char *language;
+    char *ticket_id;   /* when the caller's side (IVR, agent desktop) knows it */
+    char *ticket_type; /* IVR pre-created ticket type (R-T8) */
+    cmn_outcome_t outcome;
+    int64_t wait_s, talk_s, hold_s, total_s; /* CMN_DURATION_UNKNOWN when not given */
+    char *recording_url;
+    int64_t recording_duration_s;
+    int csat_score; /* -1 when none */
+    int csat_scale;
+    char **tags;
+    size_t n_tags;
+    int64_t occurred_at_ms;
+    int64_t received_at_ms;
+} cmn_event_t;
+
+/* Zeroes the event and sets the "unknown" markers. */
+void cmn_event_init(cmn_event_t *ev);
+/* Frees every owned member and re-initialises. NULL-safe. */
+void cmn_event_clear(cmn_event_t *ev);
+/* Replaces *field with a copy of value (NULL clears). Returns 0 or -1 (ENOMEM). */
+int cmn_event_set(char **field, const char *value) __attribute__((warn_unused_result));
+int cmn_event_add_tag(cmn_event_t *ev, const char *tag) __attribute__((warn_unused_result));
+
+const char *cmn_event_type_name(cmn_event_type_t t);
+cmn_event_type_t cmn_event_type_parse(const char *s); /* CMN_EV_NONE if unknown */
+const char *cmn_outcome_name(cmn_outcome_t o);
+const char *cmn_direction_name(cmn_direction_t d);
+
+/* Checks the rules the schema states (required fields per type, formats).
+ * On failure returns -1, writes a sentence to err and the offending field's
+ * JSON name to field (both may be NULL). */
+int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *field,
+                       size_t fieldsz) __attribute__((warn_unused_result));
+
+/* Returns a new reference; NULL only on allocation failure. */
+json_t *cmn_event_to_json(const cmn_event_t *ev);
+/* Encodes compactly; returns a heap string the caller frees. */
+char *cmn_event_encode(const cmn_event_t *ev);
+
+/* Strict decode of a JSON object into *ev (initialised here): unknown
+ * members, wrong types, bad enum values and rule violations are rejected
+ * with the field named. Borrows `obj`. Returns 0 or -1. */
+int cmn_event_from_json(const json_t *obj, cmn_event_t *ev, char *err, size_t errsz, char *field,
+                        size_t fieldsz) __attribute__((warn_unused_result));
+int cmn_event_decode(const char *text, size_t len, cmn_event_t *ev, char *err, size_t errsz,
+                     char *field, size_t fieldsz) __attribute__((warn_unused_result));
+
+/* The Kafka key of an event on call-events: the customer's E.164 number, or
+ * the call id when the number is withheld (one customer, one partition). */
+const char *cmn_event_key(const cmn_event_t *ev);
+
+/* Derives a stable event id from provider data: "<provider>-<32 hex>" where
+ * the hex is SHA-256 over the parts, NUL-separated. out >= CMN_EVENT_ID_MAX. */
+#define CMN_EVENT_ID_MAX 48
+void cmn_event_id_derive(char *out, size_t outsz, const char *provider, const char *const *parts,
+                         size_t n_parts);
+
+#endif

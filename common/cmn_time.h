@@ -1,0 +1,20 @@
+/* Wall-clock and monotonic time in milliseconds, and RFC 3339 text. */
+#ifndef CMN_TIME_H
+#define CMN_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t cmn_time_now_ms(void);      /* wall clock, ms since the epoch */
+int64_t cmn_time_mono_ms(void);     /* monotonic, for durations and deadlines */
+double cmn_time_mono_ms_f(void);    /* monotonic, fractional ms (latency histograms) */
+
+#define CMN_TIME_TEXT_MAX 32
+/* "2026-11-21T11:05:08.123Z" into out (>= CMN_TIME_TEXT_MAX). */
+void cmn_time_format(int64_t ms, char *out, size_t outsz);
+/* Parses RFC 3339 ("...Z", "...+03:00", optional fraction) and the
+ * "YYYY-MM-DD HH:MM:SS" form some providers send (taken as UTC).
+ * Returns 0 or -1. */
+int cmn_time_parse(const char *text, int64_t *ms);
+
+#endif
