@@ -1,0 +1,85 @@
+/* Topic creation through librdkafka's Admin API (kcat cannot create topics,
+ * and this way compose and Kubernetes need no extra step). */
+#include "cmn_topics.h"
+#include "cmn_producer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <string.h>
+
+static int check_results(rd_kafka_event_t *ev, char *errstr, size_t errsz)
+{
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    if (!res) {
+        snprintf(errstr, errsz, "create topics: %s", rd_kafka_event_error_string(ev));
+        return -1;
+    }
+    const rd_kafka_topic_result_t **topics = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(topics[i]);
+        if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            snprintf(errstr, errsz, "create topic %s: %s", rd_kafka_topic_result_name(topics[i]),
+                     rd_kafka_topic_result_error_string(topics[i]));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_t n,
+                      int timeout_ms, char *errstr, size_t errsz)
+{
+    int rc = -1;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_event_t *ev = NULL;
+    rd_kafka_NewTopic_t *new_topics[16] = {0};
+    rd_kafka_conf_t *conf = cmn_kafka_conf_new(brokers, errstr, errsz);
+    if (!conf || n > 16)
+        goto done;
+    if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errsz))) {
+        rd_kafka_conf_destroy(conf);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(new_topics[i] = rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions,
+                                                    topics[i].replication, errstr, errsz)))
+            goto done;
+    q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, errsz);
+    rd_kafka_CreateTopics(rk, new_topics, n, options, q);
+    rd_kafka_AdminOptions_destroy(options);
+    if (!(ev = rd_kafka_queue_poll(q, timeout_ms + 2000))) {
+        snprintf(errstr, errsz, "create topics: no answer from %s within %d ms", brokers,
+                 timeout_ms + 2000);
+        goto done;
+    }
+    rc = check_results(ev, errstr, errsz);
+done:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    for (size_t i = 0; i < n && i < 16; i++)
+        if (new_topics[i])
+            rd_kafka_NewTopic_destroy(new_topics[i]);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    if (rk)
+        rd_kafka_destroy(rk);
+    return rc;
+}
+
+int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int timeout_ms,
+                          char *errstr, size_t errsz)
+{
+    const cmn_topic_spec_t all[] = {
+        {CMN_TOPIC_CALL_EVENTS, partitions, replication},
+        {CMN_TOPIC_CALL_EVENTS_DLQ, 1, replication},
+        {CMN_TOPIC_TICKET_EVENTS, partitions, replication},
+        {CMN_TOPIC_MISSED_OPS, partitions, replication},
+        {CMN_TOPIC_AGENT_ACTIONS, partitions, replication},
+        {CMN_TOPIC_SCREEN_POPS, partitions, replication},
+    };
+    return cmn_topics_ensure(brokers, all, sizeof all / sizeof all[0], timeout_ms, errstr, errsz);
+}

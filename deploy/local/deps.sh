@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Install the build/test/run dependencies of callbus that are missing.
+# Fast no-op when everything is present: apt and pip run only for gaps.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+APT_PACKAGES=(
+    build-essential cmake pkg-config
+    librdkafka-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev
+    libevent-dev libssl-dev
+    redis-server kcat
+    clang clang-format libclang-rt-14-dev wrk
+    curl
+)
+# java/mvn may come from outside Debian (SDKMAN, tarballs): only ask apt
+# for them when they are not on PATH at all.
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+    APT_PACKAGES+=(default-jdk-headless maven)
+fi
+
+# pip distribution name -> import name (they differ for openapi-core).
+declare -A PY_MODULES=(
+    [jsonschema]=jsonschema
+    [pytest]=pytest
+    [requests]=requests
+    [openapi-core]=openapi_core
+)
+
+as_root() {
+    if [[ "$(id -u)" -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+missing_apt=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null || true)"
+    [[ "${status}" == "install ok installed" ]] || missing_apt+=("${pkg}")
+done
+if ((${#missing_apt[@]})); then
+    log "installing Debian packages: ${missing_apt[*]}"
+    # update first: a fresh container's package lists are usually empty.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing_apt[@]}"
+fi
+
+# python3 may be pyenv's (not Debian's), so go through its own pip. One
+# interpreter run checks all modules; importlib.util.find_spec only locates
+# them (no heavy imports), which keeps the no-op path fast.
+read -r -a missing_py <<<"$(
+    python3 - "${!PY_MODULES[@]}" "${PY_MODULES[@]}" <<'PY'
+import importlib.util, sys
+args = sys.argv[1:]
+half = len(args) // 2
+print(" ".join(d for d, m in zip(args[:half], args[half:])
+               if importlib.util.find_spec(m) is None))
+PY
+)"
+if ((${#missing_py[@]})); then
+    log "installing Python modules: ${missing_py[*]}"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet "${missing_py[@]}"
+fi
+
+if ((${#missing_apt[@]} + ${#missing_py[@]} == 0)); then
+    log "all dependencies present"
+fi
