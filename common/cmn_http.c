@@ -1,0 +1,311 @@
+/* evhttp glue. A small per-request record (route, start time) is kept on a
+ * list from dispatch until evhttp reports the reply complete; it carries
+ * the metrics labels and gives the in-flight count for graceful shutdown. */
+#include "cmn_http.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "cmn_time.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_ROUTES 32
+#define MAX_CHECKS 8
+
+typedef struct {
+    const char *name;
+    const char *path;
+    int methods;
+    cmn_http_handler_fn fn;
+    void *ctx;
+} route_t;
+
+typedef struct {
+    const char *name;
+    cmn_http_ready_fn fn;
+    void *ctx;
+} check_t;
+
+typedef struct live_req {
+    struct live_req *prev, *next;
+    cmn_http_t *h;
+    const char *route;
+    double started_ms;
+} live_req_t;
+
+struct cmn_http {
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    int port;
+    int draining;
+    route_t routes[MAX_ROUTES];
+    size_t n_routes;
+    check_t checks[MAX_CHECKS];
+    size_t n_checks;
+    live_req_t live; /* sentinel of a circular list */
+    int in_flight;
+};
+
+static void count_response(const char *route, int status, double ms)
+{
+    char labels[160];
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route, status);
+    cmn_metric_add(cmn_metrics_counter("http_requests_total", "HTTP requests by route and status",
+                                       labels),
+                   1);
+    snprintf(labels, sizeof labels, "route=\"%s\"", route);
+    cmn_metric_observe(cmn_metrics_histogram("http_request_duration_ms",
+                                             "Time from request to reply, ms", labels),
+                       ms);
+}
+
+static void live_unlink(live_req_t *lr)
+{
+    lr->prev->next = lr->next;
+    lr->next->prev = lr->prev;
+    lr->h->in_flight--;
+    free(lr);
+}
+
+static void on_complete(struct evhttp_request *req, void *arg)
+{
+    live_req_t *lr = arg;
+    count_response(lr->route, evhttp_request_get_response_code(req),
+                   cmn_time_mono_ms_f() - lr->started_ms);
+    live_unlink(lr);
+}
+
+void cmn_http_reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    if (out && text)
+        evbuffer_add(out, text, strlen(text));
+    if (out)
+        evbuffer_add(out, "\n", 1);
+    evhttp_send_reply(req, status, NULL, out);
+    if (out)
+        evbuffer_free(out);
+    free(text);
+}
+
+void cmn_http_reply_error(struct evhttp_request *req, int status, const char *msg,
+                          const char *field)
+{
+    json_t *body = json_pack("{s:s}", "error", msg ? msg : "error");
+    if (body && field && *field)
+        json_object_set_new(body, "field", json_string(field));
+    cmn_http_reply_json(req, status, body);
+}
+
+void cmn_http_reply_unavailable(struct evhttp_request *req, int retry_after_s, const char *msg)
+{
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", retry_after_s);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", secs);
+    cmn_http_reply_error(req, 503, msg, NULL);
+}
+
+const char *cmn_http_header(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+const char *cmn_http_body(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    *len = evbuffer_get_length(in);
+    if (*len == 0)
+        return "";
+    return (const char *)evbuffer_pullup(in, -1);
+}
+
+int cmn_http_content_type_is(struct evhttp_request *req, const char *type)
+{
+    const char *ct = cmn_http_header(req, "Content-Type");
+    size_t n = strlen(type);
+    if (!ct || strncasecmp(ct, type, n) != 0)
+        return 0;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static void serve_health(cmn_http_t *h, struct evhttp_request *req)
+{
+    cmn_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void serve_ready(cmn_http_t *h, struct evhttp_request *req)
+{
+    json_t *body = json_object(), *failing = json_object();
+    for (size_t i = 0; i < h->n_checks; i++) {
+        char why[256] = "not ready";
+        if (!h->checks[i].fn(h->checks[i].ctx, why, sizeof why))
+            json_object_set_new(failing, h->checks[i].name, json_string(why));
+    }
+    int ready = json_object_size(failing) == 0 && !h->draining;
+    json_object_set_new(body, "status", json_string(ready ? "ready" : "not ready"));
+    if (h->draining)
+        json_object_set_new(failing, "shutdown", json_string("draining"));
+    json_object_set_new(body, "failing", failing);
+    cmn_http_reply_json(req, ready ? 200 : 503, body);
+}
+
+static void serve_metrics(cmn_http_t *h, struct evhttp_request *req)
+{
+    struct evbuffer *out = evbuffer_new();
+    char *text = cmn_metrics_render();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    if (out && text)
+        evbuffer_add(out, text, strlen(text));
+    evhttp_send_reply(req, text ? 200 : 500, NULL, out);
+    if (out)
+        evbuffer_free(out);
+    free(text);
+}
+
+static const route_t *match(const cmn_http_t *h, const char *path)
+{
+    for (size_t i = 0; i < h->n_routes; i++) {
+        const route_t *r = &h->routes[i];
+        size_t n = strlen(r->path);
+        if (r->path[n - 1] == '/' ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static int method_bit(struct evhttp_request *req)
+{
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        return CMN_HTTP_GET;
+    case EVHTTP_REQ_POST:
+        return CMN_HTTP_POST;
+    default:
+        return 0;
+    }
+}
+
+static void track(cmn_http_t *h, struct evhttp_request *req, const char *route)
+{
+    live_req_t *lr = calloc(1, sizeof *lr);
+    if (!lr)
+        return; /* the reply still goes out; only its metrics are lost */
+    lr->h = h;
+    lr->route = route;
+    lr->started_ms = cmn_time_mono_ms_f();
+    lr->next = h->live.next;
+    lr->prev = &h->live;
+    h->live.next->prev = lr;
+    h->live.next = lr;
+    h->in_flight++;
+    evhttp_request_set_on_complete_cb(req, on_complete, lr);
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    cmn_http_t *h = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (!path || !*path)
+        path = "/";
+    if (strcmp(path, "/healthz") == 0)
+        return serve_health(h, req);
+    if (strcmp(path, "/readyz") == 0)
+        return serve_ready(h, req);
+    if (strcmp(path, "/metrics") == 0)
+        return serve_metrics(h, req);
+    const route_t *r = match(h, path);
+    track(h, req, r ? r->name : "unmatched");
+    if (h->draining) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        return cmn_http_reply_unavailable(req, 1, "shutting down");
+    }
+    if (!r)
+        return cmn_http_reply_error(req, 404, "no such route", NULL);
+    if (!(method_bit(req) & r->methods))
+        return cmn_http_reply_error(req, 405, "method not allowed", NULL);
+    r->fn(req, path, r->ctx);
+}
+
+cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port, size_t max_body,
+                         char *errstr, size_t errsz)
+{
+    cmn_http_t *h = calloc(1, sizeof *h);
+    if (!h || !(h->http = evhttp_new(base))) {
+        snprintf(errstr, errsz, "out of memory");
+        free(h);
+        return NULL;
+    }
+    h->live.next = h->live.prev = &h->live;
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)max_body);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(h->http, dispatch, h);
+    evhttp_set_timeout(h->http, 30);
+    h->sock = evhttp_bind_socket_with_handle(h->http, bind, (ev_uint16_t)port);
+    if (!h->sock) {
+        snprintf(errstr, errsz, "cannot listen on %s:%d", bind, port);
+        cmn_http_free(h);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(evhttp_bound_socket_get_fd(h->sock), (struct sockaddr *)&ss, &len);
+    h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return h;
+}
+
+int cmn_http_port(const cmn_http_t *h)
+{
+    return h->port;
+}
+
+int cmn_http_route(cmn_http_t *h, const char *name, const char *path, int methods,
+                   cmn_http_handler_fn fn, void *ctx)
+{
+    if (h->n_routes == MAX_ROUTES || !*path)
+        return -1;
+    h->routes[h->n_routes++] = (route_t){name, path, methods, fn, ctx};
+    return 0;
+}
+
+int cmn_http_ready_check(cmn_http_t *h, const char *name, cmn_http_ready_fn fn, void *ctx)
+{
+    if (h->n_checks == MAX_CHECKS)
+        return -1;
+    h->checks[h->n_checks++] = (check_t){name, fn, ctx};
+    return 0;
+}
+
+void cmn_http_drain(cmn_http_t *h)
+{
+    h->draining = 1;
+    if (h->sock) {
+        evhttp_del_accept_socket(h->http, h->sock);
+        h->sock = NULL;
+    }
+}
+
+int cmn_http_in_flight(const cmn_http_t *h)
+{
+    return h->in_flight;
+}
+
+void cmn_http_free(cmn_http_t *h)
+{
+    if (!h)
+        return;
+    if (h->http)
+        evhttp_free(h->http);
+    while (h->live.next != &h->live)
+        live_unlink(h->live.next);
+    free(h);
+}

@@ -1,0 +1,58 @@
+/* HTTP server glue on libevent's evhttp: routing, JSON replies and errors
+ * ({"error": "...", "field": "..."}), a request-size limit (413), the
+ * built-in /healthz, /readyz and /metrics, per-route request metrics, and a
+ * drain mode for graceful shutdown.
+ *
+ * Every request handed to a handler must end in exactly one cmn_http_reply*
+ * call, possibly later on the loop (after a Kafka delivery report). */
+#ifndef CMN_HTTP_H
+#define CMN_HTTP_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct cmn_http cmn_http_t;
+typedef void (*cmn_http_handler_fn)(struct evhttp_request *req, const char *path, void *ctx);
+/* Returns 1 when the dependency is ready, else 0 with a reason in why. */
+typedef int (*cmn_http_ready_fn)(void *ctx, char *why, size_t whysz);
+
+#define CMN_HTTP_GET 0x1
+#define CMN_HTTP_POST 0x2
+
+cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port, size_t max_body,
+                         char *errstr, size_t errsz);
+/* The port actually bound (useful with port 0). */
+int cmn_http_port(const cmn_http_t *h);
+
+/* A route matches a path exactly, or every path under it when `path` ends
+ * in '/'. `name` labels the route's metrics. Routes are tried in the order
+ * added. Borrowed strings must outlive the server. */
+int cmn_http_route(cmn_http_t *h, const char *name, const char *path, int methods,
+                   cmn_http_handler_fn fn, void *ctx) __attribute__((warn_unused_result));
+int cmn_http_ready_check(cmn_http_t *h, const char *name, cmn_http_ready_fn fn, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* Steals `body`. Adds Content-Type: application/json. */
+void cmn_http_reply_json(struct evhttp_request *req, int status, json_t *body);
+/* {"error": msg, "field": field}; field may be NULL. */
+void cmn_http_reply_error(struct evhttp_request *req, int status, const char *msg,
+                          const char *field);
+/* 503 with Retry-After (seconds). */
+void cmn_http_reply_unavailable(struct evhttp_request *req, int retry_after_s, const char *msg);
+
+/* Request helpers: header (borrowed, NULL if absent); the body made
+ * contiguous (borrowed until the reply). */
+const char *cmn_http_header(struct evhttp_request *req, const char *name);
+const char *cmn_http_body(struct evhttp_request *req, size_t *len);
+/* 1 when Content-Type's media type equals `type` (parameters ignored). */
+int cmn_http_content_type_is(struct evhttp_request *req, const char *type);
+
+/* Drain: stop listening; new requests on open connections get 503. */
+void cmn_http_drain(cmn_http_t *h);
+/* Requests handed to handlers and not yet replied. */
+int cmn_http_in_flight(const cmn_http_t *h);
+void cmn_http_free(cmn_http_t *h);
+
+#endif
