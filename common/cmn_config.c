@@ -27,6 +27,11 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                 "Largest request body accepted, in bytes (larger: 413)."),
     CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
                 "On SIGTERM, how long in-flight work may take before the process exits."),
+    CMN_CFG_STR("CALLBUS_DEFAULT_COUNTRY", "IT", OFF(default_country),
+                "Country (ISO code or calling code) of numbers that arrive without one (R-I1)."),
+    CMN_CFG_NUM("CALLBUS_TOPIC_PARTITIONS", "6", 1, 1000, OFF(topic_partitions),
+                "Partitions of each topic a service creates when it is missing; the most "
+                "consumer replicas that can share the work."),
 };
 const size_t cmn_common_cfg_spec_len = sizeof cmn_common_cfg_spec / sizeof cmn_common_cfg_spec[0];
 

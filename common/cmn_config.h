@@ -52,6 +52,8 @@ typedef struct {
     long http_port;
     long http_max_body;
     long shutdown_grace_ms;
+    char *default_country;
+    long topic_partitions;
 } cmn_common_cfg_t;
 
 extern const cmn_cfg_spec_t cmn_common_cfg_spec[];

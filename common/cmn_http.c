@@ -33,6 +33,7 @@ typedef struct {
 typedef struct live_req {
     struct live_req *prev, *next;
     cmn_http_t *h;
+    struct evhttp_request *req;
     const char *route;
     double started_ms;
 } live_req_t;
@@ -46,7 +47,7 @@ struct cmn_http {
     size_t n_routes;
     check_t checks[MAX_CHECKS];
     size_t n_checks;
-    live_req_t live; /* sentinel of a circular list */
+    size_t max_body;
     int in_flight;
 };
 
@@ -62,6 +63,10 @@ static void count_response(const char *route, int status, double ms)
                                              "Time from request to reply, ms", labels),
                        ms);
 }
+
+/* Requests between dispatch and reply, of every server in the process (one
+ * loop per process): a sentinel of a circular list. */
+static live_req_t live = {&live, &live, NULL, NULL, NULL, 0};
 
 static void live_unlink(live_req_t *lr)
 {
@@ -79,8 +84,24 @@ static void on_complete(struct evhttp_request *req, void *arg)
     live_unlink(lr);
 }
 
+/* evhttp frees a request whose client went away once we reply, without
+ * completing it: settle its bookkeeping here instead. */
+static void forget_if_orphaned(struct evhttp_request *req)
+{
+    if (evhttp_request_get_connection(req))
+        return;
+    for (live_req_t *lr = live.next; lr != &live; lr = lr->next) {
+        if (lr->req == req) {
+            count_response(lr->route, 499, cmn_time_mono_ms_f() - lr->started_ms);
+            live_unlink(lr);
+            return;
+        }
+    }
+}
+
 void cmn_http_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
+    forget_if_orphaned(req);
     struct evbuffer *out = evbuffer_new();
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
@@ -200,12 +221,13 @@ static void track(cmn_http_t *h, struct evhttp_request *req, const char *route)
     if (!lr)
         return; /* the reply still goes out; only its metrics are lost */
     lr->h = h;
+    lr->req = req;
     lr->route = route;
     lr->started_ms = cmn_time_mono_ms_f();
-    lr->next = h->live.next;
-    lr->prev = &h->live;
-    h->live.next->prev = lr;
-    h->live.next = lr;
+    lr->next = live.next;
+    lr->prev = &live;
+    live.next->prev = lr;
+    live.next = lr;
     h->in_flight++;
     evhttp_request_set_on_complete_cb(req, on_complete, lr);
 }
@@ -230,6 +252,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
     }
     if (!r)
         return cmn_http_reply_error(req, 404, "no such route", NULL);
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->max_body)
+        return cmn_http_reply_error(req, 413, "request body too large", NULL);
     if (!(method_bit(req) & r->methods))
         return cmn_http_reply_error(req, 405, "method not allowed", NULL);
     r->fn(req, path, r->ctx);
@@ -244,8 +268,10 @@ cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port, si
         free(h);
         return NULL;
     }
-    h->live.next = h->live.prev = &h->live;
-    evhttp_set_max_body_size(h->http, (ev_ssize_t)max_body);
+    /* evhttp answers bodies over its limit itself, without our JSON body:
+     * give it head-room so that the usual oversized request gets ours. */
+    h->max_body = max_body;
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)max_body * 4);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(h->http, dispatch, h);
@@ -305,7 +331,10 @@ void cmn_http_free(cmn_http_t *h)
         return;
     if (h->http)
         evhttp_free(h->http);
-    while (h->live.next != &h->live)
-        live_unlink(h->live.next);
+    for (live_req_t *lr = live.next, *next; lr != &live; lr = next) {
+        next = lr->next;
+        if (lr->h == h)
+            live_unlink(lr);
+    }
     free(h);
 }

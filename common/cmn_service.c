@@ -1,0 +1,116 @@
+/* Process skeleton shared by the services. */
+#include "cmn_service.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    cmn_service_t *s = arg;
+    if (s->shutting_down) {
+        LOG_WARN("second signal %d: exiting now", (int)sig);
+        exit(1);
+    }
+    s->shutting_down = 1;
+    LOG_INFO("signal %d: draining", (int)sig);
+    if (s->on_shutdown)
+        s->on_shutdown(s->hook_ctx);
+    else
+        cmn_service_stop(s);
+}
+
+static int load_config(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg)
+{
+    int problems = cmn_config_load(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &s->cfg, stderr);
+    if (own)
+        problems += cmn_config_load(own, n_own, own_cfg, stderr);
+    if (!problems && !(s->country = cmn_phone_country(s->cfg.default_country))) {
+        fprintf(stderr, "CALLBUS_DEFAULT_COUNTRY: \"%s\" is not a known country\n",
+                s->cfg.default_country);
+        problems++;
+    }
+    if (problems)
+        fprintf(stderr, "%s: %d configuration problem(s); see docs/configuration.md\n", s->name,
+                problems);
+    return problems;
+}
+
+int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *own, size_t n_own,
+                     void *own_cfg)
+{
+    char errstr[256];
+    cmn_log_level_t level = CMN_LOG_INFO;
+    memset(s, 0, sizeof *s);
+    s->name = name;
+    if (load_config(s, own, n_own, own_cfg))
+        return 2;
+    cmn_log_level_parse(s->cfg.log_level, &level); /* validated as an enum already */
+    cmn_log_init(name, level);
+    cmn_config_log(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &s->cfg);
+    if (own)
+        cmn_config_log(own, n_own, own_cfg);
+    signal(SIGPIPE, SIG_IGN);
+    if (!(s->base = event_base_new())) {
+        LOG_ERROR("libevent: no event base");
+        return 1;
+    }
+    s->http = cmn_http_new(s->base, s->cfg.http_bind, (int)s->cfg.http_port,
+                           (size_t)s->cfg.http_max_body, errstr, sizeof errstr);
+    if (!s->http) {
+        LOG_ERROR("http: %s", errstr);
+        return 1;
+    }
+    s->sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
+    s->sigint = evsignal_new(s->base, SIGINT, on_signal, s);
+    if (!s->sigterm || !s->sigint || event_add(s->sigterm, NULL) || event_add(s->sigint, NULL)) {
+        LOG_ERROR("libevent: cannot watch signals");
+        return 1;
+    }
+    LOG_INFO("%s listening on %s:%d", name, s->cfg.http_bind, cmn_http_port(s->http));
+    return 0;
+}
+
+void cmn_service_on_shutdown(cmn_service_t *s, cmn_service_hook_fn fn, void *ctx)
+{
+    s->on_shutdown = fn;
+    s->hook_ctx = ctx;
+}
+
+int cmn_service_run(cmn_service_t *s)
+{
+    return event_base_dispatch(s->base) < 0 ? 1 : 0;
+}
+
+void cmn_service_stop(cmn_service_t *s)
+{
+    event_base_loopbreak(s->base);
+}
+
+void cmn_service_fini(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg)
+{
+    cmn_http_free(s->http);
+    if (s->sigterm)
+        event_free(s->sigterm);
+    if (s->sigint)
+        event_free(s->sigint);
+    if (s->base)
+        event_base_free(s->base);
+    cmn_config_free(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &s->cfg);
+    if (own)
+        cmn_config_free(own, n_own, own_cfg);
+    cmn_metrics_reset();
+    memset(s, 0, sizeof *s);
+}
+
+int cmn_service_print_config(const cmn_cfg_spec_t *own, size_t n_own)
+{
+    printf("| setting | default | meaning |\n|---|---|---|\n");
+    cmn_config_print_markdown(cmn_common_cfg_spec, cmn_common_cfg_spec_len, stdout);
+    if (own)
+        cmn_config_print_markdown(own, n_own, stdout);
+    return 0;
+}
