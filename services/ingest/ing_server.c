@@ -1,0 +1,350 @@
+/* Provider routes. Each request becomes a pending_t that lives until every
+ * Kafka delivery report for it has arrived; then exactly one reply goes out:
+ * 202 with the event ids when all were stored, else 503 + Retry-After so
+ * the provider retries (event ids are stable, so a retry is harmless). */
+#include "ing_server.h"
+#include "cmn_event.h"
+#include "cmn_log.h"
+#include "cmn_time.h"
+#include "cmn_topics.h"
+#include "ing_callgear.h"
+#include "ing_form.h"
+#include "ing_generic.h"
+#include "ing_twilio.h"
+#include "ing_webex.h"
+
+#include <event2/http.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    ing_server_t *srv;
+    struct evhttp_request *req;
+    const char *provider;
+    json_t *ids;
+    int waiting;
+    int failed;
+    int dlq;   /* this request published its payload to the DLQ */
+    ing_error_t why; /* for the DLQ's 400 */
+    double started_ms;
+} pending_t;
+
+/* ---- reply once every delivery report is in --------------------------- */
+
+static void finish(pending_t *p)
+{
+    ing_server_t *srv = p->srv;
+    if (p->failed) {
+        cmn_http_reply_unavailable(p->req, (int)srv->cfg->retry_after_s,
+                                   "event could not be stored in Kafka; retry later");
+    } else if (p->dlq) {
+        cmn_metric_add(srv->dlq_total, 1);
+        cmn_http_reply_error(p->req, 400, p->why.msg, p->why.field);
+    } else {
+        cmn_metric_observe(srv->publish_ms, cmn_time_mono_ms_f() - p->started_ms);
+        cmn_http_reply_json(p->req, 202, json_pack("{s:s, s:O}", "status", "accepted",
+                                                   "event_ids", p->ids));
+    }
+    json_decref(p->ids);
+    free(p);
+}
+
+static void on_delivery(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
+{
+    pending_t *p = opaque;
+    if (err) {
+        p->failed = 1;
+        LOG_WARN("delivery failed: %s", rd_kafka_err2str(err));
+    }
+    if (--p->waiting == 0)
+        finish(p);
+}
+
+static pending_t *pending_new(ing_server_t *srv, struct evhttp_request *req, const char *provider)
+{
+    pending_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->ids = json_array())) {
+        free(p);
+        return NULL;
+    }
+    p->srv = srv;
+    p->req = req;
+    p->provider = provider;
+    p->started_ms = cmn_time_mono_ms_f();
+    p->waiting = 1; /* held by the handler until every send is queued */
+    return p;
+}
+
+/* Queues one message for `p`; on a refused send marks the request failed. */
+static void send_one(pending_t *p, const char *topic, const char *key, const char *value)
+{
+    rd_kafka_resp_err_t err = cmn_producer_send(p->srv->producer, topic, key, strlen(key), value,
+                                                strlen(value), on_delivery, p);
+    if (err) {
+        p->failed = 1;
+        LOG_WARN("kafka send refused: %s", rd_kafka_err2str(err));
+        return;
+    }
+    p->waiting++;
+}
+
+/* Drops the handler's own hold; replies now if nothing is outstanding. */
+static void release(pending_t *p)
+{
+    if (--p->waiting == 0)
+        finish(p);
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+static void map_agents(ing_server_t *srv, cmn_event_t *ev)
+{
+    cmn_agent_t *agents[] = {&ev->agent, &ev->previous_agent};
+    for (size_t i = 0; i < 2; i++) {
+        const char *crm;
+        if (!agents[i]->provider_id || agents[i]->crm_id)
+            continue;
+        crm = cmn_agentmap_lookup(srv->agents, ev->provider, agents[i]->provider_id);
+        if (!crm) {
+            cmn_metric_add(srv->unmapped_agents, 1); /* R-I3: ticketing ignores the call */
+            continue;
+        }
+        if (cmn_event_set(&agents[i]->crm_id, crm) < 0)
+            LOG_ERROR("out of memory mapping agent");
+    }
+}
+
+static void publish_events(pending_t *p, ing_events_t *events)
+{
+    for (size_t i = 0; i < events->n && !p->failed; i++) {
+        cmn_event_t *ev = &events->ev[i];
+        map_agents(p->srv, ev);
+        char *text = cmn_event_encode(ev);
+        if (!text) {
+            p->failed = 1;
+            break;
+        }
+        send_one(p, CMN_TOPIC_CALL_EVENTS, cmn_event_key(ev), text);
+        json_array_append_new(p->ids, json_string(ev->event_id));
+        free(text);
+    }
+}
+
+/* Keeps an authenticated but unusable payload, with the reason, so an
+ * operator can fix the mapping and replay it (docs/operations.md). */
+static void publish_dead_letter(pending_t *p, const char *route, const ing_error_t *why)
+{
+    size_t len;
+    const char *body = cmn_http_body(p->req, &len);
+    const char *ct = cmn_http_header(p->req, "Content-Type");
+    char received[CMN_TIME_TEXT_MAX];
+    cmn_time_format(cmn_time_now_ms(), received, sizeof received);
+    json_t *entry = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s%, s:s}", "schema_version", 1,
+                              "provider", p->provider, "route", route, "reason", why->msg,
+                              "field", why->field, "content_type", ct ? ct : "", "body", body,
+                              len, "received_at", received);
+    char *text = entry ? json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(entry);
+    p->dlq = 1;
+    p->why = *why;
+    if (!text) {
+        p->failed = 1;
+        return;
+    }
+    send_one(p, CMN_TOPIC_CALL_EVENTS_DLQ, p->provider, text);
+    free(text);
+}
+
+/* Common tail of every provider handler once the payload is authenticated. */
+static void accept_or_dead_letter(ing_server_t *srv, struct evhttp_request *req,
+                                  const char *provider, const char *route, int rc,
+                                  ing_events_t *events, const ing_error_t *why)
+{
+    pending_t *p;
+    if (!cmn_producer_reachable(srv->producer)) {
+        cmn_http_reply_unavailable(req, (int)srv->cfg->retry_after_s, "Kafka is unreachable");
+        return;
+    }
+    if (!(p = pending_new(srv, req, provider))) {
+        cmn_http_reply_unavailable(req, (int)srv->cfg->retry_after_s, "out of memory");
+        return;
+    }
+    if (rc < 0)
+        publish_dead_letter(p, route, why);
+    else
+        publish_events(p, events);
+    release(p);
+}
+
+/* ---- providers ----------------------------------------------------------- */
+
+static int token_equal(const char *expected, const char *given)
+{
+    size_t n = strlen(expected);
+    return given && strlen(given) == n && CRYPTO_memcmp(expected, given, n) == 0;
+}
+
+static json_t *parse_json_body(struct evhttp_request *req, ing_error_t *why)
+{
+    size_t len;
+    json_error_t jerr;
+    const char *body = cmn_http_body(req, &len);
+    json_t *doc = json_loadb(body, len, 0, &jerr);
+    if (!doc)
+        ing_fail(why, "", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
+    return doc;
+}
+
+static ing_ctx_t ctx_now(ing_server_t *srv)
+{
+    return (ing_ctx_t){.country = srv->country, .received_at_ms = cmn_time_now_ms()};
+}
+
+/* POST /v1/callgear/<token>/<notification>, or /v1/callgear/<notification>
+ * with the token in the configured header. */
+static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
+{
+    ing_server_t *srv = arg;
+    const char *rest = path + strlen("/v1/callgear/");
+    const char *token = NULL, *notification = rest;
+    char segment[128];
+    if (*srv->cfg->callgear_token_header) {
+        token = cmn_http_header(req, srv->cfg->callgear_token_header);
+    } else {
+        const char *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : 0;
+        if (slash && n < sizeof segment) {
+            memcpy(segment, rest, n);
+            segment[n] = '\0';
+            token = segment;
+            notification = slash + 1;
+        }
+    }
+    if (!token_equal(srv->cfg->callgear_token, token))
+        return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+    if (!cmn_http_content_type_is(req, "application/json"))
+        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    ing_events_t events;
+    ing_error_t why = {0};
+    ing_ctx_t ctx = ctx_now(srv);
+    ing_events_init(&events);
+    json_t *doc = parse_json_body(req, &why);
+    int rc = doc ? ing_callgear_normalise(&ctx, notification, doc, &events, &why) : -1;
+    json_decref(doc);
+    accept_or_dead_letter(srv, req, "callgear", "callgear", rc, &events, &why);
+    ing_events_clear(&events);
+}
+
+/* The URL Twilio signed: the configured public base URL + our request URI. */
+static void twilio_url(ing_server_t *srv, struct evhttp_request *req, char *out, size_t outsz)
+{
+    const char *base = srv->cfg->public_url;
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    snprintf(out, outsz, "%.*s%s", (int)n, base, evhttp_request_get_uri(req));
+}
+
+static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
+{
+    ing_server_t *srv = arg;
+    char url[2048];
+    size_t len;
+    ing_form_t form;
+    ing_error_t why = {0};
+    if (!cmn_http_content_type_is(req, "application/x-www-form-urlencoded"))
+        return cmn_http_reply_error(req, 415,
+                                    "Content-Type must be application/x-www-form-urlencoded", NULL);
+    const char *body = cmn_http_body(req, &len);
+    if (ing_form_parse(body, len, &form, &why) < 0)
+        return cmn_http_reply_error(req, 400, why.msg, why.field);
+    twilio_url(srv, req, url, sizeof url);
+    if (!ing_twilio_signature_ok(srv->cfg->twilio_auth_token, url, &form,
+                                 cmn_http_header(req, "X-Twilio-Signature"))) {
+        ing_form_free(&form);
+        return cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
+                                    "X-Twilio-Signature");
+    }
+    ing_events_t events;
+    ing_ctx_t ctx = ctx_now(srv);
+    ing_events_init(&events);
+    int rc = ing_twilio_normalise(&ctx, &form, &events, &why);
+    ing_form_free(&form);
+    accept_or_dead_letter(srv, req, "twilio", "twilio", rc, &events, &why);
+    ing_events_clear(&events);
+}
+
+static int bearer_ok(const char *expected, const char *header)
+{
+    static const char prefix[] = "Bearer ";
+    return header && strncmp(header, prefix, sizeof prefix - 1) == 0 &&
+           token_equal(expected, header + sizeof prefix - 1);
+}
+
+static void on_webex(struct evhttp_request *req, const char *path, void *arg)
+{
+    ing_server_t *srv = arg;
+    if (!bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
+        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    if (!cmn_http_content_type_is(req, "application/json"))
+        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    ing_events_t events;
+    ing_error_t why = {0};
+    ing_ctx_t ctx = ctx_now(srv);
+    ing_events_init(&events);
+    json_t *doc = parse_json_body(req, &why);
+    int rc = doc ? ing_webex_normalise(&ctx, doc, &events, &why) : -1;
+    json_decref(doc);
+    accept_or_dead_letter(srv, req, "webex", "webex", rc, &events, &why);
+    ing_events_clear(&events);
+}
+
+static void on_generic(struct evhttp_request *req, const char *path, void *arg)
+{
+    ing_server_t *srv = arg;
+    size_t len;
+    ing_error_t why = {0};
+    const char *body = cmn_http_body(req, &len);
+    if (!ing_generic_signature_ok(srv->cfg->generic_secret,
+                                  cmn_http_header(req, ING_GENERIC_TIMESTAMP_HEADER), body, len,
+                                  cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER),
+                                  cmn_time_now_ms(), srv->cfg->generic_tolerance_s * 1000, &why))
+        return cmn_http_reply_error(req, 401, why.msg, why.field);
+    if (!cmn_http_content_type_is(req, "application/json"))
+        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    ing_events_t events;
+    ing_ctx_t ctx = ctx_now(srv);
+    ing_events_init(&events);
+    json_t *doc = parse_json_body(req, &why);
+    int rc = doc ? ing_generic_normalise(&ctx, doc, &events, &why) : -1;
+    json_decref(doc);
+    accept_or_dead_letter(srv, req, "generic", "generic", rc, &events, &why);
+    ing_events_clear(&events);
+}
+
+int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
+{
+    const ing_config_t *c = srv->cfg;
+    srv->publish_ms = cmn_metrics_histogram(
+        "ingest_publish_duration_ms", "Request received to every delivery report stored, ms", NULL);
+    srv->dlq_total = cmn_metrics_counter("ingest_dead_letters_total",
+                                         "Authenticated payloads kept on call-events.dlq", NULL);
+    srv->unmapped_agents = cmn_metrics_counter(
+        "ingest_unmapped_agents_total", "Events naming an operator with no CRM agent (R-I3)", NULL);
+    /* A provider that is not configured has no route: it answers 404. */
+    if (*c->callgear_token &&
+        cmn_http_route(http, "callgear", "/v1/callgear/", CMN_HTTP_POST, on_callgear, srv) < 0)
+        return -1;
+    if (*c->twilio_auth_token &&
+        cmn_http_route(http, "twilio", "/v1/twilio/voice-status", CMN_HTTP_POST, on_twilio, srv))
+        return -1;
+    if (*c->webex_bearer &&
+        cmn_http_route(http, "webex", "/v1/webex/events", CMN_HTTP_POST, on_webex, srv) < 0)
+        return -1;
+    if (*c->generic_secret &&
+        cmn_http_route(http, "generic", "/v1/generic/events", CMN_HTTP_POST, on_generic, srv) < 0)
+        return -1;
+    return 0;
+}

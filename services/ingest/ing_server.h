@@ -1,0 +1,41 @@
+/* ingest's HTTP side: one route per provider; authenticate, normalise,
+ * publish to call-events, and answer 202 only once Kafka's delivery report
+ * says every event of the request is stored. Authenticated payloads that
+ * cannot be normalised are kept on call-events.dlq before the 4xx goes out. */
+#ifndef ING_SERVER_H
+#define ING_SERVER_H
+
+#include "cmn_agentmap.h"
+#include "cmn_http.h"
+#include "cmn_metrics.h"
+#include "cmn_phone.h"
+#include "cmn_producer.h"
+
+typedef struct {
+    char *callgear_token;        /* empty: CallGear route answers 404 */
+    char *callgear_token_header; /* empty: token is a path segment */
+    char *twilio_auth_token;
+    char *public_url; /* base URL providers post to, for Twilio's signature */
+    char *webex_bearer;
+    char *generic_secret;
+    long generic_tolerance_s;
+    char *agent_map;
+    long kafka_message_timeout_ms;
+    long kafka_queue_max;
+    long retry_after_s;
+} ing_config_t;
+
+typedef struct {
+    const ing_config_t *cfg;
+    const cmn_country_t *country;
+    cmn_producer_t *producer; /* borrowed */
+    cmn_agentmap_t *agents;   /* borrowed */
+    cmn_metric_t *publish_ms;
+    cmn_metric_t *dlq_total;
+    cmn_metric_t *unmapped_agents;
+} ing_server_t;
+
+/* Registers the routes of the configured providers on `http`. */
+int ing_server_routes(ing_server_t *srv, cmn_http_t *http) __attribute__((warn_unused_result));
+
+#endif

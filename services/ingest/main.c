@@ -1,0 +1,159 @@
+/* ingest: provider webhooks in, canonical events durably in Kafka.
+ * Wires configuration, the producer, the routes and graceful shutdown. */
+#include "cmn_log.h"
+#include "cmn_service.h"
+#include "cmn_time.h"
+#include "cmn_topics.h"
+#include "ing_server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(f) offsetof(ing_config_t, f)
+static const cmn_cfg_spec_t ingest_spec[] = {
+    CMN_CFG_SECRET("CALLBUS_INGEST_CALLGEAR_TOKEN", "", OFF(callgear_token),
+                   "Shared secret CallGear sends (in the URL or a header); empty disables the route."),
+    CMN_CFG_STR("CALLBUS_INGEST_CALLGEAR_TOKEN_HEADER", "", OFF(callgear_token_header),
+                "Header carrying the CallGear token; empty: the token is the path segment "
+                "/v1/callgear/<token>/<notification>."),
+    CMN_CFG_SECRET("CALLBUS_INGEST_TWILIO_AUTH_TOKEN", "", OFF(twilio_auth_token),
+                   "Twilio auth token for X-Twilio-Signature; empty disables the route."),
+    CMN_CFG_STR("CALLBUS_INGEST_PUBLIC_URL", "http://127.0.0.1:8080", OFF(public_url),
+                "Base URL providers post to (as configured at Twilio), for signature checks."),
+    CMN_CFG_SECRET("CALLBUS_INGEST_WEBEX_BEARER", "", OFF(webex_bearer),
+                   "Bearer token the Webex flow's HTTP Request sends; empty disables the route."),
+    CMN_CFG_SECRET("CALLBUS_INGEST_GENERIC_SECRET", "", OFF(generic_secret),
+                   "HMAC-SHA256 secret of the generic route; empty disables it."),
+    CMN_CFG_NUM("CALLBUS_INGEST_GENERIC_TOLERANCE_S", "300", 1, 3600, OFF(generic_tolerance_s),
+                "How old a signed generic request may be before it is refused as a replay."),
+    CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
+                "Operator to CRM agent map, provider:operator=crm_id,... (R-I3)."),
+    CMN_CFG_NUM("CALLBUS_INGEST_KAFKA_TIMEOUT_MS", "10000", 1000, 300000,
+                OFF(kafka_message_timeout_ms),
+                "How long a webhook may wait for Kafka to store its event before 503."),
+    CMN_CFG_NUM("CALLBUS_INGEST_QUEUE_MAX", "100000", 100, 10000000, OFF(kafka_queue_max),
+                "Producer queue bound; beyond it requests get 503 at once."),
+    CMN_CFG_NUM("CALLBUS_INGEST_RETRY_AFTER_S", "5", 1, 3600, OFF(retry_after_s),
+                "Retry-After of a 503."),
+};
+#define N_SPEC (sizeof ingest_spec / sizeof ingest_spec[0])
+
+typedef struct {
+    cmn_service_t svc;
+    ing_config_t cfg;
+    ing_server_t srv;
+    cmn_producer_t *producer;
+    cmn_agentmap_t *agents;
+    struct event *drain_timer;
+    int64_t drain_deadline_ms;
+    int exit_code;
+} ingest_t;
+
+static int kafka_ready(void *ctx, char *why, size_t whysz)
+{
+    ingest_t *in = ctx;
+    if (cmn_producer_reachable(in->producer))
+        return 1;
+    snprintf(why, whysz, "no Kafka broker reachable");
+    return 0;
+}
+
+static double queue_depth(void *ctx)
+{
+    return cmn_producer_queue_len(((ingest_t *)ctx)->producer);
+}
+
+static double http_in_flight(void *ctx)
+{
+    return cmn_http_in_flight(((ingest_t *)ctx)->svc.http);
+}
+
+/* Shutdown, step 2: every in-flight request answered (or the grace spent),
+ * then flush what is still queued and leave the loop. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    ingest_t *in = arg;
+    int left = cmn_http_in_flight(in->svc.http);
+    if (left > 0 && cmn_time_mono_ms() < in->drain_deadline_ms)
+        return;
+    if (left > 0) {
+        LOG_WARN("shutdown grace over with %d request(s) unanswered", left);
+        in->exit_code = 1;
+    }
+    int unsent = cmn_producer_flush(in->producer, 5000);
+    if (unsent)
+        LOG_ERROR("%d message(s) not delivered at shutdown", unsent);
+    LOG_INFO("drained; exiting");
+    cmn_service_stop(&in->svc);
+}
+
+/* Shutdown, step 1: stop accepting connections; in-flight requests go on. */
+static void on_shutdown(void *ctx)
+{
+    static const struct timeval every_50ms = {0, 50000};
+    ingest_t *in = ctx;
+    cmn_http_drain(in->svc.http);
+    in->drain_deadline_ms = cmn_time_mono_ms() + in->svc.cfg.shutdown_grace_ms;
+    in->drain_timer = event_new(in->svc.base, -1, EV_PERSIST, on_drain_tick, in);
+    if (!in->drain_timer || event_add(in->drain_timer, &every_50ms) < 0)
+        cmn_service_stop(&in->svc);
+}
+
+static void on_fatal(void *ctx, const char *reason)
+{
+    ingest_t *in = ctx;
+    in->exit_code = 1;
+    if (!in->svc.shutting_down) {
+        in->svc.shutting_down = 1;
+        on_shutdown(in);
+    }
+}
+
+static int start(ingest_t *in)
+{
+    char errstr[512];
+    if (cmn_topics_ensure_all(in->svc.cfg.kafka_brokers, (int)in->svc.cfg.topic_partitions, 1,
+                              10000, errstr, sizeof errstr) < 0)
+        LOG_WARN("topics not ensured (will publish anyway): %s", errstr);
+    if (!(in->agents = cmn_agentmap_parse(in->cfg.agent_map, errstr, sizeof errstr))) {
+        LOG_ERROR("CALLBUS_AGENT_MAP: %s", errstr);
+        return -1;
+    }
+    cmn_producer_opts_t popts = {.brokers = in->svc.cfg.kafka_brokers,
+                                 .message_timeout_ms = (int)in->cfg.kafka_message_timeout_ms,
+                                 .queue_max_messages = (int)in->cfg.kafka_queue_max,
+                                 .linger_ms = 2, .on_fatal = on_fatal, .fatal_ctx = in};
+    if (!(in->producer = cmn_producer_new(in->svc.base, &popts, errstr, sizeof errstr))) {
+        LOG_ERROR("kafka producer: %s", errstr);
+        return -1;
+    }
+    in->srv = (ing_server_t){.cfg = &in->cfg, .country = in->svc.country,
+                             .producer = in->producer, .agents = in->agents};
+    cmn_metrics_gauge_fn("ingest_producer_queue_depth", "Messages waiting for Kafka", NULL,
+                         queue_depth, in);
+    cmn_metrics_gauge_fn("ingest_in_flight_requests", "Webhooks not yet answered", NULL,
+                         http_in_flight, in);
+    if (ing_server_routes(&in->srv, in->svc.http) < 0 ||
+        cmn_http_ready_check(in->svc.http, "kafka", kafka_ready, in) < 0)
+        return -1;
+    cmn_service_on_shutdown(&in->svc, on_shutdown, in);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static ingest_t in;
+    if (argc > 1 && strcmp(argv[1], "--config-markdown") == 0)
+        return cmn_service_print_config(ingest_spec, N_SPEC);
+    int rc = cmn_service_init(&in.svc, "ingest", ingest_spec, N_SPEC, &in.cfg);
+    if (rc == 0)
+        rc = start(&in) < 0 ? 1 : cmn_service_run(&in.svc);
+    if (rc == 0)
+        rc = in.exit_code;
+    if (in.drain_timer)
+        event_free(in.drain_timer);
+    cmn_producer_free(in.producer);
+    cmn_agentmap_free(in.agents);
+    cmn_service_fini(&in.svc, ingest_spec, N_SPEC, &in.cfg);
+    return rc;
+}
