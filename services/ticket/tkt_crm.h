@@ -1,0 +1,128 @@
+/* The CRM adapter interface: everything ticket-service asks of a CRM, as
+ * asynchronous calls on the libevent loop. Zendesk (tkt_zendesk.c) is the
+ * first implementation; Dynamics 365 will be the second. Which one, and its
+ * base URL (the real SaaS, or the emulator in tests/emulator), is
+ * configuration: the same code talks to both.
+ *
+ * Every call is queued by priority (tkt_prio_t) behind the adapter's rate
+ * limiter, retried with backoff on 5xx / network errors / 429 (after its
+ * Retry-After), and ends in exactly one callback with a tkt_crm_result_t
+ * that is borrowed for the callback only. */
+#ifndef TKT_CRM_H
+#define TKT_CRM_H
+
+#include "tkt_model.h"
+
+#include <event2/event.h>
+#include <stddef.h>
+
+/* Served in this order: a caller waiting on the IVR or an agent waiting
+ * for a pop must never queue behind a burst of comments. */
+typedef enum {
+    TKT_PRIO_INTERACTIVE = 0, /* IVR look-ups, screen-pop reads */
+    TKT_PRIO_CREATE = 1,      /* contact / ticket creation */
+    TKT_PRIO_ENRICH = 2,      /* comments, updates, bulk flushes, checks */
+    TKT_PRIO__COUNT
+} tkt_prio_t;
+
+/* A ticket as the CRM shows it. */
+typedef struct {
+    char id[TKT_ID_MAX];
+    tkt_status_t status;
+    char subject[256];
+    char assignee_id[TKT_ID_MAX];
+    char requester_id[TKT_ID_MAX];
+    char external_id[TKT_TEXT_MAX + 16];
+    char merged_into[TKT_ID_MAX]; /* closed by a merge: where it went (R-T7) */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+} tkt_crm_ticket_t;
+
+/* A contact as the CRM shows it (display fields for pops, R-P2). */
+typedef struct {
+    char id[TKT_ID_MAX];
+    char name[TKT_TEXT_MAX];
+    char email[TKT_TEXT_MAX];
+    char company[TKT_TEXT_MAX];
+    int64_t created_at_ms;
+} tkt_crm_contact_t;
+
+/* One ticket's outcome in a bulk update (R-B3). */
+typedef struct {
+    char ticket_id[TKT_ID_MAX];
+    int ok;
+    int retryable; /* e.g. per-ticket rate limit: try again in a later flush */
+    int closed;    /* refused because the ticket is closed (R-T7/R-T10 path) */
+    char error[160];
+} tkt_crm_item_t;
+
+#define TKT_CRM_MAX_LIST 16
+#define TKT_CRM_MAX_BULK 100
+
+typedef struct {
+    int ok;
+    int http_status; /* last status seen; 0 = no answer (network, timeout) */
+    int not_found;
+    int closed;      /* a write refused because the ticket is closed */
+    char error[256];
+    /* find_contacts, create_contact */
+    tkt_crm_contact_t contacts[TKT_CRM_MAX_LIST];
+    size_t n_contacts;
+    /* create_ticket, show_ticket, update_ticket */
+    tkt_crm_ticket_t ticket;
+    /* find_by_external_id, contact_tickets */
+    tkt_crm_ticket_t tickets[TKT_CRM_MAX_LIST];
+    size_t n_tickets;
+    /* bulk_update: one item per op, in the ops' order */
+    tkt_crm_item_t items[TKT_CRM_MAX_BULK];
+    size_t n_items;
+    /* has_marker */
+    int marker_found;
+} tkt_crm_result_t;
+
+typedef void (*tkt_crm_cb)(void *ctx, const tkt_crm_result_t *res);
+
+typedef struct tkt_crm tkt_crm_t;
+
+typedef struct {
+    /* R-C1: contacts whose phone matches (look-up form per R-I2). */
+    void (*find_contacts)(tkt_crm_t *crm, const char *phone, tkt_prio_t prio, tkt_crm_cb cb,
+                          void *ctx);
+    /* R-C2 */
+    void (*create_contact)(tkt_crm_t *crm, const char *phone, const char *name, tkt_crm_cb cb,
+                           void *ctx);
+    /* op: TKT_OP_CREATE_TICKET with placeholders already resolved. */
+    void (*create_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
+    /* Recovery: was a ticket with this external_id already created? */
+    void (*find_by_external_id)(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                void *ctx);
+    /* Status, assignee and merge target of one ticket. */
+    void (*show_ticket)(tkt_crm_t *crm, const char *ticket_id, tkt_prio_t prio, tkt_crm_cb cb,
+                        void *ctx);
+    /* op: TKT_OP_COMMENT or TKT_OP_UPDATE, sent at once (not batched). */
+    void (*update_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
+    /* Up to TKT_CRM_MAX_BULK ops on distinct tickets in one bulk request;
+     * the callback comes once the CRM's job has finished, with per-item results. */
+    void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx);
+    /* Recovery: does one of the ticket's comments contain `marker`? */
+    void (*has_marker)(tkt_crm_t *crm, const char *ticket_id, const char *marker, tkt_crm_cb cb,
+                       void *ctx);
+    /* R-V1: a contact's tickets, newest first. */
+    void (*contact_tickets)(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio,
+                            tkt_crm_cb cb, void *ctx);
+    /* Screen pop through the CRM's telephony API (Zendesk Talk display). */
+    void (*display_ticket)(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
+                           tkt_crm_cb cb, void *ctx);
+    /* The URL an agent opens for a ticket / a contact. */
+    void (*ticket_url)(const tkt_crm_t *crm, const char *ticket_id, char *out, size_t outsz);
+    void (*contact_url)(const tkt_crm_t *crm, const char *contact_id, char *out, size_t outsz);
+    /* Requests queued or in flight (0 = idle). */
+    size_t (*pending)(const tkt_crm_t *crm);
+    void (*free)(tkt_crm_t *crm);
+} tkt_crm_ops_t;
+
+struct tkt_crm {
+    const tkt_crm_ops_t *ops;
+};
+
+#endif

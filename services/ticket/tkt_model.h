@@ -1,0 +1,153 @@
+/* ticket-service's own model: what it remembers about a call and about a
+ * customer (kept in Redis by tkt_state), and the CRM operations the rules
+ * ask for. Plain fixed-size structs: they are copied, compared in tests and
+ * serialised to Redis without ownership questions. */
+#ifndef TKT_MODEL_H
+#define TKT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TKT_ID_MAX 48     /* CRM ids (Zendesk: integers; Dynamics: GUIDs) */
+#define TKT_TEXT_MAX 128  /* queue names, subjects' parameters */
+#define TKT_PHONE_MAX 20
+#define TKT_MAX_TICKETS 8 /* a customer's recent tickets of ours that we remember */
+#define TKT_MAX_LEGS 4    /* split transfer policy: tickets of one call's legs */
+
+/* Placeholders an op may use for ids produced by an earlier op of the same plan. */
+#define TKT_REF_NEW_CONTACT "$contact"
+#define TKT_REF_NEW_TICKET "$ticket"
+
+typedef enum {
+    TKT_KIND_CALL = 0, /* answered inbound call (R-T1) */
+    TKT_KIND_IVR,      /* pre-created by the IVR (R-T8) */
+    TKT_KIND_VOICEMAIL,
+    TKT_KIND_MISSED,
+    TKT_KIND_ABANDONED,
+    TKT_KIND_OUTBOUND,
+} tkt_kind_t;
+
+/* Ticket statuses as Zendesk names them; other CRMs map onto these. */
+typedef enum {
+    TKT_ST_UNKNOWN = 0,
+    TKT_ST_NEW,
+    TKT_ST_OPEN,
+    TKT_ST_PENDING,
+    TKT_ST_HOLD,
+    TKT_ST_SOLVED,
+    TKT_ST_CLOSED,
+} tkt_status_t;
+
+const char *tkt_status_name(tkt_status_t s); /* "new", ...; NULL for UNKNOWN */
+tkt_status_t tkt_status_parse(const char *s);
+const char *tkt_kind_name(tkt_kind_t k);
+/* new/open/pending/hold: a ticket calls may still be added to (R-T2, R-O1). */
+int tkt_status_is_active(tkt_status_t s);
+
+/* A ticket of ours, as last seen. `fresh` is set only while one event is
+ * processed, when the status was just read from the CRM. */
+typedef struct {
+    char id[TKT_ID_MAX];
+    tkt_kind_t kind;
+    tkt_status_t status;
+    char queue[TKT_TEXT_MAX]; /* menu selection it was created for (R-T2) */
+    char channel[16];         /* "voice" */
+    char merged_into[TKT_ID_MAX];
+    int64_t created_at_ms;
+    int fresh;
+} tkt_ticket_ref_t;
+
+typedef struct {
+    char id[TKT_ID_MAX];
+    int64_t created_at_ms;
+} tkt_contact_ref_t;
+
+/* One leg's ticket under the split transfer policy (R-T4). */
+typedef struct {
+    char agent_crm_id[TKT_ID_MAX];
+    char ticket_id[TKT_ID_MAX];
+} tkt_leg_t;
+
+/* What ticket-service remembers of one call (Redis, by call id). Transfer
+ * ownership comes from here, never from CRM search (its index lags). */
+typedef struct {
+    char call_id[TKT_TEXT_MAX];
+    char customer[TKT_PHONE_MAX]; /* E.164, "" when withheld */
+    char ticket_id[TKT_ID_MAX];   /* the call's ticket; "" until there is one */
+    tkt_kind_t ticket_kind;
+    char contact_id[TKT_ID_MAX];
+    char picked_contact_id[TKT_ID_MAX]; /* an agent's choice among several (R-C4) */
+    char agent_crm_id[TKT_ID_MAX];      /* current agent on the call */
+    char last_offered_crm_id[TKT_ID_MAX];
+    char queue[TKT_TEXT_MAX];
+    char language[36];
+    char dialled_number[TKT_PHONE_MAX]; /* outbound: the number the agent dialled (R-C5) */
+    int outbound;
+    int answered;
+    int ended;
+    int64_t started_at_ms;
+    int64_t last_event_at_ms;
+    tkt_leg_t legs[TKT_MAX_LEGS];
+    size_t n_legs;
+} tkt_call_t;
+
+/* The last finished conversation, for "hang up and call back" (R-O4). */
+typedef struct {
+    char call_id[TKT_TEXT_MAX];
+    char ticket_id[TKT_ID_MAX];
+    char agent_crm_id[TKT_ID_MAX];
+    int64_t ended_at_ms;
+    int64_t total_s;
+} tkt_last_call_t;
+
+/* What ticket-service remembers of one customer (Redis, by E.164). */
+typedef struct {
+    char number[TKT_PHONE_MAX];
+    char contact_id[TKT_ID_MAX]; /* cached look-up result (expires) */
+    tkt_ticket_ref_t tickets[TKT_MAX_TICKETS]; /* ours, newest first */
+    size_t n_tickets;
+    tkt_last_call_t last_call;
+} tkt_customer_t;
+
+/* A custom field value to set (R-T9), by CRM field id. */
+typedef struct {
+    char field_id[TKT_ID_MAX];
+    char value[TKT_TEXT_MAX];
+} tkt_field_t;
+
+#define TKT_MAX_FIELDS 10
+#define TKT_MAX_TAGS 6
+#define TKT_BODY_MAX 2048
+
+typedef enum {
+    TKT_OP_CREATE_CONTACT, /* phone (+ name): result id is TKT_REF_NEW_CONTACT */
+    TKT_OP_CREATE_TICKET,  /* result id is TKT_REF_NEW_TICKET; not batchable (R-B4) */
+    TKT_OP_COMMENT,        /* batchable (R-B1) */
+    TKT_OP_UPDATE,         /* status / assignee / fields: batchable (R-B1) */
+} tkt_op_kind_t;
+
+typedef struct {
+    tkt_op_kind_t kind;
+    char ticket_id[TKT_ID_MAX]; /* COMMENT/UPDATE: target (may be TKT_REF_NEW_TICKET) */
+    /* CREATE_CONTACT */
+    char phone[TKT_PHONE_MAX];
+    char name[TKT_TEXT_MAX];
+    /* CREATE_TICKET */
+    char subject[256];
+    char requester_id[TKT_ID_MAX]; /* may be TKT_REF_NEW_CONTACT */
+    char external_id[TKT_TEXT_MAX + 16];
+    tkt_kind_t ticket_kind;
+    char tags[TKT_MAX_TAGS][48];
+    size_t n_tags;
+    /* CREATE_TICKET / UPDATE */
+    tkt_status_t status;       /* TKT_ST_UNKNOWN: leave as is */
+    char assignee_id[TKT_ID_MAX]; /* "" with set_assignee = unassign */
+    int set_assignee;
+    tkt_field_t fields[TKT_MAX_FIELDS];
+    size_t n_fields;
+    /* CREATE_TICKET (first comment) / COMMENT */
+    char body[TKT_BODY_MAX];
+    int public_comment; /* always explicit: Zendesk defaults it from the first comment */
+} tkt_op_t;
+
+#endif

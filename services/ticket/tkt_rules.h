@@ -1,0 +1,104 @@
+/* The behaviour rules as a pure decision module: given a call event, what
+ * ticket-service knows (the call, the customer) and the facts fetched from
+ * the CRM for this event, decide the CRM operations and the new state.
+ * No I/O: every rule is unit-tested here (tests/ticket/test_rules.c).
+ *
+ * Decisions may need facts the caller does not have yet (the customer's
+ * contacts; a ticket's current status). Then tkt_decide() returns a plan
+ * whose `need` says what to fetch; the caller fetches it, adds it to the
+ * facts and calls tkt_decide() again. Each need is asked at most once per
+ * event, so the loop ends.
+ *
+ * Rules covered: R-I3, R-C1..R-C5, R-T1..R-T12, R-O1..R-O4 and, while the
+ * missed-call grouper is not in charge (policy unanswered=direct), R-M1
+ * without grouping. */
+#ifndef TKT_RULES_H
+#define TKT_RULES_H
+
+#include "cmn_event.h"
+#include "tkt_model.h"
+
+typedef enum { TKT_TRANSFER_REASSIGN = 0, TKT_TRANSFER_SPLIT } tkt_transfer_policy_t;
+typedef enum { TKT_UNANSWERED_DIRECT = 0, TKT_UNANSWERED_GROUPER } tkt_unanswered_policy_t;
+
+/* R-T9 mapping: CRM field ids ("" = not mapped). */
+typedef struct {
+    char session_type[TKT_ID_MAX];
+    char from_number[TKT_ID_MAX];
+    char call_duration[TKT_ID_MAX];
+    char wait_time[TKT_ID_MAX];
+    char queue_name[TKT_ID_MAX];
+    char call_id[TKT_ID_MAX];
+    char hold_time[TKT_ID_MAX];
+    char ticket_type[TKT_ID_MAX];
+    char csat[TKT_ID_MAX];
+} tkt_field_map_t;
+
+typedef struct {
+    tkt_transfer_policy_t transfer;
+    tkt_unanswered_policy_t unanswered;
+    int reuse;                 /* R-T2, default on */
+    int abandoned_tickets;     /* R-M1 last sentence / CCAI, default on */
+    int outbound_unattached_closed; /* R-O2 Deskie: unattached softphone call -> closed ticket */
+    char default_assignee[TKT_ID_MAX]; /* R-T11; "" = no one */
+    char subject_call[128];      /* default "Call from {phone}" */
+    char subject_split_idle[128];/* default "Incoming call from {phone}" */
+    char subject_voicemail[128]; /* default "Voicemail from {phone}" */
+    char subject_missed[128];    /* default "Missed call from {phone}" */
+    char subject_outbound[128];  /* default "Call to {phone}" */
+    int callback_window_s;       /* R-O4: how soon a call back counts, default 120 */
+    int short_call_s;            /* R-O4: "lasted under", default 10 */
+    tkt_field_map_t fields;
+} tkt_policy_t;
+
+/* Fills the defaults above. */
+void tkt_policy_defaults(tkt_policy_t *p);
+
+/* Facts fetched from the CRM while processing one event. */
+typedef struct {
+    int contacts_known;                /* a contact look-up by phone was done */
+    tkt_contact_ref_t contacts[8];     /* its result, any order */
+    size_t n_contacts;
+    int tickets_checked;               /* customer.tickets[*].fresh were just refreshed */
+} tkt_facts_t;
+
+typedef enum {
+    TKT_NEED_NOTHING = 0,
+    TKT_NEED_CONTACTS,      /* look the customer up by phone (R-C1) */
+    TKT_NEED_TICKET_STATUS, /* read need_ticket_id's status and merge target (R-T2, R-T7, R-O1) */
+} tkt_need_t;
+
+/* Figures (R-S1) the plan moves when it is carried out. */
+typedef struct {
+    int created[6]; /* by tkt_kind_t */
+    int reopened;
+    int closed;
+    int reused;
+    int ignored_unmapped; /* R-I3 */
+} tkt_figures_t;
+
+#define TKT_MAX_OPS 8
+
+typedef struct {
+    tkt_need_t need;
+    char need_ticket_id[TKT_ID_MAX];
+    tkt_op_t ops[TKT_MAX_OPS];
+    size_t n_ops;
+    tkt_call_t call;         /* the call's state after the plan */
+    tkt_customer_t customer; /* the customer's state after the plan */
+    int call_done;           /* the call is over: its state may be dropped after a while */
+    const char *note;        /* why nothing was done, for the log (static string) */
+    tkt_figures_t figures;
+} tkt_plan_t;
+
+/* Decides what `ev` means for the CRM. `call` and `customer` are the stored
+ * state (zeroed structs when none); `facts` what was fetched so far.
+ * `now_ms` is the event time used for windows (R-O4). Returns 0, or -1 for
+ * an event that cannot be handled (note says why). */
+int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
+               const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out);
+
+/* Fills {phone}, {call_id}, {queue} in a subject template. */
+void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);
+
+#endif
