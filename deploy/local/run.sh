@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The whole callbus stack on this machine, in the foreground:
+#   installs what is missing, builds (release), starts Kafka and Redis,
+#   the Zendesk emulator when no Zendesk credentials are configured, and
+#   every service; prints where to post a webhook; Ctrl-C stops it all.
+#
+# Real Zendesk: export CALLBUS_ZENDESK_URL=https://acme.zendesk.com
+#   CALLBUS_ZENDESK_EMAIL=... CALLBUS_ZENDESK_TOKEN=... before running.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root="${CALLBUS_REPO_ROOT}"
+cd "${root}"
+
+ingest_port="${CALLBUS_INGEST_PORT:-38080}"
+ticket_port="${CALLBUS_TICKET_PORT:-38081}"
+emulator_port="${CALLBUS_EMULATOR_PORT:-38090}"
+run_dir="${CALLBUS_STACK_DIR}/run"
+mkdir -p "${run_dir}"
+
+"${CALLBUS_LOCAL_DIR}/deps.sh"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCALLBUS_TESTS=OFF >/dev/null
+ninja -C build/release | grep -v '^\[' || true
+CALLBUS_SKIP_DEPS=1 "${CALLBUS_LOCAL_DIR}/stack.sh" start
+eval "$("${CALLBUS_LOCAL_DIR}/stack.sh" env)"
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    log "stopping services"
+    for pid in "${pids[@]}"; do kill -TERM "${pid}" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "${pid}" 2>/dev/null || true; done
+    "${CALLBUS_LOCAL_DIR}/stack.sh" stop || true
+}
+trap cleanup EXIT INT TERM
+
+start() { # name, command...
+    local name="$1"
+    shift
+    "$@" >>"${run_dir}/${name}.log" 2>&1 &
+    pids+=("$!")
+}
+
+# Demo secrets unless the operator set their own.
+export CALLBUS_INGEST_CALLGEAR_TOKEN="${CALLBUS_INGEST_CALLGEAR_TOKEN:-demo-callgear-token}"
+export CALLBUS_INGEST_GENERIC_SECRET="${CALLBUS_INGEST_GENERIC_SECRET:-demo-generic-secret}"
+export CALLBUS_INGEST_WEBEX_BEARER="${CALLBUS_INGEST_WEBEX_BEARER:-demo-webex-bearer}"
+export CALLBUS_IVR_TOKEN="${CALLBUS_IVR_TOKEN:-demo-ivr-token}"
+
+if [[ -z "${CALLBUS_ZENDESK_URL:-}" ]]; then
+    export CALLBUS_ZENDESK_URL="http://127.0.0.1:${emulator_port}"
+    export CALLBUS_ZENDESK_EMAIL="agent@example.com" CALLBUS_ZENDESK_TOKEN="emulator-token"
+    start zendesk-emulator python3 tests/emulator/zendesk_emulator.py --host 127.0.0.1 \
+        --port "${emulator_port}" --email "${CALLBUS_ZENDESK_EMAIL}" --token "${CALLBUS_ZENDESK_TOKEN}"
+    crm_note="Zendesk emulator (no credentials configured): ${CALLBUS_ZENDESK_URL}/__emulator/state"
+else
+    crm_note="Zendesk: ${CALLBUS_ZENDESK_URL}"
+fi
+
+CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
+    start ingest build/release/services/ingest/callbus-ingest
+if [[ -x build/release/services/ticket/callbus-ticket ]]; then
+    CALLBUS_HTTP_PORT="${ticket_port}" start ticket build/release/services/ticket/callbus-ticket
+fi
+
+for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:${ingest_port}/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+cat <<MSG
+
+callbus is running (logs in ${run_dir}/).
+  Post a CallGear webhook:
+    curl -H 'Content-Type: application/json' \\
+      --data @tests/ingest/fixtures/callgear_handset.json \\
+      http://127.0.0.1:${ingest_port}/v1/callgear/${CALLBUS_INGEST_CALLGEAR_TOKEN}/handset
+  Other routes: /v1/twilio/voice-status, /v1/webex/events (Bearer ${CALLBUS_INGEST_WEBEX_BEARER}),
+    /v1/generic/events (HMAC, see docs/providers.md)
+  Ticket-service IVR API: http://127.0.0.1:${ticket_port}/v1/ivr/ (Bearer ${CALLBUS_IVR_TOKEN})
+  Agents open tickets in the CRM: ${crm_note}
+  Metrics: http://127.0.0.1:${ingest_port}/metrics  http://127.0.0.1:${ticket_port}/metrics
+Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}" || true
+log "a service exited; see ${run_dir}/"
