@@ -144,7 +144,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const char *err = NULL;
     if (!rr)
         err = ac->errstr[0] ? ac->errstr : "redis connection closed";
-    p->cb(p->ctx, rr, err);
+    if (p->cb) /* fire-and-forget commands pass no callback */
+        p->cb(p->ctx, rr, err);
     free(p);
 }
 

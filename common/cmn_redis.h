@@ -20,8 +20,8 @@ typedef void (*cmn_redis_reply_fn)(void *ctx, redisReply *reply, const char *err
  * url (errstr set). */
 cmn_redis_t *cmn_redis_new(struct event_base *base, const char *url, char *errstr, size_t errsz);
 
-/* Returns 0 when the command was sent (cb will be called), -1 when not
- * connected or out of memory (cb will not be called). */
+/* Returns 0 when the command was sent (cb, unless NULL, will be called),
+ * -1 when not connected or out of memory (cb will not be called). */
 int cmn_redis_command(cmn_redis_t *r, cmn_redis_reply_fn cb, void *ctx, const char *fmt, ...)
     __attribute__((warn_unused_result));
 int cmn_redis_command_argv(cmn_redis_t *r, cmn_redis_reply_fn cb, void *ctx, int argc,

@@ -140,14 +140,13 @@ static int build_sample(cmn_event_type_t type, cmn_event_t *ev)
         break;
     case CMN_EV_RECORDING_READY:
         rc = inbound_common(ev, type, T0_MS + 330000) |
-             cmn_event_set(&ev->recording_url,
-                           "https://recordings.callgear.example/987654321.mp3");
+             cmn_event_set(&ev->recording_url, "https://recordings.callgear.example/987654321.mp3");
         ev->recording_duration_s = 281;
         break;
     case CMN_EV_CSAT:
         /* The post-call survey ran in a Webex flow. */
-        rc = sample_call(ev, type, "webex", "b3c1e2d4-5f60-4a7b-8c9d-0e1f2a3b4c5d",
-                         CMN_DIR_INBOUND, T0_MS + 360000) |
+        rc = sample_call(ev, type, "webex", "b3c1e2d4-5f60-4a7b-8c9d-0e1f2a3b4c5d", CMN_DIR_INBOUND,
+                         T0_MS + 360000) |
              cmn_event_set(&ev->customer_number, "+905321234567") |
              cmn_event_set(&ev->language, "tr-TR");
         ev->csat_score = 4;
@@ -157,11 +156,11 @@ static int build_sample(cmn_event_type_t type, cmn_event_t *ev)
     case CMN_EV_OUTBOUND_ANSWERED:
     case CMN_EV_OUTBOUND_ENDED:
         /* Marco calls a customer back from ticket 48213 through Twilio (R-O1). */
-        rc = sample_call(ev, type, "twilio", "CA5f0e6a0c7d2b4e9f8a1b3c5d7e9f0a1b",
-                         CMN_DIR_OUTBOUND,
-                         T0_MS + 3600000 + (type == CMN_EV_OUTBOUND_STARTED    ? 0
-                                            : type == CMN_EV_OUTBOUND_ANSWERED ? 9000
-                                                                               : 190000)) |
+        rc = sample_call(ev, type, "twilio", "CA5f0e6a0c7d2b4e9f8a1b3c5d7e9f0a1b", CMN_DIR_OUTBOUND,
+                         T0_MS + 3600000 +
+                             (type == CMN_EV_OUTBOUND_STARTED    ? 0
+                              : type == CMN_EV_OUTBOUND_ANSWERED ? 9000
+                                                                 : 190000)) |
              cmn_event_set(&ev->customer_number, "+34911234567") |
              cmn_event_set(&ev->dialled_number, "+390294750000") |
              cmn_event_set(&ev->ticket_id, "48213") | set_agent(&ev->agent, &marco);

@@ -2,8 +2,12 @@
  * ing_<provider>.c with one entry point of this shape; all are pure (no I/O)
  * so that they are unit-tested and fuzzed in isolation.
  *
- * Memory: on success `out` holds `out->n` initialised events owned by the
- * caller, released with ing_events_clear(). On failure `out` is empty. */
+ * Memory: each entry point initialises `out` itself (pass an empty or
+ * uninitialised one); on success `out` holds `out->n` initialised events
+ * owned by the caller, released with ing_events_clear(). `out->n` may be 0:
+ * the payload was valid but says nothing the canonical stream carries (the
+ * HTTP layer answers 200 and publishes nothing). On failure `out` is empty
+ * and `err` says why. */
 #ifndef ING_NORMALISE_H
 #define ING_NORMALISE_H
 
@@ -42,5 +46,35 @@ cmn_event_t *ing_events_push(ing_events_t *out);
 /* Sets err and returns -1: the normalisers' single failure path. */
 int ing_fail(ing_error_t *err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- helpers shared by the ing_<provider>.c normalisers ------------------ */
+
+/* Copies `value` into *dst (an event's string member). An empty string
+ * counts as absent (NULL), because the canonical event has no empty strings
+ * and providers fill unknown template values with "". -1 only on ENOMEM. */
+int ing_set_text(char **dst, const char *value, ing_error_t *err)
+    __attribute__((warn_unused_result));
+
+/* Sets ev->customer_number from a provider's raw number, normalised to
+ * E.164 with ctx->country (R-I1). A withheld/anonymous number leaves it
+ * NULL; an invalid one is an error naming `field`. NULL raw = withheld. */
+int ing_set_customer(cmn_event_t *ev, const ing_ctx_t *ctx, const char *raw, const char *field,
+                     ing_error_t *err) __attribute__((warn_unused_result));
+
+/* Sets *ms from the provider's time text, or to ctx->received_at_ms when
+ * `text` is NULL (the provider did not say). Text cmn_time_parse rejects is
+ * an error naming `field`. */
+int ing_set_time(int64_t *ms, const ing_ctx_t *ctx, const char *text, const char *field,
+                 ing_error_t *err) __attribute__((warn_unused_result));
+
+/* Derives ev->event_id from `parts` (cmn_event_id_derive, provider = ev->provider). */
+int ing_set_event_id(cmn_event_t *ev, const char *const *parts, size_t n_parts, ing_error_t *err)
+    __attribute__((warn_unused_result));
+
+/* Runs cmn_event_validate on every event in `out`; the first failure is
+ * reported with the canonical member as the field. Every normaliser calls
+ * this last, so nothing invalid ever reaches Kafka. */
+int ing_events_validate(const ing_events_t *out, ing_error_t *err)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -17,6 +17,13 @@
 /* Placeholders an op may use for ids produced by an earlier op of the same plan. */
 #define TKT_REF_NEW_CONTACT "$contact"
 #define TKT_REF_NEW_TICKET "$ticket"
+/* The executor replaces them, once the creation has returned the real id, in
+ * the later ops AND in the plan's call/customer state (call.ticket_id,
+ * call.contact_id, customer.contact_id, customer.tickets[].id,
+ * call.legs[].ticket_id, customer.last_call.ticket_id) before storing it.
+ * $ticket means the ticket of the most recent CREATE_TICKET op; only the
+ * split transfer policy (R-T4) creates two in one plan, and then the first
+ * (the idle leg's closed ticket) is never referred to. See docs/rules.md. */
 
 typedef enum {
     TKT_KIND_CALL = 0, /* answered inbound call (R-T1) */
@@ -124,6 +131,9 @@ typedef enum {
     TKT_OP_CREATE_TICKET,  /* result id is TKT_REF_NEW_TICKET; not batchable (R-B4) */
     TKT_OP_COMMENT,        /* batchable (R-B1) */
     TKT_OP_UPDATE,         /* status / assignee / fields: batchable (R-B1) */
+    /* An UPDATE whose body is not empty also adds that comment (public_comment
+     * applies), so comment + status + assignee + fields of one ticket are one
+     * request; tkt_decide() emits COMMENT only when nothing else changes. */
 } tkt_op_kind_t;
 
 typedef struct {

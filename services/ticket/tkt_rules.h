@@ -94,11 +94,17 @@ typedef struct {
 /* Decides what `ev` means for the CRM. `call` and `customer` are the stored
  * state (zeroed structs when none); `facts` what was fetched so far.
  * `now_ms` is the event time used for windows (R-O4). Returns 0, or -1 for
- * an event that cannot be handled (note says why). */
+ * an event that cannot be handled (note says why).
+ * (The time used for windows is ev->occurred_at_ms. `facts` may be NULL: no
+ * facts yet. While `need` is set the plan has no ops and its call/customer
+ * are the inputs unchanged.) */
 int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
                const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out);
 
 /* Fills {phone}, {call_id}, {queue} in a subject template. */
 void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);
+
+/* Seconds as people read them in comments: "45s", "3m 12s", "1h 02m 03s". */
+void tkt_format_duration(int64_t seconds, char *out, size_t outsz);
 
 #endif

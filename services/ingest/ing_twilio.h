@@ -1,0 +1,27 @@
+/* Twilio voice webhooks: the X-Twilio-Signature check and the mapping of
+ * voice status callbacks (and recording status callbacks) to canonical
+ * events. Twilio reports each call *leg* separately; MAPPING.md tables how a
+ * leg's kind and CallStatus become an event. */
+#ifndef ING_TWILIO_H
+#define ING_TWILIO_H
+
+#include "ing_form.h"
+#include "ing_normalise.h"
+
+/* Twilio's documented algorithm: base64(HMAC-SHA1(auth_token, full_url +
+ * name1 + value1 + name2 + value2 ...)) with the POST parameters sorted by
+ * name (then value; identical pairs counted once), compared in constant
+ * time. Like Twilio's own helper libraries, the URL is also tried with its
+ * port removed and with the scheme's default port added, because Twilio
+ * signs whichever form it was configured with. `full_url` is the URL Twilio
+ * requested, query string included. Returns 1 when valid, 0 otherwise
+ * (a NULL argument or a crypto failure counts as invalid). */
+int ing_twilio_signature_ok(const char *auth_token, const char *full_url, const ing_form_t *params,
+                            const char *signature_b64);
+
+/* Status callback or recording status callback -> 0 or 1 event (see
+ * ing_normalise.h for `out`, `err`). `params` is borrowed. */
+int ing_twilio_normalise(const ing_ctx_t *ctx, const ing_form_t *params, ing_events_t *out,
+                         ing_error_t *err) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,259 @@
+/* ticket-service: call events -> CRM tickets by the rules, with the
+ * batched flush; the IVR API. Wires configuration, Redis, the CRM adapter,
+ * the batch, the pipeline and the consumer; shuts down flushing first. */
+#include "cmn_consumer.h"
+#include "cmn_log.h"
+#include "cmn_redis.h"
+#include "cmn_service.h"
+#include "cmn_time.h"
+#include "cmn_topics.h"
+#include "tkt_config.h"
+#include "tkt_ivr.h"
+#include "tkt_pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    cmn_service_t svc;
+    tkt_config_t cfg;
+    tkt_policy_t policy;
+    cmn_redis_t *redis;
+    tkt_store_t *store;
+    tkt_crm_t *crm;
+    tkt_batch_t *batch;
+    cmn_producer_t *producer;
+    cmn_consumer_t *consumer;
+    tkt_pipeline_t *pipeline;
+    tkt_ivr_t *ivr;
+    struct event *sweep, *drain;
+    int64_t drain_deadline_ms;
+    int exit_code;
+    cmn_metric_t *m_undecodable;
+} ticket_t;
+
+typedef struct {
+    ticket_t *t;
+    cmn_msg_pos_t pos;
+} held_t;
+
+/* Logs why start-up failed; returns -1 for the caller to pass up. */
+static int fail(const char *what, const char *why)
+{
+    LOG_ERROR("%s: %s", what, why);
+    return -1;
+}
+
+static void on_event_done(void *ctx, int ok)
+{
+    held_t *h = ctx;
+    if (h->t->consumer)
+        cmn_consumer_done(h->t->consumer, &h->pos); /* effects durable: the offset may move */
+    free(h);
+}
+
+static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
+{
+    ticket_t *t = ctx;
+    cmn_event_t ev;
+    char err[256], field[64];
+    if (cmn_event_decode(m->payload, m->len, &ev, err, sizeof err, field, sizeof field) < 0) {
+        LOG_ERROR("%s[%d]@%lld: not a canonical event (%s: %s); skipped", pos->topic,
+                  pos->partition, (long long)pos->offset, field, err);
+        cmn_metric_add(t->m_undecodable, 1);
+        cmn_consumer_done(t->consumer, pos);
+        return;
+    }
+    held_t *h = malloc(sizeof *h);
+    if (!h) {
+        cmn_event_clear(&ev);
+        LOG_ERROR("out of memory: %s[%d]@%lld left undone", pos->topic, pos->partition,
+                  (long long)pos->offset);
+        return;
+    }
+    h->t = t;
+    h->pos = *pos;
+    tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h);
+}
+
+static int redis_ready(void *ctx, char *why, size_t whysz)
+{
+    ticket_t *t = ctx;
+    if (cmn_redis_connected(t->redis))
+        return 1;
+    snprintf(why, whysz, "redis not connected");
+    return 0;
+}
+
+static int kafka_ready(void *ctx, char *why, size_t whysz)
+{
+    ticket_t *t = ctx;
+    if (cmn_producer_reachable(t->producer))
+        return 1;
+    snprintf(why, whysz, "no Kafka broker reachable");
+    return 0;
+}
+
+static double in_flight(void *ctx)
+{
+    return (double)tkt_pipeline_in_flight(((ticket_t *)ctx)->pipeline);
+}
+
+static double batch_pending(void *ctx)
+{
+    return (double)tkt_batch_pending(((ticket_t *)ctx)->batch);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    ticket_t *t = arg;
+    if (!t->svc.shutting_down)
+        tkt_pipeline_sweep(t->pipeline);
+}
+
+/* Shutdown, step 2: wait for every event's effects (the batch is flushed
+ * at once), then commit and leave. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    ticket_t *t = arg;
+    size_t left = tkt_pipeline_in_flight(t->pipeline);
+    if (left && cmn_time_mono_ms() < t->drain_deadline_ms) {
+        if (tkt_batch_pending(t->batch))
+            tkt_batch_flush_now(t->batch);
+        return;
+    }
+    if (left) {
+        LOG_WARN("shutdown grace over with %zu event(s) unfinished; they will be replayed", left);
+        t->exit_code = 1;
+    }
+    cmn_producer_flush(t->producer, 5000);
+    cmn_consumer_close(t->consumer); /* commits the stored offsets */
+    t->consumer = NULL;
+    LOG_INFO("drained; exiting");
+    cmn_service_stop(&t->svc);
+}
+
+static void on_shutdown(void *ctx)
+{
+    static const struct timeval every_100ms = {0, 100000};
+    ticket_t *t = ctx;
+    cmn_http_drain(t->svc.http);
+    cmn_consumer_stop(t->consumer);
+    tkt_batch_flush_now(t->batch); /* R-B2: the pending window goes now */
+    t->drain_deadline_ms = cmn_time_mono_ms() + t->svc.cfg.shutdown_grace_ms;
+    t->drain = event_new(t->svc.base, -1, EV_PERSIST, on_drain_tick, t);
+    if (!t->drain || event_add(t->drain, &every_100ms) < 0)
+        cmn_service_stop(&t->svc);
+}
+
+static int start_kafka(ticket_t *t)
+{
+    char errstr[512];
+    const char *topics[] = {CMN_TOPIC_CALL_EVENTS};
+    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions, 1,
+                              10000, errstr, sizeof errstr) < 0)
+        LOG_WARN("topics not ensured: %s", errstr);
+    cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers, .linger_ms = 5};
+    if (!(t->producer = cmn_producer_new(t->svc.base, &popts, errstr, sizeof errstr)))
+        return fail("kafka producer", errstr);
+    cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,
+                                 .group_id = "ticket",
+                                 .topics = topics,
+                                 .n_topics = 1,
+                                 .instance_id = t->cfg.instance_id,
+                                 .max_in_flight = (int)t->cfg.max_in_flight,
+                                 .on_message = on_message,
+                                 .ctx = t};
+    if (!(t->consumer = cmn_consumer_new(t->svc.base, &copts, errstr, sizeof errstr)))
+        return fail("kafka consumer", errstr);
+    return 0;
+}
+
+static int start_crm(ticket_t *t)
+{
+    char errstr[512];
+    tkt_zendesk_cfg_t zcfg;
+    tkt_batch_cfg_t bcfg;
+    tkt_config_zendesk(&t->cfg, &zcfg);
+    if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
+        return fail("zendesk", errstr);
+    tkt_config_batch(&t->cfg, &bcfg);
+    if (!(t->batch = tkt_batch_new(t->svc.base, t->crm, &bcfg)))
+        return fail("start", "out of memory");
+    return 0;
+}
+
+static int start(ticket_t *t)
+{
+    static const struct timeval every_30s = {30, 0};
+    char errstr[512];
+    cmn_phone_lookup_t form = CMN_PHONE_LOOKUP_DIGITS;
+    if (tkt_config_policy(&t->cfg, &t->policy, errstr, sizeof errstr) < 0)
+        return fail("configuration", errstr);
+    cmn_phone_lookup_parse(t->cfg.lookup_form, &form); /* validated as an enum */
+    if (!(t->redis = cmn_redis_new(t->svc.base, t->svc.cfg.redis_url, errstr, sizeof errstr)) ||
+        !(t->store = tkt_store_new(t->redis)))
+        return fail("redis", errstr);
+    if (start_crm(t) < 0 || start_kafka(t) < 0)
+        return -1;
+    tkt_pipeline_deps_t deps = {.base = t->svc.base, .crm = t->crm, .batch = t->batch,
+                                .store = t->store, .producer = t->producer,
+                                .policy = &t->policy, .country = t->svc.country,
+                                .lookup_form = form,
+                                .max_call_age_ms = t->cfg.max_call_age_s * 1000};
+    if (!(t->pipeline = tkt_pipeline_new(&deps)))
+        return fail("start", "out of memory");
+    tkt_ivr_deps_t ivr = {.base = t->svc.base, .crm = t->crm, .redis = t->redis,
+                          .store = t->store, .policy = &t->policy, .country = t->svc.country,
+                          .lookup_form = form, .token = t->cfg.ivr_token,
+                          .deadline_ms = (int)t->cfg.ivr_deadline_ms,
+                          .cache_s = (int)t->cfg.ivr_cache_s};
+    if (*t->cfg.ivr_token && !(t->ivr = tkt_ivr_new(&ivr, t->svc.http)))
+        return fail("ivr api", "cannot start");
+    t->m_undecodable = cmn_metrics_counter("ticket_events_undecodable_total",
+                                           "Messages on call-events that are not canonical events",
+                                           NULL);
+    cmn_metrics_gauge_fn("ticket_events_in_flight", "Events whose effects are not yet durable",
+                         NULL, in_flight, t);
+    cmn_metrics_gauge_fn("ticket_batch_pending", "Ops waiting in the batch window", NULL,
+                         batch_pending, t);
+    t->sweep = event_new(t->svc.base, -1, EV_PERSIST, on_sweep, t);
+    if (!t->sweep || event_add(t->sweep, &every_30s) < 0 ||
+        cmn_http_ready_check(t->svc.http, "redis", redis_ready, t) < 0 ||
+        cmn_http_ready_check(t->svc.http, "kafka", kafka_ready, t) < 0)
+        return -1;
+    cmn_service_on_shutdown(&t->svc, on_shutdown, t);
+    return 0;
+}
+
+static void teardown(ticket_t *t)
+{
+    if (t->sweep)
+        event_free(t->sweep);
+    if (t->drain)
+        event_free(t->drain);
+    cmn_consumer_close(t->consumer);
+    tkt_ivr_free(t->ivr);
+    if (t->crm)
+        t->crm->ops->free(t->crm); /* first: its cancelled requests call into the batch */
+    tkt_batch_free(t->batch);
+    tkt_pipeline_free(t->pipeline);
+    cmn_producer_free(t->producer);
+    tkt_store_free(t->store);
+    cmn_redis_free(t->redis);
+}
+
+int main(int argc, char **argv)
+{
+    static ticket_t t;
+    if (argc > 1 && strcmp(argv[1], "--config-markdown") == 0)
+        return cmn_service_print_config(tkt_config_spec, tkt_config_spec_len);
+    int rc = cmn_service_init(&t.svc, "ticket", tkt_config_spec, tkt_config_spec_len, &t.cfg);
+    if (rc == 0)
+        rc = start(&t) < 0 ? 1 : cmn_service_run(&t.svc);
+    if (rc == 0)
+        rc = t.exit_code;
+    teardown(&t);
+    cmn_service_fini(&t.svc, tkt_config_spec, tkt_config_spec_len, &t.cfg);
+    return rc;
+}

@@ -1,0 +1,144 @@
+/* ticket-service settings table. */
+#include "tkt_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define OFF(f) offsetof(tkt_config_t, f)
+const cmn_cfg_spec_t tkt_config_spec[] = {
+    CMN_CFG_STR("CALLBUS_ZENDESK_URL", NULL, OFF(zendesk_url),
+                "Zendesk base URL, https://<subdomain>.zendesk.com (or the emulator's URL)."),
+    CMN_CFG_STR("CALLBUS_ZENDESK_EMAIL", NULL, OFF(zendesk_email), "Zendesk API user's e-mail."),
+    CMN_CFG_SECRET("CALLBUS_ZENDESK_TOKEN", NULL, OFF(zendesk_token), "Zendesk API token."),
+    CMN_CFG_NUM("CALLBUS_CRM_RATE_LIMIT", "700", 10, 100000, OFF(crm_rate_limit),
+                "The CRM plan's requests per minute (Zendesk Team 200 ... Enterprise Plus 2500) (R-B5)."),
+    CMN_CFG_NUM("CALLBUS_CRM_TIMEOUT_MS", "10000", 500, 120000, OFF(crm_timeout_ms),
+                "Timeout of one CRM request."),
+    CMN_CFG_CHOICE("CALLBUS_CRM_LOOKUP_FORM", "digits", "e164|digits|national", OFF(lookup_form),
+                   "How a number is searched in the CRM (R-I2): +39..., 39..., or national 0..."),
+    CMN_CFG_NUM("CALLBUS_TICKET_BATCH_WINDOW_S", "10", 1, 60, OFF(batch_window_s),
+                "Batch window of comments and updates (R-B2)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_COMMENTS", "true", OFF(batch_comments),
+                 "Send comments through the batched flush (R-B1)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_UPDATES", "true", OFF(batch_updates),
+                 "Send assignment/ticket updates through the batched flush (R-B1)."),
+    CMN_CFG_CHOICE("CALLBUS_TICKET_TRANSFER_POLICY", "reassign", "reassign|split",
+                   OFF(transfer_policy), "On transfer: reassign the ticket, or a ticket per leg (R-T4)."),
+    CMN_CFG_CHOICE("CALLBUS_TICKET_UNANSWERED", "direct", "direct|grouper", OFF(unanswered),
+                   "Missed/abandoned calls: ticket here (direct), or left to the missed-call grouper."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_REUSE", "true", OFF(reuse),
+                 "Add a call to the customer's open ticket of the same menu selection (R-T2)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_ABANDONED", "true", OFF(abandoned_tickets),
+                 "Make tickets for calls abandoned before an agent was offered them (R-M1)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_OUTBOUND_UNATTACHED_CLOSED", "false",
+                 OFF(outbound_unattached_closed),
+                 "An outbound call attached to no ticket ends as a closed ticket (R-O2, Deskie)."),
+    CMN_CFG_STR("CALLBUS_TICKET_DEFAULT_ASSIGNEE", "", OFF(default_assignee),
+                "CRM user for tickets no agent answered; empty: unassigned (R-T11)."),
+    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_CALL", "Call from {phone}", OFF(subject_call),
+                "Subject of a call's ticket (R-T1); {phone}, {queue}, {call_id}."),
+    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_VOICEMAIL", "Voicemail from {phone}", OFF(subject_voicemail),
+                "Subject of a voicemail ticket (R-T3)."),
+    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_MISSED", "Missed call from {phone}", OFF(subject_missed),
+                "Subject of a missed-call ticket (R-M1)."),
+    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_OUTBOUND", "Call to {phone}", OFF(subject_outbound),
+                "Subject of an outbound call's new ticket (R-O2)."),
+    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_SPLIT_IDLE", "Incoming call from {phone}",
+                OFF(subject_split_idle), "Split policy: the idle leg's closed ticket (R-T4)."),
+    CMN_CFG_STR("CALLBUS_TICKET_FIELDS", "", OFF(fields),
+                "Custom field ids (R-T9): session_type=ID,from_number=ID,call_duration=ID,"
+                "wait_time=ID,queue_name=ID,call_id=ID,hold_time=ID,ticket_type=ID,csat=ID."),
+    CMN_CFG_NUM("CALLBUS_TICKET_MAX_CALL_AGE_S", "14400", 60, 604800, OFF(max_call_age_s),
+                "A call with no end after this long is closed with what is known."),
+    CMN_CFG_STR("CALLBUS_KAFKA_INSTANCE_ID", "", OFF(instance_id),
+                "Static group membership id (the pod name); empty: dynamic membership."),
+    CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "20000", 100, 1000000, OFF(max_in_flight),
+                "Events held (e.g. waiting for the batch) before fetching pauses."),
+    CMN_CFG_SECRET("CALLBUS_IVR_TOKEN", "", OFF(ivr_token),
+                   "Bearer token of the IVR API (R-V1, R-V2); empty disables it."),
+    CMN_CFG_NUM("CALLBUS_IVR_DEADLINE_MS", "1500", 100, 30000, OFF(ivr_deadline_ms),
+                "The IVR's patience: past it the API answers 504."),
+    CMN_CFG_NUM("CALLBUS_IVR_CACHE_S", "30", 0, 3600, OFF(ivr_cache_s),
+                "How long an IVR look-up answer is reused."),
+};
+const size_t tkt_config_spec_len = sizeof tkt_config_spec / sizeof tkt_config_spec[0];
+
+static char *field_slot(tkt_field_map_t *m, const char *name, size_t len)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } slots[] = {
+        {"session_type", offsetof(tkt_field_map_t, session_type)},
+        {"from_number", offsetof(tkt_field_map_t, from_number)},
+        {"call_duration", offsetof(tkt_field_map_t, call_duration)},
+        {"wait_time", offsetof(tkt_field_map_t, wait_time)},
+        {"queue_name", offsetof(tkt_field_map_t, queue_name)},
+        {"call_id", offsetof(tkt_field_map_t, call_id)},
+        {"hold_time", offsetof(tkt_field_map_t, hold_time)},
+        {"ticket_type", offsetof(tkt_field_map_t, ticket_type)},
+        {"csat", offsetof(tkt_field_map_t, csat)},
+    };
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
+        if (strlen(slots[i].name) == len && strncmp(slots[i].name, name, len) == 0)
+            return (char *)m + slots[i].offset;
+    return NULL;
+}
+
+static int parse_fields(const char *spec, tkt_field_map_t *m, char *errstr, size_t errsz)
+{
+    for (const char *p = spec; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        char *slot = eq ? field_slot(m, p, (size_t)(eq - p)) : NULL;
+        size_t idlen = eq ? len - (size_t)(eq - p) - 1 : 0;
+        if (!slot || idlen == 0 || idlen >= TKT_ID_MAX) {
+            snprintf(errstr, errsz, "CALLBUS_TICKET_FIELDS: \"%.*s\" is not name=field_id",
+                     (int)len, p);
+            return -1;
+        }
+        memcpy(slot, eq + 1, idlen);
+        slot[idlen] = '\0';
+        p += len + (comma ? 1 : 0);
+    }
+    return 0;
+}
+
+int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, size_t errsz)
+{
+    tkt_policy_defaults(pol);
+    pol->transfer = strcmp(c->transfer_policy, "split") == 0 ? TKT_TRANSFER_SPLIT
+                                                             : TKT_TRANSFER_REASSIGN;
+    pol->unanswered = strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER
+                                                            : TKT_UNANSWERED_DIRECT;
+    pol->reuse = c->reuse;
+    pol->abandoned_tickets = c->abandoned_tickets;
+    pol->outbound_unattached_closed = c->outbound_unattached_closed;
+    snprintf(pol->default_assignee, sizeof pol->default_assignee, "%s", c->default_assignee);
+    snprintf(pol->subject_call, sizeof pol->subject_call, "%s", c->subject_call);
+    snprintf(pol->subject_voicemail, sizeof pol->subject_voicemail, "%s", c->subject_voicemail);
+    snprintf(pol->subject_missed, sizeof pol->subject_missed, "%s", c->subject_missed);
+    snprintf(pol->subject_outbound, sizeof pol->subject_outbound, "%s", c->subject_outbound);
+    snprintf(pol->subject_split_idle, sizeof pol->subject_split_idle, "%s", c->subject_split_idle);
+    return parse_fields(c->fields, &pol->fields, errstr, errsz);
+}
+
+void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out)
+{
+    *out = (tkt_batch_cfg_t){.window_s = (int)c->batch_window_s,
+                             .comments = c->batch_comments,
+                             .updates = c->batch_updates,
+                             .ticket_limit = 28, /* Zendesk allows 30 per 10 min: keep a margin */
+                             .ticket_window_s = 600,
+                             .max_attempts = 5};
+}
+
+void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out)
+{
+    *out = (tkt_zendesk_cfg_t){.base_url = c->zendesk_url,
+                               .email = c->zendesk_email,
+                               .api_token = c->zendesk_token,
+                               .rate_limit_per_min = (int)c->crm_rate_limit,
+                               .timeout_ms = (int)c->crm_timeout_ms};
+}

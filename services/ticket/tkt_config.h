@@ -1,0 +1,37 @@
+/* ticket-service's settings (docs/configuration.md) and how they become
+ * the rules' policy, the batch's and the adapter's configuration. */
+#ifndef TKT_CONFIG_H
+#define TKT_CONFIG_H
+
+#include "cmn_config.h"
+#include "tkt_batch.h"
+#include "tkt_rules.h"
+#include "tkt_zendesk.h"
+
+typedef struct {
+    char *zendesk_url, *zendesk_email, *zendesk_token;
+    long crm_rate_limit, crm_timeout_ms;
+    char *lookup_form;
+    long batch_window_s;
+    int batch_comments, batch_updates;
+    char *transfer_policy, *unanswered;
+    int reuse, abandoned_tickets, outbound_unattached_closed;
+    char *default_assignee;
+    char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;
+    char *fields;
+    long max_call_age_s;
+    char *instance_id;
+    long max_in_flight;
+    char *ivr_token;
+    long ivr_deadline_ms, ivr_cache_s;
+} tkt_config_t;
+
+extern const cmn_cfg_spec_t tkt_config_spec[];
+extern const size_t tkt_config_spec_len;
+
+/* Fills the policy from the settings; -1 with errstr for a bad field map. */
+int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, size_t errsz);
+void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out);
+void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out);
+
+#endif

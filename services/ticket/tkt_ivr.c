@@ -1,0 +1,473 @@
+/* IVR API. A request context lives until both the reply is sent and the
+ * CRM work it started has called back (a late CRM answer after a 504 is
+ * dropped, but it must not touch freed memory). */
+#include "tkt_ivr.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "cmn_time.h"
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BREAKER_FAILURES 5
+#define BREAKER_OPEN_MS 30000
+
+struct tkt_ivr {
+    tkt_ivr_deps_t d;
+    int failures;
+    int64_t open_until_ms;
+    cmn_metric_t *m_breaker, *m_deadline, *m_cache_hits;
+};
+
+typedef struct {
+    tkt_ivr_t *ivr;
+    struct evhttp_request *req;
+    struct event *deadline;
+    int replied;
+    int crm_busy; /* a CRM/Redis callback is still to come */
+    char number[CMN_PHONE_MAX];
+    char call_id[TKT_TEXT_MAX];
+    char ticket_type[64];
+    char contact_id[TKT_ID_MAX];
+    tkt_crm_ticket_t ticket;
+} ivr_req_t;
+
+/* ---- request life cycle --------------------------------------------------- */
+
+static void maybe_free(ivr_req_t *r)
+{
+    if (!r->replied || r->crm_busy)
+        return;
+    if (r->deadline)
+        event_free(r->deadline);
+    free(r);
+}
+
+static void reply(ivr_req_t *r, int status, json_t *body)
+{
+    if (r->replied) {
+        json_decref(body);
+        return;
+    }
+    r->replied = 1;
+    cmn_http_reply_json(r->req, status, body);
+}
+
+static void reply_error(ivr_req_t *r, int status, const char *msg, const char *field)
+{
+    json_t *body = json_pack("{s:s}", "error", msg);
+    if (field)
+        json_object_set_new(body, "field", json_string(field));
+    reply(r, status, body);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    ivr_req_t *r = arg;
+    char msg[96];
+    cmn_metric_add(r->ivr->m_deadline, 1);
+    snprintf(msg, sizeof msg, "the CRM did not answer within %d ms", r->ivr->d.deadline_ms);
+    reply_error(r, 504, msg, NULL);
+    maybe_free(r);
+}
+
+static ivr_req_t *req_new(tkt_ivr_t *ivr, struct evhttp_request *req)
+{
+    struct timeval tv = {ivr->d.deadline_ms / 1000, (ivr->d.deadline_ms % 1000) * 1000};
+    ivr_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->ivr = ivr;
+    r->req = req;
+    r->deadline = evtimer_new(ivr->d.base, on_deadline, r);
+    if (!r->deadline || evtimer_add(r->deadline, &tv) < 0) {
+        if (r->deadline)
+            event_free(r->deadline);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- circuit breaker -------------------------------------------------------- */
+
+static int breaker_open(tkt_ivr_t *ivr)
+{
+    return cmn_time_mono_ms() < ivr->open_until_ms;
+}
+
+/* Returns 1 when the CRM answered usefully; counts failures otherwise. */
+static int crm_ok(tkt_ivr_t *ivr, const tkt_crm_result_t *res)
+{
+    if (res->ok || res->not_found) {
+        ivr->failures = 0;
+        return 1;
+    }
+    if (++ivr->failures >= BREAKER_FAILURES && !breaker_open(ivr)) {
+        ivr->open_until_ms = cmn_time_mono_ms() + BREAKER_OPEN_MS;
+        cmn_metric_add(ivr->m_breaker, 1);
+        LOG_WARN("ivr: CRM failing (%s); answering \"unknown\" for %d s", res->error,
+                 BREAKER_OPEN_MS / 1000);
+    }
+    return 0;
+}
+
+static int authorised(tkt_ivr_t *ivr, struct evhttp_request *req)
+{
+    const char *h = cmn_http_header(req, "Authorization");
+    size_t n = strlen(ivr->d.token);
+    return h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == n &&
+           CRYPTO_memcmp(h + 7, ivr->d.token, n) == 0;
+}
+
+/* R-C4: of several contacts with the number, the most recently created. */
+static const tkt_crm_contact_t *newest_contact(const tkt_crm_result_t *res)
+{
+    const tkt_crm_contact_t *best = NULL;
+    for (size_t i = 0; i < res->n_contacts; i++)
+        if (!best || res->contacts[i].created_at_ms > best->created_at_ms)
+            best = &res->contacts[i];
+    return best;
+}
+
+static int lookup_phone(tkt_ivr_t *ivr, const char *e164, char *out, size_t outsz)
+{
+    return cmn_phone_lookup_form(e164, ivr->d.lookup_form, ivr->d.country, out, outsz);
+}
+
+/* ---- R-V1 look-up ------------------------------------------------------------ */
+
+static void cache_answer(ivr_req_t *r, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (text && r->ivr->d.cache_s > 0 &&
+        cmn_redis_command(r->ivr->d.redis, NULL, NULL, "SET tkt:ivr:%s %s EX %d", r->number, text,
+                          r->ivr->d.cache_s) < 0)
+        LOG_DEBUG("ivr: answer for %s not cached", r->number);
+    free(text);
+}
+
+static void answer_lookup(ivr_req_t *r, json_t *body)
+{
+    cache_answer(r, body);
+    reply(r, 200, body);
+}
+
+static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    r->crm_busy = 0;
+    json_t *ticket = json_null();
+    if (!crm_ok(r->ivr, res)) {
+        reply(r, 200, json_pack("{s:s, s:s}", "status", "unknown", "reason", "CRM unavailable"));
+        return maybe_free(r);
+    }
+    for (size_t i = 0; i < res->n_tickets; i++) { /* newest first: the first unresolved */
+        const tkt_crm_ticket_t *t = &res->tickets[i];
+        if (tkt_status_is_active(t->status)) {
+            ticket = json_pack("{s:s, s:s, s:s}", "id", t->id, "subject", t->subject, "status",
+                               tkt_status_name(t->status));
+            break;
+        }
+    }
+    answer_lookup(r, json_pack("{s:s, s:b, s:{s:s, s:s}, s:o}", "status", "found", "found", 1,
+                               "contact", "id", r->contact_id, "name", r->ticket.subject,
+                               "ticket", ticket));
+    maybe_free(r);
+}
+
+static void on_lookup_contacts(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    r->crm_busy = 0;
+    if (!crm_ok(r->ivr, res)) {
+        reply(r, 200, json_pack("{s:s, s:s}", "status", "unknown", "reason", "CRM unavailable"));
+        return maybe_free(r);
+    }
+    const tkt_crm_contact_t *c = newest_contact(res);
+    if (!c) {
+        answer_lookup(r, json_pack("{s:s, s:b}", "status", "none", "found", 0));
+        return maybe_free(r);
+    }
+    snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
+    /* the contact's name travels in r->ticket.subject until the reply */
+    snprintf(r->ticket.subject, sizeof r->ticket.subject, "%s", c->name);
+    if (r->replied)
+        return maybe_free(r);
+    r->crm_busy = 1;
+    r->ivr->d.crm->ops->contact_tickets(r->ivr->d.crm, c->id, TKT_PRIO_INTERACTIVE,
+                                        on_contact_tickets, r);
+}
+
+static void lookup_in_crm(ivr_req_t *r)
+{
+    char phone[32];
+    if (lookup_phone(r->ivr, r->number, phone, sizeof phone) < 0) {
+        reply_error(r, 400, "number is not a phone number", "number");
+        return maybe_free(r);
+    }
+    r->crm_busy = 1;
+    r->ivr->d.crm->ops->find_contacts(r->ivr->d.crm, phone, TKT_PRIO_INTERACTIVE,
+                                      on_lookup_contacts, r);
+}
+
+static void on_cached(void *ctx, redisReply *reply_, const char *err)
+{
+    ivr_req_t *r = ctx;
+    json_t *cached = NULL;
+    r->crm_busy = 0;
+    if (!err && reply_ && reply_->type == REDIS_REPLY_STRING)
+        cached = json_loadb(reply_->str, reply_->len, 0, NULL);
+    if (cached) {
+        cmn_metric_add(r->ivr->m_cache_hits, 1);
+        reply(r, 200, cached);
+        return maybe_free(r);
+    }
+    if (r->replied)
+        return maybe_free(r);
+    lookup_in_crm(r);
+}
+
+static int query_number(struct evhttp_request *req, char *out, size_t outsz)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    int rc = -1;
+    if (!query || evhttp_parse_query_str(query, &q) < 0)
+        return -1;
+    const char *n = evhttp_find_header(&q, "number");
+    if (n && strlen(n) < outsz) {
+        snprintf(out, outsz, "%s", n);
+        rc = 0;
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
+{
+    tkt_ivr_t *ivr = arg;
+    char raw[64];
+    if (!authorised(ivr, req))
+        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    if (query_number(req, raw, sizeof raw) < 0)
+        return cmn_http_reply_error(req, 400, "number is required", "number");
+    ivr_req_t *r = req_new(ivr, req);
+    if (!r)
+        return cmn_http_reply_unavailable(req, 1, "out of memory");
+    if (cmn_phone_e164(raw, ivr->d.country, r->number, sizeof r->number) != CMN_PHONE_OK) {
+        reply_error(r, 400, "number is not a phone number", "number");
+        return maybe_free(r);
+    }
+    if (breaker_open(ivr)) {
+        reply(r, 200, json_pack("{s:s, s:s}", "status", "unknown", "reason", "CRM unavailable"));
+        return maybe_free(r);
+    }
+    r->crm_busy = 1;
+    if (cmn_redis_command(ivr->d.redis, on_cached, r, "GET tkt:ivr:%s", r->number) < 0) {
+        r->crm_busy = 0;
+        lookup_in_crm(r); /* no cache without Redis, but the caller still gets an answer */
+    }
+}
+
+/* ---- R-V2 / R-T8: pre-created ticket ------------------------------------------- */
+
+static void on_bound(void *ctx, const char *err)
+{
+    ivr_req_t *r = ctx;
+    char url[512];
+    r->crm_busy = 0;
+    if (err) /* the ticket exists; the answered event will still find it by external_id */
+        LOG_CALL(CMN_LOG_WARN, r->call_id, "ivr: binding not stored: %s", err);
+    r->ivr->d.crm->ops->ticket_url(r->ivr->d.crm, r->ticket.id, url, sizeof url);
+    reply(r, 201, json_pack("{s:s, s:s, s:s, s:s}", "ticket_id", r->ticket.id, "ticket_url", url,
+                            "contact_id", r->contact_id, "call_id", r->call_id));
+    maybe_free(r);
+}
+
+/* Binds the call to its ticket in ticket-service's own state, so the
+ * agent who answers gets this ticket (R-T8) and a transfer moves it (R-T4). */
+static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
+{
+    ivr_req_t *r = ctx;
+    tkt_call_t call = l ? l->call : (tkt_call_t){0};
+    tkt_customer_t cust = l ? l->customer : (tkt_customer_t){0};
+    char event_id[TKT_TEXT_MAX + 8];
+    if (err)
+        return on_bound(r, err);
+    snprintf(call.call_id, sizeof call.call_id, "%s", r->call_id);
+    snprintf(call.customer, sizeof call.customer, "%s", r->number);
+    snprintf(call.ticket_id, sizeof call.ticket_id, "%s", r->ticket.id);
+    snprintf(call.contact_id, sizeof call.contact_id, "%s", r->contact_id);
+    call.ticket_kind = TKT_KIND_IVR;
+    call.last_event_at_ms = cmn_time_now_ms();
+    snprintf(cust.number, sizeof cust.number, "%s", r->number);
+    snprintf(cust.contact_id, sizeof cust.contact_id, "%s", r->contact_id);
+    if (cust.n_tickets == TKT_MAX_TICKETS)
+        cust.n_tickets--;
+    memmove(&cust.tickets[1], &cust.tickets[0], cust.n_tickets * sizeof cust.tickets[0]);
+    cust.tickets[0] = (tkt_ticket_ref_t){.kind = TKT_KIND_IVR, .status = TKT_ST_OPEN,
+                                         .created_at_ms = cmn_time_now_ms()};
+    snprintf(cust.tickets[0].id, sizeof cust.tickets[0].id, "%s", r->ticket.id);
+    snprintf(cust.tickets[0].channel, sizeof cust.tickets[0].channel, "voice");
+    cust.n_tickets++;
+    snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
+    if (tkt_store_commit(r->ivr->d.store, event_id, &call, &cust, NULL, 0, 0, on_bound, r) < 0)
+        on_bound(r, "redis unavailable");
+}
+
+static void bind_call(ivr_req_t *r)
+{
+    char event_id[TKT_TEXT_MAX + 8];
+    snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
+    if (tkt_store_load(r->ivr->d.store, event_id, r->call_id, r->number, on_state_loaded, r) < 0)
+        on_bound(r, "redis unavailable");
+}
+
+static void on_ivr_ticket(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    if (!crm_ok(r->ivr, res) || (!res->ticket.id[0] && !res->n_tickets)) {
+        r->crm_busy = 0;
+        reply_error(r, 503, res->error[0] ? res->error : "ticket not created", NULL);
+        return maybe_free(r);
+    }
+    r->ticket = res->ticket.id[0] ? res->ticket : res->tickets[0];
+    bind_call(r);
+}
+
+static void build_ticket_op(ivr_req_t *r, tkt_op_t *op)
+{
+    const tkt_policy_t *pol = r->ivr->d.policy;
+    cmn_event_t ev; /* only for the subject template */
+    cmn_event_init(&ev);
+    ev.customer_number = r->number;
+    ev.call_id = r->call_id;
+    memset(op, 0, sizeof *op);
+    op->kind = TKT_OP_CREATE_TICKET;
+    op->ticket_kind = TKT_KIND_IVR;
+    op->status = TKT_ST_OPEN;
+    tkt_render_subject(pol->subject_call, &ev, op->subject, sizeof op->subject);
+    snprintf(op->requester_id, sizeof op->requester_id, "%s", r->contact_id);
+    /* The same external id the rules give the call's ticket (R-T1): one ticket per call. */
+    snprintf(op->external_id, sizeof op->external_id, "callbus-%s", r->call_id);
+    snprintf(op->tags[0], sizeof op->tags[0], "callbus");
+    snprintf(op->tags[1], sizeof op->tags[1], "callbus_ivr");
+    op->n_tags = 2;
+    snprintf(op->body, sizeof op->body, "Created by the IVR for call %s (type %s).", r->call_id,
+             r->ticket_type);
+    if (pol->fields.ticket_type[0]) {
+        snprintf(op->fields[0].field_id, sizeof op->fields[0].field_id, "%s",
+                 pol->fields.ticket_type);
+        snprintf(op->fields[0].value, sizeof op->fields[0].value, "%s", r->ticket_type);
+        op->n_fields = 1;
+    }
+}
+
+static void on_ivr_intent(void *ctx, int fresh, const char *err)
+{
+    ivr_req_t *r = ctx;
+    tkt_crm_t *crm = r->ivr->d.crm;
+    tkt_op_t op;
+    build_ticket_op(r, &op);
+    if (!err && !fresh) /* asked before (IVR retry): answer with the same ticket */
+        return crm->ops->find_by_external_id(crm, op.external_id, on_ivr_ticket, r);
+    crm->ops->create_ticket(crm, &op, on_ivr_ticket, r);
+}
+
+static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    const tkt_crm_contact_t *c = res->ok ? newest_contact(res) : NULL;
+    if (!crm_ok(r->ivr, res) || !c) {
+        r->crm_busy = 0;
+        reply_error(r, 503, res->error[0] ? res->error : "contact not resolved", NULL);
+        return maybe_free(r);
+    }
+    snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
+    char external_id[TKT_TEXT_MAX + 16];
+    snprintf(external_id, sizeof external_id, "callbus-%s", r->call_id);
+    if (tkt_store_intent(r->ivr->d.store, external_id, on_ivr_intent, r) < 0)
+        on_ivr_intent(r, 1, "redis unavailable");
+}
+
+static void on_ivr_contacts(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    if (res->ok && res->n_contacts == 0) /* R-C2: an IVR call from a new number */
+        return r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", on_ivr_contact, r);
+    on_ivr_contact(r, res);
+}
+
+static int take_string(const json_t *body, const char *name, char *out, size_t outsz)
+{
+    const char *v = json_string_value(json_object_get(body, name));
+    if (!v || !*v || strlen(v) >= outsz)
+        return -1;
+    snprintf(out, outsz, "%s", v);
+    return 0;
+}
+
+static void on_create(struct evhttp_request *req, const char *path, void *arg)
+{
+    tkt_ivr_t *ivr = arg;
+    size_t len;
+    char raw[64], phone[32];
+    if (!authorised(ivr, req))
+        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    if (!cmn_http_content_type_is(req, "application/json"))
+        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    const char *text = cmn_http_body(req, &len);
+    json_t *body = json_loadb(text, len, 0, NULL);
+    ivr_req_t *r = body ? req_new(ivr, req) : NULL;
+    if (!r) {
+        json_decref(body);
+        return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+    }
+    const char *bad = take_string(body, "call_id", r->call_id, sizeof r->call_id) < 0 ? "call_id"
+                      : take_string(body, "number", raw, sizeof raw) < 0             ? "number"
+                      : take_string(body, "ticket_type", r->ticket_type, sizeof r->ticket_type) < 0
+                          ? "ticket_type"
+                          : NULL;
+    json_decref(body);
+    if (!bad && cmn_phone_e164(raw, ivr->d.country, r->number, sizeof r->number) != CMN_PHONE_OK)
+        bad = "number";
+    if (bad) {
+        reply_error(r, 400, "missing or invalid member", bad);
+        return maybe_free(r);
+    }
+    if (breaker_open(ivr) || lookup_phone(ivr, r->number, phone, sizeof phone) < 0) {
+        reply_error(r, 503, "CRM unavailable", NULL);
+        return maybe_free(r);
+    }
+    r->crm_busy = 1;
+    ivr->d.crm->ops->find_contacts(ivr->d.crm, phone, TKT_PRIO_INTERACTIVE, on_ivr_contacts, r);
+}
+
+tkt_ivr_t *tkt_ivr_new(const tkt_ivr_deps_t *deps, cmn_http_t *http)
+{
+    tkt_ivr_t *ivr = calloc(1, sizeof *ivr);
+    if (!ivr)
+        return NULL;
+    ivr->d = *deps;
+    ivr->m_breaker = cmn_metrics_counter("ticket_ivr_breaker_open_total",
+                                         "Times the IVR circuit breaker opened", NULL);
+    ivr->m_deadline = cmn_metrics_counter("ticket_ivr_deadline_missed_total",
+                                          "IVR requests answered 504 at the deadline", NULL);
+    ivr->m_cache_hits = cmn_metrics_counter("ticket_ivr_cache_hits_total",
+                                            "IVR look-ups answered from the cache", NULL);
+    if (cmn_http_route(http, "ivr_lookup", "/v1/ivr/lookup", CMN_HTTP_GET, on_lookup, ivr) < 0 ||
+        cmn_http_route(http, "ivr_tickets", "/v1/ivr/tickets", CMN_HTTP_POST, on_create, ivr) < 0) {
+        free(ivr);
+        return NULL;
+    }
+    return ivr;
+}
+
+void tkt_ivr_free(tkt_ivr_t *ivr)
+{
+    free(ivr);
+}

@@ -1,0 +1,818 @@
+/* Per-event job state machine; see tkt_pipeline.h for the steps and
+ * docs/ticket-service.md for why each crash point is safe. */
+#include "tkt_pipeline.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "cmn_time.h"
+#include "cmn_topics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LANE_BUCKETS 1024
+#define RETRY_MAX_MS 30000
+
+typedef struct job job_t;
+
+/* The jobs of one key (customer), in arrival order; only the head runs
+ * until it has committed its state. */
+typedef struct lane {
+    struct lane *next;
+    char key[TKT_TEXT_MAX];
+    job_t *head, *tail;
+} lane_t;
+
+struct job {
+    tkt_pipeline_t *p;
+    job_t *lane_next;
+    lane_t *lane; /* NULL once released */
+    cmn_event_t ev;
+    tkt_pipeline_done_fn cb;
+    void *cb_ctx;
+    tkt_call_t call;
+    tkt_customer_t cust;
+    tkt_facts_t facts;
+    tkt_plan_t plan;
+    int asked_contacts, asked_ticket;
+    tkt_op_t ops[TKT_MAX_OPS];
+    size_t n_ops;
+    size_t creation; /* next op index in the creation step */
+    int replay;
+    int outstanding;
+    int failed;
+    int rejected;
+    int attempts;
+    struct event *retry;
+};
+
+struct tkt_pipeline {
+    tkt_pipeline_deps_t d;
+    lane_t *lanes[LANE_BUCKETS];
+    size_t in_flight;
+    cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
+    cmn_metric_t *m_created[6];
+};
+
+static void start(job_t *j);
+static void decide(job_t *j);
+static void create_next(job_t *j);
+static void apply(job_t *j);
+
+/* ---- lanes ------------------------------------------------------------------ */
+
+static unsigned hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h % LANE_BUCKETS;
+}
+
+static const char *job_key(const job_t *j)
+{
+    return cmn_event_key(&j->ev);
+}
+
+/* Appends the job to its key's lane; returns 1 when it is the head. */
+static int lane_enter(tkt_pipeline_t *p, job_t *j)
+{
+    unsigned h = hash(job_key(j));
+    lane_t *l;
+    for (l = p->lanes[h]; l && strcmp(l->key, job_key(j)) != 0; l = l->next)
+        ;
+    if (!l) {
+        if (!(l = calloc(1, sizeof *l)))
+            return -1;
+        snprintf(l->key, sizeof l->key, "%s", job_key(j));
+        l->next = p->lanes[h];
+        p->lanes[h] = l;
+    }
+    j->lane = l;
+    if (l->tail) {
+        l->tail->lane_next = j;
+        l->tail = j;
+        return 0;
+    }
+    l->head = l->tail = j;
+    return 1;
+}
+
+/* The head of its lane is through the ordered part: let the next one go. */
+static void lane_release(job_t *j)
+{
+    lane_t *l = j->lane;
+    if (!l)
+        return;
+    j->lane = NULL;
+    l->head = j->lane_next;
+    if (l->head) {
+        start(l->head);
+        return;
+    }
+    l->tail = NULL;
+    lane_t **pp = &j->p->lanes[hash(l->key)];
+    while (*pp != l)
+        pp = &(*pp)->next;
+    *pp = l->next;
+    free(l);
+}
+
+/* ---- ending a job ------------------------------------------------------- */
+
+static void job_free(job_t *j)
+{
+    if (j->retry)
+        event_free(j->retry);
+    cmn_event_clear(&j->ev);
+    free(j);
+}
+
+static void finish(job_t *j, int ok)
+{
+    tkt_pipeline_t *p = j->p;
+    lane_release(j);
+    p->in_flight--;
+    cmn_metric_add(ok ? p->m_done : p->m_rejected, 1);
+    if (j->cb)
+        j->cb(j->cb_ctx, ok);
+    job_free(j);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    start(arg);
+}
+
+/* Something transient failed (CRM, Redis): start over later. Everything
+ * before the failure is idempotent or checked, so a restart is safe. */
+static void retry_later(job_t *j, const char *why)
+{
+    int delay = 1000 << (j->attempts < 5 ? j->attempts : 5);
+    struct timeval tv;
+    if (delay > RETRY_MAX_MS)
+        delay = RETRY_MAX_MS;
+    j->attempts++;
+    cmn_metric_add(j->p->m_retries, 1);
+    LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s: %s; retrying in %d ms", j->ev.event_id, why,
+             delay);
+    tv.tv_sec = delay / 1000;
+    tv.tv_usec = (delay % 1000) * 1000;
+    if (!j->retry)
+        j->retry = evtimer_new(j->p->d.base, on_retry, j);
+    if (!j->retry || evtimer_add(j->retry, &tv) < 0)
+        LOG_ERROR("cannot schedule a retry for %s", j->ev.event_id);
+}
+
+static void on_marked_done(void *ctx, const char *err)
+{
+    job_t *j = ctx;
+    if (err)
+        return retry_later(j, err);
+    finish(j, !j->rejected);
+}
+
+static void mark_done(job_t *j)
+{
+    if (tkt_store_mark_done(j->p->d.store, j->ev.event_id, on_marked_done, j) < 0)
+        retry_later(j, "redis unavailable");
+}
+
+/* ---- ticket-events ------------------------------------------------------ */
+
+static const tkt_ticket_ref_t *ticket_ref(const tkt_customer_t *c, const char *id)
+{
+    for (size_t i = 0; i < c->n_tickets; i++)
+        if (strcmp(c->tickets[i].id, id) == 0)
+            return &c->tickets[i];
+    return NULL;
+}
+
+static int announces_ticket(const job_t *j)
+{
+    switch (j->ev.type) {
+    case CMN_EV_ANSWERED:
+    case CMN_EV_TRANSFERRED:
+    case CMN_EV_OUTBOUND_STARTED:
+    case CMN_EV_ENDED:
+    case CMN_EV_OUTBOUND_ENDED:
+        return j->call.ticket_id[0] && j->call.ticket_id[0] != '$';
+    default:
+        return 0;
+    }
+}
+
+static int created_any(const tkt_figures_t *f)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof f->created / sizeof f->created[0]; i++)
+        n += f->created[i];
+    return n > 0;
+}
+
+static json_t *ticket_event(const job_t *j)
+{
+    char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[CMN_EVENT_ID_MAX + 8];
+    const tkt_crm_t *crm = j->p->d.crm;
+    const tkt_ticket_ref_t *ref = ticket_ref(&j->cust, j->call.ticket_id);
+    const char *status = tkt_status_name(ref ? ref->status : TKT_ST_OPEN);
+    crm->ops->ticket_url(crm, j->call.ticket_id, url, sizeof url);
+    cmn_time_format(cmn_time_now_ms(), when, sizeof when);
+    snprintf(id, sizeof id, "tkt-%s", j->ev.event_id);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "schema_version", 1,
+                          "event_id", id, "cause_event_id", j->ev.event_id, "call_id",
+                          j->ev.call_id, "ticket_id", j->call.ticket_id, "ticket_url", url,
+                          "ticket_kind", tkt_kind_name(j->call.ticket_kind), "status",
+                          status ? status : "open", "created", created_any(&j->plan.figures),
+                          "occurred_at", when);
+    if (o && j->ev.customer_number)
+        json_object_set_new(o, "customer_number", json_string(j->ev.customer_number));
+    if (o && j->call.agent_crm_id[0])
+        json_object_set_new(o, "assignee_id", json_string(j->call.agent_crm_id));
+    if (o && j->call.contact_id[0] && j->call.contact_id[0] != '$') {
+        crm->ops->contact_url(crm, j->call.contact_id, contact_url, sizeof contact_url);
+        json_object_set_new(o, "contact", json_pack("{s:s, s:s}", "id", j->call.contact_id, "url",
+                                                    contact_url));
+    }
+    return o;
+}
+
+static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
+{
+    job_t *j = opaque;
+    if (err)
+        return retry_later(j, rd_kafka_err2str(err));
+    mark_done(j);
+}
+
+static void publish_then_done(job_t *j)
+{
+    if (!j->p->d.producer || !announces_ticket(j))
+        return mark_done(j);
+    json_t *o = ticket_event(j);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    const char *key = job_key(j);
+    json_decref(o);
+    if (!text)
+        return retry_later(j, "out of memory");
+    rd_kafka_resp_err_t err = cmn_producer_send(j->p->d.producer, CMN_TOPIC_TICKET_EVENTS, key,
+                                                strlen(key), text, strlen(text), on_published, j);
+    free(text);
+    if (err)
+        retry_later(j, rd_kafka_err2str(err));
+}
+
+/* ---- applying the committed ops ---------------------------------------- */
+
+static void op_settled(job_t *j, int ok, const char *why)
+{
+    if (!ok) {
+        j->failed = 1;
+        LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "op on %s failed: %s", j->ev.event_id,
+                 why ? why : "?");
+    }
+    if (--j->outstanding > 0)
+        return;
+    if (j->failed) {
+        j->failed = 0;
+        j->replay = 1; /* from now on, comments are checked before they are re-sent */
+        return retry_later(j, "an operation did not complete");
+    }
+    publish_then_done(j);
+}
+
+static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
+{
+    op_settled(ctx, res->ok, res->error);
+}
+
+/* R-T10: the ticket was closed by a human: the write goes to a new ticket. */
+static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
+{
+    tkt_op_t create = {.kind = TKT_OP_CREATE_TICKET, .status = TKT_ST_OPEN,
+                       .ticket_kind = TKT_KIND_CALL};
+    tkt_render_subject(j->p->d.policy->subject_call, &j->ev, create.subject, sizeof create.subject);
+    snprintf(create.requester_id, sizeof create.requester_id, "%s", j->call.contact_id);
+    snprintf(create.external_id, sizeof create.external_id, "callbus-%s-after-%s",
+             j->ev.call_id, op->ticket_id);
+    memcpy(create.body, op->body, sizeof create.body);
+    create.fields[0] = op->fields[0];
+    create.n_fields = op->n_fields ? 1 : 0;
+    j->p->d.crm->ops->create_ticket(j->p->d.crm, &create, on_created_instead, j);
+}
+
+typedef struct {
+    job_t *j;
+    tkt_op_t op;
+} redirect_t;
+
+static void send_now(job_t *j, const tkt_op_t *op);
+
+static void on_closed_ticket_seen(void *ctx, const tkt_crm_result_t *res)
+{
+    redirect_t *r = ctx;
+    job_t *j = r->j;
+    if (!res->ok) {
+        op_settled(j, 0, res->error);
+    } else if (res->ticket.merged_into[0]) { /* R-T7: follow the merge */
+        snprintf(r->op.ticket_id, sizeof r->op.ticket_id, "%s", res->ticket.merged_into);
+        j->outstanding++;
+        send_now(j, &r->op);
+        op_settled(j, 1, NULL);
+    } else {
+        write_to_new_ticket(j, &r->op);
+    }
+    free(r);
+}
+
+static void redirect_closed(job_t *j, const tkt_op_t *op)
+{
+    redirect_t *r = malloc(sizeof *r);
+    if (!r)
+        return op_settled(j, 0, "out of memory");
+    r->j = j;
+    r->op = *op;
+    j->p->d.crm->ops->show_ticket(j->p->d.crm, op->ticket_id, TKT_PRIO_ENRICH,
+                                  on_closed_ticket_seen, r);
+}
+
+static void on_batched(void *owner, const tkt_op_t *op, tkt_batch_outcome_t outcome,
+                       const char *error)
+{
+    job_t *j = owner;
+    if (outcome == TKT_BATCH_CLOSED)
+        return redirect_closed(j, op);
+    op_settled(j, outcome == TKT_BATCH_OK, error);
+}
+
+typedef struct {
+    job_t *j;
+    tkt_op_t op;
+} sent_t;
+
+static void on_sent(void *ctx, const tkt_crm_result_t *res)
+{
+    sent_t *s = ctx;
+    if (res->closed)
+        redirect_closed(s->j, &s->op);
+    else
+        op_settled(s->j, res->ok, res->error);
+    free(s);
+}
+
+static void send_now(job_t *j, const tkt_op_t *op)
+{
+    sent_t *s = malloc(sizeof *s);
+    if (!s)
+        return op_settled(j, 0, "out of memory");
+    s->j = j;
+    s->op = *op;
+    j->p->d.crm->ops->update_ticket(j->p->d.crm, op, on_sent, s);
+}
+
+static void dispatch_op(job_t *j, const tkt_op_t *op)
+{
+    if (tkt_batch_accepts(j->p->d.batch, op)) {
+        if (tkt_batch_add(j->p->d.batch, op, on_batched, j) < 0)
+            op_settled(j, 0, "out of memory");
+        return;
+    }
+    send_now(j, op);
+}
+
+/* The marker at the end of every comment we write, so recovery can tell
+ * whether the CRM already has it. */
+static void marker_of(const tkt_op_t *op, char *out, size_t outsz)
+{
+    const char *m = strrchr(op->body, '[');
+    snprintf(out, outsz, "%s", m ? m : "");
+}
+
+typedef struct {
+    job_t *j;
+    tkt_op_t op;
+} check_t;
+
+static void on_marker_checked(void *ctx, const tkt_crm_result_t *res)
+{
+    check_t *c = ctx;
+    if (!res->ok)
+        op_settled(c->j, 0, res->error);
+    else if (res->marker_found)
+        op_settled(c->j, 1, NULL); /* already there before the crash: not again */
+    else
+        dispatch_op(c->j, &c->op);
+    free(c);
+}
+
+static void apply_one(job_t *j, const tkt_op_t *op)
+{
+    char marker[96];
+    marker_of(op, marker, sizeof marker);
+    if (!j->replay || !op->body[0] || !marker[0])
+        return dispatch_op(j, op);
+    check_t *c = malloc(sizeof *c);
+    if (!c)
+        return op_settled(j, 0, "out of memory");
+    c->j = j;
+    c->op = *op;
+    j->p->d.crm->ops->has_marker(j->p->d.crm, op->ticket_id, marker, on_marker_checked, c);
+}
+
+static void apply(job_t *j)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < j->n_ops; i++)
+        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+            n++;
+    if (n == 0)
+        return publish_then_done(j);
+    j->outstanding = (int)n + 1; /* +1: held until every op is dispatched */
+    for (size_t i = 0; i < j->n_ops; i++)
+        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+            apply_one(j, &j->ops[i]);
+    op_settled(j, 1, NULL);
+}
+
+/* ---- commit ------------------------------------------------------------------ */
+
+static void on_committed(void *ctx, const char *err)
+{
+    job_t *j = ctx;
+    if (err)
+        return retry_later(j, err);
+    lane_release(j); /* the next event of this customer may decide now */
+    apply(j);
+}
+
+static void commit(job_t *j)
+{
+    tkt_op_t rest[TKT_MAX_OPS];
+    size_t n = 0;
+    for (size_t i = 0; i < j->n_ops; i++)
+        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+            rest[n++] = j->ops[i];
+    if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, rest, n,
+                         j->plan.call_done, on_committed, j) < 0)
+        retry_later(j, "redis unavailable");
+}
+
+/* ---- creations (at once, R-B4) ------------------------------------------ */
+
+static void replace_ref(char *field, size_t sz, const char *ref, const char *id)
+{
+    if (strcmp(field, ref) == 0)
+        snprintf(field, sz, "%s", id);
+}
+#define REPLACE(field, ref, id) replace_ref(field, sizeof(field), ref, id)
+
+/* Puts a created id wherever the plan used its placeholder. */
+static void resolve(job_t *j, const char *ref, const char *id)
+{
+    for (size_t i = j->creation + 1; i < j->n_ops; i++) {
+        REPLACE(j->ops[i].ticket_id, ref, id);
+        REPLACE(j->ops[i].requester_id, ref, id);
+    }
+    REPLACE(j->call.ticket_id, ref, id);
+    REPLACE(j->call.contact_id, ref, id);
+    for (size_t i = 0; i < j->call.n_legs; i++)
+        REPLACE(j->call.legs[i].ticket_id, ref, id);
+    REPLACE(j->cust.contact_id, ref, id);
+    REPLACE(j->cust.last_call.ticket_id, ref, id);
+    for (size_t i = 0; i < j->cust.n_tickets; i++)
+        REPLACE(j->cust.tickets[i].id, ref, id);
+}
+
+static void created(job_t *j, const char *ref, const char *id)
+{
+    resolve(j, ref, id);
+    j->creation++;
+    create_next(j);
+}
+
+static void on_contact_created(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok || !res->n_contacts)
+        return retry_later(j, res->error[0] ? res->error : "contact not created");
+    created(j, TKT_REF_NEW_CONTACT, res->contacts[0].id);
+}
+
+static void on_ticket_created(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error[0] ? res->error : "ticket not created");
+    cmn_metric_add(j->p->m_created[j->ops[j->creation].ticket_kind % 6], 1);
+    created(j, TKT_REF_NEW_TICKET, res->ticket.id);
+}
+
+static void on_existing_looked_up(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error);
+    if (res->n_tickets) { /* an earlier attempt created it: do not create twice */
+        cmn_metric_add(j->p->m_replayed, 1);
+        return created(j, TKT_REF_NEW_TICKET, res->tickets[0].id);
+    }
+    j->p->d.crm->ops->create_ticket(j->p->d.crm, &j->ops[j->creation], on_ticket_created, j);
+}
+
+static void on_intent(void *ctx, int fresh, const char *err)
+{
+    job_t *j = ctx;
+    tkt_crm_t *crm = j->p->d.crm;
+    const tkt_op_t *op = &j->ops[j->creation];
+    if (err)
+        return retry_later(j, err);
+    if (fresh)
+        crm->ops->create_ticket(crm, op, on_ticket_created, j);
+    else
+        crm->ops->find_by_external_id(crm, op->external_id, on_existing_looked_up, j);
+}
+
+static void create_next(job_t *j)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    for (; j->creation < j->n_ops; j->creation++) {
+        const tkt_op_t *op = &j->ops[j->creation];
+        if (op->kind == TKT_OP_CREATE_CONTACT)
+            return crm->ops->create_contact(crm, op->phone, op->name, on_contact_created, j);
+        if (op->kind == TKT_OP_CREATE_TICKET) {
+            if (tkt_store_intent(j->p->d.store, op->external_id, on_intent, j) < 0)
+                retry_later(j, "redis unavailable");
+            return;
+        }
+    }
+    commit(j);
+}
+
+/* ---- deciding ------------------------------------------------------------ */
+
+static void add_markers(job_t *j)
+{
+    for (size_t i = 0; i < j->n_ops; i++) {
+        tkt_op_t *op = &j->ops[i];
+        char marker[96];
+        if (!op->body[0])
+            continue;
+        int n = snprintf(marker, sizeof marker, "\n\n[callbus %s/%zu]", j->ev.event_id, i);
+        size_t room = sizeof op->body - 1 - (size_t)n;
+        if (strlen(op->body) > room)
+            op->body[room] = '\0';
+        strcat(op->body, marker);
+    }
+}
+
+static void count_figures(job_t *j)
+{
+    if (j->plan.figures.ignored_unmapped)
+        cmn_metric_add(j->p->m_ignored, 1);
+}
+
+static void on_contacts(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error);
+    j->facts.contacts_known = 1;
+    j->facts.n_contacts = 0;
+    for (size_t i = 0; i < res->n_contacts && i < 8; i++) {
+        tkt_contact_ref_t *c = &j->facts.contacts[j->facts.n_contacts++];
+        snprintf(c->id, sizeof c->id, "%s", res->contacts[i].id);
+        c->created_at_ms = res->contacts[i].created_at_ms;
+    }
+    decide(j);
+}
+
+static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok && !res->not_found)
+        return retry_later(j, res->error);
+    for (size_t i = 0; i < j->cust.n_tickets; i++) {
+        tkt_ticket_ref_t *t = &j->cust.tickets[i];
+        if (strcmp(t->id, j->plan.need_ticket_id) != 0)
+            continue;
+        t->fresh = 1;
+        /* A ticket gone from the CRM counts as closed: never written to again. */
+        t->status = res->not_found ? TKT_ST_CLOSED : res->ticket.status;
+        snprintf(t->merged_into, sizeof t->merged_into, "%s", res->ticket.merged_into);
+    }
+    j->facts.tickets_checked = 1;
+    decide(j);
+}
+
+static void fetch_contacts(job_t *j)
+{
+    char phone[32];
+    if (!j->ev.customer_number ||
+        cmn_phone_lookup_form(j->ev.customer_number, j->p->d.lookup_form, j->p->d.country, phone,
+                              sizeof phone) < 0) {
+        j->facts.contacts_known = 1; /* no number to look up: nothing to find */
+        return decide(j);
+    }
+    j->p->d.crm->ops->find_contacts(j->p->d.crm, phone, TKT_PRIO_CREATE, on_contacts, j);
+}
+
+static void decide(job_t *j)
+{
+    tkt_pipeline_t *p = j->p;
+    if (tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, &j->plan) < 0) {
+        LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s rejected: %s", j->ev.event_id,
+                 j->plan.note ? j->plan.note : "?");
+        j->n_ops = 0;
+        j->rejected = 1;
+        return mark_done(j); /* logged and counted; replays skip it */
+    }
+    if (j->plan.need == TKT_NEED_CONTACTS && !j->asked_contacts++)
+        return fetch_contacts(j);
+    if (j->plan.need == TKT_NEED_TICKET_STATUS && !j->asked_ticket++)
+        return p->d.crm->ops->show_ticket(p->d.crm, j->plan.need_ticket_id, TKT_PRIO_CREATE,
+                                          on_ticket_status, j);
+    if (j->plan.need != TKT_NEED_NOTHING) {
+        LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "rules asked twice for the same fact on %s",
+                 j->ev.event_id);
+        return mark_done(j);
+    }
+    if (j->plan.note && j->plan.n_ops == 0)
+        LOG_CALL(CMN_LOG_DEBUG, j->ev.call_id, "%s: %s", cmn_event_type_name(j->ev.type),
+                 j->plan.note);
+    count_figures(j);
+    j->call = j->plan.call;
+    j->cust = j->plan.customer;
+    memcpy(j->ops, j->plan.ops, sizeof j->ops);
+    j->n_ops = j->plan.n_ops;
+    add_markers(j);
+    j->creation = 0;
+    create_next(j);
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
+{
+    job_t *j = ctx;
+    if (err)
+        return retry_later(j, err);
+    if (l->done) {
+        cmn_metric_add(j->p->m_replayed, 1);
+        return finish(j, 1);
+    }
+    if (l->have_plan) { /* committed before a crash: apply what it says, checked */
+        j->replay = 1;
+        memcpy(j->ops, l->plan, sizeof l->plan[0] * l->n_plan);
+        j->n_ops = l->n_plan;
+        j->call = l->call;
+        j->cust = l->customer;
+        cmn_metric_add(j->p->m_replayed, 1);
+        lane_release(j);
+        return apply(j);
+    }
+    memset(&j->facts, 0, sizeof j->facts);
+    j->asked_contacts = j->asked_ticket = 0;
+    j->call = l->call;
+    j->cust = l->customer;
+    if (!l->have_call)
+        snprintf(j->call.call_id, sizeof j->call.call_id, "%s", j->ev.call_id ? j->ev.call_id : "");
+    if (!l->have_customer && j->ev.customer_number)
+        snprintf(j->cust.number, sizeof j->cust.number, "%s", j->ev.customer_number);
+    decide(j);
+}
+
+static void start(job_t *j)
+{
+    const char *call_id = j->ev.call_id ? j->ev.call_id : "-";
+    const char *customer = j->ev.customer_number ? j->ev.customer_number : "";
+    if (tkt_store_load(j->p->d.store, j->ev.event_id, call_id, customer, on_loaded, j) < 0)
+        retry_later(j, "redis unavailable");
+}
+
+void tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        LOG_ERROR("out of memory: event %s not processed now", ev->event_id);
+        cmn_event_clear(ev);
+        if (cb)
+            cb(ctx, 0);
+        return;
+    }
+    j->p = p;
+    j->ev = *ev;
+    cmn_event_init(ev); /* its members now belong to the job */
+    j->cb = cb;
+    j->cb_ctx = ctx;
+    p->in_flight++;
+    int head = lane_enter(p, j);
+    if (head < 0) {
+        LOG_ERROR("out of memory: event %s", j->ev.event_id);
+        p->in_flight--;
+        if (cb)
+            cb(ctx, 0);
+        return job_free(j);
+    }
+    if (head)
+        start(j);
+}
+
+size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p)
+{
+    return p->in_flight;
+}
+
+/* ---- calls that never end -------------------------------------------------- */
+
+static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
+{
+    tkt_pipeline_t *p = ctx;
+    cmn_event_t ev;
+    char id[CMN_EVENT_ID_MAX];
+    if (err || !l->have_call)
+        return;
+    const char *parts[] = {"timeout", l->call.call_id};
+    cmn_event_id_derive(id, sizeof id, "generic", parts, 2);
+    cmn_event_init(&ev);
+    ev.type = l->call.outbound ? CMN_EV_OUTBOUND_ENDED : CMN_EV_ENDED;
+    ev.direction = l->call.outbound ? CMN_DIR_OUTBOUND : CMN_DIR_INBOUND;
+    ev.outcome = l->call.answered ? CMN_OUT_ANSWERED
+                 : l->call.outbound ? CMN_OUT_MISSED
+                 : l->call.last_offered_crm_id[0] ? CMN_OUT_MISSED
+                                                  : CMN_OUT_ABANDONED;
+    ev.occurred_at_ms = ev.received_at_ms = cmn_time_now_ms();
+    if (cmn_event_set(&ev.event_id, id) < 0 || cmn_event_set(&ev.provider, "generic") < 0 ||
+        cmn_event_set(&ev.call_id, l->call.call_id) < 0 ||
+        (l->call.customer[0] && cmn_event_set(&ev.customer_number, l->call.customer) < 0) ||
+        (l->call.queue[0] && cmn_event_set(&ev.queue, l->call.queue) < 0)) {
+        cmn_event_clear(&ev);
+        return;
+    }
+    LOG_CALL(CMN_LOG_WARN, ev.call_id, "no end after %lld s: closing the call with what is known",
+             (long long)(p->d.max_call_age_ms / 1000));
+    cmn_metric_add(p->m_timed_out, 1);
+    tkt_pipeline_submit(p, &ev, NULL, NULL);
+}
+
+static void on_stale_ids(void *ctx, const char *const *ids, size_t n, const char *err)
+{
+    tkt_pipeline_t *p = ctx;
+    for (size_t i = 0; !err && i < n; i++)
+        if (tkt_store_load_call(p->d.store, ids[i], on_stale_call, p) < 0)
+            break;
+}
+
+void tkt_pipeline_sweep(tkt_pipeline_t *p)
+{
+    int64_t before = cmn_time_now_ms() - p->d.max_call_age_ms;
+    if (tkt_store_stale_calls(p->d.store, before, 100, on_stale_ids, p) < 0)
+        LOG_DEBUG("sweep skipped: redis unavailable");
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
+{
+    static const char *const kinds[] = {"call", "ivr", "voicemail", "missed", "abandoned",
+                                        "outbound"};
+    tkt_pipeline_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->d = *deps;
+    p->m_done = cmn_metrics_counter("ticket_events_done_total", "Call events fully applied", NULL);
+    p->m_rejected = cmn_metrics_counter("ticket_events_rejected_total",
+                                        "Call events the rules could not handle (logged)", NULL);
+    p->m_retries = cmn_metrics_counter("ticket_event_retries_total",
+                                       "Event processing restarted after a transient failure", NULL);
+    p->m_timed_out = cmn_metrics_counter("ticket_calls_timed_out_total",
+                                         "Calls closed because their end never came", NULL);
+    p->m_replayed = cmn_metrics_counter("ticket_events_replayed_total",
+                                        "Replayed events recognised (done, planned or created)", NULL);
+    p->m_ignored = cmn_metrics_counter("ticket_calls_ignored_unmapped_total",
+                                       "Calls of operators with no CRM agent (R-I3)", NULL);
+    for (int i = 0; i < 6; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "kind=\"%s\"", kinds[i]);
+        p->m_created[i] = cmn_metrics_counter("ticket_tickets_created_total",
+                                              "Tickets created from calls, by kind (R-S1)", labels);
+    }
+    return p;
+}
+
+void tkt_pipeline_free(tkt_pipeline_t *p)
+{
+    if (!p)
+        return;
+    for (size_t h = 0; h < LANE_BUCKETS; h++) {
+        while (p->lanes[h]) {
+            lane_t *l = p->lanes[h];
+            p->lanes[h] = l->next;
+            for (job_t *j = l->head, *next; j; j = next) {
+                next = j->lane_next;
+                j->lane = NULL;
+                job_free(j);
+            }
+            free(l);
+        }
+    }
+    free(p);
+}

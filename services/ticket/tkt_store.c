@@ -1,0 +1,295 @@
+/* Redis persistence for ticket-service, on the async client. */
+#include "tkt_store.h"
+#include "cmn_log.h"
+#include "tkt_codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DONE_TTL_S (7 * 86400)
+#define CALL_TTL_S (7 * 86400)
+#define ENDED_CALL_TTL_S 86400
+#define CUSTOMER_TTL_S (30 * 86400)
+#define INTENT_TTL_S 86400
+#define OPEN_CALLS "tkt:open-calls"
+
+struct tkt_store {
+    cmn_redis_t *redis;
+};
+
+typedef struct {
+    tkt_store_t *s;
+    union {
+        tkt_store_loaded_fn loaded;
+        tkt_store_done_fn done;
+        tkt_store_intent_fn intent;
+        tkt_store_ids_fn ids;
+    } cb;
+    void *ctx;
+} req_t;
+
+static req_t *req_new(tkt_store_t *s, void *cb, void *ctx)
+{
+    req_t *r = malloc(sizeof *r);
+    if (r) {
+        r->s = s;
+        r->cb.loaded = (tkt_store_loaded_fn)cb;
+        r->ctx = ctx;
+    }
+    return r;
+}
+
+tkt_store_t *tkt_store_new(cmn_redis_t *redis)
+{
+    tkt_store_t *s = calloc(1, sizeof *s);
+    if (s)
+        s->redis = redis;
+    return s;
+}
+
+void tkt_store_free(tkt_store_t *s)
+{
+    free(s);
+}
+
+int tkt_store_ready(const tkt_store_t *s)
+{
+    return cmn_redis_connected(s->redis);
+}
+
+/* ---- load ------------------------------------------------------------------ */
+
+static json_t *element_json(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_STRING)
+        return NULL;
+    return json_loadb(r->str, r->len, 0, NULL);
+}
+
+static void decode_plan(const redisReply *r, tkt_loaded_t *l)
+{
+    json_t *plan = element_json(r), *op;
+    size_t i;
+    if (!plan)
+        return;
+    l->have_plan = 1;
+    json_array_foreach(plan, i, op)
+    {
+        if (l->n_plan == TKT_PLAN_MAX)
+            break;
+        if (tkt_codec_op_from_json(op, &l->plan[l->n_plan]) == 0)
+            l->n_plan++;
+    }
+    json_decref(plan);
+}
+
+static void on_loaded(void *ctx, redisReply *reply, const char *err)
+{
+    req_t *r = ctx;
+    tkt_loaded_t *l = calloc(1, sizeof *l);
+    if (!err && (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4))
+        err = reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected MGET reply";
+    if (!l)
+        err = "out of memory";
+    if (!err) {
+        json_t *call = element_json(reply->element[2]), *cust = element_json(reply->element[3]);
+        l->done = reply->element[0]->type == REDIS_REPLY_STRING;
+        decode_plan(reply->element[1], l);
+        l->have_call = call && tkt_codec_call_from_json(call, &l->call) == 0;
+        l->have_customer = cust && tkt_codec_customer_from_json(cust, &l->customer) == 0;
+        json_decref(call);
+        json_decref(cust);
+    }
+    r->cb.loaded(r->ctx, err ? NULL : l, err);
+    free(l);
+    free(r);
+}
+
+int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
+                   const char *customer_key, tkt_store_loaded_fn cb, void *ctx)
+{
+    req_t *r = req_new(s, (void *)cb, ctx);
+    if (!r)
+        return -1;
+    /* An empty customer key names no customer: ask for a key that cannot exist. */
+    if (cmn_redis_command(s->redis, on_loaded, r, "MGET tkt:done:%s tkt:plan:%s tkt:call:%s tkt:cust:%s",
+                          event_id, event_id, call_id, *customer_key ? customer_key : "-") < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_loaded_call(void *ctx, redisReply *reply, const char *err)
+{
+    req_t *r = ctx;
+    tkt_loaded_t *l = calloc(1, sizeof *l);
+    if (!l)
+        err = "out of memory";
+    if (!err && reply && reply->type == REDIS_REPLY_STRING) {
+        json_t *call = element_json(reply);
+        l->have_call = call && tkt_codec_call_from_json(call, &l->call) == 0;
+        json_decref(call);
+    }
+    r->cb.loaded(r->ctx, err ? NULL : l, err);
+    free(l);
+    free(r);
+}
+
+int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn cb, void *ctx)
+{
+    req_t *r = req_new(s, (void *)cb, ctx);
+    if (!r)
+        return -1;
+    if (cmn_redis_command(s->redis, on_loaded_call, r, "GET tkt:call:%s", call_id) < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+/* Replies of a queued MULTI are ignored; EXEC's tells the outcome. */
+static void on_ignored(void *ctx, redisReply *reply, const char *err)
+{
+}
+
+static void on_exec(void *ctx, redisReply *reply, const char *err)
+{
+    req_t *r = ctx;
+    if (!err && (!reply || reply->type != REDIS_REPLY_ARRAY))
+        err = reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "transaction aborted";
+    r->cb.done(r->ctx, err);
+    free(r);
+}
+
+static char *dump(json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+static char *plan_text(const tkt_op_t *ops, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, tkt_codec_op_to_json(&ops[i]));
+    return dump(arr);
+}
+
+/* Queues the MULTI body; returns -1 when a command could not be sent. */
+static int queue_commit(cmn_redis_t *rd, const char *event_id, const tkt_call_t *call,
+                        const tkt_customer_t *cust, const char *call_json, const char *cust_json,
+                        const char *plan_json, int call_done)
+{
+    int rc = cmn_redis_command(rd, on_ignored, NULL, "MULTI");
+    if (call->call_id[0]) {
+        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET tkt:call:%s %s EX %d", call->call_id,
+                                call_json, call_done ? ENDED_CALL_TTL_S : CALL_TTL_S);
+        rc |= call_done ? cmn_redis_command(rd, on_ignored, NULL, "ZREM " OPEN_CALLS " %s",
+                                            call->call_id)
+                        : cmn_redis_command(rd, on_ignored, NULL, "ZADD " OPEN_CALLS " %lld %s",
+                                            (long long)call->last_event_at_ms, call->call_id);
+    }
+    if (cust->number[0])
+        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET tkt:cust:%s %s EX %d", cust->number,
+                                cust_json, CUSTOMER_TTL_S);
+    rc |= cmn_redis_command(rd, on_ignored, NULL, "SET tkt:plan:%s %s EX %d", event_id, plan_json,
+                            DONE_TTL_S);
+    return rc;
+}
+
+int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *call,
+                     const tkt_customer_t *customer, const tkt_op_t *ops, size_t n_ops,
+                     int call_done, tkt_store_done_fn cb, void *ctx)
+{
+    int rc = -1;
+    req_t *r = req_new(s, (void *)cb, ctx);
+    char *call_json = dump(tkt_codec_call_to_json(call));
+    char *cust_json = dump(tkt_codec_customer_to_json(customer));
+    char *plan_json = plan_text(ops, n_ops);
+    if (!r || !call_json || !cust_json || !plan_json || !cmn_redis_connected(s->redis))
+        goto done;
+    if (queue_commit(s->redis, event_id, call, customer, call_json, cust_json, plan_json,
+                     call_done) < 0 ||
+        cmn_redis_command(s->redis, on_exec, r, "EXEC") < 0) {
+        /* A half-queued MULTI dies with the connection; nothing is applied. */
+        LOG_WARN("redis: commit of %s not sent", event_id);
+        goto done;
+    }
+    r = NULL;
+    rc = 0;
+done:
+    free(r);
+    free(call_json);
+    free(cust_json);
+    free(plan_json);
+    return rc;
+}
+
+int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn cb, void *ctx)
+{
+    req_t *r = req_new(s, (void *)cb, ctx);
+    if (!r)
+        return -1;
+    if (cmn_redis_command(s->redis, on_ignored, NULL, "MULTI") < 0 ||
+        cmn_redis_command(s->redis, on_ignored, NULL, "SET tkt:done:%s 1 EX %d", event_id,
+                          DONE_TTL_S) < 0 ||
+        cmn_redis_command(s->redis, on_ignored, NULL, "DEL tkt:plan:%s", event_id) < 0 ||
+        cmn_redis_command(s->redis, on_exec, r, "EXEC") < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_intent(void *ctx, redisReply *reply, const char *err)
+{
+    req_t *r = ctx;
+    if (!err && reply && reply->type == REDIS_REPLY_ERROR)
+        err = reply->str;
+    r->cb.intent(r->ctx, !err && reply && reply->type == REDIS_REPLY_STATUS, err);
+    free(r);
+}
+
+int tkt_store_intent(tkt_store_t *s, const char *external_id, tkt_store_intent_fn cb, void *ctx)
+{
+    req_t *r = req_new(s, (void *)cb, ctx);
+    if (!r)
+        return -1;
+    if (cmn_redis_command(s->redis, on_intent, r, "SET tkt:creating:%s 1 NX EX %d", external_id,
+                          INTENT_TTL_S) < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_ids(void *ctx, redisReply *reply, const char *err)
+{
+    req_t *r = ctx;
+    const char *ids[128];
+    size_t n = 0;
+    if (!err && reply && reply->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < reply->elements && n < 128; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                ids[n++] = reply->element[i]->str;
+    r->cb.ids(r->ctx, ids, n, err);
+    free(r);
+}
+
+int tkt_store_stale_calls(tkt_store_t *s, int64_t before_ms, size_t max, tkt_store_ids_fn cb,
+                          void *ctx)
+{
+    req_t *r = req_new(s, (void *)cb, ctx);
+    if (!r)
+        return -1;
+    if (cmn_redis_command(s->redis, on_ids, r, "ZRANGEBYSCORE " OPEN_CALLS " 0 %lld LIMIT 0 %d",
+                          (long long)before_ms, (int)(max > 128 ? 128 : max)) < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}

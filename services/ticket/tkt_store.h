@@ -1,0 +1,74 @@
+/* ticket-service's state in Redis (ARCHITECTURE: "call<->ticket binding,
+ * contact cache, applied-effect markers").
+ *
+ *   tkt:done:<event id>      the event's effects are all durable (7 days)
+ *   tkt:plan:<event id>      write-ahead plan: the ops still to apply, written
+ *                            with the new state before any batched op is sent
+ *   tkt:call:<call id>       tkt_call_t as JSON (7 days; 1 day once ended)
+ *   tkt:cust:<E.164>         tkt_customer_t as JSON (30 days)
+ *   tkt:creating:<ext id>    a ticket with this external_id may exist (1 day)
+ *   tkt:open-calls           sorted set: call id by last event time, for
+ *                            closing calls whose end never comes
+ * See docs/ticket-service.md for the crash points this makes safe. */
+#ifndef TKT_STORE_H
+#define TKT_STORE_H
+
+#include "cmn_redis.h"
+#include "tkt_model.h"
+
+#define TKT_PLAN_MAX 8
+
+typedef struct {
+    int done;
+    int have_plan;
+    tkt_op_t plan[TKT_PLAN_MAX];
+    size_t n_plan;
+    int have_call;
+    tkt_call_t call;
+    int have_customer;
+    tkt_customer_t customer;
+} tkt_loaded_t;
+
+typedef struct tkt_store tkt_store_t;
+
+/* err NULL = success. `loaded` is borrowed for the call. */
+typedef void (*tkt_store_loaded_fn)(void *ctx, const tkt_loaded_t *loaded, const char *err);
+typedef void (*tkt_store_done_fn)(void *ctx, const char *err);
+/* fresh: 1 when the marker was just set (no earlier attempt), 0 when it existed. */
+typedef void (*tkt_store_intent_fn)(void *ctx, int fresh, const char *err);
+
+tkt_store_t *tkt_store_new(cmn_redis_t *redis);
+void tkt_store_free(tkt_store_t *s);
+int tkt_store_ready(const tkt_store_t *s);
+
+/* Loads the done marker, the plan, the call and the customer in one round
+ * trip. customer_key: E.164, or "" (withheld). Returns -1 when Redis is not
+ * connected (cb not called). */
+int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
+                   const char *customer_key, tkt_store_loaded_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* Atomically (MULTI/EXEC) stores the call and customer state and the
+ * remaining ops as the event's plan; call_done moves the call out of the
+ * open-calls set. */
+int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *call,
+                     const tkt_customer_t *customer, const tkt_op_t *ops, size_t n_ops,
+                     int call_done, tkt_store_done_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* Marks the event done and drops its plan. */
+int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* SET NX of the creation marker for an external id. */
+int tkt_store_intent(tkt_store_t *s, const char *external_id, tkt_store_intent_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* Up to `max` call ids whose last event is older than before_ms (wall). */
+typedef void (*tkt_store_ids_fn)(void *ctx, const char *const *ids, size_t n, const char *err);
+int tkt_store_stale_calls(tkt_store_t *s, int64_t before_ms, size_t max, tkt_store_ids_fn cb,
+                          void *ctx) __attribute__((warn_unused_result));
+int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+#endif

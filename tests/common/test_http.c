@@ -1,0 +1,447 @@
+/* cmn_http: a real server on 127.0.0.1 port 0, talked to by libevent's own
+ * HTTP client on the same event loop — routes and JSON replies, 404/405/413,
+ * /healthz, /readyz, /metrics, the in-flight count while a handler defers its
+ * reply (as ingest does until Kafka's delivery report), and drain. Each case
+ * builds and tears down its own loop and server. */
+#include "cmn_http.h"
+#include "cmn_metrics.h"
+#include "test.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BODY 1024
+
+static struct event_base *base;
+static cmn_http_t *srv;
+
+/* ---- server side ---------------------------------------------------------- */
+
+static void echo_handler(struct evhttp_request *req, const char *path, void *ctx)
+{
+    size_t len;
+    const char *body = cmn_http_body(req, &len);
+    const char *rid = cmn_http_header(req, "X-Request-Id");
+    json_t *reply = json_pack("{s:s, s:s, s:i, s:b, s:s%}", "route", (const char *)ctx, "path",
+                              path, "len", (int)len, "json",
+                              cmn_http_content_type_is(req, "application/json"), "body", body, len);
+    if (rid)
+        json_object_set_new(reply, "request_id", json_string(rid));
+    cmn_http_reply_json(req, 200, reply);
+}
+
+/* Replies 202 after a timer, like ingest waiting for Kafka's delivery report. */
+typedef struct {
+    struct evhttp_request *req;
+    struct event *timer;
+} deferred_t;
+
+static int in_flight_in_handler = -1;
+
+static void deferred_reply(evutil_socket_t fd, short what, void *arg)
+{
+    deferred_t *d = arg;
+    cmn_http_reply_json(d->req, 202, json_pack("{s:b}", "accepted", 1));
+    event_free(d->timer);
+    free(d);
+}
+
+static void slow_handler(struct evhttp_request *req, const char *path, void *ctx)
+{
+    static const struct timeval delay = {0, 150 * 1000};
+    deferred_t *d = calloc(1, sizeof *d);
+    if (!d || !(d->timer = evtimer_new(base, deferred_reply, d))) {
+        free(d);
+        cmn_http_reply_error(req, 500, "out of memory", NULL);
+        return;
+    }
+    d->req = req;
+    evtimer_add(d->timer, &delay);
+    in_flight_in_handler = cmn_http_in_flight(srv);
+}
+
+static int kafka_ok;
+static int kafka_check(void *ctx, char *why, size_t whysz)
+{
+    if (!kafka_ok)
+        snprintf(why, whysz, "broker 127.0.0.1:39092 down");
+    return kafka_ok;
+}
+
+static int setup(void)
+{
+    char errstr[256] = "";
+    base = event_base_new();
+    if (!base)
+        return -1;
+    srv = cmn_http_new(base, "127.0.0.1", 0, MAX_BODY, errstr, sizeof errstr);
+    if (!srv) {
+        fprintf(stderr, "cmn_http_new: %s\n", errstr);
+        return -1;
+    }
+    if (cmn_http_route(srv, "echo", "/echo", CMN_HTTP_GET, echo_handler, "echo") < 0 ||
+        cmn_http_route(srv, "hooks", "/hooks/", CMN_HTTP_POST, echo_handler, "hooks") < 0 ||
+        cmn_http_route(srv, "slow", "/slow", CMN_HTTP_GET, slow_handler, NULL) < 0 ||
+        cmn_http_ready_check(srv, "kafka", kafka_check, NULL) < 0)
+        return -1;
+    kafka_ok = 1;
+    return cmn_http_port(srv) > 0 ? 0 : -1;
+}
+
+static void teardown(void)
+{
+    cmn_http_free(srv);
+    srv = NULL;
+    event_base_free(base);
+    base = NULL;
+    cmn_metrics_reset();
+}
+
+/* ---- client side ---------------------------------------------------------- */
+
+typedef struct {
+    int done, timed_out;
+    int status; /* 0: no response (connection refused or closed) */
+    char body[8192];
+    char content_type[64];
+    char retry_after[16];
+    char connection[16];
+} reply_t;
+
+static void copy_header(struct evhttp_request *req, const char *name, char *out, size_t outsz)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
+    snprintf(out, outsz, "%s", v ? v : "");
+}
+
+static void on_reply(struct evhttp_request *req, void *arg)
+{
+    reply_t *r = arg;
+    r->done = 1;
+    if (!req)
+        return;
+    r->status = evhttp_request_get_response_code(req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    ev_ssize_t n = evbuffer_copyout(in, r->body, sizeof r->body - 1);
+    r->body[n > 0 ? n : 0] = '\0';
+    copy_header(req, "Content-Type", r->content_type, sizeof r->content_type);
+    copy_header(req, "Retry-After", r->retry_after, sizeof r->retry_after);
+    copy_header(req, "Connection", r->connection, sizeof r->connection);
+}
+
+static void on_guard(evutil_socket_t fd, short what, void *arg)
+{
+    reply_t *r = arg;
+    r->timed_out = r->done = 1;
+}
+
+static struct evhttp_connection *connect_srv(int port)
+{
+    struct evhttp_connection *c =
+        evhttp_connection_base_new(base, NULL, "127.0.0.1", (ev_uint16_t)port);
+    if (c)
+        evhttp_connection_set_timeout(c, 5);
+    return c;
+}
+
+/* Starts a request; the reply lands in *r when the loop runs. */
+static int start(struct evhttp_connection *c, enum evhttp_cmd_type method, const char *uri,
+                 const char *ctype, const char *body, size_t len, reply_t *r)
+{
+    memset(r, 0, sizeof *r);
+    struct evhttp_request *req = evhttp_request_new(on_reply, r);
+    if (!req)
+        return -1;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", "127.0.0.1");
+    evhttp_add_header(h, "X-Request-Id", "t4-req-1");
+    if (ctype)
+        evhttp_add_header(h, "Content-Type", ctype);
+    if (body)
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    return evhttp_make_request(c, req, method, uri);
+}
+
+/* Runs the loop until r is done (5 s guard). */
+static void wait_for(reply_t *r)
+{
+    static const struct timeval guard = {5, 0};
+    struct event *ev = evtimer_new(base, on_guard, r);
+    evtimer_add(ev, &guard);
+    while (!r->done)
+        event_base_loop(base, EVLOOP_ONCE);
+    event_free(ev);
+}
+
+/* Runs the loop for `ms`, letting the server finish what it is writing. */
+static void spin(int ms)
+{
+    struct timeval tv = {0, ms * 1000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+/* One request on a fresh connection. */
+static void request(enum evhttp_cmd_type method, const char *uri, const char *ctype,
+                    const char *body, size_t len, reply_t *r)
+{
+    struct evhttp_connection *c = connect_srv(cmn_http_port(srv));
+    if (!c || start(c, method, uri, ctype, body, len, r) < 0) {
+        memset(r, 0, sizeof *r);
+        r->done = 1;
+    } else {
+        wait_for(r);
+    }
+    if (c)
+        evhttp_connection_free(c);
+}
+
+static int json_str_is(const char *text, const char *key, const char *want)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    const char *v = json_string_value(json_object_get(o, key));
+    int ok = v && strcmp(v, want) == 0;
+    json_decref(o);
+    return ok;
+}
+
+/* ---- cases ---------------------------------------------------------------- */
+
+static reply_t r; /* 8 KB: keep off the stack */
+
+static void test_route_json_reply(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    request(EVHTTP_REQ_GET, "/echo?x=1", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_STR(r.content_type, "application/json");
+    ASSERT_EQ_STR(r.body, "{\"route\":\"echo\",\"path\":\"/echo\",\"len\":0,\"json\":false,"
+                          "\"body\":\"\",\"request_id\":\"t4-req-1\"}\n");
+    /* a prefix route gets the full path, the body, and sees the content type */
+    const char *payload = "{\"notification_name\":\"end\"}";
+    request(EVHTTP_REQ_POST, "/hooks/callgear/end", "application/json; charset=utf-8", payload,
+            strlen(payload), &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(json_str_is(r.body, "path", "/hooks/callgear/end"));
+    ASSERT_TRUE(json_str_is(r.body, "route", "hooks"));
+    ASSERT_TRUE(json_str_is(r.body, "body", payload));
+    ASSERT_TRUE(strstr(r.body, "\"json\":true") != NULL);
+    teardown();
+}
+
+static void test_not_found(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    request(EVHTTP_REQ_GET, "/nope", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_EQ_STR(r.content_type, "application/json");
+    ASSERT_EQ_STR(r.body, "{\"error\":\"no such route\"}\n");
+    request(EVHTTP_REQ_POST, "/hooks", NULL, "{}", 2, &r); /* "/hooks/" does not match "/hooks" */
+    ASSERT_EQ_INT(r.status, 404);
+    teardown();
+}
+
+static void test_method_not_allowed(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    request(EVHTTP_REQ_POST, "/echo", "application/json", "{}", 2, &r);
+    ASSERT_EQ_INT(r.status, 405);
+    ASSERT_EQ_STR(r.body, "{\"error\":\"method not allowed\"}\n");
+    request(EVHTTP_REQ_PUT, "/hooks/callgear/end", "application/json", "{}", 2, &r);
+    ASSERT_EQ_INT(r.status, 405);
+    request(EVHTTP_REQ_GET, "/hooks/callgear/end", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 405);
+    teardown();
+}
+
+/* Over the limit: our JSON 413; far over it, evhttp's own 413 (cmn_http
+ * gives evhttp 4x head-room so that the usual case gets the JSON body). */
+static void test_body_over_max_is_413(void)
+{
+    static char big[8 * MAX_BODY];
+    memset(big, 'x', sizeof big);
+    ASSERT_EQ_INT(setup(), 0);
+    request(EVHTTP_REQ_POST, "/hooks/callgear/end", "application/json", big, MAX_BODY + 1, &r);
+    ASSERT_EQ_INT(r.status, 413);
+    ASSERT_EQ_STR(r.content_type, "application/json");
+    ASSERT_EQ_STR(r.body, "{\"error\":\"request body too large\"}\n");
+    request(EVHTTP_REQ_POST, "/hooks/callgear/end", "application/json", big, sizeof big, &r);
+    ASSERT_EQ_INT(r.status, 413);
+    /* exactly the limit is fine */
+    request(EVHTTP_REQ_POST, "/hooks/callgear/end", "text/plain", big, MAX_BODY, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strstr(r.body, "\"len\":1024,") != NULL);
+    spin(20);
+    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    ASSERT_TRUE(strstr(r.body, "http_requests_total{route=\"hooks\",status=\"413\"} 1\n") != NULL);
+    teardown();
+}
+
+static void test_healthz(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    kafka_ok = 0; /* liveness does not depend on readiness */
+    request(EVHTTP_REQ_GET, "/healthz", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_STR(r.body, "{\"status\":\"ok\"}\n");
+    teardown();
+}
+
+static void test_readyz(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    kafka_ok = 0;
+    request(EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_EQ_STR(r.body, "{\"status\":\"not ready\",\"failing\":{\"kafka\":\"broker "
+                          "127.0.0.1:39092 down\"}}\n");
+    kafka_ok = 1;
+    request(EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_STR(r.body, "{\"status\":\"ready\",\"failing\":{}}\n");
+    teardown();
+}
+
+static void test_metrics_endpoint(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);
+    request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);
+    request(EVHTTP_REQ_POST, "/echo", NULL, "{}", 2, &r);
+    request(EVHTTP_REQ_GET, "/missing", NULL, NULL, 0, &r);
+    spin(20);
+    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(strncmp(r.content_type, "text/plain", 10) == 0);
+    ASSERT_TRUE(strstr(r.body, "# TYPE http_requests_total counter\n") != NULL);
+    ASSERT_TRUE(strstr(r.body, "http_requests_total{route=\"echo\",status=\"200\"} 2\n") != NULL);
+    ASSERT_TRUE(strstr(r.body, "http_requests_total{route=\"echo\",status=\"405\"} 1\n") != NULL);
+    ASSERT_TRUE(strstr(r.body, "http_requests_total{route=\"unmatched\",status=\"404\"} 1\n") !=
+                NULL);
+    ASSERT_TRUE(strstr(r.body, "http_request_duration_ms_count{route=\"echo\"} 3\n") != NULL);
+    /* the built-in endpoints are not counted as routes */
+    ASSERT_TRUE(strstr(r.body, "route=\"metrics\"") == NULL);
+    teardown();
+}
+
+static int in_flight_seen = -1;
+static void probe_in_flight(evutil_socket_t fd, short what, void *arg)
+{
+    in_flight_seen = cmn_http_in_flight(srv);
+}
+
+/* A handler that replies later keeps its request in flight until then. */
+static void test_in_flight_while_deferred(void)
+{
+    static reply_t r2;
+    static const struct timeval at_50ms = {0, 50 * 1000};
+    ASSERT_EQ_INT(setup(), 0);
+    ASSERT_EQ_INT(cmn_http_in_flight(srv), 0);
+    struct evhttp_connection *c1 = connect_srv(cmn_http_port(srv));
+    struct evhttp_connection *c2 = connect_srv(cmn_http_port(srv));
+    ASSERT_TRUE(c1 && c2);
+    ASSERT_EQ_INT(start(c1, EVHTTP_REQ_GET, "/slow", NULL, NULL, 0, &r), 0);
+    ASSERT_EQ_INT(start(c2, EVHTTP_REQ_GET, "/slow", NULL, NULL, 0, &r2), 0);
+    struct event *probe = evtimer_new(base, probe_in_flight, NULL);
+    evtimer_add(probe, &at_50ms);
+    wait_for(&r);
+    wait_for(&r2);
+    spin(20);
+    int after = cmn_http_in_flight(srv);
+    event_free(probe);
+    evhttp_connection_free(c1);
+    evhttp_connection_free(c2);
+    ASSERT_TRUE(in_flight_in_handler >= 1); /* counted before the handler runs */
+    ASSERT_EQ_INT(in_flight_seen, 2);       /* both waiting on their timers */
+    ASSERT_EQ_INT(r.status, 202);
+    ASSERT_EQ_INT(r2.status, 202);
+    ASSERT_EQ_STR(r.body, "{\"accepted\":true}\n");
+    ASSERT_EQ_INT(after, 0);
+    teardown();
+}
+
+/* The client hangs up while the handler still waits. Whether evhttp notices
+ * before the late reply (then the request is orphaned, and cmn_http counts a
+ * 499) or only when writing it (a 202 into a closed socket) is libevent's
+ * business; either way the request must leave the in-flight count, be counted
+ * exactly once, and leak nothing (the Sanitize build checks that). */
+static void test_client_gone_before_deferred_reply(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    struct evhttp_connection *c = connect_srv(cmn_http_port(srv));
+    ASSERT_TRUE(c != NULL);
+    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/slow", NULL, NULL, 0, &r), 0);
+    spin(40); /* the handler has the request and a 150 ms timer */
+    int during = cmn_http_in_flight(srv);
+    evhttp_connection_free(c); /* on_reply is not called for a freed connection */
+    spin(250);                 /* the timer fires, the reply finds no client */
+    int after = cmn_http_in_flight(srv);
+    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(during, 1);
+    ASSERT_EQ_INT(after, 0);
+    int n499 = strstr(r.body, "http_requests_total{route=\"slow\",status=\"499\"} 1\n") != NULL;
+    int n202 = strstr(r.body, "http_requests_total{route=\"slow\",status=\"202\"} 1\n") != NULL;
+    ASSERT_EQ_INT(n499 + n202, 1);
+    ASSERT_TRUE(strstr(r.body, "http_request_duration_ms_count{route=\"slow\"} 1\n") != NULL);
+    teardown();
+}
+
+/* Drain: the listener closes; a request on an open connection gets 503 with
+ * Retry-After and Connection: close; /readyz says why. */
+static void test_drain(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    int port = cmn_http_port(srv);
+    struct evhttp_connection *c = connect_srv(port);
+    ASSERT_TRUE(c != NULL);
+    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0);
+    wait_for(&r);
+    ASSERT_EQ_INT(r.status, 200);
+
+    cmn_http_drain(srv);
+    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r), 0); /* keep-alive */
+    wait_for(&r);
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_TRUE(strstr(r.body, "\"shutdown\":\"draining\"") != NULL);
+    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0);
+    wait_for(&r);
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_EQ_STR(r.retry_after, "1");
+    ASSERT_EQ_STR(r.connection, "close");
+    ASSERT_EQ_STR(r.body, "{\"error\":\"shutting down\"}\n");
+    evhttp_connection_free(c);
+
+    /* a new connection is refused: nobody listens any more */
+    request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.timed_out, 0);
+    ASSERT_EQ_INT(r.status, 0);
+    spin(20);
+    ASSERT_EQ_INT(cmn_http_in_flight(srv), 0);
+    teardown();
+}
+
+static void test_port_in_use(void)
+{
+    char errstr[128] = "";
+    ASSERT_EQ_INT(setup(), 0);
+    cmn_http_t *second =
+        cmn_http_new(base, "127.0.0.1", cmn_http_port(srv), MAX_BODY, errstr, sizeof errstr);
+    int failed = second == NULL;
+    cmn_http_free(second);
+    teardown();
+    ASSERT_TRUE(failed);
+    ASSERT_TRUE(strstr(errstr, "cannot listen on 127.0.0.1:") != NULL);
+    libevent_global_shutdown(); /* last case: let the leak checker see a clean exit */
+}
+
+TEST_MAIN("http", TEST_CASE(test_route_json_reply), TEST_CASE(test_not_found),
+          TEST_CASE(test_method_not_allowed), TEST_CASE(test_body_over_max_is_413),
+          TEST_CASE(test_healthz), TEST_CASE(test_readyz), TEST_CASE(test_metrics_endpoint),
+          TEST_CASE(test_in_flight_while_deferred),
+          TEST_CASE(test_client_gone_before_deferred_reply), TEST_CASE(test_drain),
+          TEST_CASE(test_port_in_use))
