@@ -32,6 +32,8 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_TOPIC_PARTITIONS", "6", 1, 1000, OFF(topic_partitions),
                 "Partitions of each topic a service creates when it is missing; the most "
                 "consumer replicas that can share the work."),
+    CMN_CFG_STR("CALLBUS_TOPIC_PREFIX", "", OFF(topic_prefix),
+                "Prefix of every topic name (a cluster shared by several installations)."),
 };
 const size_t cmn_common_cfg_spec_len = sizeof cmn_common_cfg_spec / sizeof cmn_common_cfg_spec[0];
 

@@ -54,6 +54,7 @@ typedef struct {
     long shutdown_grace_ms;
     char *default_country;
     long topic_partitions;
+    char *topic_prefix;
 } cmn_common_cfg_t;
 
 extern const cmn_cfg_spec_t cmn_common_cfg_spec[];

@@ -2,6 +2,7 @@
 #include "cmn_service.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_topics.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         return 2;
     cmn_log_level_parse(s->cfg.log_level, &level); /* validated as an enum already */
     cmn_log_init(name, level);
+    cmn_topics_set_prefix(s->cfg.topic_prefix);
     cmn_config_log(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &s->cfg);
     if (own)
         cmn_config_log(own, n_own, own_cfg);

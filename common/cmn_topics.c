@@ -7,6 +7,26 @@
 #include <stdio.h>
 #include <string.h>
 
+static const char *const all_names[] = {CMN_TOPIC_CALL_EVENTS,   CMN_TOPIC_CALL_EVENTS_DLQ,
+                                        CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_MISSED_OPS,
+                                        CMN_TOPIC_AGENT_ACTIONS, CMN_TOPIC_SCREEN_POPS};
+#define N_TOPICS (sizeof all_names / sizeof all_names[0])
+static char prefixed[N_TOPICS][160];
+
+void cmn_topics_set_prefix(const char *prefix)
+{
+    for (size_t i = 0; i < N_TOPICS; i++)
+        snprintf(prefixed[i], sizeof prefixed[i], "%s%s", prefix ? prefix : "", all_names[i]);
+}
+
+const char *cmn_topic(const char *name)
+{
+    for (size_t i = 0; i < N_TOPICS; i++)
+        if (strcmp(name, all_names[i]) == 0)
+            return prefixed[i][0] ? prefixed[i] : all_names[i];
+    return name;
+}
+
 static int check_results(rd_kafka_event_t *ev, char *errstr, size_t errsz)
 {
     const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
@@ -27,8 +47,8 @@ static int check_results(rd_kafka_event_t *ev, char *errstr, size_t errsz)
     return 0;
 }
 
-int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_t n,
-                      int timeout_ms, char *errstr, size_t errsz)
+int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_t n, int timeout_ms,
+                      char *errstr, size_t errsz)
 {
     int rc = -1;
     rd_kafka_t *rk = NULL;
@@ -47,7 +67,8 @@ int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_
                                                     topics[i].replication, errstr, errsz)))
             goto done;
     q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *options =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, errsz);
     rd_kafka_CreateTopics(rk, new_topics, n, options, q);
     rd_kafka_AdminOptions_destroy(options);
@@ -73,13 +94,12 @@ done:
 int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int timeout_ms,
                           char *errstr, size_t errsz)
 {
-    const cmn_topic_spec_t all[] = {
-        {CMN_TOPIC_CALL_EVENTS, partitions, replication},
-        {CMN_TOPIC_CALL_EVENTS_DLQ, 1, replication},
-        {CMN_TOPIC_TICKET_EVENTS, partitions, replication},
-        {CMN_TOPIC_MISSED_OPS, partitions, replication},
-        {CMN_TOPIC_AGENT_ACTIONS, partitions, replication},
-        {CMN_TOPIC_SCREEN_POPS, partitions, replication},
-    };
-    return cmn_topics_ensure(brokers, all, sizeof all / sizeof all[0], timeout_ms, errstr, errsz);
+    cmn_topic_spec_t all[N_TOPICS];
+    for (size_t i = 0; i < N_TOPICS; i++) {
+        all[i].name = cmn_topic(all_names[i]);
+        /* the dead-letter topic is low volume; one partition keeps it in order */
+        all[i].partitions = strcmp(all_names[i], CMN_TOPIC_CALL_EVENTS_DLQ) == 0 ? 1 : partitions;
+        all[i].replication = replication;
+    }
+    return cmn_topics_ensure(brokers, all, N_TOPICS, timeout_ms, errstr, errsz);
 }

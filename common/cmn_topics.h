@@ -12,6 +12,13 @@
 #define CMN_TOPIC_AGENT_ACTIONS "agent-actions"     /* key: customer E.164 */
 #define CMN_TOPIC_SCREEN_POPS "screen-pops"         /* key: CRM agent id */
 
+/* Every topic name goes through cmn_topic(): a deployment may prefix them
+ * all (CALLBUS_TOPIC_PREFIX, e.g. one cluster shared by several contact
+ * centers, or one test run). Set once at start, before any use. */
+void cmn_topics_set_prefix(const char *prefix);
+/* The prefixed name of one of the topics above (borrowed, static). */
+const char *cmn_topic(const char *name);
+
 typedef struct {
     const char *name;
     int partitions;
@@ -25,7 +32,7 @@ int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_
                       int timeout_ms, char *errstr, size_t errsz)
     __attribute__((warn_unused_result));
 
-/* Every callbus topic with the given partition count and replication. */
+/* Every callbus topic (prefixed) with the given partition count and replication. */
 int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int timeout_ms,
                           char *errstr, size_t errsz) __attribute__((warn_unused_result));
 

@@ -25,7 +25,7 @@ typedef struct {
     json_t *ids;
     int waiting;
     int failed;
-    int dlq;   /* this request published its payload to the DLQ */
+    int dlq;         /* this request published its payload to the DLQ */
     ing_error_t why; /* for the DLQ's 400 */
     double started_ms;
 } pending_t;
@@ -43,8 +43,8 @@ static void finish(pending_t *p)
         cmn_http_reply_error(p->req, 400, p->why.msg, p->why.field);
     } else {
         cmn_metric_observe(srv->publish_ms, cmn_time_mono_ms_f() - p->started_ms);
-        cmn_http_reply_json(p->req, 202, json_pack("{s:s, s:O}", "status", "accepted",
-                                                   "event_ids", p->ids));
+        cmn_http_reply_json(p->req, 202,
+                            json_pack("{s:s, s:O}", "status", "accepted", "event_ids", p->ids));
     }
     json_decref(p->ids);
     free(p);
@@ -125,7 +125,7 @@ static void publish_events(pending_t *p, ing_events_t *events)
             p->failed = 1;
             break;
         }
-        send_one(p, CMN_TOPIC_CALL_EVENTS, cmn_event_key(ev), text);
+        send_one(p, cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_event_key(ev), text);
         json_array_append_new(p->ids, json_string(ev->event_id));
         free(text);
     }
@@ -140,10 +140,10 @@ static void publish_dead_letter(pending_t *p, const char *route, const ing_error
     const char *ct = cmn_http_header(p->req, "Content-Type");
     char received[CMN_TIME_TEXT_MAX];
     cmn_time_format(cmn_time_now_ms(), received, sizeof received);
-    json_t *entry = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s%, s:s}", "schema_version", 1,
-                              "provider", p->provider, "route", route, "reason", why->msg,
-                              "field", why->field, "content_type", ct ? ct : "", "body", body,
-                              len, "received_at", received);
+    json_t *entry =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s%, s:s}", "schema_version", 1, "provider",
+                  p->provider, "route", route, "reason", why->msg, "field", why->field,
+                  "content_type", ct ? ct : "", "body", body, len, "received_at", received);
     char *text = entry ? json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(entry);
     p->dlq = 1;
@@ -152,7 +152,7 @@ static void publish_dead_letter(pending_t *p, const char *route, const ing_error
         p->failed = 1;
         return;
     }
-    send_one(p, CMN_TOPIC_CALL_EVENTS_DLQ, p->provider, text);
+    send_one(p, cmn_topic(CMN_TOPIC_CALL_EVENTS_DLQ), p->provider, text);
     free(text);
 }
 

@@ -3,6 +3,7 @@
  * the batch, the pipeline and the consumer; shuts down flushing first. */
 #include "cmn_consumer.h"
 #include "cmn_log.h"
+#include "cmn_metrics.h"
 #include "cmn_redis.h"
 #include "cmn_service.h"
 #include "cmn_time.h"
@@ -149,15 +150,15 @@ static void on_shutdown(void *ctx)
 static int start_kafka(ticket_t *t)
 {
     char errstr[512];
-    const char *topics[] = {CMN_TOPIC_CALL_EVENTS};
-    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions, 1,
-                              10000, errstr, sizeof errstr) < 0)
+    const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS)};
+    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions, 1, 10000,
+                              errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured: %s", errstr);
     cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers, .linger_ms = 5};
     if (!(t->producer = cmn_producer_new(t->svc.base, &popts, errstr, sizeof errstr)))
         return fail("kafka producer", errstr);
     cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,
-                                 .group_id = "ticket",
+                                 .group_id = t->cfg.group_id,
                                  .topics = topics,
                                  .n_topics = 1,
                                  .instance_id = t->cfg.instance_id,
@@ -196,23 +197,32 @@ static int start(ticket_t *t)
         return fail("redis", errstr);
     if (start_crm(t) < 0 || start_kafka(t) < 0)
         return -1;
-    tkt_pipeline_deps_t deps = {.base = t->svc.base, .crm = t->crm, .batch = t->batch,
-                                .store = t->store, .producer = t->producer,
-                                .policy = &t->policy, .country = t->svc.country,
+    tkt_pipeline_deps_t deps = {.base = t->svc.base,
+                                .crm = t->crm,
+                                .batch = t->batch,
+                                .store = t->store,
+                                .producer = t->producer,
+                                .policy = &t->policy,
+                                .country = t->svc.country,
                                 .lookup_form = form,
                                 .max_call_age_ms = t->cfg.max_call_age_s * 1000};
     if (!(t->pipeline = tkt_pipeline_new(&deps)))
         return fail("start", "out of memory");
-    tkt_ivr_deps_t ivr = {.base = t->svc.base, .crm = t->crm, .redis = t->redis,
-                          .store = t->store, .policy = &t->policy, .country = t->svc.country,
-                          .lookup_form = form, .token = t->cfg.ivr_token,
+    tkt_ivr_deps_t ivr = {.base = t->svc.base,
+                          .crm = t->crm,
+                          .redis = t->redis,
+                          .store = t->store,
+                          .policy = &t->policy,
+                          .country = t->svc.country,
+                          .lookup_form = form,
+                          .token = t->cfg.ivr_token,
                           .deadline_ms = (int)t->cfg.ivr_deadline_ms,
                           .cache_s = (int)t->cfg.ivr_cache_s};
     if (*t->cfg.ivr_token && !(t->ivr = tkt_ivr_new(&ivr, t->svc.http)))
         return fail("ivr api", "cannot start");
-    t->m_undecodable = cmn_metrics_counter("ticket_events_undecodable_total",
-                                           "Messages on call-events that are not canonical events",
-                                           NULL);
+    t->m_undecodable =
+        cmn_metrics_counter("ticket_events_undecodable_total",
+                            "Messages on call-events that are not canonical events", NULL);
     cmn_metrics_gauge_fn("ticket_events_in_flight", "Events whose effects are not yet durable",
                          NULL, in_flight, t);
     cmn_metrics_gauge_fn("ticket_batch_pending", "Ops waiting in the batch window", NULL,

@@ -50,6 +50,8 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "wait_time=ID,queue_name=ID,call_id=ID,hold_time=ID,ticket_type=ID,csat=ID."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_CALL_AGE_S", "14400", 60, 604800, OFF(max_call_age_s),
                 "A call with no end after this long is closed with what is known."),
+    CMN_CFG_STR("CALLBUS_TICKET_GROUP", "ticket", OFF(group_id),
+                "Kafka consumer group of ticket-service replicas."),
     CMN_CFG_STR("CALLBUS_KAFKA_INSTANCE_ID", "", OFF(instance_id),
                 "Static group membership id (the pod name); empty: dynamic membership."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "20000", 100, 1000000, OFF(max_in_flight),

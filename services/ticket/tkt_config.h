@@ -21,6 +21,7 @@ typedef struct {
     char *fields;
     long max_call_age_s;
     char *instance_id;
+    char *group_id;
     long max_in_flight;
     char *ivr_token;
     long ivr_deadline_ms, ivr_cache_s;

@@ -218,20 +218,19 @@ static json_t *ticket_event(const job_t *j)
     crm->ops->ticket_url(crm, j->call.ticket_id, url, sizeof url);
     cmn_time_format(cmn_time_now_ms(), when, sizeof when);
     snprintf(id, sizeof id, "tkt-%s", j->ev.event_id);
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "schema_version", 1,
-                          "event_id", id, "cause_event_id", j->ev.event_id, "call_id",
-                          j->ev.call_id, "ticket_id", j->call.ticket_id, "ticket_url", url,
-                          "ticket_kind", tkt_kind_name(j->call.ticket_kind), "status",
-                          status ? status : "open", "created", created_any(&j->plan.figures),
-                          "occurred_at", when);
+    json_t *o = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "schema_version", 1, "event_id", id,
+        "cause_event_id", j->ev.event_id, "call_id", j->ev.call_id, "ticket_id", j->call.ticket_id,
+        "ticket_url", url, "ticket_kind", tkt_kind_name(j->call.ticket_kind), "status",
+        status ? status : "open", "created", created_any(&j->plan.figures), "occurred_at", when);
     if (o && j->ev.customer_number)
         json_object_set_new(o, "customer_number", json_string(j->ev.customer_number));
     if (o && j->call.agent_crm_id[0])
         json_object_set_new(o, "assignee_id", json_string(j->call.agent_crm_id));
     if (o && j->call.contact_id[0] && j->call.contact_id[0] != '$') {
         crm->ops->contact_url(crm, j->call.contact_id, contact_url, sizeof contact_url);
-        json_object_set_new(o, "contact", json_pack("{s:s, s:s}", "id", j->call.contact_id, "url",
-                                                    contact_url));
+        json_object_set_new(o, "contact",
+                            json_pack("{s:s, s:s}", "id", j->call.contact_id, "url", contact_url));
     }
     return o;
 }
@@ -254,8 +253,9 @@ static void publish_then_done(job_t *j)
     json_decref(o);
     if (!text)
         return retry_later(j, "out of memory");
-    rd_kafka_resp_err_t err = cmn_producer_send(j->p->d.producer, CMN_TOPIC_TICKET_EVENTS, key,
-                                                strlen(key), text, strlen(text), on_published, j);
+    rd_kafka_resp_err_t err =
+        cmn_producer_send(j->p->d.producer, cmn_topic(CMN_TOPIC_TICKET_EVENTS), key, strlen(key),
+                          text, strlen(text), on_published, j);
     free(text);
     if (err)
         retry_later(j, rd_kafka_err2str(err));
@@ -288,12 +288,12 @@ static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
 /* R-T10: the ticket was closed by a human: the write goes to a new ticket. */
 static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
 {
-    tkt_op_t create = {.kind = TKT_OP_CREATE_TICKET, .status = TKT_ST_OPEN,
-                       .ticket_kind = TKT_KIND_CALL};
+    tkt_op_t create = {
+        .kind = TKT_OP_CREATE_TICKET, .status = TKT_ST_OPEN, .ticket_kind = TKT_KIND_CALL};
     tkt_render_subject(j->p->d.policy->subject_call, &j->ev, create.subject, sizeof create.subject);
     snprintf(create.requester_id, sizeof create.requester_id, "%s", j->call.contact_id);
-    snprintf(create.external_id, sizeof create.external_id, "callbus-%s-after-%s",
-             j->ev.call_id, op->ticket_id);
+    snprintf(create.external_id, sizeof create.external_id, "callbus-%s-after-%s", j->ev.call_id,
+             op->ticket_id);
     memcpy(create.body, op->body, sizeof create.body);
     create.fields[0] = op->fields[0];
     create.n_fields = op->n_fields ? 1 : 0;
@@ -606,9 +606,8 @@ static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
 static void fetch_contacts(job_t *j)
 {
     char phone[32];
-    if (!j->ev.customer_number ||
-        cmn_phone_lookup_form(j->ev.customer_number, j->p->d.lookup_form, j->p->d.country, phone,
-                              sizeof phone) < 0) {
+    if (!j->ev.customer_number || cmn_phone_lookup_form(j->ev.customer_number, j->p->d.lookup_form,
+                                                        j->p->d.country, phone, sizeof phone) < 0) {
         j->facts.contacts_known = 1; /* no number to look up: nothing to find */
         return decide(j);
     }
@@ -735,8 +734,8 @@ static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
     cmn_event_init(&ev);
     ev.type = l->call.outbound ? CMN_EV_OUTBOUND_ENDED : CMN_EV_ENDED;
     ev.direction = l->call.outbound ? CMN_DIR_OUTBOUND : CMN_DIR_INBOUND;
-    ev.outcome = l->call.answered ? CMN_OUT_ANSWERED
-                 : l->call.outbound ? CMN_OUT_MISSED
+    ev.outcome = l->call.answered                 ? CMN_OUT_ANSWERED
+                 : l->call.outbound               ? CMN_OUT_MISSED
                  : l->call.last_offered_crm_id[0] ? CMN_OUT_MISSED
                                                   : CMN_OUT_ABANDONED;
     ev.occurred_at_ms = ev.received_at_ms = cmn_time_now_ms();
@@ -772,8 +771,8 @@ void tkt_pipeline_sweep(tkt_pipeline_t *p)
 
 tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
 {
-    static const char *const kinds[] = {"call", "ivr", "voicemail", "missed", "abandoned",
-                                        "outbound"};
+    static const char *const kinds[] = {"call",   "ivr",       "voicemail",
+                                        "missed", "abandoned", "outbound"};
     tkt_pipeline_t *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -781,12 +780,13 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
     p->m_done = cmn_metrics_counter("ticket_events_done_total", "Call events fully applied", NULL);
     p->m_rejected = cmn_metrics_counter("ticket_events_rejected_total",
                                         "Call events the rules could not handle (logged)", NULL);
-    p->m_retries = cmn_metrics_counter("ticket_event_retries_total",
-                                       "Event processing restarted after a transient failure", NULL);
+    p->m_retries = cmn_metrics_counter(
+        "ticket_event_retries_total", "Event processing restarted after a transient failure", NULL);
     p->m_timed_out = cmn_metrics_counter("ticket_calls_timed_out_total",
                                          "Calls closed because their end never came", NULL);
-    p->m_replayed = cmn_metrics_counter("ticket_events_replayed_total",
-                                        "Replayed events recognised (done, planned or created)", NULL);
+    p->m_replayed =
+        cmn_metrics_counter("ticket_events_replayed_total",
+                            "Replayed events recognised (done, planned or created)", NULL);
     p->m_ignored = cmn_metrics_counter("ticket_calls_ignored_unmapped_total",
                                        "Calls of operators with no CRM agent (R-I3)", NULL);
     for (int i = 0; i < 6; i++) {
