@@ -168,6 +168,23 @@ static int is_id_text(const char *s)
     return 1;
 }
 
+/* jansson refuses strings that are not UTF-8; refusing them here keeps
+ * validate and encode in agreement (an event that validates encodes whole). */
+static int is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+                                  : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        if (extra < 0 || (extra == 1 && *p < 0xC2))
+            return 0;
+        for (p++; extra > 0; extra--, p++)
+            if ((*p & 0xC0) != 0x80)
+                return 0;
+    }
+    return 1;
+}
+
 static int is_call_type(cmn_event_type_t t)
 {
     return t != CMN_EV_AGENT_LOGIN && t != CMN_EV_AGENT_LOGOUT;
@@ -193,6 +210,8 @@ static int validate_strings(const cmn_event_t *ev, char *err, size_t errsz, char
         if (v && (!*v || strlen(v) > str_members[i].max_len))
             return FAIL(str_members[i].name, "%s must be 1 to %zu characters", str_members[i].name,
                         str_members[i].max_len);
+        if (v && !is_utf8(v))
+            return FAIL(str_members[i].name, "%s is not UTF-8", str_members[i].name);
     }
     if (!ev->event_id || strlen(ev->event_id) < 8 || !is_id_text(ev->event_id))
         return FAIL("event_id", "event_id is required: 8-128 characters of [A-Za-z0-9._:-]");
@@ -247,8 +266,15 @@ int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *fie
     if (ev->n_tags > 32)
         return FAIL("tags", "at most 32 tags");
     for (size_t i = 0; i < ev->n_tags; i++)
-        if (!*ev->tags[i] || strlen(ev->tags[i]) > 64)
-            return FAIL("tags", "each tag must be 1 to 64 characters");
+        if (!*ev->tags[i] || strlen(ev->tags[i]) > 64 || !is_utf8(ev->tags[i]))
+            return FAIL("tags", "each tag must be 1 to 64 characters of UTF-8");
+    const char *more[] = {ev->agent.provider_id, ev->agent.crm_id, ev->agent.name,
+                          ev->previous_agent.provider_id, ev->previous_agent.crm_id,
+                          ev->previous_agent.name, ev->recording_url};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        if (more[i] && !is_utf8(more[i]))
+            return FAIL(i < 3 ? "agent" : i < 6 ? "previous_agent" : "recording.url",
+                        "text that is not UTF-8");
     if (ev->occurred_at_ms <= 0)
         return FAIL("occurred_at", "occurred_at is required (RFC 3339 date-time)");
     if (ev->received_at_ms <= 0)
@@ -472,6 +498,10 @@ static int take_csat(const json_t *v, cmn_event_t *ev, char *err, size_t errsz, 
     if (!json_is_object(v) || json_object_size(v) != 2 || !json_is_integer(score) ||
         !json_is_integer(scale))
         return FAIL("csat", "csat must be {\"score\": int, \"scale\": int}");
+    /* range-check before narrowing to int: 2^32+3 must not become 3 */
+    if (json_integer_value(scale) < 1 || json_integer_value(scale) > 100 ||
+        json_integer_value(score) < 0 || json_integer_value(score) > json_integer_value(scale))
+        return FAIL("csat.score", "call.csat needs csat.scale 1-100 and csat.score 0..scale");
     ev->csat_score = (int)json_integer_value(score);
     ev->csat_scale = (int)json_integer_value(scale);
     return 0;
