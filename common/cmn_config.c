@@ -152,7 +152,7 @@ void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target)
             break;
         default: {
             const char *v = *(char *const *)(base + e->offset);
-            LOG_INFO("config %s=%s", e->name, e->secret ? (v && *v ? "***" : "") : v);
+            LOG_INFO("config %s=%s", e->name, e->secret ? (v && *v ? "***" : "") : (v ? v : ""));
         }
         }
     }

@@ -202,12 +202,21 @@ static int needs_agent(cmn_event_type_t t)
            t == CMN_EV_AGENT_LOGIN || t == CMN_EV_AGENT_LOGOUT;
 }
 
+/* Characters, as JSON Schema's maxLength counts them: UTF-8 code points. */
+static size_t text_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 static int validate_strings(const cmn_event_t *ev, char *err, size_t errsz, char *field,
                             size_t fieldsz)
 {
     for (size_t i = 0; i < N_STR_MEMBERS; i++) {
         const char *v = *(char *const *)((const char *)ev + str_members[i].offset);
-        if (v && (!*v || strlen(v) > str_members[i].max_len))
+        if (v && (!*v || text_length(v) > str_members[i].max_len))
             return FAIL(str_members[i].name, "%s must be 1 to %zu characters", str_members[i].name,
                         str_members[i].max_len);
         if (v && !is_utf8(v))
@@ -240,12 +249,12 @@ static int validate_lifecycle(const cmn_event_t *ev, char *err, size_t errsz, ch
     if (t == CMN_EV_OUTBOUND_ENDED && ev->outcome != CMN_OUT_ANSWERED &&
         ev->outcome != CMN_OUT_MISSED)
         return FAIL("outcome", "outbound.ended outcome must be answered or missed");
-    if (t == CMN_EV_RECORDING_READY &&
+    if ((t == CMN_EV_RECORDING_READY || ev->recording_url) &&
         (!ev->recording_url || (strncmp(ev->recording_url, "https://", 8) != 0 &&
                                 strncmp(ev->recording_url, "http://", 7) != 0)))
-        return FAIL("recording.url", "recording.url (http or https) is required for %s",
-                    cmn_event_type_name(t));
-    if (t == CMN_EV_CSAT &&
+        return FAIL("recording.url", "recording.url must be an http or https link%s",
+                    t == CMN_EV_RECORDING_READY ? " (required for call.recording_ready)" : "");
+    if ((t == CMN_EV_CSAT || ev->csat_score != -1) &&
         (ev->csat_scale < 1 || ev->csat_scale > 100 || ev->csat_score < 0 ||
          ev->csat_score > ev->csat_scale))
         return FAIL("csat.score", "call.csat needs csat.scale 1-100 and csat.score 0..scale");
@@ -266,7 +275,7 @@ int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *fie
     if (ev->n_tags > 32)
         return FAIL("tags", "at most 32 tags");
     for (size_t i = 0; i < ev->n_tags; i++)
-        if (!*ev->tags[i] || strlen(ev->tags[i]) > 64 || !is_utf8(ev->tags[i]))
+        if (!*ev->tags[i] || text_length(ev->tags[i]) > 64 || !is_utf8(ev->tags[i]))
             return FAIL("tags", "each tag must be 1 to 64 characters of UTF-8");
     const char *more[] = {ev->agent.provider_id, ev->agent.crm_id, ev->agent.name,
                           ev->previous_agent.provider_id, ev->previous_agent.crm_id,
@@ -370,7 +379,10 @@ char *cmn_event_encode(const cmn_event_t *ev)
 
 const char *cmn_event_key(const cmn_event_t *ev)
 {
-    return ev->customer_number ? ev->customer_number : ev->call_id;
+    if (ev->customer_number)
+        return ev->customer_number;
+    /* agent.* events have no call; validation guarantees their agent id */
+    return ev->call_id ? ev->call_id : ev->agent.provider_id;
 }
 
 void cmn_event_id_derive(char *out, size_t outsz, const char *provider, const char *const *parts,
@@ -475,6 +487,7 @@ static int take_recording(const json_t *v, cmn_event_t *ev, char *err, size_t er
 {
     const char *key;
     json_t *member;
+    char path[64];
     if (!json_is_object(v))
         return FAIL("recording", "recording must be an object");
     json_object_foreach((json_t *)v, key, member)
@@ -484,10 +497,13 @@ static int take_recording(const json_t *v, cmn_event_t *ev, char *err, size_t er
                  : strcmp(key, "duration_s") == 0
                      ? take_nonneg(member, &ev->recording_duration_s, "recording.duration_s", err,
                                    errsz, field, fieldsz)
-                     : FAIL("recording", "recording.%s is not a known member", key);
+                     : (snprintf(path, sizeof path, "recording.%s", key),
+                    FAIL(path, "%s is not a known member", path));
         if (rc < 0)
             return -1;
     }
+    if (!ev->recording_url)
+        return FAIL("recording.url", "recording.url is required in recording");
     return 0;
 }
 
@@ -527,7 +543,7 @@ static int take_tags(const json_t *v, cmn_event_t *ev, char *err, size_t errsz, 
 static int take_time(const json_t *v, int64_t *dst, const char *name, char *err, size_t errsz,
                      char *field, size_t fieldsz)
 {
-    if (!json_is_string(v) || cmn_time_parse(json_string_value(v), dst) < 0)
+    if (!json_is_string(v) || cmn_time_parse_rfc3339(json_string_value(v), dst) < 0)
         return FAIL(name, "%s must be an RFC 3339 date-time", name);
     return 0;
 }

@@ -116,7 +116,8 @@ int cmn_event_decode(const char *text, size_t len, cmn_event_t *ev, char *err, s
                      char *field, size_t fieldsz) __attribute__((warn_unused_result));
 
 /* The Kafka key of an event on call-events: the customer's E.164 number, or
- * the call id when the number is withheld (one customer, one partition). */
+ * the call id when the number is withheld (one customer, one partition);
+ * agent.* events, which have neither, are keyed by the agent. */
 const char *cmn_event_key(const cmn_event_t *ev);
 
 /* Derives a stable event id from provider data: "<provider>-<32 hex>" where

@@ -110,8 +110,12 @@ int cmn_phone_lookup_parse(const char *s, cmn_phone_lookup_t *out)
 int cmn_phone_lookup_form(const char *e164, cmn_phone_lookup_t form, const cmn_country_t *country,
                           char *out, size_t outsz)
 {
-    if (!e164 || e164[0] != '+' || strlen(e164) < 8)
+    size_t len = e164 ? strlen(e164) : 0;
+    if (len < 8 || len > 16 || e164[0] != '+' || e164[1] == '0')
         return -1;
+    for (size_t i = 1; i < len; i++)
+        if (!isdigit((unsigned char)e164[i]))
+            return -1;
     const char *digits = e164 + 1;
     int n;
     if (form == CMN_PHONE_LOOKUP_E164)

@@ -36,56 +36,101 @@ void cmn_time_format(int64_t ms, char *out, size_t outsz)
         frac += 1000;
         secs -= 1;
     }
-    gmtime_r(&secs, &tm);
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(out, outsz, "1970-01-01T00:00:00.000Z");
+        return;
+    }
     snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
-static int parse_fraction_ms(const char **p)
+/* Reads exactly n digits at p; -1 when any is not a digit. */
+static int digits(const char *p, int n)
 {
-    int ms = 0, scale = 100;
-    if (**p != '.')
-        return 0;
-    for ((*p)++; isdigit((unsigned char)**p); (*p)++) {
-        ms += (**p - '0') * scale;
-        scale /= 10;
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)p[i]))
+            return -1;
+        v = v * 10 + (p[i] - '0');
     }
-    return ms;
+    return v;
 }
 
-static int parse_offset_s(const char *p, long *offset)
+static int days_in_month(int year, int month)
 {
-    int hh, mm;
-    if (*p == 'Z' || *p == 'z' || *p == '\0') {
-        *offset = 0;
-        return *p && p[1] ? -1 : 0;
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* Fraction after the seconds: '.' and at least one digit; ms precision. */
+static int parse_fraction(const char **p, int *ms)
+{
+    int scale = 100;
+    *ms = 0;
+    if (**p != '.')
+        return 0;
+    if (!isdigit((unsigned char)(*p)[1]))
+        return -1;
+    for ((*p)++; isdigit((unsigned char)**p); (*p)++) {
+        *ms += (**p - '0') * scale;
+        scale /= 10;
     }
-    if ((*p != '+' && *p != '-') || sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || strlen(p) != 6)
+    return 0;
+}
+
+static int parse_offset(const char *p, int strict, long *offset)
+{
+    if (*p == 'Z' || (!strict && *p == 'z'))
+        return *offset = 0, p[1] ? -1 : 0;
+    if (*p == '\0' && !strict)
+        return *offset = 0, 0; /* providers' local form, taken as UTC */
+    if ((*p != '+' && *p != '-') || p[3] != ':' || p[6] != '\0')
+        return -1;
+    int hh = digits(p + 1, 2), mm = digits(p + 4, 2);
+    if (hh < 0 || mm < 0 || hh > 23 || mm > 59)
         return -1;
     *offset = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
     return 0;
 }
 
-int cmn_time_parse(const char *text, int64_t *ms)
+/* YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm), every digit at its place; the
+ * lenient form also takes ' ' or 't' as separator, 'z', and no offset. */
+static int parse(const char *text, int strict, int64_t *ms)
 {
     struct tm tm = {0};
-    int consumed = 0;
-    char sep;
     long offset;
-    if (!text || sscanf(text, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                        &sep, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 7)
+    int frac;
+    if (!text || strlen(text) < 19 || text[4] != '-' || text[7] != '-' || text[13] != ':' ||
+        text[16] != ':')
         return -1;
-    if ((sep != 'T' && sep != 't' && sep != ' ') || consumed != 19 || tm.tm_mon < 1 ||
-        tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+    char sep = text[10];
+    if (sep != 'T' && (strict || (sep != 't' && sep != ' ')))
         return -1;
-    const char *p = text + consumed;
-    int frac = parse_fraction_ms(&p);
-    if (parse_offset_s(p, &offset) < 0)
+    int year = digits(text, 4), mon = digits(text + 5, 2), day = digits(text + 8, 2);
+    int hour = digits(text + 11, 2), min = digits(text + 14, 2), sec = digits(text + 17, 2);
+    if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 ||
+        min > 59 || sec < 0 || sec > 59 || day > days_in_month(year, mon))
         return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t secs = timegm(&tm);
-    *ms = ((int64_t)secs - offset) * 1000 + frac;
+    const char *p = text + 19;
+    if (parse_fraction(&p, &frac) < 0 || parse_offset(p, strict, &offset) < 0)
+        return -1;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    *ms = ((int64_t)timegm(&tm) - offset) * 1000 + frac;
     return 0;
+}
+
+int cmn_time_parse(const char *text, int64_t *ms)
+{
+    return parse(text, 0, ms);
+}
+
+int cmn_time_parse_rfc3339(const char *text, int64_t *ms)
+{
+    return parse(text, 1, ms);
 }

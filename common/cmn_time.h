@@ -13,8 +13,12 @@ double cmn_time_mono_ms_f(void);    /* monotonic, fractional ms (latency histogr
 /* "2026-11-21T11:05:08.123Z" into out (>= CMN_TIME_TEXT_MAX). */
 void cmn_time_format(int64_t ms, char *out, size_t outsz);
 /* Parses RFC 3339 ("...Z", "...+03:00", optional fraction) and the
- * "YYYY-MM-DD HH:MM:SS" form some providers send (taken as UTC).
- * Returns 0 or -1. */
+ * looser forms providers send: "YYYY-MM-DD HH:MM:SS", lower-case t/z, no
+ * offset (taken as UTC). Every digit is checked at its place and the day
+ * against its month. Returns 0 or -1. */
 int cmn_time_parse(const char *text, int64_t *ms);
+/* RFC 3339 date-time only, as JSON Schema's date-time format: canonical
+ * events are held to it. */
+int cmn_time_parse_rfc3339(const char *text, int64_t *ms);
 
 #endif

@@ -26,6 +26,8 @@ declare -A PY_MODULES=(
     [pytest]=pytest
     [requests]=requests
     [openapi-core]=openapi_core
+    [rfc3339-validator]=rfc3339_validator
+    [pyyaml]=yaml
 )
 
 as_root() {

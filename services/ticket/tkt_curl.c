@@ -36,6 +36,7 @@ typedef struct req {
     int too_large;
     long retry_after_s;
     long rate_remaining;
+    long rate_reset_s;
     char errbuf[CURL_ERROR_SIZE];
     struct req *prev, *next;
 } req_t;
@@ -172,6 +173,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
         /* A new response (after a 100 Continue, say): forget the last one's. */
         r->retry_after_s = -1;
         r->rate_remaining = -1;
+        r->rate_reset_s = -1;
     } else if (header_is(data, n, "Retry-After", value, sizeof value)) {
         r->retry_after_s = parse_retry_after(value);
     } else if (header_is(data, n, "X-Rate-Limit-Remaining", value, sizeof value)) {
@@ -179,6 +181,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     } else if (r->rate_remaining < 0 &&
                header_is(data, n, "ratelimit-remaining", value, sizeof value)) {
         r->rate_remaining = parse_long(value);
+    } else if (header_is(data, n, "ratelimit-reset", value, sizeof value)) {
+        r->rate_reset_s = parse_long(value);
     }
     return n;
 }
@@ -196,6 +200,7 @@ static void finish(tkt_curl_t *c, req_t *r, CURLcode code, const char *why)
     resp.status = code == CURLE_OK ? (int)status : 0;
     resp.retry_after_s = r->retry_after_s;
     resp.rate_remaining = r->rate_remaining;
+    resp.rate_reset_s = r->rate_reset_s;
     resp.body = r->buf ? r->buf : "";
     resp.body_len = r->len;
     resp.curl_code = (int)code;
@@ -405,6 +410,7 @@ int tkt_curl_request(tkt_curl_t *c, const tkt_curl_req_t *q, tkt_curl_done_fn cb
     r->ctx = ctx;
     r->retry_after_s = -1;
     r->rate_remaining = -1;
+    r->rate_reset_s = -1;
     r->easy = curl_easy_init();
     if (!r->easy)
         goto err;

@@ -33,6 +33,7 @@ typedef struct {
     int status;          /* HTTP status; 0 = no response (see error) */
     long retry_after_s;  /* Retry-After (seconds or HTTP date, as seconds from now); -1 absent */
     long rate_remaining; /* X-Rate-Limit-Remaining (or ratelimit-remaining); -1 absent */
+    long rate_reset_s;   /* ratelimit-reset: seconds until the window frees; -1 absent */
     const char *body;    /* NUL-terminated response body ("" when none) */
     size_t body_len;
     int curl_code;     /* CURLcode; 0 = transfer completed */

@@ -21,6 +21,7 @@ struct tkt_rl_req {
     int attempts;
     int failures;
     int64_t not_before;
+    int64_t sent_at;
     rq_state_t state;
     struct tkt_rl_req *prev, *next;
 };
@@ -41,6 +42,16 @@ struct tkt_rl {
     int64_t *stamps;
     size_t budget, head, count;
     int64_t paused_until;
+    /* After a pause, one request at a time until one sent after it is
+     * answered without a 429: releasing everything at once when the pause
+     * ends would mostly buy more 429s (the server's window frees slowly). */
+    int probing;
+    /* The server's own count (X-Rate-Limit-Remaining) from the latest
+     * answer that had one: the account's budget is shared with every other
+     * integration, so ours may be spent before our own window says so. */
+    long srv_remaining; /* -1 = no hint */
+    size_t srv_out;     /* requests that may still use it: out at the time, sent since */
+    int64_t srv_until;  /* the hint holds until then (ratelimit-reset) */
     uint64_t next_seq;
     uint64_t rng;
     int pumping;
@@ -160,6 +171,25 @@ static void window_take(tkt_rl_t *rl, int64_t now)
     rl->count++;
 }
 
+/* Is the server's remaining count spent by what is out already? */
+static int server_spent(const tkt_rl_t *rl, int64_t now)
+{
+    return rl->srv_remaining >= 0 && now < rl->srv_until &&
+           rl->srv_out >= (size_t)rl->srv_remaining;
+}
+
+/* No more in flight: the cap is reached, or we are probing after a pause
+ * and the probe (a request sent since the pause ended) is out. */
+static int in_flight_full(const tkt_rl_t *rl)
+{
+    if (rl->in_flight.n >= (size_t)rl->cfg.max_in_flight)
+        return 1;
+    for (const tkt_rl_req_t *r = rl->in_flight.head; rl->probing && r; r = r->next)
+        if (r->sent_at >= rl->paused_until)
+            return 1;
+    return 0;
+}
+
 static size_t queued_total(const tkt_rl_t *rl)
 {
     size_t n = 0;
@@ -172,13 +202,15 @@ int64_t tkt_rl_next_due(const tkt_rl_t *rl)
 {
     int64_t now = now_ms(rl);
     int64_t due = -1;
-    if (queued_total(rl) && rl->in_flight.n < (size_t)rl->cfg.max_in_flight) {
+    if (queued_total(rl) && !in_flight_full(rl)) {
         due = now;
         if (rl->paused_until > due)
             due = rl->paused_until;
         int64_t oldest = 0;
         if (window_live(rl, now, &oldest) >= rl->budget && oldest + rl->cfg.window_ms > due)
             due = oldest + rl->cfg.window_ms;
+        if (server_spent(rl, now) && rl->srv_until > due)
+            due = rl->srv_until;
     }
     for (const tkt_rl_req_t *r = rl->waiting.head; r; r = r->next)
         if (due < 0 || r->not_before < due)
@@ -238,10 +270,10 @@ void tkt_rl_pump(tkt_rl_t *rl)
     for (;;) {
         int64_t now = now_ms(rl);
         release_due(rl, now);
-        if (rl->paused_until > now || rl->in_flight.n >= (size_t)rl->cfg.max_in_flight)
+        if (rl->paused_until > now || in_flight_full(rl))
             break;
         window_expire(rl, now);
-        if (rl->count >= rl->budget)
+        if (rl->count >= rl->budget || server_spent(rl, now))
             break;
         tkt_rl_req_t *r = next_queued(rl);
         if (!r)
@@ -250,7 +282,10 @@ void tkt_rl_pump(tkt_rl_t *rl)
         r->state = RQ_IN_FLIGHT;
         list_append(&rl->in_flight, r);
         r->attempts++;
+        r->sent_at = now;
         window_take(rl, now);
+        if (rl->srv_remaining >= 0)
+            rl->srv_out++;
         rl->sent_total++;
         /* May complete r (and free it) synchronously: r is not touched after. */
         rl->cfg.send(rl->cfg.owner, r, r->ctx, r->attempts);
@@ -290,6 +325,7 @@ tkt_rl_t *tkt_rl_new(struct event_base *base, const tkt_rl_cfg_t *cfg)
     rl->budget = (size_t)((double)rl->cfg.limit_per_min * rl->cfg.safety);
     if (rl->budget < 1)
         rl->budget = 1;
+    rl->srv_remaining = -1;
     rl->rng = cfg->seed ? cfg->seed : (uint64_t)now_ms(rl) * 2654435761u + 1;
     rl->stamps = calloc(rl->budget, sizeof *rl->stamps);
     if (!rl->stamps)
@@ -345,6 +381,8 @@ tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *r, tkt_rl_kind_t ki
     int64_t now = now_ms(rl);
     tkt_rl_verdict_t verdict = TKT_RL_AGAIN;
     list_unlink(&rl->in_flight, r);
+    if (rl->probing && kind != TKT_RL_PAUSE && r->sent_at >= rl->paused_until)
+        rl->probing = 0;
     switch (kind) {
     case TKT_RL_DONE:
         free(r);
@@ -356,6 +394,7 @@ tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *r, tkt_rl_kind_t ki
             d = RL_MIN_PAUSE_MS;
         if (now + d > rl->paused_until)
             rl->paused_until = now + d;
+        rl->probing = 1;
         rl->paused_total++;
         enqueue(rl, r);
         break;
@@ -387,6 +426,19 @@ tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *r, tkt_rl_kind_t ki
     return verdict;
 }
 
+void tkt_rl_observe(tkt_rl_t *rl, long remaining, long reset_s)
+{
+    if (!rl || remaining < 0)
+        return;
+    int64_t now = now_ms(rl);
+    rl->srv_remaining = remaining;
+    /* Requests out now may each still take one: the answer that carried
+     * the count was one of them. */
+    rl->srv_out = rl->in_flight.n > 0 ? rl->in_flight.n - 1 : 0;
+    rl->srv_until = now + (reset_s > 0 ? (int64_t)reset_s * 1000 : 1000);
+    arm(rl);
+}
+
 void tkt_rl_stats(const tkt_rl_t *rl, tkt_rl_stats_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -399,6 +451,7 @@ void tkt_rl_stats(const tkt_rl_t *rl, tkt_rl_stats_t *out)
     out->sent_in_window = window_live(rl, now_ms(rl), NULL);
     out->budget = rl->budget;
     out->paused_until = rl->paused_until > now_ms(rl) ? rl->paused_until : 0;
+    out->probing = rl->probing;
     out->sent_total = rl->sent_total;
     out->paused_total = rl->paused_total;
     out->retried_total = rl->retried_total;

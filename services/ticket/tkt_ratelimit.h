@@ -16,9 +16,13 @@
  *    its place, so it goes before everything submitted after it;
  *  - at most floor(limit_per_min * safety) sends in any window_ms, counting
  *    every attempt, and at most max_in_flight at once;
+ *  - never more than the server's X-Rate-Limit-Remaining says is left
+ *    (tkt_rl_observe);
  *  - TKT_RL_PAUSE (an account-wide 429): no request at all is sent until
  *    Retry-After has passed; the request is queued again, not lost, and the
- *    429 does not count as a try;
+ *    429 does not count as a try; when the pause ends, one request goes
+ *    first, and the rest follow once a request sent after the pause has
+ *    been answered without a 429;
  *  - TKT_RL_WAIT (a 429 that concerns this request only, e.g. a per-ticket
  *    limit or too many background jobs): this request alone waits;
  *  - TKT_RL_RETRY (5xx, network error, timeout): try again after
@@ -86,6 +90,15 @@ tkt_rl_req_t *tkt_rl_submit(tkt_rl_t *rl, tkt_prio_t prio, void *req_ctx);
 tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *req, tkt_rl_kind_t kind,
                                  int64_t delay_ms);
 
+/* The server's rate-limit headers from an answer, before tkt_rl_complete()
+ * for it: `remaining` requests left in the account's window (-1 = header
+ * absent: ignored), which frees within `reset_s` seconds (-1 = 1 s). While
+ * what is already out could use up `remaining`, nothing more is sent --
+ * until a later answer says otherwise or reset_s has passed. The account
+ * budget is shared with every other client of the account; this keeps us
+ * from running into 429s that our own window cannot foresee. */
+void tkt_rl_observe(tkt_rl_t *rl, long remaining, long reset_s);
+
 /* Sends whatever may go now. With a loop, the limiter's timer calls it. */
 void tkt_rl_pump(tkt_rl_t *rl);
 
@@ -103,6 +116,7 @@ typedef struct {
     size_t sent_in_window; /* attempts in the current window */
     size_t budget;         /* floor(limit * safety) */
     int64_t paused_until;  /* 0 = not paused */
+    int probing;           /* after a pause: one request at a time */
     uint64_t sent_total, paused_total, retried_total, gave_up_total;
 } tkt_rl_stats_t;
 

@@ -101,9 +101,25 @@ static tkt_status_t zd_status_parse(const char *s)
     return TKT_ST_UNKNOWN;
 }
 
+/* Copies with truncation (error texts and ids may be cut, never overrun). */
 static void copy_str(char *dst, size_t dstsz, const char *src)
 {
-    snprintf(dst, dstsz, "%s", src ? src : "");
+    size_t n = src ? strlen(src) : 0;
+    if (n >= dstsz)
+        n = dstsz - 1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
+/* snprintf into a fixed buffer where cutting the text is fine. */
+static void fmt_trunc(char *dst, size_t dstsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fmt_trunc(char *dst, size_t dstsz, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, dstsz, fmt, ap);
+    va_end(ap);
 }
 
 /* Zendesk ids are positive integers: digits only, fits in int64. */
@@ -497,6 +513,7 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
             delay = 0;
         }
     }
+    tkt_rl_observe(zd->rl, resp->rate_remaining, resp->rate_reset_s);
     tkt_rl_verdict_t v = tkt_rl_complete(zd->rl, h->rlreq, kind, delay);
     if (v == TKT_RL_AGAIN) {
         if (kind == TKT_RL_RETRY) {
@@ -1141,7 +1158,7 @@ static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int ex
         bulk_fail_items(op, err, 1);
         op->res->ok = 0;
         op->res->http_status = resp->status;
-        snprintf(op->res->error, sizeof op->res->error, "job %s: %s", op->job_id, err);
+        fmt_trunc(op->res->error, sizeof op->res->error, "job %s: %s", op->job_id, err);
         op_finish(op);
         return;
     }

@@ -303,6 +303,10 @@ static void test_common_settings_defaults(void)
     ASSERT_EQ_INT(cfg.shutdown_grace_ms, 10000);
     ASSERT_EQ_STR(cfg.default_country, "IT"); /* R-I1 */
     ASSERT_EQ_INT(cfg.topic_partitions, 6);
+    ASSERT_EQ_STR(cfg.topic_prefix, "");
+    for (size_t i = 0; i < cmn_common_cfg_spec_len; i++) /* every row documents itself */
+        ASSERT_TRUE(cmn_common_cfg_spec[i].help && *cmn_common_cfg_spec[i].help &&
+                    strncmp(cmn_common_cfg_spec[i].name, "CALLBUS_", 8) == 0);
     cmn_config_free(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &cfg);
     free(errs);
 }

@@ -1,0 +1,152 @@
+"""kill -9 of ticket-service (docs/ticket-service.md, "Crash points"):
+inside a 10 s batch window, and right after a bulk request left. After a
+restart every expected comment is in the CRM exactly once: no loss (offsets
+follow effects: the events are replayed), no duplicate (their committed
+plans are re-applied with the comment markers checked first).
+
+ticket-service here: 10 s window, static group membership (a restarted
+replica gets its partitions back at once instead of after the session
+timeout)."""
+import re
+import time
+
+import pytest
+
+from conftest import (AGENT1, RUN, Call, assert_requests_conform, finish_stack, start_stack,
+                      wait_for)
+
+WINDOW_S = 10
+N_CALLS = 50
+
+
+@pytest.fixture(scope="module")
+def stack(request, logdir):
+    s = start_stack(request, logdir, env={"CALLBUS_TICKET_BATCH_WINDOW_S": str(WINDOW_S),
+                                          "CALLBUS_KAFKA_INSTANCE_ID": f"ticket-e2e-{RUN}",
+                                          "CALLBUS_LOG_LEVEL": "info"})
+    yield s
+    finish_stack(s)
+
+
+@pytest.fixture(autouse=True)
+def _emulator_defaults(stack):
+    yield
+    stack.emu.restore_defaults()
+
+
+def calls_with_tickets(stack, n):
+    calls = [Call() for _ in range(n)]
+    stack.produce(*[c.answered(AGENT1) for c in calls])
+
+    def all_there():
+        out = []
+        for c in calls:
+            ts = stack.emu.tickets_of_call(c.call_id)
+            if len(ts) != 1:
+                return None
+            out.append((c, ts[0]["id"]))
+        return out
+    out = wait_for(all_there, 60, interval=0.5, what=f"{n} tickets")
+    stack.svc.wait_idle()
+    return out
+
+
+def end_of_calls(made_calls):
+    evs, expected = [], []
+    for call, tid in made_calls:
+        end, rec = call.ended(agent=AGENT1), call.recording(None, 33)
+        evs += [end, rec]
+        expected.append((tid, end["event_id"]))
+        expected.append((tid, rec["event_id"]))
+    return evs, expected
+
+
+def counts(stack, expected):
+    """{(ticket, event id): how many times its comment marker is in the ticket}."""
+    out = {}
+    for tid, event_id in expected:
+        text = "\n".join(c["body"] for c in stack.emu.ticket(tid)["comments"])
+        out[(tid, event_id)] = text.count(f"[callbus {event_id}/")
+    return out
+
+
+def all_present(stack, expected):
+    return all(v >= 1 for v in counts(stack, expected).values())
+
+
+def assert_exactly_once(stack, expected):
+    c = counts(stack, expected)
+    wrong = {k: v for k, v in c.items() if v != 1}
+    assert not wrong, f"{len(wrong)} of {len(c)} comments not exactly once: " \
+        f"{list(wrong.items())[:6]}"
+
+
+def bulk_requests(stack, since):
+    return [e for e in stack.emu.requests(since)
+            if e["method"] == "PUT" and "update_many" in e["path"]]
+
+
+def restart(stack):
+    stack.svc.start()
+    return stack.svc
+
+
+def test_kill9_inside_batch_window_loses_and_duplicates_nothing(stack):
+    """Events consumed, their plans committed, their writes waiting in the
+    10 s window: kill -9. After the restart the events are replayed and
+    every comment arrives exactly once."""
+    made = calls_with_tickets(stack, N_CALLS)
+    evs, expected = end_of_calls(made)
+    mark = stack.emu.mark()
+    stack.produce(*evs)
+    wait_for(lambda: stack.svc.metric("ticket_batch_pending") >= len(evs), 15,
+             what="every write to be waiting in the batch")
+    stack.svc.kill9()
+    assert bulk_requests(stack, mark) == [], "the window flushed before the kill"
+    assert not any(counts(stack, expected).values())
+    restart(stack)
+    wait_for(lambda: all_present(stack, expected), WINDOW_S + 30, interval=0.5,
+             what="every comment after the restart")
+    stack.svc.wait_idle(30)
+    time.sleep(1.5)  # nothing more may come
+    assert_exactly_once(stack, expected)
+    sizes = [len(e["body"]["tickets"]) for e in bulk_requests(stack, mark)]
+    assert sizes == [N_CALLS], f"one bulk request of {N_CALLS} expected, got {sizes}"
+
+
+def test_kill9_after_bulk_request_sent_applies_it_once(stack):
+    """The bulk request has left (the emulator holds it: latency injected on
+    update_many) when ticket-service is killed; the CRM applies it but the
+    answer is lost. After the restart the replayed plans find their comments
+    (marker check) and do not send them again."""
+    made = calls_with_tickets(stack, N_CALLS)
+    evs, expected = end_of_calls(made)
+    stack.emu.path_latency = [("PUT", re.compile(r"/tickets/update_many"), 2500)]
+    mark = stack.emu.mark()
+    t_produced = time.monotonic()
+    stack.produce(*evs)
+    wait_for(lambda: stack.svc.metric("ticket_batch_pending") >= len(evs), 15,
+             what="every write to be waiting in the batch")
+
+    def bulk_arrived():
+        return [a for a in stack.emu.arrivals if a[0] >= t_produced and a[1] == "PUT"
+                and "update_many" in a[2]]
+    wait_for(bulk_arrived, WINDOW_S + 10, interval=0.02, what="the bulk request to leave")
+    stack.svc.kill9()
+    stack.emu.path_latency = []
+    # the CRM carries the request out although nobody reads the answer
+    wait_for(lambda: all_present(stack, expected), 20, interval=0.2,
+             what="the CRM to apply the orphaned bulk request")
+    after_kill = stack.emu.mark()
+    restart(stack)
+    stack.svc.wait_idle(30)
+    time.sleep(WINDOW_S + 1.5)  # a wrongly re-sent write would be flushed by now
+    stack.svc.wait_idle(30)
+    assert_exactly_once(stack, expected)
+    assert bulk_requests(stack, after_kill) == [], "comments sent again after the restart"
+    assert len(bulk_requests(stack, mark)) == 1
+
+
+def test_zz_every_request_conforms_to_zendesk_openapi(stack):
+    stack.svc.wait_idle()
+    assert_requests_conform(stack.emu)

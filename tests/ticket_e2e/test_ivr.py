@@ -1,0 +1,176 @@
+"""The IVR API (BEHAVIOUR.md R-T8/R-V2 pre-created tickets, R-V1 look-ups)
+against the running ticket-service and the emulator. ticket-service here:
+IVR token set, 1000 ms deadline, no look-up cache."""
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from conftest import (AGENT2, AGENT3, F_TYPE, IVR_TOKEN, Call, assert_requests_conform, bodies,
+                      field, finish_stack, new_call_id, new_number, start_stack, wait_for)
+
+DEADLINE_MS = 1000
+AUTH = {"Authorization": f"Bearer {IVR_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def stack(request, logdir):
+    s = start_stack(request, logdir, env={"CALLBUS_IVR_TOKEN": IVR_TOKEN,
+                                          "CALLBUS_IVR_DEADLINE_MS": str(DEADLINE_MS),
+                                          "CALLBUS_IVR_CACHE_S": "0"})
+    yield s
+    finish_stack(s)
+
+
+@pytest.fixture(autouse=True)
+def _emulator_defaults(stack):
+    yield
+    stack.emu.restore_defaults()
+
+
+def lookup(svc, number, headers=AUTH):
+    return svc.http("GET", "/v1/ivr/lookup?number=" + urllib.parse.quote(number, safe=""),
+                    headers=headers)
+
+
+def pre_create(svc, call_id, number, ticket_type="billing_dispute", headers=AUTH):
+    return svc.http("POST", "/v1/ivr/tickets",
+                    {"call_id": call_id, "number": number, "ticket_type": ticket_type},
+                    headers=headers)
+
+
+def wait_comment(emu, tid, needle, timeout=15):
+    def has():
+        t = emu.ticket(tid)
+        return t if any(needle in b for b in bodies(t)) else None
+    return wait_for(has, timeout, what=f"a comment with {needle!r} on ticket {tid}")
+
+
+def test_R_T8_ivr_pre_created_ticket_is_the_answered_calls_ticket(stack):
+    """R-T8 / R-V2: the IVR asks for a ticket {call id, number, type}: it is
+    created on the caller's contact (R-C2: a new number gets one) with the
+    type field, its id returned; the agent who answers gets that very ticket
+    (assigned, announced on ticket-events), a transfer moves it (R-T4)."""
+    call = Call()
+    status, body, _ = pre_create(stack.svc, call.call_id, call.number)
+    assert status == 201, body
+    tid = body["ticket_id"]
+    assert body["call_id"] == call.call_id
+    assert body["ticket_url"] == f"{stack.emu.url}/agent/tickets/{tid}"
+    t = stack.emu.ticket(tid)
+    assert t["external_id"] == f"callbus-{call.call_id}"
+    assert field(t, F_TYPE) == "billing_dispute"
+    users = stack.emu.users_with_phone(call.number)
+    assert [u["id"] for u in users] == [t["requester_id"]]
+    assert str(t["requester_id"]) == body["contact_id"]
+
+    answered = call.answered(AGENT2)  # the event does not repeat the ticket id
+    stack.produce(answered)
+    t = wait_comment(stack.emu, tid, "answered by Agent Two")
+    assert t["assignee_id"] == int(AGENT2["crm_id"])
+    assert t["status"] == "open"
+
+    def announced():
+        return [v for _, v in stack.topics.ticket_events()
+                if v.get("cause_event_id") == answered["event_id"]]
+    [ev] = wait_for(announced, 15, interval=0.5, what="the answered call's ticket event")
+    assert ev["ticket_id"] == str(tid) and ev["created"] is False
+    assert ev["ticket_kind"] == "ivr" and ev["assignee_id"] == AGENT2["crm_id"]
+
+    stack.produce(call.transferred(AGENT3, AGENT2), call.ended(agent=AGENT3))
+    t = wait_comment(stack.emu, tid, "Call summary")
+    assert t["assignee_id"] == int(AGENT3["crm_id"])
+    assert t["status"] == "pending"
+    assert [x["id"] for x in stack.emu.tickets_of_call(call.call_id)] == [int(tid)]
+
+
+def test_R_T8_ivr_retry_returns_the_same_ticket(stack):
+    """R-V2: an IVR that asks twice for the same call (a retry) gets the same
+    ticket, not a second one."""
+    call_id, number = new_call_id("ivr"), new_number()
+    s1, b1, _ = pre_create(stack.svc, call_id, number)
+    s2, b2, _ = pre_create(stack.svc, call_id, number)
+    assert (s1, s2) == (201, 201), (b1, b2)
+    assert b1["ticket_id"] == b2["ticket_id"]
+    assert len(stack.emu.tickets_of_call(call_id)) == 1
+
+
+def test_R_V1_lookup_found_most_recent_unresolved_ticket(stack):
+    """R-V1: by caller number (national form, default country IT): the
+    customer's name and id and their most recent unresolved ticket."""
+    number = new_number()
+    user = stack.emu.seed_user(name="Maria Rossi", phone=number)
+    stack.emu.seed_ticket(subject="Old open", requester_id=user["id"], status="open",
+                          created_at="2024-01-01T09:00:00Z")
+    want = stack.emu.seed_ticket(subject="Billing question", requester_id=user["id"],
+                                 status="pending", created_at="2024-03-01T09:00:00Z")
+    stack.emu.seed_ticket(subject="Solved one", requester_id=user["id"], status="solved",
+                          created_at="2024-05-01T09:00:00Z")
+    stack.emu.seed_ticket(subject="Closed one", requester_id=user["id"], status="closed",
+                          created_at="2024-06-01T09:00:00Z")
+    status, body, elapsed = lookup(stack.svc, number[3:])  # "3..." without +39
+    assert status == 200, body
+    assert body["status"] == "found" and body["found"] is True
+    assert body["contact"] == {"id": str(user["id"]), "name": "Maria Rossi"}
+    assert body["ticket"] == {"id": str(want["id"]), "subject": "Billing question",
+                              "status": "pending"}
+    assert elapsed < DEADLINE_MS / 1000.0
+
+
+def test_R_V1_lookup_none_found(stack):
+    status, body, _ = lookup(stack.svc, new_number())
+    assert status == 200, body
+    assert body == {"status": "none", "found": False}
+
+
+def test_R_V1_auth_required(stack):
+    """The IVR API needs the bearer token: 401 without it or with another."""
+    number = new_number()
+    assert lookup(stack.svc, number, headers={})[0] == 401
+    assert lookup(stack.svc, number, headers={"Authorization": "Bearer nope"})[0] == 401
+    assert pre_create(stack.svc, new_call_id("ivr"), number, headers={})[0] == 401
+    assert stack.emu.users_with_phone(number) == []
+
+
+def test_R_V1_slow_crm_answers_504_at_the_deadline(stack):
+    """R-V1: the caller is on the line: a CRM slower than the deadline gets
+    the IVR a 504 at the deadline, not a hang."""
+    stack.emu.configure(latency_ms=DEADLINE_MS + 1500)
+    status, body, elapsed = lookup(stack.svc, new_number())
+    assert status == 504, body
+    assert DEADLINE_MS / 1000.0 - 0.05 <= elapsed < DEADLINE_MS / 1000.0 + 0.5
+    stack.emu.configure(latency_ms=0)
+    time.sleep((DEADLINE_MS + 1700) / 1000.0)  # let the late answer come back
+
+
+def test_R_V1_failing_crm_answers_unknown_at_once(stack):
+    """R-V1: while the CRM keeps failing, the circuit breaker answers
+    {"status": "unknown"} at once instead of holding the caller.
+    (Last IVR test: the breaker then stays open for 30 s.)"""
+    stack.emu.configure(fail_next=[{"path_regex": r"^/api/v2/search", "status": 503,
+                                    "count": 100000}])
+    answers = []
+
+    def ask():
+        answers.append(lookup(stack.svc, new_number()))
+    threads = [threading.Thread(target=ask) for _ in range(5)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for status, body, _ in answers:  # the deadline, or the breaker
+        assert status == 504 or (status == 200 and body["status"] == "unknown"), body
+
+    def fast_unknown():
+        status, body, elapsed = lookup(stack.svc, new_number())
+        return (status, body, elapsed) if status == 200 and body.get("status") == "unknown" \
+            and elapsed < 0.5 else None
+    status, body, _ = wait_for(fast_unknown, 40, interval=0.5,
+                               what="the breaker to answer unknown")
+    assert body["status"] == "unknown"
+
+
+def test_zz_every_request_conforms_to_zendesk_openapi(stack):
+    stack.emu.restore_defaults()
+    assert_requests_conform(stack.emu)
