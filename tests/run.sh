@@ -14,7 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "${root}"
 
 # The test stack: not the dev stack's ports or directory.
-export CALLBUS_STACK_DIR="${root}/.stack/test"
+export CALLBUS_STACK_DIR="${CALLBUS_TEST_STACK_DIR:-${root}/.stack/test}"
 export CALLBUS_KAFKA_PORT="${CALLBUS_TEST_KAFKA_PORT:-39192}"
 export CALLBUS_KAFKA_CONTROLLER_PORT="${CALLBUS_TEST_KAFKA_CONTROLLER_PORT:-39193}"
 export CALLBUS_REDIS_PORT="${CALLBUS_TEST_REDIS_PORT:-36479}"
