@@ -8,6 +8,7 @@
 #include "cmn_service.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
+#include "tkt_actions.h"
 #include "tkt_config.h"
 #include "tkt_ivr.h"
 #include "tkt_pipeline.h"
@@ -53,11 +54,46 @@ static void on_event_done(void *ctx, int ok)
     free(h);
 }
 
+static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
+{
+    held_t *h = malloc(sizeof *h);
+    if (!h) {
+        LOG_ERROR("out of memory: %s[%d]@%lld left undone", pos->topic, pos->partition,
+                  (long long)pos->offset);
+        return NULL;
+    }
+    h->t = t;
+    h->pos = *pos;
+    return h;
+}
+
+/* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
+static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t *pos,
+                      const rd_kafka_message_t *m)
+{
+    char err[256];
+    held_t *h = hold(t, pos);
+    if (!h)
+        return;
+    if (tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h, err,
+                           sizeof err) < 0) {
+        LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
+                  err);
+        cmn_metric_add(t->m_undecodable, 1);
+        free(h);
+        cmn_consumer_done(t->consumer, pos);
+    }
+}
+
 static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
 {
     ticket_t *t = ctx;
     cmn_event_t ev;
     char err[256], field[64];
+    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_AGENT_ACTIONS)) == 0)
+        return on_action(t, TKT_ACTIONS_AGENT, pos, m);
+    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_MISSED_OPS)) == 0)
+        return on_action(t, TKT_ACTIONS_MISSED, pos, m);
     if (cmn_event_decode(m->payload, m->len, &ev, err, sizeof err, field, sizeof field) < 0) {
         LOG_ERROR("%s[%d]@%lld: not a canonical event (%s: %s); skipped", pos->topic,
                   pos->partition, (long long)pos->offset, field, err);
@@ -65,15 +101,11 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
         cmn_consumer_done(t->consumer, pos);
         return;
     }
-    held_t *h = malloc(sizeof *h);
+    held_t *h = hold(t, pos);
     if (!h) {
         cmn_event_clear(&ev);
-        LOG_ERROR("out of memory: %s[%d]@%lld left undone", pos->topic, pos->partition,
-                  (long long)pos->offset);
         return;
     }
-    h->t = t;
-    h->pos = *pos;
     tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h);
 }
 
@@ -150,7 +182,8 @@ static void on_shutdown(void *ctx)
 static int start_kafka(ticket_t *t)
 {
     char errstr[512];
-    const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS)};
+    const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_topic(CMN_TOPIC_AGENT_ACTIONS),
+                            cmn_topic(CMN_TOPIC_MISSED_OPS)};
     if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions, 1, 10000,
                               errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured: %s", errstr);
@@ -160,7 +193,7 @@ static int start_kafka(ticket_t *t)
     cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,
                                  .group_id = t->cfg.group_id,
                                  .topics = topics,
-                                 .n_topics = 1,
+                                 .n_topics = 3,
                                  .instance_id = t->cfg.instance_id,
                                  .max_in_flight = (int)t->cfg.max_in_flight,
                                  .on_message = on_message,

@@ -111,6 +111,8 @@ json_t *tkt_codec_customer_to_json(const tkt_customer_t *cu)
     const tkt_last_call_t *lc = &cu->last_call;
     PUT_STR(o, cu, number);
     PUT_STR(o, cu, contact_id);
+    PUT_STR(o, cu, missed_group_id);
+    PUT_STR(o, cu, missed_ticket_id);
     for (size_t i = 0; i < cu->n_tickets && i < TKT_MAX_TICKETS; i++)
         json_array_append_new(tickets, ticket_ref_to_json(&cu->tickets[i]));
     json_object_set_new(o, "tickets", tickets);
@@ -130,6 +132,8 @@ int tkt_codec_customer_from_json(const json_t *o, tkt_customer_t *cu)
         return -1;
     GET_STR(o, cu, number);
     GET_STR(o, cu, contact_id);
+    GET_STR(o, cu, missed_group_id);
+    GET_STR(o, cu, missed_ticket_id);
     json_array_foreach(json_object_get(o, "tickets"), i, t)
     {
         if (i >= TKT_MAX_TICKETS)

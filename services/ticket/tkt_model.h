@@ -114,6 +114,10 @@ typedef struct {
     tkt_ticket_ref_t tickets[TKT_MAX_TICKETS]; /* ours, newest first */
     size_t n_tickets;
     tkt_last_call_t last_call;
+    /* The customer's open missed-call group (R-M2), as the grouper named it,
+     * and the ticket ticket-service made for it. */
+    char missed_group_id[TKT_TEXT_MAX];
+    char missed_ticket_id[TKT_ID_MAX];
 } tkt_customer_t;
 
 /* A custom field value to set (R-T9), by CRM field id. */

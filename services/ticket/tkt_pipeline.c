@@ -29,6 +29,8 @@ struct job {
     cmn_event_t ev;
     tkt_pipeline_done_fn cb;
     void *cb_ctx;
+    tkt_decide_fn custom; /* NULL: the call rules */
+    void *custom_ctx;     /* freed with the job */
     tkt_call_t call;
     tkt_customer_t cust;
     tkt_facts_t facts;
@@ -123,6 +125,7 @@ static void job_free(job_t *j)
 {
     if (j->retry)
         event_free(j->retry);
+    free(j->custom_ctx);
     cmn_event_clear(&j->ev);
     free(j);
 }
@@ -617,7 +620,9 @@ static void fetch_contacts(job_t *j)
 static void decide(job_t *j)
 {
     tkt_pipeline_t *p = j->p;
-    if (tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, &j->plan) < 0) {
+    int rc = j->custom ? j->custom(j->custom_ctx, &j->ev, &j->call, &j->cust, &j->facts, &j->plan)
+                       : tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, &j->plan);
+    if (rc < 0) {
         LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s rejected: %s", j->ev.event_id,
                  j->plan.note ? j->plan.note : "?");
         j->n_ops = 0;
@@ -689,14 +694,23 @@ static void start(job_t *j)
 
 void tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx)
 {
+    tkt_pipeline_submit_with(p, ev, NULL, NULL, cb, ctx);
+}
+
+void tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide_fn,
+                              void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx)
+{
     job_t *j = calloc(1, sizeof *j);
     if (!j) {
         LOG_ERROR("out of memory: event %s not processed now", ev->event_id);
         cmn_event_clear(ev);
+        free(decide_ctx);
         if (cb)
             cb(ctx, 0);
         return;
     }
+    j->custom = decide_fn;
+    j->custom_ctx = decide_ctx;
     j->p = p;
     j->ev = *ev;
     cmn_event_init(ev); /* its members now belong to the job */

@@ -46,6 +46,19 @@ typedef void (*tkt_pipeline_done_fn)(void *ctx, int ok);
 tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps);
 /* Takes ownership of *ev (its members; the struct is copied). */
 void tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx);
+/* A decision other than the call rules, for messages that are not call
+ * events (agent actions, missed-call operations): same contract as
+ * tkt_decide() (the plan's ops and new state). */
+typedef int (*tkt_decide_fn)(void *ctx, const cmn_event_t *ev, const tkt_call_t *call,
+                             const tkt_customer_t *customer, const tkt_facts_t *facts,
+                             tkt_plan_t *out);
+
+/* Like tkt_pipeline_submit, deciding with `decide` (ctx freed with free()
+ * when the job ends). `ev` needs event_id, call_id and/or customer_number
+ * (the lane key); its type may be CMN_EV_NONE. */
+void tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide,
+                              void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx);
+
 /* Jobs not finished yet. */
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p);
 /* Looks for calls open longer than max_call_age_ms and ends them (run by a timer). */

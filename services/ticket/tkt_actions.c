@@ -1,0 +1,339 @@
+/* Agent actions and missed-call operations as pipeline decisions. */
+#include "tkt_actions.h"
+#include "cmn_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+    ACT_CONTACT_PICKED,
+    ACT_RETARGETED,
+    ACT_NEW_TICKET,
+    OP_GROUP_OPEN,
+    OP_GROUP_ADD,
+    OP_GROUP_STATUS,
+} action_t;
+
+typedef struct {
+    const tkt_policy_t *pol;
+    action_t action;
+    char id[TKT_TEXT_MAX];
+    char call_id[TKT_TEXT_MAX];
+    char number[TKT_PHONE_MAX];
+    char agent[TKT_ID_MAX];
+    char contact_id[TKT_ID_MAX];
+    char ticket_id[TKT_ID_MAX];
+    char group_id[TKT_TEXT_MAX];
+    char when[CMN_TIME_TEXT_MAX];
+    long count;
+    tkt_status_t status;
+    int called_back;
+} action_ctx_t;
+
+#define SET(dst, src) snprintf(dst, sizeof(dst), "%s", src)
+
+static tkt_op_t *add_op(tkt_plan_t *out, tkt_op_kind_t kind, const char *ticket_id)
+{
+    if (out->n_ops == TKT_MAX_OPS)
+        return NULL;
+    tkt_op_t *op = &out->ops[out->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    SET(op->ticket_id, ticket_id);
+    return op;
+}
+
+static int real_id(const char *id)
+{
+    return id[0] && id[0] != '$';
+}
+
+static void remember_ticket(tkt_customer_t *c, const char *id, tkt_kind_t kind, tkt_status_t st)
+{
+    if (c->n_tickets == TKT_MAX_TICKETS)
+        c->n_tickets--;
+    memmove(&c->tickets[1], &c->tickets[0], c->n_tickets * sizeof c->tickets[0]);
+    memset(&c->tickets[0], 0, sizeof c->tickets[0]);
+    SET(c->tickets[0].id, id);
+    SET(c->tickets[0].channel, "voice");
+    c->tickets[0].kind = kind;
+    c->tickets[0].status = st;
+    c->tickets[0].created_at_ms = cmn_time_now_ms();
+    c->n_tickets++;
+}
+
+/* ---- agent actions -------------------------------------------------------------- */
+
+static void contact_picked(const action_ctx_t *a, tkt_plan_t *out)
+{
+    SET(out->call.picked_contact_id, a->contact_id); /* R-C4: the agent's choice wins */
+    SET(out->call.contact_id, a->contact_id);
+    if (real_id(out->call.ticket_id)) {
+        tkt_op_t *op = add_op(out, TKT_OP_UPDATE, out->call.ticket_id);
+        if (op)
+            SET(op->requester_id, a->contact_id);
+    }
+}
+
+static void retargeted(const action_ctx_t *a, tkt_plan_t *out)
+{
+    tkt_op_t *op;
+    char old[TKT_ID_MAX];
+    SET(old, out->call.ticket_id);
+    if (strcmp(old, a->ticket_id) == 0) {
+        out->note = "call already on that ticket";
+        return;
+    }
+    SET(out->call.ticket_id, a->ticket_id); /* R-P6: later comments go there */
+    if ((op = add_op(out, TKT_OP_COMMENT, a->ticket_id)))
+        snprintf(op->body, sizeof op->body, "Call %s attached to this ticket by agent %s.",
+                 a->call_id, a->agent);
+    if (real_id(old) && (op = add_op(out, TKT_OP_COMMENT, old)))
+        snprintf(op->body, sizeof op->body, "Call %s moved to ticket %s by agent %s.", a->call_id,
+                 a->ticket_id, a->agent);
+}
+
+static void new_ticket(const action_ctx_t *a, const cmn_event_t *ev, tkt_plan_t *out)
+{
+    tkt_op_t *op = add_op(out, TKT_OP_CREATE_TICKET, "");
+    char old[TKT_ID_MAX];
+    if (!op)
+        return;
+    SET(old, out->call.ticket_id);
+    tkt_render_subject(a->pol->subject_call, ev, op->subject, sizeof op->subject);
+    SET(op->requester_id, out->call.contact_id);
+    SET(op->assignee_id, a->agent);
+    op->set_assignee = 1;
+    op->status = TKT_ST_OPEN;
+    op->ticket_kind = TKT_KIND_CALL;
+    const char *parts[] = {a->call_id, a->id}; /* deterministic: replays find it (external_id) */
+    cmn_event_id_derive(op->external_id, sizeof op->external_id, "callbus-new", parts, 2);
+    SET(op->tags[0], "callbus");
+    op->n_tags = 1;
+    snprintf(op->body, sizeof op->body, "New ticket for call %s, started by agent %s.", a->call_id,
+             a->agent);
+    SET(out->call.ticket_id, TKT_REF_NEW_TICKET);
+    remember_ticket(&out->customer, TKT_REF_NEW_TICKET, TKT_KIND_CALL, TKT_ST_OPEN);
+    out->figures.created[TKT_KIND_CALL] = 1;
+    if (real_id(old) && (op = add_op(out, TKT_OP_COMMENT, old)))
+        snprintf(op->body, sizeof op->body, "Call %s moved to a new ticket by agent %s.",
+                 a->call_id, a->agent);
+}
+
+/* ---- missed-call operations ----------------------------------------------------- */
+
+/* The requester of a new missed-call ticket (R-C1..R-C4), or a need. */
+static int requester(const tkt_customer_t *c, const tkt_facts_t *f, tkt_plan_t *out, char *id,
+                     size_t idsz)
+{
+    const tkt_contact_ref_t *best = NULL;
+    if (real_id(c->contact_id))
+        return snprintf(id, idsz, "%s", c->contact_id), 0;
+    if (!f || !f->contacts_known) {
+        out->need = TKT_NEED_CONTACTS;
+        return -1;
+    }
+    for (size_t i = 0; i < f->n_contacts; i++)
+        if (!best || f->contacts[i].created_at_ms > best->created_at_ms)
+            best = &f->contacts[i];
+    if (best) {
+        snprintf(id, idsz, "%s", best->id);
+        SET(out->customer.contact_id, best->id);
+        return 0;
+    }
+    tkt_op_t *op = add_op(out, TKT_OP_CREATE_CONTACT, ""); /* R-C2 */
+    if (op)
+        SET(op->phone, c->number);
+    snprintf(id, idsz, "%s", TKT_REF_NEW_CONTACT);
+    SET(out->customer.contact_id, TKT_REF_NEW_CONTACT);
+    return 0;
+}
+
+static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_facts_t *f,
+                       tkt_plan_t *out)
+{
+    char req[TKT_ID_MAX];
+    if (strcmp(out->customer.missed_group_id, a->group_id) == 0) {
+        out->note = "missed-call group already open";
+        return;
+    }
+    if (requester(&out->customer, f, out, req, sizeof req) < 0)
+        return;
+    tkt_op_t *op = add_op(out, TKT_OP_CREATE_TICKET, "");
+    if (!op)
+        return;
+    tkt_render_subject(a->pol->subject_missed, ev, op->subject, sizeof op->subject);
+    SET(op->requester_id, req);
+    /* R-M1: the last agent offered the call; else R-T11's default user */
+    SET(op->assignee_id, a->agent[0] ? a->agent : a->pol->default_assignee);
+    op->set_assignee = op->assignee_id[0] != '\0';
+    op->status = TKT_ST_OPEN;
+    op->ticket_kind = TKT_KIND_MISSED;
+    snprintf(op->external_id, sizeof op->external_id, "callbus-missed-%.100s", a->group_id);
+    SET(op->tags[0], "callbus");
+    SET(op->tags[1], "callbus_missed");
+    op->n_tags = 2;
+    snprintf(op->body, sizeof op->body, "Missed call 1 at %s (call %s).", a->when, a->call_id);
+    SET(out->customer.missed_group_id, a->group_id);
+    SET(out->customer.missed_ticket_id, TKT_REF_NEW_TICKET);
+    remember_ticket(&out->customer, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);
+    out->figures.created[TKT_KIND_MISSED] = 1;
+}
+
+static void group_add(const action_ctx_t *a, tkt_plan_t *out)
+{
+    tkt_op_t *op;
+    if (strcmp(out->customer.missed_group_id, a->group_id) != 0 ||
+        !real_id(out->customer.missed_ticket_id)) {
+        out->note = "no open missed-call ticket for that group";
+        return;
+    }
+    if ((op = add_op(out, TKT_OP_COMMENT, out->customer.missed_ticket_id))) /* R-M2 */
+        snprintf(op->body, sizeof op->body, "Missed call %ld at %s (call %s).", a->count, a->when,
+                 a->call_id);
+}
+
+static void group_status(const action_ctx_t *a, tkt_plan_t *out)
+{
+    tkt_op_t *op;
+    if (strcmp(out->customer.missed_group_id, a->group_id) != 0 ||
+        !real_id(out->customer.missed_ticket_id)) {
+        out->note = "no open missed-call ticket for that group";
+        return;
+    }
+    if (!(op = add_op(out, TKT_OP_UPDATE, out->customer.missed_ticket_id)))
+        return;
+    op->status = a->status; /* R-M3 */
+    if (a->called_back) {
+        SET(op->tags[0], "callbus_called_back");
+        op->n_tags = 1;
+    }
+    if (a->status != TKT_ST_OPEN) { /* the customer was reached: the group is over */
+        out->customer.missed_group_id[0] = '\0';
+        out->customer.missed_ticket_id[0] = '\0';
+    }
+}
+
+static int decide_action(void *ctx, const cmn_event_t *ev, const tkt_call_t *call,
+                         const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
+{
+    const action_ctx_t *a = ctx;
+    memset(out, 0, sizeof *out);
+    out->call = *call;
+    out->customer = *customer;
+    switch (a->action) {
+    case ACT_CONTACT_PICKED:
+        contact_picked(a, out);
+        break;
+    case ACT_RETARGETED:
+        retargeted(a, out);
+        break;
+    case ACT_NEW_TICKET:
+        new_ticket(a, ev, out);
+        break;
+    case OP_GROUP_OPEN:
+        group_open(a, ev, facts, out);
+        break;
+    case OP_GROUP_ADD:
+        group_add(a, out);
+        break;
+    case OP_GROUP_STATUS:
+        group_status(a, out);
+        break;
+    }
+    return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+static const char *str(const json_t *o, const char *name)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    return v ? v : "";
+}
+
+static int parse_agent_action(const json_t *o, action_ctx_t *a, char *err, size_t errsz)
+{
+    const char *action = str(o, "action");
+    a->action = strcmp(action, "contact.picked") == 0    ? ACT_CONTACT_PICKED
+                : strcmp(action, "call.retargeted") == 0 ? ACT_RETARGETED
+                : strcmp(action, "call.new_ticket") == 0 ? ACT_NEW_TICKET
+                                                         : (action_t)-1;
+    SET(a->id, str(o, "action_id"));
+    SET(a->agent, str(o, "agent_crm_id"));
+    SET(a->contact_id, str(o, "contact_id"));
+    SET(a->ticket_id, str(o, "ticket_id"));
+    const char *bad = (int)a->action < 0                                     ? "action"
+                      : !a->id[0]                                            ? "action_id"
+                      : !a->call_id[0]                                       ? "call_id"
+                      : !a->agent[0]                                         ? "agent_crm_id"
+                      : a->action == ACT_CONTACT_PICKED && !a->contact_id[0] ? "contact_id"
+                      : a->action == ACT_RETARGETED && !a->ticket_id[0]      ? "ticket_id"
+                                                                             : NULL;
+    if (bad)
+        snprintf(err, errsz, "agent action: %s missing or invalid", bad);
+    return bad ? -1 : 0;
+}
+
+static int parse_missed_op(const json_t *o, action_ctx_t *a, char *err, size_t errsz)
+{
+    const char *op = str(o, "op");
+    a->action = strcmp(op, "group.open") == 0     ? OP_GROUP_OPEN
+                : strcmp(op, "group.add") == 0    ? OP_GROUP_ADD
+                : strcmp(op, "group.status") == 0 ? OP_GROUP_STATUS
+                                                  : (action_t)-1;
+    SET(a->id, str(o, "op_id"));
+    SET(a->group_id, str(o, "group_id"));
+    SET(a->agent, str(o, "assignee_crm_id"));
+    a->count = (long)json_integer_value(json_object_get(o, "count"));
+    a->status = tkt_status_parse(str(o, "status"));
+    a->called_back = json_is_true(json_object_get(o, "called_back"));
+    const char *bad = (int)a->action < 0 ? "op"
+                      : !a->id[0]        ? "op_id"
+                      : !a->group_id[0]  ? "group_id"
+                      : !a->number[0]    ? "customer_number"
+                      : a->action == OP_GROUP_STATUS && a->status == TKT_ST_UNKNOWN ? "status"
+                                                                                    : NULL;
+    if (bad)
+        snprintf(err, errsz, "missed-call op: %s missing or invalid", bad);
+    return bad ? -1 : 0;
+}
+
+int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_kind_t kind,
+                       const char *payload, size_t len, tkt_pipeline_done_fn cb, void *ctx,
+                       char *err, size_t errsz)
+{
+    json_t *o = json_loadb(payload, len, 0, NULL);
+    action_ctx_t *a = calloc(1, sizeof *a);
+    cmn_event_t ev;
+    char event_id[TKT_TEXT_MAX + 8];
+    int rc = -1;
+    if (!a || !json_is_object(o)) {
+        snprintf(err, errsz, "not a JSON object");
+        goto done;
+    }
+    a->pol = pol;
+    SET(a->call_id, str(o, "call_id"));
+    SET(a->number, str(o, "customer_number"));
+    SET(a->when, str(o, "occurred_at"));
+    if ((kind == TKT_ACTIONS_AGENT ? parse_agent_action : parse_missed_op)(o, a, err, errsz) < 0)
+        goto done;
+    cmn_event_init(&ev);
+    snprintf(event_id, sizeof event_id, "%s-%s", kind == TKT_ACTIONS_AGENT ? "act" : "mis", a->id);
+    if (cmn_event_set(&ev.event_id, event_id) < 0 ||
+        (a->call_id[0] && cmn_event_set(&ev.call_id, a->call_id) < 0) ||
+        (a->number[0] && cmn_event_set(&ev.customer_number, a->number) < 0) ||
+        (!a->call_id[0] && !a->number[0])) {
+        cmn_event_clear(&ev);
+        snprintf(err, errsz, "neither call_id nor customer_number");
+        goto done;
+    }
+    tkt_pipeline_submit_with(p, &ev, decide_action, a, cb, ctx);
+    a = NULL; /* the job owns it now */
+    rc = 0;
+done:
+    json_decref(o);
+    free(a);
+    return rc;
+}

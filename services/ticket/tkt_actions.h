@@ -1,0 +1,23 @@
+/* Intent from other services, carried out by ticket-service (the only CRM
+ * writer) through the same pipeline as call events, so it is ordered with
+ * the customer's calls, replay-safe and batched alike:
+ *   agent-actions     (pop-service): contact picked (R-C4), call re-targeted
+ *                     to another ticket or to a new one (R-P6);
+ *   missed-call-ops   (the grouper): open a missed-call ticket (R-M1), add a
+ *                     missed call to it (R-M2), change its status (R-M3).
+ * Schemas: schemas/agent-action.schema.json, schemas/missed-call-op.schema.json. */
+#ifndef TKT_ACTIONS_H
+#define TKT_ACTIONS_H
+
+#include "tkt_pipeline.h"
+
+typedef enum { TKT_ACTIONS_AGENT, TKT_ACTIONS_MISSED } tkt_actions_kind_t;
+
+/* Decodes one message and submits its job; cb is called when its effects
+ * are durable. Returns -1 (err set, cb not called) for a message that does
+ * not follow its schema. */
+int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_kind_t kind,
+                       const char *payload, size_t len, tkt_pipeline_done_fn cb, void *ctx,
+                       char *err, size_t errsz) __attribute__((warn_unused_result));
+
+#endif
