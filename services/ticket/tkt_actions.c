@@ -300,40 +300,75 @@ static int parse_missed_op(const json_t *o, action_ctx_t *a, char *err, size_t e
     return bad ? -1 : 0;
 }
 
-int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_kind_t kind,
-                       const char *payload, size_t len, tkt_pipeline_done_fn cb, void *ctx,
-                       char *err, size_t errsz)
+/* Returns a new context (free()) or NULL with err set. */
+static action_ctx_t *parse(const tkt_policy_t *pol, tkt_actions_kind_t kind, const char *payload,
+                           size_t len, char *err, size_t errsz)
 {
     json_t *o = json_loadb(payload, len, 0, NULL);
     action_ctx_t *a = calloc(1, sizeof *a);
-    cmn_event_t ev;
-    char event_id[TKT_TEXT_MAX + 8];
-    int rc = -1;
     if (!a || !json_is_object(o)) {
         snprintf(err, errsz, "not a JSON object");
-        goto done;
+        goto fail;
     }
     a->pol = pol;
     SET(a->call_id, str(o, "call_id"));
     SET(a->number, str(o, "customer_number"));
     SET(a->when, str(o, "occurred_at"));
     if ((kind == TKT_ACTIONS_AGENT ? parse_agent_action : parse_missed_op)(o, a, err, errsz) < 0)
-        goto done;
-    cmn_event_init(&ev);
-    snprintf(event_id, sizeof event_id, "%s-%s", kind == TKT_ACTIONS_AGENT ? "act" : "mis", a->id);
-    if (cmn_event_set(&ev.event_id, event_id) < 0 ||
-        (a->call_id[0] && cmn_event_set(&ev.call_id, a->call_id) < 0) ||
-        (a->number[0] && cmn_event_set(&ev.customer_number, a->number) < 0) ||
-        (!a->call_id[0] && !a->number[0])) {
-        cmn_event_clear(&ev);
-        snprintf(err, errsz, "neither call_id nor customer_number");
-        goto done;
-    }
-    tkt_pipeline_submit_with(p, &ev, decide_action, a, cb, ctx);
-    a = NULL; /* the job owns it now */
-    rc = 0;
-done:
+        goto fail;
+    json_decref(o);
+    return a;
+fail:
     json_decref(o);
     free(a);
+    return NULL;
+}
+
+/* The event the job carries: ids for the lane, the markers and templates. */
+static int job_event(const action_ctx_t *a, tkt_actions_kind_t kind, cmn_event_t *ev)
+{
+    char event_id[TKT_TEXT_MAX + 8];
+    cmn_event_init(ev);
+    snprintf(event_id, sizeof event_id, "%s-%s", kind == TKT_ACTIONS_AGENT ? "act" : "mis", a->id);
+    if (cmn_event_set(&ev->event_id, event_id) < 0 ||
+        (a->call_id[0] && cmn_event_set(&ev->call_id, a->call_id) < 0) ||
+        (a->number[0] && cmn_event_set(&ev->customer_number, a->number) < 0) ||
+        (!a->call_id[0] && !a->number[0])) {
+        cmn_event_clear(ev);
+        return -1;
+    }
+    return 0;
+}
+
+int tkt_actions_decide_message(const tkt_policy_t *pol, tkt_actions_kind_t kind,
+                               const char *payload, size_t len, const tkt_call_t *call,
+                               const tkt_customer_t *customer, const tkt_facts_t *facts,
+                               tkt_plan_t *out, char *err, size_t errsz)
+{
+    cmn_event_t ev;
+    action_ctx_t *a = parse(pol, kind, payload, len, err, errsz);
+    int rc = -1;
+    if (a && job_event(a, kind, &ev) == 0) {
+        rc = decide_action(a, &ev, call, customer, facts, out);
+        cmn_event_clear(&ev);
+    }
+    free(a);
     return rc;
+}
+
+int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_kind_t kind,
+                       const char *payload, size_t len, tkt_pipeline_done_fn cb, void *ctx,
+                       char *err, size_t errsz)
+{
+    cmn_event_t ev;
+    action_ctx_t *a = parse(pol, kind, payload, len, err, errsz);
+    if (!a)
+        return -1;
+    if (job_event(a, kind, &ev) < 0) {
+        snprintf(err, errsz, "neither call_id nor customer_number");
+        free(a);
+        return -1;
+    }
+    tkt_pipeline_submit_with(p, &ev, decide_action, a, cb, ctx); /* the job owns a */
+    return 0;
 }

@@ -20,4 +20,11 @@ int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_k
                        const char *payload, size_t len, tkt_pipeline_done_fn cb, void *ctx,
                        char *err, size_t errsz) __attribute__((warn_unused_result));
 
+/* The decision alone, for tests: decodes `payload` and decides on the
+ * given state like the pipeline would. -1 with err for a bad message. */
+int tkt_actions_decide_message(const tkt_policy_t *pol, tkt_actions_kind_t kind,
+                               const char *payload, size_t len, const tkt_call_t *call,
+                               const tkt_customer_t *customer, const tkt_facts_t *facts,
+                               tkt_plan_t *out, char *err, size_t errsz);
+
 #endif

@@ -1,0 +1,175 @@
+/* Agent actions (R-C4, R-P6) and missed-call operations (R-M1..R-M3) as
+ * decisions, and the Redis codec of the state they change. */
+#include "cmn_log.h"
+#include "test.h"
+#include "tkt_actions.h"
+#include "tkt_codec.h"
+
+static tkt_policy_t pol;
+
+static int decide(tkt_actions_kind_t kind, const char *msg, const tkt_call_t *call,
+                  const tkt_customer_t *cust, const tkt_facts_t *facts, tkt_plan_t *out)
+{
+    char err[128];
+    return tkt_actions_decide_message(&pol, kind, msg, strlen(msg), call, cust, facts, out, err,
+                                      sizeof err);
+}
+
+static tkt_customer_t customer(void)
+{
+    tkt_customer_t c = {0};
+    snprintf(c.number, sizeof c.number, "+390612345678");
+    return c;
+}
+
+static void test_R_M1_group_open_needs_the_contact_first(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    const char *msg = "{\"schema_version\":1,\"op_id\":\"op-000001\",\"op\":\"group.open\","
+                      "\"group_id\":\"g1\",\"customer_number\":\"+390612345678\",\"call_id\":\"c1\","
+                      "\"count\":1,\"assignee_crm_id\":\"900001\",\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_CONTACTS);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+
+    tkt_facts_t facts = {.contacts_known = 1, .n_contacts = 2};
+    snprintf(facts.contacts[0].id, sizeof facts.contacts[0].id, "501");
+    facts.contacts[0].created_at_ms = 1000;
+    snprintf(facts.contacts[1].id, sizeof facts.contacts[1].id, "502");
+    facts.contacts[1].created_at_ms = 2000;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_STR(plan.ops[0].subject, "Missed call from +390612345678");
+    ASSERT_EQ_STR(plan.ops[0].requester_id, "502"); /* R-C4: most recent */
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "900001"); /* R-M1: last offered */
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_STR(plan.ops[0].external_id, "callbus-missed-g1");
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "g1");
+    ASSERT_EQ_STR(plan.customer.missed_ticket_id, TKT_REF_NEW_TICKET);
+}
+
+static void test_R_M2_group_add_comments_with_count(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(cust.missed_group_id, sizeof cust.missed_group_id, "g1");
+    snprintf(cust.missed_ticket_id, sizeof cust.missed_ticket_id, "77");
+    const char *msg = "{\"op_id\":\"op-000002\",\"op\":\"group.add\",\"group_id\":\"g1\","
+                      "\"customer_number\":\"+390612345678\",\"call_id\":\"c2\",\"count\":3,"
+                      "\"occurred_at\":\"2026-11-21T10:05:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_COMMENT);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "77");
+    ASSERT_TRUE(strstr(plan.ops[0].body, "Missed call 3") != NULL);
+}
+
+static void test_R_M3_status_closed_ends_the_group(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(cust.missed_group_id, sizeof cust.missed_group_id, "g1");
+    snprintf(cust.missed_ticket_id, sizeof cust.missed_ticket_id, "77");
+    const char *msg = "{\"op_id\":\"op-000003\",\"op\":\"group.status\",\"group_id\":\"g1\","
+                      "\"customer_number\":\"+390612345678\",\"status\":\"pending\","
+                      "\"called_back\":true,\"occurred_at\":\"2026-11-21T10:09:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_PENDING);
+    ASSERT_EQ_STR(plan.ops[0].tags[0], "callbus_called_back");
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "");
+}
+
+static void test_R_C4_contact_picked_moves_the_requester(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(call.ticket_id, sizeof call.ticket_id, "55");
+    const char *msg = "{\"action_id\":\"act-000001\",\"action\":\"contact.picked\",\"call_id\":\"c1\","
+                      "\"agent_crm_id\":\"900001\",\"contact_id\":\"503\","
+                      "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_STR(plan.call.picked_contact_id, "503");
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "55");
+    ASSERT_EQ_STR(plan.ops[0].requester_id, "503");
+}
+
+static void test_R_P6_retarget_moves_the_call(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(call.ticket_id, sizeof call.ticket_id, "55");
+    const char *msg = "{\"action_id\":\"act-000002\",\"action\":\"call.retargeted\",\"call_id\":\"c1\","
+                      "\"agent_crm_id\":\"900001\",\"ticket_id\":\"60\","
+                      "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_STR(plan.call.ticket_id, "60");
+    ASSERT_EQ_INT(plan.n_ops, 2);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "60");
+    ASSERT_EQ_STR(plan.ops[1].ticket_id, "55");
+}
+
+static void test_bad_messages_rejected(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, "not json", &call, &cust, NULL, &plan), -1);
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, "{\"action\":\"call.retargeted\",\"action_id\":\"a1234567\","
+                                            "\"call_id\":\"c\",\"agent_crm_id\":\"1\"}",
+                         &call, &cust, NULL, &plan),
+                  -1); /* no ticket_id */
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, "{\"op\":\"group.status\",\"op_id\":\"o1234567\","
+                                             "\"group_id\":\"g\",\"customer_number\":\"+390612345678\"}",
+                         &call, &cust, NULL, &plan),
+                  -1); /* no status */
+}
+
+static void test_codec_roundtrip(void)
+{
+    tkt_call_t call = {0}, call2;
+    tkt_customer_t cust = customer(), cust2;
+    snprintf(call.call_id, sizeof call.call_id, "c-1");
+    snprintf(call.ticket_id, sizeof call.ticket_id, "55");
+    call.answered = 1;
+    call.n_legs = 1;
+    snprintf(call.legs[0].agent_crm_id, sizeof call.legs[0].agent_crm_id, "900001");
+    cust.n_tickets = 1;
+    snprintf(cust.tickets[0].id, sizeof cust.tickets[0].id, "55");
+    cust.tickets[0].status = TKT_ST_HOLD;
+    cust.tickets[0].fresh = 1; /* per event: never stored */
+    snprintf(cust.missed_group_id, sizeof cust.missed_group_id, "g9");
+    cust.last_call.total_s = 7;
+    json_t *j = tkt_codec_call_to_json(&call);
+    ASSERT_EQ_INT(tkt_codec_call_from_json(j, &call2), 0);
+    json_decref(j);
+    j = tkt_codec_customer_to_json(&cust);
+    ASSERT_EQ_INT(tkt_codec_customer_from_json(j, &cust2), 0);
+    json_decref(j);
+    cust.tickets[0].fresh = 0;
+    ASSERT_TRUE(memcmp(&call, &call2, sizeof call) == 0);
+    ASSERT_TRUE(memcmp(&cust, &cust2, sizeof cust) == 0);
+}
+
+int main(void)
+{
+    cmn_log_init("test", CMN_LOG_ERROR);
+    tkt_policy_defaults(&pol);
+    static const test_case_t cases[] = {
+        TEST_CASE(test_R_M1_group_open_needs_the_contact_first),
+        TEST_CASE(test_R_M2_group_add_comments_with_count),
+        TEST_CASE(test_R_M3_status_closed_ends_the_group),
+        TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
+        TEST_CASE(test_R_P6_retarget_moves_the_call),
+        TEST_CASE(test_bad_messages_rejected),
+        TEST_CASE(test_codec_roundtrip)};
+    return test_run_all("ticket_actions", cases, sizeof cases / sizeof cases[0]);
+}
