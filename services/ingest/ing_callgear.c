@@ -1,7 +1,7 @@
 /* CallGear notifications -> canonical events. Each notification fills the
  * same body template (BEHAVIOUR.md §10), so the common members are read once
  * (fill_common) and a small builder per notification decides the event type,
- * the outcome and who the agent is. The rules are tabled in MAPPING.md. */
+ * the outcome and who the agent is. The rules are tabled in docs/providers.md. */
 #include "ing_callgear.h"
 #include "ing_json.h"
 

@@ -143,7 +143,7 @@ typedef struct {
     }
 /* What each leg's status means for the call. Inbound customer leg: Twilio
  * answers it itself (TwiML), so only its end is reported; "completed" is
- * taken as answered (see MAPPING.md for this limit), any other end means
+ * taken as answered (see docs/providers.md for this limit), any other end means
  * nobody ever picked up: abandoned. */
 static const tw_rule_t rules[LEG__COUNT][PH__COUNT] = {
     [LEG_INBOUND_CUSTOMER] = {NO_EVENT,

@@ -1,6 +1,6 @@
 /* Twilio voice webhooks: the X-Twilio-Signature check and the mapping of
  * voice status callbacks (and recording status callbacks) to canonical
- * events. Twilio reports each call *leg* separately; MAPPING.md tables how a
+ * events. Twilio reports each call *leg* separately; docs/providers.md tables how a
  * leg's kind and CallStatus become an event. */
 #ifndef ING_TWILIO_H
 #define ING_TWILIO_H

@@ -1,5 +1,5 @@
 /* Webex Contact Center flow requests -> canonical events. The body is ours
- * (MAPPING.md), named after the flow variables that fill it. Flow templates
+ * (docs/providers.md), named after the flow variables that fill it. Flow templates
  * render numbers as strings as often as not, hence the ing_json readers. */
 #include "ing_webex.h"
 #include "ing_json.h"

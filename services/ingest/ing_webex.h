@@ -1,7 +1,7 @@
 /* Webex Contact Center -> canonical events. Webex CC has no webhook of its
  * own for call progress; a flow (and its event flows: AgentOffered,
  * AgentAnswered, AgentTransferred, PhoneContactEnded...) posts the body we
- * define, through an HTTP Request activity. MAPPING.md documents that body
+ * define, through an HTTP Request activity. docs/providers.md documents that body
  * with an example and the flow variable each member comes from. */
 #ifndef ING_WEBEX_H
 #define ING_WEBEX_H
