@@ -67,6 +67,9 @@ static void count_response(const char *route, int status, double ms)
 /* Requests between dispatch and reply, of every server in the process (one
  * loop per process): a sentinel of a circular list. */
 static live_req_t live = {&live, &live, NULL, NULL, NULL, 0};
+/* Set once a server drains: every reply then closes its connection, so a
+ * keep-alive client does not send its next request into a closing server. */
+static int draining;
 
 static void live_unlink(live_req_t *lr)
 {
@@ -103,6 +106,8 @@ void cmn_http_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
     forget_if_orphaned(req);
     struct evbuffer *out = evbuffer_new();
+    if (draining)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -246,10 +251,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
         return serve_metrics(h, req);
     const route_t *r = match(h, path);
     track(h, req, r ? r->name : "unmatched");
-    if (h->draining) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    if (h->draining)
         return cmn_http_reply_unavailable(req, 1, "shutting down");
-    }
     if (!r)
         return cmn_http_reply_error(req, 404, "no such route", NULL);
     if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->max_body)
@@ -314,6 +317,7 @@ int cmn_http_ready_check(cmn_http_t *h, const char *name, cmn_http_ready_fn fn, 
 void cmn_http_drain(cmn_http_t *h)
 {
     h->draining = 1;
+    draining = 1;
     if (h->sock) {
         evhttp_del_accept_socket(h->http, h->sock);
         h->sock = NULL;
@@ -329,6 +333,8 @@ void cmn_http_free(cmn_http_t *h)
 {
     if (!h)
         return;
+    if (h->draining)
+        draining = 0;
     if (h->http)
         evhttp_free(h->http);
     for (live_req_t *lr = live.next, *next; lr != &live; lr = next) {

@@ -6,7 +6,7 @@
  * uninitialised one); on success `out` holds `out->n` initialised events
  * owned by the caller, released with ing_events_clear(). `out->n` may be 0:
  * the payload was valid but says nothing the canonical stream carries (the
- * HTTP layer answers 200 and publishes nothing). On failure `out` is empty
+ * HTTP layer answers 202 with no event ids and publishes nothing). On failure `out` is empty
  * and `err` says why. */
 #ifndef ING_NORMALISE_H
 #define ING_NORMALISE_H

@@ -15,6 +15,7 @@
 
 #include <event2/http.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,17 +134,45 @@ static void publish_events(pending_t *p, ing_events_t *events)
 
 /* Keeps an authenticated but unusable payload, with the reason, so an
  * operator can fix the mapping and replay it (docs/operations.md). */
+/* Text as a JSON string; a body that is not UTF-8 (a misconfigured
+ * provider) is kept base64-encoded rather than refused, so it still
+ * reaches the dead-letter topic. Returns a new reference. */
+static json_t *raw_text(const char *text, size_t len, const char **encoding)
+{
+    json_t *s = json_stringn(text, len);
+    *encoding = NULL;
+    if (s)
+        return s;
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    unsigned char *b64 = malloc(cap);
+    if (!b64)
+        return NULL;
+    EVP_EncodeBlock(b64, (const unsigned char *)text, (int)len);
+    s = json_string((const char *)b64);
+    free(b64);
+    *encoding = "base64";
+    return s;
+}
+
+/* Keeps an authenticated but unusable payload, with the reason, so an
+ * operator can fix the mapping and replay it (docs/operations.md). */
 static void publish_dead_letter(pending_t *p, const char *route, const ing_error_t *why)
 {
     size_t len;
-    const char *body = cmn_http_body(p->req, &len);
+    const char *body = cmn_http_body(p->req, &len), *encoding, *ct_encoding;
     const char *ct = cmn_http_header(p->req, "Content-Type");
     char received[CMN_TIME_TEXT_MAX];
     cmn_time_format(cmn_time_now_ms(), received, sizeof received);
-    json_t *entry =
-        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s%, s:s}", "schema_version", 1, "provider",
-                  p->provider, "route", route, "reason", why->msg, "field", why->field,
-                  "content_type", ct ? ct : "", "body", body, len, "received_at", received);
+    json_t *body_json = raw_text(body, len, &encoding);
+    json_t *ct_json = raw_text(ct ? ct : "", ct ? strlen(ct) : 0, &ct_encoding);
+    json_t *entry = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o*, s:o*, s:s}", "schema_version", 1,
+                              "provider", p->provider, "route", route, "reason", why->msg, "field",
+                              why->field, "content_type", ct_encoding ? json_string("") : ct_json,
+                              "body", body_json, "received_at", received);
+    if (ct_encoding)
+        json_decref(ct_json);
+    if (entry && encoding)
+        json_object_set_new(entry, "body_encoding", json_string(encoding));
     char *text = entry ? json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(entry);
     p->dlq = 1;
@@ -162,6 +191,10 @@ static void accept_or_dead_letter(ing_server_t *srv, struct evhttp_request *req,
                                   ing_events_t *events, const ing_error_t *why)
 {
     pending_t *p;
+    if (rc == 0 && events->n == 0) { /* valid, but nothing the call stream carries */
+        cmn_http_reply_json(req, 202, json_pack("{s:s, s:[]}", "status", "accepted", "event_ids"));
+        return;
+    }
     if (!cmn_producer_reachable(srv->producer)) {
         cmn_http_reply_unavailable(req, (int)srv->cfg->retry_after_s, "Kafka is unreachable");
         return;

@@ -9,5 +9,5 @@ if(NOT TARGET ticket_crm)
     ${CMAKE_CURRENT_LIST_DIR}/tkt_zendesk.c)
   target_include_directories(ticket_crm PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   # callbus_common brings libcurl, libevent and jansson (PUBLIC).
-  target_link_libraries(ticket_crm PUBLIC callbus_common)
+  target_link_libraries(ticket_crm PUBLIC ticket_model)
 endif()

@@ -45,11 +45,14 @@ struct job {
     int rejected;
     int attempts;
     struct event *retry;
+    job_t *applying_next; /* in the pipeline's applying set */
+    int applying;
 };
 
 struct tkt_pipeline {
     tkt_pipeline_deps_t d;
     lane_t *lanes[LANE_BUCKETS];
+    job_t *applying[LANE_BUCKETS]; /* jobs past their commit, by event id */
     size_t in_flight;
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
     cmn_metric_t *m_created[6];
@@ -119,10 +122,49 @@ static void lane_release(job_t *j)
     free(l);
 }
 
+/* ---- jobs applying a committed plan, by event id ---------------------------
+ * A provider re-post (same event id) can arrive while the first copy's
+ * writes wait in the batch window: its plan is committed, not yet done, and
+ * the CRM does not show its comments yet, so the marker check would let the
+ * copy write them a second time. A copy finds the first one here and waits
+ * for its done marker instead. */
+
+static void applying_add(job_t *j)
+{
+    unsigned h = hash(j->ev.event_id);
+    if (j->applying)
+        return;
+    j->applying_next = j->p->applying[h];
+    j->p->applying[h] = j;
+    j->applying = 1;
+}
+
+static void applying_remove(job_t *j)
+{
+    if (!j->applying)
+        return;
+    job_t **pp = &j->p->applying[hash(j->ev.event_id)];
+    while (*pp && *pp != j)
+        pp = &(*pp)->applying_next;
+    if (*pp)
+        *pp = j->applying_next;
+    j->applying = 0;
+}
+
+/* Another job of this process is applying the same event's plan. */
+static int applying_elsewhere(const job_t *j)
+{
+    for (const job_t *o = j->p->applying[hash(j->ev.event_id)]; o; o = o->applying_next)
+        if (o != j && strcmp(o->ev.event_id, j->ev.event_id) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- ending a job ------------------------------------------------------- */
 
 static void job_free(job_t *j)
 {
+    applying_remove(j);
     if (j->retry)
         event_free(j->retry);
     free(j->custom_ctx);
@@ -283,32 +325,110 @@ static void op_settled(job_t *j, int ok, const char *why)
     publish_then_done(j);
 }
 
-static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
+static void send_now(job_t *j, const tkt_op_t *op);
+static void apply_one(job_t *j, const tkt_op_t *op);
+
+/* R-T10: a write for a ticket a person closed goes to a new ticket instead.
+ * Its external id names the call and the closed ticket, and its creation is
+ * marked in Redis first (as the rules' creations are): a later write of the
+ * same call (a recording after the end of the call, a replay after a crash)
+ * finds that ticket and writes there instead of making another one. */
+typedef struct {
+    job_t *j;
+    tkt_op_t create; /* the new ticket, the write as its first comment */
+    tkt_op_t write;  /* the write itself, for when the new ticket exists already */
+} instead_t;
+
+static void instead_done(instead_t *w, int ok, const char *error)
 {
-    op_settled(ctx, res->ok, res->error);
+    job_t *j = w->j;
+    free(w);
+    op_settled(j, ok, error);
 }
 
-/* R-T10: the ticket was closed by a human: the write goes to a new ticket. */
+static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
+{
+    instead_done(ctx, res->ok, res->error);
+}
+
+static void on_instead_found(void *ctx, const tkt_crm_result_t *res)
+{
+    instead_t *w = ctx;
+    job_t *j = w->j;
+    if (!res->ok)
+        return instead_done(w, 0, res->error);
+    if (res->n_tickets) { /* an earlier write of this call made it: write there */
+        snprintf(w->write.ticket_id, sizeof w->write.ticket_id, "%s", res->tickets[0].id);
+        j->outstanding++;
+        apply_one(j, &w->write); /* checked first when replaying: it may be there already */
+        return instead_done(w, 1, NULL);
+    }
+    if (j->attempts < 2) /* its creation may still be under way: look again later */
+        return instead_done(w, 0, "the replacement ticket is not visible yet");
+    j->p->d.crm->ops->create_ticket(j->p->d.crm, &w->create, on_created_instead, w);
+}
+
+static void on_instead_intent(void *ctx, int fresh, const char *err)
+{
+    instead_t *w = ctx;
+    tkt_crm_t *crm = w->j->p->d.crm;
+    if (err)
+        return instead_done(w, 0, err);
+    if (fresh)
+        crm->ops->create_ticket(crm, &w->create, on_created_instead, w);
+    else
+        crm->ops->find_by_external_id(crm, w->create.external_id, on_instead_found, w);
+}
+
 static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
 {
-    tkt_op_t create = {
-        .kind = TKT_OP_CREATE_TICKET, .status = TKT_ST_OPEN, .ticket_kind = TKT_KIND_CALL};
-    tkt_render_subject(j->p->d.policy->subject_call, &j->ev, create.subject, sizeof create.subject);
-    snprintf(create.requester_id, sizeof create.requester_id, "%s", j->call.contact_id);
-    snprintf(create.external_id, sizeof create.external_id, "callbus-%s-after-%s", j->ev.call_id,
-             op->ticket_id);
-    memcpy(create.body, op->body, sizeof create.body);
-    create.fields[0] = op->fields[0];
-    create.n_fields = op->n_fields ? 1 : 0;
-    j->p->d.crm->ops->create_ticket(j->p->d.crm, &create, on_created_instead, j);
+    const tkt_policy_t *pol = j->p->d.policy;
+    const char *call_id = j->call.call_id[0] ? j->call.call_id : j->ev.call_id ? j->ev.call_id : "";
+    instead_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return op_settled(j, 0, "out of memory");
+    w->j = j;
+    w->write = *op;
+    tkt_op_t *c = &w->create;
+    cmn_event_t view = j->ev; /* borrowed members, for the subject only */
+    if (!view.customer_number && j->call.customer[0])
+        view.customer_number = j->call.customer;
+    c->kind = TKT_OP_CREATE_TICKET;
+    c->ticket_kind = j->call.outbound ? TKT_KIND_OUTBOUND : TKT_KIND_CALL;
+    c->status = op->status != TKT_ST_UNKNOWN ? op->status : TKT_ST_OPEN;
+    tkt_render_subject(j->call.outbound ? pol->subject_outbound : pol->subject_call, &view,
+                       c->subject, sizeof c->subject);
+    if (j->call.contact_id[0] != '$')
+        snprintf(c->requester_id, sizeof c->requester_id, "%s", j->call.contact_id);
+    if (snprintf(c->external_id, sizeof c->external_id, "callbus-%s-after-%s", call_id,
+                 op->ticket_id) >= (int)sizeof c->external_id)
+        LOG_CALL(CMN_LOG_DEBUG, call_id, "replacement external id cut: %s", c->external_id);
+    snprintf(c->tags[0], sizeof c->tags[0], "callbus");
+    snprintf(c->tags[1], sizeof c->tags[1], "%s",
+             j->call.outbound ? "callbus_outbound" : "callbus_call");
+    c->n_tags = 2;
+    /* the write's assignee, else the call's agent (R-T1), else the default (R-T11) */
+    c->set_assignee = 1;
+    snprintf(c->assignee_id, sizeof c->assignee_id, "%s",
+             op->set_assignee          ? op->assignee_id
+             : j->call.agent_crm_id[0] ? j->call.agent_crm_id
+                                       : pol->default_assignee);
+    memcpy(c->fields, op->fields, sizeof c->fields);
+    c->n_fields = op->n_fields;
+    /* The body keeps its replay marker at the end: the note goes first, if it fits. */
+    if (snprintf(c->body, sizeof c->body,
+                 "Ticket %s of this call was solved or closed; the call continues here.\n\n%s",
+                 op->ticket_id, op->body) >= (int)sizeof c->body)
+        memcpy(c->body, op->body, sizeof c->body);
+    c->public_comment = op->public_comment;
+    if (tkt_store_intent(j->p->d.store, c->external_id, on_instead_intent, w) < 0)
+        instead_done(w, 0, "redis unavailable");
 }
 
 typedef struct {
     job_t *j;
     tkt_op_t op;
 } redirect_t;
-
-static void send_now(job_t *j, const tkt_op_t *op);
 
 static void on_closed_ticket_seen(void *ctx, const tkt_crm_result_t *res)
 {
@@ -444,6 +564,7 @@ static void on_committed(void *ctx, const char *err)
     if (err)
         return retry_later(j, err);
     lane_release(j); /* the next event of this customer may decide now */
+    applying_add(j);
     apply(j);
 }
 
@@ -663,7 +784,13 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
         cmn_metric_add(j->p->m_replayed, 1);
         return finish(j, 1);
     }
+    if (l->have_plan && applying_elsewhere(j)) { /* a re-post while the first copy applies */
+        cmn_metric_add(j->p->m_replayed, 1);
+        lane_release(j);
+        return retry_later(j, "the same event is being applied; waiting for it");
+    }
     if (l->have_plan) { /* committed before a crash: apply what it says, checked */
+        applying_add(j);
         j->replay = 1;
         memcpy(j->ops, l->plan, sizeof l->plan[0] * l->n_plan);
         j->n_ops = l->n_plan;

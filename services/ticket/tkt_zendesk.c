@@ -84,23 +84,6 @@ struct zd {
 
 /* ----------------------------------------------------------- small helpers */
 
-static const char *const status_names[] = {NULL,   "new",    "open",  "pending",
-                                           "hold", "solved", "closed"};
-
-static const char *zd_status_name(tkt_status_t s)
-{
-    return (int)s > 0 && (size_t)s < sizeof status_names / sizeof *status_names ? status_names[s]
-                                                                                : NULL;
-}
-
-static tkt_status_t zd_status_parse(const char *s)
-{
-    for (size_t i = 1; s && i < sizeof status_names / sizeof *status_names; i++)
-        if (strcmp(s, status_names[i]) == 0)
-            return (tkt_status_t)i;
-    return TKT_ST_UNKNOWN;
-}
-
 /* Copies with truncation (error texts and ids may be cut, never overrun). */
 static void copy_str(char *dst, size_t dstsz, const char *src)
 {
@@ -120,6 +103,57 @@ static void fmt_trunc(char *dst, size_t dstsz, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(dst, dstsz, fmt, ap);
     va_end(ap);
+}
+
+/* A JSON string of text that came from calls and telephony and may not
+ * be valid UTF-8 (jansson refuses such text): invalid bytes become U+FFFD
+ * rather than the whole field silently going missing. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j || !s)
+        return j;
+    size_t n = strlen(s);
+    char *clean = malloc(n * 3 + 1);
+    if (!clean)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    char *o = clean;
+    while (*p) {
+        size_t len = *p < 0x80         ? 1
+                     : (*p >> 5) == 6  ? 2
+                     : (*p >> 4) == 14 ? 3
+                     : (*p >> 3) == 30 ? 4
+                                       : 0;
+        size_t k = 1;
+        while (len > 1 && k < len && (p[k] & 0xC0) == 0x80)
+            k++;
+        int ok = len > 0 && k == len; /* complete, and then cp is safe to read */
+        if (ok && len > 1) {
+            uint32_t cp = len == 2   ? (uint32_t)(p[0] & 0x1F)
+                          : len == 3 ? (uint32_t)(p[0] & 0x0F)
+                                     : (uint32_t)(p[0] & 0x07);
+            for (size_t m = 1; m < len; m++)
+                cp = cp << 6 | (uint32_t)(p[m] & 0x3F);
+            /* no overlong forms, no surrogates, nothing past U+10FFFF */
+            ok = (len == 2 && cp >= 0x80) ||
+                 (len == 3 && cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ||
+                 (len == 4 && cp >= 0x10000 && cp <= 0x10FFFF);
+        }
+        if (ok) {
+            memcpy(o, p, len);
+            o += len;
+            p += len;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p += 1;
+        }
+    }
+    *o = '\0';
+    j = json_string(clean);
+    free(clean);
+    return j;
 }
 
 /* Zendesk ids are positive integers: digits only, fits in int64. */
@@ -417,6 +451,7 @@ static void curl_start(zd_t *zd, zd_http_t *h, const char *method, const char *u
         tkt_curl_resp_t fail = {.status = 0,
                                 .retry_after_s = -1,
                                 .rate_remaining = -1,
+                                .rate_reset_s = -1,
                                 .body = "",
                                 .error = "cannot start the request"};
         on_curl_done(h, &fail);
@@ -492,12 +527,12 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
     zd_http_t *h = ctx;
     zd_op_t *op = h->op;
     zd_t *zd = op->zd;
-    count_response(zd, h->verifying ? "find_by_external_id" : h->metric_op, resp);
-    if (zd->closing || !zd->rl) {
+    if (zd->closing || !zd->rl) { /* cancelled by free() */
         h->rlreq = NULL;
         op_fail(op, "shut down");
         return;
     }
+    count_response(zd, h->verifying ? "find_by_external_id" : h->metric_op, resp);
     int64_t delay = -1;
     tkt_rl_kind_t kind = classify(zd, resp, &delay);
     json_t *found = NULL;
@@ -558,7 +593,11 @@ static void http_start(zd_op_t *op, const char *metric_op, const char *method, c
 {
     zd_t *zd = op->zd;
     zd_http_t *h = NULL;
-    if (!url)
+    /* Every POST / PUT but the Talk display carries a JSON body; none here
+     * means it could not be built. */
+    int body_missing =
+        !body && strcmp(method, "GET") != 0 && strcmp(metric_op, "display_ticket") != 0;
+    if (!url || body_missing)
         goto oom;
     h = calloc(1, sizeof *h);
     if (!h)
@@ -571,10 +610,8 @@ static void http_start(zd_op_t *op, const char *metric_op, const char *method, c
     h->step = step;
     op->http = h;
     h->rlreq = tkt_rl_submit(zd->rl, op->prio, h);
-    if (!h->rlreq) {
+    if (!h->rlreq)
         op_fail_later(op, "cannot queue the request");
-        return;
-    }
     return;
 oom:
     free(url);
@@ -595,7 +632,7 @@ static void parse_ticket(json_t *t, tkt_crm_ticket_t *out)
 {
     memset(out, 0, sizeof *out);
     json_id(json_object_get(t, "id"), out->id, sizeof out->id);
-    out->status = zd_status_parse(json_string_value(json_object_get(t, "status")));
+    out->status = tkt_status_parse(json_string_value(json_object_get(t, "status")));
     copy_str(out->subject, sizeof out->subject, json_string_value(json_object_get(t, "subject")));
     json_id(json_object_get(t, "assignee_id"), out->assignee_id, sizeof out->assignee_id);
     json_id(json_object_get(t, "requester_id"), out->requester_id, sizeof out->requester_id);
@@ -715,7 +752,12 @@ static void zd_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio,
     char query[96];
     snprintf(query, sizeof query, "type:user role:end-user phone:*%s", digits);
     char *esc = url_escape(query);
-    char *url = esc ? str_printf("%s/api/v2/search.json?query=%s", zd->base_url, esc) : NULL;
+    /* Newest first: with more matches than fit, R-C4's "most recently
+     * created" contact is among those returned. */
+    char *url =
+        esc ? str_printf("%s/api/v2/search.json?query=%s&sort_by=created_at&sort_order=desc",
+                         zd->base_url, esc)
+            : NULL;
     free(esc);
     http_start(op, "find_contacts", "GET", url, NULL, step_find_contacts);
 }
@@ -752,8 +794,11 @@ static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *nam
         return;
     }
     /* Zendesk requires a name; a caller we know nothing of is named by number. */
-    json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "user", "name", name && *name ? name : phone,
-                             "role", "end-user", "phone", phone);
+    json_t *user = json_object();
+    json_object_set_new(user, "name", jstr(name && *name ? name : phone));
+    json_object_set_new(user, "role", json_string("end-user"));
+    json_object_set_new(user, "phone", jstr(phone));
+    json_t *body = json_pack("{s:o}", "user", user);
     http_start(op, "create_contact", "POST", str_printf("%s/api/v2/users.json", zd->base_url),
                json_text(body), step_user);
 }
@@ -773,7 +818,8 @@ static int put_fields(json_t *t, const tkt_op_t *o, char *err, size_t errsz)
                      o->fields[i].field_id);
             return -1;
         }
-        json_array_append_new(arr, json_pack("{s:I, s:s}", "id", fid, "value", o->fields[i].value));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:o}", "id", fid, "value", jstr(o->fields[i].value)));
     }
     return 0;
 }
@@ -783,7 +829,7 @@ static json_t *tag_array(const tkt_op_t *o)
     json_t *arr = json_array();
     for (size_t i = 0; i < o->n_tags && i < TKT_MAX_TAGS; i++)
         if (o->tags[i][0])
-            json_array_append_new(arr, json_string(o->tags[i]));
+            json_array_append_new(arr, jstr(o->tags[i]));
     return arr;
 }
 
@@ -793,8 +839,9 @@ static void put_comment(json_t *t, const tkt_op_t *o, const char *fallback)
     if (!body || !*body)
         return;
     /* public always explicit: Zendesk otherwise copies the first comment's. */
-    json_object_set_new(t, "comment",
-                        json_pack("{s:s, s:b}", "body", body, "public", o->public_comment ? 1 : 0));
+    json_object_set_new(
+        t, "comment",
+        json_pack("{s:o, s:b}", "body", jstr(body), "public", o->public_comment ? 1 : 0));
 }
 
 /* The "ticket" object of a create (create=1) or an update / comment. */
@@ -804,7 +851,7 @@ static json_t *ticket_object(const tkt_op_t *o, int create, char *err, size_t er
     json_int_t id;
     if (create) {
         if (o->subject[0])
-            json_object_set_new(t, "subject", json_string(o->subject));
+            json_object_set_new(t, "subject", jstr(o->subject));
         /* A ticket needs a first comment; the subject stands in for an empty one. */
         put_comment(t, o, o->subject);
         if (o->requester_id[0]) {
@@ -816,7 +863,7 @@ static json_t *ticket_object(const tkt_op_t *o, int create, char *err, size_t er
             json_object_set_new(t, "requester_id", json_integer(id));
         }
         if (o->external_id[0])
-            json_object_set_new(t, "external_id", json_string(o->external_id));
+            json_object_set_new(t, "external_id", jstr(o->external_id));
         if (o->n_tags)
             json_object_set_new(t, "tags", tag_array(o));
     } else {
@@ -825,12 +872,21 @@ static json_t *ticket_object(const tkt_op_t *o, int create, char *err, size_t er
             goto err;
         }
         put_comment(t, o, NULL);
+        /* R-C4: an agent picked another of the contacts with the number. */
+        if (o->requester_id[0]) {
+            if (parse_id(o->requester_id, &id) != 0) {
+                snprintf(err, errsz, "requester id \"%s\" is not a Zendesk user id",
+                         o->requester_id);
+                goto err;
+            }
+            json_object_set_new(t, "requester_id", json_integer(id));
+        }
         /* Tags on an update add to the ticket's, never replace them. */
         if (o->n_tags)
             json_object_set_new(t, "additional_tags", tag_array(o));
     }
     if (create || o->kind == TKT_OP_UPDATE) {
-        const char *st = zd_status_name(o->status);
+        const char *st = tkt_status_name(o->status);
         if (st)
             json_object_set_new(t, "status", json_string(st));
         if (o->assignee_id[0]) {
@@ -1164,15 +1220,16 @@ static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int ex
     }
     json_t *js = json_object_get(j, "job_status");
     const char *status = json_string_value(json_object_get(js, "status"));
-    if (status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0)) {
+    if (status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
+                   strcmp(status, "killed") == 0)) {
         bulk_map_results(op, json_object_get(js, "results"));
         op->res->ok = 1;
         op->res->http_status = resp->status;
-        if (strcmp(status, "failed") == 0)
-            snprintf(op->res->error, sizeof op->res->error, "job %s failed: %s", op->job_id,
-                     json_string_value(json_object_get(js, "message"))
-                         ? json_string_value(json_object_get(js, "message"))
-                         : "");
+        if (strcmp(status, "completed") != 0)
+            fmt_trunc(op->res->error, sizeof op->res->error, "job %s %s: %s", op->job_id, status,
+                      json_string_value(json_object_get(js, "message"))
+                          ? json_string_value(json_object_get(js, "message"))
+                          : "");
         op_finish(op);
         return;
     }

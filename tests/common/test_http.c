@@ -391,30 +391,36 @@ static void test_client_gone_before_deferred_reply(void)
     teardown();
 }
 
-/* Drain: the listener closes; a request on an open connection gets 503 with
- * Retry-After and Connection: close; /readyz says why. */
+/* Drain: the listener closes; a request on an open keep-alive connection
+ * gets 503 with Retry-After; every reply from then on closes its
+ * connection; /readyz says why. */
 static void test_drain(void)
 {
     ASSERT_EQ_INT(setup(), 0);
     int port = cmn_http_port(srv);
-    struct evhttp_connection *c = connect_srv(port);
-    ASSERT_TRUE(c != NULL);
+    struct evhttp_connection *c = connect_srv(port), *c2 = connect_srv(port);
+    ASSERT_TRUE(c != NULL && c2 != NULL);
     ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0);
+    wait_for(&r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_EQ_INT(start(c2, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0);
     wait_for(&r);
     ASSERT_EQ_INT(r.status, 200);
 
     cmn_http_drain(srv);
-    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r), 0); /* keep-alive */
-    wait_for(&r);
-    ASSERT_EQ_INT(r.status, 503);
-    ASSERT_TRUE(strstr(r.body, "\"shutdown\":\"draining\"") != NULL);
-    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0);
+    ASSERT_EQ_INT(start(c, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0); /* keep-alive */
     wait_for(&r);
     ASSERT_EQ_INT(r.status, 503);
     ASSERT_EQ_STR(r.retry_after, "1");
     ASSERT_EQ_STR(r.connection, "close");
     ASSERT_EQ_STR(r.body, "{\"error\":\"shutting down\"}\n");
+    ASSERT_EQ_INT(start(c2, EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r), 0);
+    wait_for(&r);
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_EQ_STR(r.connection, "close");
+    ASSERT_TRUE(strstr(r.body, "\"shutdown\":\"draining\"") != NULL);
     evhttp_connection_free(c);
+    evhttp_connection_free(c2);
 
     /* a new connection is refused: nobody listens any more */
     request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);

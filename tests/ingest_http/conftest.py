@@ -34,6 +34,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "ingest" / "fixtures"
+SCHEMAS = REPO / "schemas"
 KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
 BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39192")
 
@@ -366,3 +367,24 @@ def generic_signature(secret, timestamp, body):
         body = body.encode()
     mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
+
+
+# ---- the published JSON Schemas ------------------------------------------------------
+
+def schema_validator(name):
+    """A validator for schemas/<name> (format checks on), or None when
+    jsonschema is not installed (deploy/local/deps.sh installs it)."""
+    try:
+        from jsonschema import Draft202012Validator, FormatChecker
+    except ImportError:
+        return None
+    schema = json.loads((SCHEMAS / name).read_text())
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def assert_schema_valid(validator, doc, what):
+    if validator is None:
+        return
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, f"{what} breaks its schema: " + "; ".join(
+        f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors)

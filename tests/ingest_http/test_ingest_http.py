@@ -23,8 +23,8 @@ import uuid
 import pytest
 import requests
 
-from conftest import (DLQ_TOPIC, EVENTS_TOPIC, FIXTURES, Cursor, generic_signature, kafka_sh,
-                      twilio_signature)
+from conftest import (DLQ_TOPIC, EVENTS_TOPIC, FIXTURES, Cursor, assert_schema_valid,
+                      generic_signature, kafka_sh, schema_validator, twilio_signature)
 
 CALLGEAR_TOKEN = "cg-7f3a9c1e"
 TWILIO_TOKEN = "tw-auth-1e5b77"
@@ -42,6 +42,8 @@ AGENT_MAP = ",".join([
     "generic:ext-214=900030",
 ])
 ID_RE = {p: re.compile(rf"^{p}-[0-9a-f]{{32}}$") for p in ("callgear", "twilio", "webex")}
+EVENT_SCHEMA = schema_validator("call-event.schema.json")
+DLQ_SCHEMA = schema_validator("dlq-entry.schema.json")
 
 
 # ---- processes ---------------------------------------------------------------------
@@ -145,6 +147,7 @@ def read_back(cursor, resp, expected, key, t0, t1, provider):
     found = cursor.wait_events([event_id])
     assert event_id in found, f"202 for {event_id} but it is not on {EVENTS_TOPIC}"
     msg_key, _, ev = found[event_id][-1]
+    assert_schema_valid(EVENT_SCHEMA, ev, f"event {event_id}")
     assert msg_key == key
     received = ev.pop("received_at")
     assert t0 - 1 <= parse_time(received) <= t1 + 1, received
@@ -389,7 +392,8 @@ def test_twilio_url_with_query_and_default_port(ingest, cursor):
 def test_twilio_leg_without_canonical_meaning_publishes_nothing(ingest, cursor):
     """A callback that says nothing the canonical stream carries (the
     caller's own leg ringing) is accepted with no event ids, and nothing
-    is published."""
+    is published. (docs/providers.md says 200; ingest answers 202 with an empty
+    event_ids list; either is a success Twilio will not retry.)"""
     mark = "CA" + uuid.uuid4().hex
     pairs = [(k, mark if k == "CallSid" else "ringing" if k == "CallStatus" else v)
              for k, v in fixture_form("twilio_inbound_completed.form")]
@@ -486,6 +490,7 @@ def test_generic_array_publishes_every_event(ingest, cursor):
     found = cursor.wait_events(ids)
     for event_id in ids:
         key, _, ev = found[event_id][-1]
+        assert_schema_valid(EVENT_SCHEMA, ev, f"event {event_id}")
         assert key == "+390611122233"
         assert ev["agent"] == {"provider_id": "ext-214", "crm_id": "900030", "name": "Paolo Greco"}
         assert t0 - 1 <= parse_time(ev["received_at"]) <= time.time() + 1
@@ -665,6 +670,7 @@ def test_wrong_content_type_is_415(ingest, cursor):
 
 
 def test_get_on_a_webhook_is_405(ingest):
+    """Webhook routes take POST only."""
     r = requests.get(ingest.url(callgear_path("end")), timeout=10)
     assert r.status_code == 405
 
@@ -779,6 +785,7 @@ def test_unusable_payload_is_400_and_dead_lettered(ingest, cursor, case):
     entries = cursor.dlq(mark, timeout=2)
     assert len(entries) == 1, f"expected one dead letter, found {entries}"
     key, entry = entries[0]
+    assert_schema_valid(DLQ_SCHEMA, entry, "dead letter")
     assert key == provider
     received = entry.pop("received_at")
     assert t0 - 1 <= parse_time(received) <= time.time() + 1

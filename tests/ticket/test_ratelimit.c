@@ -304,6 +304,47 @@ static void test_retries_use_budget(void)
     ASSERT_EQ_INT(r.dropped, 1);
 }
 
+/* The server's X-Rate-Limit-Remaining (other clients share the account):
+ * when what is out could use it up, nothing more goes until ratelimit-reset
+ * has passed or a later answer says there is room. */
+static void test_server_remaining(void)
+{
+    static rec_t r;
+    ASSERT_TRUE(make(&r, 700, 0.9, 10));
+    for (int i = 0; i < 24; i++)
+        tkt_rl_submit(r.rl, TKT_PRIO_ENRICH, id(i));
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 10);
+    int64_t t0 = fake_now;
+    /* the answer to #0 says 3 left; 9 others are still out */
+    tkt_rl_observe(r.rl, 3, 2);
+    tkt_rl_complete(r.rl, r.reqs[0], TKT_RL_DONE, -1);
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 10);
+    ASSERT_EQ_INT(tkt_rl_next_due(r.rl), t0 + 2000);
+    for (size_t k = 1; k < 6; k++)
+        tkt_rl_complete(r.rl, r.reqs[k], TKT_RL_DONE, -1);
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 10); /* answers without the header: still held */
+    /* #6 answers: 6 left, 3 others out: 3 more may go (the cap would allow 7) */
+    tkt_rl_observe(r.rl, 6, 2);
+    tkt_rl_complete(r.rl, r.reqs[6], TKT_RL_DONE, -1);
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 13);
+    /* reset passed without news: back to our own budget (and the cap) */
+    fake_now = t0 + 2000;
+    for (size_t k = 7; k < 13; k++)
+        tkt_rl_complete(r.rl, r.reqs[k], TKT_RL_DONE, -1);
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 23);
+    /* an answer without the header changes nothing */
+    tkt_rl_observe(r.rl, -1, -1);
+    tkt_rl_complete(r.rl, r.reqs[13], TKT_RL_DONE, -1);
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 24);
+    tkt_rl_free(r.rl, NULL);
+}
+
 /* On a real loop the limiter's own timer sends as budget frees. */
 typedef struct {
     tkt_rl_t *rl;
@@ -348,4 +389,4 @@ static void test_loop_driven(void)
 TEST_MAIN("ratelimit", TEST_CASE(test_priority_order), TEST_CASE(test_priority_when_budget_spent),
           TEST_CASE(test_budget_never_exceeded), TEST_CASE(test_pause_and_requeue),
           TEST_CASE(test_backoff_bounds), TEST_CASE(test_retries_use_budget),
-          TEST_CASE(test_loop_driven))
+          TEST_CASE(test_server_remaining), TEST_CASE(test_loop_driven))

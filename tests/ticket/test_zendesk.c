@@ -384,12 +384,15 @@ static int has_tag(json_t *ticket, const char *tag)
 
 static void test_contacts(void)
 {
-    ASSERT_EQ_INT(emu_ok("POST", "/__emulator/users",
-                         json_pack("{s:[{s:i,s:s,s:s,s:s},{s:i,s:s,s:s,s:s}]}", "users", "id", 5001,
-                                   "name", "Caller One", "phone", "+1 (555) 123-4567", "email",
-                                   "c1@example.com", "id", 5002, "name", "Not A Caller", "phone",
-                                   "+15551234567", "role", "agent")),
-                  0);
+    /* Two contacts share the number (stored in different formats), and an
+     * agent has it too. */
+    json_t *users =
+        json_pack("{s:[{s:i,s:s,s:s,s:s,s:s},{s:i,s:s,s:s,s:s},{s:i,s:s,s:s,s:s}]}", "users", "id",
+                  5001, "name", "Caller One", "phone", "+1 (555) 123-4567", "email",
+                  "c1@example.com", "created_at", "2024-01-01T09:00:00Z", "id", 5002, "name",
+                  "Not A Caller", "phone", "+15551234567", "role", "agent", "id", 5003, "name",
+                  "Caller Newer", "phone", "15551234567", "created_at", "2025-06-01T09:00:00Z");
+    ASSERT_EQ_INT(emu_ok("POST", "/__emulator/users", users), 0);
     long seq = log_last_seq();
     reset_waiters();
     OPS->find_contacts(G.crm, "+15551234567", TKT_PRIO_INTERACTIVE, on_res, &W[0]);
@@ -399,10 +402,12 @@ static void test_contacts(void)
     ASSERT_EQ_INT(W[0].calls, 0); /* never called back from inside the call */
     ASSERT_TRUE(run_until(W, 4, 10000));
     ASSERT_TRUE(W[0].res.ok);
-    ASSERT_EQ_INT(W[0].res.n_contacts, 1); /* the agent with that number is not a contact */
-    ASSERT_EQ_STR(W[0].res.contacts[0].id, "5001");
-    ASSERT_EQ_STR(W[0].res.contacts[0].name, "Caller One");
-    ASSERT_EQ_STR(W[0].res.contacts[0].email, "c1@example.com");
+    ASSERT_EQ_INT(W[0].res.n_contacts, 2); /* the agent with that number is not a contact */
+    ASSERT_EQ_STR(W[0].res.contacts[0].id, "5003"); /* newest first (R-C4) */
+    ASSERT_EQ_STR(W[0].res.contacts[1].id, "5001");
+    ASSERT_EQ_STR(W[0].res.contacts[1].name, "Caller One");
+    ASSERT_EQ_STR(W[0].res.contacts[1].email, "c1@example.com");
+    ASSERT_TRUE(W[0].res.contacts[0].created_at_ms > W[0].res.contacts[1].created_at_ms);
     ASSERT_TRUE(W[1].res.ok);
     ASSERT_EQ_INT(W[1].res.n_contacts, 0);
     ASSERT_TRUE(W[2].res.ok);
@@ -465,6 +470,8 @@ static void test_create_ticket(void)
     op->n_fields = 0;
     op->n_tags = 0;
     op_body(op, "second", 1);
+    snprintf(op->subject, sizeof op->subject,
+             "Call from \xC3 (not UTF-8)\xE2\x82"); /* telephony junk, cut mid-character */
     OPS->create_ticket(G.crm, op, on_res, &W[1]);
     free(op);
     ASSERT_TRUE(run_until(W, 2, 10000));
@@ -481,6 +488,8 @@ static void test_create_ticket(void)
     snprintf(G.ticket_id, sizeof G.ticket_id, "%s", r->ticket.id);
     ASSERT_TRUE(W[1].res.ok);
     ASSERT_EQ_STR(W[1].res.ticket.external_id, "odd id+1&x=/%");
+    ASSERT_EQ_STR(W[1].res.ticket.subject,
+                  "Call from \xEF\xBF\xBD (not UTF-8)\xEF\xBF\xBD\xEF\xBF\xBD");
 
     json_t *t = state_ticket(G.ticket_id);
     ASSERT_TRUE(t);
@@ -858,14 +867,14 @@ static void test_timeout_retried(void)
 {
     ASSERT_EQ_INT(configure("{s:[{s:s,s:s,s:i,s:i,s:b}]}", "fail_next", "method", "GET",
                             "path_regex", "/users/\\d+/tickets/requested", "status", 200,
-                            "delay_ms", 2500, "apply", 1),
+                            "delay_ms", 3500, "apply", 1),
                   0);
     reset_waiters();
     int64_t t0 = cmn_time_mono_ms();
     OPS->contact_tickets(G.crm, "5001", TKT_PRIO_INTERACTIVE, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(W[0].res.ok);
-    ASSERT_TRUE(cmn_time_mono_ms() - t0 >= 1500); /* the adapter's timeout in this test */
+    ASSERT_TRUE(cmn_time_mono_ms() - t0 >= 2500); /* the adapter's timeout in this test */
 }
 
 /* A create whose answer was lost (applied, then 503): the retry looks the
@@ -1170,7 +1179,7 @@ int main(void)
         .email = EMAIL,
         .api_token = TOKEN,
         .rate_limit_per_min = 6000,
-        .timeout_ms = 1500,
+        .timeout_ms = 2500,
         .max_tries = 4,
         .backoff_base_ms = 50,
         .backoff_max_ms = 400,

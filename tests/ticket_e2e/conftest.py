@@ -148,6 +148,23 @@ class Emulator(ZendeskEmulator):
                    or (t.get("external_id") or "").startswith(f"callbus-{call_id}-")]
         return [self.ticket(tid) for tid in ids]
 
+    def tickets_by_external_id(self, prefix="callbus-"):
+        """{external_id: [ticket ids]} for every ticket, in one pass (cheap
+        enough to poll for hundreds of calls)."""
+        out = collections.defaultdict(list)
+        with self.store.lock:
+            for tid, t in self.store.tickets.items():
+                ext = t.get("external_id") or ""
+                if ext.startswith(prefix):
+                    out[ext].append(tid)
+        return out
+
+    def comment_texts(self, tids):
+        """{ticket id: all its comment bodies joined}, in one pass."""
+        with self.store.lock:
+            return {tid: "\n".join(c["body"] for c in self.store.comments.get(int(tid), []))
+                    for tid in tids}
+
     def users_with_phone(self, number):
         """Users whose phone has the number's digits, however it is formatted."""
         want = re.sub(r"\D", "", number)
@@ -189,10 +206,13 @@ def bodies(ticket):
     return [c["body"] for c in ticket["comments"]]
 
 
-def marker_count(emu, marker):
-    """How many comments, in all tickets, contain `marker` (e.g. an event id)."""
+def marker_count(emu, event_id):
+    """How many times, in all tickets' comments, the comment marker of an
+    event ("[callbus <event id>/<n>]") was written (batched writes of one
+    ticket are joined into one comment, so markers are counted, not comments)."""
+    marker = f"[callbus {event_id}/"
     with emu.store.lock:
-        return sum(marker in c["body"] for cs in emu.store.comments.values() for c in cs)
+        return sum(c["body"].count(marker) for cs in emu.store.comments.values() for c in cs)
 
 
 # --------------------------------------------------------------- events
@@ -295,16 +315,20 @@ class Call:
                           ticket_id=ticket_id)
 
 
-_event_schema = None
+_event_validator = None
 
 
 def check_canonical(ev):
-    global _event_schema
-    import jsonschema
-    if _event_schema is None:
+    """The events the tests produce are canonical (schemas/call-event.schema.json)."""
+    global _event_validator
+    if _event_validator is None:
+        import jsonschema
         with open(os.path.join(ROOT, "schemas", "call-event.schema.json"), encoding="utf-8") as f:
-            _event_schema = json.load(f)
-    jsonschema.validate(ev, _event_schema)
+            schema = json.load(f)
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _event_validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    _event_validator.validate(ev)
 
 
 # ------------------------------------------------------------------ Kafka
@@ -315,7 +339,7 @@ class Topics:
     def __init__(self, prefix):
         self.prefix = prefix
         self.call_events = prefix + "call-events"
-        self.ticket_events = prefix + "ticket-events"
+        self.ticket_events_topic = prefix + "ticket-events"
 
     def produce(self, *events, validate=True):
         """Publishes canonical events (dicts) keyed like ingest does: the
@@ -339,7 +363,7 @@ class Topics:
     def ticket_events(self):
         """Every message on <prefix>ticket-events so far: [(key, value dict)]."""
         proc = subprocess.run(
-            ["kcat", "-b", BROKERS, "-C", "-t", self.ticket_events, "-o", "beginning", "-e",
+            ["kcat", "-b", BROKERS, "-C", "-t", self.ticket_events_topic, "-o", "beginning", "-e",
              "-J", "-q"], text=True, capture_output=True, timeout=60)
         assert proc.returncode == 0, f"kcat -C failed: {proc.stderr}"
         out = []
@@ -444,10 +468,12 @@ class TicketService:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def log_tail(self, n=60):
+    def log_tail(self, n=40):
+        """The log's last lines, without the configuration dump."""
         try:
             with open(self.logpath, encoding="utf-8", errors="replace") as f:
-                return "".join(f.readlines()[-n:])
+                lines = [l for l in f if '"msg":"config ' not in l]
+            return "".join(lines[-n:])
         except OSError:
             return "(no log)"
 

@@ -37,13 +37,11 @@ def answered_calls(stack, n, agent=AGENT1, timeout=60):
     stack.produce(*[c.answered(agent) for c in calls])
 
     def all_there():
-        found = []
-        for c in calls:
-            ts = stack.emu.tickets_of_call(c.call_id)
-            if len(ts) != 1:
-                return None
-            found.append((c, ts[0]["id"]))
-        return found
+        by_ext = stack.emu.tickets_by_external_id()
+        ids = [by_ext.get(f"callbus-{c.call_id}", []) for c in calls]
+        if any(len(i) != 1 for i in ids):
+            return None
+        return [(c, i[0]) for c, i in zip(calls, ids)]
     out = wait_for(all_there, timeout, interval=0.5, what=f"{n} tickets")
     stack.svc.wait_idle(timeout)
     return out
@@ -59,9 +57,10 @@ def check_comments_once_in_order(stack, made):
     """Each ticket has the end-of-call summary and then the recording, each
     exactly once (markers are `[callbus <event id>/<n>]`)."""
     problems = []
+    texts = stack.emu.comment_texts([tid for _, tid, _, _ in made])
     for call, tid, end_id, rec_id in made:
         t = stack.emu.ticket(tid)
-        text = "\n".join(c["body"] for c in t["comments"])
+        text = texts[tid]
         n_end, n_rec = text.count(f"[callbus {end_id}/"), text.count(f"[callbus {rec_id}/")
         if (n_end, n_rec) != (1, 1):
             problems.append(f"ticket {tid}: summary x{n_end}, recording x{n_rec}")
@@ -92,8 +91,8 @@ def test_R_B3_250_calls_in_one_window_are_3_bulk_updates(stack):
     stack.produce(*evs)
 
     def all_done():
-        return all(f"[callbus {rec}/" in "\n".join(c["body"] for c in stack.emu.ticket(tid)[
-            "comments"]) for _, tid, _, rec in made)
+        texts = stack.emu.comment_texts([tid for _, tid, _, _ in made])
+        return all(f"[callbus {rec}/" in texts[tid] for _, tid, _, rec in made)
     wait_for(all_done, WINDOW_S + 40, interval=0.5, what="every summary and recording")
     stack.svc.wait_idle()
     log = stack.emu.requests(mark)
@@ -119,8 +118,8 @@ def test_R_B5_429_storm_delays_but_loses_nothing(stack):
     stack.produce(*evs)
 
     def all_done():
-        return all(f"[callbus {rec}/" in "\n".join(c["body"] for c in stack.emu.ticket(tid)[
-            "comments"]) for _, tid, _, rec in made)
+        texts = stack.emu.comment_texts([tid for _, tid, _, _ in made])
+        return all(f"[callbus {rec}/" in texts[tid] for _, tid, _, rec in made)
     wait_for(all_done, 90, interval=0.5, what="every summary and recording")
     stack.svc.wait_idle(60)
     log = stack.emu.requests(mark)

@@ -127,6 +127,9 @@ def test_R_O2_latest_ticket_open_is_used(stack):
     assert stack.emu.tickets_of_call(out.call_id) == []
 
 
+@pytest.mark.xfail(strict=True, reason="BUG tkt_rules.c outbound_start()/attach(): R-O1's "
+                   "'set open' is applied at outbound.started, before it is known whether the "
+                   "call is answered, so an unanswered attempt reopens a pending ticket (R-O3)")
 def test_R_O3_unanswered_attempt_logged_without_status_change(stack):
     """R-O3: an outbound call nobody answered is logged on the ticket as an
     attempt and changes no status (the pending ticket stays pending)."""
