@@ -795,14 +795,10 @@ def test_unusable_payload_is_400_and_dead_lettered(ingest, cursor, case):
     assert not [m for t, m in cursor.mentions(mark) if t == EVENTS_TOPIC]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: ing_server.c publish_dead_letter packs the raw body with json_pack \"s%\", "
-    "which refuses text that is not UTF-8; the request is then marked failed and answered "
-    "503 + Retry-After, so the provider retries an unusable payload forever and no dead "
-    "letter is kept"))
 def test_non_utf8_body_is_dead_lettered_not_retried_forever(ingest, cursor):
     """An authenticated body that is not UTF-8 is unusable like any other
-    (400 + a dead letter), not a 503 the provider would retry forever."""
+    (400 + a dead letter, its body kept in base64), not a 503 the provider
+    would retry forever."""
     mark = marker()
     body = b'{"call_info": {"call_session_id": "' + mark.encode() + b'\xff\xfe"}}'
     r = ingest.post(callgear_path("end"), body)
