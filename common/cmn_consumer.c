@@ -224,10 +224,6 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
     char session[16];
     snprintf(session, sizeof session, "%d", o->session_timeout_ms > 0 ? o->session_timeout_ms : 10000);
     const char *kv[][2] = {
-        {"group.id", o->group_id},
-        {"partition.assignment.strategy", "cooperative-sticky"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.auto.commit", "true"},
         {"auto.commit.interval.ms", "1000"},
         {"auto.offset.reset", "earliest"},
         {"session.timeout.ms", session},
@@ -241,7 +237,15 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
             RD_KAFKA_CONF_OK)
         return -1;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    return 0;
+    /* Offsets follow effects, and the rebalance callback speaks the
+     * cooperative protocol: pass-through settings cannot change these. */
+    const char *const fixed[][2] = {
+        {"group.id", o->group_id},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "true"},
+    };
+    return cmn_kafka_conf_finish(conf, fixed, 4, errstr, errsz);
 }
 
 static int subscribe(cmn_consumer_t *c, const cmn_consumer_opts_t *o, char *errstr, size_t errsz)

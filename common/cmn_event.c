@@ -400,8 +400,12 @@ void cmn_event_id_derive(char *out, size_t outsz, const char *provider, const ch
     }
     EVP_DigestFinal_ex(md, digest, &dlen);
     EVP_MD_CTX_free(md);
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) { /* hot path of ingest: no snprintf per byte */
+        hex[2 * i] = digits[digest[i] >> 4];
+        hex[2 * i + 1] = digits[digest[i] & 15];
+    }
+    hex[32] = '\0';
     snprintf(out, outsz, "%s-%s", provider, hex);
 }
 

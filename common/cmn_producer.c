@@ -28,27 +28,34 @@ typedef struct {
 rd_kafka_conf_t *cmn_kafka_conf_new(const char *brokers, char *errstr, size_t errsz)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errsz) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+int cmn_kafka_conf_finish(rd_kafka_conf_t *conf, const char *const (*fixed)[2], size_t n_fixed,
+                          char *errstr, size_t errsz)
+{
     char *errors = NULL;
     size_t errors_len = 0;
     FILE *errs = open_memstream(&errors, &errors_len);
     if (!errs) {
-        rd_kafka_conf_destroy(conf);
         snprintf(errstr, errsz, "out of memory");
-        return NULL;
+        return -1;
     }
-    int bad = rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errsz) !=
-              RD_KAFKA_CONF_OK;
-    if (!bad)
-        bad = cmn_config_kafka_passthrough(conf, errs);
+    int bad = cmn_config_kafka_passthrough(conf, errs);
     fclose(errs);
-    if (bad) {
-        if (errors_len)
-            snprintf(errstr, errsz, "%s", errors);
-        rd_kafka_conf_destroy(conf);
-        conf = NULL;
-    }
+    if (bad)
+        snprintf(errstr, errsz, "%s", errors);
     free(errors);
-    return conf;
+    if (bad)
+        return -1;
+    for (size_t i = 0; i < n_fixed; i++)
+        if (rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], errstr, errsz) != RD_KAFKA_CONF_OK)
+            return -1;
+    return 0;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *conf_opaque)
@@ -111,7 +118,6 @@ static int set_all(rd_kafka_conf_t *conf, const cmn_producer_opts_t *o, char *er
     snprintf(qmax, sizeof qmax, "%d", o->queue_max_messages > 0 ? o->queue_max_messages : 100000);
     snprintf(linger, sizeof linger, "%d", o->linger_ms >= 0 ? o->linger_ms : 1);
     const char *kv[][2] = {
-        {"enable.idempotence", "true"}, {"acks", "all"},
         {"message.timeout.ms", timeout}, {"queue.buffering.max.messages", qmax},
         {"linger.ms", linger},           {"statistics.interval.ms", "1000"},
         {"compression.type", "lz4"},
@@ -133,8 +139,11 @@ cmn_producer_t *cmn_producer_new(struct event_base *base, const cmn_producer_opt
     }
     p->on_fatal = opts->on_fatal;
     p->fatal_ctx = opts->fatal_ctx;
+    /* Durability is not negotiable: pass-through settings cannot turn it off. */
+    static const char *const fixed[][2] = {{"enable.idempotence", "true"}, {"acks", "all"}};
     conf = cmn_kafka_conf_new(opts->brokers, errstr, errsz);
-    if (!conf || set_all(conf, opts, errstr, errsz) < 0)
+    if (!conf || set_all(conf, opts, errstr, errsz) < 0 ||
+        cmn_kafka_conf_finish(conf, fixed, 2, errstr, errsz) < 0)
         goto fail;
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);

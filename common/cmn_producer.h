@@ -52,7 +52,12 @@ int cmn_producer_flush(cmn_producer_t *p, int timeout_ms);
 /* Flushes nothing: call cmn_producer_flush first. NULL-safe. */
 void cmn_producer_free(cmn_producer_t *p);
 
-/* Shared by producer and consumer: common settings on a new conf. */
+/* Shared by producer and consumer: a new conf with the brokers set. */
 rd_kafka_conf_t *cmn_kafka_conf_new(const char *brokers, char *errstr, size_t errsz);
+/* After the client's defaults: the operator's CALLBUS_KAFKA_X_* settings,
+ * then `fixed` (what the client's guarantees rest on), which always win.
+ * Returns 0, or -1 with what librdkafka refused in errstr. */
+int cmn_kafka_conf_finish(rd_kafka_conf_t *conf, const char *const (*fixed)[2], size_t n_fixed,
+                          char *errstr, size_t errsz);
 
 #endif

@@ -56,8 +56,15 @@ int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_
     rd_kafka_event_t *ev = NULL;
     rd_kafka_NewTopic_t *new_topics[16] = {0};
     rd_kafka_conf_t *conf = cmn_kafka_conf_new(brokers, errstr, errsz);
-    if (!conf || n > 16)
+    if (conf && cmn_kafka_conf_finish(conf, NULL, 0, errstr, errsz) < 0) { /* security settings */
+        rd_kafka_conf_destroy(conf);
+        conf = NULL;
+    }
+    if (!conf || n > 16) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
         goto done;
+    }
     if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errsz))) {
         rd_kafka_conf_destroy(conf);
         goto done;
