@@ -32,6 +32,7 @@ typedef struct {
     int64_t drain_deadline_ms;
     int exit_code;
     cmn_metric_t *m_undecodable;
+    tkt_missing_fields_t missing_fields;
 } ticket_t;
 
 typedef struct {
@@ -179,6 +180,42 @@ static void on_shutdown(void *ctx)
         cmn_service_stop(&t->svc);
 }
 
+/* R-T9: learn which mapped custom fields the CRM lacks, once at start. */
+static void on_fields(void *ctx, const tkt_crm_result_t *res)
+{
+    ticket_t *t = ctx;
+    const tkt_field_map_t *f = &t->policy.fields;
+    const struct {
+        const char *name, *id;
+    } mapped[] = {{"session_type", f->session_type},
+                  {"from_number", f->from_number},
+                  {"call_duration", f->call_duration},
+                  {"wait_time", f->wait_time},
+                  {"queue_name", f->queue_name},
+                  {"call_id", f->call_id},
+                  {"hold_time", f->hold_time},
+                  {"ticket_type", f->ticket_type},
+                  {"csat", f->csat}};
+    tkt_missing_fields_t *m = &t->missing_fields;
+    if (!res->ok) {
+        LOG_WARN("ticket fields not listed (%s): mapped fields are sent unchecked", res->error);
+        return;
+    }
+    for (size_t i = 0; i < sizeof mapped / sizeof mapped[0]; i++) {
+        int found = !mapped[i].id[0];
+        for (size_t k = 0; k < res->n_field_ids && !found; k++)
+            found = strcmp(res->field_ids[k], mapped[i].id) == 0;
+        if (found || m->n == sizeof m->ids / sizeof m->ids[0])
+            continue;
+        size_t len = strlen(m->names);
+        snprintf(m->names + len, sizeof m->names - len, "%s%s (%s)", len ? ", " : "",
+                 mapped[i].name, mapped[i].id);
+        snprintf(m->ids[m->n++], sizeof m->ids[0], "%s", mapped[i].id);
+    }
+    if (m->n)
+        LOG_WARN("CALLBUS_TICKET_FIELDS names fields the CRM does not have: %s", m->names);
+}
+
 static int start_kafka(ticket_t *t)
 {
     char errstr[512];
@@ -230,6 +267,8 @@ static int start(ticket_t *t)
         return fail("redis", errstr);
     if (start_crm(t) < 0 || start_kafka(t) < 0)
         return -1;
+    if (*t->cfg.fields)
+        t->crm->ops->list_fields(t->crm, on_fields, t);
     tkt_pipeline_deps_t deps = {.base = t->svc.base,
                                 .crm = t->crm,
                                 .batch = t->batch,
@@ -238,7 +277,8 @@ static int start(ticket_t *t)
                                 .policy = &t->policy,
                                 .country = t->svc.country,
                                 .lookup_form = form,
-                                .max_call_age_ms = t->cfg.max_call_age_s * 1000};
+                                .max_call_age_ms = t->cfg.max_call_age_s * 1000,
+                                .missing_fields = &t->missing_fields};
     if (!(t->pipeline = tkt_pipeline_new(&deps)))
         return fail("start", "out of memory");
     tkt_ivr_deps_t ivr = {.base = t->svc.base,

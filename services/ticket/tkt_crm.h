@@ -78,6 +78,9 @@ typedef struct {
     size_t n_items;
     /* has_marker */
     int marker_found;
+    /* list_fields: ids of the ticket fields the CRM has */
+    char field_ids[64][TKT_ID_MAX];
+    size_t n_field_ids;
 } tkt_crm_result_t;
 
 typedef void (*tkt_crm_cb)(void *ctx, const tkt_crm_result_t *res);
@@ -113,6 +116,9 @@ typedef struct {
     /* Screen pop through the CRM's telephony API (Zendesk Talk display). */
     void (*display_ticket)(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
                            tkt_crm_cb cb, void *ctx);
+    /* The ticket fields the CRM has (R-T9: a mapping naming a missing one
+     * is reported on the ticket, not a failure). */
+    void (*list_fields)(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx);
     /* The URL an agent opens for a ticket / a contact. */
     void (*ticket_url)(const tkt_crm_t *crm, const char *ticket_id, char *out, size_t outsz);
     void (*contact_url)(const tkt_crm_t *crm, const char *contact_id, char *out, size_t outsz);

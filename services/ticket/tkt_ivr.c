@@ -32,6 +32,7 @@ typedef struct {
     char call_id[TKT_TEXT_MAX];
     char ticket_type[64];
     char contact_id[TKT_ID_MAX];
+    char contact_name[TKT_TEXT_MAX];
     tkt_crm_ticket_t ticket;
 } ivr_req_t;
 
@@ -174,7 +175,7 @@ static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
         }
     }
     answer_lookup(r, json_pack("{s:s, s:b, s:{s:s, s:s}, s:o}", "status", "found", "found", 1,
-                               "contact", "id", r->contact_id, "name", r->ticket.subject,
+                               "contact", "id", r->contact_id, "name", r->contact_name,
                                "ticket", ticket));
     maybe_free(r);
 }
@@ -193,8 +194,7 @@ static void on_lookup_contacts(void *ctx, const tkt_crm_result_t *res)
         return maybe_free(r);
     }
     snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
-    /* the contact's name travels in r->ticket.subject until the reply */
-    snprintf(r->ticket.subject, sizeof r->ticket.subject, "%s", c->name);
+    snprintf(r->contact_name, sizeof r->contact_name, "%s", c->name);
     if (r->replied)
         return maybe_free(r);
     r->crm_busy = 1;

@@ -27,6 +27,14 @@
 
 typedef struct tkt_pipeline tkt_pipeline_t;
 
+/* Mapped custom fields the CRM turned out not to have (R-T9), filled in by
+ * main.c once the CRM's field list arrives. */
+typedef struct {
+    char names[256]; /* "call_duration (1234), ..." as reported on tickets */
+    char ids[9][TKT_ID_MAX];
+    size_t n;
+} tkt_missing_fields_t;
+
 typedef struct {
     struct event_base *base;
     tkt_crm_t *crm;
@@ -37,6 +45,7 @@ typedef struct {
     const cmn_country_t *country;
     cmn_phone_lookup_t lookup_form; /* R-I2 */
     int64_t max_call_age_ms;        /* close calls whose end never came */
+    const tkt_missing_fields_t *missing_fields; /* may be NULL */
 } tkt_pipeline_deps_t;
 
 /* Called once the event's effects are all durable (ok=1), or when the

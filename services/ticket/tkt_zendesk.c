@@ -1404,6 +1404,40 @@ static void zd_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio_
                NULL, step_ticket_list);
 }
 
+/* ------------------------------------------------------ list_fields */
+
+static void step_fields(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+{
+    size_t i;
+    json_t *f;
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    json_array_foreach(json_object_get(j, "ticket_fields"), i, f)
+    {
+        if (op->res->n_field_ids == sizeof op->res->field_ids / sizeof op->res->field_ids[0])
+            break;
+        json_id(json_object_get(f, "id"), op->res->field_ids[op->res->n_field_ids],
+                sizeof op->res->field_ids[0]);
+        op->res->n_field_ids++;
+    }
+    op->res->ok = 1;
+    op->res->http_status = resp->status;
+    op_finish(op);
+}
+
+static void zd_list_fields(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx)
+{
+    zd_t *zd = (zd_t *)crm;
+    zd_op_t *op = op_new(zd, "list_fields", TKT_PRIO_ENRICH, cb, ctx);
+    if (!op)
+        return;
+    http_start(op, "list_fields", "GET",
+               str_printf("%s/api/v2/ticket_fields.json?per_page=100", zd->base_url), NULL,
+               step_fields);
+}
+
 /* ------------------------------------------------------ display_ticket */
 
 static void step_display(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
@@ -1500,6 +1534,7 @@ static const tkt_crm_ops_t zd_ops = {
     .has_marker = zd_has_marker,
     .contact_tickets = zd_contact_tickets,
     .display_ticket = zd_display_ticket,
+    .list_fields = zd_list_fields,
     .ticket_url = zd_ticket_url,
     .contact_url = zd_contact_url,
     .pending = zd_pending,
