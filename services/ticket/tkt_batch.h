@@ -31,7 +31,8 @@ typedef struct {
 typedef enum {
     TKT_BATCH_OK = 0,
     TKT_BATCH_CLOSED, /* the ticket is closed: redirect (R-T7) or new ticket (R-T10) */
-    TKT_BATCH_FAILED,
+    TKT_BATCH_FAILED,   /* gave up after max_attempts transient failures */
+    TKT_BATCH_REJECTED, /* the CRM refused it for good (invalid assignee, field...) */
 } tkt_batch_outcome_t;
 
 /* `op` is borrowed for the call. */

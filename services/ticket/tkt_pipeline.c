@@ -43,6 +43,7 @@ struct job {
     int outstanding;
     int failed;
     int rejected;
+    int recheck_contact; /* the CRM refused the cached contact: look it up again */
     int attempts;
     struct event *retry;
     job_t *applying_next; /* in the pipeline's applying set */
@@ -55,6 +56,7 @@ struct tkt_pipeline {
     job_t *applying[LANE_BUCKETS]; /* jobs past their commit, by event id */
     size_t in_flight;
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
+    cmn_metric_t *m_ops_refused;
     cmn_metric_t *m_created[6];
 };
 
@@ -346,6 +348,23 @@ static void instead_done(instead_t *w, int ok, const char *error)
     op_settled(j, ok, error);
 }
 
+/* A 4xx other than 409/429: asking again would get the same answer. */
+static int refused_for_good(const tkt_crm_result_t *res)
+{
+    return !res->ok && res->http_status >= 400 && res->http_status < 500 &&
+           res->http_status != 409 && res->http_status != 429 && !res->closed;
+}
+
+/* The CRM will never take this op: say so loudly, count it, and let the
+ * event finish rather than stall its customer's lane for ever. */
+static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
+{
+    cmn_metric_add(j->p->m_ops_refused, 1);
+    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refused an update of ticket %s: %s",
+             j->ev.event_id, op->ticket_id, why ? why : "?");
+    op_settled(j, 1, NULL);
+}
+
 static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
 {
     instead_done(ctx, res->ok, res->error);
@@ -464,6 +483,8 @@ static void on_batched(void *owner, const tkt_op_t *op, tkt_batch_outcome_t outc
     job_t *j = owner;
     if (outcome == TKT_BATCH_CLOSED)
         return redirect_closed(j, op);
+    if (outcome == TKT_BATCH_REJECTED)
+        return op_refused(j, op, error);
     op_settled(j, outcome == TKT_BATCH_OK, error);
 }
 
@@ -477,6 +498,8 @@ static void on_sent(void *ctx, const tkt_crm_result_t *res)
     sent_t *s = ctx;
     if (res->closed)
         redirect_closed(s->j, &s->op);
+    else if (refused_for_good(res))
+        op_refused(s->j, &s->op, res->error);
     else
         op_settled(s->j, res->ok, res->error);
     free(s);
@@ -624,6 +647,18 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res)
 static void on_ticket_created(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
+    if (refused_for_good(res) && !j->recheck_contact) {
+        /* Most often a cached contact the CRM no longer has (deleted or
+         * merged): resolve the caller again, once. */
+        j->recheck_contact = 1;
+        return retry_later(j, res->error);
+    }
+    if (refused_for_good(res)) {
+        LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refuses its ticket: %s",
+                 j->ev.event_id, res->error);
+        j->rejected = 1;
+        return mark_done(j); /* logged and counted, not retried for ever */
+    }
     if (!res->ok)
         return retry_later(j, res->error[0] ? res->error : "ticket not created");
     cmn_metric_add(j->p->m_created[j->ops[j->creation].ticket_kind % 6], 1);
@@ -833,6 +868,11 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     j->asked_contacts = j->asked_ticket = 0;
     j->call = l->call;
     j->cust = l->customer;
+    if (j->recheck_contact) { /* forget the contact the CRM refused */
+        j->cust.contact_id[0] = '\0';
+        if (strcmp(j->call.contact_id, j->call.picked_contact_id) != 0)
+            j->call.contact_id[0] = '\0';
+    }
     if (!l->have_call)
         snprintf(j->call.call_id, sizeof j->call.call_id, "%s", j->ev.call_id ? j->ev.call_id : "");
     if (!l->have_customer && j->ev.customer_number)
@@ -957,6 +997,8 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
     p->m_replayed =
         cmn_metrics_counter("ticket_events_replayed_total",
                             "Replayed events recognised (done, planned or created)", NULL);
+    p->m_ops_refused = cmn_metrics_counter("ticket_ops_refused_total",
+                                           "Updates the CRM refused for good (4xx), logged", NULL);
     p->m_ignored = cmn_metrics_counter("ticket_calls_ignored_unmapped_total",
                                        "Calls of operators with no CRM agent (R-I3)", NULL);
     for (int i = 0; i < 6; i++) {

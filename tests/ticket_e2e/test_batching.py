@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import (AGENT1, AGENT2, Call, assert_requests_conform, finish_stack, start_stack,
+from e2e import (AGENT1, AGENT2, Call, assert_requests_conform, finish_stack, start_stack,
                       wait_for)
 
 WINDOW_S = 6

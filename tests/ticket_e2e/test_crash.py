@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import (AGENT1, RUN, Call, assert_requests_conform, finish_stack, start_stack,
+from e2e import (AGENT1, RUN, Call, assert_requests_conform, finish_stack, start_stack,
                       wait_for)
 
 WINDOW_S = 10

@@ -6,12 +6,11 @@ ticket-service here: 1 s batch window, custom fields mapped to the
 emulator's preset fields 1001-1009, default assignee 900003 (R-T11)."""
 import json
 import os
-import re
 
 import jsonschema
 import pytest
 
-from conftest import (AGENT1, AGENT2, AGENT3, F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD,
+from e2e import (AGENT1, AGENT2, AGENT3, F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD,
                       F_QUEUE, F_SESSION_TYPE, F_WAIT, OUR_NUMBER, ROOT, UNMAPPED, Call,
                       assert_requests_conform, bodies, field, finish_stack, marker_count,
                       new_number, start_stack, wait_for)

@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import (AGENT2, AGENT3, F_TYPE, IVR_TOKEN, Call, assert_requests_conform, bodies,
+from e2e import (AGENT2, AGENT3, F_TYPE, IVR_TOKEN, Call, assert_requests_conform, bodies,
                       field, finish_stack, new_call_id, new_number, start_stack, wait_for)
 
 DEADLINE_MS = 1000

@@ -3,7 +3,7 @@ assignee, through the real pipeline. ticket-service here: 1 s batch window,
 fields mapped, no default assignee, outbound_unattached_closed off (CCAI)."""
 import pytest
 
-from conftest import (AGENT1, AGENT2, F_FROM, OUR_NUMBER, Call, assert_requests_conform,
+from e2e import (AGENT1, AGENT2, F_FROM, OUR_NUMBER, Call, assert_requests_conform,
                       bodies, field, finish_stack, new_number, start_stack, wait_for)
 
 
