@@ -4,17 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Checks the bytes form well-formed UTF-8 (no overlongs, no surrogates,
  * nothing above U+10FFFF), as jansson will demand when the event is encoded. */
 static int is_utf8(const unsigned char *s, size_t n)
@@ -56,8 +45,9 @@ static char *decode(const char *src, size_t len, const char **why)
             out[n++] = ' ';
         } else if (src[i] != '%') {
             out[n++] = src[i];
-        } else if (i + 2 < len && hex_value(src[i + 1]) >= 0 && hex_value(src[i + 2]) >= 0) {
-            out[n++] = (char)(hex_value(src[i + 1]) * 16 + hex_value(src[i + 2]));
+        } else if (i + 2 < len && ing_hex_digit(src[i + 1]) >= 0 &&
+                   ing_hex_digit(src[i + 2]) >= 0) {
+            out[n++] = (char)(ing_hex_digit(src[i + 1]) * 16 + ing_hex_digit(src[i + 2]));
             i += 2;
         } else {
             *why = "has a '%' not followed by two hex digits";

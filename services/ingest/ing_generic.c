@@ -13,24 +13,13 @@
 
 #define SHA256_LEN 32
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* "v1=<64 hex>" -> 32 bytes; -1 when it is not that. */
 static int parse_signature(const char *header, unsigned char out[SHA256_LEN])
 {
     if (!header || strncmp(header, "v1=", 3) != 0 || strlen(header + 3) != 2 * SHA256_LEN)
         return -1;
     for (size_t i = 0; i < SHA256_LEN; i++) {
-        int hi = hex_nibble(header[3 + 2 * i]), lo = hex_nibble(header[4 + 2 * i]);
+        int hi = ing_hex_digit(header[3 + 2 * i]), lo = ing_hex_digit(header[4 + 2 * i]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi * 16 + lo);

@@ -94,3 +94,14 @@ int ing_events_validate(const ing_events_t *out, ing_error_t *err)
             return ing_fail(err, field, "%s", msg);
     return 0;
 }
+
+int ing_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -43,6 +43,9 @@ void ing_events_clear(ing_events_t *out);
 /* Appends an initialised event; NULL when ING_MAX_EVENTS are in use. Borrowed. */
 cmn_event_t *ing_events_push(ing_events_t *out);
 
+/* The value of a hex digit (either case), or -1. */
+int ing_hex_digit(char c);
+
 /* Sets err and returns -1: the normalisers' single failure path. */
 int ing_fail(ing_error_t *err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

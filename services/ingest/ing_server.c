@@ -235,6 +235,47 @@ static ing_ctx_t ctx_now(ing_server_t *srv)
     return (ing_ctx_t){.country = srv->country, .received_at_ms = cmn_time_now_ms()};
 }
 
+/* The JSON providers' normalisers behind one signature; `arg` is the
+ * CallGear notification (the others take none). */
+typedef int (*json_normaliser_fn)(const ing_ctx_t *ctx, const char *arg, const json_t *body,
+                                  ing_events_t *out, ing_error_t *err);
+
+static int normalise_callgear(const ing_ctx_t *ctx, const char *notification, const json_t *body,
+                              ing_events_t *out, ing_error_t *err)
+{
+    return ing_callgear_normalise(ctx, notification, body, out, err);
+}
+
+static int normalise_webex(const ing_ctx_t *ctx, const char *arg, const json_t *body,
+                           ing_events_t *out, ing_error_t *err)
+{
+    return ing_webex_normalise(ctx, body, out, err);
+}
+
+static int normalise_generic(const ing_ctx_t *ctx, const char *arg, const json_t *body,
+                             ing_events_t *out, ing_error_t *err)
+{
+    return ing_generic_normalise(ctx, body, out, err);
+}
+
+/* After authentication, every JSON route: 415, parse, normalise, publish
+ * or dead-letter. */
+static void accept_json(ing_server_t *srv, struct evhttp_request *req, const char *provider,
+                        json_normaliser_fn normalise, const char *arg)
+{
+    ing_events_t events;
+    ing_error_t why = {0};
+    ing_ctx_t ctx = ctx_now(srv);
+    if (!cmn_http_content_type_is(req, "application/json"))
+        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    ing_events_init(&events);
+    json_t *doc = parse_json_body(req, &why);
+    int rc = doc ? normalise(&ctx, arg, doc, &events, &why) : -1;
+    json_decref(doc);
+    accept_or_dead_letter(srv, req, provider, provider, rc, &events, &why);
+    ing_events_clear(&events);
+}
+
 /* POST /v1/callgear/<token>/<notification>, or /v1/callgear/<notification>
  * with the token in the configured header. */
 static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
@@ -257,17 +298,7 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
     }
     if (!token_equal(srv->cfg->callgear_token, token))
         return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
-    if (!cmn_http_content_type_is(req, "application/json"))
-        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
-    ing_events_t events;
-    ing_error_t why = {0};
-    ing_ctx_t ctx = ctx_now(srv);
-    ing_events_init(&events);
-    json_t *doc = parse_json_body(req, &why);
-    int rc = doc ? ing_callgear_normalise(&ctx, notification, doc, &events, &why) : -1;
-    json_decref(doc);
-    accept_or_dead_letter(srv, req, "callgear", "callgear", rc, &events, &why);
-    ing_events_clear(&events);
+    accept_json(srv, req, "callgear", normalise_callgear, notification);
 }
 
 /* The URL Twilio signed: the configured public base URL + our request URI. */
@@ -321,17 +352,7 @@ static void on_webex(struct evhttp_request *req, const char *path, void *arg)
     ing_server_t *srv = arg;
     if (!bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
         return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
-    if (!cmn_http_content_type_is(req, "application/json"))
-        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
-    ing_events_t events;
-    ing_error_t why = {0};
-    ing_ctx_t ctx = ctx_now(srv);
-    ing_events_init(&events);
-    json_t *doc = parse_json_body(req, &why);
-    int rc = doc ? ing_webex_normalise(&ctx, doc, &events, &why) : -1;
-    json_decref(doc);
-    accept_or_dead_letter(srv, req, "webex", "webex", rc, &events, &why);
-    ing_events_clear(&events);
+    accept_json(srv, req, "webex", normalise_webex, NULL);
 }
 
 static void on_generic(struct evhttp_request *req, const char *path, void *arg)
@@ -345,16 +366,7 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
                                   cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER),
                                   cmn_time_now_ms(), srv->cfg->generic_tolerance_s * 1000, &why))
         return cmn_http_reply_error(req, 401, why.msg, why.field);
-    if (!cmn_http_content_type_is(req, "application/json"))
-        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
-    ing_events_t events;
-    ing_ctx_t ctx = ctx_now(srv);
-    ing_events_init(&events);
-    json_t *doc = parse_json_body(req, &why);
-    int rc = doc ? ing_generic_normalise(&ctx, doc, &events, &why) : -1;
-    json_decref(doc);
-    accept_or_dead_letter(srv, req, "generic", "generic", rc, &events, &why);
-    ing_events_clear(&events);
+    accept_json(srv, req, "generic", normalise_generic, NULL);
 }
 
 int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
