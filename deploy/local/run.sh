@@ -51,11 +51,17 @@ export CALLBUS_IVR_TOKEN="${CALLBUS_IVR_TOKEN:-demo-ivr-token}"
 if [[ -z "${CALLBUS_ZENDESK_URL:-}" ]]; then
     export CALLBUS_ZENDESK_URL="http://127.0.0.1:${emulator_port}"
     export CALLBUS_ZENDESK_EMAIL="agent@example.com" CALLBUS_ZENDESK_TOKEN="emulator-token"
+    # The emulator keeps its tickets in memory: what ticket-service remembers
+    # in Redis about an earlier emulator's tickets would point at nothing.
+    redis-cli -p "${CALLBUS_REDIS_PORT}" FLUSHDB >/dev/null
     start zendesk-emulator python3 tests/emulator/zendesk_emulator.py --host 127.0.0.1 \
         --port "${emulator_port}" --email "${CALLBUS_ZENDESK_EMAIL}" --token "${CALLBUS_ZENDESK_TOKEN}"
-    crm_note="Zendesk emulator (no credentials configured): ${CALLBUS_ZENDESK_URL}/__emulator/state"
+    # The emulator's preset agents, for the operators of the example payloads
+    # in tests/ingest/fixtures, so a first webhook makes a ticket (R-I3).
+    export CALLBUS_AGENT_MAP="${CALLBUS_AGENT_MAP:-callgear:2207=900001,callgear:2211=900002,twilio:giulia=900001,twilio:marco=900002,webex:3b2a1c0d-5e6f-4a7b-8c9d-0e1f2a3b4c5d=900001,webex:7f6e5d4c-3b2a-4190-8a7b-6c5d4e3f2a1b=900002}"
+    crm_note="${CALLBUS_ZENDESK_URL}/agent (the Zendesk emulator: no credentials configured)"
 else
-    crm_note="Zendesk: ${CALLBUS_ZENDESK_URL}"
+    crm_note="${CALLBUS_ZENDESK_URL}/agent/"
 fi
 
 CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
@@ -79,7 +85,7 @@ callbus is running (logs in ${run_dir}/).
   Other routes: /v1/twilio/voice-status, /v1/webex/events (Bearer ${CALLBUS_INGEST_WEBEX_BEARER}),
     /v1/generic/events (HMAC, see docs/providers.md)
   Ticket-service IVR API: http://127.0.0.1:${ticket_port}/v1/ivr/ (Bearer ${CALLBUS_IVR_TOKEN})
-  Agents open tickets in the CRM: ${crm_note}
+  Agents open their page (tickets as the CRM shows them): ${crm_note}
   Metrics: http://127.0.0.1:${ingest_port}/metrics  http://127.0.0.1:${ticket_port}/metrics
 Ctrl-C stops everything.
 MSG

@@ -524,3 +524,24 @@ def test_concurrent_clients(emulator):
         thread.join()
     assert not errors and sorted(ids) == list(range(1, 81))
     assert len(emulator.requests()) == 160
+
+
+# ------------------------------------------------------------- agent view
+
+def test_agent_view_shows_tickets_with_their_comments(client, emulator):
+    """The page ticket_url points at: what a local user opens to see tickets."""
+    status, _, body = client.post("/api/v2/tickets.json", {"ticket": {
+        "subject": "Call from +390612345678", "comment": {"body": "first <note>", "public": False}}})
+    assert status == 201
+    ticket_id = body["ticket"]["id"]
+    conn = http.client.HTTPConnection("127.0.0.1", int(emulator.url.rsplit(":", 1)[1]))
+    conn.request("GET", f"/agent/tickets/{ticket_id}")
+    page = conn.getresponse()
+    text = page.read().decode()
+    assert page.status == 200 and page.getheader("Content-Type").startswith("text/html")
+    assert "Call from +390612345678" in text and "first &lt;note&gt;" in text  # escaped
+    conn.request("GET", "/agent/tickets/999999")
+    missing = conn.getresponse()
+    missing.read()
+    assert missing.status == 404
+    assert emulator.requests()[-1]["path"] == "/api/v2/tickets.json"  # pages are not API calls

@@ -1087,6 +1087,8 @@ class ZendeskEmulator:
         try:
             if req.path.startswith("/__emulator/"):
                 return self._control(req)
+            if req.method == "GET" and (req.path == "/agent" or req.path.startswith("/agent/")):
+                return self._agent_page(req)
             return self._api(req)
         except ApiError as err:
             return Reply(err.status, err.body, err.headers)
@@ -1552,6 +1554,32 @@ class ZendeskEmulator:
                 self.store.displays.append({"kind": "ticket", "agent_id": agent,
                                             "ticket_id": ticket["id"], "at": iso(time.time())})
             return Reply(201, {"ticket": self._ticket_view(ticket)}, {"Location": ticket["url"]})
+
+    # -- agent view ---------------------------------------------------------------
+
+    def _agent_page(self, req):
+        """Not an API: the page an agent opens (ticket_url / contact_url point
+        here), so someone running the stack locally sees the tickets callbus
+        makes. /agent lists them; /agent/tickets/<id> shows one."""
+        esc = html.escape
+        state = self._state()
+        tickets = sorted(state["tickets"], key=lambda t: t["id"], reverse=True)
+        match = re.fullmatch(r"/agent/tickets/(\d+)", req.path)
+        if match:
+            tickets = [t for t in tickets if t["id"] == int(match.group(1))]
+        rows = []
+        for t in tickets:
+            comments = "".join(
+                f"<li><pre>{esc(c.get('body') or '')}</pre></li>" for c in t.get("comments", []))
+            rows.append(
+                f"<section><h2><a href='/agent/tickets/{t['id']}'>#{t['id']}</a> "
+                f"{esc(t.get('subject') or '')}</h2><p>status <b>{esc(t.get('status') or '')}"
+                f"</b> · assignee {t.get('assignee_id')} · requester {t.get('requester_id')} · "
+                f"tags {esc(', '.join(t.get('tags') or []))}</p><ol>{comments}</ol></section>")
+        body = ("<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=5>"
+                "<title>Zendesk emulator: agent view</title><h1>Tickets (emulator)</h1>"
+                + ("".join(rows) or "<p>No tickets yet: post a webhook.</p>"))
+        return Reply(200 if rows or not match else 404, body)
 
     # -- control API ------------------------------------------------------------
 
