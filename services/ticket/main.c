@@ -316,9 +316,9 @@ static void teardown(ticket_t *t)
     if (t->drain)
         event_free(t->drain);
     cmn_consumer_close(t->consumer);
+    if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
+        t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
-    if (t->crm)
-        t->crm->ops->free(t->crm); /* first: its cancelled requests call into the batch */
     tkt_batch_free(t->batch);
     tkt_pipeline_free(t->pipeline);
     cmn_producer_free(t->producer);

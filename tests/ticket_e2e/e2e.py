@@ -606,8 +606,8 @@ def assert_requests_conform(emu, since=0):
 def endpoint_of(entry):
     """A request log entry as "METHOD /api/v2/path/{id}" (ids and job ids folded)."""
     path = re.sub(r"\.json$", "", entry["path"])
-    path = re.sub(r"/\d+", "/{id}", path)
-    path = re.sub(r"/job_statuses/[A-Za-z0-9]+", "/job_statuses/{id}", path)
+    path = re.sub(r"/job_statuses/(?!show_many)[A-Za-z0-9]+", "/job_statuses/{id}", path)
+    path = re.sub(r"/\d+(?=/|$)", "/{id}", path)
     return f"{entry['method']} {path}"
 
 

@@ -1,7 +1,7 @@
 """The batched flush (BEHAVIOUR.md R-B1..R-B5) through the real pipeline:
 250 calls' end-of-call writes in one window go out as ceil(250/100) = 3
 bulk updates with each ticket's comments in order; a 429 storm delays but
-loses nothing. ticket-service here: 6 s window, a CRM budget far above the
+loses nothing. ticket-service here: 8 s window, a CRM budget far above the
 emulator's so that only the emulator limits (when a test turns it on)."""
 import math
 import re
@@ -11,7 +11,7 @@ import pytest
 from e2e import (AGENT1, AGENT2, Call, assert_requests_conform, finish_stack, start_stack,
                       wait_for)
 
-WINDOW_S = 6
+WINDOW_S = 8
 
 
 @pytest.fixture(scope="module")

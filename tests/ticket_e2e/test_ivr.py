@@ -139,7 +139,7 @@ def test_R_V1_slow_crm_answers_504_at_the_deadline(stack):
     stack.emu.configure(latency_ms=DEADLINE_MS + 1500)
     status, body, elapsed = lookup(stack.svc, new_number())
     assert status == 504, body
-    assert DEADLINE_MS / 1000.0 - 0.05 <= elapsed < DEADLINE_MS / 1000.0 + 0.5
+    assert DEADLINE_MS / 1000.0 - 0.05 <= elapsed < DEADLINE_MS / 1000.0 + 1.0
     stack.emu.configure(latency_ms=0)
     time.sleep((DEADLINE_MS + 1700) / 1000.0)  # let the late answer come back
 
