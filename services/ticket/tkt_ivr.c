@@ -145,8 +145,8 @@ static void cache_answer(ivr_req_t *r, const json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     if (text && r->ivr->d.cache_s > 0 &&
-        cmn_redis_command(r->ivr->d.redis, NULL, NULL, "SET tkt:ivr:%s %s EX %d", r->number, text,
-                          r->ivr->d.cache_s) < 0)
+        cmn_redis_command(r->ivr->d.redis, NULL, NULL, "SET %sivr:%s %s EX %d",
+                          tkt_store_ns(r->ivr->d.store), r->number, text, r->ivr->d.cache_s) < 0)
         LOG_DEBUG("ivr: answer for %s not cached", r->number);
     free(text);
 }
@@ -175,8 +175,8 @@ static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
         }
     }
     answer_lookup(r, json_pack("{s:s, s:b, s:{s:s, s:s}, s:o}", "status", "found", "found", 1,
-                               "contact", "id", r->contact_id, "name", r->contact_name,
-                               "ticket", ticket));
+                               "contact", "id", r->contact_id, "name", r->contact_name, "ticket",
+                               ticket));
     maybe_free(r);
 }
 
@@ -267,7 +267,8 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
         return maybe_free(r);
     }
     r->crm_busy = 1;
-    if (cmn_redis_command(ivr->d.redis, on_cached, r, "GET tkt:ivr:%s", r->number) < 0) {
+    if (cmn_redis_command(ivr->d.redis, on_cached, r, "GET %sivr:%s", tkt_store_ns(ivr->d.store),
+                          r->number) < 0) {
         r->crm_busy = 0;
         lookup_in_crm(r); /* no cache without Redis, but the caller still gets an answer */
     }
@@ -283,8 +284,9 @@ static void on_bound(void *ctx, const char *err)
     if (err) /* the ticket exists; the answered event will still find it by external_id */
         LOG_CALL(CMN_LOG_WARN, r->call_id, "ivr: binding not stored: %s", err);
     r->ivr->d.crm->ops->ticket_url(r->ivr->d.crm, r->ticket.id, url, sizeof url);
-    reply(r, 201, json_pack("{s:s, s:s, s:s, s:s}", "ticket_id", r->ticket.id, "ticket_url", url,
-                            "contact_id", r->contact_id, "call_id", r->call_id));
+    reply(r, 201,
+          json_pack("{s:s, s:s, s:s, s:s}", "ticket_id", r->ticket.id, "ticket_url", url,
+                    "contact_id", r->contact_id, "call_id", r->call_id));
     maybe_free(r);
 }
 
@@ -309,8 +311,8 @@ static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     if (cust.n_tickets == TKT_MAX_TICKETS)
         cust.n_tickets--;
     memmove(&cust.tickets[1], &cust.tickets[0], cust.n_tickets * sizeof cust.tickets[0]);
-    cust.tickets[0] = (tkt_ticket_ref_t){.kind = TKT_KIND_IVR, .status = TKT_ST_OPEN,
-                                         .created_at_ms = cmn_time_now_ms()};
+    cust.tickets[0] = (tkt_ticket_ref_t){
+        .kind = TKT_KIND_IVR, .status = TKT_ST_OPEN, .created_at_ms = cmn_time_now_ms()};
     snprintf(cust.tickets[0].id, sizeof cust.tickets[0].id, "%s", r->ticket.id);
     snprintf(cust.tickets[0].channel, sizeof cust.tickets[0].channel, "voice");
     cust.n_tickets++;
@@ -428,7 +430,7 @@ static void on_create(struct evhttp_request *req, const char *path, void *arg)
         return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
     }
     const char *bad = take_string(body, "call_id", r->call_id, sizeof r->call_id) < 0 ? "call_id"
-                      : take_string(body, "number", raw, sizeof raw) < 0             ? "number"
+                      : take_string(body, "number", raw, sizeof raw) < 0              ? "number"
                       : take_string(body, "ticket_type", r->ticket_type, sizeof r->ticket_type) < 0
                           ? "ticket_type"
                           : NULL;

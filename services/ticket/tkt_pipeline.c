@@ -962,12 +962,33 @@ static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
     tkt_pipeline_submit(p, &ev, NULL, NULL);
 }
 
+typedef struct {
+    tkt_pipeline_t *p;
+    char call_id[TKT_TEXT_MAX];
+} claim_t;
+
+static void on_claim(void *ctx, int won, const char *err)
+{
+    claim_t *c = ctx;
+    if (won && !err && tkt_store_load_call(c->p->d.store, c->call_id, on_stale_call, c->p) < 0)
+        LOG_CALL(CMN_LOG_WARN, c->call_id, "stale call claimed but not loaded: redis unavailable");
+    free(c);
+}
+
 static void on_stale_ids(void *ctx, const char *const *ids, size_t n, const char *err)
 {
     tkt_pipeline_t *p = ctx;
-    for (size_t i = 0; !err && i < n; i++)
-        if (tkt_store_load_call(p->d.store, ids[i], on_stale_call, p) < 0)
+    for (size_t i = 0; !err && i < n; i++) {
+        claim_t *c = malloc(sizeof *c);
+        if (!c)
             break;
+        c->p = p;
+        snprintf(c->call_id, sizeof c->call_id, "%s", ids[i]);
+        if (tkt_store_claim_stale(p->d.store, ids[i], on_claim, c) < 0) {
+            free(c);
+            break;
+        }
+    }
 }
 
 void tkt_pipeline_sweep(tkt_pipeline_t *p)

@@ -2,6 +2,7 @@
 #include "tkt_store.h"
 #include "cmn_log.h"
 #include "tkt_codec.h"
+#include "cmn_time.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,10 @@
 #define ENDED_CALL_TTL_S 86400
 #define CUSTOMER_TTL_S (30 * 86400)
 #define INTENT_TTL_S 86400
-#define OPEN_CALLS "tkt:open-calls"
 
 struct tkt_store {
     cmn_redis_t *redis;
+    char ns[96]; /* key prefix: installations may share one Redis */
 };
 
 typedef struct {
@@ -39,12 +40,19 @@ static req_t *req_new(tkt_store_t *s, void *cb, void *ctx)
     return r;
 }
 
-tkt_store_t *tkt_store_new(cmn_redis_t *redis)
+tkt_store_t *tkt_store_new(cmn_redis_t *redis, const char *prefix)
 {
     tkt_store_t *s = calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->redis = redis;
+        snprintf(s->ns, sizeof s->ns, "%stkt:", prefix ? prefix : "");
+    }
     return s;
+}
+
+const char *tkt_store_ns(const tkt_store_t *s)
+{
+    return s->ns;
 }
 
 void tkt_store_free(tkt_store_t *s)
@@ -112,8 +120,9 @@ int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
     if (!r)
         return -1;
     /* An empty customer key names no customer: ask for a key that cannot exist. */
-    if (cmn_redis_command(s->redis, on_loaded, r, "MGET tkt:done:%s tkt:plan:%s tkt:call:%s tkt:cust:%s",
-                          event_id, event_id, call_id, *customer_key ? customer_key : "-") < 0) {
+    if (cmn_redis_command(s->redis, on_loaded, r, "MGET %sdone:%s %splan:%s %scall:%s %scust:%s",
+                          s->ns, event_id, s->ns, event_id, s->ns, call_id, s->ns,
+                          *customer_key ? customer_key : "-") < 0) {
         free(r);
         return -1;
     }
@@ -141,7 +150,7 @@ int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn
     req_t *r = req_new(s, (void *)cb, ctx);
     if (!r)
         return -1;
-    if (cmn_redis_command(s->redis, on_loaded_call, r, "GET tkt:call:%s", call_id) < 0) {
+    if (cmn_redis_command(s->redis, on_loaded_call, r, "GET %scall:%s", s->ns, call_id) < 0) {
         free(r);
         return -1;
     }
@@ -151,9 +160,7 @@ int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn
 /* ---- writes ------------------------------------------------------------ */
 
 /* Replies of a queued MULTI are ignored; EXEC's tells the outcome. */
-static void on_ignored(void *ctx, redisReply *reply, const char *err)
-{
-}
+static void on_ignored(void *ctx, redisReply *reply, const char *err) {}
 
 static void on_exec(void *ctx, redisReply *reply, const char *err)
 {
@@ -180,23 +187,25 @@ static char *plan_text(const tkt_op_t *ops, size_t n)
 }
 
 /* Queues the MULTI body; returns -1 when a command could not be sent. */
-static int queue_commit(cmn_redis_t *rd, const char *event_id, const tkt_call_t *call,
-                        const tkt_customer_t *cust, const char *call_json, const char *cust_json,
-                        const char *plan_json, int call_done)
+static int queue_commit(cmn_redis_t *rd, const char *ns, const char *event_id,
+                        const tkt_call_t *call, const tkt_customer_t *cust, const char *call_json,
+                        const char *cust_json, const char *plan_json, int call_done)
 {
     int rc = cmn_redis_command(rd, on_ignored, NULL, "MULTI");
     if (call->call_id[0]) {
-        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET tkt:call:%s %s EX %d", call->call_id,
+        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET %scall:%s %s EX %d", ns, call->call_id,
                                 call_json, call_done ? ENDED_CALL_TTL_S : CALL_TTL_S);
-        rc |= call_done ? cmn_redis_command(rd, on_ignored, NULL, "ZREM " OPEN_CALLS " %s",
+        rc |= call_done ? cmn_redis_command(rd, on_ignored, NULL, "ZREM %sopen-calls %s", ns,
                                             call->call_id)
-                        : cmn_redis_command(rd, on_ignored, NULL, "ZADD " OPEN_CALLS " %lld %s",
-                                            (long long)call->last_event_at_ms, call->call_id);
+                        : cmn_redis_command(rd, on_ignored, NULL, "ZADD %sopen-calls %lld %s", ns,
+                                            /* processing time, not the provider's: a
+                                             * replayed backlog must not look stale */
+                                            (long long)cmn_time_now_ms(), call->call_id);
     }
     if (cust->number[0])
-        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET tkt:cust:%s %s EX %d", cust->number,
+        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET %scust:%s %s EX %d", ns, cust->number,
                                 cust_json, CUSTOMER_TTL_S);
-    rc |= cmn_redis_command(rd, on_ignored, NULL, "SET tkt:plan:%s %s EX %d", event_id, plan_json,
+    rc |= cmn_redis_command(rd, on_ignored, NULL, "SET %splan:%s %s EX %d", ns, event_id, plan_json,
                             DONE_TTL_S);
     return rc;
 }
@@ -212,7 +221,7 @@ int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *cal
     char *plan_json = plan_text(ops, n_ops);
     if (!r || !call_json || !cust_json || !plan_json || !cmn_redis_connected(s->redis))
         goto done;
-    if (queue_commit(s->redis, event_id, call, customer, call_json, cust_json, plan_json,
+    if (queue_commit(s->redis, s->ns, event_id, call, customer, call_json, cust_json, plan_json,
                      call_done) < 0 ||
         cmn_redis_command(s->redis, on_exec, r, "EXEC") < 0) {
         /* A half-queued MULTI dies with the connection; nothing is applied. */
@@ -235,9 +244,9 @@ int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn 
     if (!r)
         return -1;
     if (cmn_redis_command(s->redis, on_ignored, NULL, "MULTI") < 0 ||
-        cmn_redis_command(s->redis, on_ignored, NULL, "SET tkt:done:%s 1 EX %d", event_id,
+        cmn_redis_command(s->redis, on_ignored, NULL, "SET %sdone:%s 1 EX %d", s->ns, event_id,
                           DONE_TTL_S) < 0 ||
-        cmn_redis_command(s->redis, on_ignored, NULL, "DEL tkt:plan:%s", event_id) < 0 ||
+        cmn_redis_command(s->redis, on_ignored, NULL, "DEL %splan:%s", s->ns, event_id) < 0 ||
         cmn_redis_command(s->redis, on_exec, r, "EXEC") < 0) {
         free(r);
         return -1;
@@ -259,8 +268,8 @@ int tkt_store_intent(tkt_store_t *s, const char *external_id, tkt_store_intent_f
     req_t *r = req_new(s, (void *)cb, ctx);
     if (!r)
         return -1;
-    if (cmn_redis_command(s->redis, on_intent, r, "SET tkt:creating:%s 1 NX EX %d", external_id,
-                          INTENT_TTL_S) < 0) {
+    if (cmn_redis_command(s->redis, on_intent, r, "SET %screating:%s 1 NX EX %d", s->ns,
+                          external_id, INTENT_TTL_S) < 0) {
         free(r);
         return -1;
     }
@@ -286,8 +295,28 @@ int tkt_store_stale_calls(tkt_store_t *s, int64_t before_ms, size_t max, tkt_sto
     req_t *r = req_new(s, (void *)cb, ctx);
     if (!r)
         return -1;
-    if (cmn_redis_command(s->redis, on_ids, r, "ZRANGEBYSCORE " OPEN_CALLS " 0 %lld LIMIT 0 %d",
-                          (long long)before_ms, (int)(max > 128 ? 128 : max)) < 0) {
+    if (cmn_redis_command(s->redis, on_ids, r, "ZRANGEBYSCORE %sopen-calls 0 %lld LIMIT 0 %d",
+                          s->ns, (long long)before_ms, (int)(max > 128 ? 128 : max)) < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_claimed(void *ctx, redisReply *reply, const char *err)
+{
+    req_t *r = ctx;
+    r->cb.intent(r->ctx, !err && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1,
+                 err);
+    free(r);
+}
+
+int tkt_store_claim_stale(tkt_store_t *s, const char *call_id, tkt_store_intent_fn cb, void *ctx)
+{
+    req_t *r = req_new(s, (void *)cb, ctx);
+    if (!r)
+        return -1;
+    if (cmn_redis_command(s->redis, on_claimed, r, "ZREM %sopen-calls %s", s->ns, call_id) < 0) {
         free(r);
         return -1;
     }

@@ -1,14 +1,15 @@
 /* ticket-service's state in Redis (ARCHITECTURE: "call<->ticket binding,
  * contact cache, applied-effect markers").
  *
+ * Every key starts with "<CALLBUS_TOPIC_PREFIX>tkt:".
  *   tkt:done:<event id>      the event's effects are all durable (7 days)
  *   tkt:plan:<event id>      write-ahead plan: the ops still to apply, written
  *                            with the new state before any batched op is sent
  *   tkt:call:<call id>       tkt_call_t as JSON (7 days; 1 day once ended)
  *   tkt:cust:<E.164>         tkt_customer_t as JSON (30 days)
  *   tkt:creating:<ext id>    a ticket with this external_id may exist (1 day)
- *   tkt:open-calls           sorted set: call id by last event time, for
- *                            closing calls whose end never comes
+ *   tkt:open-calls           sorted set: call id by when its last event was
+ *                            processed, for closing calls whose end never comes
  * See docs/ticket-service.md for the crash points this makes safe. */
 #ifndef TKT_STORE_H
 #define TKT_STORE_H
@@ -37,7 +38,11 @@ typedef void (*tkt_store_done_fn)(void *ctx, const char *err);
 /* fresh: 1 when the marker was just set (no earlier attempt), 0 when it existed. */
 typedef void (*tkt_store_intent_fn)(void *ctx, int fresh, const char *err);
 
-tkt_store_t *tkt_store_new(cmn_redis_t *redis);
+/* prefix: CALLBUS_TOPIC_PREFIX, so installations may share one Redis
+ * ("<prefix>tkt:..."). */
+tkt_store_t *tkt_store_new(cmn_redis_t *redis, const char *prefix);
+/* "<prefix>tkt:", for other keys of ticket-service (IVR cache). */
+const char *tkt_store_ns(const tkt_store_t *s);
 void tkt_store_free(tkt_store_t *s);
 int tkt_store_ready(const tkt_store_t *s);
 
@@ -68,6 +73,10 @@ int tkt_store_intent(tkt_store_t *s, const char *external_id, tkt_store_intent_f
 typedef void (*tkt_store_ids_fn)(void *ctx, const char *const *ids, size_t n, const char *err);
 int tkt_store_stale_calls(tkt_store_t *s, int64_t before_ms, size_t max, tkt_store_ids_fn cb,
                           void *ctx) __attribute__((warn_unused_result));
+/* Takes a stale call out of the open set; fresh=1 only for the one replica
+ * whose ZREM removed it, so two replicas never close the same call. */
+int tkt_store_claim_stale(tkt_store_t *s, const char *call_id, tkt_store_intent_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
 int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
