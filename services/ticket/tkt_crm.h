@@ -96,7 +96,8 @@ typedef struct {
                            void *ctx);
     /* op: TKT_OP_CREATE_TICKET with placeholders already resolved. */
     void (*create_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
-    /* Recovery: was a ticket with this external_id already created? */
+    /* Recovery: was a ticket with this external_id already created?
+     * (Served at creation priority: it stands in for a create.) */
     void (*find_by_external_id)(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
                                 void *ctx);
     /* Status, assignee and merge target of one ticket. */
@@ -107,7 +108,8 @@ typedef struct {
     /* Up to TKT_CRM_MAX_BULK ops on distinct tickets in one bulk request;
      * the callback comes once the CRM's job has finished, with per-item results. */
     void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx);
-    /* Recovery: does one of the ticket's comments contain `marker`? */
+    /* Recovery: does one of the ticket's comments contain `marker`?
+     * (Enrichment priority, like the comment it guards.) */
     void (*has_marker)(tkt_crm_t *crm, const char *ticket_id, const char *marker, tkt_crm_cb cb,
                        void *ctx);
     /* R-V1: a contact's tickets, newest first. */
@@ -124,6 +126,9 @@ typedef struct {
     void (*contact_url)(const tkt_crm_t *crm, const char *contact_id, char *out, size_t outsz);
     /* Requests queued or in flight (0 = idle). */
     size_t (*pending)(const tkt_crm_t *crm);
+    /* Cancels what is pending: each pending callback then runs once, with
+     * ok = 0 and error "shut down". Never call it (or any op) from inside one
+     * of the adapter's own callbacks. */
     void (*free)(tkt_crm_t *crm);
 } tkt_crm_ops_t;
 

@@ -148,10 +148,10 @@ typedef struct {
     char name[TKT_TEXT_MAX];
     /* CREATE_TICKET */
     char subject[256];
-    char requester_id[TKT_ID_MAX]; /* may be TKT_REF_NEW_CONTACT */
+    char requester_id[TKT_ID_MAX]; /* may be TKT_REF_NEW_CONTACT; on UPDATE: a new requester (R-C4) */
     char external_id[TKT_TEXT_MAX + 16];
     tkt_kind_t ticket_kind;
-    char tags[TKT_MAX_TAGS][48];
+    char tags[TKT_MAX_TAGS][48]; /* create: the ticket's tags; update: added to its tags */
     size_t n_tags;
     /* CREATE_TICKET / UPDATE */
     tkt_status_t status;       /* TKT_ST_UNKNOWN: leave as is */
