@@ -183,9 +183,12 @@ static void drain(void *ctx)
             break;
         }
     }
-    if (c->stopped) /* still serve rebalances and commits */
-        while (rd_kafka_poll(c->rk, 0) > 0)
-            ;
+    /* Stopped: keep serving the consumer queue (rebalances, commit results)
+     * but hand out nothing. A message fetched now is dropped unstored: it
+     * is replayed from the committed offset by whoever owns it next.
+     * (rd_kafka_poll() must not be used on a redirected consumer queue.) */
+    while (c->stopped && (m = rd_kafka_consumer_poll(c->rk, 0)) != NULL)
+        rd_kafka_message_destroy(m);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -310,6 +313,7 @@ int cmn_consumer_assigned(const cmn_consumer_t *c)
 void cmn_consumer_stop(cmn_consumer_t *c)
 {
     c->stopped = 1;
+    set_paused(c, 1); /* stop fetching what would only be dropped */
 }
 
 void cmn_consumer_close(cmn_consumer_t *c)

@@ -144,9 +144,6 @@ def test_kill9_after_bulk_request_sent_applies_it_once(stack):
     assert len(bulk_requests(stack, mark)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG common/cmn_consumer.c drain(): once stopped it serves "
-                   "the consumer queue with rd_kafka_poll(), and a fetched message there aborts "
-                   "librdkafka (rd_kafka_q_serve: assert res != RD_KAFKA_OP_RES_PASS)")
 def test_sigterm_with_events_arriving_during_the_drain_exits_0(stack):
     """SIGTERM: ticket-service stops taking work and finishes what it holds
     (docs/architecture.md, Shutdown). Events that reach the consumer while
