@@ -1081,14 +1081,14 @@ static void on_csat(dctx_t *c)
 
 /* ---- outbound (R-O1..R-O4, R-C5) ------------------------------------------- */
 
-/* R-O1: attached, set open (the agent is working on it again). */
+/* R-O1: attached. It is set open only once the customer answers: an
+ * attempt nobody answered changes no status (R-O3). */
 static void attach(dctx_t *c, const char *ticket_id, tkt_kind_t kind, tkt_status_t was)
 {
     char id[TKT_ID_MAX];
     COPY(id, ticket_id);
     tkt_op_t *op = op_write(c, id);
     outbound_text(c, op);
-    op->status = TKT_ST_OPEN;
     start_fields(c, op);
     bind(c, id, kind);
     count_reuse(c, was);
@@ -1197,9 +1197,14 @@ static void on_outbound_answered(dctx_t *c)
     }
     if (!c->call->outbound)
         outbound_start(c); /* its start was never seen */
-    else
-        note(c, "outbound call answered: no CRM change until it ends");
     st_call(c)->answered = 1;
+    if (st_call(c)->ticket_id[0] && st_call(c)->ticket_kind != TKT_KIND_OUTBOUND) {
+        tkt_op_t *op = call_write(c, TKT_ST_OPEN, 1);
+        if (op)
+            op->status = TKT_ST_OPEN; /* R-O1: the agent is working on it again */
+    } else if (c->call->outbound) {
+        note(c, "outbound call answered: its own ticket is already open");
+    }
 }
 
 /* R-O3: logged as an attempt, no status change. */

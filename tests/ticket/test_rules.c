@@ -1143,16 +1143,35 @@ static void test_R_O1_attach_from_ticket(void)
     facts.tickets_checked = 1;
     ASSERT_EQ_INT(decide(), 0);
     ASSERT_EQ_INT(plan.n_ops, 1);
-    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_COMMENT); /* no status yet: R-O3 */
     ASSERT_EQ_STR(plan.ops[0].ticket_id, "T5");
-    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_UNKNOWN);
     ASSERT_EQ_INT(plan.ops[0].set_assignee, 0);
     ASSERT_HAS(plan.ops[0].body, "Outbound call to " CUST " by Luca Verdi");
     ASSERT_LACKS(plan.ops[0].body, "Dialled number");
     ASSERT_EQ_STR(plan.call.ticket_id, "T5");
     ASSERT_EQ_INT(plan.call.outbound, 1);
     ASSERT_EQ_INT(plan.figures.reused, 1);
-    ASSERT_EQ_INT(plan.customer.tickets[1].status, TKT_ST_OPEN);
+    ASSERT_EQ_INT(plan.customer.tickets[1].status, TKT_ST_PENDING);
+}
+
+/* R-O1 + R-O3: the attached ticket is set open when the customer answers,
+ * never by an attempt alone. */
+static void test_R_O1_open_when_answered(void)
+{
+    setup(CMN_EV_OUTBOUND_ANSWERED, CMN_DIR_OUTBOUND);
+    cached_contact();
+    agent("A1", NULL);
+    add_ref("T5", TKT_KIND_CALL, TKT_ST_PENDING, "Assistenza", 1);
+    call.outbound = 1;
+    snprintf(call.ticket_id, sizeof call.ticket_id, "T5");
+    snprintf(call.call_id, sizeof call.call_id, "%s", ev.call_id);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "T5");
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_INT(plan.call.answered, 1);
 }
 
 static void test_R_O1_solved_ticket_new(void)
@@ -1207,9 +1226,9 @@ static void test_R_O4_callback_same_ticket(void)
     last_call("T7", T0 - 30000, 6);
     ASSERT_EQ_INT(decide(), 0);
     ASSERT_EQ_INT(plan.n_ops, 1);
-    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_COMMENT);
     ASSERT_EQ_STR(plan.ops[0].ticket_id, "T7");
-    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_UNKNOWN);
     ASSERT_EQ_STR(plan.call.ticket_id, "T7");
 }
 
@@ -1383,7 +1402,7 @@ static void test_R_C5_dialled_number_in_comment(void)
     add_ref("T5", TKT_KIND_CALL, TKT_ST_OPEN, "Assistenza", 1);
     ASSERT_EQ_INT(decide(), 0);
     ASSERT_EQ_INT(plan.n_ops, 1);
-    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_COMMENT);
     ASSERT_HAS(plan.ops[0].body, "Dialled number: +393331234567 (not stored on the contact)");
     ASSERT_EQ_STR(plan.customer.number, "+390211111111");
     ASSERT_EQ_STR(plan.call.dialled_number, "+393331234567");
@@ -1578,7 +1597,7 @@ TEST_MAIN("ticket_rules", TEST_CASE(test_model_names), TEST_CASE(test_policy_def
           TEST_CASE(test_R_T11_missed_no_offer_default_assignee),
           TEST_CASE(test_R_M1_abandoned_ticket), TEST_CASE(test_R_M1_abandoned_switched_off),
           TEST_CASE(test_R_M1_grouper_leaves_missed), TEST_CASE(test_R_M1_withheld_missed_call),
-          TEST_CASE(test_R_O1_attach_from_ticket), TEST_CASE(test_R_O1_solved_ticket_new),
+          TEST_CASE(test_R_O1_attach_from_ticket), TEST_CASE(test_R_O1_open_when_answered), TEST_CASE(test_R_O1_solved_ticket_new),
           TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_O4_callback_same_ticket),
           TEST_CASE(test_R_O4_long_call_falls_to_R_O2), TEST_CASE(test_R_O4_window_passed),
           TEST_CASE(test_R_O2_latest_open_attach), TEST_CASE(test_R_O2_latest_not_open_new),
