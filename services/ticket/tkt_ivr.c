@@ -276,11 +276,19 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
 
 /* ---- R-V2 / R-T8: pre-created ticket ------------------------------------------- */
 
+static void on_plan_dropped(void *ctx, const char *err)
+{
+}
+
 static void on_bound(void *ctx, const char *err)
 {
     ivr_req_t *r = ctx;
-    char url[512];
+    char url[512], event_id[TKT_TEXT_MAX + 8];
     r->crm_busy = 0;
+    snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
+    /* the commit wrote an (empty) plan for its pseudo-event: drop it now */
+    if (!err && tkt_store_mark_done(r->ivr->d.store, event_id, on_plan_dropped, NULL) < 0)
+        LOG_CALL(CMN_LOG_DEBUG, r->call_id, "ivr: empty plan left to expire");
     if (err) /* the ticket exists; the answered event will still find it by external_id */
         LOG_CALL(CMN_LOG_WARN, r->call_id, "ivr: binding not stored: %s", err);
     r->ivr->d.crm->ops->ticket_url(r->ivr->d.crm, r->ticket.id, url, sizeof url);

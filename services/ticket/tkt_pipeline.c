@@ -44,6 +44,7 @@ struct job {
     int failed;
     int rejected;
     int recheck_contact; /* the CRM refused the cached contact: look it up again */
+    int rebound;         /* a write was redirected: the call now lives on another ticket */
     int attempts;
     struct event *retry;
     job_t *applying_next; /* in the pipeline's applying set */
@@ -290,7 +291,29 @@ static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partitio
     mark_done(j);
 }
 
+static void publish(job_t *j);
+
+static void on_rebound_stored(void *ctx, const char *err)
+{
+    job_t *j = ctx;
+    if (err)
+        return retry_later(j, err);
+    j->rebound = 0;
+    publish(j);
+}
+
 static void publish_then_done(job_t *j)
+{
+    if (j->rebound) { /* the call's new ticket first, then announce it */
+        if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, NULL, 0,
+                             j->plan.call_done, on_rebound_stored, j) < 0)
+            retry_later(j, "redis unavailable");
+        return;
+    }
+    publish(j);
+}
+
+static void publish(job_t *j)
 {
     if (!j->p->d.producer || !announces_ticket(j))
         return mark_done(j);
@@ -330,6 +353,23 @@ static void op_settled(job_t *j, int ok, const char *why)
 static void send_now(job_t *j, const tkt_op_t *op);
 static void apply_one(job_t *j, const tkt_op_t *op);
 
+/* A write meant for `from` went to `to` (R-T7 merge target, R-T10
+ * replacement): the call follows, so its later writes, its ticket event and
+ * its pop name the ticket that has them. Stored before the event is done. */
+static void rebind(job_t *j, const char *from, const char *to)
+{
+    for (size_t i = 0; i < j->cust.n_tickets; i++)
+        if (strcmp(j->cust.tickets[i].id, from) == 0) {
+            j->cust.tickets[i].status = TKT_ST_CLOSED;
+            snprintf(j->cust.tickets[i].merged_into, sizeof j->cust.tickets[i].merged_into, "%s",
+                     to);
+        }
+    if (strcmp(j->call.ticket_id, from) != 0)
+        return;
+    snprintf(j->call.ticket_id, sizeof j->call.ticket_id, "%s", to);
+    j->rebound = 1;
+}
+
 /* R-T10: a write for a ticket a person closed goes to a new ticket instead.
  * Its external id names the call and the closed ticket, and its creation is
  * marked in Redis first (as the rules' creations are): a later write of the
@@ -367,7 +407,10 @@ static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
 
 static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
 {
-    instead_done(ctx, res->ok, res->error);
+    instead_t *w = ctx;
+    if (res->ok)
+        rebind(w->j, w->write.ticket_id, res->ticket.id);
+    instead_done(w, res->ok, res->error);
 }
 
 static void on_instead_found(void *ctx, const tkt_crm_result_t *res)
@@ -377,6 +420,7 @@ static void on_instead_found(void *ctx, const tkt_crm_result_t *res)
     if (!res->ok)
         return instead_done(w, 0, res->error);
     if (res->n_tickets) { /* an earlier write of this call made it: write there */
+        rebind(j, w->write.ticket_id, res->tickets[0].id);
         snprintf(w->write.ticket_id, sizeof w->write.ticket_id, "%s", res->tickets[0].id);
         j->outstanding++;
         apply_one(j, &w->write); /* checked first when replaying: it may be there already */
@@ -456,6 +500,7 @@ static void on_closed_ticket_seen(void *ctx, const tkt_crm_result_t *res)
     if (!res->ok) {
         op_settled(j, 0, res->error);
     } else if (res->ticket.merged_into[0]) { /* R-T7: follow the merge */
+        rebind(j, r->op.ticket_id, res->ticket.merged_into);
         snprintf(r->op.ticket_id, sizeof r->op.ticket_id, "%s", res->ticket.merged_into);
         j->outstanding++;
         send_now(j, &r->op);

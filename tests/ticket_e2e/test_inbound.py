@@ -239,10 +239,6 @@ def test_R_T7_merged_ticket_end_of_call_and_recording_go_to_target(stack):
     assert len(stack.emu.tickets_of_call(call.call_id)) == 1, "no new ticket for a merge"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG tkt_pipeline.c ticket_event(): a write redirected "
-                   "to the merge target (or to an R-T10 replacement) is announced on "
-                   "ticket-events with the call's old, closed ticket id, and the call stays "
-                   "bound to it")
 def test_R_T7_ticket_event_names_the_merge_target(stack):
     """R-T7 with R-P3: after the merge, ticket-events must name B (the ticket
     the end of the call went to) for pop-service, not the closed A."""
