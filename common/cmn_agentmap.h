@@ -1,8 +1,8 @@
 /* Provider operator -> CRM agent mapping (R-I3). Configured as a list:
  *   "callgear:101=900001,callgear:102=900002,twilio:alice=900003"
  * (provider, the operator id as the event carries it — Twilio's "client:alice"
- * arrives as "alice"; an id may itself contain ':' — and the CRM user id). A call handled by an unmapped operator is ignored
- * for ticketing downstream; the mapping only states who is who. */
+ * arrives as "alice"; an id may itself contain ':' — and the CRM user id). A call handled by an
+ * unmapped operator is ignored for ticketing downstream; the mapping only states who is who. */
 #ifndef CMN_AGENTMAP_H
 #define CMN_AGENTMAP_H
 

@@ -162,8 +162,8 @@ void cmn_config_print_markdown(const cmn_cfg_spec_t *spec, size_t n, FILE *out)
 {
     for (size_t i = 0; i < n; i++) {
         const cmn_cfg_spec_t *e = &spec[i];
-        fprintf(out, "| `%s` | %s | %s |\n", e->name, e->def ? (*e->def ? e->def : "(empty)") : "**required**",
-                e->help);
+        fprintf(out, "| `%s` | %s | %s |\n", e->name,
+                e->def ? (*e->def ? e->def : "(empty)") : "**required**", e->help);
     }
 }
 

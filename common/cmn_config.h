@@ -16,7 +16,7 @@ typedef enum {
 } cmn_cfg_type_t;
 
 typedef struct {
-    const char *name;    /* environment variable, CALLBUS_... */
+    const char *name; /* environment variable, CALLBUS_... */
     cmn_cfg_type_t type;
     const char *def;     /* default as text; NULL = required */
     long min, max;       /* CMN_CFG_INT bounds */
@@ -26,11 +26,26 @@ typedef struct {
     const char *help;    /* one line for docs/configuration.md */
 } cmn_cfg_spec_t;
 
-#define CMN_CFG_STR(n, def, off, help) {n, CMN_CFG_STRING, def, 0, 0, NULL, 0, off, help}
-#define CMN_CFG_SECRET(n, def, off, help) {n, CMN_CFG_STRING, def, 0, 0, NULL, 1, off, help}
-#define CMN_CFG_NUM(n, def, lo, hi, off, help) {n, CMN_CFG_INT, def, lo, hi, NULL, 0, off, help}
-#define CMN_CFG_FLAG(n, def, off, help) {n, CMN_CFG_BOOL, def, 0, 0, NULL, 0, off, help}
-#define CMN_CFG_CHOICE(n, def, choices, off, help) {n, CMN_CFG_ENUM, def, 0, 0, choices, 0, off, help}
+#define CMN_CFG_STR(n, def, off, help)                                                             \
+    {                                                                                              \
+        n, CMN_CFG_STRING, def, 0, 0, NULL, 0, off, help                                           \
+    }
+#define CMN_CFG_SECRET(n, def, off, help)                                                          \
+    {                                                                                              \
+        n, CMN_CFG_STRING, def, 0, 0, NULL, 1, off, help                                           \
+    }
+#define CMN_CFG_NUM(n, def, lo, hi, off, help)                                                     \
+    {                                                                                              \
+        n, CMN_CFG_INT, def, lo, hi, NULL, 0, off, help                                            \
+    }
+#define CMN_CFG_FLAG(n, def, off, help)                                                            \
+    {                                                                                              \
+        n, CMN_CFG_BOOL, def, 0, 0, NULL, 0, off, help                                             \
+    }
+#define CMN_CFG_CHOICE(n, def, choices, off, help)                                                 \
+    {                                                                                              \
+        n, CMN_CFG_ENUM, def, 0, 0, choices, 0, off, help                                          \
+    }
 
 /* Fills `target` from the environment. Writes one line per problem to
  * `errs` and returns how many there were (0 = all good). Strings are

@@ -225,7 +225,8 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
                      size_t errsz)
 {
     char session[16];
-    snprintf(session, sizeof session, "%d", o->session_timeout_ms > 0 ? o->session_timeout_ms : 10000);
+    snprintf(session, sizeof session, "%d",
+             o->session_timeout_ms > 0 ? o->session_timeout_ms : 10000);
     const char *kv[][2] = {
         {"auto.commit.interval.ms", "1000"},
         {"auto.offset.reset", "earliest"},

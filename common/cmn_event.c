@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const type_names[] = {
-    NULL,
+static const char *const type_names[] = {NULL,
 #define X(id, name) name,
-    CMN_EVENT_TYPES(X)
+                                         CMN_EVENT_TYPES(X)
 #undef X
 };
 static const char *const outcome_names[] = {NULL, "answered", "missed", "abandoned", "voicemail"};
@@ -27,11 +26,14 @@ typedef struct {
     size_t max_len;
 } str_member_t;
 
-#define M(f, max) {#f, offsetof(cmn_event_t, f), max}
+#define M(f, max)                                                                                  \
+    {                                                                                              \
+#f, offsetof(cmn_event_t, f), max                                                          \
+    }
 static const str_member_t str_members[] = {
-    M(event_id, 128),        M(provider, 16),    M(call_id, 128),  M(leg_id, 128),
-    M(parent_call_id, 128),  M(customer_number, 16), M(dialled_number, 64), M(queue, 128),
-    M(language, 35),         M(ticket_id, 64),   M(ticket_type, 64),
+    M(event_id, 128),       M(provider, 16),        M(call_id, 128),       M(leg_id, 128),
+    M(parent_call_id, 128), M(customer_number, 16), M(dialled_number, 64), M(queue, 128),
+    M(language, 35),        M(ticket_id, 64),       M(ticket_type, 64),
 };
 #undef M
 #define N_STR_MEMBERS (sizeof str_members / sizeof str_members[0])
@@ -174,8 +176,11 @@ static int is_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
-                                  : (*p & 0xF8) == 0xF0 ? 3 : -1;
+        int extra = *p < 0x80             ? 0
+                    : (*p & 0xE0) == 0xC0 ? 1
+                    : (*p & 0xF0) == 0xE0 ? 2
+                    : (*p & 0xF8) == 0xF0 ? 3
+                                          : -1;
         if (extra < 0 || (extra == 1 && *p < 0xC2))
             return 0;
         for (p++; extra > 0; extra--, p++)
@@ -261,8 +266,7 @@ static int validate_lifecycle(const cmn_event_t *ev, char *err, size_t errsz, ch
     return 0;
 }
 
-int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *field,
-                       size_t fieldsz)
+int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *field, size_t fieldsz)
 {
     if (ev->type <= CMN_EV_NONE || ev->type >= CMN_EV__COUNT)
         return FAIL("type", "type is required and must be a known event type");
@@ -277,12 +281,18 @@ int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *fie
     for (size_t i = 0; i < ev->n_tags; i++)
         if (!*ev->tags[i] || text_length(ev->tags[i]) > 64 || !is_utf8(ev->tags[i]))
             return FAIL("tags", "each tag must be 1 to 64 characters of UTF-8");
-    const char *more[] = {ev->agent.provider_id, ev->agent.crm_id, ev->agent.name,
-                          ev->previous_agent.provider_id, ev->previous_agent.crm_id,
-                          ev->previous_agent.name, ev->recording_url};
+    const char *more[] = {ev->agent.provider_id,
+                          ev->agent.crm_id,
+                          ev->agent.name,
+                          ev->previous_agent.provider_id,
+                          ev->previous_agent.crm_id,
+                          ev->previous_agent.name,
+                          ev->recording_url};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         if (more[i] && !is_utf8(more[i]))
-            return FAIL(i < 3 ? "agent" : i < 6 ? "previous_agent" : "recording.url",
+            return FAIL(i < 3   ? "agent"
+                        : i < 6 ? "previous_agent"
+                                : "recording.url",
                         "text that is not UTF-8");
     if (ev->occurred_at_ms <= 0)
         return FAIL("occurred_at", "occurred_at is required (RFC 3339 date-time)");
@@ -338,8 +348,8 @@ static void put_nested(json_t *obj, const cmn_event_t *ev)
         json_object_set_new(obj, "recording", rec);
     }
     if (ev->csat_score >= 0)
-        json_object_set_new(obj, "csat",
-                            json_pack("{s:i, s:i}", "score", ev->csat_score, "scale", ev->csat_scale));
+        json_object_set_new(
+            obj, "csat", json_pack("{s:i, s:i}", "score", ev->csat_score, "scale", ev->csat_scale));
 }
 
 json_t *cmn_event_to_json(const cmn_event_t *ev)
@@ -502,7 +512,7 @@ static int take_recording(const json_t *v, cmn_event_t *ev, char *err, size_t er
                      ? take_nonneg(member, &ev->recording_duration_s, "recording.duration_s", err,
                                    errsz, field, fieldsz)
                      : (snprintf(path, sizeof path, "recording.%s", key),
-                    FAIL(path, "%s is not a known member", path));
+                        FAIL(path, "%s is not a known member", path));
         if (rc < 0)
             return -1;
     }
@@ -622,8 +632,7 @@ int cmn_event_decode(const char *text, size_t len, cmn_event_t *ev, char *err, s
     json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
         cmn_event_init(ev);
-        return FAIL("", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                    jerr.text);
+        return FAIL("", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     }
     int rc = cmn_event_from_json(obj, ev, err, errsz, field, fieldsz);
     json_decref(obj);

@@ -99,8 +99,8 @@ const char *cmn_direction_name(cmn_direction_t d);
 /* Checks the rules the schema states (required fields per type, formats).
  * On failure returns -1, writes a sentence to err and the offending field's
  * JSON name to field (both may be NULL). */
-int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *field,
-                       size_t fieldsz) __attribute__((warn_unused_result));
+int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *field, size_t fieldsz)
+    __attribute__((warn_unused_result));
 
 /* Returns a new reference; NULL only on allocation failure. */
 json_t *cmn_event_to_json(const cmn_event_t *ev);

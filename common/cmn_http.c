@@ -55,13 +55,12 @@ static void count_response(const char *route, int status, double ms)
 {
     char labels[160];
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route, status);
-    cmn_metric_add(cmn_metrics_counter("http_requests_total", "HTTP requests by route and status",
-                                       labels),
-                   1);
+    cmn_metric_add(
+        cmn_metrics_counter("http_requests_total", "HTTP requests by route and status", labels), 1);
     snprintf(labels, sizeof labels, "route=\"%s\"", route);
-    cmn_metric_observe(cmn_metrics_histogram("http_request_duration_ms",
-                                             "Time from request to reply, ms", labels),
-                       ms);
+    cmn_metric_observe(
+        cmn_metrics_histogram("http_request_duration_ms", "Time from request to reply, ms", labels),
+        ms);
 }
 
 /* Requests between dispatch and reply, of every server in the process (one
@@ -110,8 +109,7 @@ void cmn_http_reply_json(struct evhttp_request *req, int status, json_t *body)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     if (out && text)
         evbuffer_add(out, text, strlen(text));
     if (out)

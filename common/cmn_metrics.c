@@ -8,7 +8,8 @@
 
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } metric_kind_t;
 
-static const double bucket_bounds[] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+static const double bucket_bounds[] = {0.5, 1,   2.5, 5,    10,   25,   50,
+                                       100, 250, 500, 1000, 2500, 5000, 10000};
 #define N_BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 
 struct cmn_metric {

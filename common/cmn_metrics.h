@@ -20,8 +20,8 @@ cmn_metric_t *cmn_metrics_gauge_fn(const char *family, const char *help, const c
 /* Histogram of milliseconds with fixed buckets from 0.5 ms to 10 s. */
 cmn_metric_t *cmn_metrics_histogram(const char *family, const char *help, const char *labels);
 
-void cmn_metric_add(cmn_metric_t *m, double v); /* counter or gauge */
-void cmn_metric_set(cmn_metric_t *m, double v); /* gauge */
+void cmn_metric_add(cmn_metric_t *m, double v);     /* counter or gauge */
+void cmn_metric_set(cmn_metric_t *m, double v);     /* gauge */
 void cmn_metric_observe(cmn_metric_t *m, double v); /* histogram */
 double cmn_metric_value(const cmn_metric_t *m);     /* counter/gauge value; histogram count */
 

@@ -9,10 +9,10 @@
 #include <strings.h>
 
 static const cmn_country_t countries[] = {
-    {"IT", "39", 0}, {"TR", "90", 1}, {"ES", "34", 0}, {"US", "1", 0},  {"CA", "1", 0},
-    {"GB", "44", 1}, {"DE", "49", 1}, {"FR", "33", 1}, {"NL", "31", 1}, {"BE", "32", 1},
+    {"IT", "39", 0}, {"TR", "90", 1}, {"ES", "34", 0},  {"US", "1", 0},   {"CA", "1", 0},
+    {"GB", "44", 1}, {"DE", "49", 1}, {"FR", "33", 1},  {"NL", "31", 1},  {"BE", "32", 1},
     {"CH", "41", 1}, {"AT", "43", 1}, {"PT", "351", 0}, {"IE", "353", 1}, {"PL", "48", 0},
-    {"SE", "46", 1}, {"RU", "7", 0},  {"MX", "52", 0}, {"AR", "54", 1}, {"BR", "55", 1},
+    {"SE", "46", 1}, {"RU", "7", 0},  {"MX", "52", 0},  {"AR", "54", 1},  {"BR", "55", 1},
     {"AU", "61", 1}, {"IN", "91", 1}, {"AE", "971", 1}, {"SM", "378", 0},
 };
 
@@ -30,7 +30,7 @@ const cmn_country_t *cmn_phone_country(const char *s)
 
 static int is_withheld(const char *raw)
 {
-    static const char *const words[] = {"anonymous", "private", "restricted", "unknown",
+    static const char *const words[] = {"anonymous", "private",     "restricted", "unknown",
                                         "withheld",  "unavailable", "blocked"};
     while (isspace((unsigned char)*raw))
         raw++;

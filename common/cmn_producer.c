@@ -114,7 +114,8 @@ static void drain(void *ctx)
 static int set_all(rd_kafka_conf_t *conf, const cmn_producer_opts_t *o, char *errstr, size_t errsz)
 {
     char timeout[16], qmax[16], linger[16];
-    snprintf(timeout, sizeof timeout, "%d", o->message_timeout_ms > 0 ? o->message_timeout_ms : 10000);
+    snprintf(timeout, sizeof timeout, "%d",
+             o->message_timeout_ms > 0 ? o->message_timeout_ms : 10000);
     snprintf(qmax, sizeof qmax, "%d", o->queue_max_messages > 0 ? o->queue_max_messages : 100000);
     snprintf(linger, sizeof linger, "%d", o->linger_ms >= 0 ? o->linger_ms : 1);
     const char *kv[][2] = {

@@ -22,9 +22,9 @@ typedef void (*cmn_producer_fatal_fn)(void *ctx, const char *reason);
 
 typedef struct {
     const char *brokers;
-    int message_timeout_ms;   /* how long a message may wait for the broker before failing */
-    int queue_max_messages;   /* local queue bound; beyond it send() answers QUEUE_FULL */
-    int linger_ms;            /* batching delay; small keeps webhook latency low */
+    int message_timeout_ms; /* how long a message may wait for the broker before failing */
+    int queue_max_messages; /* local queue bound; beyond it send() answers QUEUE_FULL */
+    int linger_ms;          /* batching delay; small keeps webhook latency low */
     cmn_producer_fatal_fn on_fatal;
     void *fatal_ctx;
 } cmn_producer_opts_t;

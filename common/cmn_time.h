@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t cmn_time_now_ms(void);      /* wall clock, ms since the epoch */
-int64_t cmn_time_mono_ms(void);     /* monotonic, for durations and deadlines */
-double cmn_time_mono_ms_f(void);    /* monotonic, fractional ms (latency histograms) */
+int64_t cmn_time_now_ms(void);   /* wall clock, ms since the epoch */
+int64_t cmn_time_mono_ms(void);  /* monotonic, for durations and deadlines */
+double cmn_time_mono_ms_f(void); /* monotonic, fractional ms (latency histograms) */
 
 #define CMN_TIME_TEXT_MAX 32
 /* "2026-11-21T11:05:08.123Z" into out (>= CMN_TIME_TEXT_MAX). */

@@ -5,12 +5,13 @@
 
 #include <stddef.h>
 
-#define CMN_TOPIC_CALL_EVENTS "call-events"         /* key: customer E.164 (call id if withheld) */
-#define CMN_TOPIC_CALL_EVENTS_DLQ "call-events.dlq" /* key: provider; authenticated but unparseable */
-#define CMN_TOPIC_TICKET_EVENTS "ticket-events"     /* key: customer E.164 */
-#define CMN_TOPIC_MISSED_OPS "missed-call-ops"      /* key: customer E.164 */
-#define CMN_TOPIC_AGENT_ACTIONS "agent-actions"     /* key: customer E.164 */
-#define CMN_TOPIC_SCREEN_POPS "screen-pops"         /* key: CRM agent id */
+#define CMN_TOPIC_CALL_EVENTS "call-events" /* key: customer E.164 (call id if withheld) */
+#define CMN_TOPIC_CALL_EVENTS_DLQ                                                                  \
+    "call-events.dlq"                           /* key: provider; authenticated but unparseable */
+#define CMN_TOPIC_TICKET_EVENTS "ticket-events" /* key: customer E.164 */
+#define CMN_TOPIC_MISSED_OPS "missed-call-ops"  /* key: customer E.164 */
+#define CMN_TOPIC_AGENT_ACTIONS "agent-actions" /* key: customer E.164 */
+#define CMN_TOPIC_SCREEN_POPS "screen-pops"     /* key: CRM agent id */
 
 /* Every topic name goes through cmn_topic(): a deployment may prefix them
  * all (CALLBUS_TOPIC_PREFIX, e.g. one cluster shared by several contact
@@ -28,9 +29,8 @@ typedef struct {
 /* Creates the topics that do not exist yet; an existing topic is success
  * (its partition count is left as it is). Blocking, bounded by timeout_ms:
  * call it at start, before the loop runs. Returns 0 or -1 with errstr. */
-int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_t n,
-                      int timeout_ms, char *errstr, size_t errsz)
-    __attribute__((warn_unused_result));
+int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_t n, int timeout_ms,
+                      char *errstr, size_t errsz) __attribute__((warn_unused_result));
 
 /* Every callbus topic (prefixed) with the given partition count and replication. */
 int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int timeout_ms,

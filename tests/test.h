@@ -48,7 +48,10 @@ typedef struct {
     const char *name;
     test_fn fn;
 } test_case_t;
-#define TEST_CASE(fn) {#fn, fn}
+#define TEST_CASE(fn)                                                                              \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
 /* Runs every case; a case fails when it left a failed assertion. */
 static inline int test_run_all(const char *suite, const test_case_t *cases, size_t n)

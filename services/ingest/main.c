@@ -11,8 +11,9 @@
 
 #define OFF(f) offsetof(ing_config_t, f)
 static const cmn_cfg_spec_t ingest_spec[] = {
-    CMN_CFG_SECRET("CALLBUS_INGEST_CALLGEAR_TOKEN", "", OFF(callgear_token),
-                   "Shared secret CallGear sends (in the URL or a header); empty disables the route."),
+    CMN_CFG_SECRET(
+        "CALLBUS_INGEST_CALLGEAR_TOKEN", "", OFF(callgear_token),
+        "Shared secret CallGear sends (in the URL or a header); empty disables the route."),
     CMN_CFG_STR("CALLBUS_INGEST_CALLGEAR_TOKEN_HEADER", "", OFF(callgear_token_header),
                 "Header carrying the CallGear token; empty: the token is the path segment "
                 "/v1/callgear/<token>/<notification>."),
@@ -122,13 +123,17 @@ static int start(ingest_t *in)
     cmn_producer_opts_t popts = {.brokers = in->svc.cfg.kafka_brokers,
                                  .message_timeout_ms = (int)in->cfg.kafka_message_timeout_ms,
                                  .queue_max_messages = (int)in->cfg.kafka_queue_max,
-                                 .linger_ms = 2, .on_fatal = on_fatal, .fatal_ctx = in};
+                                 .linger_ms = 2,
+                                 .on_fatal = on_fatal,
+                                 .fatal_ctx = in};
     if (!(in->producer = cmn_producer_new(in->svc.base, &popts, errstr, sizeof errstr))) {
         LOG_ERROR("kafka producer: %s", errstr);
         return -1;
     }
-    in->srv = (ing_server_t){.cfg = &in->cfg, .country = in->svc.country,
-                             .producer = in->producer, .agents = in->agents};
+    in->srv = (ing_server_t){.cfg = &in->cfg,
+                             .country = in->svc.country,
+                             .producer = in->producer,
+                             .agents = in->agents};
     cmn_metrics_gauge_fn("ingest_producer_queue_depth", "Messages waiting for Kafka", NULL,
                          queue_depth, in);
     cmn_metrics_gauge_fn("ingest_in_flight_requests", "Webhooks not yet answered", NULL,

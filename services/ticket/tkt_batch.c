@@ -155,7 +155,8 @@ static int merge_into(tkt_op_t *dst, const tkt_op_t *src)
     }
     for (size_t i = 0; i < src->n_fields; i++) {
         size_t j;
-        for (j = 0; j < dst->n_fields && strcmp(dst->fields[j].field_id, src->fields[i].field_id); j++)
+        for (j = 0; j < dst->n_fields && strcmp(dst->fields[j].field_id, src->fields[i].field_id);
+             j++)
             ;
         if (j == dst->n_fields && dst->n_fields == TKT_MAX_FIELDS)
             continue;
@@ -340,7 +341,8 @@ tkt_batch_t *tkt_batch_new(struct event_base *base, tkt_crm_t *crm, const tkt_ba
         free(b);
         return NULL;
     }
-    b->m_requests = cmn_metrics_counter("ticket_batch_requests_total", "Bulk update requests sent", NULL);
+    b->m_requests =
+        cmn_metrics_counter("ticket_batch_requests_total", "Bulk update requests sent", NULL);
     b->m_saved = cmn_metrics_counter("ticket_batch_requests_saved_total",
                                      "CRM requests saved by batching (R-S1)", NULL);
     b->m_retried = cmn_metrics_counter("ticket_batch_retries_total",

@@ -20,17 +20,17 @@
 typedef struct tkt_batch tkt_batch_t;
 
 typedef struct {
-    int window_s;             /* R-B2: 1..60, default 10 */
-    int comments;             /* R-B1: batch comments */
-    int updates;              /* R-B1: batch assignment/ticket updates */
-    int ticket_limit;         /* updates per ticket per ticket_window_s we allow ourselves */
+    int window_s;     /* R-B2: 1..60, default 10 */
+    int comments;     /* R-B1: batch comments */
+    int updates;      /* R-B1: batch assignment/ticket updates */
+    int ticket_limit; /* updates per ticket per ticket_window_s we allow ourselves */
     int ticket_window_s;
-    int max_attempts;         /* per op, before it is reported failed */
+    int max_attempts; /* per op, before it is reported failed */
 } tkt_batch_cfg_t;
 
 typedef enum {
     TKT_BATCH_OK = 0,
-    TKT_BATCH_CLOSED, /* the ticket is closed: redirect (R-T7) or new ticket (R-T10) */
+    TKT_BATCH_CLOSED,   /* the ticket is closed: redirect (R-T7) or new ticket (R-T10) */
     TKT_BATCH_FAILED,   /* gave up after max_attempts transient failures */
     TKT_BATCH_REJECTED, /* the CRM refused it for good (invalid assignee, field...) */
 } tkt_batch_outcome_t;

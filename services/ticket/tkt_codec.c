@@ -6,8 +6,9 @@
 #include <string.h>
 
 #define PUT_STR(obj, s, field) json_object_set_new(obj, #field, json_string((s)->field))
-#define PUT_INT(obj, s, field) json_object_set_new(obj, #field, json_integer((json_int_t)(s)->field))
-#define GET_STR(j, s, field) get_str(j, #field, (s)->field, sizeof (s)->field)
+#define PUT_INT(obj, s, field)                                                                     \
+    json_object_set_new(obj, #field, json_integer((json_int_t)(s)->field))
+#define GET_STR(j, s, field) get_str(j, #field, (s)->field, sizeof(s)->field)
 #define GET_INT(j, s, field) ((s)->field = (__typeof__((s)->field))get_int(j, #field))
 
 static void get_str(const json_t *j, const char *name, char *dst, size_t dstsz)
@@ -169,8 +170,8 @@ json_t *tkt_codec_op_to_json(const tkt_op_t *op)
     for (size_t i = 0; i < op->n_tags && i < TKT_MAX_TAGS; i++)
         json_array_append_new(tags, json_string(op->tags[i]));
     for (size_t i = 0; i < op->n_fields && i < TKT_MAX_FIELDS; i++)
-        json_array_append_new(fields, json_pack("{s:s, s:s}", "id", op->fields[i].field_id,
-                                                "value", op->fields[i].value));
+        json_array_append_new(fields, json_pack("{s:s, s:s}", "id", op->fields[i].field_id, "value",
+                                                op->fields[i].value));
     json_object_set_new(o, "tags", tags);
     json_object_set_new(o, "fields", fields);
     return o;
@@ -200,7 +201,8 @@ int tkt_codec_op_from_json(const json_t *o, tkt_op_t *op)
     {
         if (i >= TKT_MAX_TAGS)
             break;
-        snprintf(op->tags[i], sizeof op->tags[i], "%s", json_string_value(v) ? json_string_value(v) : "");
+        snprintf(op->tags[i], sizeof op->tags[i], "%s",
+                 json_string_value(v) ? json_string_value(v) : "");
         op->n_tags = i + 1;
     }
     json_array_foreach(json_object_get(o, "fields"), i, v)

@@ -10,8 +10,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "Zendesk base URL, https://<subdomain>.zendesk.com (or the emulator's URL)."),
     CMN_CFG_STR("CALLBUS_ZENDESK_EMAIL", NULL, OFF(zendesk_email), "Zendesk API user's e-mail."),
     CMN_CFG_SECRET("CALLBUS_ZENDESK_TOKEN", NULL, OFF(zendesk_token), "Zendesk API token."),
-    CMN_CFG_NUM("CALLBUS_CRM_RATE_LIMIT", "700", 10, 100000, OFF(crm_rate_limit),
-                "The CRM plan's requests per minute (Zendesk Team 200 ... Enterprise Plus 2500) (R-B5)."),
+    CMN_CFG_NUM(
+        "CALLBUS_CRM_RATE_LIMIT", "700", 10, 100000, OFF(crm_rate_limit),
+        "The CRM plan's requests per minute (Zendesk Team 200 ... Enterprise Plus 2500) (R-B5)."),
     CMN_CFG_NUM("CALLBUS_CRM_TIMEOUT_MS", "10000", 500, 120000, OFF(crm_timeout_ms),
                 "Timeout of one CRM request."),
     CMN_CFG_CHOICE("CALLBUS_CRM_LOOKUP_FORM", "digits", "e164|digits|national", OFF(lookup_form),
@@ -23,9 +24,11 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
     CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_UPDATES", "true", OFF(batch_updates),
                  "Send assignment/ticket updates through the batched flush (R-B1)."),
     CMN_CFG_CHOICE("CALLBUS_TICKET_TRANSFER_POLICY", "reassign", "reassign|split",
-                   OFF(transfer_policy), "On transfer: reassign the ticket, or a ticket per leg (R-T4)."),
-    CMN_CFG_CHOICE("CALLBUS_TICKET_UNANSWERED", "direct", "direct|grouper", OFF(unanswered),
-                   "Missed/abandoned calls: ticket here (direct), or left to the missed-call grouper."),
+                   OFF(transfer_policy),
+                   "On transfer: reassign the ticket, or a ticket per leg (R-T4)."),
+    CMN_CFG_CHOICE(
+        "CALLBUS_TICKET_UNANSWERED", "direct", "direct|grouper", OFF(unanswered),
+        "Missed/abandoned calls: ticket here (direct), or left to the missed-call grouper."),
     CMN_CFG_FLAG("CALLBUS_TICKET_REUSE", "true", OFF(reuse),
                  "Add a call to the customer's open ticket of the same menu selection (R-T2)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_ABANDONED", "true", OFF(abandoned_tickets),
@@ -37,8 +40,8 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "CRM user for tickets no agent answered; empty: unassigned (R-T11)."),
     CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_CALL", "Call from {phone}", OFF(subject_call),
                 "Subject of a call's ticket (R-T1); {phone}, {queue}, {call_id}."),
-    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_VOICEMAIL", "Voicemail from {phone}", OFF(subject_voicemail),
-                "Subject of a voicemail ticket (R-T3)."),
+    CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_VOICEMAIL", "Voicemail from {phone}",
+                OFF(subject_voicemail), "Subject of a voicemail ticket (R-T3)."),
     CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_MISSED", "Missed call from {phone}", OFF(subject_missed),
                 "Subject of a missed-call ticket (R-M1)."),
     CMN_CFG_STR("CALLBUS_TICKET_SUBJECT_OUTBOUND", "Call to {phone}", OFF(subject_outbound),
@@ -110,10 +113,10 @@ static int parse_fields(const char *spec, tkt_field_map_t *m, char *errstr, size
 int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, size_t errsz)
 {
     tkt_policy_defaults(pol);
-    pol->transfer = strcmp(c->transfer_policy, "split") == 0 ? TKT_TRANSFER_SPLIT
-                                                             : TKT_TRANSFER_REASSIGN;
-    pol->unanswered = strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER
-                                                            : TKT_UNANSWERED_DIRECT;
+    pol->transfer =
+        strcmp(c->transfer_policy, "split") == 0 ? TKT_TRANSFER_SPLIT : TKT_TRANSFER_REASSIGN;
+    pol->unanswered =
+        strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER : TKT_UNANSWERED_DIRECT;
     pol->reuse = c->reuse;
     pol->abandoned_tickets = c->abandoned_tickets;
     pol->outbound_unattached_closed = c->outbound_unattached_closed;

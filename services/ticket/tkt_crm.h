@@ -63,7 +63,7 @@ typedef struct {
     int ok;
     int http_status; /* last status seen; 0 = no answer (network, timeout) */
     int not_found;
-    int closed;      /* a write refused because the ticket is closed */
+    int closed; /* a write refused because the ticket is closed */
     char error[256];
     /* find_contacts, create_contact */
     tkt_crm_contact_t contacts[TKT_CRM_MAX_LIST];
@@ -98,8 +98,7 @@ typedef struct {
     void (*create_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
     /* Recovery: was a ticket with this external_id already created?
      * (Served at creation priority: it stands in for a create.) */
-    void (*find_by_external_id)(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
-                                void *ctx);
+    void (*find_by_external_id)(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb, void *ctx);
     /* Status, assignee and merge target of one ticket. */
     void (*show_ticket)(tkt_crm_t *crm, const char *ticket_id, tkt_prio_t prio, tkt_crm_cb cb,
                         void *ctx);
@@ -113,8 +112,8 @@ typedef struct {
     void (*has_marker)(tkt_crm_t *crm, const char *ticket_id, const char *marker, tkt_crm_cb cb,
                        void *ctx);
     /* R-V1: a contact's tickets, newest first. */
-    void (*contact_tickets)(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio,
-                            tkt_crm_cb cb, void *ctx);
+    void (*contact_tickets)(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio, tkt_crm_cb cb,
+                            void *ctx);
     /* Screen pop through the CRM's telephony API (Zendesk Talk display). */
     void (*display_ticket)(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
                            tkt_crm_cb cb, void *ctx);

@@ -276,9 +276,7 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
 
 /* ---- R-V2 / R-T8: pre-created ticket ------------------------------------------- */
 
-static void on_plan_dropped(void *ctx, const char *err)
-{
-}
+static void on_plan_dropped(void *ctx, const char *err) {}
 
 static void on_bound(void *ctx, const char *err)
 {

@@ -5,10 +5,10 @@
 
 #include <string.h>
 
-static const char *const status_names[] = {NULL,      "new",    "open",  "pending",
-                                           "hold",    "solved", "closed"};
-static const char *const kind_names[] = {"call",    "ivr",       "voicemail",
-                                         "missed",  "abandoned", "outbound"};
+static const char *const status_names[] = {NULL,   "new",    "open",  "pending",
+                                           "hold", "solved", "closed"};
+static const char *const kind_names[] = {"call",   "ivr",       "voicemail",
+                                         "missed", "abandoned", "outbound"};
 
 _Static_assert(sizeof status_names / sizeof status_names[0] == TKT_ST_CLOSED + 1,
                "a status without a name");

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TKT_ID_MAX 48     /* CRM ids (Zendesk: integers; Dynamics: GUIDs) */
-#define TKT_TEXT_MAX 128  /* queue names, subjects' parameters */
+#define TKT_ID_MAX 48    /* CRM ids (Zendesk: integers; Dynamics: GUIDs) */
+#define TKT_TEXT_MAX 128 /* queue names, subjects' parameters */
 #define TKT_PHONE_MAX 20
 #define TKT_MAX_TICKETS 8 /* a customer's recent tickets of ours that we remember */
 #define TKT_MAX_LEGS 4    /* split transfer policy: tickets of one call's legs */
@@ -110,7 +110,7 @@ typedef struct {
 /* What ticket-service remembers of one customer (Redis, by E.164). */
 typedef struct {
     char number[TKT_PHONE_MAX];
-    char contact_id[TKT_ID_MAX]; /* cached look-up result (expires) */
+    char contact_id[TKT_ID_MAX];               /* cached look-up result (expires) */
     tkt_ticket_ref_t tickets[TKT_MAX_TICKETS]; /* ours, newest first */
     size_t n_tickets;
     tkt_last_call_t last_call;
@@ -148,13 +148,14 @@ typedef struct {
     char name[TKT_TEXT_MAX];
     /* CREATE_TICKET */
     char subject[256];
-    char requester_id[TKT_ID_MAX]; /* may be TKT_REF_NEW_CONTACT; on UPDATE: a new requester (R-C4) */
+    char requester_id[TKT_ID_MAX]; /* may be TKT_REF_NEW_CONTACT; on UPDATE: a new requester (R-C4)
+                                    */
     char external_id[TKT_TEXT_MAX + 16];
     tkt_kind_t ticket_kind;
     char tags[TKT_MAX_TAGS][48]; /* create: the ticket's tags; update: added to its tags */
     size_t n_tags;
     /* CREATE_TICKET / UPDATE */
-    tkt_status_t status;       /* TKT_ST_UNKNOWN: leave as is */
+    tkt_status_t status;          /* TKT_ST_UNKNOWN: leave as is */
     char assignee_id[TKT_ID_MAX]; /* "" with set_assignee = unassign */
     int set_assignee;
     tkt_field_t fields[TKT_MAX_FIELDS];

@@ -43,8 +43,8 @@ typedef struct {
     cmn_producer_t *producer; /* ticket-events */
     const tkt_policy_t *policy;
     const cmn_country_t *country;
-    cmn_phone_lookup_t lookup_form; /* R-I2 */
-    int64_t max_call_age_ms;        /* close calls whose end never came */
+    cmn_phone_lookup_t lookup_form;             /* R-I2 */
+    int64_t max_call_age_ms;                    /* close calls whose end never came */
     const tkt_missing_fields_t *missing_fields; /* may be NULL */
 } tkt_pipeline_deps_t;
 

@@ -58,8 +58,8 @@ static void vappend(char *buf, size_t bufsz, const char *fmt, va_list ap)
 }
 
 /* Appends printf-style text, cut at the end of the buffer. */
-static void __attribute__((format(printf, 3, 4))) append(char *buf, size_t bufsz, const char *fmt,
-                                                         ...)
+static void __attribute__((format(printf, 3, 4)))
+append(char *buf, size_t bufsz, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -110,9 +110,8 @@ void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size
         return;
     out[0] = '\0';
     for (const char *p = or_empty(tmpl); *p;) {
-        const char *values[] = {
-            ev && ev->customer_number ? ev->customer_number : "withheld number",
-            ev ? or_empty(ev->call_id) : "", ev ? or_empty(ev->queue) : ""};
+        const char *values[] = {ev && ev->customer_number ? ev->customer_number : "withheld number",
+                                ev ? or_empty(ev->call_id) : "", ev ? or_empty(ev->queue) : ""};
         size_t i = 0;
         while (i < 3 && strncmp(p, names[i], strlen(names[i])) != 0)
             i++;
@@ -412,7 +411,7 @@ static int requester(dctx_t *c, const char **out)
 
 typedef struct {
     tkt_kind_t kind;
-    const char *subject;    /* template */
+    const char *subject; /* template */
     tkt_status_t status;
     const char *assignee;   /* "" = nobody */
     const char *ext_suffix; /* after "callbus-<call id>" */
@@ -785,8 +784,13 @@ static int idle_leg(dctx_t *c, const char *from, const char *to)
 {
     char suffix[32];
     leg_suffix(suffix, sizeof suffix, st_call(c)->n_legs);
-    spec_t s = {TKT_KIND_CALL, c->pol->subject_split_idle, TKT_ST_CLOSED, from, suffix,
-                "callbus_idle_leg", 0};
+    spec_t s = {TKT_KIND_CALL,
+                c->pol->subject_split_idle,
+                TKT_ST_CLOSED,
+                from,
+                suffix,
+                "callbus_idle_leg",
+                0};
     tkt_op_t *op = new_ticket(c, &s);
     if (!op)
         return 0;
@@ -879,8 +883,8 @@ static void on_answered(dctx_t *c)
 
 static void on_transferred(dctx_t *c)
 {
-    const char *from = !empty(c->ev->previous_agent.crm_id) ? c->ev->previous_agent.crm_id
-                                                            : c->call->agent_crm_id;
+    const char *from =
+        !empty(c->ev->previous_agent.crm_id) ? c->ev->previous_agent.crm_id : c->call->agent_crm_id;
     if (c->call->ended) {
         note(c, "transferred after the call ended: nothing to do");
         return;
@@ -951,8 +955,13 @@ static void end_unanswered_bound(dctx_t *c)
 /* R-T3: always a new ticket; R-T11: the default assignee. */
 static void voicemail_ticket(dctx_t *c)
 {
-    spec_t s = {TKT_KIND_VOICEMAIL, c->pol->subject_voicemail, TKT_ST_OPEN,
-                c->pol->default_assignee, "", NULL, 1};
+    spec_t s = {TKT_KIND_VOICEMAIL,
+                c->pol->subject_voicemail,
+                TKT_ST_OPEN,
+                c->pol->default_assignee,
+                "",
+                NULL,
+                1};
     tkt_op_t *op = new_ticket(c, &s);
     if (!op)
         return;
@@ -967,8 +976,8 @@ static void voicemail_ticket(dctx_t *c)
 static const char *missed_assignee(dctx_t *c)
 {
     const cmn_agent_t *a = &c->ev->agent;
-    const char *last = a->provider_id || a->crm_id ? or_empty(a->crm_id)
-                                                   : st_call(c)->last_offered_crm_id;
+    const char *last =
+        a->provider_id || a->crm_id ? or_empty(a->crm_id) : st_call(c)->last_offered_crm_id;
     return !empty(last) ? last : c->pol->default_assignee;
 }
 
@@ -993,8 +1002,9 @@ static void missed_ticket(dctx_t *c)
     tkt_op_t *op = new_ticket(c, &s);
     if (!op)
         return;
-    body_line(op, abandoned ? "Abandoned call from %s: hung up before reaching an agent"
-                            : "Missed call from %s: no agent answered",
+    body_line(op,
+              abandoned ? "Abandoned call from %s: hung up before reaching an agent"
+                        : "Missed call from %s: no agent answered",
               shown_number(c));
     standard_data(c, op);
     summary(c, op);

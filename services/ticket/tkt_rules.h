@@ -37,17 +37,17 @@ typedef struct {
 typedef struct {
     tkt_transfer_policy_t transfer;
     tkt_unanswered_policy_t unanswered;
-    int reuse;                 /* R-T2, default on */
-    int abandoned_tickets;     /* R-M1 last sentence / CCAI, default on */
-    int outbound_unattached_closed; /* R-O2 Deskie: unattached softphone call -> closed ticket */
+    int reuse;                         /* R-T2, default on */
+    int abandoned_tickets;             /* R-M1 last sentence / CCAI, default on */
+    int outbound_unattached_closed;    /* R-O2 Deskie: unattached softphone call -> closed ticket */
     char default_assignee[TKT_ID_MAX]; /* R-T11; "" = no one */
-    char subject_call[128];      /* default "Call from {phone}" */
-    char subject_split_idle[128];/* default "Incoming call from {phone}" */
-    char subject_voicemail[128]; /* default "Voicemail from {phone}" */
-    char subject_missed[128];    /* default "Missed call from {phone}" */
-    char subject_outbound[128];  /* default "Call to {phone}" */
-    int callback_window_s;       /* R-O4: how soon a call back counts, default 120 */
-    int short_call_s;            /* R-O4: "lasted under", default 10 */
+    char subject_call[128];            /* default "Call from {phone}" */
+    char subject_split_idle[128];      /* default "Incoming call from {phone}" */
+    char subject_voicemail[128];       /* default "Voicemail from {phone}" */
+    char subject_missed[128];          /* default "Missed call from {phone}" */
+    char subject_outbound[128];        /* default "Call to {phone}" */
+    int callback_window_s;             /* R-O4: how soon a call back counts, default 120 */
+    int short_call_s;                  /* R-O4: "lasted under", default 10 */
     tkt_field_map_t fields;
 } tkt_policy_t;
 
@@ -56,10 +56,10 @@ void tkt_policy_defaults(tkt_policy_t *p);
 
 /* Facts fetched from the CRM while processing one event. */
 typedef struct {
-    int contacts_known;                /* a contact look-up by phone was done */
-    tkt_contact_ref_t contacts[8];     /* its result, any order */
+    int contacts_known;            /* a contact look-up by phone was done */
+    tkt_contact_ref_t contacts[8]; /* its result, any order */
     size_t n_contacts;
-    int tickets_checked;               /* customer.tickets[*].fresh were just refreshed */
+    int tickets_checked; /* customer.tickets[*].fresh were just refreshed */
 } tkt_facts_t;
 
 typedef enum {

@@ -66,8 +66,8 @@ static void produce_all(void)
         make_event(&ev, i);
         char *text = cmn_event_encode(&ev);
         const char *key = cmn_event_key(&ev);
-        rd_kafka_resp_err_t err = cmn_producer_send(p, topic, key, strlen(key), text,
-                                                    strlen(text), on_delivered, NULL);
+        rd_kafka_resp_err_t err =
+            cmn_producer_send(p, topic, key, strlen(key), text, strlen(text), on_delivered, NULL);
         free(text);
         cmn_event_clear(&ev);
         ASSERT_EQ_INT(err, 0);
@@ -82,13 +82,13 @@ static void produce_all(void)
 
 typedef struct run {
     cmn_consumer_t *c;
-    int seen[N_EVENTS];    /* deliveries per event index */
+    int seen[N_EVENTS]; /* deliveries per event index */
     int32_t partition[N_EVENTS];
     int64_t offset[N_EVENTS];
-    int received;          /* messages this consumer got */
-    int stop_after;        /* hold messages, stop after this many */
-    int undone_nth;        /* the n-th message received is never marked done (0: none) */
-    int undone;            /* its event index, -1 when none */
+    int received;             /* messages this consumer got */
+    int stop_after;           /* hold messages, stop after this many */
+    int undone_nth;           /* the n-th message received is never marked done (0: none) */
+    int undone;               /* its event index, -1 when none */
     const struct run *before; /* the previous run: stop once both together saw everything */
     cmn_msg_pos_t held[N_EVENTS];
     int n_held;
@@ -153,9 +153,14 @@ static void consume(run_t *r, const char *group, int stop_after, int undone_nth,
     r->undone_nth = undone_nth;
     r->undone = -1;
     r->before = before;
-    cmn_consumer_opts_t opts = {.brokers = it_brokers(), .group_id = group, .topics = topics,
-                                .n_topics = 1, .on_message = on_message, .ctx = r,
-                                .session_timeout_ms = 6000, .max_in_flight = 20};
+    cmn_consumer_opts_t opts = {.brokers = it_brokers(),
+                                .group_id = group,
+                                .topics = topics,
+                                .n_topics = 1,
+                                .on_message = on_message,
+                                .ctx = r,
+                                .session_timeout_ms = 6000,
+                                .max_in_flight = 20};
     r->c = cmn_consumer_new(base, &opts, errstr, sizeof errstr);
     if (!r->c) {
         fprintf(stderr, "consumer: %s\n", errstr);

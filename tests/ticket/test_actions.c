@@ -27,9 +27,10 @@ static void test_R_M1_group_open_needs_the_contact_first(void)
     tkt_call_t call = {0};
     tkt_customer_t cust = customer();
     tkt_plan_t plan;
-    const char *msg = "{\"schema_version\":1,\"op_id\":\"op-000001\",\"op\":\"group.open\","
-                      "\"group_id\":\"g1\",\"customer_number\":\"+390612345678\",\"call_id\":\"c1\","
-                      "\"count\":1,\"assignee_crm_id\":\"900001\",\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    const char *msg =
+        "{\"schema_version\":1,\"op_id\":\"op-000001\",\"op\":\"group.open\","
+        "\"group_id\":\"g1\",\"customer_number\":\"+390612345678\",\"call_id\":\"c1\","
+        "\"count\":1,\"assignee_crm_id\":\"900001\",\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
     ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
     ASSERT_EQ_INT(plan.need, TKT_NEED_CONTACTS);
     ASSERT_EQ_INT(plan.n_ops, 0);
@@ -43,7 +44,7 @@ static void test_R_M1_group_open_needs_the_contact_first(void)
     ASSERT_EQ_INT(plan.n_ops, 1);
     ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
     ASSERT_EQ_STR(plan.ops[0].subject, "Missed call from +390612345678");
-    ASSERT_EQ_STR(plan.ops[0].requester_id, "502"); /* R-C4: most recent */
+    ASSERT_EQ_STR(plan.ops[0].requester_id, "502");   /* R-C4: most recent */
     ASSERT_EQ_STR(plan.ops[0].assignee_id, "900001"); /* R-M1: last offered */
     ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
     ASSERT_EQ_STR(plan.ops[0].external_id, "callbus-missed-g1");
@@ -91,9 +92,10 @@ static void test_R_C4_contact_picked_moves_the_requester(void)
     tkt_customer_t cust = customer();
     tkt_plan_t plan;
     snprintf(call.ticket_id, sizeof call.ticket_id, "55");
-    const char *msg = "{\"action_id\":\"act-000001\",\"action\":\"contact.picked\",\"call_id\":\"c1\","
-                      "\"agent_crm_id\":\"900001\",\"contact_id\":\"503\","
-                      "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    const char *msg =
+        "{\"action_id\":\"act-000001\",\"action\":\"contact.picked\",\"call_id\":\"c1\","
+        "\"agent_crm_id\":\"900001\",\"contact_id\":\"503\","
+        "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
     ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, NULL, &plan), 0);
     ASSERT_EQ_STR(plan.call.picked_contact_id, "503");
     ASSERT_EQ_INT(plan.n_ops, 1);
@@ -107,9 +109,10 @@ static void test_R_P6_retarget_moves_the_call(void)
     tkt_customer_t cust = customer();
     tkt_plan_t plan;
     snprintf(call.ticket_id, sizeof call.ticket_id, "55");
-    const char *msg = "{\"action_id\":\"act-000002\",\"action\":\"call.retargeted\",\"call_id\":\"c1\","
-                      "\"agent_crm_id\":\"900001\",\"ticket_id\":\"60\","
-                      "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    const char *msg =
+        "{\"action_id\":\"act-000002\",\"action\":\"call.retargeted\",\"call_id\":\"c1\","
+        "\"agent_crm_id\":\"900001\",\"ticket_id\":\"60\","
+        "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
     ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, NULL, &plan), 0);
     ASSERT_EQ_STR(plan.call.ticket_id, "60");
     ASSERT_EQ_INT(plan.n_ops, 2);
@@ -123,12 +126,14 @@ static void test_bad_messages_rejected(void)
     tkt_customer_t cust = customer();
     tkt_plan_t plan;
     ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, "not json", &call, &cust, NULL, &plan), -1);
-    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, "{\"action\":\"call.retargeted\",\"action_id\":\"a1234567\","
-                                            "\"call_id\":\"c\",\"agent_crm_id\":\"1\"}",
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT,
+                         "{\"action\":\"call.retargeted\",\"action_id\":\"a1234567\","
+                         "\"call_id\":\"c\",\"agent_crm_id\":\"1\"}",
                          &call, &cust, NULL, &plan),
                   -1); /* no ticket_id */
-    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, "{\"op\":\"group.status\",\"op_id\":\"o1234567\","
-                                             "\"group_id\":\"g\",\"customer_number\":\"+390612345678\"}",
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED,
+                         "{\"op\":\"group.status\",\"op_id\":\"o1234567\","
+                         "\"group_id\":\"g\",\"customer_number\":\"+390612345678\"}",
                          &call, &cust, NULL, &plan),
                   -1); /* no status */
 }
@@ -163,13 +168,12 @@ int main(void)
 {
     cmn_log_init("test", CMN_LOG_ERROR);
     tkt_policy_defaults(&pol);
-    static const test_case_t cases[] = {
-        TEST_CASE(test_R_M1_group_open_needs_the_contact_first),
-        TEST_CASE(test_R_M2_group_add_comments_with_count),
-        TEST_CASE(test_R_M3_status_closed_ends_the_group),
-        TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
-        TEST_CASE(test_R_P6_retarget_moves_the_call),
-        TEST_CASE(test_bad_messages_rejected),
-        TEST_CASE(test_codec_roundtrip)};
+    static const test_case_t cases[] = {TEST_CASE(test_R_M1_group_open_needs_the_contact_first),
+                                        TEST_CASE(test_R_M2_group_add_comments_with_count),
+                                        TEST_CASE(test_R_M3_status_closed_ends_the_group),
+                                        TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
+                                        TEST_CASE(test_R_P6_retarget_moves_the_call),
+                                        TEST_CASE(test_bad_messages_rejected),
+                                        TEST_CASE(test_codec_roundtrip)};
     return test_run_all("ticket_actions", cases, sizeof cases / sizeof cases[0]);
 }

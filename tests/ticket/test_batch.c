@@ -71,8 +71,12 @@ static tkt_batch_t *new_batch(fake_crm_t *f, int limit)
 {
     memset(f, 0, sizeof *f);
     f->base.ops = &fake_ops;
-    tkt_batch_cfg_t cfg = {.window_s = 10, .comments = 1, .updates = 1, .ticket_limit = limit,
-                           .ticket_window_s = 600, .max_attempts = 3};
+    tkt_batch_cfg_t cfg = {.window_s = 10,
+                           .comments = 1,
+                           .updates = 1,
+                           .ticket_limit = limit,
+                           .ticket_window_s = 600,
+                           .max_attempts = 3};
     return tkt_batch_new(base, &f->base, &cfg);
 }
 
@@ -171,8 +175,8 @@ static void test_R_B1_kinds_switch_separately(void)
     fake_crm_t f;
     memset(&f, 0, sizeof f);
     f.base.ops = &fake_ops;
-    tkt_batch_cfg_t cfg = {.window_s = 10, .comments = 1, .updates = 0, .ticket_limit = 28,
-                           .ticket_window_s = 600};
+    tkt_batch_cfg_t cfg = {
+        .window_s = 10, .comments = 1, .updates = 0, .ticket_limit = 28, .ticket_window_s = 600};
     tkt_batch_t *b = tkt_batch_new(base, &f.base, &cfg);
     tkt_op_t c = comment("1", "x");
     tkt_op_t u = {.kind = TKT_OP_UPDATE, .status = TKT_ST_PENDING};
