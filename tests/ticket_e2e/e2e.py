@@ -613,3 +613,23 @@ def endpoint_of(entry):
 
 def count_endpoints(entries):
     return collections.Counter(endpoint_of(e) for e in entries)
+
+
+def one_ticket(emu, call, timeout=15):
+    """The single ticket created for the call (external id callbus-<call id>)."""
+    tickets = wait_for(lambda: emu.tickets_of_call(call.call_id), timeout,
+                       what=f"a ticket for call {call.call_id}")
+    assert len(tickets) == 1, [t["external_id"] for t in tickets]
+    return tickets[0]
+
+
+def wait_comment(emu, tid, needle, timeout=15):
+    """The ticket once one of its comments contains `needle`."""
+    def has():
+        t = emu.ticket(tid)
+        return t if any(needle in b for b in bodies(t)) else None
+    return wait_for(has, timeout, what=f"a comment with {needle!r} on ticket {tid}")
+
+
+def comments_with(ticket, needle):
+    return [c for c in ticket["comments"] if needle in c["body"]]

@@ -10,10 +10,10 @@ import os
 import jsonschema
 import pytest
 
-from e2e import (AGENT1, AGENT2, AGENT3, F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD,
-                      F_QUEUE, F_SESSION_TYPE, F_WAIT, OUR_NUMBER, ROOT, UNMAPPED, Call,
-                      assert_requests_conform, bodies, field, finish_stack, marker_count,
-                      new_number, start_stack, wait_for)
+from e2e import (AGENT1, AGENT2, AGENT3, Call, F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD,
+                 F_QUEUE, F_SESSION_TYPE, F_WAIT, OUR_NUMBER, ROOT, UNMAPPED,
+                 assert_requests_conform, comments_with, field, finish_stack, marker_count,
+                 new_number, one_ticket, start_stack, wait_comment, wait_for)
 
 DEFAULT_ASSIGNEE = 900003
 
@@ -29,26 +29,6 @@ def stack(request, logdir):
 def _emulator_defaults(stack):
     yield
     stack.emu.restore_defaults()
-
-
-def one_ticket(emu, call, timeout=15):
-    """The single ticket created for the call (external id callbus-<call id>)."""
-    tickets = wait_for(lambda: emu.tickets_of_call(call.call_id), timeout,
-                       what=f"a ticket for call {call.call_id}")
-    assert len(tickets) == 1, [t["external_id"] for t in tickets]
-    return tickets[0]
-
-
-def wait_comment(emu, tid, needle, timeout=15):
-    """The ticket once one of its comments contains `needle`."""
-    def has():
-        t = emu.ticket(tid)
-        return t if any(needle in b for b in bodies(t)) else None
-    return wait_for(has, timeout, what=f"a comment with {needle!r} on ticket {tid}")
-
-
-def comments_with(ticket, needle):
-    return [c for c in ticket["comments"] if needle in c["body"]]
 
 
 # ---------------------------------------------------------------- R-T1, R-C

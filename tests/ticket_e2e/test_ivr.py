@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 
-from e2e import (AGENT2, AGENT3, F_TYPE, IVR_TOKEN, Call, assert_requests_conform, bodies,
-                      field, finish_stack, new_call_id, new_number, start_stack, wait_for)
+from e2e import (AGENT2, AGENT3, Call, F_TYPE, IVR_TOKEN, assert_requests_conform, field,
+                 finish_stack, new_call_id, new_number, start_stack, wait_comment, wait_for)
 
 DEADLINE_MS = 1000
 AUTH = {"Authorization": f"Bearer {IVR_TOKEN}"}
@@ -38,13 +38,6 @@ def pre_create(svc, call_id, number, ticket_type="billing_dispute", headers=AUTH
     return svc.http("POST", "/v1/ivr/tickets",
                     {"call_id": call_id, "number": number, "ticket_type": ticket_type},
                     headers=headers)
-
-
-def wait_comment(emu, tid, needle, timeout=15):
-    def has():
-        t = emu.ticket(tid)
-        return t if any(needle in b for b in bodies(t)) else None
-    return wait_for(has, timeout, what=f"a comment with {needle!r} on ticket {tid}")
 
 
 def test_R_T8_ivr_pre_created_ticket_is_the_answered_calls_ticket(stack):

@@ -3,8 +3,8 @@ assignee, through the real pipeline. ticket-service here: 1 s batch window,
 fields mapped, no default assignee, outbound_unattached_closed off (CCAI)."""
 import pytest
 
-from e2e import (AGENT1, AGENT2, F_FROM, OUR_NUMBER, Call, assert_requests_conform,
-                      bodies, field, finish_stack, new_number, start_stack, wait_for)
+from e2e import (AGENT1, AGENT2, Call, F_FROM, OUR_NUMBER, assert_requests_conform, comments_with,
+                 field, finish_stack, new_number, one_ticket, start_stack, wait_comment)
 
 
 @pytest.fixture(scope="module")
@@ -18,24 +18,6 @@ def stack(request, logdir):
 def _emulator_defaults(stack):
     yield
     stack.emu.restore_defaults()
-
-
-def one_ticket(emu, call, timeout=15):
-    tickets = wait_for(lambda: emu.tickets_of_call(call.call_id), timeout,
-                       what=f"a ticket for call {call.call_id}")
-    assert len(tickets) == 1, [t["external_id"] for t in tickets]
-    return tickets[0]
-
-
-def wait_comment(emu, tid, needle, timeout=15):
-    def has():
-        t = emu.ticket(tid)
-        return t if any(needle in b for b in bodies(t)) else None
-    return wait_for(has, timeout, what=f"a comment with {needle!r} on ticket {tid}")
-
-
-def comments_with(ticket, needle):
-    return [c for c in ticket["comments"] if needle in c["body"]]
 
 
 def inbound_ticket(stack, number, status=None, total_s=107):
