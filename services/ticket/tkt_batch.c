@@ -253,7 +253,7 @@ static void on_bulk_done(void *ctx, const tkt_crm_result_t *res)
 
 /* ---- flushing ----------------------------------------------------------- */
 
-static void send_flight(tkt_batch_t *b, flight_t *f)
+static void send_bulk(tkt_batch_t *b, flight_t *f)
 {
     b->requests++;
     b->ops_sent += f->n;
@@ -263,6 +263,44 @@ static void send_flight(tkt_batch_t *b, flight_t *f)
             cmn_metric_add(b->m_saved, 1);
     cmn_metric_add(b->m_saved, -1); /* one request carried them all */
     b->crm->ops->bulk_update(b->crm, f->ops, f->n, on_bulk_done, f);
+}
+
+/* R-T10: the flight's tickets as they are now. A ticket a person solved or
+ * closed since we last looked is not written to: its items go back to the
+ * caller as CLOSED (merge target or a new ticket). One request per flight. */
+static void on_statuses(void *ctx, const tkt_crm_result_t *res)
+{
+    flight_t *f = ctx;
+    tkt_batch_t *b = f->b;
+    size_t kept = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const tkt_crm_item_t *st = res->ok && i < res->n_items ? &res->items[i] : NULL;
+        if (st && st->closed) {
+            f->slots[i]->in_flight = 0;
+            complete_list(b, f->items[i], TKT_BATCH_CLOSED, "ticket solved or closed");
+            continue;
+        }
+        f->slots[kept] = f->slots[i];
+        f->items[kept] = f->items[i];
+        f->ops[kept++] = f->ops[i];
+    }
+    /* A failed check does not hold the flush: the write itself will say
+     * "closed" for a closed ticket; only a solved one could slip through. */
+    f->n = kept;
+    if (kept)
+        send_bulk(b, f);
+    else
+        free(f);
+}
+
+static void send_flight(tkt_batch_t *b, flight_t *f)
+{
+    const char *ids[TKT_CRM_MAX_BULK];
+    if (!b->crm->ops->ticket_statuses)
+        return send_bulk(b, f);
+    for (size_t i = 0; i < f->n; i++)
+        ids[i] = f->ops[i].ticket_id;
+    b->crm->ops->ticket_statuses(b->crm, ids, f->n, on_statuses, f);
 }
 
 /* Forgets tickets with nothing queued, nothing in flight and no write

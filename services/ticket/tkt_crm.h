@@ -51,8 +51,10 @@ typedef struct {
 typedef struct {
     char ticket_id[TKT_ID_MAX];
     int ok;
-    int retryable; /* e.g. per-ticket rate limit: try again in a later flush */
-    int closed;    /* refused because the ticket is closed (R-T7/R-T10 path) */
+    int retryable;       /* e.g. per-ticket rate limit: try again in a later flush */
+    int closed;          /* refused because the ticket is closed (R-T7/R-T10 path); for
+                          * ticket_statuses: solved, closed or gone — not to be written to */
+    tkt_status_t status; /* ticket_statuses */
     char error[160];
 } tkt_crm_item_t;
 
@@ -107,6 +109,11 @@ typedef struct {
     /* Up to TKT_CRM_MAX_BULK ops on distinct tickets in one bulk request;
      * the callback comes once the CRM's job has finished, with per-item results. */
     void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx);
+    /* The current status of up to TKT_CRM_MAX_BULK tickets in one request,
+     * as result items in the ids' order (R-T10: a ticket a person solved or
+     * closed is not written to). Enrichment priority. */
+    void (*ticket_statuses)(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb,
+                            void *ctx);
     /* Recovery: does one of the ticket's comments contain `marker`?
      * (Enrichment priority, like the comment it guards.) */
     void (*has_marker)(tkt_crm_t *crm, const char *ticket_id, const char *marker, tkt_crm_cb cb,

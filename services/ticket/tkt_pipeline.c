@@ -550,14 +550,33 @@ static void on_sent(void *ctx, const tkt_crm_result_t *res)
     free(s);
 }
 
+static void on_status_checked(void *ctx, const tkt_crm_result_t *res)
+{
+    sent_t *s = ctx;
+    if (res->ok && res->n_items && res->items[0].closed) { /* R-T10: solved or closed */
+        redirect_closed(s->j, &s->op);
+        free(s);
+        return;
+    }
+    s->j->p->d.crm->ops->update_ticket(s->j->p->d.crm, &s->op, on_sent, s);
+}
+
+/* At once (not batched). The ticket's status is read first, as the batch
+ * does for a flight: a ticket a person solved or closed is not written to. */
 static void send_now(job_t *j, const tkt_op_t *op)
 {
+    tkt_crm_t *crm = j->p->d.crm;
     sent_t *s = malloc(sizeof *s);
     if (!s)
         return op_settled(j, 0, "out of memory");
     s->j = j;
     s->op = *op;
-    j->p->d.crm->ops->update_ticket(j->p->d.crm, op, on_sent, s);
+    if (crm->ops->ticket_statuses) {
+        const char *ids[] = {s->op.ticket_id};
+        crm->ops->ticket_statuses(crm, ids, 1, on_status_checked, s);
+        return;
+    }
+    crm->ops->update_ticket(crm, op, on_sent, s);
 }
 
 static void dispatch_op(job_t *j, const tkt_op_t *op)

@@ -943,6 +943,65 @@ static void zd_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
                json_text(json_pack("{s:o}", "ticket", t)), step_ticket);
 }
 
+/* ------------------------------------------------- ticket_statuses */
+
+static void step_statuses(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+{
+    tkt_crm_result_t *res = op->res;
+    size_t i;
+    json_t *t;
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    json_array_foreach(json_object_get(j, "tickets"), i, t)
+    {
+        char id[TKT_ID_MAX];
+        json_id(json_object_get(t, "id"), id, sizeof id);
+        for (size_t k = 0; k < res->n_items; k++) {
+            tkt_crm_item_t *it = &res->items[k];
+            if (strcmp(it->ticket_id, id) != 0)
+                continue;
+            it->ok = 1;
+            it->status = tkt_status_parse(json_string_value(json_object_get(t, "status")));
+            it->closed = it->status == TKT_ST_SOLVED || it->status == TKT_ST_CLOSED;
+        }
+    }
+    for (size_t k = 0; k < res->n_items; k++) /* not returned: deleted, never to be written */
+        if (!res->items[k].ok)
+            res->items[k].closed = 1;
+    res->ok = 1;
+    res->http_status = resp->status;
+    op_finish(op);
+}
+
+static void zd_ticket_statuses(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb,
+                               void *ctx)
+{
+    zd_t *zd = (zd_t *)crm;
+    zd_op_t *op = op_new(zd, "ticket_statuses", TKT_PRIO_ENRICH, cb, ctx);
+    char list[TKT_CRM_MAX_BULK * 24] = "";
+    size_t len = 0;
+    if (!op)
+        return;
+    if (n == 0 || n > TKT_CRM_MAX_BULK) {
+        op_fail_later(op, "ticket_statuses takes 1 to %d ids", TKT_CRM_MAX_BULK);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_id(ids[i]) || len + strlen(ids[i]) + 2 >= sizeof list) {
+            op_fail_later(op, "ticket id \"%s\" is not a Zendesk id", ids[i] ? ids[i] : "");
+            return;
+        }
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "", ids[i]);
+        copy_str(op->res->items[i].ticket_id, sizeof op->res->items[i].ticket_id, ids[i]);
+    }
+    op->res->n_items = n;
+    http_start(op, "ticket_statuses", "GET",
+               str_printf("%s/api/v2/tickets/show_many.json?ids=%s", zd->base_url, list), NULL,
+               step_statuses);
+}
+
 /* ------------------------------------------------- find_by_external_id */
 
 static void step_ticket_list(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
@@ -1532,6 +1591,7 @@ static const tkt_crm_ops_t zd_ops = {
     .update_ticket = zd_update_ticket,
     .bulk_update = zd_bulk_update,
     .has_marker = zd_has_marker,
+    .ticket_statuses = zd_ticket_statuses,
     .contact_tickets = zd_contact_tickets,
     .display_ticket = zd_display_ticket,
     .list_fields = zd_list_fields,

@@ -50,6 +50,27 @@ static void fake_bulk(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb 
 
 static const tkt_crm_ops_t fake_ops = {.bulk_update = fake_bulk};
 
+/* A CRM that also reports statuses: ticket "66" was solved by a person. */
+static size_t status_calls;
+static void fake_statuses(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb,
+                          void *ctx)
+{
+    static tkt_crm_result_t res;
+    memset(&res, 0, sizeof res);
+    status_calls++;
+    res.ok = 1;
+    res.n_items = n;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(res.items[i].ticket_id, sizeof res.items[i].ticket_id, "%s", ids[i]);
+        res.items[i].ok = 1;
+        res.items[i].status = strcmp(ids[i], "66") == 0 ? TKT_ST_SOLVED : TKT_ST_OPEN;
+        res.items[i].closed = res.items[i].status == TKT_ST_SOLVED;
+    }
+    cb(ctx, &res);
+}
+static const tkt_crm_ops_t fake_ops_statuses = {.bulk_update = fake_bulk,
+                                                .ticket_statuses = fake_statuses};
+
 typedef struct {
     int ok, closed, failed;
 } tally_t;
@@ -170,6 +191,28 @@ static void test_per_ticket_limit_holds_busy_ticket(void)
     ASSERT_EQ_INT(t.failed, 1);
 }
 
+/* R-T10: a ticket solved by a person since the write was planned is not
+ * written to: its items come back CLOSED, the others go in the bulk. */
+static void test_R_T10_solved_ticket_left_out_of_the_flush(void)
+{
+    fake_crm_t f;
+    tally_t t = {0};
+    tkt_batch_t *b = new_batch(&f, 28);
+    f.base.ops = &fake_ops_statuses;
+    status_calls = 0;
+    tkt_op_t a = comment("65", "to an open ticket"), c = comment("66", "to a solved one");
+    ASSERT_EQ_INT(tkt_batch_add(b, &a, on_done, &t), 0);
+    ASSERT_EQ_INT(tkt_batch_add(b, &c, on_done, &t), 0);
+    tkt_batch_flush_now(b);
+    ASSERT_EQ_INT(status_calls, 1); /* one status read for the whole flight */
+    ASSERT_EQ_INT(f.bulk_calls, 1);
+    ASSERT_EQ_INT(f.last_n, 1);
+    ASSERT_EQ_STR(f.last_ops[0].ticket_id, "65");
+    ASSERT_EQ_INT(t.ok, 1);
+    ASSERT_EQ_INT(t.closed, 1);
+    tkt_batch_free(b);
+}
+
 static void test_R_B1_kinds_switch_separately(void)
 {
     fake_crm_t f;
@@ -196,6 +239,7 @@ int main(void)
         TEST_CASE(test_R_B3_comments_of_a_ticket_merged_in_order),
         TEST_CASE(test_failed_item_retried_next_window_closed_reported),
         TEST_CASE(test_per_ticket_limit_holds_busy_ticket),
+        TEST_CASE(test_R_T10_solved_ticket_left_out_of_the_flush),
         TEST_CASE(test_R_B1_kinds_switch_separately)};
     int rc = test_run_all("ticket_batch", cases, sizeof cases / sizeof cases[0]);
     event_base_free(base);

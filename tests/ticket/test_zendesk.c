@@ -1016,6 +1016,25 @@ static void test_display(void)
     json_decref(s);
 }
 
+/* R-T10's check: statuses of several tickets in one show_many request, in
+ * the ids' order; a ticket the CRM no longer has counts as not writable. */
+static void test_ticket_statuses(void)
+{
+    const char *ids[] = {G.ticket_id, "999999"};
+    long seq = log_last_seq();
+    reset_waiters();
+    OPS->ticket_statuses(G.crm, ids, 2, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(W[0].res.ok);
+    ASSERT_EQ_INT(W[0].res.n_items, 2);
+    ASSERT_EQ_STR(W[0].res.items[0].ticket_id, G.ticket_id);
+    ASSERT_TRUE(W[0].res.items[0].ok && W[0].res.items[0].status != TKT_ST_UNKNOWN);
+    ASSERT_EQ_INT(W[0].res.items[0].closed, W[0].res.items[0].status == TKT_ST_SOLVED ||
+                                                W[0].res.items[0].status == TKT_ST_CLOSED);
+    ASSERT_TRUE(!W[0].res.items[1].ok && W[0].res.items[1].closed);
+    ASSERT_EQ_INT(log_last_seq(), seq + 1); /* one request for both */
+}
+
 static void test_urls_and_bad_input(void)
 {
     char url[256], want[256];
@@ -1150,6 +1169,7 @@ static const test_case_t cases[] = {
     TEST_CASE(test_has_marker),
     TEST_CASE(test_contact_tickets),
     TEST_CASE(test_display),
+    TEST_CASE(test_ticket_statuses),
     TEST_CASE(test_urls_and_bad_input),
     TEST_CASE(test_wrong_token),
     TEST_CASE(test_free_with_pending),

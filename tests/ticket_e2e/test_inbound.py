@@ -291,9 +291,6 @@ def test_R_T10_ticket_closed_during_the_call_write_goes_to_new_ticket(stack):
     assert t2["status"] == "pending", "R-T5: an answered call's ticket ends pending"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG tkt_rules.c call_write(): a status is only re-read "
-                   "when the CRM refuses a write (closed); Zendesk accepts writes to a solved "
-                   "ticket, so the summary lands on it and reopens it to pending")
 def test_R_T10_ticket_solved_during_the_call_is_not_written_to(stack):
     """R-T10: "never written to once it is solved/closed by a human": a ticket
     solved (not closed) during the call must not get the end-of-call
