@@ -342,6 +342,14 @@ static void op_finish(zd_op_t *op)
     op_free(op);
 }
 
+/* The answer was what the op wanted: report it with its HTTP status. */
+static void op_succeed(zd_op_t *op, const tkt_curl_resp_t *resp)
+{
+    op->res->ok = 1;
+    op->res->http_status = resp->status;
+    op_finish(op);
+}
+
 static void op_fail(zd_op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void op_fail(zd_op_t *op, const char *fmt, ...)
 {
@@ -725,9 +733,7 @@ static void step_find_contacts(zd_op_t *op, const tkt_curl_resp_t *resp, json_t 
             break;
         parse_contact(r, &res->contacts[res->n_contacts++]);
     }
-    res->ok = 1;
-    res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio, tkt_crm_cb cb,
@@ -777,9 +783,7 @@ static void step_user(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int e
     }
     parse_contact(u, &op->res->contacts[0]);
     op->res->n_contacts = 1;
-    op->res->ok = 1;
-    op->res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *name, tkt_crm_cb cb,
@@ -921,9 +925,7 @@ static void step_ticket(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int
         return;
     }
     parse_ticket(t, &op->res->ticket);
-    op->res->ok = 1;
-    op->res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, void *ctx)
@@ -970,9 +972,7 @@ static void step_statuses(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, i
     for (size_t k = 0; k < res->n_items; k++) /* not returned: deleted, never to be written */
         if (!res->items[k].ok)
             res->items[k].closed = 1;
-    res->ok = 1;
-    res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_ticket_statuses(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb,
@@ -1011,9 +1011,7 @@ static void step_ticket_list(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
         return;
     }
     parse_ticket_list(json_object_get(j, "tickets"), op->res);
-    op->res->ok = 1;
-    op->res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
@@ -1481,9 +1479,7 @@ static void step_fields(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int
                 sizeof op->res->field_ids[0]);
         op->res->n_field_ids++;
     }
-    op->res->ok = 1;
-    op->res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_list_fields(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx)
@@ -1505,9 +1501,7 @@ static void step_display(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, in
         fail_from(op, resp, j, exh);
         return;
     }
-    op->res->ok = 1;
-    op->res->http_status = resp->status;
-    op_finish(op);
+    op_succeed(op, resp);
 }
 
 static void zd_display_ticket(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
