@@ -1,5 +1,6 @@
 /* Agent map: a flat array; contact centers map tens to hundreds of agents. */
 #include "cmn_agentmap.h"
+#include "cmn_event.h" /* the id limits */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ static int add_entry(cmn_agentmap_t *m, const char *item, size_t len, char *errs
     if (!colon || !eq || eq < colon || colon == buf || eq == colon + 1 || !eq[1])
         goto bad;
     *colon = *eq = '\0';
+    if (strlen(eq + 1) > CMN_CRM_ID_MAX || strlen(colon + 1) > CMN_ID_TEXT_MAX)
+        goto bad; /* the event decoder would refuse every call of this operator */
     entry_t *grown = realloc(m->entries, (m->n + 1) * sizeof *grown);
     if (!grown)
         goto bad;
@@ -41,8 +44,10 @@ static int add_entry(cmn_agentmap_t *m, const char *item, size_t len, char *errs
         goto bad;
     return 0;
 bad:
-    snprintf(errstr, errsz, "agent map entry \"%.*s\" is not provider:operator=crm_id",
-             (int)(len > 80 ? 80 : len), item);
+    snprintf(errstr, errsz,
+             "agent map entry \"%.*s\" is not provider:operator=crm_id (operator "
+             "at most %d characters, crm_id at most %d)",
+             (int)(len > 80 ? 80 : len), item, CMN_ID_TEXT_MAX, CMN_CRM_ID_MAX);
     return -1;
 }
 

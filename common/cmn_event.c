@@ -161,6 +161,17 @@ static int is_e164(const char *s)
     return 1;
 }
 
+int cmn_id_text_ok(const char *s, size_t max)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; *s; s++, n++)
+        if (*s < '!' || *s > '~')
+            return 0;
+    return n >= 1 && n <= max;
+}
+
 static int is_id_text(const char *s)
 {
     for (; *s; s++)
@@ -227,6 +238,23 @@ static int validate_strings(const cmn_event_t *ev, char *err, size_t errsz, char
         if (v && !is_utf8(v))
             return FAIL(str_members[i].name, "%s is not UTF-8", str_members[i].name);
     }
+    const struct {
+        const char *name, *value;
+    } keys[] = {{"call_id", ev->call_id},
+                {"leg_id", ev->leg_id},
+                {"parent_call_id", ev->parent_call_id},
+                {"agent.provider_id", ev->agent.provider_id},
+                {"previous_agent.provider_id", ev->previous_agent.provider_id}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].value && !cmn_id_text_ok(keys[i].value, CMN_ID_TEXT_MAX))
+            return FAIL(keys[i].name, "%s must be 1 to %d characters of visible ASCII",
+                        keys[i].name, CMN_ID_TEXT_MAX);
+    if ((ev->agent.crm_id && !cmn_id_text_ok(ev->agent.crm_id, CMN_CRM_ID_MAX)) ||
+        (ev->previous_agent.crm_id && !cmn_id_text_ok(ev->previous_agent.crm_id, CMN_CRM_ID_MAX)))
+        return FAIL(ev->agent.crm_id && !cmn_id_text_ok(ev->agent.crm_id, CMN_CRM_ID_MAX)
+                        ? "agent.crm_id"
+                        : "previous_agent.crm_id",
+                    "a crm_id must be 1 to %d characters of visible ASCII", CMN_CRM_ID_MAX);
     if (!ev->event_id || strlen(ev->event_id) < 8 || !is_id_text(ev->event_id))
         return FAIL("event_id", "event_id is required: 8-128 characters of [A-Za-z0-9._:-]");
     if (!ev->provider || index_of(providers, 5, ev->provider) < 0)
@@ -273,9 +301,16 @@ int cmn_event_validate(const cmn_event_t *ev, char *err, size_t errsz, char *fie
     if (validate_strings(ev, err, errsz, field, fieldsz) < 0 ||
         validate_lifecycle(ev, err, errsz, field, fieldsz) < 0)
         return -1;
-    for (size_t i = 0; i < 4; i++)
-        if (*(const int64_t *)((const char *)ev + duration_members[i].offset) < -1)
-            return FAIL(duration_members[i].name, "durations must be whole seconds >= 0");
+    for (size_t i = 0; i < 4; i++) {
+        int64_t v = *(const int64_t *)((const char *)ev + duration_members[i].offset);
+        char path[32];
+        snprintf(path, sizeof path, "durations.%s", duration_members[i].name);
+        if (v < -1 || v > CMN_DURATION_MAX)
+            return FAIL(path, "durations must be whole seconds 0..%d", CMN_DURATION_MAX);
+    }
+    if (ev->recording_duration_s < -1 || ev->recording_duration_s > CMN_DURATION_MAX)
+        return FAIL("recording.duration_s", "durations must be whole seconds 0..%d",
+                    CMN_DURATION_MAX);
     if (ev->n_tags > 32)
         return FAIL("tags", "at most 32 tags");
     for (size_t i = 0; i < ev->n_tags; i++)

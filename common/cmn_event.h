@@ -54,6 +54,21 @@ typedef struct {
 } cmn_agent_t;
 
 #define CMN_DURATION_UNKNOWN (-1)
+/* The longest duration an event may carry: 30 days. Nothing real is
+ * longer, and sums of two durations stay far from overflowing. */
+#define CMN_DURATION_MAX 2592000
+
+/* Ids that become Kafka keys, Redis keys, comment markers and external ids
+ * (event_id, call_id, leg_id, parent_call_id, agent.provider_id) are at most
+ * this many bytes of visible ASCII: the decoder refuses anything else, so
+ * a buffer of CMN_ID_TEXT_MAX + 1 always holds one whole. */
+#define CMN_ID_TEXT_MAX 128
+/* agent.crm_id: a CRM id (Zendesk: digits; Dynamics: a GUID). */
+#define CMN_CRM_ID_MAX 47
+/* 1 when s is 1..max bytes of visible ASCII (the rule above, for ids that
+ * reach a service by another way than an event: IVR requests, agent
+ * actions, missed-call operations). NULL-safe (0). */
+int cmn_id_text_ok(const char *s, size_t max);
 
 typedef struct {
     char *event_id; /* stable across a provider's re-posts */

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -237,9 +238,11 @@ static int take_seconds(const ing_form_t *p, const char *name, int64_t *dst, ing
     char *end;
     if (!v || !*v)
         return 0;
+    errno = 0;
     long long n = strtoll(v, &end, 10);
-    if (*end || n < 0 || v[0] < '0' || v[0] > '9')
-        return ing_fail(err, name, "%s must be a whole number of seconds >= 0", name);
+    if (*end || errno == ERANGE || n < 0 || n > CMN_DURATION_MAX || v[0] < '0' || v[0] > '9')
+        return ing_fail(err, name, "%s must be a whole number of seconds 0..%d", name,
+                        CMN_DURATION_MAX);
     *dst = n;
     return 0;
 }

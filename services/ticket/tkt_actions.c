@@ -18,13 +18,13 @@ typedef enum {
 typedef struct {
     const tkt_policy_t *pol;
     action_t action;
-    char id[TKT_TEXT_MAX];
-    char call_id[TKT_TEXT_MAX];
+    char id[TKT_CALL_ID_MAX];
+    char call_id[TKT_CALL_ID_MAX];
     char number[TKT_PHONE_MAX];
     char agent[TKT_ID_MAX];
     char contact_id[TKT_ID_MAX];
     char ticket_id[TKT_ID_MAX];
-    char group_id[TKT_TEXT_MAX];
+    char group_id[TKT_CALL_ID_MAX];
     char when[CMN_TIME_TEXT_MAX];
     long count;
     tkt_status_t status;
@@ -170,7 +170,7 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
     op->set_assignee = op->assignee_id[0] != '\0';
     op->status = TKT_ST_OPEN;
     op->ticket_kind = TKT_KIND_MISSED;
-    snprintf(op->external_id, sizeof op->external_id, "callbus-missed-%.100s", a->group_id);
+    tkt_external_id(op->external_id, sizeof op->external_id, "missed-", a->group_id);
     SET(op->tags[0], "callbus");
     SET(op->tags[1], "callbus_missed");
     op->n_tags = 2;
@@ -253,6 +253,14 @@ static const char *str(const json_t *o, const char *name)
     return v ? v : "";
 }
 
+/* Ids are refused rather than cut: a cut id would name another call,
+ * ticket or marker (cmn_event.h). */
+static int crm_id_or_absent(const json_t *o, const char *name)
+{
+    const char *v = str(o, name);
+    return !v[0] || cmn_id_text_ok(v, CMN_CRM_ID_MAX);
+}
+
 static int parse_agent_action(const json_t *o, action_ctx_t *a, char *err, size_t errsz)
 {
     const char *action = str(o, "action");
@@ -264,13 +272,15 @@ static int parse_agent_action(const json_t *o, action_ctx_t *a, char *err, size_
     SET(a->agent, str(o, "agent_crm_id"));
     SET(a->contact_id, str(o, "contact_id"));
     SET(a->ticket_id, str(o, "ticket_id"));
-    const char *bad = (int)a->action < 0                                     ? "action"
-                      : !a->id[0]                                            ? "action_id"
-                      : !a->call_id[0]                                       ? "call_id"
-                      : !a->agent[0]                                         ? "agent_crm_id"
-                      : a->action == ACT_CONTACT_PICKED && !a->contact_id[0] ? "contact_id"
-                      : a->action == ACT_RETARGETED && !a->ticket_id[0]      ? "ticket_id"
-                                                                             : NULL;
+    const char *bad = (int)a->action < 0                                        ? "action"
+                      : !cmn_id_text_ok(str(o, "action_id"), CMN_ID_TEXT_MAX)   ? "action_id"
+                      : !cmn_id_text_ok(str(o, "call_id"), CMN_ID_TEXT_MAX)     ? "call_id"
+                      : !cmn_id_text_ok(str(o, "agent_crm_id"), CMN_CRM_ID_MAX) ? "agent_crm_id"
+                      : !crm_id_or_absent(o, "contact_id")                      ? "contact_id"
+                      : !crm_id_or_absent(o, "ticket_id")                       ? "ticket_id"
+                      : a->action == ACT_CONTACT_PICKED && !a->contact_id[0]    ? "contact_id"
+                      : a->action == ACT_RETARGETED && !a->ticket_id[0]         ? "ticket_id"
+                                                                                : NULL;
     if (bad)
         snprintf(err, errsz, "agent action: %s missing or invalid", bad);
     return bad ? -1 : 0;
@@ -289,12 +299,15 @@ static int parse_missed_op(const json_t *o, action_ctx_t *a, char *err, size_t e
     a->count = (long)json_integer_value(json_object_get(o, "count"));
     a->status = tkt_status_parse(str(o, "status"));
     a->called_back = json_is_true(json_object_get(o, "called_back"));
-    const char *bad = (int)a->action < 0 ? "op"
-                      : !a->id[0]        ? "op_id"
-                      : !a->group_id[0]  ? "group_id"
-                      : !a->number[0]    ? "customer_number"
-                      : a->action == OP_GROUP_STATUS && a->status == TKT_ST_UNKNOWN ? "status"
-                                                                                    : NULL;
+    const char *bad =
+        (int)a->action < 0                                     ? "op"
+        : !cmn_id_text_ok(str(o, "op_id"), CMN_ID_TEXT_MAX)    ? "op_id"
+        : !cmn_id_text_ok(str(o, "group_id"), CMN_ID_TEXT_MAX) ? "group_id"
+        : !crm_id_or_absent(o, "assignee_crm_id")              ? "assignee_crm_id"
+        : (str(o, "call_id")[0] && !cmn_id_text_ok(str(o, "call_id"), CMN_ID_TEXT_MAX)) ? "call_id"
+        : !a->number[0]                                               ? "customer_number"
+        : a->action == OP_GROUP_STATUS && a->status == TKT_ST_UNKNOWN ? "status"
+                                                                      : NULL;
     if (bad)
         snprintf(err, errsz, "missed-call op: %s missing or invalid", bad);
     return bad ? -1 : 0;
@@ -327,7 +340,7 @@ fail:
 /* The event the job carries: ids for the lane, the markers and templates. */
 static int job_event(const action_ctx_t *a, tkt_actions_kind_t kind, cmn_event_t *ev)
 {
-    char event_id[TKT_TEXT_MAX + 8];
+    char event_id[TKT_CALL_ID_MAX + 8];
     cmn_event_init(ev);
     snprintf(event_id, sizeof event_id, "%s-%s", kind == TKT_ACTIONS_AGENT ? "act" : "mis", a->id);
     if (cmn_event_set(&ev->event_id, event_id) < 0 ||

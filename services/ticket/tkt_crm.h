@@ -32,7 +32,7 @@ typedef struct {
     char subject[256];
     char assignee_id[TKT_ID_MAX];
     char requester_id[TKT_ID_MAX];
-    char external_id[TKT_TEXT_MAX + 16];
+    char external_id[TKT_EXTERNAL_ID_MAX];
     char merged_into[TKT_ID_MAX]; /* closed by a merge: where it went (R-T7) */
     int64_t created_at_ms;
     int64_t updated_at_ms;

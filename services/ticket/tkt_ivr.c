@@ -29,7 +29,7 @@ typedef struct {
     int replied;
     int crm_busy; /* a CRM/Redis callback is still to come */
     char number[CMN_PHONE_MAX];
-    char call_id[TKT_TEXT_MAX];
+    char call_id[TKT_CALL_ID_MAX];
     char ticket_type[64];
     char contact_id[TKT_ID_MAX];
     char contact_name[TKT_TEXT_MAX];
@@ -281,7 +281,7 @@ static void on_plan_dropped(void *ctx, const char *err) {}
 static void on_bound(void *ctx, const char *err)
 {
     ivr_req_t *r = ctx;
-    char url[512], event_id[TKT_TEXT_MAX + 8];
+    char url[512], event_id[TKT_CALL_ID_MAX + 8];
     r->crm_busy = 0;
     snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
     /* the commit wrote an (empty) plan for its pseudo-event: drop it now */
@@ -303,7 +303,7 @@ static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     ivr_req_t *r = ctx;
     tkt_call_t call = l ? l->call : (tkt_call_t){0};
     tkt_customer_t cust = l ? l->customer : (tkt_customer_t){0};
-    char event_id[TKT_TEXT_MAX + 8];
+    char event_id[TKT_CALL_ID_MAX + 8];
     if (err)
         return on_bound(r, err);
     snprintf(call.call_id, sizeof call.call_id, "%s", r->call_id);
@@ -329,7 +329,7 @@ static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
 
 static void bind_call(ivr_req_t *r)
 {
-    char event_id[TKT_TEXT_MAX + 8];
+    char event_id[TKT_CALL_ID_MAX + 8];
     snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
     if (tkt_store_load(r->ivr->d.store, event_id, r->call_id, r->number, on_state_loaded, r) < 0)
         on_bound(r, "redis unavailable");
@@ -361,7 +361,7 @@ static void build_ticket_op(ivr_req_t *r, tkt_op_t *op)
     tkt_render_subject(pol->subject_call, &ev, op->subject, sizeof op->subject);
     snprintf(op->requester_id, sizeof op->requester_id, "%s", r->contact_id);
     /* The same external id the rules give the call's ticket (R-T1): one ticket per call. */
-    snprintf(op->external_id, sizeof op->external_id, "callbus-%s", r->call_id);
+    tkt_external_id(op->external_id, sizeof op->external_id, r->call_id, "");
     snprintf(op->tags[0], sizeof op->tags[0], "callbus");
     snprintf(op->tags[1], sizeof op->tags[1], "callbus_ivr");
     op->n_tags = 2;
@@ -396,8 +396,8 @@ static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
         return maybe_free(r);
     }
     snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
-    char external_id[TKT_TEXT_MAX + 16];
-    snprintf(external_id, sizeof external_id, "callbus-%s", r->call_id);
+    char external_id[TKT_EXTERNAL_ID_MAX];
+    tkt_external_id(external_id, sizeof external_id, r->call_id, "");
     if (tkt_store_intent(r->ivr->d.store, external_id, on_ivr_intent, r) < 0)
         on_ivr_intent(r, 1, "redis unavailable");
 }
@@ -435,8 +435,10 @@ static void on_create(struct evhttp_request *req, const char *path, void *arg)
         json_decref(body);
         return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
     }
-    const char *bad = take_string(body, "call_id", r->call_id, sizeof r->call_id) < 0 ? "call_id"
-                      : take_string(body, "number", raw, sizeof raw) < 0              ? "number"
+    const char *bad = take_string(body, "call_id", r->call_id, sizeof r->call_id) < 0 ||
+                              !cmn_id_text_ok(r->call_id, CMN_ID_TEXT_MAX)
+                          ? "call_id"
+                      : take_string(body, "number", raw, sizeof raw) < 0 ? "number"
                       : take_string(body, "ticket_type", r->ticket_type, sizeof r->ticket_type) < 0
                           ? "ticket_type"
                           : NULL;

@@ -3,6 +3,7 @@
  * enum without a name is caught by the size checks below. */
 #include "tkt_model.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const status_names[] = {NULL,   "new",    "open",  "pending",
@@ -42,4 +43,15 @@ const char *tkt_kind_name(tkt_kind_t k)
 int tkt_status_is_active(tkt_status_t s)
 {
     return s == TKT_ST_NEW || s == TKT_ST_OPEN || s == TKT_ST_PENDING || s == TKT_ST_HOLD;
+}
+
+int tkt_external_id(char *out, size_t outsz, const char *call_id, const char *suffix)
+{
+    int n = snprintf(out, outsz, "callbus-%s%s", call_id ? call_id : "", suffix ? suffix : "");
+    return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+void tkt_marker(char *out, size_t outsz, const char *event_id, size_t op_index)
+{
+    snprintf(out, outsz, "\n\n[callbus %s/%zu]", event_id, op_index);
 }

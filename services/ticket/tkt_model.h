@@ -5,11 +5,18 @@
 #ifndef TKT_MODEL_H
 #define TKT_MODEL_H
 
+#include "cmn_event.h" /* CMN_ID_TEXT_MAX, CMN_CRM_ID_MAX */
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define TKT_ID_MAX 48    /* CRM ids (Zendesk: integers; Dynamics: GUIDs) */
-#define TKT_TEXT_MAX 128 /* queue names, subjects' parameters */
+#define TKT_ID_MAX (CMN_CRM_ID_MAX + 1) /* CRM ids (Zendesk: integers; Dynamics: GUIDs) */
+/* A whole call id: the decoder refuses longer ones (cmn_event.h). */
+#define TKT_CALL_ID_MAX (CMN_ID_TEXT_MAX + 1)
+/* "callbus-<call id>" and "callbus-<call id>-after-<ticket id>": whole. */
+#define TKT_EXTERNAL_ID_MAX (sizeof "callbus--after-" + CMN_ID_TEXT_MAX + TKT_ID_MAX)
+#define TKT_TEXT_MAX 128            /* names, subjects' parameters */
+#define TKT_QUEUE_MAX (4 * 128 + 1) /* a whole queue name: 128 characters of UTF-8 */
 #define TKT_PHONE_MAX 20
 #define TKT_MAX_TICKETS 8 /* a customer's recent tickets of ours that we remember */
 #define TKT_MAX_LEGS 4    /* split transfer policy: tickets of one call's legs */
@@ -45,6 +52,18 @@ typedef enum {
     TKT_ST_CLOSED,
 } tkt_status_t;
 
+/* The external id of a call's ticket, "callbus-<call id><suffix>": the one
+ * place it is spelled, so whoever creates the ticket (the rules, the IVR,
+ * an R-T10 replacement) and whoever looks it up after a crash agree.
+ * Returns 0, or -1 when it does not fit (never for a validated call id and
+ * a suffix of "-after-<ticket id>" in TKT_EXTERNAL_ID_MAX). */
+int tkt_external_id(char *out, size_t outsz, const char *call_id, const char *suffix);
+
+/* The marker ending every comment we write, "\n\n[callbus <event id>/<n>]",
+ * by which a replay tells whether the CRM has the comment already. */
+#define TKT_MARKER_MAX (sizeof "\n\n[callbus /999]" + CMN_ID_TEXT_MAX)
+void tkt_marker(char *out, size_t outsz, const char *event_id, size_t op_index);
+
 const char *tkt_status_name(tkt_status_t s); /* "new", ...; NULL for UNKNOWN */
 tkt_status_t tkt_status_parse(const char *s);
 const char *tkt_kind_name(tkt_kind_t k);
@@ -57,8 +76,8 @@ typedef struct {
     char id[TKT_ID_MAX];
     tkt_kind_t kind;
     tkt_status_t status;
-    char queue[TKT_TEXT_MAX]; /* menu selection it was created for (R-T2) */
-    char channel[16];         /* "voice" */
+    char queue[TKT_QUEUE_MAX]; /* menu selection it was created for (R-T2) */
+    char channel[16];          /* "voice" */
     char merged_into[TKT_ID_MAX];
     int64_t created_at_ms;
     int fresh;
@@ -78,7 +97,7 @@ typedef struct {
 /* What ticket-service remembers of one call (Redis, by call id). Transfer
  * ownership comes from here, never from CRM search (its index lags). */
 typedef struct {
-    char call_id[TKT_TEXT_MAX];
+    char call_id[TKT_CALL_ID_MAX];
     char customer[TKT_PHONE_MAX]; /* E.164, "" when withheld */
     char ticket_id[TKT_ID_MAX];   /* the call's ticket; "" until there is one */
     tkt_kind_t ticket_kind;
@@ -86,7 +105,7 @@ typedef struct {
     char picked_contact_id[TKT_ID_MAX]; /* an agent's choice among several (R-C4) */
     char agent_crm_id[TKT_ID_MAX];      /* current agent on the call */
     char last_offered_crm_id[TKT_ID_MAX];
-    char queue[TKT_TEXT_MAX];
+    char queue[TKT_QUEUE_MAX];
     char language[36];
     char dialled_number[TKT_PHONE_MAX]; /* outbound: the number the agent dialled (R-C5) */
     int outbound;
@@ -100,7 +119,7 @@ typedef struct {
 
 /* The last finished conversation, for "hang up and call back" (R-O4). */
 typedef struct {
-    char call_id[TKT_TEXT_MAX];
+    char call_id[TKT_CALL_ID_MAX];
     char ticket_id[TKT_ID_MAX];
     char agent_crm_id[TKT_ID_MAX];
     int64_t ended_at_ms;
@@ -116,7 +135,7 @@ typedef struct {
     tkt_last_call_t last_call;
     /* The customer's open missed-call group (R-M2), as the grouper named it,
      * and the ticket ticket-service made for it. */
-    char missed_group_id[TKT_TEXT_MAX];
+    char missed_group_id[TKT_CALL_ID_MAX];
     char missed_ticket_id[TKT_ID_MAX];
 } tkt_customer_t;
 
@@ -150,7 +169,7 @@ typedef struct {
     char subject[256];
     char requester_id[TKT_ID_MAX]; /* may be TKT_REF_NEW_CONTACT; on UPDATE: a new requester (R-C4)
                                     */
-    char external_id[TKT_TEXT_MAX + 16];
+    char external_id[TKT_EXTERNAL_ID_MAX];
     tkt_kind_t ticket_kind;
     char tags[TKT_MAX_TAGS][48]; /* create: the ticket's tags; update: added to its tags */
     size_t n_tags;

@@ -18,8 +18,8 @@ typedef struct job job_t;
  * until it has committed its state. */
 typedef struct lane {
     struct lane *next;
-    char key[TKT_TEXT_MAX];
     job_t *head, *tail;
+    char key[]; /* whole: the bucket is found again by hashing it */
 } lane_t;
 
 struct job {
@@ -89,9 +89,10 @@ static int lane_enter(tkt_pipeline_t *p, job_t *j)
     for (l = p->lanes[h]; l && strcmp(l->key, job_key(j)) != 0; l = l->next)
         ;
     if (!l) {
-        if (!(l = calloc(1, sizeof *l)))
+        size_t len = strlen(job_key(j));
+        if (!(l = calloc(1, sizeof *l + len + 1)))
             return -1;
-        snprintf(l->key, sizeof l->key, "%s", job_key(j));
+        memcpy(l->key, job_key(j), len + 1);
         l->next = p->lanes[h];
         p->lanes[h] = l;
     }
@@ -259,7 +260,7 @@ static int created_any(const tkt_figures_t *f)
 
 static json_t *ticket_event(const job_t *j)
 {
-    char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[CMN_EVENT_ID_MAX + 8];
+    char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[sizeof "tkt-" + CMN_ID_TEXT_MAX];
     const tkt_crm_t *crm = j->p->d.crm;
     const tkt_ticket_ref_t *ref = ticket_ref(&j->cust, j->call.ticket_id);
     const char *status = tkt_status_name(ref ? ref->status : TKT_ST_OPEN);
@@ -463,9 +464,9 @@ static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
                        c->subject, sizeof c->subject);
     if (j->call.contact_id[0] != '$')
         snprintf(c->requester_id, sizeof c->requester_id, "%s", j->call.contact_id);
-    if (snprintf(c->external_id, sizeof c->external_id, "callbus-%s-after-%s", call_id,
-                 op->ticket_id) >= (int)sizeof c->external_id)
-        LOG_CALL(CMN_LOG_DEBUG, call_id, "replacement external id cut: %s", c->external_id);
+    char suffix[sizeof "-after-" + TKT_ID_MAX];
+    snprintf(suffix, sizeof suffix, "-after-%s", op->ticket_id);
+    tkt_external_id(c->external_id, sizeof c->external_id, call_id, suffix); /* fits: tkt_model.h */
     snprintf(c->tags[0], sizeof c->tags[0], "callbus");
     snprintf(c->tags[1], sizeof c->tags[1], "%s",
              j->call.outbound ? "callbus_outbound" : "callbus_call");
@@ -616,7 +617,7 @@ static void on_marker_checked(void *ctx, const tkt_crm_result_t *res)
 
 static void apply_one(job_t *j, const tkt_op_t *op)
 {
-    char marker[96];
+    char marker[TKT_MARKER_MAX];
     marker_of(op, marker, sizeof marker);
     if (!j->replay || !op->body[0] || !marker[0])
         return dispatch_op(j, op);
@@ -805,11 +806,11 @@ static void prepare_ops(job_t *j)
             report_missing_fields(j, &j->ops[i]);
     for (size_t i = 0; i < j->n_ops; i++) {
         tkt_op_t *op = &j->ops[i];
-        char marker[96];
+        char marker[TKT_MARKER_MAX];
         if (!op->body[0])
             continue;
-        int n = snprintf(marker, sizeof marker, "\n\n[callbus %s/%zu]", j->ev.event_id, i);
-        size_t room = sizeof op->body - 1 - (size_t)n;
+        tkt_marker(marker, sizeof marker, j->ev.event_id, i);
+        size_t room = sizeof op->body - 1 - strlen(marker);
         if (strlen(op->body) > room)
             op->body[room] = '\0';
         strcat(op->body, marker);
@@ -1028,7 +1029,7 @@ static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
 
 typedef struct {
     tkt_pipeline_t *p;
-    char call_id[TKT_TEXT_MAX];
+    char call_id[TKT_CALL_ID_MAX];
 } claim_t;
 
 static void on_claim(void *ctx, int won, const char *err)

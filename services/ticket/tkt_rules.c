@@ -437,20 +437,6 @@ static const char *kind_tag(tkt_kind_t k)
     }
 }
 
-/* "callbus-<call id><suffix>": the same for a replayed event, so the executor
- * can find a ticket it created before a crash. The call id gives way when
- * both do not fit (call ids are far shorter in practice). */
-static void ext_id(char *out, size_t outsz, const char *call_id, const char *suffix)
-{
-    static const char prefix[] = "callbus-";
-    long room = (long)outsz - 1 - (long)(sizeof prefix - 1) - (long)strlen(suffix);
-    long n = (long)strlen(call_id);
-    out[0] = '\0';
-    if (room < 0)
-        room = 0;
-    append(out, outsz, "%s%.*s%s", prefix, (int)(n < room ? n : room), call_id, suffix);
-}
-
 /* The event as a subject sees it: number and queue from the call's state
  * when this event does not carry them (a recording, a CSAT score). */
 static cmn_event_t subject_view(dctx_t *c)
@@ -514,7 +500,8 @@ static tkt_op_t *new_ticket(dctx_t *c, const spec_t *s)
     cmn_event_t view = subject_view(c);
     tkt_render_subject(s->subject, &view, op->subject, sizeof op->subject);
     COPY(op->requester_id, req);
-    ext_id(op->external_id, sizeof op->external_id, st_call(c)->call_id, or_empty(s->ext_suffix));
+    tkt_external_id(op->external_id, sizeof op->external_id, st_call(c)->call_id,
+                    or_empty(s->ext_suffix)); /* fits: tkt_model.h */
     op->ticket_kind = s->kind;
     tag_add(op, "callbus");
     tag_add(op, kind_tag(s->kind));

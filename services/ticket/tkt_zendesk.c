@@ -57,7 +57,7 @@ struct zd_op {
     /* op-specific state */
     char ticket_id[TKT_ID_MAX];
     char *marker;
-    char external_id[TKT_TEXT_MAX + 16];
+    char external_id[TKT_EXTERNAL_ID_MAX];
     int pages;
     char job_id[80];
     int64_t job_started_ms;

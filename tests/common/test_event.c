@@ -310,6 +310,19 @@ BREAKER(long_queue, SET(queue, "012345678901234567890123456789012345678901234567
                                "45678901234567890123456789012345678901234567890123456789012345678"))
 BREAKER(long_language, SET(language, "it-IT-x-aaaaaaaa-bbbbbbbb-cccccccc-d"))
 BREAKER(negative_wait, ev->wait_s = -2)
+/* issue 7 items 1 and 9: ids that become keys are whole visible ASCII;
+ * durations stay in range (talk_s + hold_s cannot overflow) */
+#define X129                                                                                       \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+BREAKER(long_call_id, SET(call_id, X129))
+BREAKER(accented_call_id, SET(call_id, "chiamata-\xc3\xa8"))
+BREAKER(spaced_leg_id, SET(leg_id, "leg 1"))
+BREAKER(long_provider_id, SET(agent.provider_id, X129))
+BREAKER(long_previous_provider_id, SET(previous_agent.provider_id, X129))
+BREAKER(long_crm_id, SET(agent.crm_id, "123456789012345678901234567890123456789012345678"))
+BREAKER(huge_talk, ev->talk_s = INT64_MAX)
+BREAKER(huge_recording, ev->recording_duration_s = CMN_DURATION_MAX + 1)
 BREAKER(no_occurred_at, ev->occurred_at_ms = 0)
 BREAKER(no_received_at, ev->received_at_ms = 0)
 static void many_tags(cmn_event_t *ev)
@@ -351,7 +364,15 @@ static void test_validation_names_the_field(void)
     expect_invalid(CMN_EV_CSAT, csat_none, "csat.score");
     expect_invalid(CMN_EV_ENDED, long_queue, "queue");
     expect_invalid(CMN_EV_ENDED, long_language, "language");
-    expect_invalid(CMN_EV_ENDED, negative_wait, "wait_s");
+    expect_invalid(CMN_EV_ENDED, negative_wait, "durations.wait_s");
+    expect_invalid(CMN_EV_ENDED, long_call_id, "call_id");
+    expect_invalid(CMN_EV_ENDED, accented_call_id, "call_id");
+    expect_invalid(CMN_EV_ENDED, spaced_leg_id, "leg_id");
+    expect_invalid(CMN_EV_ANSWERED, long_provider_id, "agent.provider_id");
+    expect_invalid(CMN_EV_TRANSFERRED, long_previous_provider_id, "previous_agent.provider_id");
+    expect_invalid(CMN_EV_ANSWERED, long_crm_id, "agent.crm_id");
+    expect_invalid(CMN_EV_ENDED, huge_talk, "durations.talk_s");
+    expect_invalid(CMN_EV_RECORDING_READY, huge_recording, "recording.duration_s");
     expect_invalid(CMN_EV_ENDED, many_tags, "tags");
     expect_invalid(CMN_EV_ENDED, empty_tag, "tags");
     /* what jansson could not encode is refused up front */

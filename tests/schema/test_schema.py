@@ -312,6 +312,23 @@ AGREEMENTS = [
     ("time_leap_second", json.dumps(_ended(occurred_at="2026-12-31T23:59:60Z")), "occurred_at"),
     ("time_offset_not_digits", json.dumps(_ended(occurred_at="2026-11-23T09:05:08+03:0x")), "occurred_at"),
     ("language_counts_characters", json.dumps(_ended(language="Ü" * 20), ensure_ascii=False), None),
+    # Issue 7 item 1: ids that become keys and markers are whole visible ASCII.
+    ("call_id_at_128", json.dumps(_ended(call_id="c" * 128)), None),
+    ("call_id_over_128", json.dumps(_ended(call_id="c" * 129)), "call_id"),
+    ("call_id_not_ascii", json.dumps(_ended(call_id="chiamata-è"), ensure_ascii=False), "call_id"),
+    ("call_id_with_space", json.dumps(_ended(call_id="call 1")), "call_id"),
+    ("leg_id_over_128", json.dumps(_ended(leg_id="l" * 129)), "leg_id"),
+    ("agent_provider_id_over_128", json.dumps(_ended(agent={"provider_id": "a" * 129})),
+     "agent.provider_id"),
+    ("agent_provider_id_at_128", json.dumps(_ended(agent={"provider_id": "a" * 128})), None),
+    ("agent_crm_id_over_47", json.dumps(_ended(agent={"provider_id": "1", "crm_id": "9" * 48})),
+     "agent.crm_id"),
+    # Issue 7 item 9: durations are range-checked (30 days at most).
+    ("duration_at_max", json.dumps(_ended(durations={"talk_s": 2592000})), None),
+    ("duration_over_max", json.dumps(_ended(durations={"talk_s": 2592001})), "durations.talk_s"),
+    ("duration_overflowing_int64",
+     _raw(_ended(durations={"talk_s": 5}), '"talk_s":5', '"talk_s":99999999999999999999'),
+     "$"),  # jansson refuses the number itself
 ]
 
 
