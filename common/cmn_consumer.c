@@ -32,6 +32,7 @@ struct cmn_consumer {
     int in_flight;
     int max_in_flight;
     int paused;
+    int held; /* the service asked for a pause (cmn_consumer_hold) */
     int stopped;
     cmn_message_fn on_message;
     void *ctx;
@@ -147,7 +148,7 @@ void cmn_consumer_done(cmn_consumer_t *c, const cmn_msg_pos_t *pos)
                      rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_destroy(l);
     }
-    if (c->paused && c->in_flight <= c->max_in_flight / 2 && !c->stopped)
+    if (c->paused && c->in_flight <= c->max_in_flight / 2 && !c->stopped && !c->held)
         set_paused(c, 0);
 }
 
@@ -178,7 +179,7 @@ static void drain(void *ctx)
     while (!c->stopped && (m = rd_kafka_consumer_poll(c->rk, 0)) != NULL) {
         handle_message(c, m);
         rd_kafka_message_destroy(m);
-        if (c->in_flight >= c->max_in_flight) {
+        if (c->in_flight >= c->max_in_flight || c->held) {
             set_paused(c, 1);
             break;
         }
@@ -309,6 +310,17 @@ int cmn_consumer_assigned(const cmn_consumer_t *c)
     for (const track_t *t = c->tracks; t; t = t->next)
         n++;
     return n;
+}
+
+void cmn_consumer_hold(cmn_consumer_t *c, int hold)
+{
+    if (c->held == !!hold)
+        return;
+    c->held = !!hold;
+    if (hold)
+        set_paused(c, 1);
+    else if (c->in_flight <= c->max_in_flight / 2 && !c->stopped)
+        set_paused(c, 0);
 }
 
 void cmn_consumer_stop(cmn_consumer_t *c)

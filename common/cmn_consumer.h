@@ -54,6 +54,11 @@ int cmn_consumer_in_flight(const cmn_consumer_t *c);
 /* Partitions currently assigned to this member. */
 int cmn_consumer_assigned(const cmn_consumer_t *c);
 
+/* The service's own back-pressure (ticket-service: its waiting events hold
+ * too much memory): hold=1 pauses fetching after the current message,
+ * hold=0 lets it go on (unless max_in_flight still holds it). */
+void cmn_consumer_hold(cmn_consumer_t *c, int hold);
+
 /* Stop handing out messages (shutdown: finish in-flight work next). */
 void cmn_consumer_stop(cmn_consumer_t *c);
 /* Commits what is stored (synchronously), leaves the group, frees. The

@@ -430,6 +430,26 @@ const char *cmn_event_key(const cmn_event_t *ev)
     return ev->call_id ? ev->call_id : ev->agent.provider_id;
 }
 
+static size_t heap_cost(const char *s)
+{
+    return s ? (strlen(s) + 1 + 8 + 15) / 16 * 16 : 0; /* glibc: 8-byte header, 16-byte units */
+}
+
+size_t cmn_event_footprint(const cmn_event_t *ev)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_STR_MEMBERS; i++)
+        n += heap_cost(*(char *const *)((const char *)ev + str_members[i].offset));
+    const cmn_agent_t *agents[] = {&ev->agent, &ev->previous_agent};
+    for (size_t i = 0; i < 2; i++)
+        n += heap_cost(agents[i]->provider_id) + heap_cost(agents[i]->crm_id) +
+             heap_cost(agents[i]->name);
+    n += heap_cost(ev->recording_url);
+    for (size_t i = 0; i < ev->n_tags; i++)
+        n += heap_cost(ev->tags[i]) + sizeof ev->tags[i];
+    return n;
+}
+
 void cmn_event_id_derive(char *out, size_t outsz, const char *provider, const char *const *parts,
                          size_t n_parts)
 {

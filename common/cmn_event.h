@@ -135,6 +135,10 @@ int cmn_event_decode(const char *text, size_t len, cmn_event_t *ev, char *err, s
  * agent.* events, which have neither, are keyed by the agent. */
 const char *cmn_event_key(const cmn_event_t *ev);
 
+/* Heap bytes the event's members hold, allocator overhead included (an
+ * estimate): what keeping it waiting costs. */
+size_t cmn_event_footprint(const cmn_event_t *ev);
+
 /* Derives a stable event id from provider data: "<provider>-<32 hex>" where
  * the hex is SHA-256 over the parts, NUL-separated. out >= CMN_EVENT_ID_MAX. */
 #define CMN_EVENT_ID_MAX 48

@@ -31,7 +31,7 @@ typedef struct {
     struct event *sweep, *drain;
     int64_t drain_deadline_ms;
     int exit_code;
-    cmn_metric_t *m_undecodable;
+    cmn_metric_t *m_undecodable, *m_not_taken;
     tkt_missing_fields_t missing_fields;
 } ticket_t;
 
@@ -47,22 +47,41 @@ static int fail(const char *what, const char *why)
     return -1;
 }
 
+/* Fetching stops while the events waiting their turn hold too much memory
+ * (a hot customer's backlog), and goes on once they have drained. */
+static void follow_saturation(ticket_t *t)
+{
+    if (t->consumer)
+        cmn_consumer_hold(t->consumer, tkt_pipeline_saturated(t->pipeline));
+}
+
+/* ok=1: effects durable; ok=0: rejected for good, logged and counted.
+ * Either way the event is dealt with and its offset may move. */
 static void on_event_done(void *ctx, int ok)
 {
     held_t *h = ctx;
-    if (h->t->consumer)
-        cmn_consumer_done(h->t->consumer, &h->pos); /* effects durable: the offset may move */
+    ticket_t *t = h->t;
+    if (t->consumer)
+        cmn_consumer_done(t->consumer, &h->pos);
     free(h);
+    follow_saturation(t);
+}
+
+/* No memory to take the message now: its offset is held (never done), so
+ * it is not skipped; it is processed when the partition is fetched again
+ * from the committed offset (a restart or a rebalance). */
+static void not_taken(ticket_t *t, const cmn_msg_pos_t *pos, const char *why)
+{
+    LOG_ERROR("%s[%d]@%lld not taken (%s): held, not skipped", pos->topic, pos->partition,
+              (long long)pos->offset, why);
+    cmn_metric_add(t->m_not_taken, 1);
 }
 
 static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
 {
     held_t *h = malloc(sizeof *h);
-    if (!h) {
-        LOG_ERROR("out of memory: %s[%d]@%lld left undone", pos->topic, pos->partition,
-                  (long long)pos->offset);
+    if (!h)
         return NULL;
-    }
     h->t = t;
     h->pos = *pos;
     return h;
@@ -75,15 +94,21 @@ static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t 
     char err[256];
     held_t *h = hold(t, pos);
     if (!h)
-        return;
-    if (tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h, err,
-                           sizeof err) < 0) {
+        return not_taken(t, pos, "out of memory");
+    int rc = tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h,
+                                err, sizeof err);
+    if (rc == TKT_ACTIONS_NOT_NOW) {
+        free(h);
+        return not_taken(t, pos, err);
+    }
+    if (rc < 0) {
         LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
                   err);
         cmn_metric_add(t->m_undecodable, 1);
         free(h);
         cmn_consumer_done(t->consumer, pos);
     }
+    follow_saturation(t);
 }
 
 static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
@@ -103,11 +128,12 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
         return;
     }
     held_t *h = hold(t, pos);
-    if (!h) {
+    if (!h || tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h) < 0) {
         cmn_event_clear(&ev);
-        return;
+        free(h);
+        return not_taken(t, pos, "out of memory");
     }
-    tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h);
+    follow_saturation(t);
 }
 
 static int redis_ready(void *ctx, char *why, size_t whysz)
@@ -131,6 +157,11 @@ static int kafka_ready(void *ctx, char *why, size_t whysz)
 static double in_flight(void *ctx)
 {
     return (double)tkt_pipeline_in_flight(((ticket_t *)ctx)->pipeline);
+}
+
+static double active(void *ctx)
+{
+    return (double)tkt_pipeline_active(((ticket_t *)ctx)->pipeline);
 }
 
 static double batch_pending(void *ctx)
@@ -278,7 +309,10 @@ static int start(ticket_t *t)
                                 .country = t->svc.country,
                                 .lookup_form = form,
                                 .max_call_age_ms = t->cfg.max_call_age_s * 1000,
-                                .missing_fields = &t->missing_fields};
+                                .missing_fields = &t->missing_fields,
+                                .max_active = (size_t)t->cfg.max_active,
+                                .max_active_per_key = (size_t)t->cfg.max_active_per_key,
+                                .waiting_max_bytes = (size_t)t->cfg.waiting_max_mb << 20};
     if (!(t->pipeline = tkt_pipeline_new(&deps)))
         return fail("start", "out of memory");
     tkt_ivr_deps_t ivr = {.base = t->svc.base,
@@ -296,8 +330,13 @@ static int start(ticket_t *t)
     t->m_undecodable =
         cmn_metrics_counter("ticket_events_undecodable_total",
                             "Messages on call-events that are not canonical events", NULL);
+    t->m_not_taken = cmn_metrics_counter(
+        "ticket_events_not_taken_total",
+        "Messages left undone for lack of memory (offset held, processed on a later fetch)", NULL);
     cmn_metrics_gauge_fn("ticket_events_in_flight", "Events whose effects are not yet durable",
                          NULL, in_flight, t);
+    cmn_metrics_gauge_fn("ticket_events_active",
+                         "Events being worked on (the rest wait their turn)", NULL, active, t);
     cmn_metrics_gauge_fn("ticket_batch_pending", "Ops waiting in the batch window", NULL,
                          batch_pending, t);
     t->sweep = event_new(t->svc.base, -1, EV_PERSIST, on_sweep, t);

@@ -319,7 +319,11 @@ static action_ctx_t *parse(const tkt_policy_t *pol, tkt_actions_kind_t kind, con
 {
     json_t *o = json_loadb(payload, len, 0, NULL);
     action_ctx_t *a = calloc(1, sizeof *a);
-    if (!a || !json_is_object(o)) {
+    if (!a) {
+        snprintf(err, errsz, "out of memory");
+        goto fail;
+    }
+    if (!json_is_object(o)) {
         snprintf(err, errsz, "not a JSON object");
         goto fail;
     }
@@ -376,12 +380,17 @@ int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_k
     cmn_event_t ev;
     action_ctx_t *a = parse(pol, kind, payload, len, err, errsz);
     if (!a)
-        return -1;
+        return strcmp(err, "out of memory") == 0 ? TKT_ACTIONS_NOT_NOW : -1;
     if (job_event(a, kind, &ev) < 0) {
         snprintf(err, errsz, "neither call_id nor customer_number");
         free(a);
         return -1;
     }
-    tkt_pipeline_submit_with(p, &ev, decide_action, a, cb, ctx); /* the job owns a */
-    return 0;
+    if (tkt_pipeline_submit_with(p, &ev, decide_action, a, cb, ctx) < 0) {
+        cmn_event_clear(&ev);
+        free(a);
+        snprintf(err, errsz, "out of memory");
+        return TKT_ACTIONS_NOT_NOW;
+    }
+    return 0; /* the job owns a */
 }

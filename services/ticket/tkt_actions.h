@@ -15,7 +15,9 @@ typedef enum { TKT_ACTIONS_AGENT, TKT_ACTIONS_MISSED } tkt_actions_kind_t;
 
 /* Decodes one message and submits its job; cb is called when its effects
  * are durable. Returns -1 (err set, cb not called) for a message that does
- * not follow its schema. */
+ * not follow its schema, TKT_ACTIONS_NOT_NOW when there is no memory to
+ * take it now (hold its offset and offer it again). */
+#define TKT_ACTIONS_NOT_NOW (-2)
 int tkt_actions_submit(tkt_pipeline_t *p, const tkt_policy_t *pol, tkt_actions_kind_t kind,
                        const char *payload, size_t len, tkt_pipeline_done_fn cb, void *ctx,
                        char *err, size_t errsz) __attribute__((warn_unused_result));

@@ -57,8 +57,16 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "Kafka consumer group of ticket-service replicas."),
     CMN_CFG_STR("CALLBUS_KAFKA_INSTANCE_ID", "", OFF(instance_id),
                 "Static group membership id (the pod name); empty: dynamic membership."),
-    CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "20000", 100, 1000000, OFF(max_in_flight),
-                "Events held (e.g. waiting for the batch) before fetching pauses."),
+    CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "200000", 100, 1000000, OFF(max_in_flight),
+                "Events fetched and not yet done (waiting or worked on) before fetching pauses."),
+    CMN_CFG_NUM("CALLBUS_TICKET_MAX_ACTIVE", "1000", 1, 100000, OFF(max_active),
+                "Events worked on at once (state loaded, CRM requests, batch); the rest wait "
+                "their turn holding only the event."),
+    CMN_CFG_NUM("CALLBUS_TICKET_MAX_ACTIVE_PER_CUSTOMER", "16", 1, 10000, OFF(max_active_per_key),
+                "Of those, at most this many of one customer: a hot number's surplus waits while "
+                "other customers' events flow."),
+    CMN_CFG_NUM("CALLBUS_TICKET_WAITING_MAX_MB", "48", 1, 4096, OFF(waiting_max_mb),
+                "Memory for events waiting their turn; past it fetching pauses."),
     CMN_CFG_SECRET("CALLBUS_IVR_TOKEN", "", OFF(ivr_token),
                    "Bearer token of the IVR API (R-V1, R-V2); empty disables it."),
     CMN_CFG_NUM("CALLBUS_IVR_DEADLINE_MS", "1500", 100, 30000, OFF(ivr_deadline_ms),

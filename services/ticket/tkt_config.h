@@ -22,7 +22,7 @@ typedef struct {
     long max_call_age_s;
     char *instance_id;
     char *group_id;
-    long max_in_flight;
+    long max_in_flight, max_active, max_active_per_key, waiting_max_mb;
     char *ivr_token;
     long ivr_deadline_ms, ivr_cache_s;
 } tkt_config_t;

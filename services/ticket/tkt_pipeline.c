@@ -2,6 +2,7 @@
  * docs/ticket-service.md for why each crash point is safe. */
 #include "tkt_pipeline.h"
 #include "cmn_log.h"
+#include "tkt_lanes.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
@@ -14,18 +15,23 @@
 
 typedef struct job job_t;
 
-/* The jobs of one key (customer), in arrival order; only the head runs
- * until it has committed its state. */
-typedef struct lane {
-    struct lane *next;
-    job_t *head, *tail;
-    char key[]; /* whole: the bucket is found again by hashing it */
-} lane_t;
+/* An event waiting its turn in its key's lane: no more than the event. The
+ * job proper (state, ops) is made when it starts (tkt_lanes.h). */
+typedef struct entry {
+    tkt_lane_item_t item; /* first: the lanes hand it back */
+    tkt_pipeline_t *p;
+    cmn_event_t ev;
+    tkt_pipeline_done_fn cb;
+    void *cb_ctx;
+    tkt_decide_fn custom;
+    void *custom_ctx;
+    struct entry *oom_next; /* waiting for memory to start */
+} entry_t;
 
 struct job {
     tkt_pipeline_t *p;
-    job_t *lane_next;
-    lane_t *lane; /* NULL once released */
+    entry_t *entry; /* its place in the lanes */
+    job_t *jobs_prev, *jobs_next;
     cmn_event_t ev;
     tkt_pipeline_done_fn cb;
     void *cb_ctx;
@@ -34,9 +40,13 @@ struct job {
     tkt_call_t call;
     tkt_customer_t cust;
     tkt_facts_t facts;
-    tkt_plan_t plan;
+    /* What outlives a decision (the plan itself is the pipeline's scratch:
+     * a plan holds TKT_MAX_OPS ops of kilobytes each). */
+    char need_ticket_id[TKT_ID_MAX];
+    int call_done;
+    tkt_figures_t figures;
     int asked_contacts, asked_ticket;
-    tkt_op_t ops[TKT_MAX_OPS];
+    tkt_op_t *ops; /* n_ops of them */
     size_t n_ops;
     size_t creation; /* next op index in the creation step */
     int replay;
@@ -53,9 +63,12 @@ struct job {
 
 struct tkt_pipeline {
     tkt_pipeline_deps_t d;
-    lane_t *lanes[LANE_BUCKETS];
+    tkt_lanes_t *lanes;
     job_t *applying[LANE_BUCKETS]; /* jobs past their commit, by event id */
-    size_t in_flight;
+    tkt_plan_t scratch;            /* the decision being made (synchronous) */
+    entry_t *oom_head;             /* started, but no memory for their job yet */
+    job_t *jobs;                   /* every job started and not finished */
+    struct event *oom_timer;
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
     cmn_metric_t *m_ops_refused;
     cmn_metric_t *m_created[6];
@@ -81,49 +94,10 @@ static const char *job_key(const job_t *j)
     return cmn_event_key(&j->ev);
 }
 
-/* Appends the job to its key's lane; returns 1 when it is the head. */
-static int lane_enter(tkt_pipeline_t *p, job_t *j)
-{
-    unsigned h = hash(job_key(j));
-    lane_t *l;
-    for (l = p->lanes[h]; l && strcmp(l->key, job_key(j)) != 0; l = l->next)
-        ;
-    if (!l) {
-        size_t len = strlen(job_key(j));
-        if (!(l = calloc(1, sizeof *l + len + 1)))
-            return -1;
-        memcpy(l->key, job_key(j), len + 1);
-        l->next = p->lanes[h];
-        p->lanes[h] = l;
-    }
-    j->lane = l;
-    if (l->tail) {
-        l->tail->lane_next = j;
-        l->tail = j;
-        return 0;
-    }
-    l->head = l->tail = j;
-    return 1;
-}
-
-/* The head of its lane is through the ordered part: let the next one go. */
+/* The job is through the ordered part: its key's next event may start. */
 static void lane_release(job_t *j)
 {
-    lane_t *l = j->lane;
-    if (!l)
-        return;
-    j->lane = NULL;
-    l->head = j->lane_next;
-    if (l->head) {
-        start(l->head);
-        return;
-    }
-    l->tail = NULL;
-    lane_t **pp = &j->p->lanes[hash(l->key)];
-    while (*pp != l)
-        pp = &(*pp)->next;
-    *pp = l->next;
-    free(l);
+    tkt_lanes_release(j->p->lanes, &j->entry->item);
 }
 
 /* ---- jobs applying a committed plan, by event id ---------------------------
@@ -168,23 +142,33 @@ static int applying_elsewhere(const job_t *j)
 
 static void job_free(job_t *j)
 {
+    tkt_pipeline_t *p = j->p;
+    if (j->jobs_prev)
+        j->jobs_prev->jobs_next = j->jobs_next;
+    else if (p->jobs == j)
+        p->jobs = j->jobs_next;
+    if (j->jobs_next)
+        j->jobs_next->jobs_prev = j->jobs_prev;
     applying_remove(j);
     if (j->retry)
         event_free(j->retry);
     free(j->custom_ctx);
     cmn_event_clear(&j->ev);
+    free(j->ops);
+    free(j->entry);
     free(j);
 }
 
 static void finish(job_t *j, int ok)
 {
     tkt_pipeline_t *p = j->p;
-    lane_release(j);
-    p->in_flight--;
+    tkt_pipeline_done_fn cb = j->cb;
+    void *cb_ctx = j->cb_ctx;
+    tkt_lanes_done(p->lanes, &j->entry->item); /* may start the next job at once */
     cmn_metric_add(ok ? p->m_done : p->m_rejected, 1);
-    if (j->cb)
-        j->cb(j->cb_ctx, ok);
     job_free(j);
+    if (cb)
+        cb(cb_ctx, ok);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -271,7 +255,7 @@ static json_t *ticket_event(const job_t *j)
         "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "schema_version", 1, "event_id", id,
         "cause_event_id", j->ev.event_id, "call_id", j->ev.call_id, "ticket_id", j->call.ticket_id,
         "ticket_url", url, "ticket_kind", tkt_kind_name(j->call.ticket_kind), "status",
-        status ? status : "open", "created", created_any(&j->plan.figures), "occurred_at", when);
+        status ? status : "open", "created", created_any(&j->figures), "occurred_at", when);
     if (o && j->ev.customer_number)
         json_object_set_new(o, "customer_number", json_string(j->ev.customer_number));
     if (o && j->call.agent_crm_id[0])
@@ -307,7 +291,7 @@ static void publish_then_done(job_t *j)
 {
     if (j->rebound) { /* the call's new ticket first, then announce it */
         if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, NULL, 0,
-                             j->plan.call_done, on_rebound_stored, j) < 0)
+                             j->call_done, on_rebound_stored, j) < 0)
             retry_later(j, "redis unavailable");
         return;
     }
@@ -663,8 +647,8 @@ static void commit(job_t *j)
     for (size_t i = 0; i < j->n_ops; i++)
         if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
             rest[n++] = j->ops[i];
-    if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, rest, n,
-                         j->plan.call_done, on_committed, j) < 0)
+    if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, rest, n, j->call_done,
+                         on_committed, j) < 0)
         retry_later(j, "redis unavailable");
 }
 
@@ -819,7 +803,7 @@ static void prepare_ops(job_t *j)
 
 static void count_figures(job_t *j)
 {
-    if (j->plan.figures.ignored_unmapped)
+    if (j->figures.ignored_unmapped)
         cmn_metric_add(j->p->m_ignored, 1);
 }
 
@@ -845,7 +829,7 @@ static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
         return retry_later(j, res->error);
     for (size_t i = 0; i < j->cust.n_tickets; i++) {
         tkt_ticket_ref_t *t = &j->cust.tickets[i];
-        if (strcmp(t->id, j->plan.need_ticket_id) != 0)
+        if (strcmp(t->id, j->need_ticket_id) != 0)
             continue;
         t->fresh = 1;
         /* A ticket gone from the CRM counts as closed: never written to again. */
@@ -867,36 +851,54 @@ static void fetch_contacts(job_t *j)
     j->p->d.crm->ops->find_contacts(j->p->d.crm, phone, TKT_PRIO_CREATE, on_contacts, j);
 }
 
+/* The job's own copy of n ops (it owns them; the source is not changed). */
+static int keep_ops(job_t *j, const tkt_op_t *ops, size_t n)
+{
+    tkt_op_t *copy = n ? malloc(n * sizeof *copy) : NULL;
+    if (n && !copy)
+        return -1;
+    if (n)
+        memcpy(copy, ops, n * sizeof *copy);
+    free(j->ops);
+    j->ops = copy;
+    j->n_ops = n;
+    return 0;
+}
+
 static void decide(job_t *j)
 {
     tkt_pipeline_t *p = j->p;
-    int rc = j->custom ? j->custom(j->custom_ctx, &j->ev, &j->call, &j->cust, &j->facts, &j->plan)
-                       : tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, &j->plan);
+    tkt_plan_t *plan = &p->scratch; /* decided and copied out before anything else runs */
+    int rc = j->custom ? j->custom(j->custom_ctx, &j->ev, &j->call, &j->cust, &j->facts, plan)
+                       : tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, plan);
     if (rc < 0) {
         LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s rejected: %s", j->ev.event_id,
-                 j->plan.note ? j->plan.note : "?");
-        j->n_ops = 0;
+                 plan->note ? plan->note : "?");
+        keep_ops(j, NULL, 0);
         j->rejected = 1;
         return mark_done(j); /* logged and counted; replays skip it */
     }
-    if (j->plan.need == TKT_NEED_CONTACTS && !j->asked_contacts++)
+    snprintf(j->need_ticket_id, sizeof j->need_ticket_id, "%s", plan->need_ticket_id);
+    if (plan->need == TKT_NEED_CONTACTS && !j->asked_contacts++)
         return fetch_contacts(j);
-    if (j->plan.need == TKT_NEED_TICKET_STATUS && !j->asked_ticket++)
-        return p->d.crm->ops->show_ticket(p->d.crm, j->plan.need_ticket_id, TKT_PRIO_CREATE,
+    if (plan->need == TKT_NEED_TICKET_STATUS && !j->asked_ticket++)
+        return p->d.crm->ops->show_ticket(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE,
                                           on_ticket_status, j);
-    if (j->plan.need != TKT_NEED_NOTHING) {
+    if (plan->need != TKT_NEED_NOTHING) {
         LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "rules asked twice for the same fact on %s",
                  j->ev.event_id);
         return mark_done(j);
     }
-    if (j->plan.note && j->plan.n_ops == 0)
+    if (plan->note && plan->n_ops == 0)
         LOG_CALL(CMN_LOG_DEBUG, j->ev.call_id, "%s: %s", cmn_event_type_name(j->ev.type),
-                 j->plan.note);
+                 plan->note);
+    if (keep_ops(j, plan->ops, plan->n_ops) < 0)
+        return retry_later(j, "out of memory");
+    j->call = plan->call;
+    j->cust = plan->customer;
+    j->call_done = plan->call_done;
+    j->figures = plan->figures;
     count_figures(j);
-    j->call = j->plan.call;
-    j->cust = j->plan.customer;
-    memcpy(j->ops, j->plan.ops, sizeof j->ops);
-    j->n_ops = j->plan.n_ops;
     prepare_ops(j);
     j->creation = 0;
     create_next(j);
@@ -921,8 +923,8 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     if (l->have_plan) { /* committed before a crash: apply what it says, checked */
         applying_add(j);
         j->replay = 1;
-        memcpy(j->ops, l->plan, sizeof l->plan[0] * l->n_plan);
-        j->n_ops = l->n_plan;
+        if (keep_ops(j, l->plan, l->n_plan) < 0)
+            return retry_later(j, "out of memory");
         j->call = l->call;
         j->cust = l->customer;
         cmn_metric_add(j->p->m_replayed, 1);
@@ -953,46 +955,94 @@ static void start(job_t *j)
         retry_later(j, "redis unavailable");
 }
 
-void tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx)
+/* The lanes let an entry start: its job is made now (the state, the ops
+ * and the CRM requests come with it). Without memory for it the entry
+ * keeps its slot and tries again a second later: nothing is skipped. */
+static void on_lane_start(void *ctx, tkt_lane_item_t *item)
 {
-    tkt_pipeline_submit_with(p, ev, NULL, NULL, cb, ctx);
-}
-
-void tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide_fn,
-                              void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx)
-{
+    tkt_pipeline_t *p = ctx;
+    entry_t *e = (entry_t *)item;
     job_t *j = calloc(1, sizeof *j);
     if (!j) {
-        LOG_ERROR("out of memory: event %s not processed now", ev->event_id);
-        cmn_event_clear(ev);
-        free(decide_ctx);
-        if (cb)
-            cb(ctx, 0);
+        static const struct timeval one_second = {1, 0};
+        LOG_ERROR("out of memory: event %s waits for memory", e->ev.event_id);
+        e->oom_next = p->oom_head;
+        p->oom_head = e;
+        if (evtimer_add(p->oom_timer, &one_second) < 0)
+            LOG_ERROR("cannot schedule the start of %s", e->ev.event_id);
         return;
     }
-    j->custom = decide_fn;
-    j->custom_ctx = decide_ctx;
     j->p = p;
-    j->ev = *ev;
-    cmn_event_init(ev); /* its members now belong to the job */
-    j->cb = cb;
-    j->cb_ctx = ctx;
-    p->in_flight++;
-    int head = lane_enter(p, j);
-    if (head < 0) {
-        LOG_ERROR("out of memory: event %s", j->ev.event_id);
-        p->in_flight--;
-        if (cb)
-            cb(ctx, 0);
-        return job_free(j);
+    j->entry = e;
+    j->ev = e->ev;
+    cmn_event_init(&e->ev); /* its members now belong to the job */
+    j->cb = e->cb;
+    j->cb_ctx = e->cb_ctx;
+    j->custom = e->custom;
+    j->custom_ctx = e->custom_ctx;
+    e->custom_ctx = NULL;
+    j->jobs_next = p->jobs;
+    if (p->jobs)
+        p->jobs->jobs_prev = j;
+    p->jobs = j;
+    start(j);
+}
+
+static void on_oom_timer(evutil_socket_t fd, short what, void *arg)
+{
+    tkt_pipeline_t *p = arg;
+    entry_t *e = p->oom_head;
+    p->oom_head = NULL;
+    while (e) {
+        entry_t *next = e->oom_next;
+        on_lane_start(p, &e->item);
+        e = next;
     }
-    if (head)
-        start(j);
+}
+
+int tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx)
+{
+    return tkt_pipeline_submit_with(p, ev, NULL, NULL, cb, ctx);
+}
+
+int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide_fn,
+                             void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx)
+{
+    entry_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        LOG_ERROR("out of memory: event %s not taken now", ev->event_id);
+        return -1;
+    }
+    e->p = p;
+    e->ev = *ev;
+    e->cb = cb;
+    e->cb_ctx = ctx;
+    e->custom = decide_fn;
+    e->custom_ctx = decide_ctx;
+    size_t cost = sizeof *e + cmn_event_footprint(&e->ev);
+    if (tkt_lanes_enter(p->lanes, &e->item, cmn_event_key(&e->ev), cost) < 0) {
+        LOG_ERROR("out of memory: event %s not taken now", ev->event_id);
+        free(e);
+        return -1;
+    }
+    /* Taken: the members are the entry's (or, if it started, its job's). */
+    cmn_event_init(ev);
+    return 0;
 }
 
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p)
 {
-    return p->in_flight;
+    return tkt_lanes_active(p->lanes) + tkt_lanes_waiting(p->lanes);
+}
+
+size_t tkt_pipeline_active(const tkt_pipeline_t *p)
+{
+    return tkt_lanes_active(p->lanes);
+}
+
+int tkt_pipeline_saturated(const tkt_pipeline_t *p)
+{
+    return tkt_lanes_waiting_bytes(p->lanes) > p->d.waiting_max_bytes;
 }
 
 /* ---- calls that never end -------------------------------------------------- */
@@ -1024,7 +1074,10 @@ static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
     LOG_CALL(CMN_LOG_WARN, ev.call_id, "no end after %lld s: closing the call with what is known",
              (long long)(p->d.max_call_age_ms / 1000));
     cmn_metric_add(p->m_timed_out, 1);
-    tkt_pipeline_submit(p, &ev, NULL, NULL);
+    if (tkt_pipeline_submit(p, &ev, NULL, NULL) < 0) {
+        LOG_CALL(CMN_LOG_ERROR, ev.call_id, "out of memory: the stale call is not closed now");
+        cmn_event_clear(&ev);
+    }
 }
 
 typedef struct {
@@ -1073,6 +1126,19 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
     if (!p)
         return NULL;
     p->d = *deps;
+    p->lanes =
+        tkt_lanes_new(deps->max_active ? deps->max_active : 1000,
+                      deps->max_active_per_key ? deps->max_active_per_key : 16, on_lane_start, p);
+    p->oom_timer = evtimer_new(deps->base, on_oom_timer, p);
+    if (!p->lanes || !p->oom_timer) {
+        tkt_lanes_free(p->lanes, NULL, NULL);
+        if (p->oom_timer)
+            event_free(p->oom_timer);
+        free(p);
+        return NULL;
+    }
+    if (!p->d.waiting_max_bytes)
+        p->d.waiting_max_bytes = (size_t)48 << 20;
     p->m_done = cmn_metrics_counter("ticket_events_done_total", "Call events fully applied", NULL);
     p->m_rejected = cmn_metrics_counter("ticket_events_rejected_total",
                                         "Call events the rules could not handle (logged)", NULL);
@@ -1096,21 +1162,27 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
     return p;
 }
 
+static void drop_waiting(void *ctx, tkt_lane_item_t *item)
+{
+    entry_t *e = (entry_t *)item;
+    cmn_event_clear(&e->ev); /* never started: replayed from Kafka next time */
+    free(e->custom_ctx);
+    free(e);
+}
+
 void tkt_pipeline_free(tkt_pipeline_t *p)
 {
     if (!p)
         return;
-    for (size_t h = 0; h < LANE_BUCKETS; h++) {
-        while (p->lanes[h]) {
-            lane_t *l = p->lanes[h];
-            p->lanes[h] = l->next;
-            for (job_t *j = l->head, *next; j; j = next) {
-                next = j->lane_next;
-                j->lane = NULL;
-                job_free(j);
-            }
-            free(l);
-        }
+    while (p->jobs) /* unfinished: replayed from Kafka next time */
+        job_free(p->jobs);
+    while (p->oom_head) {
+        entry_t *e = p->oom_head;
+        p->oom_head = e->oom_next;
+        drop_waiting(NULL, &e->item);
     }
+    tkt_lanes_free(p->lanes, drop_waiting, NULL);
+    if (p->oom_timer)
+        event_free(p->oom_timer);
     free(p);
 }

@@ -46,15 +46,23 @@ typedef struct {
     cmn_phone_lookup_t lookup_form;             /* R-I2 */
     int64_t max_call_age_ms;                    /* close calls whose end never came */
     const tkt_missing_fields_t *missing_fields; /* may be NULL */
+    /* Admission (tkt_lanes.h): events worked on at once, of them per
+     * customer, and the bytes of those waiting their turn before
+     * tkt_pipeline_saturated() says stop fetching. 0: 1000, 16, 48 MiB. */
+    size_t max_active, max_active_per_key, waiting_max_bytes;
 } tkt_pipeline_deps_t;
 
 /* Called once the event's effects are all durable (ok=1), or when the
- * event is rejected for good (ok=0: logged and counted). */
+ * event is rejected for good (ok=0: logged and counted). Either way the
+ * event is dealt with and its offset may move; an event the pipeline
+ * cannot take now is refused by submit instead (-1), never reported here. */
 typedef void (*tkt_pipeline_done_fn)(void *ctx, int ok);
 
 tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps);
-/* Takes ownership of *ev (its members; the struct is copied). */
-void tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx);
+/* Takes ownership of *ev (its members; the struct is copied) and returns 0;
+ * or -1 when out of memory: nothing taken (*ev still the caller's, cb
+ * never called), the caller holds the offset and offers it again later. */
+int tkt_pipeline_submit(tkt_pipeline_t *p, cmn_event_t *ev, tkt_pipeline_done_fn cb, void *ctx);
 /* A decision other than the call rules, for messages that are not call
  * events (agent actions, missed-call operations): same contract as
  * tkt_decide() (the plan's ops and new state). */
@@ -63,13 +71,17 @@ typedef int (*tkt_decide_fn)(void *ctx, const cmn_event_t *ev, const tkt_call_t 
                              tkt_plan_t *out);
 
 /* Like tkt_pipeline_submit, deciding with `decide` (ctx freed with free()
- * when the job ends). `ev` needs event_id, call_id and/or customer_number
- * (the lane key); its type may be CMN_EV_NONE. */
-void tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide,
-                              void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx);
+ * when the job ends; the caller's again on -1). `ev` needs event_id,
+ * call_id and/or customer_number (the lane key); its type may be CMN_EV_NONE. */
+int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide,
+                             void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx);
 
-/* Jobs not finished yet. */
+/* Events taken and not finished yet (waiting or worked on); of them, worked on. */
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p);
+size_t tkt_pipeline_active(const tkt_pipeline_t *p);
+/* The events waiting their turn hold more than waiting_max_bytes: stop
+ * fetching until they drain (a hot customer's surplus, typically). */
+int tkt_pipeline_saturated(const tkt_pipeline_t *p);
 /* Looks for calls open longer than max_call_age_ms and ends them (run by a timer). */
 void tkt_pipeline_sweep(tkt_pipeline_t *p);
 void tkt_pipeline_free(tkt_pipeline_t *p);
