@@ -227,7 +227,8 @@ static void seek_back(cmn_consumer_t *c, const char *topic, int32_t partition, i
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
     rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, l, 0);
-    if (error || l->elems[0].err)
+    /* Async (timeout 0): a partition that was accepted reports "in progress". */
+    if (error || (l->elems[0].err && l->elems[0].err != RD_KAFKA_RESP_ERR__IN_PROGRESS))
         LOG_ERROR("seek %s[%d]@%lld: %s; the partition is stuck until the next rebalance", topic,
                   partition, (long long)offset,
                   error ? rd_kafka_error_string(error) : rd_kafka_err2str(l->elems[0].err));
