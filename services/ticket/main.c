@@ -47,25 +47,59 @@ static int fail(const char *what, const char *why)
     return -1;
 }
 
+/* ok=0: the event was not processed; its offset is held and it is
+ * delivered again (a for-good rejection then finds its done marker and is
+ * acknowledged on the replay). */
 static void on_event_done(void *ctx, int ok)
 {
     held_t *h = ctx;
-    if (h->t->consumer)
+    if (h->t->consumer && ok)
         cmn_consumer_done(h->t->consumer, &h->pos); /* effects durable: the offset may move */
+    else if (h->t->consumer)
+        cmn_consumer_retry(h->t->consumer, &h->pos);
     free(h);
 }
 
+/* Returns NULL out of memory, having given the message back (it is
+ * fetched again rather than left undone for ever). */
 static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
 {
     held_t *h = malloc(sizeof *h);
     if (!h) {
-        LOG_ERROR("out of memory: %s[%d]@%lld left undone", pos->topic, pos->partition,
+        LOG_ERROR("out of memory: %s[%d]@%lld delivered again", pos->topic, pos->partition,
                   (long long)pos->offset);
+        cmn_consumer_retry(t->consumer, pos);
         return NULL;
     }
     h->t = t;
     h->pos = *pos;
     return h;
+}
+
+/* A queued event of a partition being revoked: give it to the next owner
+ * (tkt_pipeline_cancel_queued's cancel). */
+static int give_up_if_revoking(void *cb_ctx, void *arg)
+{
+    held_t *h = cb_ctx;
+    ticket_t *t = arg;
+    if (!cmn_consumer_revoking(t->consumer, &h->pos))
+        return 0;
+    cmn_consumer_retry(t->consumer, &h->pos);
+    free(h);
+    return 1;
+}
+
+/* Partitions are leaving this replica: finish what has started now (the
+ * batch window goes at once) and hand back what has not, so the new owner
+ * neither races our writes nor waits for the window (issue 7 item 4). */
+static void on_revoke(void *ctx, int lost)
+{
+    ticket_t *t = ctx;
+    size_t dropped = tkt_pipeline_cancel_queued(t->pipeline, give_up_if_revoking, t);
+    if (dropped)
+        LOG_INFO("rebalance: %zu queued event(s) left to the partitions' next owner", dropped);
+    if (tkt_batch_pending(t->batch))
+        tkt_batch_flush_now(t->batch);
 }
 
 /* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
@@ -234,6 +268,7 @@ static int start_kafka(ticket_t *t)
                                  .instance_id = t->cfg.instance_id,
                                  .max_in_flight = (int)t->cfg.max_in_flight,
                                  .on_message = on_message,
+                                 .on_revoke = on_revoke,
                                  .ctx = t};
     if (!(t->consumer = cmn_consumer_new(t->svc.base, &copts, errstr, sizeof errstr)))
         return fail("kafka consumer", errstr);

@@ -989,6 +989,32 @@ void tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn 
         start(j);
 }
 
+size_t tkt_pipeline_cancel_queued(tkt_pipeline_t *p, int (*cancel)(void *cb_ctx, void *arg),
+                                  void *arg)
+{
+    size_t dropped = 0;
+    for (size_t h = 0; h < LANE_BUCKETS; h++)
+        for (lane_t *l = p->lanes[h]; l; l = l->next) {
+            /* The head may have started: only the jobs behind it are
+             * untouched (nothing read, nothing written). */
+            job_t *prev = l->head;
+            while (prev && prev->lane_next) {
+                job_t *j = prev->lane_next;
+                if (!cancel(j->cb_ctx, arg)) {
+                    prev = j;
+                    continue;
+                }
+                prev->lane_next = j->lane_next;
+                if (l->tail == j)
+                    l->tail = prev;
+                p->in_flight--;
+                dropped++;
+                job_free(j);
+            }
+        }
+    return dropped;
+}
+
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p)
 {
     return p->in_flight;
