@@ -1,25 +1,33 @@
 /* Group consumer with per-partition in-flight tracking. Each assigned
  * partition keeps a FIFO of the offsets handed out (in order, as Kafka
- * delivers a partition in order) with a done flag; the head is popped while
- * done and the offset after the last popped is stored. */
+ * delivers a partition in order) with their state; the head is popped while
+ * done and the offset after the last popped is stored. A message the
+ * service gave up (retry on a leaving partition) is never popped: nothing
+ * after it is stored. Topic names are interned for the consumer's lifetime
+ * so a position the service holds never points at freed memory. */
 #include "cmn_consumer.h"
 #include "cmn_kafka_loop.h"
 #include "cmn_log.h"
 #include "cmn_producer.h" /* cmn_kafka_conf_new */
+#include "cmn_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+typedef enum { SLOT_IN_FLIGHT, SLOT_DONE, SLOT_GIVEN_UP } slot_state_t;
+
 typedef struct {
     int64_t offset;
-    int done;
+    slot_state_t state;
 } slot_t;
 
 typedef struct partition_track {
     struct partition_track *next;
-    char *topic;
+    const char *topic; /* interned */
     int32_t partition;
+    int revoking;  /* no more messages handed out; waiting for its in-flight ones */
+    int in_flight; /* slots in SLOT_IN_FLIGHT */
     slot_t *slots; /* ring buffer */
     size_t head, count, cap;
 } track_t;
@@ -29,16 +37,54 @@ struct cmn_consumer {
     rd_kafka_queue_t *queue;
     cmn_kafka_loop_t loop;
     track_t *tracks;
+    char **names; /* interned topic names, freed by close */
+    size_t n_names;
     int in_flight;
     int max_in_flight;
     int paused;
     int held; /* the service asked for a pause (cmn_consumer_hold) */
     int stopped;
+    int closing;
     cmn_message_fn on_message;
+    cmn_revoke_fn on_revoke;
     void *ctx;
+    /* The revocation in progress: librdkafka waits for our unassign call. */
+    rd_kafka_topic_partition_list_t *revoking;
+    int revoking_lost;
+    int64_t revoke_deadline_ms;
+    int revoke_timeout_ms;
+    struct event *revoke_ev;
 };
 
-static track_t *track_find(cmn_consumer_t *c, const char *topic, int32_t partition)
+__attribute__((weak)) void *cmn_consumer_alloc(size_t size)
+{
+    return malloc(size);
+}
+
+/* Returns the consumer's copy of `name` (made once), or NULL out of memory. */
+static const char *intern(cmn_consumer_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_names; i++)
+        if (strcmp(c->names[i], name) == 0)
+            return c->names[i];
+    size_t len = strlen(name) + 1;
+    char **grown = cmn_consumer_alloc((c->n_names + 1) * sizeof *grown);
+    char *copy = cmn_consumer_alloc(len);
+    if (!grown || !copy) {
+        free(grown);
+        free(copy);
+        return NULL;
+    }
+    if (c->n_names)
+        memcpy(grown, c->names, c->n_names * sizeof *grown);
+    memcpy(copy, name, len);
+    grown[c->n_names++] = copy;
+    free(c->names);
+    c->names = grown;
+    return copy;
+}
+
+static track_t *track_find(const cmn_consumer_t *c, const char *topic, int32_t partition)
 {
     for (track_t *t = c->tracks; t; t = t->next)
         if (t->partition == partition && strcmp(t->topic, topic) == 0)
@@ -49,67 +95,74 @@ static track_t *track_find(cmn_consumer_t *c, const char *topic, int32_t partiti
 static track_t *track_add(cmn_consumer_t *c, const char *topic, int32_t partition)
 {
     track_t *t = track_find(c, topic, partition);
+    const char *name;
     if (t)
         return t;
-    if (!(t = calloc(1, sizeof *t)) || !(t->topic = strdup(topic))) {
-        free(t);
+    if (!(name = intern(c, topic)) || !(t = cmn_consumer_alloc(sizeof *t)))
         return NULL;
-    }
+    memset(t, 0, sizeof *t);
+    t->topic = name;
     t->partition = partition;
     t->next = c->tracks;
     c->tracks = t;
     return t;
 }
 
-static void track_remove(cmn_consumer_t *c, const char *topic, int32_t partition)
+static void track_remove(cmn_consumer_t *c, track_t *gone)
 {
     for (track_t **pp = &c->tracks; *pp; pp = &(*pp)->next) {
-        track_t *t = *pp;
-        if (t->partition == partition && strcmp(t->topic, topic) == 0) {
-            *pp = t->next;
-            c->in_flight -= (int)t->count; /* their effects are the next owner's to replay */
-            free(t->slots);
-            free(t->topic);
-            free(t);
+        if (*pp == gone) {
+            *pp = gone->next;
+            c->in_flight -= gone->in_flight; /* their effects are the next owner's to replay */
+            free(gone->slots);
+            free(gone);
             return;
         }
     }
+}
+
+static slot_t *slot_at(track_t *t, size_t i)
+{
+    return &t->slots[(t->head + i) % t->cap];
 }
 
 static int track_push(track_t *t, int64_t offset)
 {
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
-        slot_t *grown = malloc(cap * sizeof *grown);
+        slot_t *grown = cmn_consumer_alloc(cap * sizeof *grown);
         if (!grown)
             return -1;
         for (size_t i = 0; i < t->count; i++)
-            grown[i] = t->slots[(t->head + i) % t->cap];
+            grown[i] = *slot_at(t, i);
         free(t->slots);
         t->slots = grown;
         t->head = 0;
         t->cap = cap;
     }
-    t->slots[(t->head + t->count) % t->cap] = (slot_t){offset, 0};
     t->count++;
+    *slot_at(t, t->count - 1) = (slot_t){offset, SLOT_IN_FLIGHT};
+    t->in_flight++;
     return 0;
 }
 
-/* Marks offset done; returns the offset to store (last contiguous done + 1)
- * or -1 when the head is still pending. */
-static int64_t track_complete(track_t *t, int64_t offset, int *found)
+/* The index of offset's slot while it is in flight, or -1. */
+static long track_index(track_t *t, int64_t offset)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        slot_t *s = slot_at(t, i);
+        if (s->offset == offset)
+            return s->state == SLOT_IN_FLIGHT ? (long)i : -1;
+    }
+    return -1;
+}
+
+/* Pops the done head; returns the offset to store (last contiguous done +
+ * 1) or -1 when the head is still pending or given up. */
+static int64_t track_pop_done(track_t *t)
 {
     int64_t store = -1;
-    *found = 0;
-    for (size_t i = 0; i < t->count; i++) {
-        slot_t *s = &t->slots[(t->head + i) % t->cap];
-        if (s->offset == offset && !s->done) {
-            s->done = 1;
-            *found = 1;
-            break;
-        }
-    }
-    while (t->count && t->slots[t->head].done) {
+    while (t->count && t->slots[t->head].state == SLOT_DONE) {
         store = t->slots[t->head].offset + 1;
         t->head = (t->head + 1) % t->cap;
         t->count--;
@@ -130,15 +183,30 @@ static void set_paused(cmn_consumer_t *c, int pause)
     c->paused = pause;
 }
 
+static void maybe_resume(cmn_consumer_t *c)
+{
+    if (c->paused && c->in_flight <= c->max_in_flight / 2 && !c->stopped && !c->held)
+        set_paused(c, 0);
+}
+
+/* A leaving partition's last in-flight message is settled: let the
+ * revocation complete now rather than at its deadline. */
+static void revoke_wake(cmn_consumer_t *c, const track_t *t)
+{
+    if (t->revoking && t->in_flight == 0 && c->revoke_ev)
+        event_active(c->revoke_ev, EV_TIMEOUT, 1);
+}
+
 void cmn_consumer_done(cmn_consumer_t *c, const cmn_msg_pos_t *pos)
 {
     track_t *t = track_find(c, pos->topic, pos->partition);
-    int found;
-    if (!t)
+    long i;
+    if (!t || (i = track_index(t, pos->offset)) < 0)
         return;
-    int64_t store = track_complete(t, pos->offset, &found);
-    if (found)
-        c->in_flight--;
+    slot_at(t, (size_t)i)->state = SLOT_DONE;
+    t->in_flight--;
+    c->in_flight--;
+    int64_t store = track_pop_done(t);
     if (store >= 0) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, t->topic, t->partition)->offset = store;
@@ -148,8 +216,55 @@ void cmn_consumer_done(cmn_consumer_t *c, const cmn_msg_pos_t *pos)
                      rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_destroy(l);
     }
-    if (c->paused && c->in_flight <= c->max_in_flight / 2 && !c->stopped && !c->held)
-        set_paused(c, 0);
+    revoke_wake(c, t);
+    maybe_resume(c);
+}
+
+/* Fetches the partition again from `offset`. librdkafka discards what it
+ * had prefetched after it (the seek bumps the partition's version), so no
+ * later message is handed out before this one comes back. */
+static void seek_back(cmn_consumer_t *c, const char *topic, int32_t partition, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, l, 0);
+    /* Async (timeout 0): a partition that was accepted reports "in progress". */
+    if (error || (l->elems[0].err && l->elems[0].err != RD_KAFKA_RESP_ERR__IN_PROGRESS))
+        LOG_ERROR("seek %s[%d]@%lld: %s; the partition is stuck until the next rebalance", topic,
+                  partition, (long long)offset,
+                  error ? rd_kafka_error_string(error) : rd_kafka_err2str(l->elems[0].err));
+    rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void cmn_consumer_retry(cmn_consumer_t *c, const cmn_msg_pos_t *pos)
+{
+    track_t *t = track_find(c, pos->topic, pos->partition);
+    long i;
+    if (!t || (i = track_index(t, pos->offset)) < 0)
+        return;
+    if (t->revoking) {
+        slot_at(t, (size_t)i)->state = SLOT_GIVEN_UP; /* blocks the stored offset for good */
+        t->in_flight--;
+        c->in_flight--;
+        revoke_wake(c, t);
+        return;
+    }
+    /* Everything from it on is delivered again: forget those slots. */
+    for (size_t k = (size_t)i; k < t->count; k++)
+        if (slot_at(t, k)->state == SLOT_IN_FLIGHT) {
+            t->in_flight--;
+            c->in_flight--;
+        }
+    t->count = (size_t)i;
+    seek_back(c, t->topic, t->partition, pos->offset);
+    maybe_resume(c);
+}
+
+int cmn_consumer_revoking(const cmn_consumer_t *c, const cmn_msg_pos_t *pos)
+{
+    const track_t *t = track_find(c, pos->topic, pos->partition);
+    return t && t->revoking;
 }
 
 static void handle_message(cmn_consumer_t *c, rd_kafka_message_t *m)
@@ -161,10 +276,14 @@ static void handle_message(cmn_consumer_t *c, rd_kafka_message_t *m)
     }
     const char *topic = rd_kafka_topic_name(m->rkt);
     track_t *t = track_add(c, topic, m->partition);
+    if (t && t->revoking)
+        return; /* prefetched before the revoke: the next owner replays it */
     if (!t || track_push(t, m->offset) < 0) {
-        /* Without bookkeeping we cannot store its offset safely: leave it
-         * undone; the partition stalls rather than skipping the message. */
-        LOG_ERROR("out of memory tracking %s[%d]@%lld", topic, m->partition, (long long)m->offset);
+        /* Without bookkeeping we cannot hold its offset: fetch it again
+         * rather than hand out later messages whose offsets would pass it. */
+        LOG_ERROR("out of memory tracking %s[%d]@%lld; fetched again", topic, m->partition,
+                  (long long)m->offset);
+        seek_back(c, topic, m->partition, m->offset);
         return;
     }
     c->in_flight++;
@@ -192,16 +311,97 @@ static void drain(void *ctx)
         rd_kafka_message_destroy(m);
 }
 
+/* Ends the revocation in progress: commits what is done (unless lost),
+ * forgets the partitions and gives them back to the group. */
+static void revoke_finish(cmn_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = c->revoking;
+    int unfinished = 0;
+    if (!parts)
+        return;
+    c->revoking = NULL;
+    if (c->revoke_ev)
+        event_del(c->revoke_ev);
+    if (!c->revoking_lost)
+        rd_kafka_commit(c->rk, NULL, 0); /* the next owner starts after what we finished */
+    for (int i = 0; i < parts->cnt; i++) {
+        track_t *t = track_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (t) {
+            unfinished += t->in_flight;
+            track_remove(c, t);
+        }
+    }
+    if (unfinished)
+        LOG_WARN("revoked %d partition(s) with %d message(s) unfinished: the next owner replays "
+                 "them",
+                 parts->cnt, unfinished);
+    else
+        LOG_INFO("revoked %d partition(s)", parts->cnt);
+    if (strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(c->rk, parts));
+    else
+        rd_kafka_assign(c->rk, NULL);
+    rd_kafka_topic_partition_list_destroy(parts);
+    maybe_resume(c);
+}
+
+static int revoke_settled(const cmn_consumer_t *c)
+{
+    for (const track_t *t = c->tracks; t; t = t->next)
+        if (t->revoking && t->in_flight)
+            return 0;
+    return 1;
+}
+
+static void on_revoke_check(evutil_socket_t fd, short what, void *arg)
+{
+    cmn_consumer_t *c = arg;
+    int64_t left = c->revoke_deadline_ms - cmn_time_mono_ms();
+    if (!c->revoking)
+        return;
+    if (revoke_settled(c) || left <= 0 || c->closing) {
+        revoke_finish(c);
+        return;
+    }
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    if (event_add(c->revoke_ev, &tv) < 0)
+        revoke_finish(c); /* cannot wait: give the partitions up now */
+}
+
+/* Starts a revocation: the partitions' messages stop being handed out and
+ * the service is told; librdkafka waits for revoke_finish's unassign. */
+static void revoke_begin(cmn_consumer_t *c, rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    revoke_finish(c); /* librdkafka serves one rebalance at a time; be safe anyway */
+    c->revoking = rd_kafka_topic_partition_list_copy(parts);
+    c->revoking_lost = lost;
+    c->revoke_deadline_ms = cmn_time_mono_ms() + c->revoke_timeout_ms;
+    for (int i = 0; i < parts->cnt; i++) {
+        track_t *t = track_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (t)
+            t->revoking = 1;
+    }
+    LOG_INFO("revoking %d partition(s)%s", parts->cnt, lost ? " (lost)" : "");
+    if (c->on_revoke && !c->closing)
+        c->on_revoke(c->ctx, lost);
+    /* Lost: someone else may own them already; closing: nothing runs any more. */
+    if (lost || c->closing || !c->revoke_ev)
+        revoke_finish(c);
+    else
+        on_revoke_check(-1, EV_TIMEOUT, c);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     cmn_consumer_t *c = opaque;
-    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
-            track_add(c, parts->elems[i].topic, parts->elems[i].partition);
+            if (!track_add(c, parts->elems[i].topic, parts->elems[i].partition))
+                LOG_WARN("out of memory tracking %s[%d]: tracked on its first message",
+                         parts->elems[i].topic, parts->elems[i].partition);
         LOG_INFO("assigned %d partition(s)", parts->cnt);
-        if (cooperative)
+        if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
@@ -209,19 +409,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_pause_partitions(rk, parts);
         return;
     }
-    /* Revoked or lost: store nothing more for them. What is done is already
-     * stored; commit it now (unless lost) so the next owner starts there. */
-    if (!rd_kafka_assignment_lost(rk))
-        rd_kafka_commit(rk, NULL, 0);
-    for (int i = 0; i < parts->cnt; i++)
-        track_remove(c, parts->elems[i].topic, parts->elems[i].partition);
-    LOG_INFO("revoked %d partition(s)", parts->cnt);
-    if (cooperative)
-        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
-    else
-        rd_kafka_assign(rk, NULL);
+    revoke_begin(c, parts,
+                 err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk));
 }
-
 static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *errstr,
                      size_t errsz)
 {
@@ -277,8 +467,19 @@ cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opt
         return NULL;
     }
     c->on_message = opts->on_message;
+    c->on_revoke = opts->on_revoke;
     c->ctx = opts->ctx;
     c->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 1000;
+    c->revoke_timeout_ms = opts->revoke_timeout_ms > 0 ? opts->revoke_timeout_ms : 10000;
+    for (size_t i = 0; i < opts->n_topics; i++)
+        if (!intern(c, opts->topics[i])) {
+            snprintf(errstr, errsz, "out of memory");
+            goto fail;
+        }
+    if (!(c->revoke_ev = event_new(base, -1, 0, on_revoke_check, c))) {
+        snprintf(errstr, errsz, "out of memory");
+        goto fail;
+    }
     conf = cmn_kafka_conf_new(opts->brokers, errstr, errsz);
     if (!conf || configure(conf, opts, errstr, errsz) < 0)
         goto fail;
@@ -308,7 +509,7 @@ int cmn_consumer_assigned(const cmn_consumer_t *c)
 {
     int n = 0;
     for (const track_t *t = c->tracks; t; t = t->next)
-        n++;
+        n += !t->revoking;
     return n;
 }
 
@@ -319,8 +520,8 @@ void cmn_consumer_hold(cmn_consumer_t *c, int hold)
     c->held = !!hold;
     if (hold)
         set_paused(c, 1);
-    else if (c->in_flight <= c->max_in_flight / 2 && !c->stopped)
-        set_paused(c, 0);
+    else
+        maybe_resume(c);
 }
 
 void cmn_consumer_stop(cmn_consumer_t *c)
@@ -334,17 +535,24 @@ void cmn_consumer_close(cmn_consumer_t *c)
     if (!c)
         return;
     c->stopped = 1;
+    c->closing = 1; /* a revoke from now on completes at once */
     if (c->queue) {
         rd_kafka_queue_io_event_enable(c->queue, -1, NULL, 0);
         rd_kafka_queue_destroy(c->queue);
     }
     cmn_kafka_loop_detach(&c->loop);
     if (c->rk) {
+        revoke_finish(c);                /* one still waiting: give it back first */
         rd_kafka_commit(c->rk, NULL, 0); /* stored offsets, synchronously */
         rd_kafka_consumer_close(c->rk);  /* serves the final revoke */
         rd_kafka_destroy(c->rk);
     }
+    if (c->revoke_ev)
+        event_free(c->revoke_ev);
     while (c->tracks)
-        track_remove(c, c->tracks->topic, c->tracks->partition);
+        track_remove(c, c->tracks);
+    for (size_t i = 0; i < c->n_names; i++)
+        free(c->names[i]);
+    free(c->names);
     free(c);
 }

@@ -5,9 +5,17 @@
  * offset never passes a message whose effect is not yet durable.
  *
  * Consumer group with cooperative-sticky assignment; static membership when
- * an instance id is given. Partitions taken away in a rebalance drop their
- * in-flight bookkeeping: the new owner replays from the committed offset,
- * which is harmless because every effect is idempotent. */
+ * an instance id is given.
+ *
+ * Rebalances: when partitions are revoked, the consumer stops handing out
+ * their messages, tells the service (on_revoke), and completes the
+ * revocation only once none of their messages is in flight any more (each
+ * done, or given up with cmn_consumer_retry), or once revoke_timeout_ms has
+ * passed (logged): what was done by then is committed, so the next owner
+ * replays only what this member did not finish. The group waits for us
+ * meanwhile (librdkafka keeps heartbeating while the application has not
+ * called incremental_unassign). Lost partitions (session expired) are
+ * dropped at once: another member may already own them. */
 #ifndef CMN_CONSUMER_H
 #define CMN_CONSUMER_H
 
@@ -20,15 +28,25 @@ typedef struct cmn_consumer cmn_consumer_t;
 
 /* Where a message came from; what cmn_consumer_done() takes back. */
 typedef struct {
-    const char *topic; /* borrowed from the consumer: valid until cmn_consumer_free */
+    /* Interned by the consumer: valid until cmn_consumer_close, also after
+     * the partition was revoked (a done() then is ignored). */
+    const char *topic;
     int32_t partition;
     int64_t offset;
 } cmn_msg_pos_t;
 
 /* Called on the loop for each message. `msg` is borrowed for the call only;
  * copy what you keep. The service must call cmn_consumer_done(pos) exactly
- * once when the message's effect is durable (at once if it has none). */
+ * once when the message's effect is durable (at once if it has none), or
+ * cmn_consumer_retry(pos) when it did not process it. */
 typedef void (*cmn_message_fn)(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *msg);
+
+/* Called on the loop when partitions are being taken away (`lost`: already
+ * gone, nothing the service finishes will be stored). The service should
+ * finish their work now (flush what it batches) or give up work that has
+ * not started (cmn_consumer_retry); cmn_consumer_revoking() tells which
+ * positions are concerned. */
+typedef void (*cmn_revoke_fn)(void *ctx, int lost);
 
 typedef struct {
     const char *brokers;
@@ -38,7 +56,9 @@ typedef struct {
     const char *instance_id; /* static membership (pod name); NULL = dynamic */
     int max_in_flight;       /* pause fetching beyond this many undone messages (default 1000) */
     int session_timeout_ms;  /* default 10000 */
+    int revoke_timeout_ms;   /* longest wait for a revoked partition's work (default 10000) */
     cmn_message_fn on_message;
+    cmn_revoke_fn on_revoke; /* may be NULL */
     void *ctx;
 } cmn_consumer_opts_t;
 
@@ -49,9 +69,21 @@ cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opt
  * meanwhile) are ignored. */
 void cmn_consumer_done(cmn_consumer_t *c, const cmn_msg_pos_t *pos);
 
+/* The message was not processed: hold its offset and deliver it again.
+ * The partition is sought back to it, so the messages after it that were
+ * already handed out are delivered again too (a done() still to come for
+ * one of them counts for its new delivery: its effect is durable either
+ * way). On a partition being revoked the message is given up instead: it
+ * no longer holds the revocation back, its offset is never stored, and the
+ * next owner replays it. Unknown positions are ignored. */
+void cmn_consumer_retry(cmn_consumer_t *c, const cmn_msg_pos_t *pos);
+
+/* 1 when pos's partition is being revoked (see on_revoke). */
+int cmn_consumer_revoking(const cmn_consumer_t *c, const cmn_msg_pos_t *pos);
+
 /* Messages handed out and not yet done. */
 int cmn_consumer_in_flight(const cmn_consumer_t *c);
-/* Partitions currently assigned to this member. */
+/* Partitions currently assigned to this member and not being revoked. */
 int cmn_consumer_assigned(const cmn_consumer_t *c);
 
 /* The service's own back-pressure (ticket-service: its waiting events hold
@@ -64,5 +96,10 @@ void cmn_consumer_stop(cmn_consumer_t *c);
 /* Commits what is stored (synchronously), leaves the group, frees. The
  * loop must not be running other consumer work. NULL-safe. */
 void cmn_consumer_close(cmn_consumer_t *c);
+
+/* Test seam: every allocation of the consumer's bookkeeping goes through
+ * this (malloc). Weak, so a test binary may define its own to inject
+ * allocation failures; services never do. */
+void *cmn_consumer_alloc(size_t size);
 
 #endif

@@ -67,16 +67,17 @@ static void on_event_done(void *ctx, int ok)
     follow_saturation(t);
 }
 
-/* No memory to take the message now: its offset is held (never done), so
- * it is not skipped; it is processed when the partition is fetched again
- * from the committed offset (a restart or a rebalance). */
+/* No memory to take the message now: it is given back to the consumer,
+ * which fetches it again (its offset never passes it). */
 static void not_taken(ticket_t *t, const cmn_msg_pos_t *pos, const char *why)
 {
-    LOG_ERROR("%s[%d]@%lld not taken (%s): held, not skipped", pos->topic, pos->partition,
+    LOG_ERROR("%s[%d]@%lld not taken (%s): delivered again", pos->topic, pos->partition,
               (long long)pos->offset, why);
     cmn_metric_add(t->m_not_taken, 1);
+    cmn_consumer_retry(t->consumer, pos);
 }
 
+/* NULL out of memory (the caller gives the message back: not_taken). */
 static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
 {
     held_t *h = malloc(sizeof *h);
@@ -85,6 +86,32 @@ static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
     h->t = t;
     h->pos = *pos;
     return h;
+}
+
+/* A queued event of a partition being revoked: give it to the next owner
+ * (tkt_pipeline_cancel_queued's cancel). */
+static int give_up_if_revoking(void *cb_ctx, void *arg)
+{
+    held_t *h = cb_ctx;
+    ticket_t *t = arg;
+    if (!cmn_consumer_revoking(t->consumer, &h->pos))
+        return 0;
+    cmn_consumer_retry(t->consumer, &h->pos);
+    free(h);
+    return 1;
+}
+
+/* Partitions are leaving this replica: finish what has started now (the
+ * batch window goes at once) and hand back what has not, so the new owner
+ * neither races our writes nor waits for the window (issue 7 item 4). */
+static void on_revoke(void *ctx, int lost)
+{
+    ticket_t *t = ctx;
+    size_t dropped = tkt_pipeline_cancel_queued(t->pipeline, give_up_if_revoking, t);
+    if (dropped)
+        LOG_INFO("rebalance: %zu queued event(s) left to the partitions' next owner", dropped);
+    if (tkt_batch_pending(t->batch))
+        tkt_batch_flush_now(t->batch);
 }
 
 /* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
@@ -265,6 +292,7 @@ static int start_kafka(ticket_t *t)
                                  .instance_id = t->cfg.instance_id,
                                  .max_in_flight = (int)t->cfg.max_in_flight,
                                  .on_message = on_message,
+                                 .on_revoke = on_revoke,
                                  .ctx = t};
     if (!(t->consumer = cmn_consumer_new(t->svc.base, &copts, errstr, sizeof errstr)))
         return fail("kafka consumer", errstr);
@@ -332,7 +360,7 @@ static int start(ticket_t *t)
                             "Messages on call-events that are not canonical events", NULL);
     t->m_not_taken = cmn_metrics_counter(
         "ticket_events_not_taken_total",
-        "Messages left undone for lack of memory (offset held, processed on a later fetch)", NULL);
+        "Messages given back for lack of memory (fetched again, never skipped)", NULL);
     cmn_metrics_gauge_fn("ticket_events_in_flight", "Events whose effects are not yet durable",
                          NULL, in_flight, t);
     cmn_metrics_gauge_fn("ticket_events_active",

@@ -206,19 +206,18 @@ size_t tkt_lanes_cancel_if(tkt_lanes_t *ls, int (*match)(void *ctx, tkt_lane_ite
             next = l->next; /* the lane may be freed by its last cancel */
             tkt_lane_item_t **pp = &l->head, *prev = NULL;
             while (*pp) {
-                tkt_lane_item_t *it = *pp;
-                if (!match(ctx, it)) {
+                tkt_lane_item_t *it = *pp, *after = it->next;
+                size_t cost = it->cost;
+                if (!match(ctx, it)) { /* on 1, the item is the caller's: not touched again */
                     prev = it;
                     pp = &it->next;
                     continue;
                 }
-                *pp = it->next;
+                *pp = after;
                 if (l->tail == it)
                     l->tail = prev;
-                it->lane = NULL;
-                it->next = NULL;
                 ls->waiting--;
-                ls->waiting_bytes -= it->cost;
+                ls->waiting_bytes -= cost;
                 n++;
             }
             lane_maybe_free(ls, l);

@@ -59,8 +59,8 @@ void tkt_lanes_done(tkt_lanes_t *ls, tkt_lane_item_t *item);
 /* Takes out an item that has not started; returns 0, or -1 when it has. */
 int tkt_lanes_cancel(tkt_lanes_t *ls, tkt_lane_item_t *item);
 
-/* Takes out every waiting item for which match(ctx, item) returns 1 (it
- * is then the caller's again); returns how many. */
+/* Takes out every waiting item for which match(ctx, item) returns 1: from
+ * then on it is the caller's (match may free it). Returns how many. */
 size_t tkt_lanes_cancel_if(tkt_lanes_t *ls, int (*match)(void *ctx, tkt_lane_item_t *item),
                            void *ctx);
 

@@ -1030,6 +1030,30 @@ int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn d
     return 0;
 }
 
+typedef struct {
+    int (*cancel)(void *cb_ctx, void *arg);
+    void *arg;
+} cancel_t;
+
+static int cancel_entry(void *ctx, tkt_lane_item_t *item)
+{
+    const cancel_t *c = ctx;
+    entry_t *e = (entry_t *)item;
+    if (!c->cancel(e->cb_ctx, c->arg))
+        return 0;
+    cmn_event_clear(&e->ev);
+    free(e->custom_ctx);
+    free(e);
+    return 1;
+}
+
+size_t tkt_pipeline_cancel_queued(tkt_pipeline_t *p, int (*cancel)(void *cb_ctx, void *arg),
+                                  void *arg)
+{
+    cancel_t c = {cancel, arg};
+    return tkt_lanes_cancel_if(p->lanes, cancel_entry, &c);
+}
+
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p)
 {
     return tkt_lanes_active(p->lanes) + tkt_lanes_waiting(p->lanes);

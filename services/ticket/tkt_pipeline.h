@@ -76,6 +76,15 @@ typedef int (*tkt_decide_fn)(void *ctx, const cmn_event_t *ev, const tkt_call_t 
 int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn decide,
                              void *decide_ctx, tkt_pipeline_done_fn cb, void *ctx);
 
+/* Drops the events that have not started (waiting in their lane, behind
+ * its head or for a slot) for which cancel(cb_ctx, arg) returns 1, without calling their done
+ * callback: cancel has then taken over cb_ctx (released it, and given the
+ * event back to whoever redelivers it). Returns how many were dropped.
+ * Used when a consumer partition is revoked: its unstarted events are the
+ * next owner's. */
+size_t tkt_pipeline_cancel_queued(tkt_pipeline_t *p, int (*cancel)(void *cb_ctx, void *arg),
+                                  void *arg);
+
 /* Events taken and not finished yet (waiting or worked on); of them, worked on. */
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p);
 size_t tkt_pipeline_active(const tkt_pipeline_t *p);
