@@ -34,6 +34,10 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                 "consumer replicas that can share the work."),
     CMN_CFG_STR("CALLBUS_TOPIC_PREFIX", "", OFF(topic_prefix),
                 "Prefix of every topic name (a cluster shared by several installations)."),
+    CMN_CFG_NUM("CALLBUS_TEST_KAFKA_FATAL_AFTER_MS", "0", 0, 3600000,
+                OFF(test_kafka_fatal_after_ms),
+                "Tests only: raise a librdkafka fatal error in the producer this long after "
+                "start, to exercise the fatal shutdown; 0 (always in production): never."),
 };
 const size_t cmn_common_cfg_spec_len = sizeof cmn_common_cfg_spec / sizeof cmn_common_cfg_spec[0];
 

@@ -70,6 +70,7 @@ typedef struct {
     char *default_country;
     long topic_partitions;
     char *topic_prefix;
+    long test_kafka_fatal_after_ms;
 } cmn_common_cfg_t;
 
 extern const cmn_cfg_spec_t cmn_common_cfg_spec[];
