@@ -32,6 +32,12 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_TOPIC_PARTITIONS", "6", 1, 1000, OFF(topic_partitions),
                 "Partitions of each topic a service creates when it is missing; the most "
                 "consumer replicas that can share the work."),
+    CMN_CFG_NUM("CALLBUS_TOPIC_REPLICATION", "0", 0, 32, OFF(topic_replication),
+                "Copies of each partition of a topic a service creates; 0: the broker's "
+                "default.replication.factor. On a real cluster: 3."),
+    CMN_CFG_NUM("CALLBUS_TOPIC_MIN_INSYNC_REPLICAS", "0", 0, 32, OFF(topic_min_insync),
+                "min.insync.replicas of a topic a service creates (acks=all waits for this many "
+                "copies); 0: the broker's own. On a real cluster: 2 (with replication 3)."),
     CMN_CFG_STR("CALLBUS_TOPIC_PREFIX", "", OFF(topic_prefix),
                 "Prefix of every topic name (a cluster shared by several installations)."),
     CMN_CFG_NUM("CALLBUS_TEST_KAFKA_FATAL_AFTER_MS", "0", 0, 3600000,

@@ -69,6 +69,8 @@ typedef struct {
     long shutdown_grace_ms;
     char *default_country;
     long topic_partitions;
+    long topic_replication;
+    long topic_min_insync;
     char *topic_prefix;
     long test_kafka_fatal_after_ms;
 } cmn_common_cfg_t;

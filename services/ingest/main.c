@@ -84,7 +84,8 @@ static int flush_producer(void *ctx)
 static int start(ingest_t *in)
 {
     char errstr[512];
-    if (cmn_topics_ensure_all(in->svc.cfg.kafka_brokers, (int)in->svc.cfg.topic_partitions, 1,
+    if (cmn_topics_ensure_all(in->svc.cfg.kafka_brokers, (int)in->svc.cfg.topic_partitions,
+                              (int)in->svc.cfg.topic_replication, (int)in->svc.cfg.topic_min_insync,
                               10000, errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured (will publish anyway): %s", errstr);
     if (!(in->agents = cmn_agentmap_parse(in->cfg.agent_map, errstr, sizeof errstr))) {

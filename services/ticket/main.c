@@ -219,8 +219,9 @@ static int start_kafka(ticket_t *t)
     char errstr[512];
     const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_topic(CMN_TOPIC_AGENT_ACTIONS),
                             cmn_topic(CMN_TOPIC_MISSED_OPS)};
-    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions, 1, 10000,
-                              errstr, sizeof errstr) < 0)
+    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions,
+                              (int)t->svc.cfg.topic_replication, (int)t->svc.cfg.topic_min_insync,
+                              10000, errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured: %s", errstr);
     cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers,
                                  .linger_ms = 5,
