@@ -24,7 +24,10 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_HTTP_PORT", "8080", 0, 65535, OFF(http_port),
                 "HTTP port; 0 picks a free one (logged at start)."),
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_BODY", "262144", 1024, 16777216, OFF(http_max_body),
-                "Largest request body accepted, in bytes (larger: 413)."),
+                "Largest request body accepted, in bytes (larger: 413, refused before it is "
+                "read)."),
+    CMN_CFG_NUM("CALLBUS_HTTP_MAX_HEADERS", "16384", 8192, 16384, OFF(http_max_headers),
+                "Largest request line plus headers, in bytes (larger: 431)."),
     CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
                 "On SIGTERM, how long in-flight work may take before the process exits."),
     CMN_CFG_STR("CALLBUS_DEFAULT_COUNTRY", "IT", OFF(default_country),

@@ -66,6 +66,7 @@ typedef struct {
     char *http_bind;
     long http_port;
     long http_max_body;
+    long http_max_headers;
     long shutdown_grace_ms;
     char *default_country;
     long topic_partitions;

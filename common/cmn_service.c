@@ -112,8 +112,10 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         LOG_ERROR("libevent: no event base");
         return 1;
     }
-    s->http = cmn_http_new(s->base, s->cfg.http_bind, (int)s->cfg.http_port,
-                           (size_t)s->cfg.http_max_body, errstr, sizeof errstr);
+    cmn_http_limits_t limits = {.max_body = (size_t)s->cfg.http_max_body,
+                                .max_headers = (size_t)s->cfg.http_max_headers};
+    s->http = cmn_http_new(s->base, s->cfg.http_bind, (int)s->cfg.http_port, &limits, errstr,
+                           sizeof errstr);
     if (!s->http) {
         LOG_ERROR("http: %s", errstr);
         return 1;
