@@ -24,7 +24,10 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_HTTP_PORT", "8080", 0, 65535, OFF(http_port),
                 "HTTP port; 0 picks a free one (logged at start)."),
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_BODY", "262144", 1024, 16777216, OFF(http_max_body),
-                "Largest request body accepted, in bytes (larger: 413)."),
+                "Largest request body accepted, in bytes (larger: 413, refused before it is "
+                "read)."),
+    CMN_CFG_NUM("CALLBUS_HTTP_MAX_HEADERS", "16384", 8192, 16384, OFF(http_max_headers),
+                "Largest request line plus headers, in bytes (larger: 431)."),
     CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
                 "On SIGTERM, how long in-flight work may take before the process exits."),
     CMN_CFG_STR("CALLBUS_DEFAULT_COUNTRY", "IT", OFF(default_country),
@@ -32,8 +35,18 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_TOPIC_PARTITIONS", "6", 1, 1000, OFF(topic_partitions),
                 "Partitions of each topic a service creates when it is missing; the most "
                 "consumer replicas that can share the work."),
+    CMN_CFG_NUM("CALLBUS_TOPIC_REPLICATION", "0", 0, 32, OFF(topic_replication),
+                "Copies of each partition of a topic a service creates; 0: the broker's "
+                "default.replication.factor. On a real cluster: 3."),
+    CMN_CFG_NUM("CALLBUS_TOPIC_MIN_INSYNC_REPLICAS", "0", 0, 32, OFF(topic_min_insync),
+                "min.insync.replicas of a topic a service creates (acks=all waits for this many "
+                "copies); 0: the broker's own. On a real cluster: 2 (with replication 3)."),
     CMN_CFG_STR("CALLBUS_TOPIC_PREFIX", "", OFF(topic_prefix),
                 "Prefix of every topic name (a cluster shared by several installations)."),
+    CMN_CFG_NUM("CALLBUS_TEST_KAFKA_FATAL_AFTER_MS", "0", 0, 3600000,
+                OFF(test_kafka_fatal_after_ms),
+                "Tests only: raise a librdkafka fatal error in the producer this long after "
+                "start, to exercise the fatal shutdown; 0 (always in production): never."),
 };
 const size_t cmn_common_cfg_spec_len = sizeof cmn_common_cfg_spec / sizeof cmn_common_cfg_spec[0];
 

@@ -66,10 +66,14 @@ typedef struct {
     char *http_bind;
     long http_port;
     long http_max_body;
+    long http_max_headers;
     long shutdown_grace_ms;
     char *default_country;
     long topic_partitions;
+    long topic_replication;
+    long topic_min_insync;
     char *topic_prefix;
+    long test_kafka_fatal_after_ms;
 } cmn_common_cfg_t;
 
 extern const cmn_cfg_spec_t cmn_common_cfg_spec[];

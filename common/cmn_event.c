@@ -2,6 +2,7 @@
  * The decoder is table-driven so that the list of members lives in one place
  * for both directions. */
 #include "cmn_event.h"
+#include "cmn_utf8.h"
 #include "cmn_time.h"
 
 #include <openssl/evp.h>
@@ -181,24 +182,12 @@ static int is_id_text(const char *s)
     return 1;
 }
 
-/* jansson refuses strings that are not UTF-8; refusing them here keeps
- * validate and encode in agreement (an event that validates encodes whole). */
+/* jansson refuses strings that are not UTF-8 (cmn_utf8 agrees with it);
+ * refusing them here keeps validate and encode in agreement (an event that
+ * validates encodes whole). */
 static int is_utf8(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int extra = *p < 0x80             ? 0
-                    : (*p & 0xE0) == 0xC0 ? 1
-                    : (*p & 0xF0) == 0xE0 ? 2
-                    : (*p & 0xF8) == 0xF0 ? 3
-                                          : -1;
-        if (extra < 0 || (extra == 1 && *p < 0xC2))
-            return 0;
-        for (p++; extra > 0; extra--, p++)
-            if ((*p & 0xC0) != 0x80)
-                return 0;
-    }
-    return 1;
+    return cmn_utf8_valid_str(s);
 }
 
 static int is_call_type(cmn_event_type_t t)

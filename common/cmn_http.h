@@ -21,8 +21,18 @@ typedef int (*cmn_http_ready_fn)(void *ctx, char *why, size_t whysz);
 #define CMN_HTTP_GET 0x1
 #define CMN_HTTP_POST 0x2
 
-cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port, size_t max_body,
-                         char *errstr, size_t errsz);
+/* What a server holds for strangers (issue 8 item 1). 0 fields take the
+ * defaults in brackets. */
+typedef struct {
+    size_t max_body;     /* largest body read; larger: 413, before it is read [262144] */
+    size_t max_headers;  /* request line + headers; larger: 431 (beyond twice: 413) [16384] */
+    int max_connections; /* open connections; more are answered 503 and closed [1024] */
+    int deadline_ms;     /* a whole request (first byte to last) must arrive within it [30000] */
+} cmn_http_limits_t;
+
+cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
+                         const cmn_http_limits_t *limits, char *errstr, size_t errsz);
+
 /* The port actually bound (useful with port 0). */
 int cmn_http_port(const cmn_http_t *h);
 

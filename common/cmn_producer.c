@@ -17,6 +17,7 @@ struct cmn_producer {
     int fatal;
     cmn_producer_fatal_fn on_fatal;
     void *fatal_ctx;
+    struct event *test_fatal;
 };
 
 /* What travels with a message as its opaque; freed in the delivery report. */
@@ -111,6 +112,15 @@ static void drain(void *ctx)
         ;
 }
 
+static void on_test_fatal(evutil_socket_t fd, short what, void *arg)
+{
+    cmn_producer_t *p = arg;
+    LOG_WARN("CALLBUS_TEST_KAFKA_FATAL_AFTER_MS: injecting a fatal error");
+    if (rd_kafka_test_fatal_error(p->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                  "injected by CALLBUS_TEST_KAFKA_FATAL_AFTER_MS"))
+        LOG_ERROR("librdkafka refused to inject a fatal error");
+}
+
 static int set_all(rd_kafka_conf_t *conf, const cmn_producer_opts_t *o, char *errstr, size_t errsz)
 {
     char timeout[16], qmax[16], linger[16];
@@ -157,6 +167,15 @@ cmn_producer_t *cmn_producer_new(struct event_base *base, const cmn_producer_opt
     p->main_queue = rd_kafka_queue_get_main(p->rk);
     if (cmn_kafka_loop_attach(&p->loop, base, p->main_queue, drain, p, errstr, errsz) < 0)
         goto fail;
+    if (opts->test_fatal_after_ms > 0) {
+        struct timeval after = {opts->test_fatal_after_ms / 1000,
+                                (opts->test_fatal_after_ms % 1000) * 1000};
+        if (!(p->test_fatal = evtimer_new(base, on_test_fatal, p)) ||
+            evtimer_add(p->test_fatal, &after) < 0) {
+            snprintf(errstr, errsz, "libevent: no timer");
+            goto fail;
+        }
+    }
     return p;
 fail:
     if (conf)
@@ -206,6 +225,8 @@ void cmn_producer_free(cmn_producer_t *p)
 {
     if (!p)
         return;
+    if (p->test_fatal)
+        event_free(p->test_fatal);
     if (p->main_queue) {
         rd_kafka_queue_io_event_enable(p->main_queue, -1, NULL, 0);
         rd_kafka_queue_destroy(p->main_queue);

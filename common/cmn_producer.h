@@ -27,6 +27,10 @@ typedef struct {
     int linger_ms;          /* batching delay; small keeps webhook latency low */
     cmn_producer_fatal_fn on_fatal;
     void *fatal_ctx;
+    /* Tests only (CALLBUS_TEST_KAFKA_FATAL_AFTER_MS): > 0 makes librdkafka
+     * raise a fatal error this long after start (rd_kafka_test_fatal_error),
+     * so the real error path up to on_fatal runs. */
+    int test_fatal_after_ms;
 } cmn_producer_opts_t;
 
 /* Returns NULL with errstr set on failure. Applies CALLBUS_KAFKA_X_* pass-through. */

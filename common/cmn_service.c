@@ -2,6 +2,7 @@
 #include "cmn_service.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_time.h"
 #include "cmn_topics.h"
 
 #include <signal.h>
@@ -9,19 +10,70 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Shutdown, step 2: wait for the service's pending work (or the grace),
+ * then let it flush and commit, and leave the loop. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    cmn_service_t *s = arg;
+    const cmn_service_drain_t *d = &s->drain;
+    size_t left = d->pending ? d->pending(d->ctx) : 0;
+    if (left && cmn_time_mono_ms() < s->drain_deadline_ms)
+        return;
+    if (left) {
+        LOG_WARN("shutdown grace over with %zu unit(s) of work unfinished; they will be replayed "
+                 "or retried by their senders",
+                 left);
+        s->exit_code = 1;
+    }
+    if (d->finish && d->finish(d->ctx) != 0)
+        s->exit_code = 1;
+    LOG_INFO("drained; exiting with status %d", s->exit_code);
+    cmn_service_stop(s);
+}
+
+void cmn_service_shutdown(cmn_service_t *s, int exit_code, const char *why)
+{
+    if (exit_code && !s->exit_code)
+        s->exit_code = exit_code;
+    if (s->shutting_down)
+        return;
+    s->shutting_down = 1;
+    LOG_INFO("%s: draining", why);
+    /* Intake first: new requests get 503 while the admin probes say why. */
+    cmn_http_drain(s->http);
+    if (s->drain.stop)
+        s->drain.stop(s->drain.ctx);
+    int tick_ms = s->drain.tick_ms > 0 ? s->drain.tick_ms : 100;
+    struct timeval every = {tick_ms / 1000, (tick_ms % 1000) * 1000};
+    s->drain_deadline_ms = cmn_time_mono_ms() + s->cfg.shutdown_grace_ms;
+    /* A first tick at once: a service with nothing pending exits without
+     * waiting a tick. */
+    if (!(s->drain_timer = event_new(s->base, -1, EV_PERSIST, on_drain_tick, s)) ||
+        event_add(s->drain_timer, &every) < 0) {
+        LOG_ERROR("libevent: no drain timer; exiting without draining");
+        s->exit_code = 1;
+        cmn_service_stop(s);
+        return;
+    }
+    event_active(s->drain_timer, EV_TIMEOUT, 0);
+}
+
+void cmn_service_fatal(void *svc, const char *reason)
+{
+    LOG_ERROR("fatal: %s; stopping so that the orchestrator restarts the process", reason);
+    cmn_service_shutdown(svc, 1, "fatal error");
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     cmn_service_t *s = arg;
+    char why[32];
     if (s->shutting_down) {
         LOG_WARN("second signal %d: exiting now", (int)sig);
         exit(1);
     }
-    s->shutting_down = 1;
-    LOG_INFO("signal %d: draining", (int)sig);
-    if (s->on_shutdown)
-        s->on_shutdown(s->hook_ctx);
-    else
-        cmn_service_stop(s);
+    snprintf(why, sizeof why, "signal %d", (int)sig);
+    cmn_service_shutdown(s, 0, why);
 }
 
 static int load_config(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg)
@@ -60,8 +112,10 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         LOG_ERROR("libevent: no event base");
         return 1;
     }
-    s->http = cmn_http_new(s->base, s->cfg.http_bind, (int)s->cfg.http_port,
-                           (size_t)s->cfg.http_max_body, errstr, sizeof errstr);
+    cmn_http_limits_t limits = {.max_body = (size_t)s->cfg.http_max_body,
+                                .max_headers = (size_t)s->cfg.http_max_headers};
+    s->http = cmn_http_new(s->base, s->cfg.http_bind, (int)s->cfg.http_port, &limits, errstr,
+                           sizeof errstr);
     if (!s->http) {
         LOG_ERROR("http: %s", errstr);
         return 1;
@@ -76,15 +130,14 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
     return 0;
 }
 
-void cmn_service_on_shutdown(cmn_service_t *s, cmn_service_hook_fn fn, void *ctx)
+void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d)
 {
-    s->on_shutdown = fn;
-    s->hook_ctx = ctx;
+    s->drain = *d;
 }
 
 int cmn_service_run(cmn_service_t *s)
 {
-    return event_base_dispatch(s->base) < 0 ? 1 : 0;
+    return event_base_dispatch(s->base) < 0 ? 1 : s->exit_code;
 }
 
 void cmn_service_stop(cmn_service_t *s)
@@ -95,6 +148,8 @@ void cmn_service_stop(cmn_service_t *s)
 void cmn_service_fini(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg)
 {
     cmn_http_free(s->http);
+    if (s->drain_timer)
+        event_free(s->drain_timer);
     if (s->sigterm)
         event_free(s->sigterm);
     if (s->sigint)

@@ -69,10 +69,21 @@ int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_
         rd_kafka_conf_destroy(conf);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!(new_topics[i] = rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions,
-                                                    topics[i].replication, errstr, errsz)))
+    for (size_t i = 0; i < n; i++) {
+        char isr[16];
+        /* -1 asks the broker for its default.replication.factor (KIP-464):
+         * a real cluster's durability is its operator's setting, not ours. */
+        int rf = topics[i].replication > 0 ? topics[i].replication : -1;
+        if (!(new_topics[i] =
+                  rd_kafka_NewTopic_new(topics[i].name, topics[i].partitions, rf, errstr, errsz)))
             goto done;
+        snprintf(isr, sizeof isr, "%d", topics[i].min_insync);
+        if (topics[i].min_insync > 0 &&
+            rd_kafka_NewTopic_set_config(new_topics[i], "min.insync.replicas", isr)) {
+            snprintf(errstr, errsz, "topic %s: cannot set min.insync.replicas", topics[i].name);
+            goto done;
+        }
+    }
     q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *options =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -98,8 +109,8 @@ done:
     return rc;
 }
 
-int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int timeout_ms,
-                          char *errstr, size_t errsz)
+int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int min_insync,
+                          int timeout_ms, char *errstr, size_t errsz)
 {
     cmn_topic_spec_t all[N_TOPICS];
     for (size_t i = 0; i < N_TOPICS; i++) {
@@ -107,6 +118,7 @@ int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, 
         /* the dead-letter topic is low volume; one partition keeps it in order */
         all[i].partitions = strcmp(all_names[i], CMN_TOPIC_CALL_EVENTS_DLQ) == 0 ? 1 : partitions;
         all[i].replication = replication;
+        all[i].min_insync = min_insync;
     }
     return cmn_topics_ensure(brokers, all, N_TOPICS, timeout_ms, errstr, errsz);
 }

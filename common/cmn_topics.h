@@ -23,7 +23,8 @@ const char *cmn_topic(const char *name);
 typedef struct {
     const char *name;
     int partitions;
-    int replication; /* 1 for the local single-node broker */
+    int replication; /* copies of each partition; 0: the broker's default.replication.factor */
+    int min_insync;  /* min.insync.replicas; 0: the broker's own */
 } cmn_topic_spec_t;
 
 /* Creates the topics that do not exist yet; an existing topic is success
@@ -32,8 +33,11 @@ typedef struct {
 int cmn_topics_ensure(const char *brokers, const cmn_topic_spec_t *topics, size_t n, int timeout_ms,
                       char *errstr, size_t errsz) __attribute__((warn_unused_result));
 
-/* Every callbus topic (prefixed) with the given partition count and replication. */
-int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int timeout_ms,
-                          char *errstr, size_t errsz) __attribute__((warn_unused_result));
+/* Every callbus topic (prefixed) with the given partition count,
+ * replication and min.insync.replicas (0: the broker's own; from
+ * CALLBUS_TOPIC_REPLICATION / CALLBUS_TOPIC_MIN_INSYNC_REPLICAS). */
+int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, int min_insync,
+                          int timeout_ms, char *errstr, size_t errsz)
+    __attribute__((warn_unused_result));
 
 #endif

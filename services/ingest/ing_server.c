@@ -3,6 +3,7 @@
  * 202 with the event ids when all were stored, else 503 + Retry-After so
  * the provider retries (event ids are stable, so a retry is harmless). */
 #include "ing_server.h"
+#include "cmn_auth.h"
 #include "cmn_event.h"
 #include "cmn_log.h"
 #include "cmn_time.h"
@@ -14,7 +15,6 @@
 #include "ing_webex.h"
 
 #include <event2/http.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,12 +212,6 @@ static void accept_or_dead_letter(ing_server_t *srv, struct evhttp_request *req,
 
 /* ---- providers ----------------------------------------------------------- */
 
-static int token_equal(const char *expected, const char *given)
-{
-    size_t n = strlen(expected);
-    return given && strlen(given) == n && CRYPTO_memcmp(expected, given, n) == 0;
-}
-
 static json_t *parse_json_body(struct evhttp_request *req, ing_error_t *why)
 {
     size_t len;
@@ -296,7 +290,7 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
             notification = slash + 1;
         }
     }
-    if (!token_equal(srv->cfg->callgear_token, token))
+    if (!cmn_auth_token_equal(srv->cfg->callgear_token, token))
         return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
     accept_json(srv, req, "callgear", normalise_callgear, notification);
 }
@@ -340,17 +334,10 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
     ing_events_clear(&events);
 }
 
-static int bearer_ok(const char *expected, const char *header)
-{
-    static const char prefix[] = "Bearer ";
-    return header && strncmp(header, prefix, sizeof prefix - 1) == 0 &&
-           token_equal(expected, header + sizeof prefix - 1);
-}
-
 static void on_webex(struct evhttp_request *req, const char *path, void *arg)
 {
     ing_server_t *srv = arg;
-    if (!bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
+    if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
         return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
     accept_json(srv, req, "webex", normalise_webex, NULL);
 }

@@ -45,9 +45,6 @@ typedef struct {
     ing_server_t srv;
     cmn_producer_t *producer;
     cmn_agentmap_t *agents;
-    struct event *drain_timer;
-    int64_t drain_deadline_ms;
-    int exit_code;
 } ingest_t;
 
 static int kafka_ready(void *ctx, char *why, size_t whysz)
@@ -69,51 +66,26 @@ static double http_in_flight(void *ctx)
     return cmn_http_in_flight(((ingest_t *)ctx)->svc.http);
 }
 
-/* Shutdown, step 2: every in-flight request answered (or the grace spent),
- * then flush what is still queued and leave the loop. */
-static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+/* Shutdown: cmn_service stops the HTTP intake; what is pending is the
+ * requests not yet answered (each waits for its delivery reports). */
+static size_t requests_pending(void *ctx)
 {
-    ingest_t *in = arg;
-    int left = cmn_http_in_flight(in->svc.http);
-    if (left > 0 && cmn_time_mono_ms() < in->drain_deadline_ms)
-        return;
-    if (left > 0) {
-        LOG_WARN("shutdown grace over with %d request(s) unanswered", left);
-        in->exit_code = 1;
-    }
-    int unsent = cmn_producer_flush(in->producer, 5000);
+    return (size_t)cmn_http_in_flight(((ingest_t *)ctx)->svc.http);
+}
+
+static int flush_producer(void *ctx)
+{
+    int unsent = cmn_producer_flush(((ingest_t *)ctx)->producer, 5000);
     if (unsent)
         LOG_ERROR("%d message(s) not delivered at shutdown", unsent);
-    LOG_INFO("drained; exiting");
-    cmn_service_stop(&in->svc);
-}
-
-/* Shutdown, step 1: stop accepting connections; in-flight requests go on. */
-static void on_shutdown(void *ctx)
-{
-    static const struct timeval every_50ms = {0, 50000};
-    ingest_t *in = ctx;
-    cmn_http_drain(in->svc.http);
-    in->drain_deadline_ms = cmn_time_mono_ms() + in->svc.cfg.shutdown_grace_ms;
-    in->drain_timer = event_new(in->svc.base, -1, EV_PERSIST, on_drain_tick, in);
-    if (!in->drain_timer || event_add(in->drain_timer, &every_50ms) < 0)
-        cmn_service_stop(&in->svc);
-}
-
-static void on_fatal(void *ctx, const char *reason)
-{
-    ingest_t *in = ctx;
-    in->exit_code = 1;
-    if (!in->svc.shutting_down) {
-        in->svc.shutting_down = 1;
-        on_shutdown(in);
-    }
+    return unsent;
 }
 
 static int start(ingest_t *in)
 {
     char errstr[512];
-    if (cmn_topics_ensure_all(in->svc.cfg.kafka_brokers, (int)in->svc.cfg.topic_partitions, 1,
+    if (cmn_topics_ensure_all(in->svc.cfg.kafka_brokers, (int)in->svc.cfg.topic_partitions,
+                              (int)in->svc.cfg.topic_replication, (int)in->svc.cfg.topic_min_insync,
                               10000, errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured (will publish anyway): %s", errstr);
     if (!(in->agents = cmn_agentmap_parse(in->cfg.agent_map, errstr, sizeof errstr))) {
@@ -124,8 +96,9 @@ static int start(ingest_t *in)
                                  .message_timeout_ms = (int)in->cfg.kafka_message_timeout_ms,
                                  .queue_max_messages = (int)in->cfg.kafka_queue_max,
                                  .linger_ms = 2,
-                                 .on_fatal = on_fatal,
-                                 .fatal_ctx = in};
+                                 .test_fatal_after_ms = (int)in->svc.cfg.test_kafka_fatal_after_ms,
+                                 .on_fatal = cmn_service_fatal,
+                                 .fatal_ctx = &in->svc};
     if (!(in->producer = cmn_producer_new(in->svc.base, &popts, errstr, sizeof errstr))) {
         LOG_ERROR("kafka producer: %s", errstr);
         return -1;
@@ -141,7 +114,9 @@ static int start(ingest_t *in)
     if (ing_server_routes(&in->srv, in->svc.http) < 0 ||
         cmn_http_ready_check(in->svc.http, "kafka", kafka_ready, in) < 0)
         return -1;
-    cmn_service_on_shutdown(&in->svc, on_shutdown, in);
+    cmn_service_drain_t drain = {
+        .pending = requests_pending, .finish = flush_producer, .ctx = in, .tick_ms = 50};
+    cmn_service_on_drain(&in->svc, &drain);
     return 0;
 }
 
@@ -153,10 +128,6 @@ int main(int argc, char **argv)
     int rc = cmn_service_init(&in.svc, "ingest", ingest_spec, N_SPEC, &in.cfg);
     if (rc == 0)
         rc = start(&in) < 0 ? 1 : cmn_service_run(&in.svc);
-    if (rc == 0)
-        rc = in.exit_code;
-    if (in.drain_timer)
-        event_free(in.drain_timer);
     cmn_producer_free(in.producer);
     cmn_agentmap_free(in.agents);
     cmn_service_fini(&in.svc, ingest_spec, N_SPEC, &in.cfg);

@@ -28,9 +28,7 @@ typedef struct {
     cmn_consumer_t *consumer;
     tkt_pipeline_t *pipeline;
     tkt_ivr_t *ivr;
-    struct event *sweep, *drain;
-    int64_t drain_deadline_ms;
-    int exit_code;
+    struct event *sweep;
     cmn_metric_t *m_undecodable, *m_not_taken;
     tkt_missing_fields_t missing_fields;
 } ticket_t;
@@ -203,39 +201,39 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
         tkt_pipeline_sweep(t->pipeline);
 }
 
-/* Shutdown, step 2: wait for every event's effects (the batch is flushed
- * at once), then commit and leave. */
-static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+/* Shutdown (cmn_service stops the HTTP intake first): fetch no more, and
+ * send the pending batch window now (R-B2) instead of at its end. */
+static void stop_intake(void *ctx)
 {
-    ticket_t *t = arg;
-    size_t left = tkt_pipeline_in_flight(t->pipeline);
-    if (left && cmn_time_mono_ms() < t->drain_deadline_ms) {
-        if (tkt_batch_pending(t->batch))
-            tkt_batch_flush_now(t->batch);
-        return;
-    }
-    if (left) {
-        LOG_WARN("shutdown grace over with %zu event(s) unfinished; they will be replayed", left);
-        t->exit_code = 1;
-    }
-    cmn_producer_flush(t->producer, 5000);
-    cmn_consumer_close(t->consumer); /* commits the stored offsets */
-    t->consumer = NULL;
-    LOG_INFO("drained; exiting");
-    cmn_service_stop(&t->svc);
+    ticket_t *t = ctx;
+    cmn_consumer_stop(t->consumer);
+    tkt_batch_flush_now(t->batch);
 }
 
-static void on_shutdown(void *ctx)
+/* Events whose effects are not yet durable; anything a late event put in
+ * the batch goes at once too. */
+static size_t events_pending(void *ctx)
 {
-    static const struct timeval every_100ms = {0, 100000};
     ticket_t *t = ctx;
-    cmn_http_drain(t->svc.http);
-    cmn_consumer_stop(t->consumer);
-    tkt_batch_flush_now(t->batch); /* R-B2: the pending window goes now */
-    t->drain_deadline_ms = cmn_time_mono_ms() + t->svc.cfg.shutdown_grace_ms;
-    t->drain = event_new(t->svc.base, -1, EV_PERSIST, on_drain_tick, t);
-    if (!t->drain || event_add(t->drain, &every_100ms) < 0)
-        cmn_service_stop(&t->svc);
+    size_t left = tkt_pipeline_in_flight(t->pipeline);
+    if (left && tkt_batch_pending(t->batch))
+        tkt_batch_flush_now(t->batch);
+    return left;
+}
+
+/* Flush, then commit the offsets stored for finished events (unfinished
+ * ones are replayed by the next owner). */
+static int flush_and_commit(void *ctx)
+{
+    ticket_t *t = ctx;
+    int unsent = cmn_producer_flush(t->producer, 5000);
+    if (unsent)
+        LOG_ERROR("%d ticket event(s) not delivered at shutdown; their calls' events will be "
+                  "replayed",
+                  unsent);
+    cmn_consumer_close(t->consumer); /* commits the stored offsets */
+    t->consumer = NULL;
+    return unsent;
 }
 
 /* R-T9: learn which mapped custom fields the CRM lacks, once at start. */
@@ -279,10 +277,15 @@ static int start_kafka(ticket_t *t)
     char errstr[512];
     const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_topic(CMN_TOPIC_AGENT_ACTIONS),
                             cmn_topic(CMN_TOPIC_MISSED_OPS)};
-    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions, 1, 10000,
-                              errstr, sizeof errstr) < 0)
+    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions,
+                              (int)t->svc.cfg.topic_replication, (int)t->svc.cfg.topic_min_insync,
+                              10000, errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured: %s", errstr);
-    cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers, .linger_ms = 5};
+    cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers,
+                                 .linger_ms = 5,
+                                 .test_fatal_after_ms = (int)t->svc.cfg.test_kafka_fatal_after_ms,
+                                 .on_fatal = cmn_service_fatal,
+                                 .fatal_ctx = &t->svc};
     if (!(t->producer = cmn_producer_new(t->svc.base, &popts, errstr, sizeof errstr)))
         return fail("kafka producer", errstr);
     cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,
@@ -372,7 +375,9 @@ static int start(ticket_t *t)
         cmn_http_ready_check(t->svc.http, "redis", redis_ready, t) < 0 ||
         cmn_http_ready_check(t->svc.http, "kafka", kafka_ready, t) < 0)
         return -1;
-    cmn_service_on_shutdown(&t->svc, on_shutdown, t);
+    cmn_service_drain_t drain = {
+        .stop = stop_intake, .pending = events_pending, .finish = flush_and_commit, .ctx = t};
+    cmn_service_on_drain(&t->svc, &drain);
     return 0;
 }
 
@@ -380,8 +385,6 @@ static void teardown(ticket_t *t)
 {
     if (t->sweep)
         event_free(t->sweep);
-    if (t->drain)
-        event_free(t->drain);
     cmn_consumer_close(t->consumer);
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
@@ -401,8 +404,6 @@ int main(int argc, char **argv)
     int rc = cmn_service_init(&t.svc, "ticket", tkt_config_spec, tkt_config_spec_len, &t.cfg);
     if (rc == 0)
         rc = start(&t) < 0 ? 1 : cmn_service_run(&t.svc);
-    if (rc == 0)
-        rc = t.exit_code;
     teardown(&t);
     cmn_service_fini(&t.svc, tkt_config_spec, tkt_config_spec_len, &t.cfg);
     return rc;

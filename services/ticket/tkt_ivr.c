@@ -2,13 +2,13 @@
  * CRM work it started has called back (a late CRM answer after a 504 is
  * dropped, but it must not touch freed memory). */
 #include "tkt_ivr.h"
+#include "cmn_auth.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,10 +118,7 @@ static int crm_ok(tkt_ivr_t *ivr, const tkt_crm_result_t *res)
 
 static int authorised(tkt_ivr_t *ivr, struct evhttp_request *req)
 {
-    const char *h = cmn_http_header(req, "Authorization");
-    size_t n = strlen(ivr->d.token);
-    return h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == n &&
-           CRYPTO_memcmp(h + 7, ivr->d.token, n) == 0;
+    return cmn_auth_bearer_ok(ivr->d.token, cmn_http_header(req, "Authorization"));
 }
 
 /* R-C4: of several contacts with the number, the most recently created. */

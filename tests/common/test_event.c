@@ -335,6 +335,19 @@ BREAKER(empty_tag, if (cmn_event_add_tag(ev, "")) abort())
 BREAKER(latin1_queue, SET(queue, "caf\xe9"))
 BREAKER(latin1_agent_name, SET(agent.name, "Jos\xe9"))
 BREAKER(latin1_tag, if (cmn_event_add_tag(ev, "\xff")) abort())
+/* Issue 8 item 5: what jansson refuses, validation refuses too. */
+BREAKER(surrogate_queue, SET(queue, "a\xed\xa0\x80"))              /* U+D800 */
+BREAKER(overlong_queue, SET(queue, "\xe0\x80\xaf"))                /* '/' in 3 bytes */
+BREAKER(overlong4_agent_name, SET(agent.name, "\xf0\x80\x80\xaf")) /* '/' in 4 */
+BREAKER(beyond_unicode_tag, if (cmn_event_add_tag(ev, "\xf4\x90\x80\x80")) abort())
+
+static void test_validation_agrees_with_jansson(void)
+{
+    expect_invalid(CMN_EV_OFFERED, surrogate_queue, "queue");
+    expect_invalid(CMN_EV_OFFERED, overlong_queue, "queue");
+    expect_invalid(CMN_EV_ANSWERED, overlong4_agent_name, "agent");
+    expect_invalid(CMN_EV_OFFERED, beyond_unicode_tag, "tags");
+}
 
 static void test_validation_names_the_field(void)
 {
@@ -578,4 +591,5 @@ TEST_MAIN("event", TEST_CASE(test_round_trip_every_member), TEST_CASE(test_encod
           TEST_CASE(test_validation_names_the_field), TEST_CASE(test_agent_events_need_no_call),
           TEST_CASE(test_decode_errors), TEST_CASE(test_duplicate_keys_rejected),
           TEST_CASE(test_decode_times_normalised), TEST_CASE(test_decode_csat_range),
-          TEST_CASE(test_validation_edges), TEST_CASE(test_event_id_derive), TEST_CASE(test_key))
+          TEST_CASE(test_validation_edges), TEST_CASE(test_validation_agrees_with_jansson),
+          TEST_CASE(test_event_id_derive), TEST_CASE(test_key))

@@ -618,16 +618,16 @@ def test_unconfigured_provider_is_404(ingest_cg_header, ingest, cursor):
 
 
 def test_oversized_body_is_413(ingest, cursor):
-    """A body over CALLBUS_HTTP_MAX_BODY: 413 with a JSON error, nothing
-    kept. Far over it, evhttp refuses it itself (413, or the connection is
-    closed under the sender); nothing kept either way."""
+    """A body over CALLBUS_HTTP_MAX_BODY: 413, nothing kept. Issue 8 item 1:
+    it is refused from its Content-Length before it is buffered, so the 413
+    is libevent's own (2.1 has no hook for our JSON body); far over it the
+    connection may be closed under the sender; nothing kept either way."""
     mark = marker()
     body = fixture_json("callgear_end_answered.json")
     body["call_info"]["call_session_id"] = mark
     body["padding"] = "x" * MAX_BODY
     r = ingest.post(callgear_path("end"), body)
     assert r.status_code == 413, r.text
-    assert r.json()["error"]
     just_fits = dict(body, padding="x" * (MAX_BODY - len(json.dumps(dict(body, padding=""))) - 1))
     assert len(json.dumps(just_fits)) < MAX_BODY
     r = ingest.post(callgear_path("end"), just_fits)

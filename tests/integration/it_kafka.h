@@ -16,7 +16,7 @@ static inline int it_topic_new(char *out, size_t sz, const char *prefix, int par
 {
     char errstr[512];
     it_unique(out, sz, prefix);
-    cmn_topic_spec_t spec = {out, partitions, 1};
+    cmn_topic_spec_t spec = {out, partitions, 1, 0}; /* min.insync.replicas: the broker's */
     if (cmn_topics_ensure(it_brokers(), &spec, 1, 10000, errstr, sizeof errstr) < 0) {
         fprintf(stderr, "topic %s: %s\n", out, errstr);
         return -1;

@@ -218,7 +218,7 @@ static void test_setup(void)
 {
     char errstr[512];
     it_unique(topic, sizeof topic, "it-roundtrip");
-    cmn_topic_spec_t spec = {topic, 3, 1};
+    cmn_topic_spec_t spec = {topic, 3, 1, 0};
     int rc = cmn_topics_ensure(it_brokers(), &spec, 1, 10000, errstr, sizeof errstr);
     if (rc)
         fprintf(stderr, "%s\n", errstr);
