@@ -554,8 +554,10 @@ static void test_callgear_bad_values_are_named(void)
         {"notification_time", "\"yesterday\"", "notification_time"},
         {"contact_info.contact_phone_number", "\"+90 532 ABC\"",
          "contact_info.contact_phone_number"},
-        {"contact_info.contact_phone_number", "\"5324127890\"",
-         "contact_info.contact_phone_number"}, /* national, but no country configured */
+        /* national (trunk 0), but no country configured; without the 0 the
+         * digits would be a valid Cuban number (+53 24127890), taken as such */
+        {"contact_info.contact_phone_number", "\"05324127890\"",
+         "contact_info.contact_phone_number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ing_events_t out;
