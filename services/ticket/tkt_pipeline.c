@@ -820,6 +820,10 @@ static void count_figures(job_t *j)
 {
     if (j->plan.figures.ignored_unmapped)
         cmn_metric_add(j->p->m_ignored, 1);
+    if (j->plan.figures.ignored_internal) /* found-or-created: one series */
+        cmn_metric_add(cmn_metrics_counter("ticket_calls_ignored_internal_total",
+                                           "Internal (extension) calls: no ticket", NULL),
+                       1);
 }
 
 static void on_contacts(void *ctx, const tkt_crm_result_t *res)
@@ -1008,10 +1012,7 @@ static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
     cmn_event_init(&ev);
     ev.type = l->call.outbound ? CMN_EV_OUTBOUND_ENDED : CMN_EV_ENDED;
     ev.direction = l->call.outbound ? CMN_DIR_OUTBOUND : CMN_DIR_INBOUND;
-    ev.outcome = l->call.answered                 ? CMN_OUT_ANSWERED
-                 : l->call.outbound               ? CMN_OUT_MISSED
-                 : l->call.last_offered_crm_id[0] ? CMN_OUT_MISSED
-                                                  : CMN_OUT_ABANDONED;
+    ev.outcome = tkt_call_outcome(&l->call);
     ev.occurred_at_ms = ev.received_at_ms = cmn_time_now_ms();
     if (cmn_event_set(&ev.event_id, id) < 0 || cmn_event_set(&ev.provider, "generic") < 0 ||
         cmn_event_set(&ev.call_id, l->call.call_id) < 0 ||
