@@ -16,7 +16,9 @@ static const char *const type_names[] = {NULL,
                                          CMN_EVENT_TYPES(X)
 #undef X
 };
-static const char *const outcome_names[] = {NULL, "answered", "missed", "abandoned", "voicemail"};
+static const char *const outcome_names[] = {NULL,        "answered",  "missed",
+                                            "abandoned", "voicemail", "completed"};
+#define N_OUTCOMES (sizeof outcome_names / sizeof outcome_names[0])
 static const char *const direction_names[] = {NULL, "inbound", "outbound"};
 static const char *const providers[] = {"callgear", "twilio", "webex", "tvox", "generic"};
 
@@ -116,7 +118,7 @@ cmn_event_type_t cmn_event_type_parse(const char *s)
 
 const char *cmn_outcome_name(cmn_outcome_t o)
 {
-    return o > CMN_OUT_NONE && o <= CMN_OUT_VOICEMAIL ? outcome_names[o] : "none";
+    return o > CMN_OUT_NONE && (size_t)o < N_OUTCOMES ? outcome_names[o] : "none";
 }
 
 const char *cmn_direction_name(cmn_direction_t d)
@@ -268,6 +270,8 @@ static int validate_lifecycle(const cmn_event_t *ev, char *err, size_t errsz, ch
                     cmn_event_type_name(t));
     if ((t == CMN_EV_ENDED || t == CMN_EV_OUTBOUND_ENDED) && ev->outcome == CMN_OUT_NONE)
         return FAIL("outcome", "outcome is required for %s", cmn_event_type_name(t));
+    if (ev->internal && ev->customer_number)
+        return FAIL("customer_number", "an internal call has no customer_number");
     if (t == CMN_EV_OUTBOUND_ENDED && ev->outcome != CMN_OUT_ANSWERED &&
         ev->outcome != CMN_OUT_MISSED)
         return FAIL("outcome", "outbound.ended outcome must be answered or missed");
@@ -389,6 +393,8 @@ json_t *cmn_event_to_json(const cmn_event_t *ev)
         json_object_set_new(obj, "direction", json_string(cmn_direction_name(ev->direction)));
     if (ev->outcome != CMN_OUT_NONE)
         json_object_set_new(obj, "outcome", json_string(cmn_outcome_name(ev->outcome)));
+    if (ev->internal)
+        json_object_set_new(obj, "internal", json_true());
     put_nested(obj, ev);
     if (ev->n_tags) {
         json_t *tags = json_array();
@@ -626,7 +632,14 @@ static int take_member(const char *key, const json_t *v, cmn_event_t *ev, char *
         return take_enum(v, direction_names, 3, (int *)&ev->direction, key, err, errsz, field,
                          fieldsz);
     if (strcmp(key, "outcome") == 0)
-        return take_enum(v, outcome_names, 5, (int *)&ev->outcome, key, err, errsz, field, fieldsz);
+        return take_enum(v, outcome_names, N_OUTCOMES, (int *)&ev->outcome, key, err, errsz, field,
+                         fieldsz);
+    if (strcmp(key, "internal") == 0) {
+        if (!json_is_boolean(v))
+            return FAIL(key, "internal must be a boolean");
+        ev->internal = json_is_true(v);
+        return 0;
+    }
     if (strcmp(key, "agent") == 0)
         return take_agent(v, &ev->agent, key, err, errsz, field, fieldsz);
     if (strcmp(key, "previous_agent") == 0)

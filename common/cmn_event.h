@@ -45,6 +45,10 @@ typedef enum {
     CMN_OUT_MISSED,    /* offered to an agent, nobody answered */
     CMN_OUT_ABANDONED, /* caller hung up before any agent was offered the call */
     CMN_OUT_VOICEMAIL,
+    /* The call ended, and its provider cannot tell whether an agent answered
+     * (Twilio's caller leg, issue 9): consumers decide from the call's own
+     * legs (answered, offered to an agent, or never offered). */
+    CMN_OUT_COMPLETED,
 } cmn_outcome_t;
 
 typedef struct {
@@ -78,7 +82,8 @@ typedef struct {
     char *leg_id;
     char *parent_call_id;
     cmn_direction_t direction;
-    char *customer_number; /* E.164; NULL when withheld */
+    char *customer_number; /* E.164; NULL when withheld or internal */
+    int internal;          /* the other end is an extension, not a customer: no ticket (issue 9) */
     char *dialled_number;  /* virtual number / DNIS, as given */
     cmn_agent_t agent;     /* who this event is about (answering, offered, target of transfer) */
     cmn_agent_t previous_agent; /* transfers: who had the call */

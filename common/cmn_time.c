@@ -3,8 +3,10 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t cmn_time_now_ms(void)
 {
@@ -96,7 +98,42 @@ static int parse_offset(const char *p, int strict, long *offset)
 
 /* YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm), every digit at its place; the
  * lenient form also takes ' ' or 't' as separator, 'z', and no offset. */
-static int parse(const char *text, int strict, int64_t *ms)
+/* Seconds east of UTC that `zone` is at wall time `wall`: mktime() under
+ * TZ=zone, TZ put back as it was. -1 when the wall time cannot be placed. */
+static int zone_offset(const char *zone, const struct tm *wall, long *offset)
+{
+    const char *was = getenv("TZ");
+    char *saved = was ? strdup(was) : NULL;
+    struct tm local = *wall, utc_fields = *wall;
+    int rc = -1;
+    if (was && !saved)
+        return -1;
+    local.tm_isdst = -1; /* let the zone's rules say whether DST applies */
+    if (setenv("TZ", zone, 1) == 0) {
+        tzset();
+        time_t t = mktime(&local);
+        if (t != (time_t)-1) {
+            *offset = (long)(timegm(&utc_fields) - t);
+            rc = 0;
+        }
+    }
+    if (saved ? setenv("TZ", saved, 1) : unsetenv("TZ"))
+        rc = -1;
+    tzset();
+    free(saved);
+    return rc;
+}
+
+int cmn_time_zone_known(const char *zone)
+{
+    char path[256];
+    if (!zone || !*zone || zone[0] == '/' || strstr(zone, "..") ||
+        snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", zone) >= (int)sizeof path)
+        return 0;
+    return strcmp(zone, "UTC") == 0 || access(path, R_OK) == 0;
+}
+
+static int parse(const char *text, int strict, const char *zone, int64_t *ms)
 {
     struct tm tm = {0};
     long offset;
@@ -121,16 +158,23 @@ static int parse(const char *text, int strict, int64_t *ms)
     tm.tm_hour = hour;
     tm.tm_min = min;
     tm.tm_sec = sec;
+    if (*p == '\0' && zone && strcmp(zone, "UTC") != 0 && zone_offset(zone, &tm, &offset) < 0)
+        return -1;
     *ms = ((int64_t)timegm(&tm) - offset) * 1000 + frac;
     return 0;
 }
 
 int cmn_time_parse(const char *text, int64_t *ms)
 {
-    return parse(text, 0, ms);
+    return parse(text, 0, NULL, ms);
+}
+
+int cmn_time_parse_in_zone(const char *text, const char *zone, int64_t *ms)
+{
+    return parse(text, 0, zone, ms);
 }
 
 int cmn_time_parse_rfc3339(const char *text, int64_t *ms)
 {
-    return parse(text, 1, ms);
+    return parse(text, 1, NULL, ms);
 }

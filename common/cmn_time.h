@@ -17,6 +17,14 @@ void cmn_time_format(int64_t ms, char *out, size_t outsz);
  * offset (taken as UTC). Every digit is checked at its place and the day
  * against its month. Returns 0 or -1. */
 int cmn_time_parse(const char *text, int64_t *ms);
+/* cmn_time_parse, but a text without offset is wall time in the IANA time
+ * zone `zone` ("Europe/Istanbul"; NULL or "UTC": UTC), daylight saving
+ * included. Reads the zone through TZ and mktime(): call it from one thread
+ * (ingest's event loop) only. Returns 0 or -1. */
+int cmn_time_parse_in_zone(const char *text, const char *zone, int64_t *ms);
+/* 1 when `zone` names a zone in the system's tz database (tzdata), else 0:
+ * glibc would silently read an unknown name as UTC, so settings check it. */
+int cmn_time_zone_known(const char *zone);
 /* RFC 3339 date-time only, as JSON Schema's date-time format: canonical
  * events are held to it. */
 int cmn_time_parse_rfc3339(const char *text, int64_t *ms);

@@ -102,14 +102,20 @@ static int prepare(const ing_ctx_t *ctx, json_t *copy, const char *prefix, ing_e
 {
     char when[CMN_TIME_TEXT_MAX], e164[CMN_PHONE_MAX];
     json_t *number = json_object_get(copy, "customer_number");
+    cmn_phone_opts_t opts = ing_phone_opts(ctx);
     cmn_time_format(ctx->received_at_ms, when, sizeof when);
     if (json_object_set_new(copy, "received_at", json_string(when)) < 0)
         return ing_fail(err, "", "out of memory");
     if (!json_is_string(number))
         return 0; /* absent, or a type the decoder will name */
-    switch (cmn_phone_e164(json_string_value(number), ctx->country, e164, sizeof e164)) {
+    switch (cmn_phone_normalise(json_string_value(number), &opts, e164, sizeof e164)) {
     case CMN_PHONE_OK:
         return json_object_set_new(copy, "customer_number", json_string(e164)) < 0
+                   ? ing_fail(err, "", "out of memory")
+                   : 0;
+    case CMN_PHONE_INTERNAL:
+        return json_object_del(copy, "customer_number") < 0 ||
+                       json_object_set_new(copy, "internal", json_true()) < 0
                    ? ing_fail(err, "", "out of memory")
                    : 0;
     case CMN_PHONE_WITHHELD:

@@ -50,13 +50,25 @@ int ing_set_text(char **dst, const char *value, ing_error_t *err)
     return 0;
 }
 
+cmn_phone_opts_t ing_phone_opts(const ing_ctx_t *ctx)
+{
+    return (cmn_phone_opts_t){.country = ctx->country,
+                              .format = ctx->number_format,
+                              .internal_max_digits = ctx->internal_max_digits};
+}
+
 int ing_set_customer(cmn_event_t *ev, const ing_ctx_t *ctx, const char *raw, const char *field,
                      ing_error_t *err)
 {
     char e164[CMN_PHONE_MAX];
-    switch (cmn_phone_e164(raw, ctx->country, e164, sizeof e164)) {
+    cmn_phone_opts_t opts = ing_phone_opts(ctx);
+    ev->internal = 0;
+    switch (cmn_phone_normalise(raw, &opts, e164, sizeof e164)) {
     case CMN_PHONE_OK:
         return ing_set_text(&ev->customer_number, e164, err);
+    case CMN_PHONE_INTERNAL:
+        ev->internal = 1; /* an extension calling: no customer to key on or ticket for */
+        return ing_set_text(&ev->customer_number, NULL, err);
     case CMN_PHONE_WITHHELD:
         return ing_set_text(&ev->customer_number, NULL, err);
     default:
@@ -73,7 +85,7 @@ int ing_set_time(int64_t *ms, const ing_ctx_t *ctx, const char *text, const char
         *ms = ctx->received_at_ms;
         return 0;
     }
-    if (cmn_time_parse(text, ms) < 0 || *ms <= 0)
+    if (cmn_time_parse_in_zone(text, ctx->time_zone, ms) < 0 || *ms <= 0)
         return ing_fail(err, field, "%s must be a date-time (RFC 3339 or YYYY-MM-DD HH:MM:SS)",
                         field);
     return 0;

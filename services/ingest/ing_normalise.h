@@ -26,9 +26,15 @@ typedef struct {
 } ing_events_t;
 
 typedef struct {
-    const cmn_country_t *country; /* default country for numbers without a prefix (R-I1) */
-    int64_t received_at_ms;       /* when ingest received the request */
+    const cmn_country_t *country;     /* default country for numbers without a prefix (R-I1) */
+    int64_t received_at_ms;           /* when ingest received the request */
+    cmn_phone_format_t number_format; /* CALLBUS_INGEST_<PROVIDER>_NUMBER_FORMAT */
+    int internal_max_digits;          /* CALLBUS_INGEST_INTERNAL_MAX_DIGITS; 0: none */
+    const char *time_zone; /* provider times without offset are in it; NULL: UTC. Borrowed */
 } ing_ctx_t;
+
+/* The phone options of a request's context (cmn_phone_normalise). */
+cmn_phone_opts_t ing_phone_opts(const ing_ctx_t *ctx);
 
 /* Why a payload could not be normalised: a sentence and the provider field
  * it concerns (JSON path or form parameter), returned to the provider in the
@@ -59,14 +65,16 @@ int ing_set_text(char **dst, const char *value, ing_error_t *err)
     __attribute__((warn_unused_result));
 
 /* Sets ev->customer_number from a provider's raw number, normalised to
- * E.164 with ctx->country (R-I1). A withheld/anonymous number leaves it
- * NULL; an invalid one is an error naming `field`. NULL raw = withheld. */
+ * E.164 with ctx->country and ctx->number_format (R-I1). A withheld number
+ * leaves it NULL; an extension (internal) leaves it NULL and sets
+ * ev->internal; an invalid one is an error naming `field`. NULL raw =
+ * withheld. */
 int ing_set_customer(cmn_event_t *ev, const ing_ctx_t *ctx, const char *raw, const char *field,
                      ing_error_t *err) __attribute__((warn_unused_result));
 
 /* Sets *ms from the provider's time text, or to ctx->received_at_ms when
- * `text` is NULL (the provider did not say). Text cmn_time_parse rejects is
- * an error naming `field`. */
+ * `text` is NULL (the provider did not say); a text without offset is in
+ * ctx->time_zone. Text cmn_time_parse rejects is an error naming `field`. */
 int ing_set_time(int64_t *ms, const ing_ctx_t *ctx, const char *text, const char *field,
                  ing_error_t *err) __attribute__((warn_unused_result));
 

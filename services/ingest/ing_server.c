@@ -224,9 +224,16 @@ static json_t *parse_json_body(struct evhttp_request *req, ing_error_t *why)
     return doc;
 }
 
-static ing_ctx_t ctx_now(ing_server_t *srv)
+/* A request's context: the provider's own number format and time zone. */
+static ing_ctx_t ctx_now(ing_server_t *srv, const char *number_format, const char *time_zone)
 {
-    return (ing_ctx_t){.country = srv->country, .received_at_ms = cmn_time_now_ms()};
+    ing_ctx_t ctx = {.country = srv->country,
+                     .received_at_ms = cmn_time_now_ms(),
+                     .internal_max_digits = (int)srv->cfg->internal_max_digits,
+                     .time_zone = time_zone};
+    if (cmn_phone_format_parse(number_format, &ctx.number_format) < 0)
+        ctx.number_format = CMN_PHONE_FORMAT_AUTO; /* unreachable: the config checked the enum */
+    return ctx;
 }
 
 /* The JSON providers' normalisers behind one signature; `arg` is the
@@ -255,11 +262,10 @@ static int normalise_generic(const ing_ctx_t *ctx, const char *arg, const json_t
 /* After authentication, every JSON route: 415, parse, normalise, publish
  * or dead-letter. */
 static void accept_json(ing_server_t *srv, struct evhttp_request *req, const char *provider,
-                        json_normaliser_fn normalise, const char *arg)
+                        json_normaliser_fn normalise, const char *arg, ing_ctx_t ctx)
 {
     ing_events_t events;
     ing_error_t why = {0};
-    ing_ctx_t ctx = ctx_now(srv);
     if (!cmn_http_content_type_is(req, "application/json"))
         return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
     ing_events_init(&events);
@@ -292,7 +298,8 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
     }
     if (!cmn_auth_token_equal(srv->cfg->callgear_token, token))
         return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
-    accept_json(srv, req, "callgear", normalise_callgear, notification);
+    accept_json(srv, req, "callgear", normalise_callgear, notification,
+                ctx_now(srv, srv->cfg->callgear_number_format, srv->cfg->callgear_time_zone));
 }
 
 /* The URL Twilio signed: the configured public base URL + our request URI. */
@@ -326,7 +333,7 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
                                     "X-Twilio-Signature");
     }
     ing_events_t events;
-    ing_ctx_t ctx = ctx_now(srv);
+    ing_ctx_t ctx = ctx_now(srv, srv->cfg->twilio_number_format, NULL);
     ing_events_init(&events);
     int rc = ing_twilio_normalise(&ctx, &form, &events, &why);
     ing_form_free(&form);
@@ -339,7 +346,8 @@ static void on_webex(struct evhttp_request *req, const char *path, void *arg)
     ing_server_t *srv = arg;
     if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
         return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
-    accept_json(srv, req, "webex", normalise_webex, NULL);
+    accept_json(srv, req, "webex", normalise_webex, NULL,
+                ctx_now(srv, srv->cfg->webex_number_format, NULL));
 }
 
 static void on_generic(struct evhttp_request *req, const char *path, void *arg)
@@ -353,7 +361,8 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
                                   cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER),
                                   cmn_time_now_ms(), srv->cfg->generic_tolerance_s * 1000, &why))
         return cmn_http_reply_error(req, 401, why.msg, why.field);
-    accept_json(srv, req, "generic", normalise_generic, NULL);
+    accept_json(srv, req, "generic", normalise_generic, NULL,
+                ctx_now(srv, srv->cfg->generic_number_format, NULL));
 }
 
 int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
@@ -365,6 +374,12 @@ int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
                                          "Authenticated payloads kept on call-events.dlq", NULL);
     srv->unmapped_agents = cmn_metrics_counter(
         "ingest_unmapped_agents_total", "Events naming an operator with no CRM agent (R-I3)", NULL);
+    if (!cmn_time_zone_known(c->callgear_time_zone)) {
+        LOG_ERROR("CALLBUS_INGEST_CALLGEAR_TIME_ZONE: \"%s\" is not an IANA time zone of this "
+                  "system's tz database (tzdata)",
+                  c->callgear_time_zone);
+        return -1;
+    }
     /* A provider that is not configured has no route: it answers 404. */
     if (*c->callgear_token &&
         cmn_http_route(http, "callgear", "/v1/callgear/", CMN_HTTP_POST, on_callgear, srv) < 0)

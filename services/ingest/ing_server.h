@@ -23,6 +23,14 @@ typedef struct {
     long kafka_message_timeout_ms;
     long kafka_queue_max;
     long retry_after_s;
+    /* How each provider writes numbers without '+' (cmn_phone_format_parse
+     * names) and where its offset-less times are (issue 9). */
+    char *callgear_number_format;
+    char *twilio_number_format;
+    char *webex_number_format;
+    char *generic_number_format; /* generic and TVox */
+    long internal_max_digits;
+    char *callgear_time_zone;
 } ing_config_t;
 
 typedef struct {
@@ -35,7 +43,8 @@ typedef struct {
     cmn_metric_t *unmapped_agents;
 } ing_server_t;
 
-/* Registers the routes of the configured providers on `http`. */
+/* Registers the routes of the configured providers on `http`; -1 (logged)
+ * when a provider setting cannot be used (an unknown time zone). */
 int ing_server_routes(ing_server_t *srv, cmn_http_t *http) __attribute__((warn_unused_result));
 
 #endif

@@ -143,14 +143,16 @@ typedef struct {
         CMN_EV_NONE, CMN_OUT_NONE                                                                  \
     }
 /* What each leg's status means for the call. Inbound customer leg: Twilio
- * answers it itself (TwiML), so only its end is reported; "completed" is
- * taken as answered (see docs/providers.md for this limit), any other end means
- * nobody ever picked up: abandoned. */
+ * answers it itself (TwiML), so only its end is reported. Its "completed"
+ * says only that the call ended, not whether an agent answered (the caller
+ * may have hung up in the IVR or the queue), and ingest keeps no state: the
+ * outcome is `completed` and ticket-service decides from the call's agent
+ * legs (issue 9). Any other end means nobody ever picked up: abandoned. */
 static const tw_rule_t rules[LEG__COUNT][PH__COUNT] = {
     [LEG_INBOUND_CUSTOMER] = {NO_EVENT,
                               NO_EVENT,
                               NO_EVENT,
-                              {CMN_EV_ENDED, CMN_OUT_ANSWERED},
+                              {CMN_EV_ENDED, CMN_OUT_COMPLETED},
                               {CMN_EV_ENDED, CMN_OUT_ABANDONED}},
     [LEG_INBOUND_AGENT] = {NO_EVENT,
                            {CMN_EV_OFFERED, CMN_OUT_NONE},

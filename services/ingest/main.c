@@ -36,6 +36,22 @@ static const cmn_cfg_spec_t ingest_spec[] = {
                 "Producer queue bound; beyond it requests get 503 at once."),
     CMN_CFG_NUM("CALLBUS_INGEST_RETRY_AFTER_S", "5", 1, 3600, OFF(retry_after_s),
                 "Retry-After of a 503."),
+    /* issue 9: provider number formats, extensions, CallGear's time zone */
+    CMN_CFG_CHOICE("CALLBUS_INGEST_CALLGEAR_NUMBER_FORMAT", "international",
+                   "international|national|auto", OFF(callgear_number_format),
+                   "How CallGear writes numbers without '+': full international digits."),
+    CMN_CFG_CHOICE("CALLBUS_INGEST_TWILIO_NUMBER_FORMAT", "auto", "international|national|auto",
+                   OFF(twilio_number_format), "How Twilio writes numbers without '+'."),
+    CMN_CFG_CHOICE("CALLBUS_INGEST_WEBEX_NUMBER_FORMAT", "auto", "international|national|auto",
+                   OFF(webex_number_format), "How the Webex flow writes ANI/DNIS without '+'."),
+    CMN_CFG_CHOICE("CALLBUS_INGEST_GENERIC_NUMBER_FORMAT", "auto", "international|national|auto",
+                   OFF(generic_number_format),
+                   "How generic and TVox senders write customer_number without '+'."),
+    CMN_CFG_NUM("CALLBUS_INGEST_INTERNAL_MAX_DIGITS", "5", 0, 8, OFF(internal_max_digits),
+                "Bare numbers of at most this many digits are extensions: internal calls, no "
+                "ticket; 0: none."),
+    CMN_CFG_STR("CALLBUS_INGEST_CALLGEAR_TIME_ZONE", "UTC", OFF(callgear_time_zone),
+                "IANA time zone of CallGear's notification_time, which has no offset."),
 };
 #define N_SPEC (sizeof ingest_spec / sizeof ingest_spec[0])
 

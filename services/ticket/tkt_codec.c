@@ -62,6 +62,7 @@ json_t *tkt_codec_call_to_json(const tkt_call_t *c)
     PUT_STR(o, c, dialled_number);
     PUT_INT(o, c, outbound);
     PUT_INT(o, c, answered);
+    PUT_INT(o, c, offered);
     PUT_INT(o, c, ended);
     PUT_INT(o, c, started_at_ms);
     PUT_INT(o, c, last_event_at_ms);
@@ -92,6 +93,7 @@ int tkt_codec_call_from_json(const json_t *o, tkt_call_t *c)
     GET_STR(o, c, dialled_number);
     GET_INT(o, c, outbound);
     GET_INT(o, c, answered);
+    GET_INT(o, c, offered);
     GET_INT(o, c, ended);
     GET_INT(o, c, started_at_ms);
     GET_INT(o, c, last_event_at_ms);

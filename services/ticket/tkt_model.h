@@ -110,6 +110,7 @@ typedef struct {
     char dialled_number[TKT_PHONE_MAX]; /* outbound: the number the agent dialled (R-C5) */
     int outbound;
     int answered;
+    int offered; /* offered to an agent at least once, mapped or not (R-M1) */
     int ended;
     int64_t started_at_ms;
     int64_t last_event_at_ms;

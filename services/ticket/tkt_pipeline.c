@@ -70,7 +70,7 @@ struct tkt_pipeline {
     job_t *jobs;                   /* every job started and not finished */
     struct event *oom_timer;
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
-    cmn_metric_t *m_ops_refused;
+    cmn_metric_t *m_ops_refused, *m_ignored_internal;
     cmn_metric_t *m_created[6];
 };
 
@@ -805,6 +805,8 @@ static void count_figures(job_t *j)
 {
     if (j->figures.ignored_unmapped)
         cmn_metric_add(j->p->m_ignored, 1);
+    if (j->figures.ignored_internal)
+        cmn_metric_add(j->p->m_ignored_internal, 1);
 }
 
 static void on_contacts(void *ctx, const tkt_crm_result_t *res)
@@ -1083,10 +1085,7 @@ static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
     cmn_event_init(&ev);
     ev.type = l->call.outbound ? CMN_EV_OUTBOUND_ENDED : CMN_EV_ENDED;
     ev.direction = l->call.outbound ? CMN_DIR_OUTBOUND : CMN_DIR_INBOUND;
-    ev.outcome = l->call.answered                 ? CMN_OUT_ANSWERED
-                 : l->call.outbound               ? CMN_OUT_MISSED
-                 : l->call.last_offered_crm_id[0] ? CMN_OUT_MISSED
-                                                  : CMN_OUT_ABANDONED;
+    ev.outcome = tkt_call_outcome(&l->call);
     ev.occurred_at_ms = ev.received_at_ms = cmn_time_now_ms();
     if (cmn_event_set(&ev.event_id, id) < 0 || cmn_event_set(&ev.provider, "generic") < 0 ||
         cmn_event_set(&ev.call_id, l->call.call_id) < 0 ||
@@ -1177,6 +1176,8 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
                                            "Updates the CRM refused for good (4xx), logged", NULL);
     p->m_ignored = cmn_metrics_counter("ticket_calls_ignored_unmapped_total",
                                        "Calls of operators with no CRM agent (R-I3)", NULL);
+    p->m_ignored_internal = cmn_metrics_counter("ticket_calls_ignored_internal_total",
+                                                "Internal (extension) calls: no ticket", NULL);
     for (int i = 0; i < 6; i++) {
         char labels[32];
         snprintf(labels, sizeof labels, "kind=\"%s\"", kinds[i]);

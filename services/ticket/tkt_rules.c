@@ -1294,8 +1294,10 @@ static void on_offered(dctx_t *c)
     const cmn_agent_t *a = &c->ev->agent;
     int offered = c->ev->type == CMN_EV_OFFERED ||
                   (c->ev->outcome == CMN_OUT_MISSED && (a->provider_id || a->crm_id));
-    if (offered)
+    if (offered) {
         COPY(st_call(c)->last_offered_crm_id, a->crm_id);
+        st_call(c)->offered = 1; /* even to an unmapped agent: not abandoned */
+    }
     note(c, "call state only: no CRM change");
 }
 
@@ -1396,12 +1398,21 @@ static int finish(dctx_t *c)
     return 0;
 }
 
+cmn_outcome_t tkt_call_outcome(const tkt_call_t *call)
+{
+    return call->answered                                       ? CMN_OUT_ANSWERED
+           : call->outbound                                     ? CMN_OUT_MISSED
+           : call->offered || call->last_offered_crm_id[0] != 0 ? CMN_OUT_MISSED
+                                                                : CMN_OUT_ABANDONED;
+}
+
 int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
                const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
 {
     static const tkt_call_t no_call;
     static const tkt_customer_t no_customer;
     static const tkt_facts_t no_facts;
+    cmn_event_t decided; /* a shallow copy with the outcome the call's state gives */
     dctx_t c;
     if (!out)
         return -1;
@@ -1427,6 +1438,20 @@ int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t 
     if (empty(ev->call_id)) {
         out->note = "a call event without call_id";
         return -1;
+    }
+    if (ev->internal) {
+        /* issue 9: an extension is not a customer; one count per call, at its end */
+        out->note = "internal call (extension): no customer, no ticket";
+        out->figures.ignored_internal =
+            ev->type == CMN_EV_ENDED || ev->type == CMN_EV_OUTBOUND_ENDED;
+        return 0;
+    }
+    if (ev->type == CMN_EV_ENDED && ev->outcome == CMN_OUT_COMPLETED) {
+        /* issue 9: the provider could not say (Twilio's caller leg); the
+         * call's legs can. The copy borrows ev's strings, never freed here. */
+        decided = *ev;
+        decided.outcome = tkt_call_outcome(c.call);
+        c.ev = &decided;
     }
     track(&c);
     dispatch(&c);

@@ -75,6 +75,7 @@ typedef struct {
     int closed;
     int reused;
     int ignored_unmapped; /* R-I3 */
+    int ignored_internal; /* issue 9: an internal (extension) call ended, no ticket */
 } tkt_figures_t;
 
 #define TKT_MAX_OPS 8
@@ -90,6 +91,12 @@ typedef struct {
     const char *note;        /* why nothing was done, for the log (static string) */
     tkt_figures_t figures;
 } tkt_plan_t;
+
+/* How a call ended, from its own state, when its end does not say (a
+ * `completed` outcome, a call whose end never came): an agent answered ->
+ * answered; outbound and not answered -> missed; offered to an agent ->
+ * missed (R-M1); never offered -> abandoned. */
+cmn_outcome_t tkt_call_outcome(const tkt_call_t *call);
 
 /* Decides what `ev` means for the CRM. `call` and `customer` are the stored
  * state (zeroed structs when none); `facts` what was fetched so far.

@@ -78,8 +78,7 @@ def binary(var, *parts):
     return path
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def start_pipeline(tmp_path_factory, country):
     log_dir = tmp_path_factory.mktemp("e2e")
     emulator = ZendeskEmulator("127.0.0.1", 0, "agent@example.com", "e2e-token", 0)
     emulator.start()
@@ -88,7 +87,7 @@ def pipeline(tmp_path_factory):
     base.update({"CALLBUS_KAFKA_BROKERS": BROKERS, "CALLBUS_REDIS_URL": REDIS,
                  "CALLBUS_TOPIC_PREFIX": prefix, "CALLBUS_TOPIC_PARTITIONS": "2",
                  "CALLBUS_HTTP_PORT": "0", "CALLBUS_HTTP_BIND": "127.0.0.1",
-                 "CALLBUS_DEFAULT_COUNTRY": "TR", "CALLBUS_LOG_LEVEL": "info"})
+                 "CALLBUS_DEFAULT_COUNTRY": country, "CALLBUS_LOG_LEVEL": "info"})
     ingest = Service(binary("CALLBUS_INGEST_BIN", "services", "ingest", "callbus-ingest"),
                      "ingest", dict(base, CALLBUS_INGEST_CALLGEAR_TOKEN=TOKEN,
                                     CALLBUS_AGENT_MAP="callgear:2207=900001,callgear:2211=900002"),
@@ -103,6 +102,17 @@ def pipeline(tmp_path_factory):
     rc_ticket, rc_ingest = ticket.stop(), ingest.stop()
     emulator.stop()
     assert (rc_ingest, rc_ticket) == (0, 0), "a service did not shut down cleanly"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    yield from start_pipeline(tmp_path_factory, "TR")
+
+
+@pytest.fixture(scope="module")
+def pipeline_it(tmp_path_factory):
+    """The stack as a new Italian user runs it: default country IT."""
+    yield from start_pipeline(tmp_path_factory, "IT")
 
 
 def post(pipeline, notification, payload):
@@ -184,3 +194,19 @@ def test_unmapped_operator_makes_no_ticket(pipeline):
                 if t.get("external_id") == f"callbus-{session}"]
     metrics = requests.get(pipeline["ticket"].url + "/metrics", timeout=5).text
     assert re.search(r"^ticket_calls_ignored_unmapped_total [1-9]", metrics, re.M)
+
+
+def test_callgear_international_digits_under_italy(pipeline_it):
+    """Issue 9 item 5: CallGear sends full international digits without '+';
+    under default country IT, 905321112233 is the Turkish +905321112233 (the
+    contact and the subject), not +39905321112233."""
+    session, raw, e164 = 8100000010, "905321112233", "+905321112233"
+    for name in ("handset", "end_answered"):
+        post(pipeline_it, name.split("_")[0], fixture(name, session, raw))
+    ticket = wait_for(pipeline_it["emulator"], lambda ts: next(
+        (t for t in ts if t.get("external_id") == f"callbus-{session}" and t["status"] == "pending"),
+        None))
+    assert ticket["subject"] == f"Call from {e164}"
+    users = pipeline_it["emulator"].snapshot()["users"]
+    assert [u["phone"] for u in users if u["id"] == ticket["requester_id"]] == [e164]
+    assert not [u for u in users if (u.get("phone") or "").startswith("+39905")]

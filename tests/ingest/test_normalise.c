@@ -26,7 +26,7 @@ static int64_t at(const char *text)
 
 static ing_ctx_t ctx_for(const char *country)
 {
-    ing_ctx_t ctx = {cmn_phone_country(country), 0};
+    ing_ctx_t ctx = {.country = cmn_phone_country(country), .internal_max_digits = 5};
     ctx.received_at_ms = at("2026-03-12T12:00:00.250Z");
     return ctx;
 }
@@ -554,8 +554,10 @@ static void test_callgear_bad_values_are_named(void)
         {"notification_time", "\"yesterday\"", "notification_time"},
         {"contact_info.contact_phone_number", "\"+90 532 ABC\"",
          "contact_info.contact_phone_number"},
-        {"contact_info.contact_phone_number", "\"5324127890\"",
-         "contact_info.contact_phone_number"}, /* national, but no country configured */
+        /* national (trunk 0), but no country configured; without the 0 the
+         * digits would be a valid Cuban number (+53 24127890), taken as such */
+        {"contact_info.contact_phone_number", "\"05324127890\"",
+         "contact_info.contact_phone_number"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ing_events_t out;
@@ -813,7 +815,9 @@ static void test_twilio_agent_no_answer_is_leg_missed_R_M1(void)
     ing_events_clear(&out);
 }
 
-/* R-T5: the caller's leg completed ends the call. */
+/* R-T5: the caller's leg completed ends the call. Issue 9: it cannot say
+ * whether an agent answered (the caller may have hung up in the IVR), so
+ * its outcome is `completed`, for ticket-service to decide from the legs. */
 static void test_twilio_inbound_completed_is_ended_R_T5(void)
 {
     ing_events_t out;
@@ -821,7 +825,7 @@ static void test_twilio_inbound_completed_is_ended_R_T5(void)
     ASSERT_EQ_INT(twilio("twilio_inbound_completed.form", &out, &err), 0);
     cmn_event_t *ev = &out.ev[0];
     ASSERT_EQ_INT(ev->type, CMN_EV_ENDED);
-    ASSERT_EQ_INT(ev->outcome, CMN_OUT_ANSWERED);
+    ASSERT_EQ_INT(ev->outcome, CMN_OUT_COMPLETED);
     ASSERT_EQ_STR(ev->call_id, "CA8a1f0c2b3d4e5f60718293a4b5c6d7e8");
     ASSERT_EQ_STR(ev->leg_id, ev->call_id);
     ASSERT_EQ_STR(ev->customer_number, "+390612345678");
@@ -1394,8 +1398,91 @@ static void test_every_fixture_yields_valid_events_with_stable_ids(void)
     }
 }
 
-TEST_MAIN("ingest_normalise", TEST_CASE(test_events_push_bounded), TEST_CASE(test_fail_fills_error),
-          TEST_CASE(test_callgear_handset_is_answered_R_T1),
+/* Issue 9 item 5: CallGear sends international digits without '+'; under
+ * default country IT they are Turkish, not "+39905321112233". */
+static void test_callgear_international_digits_issue9(void)
+{
+    static const cmn_phone_format_t formats[] = {CMN_PHONE_FORMAT_INTERNATIONAL,
+                                                 CMN_PHONE_FORMAT_AUTO};
+    for (size_t i = 0; i < 2; i++) {
+        ing_events_t out;
+        ing_error_t err;
+        ing_ctx_t ctx = ctx_for("IT");
+        json_t *body = load_json("callgear_end_answered.json");
+        ASSERT_TRUE(body);
+        ctx.number_format = formats[i];
+        json_object_set_new(json_object_get(body, "contact_info"), "contact_phone_number",
+                            json_string("905321112233"));
+        ASSERT_EQ_INT(ing_callgear_normalise(&ctx, "end", body, &out, &err), 0);
+        ASSERT_EQ_STR(out.ev[0].customer_number, "+905321112233");
+        ing_events_clear(&out);
+        json_decref(body);
+    }
+}
+
+/* Issue 9: an extension is an internal call: no customer, internal set,
+ * and the event still valid (and encoded with "internal": true). */
+static void test_callgear_extension_is_internal_issue9(void)
+{
+    ing_events_t out;
+    ing_error_t err;
+    ing_ctx_t ctx = ctx_for("IT");
+    json_t *body = load_json("callgear_end_answered.json");
+    ASSERT_TRUE(body);
+    json_object_set_new(json_object_get(body, "contact_info"), "contact_phone_number",
+                        json_string("2207"));
+    ASSERT_EQ_INT(ing_callgear_normalise(&ctx, "end", body, &out, &err), 0);
+    ASSERT_TRUE(out.ev[0].customer_number == NULL);
+    ASSERT_EQ_INT(out.ev[0].internal, 1);
+    char *text = cmn_event_encode(&out.ev[0]);
+    ASSERT_TRUE(text && strstr(text, "\"internal\":true"));
+    free(text);
+    ing_events_clear(&out);
+    /* with extensions switched off the same number is refused, naming it */
+    ctx.internal_max_digits = 0;
+    ASSERT_EQ_INT(ing_callgear_normalise(&ctx, "end", body, &out, &err), -1);
+    ASSERT_EQ_STR(err.field, "contact_info.contact_phone_number");
+    json_decref(body);
+}
+
+/* Issue 9 item 4: notification_time has no offset; the CallGear time zone
+ * says how to read it (UTC by default; Rome is +01:00 in March, +02:00 in
+ * July; Istanbul +03:00 all year). */
+static void test_callgear_time_zone_issue9(void)
+{
+    static const struct {
+        const char *zone, *local, *utc;
+    } cases[] = {
+        {NULL, "2026-03-12 10:18:47", "2026-03-12T10:18:47Z"},
+        {"UTC", "2026-03-12 10:18:47", "2026-03-12T10:18:47Z"},
+        {"Europe/Rome", "2026-03-12 10:18:47", "2026-03-12T09:18:47Z"},
+        {"Europe/Rome", "2026-07-12 10:18:47", "2026-07-12T08:18:47Z"},
+        {"Europe/Istanbul", "2026-07-12 10:18:47", "2026-07-12T07:18:47Z"},
+        {"America/New_York", "2026-01-05 08:00:00", "2026-01-05T13:00:00Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ing_events_t out;
+        ing_error_t err;
+        ing_ctx_t ctx = ctx_for("TR");
+        json_t *body = load_json("callgear_end_answered.json");
+        ASSERT_TRUE(body);
+        ctx.time_zone = cases[i].zone;
+        json_object_set_new(body, "notification_time", json_string(cases[i].local));
+        ASSERT_EQ_INT(ing_callgear_normalise(&ctx, "end", body, &out, &err), 0);
+        ASSERT_EQ_INT(out.ev[0].occurred_at_ms, at(cases[i].utc));
+        ing_events_clear(&out);
+        json_decref(body);
+    }
+    ASSERT_EQ_INT(cmn_time_zone_known("Europe/Rome"), 1);
+    ASSERT_EQ_INT(cmn_time_zone_known("UTC"), 1);
+    ASSERT_EQ_INT(cmn_time_zone_known("Mars/Olympus"), 0);
+    ASSERT_EQ_INT(cmn_time_zone_known("../etc/passwd"), 0);
+}
+
+TEST_MAIN("ingest_normalise", TEST_CASE(test_callgear_international_digits_issue9),
+          TEST_CASE(test_callgear_extension_is_internal_issue9),
+          TEST_CASE(test_callgear_time_zone_issue9), TEST_CASE(test_events_push_bounded),
+          TEST_CASE(test_fail_fills_error), TEST_CASE(test_callgear_handset_is_answered_R_T1),
           TEST_CASE(test_callgear_handset_outbound_is_outbound_answered),
           TEST_CASE(test_callgear_endleg_unanswered_operator_leg_is_offer_R_M1),
           TEST_CASE(test_callgear_endleg_answered_and_non_operator_legs),

@@ -342,7 +342,8 @@ TWILIO_CASES = {
     "inbound_completed": ("+390612345678", {
         "schema_version": 1, "type": "call.ended", "provider": "twilio", "call_id": TW_PARENT,
         "leg_id": TW_PARENT, "customer_number": "+390612345678",
-        "dialled_number": "+390287654321", "direction": "inbound", "outcome": "answered",
+        # issue 9: the caller's leg cannot say whether an agent answered
+        "dialled_number": "+390287654321", "direction": "inbound", "outcome": "completed",
         "durations": {"total_s": 212}, "occurred_at": "2026-03-10T09:17:41.000Z"}),
     "outbound_initiated": ("+34912345678", dict(TW_OUT, type="outbound.started",
                                                 occurred_at="2026-03-10T11:02:00.000Z")),

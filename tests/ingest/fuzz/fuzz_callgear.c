@@ -8,7 +8,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const kinds[] = {"handset",   "endleg", "end",
                                         "recording", "legout", "callout"};
-    ing_ctx_t ctx = {cmn_phone_country("TR"), 1773316800000};
+    ing_ctx_t ctx = {.country = cmn_phone_country("TR"),
+                     .received_at_ms = 1773316800000,
+                     .internal_max_digits = 5};
     json_t *body = json_loadb((const char *)data, size, 0, NULL);
     if (!body)
         return 0;

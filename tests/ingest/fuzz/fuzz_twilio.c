@@ -7,7 +7,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ing_ctx_t ctx = {cmn_phone_country("IT"), 1773316800000};
+    ing_ctx_t ctx = {.country = cmn_phone_country("IT"),
+                     .received_at_ms = 1773316800000,
+                     .internal_max_digits = 5};
     ing_form_t form;
     ing_events_t out;
     ing_error_t err = {"", ""};

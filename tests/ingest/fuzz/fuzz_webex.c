@@ -6,7 +6,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ing_ctx_t ctx = {cmn_phone_country("ES"), 1773316800000};
+    ing_ctx_t ctx = {.country = cmn_phone_country("ES"),
+                     .received_at_ms = 1773316800000,
+                     .internal_max_digits = 5};
     ing_events_t out;
     ing_error_t err = {"", ""};
     json_t *body = json_loadb((const char *)data, size, 0, NULL);
