@@ -26,9 +26,10 @@ typedef struct partition_track {
     struct partition_track *next;
     const char *topic; /* interned */
     int32_t partition;
-    int revoking;  /* no more messages handed out; waiting for its in-flight ones */
-    int in_flight; /* slots in SLOT_IN_FLIGHT */
-    slot_t *slots; /* ring buffer */
+    int revoking;     /* no more messages handed out; waiting for its in-flight ones */
+    int in_flight;    /* slots in SLOT_IN_FLIGHT */
+    int paused_alone; /* at max_in_flight_per_partition: this partition waits in Kafka */
+    slot_t *slots;    /* ring buffer */
     size_t head, count, cap;
 } track_t;
 
@@ -41,6 +42,7 @@ struct cmn_consumer {
     size_t n_names;
     int in_flight;
     int max_in_flight;
+    int max_per_partition; /* 0: no per-partition bound */
     int paused;
     int held; /* the service asked for a pause (cmn_consumer_hold) */
     int stopped;
@@ -170,17 +172,49 @@ static int64_t track_pop_done(track_t *t)
     return store;
 }
 
+static int paused_alone(const cmn_consumer_t *c, const char *topic, int32_t partition);
+
 static void set_paused(cmn_consumer_t *c, int pause)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL, *go;
     if (c->paused == pause || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
-    if (pause)
+    if (pause) {
         rd_kafka_pause_partitions(c->rk, parts);
-    else
-        rd_kafka_resume_partitions(c->rk, parts);
+    } else if ((go = rd_kafka_topic_partition_list_new(parts->cnt)) != NULL) {
+        for (int i = 0; i < parts->cnt; i++) /* a partition at its own bound stays paused */
+            if (!paused_alone(c, parts->elems[i].topic, parts->elems[i].partition))
+                rd_kafka_topic_partition_list_add(go, parts->elems[i].topic,
+                                                  parts->elems[i].partition);
+        rd_kafka_resume_partitions(c->rk, go);
+        rd_kafka_topic_partition_list_destroy(go);
+    }
     rd_kafka_topic_partition_list_destroy(parts);
     c->paused = pause;
+}
+
+/* One partition alone (a hot key's backlog): it waits in Kafka while the
+ * others flow. */
+static void pause_one(cmn_consumer_t *c, track_t *t, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    if (!l)
+        return;
+    rd_kafka_topic_partition_list_add(l, t->topic, t->partition);
+    rd_kafka_resp_err_t err =
+        pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err)
+        return;
+    t->paused_alone = pause;
+    LOG_INFO("%s[%d] %s (%d message(s) in flight)", t->topic, t->partition,
+             pause ? "paused at its in-flight bound" : "resumed", t->in_flight);
+}
+
+static int paused_alone(const cmn_consumer_t *c, const char *topic, int32_t partition)
+{
+    const track_t *t = track_find(c, topic, partition);
+    return t && t->paused_alone;
 }
 
 static void maybe_resume(cmn_consumer_t *c)
@@ -206,6 +240,8 @@ void cmn_consumer_done(cmn_consumer_t *c, const cmn_msg_pos_t *pos)
     slot_at(t, (size_t)i)->state = SLOT_DONE;
     t->in_flight--;
     c->in_flight--;
+    if (t->paused_alone && t->in_flight <= c->max_per_partition / 2 && !c->paused && !c->stopped)
+        pause_one(c, t, 0);
     int64_t store = track_pop_done(t);
     if (store >= 0) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -288,6 +324,8 @@ static void handle_message(cmn_consumer_t *c, rd_kafka_message_t *m)
     }
     c->in_flight++;
     cmn_msg_pos_t pos = {t->topic, m->partition, m->offset};
+    if (c->max_per_partition && t->in_flight >= c->max_per_partition && !t->paused_alone)
+        pause_one(c, t, 1); /* before handing it out: the service may finish it at once */
     c->on_message(c->ctx, &pos, m);
 }
 
@@ -423,6 +461,9 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
         {"auto.offset.reset", "earliest"},
         {"session.timeout.ms", session},
         {"enable.partition.eof", "false"},
+        /* librdkafka's default prefetch (64 MiB) is more than a service's
+         * whole memory budget; 8 MiB still keeps thousands of events ahead */
+        {"queued.max.messages.kbytes", "8192"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], errstr, errsz) != RD_KAFKA_CONF_OK)
@@ -470,6 +511,8 @@ cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opt
     c->on_revoke = opts->on_revoke;
     c->ctx = opts->ctx;
     c->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 1000;
+    c->max_per_partition =
+        opts->max_in_flight_per_partition > 0 ? opts->max_in_flight_per_partition : 0;
     c->revoke_timeout_ms = opts->revoke_timeout_ms > 0 ? opts->revoke_timeout_ms : 10000;
     for (size_t i = 0; i < opts->n_topics; i++)
         if (!intern(c, opts->topics[i])) {

@@ -55,8 +55,11 @@ typedef struct {
     size_t n_topics;
     const char *instance_id; /* static membership (pod name); NULL = dynamic */
     int max_in_flight;       /* pause fetching beyond this many undone messages (default 1000) */
-    int session_timeout_ms;  /* default 10000 */
-    int revoke_timeout_ms;   /* longest wait for a revoked partition's work (default 10000) */
+    /* Pause one partition alone beyond this many of its undone messages (a
+     * hot key's backlog waits in Kafka; other partitions flow); 0 = none. */
+    int max_in_flight_per_partition;
+    int session_timeout_ms; /* default 10000 */
+    int revoke_timeout_ms;  /* longest wait for a revoked partition's work (default 10000) */
     cmn_message_fn on_message;
     cmn_revoke_fn on_revoke; /* may be NULL */
     void *ctx;

@@ -201,12 +201,24 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
         tkt_pipeline_sweep(t->pipeline);
 }
 
-/* Shutdown (cmn_service stops the HTTP intake first): fetch no more, and
+/* Shutdown: an event that has not started is left to the next run (its
+ * offset stays where it is: it is fetched again). */
+static int give_up(void *cb_ctx, void *arg)
+{
+    free(cb_ctx);
+    return 1;
+}
+
+/* Shutdown (cmn_service stops the HTTP intake first): fetch no more, hand
+ * back what has not started (a hot customer's backlog can be long), and
  * send the pending batch window now (R-B2) instead of at its end. */
 static void stop_intake(void *ctx)
 {
     ticket_t *t = ctx;
     cmn_consumer_stop(t->consumer);
+    size_t left = tkt_pipeline_cancel_queued(t->pipeline, give_up, t);
+    if (left)
+        LOG_INFO("shutdown: %zu event(s) not started are left to the next run", left);
     tkt_batch_flush_now(t->batch);
 }
 
@@ -294,6 +306,8 @@ static int start_kafka(ticket_t *t)
                                  .n_topics = 3,
                                  .instance_id = t->cfg.instance_id,
                                  .max_in_flight = (int)t->cfg.max_in_flight,
+                                 .max_in_flight_per_partition =
+                                     (int)t->cfg.max_in_flight_per_partition,
                                  .on_message = on_message,
                                  .on_revoke = on_revoke,
                                  .ctx = t};

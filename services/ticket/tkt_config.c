@@ -13,6 +13,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
     CMN_CFG_NUM(
         "CALLBUS_CRM_RATE_LIMIT", "700", 10, 100000, OFF(crm_rate_limit),
         "The CRM plan's requests per minute (Zendesk Team 200 ... Enterprise Plus 2500) (R-B5)."),
+    CMN_CFG_FLAG("CALLBUS_CRM_ALLOW_PLAIN_HTTP", "false", OFF(crm_allow_plain_http),
+                 "Allow a plain http:// CRM URL on another host (the demo compose's emulator "
+                 "container only: the API token would travel unencrypted)."),
     CMN_CFG_NUM("CALLBUS_CRM_TIMEOUT_MS", "10000", 500, 120000, OFF(crm_timeout_ms),
                 "Timeout of one CRM request."),
     CMN_CFG_CHOICE("CALLBUS_CRM_LOOKUP_FORM", "digits", "e164|digits|national", OFF(lookup_form),
@@ -59,6 +62,10 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "Static group membership id (the pod name); empty: dynamic membership."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "200000", 100, 1000000, OFF(max_in_flight),
                 "Events fetched and not yet done (waiting or worked on) before fetching pauses."),
+    CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT_PER_PARTITION", "50000", 100, 1000000,
+                OFF(max_in_flight_per_partition),
+                "Of those, at most this many of one partition: past it that partition alone waits "
+                "in Kafka (a hot number's backlog) while the others flow."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_ACTIVE", "1000", 1, 100000, OFF(max_active),
                 "Events worked on at once (state loaded, CRM requests, batch); the rest wait "
                 "their turn holding only the event."),
@@ -153,5 +160,6 @@ void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out)
                                .email = c->zendesk_email,
                                .api_token = c->zendesk_token,
                                .rate_limit_per_min = (int)c->crm_rate_limit,
-                               .timeout_ms = (int)c->crm_timeout_ms};
+                               .timeout_ms = (int)c->crm_timeout_ms,
+                               .allow_plain_http = c->crm_allow_plain_http};
 }

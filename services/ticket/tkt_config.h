@@ -11,6 +11,7 @@
 typedef struct {
     char *zendesk_url, *zendesk_email, *zendesk_token;
     long crm_rate_limit, crm_timeout_ms;
+    int crm_allow_plain_http;
     char *lookup_form;
     long batch_window_s;
     int batch_comments, batch_updates;
@@ -22,7 +23,7 @@ typedef struct {
     long max_call_age_s;
     char *instance_id;
     char *group_id;
-    long max_in_flight, max_active, max_active_per_key, waiting_max_mb;
+    long max_in_flight, max_in_flight_per_partition, max_active, max_active_per_key, waiting_max_mb;
     char *ivr_token;
     long ivr_deadline_ms, ivr_cache_s;
 } tkt_config_t;

@@ -8,6 +8,7 @@
 #include "cmn_log.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,4 +489,54 @@ void tkt_curl_free(tkt_curl_t *c)
     event_free(c->timer);
     free(c);
     global_release();
+}
+
+static int is_loopback_host(const char *host)
+{
+    struct in_addr v4;
+    struct in6_addr v6, loop6 = IN6ADDR_LOOPBACK_INIT;
+    char bare[64];
+    size_t n = strlen(host);
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (n >= 2 && n < sizeof bare && host[0] == '[' && host[n - 1] == ']') {
+        memcpy(bare, host + 1, n - 2); /* libcurl keeps the brackets of an IPv6 host */
+        bare[n - 2] = '\0';
+        host = bare;
+    }
+    return inet_pton(AF_INET6, host, &v6) == 1 && memcmp(&v6, &loop6, sizeof v6) == 0;
+}
+
+int tkt_curl_url_check(const char *url, int allow_plain_http, char *errstr, size_t errsz)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int rc = -1;
+    if (!u) {
+        snprintf(errstr, errsz, "out of memory");
+        return -1;
+    }
+    if (!url || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        snprintf(errstr, errsz, "\"%s\" is not a URL", url ? url : "");
+        goto cleanup;
+    }
+    if (strcmp(scheme, "https") == 0 ||
+        (strcmp(scheme, "http") == 0 && (allow_plain_http || is_loopback_host(host))))
+        rc = 0;
+    else if (strcmp(scheme, "http") == 0)
+        snprintf(errstr, errsz,
+                 "plain http:// to %s would send the credentials unencrypted: use "
+                 "https:// (http:// is for this machine only)",
+                 host);
+    else
+        snprintf(errstr, errsz, "%s:// is not http(s)", scheme);
+cleanup:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
 }

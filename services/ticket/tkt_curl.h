@@ -45,6 +45,14 @@ typedef struct {
  * inside tkt_curl_request()). It may start new requests. */
 typedef void (*tkt_curl_done_fn)(void *ctx, const tkt_curl_resp_t *resp);
 
+/* A CRM base URL we may send credentials to: https://, or plain http://
+ * only to this machine (a host of exactly "localhost", an IPv4 address in
+ * 127.0.0.0/8 or ::1 — the emulator in tests). Parsed by libcurl's URL
+ * parser, so "http://127.0.0.1.example.com" or "http://localhost@evil" are
+ * refused; allow_plain_http lifts the http:// restriction (an explicit
+ * setting for a demo's emulator container). 0, or -1 with errstr saying why. */
+int tkt_curl_url_check(const char *url, int allow_plain_http, char *errstr, size_t errsz);
+
 /* Returns a new client on `base` (borrowed: must outlive the client), or
  * NULL when libcurl cannot be set up. */
 tkt_curl_t *tkt_curl_new(struct event_base *base);

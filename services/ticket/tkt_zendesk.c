@@ -1595,14 +1595,6 @@ static const tkt_crm_ops_t zd_ops = {
     .free = zd_free,
 };
 
-static int is_loopback_url(const char *url)
-{
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 ||
-           strncmp(host, "[::1]", 5) == 0;
-}
-
 tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg, char *errstr,
                            size_t errsz)
 {
@@ -1613,9 +1605,9 @@ tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg
         snprintf(errstr, errsz, "zendesk: base_url, email and api_token are required");
         return NULL;
     }
-    if (strncmp(cfg->base_url, "https://", 8) != 0 && strncmp(cfg->base_url, "http://", 7) != 0) {
-        snprintf(errstr, errsz, "zendesk: base_url must start with https:// (got \"%s\")",
-                 cfg->base_url);
+    char why[256];
+    if (tkt_curl_url_check(cfg->base_url, cfg->allow_plain_http, why, sizeof why) < 0) {
+        snprintf(errstr, errsz, "zendesk: base_url: %s", why);
         return NULL;
     }
     if (strlen(cfg->email) > ZD_USER_LEN || strchr(cfg->email, ':')) {
@@ -1668,8 +1660,6 @@ tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg
         snprintf(errstr, errsz, "zendesk: invalid rate limit settings");
         goto err;
     }
-    if (strncmp(zd->base_url, "http://", 7) == 0 && !is_loopback_url(zd->base_url))
-        LOG_WARN("zendesk: %s is plain http: the API token travels unencrypted", zd->base_url);
     tkt_rl_stats_t st;
     tkt_rl_stats(zd->rl, &st);
     LOG_INFO("zendesk adapter for %s: %zu requests per window", zd->base_url, st.budget);

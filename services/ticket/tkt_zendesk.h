@@ -15,6 +15,7 @@
 
 typedef struct {
     const char *base_url; /* "https://acme.zendesk.com" (or the emulator's http://127.0.0.1:PORT) */
+    int allow_plain_http; /* http:// to another host too (tkt_curl_url_check) */
     const char *email;    /* API user; auth is Basic "{email}/token:{api_token}" */
     const char *api_token;  /* secret: never logged */
     int rate_limit_per_min; /* the plan's account limit (Team 200 ... 2500); 0 = 700 */
