@@ -127,6 +127,10 @@ typedef struct {
     /* The ticket fields the CRM has (R-T9: a mapping naming a missing one
      * is reported on the ticket, not a failure). */
     void (*list_fields)(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx);
+    /* Whether `id` can name a ticket in this CRM at all (Zendesk: a positive
+     * integer): a provider-supplied ticket id that cannot is refused before
+     * any request is made with it (a 400 answered for ever otherwise). */
+    int (*valid_ticket_id)(const tkt_crm_t *crm, const char *id);
     /* The URL an agent opens for a ticket / a contact. */
     void (*ticket_url)(const tkt_crm_t *crm, const char *ticket_id, char *out, size_t outsz);
     void (*contact_url)(const tkt_crm_t *crm, const char *contact_id, char *out, size_t outsz);

@@ -70,7 +70,7 @@ struct tkt_pipeline {
     job_t *jobs;                   /* every job started and not finished */
     struct event *oom_timer;
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
-    cmn_metric_t *m_ops_refused, *m_ignored_internal;
+    cmn_metric_t *m_ops_refused, *m_ignored_internal, *m_bad_ticket_ids;
     cmn_metric_t *m_created[6];
 };
 
@@ -949,6 +949,24 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     decide(j);
 }
 
+/* A ticket id the provider (an IVR, an agent desktop) sent that cannot be
+ * one of the CRM's is dropped, logged and counted: the call goes on as if
+ * none was given, instead of a request with it failing for ever. */
+static void check_provider_ticket_id(job_t *j)
+{
+    const tkt_crm_t *crm = j->p->d.crm;
+    if (!j->ev.ticket_id || !crm || !crm->ops->valid_ticket_id ||
+        crm->ops->valid_ticket_id(crm, j->ev.ticket_id))
+        return;
+    LOG_CALL(CMN_LOG_WARN, j->ev.call_id,
+             "event %s: ticket_id \"%.64s\" is not a ticket id of "
+             "the CRM: ignored",
+             j->ev.event_id, j->ev.ticket_id);
+    cmn_metric_add(j->p->m_bad_ticket_ids, 1);
+    free(j->ev.ticket_id);
+    j->ev.ticket_id = NULL;
+}
+
 static void start(job_t *j)
 {
     const char *call_id = j->ev.call_id ? j->ev.call_id : "-";
@@ -983,6 +1001,7 @@ static void on_lane_start(void *ctx, tkt_lane_item_t *item)
     j->custom = e->custom;
     j->custom_ctx = e->custom_ctx;
     e->custom_ctx = NULL;
+    check_provider_ticket_id(j);
     j->jobs_next = p->jobs;
     if (p->jobs)
         p->jobs->jobs_prev = j;
@@ -1176,6 +1195,9 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
                                            "Updates the CRM refused for good (4xx), logged", NULL);
     p->m_ignored = cmn_metrics_counter("ticket_calls_ignored_unmapped_total",
                                        "Calls of operators with no CRM agent (R-I3)", NULL);
+    p->m_bad_ticket_ids =
+        cmn_metrics_counter("ticket_provider_ticket_ids_refused_total",
+                            "Ticket ids from providers that cannot be the CRM's (ignored)", NULL);
     p->m_ignored_internal = cmn_metrics_counter("ticket_calls_ignored_internal_total",
                                                 "Internal (extension) calls: no ticket", NULL);
     for (int i = 0; i < 6; i++) {

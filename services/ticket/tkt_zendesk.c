@@ -1576,6 +1576,18 @@ static void zd_free(tkt_crm_t *crm)
     free(zd);
 }
 
+/* Zendesk ticket ids are positive integers (int64 in the OpenAPI spec). */
+static int zd_valid_ticket_id(const tkt_crm_t *crm, const char *id)
+{
+    size_t n = 0;
+    if (!id || id[0] < '1' || id[0] > '9')
+        return 0;
+    for (; id[n]; n++)
+        if (id[n] < '0' || id[n] > '9')
+            return 0;
+    return n <= 18; /* stays below INT64_MAX */
+}
+
 static const tkt_crm_ops_t zd_ops = {
     .find_contacts = zd_find_contacts,
     .create_contact = zd_create_contact,
@@ -1589,6 +1601,7 @@ static const tkt_crm_ops_t zd_ops = {
     .contact_tickets = zd_contact_tickets,
     .display_ticket = zd_display_ticket,
     .list_fields = zd_list_fields,
+    .valid_ticket_id = zd_valid_ticket_id,
     .ticket_url = zd_ticket_url,
     .contact_url = zd_contact_url,
     .pending = zd_pending,

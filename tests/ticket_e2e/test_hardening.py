@@ -66,3 +66,19 @@ def test_item1_two_long_event_ids_sharing_a_prefix_get_distinct_markers(stack):
     stack.svc.wait_idle()
     ids = [e["event_id"] for _, e in stack.topics.ticket_events() if e["call_id"] == call.call_id]
     assert sorted(ids) == sorted({f"tkt-{first['event_id']}", f"tkt-{end['event_id']}"}), ids
+
+
+def test_item9_provider_ticket_id_that_cannot_be_zendesks_is_ignored(stack):
+    """Issue 7 item 9: an answered event whose ticket_id (from an IVR or an
+    agent desktop) is not a Zendesk id used to send an update to it that
+    failed for ever, stalling the customer; now the id is refused before
+    any request (counted) and the call gets its ticket as if none was given."""
+    refused = stack.svc.metric("ticket_provider_ticket_ids_refused_total")
+    call = Call()
+    stack.produce(call.offered(AGENT1), call.answered(AGENT1, ticket_id="INC-0042"),
+                  call.ended())
+    t = one_ticket(stack.emu, call)
+    assert t["assignee_id"] == int(AGENT1["crm_id"])
+    stack.svc.wait_idle()
+    assert stack.svc.metric("ticket_provider_ticket_ids_refused_total") >= refused + 1
+    assert not any("INC-0042" in e["path"] for e in stack.emu.requests(0))
