@@ -135,8 +135,9 @@ static int requester(const tkt_customer_t *c, const tkt_facts_t *f, tkt_plan_t *
         return -1;
     }
     for (size_t i = 0; i < f->n_contacts; i++)
-        if (!best || f->contacts[i].created_at_ms > best->created_at_ms)
-            best = &f->contacts[i];
+        if (!best || tkt_contact_newer(f->contacts[i].created_at_ms, f->contacts[i].id,
+                                       best->created_at_ms, best->id))
+            best = &f->contacts[i]; /* R-C4 */
     if (best) {
         snprintf(id, idsz, "%s", best->id);
         SET(out->customer.contact_id, best->id);

@@ -126,7 +126,8 @@ static const tkt_crm_contact_t *newest_contact(const tkt_crm_result_t *res)
 {
     const tkt_crm_contact_t *best = NULL;
     for (size_t i = 0; i < res->n_contacts; i++)
-        if (!best || res->contacts[i].created_at_ms > best->created_at_ms)
+        if (!best || tkt_contact_newer(res->contacts[i].created_at_ms, res->contacts[i].id,
+                                       best->created_at_ms, best->id))
             best = &res->contacts[i];
     return best;
 }

@@ -350,11 +350,17 @@ static void count_reuse(dctx_t *c, tkt_status_t was)
 
 /* ---- contacts (R-C1..R-C4) ----------------------------------------------- */
 
+int tkt_contact_newer(int64_t a_created_ms, const char *a_id, int64_t b_created_ms,
+                      const char *b_id)
+{
+    if (a_created_ms != b_created_ms)
+        return a_created_ms > b_created_ms;
+    return strcmp(a_id, b_id) > 0; /* same instant: any fixed order, for replays */
+}
+
 static int newer_contact(const tkt_contact_ref_t *a, const tkt_contact_ref_t *b)
 {
-    if (a->created_at_ms != b->created_at_ms)
-        return a->created_at_ms > b->created_at_ms;
-    return strcmp(a->id, b->id) > 0; /* same instant: any fixed order, for replays */
+    return tkt_contact_newer(a->created_at_ms, a->id, b->created_at_ms, b->id);
 }
 
 /* R-C2 none: create one (its id is $contact); R-C3 one: it; R-C4 several:

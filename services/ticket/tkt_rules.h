@@ -108,6 +108,12 @@ cmn_outcome_t tkt_call_outcome(const tkt_call_t *call);
 int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
                const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out);
 
+/* R-C4, the one place it is decided: of several contacts with the number,
+ * the most recently created; at the same instant the greater id (any
+ * fixed order: a replay must pick the same one). 1 when a is newer than b. */
+int tkt_contact_newer(int64_t a_created_ms, const char *a_id, int64_t b_created_ms,
+                      const char *b_id);
+
 /* Fills {phone}, {call_id}, {queue} in a subject template. */
 void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);
 

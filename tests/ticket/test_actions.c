@@ -52,6 +52,29 @@ static void test_R_M1_group_open_needs_the_contact_first(void)
     ASSERT_EQ_STR(plan.customer.missed_ticket_id, TKT_REF_NEW_TICKET);
 }
 
+/* Issue 7 item 11: R-C4 has one home (tkt_contact_newer): contacts created
+ * at the same instant are told apart by id here too, as the call rules do
+ * (this copy used to keep the first one listed, so a replay that listed
+ * them in another order picked another contact). */
+static void test_R_C4_tie_broken_like_the_rules(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    const char *msg =
+        "{\"schema_version\":1,\"op_id\":\"op-000009\",\"op\":\"group.open\","
+        "\"group_id\":\"g9\",\"customer_number\":\"+390612345678\",\"call_id\":\"c9\","
+        "\"count\":1,\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    for (int order = 0; order < 2; order++) {
+        tkt_facts_t facts = {.contacts_known = 1, .n_contacts = 2};
+        snprintf(facts.contacts[order].id, sizeof facts.contacts[0].id, "601");
+        snprintf(facts.contacts[1 - order].id, sizeof facts.contacts[0].id, "602");
+        facts.contacts[0].created_at_ms = facts.contacts[1].created_at_ms = 5000;
+        ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+        ASSERT_EQ_STR(plan.ops[0].requester_id, "602");
+    }
+}
+
 static void test_R_M2_group_add_comments_with_count(void)
 {
     tkt_call_t call = {0};
@@ -172,6 +195,7 @@ int main(void)
                                         TEST_CASE(test_R_M2_group_add_comments_with_count),
                                         TEST_CASE(test_R_M3_status_closed_ends_the_group),
                                         TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
+                                        TEST_CASE(test_R_C4_tie_broken_like_the_rules),
                                         TEST_CASE(test_R_P6_retarget_moves_the_call),
                                         TEST_CASE(test_bad_messages_rejected),
                                         TEST_CASE(test_codec_roundtrip)};
