@@ -428,10 +428,24 @@ static void on_instead_intent(void *ctx, int fresh, const char *err)
         crm->ops->find_by_external_id(crm, w->create.external_id, on_instead_found, w);
 }
 
+/* The write's own fields join the replacement's session-start ones (the
+ * write's value wins for a field both name). */
+static void merge_fields(tkt_op_t *into, const tkt_op_t *from)
+{
+    for (size_t i = 0; i < from->n_fields; i++) {
+        size_t k = 0;
+        while (k < into->n_fields && strcmp(into->fields[k].field_id, from->fields[i].field_id))
+            k++;
+        if (k == into->n_fields && into->n_fields == TKT_MAX_FIELDS)
+            continue;
+        into->fields[k] = from->fields[i];
+        if (k == into->n_fields)
+            into->n_fields++;
+    }
+}
+
 static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
 {
-    const tkt_policy_t *pol = j->p->d.policy;
-    const char *call_id = j->call.call_id[0] ? j->call.call_id : j->ev.call_id ? j->ev.call_id : "";
     instead_t *w = calloc(1, sizeof *w);
     if (!w)
         return op_settled(j, 0, "out of memory");
@@ -441,32 +455,22 @@ static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
     cmn_event_t view = j->ev; /* borrowed members, for the subject only */
     if (!view.customer_number && j->call.customer[0])
         view.customer_number = j->call.customer;
-    c->kind = TKT_OP_CREATE_TICKET;
-    c->ticket_kind = j->call.outbound ? TKT_KIND_OUTBOUND : TKT_KIND_CALL;
-    c->status = op->status != TKT_ST_UNKNOWN ? op->status : TKT_ST_OPEN;
-    tkt_render_subject(j->call.outbound ? pol->subject_outbound : pol->subject_call, &view,
-                       c->subject, sizeof c->subject);
-    if (j->call.contact_id[0] != '$')
-        snprintf(c->requester_id, sizeof c->requester_id, "%s", j->call.contact_id);
-    char suffix[sizeof "-after-" + TKT_ID_MAX];
-    snprintf(suffix, sizeof suffix, "-after-%s", op->ticket_id);
-    tkt_external_id(c->external_id, sizeof c->external_id, call_id, suffix); /* fits: tkt_model.h */
-    snprintf(c->tags[0], sizeof c->tags[0], "callbus");
-    snprintf(c->tags[1], sizeof c->tags[1], "%s",
-             j->call.outbound ? "callbus_outbound" : "callbus_call");
-    c->n_tags = 2;
-    /* the write's assignee, else the call's agent (R-T1), else the default (R-T11) */
-    c->set_assignee = 1;
-    snprintf(c->assignee_id, sizeof c->assignee_id, "%s",
-             op->set_assignee          ? op->assignee_id
-             : j->call.agent_crm_id[0] ? j->call.agent_crm_id
-                                       : pol->default_assignee);
-    memcpy(c->fields, op->fields, sizeof c->fields);
-    c->n_fields = op->n_fields;
-    /* The body keeps its replay marker at the end: the note goes first, if it fits. */
-    if (snprintf(c->body, sizeof c->body,
-                 "Ticket %s of this call was solved or closed; the call continues here.\n\n%s",
-                 op->ticket_id, op->body) >= (int)sizeof c->body)
+    if (!view.call_id)
+        view.call_id = j->call.call_id;
+    tkt_status_t status = op->status != TKT_ST_UNKNOWN ? op->status : TKT_ST_OPEN;
+    if (tkt_replacement_ticket(j->p->d.policy, &view, &j->call, &j->cust, op->ticket_id, status,
+                               c) < 0) {
+        free(w);
+        return op_settled(j, 0, "replacement ticket not made");
+    }
+    if (op->set_assignee) /* the write's assignee wins over the call's agent */
+        snprintf(c->assignee_id, sizeof c->assignee_id, "%s", op->assignee_id);
+    merge_fields(c, op);
+    /* The body keeps the write's replay marker at the end: the note first, if it fits. */
+    size_t len = strlen(c->body);
+    if (len + 2 + strlen(op->body) < sizeof c->body)
+        snprintf(c->body + len, sizeof c->body - len, "%s%s", len ? "\n\n" : "", op->body);
+    else
         memcpy(c->body, op->body, sizeof c->body);
     c->public_comment = op->public_comment;
     if (tkt_store_intent(j->p->d.store, c->external_id, on_instead_intent, w) < 0)

@@ -1412,6 +1412,33 @@ cmn_outcome_t tkt_call_outcome(const tkt_call_t *call)
                                                                 : CMN_OUT_ABANDONED;
 }
 
+int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
+                           const tkt_customer_t *customer, const char *closed_id,
+                           tkt_status_t status, tkt_op_t *out)
+{
+    static tkt_plan_t plan; /* large; the rules are used from one thread */
+    dctx_t c;
+    memset(&c, 0, sizeof c);
+    memset(&plan, 0, sizeof plan);
+    c.pol = pol;
+    c.ev = ev;
+    c.call = call;
+    c.cust = customer;
+    c.plan = &plan;
+    c.now_ms = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
+    c.withheld = !call->customer[0];
+    plan.call = *call;
+    plan.customer = *customer;
+    /* the requester is the call's contact as it stands: nothing to look up */
+    c.have_requester = 1;
+    COPY(c.requester, call->contact_id[0] != '$' ? call->contact_id : "");
+    tkt_op_t *op = replacement(&c, closed_id, status);
+    if (!op || c.overflow)
+        return -1;
+    *out = *op;
+    return 0;
+}
+
 int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
                const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
 {

@@ -114,6 +114,18 @@ int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t 
 int tkt_contact_newer(int64_t a_created_ms, const char *a_id, int64_t b_created_ms,
                       const char *b_id);
 
+/* R-T10's replacement ticket, the one place it is made: the CREATE_TICKET
+ * for a write meant for `closed_id`, which a person solved or closed — the
+ * rules use it when they know at decision time, the executor when the
+ * status read before a write says so. External id
+ * "callbus-<call>-after-<closed>" (a replay finds it), the call's kind of
+ * subject, its agent (else the default assignee, R-T11), the session-start
+ * fields, the note naming the closed ticket as the body's first line; the
+ * requester is the call's contact. 0, or -1 (the op did not fit). */
+int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
+                           const tkt_customer_t *customer, const char *closed_id,
+                           tkt_status_t status, tkt_op_t *out);
+
 /* Fills {phone}, {call_id}, {queue} in a subject template. */
 void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);
 
