@@ -252,34 +252,12 @@ static int flush_and_commit(void *ctx)
 static void on_fields(void *ctx, const tkt_crm_result_t *res)
 {
     ticket_t *t = ctx;
-    const tkt_field_map_t *f = &t->policy.fields;
-    const struct {
-        const char *name, *id;
-    } mapped[] = {{"session_type", f->session_type},
-                  {"from_number", f->from_number},
-                  {"call_duration", f->call_duration},
-                  {"wait_time", f->wait_time},
-                  {"queue_name", f->queue_name},
-                  {"call_id", f->call_id},
-                  {"hold_time", f->hold_time},
-                  {"ticket_type", f->ticket_type},
-                  {"csat", f->csat}};
     tkt_missing_fields_t *m = &t->missing_fields;
     if (!res->ok) {
         LOG_WARN("ticket fields not listed (%s): mapped fields are sent unchecked", res->error);
         return;
     }
-    for (size_t i = 0; i < sizeof mapped / sizeof mapped[0]; i++) {
-        int found = !mapped[i].id[0];
-        for (size_t k = 0; k < res->n_field_ids && !found; k++)
-            found = strcmp(res->field_ids[k], mapped[i].id) == 0;
-        if (found || m->n == sizeof m->ids / sizeof m->ids[0])
-            continue;
-        size_t len = strlen(m->names);
-        snprintf(m->names + len, sizeof m->names - len, "%s%s (%s)", len ? ", " : "",
-                 mapped[i].name, mapped[i].id);
-        snprintf(m->ids[m->n++], sizeof m->ids[0], "%s", mapped[i].id);
-    }
+    tkt_fields_find_missing(&t->policy.fields, res->field_ids, res->n_field_ids, m);
     if (m->n)
         LOG_WARN("CALLBUS_TICKET_FIELDS names fields the CRM does not have: %s", m->names);
 }

@@ -761,37 +761,12 @@ static void create_next(job_t *j)
 
 /* ---- deciding ------------------------------------------------------------ */
 
-/* R-T9: a mapped field the CRM does not have is left out and named on the
- * ticket it was meant for, instead of failing or vanishing silently. */
-static void report_missing_fields(job_t *j, tkt_op_t *op)
-{
-    const tkt_missing_fields_t *m = j->p->d.missing_fields;
-    size_t kept = 0;
-    int dropped = 0;
-    if (!m || !m->n)
-        return;
-    for (size_t i = 0; i < op->n_fields; i++) {
-        int missing = 0;
-        for (size_t k = 0; k < m->n; k++)
-            missing |= strcmp(op->fields[i].field_id, m->ids[k]) == 0;
-        if (missing)
-            dropped = 1;
-        else
-            op->fields[kept++] = op->fields[i];
-    }
-    op->n_fields = kept;
-    size_t len = strlen(op->body);
-    if (dropped && len + 64 + strlen(m->names) < sizeof op->body)
-        snprintf(op->body + len, sizeof op->body - len, "%sNo field found for %s.",
-                 len ? "\n\n" : "", m->names);
-}
-
 /* Last touches before ops are committed: R-T9 reports, replay markers. */
 static void prepare_ops(job_t *j)
 {
     for (size_t i = 0; i < j->n_ops; i++)
         if (j->ops[i].kind == TKT_OP_CREATE_TICKET || j->ops[i].kind == TKT_OP_UPDATE)
-            report_missing_fields(j, &j->ops[i]);
+            tkt_fields_apply(j->p->d.missing_fields, &j->ops[i]); /* R-T9 */
     for (size_t i = 0; i < j->n_ops; i++) {
         tkt_op_t *op = &j->ops[i];
         char marker[TKT_MARKER_MAX];

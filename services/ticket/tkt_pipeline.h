@@ -20,20 +20,13 @@
 #include "cmn_producer.h"
 #include "tkt_batch.h"
 #include "tkt_crm.h"
+#include "tkt_fields.h"
 #include "tkt_rules.h"
 #include "tkt_store.h"
 
 #include <event2/event.h>
 
 typedef struct tkt_pipeline tkt_pipeline_t;
-
-/* Mapped custom fields the CRM turned out not to have (R-T9), filled in by
- * main.c once the CRM's field list arrives. */
-typedef struct {
-    char names[256]; /* "call_duration (1234), ..." as reported on tickets */
-    char ids[9][TKT_ID_MAX];
-    size_t n;
-} tkt_missing_fields_t;
 
 typedef struct {
     struct event_base *base;
@@ -45,7 +38,7 @@ typedef struct {
     const cmn_country_t *country;
     cmn_phone_lookup_t lookup_form;             /* R-I2 */
     int64_t max_call_age_ms;                    /* close calls whose end never came */
-    const tkt_missing_fields_t *missing_fields; /* may be NULL */
+    const tkt_missing_fields_t *missing_fields; /* R-T9, filled by main.c at start; may be NULL */
     /* Admission (tkt_lanes.h): events worked on at once, of them per
      * customer, and the bytes of those waiting their turn before
      * tkt_pipeline_saturated() says stop fetching. 0: 1000, 16, 48 MiB. */
