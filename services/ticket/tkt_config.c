@@ -161,5 +161,8 @@ void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out)
                                .api_token = c->zendesk_token,
                                .rate_limit_per_min = (int)c->crm_rate_limit,
                                .timeout_ms = (int)c->crm_timeout_ms,
-                               .allow_plain_http = c->crm_allow_plain_http};
+                               .allow_plain_http = c->crm_allow_plain_http,
+                               /* an IVR caller waits CALLBUS_IVR_DEADLINE_MS, no longer */
+                               .interactive_ttl_ms = (int)c->ivr_deadline_ms,
+                               .interactive_max_queued = 64};
 }

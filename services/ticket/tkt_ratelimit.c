@@ -22,6 +22,7 @@ struct tkt_rl_req {
     int failures;
     int64_t not_before;
     int64_t sent_at;
+    int64_t submitted_at;
     rq_state_t state;
     struct tkt_rl_req *prev, *next;
 };
@@ -57,6 +58,7 @@ struct tkt_rl {
     int pumping;
     int closing;
     uint64_t sent_total, paused_total, retried_total, gave_up_total;
+    uint64_t expired_total, refused_total;
 };
 
 static int64_t now_ms(const tkt_rl_t *rl)
@@ -215,6 +217,12 @@ int64_t tkt_rl_next_due(const tkt_rl_t *rl)
     for (const tkt_rl_req_t *r = rl->waiting.head; r; r = r->next)
         if (due < 0 || r->not_before < due)
             due = r->not_before < now ? now : r->not_before;
+    for (int p = 0; p < TKT_PRIO__COUNT; p++) { /* a queued request's caller stops waiting */
+        const tkt_rl_req_t *r = rl->queues[p].head;
+        int64_t at = r ? r->submitted_at + rl->cfg.ttl_ms[p] : 0;
+        if (r && rl->cfg.ttl_ms[p] > 0 && (due < 0 || at < due))
+            due = at < now ? now : at;
+    }
     return due;
 }
 
@@ -254,6 +262,24 @@ static void release_due(tkt_rl_t *rl, int64_t now)
     }
 }
 
+/* Requests whose caller stopped waiting (ttl_ms) are never sent: the
+ * owner hears of them now. Queues are in submission order, so the expired
+ * ones are at the head. */
+static void expire_due(tkt_rl_t *rl, int64_t now)
+{
+    for (int p = 0; p < TKT_PRIO__COUNT; p++) {
+        tkt_rl_req_t *r;
+        while (rl->cfg.ttl_ms[p] > 0 && (r = rl->queues[p].head) != NULL &&
+               now - r->submitted_at >= rl->cfg.ttl_ms[p] && !rl->closing) {
+            void *ctx = r->ctx;
+            list_unlink(&rl->queues[p], r);
+            free(r);
+            rl->expired_total++;
+            rl->cfg.expire(rl->cfg.owner, ctx);
+        }
+    }
+}
+
 static tkt_rl_req_t *next_queued(tkt_rl_t *rl)
 {
     for (int p = 0; p < TKT_PRIO__COUNT; p++)
@@ -270,6 +296,7 @@ void tkt_rl_pump(tkt_rl_t *rl)
     for (;;) {
         int64_t now = now_ms(rl);
         release_due(rl, now);
+        expire_due(rl, now);
         if (rl->paused_until > now || in_flight_full(rl))
             break;
         window_expire(rl, now);
@@ -302,6 +329,9 @@ tkt_rl_t *tkt_rl_new(struct event_base *base, const tkt_rl_cfg_t *cfg)
 {
     if (!cfg || !cfg->send || cfg->limit_per_min < 0 || cfg->safety < 0 || cfg->safety > 1)
         return NULL;
+    for (int p = 0; p < TKT_PRIO__COUNT; p++)
+        if (cfg->ttl_ms[p] > 0 && !cfg->expire)
+            return NULL;
     tkt_rl_t *rl = calloc(1, sizeof *rl);
     if (!rl)
         return NULL;
@@ -350,9 +380,15 @@ tkt_rl_req_t *tkt_rl_submit(tkt_rl_t *rl, tkt_prio_t prio, void *req_ctx)
     tkt_rl_req_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    if (rl->cfg.max_queued[prio] && rl->queues[prio].n >= rl->cfg.max_queued[prio]) {
+        free(r);
+        rl->refused_total++;
+        return NULL;
+    }
     r->prio = prio;
     r->ctx = req_ctx;
     r->seq = rl->next_seq++;
+    r->submitted_at = now_ms(rl);
     enqueue(rl, r);
     arm(rl);
     return r;
@@ -456,6 +492,8 @@ void tkt_rl_stats(const tkt_rl_t *rl, tkt_rl_stats_t *out)
     out->paused_total = rl->paused_total;
     out->retried_total = rl->retried_total;
     out->gave_up_total = rl->gave_up_total;
+    out->expired_total = rl->expired_total;
+    out->refused_total = rl->refused_total;
 }
 
 static void drain(rq_list_t *l, tkt_rl_t *rl, tkt_rl_drop_fn drop)

@@ -62,6 +62,14 @@ typedef struct {
     void *clock_ctx;
     tkt_rl_send_fn send; /* required */
     void *owner;
+    /* A caller that stops waiting (the IVR's deadline): a request of that
+     * priority still queued ttl_ms after it was submitted is never sent;
+     * expire() tells the owner (the request is gone). 0 = no limit. */
+    int ttl_ms[TKT_PRIO__COUNT];
+    /* At most this many queued of a priority; tkt_rl_submit refuses more
+     * (NULL) so a flood cannot hold the budget. 0 = no limit. */
+    size_t max_queued[TKT_PRIO__COUNT];
+    tkt_rl_drop_fn expire; /* required when a ttl_ms is set */
 } tkt_rl_cfg_t;
 
 typedef enum {
@@ -82,7 +90,8 @@ tkt_rl_t *tkt_rl_new(struct event_base *base, const tkt_rl_cfg_t *cfg);
 
 /* Queues a request; send() is called later, never from inside this call.
  * Returns a handle owned by the limiter (valid until a verdict other than
- * TKT_RL_AGAIN, or tkt_rl_free), or NULL when out of memory. */
+ * TKT_RL_AGAIN, expire(), or tkt_rl_free), or NULL when out of memory or
+ * the priority's queue is full (max_queued). */
 tkt_rl_req_t *tkt_rl_submit(tkt_rl_t *rl, tkt_prio_t prio, void *req_ctx);
 
 /* How a sent request ended. delay_ms: Retry-After (PAUSE/WAIT: how long;
@@ -118,6 +127,7 @@ typedef struct {
     int64_t paused_until;  /* 0 = not paused */
     int probing;           /* after a pause: one request at a time */
     uint64_t sent_total, paused_total, retried_total, gave_up_total;
+    uint64_t expired_total, refused_total; /* ttl_ms passed unsent; max_queued reached */
 } tkt_rl_stats_t;
 
 void tkt_rl_stats(const tkt_rl_t *rl, tkt_rl_stats_t *out);

@@ -489,6 +489,15 @@ static void on_rl_send(void *owner, tkt_rl_req_t *rlreq, void *req_ctx, int atte
     curl_start(zd, h, h->method, h->url, h->body);
 }
 
+/* An interactive request still queued when its caller (the IVR) stopped
+ * waiting: never sent, so the budget goes to what someone still waits for. */
+static void on_rl_expire(void *owner, void *req_ctx)
+{
+    zd_http_t *h = req_ctx;
+    h->rlreq = NULL;
+    op_fail(h->op, "not sent: the caller's deadline passed");
+}
+
 /* Queued requests dropped by tkt_rl_free() during shutdown. */
 static void on_rl_drop(void *owner, void *req_ctx)
 {
@@ -1667,7 +1676,10 @@ tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg
         .backoff_max_ms = cfg->backoff_max_ms,
         .send = on_rl_send,
         .owner = zd,
+        .expire = on_rl_expire,
     };
+    rc.ttl_ms[TKT_PRIO_INTERACTIVE] = cfg->interactive_ttl_ms;
+    rc.max_queued[TKT_PRIO_INTERACTIVE] = cfg->interactive_max_queued;
     zd->rl = tkt_rl_new(base, &rc);
     if (!zd->rl) {
         snprintf(errstr, errsz, "zendesk: invalid rate limit settings");

@@ -16,7 +16,12 @@
 typedef struct {
     const char *base_url; /* "https://acme.zendesk.com" (or the emulator's http://127.0.0.1:PORT) */
     int allow_plain_http; /* http:// to another host too (tkt_curl_url_check) */
-    const char *email;    /* API user; auth is Basic "{email}/token:{api_token}" */
+    /* Interactive requests (IVR look-ups): dropped unsent once queued this
+     * long (the IVR has answered 504 by then), at most this many queued;
+     * 0 = no limit. */
+    int interactive_ttl_ms;
+    size_t interactive_max_queued;
+    const char *email;      /* API user; auth is Basic "{email}/token:{api_token}" */
     const char *api_token;  /* secret: never logged */
     int rate_limit_per_min; /* the plan's account limit (Team 200 ... 2500); 0 = 700 */
     double rate_safety;     /* share of it we use; 0 = 0.9 */

@@ -71,6 +71,61 @@ static void *id(int i)
     return (void *)(intptr_t)i;
 }
 
+static int expired[16], n_expired;
+static void rec_expire(void *owner, void *req_ctx)
+{
+    if (n_expired < 16)
+        expired[n_expired++] = (int)(intptr_t)req_ctx;
+}
+
+/* Issue 7 item 9: an IVR request its caller stopped waiting for (answered
+ * 504) is not sent later, and the interactive queue is bounded. */
+static void test_interactive_ttl_and_bound(void)
+{
+    static rec_t r;
+    memset(&r, 0, sizeof r);
+    n_expired = 0;
+    fake_now = 1000000;
+    tkt_rl_cfg_t cfg = {.limit_per_min = 2,
+                        .safety = 1,
+                        .max_in_flight = 8,
+                        .seed = 42,
+                        .clock = fake_clock,
+                        .send = rec_send,
+                        .owner = &r,
+                        .expire = rec_expire};
+    cfg.ttl_ms[TKT_PRIO_INTERACTIVE] = 1500;
+    cfg.max_queued[TKT_PRIO_INTERACTIVE] = 3;
+    r.rl = tkt_rl_new(NULL, &cfg);
+    ASSERT_TRUE(r.rl != NULL);
+    r.complete_at_once = 1;
+    ASSERT_TRUE(tkt_rl_submit(r.rl, TKT_PRIO_ENRICH, id(1)) != NULL);
+    ASSERT_TRUE(tkt_rl_submit(r.rl, TKT_PRIO_ENRICH, id(2)) != NULL);
+    tkt_rl_pump(r.rl); /* the budget (2 a minute) is spent */
+    ASSERT_EQ_INT(r.n, 2);
+    for (int i = 10; i < 13; i++)
+        ASSERT_TRUE(tkt_rl_submit(r.rl, TKT_PRIO_INTERACTIVE, id(i)) != NULL);
+    ASSERT_TRUE(tkt_rl_submit(r.rl, TKT_PRIO_INTERACTIVE, id(13)) == NULL); /* bounded */
+    ASSERT_TRUE(tkt_rl_submit(r.rl, TKT_PRIO_ENRICH, id(3)) != NULL); /* other priorities not */
+    fake_now += 1000;
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(n_expired, 0);
+    ASSERT_EQ_INT(tkt_rl_next_due(r.rl), 1000000 + 1500); /* wakes for the caller's deadline */
+    fake_now += 500;
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(n_expired, 3); /* never sent */
+    ASSERT_EQ_INT(expired[0], 10);
+    fake_now += 60000; /* the budget frees: only the enrichment request goes */
+    tkt_rl_pump(r.rl);
+    ASSERT_EQ_INT(r.n, 3);
+    ASSERT_EQ_INT(r.ids[2], 3);
+    tkt_rl_stats_t st;
+    tkt_rl_stats(r.rl, &st);
+    ASSERT_EQ_INT(st.expired_total, 3);
+    ASSERT_EQ_INT(st.refused_total, 1);
+    tkt_rl_free(r.rl, rec_drop);
+}
+
 /* An INTERACTIVE request queued after 50 ENRICH ones is sent first, and
  * each priority stays FIFO. */
 static void test_priority_order(void)
@@ -386,7 +441,8 @@ static void test_loop_driven(void)
     event_base_free(lr.base);
 }
 
-TEST_MAIN("ratelimit", TEST_CASE(test_priority_order), TEST_CASE(test_priority_when_budget_spent),
-          TEST_CASE(test_budget_never_exceeded), TEST_CASE(test_pause_and_requeue),
-          TEST_CASE(test_backoff_bounds), TEST_CASE(test_retries_use_budget),
-          TEST_CASE(test_server_remaining), TEST_CASE(test_loop_driven))
+TEST_MAIN("ratelimit", TEST_CASE(test_interactive_ttl_and_bound), TEST_CASE(test_priority_order),
+          TEST_CASE(test_priority_when_budget_spent), TEST_CASE(test_budget_never_exceeded),
+          TEST_CASE(test_pause_and_requeue), TEST_CASE(test_backoff_bounds),
+          TEST_CASE(test_retries_use_budget), TEST_CASE(test_server_remaining),
+          TEST_CASE(test_loop_driven))

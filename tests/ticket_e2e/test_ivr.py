@@ -137,6 +137,32 @@ def test_R_V1_slow_crm_answers_504_at_the_deadline(stack):
     time.sleep((DEADLINE_MS + 1700) / 1000.0)  # let the late answer come back
 
 
+def test_item9_lookups_answered_504_are_not_sent_later(stack):
+    """Issue 7 item 9: look-ups the IVR was answered 504 for, still queued
+    behind the adapter's 8 parallel requests, are dropped unsent instead of
+    spending the CRM budget once nobody waits for them."""
+    stack.emu.configure(latency_ms=DEADLINE_MS + 2000)
+    t0 = time.monotonic()
+    answers = []
+
+    def ask():
+        answers.append(lookup(stack.svc, new_number()))
+    threads = [threading.Thread(target=ask) for _ in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert [a[0] for a in answers] == [504] * 12, answers
+    # the 8 sent come back after 3 s; the 4 queued would go then (arrivals
+    # are logged before the emulator's latency)
+    time.sleep((DEADLINE_MS + 3000) / 1000.0)
+    stack.emu.configure(latency_ms=0)
+    searches = [a for a in list(stack.emu.arrivals)
+                if a[0] >= t0 and a[2].startswith("/api/v2/search")]
+    assert len(searches) == 8, f"{len(searches)} look-ups reached the CRM"
+    time.sleep((DEADLINE_MS + 2000) / 1000.0)  # let the late answers come back
+
+
 def test_R_V1_failing_crm_answers_unknown_at_once(stack):
     """R-V1: while the CRM keeps failing, the circuit breaker answers
     {"status": "unknown"} at once instead of holding the caller.
