@@ -50,6 +50,9 @@ struct cmn_consumer {
     cmn_message_fn on_message;
     cmn_revoke_fn on_revoke;
     void *ctx;
+    cmn_consumer_fatal_fn on_fatal;
+    void *fatal_ctx;
+    int fatal;
     /* The revocation in progress: librdkafka waits for our unassign call. */
     rd_kafka_topic_partition_list_t *revoking;
     int revoking_lost;
@@ -303,8 +306,31 @@ int cmn_consumer_revoking(const cmn_consumer_t *c, const cmn_msg_pos_t *pos)
     return t && t->revoking;
 }
 
+/* librdkafka's fatal error: once, to the service (it exits). */
+static void report_fatal(cmn_consumer_t *c)
+{
+    char why[512];
+    if (c->fatal)
+        return;
+    c->fatal = 1;
+    rd_kafka_fatal_error(c->rk, why, sizeof why);
+    LOG_ERROR("kafka consumer fatal error: %s", why);
+    if (c->on_fatal)
+        c->on_fatal(c->fatal_ctx, why);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    cmn_consumer_t *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL)
+        return report_fatal(c);
+    LOG_WARN("kafka consumer: %s: %s", rd_kafka_err2name(err), reason);
+}
+
 static void handle_message(cmn_consumer_t *c, rd_kafka_message_t *m)
 {
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+        return report_fatal(c);
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             LOG_WARN("kafka consumer: %s", rd_kafka_message_errstr(m));
@@ -473,6 +499,7 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
             RD_KAFKA_CONF_OK)
         return -1;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_error_cb(conf, on_error);
     /* Offsets follow effects, and the rebalance callback speaks the
      * cooperative protocol: pass-through settings cannot change these. */
     const char *const fixed[][2] = {
@@ -508,6 +535,8 @@ cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opt
         return NULL;
     }
     c->on_message = opts->on_message;
+    c->on_fatal = opts->on_fatal;
+    c->fatal_ctx = opts->fatal_ctx;
     c->on_revoke = opts->on_revoke;
     c->ctx = opts->ctx;
     c->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 1000;

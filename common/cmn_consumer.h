@@ -48,6 +48,12 @@ typedef void (*cmn_message_fn)(void *ctx, const cmn_msg_pos_t *pos, const rd_kaf
  * positions are concerned. */
 typedef void (*cmn_revoke_fn)(void *ctx, int lost);
 
+/* A fatal consumer error (e.g. another member fenced this static member:
+ * the same CALLBUS_KAFKA_INSTANCE_ID twice): the consumer will never fetch
+ * again; the service should exit non-zero so the orchestrator restarts it.
+ * Called once, on the loop. */
+typedef void (*cmn_consumer_fatal_fn)(void *ctx, const char *reason);
+
 typedef struct {
     const char *brokers;
     const char *group_id;
@@ -63,6 +69,8 @@ typedef struct {
     cmn_message_fn on_message;
     cmn_revoke_fn on_revoke; /* may be NULL */
     void *ctx;
+    cmn_consumer_fatal_fn on_fatal; /* may be NULL: logged only */
+    void *fatal_ctx;
 } cmn_consumer_opts_t;
 
 cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opts_t *opts,

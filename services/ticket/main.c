@@ -288,6 +288,8 @@ static int start_kafka(ticket_t *t)
                                      (int)t->cfg.max_in_flight_per_partition,
                                  .on_message = on_message,
                                  .on_revoke = on_revoke,
+                                 .on_fatal = cmn_service_fatal,
+                                 .fatal_ctx = &t->svc,
                                  .ctx = t};
     if (!(t->consumer = cmn_consumer_new(t->svc.base, &copts, errstr, sizeof errstr)))
         return fail("kafka consumer", errstr);

@@ -4,7 +4,8 @@ real pipeline: the input that broke it, and what must happen instead.
 ticket-service here: 1 s batch window, the emulator's defaults."""
 import pytest
 
-from e2e import AGENT1, Call, finish_stack, new_call_id, one_ticket, start_stack, wait_for
+from e2e import (AGENT1, Call, TicketService, finish_stack, new_call_id, one_ticket, start_stack,
+                 wait_for)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,25 @@ def test_item9_provider_ticket_id_that_cannot_be_zendesks_is_ignored(stack):
     stack.svc.wait_idle()
     assert stack.svc.metric("ticket_provider_ticket_ids_refused_total") >= refused + 1
     assert not any("INC-0042" in e["path"] for e in stack.emu.requests(0))
+
+
+def test_item6_fenced_static_member_exits_non_zero(stack, logdir):
+    """Issue 7 item 6 (consumer side): a fatal consumer error — here the
+    broker fencing a static member because a second replica started with
+    the same CALLBUS_KAFKA_INSTANCE_ID — used to leave the replica up with
+    /healthz green and nothing consumed; it must exit non-zero so the
+    orchestrator restarts it."""
+    group = f"{stack.svc.group}-fence"
+    env = {"CALLBUS_KAFKA_INSTANCE_ID": "ticket-0"}
+    first = TicketService(stack.emu, stack.topics, group, logdir, "fence-first", env).start()
+    second = TicketService(stack.emu, stack.topics, group, logdir, "fence-second", env)
+    try:
+        second.start()
+        wait_for(lambda: not first.running(), 60, what="the fenced replica to exit")
+        assert first.proc.returncode not in (0, None), first.log_tail()
+        assert "fatal" in first.log_text()
+    finally:
+        for svc in (first, second):
+            if svc.running():
+                svc.proc.kill()
+                svc.proc.wait()
