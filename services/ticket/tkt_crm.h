@@ -132,6 +132,11 @@ typedef struct {
     void (*contact_url)(const tkt_crm_t *crm, const char *contact_id, char *out, size_t outsz);
     /* Requests queued or in flight (0 = idle). */
     size_t (*pending)(const tkt_crm_t *crm);
+    /* 1 while the CRM refuses our credentials (its last word on them was a
+     * 401/403, e.g. an expired token or a suspended account): callers hold
+     * their work and retry, /readyz fails. Cleared by the next success.
+     * Optional (NULL: never). */
+    int (*auth_failing)(const tkt_crm_t *crm);
     /* Cancels what is pending: each pending callback then runs once, with
      * ok = 0 and error "shut down". Never call it (or any op) from inside one
      * of the adapter's own callbacks. */

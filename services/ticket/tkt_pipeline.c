@@ -388,11 +388,14 @@ static void instead_done(instead_t *w, int ok, const char *error)
     op_settled(j, ok, error);
 }
 
-/* A 4xx other than 409/429: asking again would get the same answer. */
+/* A 4xx other than 409/429: asking again would get the same answer.
+ * 401/403 are not: they refuse our credentials (an expired token, a
+ * suspended account), not the op, which must wait until they work again. */
 static int refused_for_good(const tkt_crm_result_t *res)
 {
-    return !res->ok && res->http_status >= 400 && res->http_status < 500 &&
-           res->http_status != 409 && res->http_status != 429 && !res->closed;
+    int s = res->http_status;
+    return !res->ok && s >= 400 && s < 500 && s != 401 && s != 403 && s != 409 && s != 429 &&
+           !res->closed;
 }
 
 /* The CRM will never take this op: say so loudly, count it, and let the

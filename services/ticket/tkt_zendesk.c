@@ -80,6 +80,10 @@ struct zd {
     size_t n_ops;
     size_t requests_sent, rate_limited, retries;
     int closing;
+    /* The last answer that said anything about our credentials was a 401 or
+     * 403 (an expired token, a suspended account); cleared by the next 2xx. */
+    int auth_failing;
+    cmn_metric_t *m_auth_failures, *m_auth_failing;
 };
 
 /* ----------------------------------------------------------- small helpers */
@@ -296,6 +300,29 @@ static void count_response(zd_t *zd, const char *op, const tkt_curl_resp_t *resp
         if (m)
             cmn_metric_add(m, 1);
     }
+}
+
+/* A 401 / 403 is not about the request but about the account: everything
+ * sent will be refused until an admin fixes the token. Tracked here, so
+ * callers hold their work (and /readyz fails) instead of dropping it. */
+static void note_auth(zd_t *zd, int status)
+{
+    int refused = status == 401 || status == 403;
+    if (refused) {
+        if (zd->m_auth_failures)
+            cmn_metric_add(zd->m_auth_failures, 1);
+        if (!zd->auth_failing)
+            LOG_ERROR("zendesk: the CRM refuses our credentials (HTTP %d); holding all writes "
+                      "until it takes them again",
+                      status);
+    } else if (status >= 200 && status < 300 && zd->auth_failing) {
+        LOG_INFO("zendesk: the CRM takes our credentials again");
+    } else {
+        return;
+    }
+    zd->auth_failing = refused;
+    if (zd->m_auth_failing)
+        cmn_metric_set(zd->m_auth_failing, refused);
 }
 
 /* ------------------------------------------------------------------ ops */
@@ -541,6 +568,7 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
         return;
     }
     count_response(zd, h->verifying ? "find_by_external_id" : h->metric_op, resp);
+    note_auth(zd, resp->status);
     int64_t delay = -1;
     tkt_rl_kind_t kind = classify(zd, resp, &delay);
     json_t *found = NULL;
@@ -1540,6 +1568,11 @@ static size_t zd_pending(const tkt_crm_t *crm)
     return ((const zd_t *)crm)->n_ops;
 }
 
+static int zd_auth_failing(const tkt_crm_t *crm)
+{
+    return ((const zd_t *)crm)->auth_failing;
+}
+
 static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 {
     zd_op_t *op = arg;
@@ -1592,6 +1625,7 @@ static const tkt_crm_ops_t zd_ops = {
     .ticket_url = zd_ticket_url,
     .contact_url = zd_contact_url,
     .pending = zd_pending,
+    .auth_failing = zd_auth_failing,
     .free = zd_free,
 };
 
@@ -1670,6 +1704,11 @@ tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg
     }
     if (strncmp(zd->base_url, "http://", 7) == 0 && !is_loopback_url(zd->base_url))
         LOG_WARN("zendesk: %s is plain http: the API token travels unencrypted", zd->base_url);
+    zd->m_auth_failures = cmn_metrics_counter(
+        "ticket_crm_auth_failures_total",
+        "CRM answers refusing our credentials (401/403): alert, the token needs fixing", NULL);
+    zd->m_auth_failing = cmn_metrics_gauge(
+        "ticket_crm_auth_failing", "1 while the CRM refuses our credentials (writes held)", NULL);
     tkt_rl_stats_t st;
     tkt_rl_stats(zd->rl, &st);
     LOG_INFO("zendesk adapter for %s: %zu requests per window", zd->base_url, st.budget);

@@ -38,6 +38,13 @@ def test_missing_or_wrong_credentials_are_401(client, emulator):
     assert status == 200 and body["user"]["email"] == "agent@example.com"
 
 
+def test_revoked_token_answers_401_until_restored(client, emulator):
+    emulator.configure(revoke_token_s=60)
+    assert client.get("/api/v2/users/me.json")[::2] == (401, {"error": "Couldn't authenticate you"})
+    emulator.configure(revoke_token_s=0)
+    assert client.get("/api/v2/users/me.json")[0] == 200
+
+
 # ------------------------------------------------------------ users/search
 
 def test_user_found_by_phone_only_after_search_lag(client, emulator):

@@ -231,6 +231,7 @@ class Store:
         with self.lock:
             self.config = dict(DEFAULT_CONFIG, rate_limit_per_min=self.cli_rate_limit)
             self.inject_rules = []
+            self.revoked_until = 0.0
             self.users, self.tickets, self.jobs = {}, {}, {}
             self.comments, self.audits = {}, {}
             self.displays = []
@@ -1101,7 +1102,8 @@ class ZendeskEmulator:
         latency = float(self.store.config["latency_ms"])
         if latency > 0:
             time.sleep(latency / 1000.0)
-        authorized = self._authenticated(req.headers.get("authorization", ""))
+        authorized = (self._authenticated(req.headers.get("authorization", ""))
+                      and not self._token_revoked())
         if not authorized:
             reply = Reply(401, {"error": "Couldn't authenticate you"})
         else:
@@ -1119,6 +1121,12 @@ class ZendeskEmulator:
         except (ValueError, UnicodeDecodeError):
             return False
         return given == self._credentials
+
+    def _token_revoked(self):
+        """An API token deleted or an account suspended, for a while
+        (``revoke_token_s``): every request answers 401 as Zendesk does."""
+        with self.store.lock:
+            return time.monotonic() < self.store.revoked_until
 
     def _authorized(self, req):
         limited, headers = self._rate_limit(req)
@@ -1659,6 +1667,10 @@ class ZendeskEmulator:
                     store.config[key] = value
                 elif key == "fail_next":
                     store.inject_rules = self._rules(value)
+                elif key == "revoke_token_s":
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                        raise api_error(400, "InvalidValue", f"{key} must be a number >= 0")
+                    store.revoked_until = time.monotonic() + float(value) if value else 0.0
                 elif key == "agents":
                     store.set_agents(value)
                 elif key == "ticket_fields":

@@ -1090,6 +1090,31 @@ static void test_wrong_token(void)
     ASSERT_EQ_INT(W[0].res.http_status, 401);
 }
 
+/* Issue 7 item 2: a token that stops working (revoked, expired, account
+ * suspended) puts the adapter in its "authorisation failing" state, counted
+ * for alerting; the first success afterwards clears it. */
+static void test_revoked_token(void)
+{
+    cmn_metric_t *failures = cmn_metrics_counter("ticket_crm_auth_failures_total", "", NULL);
+    double before = cmn_metric_value(failures);
+    ASSERT_TRUE(OPS->auth_failing != NULL);
+    ASSERT_EQ_INT(OPS->auth_failing(G.crm), 0);
+    ASSERT_EQ_INT(configure("{s:i}", "revoke_token_s", 60), 0);
+    reset_waiters();
+    OPS->show_ticket(G.crm, G.ticket_id, TKT_PRIO_INTERACTIVE, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(!W[0].res.ok);
+    ASSERT_EQ_INT(W[0].res.http_status, 401);
+    ASSERT_EQ_INT(OPS->auth_failing(G.crm), 1);
+    ASSERT_TRUE(cmn_metric_value(failures) >= before + 1);
+    ASSERT_EQ_INT(configure("{s:i}", "revoke_token_s", 0), 0);
+    reset_waiters();
+    OPS->show_ticket(G.crm, G.ticket_id, TKT_PRIO_INTERACTIVE, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(W[0].res.ok);
+    ASSERT_EQ_INT(OPS->auth_failing(G.crm), 0);
+}
+
 /* Free with requests queued, in flight and between job polls: each
  * callback runs exactly once, with "shut down"; nothing leaks. */
 static void test_free_with_pending(void)
@@ -1172,6 +1197,7 @@ static const test_case_t cases[] = {
     TEST_CASE(test_ticket_statuses),
     TEST_CASE(test_urls_and_bad_input),
     TEST_CASE(test_wrong_token),
+    TEST_CASE(test_revoked_token),
     TEST_CASE(test_free_with_pending),
     TEST_CASE(test_openapi_conformance),
 };
