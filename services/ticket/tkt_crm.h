@@ -67,7 +67,7 @@ typedef struct {
     int not_found;
     int closed; /* a write refused because the ticket is closed */
     char error[256];
-    /* find_contacts, create_contact */
+    /* find_contacts, create_contact, find_contact_by_external_id */
     tkt_crm_contact_t contacts[TKT_CRM_MAX_LIST];
     size_t n_contacts;
     /* create_ticket, show_ticket, update_ticket */
@@ -93,9 +93,16 @@ typedef struct {
     /* R-C1: contacts whose phone matches (look-up form per R-I2). */
     void (*find_contacts)(tkt_crm_t *crm, const char *phone, tkt_prio_t prio, tkt_crm_cb cb,
                           void *ctx);
-    /* R-C2 */
-    void (*create_contact)(tkt_crm_t *crm, const char *phone, const char *name, tkt_crm_cb cb,
-                           void *ctx);
+    /* R-C2. external_id: deterministic, so a creation an earlier attempt
+     * made can be found again (find_contact_by_external_id); NULL or "" for
+     * none. */
+    void (*create_contact)(tkt_crm_t *crm, const char *phone, const char *name,
+                           const char *external_id, tkt_crm_cb cb, void *ctx);
+    /* Recovery: was a contact with this external_id already created? Result
+     * in contacts[]. Read from the CRM's records, not its search index (which
+     * lags behind writes). Creation priority, like find_by_external_id. */
+    void (*find_contact_by_external_id)(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                        void *ctx);
     /* op: TKT_OP_CREATE_TICKET with placeholders already resolved. */
     void (*create_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
     /* Recovery: was a ticket with this external_id already created?

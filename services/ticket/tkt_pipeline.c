@@ -1,6 +1,7 @@
 /* Per-event job state machine; see tkt_pipeline.h for the steps and
  * docs/ticket-service.md for why each crash point is safe. */
 #include "tkt_pipeline.h"
+#include "tkt_create.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
@@ -703,15 +704,17 @@ static void created(job_t *j, const char *ref, const char *id)
     create_next(j);
 }
 
-static void on_contact_created(void *ctx, const tkt_crm_result_t *res)
+static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
-    if (!res->ok || !res->n_contacts)
+    if (!id)
         return retry_later(j, res->error[0] ? res->error : "contact not created");
-    created(j, TKT_REF_NEW_CONTACT, res->contacts[0].id);
+    if (existed) /* an attempt before a crash created it */
+        cmn_metric_add(j->p->m_replayed, 1);
+    created(j, TKT_REF_NEW_CONTACT, id);
 }
 
-static void on_ticket_created(void *ctx, const tkt_crm_result_t *res)
+static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
     if (refused_for_good(res) && !j->recheck_contact) {
@@ -726,49 +729,26 @@ static void on_ticket_created(void *ctx, const tkt_crm_result_t *res)
         j->rejected = 1;
         return mark_done(j); /* logged and counted, not retried for ever */
     }
-    if (!res->ok)
+    if (!id)
         return retry_later(j, res->error[0] ? res->error : "ticket not created");
-    cmn_metric_add(j->p->m_created[j->ops[j->creation].ticket_kind % 6], 1);
-    created(j, TKT_REF_NEW_TICKET, res->ticket.id);
-}
-
-static void on_existing_looked_up(void *ctx, const tkt_crm_result_t *res)
-{
-    job_t *j = ctx;
-    if (!res->ok)
-        return retry_later(j, res->error);
-    if (res->n_tickets) { /* an earlier attempt created it: do not create twice */
+    if (existed) /* an earlier attempt created it: not twice */
         cmn_metric_add(j->p->m_replayed, 1);
-        return created(j, TKT_REF_NEW_TICKET, res->tickets[0].id);
-    }
-    j->p->d.crm->ops->create_ticket(j->p->d.crm, &j->ops[j->creation], on_ticket_created, j);
-}
-
-static void on_intent(void *ctx, int fresh, const char *err)
-{
-    job_t *j = ctx;
-    tkt_crm_t *crm = j->p->d.crm;
-    const tkt_op_t *op = &j->ops[j->creation];
-    if (err)
-        return retry_later(j, err);
-    if (fresh)
-        crm->ops->create_ticket(crm, op, on_ticket_created, j);
     else
-        crm->ops->find_by_external_id(crm, op->external_id, on_existing_looked_up, j);
+        cmn_metric_add(j->p->m_created[j->ops[j->creation].ticket_kind % 6], 1);
+    created(j, TKT_REF_NEW_TICKET, id);
 }
 
 static void create_next(job_t *j)
 {
-    tkt_crm_t *crm = j->p->d.crm;
     for (; j->creation < j->n_ops; j->creation++) {
         const tkt_op_t *op = &j->ops[j->creation];
-        if (op->kind == TKT_OP_CREATE_CONTACT)
-            return crm->ops->create_contact(crm, op->phone, op->name, on_contact_created, j);
-        if (op->kind == TKT_OP_CREATE_TICKET) {
-            if (tkt_store_intent(j->p->d.store, op->external_id, on_intent, j) < 0)
-                retry_later(j, "redis unavailable");
-            return;
-        }
+        if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
+            continue;
+        if (tkt_create_once(
+                j->p->d.crm, j->p->d.store, op,
+                op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created, j) < 0)
+            retry_later(j, "redis unavailable");
+        return;
     }
     commit(j);
 }

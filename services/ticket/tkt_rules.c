@@ -359,6 +359,8 @@ static int newer_contact(const tkt_contact_ref_t *a, const tkt_contact_ref_t *b)
 
 /* R-C2 none: create one (its id is $contact); R-C3 one: it; R-C4 several:
  * the most recently created. */
+static void ext_id(char *out, size_t outsz, const char *call_id, const char *suffix);
+
 static const char *contact_from_facts(dctx_t *c)
 {
     size_t n = c->facts.n_contacts < 8 ? c->facts.n_contacts : 8;
@@ -366,6 +368,9 @@ static const char *contact_from_facts(dctx_t *c)
     if (n == 0) {
         tkt_op_t *op = op_add(c, TKT_OP_CREATE_CONTACT, "");
         COPY(op->phone, customer_number(c));
+        /* Deterministic: a replay after a crash finds the contact by it
+         * instead of creating a second one (tkt_create.h). */
+        ext_id(op->external_id, sizeof op->external_id, st_call(c)->call_id, "-contact");
         return TKT_REF_NEW_CONTACT;
     }
     for (size_t i = 1; i < n; i++)

@@ -7,7 +7,8 @@
  *                            with the new state before any batched op is sent
  *   tkt:call:<call id>       tkt_call_t as JSON (7 days; 1 day once ended)
  *   tkt:cust:<E.164>         tkt_customer_t as JSON (30 days)
- *   tkt:creating:<ext id>    a ticket with this external_id may exist (1 day)
+ *   tkt:creating:<ext id>    a ticket or contact with this external_id may
+ *                            exist (1 day; tkt_create.h)
  *   tkt:open-calls           sorted set: call id by when its last event was
  *                            processed, for closing calls whose end never comes
  * See docs/ticket-service.md for the crash points this makes safe. */

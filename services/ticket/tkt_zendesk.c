@@ -814,8 +814,8 @@ static void step_user(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int e
     op_succeed(op, resp);
 }
 
-static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *name, tkt_crm_cb cb,
-                              void *ctx)
+static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *name,
+                              const char *external_id, tkt_crm_cb cb, void *ctx)
 {
     zd_t *zd = (zd_t *)crm;
     zd_op_t *op = op_new(zd, "create_contact", TKT_PRIO_CREATE, cb, ctx);
@@ -830,9 +830,30 @@ static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *nam
     json_object_set_new(user, "name", jstr(name && *name ? name : phone));
     json_object_set_new(user, "role", json_string("end-user"));
     json_object_set_new(user, "phone", jstr(phone));
+    /* Unique per account in Zendesk: a second POST of the same contact is
+     * refused (422) rather than making a duplicate. */
+    if (external_id && *external_id)
+        json_object_set_new(user, "external_id", jstr(external_id));
     json_t *body = json_pack("{s:o}", "user", user);
     http_start(op, "create_contact", "POST", str_printf("%s/api/v2/users.json", zd->base_url),
                json_text(body), step_user);
+}
+
+static void step_users(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+{
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(j, "users"), i, u)
+    {
+        if (op->res->n_contacts >= TKT_CRM_MAX_LIST)
+            break;
+        parse_contact(u, &op->res->contacts[op->res->n_contacts++]);
+    }
+    op_succeed(op, resp);
 }
 
 /* ------------------------------------------------------- ticket bodies */
@@ -1042,12 +1063,14 @@ static void step_ticket_list(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     op_succeed(op, resp);
 }
 
-static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
-                                   void *ctx)
+/* Recovery of a creation (as urgent as creating): the records whose
+ * external id is exactly `external_id`, at `path` (?external_id= takes ids,
+ * no search syntax). */
+static void get_by_external_id(tkt_crm_t *crm, const char *name, const char *path,
+                               const char *external_id, zd_step_fn step, tkt_crm_cb cb, void *ctx)
 {
     zd_t *zd = (zd_t *)crm;
-    /* Recovery of a creation: as urgent as creating. */
-    zd_op_t *op = op_new(zd, "find_by_external_id", TKT_PRIO_CREATE, cb, ctx);
+    zd_op_t *op = op_new(zd, name, TKT_PRIO_CREATE, cb, ctx);
     if (!op)
         return;
     if (!external_id || !*external_id) {
@@ -1055,9 +1078,24 @@ static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_
         return;
     }
     char *esc = url_escape(external_id);
-    char *url = esc ? str_printf("%s/api/v2/tickets.json?external_id=%s", zd->base_url, esc) : NULL;
+    char *url = esc ? str_printf("%s/api/v2/%s?external_id=%s", zd->base_url, path, esc) : NULL;
     free(esc);
-    http_start(op, "find_by_external_id", "GET", url, NULL, step_ticket_list);
+    http_start(op, name, "GET", url, NULL, step);
+}
+
+static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                   void *ctx)
+{
+    get_by_external_id(crm, "find_by_external_id", "tickets.json", external_id, step_ticket_list,
+                       cb, ctx);
+}
+
+/* Search Users by external_id is not served from the lagging search index. */
+static void zd_find_contact_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                           void *ctx)
+{
+    get_by_external_id(crm, "find_contact_by_external_id", "users/search.json", external_id,
+                       step_users, cb, ctx);
 }
 
 /* --------------------------------------------------------- show_ticket */
@@ -1612,6 +1650,7 @@ static void zd_free(tkt_crm_t *crm)
 static const tkt_crm_ops_t zd_ops = {
     .find_contacts = zd_find_contacts,
     .create_contact = zd_create_contact,
+    .find_contact_by_external_id = zd_find_contact_by_external_id,
     .create_ticket = zd_create_ticket,
     .find_by_external_id = zd_find_by_external_id,
     .show_ticket = zd_show_ticket,

@@ -973,6 +973,7 @@ def _route(method, pattern, name):
 ROUTES = [
     _route("GET", r"/api/v2/users/me", "ep_me"),
     _route("POST", r"/api/v2/users", "ep_create_user"),
+    _route("GET", r"/api/v2/users/search", "ep_search_users"),
     _route("GET", r"/api/v2/users/(\d+)", "ep_show_user"),
     _route("GET", r"/api/v2/users/(\d+)/tickets/requested", "ep_requested"),
     _route("GET", r"/api/v2/search", "ep_search"),
@@ -1312,6 +1313,22 @@ class ZendeskEmulator:
         """Show User (Users API): 200 {"user"}; 404 RecordNotFound."""
         with self.store.lock:
             return Reply(200, {"user": public_view(self.store.user(int(uid)))})
+
+    def ep_search_users(self, req):
+        """Search Users (Users API): by ``external_id`` (exact, no search
+        syntax, read from the users themselves: no index lag) or by ``query``
+        (the search index, users only)."""
+        with self.store.lock:
+            if "external_id" in req.query:
+                want = req.query["external_id"]
+                found = [u for u in sorted(self.store.users.values(), key=lambda u: u["id"])
+                         if u.get("external_id") == want]
+            elif "query" in req.query:
+                found = [rec for kind, rec in self.store.search(req.query["query"])
+                         if kind == "user"]
+            else:
+                raise api_error(400, "InvalidValue", "query or external_id is required")
+            return Reply(200, self._page(req, [public_view(u) for u in found], "users"))
 
     def ep_requested(self, req, uid):
         """List User Requested Tickets (Tickets API), newest first."""

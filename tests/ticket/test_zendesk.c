@@ -397,8 +397,8 @@ static void test_contacts(void)
     reset_waiters();
     OPS->find_contacts(G.crm, "+15551234567", TKT_PRIO_INTERACTIVE, on_res, &W[0]);
     OPS->find_contacts(G.crm, "+44 20 7946 0000", TKT_PRIO_INTERACTIVE, on_res, &W[1]);
-    OPS->create_contact(G.crm, "+15559870001", "Jane Caller", on_res, &W[2]);
-    OPS->create_contact(G.crm, "+15559870002", "", on_res, &W[3]);
+    OPS->create_contact(G.crm, "+15559870001", "Jane Caller", NULL, on_res, &W[2]);
+    OPS->create_contact(G.crm, "+15559870002", "", "", on_res, &W[3]);
     ASSERT_EQ_INT(W[0].calls, 0); /* never called back from inside the call */
     ASSERT_TRUE(run_until(W, 4, 10000));
     ASSERT_TRUE(W[0].res.ok);
@@ -446,6 +446,30 @@ static void test_contacts(void)
     }
     json_decref(log);
     ASSERT_EQ_INT(searches, 1);
+}
+
+/* Issue 7 item 5: a contact we create carries a deterministic external id
+ * and is found by it at once (no search-index lag), not by a new search. */
+static void test_contact_external_id(void)
+{
+    ASSERT_EQ_INT(configure("{s:i}", "search_lag_s", 60), 0);
+    reset_waiters();
+    OPS->create_contact(G.crm, "+15559870003", "", "callbus-call-ext-1-contact", on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(W[0].res.ok && W[0].res.n_contacts == 1);
+    OPS->find_contact_by_external_id(G.crm, "callbus-call-ext-1-contact", on_res, &W[1]);
+    OPS->find_contact_by_external_id(G.crm, "callbus-call-ext-2-contact", on_res, &W[2]);
+    /* A second POST of the same contact is refused, not a duplicate. */
+    OPS->create_contact(G.crm, "+15559870003", "", "callbus-call-ext-1-contact", on_res, &W[3]);
+    ASSERT_TRUE(run_until(W + 1, 3, 10000));
+    ASSERT_TRUE(W[1].res.ok);
+    ASSERT_EQ_INT(W[1].res.n_contacts, 1);
+    ASSERT_EQ_STR(W[1].res.contacts[0].id, W[0].res.contacts[0].id);
+    ASSERT_TRUE(W[2].res.ok);
+    ASSERT_EQ_INT(W[2].res.n_contacts, 0);
+    ASSERT_TRUE(!W[3].res.ok);
+    ASSERT_EQ_INT(W[3].res.http_status, 422);
+    ASSERT_EQ_INT(configure("{s:i}", "search_lag_s", 0), 0);
 }
 
 static void test_create_ticket(void)
@@ -1178,6 +1202,7 @@ static void test_openapi_conformance(void)
 
 static const test_case_t cases[] = {
     TEST_CASE(test_contacts),
+    TEST_CASE(test_contact_external_id),
     TEST_CASE(test_create_ticket),
     TEST_CASE(test_find_by_external_id),
     TEST_CASE(test_update_ticket),

@@ -144,6 +144,34 @@ def test_kill9_after_bulk_request_sent_applies_it_once(stack):
     assert len(bulk_requests(stack, mark)) == 1
 
 
+def test_kill9_between_contact_creation_and_commit_makes_one_contact(stack):
+    """Issue 7 item 5: an unknown caller's contact is created (R-C2), then
+    ticket-service is killed before the commit stored it (the ticket POST
+    that follows is held by the emulator). The search index lags, so the
+    replay's look-up by phone does not see the new contact; the contact's
+    deterministic external id, looked up before creating again, does: one
+    contact, and the call's ticket is requested by it."""
+    stack.emu.configure(search_lag_s=120)
+    call = Call()
+    stack.emu.path_latency = [("POST", re.compile(r"/api/v2/tickets(\.json)?$"), 3000)]
+    t0 = time.monotonic()
+    stack.produce(call.answered(AGENT1))
+    wait_for(lambda: [a for a in stack.emu.arrivals if a[0] >= t0 and a[1] == "POST"
+                      and re.search(r"/api/v2/tickets(\.json)?$", a[2])], 20, interval=0.02,
+             what="the ticket creation to leave (the contact exists by then)")
+    assert len(stack.emu.users_with_phone(call.number)) == 1
+    stack.svc.kill9()
+    stack.emu.path_latency = []
+    restart(stack)
+    ticket = wait_for(lambda: stack.emu.tickets_by_external_id().get(f"callbus-{call.call_id}"),
+                      30, what="the call's ticket after the restart")
+    stack.svc.wait_idle(30)
+    users = stack.emu.users_with_phone(call.number)
+    assert len(users) == 1, f"{len(users)} contacts for {call.number}: {users}"
+    assert len(ticket) == 1
+    assert stack.emu.ticket(ticket[0])["requester_id"] == users[0]["id"]
+
+
 def test_sigterm_with_events_arriving_during_the_drain_exits_0(stack):
     """SIGTERM: ticket-service stops taking work and finishes what it holds
     (docs/architecture.md, Shutdown). Events that reach the consumer while
