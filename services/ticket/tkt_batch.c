@@ -243,6 +243,8 @@ static void on_bulk_done(void *ctx, const tkt_crm_result_t *res)
             complete_list(b, f->items[i], TKT_BATCH_OK, NULL);
         else if (item && item->closed)
             complete_list(b, f->items[i], TKT_BATCH_CLOSED, item->error);
+        else if (item && item->maybe_applied) /* re-sent only by the owner, after a check */
+            complete_list(b, f->items[i], TKT_BATCH_FAILED, item->error);
         else if (item && !item->retryable && res->ok) /* the job ran: its verdict is final */
             complete_list(b, f->items[i], TKT_BATCH_REJECTED, item->error);
         else

@@ -31,7 +31,9 @@ typedef struct {
 typedef enum {
     TKT_BATCH_OK = 0,
     TKT_BATCH_CLOSED,   /* the ticket is closed: redirect (R-T7) or new ticket (R-T10) */
-    TKT_BATCH_FAILED,   /* gave up after max_attempts transient failures */
+    TKT_BATCH_FAILED,   /* gave up after max_attempts transient failures, or at once when
+                         * the write may have been applied (never re-sent blind: the
+                         * owner waits for the CRM's jobs and checks markers first) */
     TKT_BATCH_REJECTED, /* the CRM refused it for good (invalid assignee, field...) */
 } tkt_batch_outcome_t;
 

@@ -55,6 +55,10 @@ typedef struct {
     int closed;          /* refused because the ticket is closed (R-T7/R-T10 path); for
                           * ticket_statuses: solved, closed or gone — not to be written to */
     tkt_status_t status; /* ticket_statuses */
+    /* bulk_update: the write may have been applied though no result says so
+     * (answer lost, job status unreadable or unfinished). Never sent again
+     * before its job is over (await_jobs) and its marker was checked. */
+    int maybe_applied;
     char error[160];
 } tkt_crm_item_t;
 
@@ -116,6 +120,14 @@ typedef struct {
     /* Up to TKT_CRM_MAX_BULK ops on distinct tickets in one bulk request;
      * the callback comes once the CRM's job has finished, with per-item results. */
     void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx);
+    /* Recovery of bulk writes whose outcome is unknown: waits until the
+     * CRM's background jobs `ids` have finished (n = 0: the ids unknown,
+     * every job the CRM lists as queued or working now), so that a marker
+     * check afterwards sees what they wrote. ok once none of them is queued
+     * or working (a job the CRM no longer knows counts as finished); fails
+     * when they are still running after the adapter's job timeout.
+     * Enrichment priority. Optional (NULL: not a job-based CRM). */
+    void (*await_jobs)(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb, void *ctx);
     /* The current status of up to TKT_CRM_MAX_BULK tickets in one request,
      * as result items in the ids' order (R-T10: a ticket a person solved or
      * closed is not written to). Enrichment priority. */

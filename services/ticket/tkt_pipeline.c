@@ -647,6 +647,30 @@ static void apply(job_t *j)
     op_settled(j, 1, NULL);
 }
 
+/* Issue 7 item 3: a bulk request of this plan may have left before a crash
+ * (or its job's status could not be read), and its job may still be queued
+ * at the CRM, where a marker check cannot see its comments yet. So a replay
+ * waits for the CRM's jobs first: their ids are not known here, so every
+ * job the CRM lists as queued or working now (docs/ticket-service.md). */
+static void on_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error[0] ? res->error : "the CRM's jobs are still running");
+    apply(j);
+}
+
+static void apply_after_jobs(job_t *j)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    int batched = 0;
+    for (size_t i = 0; i < j->n_ops; i++)
+        batched |= j->ops[i].body[0] && tkt_batch_accepts(j->p->d.batch, &j->ops[i]);
+    if (!batched || !crm->ops->await_jobs)
+        return apply(j);
+    crm->ops->await_jobs(crm, NULL, 0, on_jobs_awaited, j);
+}
+
 /* ---- commit ------------------------------------------------------------------ */
 
 static void on_committed(void *ctx, const char *err)
@@ -909,7 +933,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
         j->cust = l->customer;
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
-        return apply(j);
+        return apply_after_jobs(j);
     }
     memset(&j->facts, 0, sizeof j->facts);
     j->asked_contacts = j->asked_ticket = 0;

@@ -57,6 +57,7 @@ struct zd_op {
     /* op-specific state */
     char ticket_id[TKT_ID_MAX];
     char *marker;
+    char *job_ids; /* await_jobs: the jobs still to finish, comma-separated */
     char external_id[TKT_TEXT_MAX + 16];
     int pages;
     char job_id[80];
@@ -342,6 +343,7 @@ static void op_free(zd_op_t *op)
         event_free(op->timer);
     http_free(op->http);
     free(op->marker);
+    free(op->job_ids);
     free(op->res);
     free(op);
 }
@@ -571,6 +573,11 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
     note_auth(zd, resp->status);
     int64_t delay = -1;
     tkt_rl_kind_t kind = classify(zd, resp, &delay);
+    /* A bulk write with no clear answer may have been applied and its job
+     * may still run: never sent again blind. The caller waits for the job
+     * and checks markers first (items maybe_applied). */
+    if (kind == TKT_RL_RETRY && strcmp(h->metric_op, "bulk_update") == 0)
+        kind = TKT_RL_DONE;
     json_t *found = NULL;
     int verify_missed = 0;
     if (h->verifying && kind == TKT_RL_DONE) {
@@ -1232,29 +1239,48 @@ static void zd_update_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
 
 static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh);
 
-static void bulk_fail_items(zd_op_t *op, const char *error, int retryable)
+/* maybe_applied: the request reached Zendesk (or may have) and nothing says
+ * whether its job ran: the caller must not send the items again unchecked. */
+static void bulk_fail_items(zd_op_t *op, const char *error, int retryable, int maybe_applied)
 {
     for (size_t k = 0; k < op->n_sent; k++) {
         tkt_crm_item_t *it = &op->res->items[op->slot[k]];
         it->ok = 0;
         it->retryable = retryable;
+        it->maybe_applied = maybe_applied;
         copy_str(it->error, sizeof it->error, error);
     }
 }
 
+static void step_jobs(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh);
+
 static void poll_job_now(zd_op_t *op)
 {
+    if (op->job_ids) {
+        http_start(op, "job_status", "GET",
+                   str_printf("%s/api/v2/job_statuses/show_many.json?ids=%s", op->zd->base_url,
+                              op->job_ids),
+                   NULL, step_jobs);
+        return;
+    }
     http_start(op, "job_status", "GET",
                str_printf("%s/api/v2/job_statuses/%s.json", op->zd->base_url, op->job_id), NULL,
                step_job);
 }
 
+/* The next read of the op's job (bulk_update) or jobs (await_jobs), with
+ * backoff, until job_timeout_ms. */
 static void poll_job_later(zd_op_t *op)
 {
     zd_t *zd = op->zd;
-    if (cmn_time_mono_ms() - op->job_started_ms > zd->cfg.job_timeout_ms) {
+    int expired = cmn_time_mono_ms() - op->job_started_ms > zd->cfg.job_timeout_ms;
+    if (expired && op->job_ids) {
+        op_fail(op, "jobs %s still running after %d ms", op->job_ids, zd->cfg.job_timeout_ms);
+        return;
+    }
+    if (expired) {
         /* The job may still run: whether its items were applied is unknown. */
-        bulk_fail_items(op, "bulk job did not finish in time", 1);
+        bulk_fail_items(op, "bulk job did not finish in time", 1, 1);
         op->res->ok = 0;
         snprintf(op->res->error, sizeof op->res->error, "job %s did not finish in %d ms",
                  op->job_id, zd->cfg.job_timeout_ms);
@@ -1323,6 +1349,7 @@ static void bulk_map_results(zd_op_t *op, json_t *results)
         tkt_crm_item_t *it = &res->items[op->slot[k]];
         it->ok = 0;
         it->retryable = 1;
+        it->maybe_applied = 1; /* the job ran; whether this item was in it is unknown */
         copy_str(it->error, sizeof it->error, "not in the job's results");
     }
 }
@@ -1334,7 +1361,7 @@ static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int ex
          * says whether the items were applied. */
         char err[256];
         describe_error(resp, j, exh, err, sizeof err);
-        bulk_fail_items(op, err, 1);
+        bulk_fail_items(op, err, 1, 1);
         op->res->ok = 0;
         op->res->http_status = resp->status;
         fmt_trunc(op->res->error, sizeof op->res->error, "job %s: %s", op->job_id, err);
@@ -1364,7 +1391,8 @@ static void step_update_many(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     if (resp->status != 200) {
         char err[256];
         describe_error(resp, j, exh, err, sizeof err);
-        bulk_fail_items(op, err, resp->status == 0 || resp->status >= 500);
+        int unclear = resp->status == 0 || resp->status >= 500;
+        bulk_fail_items(op, err, unclear, unclear);
         op->res->ok = 0;
         op->res->http_status = resp->status;
         copy_str(op->res->error, sizeof op->res->error, err);
@@ -1374,13 +1402,13 @@ static void step_update_many(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     json_t *js = json_object_get(j, "job_status");
     const char *id = json_string_value(json_object_get(js, "id"));
     if (!id || !*id || strlen(id) >= sizeof op->job_id) {
-        bulk_fail_items(op, "update_many answered without a job id", 1);
+        bulk_fail_items(op, "update_many answered without a job id", 1, 1);
         op_fail(op, "update_many answered without a job id");
         return;
     }
     for (const char *p = id; *p; p++)
         if (!isalnum((unsigned char)*p)) {
-            bulk_fail_items(op, "unexpected job id", 1);
+            bulk_fail_items(op, "unexpected job id", 1, 1);
             op_fail(op, "unexpected job id");
             return;
         }
@@ -1388,6 +1416,97 @@ static void step_update_many(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     op->job_started_ms = cmn_time_mono_ms();
     op->poll_delay_ms = op->zd->cfg.job_poll_first_ms;
     poll_job_later(op);
+}
+
+/* ---------------------------------------------------------- await_jobs */
+
+/* Zendesk's job ids: hex, or "V3-" and hex; nothing that needs escaping. */
+static int is_job_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n >= sizeof((zd_op_t *)0)->job_id)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return 0;
+    return 1;
+}
+
+static int job_active(json_t *js)
+{
+    const char *status = json_string_value(json_object_get(js, "status"));
+    return status && (strcmp(status, "queued") == 0 || strcmp(status, "working") == 0);
+}
+
+/* A list of job statuses (the account's recent ones, or show_many of ours):
+ * done when none is queued or working, else the active ones are read again.
+ * A job absent from show_many is gone: long finished. */
+static void step_jobs(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+{
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    char *ids = NULL;
+    size_t len = 0, i;
+    json_t *js;
+    json_array_foreach(json_object_get(j, "job_statuses"), i, js)
+    {
+        const char *id = json_string_value(json_object_get(js, "id"));
+        if (!job_active(js) || !is_job_id(id))
+            continue;
+        char *more = realloc(ids, len + strlen(id) + 2);
+        if (!more) {
+            free(ids);
+            op_fail(op, "out of memory");
+            return;
+        }
+        ids = more;
+        len += (size_t)sprintf(ids + len, "%s%s", len ? "," : "", id);
+    }
+    free(op->job_ids);
+    op->job_ids = ids;
+    if (!ids) {
+        op_succeed(op, resp);
+        return;
+    }
+    poll_job_later(op);
+}
+
+static void zd_await_jobs(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb,
+                          void *ctx)
+{
+    zd_t *zd = (zd_t *)crm;
+    zd_op_t *op = op_new(zd, "await_jobs", TKT_PRIO_ENRICH, cb, ctx);
+    if (!op)
+        return;
+    op->job_started_ms = cmn_time_mono_ms();
+    op->poll_delay_ms = zd->cfg.job_poll_first_ms;
+    if (n == 0) {
+        /* Ids unknown (the answer that named them was lost): the account's
+         * recent jobs, newest first; ours, if it is still to run, is among
+         * the queued or working ones (at most 30 per account). */
+        http_start(op, "job_status", "GET", str_printf("%s/api/v2/job_statuses.json", zd->base_url),
+                   NULL, step_jobs);
+        return;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(ids[i]) + 1;
+    op->job_ids = malloc(len + 1);
+    if (!op->job_ids) {
+        op_fail_later(op, "out of memory");
+        return;
+    }
+    op->job_ids[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!is_job_id(ids[i])) {
+            op_fail_later(op, "unexpected job id");
+            return;
+        }
+        strcat(strcat(op->job_ids, i ? "," : ""), ids[i]);
+    }
+    poll_job_now(op);
 }
 
 static void zd_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx)
@@ -1656,6 +1775,7 @@ static const tkt_crm_ops_t zd_ops = {
     .show_ticket = zd_show_ticket,
     .update_ticket = zd_update_ticket,
     .bulk_update = zd_bulk_update,
+    .await_jobs = zd_await_jobs,
     .has_marker = zd_has_marker,
     .ticket_statuses = zd_ticket_statuses,
     .contact_tickets = zd_contact_tickets,

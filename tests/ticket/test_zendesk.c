@@ -754,6 +754,89 @@ static void test_too_many_jobs(void)
     json_decref(log);
 }
 
+/* Comments in ticket `id` containing `needle`. */
+static int comments_with(const char *id, const char *needle)
+{
+    json_t *t = state_ticket(id);
+    int n = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(t, "comments"), i, c)
+    {
+        const char *body = json_string_value(json_object_get(c, "body"));
+        n += body && strstr(body, needle) != NULL;
+    }
+    json_decref(t);
+    return n;
+}
+
+/* Issue 7 item 3a: the job stays queued and its status cannot be read
+ * (every poll 503): the items come back maybe_applied, never re-sent by
+ * the adapter; await_jobs (ids unknown) returns once the job has run. And
+ * a 5xx answer to update_many itself (applied all the same) is not
+ * retried blind either. */
+static void test_bulk_outcome_unknown_not_resent(void)
+{
+    static tkt_op_t op;
+    memset(&op, 0, sizeof op);
+    op.kind = TKT_OP_COMMENT;
+    snprintf(op.ticket_id, sizeof op.ticket_id, "20021");
+    snprintf(op.body, sizeof op.body, "job status unreadable [callbus t3a/0]");
+    ASSERT_EQ_INT(configure("{s:i,s:[{s:s,s:s,s:i,s:i}]}", "job_delay_ms", 2500, "fail_next",
+                            "method", "GET", "path_regex", "/job_statuses/[0-9a-f]{32}", "status",
+                            503, "count", 1000),
+                  0);
+    long seq = log_last_seq();
+    reset_waiters();
+    OPS->bulk_update(G.crm, &op, 1, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 20000));
+    ASSERT_TRUE(!W[0].res.ok);
+    ASSERT_TRUE(!W[0].res.items[0].ok && W[0].res.items[0].maybe_applied);
+    ASSERT_EQ_INT(comments_with("20021", "[callbus t3a/0]"), 0); /* still queued */
+    ASSERT_TRUE(OPS->await_jobs != NULL);
+    OPS->await_jobs(G.crm, NULL, 0, on_res, &W[1]);
+    ASSERT_TRUE(run_until(W + 1, 1, 20000));
+    ASSERT_TRUE(W[1].res.ok);
+    ASSERT_EQ_INT(comments_with("20021", "[callbus t3a/0]"), 1);
+    json_t *log = log_since(seq);
+    ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 0), 1);
+    json_decref(log);
+
+    /* update_many applied, its answer a 503: one PUT, items maybe_applied. */
+    ASSERT_EQ_INT(configure("{s:i,s:[{s:s,s:s,s:i,s:b}]}", "job_delay_ms", 0, "fail_next", "method",
+                            "PUT", "path_regex", "update_many", "status", 503, "apply", 1),
+                  0);
+    snprintf(op.body, sizeof op.body, "answer lost [callbus t3a/1]");
+    seq = log_last_seq();
+    reset_waiters();
+    OPS->bulk_update(G.crm, &op, 1, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 20000));
+    ASSERT_TRUE(!W[0].res.ok && W[0].res.items[0].maybe_applied);
+    log = log_since(seq);
+    ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 0), 1);
+    json_decref(log);
+
+    /* Known ids: read with show_many until they have run. */
+    ASSERT_EQ_INT(configure("{s:i}", "job_delay_ms", 1500), 0);
+    long status = 0;
+    json_t *body = json_pack("{s:[{s:i,s:{s:s,s:b}}]}", "tickets", "id", 20022, "comment", "body",
+                             "by id [callbus t3a/2]", "public", 0);
+    json_t *j = emu("PUT", "/api/v2/tickets/update_many.json", body, 1, &status);
+    ASSERT_EQ_INT(status, 200);
+    char job[80];
+    snprintf(job, sizeof job, "%s",
+             json_string_value(json_object_get(json_object_get(j, "job_status"), "id")));
+    json_decref(j);
+    ASSERT_EQ_INT(comments_with("20022", "[callbus t3a/2]"), 0); /* still queued */
+    const char *ids[] = {job};
+    reset_waiters();
+    OPS->await_jobs(G.crm, ids, 1, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 20000));
+    ASSERT_TRUE(W[0].res.ok);
+    ASSERT_EQ_INT(comments_with("20022", "[callbus t3a/2]"), 1);
+    ASSERT_EQ_INT(configure("{s:[],s:i}", "fail_next", "job_delay_ms", 50), 0);
+}
+
 /* The emulator's account limit far below what the adapter believes, and
  * another client of the account (this test) has just spent it: 429s with
  * Retry-After; every request is delayed, none is lost, and the server's
@@ -1210,6 +1293,7 @@ static const test_case_t cases[] = {
     TEST_CASE(test_merge),
     TEST_CASE(test_bulk_update),
     TEST_CASE(test_too_many_jobs),
+    TEST_CASE(test_bulk_outcome_unknown_not_resent),
     /* before the storm: the emulator's window is still empty here */
     TEST_CASE(test_stays_under_limit),
     TEST_CASE(test_429_storm),
