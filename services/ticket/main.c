@@ -260,6 +260,7 @@ static int start_crm(ticket_t *t)
     if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
         return fail("zendesk", errstr);
     tkt_config_batch(&t->cfg, &bcfg);
+    bcfg.on_job = tkt_pipeline_job_started; /* job ids stored with the plans */
     if (!(t->batch = tkt_batch_new(t->svc.base, t->crm, &bcfg)))
         return fail("start", "out of memory");
     return 0;

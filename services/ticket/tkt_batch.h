@@ -26,6 +26,10 @@ typedef struct {
     int ticket_limit; /* updates per ticket per ticket_window_s we allow ourselves */
     int ticket_window_s;
     int max_attempts; /* per op, before it is reported failed */
+    /* Optional: the bulk request carrying an op of `owner` was accepted as
+     * the CRM's job `job_id` (not necessarily run yet); once per op and
+     * flight, before the op's completion. */
+    void (*on_job)(void *owner, const char *job_id);
 } tkt_batch_cfg_t;
 
 typedef enum {

@@ -90,6 +90,10 @@ typedef struct {
 } tkt_crm_result_t;
 
 typedef void (*tkt_crm_cb)(void *ctx, const tkt_crm_result_t *res);
+/* A bulk request was accepted as the CRM's background job `job_id`, which
+ * has not necessarily run yet. Borrowed for the call; never free the
+ * adapter from it. */
+typedef void (*tkt_crm_job_fn)(void *ctx, const char *job_id);
 
 typedef struct tkt_crm tkt_crm_t;
 
@@ -118,8 +122,12 @@ typedef struct {
     /* op: TKT_OP_COMMENT or TKT_OP_UPDATE, sent at once (not batched). */
     void (*update_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
     /* Up to TKT_CRM_MAX_BULK ops on distinct tickets in one bulk request;
-     * the callback comes once the CRM's job has finished, with per-item results. */
-    void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx);
+     * the callback comes once the CRM's job has finished, with per-item results.
+     * on_job (may be NULL) is called first, once the request was accepted,
+     * with the job's id: stored at once, it lets a replay wait for exactly
+     * that job (await_jobs) before it checks markers. Both get ctx. */
+    void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                        tkt_crm_cb cb, void *ctx);
     /* Recovery of bulk writes whose outcome is unknown: waits until the
      * CRM's background jobs `ids` have finished (n = 0: the ids unknown,
      * every job the CRM lists as queued or working now), so that a marker

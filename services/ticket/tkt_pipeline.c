@@ -47,6 +47,7 @@ struct job {
     int recheck_contact; /* the CRM refused the cached contact: look it up again */
     int rebound;         /* a write was redirected: the call now lives on another ticket */
     int attempts;
+    char job_ids[TKT_JOB_IDS_MAX]; /* replay: the bulk jobs stored with the plan */
     struct event *retry;
     job_t *applying_next; /* in the pipeline's applying set */
     int applying;
@@ -650,9 +651,10 @@ static void apply(job_t *j)
 /* Issue 7 item 3: a bulk request of this plan may have left before a crash
  * (or its job's status could not be read), and its job may still be queued
  * at the CRM, where a marker check cannot see its comments yet. So a replay
- * waits for the CRM's jobs first: their ids are not known here, so every
- * job the CRM lists as queued or working now (docs/ticket-service.md). */
-static void on_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
+ * waits first for the jobs stored with the plan, then for those the CRM
+ * lists as queued or working (a request whose id was never stored); see
+ * docs/ticket-service.md. */
+static void on_listed_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
     if (!res->ok)
@@ -660,15 +662,48 @@ static void on_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
     apply(j);
 }
 
+static void await_listed_jobs(job_t *j)
+{
+    j->p->d.crm->ops->await_jobs(j->p->d.crm, NULL, 0, on_listed_jobs_awaited, j);
+}
+
+static void on_stored_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error[0] ? res->error : "the plan's jobs are still running");
+    await_listed_jobs(j);
+}
+
 static void apply_after_jobs(job_t *j)
 {
     tkt_crm_t *crm = j->p->d.crm;
+    const char *ids[TKT_CRM_MAX_LIST];
+    size_t n = 0;
     int batched = 0;
     for (size_t i = 0; i < j->n_ops; i++)
         batched |= j->ops[i].body[0] && tkt_batch_accepts(j->p->d.batch, &j->ops[i]);
     if (!batched || !crm->ops->await_jobs)
         return apply(j);
-    crm->ops->await_jobs(crm, NULL, 0, on_jobs_awaited, j);
+    /* "id,id,": complete ids only (the stored text may have been cut) */
+    for (char *p = j->job_ids, *comma; n < TKT_CRM_MAX_LIST && (comma = strchr(p, ','));
+         p = comma + 1) {
+        *comma = '\0';
+        if (*p)
+            ids[n++] = p;
+    }
+    if (n == 0)
+        return await_listed_jobs(j);
+    crm->ops->await_jobs(crm, ids, n, on_stored_jobs_awaited, j);
+}
+
+void tkt_pipeline_job_started(void *owner, const char *job_id)
+{
+    job_t *j = owner;
+    if (tkt_store_add_job(j->p->d.store, j->ev.event_id, job_id) < 0)
+        LOG_CALL(CMN_LOG_WARN, j->ev.call_id,
+                 "job %s of %s not stored (redis unavailable): a replay looks in the CRM's list",
+                 job_id, j->ev.event_id);
 }
 
 /* ---- commit ------------------------------------------------------------------ */
@@ -931,6 +966,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
         j->n_ops = l->n_plan;
         j->call = l->call;
         j->cust = l->customer;
+        snprintf(j->job_ids, sizeof j->job_ids, "%s", l->job_ids);
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
         return apply_after_jobs(j);

@@ -70,6 +70,10 @@ void tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn 
 
 /* Jobs not finished yet. */
 size_t tkt_pipeline_in_flight(const tkt_pipeline_t *p);
+/* For tkt_batch_cfg_t.on_job (owner: the job that added the op): a bulk
+ * request carrying one of its ops was accepted as the CRM's job `job_id`;
+ * stored with its plan, so a replay waits for that job (issue 7 item 3). */
+void tkt_pipeline_job_started(void *owner, const char *job_id);
 /* Looks for calls open longer than max_call_age_ms and ends them (run by a timer). */
 void tkt_pipeline_sweep(tkt_pipeline_t *p);
 void tkt_pipeline_free(tkt_pipeline_t *p);

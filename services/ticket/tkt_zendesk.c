@@ -63,6 +63,7 @@ struct zd_op {
     char job_id[80];
     int64_t job_started_ms;
     int poll_delay_ms;
+    tkt_crm_job_fn on_job;                 /* bulk: told the job id at once */
     size_t n_sent;                         /* bulk: items in the batch */
     unsigned short slot[TKT_CRM_MAX_BULK]; /* bulk: batch index -> ops index */
     zd_op_t *prev, *next;
@@ -1413,6 +1414,8 @@ static void step_update_many(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
             return;
         }
     copy_str(op->job_id, sizeof op->job_id, id);
+    if (op->on_job) /* before the job may run: the caller stores it */
+        op->on_job(op->ctx, op->job_id);
     op->job_started_ms = cmn_time_mono_ms();
     op->poll_delay_ms = op->zd->cfg.job_poll_first_ms;
     poll_job_later(op);
@@ -1509,12 +1512,14 @@ static void zd_await_jobs(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_
     poll_job_now(op);
 }
 
-static void zd_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx)
+static void zd_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                           tkt_crm_cb cb, void *ctx)
 {
     zd_t *zd = (zd_t *)crm;
     zd_op_t *op = op_new(zd, "bulk_update", TKT_PRIO_ENRICH, cb, ctx);
     if (!op)
         return;
+    op->on_job = on_job;
     if (n == 0 || n > TKT_CRM_MAX_BULK || !ops) {
         op_fail_later(op, "bulk_update takes 1 to %d ops, not %zu", TKT_CRM_MAX_BULK, n);
         return;

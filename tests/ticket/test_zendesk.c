@@ -682,7 +682,7 @@ static void test_bulk_update(void)
     long seq = log_last_seq();
     reset_waiters();
     int64_t t0 = cmn_time_mono_ms();
-    OPS->bulk_update(G.crm, ops, 100, on_res, &W[0]);
+    OPS->bulk_update(G.crm, ops, 100, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     const tkt_crm_result_t *r = &W[0].res;
     ASSERT_TRUE(r->ok);
@@ -720,7 +720,7 @@ static void test_bulk_update(void)
      * the rest of the batch still goes. */
     reset_waiters();
     snprintf(ops[0].ticket_id, sizeof ops[0].ticket_id, "%s", TKT_REF_NEW_TICKET);
-    OPS->bulk_update(G.crm, ops, 3, on_res, &W[0]);
+    OPS->bulk_update(G.crm, ops, 3, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(W[0].res.ok);
     ASSERT_TRUE(!W[0].res.items[0].ok && strstr(W[0].res.items[0].error, "not a Zendesk id"));
@@ -744,7 +744,7 @@ static void test_too_many_jobs(void)
     long seq = log_last_seq();
     reset_waiters();
     int64_t t0 = cmn_time_mono_ms();
-    OPS->bulk_update(G.crm, ops, 2, on_res, &W[0]);
+    OPS->bulk_update(G.crm, ops, 2, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(W[0].res.ok && W[0].res.items[0].ok && W[0].res.items[1].ok);
     ASSERT_TRUE(cmn_time_mono_ms() - t0 >= 1000); /* waited for Retry-After */
@@ -775,6 +775,16 @@ static int comments_with(const char *id, const char *needle)
  * the adapter; await_jobs (ids unknown) returns once the job has run. And
  * a 5xx answer to update_many itself (applied all the same) is not
  * retried blind either. */
+static char told_job[80];
+static int told_before_result;
+
+static void on_job_told(void *ctx, const char *job_id)
+{
+    waiter_t *w = ctx;
+    snprintf(told_job, sizeof told_job, "%s", job_id);
+    told_before_result = w->calls == 0;
+}
+
 static void test_bulk_outcome_unknown_not_resent(void)
 {
     static tkt_op_t op;
@@ -788,13 +798,16 @@ static void test_bulk_outcome_unknown_not_resent(void)
                   0);
     long seq = log_last_seq();
     reset_waiters();
-    OPS->bulk_update(G.crm, &op, 1, on_res, &W[0]);
+    told_job[0] = '\0';
+    OPS->bulk_update(G.crm, &op, 1, on_job_told, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(!W[0].res.ok);
     ASSERT_TRUE(!W[0].res.items[0].ok && W[0].res.items[0].maybe_applied);
+    ASSERT_TRUE(told_job[0] && told_before_result); /* the id, as soon as it was known */
     ASSERT_EQ_INT(comments_with("20021", "[callbus t3a/0]"), 0); /* still queued */
     ASSERT_TRUE(OPS->await_jobs != NULL);
-    OPS->await_jobs(G.crm, NULL, 0, on_res, &W[1]);
+    const char *told[] = {told_job};
+    OPS->await_jobs(G.crm, told, 1, on_res, &W[1]);
     ASSERT_TRUE(run_until(W + 1, 1, 20000));
     ASSERT_TRUE(W[1].res.ok);
     ASSERT_EQ_INT(comments_with("20021", "[callbus t3a/0]"), 1);
@@ -809,28 +822,25 @@ static void test_bulk_outcome_unknown_not_resent(void)
     snprintf(op.body, sizeof op.body, "answer lost [callbus t3a/1]");
     seq = log_last_seq();
     reset_waiters();
-    OPS->bulk_update(G.crm, &op, 1, on_res, &W[0]);
+    OPS->bulk_update(G.crm, &op, 1, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(!W[0].res.ok && W[0].res.items[0].maybe_applied);
     log = log_since(seq);
     ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 0), 1);
     json_decref(log);
 
-    /* Known ids: read with show_many until they have run. */
+    /* Ids unknown: the jobs listed as queued or working, until they have run. */
     ASSERT_EQ_INT(configure("{s:i}", "job_delay_ms", 1500), 0);
     long status = 0;
     json_t *body = json_pack("{s:[{s:i,s:{s:s,s:b}}]}", "tickets", "id", 20022, "comment", "body",
                              "by id [callbus t3a/2]", "public", 0);
     json_t *j = emu("PUT", "/api/v2/tickets/update_many.json", body, 1, &status);
     ASSERT_EQ_INT(status, 200);
-    char job[80];
-    snprintf(job, sizeof job, "%s",
-             json_string_value(json_object_get(json_object_get(j, "job_status"), "id")));
+    ASSERT_TRUE(json_string_value(json_object_get(json_object_get(j, "job_status"), "id")));
     json_decref(j);
     ASSERT_EQ_INT(comments_with("20022", "[callbus t3a/2]"), 0); /* still queued */
-    const char *ids[] = {job};
     reset_waiters();
-    OPS->await_jobs(G.crm, ids, 1, on_res, &W[0]);
+    OPS->await_jobs(G.crm, NULL, 0, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(W[0].res.ok);
     ASSERT_EQ_INT(comments_with("20022", "[callbus t3a/2]"), 1);
@@ -1164,7 +1174,7 @@ static void test_urls_and_bad_input(void)
     free(op);
     OPS->find_contacts(G.crm, "anonymous", TKT_PRIO_INTERACTIVE, on_res, &W[2]);
     OPS->show_ticket(G.crm, "12 OR 1=1", TKT_PRIO_INTERACTIVE, on_res, &W[3]);
-    OPS->bulk_update(G.crm, NULL, 0, on_res, &W[4]);
+    OPS->bulk_update(G.crm, NULL, 0, NULL, on_res, &W[4]);
     ASSERT_EQ_INT(W[0].calls + W[1].calls + W[2].calls + W[3].calls + W[4].calls, 0);
     ASSERT_EQ_INT(OPS->pending(G.crm), 5);
     ASSERT_TRUE(run_until(W, 5, 5000));
@@ -1241,7 +1251,7 @@ static void test_free_with_pending(void)
     ops[0].kind = TKT_OP_COMMENT;
     snprintf(ops[0].ticket_id, sizeof ops[0].ticket_id, "20021");
     snprintf(ops[0].body, sizeof ops[0].body, "before shutdown");
-    crm->ops->bulk_update(crm, ops, 1, on_res, &W[0]);
+    crm->ops->bulk_update(crm, ops, 1, NULL, on_res, &W[0]);
     for (int i = 1; i < 6; i++)
         crm->ops->show_ticket(crm, G.ticket_id, TKT_PRIO_ENRICH, on_res, &W[i]);
     /* let the bulk request answer (the job poll then waits 5 s) and others start */

@@ -182,16 +182,22 @@ def test_kill9_while_the_bulk_job_is_queued_applies_it_once(stack):
     stack.emu.configure(job_delay_ms=8000)
     t0 = time.monotonic()
     stack.produce(*evs)
-    wait_for(lambda: job_polls(stack, t0), WINDOW_S + 15, interval=0.02,
-             what="update_many's answer (its job is polled)")
+    polls = wait_for(lambda: job_polls(stack, t0), WINDOW_S + 15, interval=0.02,
+                     what="update_many's answer (its job is polled)")
     stack.svc.kill9()
     assert not any(counts(stack, expected).values()), "the job ran already"
+    job_id = re.search(r"/job_statuses/([0-9a-f]{32})", polls[0][2]).group(1)
+    after_kill = stack.emu.mark()
     restart(stack)
     wait_for(lambda: all_present(stack, expected), WINDOW_S + 60, interval=0.5,
              what="every comment after the restart")
     stack.svc.wait_idle(WINDOW_S + 60)
     time.sleep(1.5)  # nothing more may come
     assert_exactly_once(stack, expected)
+    # the replays first read the job stored with their plans, by its id
+    # (before any look at the account's job list)
+    first = [e for e in stack.emu.requests(after_kill) if "job_statuses" in e["path"]][0]
+    assert "show_many" in first["path"] and job_id in first["query_params"].get("ids", ""), first
 
 
 def test_kill9_between_contact_creation_and_commit_makes_one_contact(stack):
