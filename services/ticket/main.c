@@ -179,6 +179,17 @@ static int kafka_ready(void *ctx, char *why, size_t whysz)
     return 0;
 }
 
+/* A CRM that refuses our credentials takes no writes: events are held
+ * (not dropped) until it does, and this replica says so. */
+static int crm_ready(void *ctx, char *why, size_t whysz)
+{
+    ticket_t *t = ctx;
+    if (!t->crm->ops->auth_failing || !t->crm->ops->auth_failing(t->crm))
+        return 1;
+    snprintf(why, whysz, "the CRM refuses our credentials (HTTP 401/403): check the API token");
+    return 0;
+}
+
 static double in_flight(void *ctx)
 {
     return (double)tkt_pipeline_in_flight(((ticket_t *)ctx)->pipeline);
@@ -305,6 +316,7 @@ static int start_crm(ticket_t *t)
     if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
         return fail("zendesk", errstr);
     tkt_config_batch(&t->cfg, &bcfg);
+    bcfg.on_job = tkt_pipeline_job_started; /* job ids stored with the plans */
     if (!(t->batch = tkt_batch_new(t->svc.base, t->crm, &bcfg)))
         return fail("start", "out of memory");
     return 0;
@@ -367,7 +379,8 @@ static int start(ticket_t *t)
     t->sweep = event_new(t->svc.base, -1, EV_PERSIST, on_sweep, t);
     if (!t->sweep || event_add(t->sweep, &every_30s) < 0 ||
         cmn_http_ready_check(t->svc.http, "redis", redis_ready, t) < 0 ||
-        cmn_http_ready_check(t->svc.http, "kafka", kafka_ready, t) < 0)
+        cmn_http_ready_check(t->svc.http, "kafka", kafka_ready, t) < 0 ||
+        cmn_http_ready_check(t->svc.http, "crm", crm_ready, t) < 0)
         return -1;
     cmn_service_drain_t drain = {
         .stop = stop_intake, .pending = events_pending, .finish = flush_and_commit, .ctx = t};

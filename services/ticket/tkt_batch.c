@@ -243,6 +243,8 @@ static void on_bulk_done(void *ctx, const tkt_crm_result_t *res)
             complete_list(b, f->items[i], TKT_BATCH_OK, NULL);
         else if (item && item->closed)
             complete_list(b, f->items[i], TKT_BATCH_CLOSED, item->error);
+        else if (item && item->maybe_applied) /* re-sent only by the owner, after a check */
+            complete_list(b, f->items[i], TKT_BATCH_FAILED, item->error);
         else if (item && !item->retryable && res->ok) /* the job ran: its verdict is final */
             complete_list(b, f->items[i], TKT_BATCH_REJECTED, item->error);
         else
@@ -253,6 +255,16 @@ static void on_bulk_done(void *ctx, const tkt_crm_result_t *res)
 
 /* ---- flushing ----------------------------------------------------------- */
 
+static void on_flight_job(void *ctx, const char *job_id)
+{
+    flight_t *f = ctx;
+    if (!f->b->cfg.on_job)
+        return;
+    for (size_t i = 0; i < f->n; i++)
+        for (item_t *it = f->items[i]; it; it = it->next)
+            f->b->cfg.on_job(it->owner, job_id);
+}
+
 static void send_bulk(tkt_batch_t *b, flight_t *f)
 {
     b->requests++;
@@ -262,7 +274,7 @@ static void send_bulk(tkt_batch_t *b, flight_t *f)
         for (item_t *it = f->items[i]; it; it = it->next)
             cmn_metric_add(b->m_saved, 1);
     cmn_metric_add(b->m_saved, -1); /* one request carried them all */
-    b->crm->ops->bulk_update(b->crm, f->ops, f->n, on_bulk_done, f);
+    b->crm->ops->bulk_update(b->crm, f->ops, f->n, on_flight_job, on_bulk_done, f);
 }
 
 /* R-T10: the flight's tickets as they are now. A ticket a person solved or

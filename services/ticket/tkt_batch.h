@@ -26,12 +26,18 @@ typedef struct {
     int ticket_limit; /* updates per ticket per ticket_window_s we allow ourselves */
     int ticket_window_s;
     int max_attempts; /* per op, before it is reported failed */
+    /* Optional: the bulk request carrying an op of `owner` was accepted as
+     * the CRM's job `job_id` (not necessarily run yet); once per op and
+     * flight, before the op's completion. */
+    void (*on_job)(void *owner, const char *job_id);
 } tkt_batch_cfg_t;
 
 typedef enum {
     TKT_BATCH_OK = 0,
     TKT_BATCH_CLOSED,   /* the ticket is closed: redirect (R-T7) or new ticket (R-T10) */
-    TKT_BATCH_FAILED,   /* gave up after max_attempts transient failures */
+    TKT_BATCH_FAILED,   /* gave up after max_attempts transient failures, or at once when
+                         * the write may have been applied (never re-sent blind: the
+                         * owner waits for the CRM's jobs and checks markers first) */
     TKT_BATCH_REJECTED, /* the CRM refused it for good (invalid assignee, field...) */
 } tkt_batch_outcome_t;
 

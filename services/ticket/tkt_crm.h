@@ -55,6 +55,10 @@ typedef struct {
     int closed;          /* refused because the ticket is closed (R-T7/R-T10 path); for
                           * ticket_statuses: solved, closed or gone — not to be written to */
     tkt_status_t status; /* ticket_statuses */
+    /* bulk_update: the write may have been applied though no result says so
+     * (answer lost, job status unreadable or unfinished). Never sent again
+     * before its job is over (await_jobs) and its marker was checked. */
+    int maybe_applied;
     char error[160];
 } tkt_crm_item_t;
 
@@ -67,7 +71,7 @@ typedef struct {
     int not_found;
     int closed; /* a write refused because the ticket is closed */
     char error[256];
-    /* find_contacts, create_contact */
+    /* find_contacts, create_contact, find_contact_by_external_id */
     tkt_crm_contact_t contacts[TKT_CRM_MAX_LIST];
     size_t n_contacts;
     /* create_ticket, show_ticket, update_ticket */
@@ -86,6 +90,10 @@ typedef struct {
 } tkt_crm_result_t;
 
 typedef void (*tkt_crm_cb)(void *ctx, const tkt_crm_result_t *res);
+/* A bulk request was accepted as the CRM's background job `job_id`, which
+ * has not necessarily run yet. Borrowed for the call; never free the
+ * adapter from it. */
+typedef void (*tkt_crm_job_fn)(void *ctx, const char *job_id);
 
 typedef struct tkt_crm tkt_crm_t;
 
@@ -93,9 +101,16 @@ typedef struct {
     /* R-C1: contacts whose phone matches (look-up form per R-I2). */
     void (*find_contacts)(tkt_crm_t *crm, const char *phone, tkt_prio_t prio, tkt_crm_cb cb,
                           void *ctx);
-    /* R-C2 */
-    void (*create_contact)(tkt_crm_t *crm, const char *phone, const char *name, tkt_crm_cb cb,
-                           void *ctx);
+    /* R-C2. external_id: deterministic, so a creation an earlier attempt
+     * made can be found again (find_contact_by_external_id); NULL or "" for
+     * none. */
+    void (*create_contact)(tkt_crm_t *crm, const char *phone, const char *name,
+                           const char *external_id, tkt_crm_cb cb, void *ctx);
+    /* Recovery: was a contact with this external_id already created? Result
+     * in contacts[]. Read from the CRM's records, not its search index (which
+     * lags behind writes). Creation priority, like find_by_external_id. */
+    void (*find_contact_by_external_id)(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                        void *ctx);
     /* op: TKT_OP_CREATE_TICKET with placeholders already resolved. */
     void (*create_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
     /* Recovery: was a ticket with this external_id already created?
@@ -107,8 +122,20 @@ typedef struct {
     /* op: TKT_OP_COMMENT or TKT_OP_UPDATE, sent at once (not batched). */
     void (*update_ticket)(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx);
     /* Up to TKT_CRM_MAX_BULK ops on distinct tickets in one bulk request;
-     * the callback comes once the CRM's job has finished, with per-item results. */
-    void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx);
+     * the callback comes once the CRM's job has finished, with per-item results.
+     * on_job (may be NULL) is called first, once the request was accepted,
+     * with the job's id: stored at once, it lets a replay wait for exactly
+     * that job (await_jobs) before it checks markers. Both get ctx. */
+    void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                        tkt_crm_cb cb, void *ctx);
+    /* Recovery of bulk writes whose outcome is unknown: waits until the
+     * CRM's background jobs `ids` have finished (n = 0: the ids unknown,
+     * every job the CRM lists as queued or working now), so that a marker
+     * check afterwards sees what they wrote. ok once none of them is queued
+     * or working (a job the CRM no longer knows counts as finished); fails
+     * when they are still running after the adapter's job timeout.
+     * Enrichment priority. Optional (NULL: not a job-based CRM). */
+    void (*await_jobs)(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb, void *ctx);
     /* The current status of up to TKT_CRM_MAX_BULK tickets in one request,
      * as result items in the ids' order (R-T10: a ticket a person solved or
      * closed is not written to). Enrichment priority. */
@@ -136,6 +163,11 @@ typedef struct {
     void (*contact_url)(const tkt_crm_t *crm, const char *contact_id, char *out, size_t outsz);
     /* Requests queued or in flight (0 = idle). */
     size_t (*pending)(const tkt_crm_t *crm);
+    /* 1 while the CRM refuses our credentials (its last word on them was a
+     * 401/403, e.g. an expired token or a suspended account): callers hold
+     * their work and retry, /readyz fails. Cleared by the next success.
+     * Optional (NULL: never). */
+    int (*auth_failing)(const tkt_crm_t *crm);
     /* Cancels what is pending: each pending callback then runs once, with
      * ok = 0 and error "shut down". Never call it (or any op) from inside one
      * of the adapter's own callbacks. */

@@ -533,7 +533,7 @@ int tkt_curl_url_check(const char *url, int allow_plain_http, char *errstr, size
                  "https:// (http:// is for this machine only)",
                  host);
     else
-        snprintf(errstr, errsz, "%s:// is not http(s)", scheme);
+        snprintf(errstr, errsz, "%s:// is not a CRM URL: use https://", scheme);
 cleanup:
     curl_free(scheme);
     curl_free(host);

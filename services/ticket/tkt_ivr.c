@@ -404,7 +404,8 @@ static void on_ivr_contacts(void *ctx, const tkt_crm_result_t *res)
 {
     ivr_req_t *r = ctx;
     if (res->ok && res->n_contacts == 0) /* R-C2: an IVR call from a new number */
-        return r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", on_ivr_contact, r);
+        return r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", NULL,
+                                                  on_ivr_contact, r);
     on_ivr_contact(r, res);
 }
 

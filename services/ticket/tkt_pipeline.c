@@ -1,6 +1,7 @@
 /* Per-event job state machine; see tkt_pipeline.h for the steps and
  * docs/ticket-service.md for why each crash point is safe. */
 #include "tkt_pipeline.h"
+#include "tkt_create.h"
 #include "cmn_log.h"
 #include "tkt_lanes.h"
 #include "cmn_metrics.h"
@@ -56,6 +57,7 @@ struct job {
     int recheck_contact; /* the CRM refused the cached contact: look it up again */
     int rebound;         /* a write was redirected: the call now lives on another ticket */
     int attempts;
+    char job_ids[TKT_JOB_IDS_MAX]; /* replay: the bulk jobs stored with the plan */
     struct event *retry;
     job_t *applying_next; /* in the pipeline's applying set */
     int applying;
@@ -373,11 +375,14 @@ static void instead_done(instead_t *w, int ok, const char *error)
     op_settled(j, ok, error);
 }
 
-/* A 4xx other than 409/429: asking again would get the same answer. */
+/* A 4xx other than 409/429: asking again would get the same answer.
+ * 401/403 are not: they refuse our credentials (an expired token, a
+ * suspended account), not the op, which must wait until they work again. */
 static int refused_for_good(const tkt_crm_result_t *res)
 {
-    return !res->ok && res->http_status >= 400 && res->http_status < 500 &&
-           res->http_status != 409 && res->http_status != 429 && !res->closed;
+    int s = res->http_status;
+    return !res->ok && s >= 400 && s < 500 && s != 401 && s != 403 && s != 409 && s != 429 &&
+           !res->closed;
 }
 
 /* The CRM will never take this op: say so loudly, count it, and let the
@@ -632,6 +637,64 @@ static void apply(job_t *j)
     op_settled(j, 1, NULL);
 }
 
+/* Issue 7 item 3: a bulk request of this plan may have left before a crash
+ * (or its job's status could not be read), and its job may still be queued
+ * at the CRM, where a marker check cannot see its comments yet. So a replay
+ * waits first for the jobs stored with the plan, then for those the CRM
+ * lists as queued or working (a request whose id was never stored); see
+ * docs/ticket-service.md. */
+static void on_listed_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error[0] ? res->error : "the CRM's jobs are still running");
+    apply(j);
+}
+
+static void await_listed_jobs(job_t *j)
+{
+    j->p->d.crm->ops->await_jobs(j->p->d.crm, NULL, 0, on_listed_jobs_awaited, j);
+}
+
+static void on_stored_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok)
+        return retry_later(j, res->error[0] ? res->error : "the plan's jobs are still running");
+    await_listed_jobs(j);
+}
+
+static void apply_after_jobs(job_t *j)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    const char *ids[TKT_CRM_MAX_LIST];
+    size_t n = 0;
+    int batched = 0;
+    for (size_t i = 0; i < j->n_ops; i++)
+        batched |= j->ops[i].body[0] && tkt_batch_accepts(j->p->d.batch, &j->ops[i]);
+    if (!batched || !crm->ops->await_jobs)
+        return apply(j);
+    /* "id,id,": complete ids only (the stored text may have been cut) */
+    for (char *p = j->job_ids, *comma; n < TKT_CRM_MAX_LIST && (comma = strchr(p, ','));
+         p = comma + 1) {
+        *comma = '\0';
+        if (*p)
+            ids[n++] = p;
+    }
+    if (n == 0)
+        return await_listed_jobs(j);
+    crm->ops->await_jobs(crm, ids, n, on_stored_jobs_awaited, j);
+}
+
+void tkt_pipeline_job_started(void *owner, const char *job_id)
+{
+    job_t *j = owner;
+    if (tkt_store_add_job(j->p->d.store, j->ev.event_id, job_id) < 0)
+        LOG_CALL(CMN_LOG_WARN, j->ev.call_id,
+                 "job %s of %s not stored (redis unavailable): a replay looks in the CRM's list",
+                 job_id, j->ev.event_id);
+}
+
 /* ---- commit ------------------------------------------------------------------ */
 
 static void on_committed(void *ctx, const char *err)
@@ -689,15 +752,17 @@ static void created(job_t *j, const char *ref, const char *id)
     create_next(j);
 }
 
-static void on_contact_created(void *ctx, const tkt_crm_result_t *res)
+static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
-    if (!res->ok || !res->n_contacts)
+    if (!id)
         return retry_later(j, res->error[0] ? res->error : "contact not created");
-    created(j, TKT_REF_NEW_CONTACT, res->contacts[0].id);
+    if (existed) /* an attempt before a crash created it */
+        cmn_metric_add(j->p->m_replayed, 1);
+    created(j, TKT_REF_NEW_CONTACT, id);
 }
 
-static void on_ticket_created(void *ctx, const tkt_crm_result_t *res)
+static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
     if (refused_for_good(res) && !j->recheck_contact) {
@@ -712,49 +777,26 @@ static void on_ticket_created(void *ctx, const tkt_crm_result_t *res)
         j->rejected = 1;
         return mark_done(j); /* logged and counted, not retried for ever */
     }
-    if (!res->ok)
+    if (!id)
         return retry_later(j, res->error[0] ? res->error : "ticket not created");
-    cmn_metric_add(j->p->m_created[j->ops[j->creation].ticket_kind % 6], 1);
-    created(j, TKT_REF_NEW_TICKET, res->ticket.id);
-}
-
-static void on_existing_looked_up(void *ctx, const tkt_crm_result_t *res)
-{
-    job_t *j = ctx;
-    if (!res->ok)
-        return retry_later(j, res->error);
-    if (res->n_tickets) { /* an earlier attempt created it: do not create twice */
+    if (existed) /* an earlier attempt created it: not twice */
         cmn_metric_add(j->p->m_replayed, 1);
-        return created(j, TKT_REF_NEW_TICKET, res->tickets[0].id);
-    }
-    j->p->d.crm->ops->create_ticket(j->p->d.crm, &j->ops[j->creation], on_ticket_created, j);
-}
-
-static void on_intent(void *ctx, int fresh, const char *err)
-{
-    job_t *j = ctx;
-    tkt_crm_t *crm = j->p->d.crm;
-    const tkt_op_t *op = &j->ops[j->creation];
-    if (err)
-        return retry_later(j, err);
-    if (fresh)
-        crm->ops->create_ticket(crm, op, on_ticket_created, j);
     else
-        crm->ops->find_by_external_id(crm, op->external_id, on_existing_looked_up, j);
+        cmn_metric_add(j->p->m_created[j->ops[j->creation].ticket_kind % 6], 1);
+    created(j, TKT_REF_NEW_TICKET, id);
 }
 
 static void create_next(job_t *j)
 {
-    tkt_crm_t *crm = j->p->d.crm;
     for (; j->creation < j->n_ops; j->creation++) {
         const tkt_op_t *op = &j->ops[j->creation];
-        if (op->kind == TKT_OP_CREATE_CONTACT)
-            return crm->ops->create_contact(crm, op->phone, op->name, on_contact_created, j);
-        if (op->kind == TKT_OP_CREATE_TICKET) {
-            if (tkt_store_intent(j->p->d.store, op->external_id, on_intent, j) < 0)
-                retry_later(j, "redis unavailable");
-            return;
-        }
+        if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
+            continue;
+        if (tkt_create_once(
+                j->p->d.crm, j->p->d.store, op,
+                op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created, j) < 0)
+            retry_later(j, "redis unavailable");
+        return;
     }
     commit(j);
 }
@@ -908,9 +950,10 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
             return retry_later(j, "out of memory");
         j->call = l->call;
         j->cust = l->customer;
+        snprintf(j->job_ids, sizeof j->job_ids, "%s", l->job_ids);
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
-        return apply(j);
+        return apply_after_jobs(j);
     }
     memset(&j->facts, 0, sizeof j->facts);
     j->asked_contacts = j->asked_ticket = 0;

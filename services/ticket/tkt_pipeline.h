@@ -84,6 +84,10 @@ size_t tkt_pipeline_active(const tkt_pipeline_t *p);
 /* The events waiting their turn hold more than waiting_max_bytes: stop
  * fetching until they drain (a hot customer's surplus, typically). */
 int tkt_pipeline_saturated(const tkt_pipeline_t *p);
+/* For tkt_batch_cfg_t.on_job (owner: the job that added the op): a bulk
+ * request carrying one of its ops was accepted as the CRM's job `job_id`;
+ * stored with its plan, so a replay waits for that job (issue 7 item 3). */
+void tkt_pipeline_job_started(void *owner, const char *job_id);
 /* Looks for calls open longer than max_call_age_ms and ends them (run by a timer). */
 void tkt_pipeline_sweep(tkt_pipeline_t *p);
 void tkt_pipeline_free(tkt_pipeline_t *p);

@@ -372,6 +372,9 @@ static const char *contact_from_facts(dctx_t *c)
     if (n == 0) {
         tkt_op_t *op = op_add(c, TKT_OP_CREATE_CONTACT, "");
         COPY(op->phone, customer_number(c));
+        /* Deterministic: a replay after a crash finds the contact by it
+         * instead of creating a second one (tkt_create.h). */
+        tkt_external_id(op->external_id, sizeof op->external_id, st_call(c)->call_id, "-contact");
         return TKT_REF_NEW_CONTACT;
     }
     for (size_t i = 1; i < n; i++)

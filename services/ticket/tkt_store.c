@@ -95,7 +95,7 @@ static void on_loaded(void *ctx, redisReply *reply, const char *err)
 {
     req_t *r = ctx;
     tkt_loaded_t *l = calloc(1, sizeof *l);
-    if (!err && (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4))
+    if (!err && (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 5))
         err = reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected MGET reply";
     if (!l)
         err = "out of memory";
@@ -105,6 +105,9 @@ static void on_loaded(void *ctx, redisReply *reply, const char *err)
         decode_plan(reply->element[1], l);
         l->have_call = call && tkt_codec_call_from_json(call, &l->call) == 0;
         l->have_customer = cust && tkt_codec_customer_from_json(cust, &l->customer) == 0;
+        if (reply->element[4]->type == REDIS_REPLY_STRING)
+            snprintf(l->job_ids, sizeof l->job_ids, "%.*s", (int)reply->element[4]->len,
+                     reply->element[4]->str);
         json_decref(call);
         json_decref(cust);
     }
@@ -120,9 +123,10 @@ int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
     if (!r)
         return -1;
     /* An empty customer key names no customer: ask for a key that cannot exist. */
-    if (cmn_redis_command(s->redis, on_loaded, r, "MGET %sdone:%s %splan:%s %scall:%s %scust:%s",
-                          s->ns, event_id, s->ns, event_id, s->ns, call_id, s->ns,
-                          *customer_key ? customer_key : "-") < 0) {
+    if (cmn_redis_command(s->redis, on_loaded, r,
+                          "MGET %sdone:%s %splan:%s %scall:%s %scust:%s %sjobs:%s", s->ns, event_id,
+                          s->ns, event_id, s->ns, call_id, s->ns,
+                          *customer_key ? customer_key : "-", s->ns, event_id) < 0) {
         free(r);
         return -1;
     }
@@ -246,11 +250,28 @@ int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn 
     if (cmn_redis_command(s->redis, on_ignored, NULL, "MULTI") < 0 ||
         cmn_redis_command(s->redis, on_ignored, NULL, "SET %sdone:%s 1 EX %d", s->ns, event_id,
                           DONE_TTL_S) < 0 ||
-        cmn_redis_command(s->redis, on_ignored, NULL, "DEL %splan:%s", s->ns, event_id) < 0 ||
+        cmn_redis_command(s->redis, on_ignored, NULL, "DEL %splan:%s %sjobs:%s", s->ns, event_id,
+                          s->ns, event_id) < 0 ||
         cmn_redis_command(s->redis, on_exec, r, "EXEC") < 0) {
         free(r);
         return -1;
     }
+    return 0;
+}
+
+static void on_job_added(void *ctx, redisReply *reply, const char *err)
+{
+    if (err || (reply && reply->type == REDIS_REPLY_ERROR))
+        LOG_WARN("redis: a bulk job id not stored: %s", err ? err : reply->str);
+}
+
+int tkt_store_add_job(tkt_store_t *s, const char *event_id, const char *job_id)
+{
+    if (cmn_redis_command(s->redis, on_job_added, NULL, "APPEND %sjobs:%s %s,", s->ns, event_id,
+                          job_id) < 0 ||
+        cmn_redis_command(s->redis, on_job_added, NULL, "EXPIRE %sjobs:%s %d", s->ns, event_id,
+                          DONE_TTL_S) < 0)
+        return -1;
     return 0;
 }
 

@@ -5,9 +5,13 @@
  *   tkt:done:<event id>      the event's effects are all durable (7 days)
  *   tkt:plan:<event id>      write-ahead plan: the ops still to apply, written
  *                            with the new state before any batched op is sent
+ *   tkt:jobs:<event id>      "<job id>,..." the CRM's bulk jobs that carried
+ *                            the plan's ops, appended as each request is
+ *                            accepted (7 days; dropped with the plan)
  *   tkt:call:<call id>       tkt_call_t as JSON (7 days; 1 day once ended)
  *   tkt:cust:<E.164>         tkt_customer_t as JSON (30 days)
- *   tkt:creating:<ext id>    a ticket with this external_id may exist (1 day)
+ *   tkt:creating:<ext id>    a ticket or contact with this external_id may
+ *                            exist (1 day; tkt_create.h)
  *   tkt:open-calls           sorted set: call id by when its last event was
  *                            processed, for closing calls whose end never comes
  * See docs/ticket-service.md for the crash points this makes safe. */
@@ -18,12 +22,14 @@
 #include "tkt_model.h"
 
 #define TKT_PLAN_MAX 8
+#define TKT_JOB_IDS_MAX 1024
 
 typedef struct {
     int done;
     int have_plan;
     tkt_op_t plan[TKT_PLAN_MAX];
     size_t n_plan;
+    char job_ids[TKT_JOB_IDS_MAX]; /* tkt:jobs: as stored ("" for none); may be cut */
     int have_call;
     tkt_call_t call;
     int have_customer;
@@ -61,7 +67,13 @@ int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *cal
                      int call_done, tkt_store_done_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
-/* Marks the event done and drops its plan. */
+/* Appends a bulk job that carries ops of the event's plan (tkt:jobs:).
+ * Not waited for: a replay that misses it falls back to the CRM's list of
+ * jobs (docs/ticket-service.md). -1 when Redis is not connected. */
+int tkt_store_add_job(tkt_store_t *s, const char *event_id, const char *job_id)
+    __attribute__((warn_unused_result));
+
+/* Marks the event done and drops its plan (and its jobs). */
 int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 

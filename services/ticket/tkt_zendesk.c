@@ -57,11 +57,13 @@ struct zd_op {
     /* op-specific state */
     char ticket_id[TKT_ID_MAX];
     char *marker;
+    char *job_ids; /* await_jobs: the jobs still to finish, comma-separated */
     char external_id[TKT_EXTERNAL_ID_MAX];
     int pages;
     char job_id[80];
     int64_t job_started_ms;
     int poll_delay_ms;
+    tkt_crm_job_fn on_job;                 /* bulk: told the job id at once */
     size_t n_sent;                         /* bulk: items in the batch */
     unsigned short slot[TKT_CRM_MAX_BULK]; /* bulk: batch index -> ops index */
     zd_op_t *prev, *next;
@@ -80,6 +82,10 @@ struct zd {
     size_t n_ops;
     size_t requests_sent, rate_limited, retries;
     int closing;
+    /* The last answer that said anything about our credentials was a 401 or
+     * 403 (an expired token, a suspended account); cleared by the next 2xx. */
+    int auth_failing;
+    cmn_metric_t *m_auth_failures, *m_auth_failing;
 };
 
 /* ----------------------------------------------------------- small helpers */
@@ -298,6 +304,29 @@ static void count_response(zd_t *zd, const char *op, const tkt_curl_resp_t *resp
     }
 }
 
+/* A 401 / 403 is not about the request but about the account: everything
+ * sent will be refused until an admin fixes the token. Tracked here, so
+ * callers hold their work (and /readyz fails) instead of dropping it. */
+static void note_auth(zd_t *zd, int status)
+{
+    int refused = status == 401 || status == 403;
+    if (refused) {
+        if (zd->m_auth_failures)
+            cmn_metric_add(zd->m_auth_failures, 1);
+        if (!zd->auth_failing)
+            LOG_ERROR("zendesk: the CRM refuses our credentials (HTTP %d); holding all writes "
+                      "until it takes them again",
+                      status);
+    } else if (status >= 200 && status < 300 && zd->auth_failing) {
+        LOG_INFO("zendesk: the CRM takes our credentials again");
+    } else {
+        return;
+    }
+    zd->auth_failing = refused;
+    if (zd->m_auth_failing)
+        cmn_metric_set(zd->m_auth_failing, refused);
+}
+
 /* ------------------------------------------------------------------ ops */
 
 static void http_free(zd_http_t *h)
@@ -315,6 +344,7 @@ static void op_free(zd_op_t *op)
         event_free(op->timer);
     http_free(op->http);
     free(op->marker);
+    free(op->job_ids);
     free(op->res);
     free(op);
 }
@@ -550,8 +580,14 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
         return;
     }
     count_response(zd, h->verifying ? "find_by_external_id" : h->metric_op, resp);
+    note_auth(zd, resp->status);
     int64_t delay = -1;
     tkt_rl_kind_t kind = classify(zd, resp, &delay);
+    /* A bulk write with no clear answer may have been applied and its job
+     * may still run: never sent again blind. The caller waits for the job
+     * and checks markers first (items maybe_applied). */
+    if (kind == TKT_RL_RETRY && strcmp(h->metric_op, "bulk_update") == 0)
+        kind = TKT_RL_DONE;
     json_t *found = NULL;
     int verify_missed = 0;
     if (h->verifying && kind == TKT_RL_DONE) {
@@ -795,8 +831,8 @@ static void step_user(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int e
     op_succeed(op, resp);
 }
 
-static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *name, tkt_crm_cb cb,
-                              void *ctx)
+static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *name,
+                              const char *external_id, tkt_crm_cb cb, void *ctx)
 {
     zd_t *zd = (zd_t *)crm;
     zd_op_t *op = op_new(zd, "create_contact", TKT_PRIO_CREATE, cb, ctx);
@@ -811,9 +847,30 @@ static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *nam
     json_object_set_new(user, "name", jstr(name && *name ? name : phone));
     json_object_set_new(user, "role", json_string("end-user"));
     json_object_set_new(user, "phone", jstr(phone));
+    /* Unique per account in Zendesk: a second POST of the same contact is
+     * refused (422) rather than making a duplicate. */
+    if (external_id && *external_id)
+        json_object_set_new(user, "external_id", jstr(external_id));
     json_t *body = json_pack("{s:o}", "user", user);
     http_start(op, "create_contact", "POST", str_printf("%s/api/v2/users.json", zd->base_url),
                json_text(body), step_user);
+}
+
+static void step_users(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+{
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(j, "users"), i, u)
+    {
+        if (op->res->n_contacts >= TKT_CRM_MAX_LIST)
+            break;
+        parse_contact(u, &op->res->contacts[op->res->n_contacts++]);
+    }
+    op_succeed(op, resp);
 }
 
 /* ------------------------------------------------------- ticket bodies */
@@ -1023,12 +1080,14 @@ static void step_ticket_list(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     op_succeed(op, resp);
 }
 
-static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
-                                   void *ctx)
+/* Recovery of a creation (as urgent as creating): the records whose
+ * external id is exactly `external_id`, at `path` (?external_id= takes ids,
+ * no search syntax). */
+static void get_by_external_id(tkt_crm_t *crm, const char *name, const char *path,
+                               const char *external_id, zd_step_fn step, tkt_crm_cb cb, void *ctx)
 {
     zd_t *zd = (zd_t *)crm;
-    /* Recovery of a creation: as urgent as creating. */
-    zd_op_t *op = op_new(zd, "find_by_external_id", TKT_PRIO_CREATE, cb, ctx);
+    zd_op_t *op = op_new(zd, name, TKT_PRIO_CREATE, cb, ctx);
     if (!op)
         return;
     if (!external_id || !*external_id) {
@@ -1036,9 +1095,24 @@ static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_
         return;
     }
     char *esc = url_escape(external_id);
-    char *url = esc ? str_printf("%s/api/v2/tickets.json?external_id=%s", zd->base_url, esc) : NULL;
+    char *url = esc ? str_printf("%s/api/v2/%s?external_id=%s", zd->base_url, path, esc) : NULL;
     free(esc);
-    http_start(op, "find_by_external_id", "GET", url, NULL, step_ticket_list);
+    http_start(op, name, "GET", url, NULL, step);
+}
+
+static void zd_find_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                   void *ctx)
+{
+    get_by_external_id(crm, "find_by_external_id", "tickets.json", external_id, step_ticket_list,
+                       cb, ctx);
+}
+
+/* Search Users by external_id is not served from the lagging search index. */
+static void zd_find_contact_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
+                                           void *ctx)
+{
+    get_by_external_id(crm, "find_contact_by_external_id", "users/search.json", external_id,
+                       step_users, cb, ctx);
 }
 
 /* --------------------------------------------------------- show_ticket */
@@ -1175,29 +1249,48 @@ static void zd_update_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
 
 static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh);
 
-static void bulk_fail_items(zd_op_t *op, const char *error, int retryable)
+/* maybe_applied: the request reached Zendesk (or may have) and nothing says
+ * whether its job ran: the caller must not send the items again unchecked. */
+static void bulk_fail_items(zd_op_t *op, const char *error, int retryable, int maybe_applied)
 {
     for (size_t k = 0; k < op->n_sent; k++) {
         tkt_crm_item_t *it = &op->res->items[op->slot[k]];
         it->ok = 0;
         it->retryable = retryable;
+        it->maybe_applied = maybe_applied;
         copy_str(it->error, sizeof it->error, error);
     }
 }
 
+static void step_jobs(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh);
+
 static void poll_job_now(zd_op_t *op)
 {
+    if (op->job_ids) {
+        http_start(op, "job_status", "GET",
+                   str_printf("%s/api/v2/job_statuses/show_many.json?ids=%s", op->zd->base_url,
+                              op->job_ids),
+                   NULL, step_jobs);
+        return;
+    }
     http_start(op, "job_status", "GET",
                str_printf("%s/api/v2/job_statuses/%s.json", op->zd->base_url, op->job_id), NULL,
                step_job);
 }
 
+/* The next read of the op's job (bulk_update) or jobs (await_jobs), with
+ * backoff, until job_timeout_ms. */
 static void poll_job_later(zd_op_t *op)
 {
     zd_t *zd = op->zd;
-    if (cmn_time_mono_ms() - op->job_started_ms > zd->cfg.job_timeout_ms) {
+    int expired = cmn_time_mono_ms() - op->job_started_ms > zd->cfg.job_timeout_ms;
+    if (expired && op->job_ids) {
+        op_fail(op, "jobs %s still running after %d ms", op->job_ids, zd->cfg.job_timeout_ms);
+        return;
+    }
+    if (expired) {
         /* The job may still run: whether its items were applied is unknown. */
-        bulk_fail_items(op, "bulk job did not finish in time", 1);
+        bulk_fail_items(op, "bulk job did not finish in time", 1, 1);
         op->res->ok = 0;
         snprintf(op->res->error, sizeof op->res->error, "job %s did not finish in %d ms",
                  op->job_id, zd->cfg.job_timeout_ms);
@@ -1266,6 +1359,7 @@ static void bulk_map_results(zd_op_t *op, json_t *results)
         tkt_crm_item_t *it = &res->items[op->slot[k]];
         it->ok = 0;
         it->retryable = 1;
+        it->maybe_applied = 1; /* the job ran; whether this item was in it is unknown */
         copy_str(it->error, sizeof it->error, "not in the job's results");
     }
 }
@@ -1277,7 +1371,7 @@ static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int ex
          * says whether the items were applied. */
         char err[256];
         describe_error(resp, j, exh, err, sizeof err);
-        bulk_fail_items(op, err, 1);
+        bulk_fail_items(op, err, 1, 1);
         op->res->ok = 0;
         op->res->http_status = resp->status;
         fmt_trunc(op->res->error, sizeof op->res->error, "job %s: %s", op->job_id, err);
@@ -1307,7 +1401,8 @@ static void step_update_many(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     if (resp->status != 200) {
         char err[256];
         describe_error(resp, j, exh, err, sizeof err);
-        bulk_fail_items(op, err, resp->status == 0 || resp->status >= 500);
+        int unclear = resp->status == 0 || resp->status >= 500;
+        bulk_fail_items(op, err, unclear, unclear);
         op->res->ok = 0;
         op->res->http_status = resp->status;
         copy_str(op->res->error, sizeof op->res->error, err);
@@ -1317,28 +1412,123 @@ static void step_update_many(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j
     json_t *js = json_object_get(j, "job_status");
     const char *id = json_string_value(json_object_get(js, "id"));
     if (!id || !*id || strlen(id) >= sizeof op->job_id) {
-        bulk_fail_items(op, "update_many answered without a job id", 1);
+        bulk_fail_items(op, "update_many answered without a job id", 1, 1);
         op_fail(op, "update_many answered without a job id");
         return;
     }
     for (const char *p = id; *p; p++)
         if (!isalnum((unsigned char)*p)) {
-            bulk_fail_items(op, "unexpected job id", 1);
+            bulk_fail_items(op, "unexpected job id", 1, 1);
             op_fail(op, "unexpected job id");
             return;
         }
     copy_str(op->job_id, sizeof op->job_id, id);
+    if (op->on_job) /* before the job may run: the caller stores it */
+        op->on_job(op->ctx, op->job_id);
     op->job_started_ms = cmn_time_mono_ms();
     op->poll_delay_ms = op->zd->cfg.job_poll_first_ms;
     poll_job_later(op);
 }
 
-static void zd_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx)
+/* ---------------------------------------------------------- await_jobs */
+
+/* Zendesk's job ids: hex, or "V3-" and hex; nothing that needs escaping. */
+static int is_job_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n >= sizeof((zd_op_t *)0)->job_id)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return 0;
+    return 1;
+}
+
+static int job_active(json_t *js)
+{
+    const char *status = json_string_value(json_object_get(js, "status"));
+    return status && (strcmp(status, "queued") == 0 || strcmp(status, "working") == 0);
+}
+
+/* A list of job statuses (the account's recent ones, or show_many of ours):
+ * done when none is queued or working, else the active ones are read again.
+ * A job absent from show_many is gone: long finished. */
+static void step_jobs(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+{
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    char *ids = NULL;
+    size_t len = 0, i;
+    json_t *js;
+    json_array_foreach(json_object_get(j, "job_statuses"), i, js)
+    {
+        const char *id = json_string_value(json_object_get(js, "id"));
+        if (!job_active(js) || !is_job_id(id))
+            continue;
+        char *more = realloc(ids, len + strlen(id) + 2);
+        if (!more) {
+            free(ids);
+            op_fail(op, "out of memory");
+            return;
+        }
+        ids = more;
+        len += (size_t)sprintf(ids + len, "%s%s", len ? "," : "", id);
+    }
+    free(op->job_ids);
+    op->job_ids = ids;
+    if (!ids) {
+        op_succeed(op, resp);
+        return;
+    }
+    poll_job_later(op);
+}
+
+static void zd_await_jobs(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm_cb cb,
+                          void *ctx)
+{
+    zd_t *zd = (zd_t *)crm;
+    zd_op_t *op = op_new(zd, "await_jobs", TKT_PRIO_ENRICH, cb, ctx);
+    if (!op)
+        return;
+    op->job_started_ms = cmn_time_mono_ms();
+    op->poll_delay_ms = zd->cfg.job_poll_first_ms;
+    if (n == 0) {
+        /* Ids unknown (the answer that named them was lost): the account's
+         * recent jobs, newest first; ours, if it is still to run, is among
+         * the queued or working ones (at most 30 per account). */
+        http_start(op, "job_status", "GET", str_printf("%s/api/v2/job_statuses.json", zd->base_url),
+                   NULL, step_jobs);
+        return;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(ids[i]) + 1;
+    op->job_ids = malloc(len + 1);
+    if (!op->job_ids) {
+        op_fail_later(op, "out of memory");
+        return;
+    }
+    op->job_ids[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!is_job_id(ids[i])) {
+            op_fail_later(op, "unexpected job id");
+            return;
+        }
+        strcat(strcat(op->job_ids, i ? "," : ""), ids[i]);
+    }
+    poll_job_now(op);
+}
+
+static void zd_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                           tkt_crm_cb cb, void *ctx)
 {
     zd_t *zd = (zd_t *)crm;
     zd_op_t *op = op_new(zd, "bulk_update", TKT_PRIO_ENRICH, cb, ctx);
     if (!op)
         return;
+    op->on_job = on_job;
     if (n == 0 || n > TKT_CRM_MAX_BULK || !ops) {
         op_fail_later(op, "bulk_update takes 1 to %d ops, not %zu", TKT_CRM_MAX_BULK, n);
         return;
@@ -1549,6 +1739,11 @@ static size_t zd_pending(const tkt_crm_t *crm)
     return ((const zd_t *)crm)->n_ops;
 }
 
+static int zd_auth_failing(const tkt_crm_t *crm)
+{
+    return ((const zd_t *)crm)->auth_failing;
+}
+
 static void on_op_timer(evutil_socket_t fd, short what, void *arg)
 {
     zd_op_t *op = arg;
@@ -1600,11 +1795,13 @@ static int zd_valid_ticket_id(const tkt_crm_t *crm, const char *id)
 static const tkt_crm_ops_t zd_ops = {
     .find_contacts = zd_find_contacts,
     .create_contact = zd_create_contact,
+    .find_contact_by_external_id = zd_find_contact_by_external_id,
     .create_ticket = zd_create_ticket,
     .find_by_external_id = zd_find_by_external_id,
     .show_ticket = zd_show_ticket,
     .update_ticket = zd_update_ticket,
     .bulk_update = zd_bulk_update,
+    .await_jobs = zd_await_jobs,
     .has_marker = zd_has_marker,
     .ticket_statuses = zd_ticket_statuses,
     .contact_tickets = zd_contact_tickets,
@@ -1614,6 +1811,7 @@ static const tkt_crm_ops_t zd_ops = {
     .ticket_url = zd_ticket_url,
     .contact_url = zd_contact_url,
     .pending = zd_pending,
+    .auth_failing = zd_auth_failing,
     .free = zd_free,
 };
 
@@ -1685,6 +1883,11 @@ tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg
         snprintf(errstr, errsz, "zendesk: invalid rate limit settings");
         goto err;
     }
+    zd->m_auth_failures = cmn_metrics_counter(
+        "ticket_crm_auth_failures_total",
+        "CRM answers refusing our credentials (401/403): alert, the token needs fixing", NULL);
+    zd->m_auth_failing = cmn_metrics_gauge(
+        "ticket_crm_auth_failing", "1 while the CRM refuses our credentials (writes held)", NULL);
     tkt_rl_stats_t st;
     tkt_rl_stats(zd->rl, &st);
     LOG_INFO("zendesk adapter for %s: %zu requests per window", zd->base_url, st.budget);

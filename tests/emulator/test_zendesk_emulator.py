@@ -38,6 +38,28 @@ def test_missing_or_wrong_credentials_are_401(client, emulator):
     assert status == 200 and body["user"]["email"] == "agent@example.com"
 
 
+def test_revoked_token_answers_401_until_restored(client, emulator):
+    emulator.configure(revoke_token_s=60)
+    assert client.get("/api/v2/users/me.json")[::2] == (401, {"error": "Couldn't authenticate you"})
+    emulator.configure(revoke_token_s=0)
+    assert client.get("/api/v2/users/me.json")[0] == 200
+
+
+def test_users_search_by_external_id_has_no_index_lag(client, emulator):
+    emulator.configure(search_lag_s=60)
+    status, _, body = client.post("/api/v2/users.json", {"user": {
+        "name": "Caller", "phone": "+15550001111", "external_id": "callbus-x-contact"}})
+    assert status == 201
+    status, _, found = client.get("/api/v2/users/search.json?external_id=callbus-x-contact")
+    assert status == 200 and [u["id"] for u in found["users"]] == [body["user"]["id"]]
+    status, _, none = client.get("/api/v2/users/search.json?external_id=callbus-y-contact")
+    assert status == 200 and none["users"] == []
+    assert client.get("/api/v2/users/search.json")[0] == 400
+    status, _, again = client.post("/api/v2/users.json", {"user": {
+        "name": "Caller", "phone": "+15550001111", "external_id": "callbus-x-contact"}})
+    assert status == 422
+
+
 # ------------------------------------------------------------ users/search
 
 def test_user_found_by_phone_only_after_search_lag(client, emulator):

@@ -231,6 +231,7 @@ class Store:
         with self.lock:
             self.config = dict(DEFAULT_CONFIG, rate_limit_per_min=self.cli_rate_limit)
             self.inject_rules = []
+            self.revoked_until = 0.0
             self.users, self.tickets, self.jobs = {}, {}, {}
             self.comments, self.audits = {}, {}
             self.displays = []
@@ -972,6 +973,7 @@ def _route(method, pattern, name):
 ROUTES = [
     _route("GET", r"/api/v2/users/me", "ep_me"),
     _route("POST", r"/api/v2/users", "ep_create_user"),
+    _route("GET", r"/api/v2/users/search", "ep_search_users"),
     _route("GET", r"/api/v2/users/(\d+)", "ep_show_user"),
     _route("GET", r"/api/v2/users/(\d+)/tickets/requested", "ep_requested"),
     _route("GET", r"/api/v2/search", "ep_search"),
@@ -1101,7 +1103,8 @@ class ZendeskEmulator:
         latency = float(self.store.config["latency_ms"])
         if latency > 0:
             time.sleep(latency / 1000.0)
-        authorized = self._authenticated(req.headers.get("authorization", ""))
+        authorized = (self._authenticated(req.headers.get("authorization", ""))
+                      and not self._token_revoked())
         if not authorized:
             reply = Reply(401, {"error": "Couldn't authenticate you"})
         else:
@@ -1119,6 +1122,12 @@ class ZendeskEmulator:
         except (ValueError, UnicodeDecodeError):
             return False
         return given == self._credentials
+
+    def _token_revoked(self):
+        """An API token deleted or an account suspended, for a while
+        (``revoke_token_s``): every request answers 401 as Zendesk does."""
+        with self.store.lock:
+            return time.monotonic() < self.store.revoked_until
 
     def _authorized(self, req):
         limited, headers = self._rate_limit(req)
@@ -1304,6 +1313,22 @@ class ZendeskEmulator:
         """Show User (Users API): 200 {"user"}; 404 RecordNotFound."""
         with self.store.lock:
             return Reply(200, {"user": public_view(self.store.user(int(uid)))})
+
+    def ep_search_users(self, req):
+        """Search Users (Users API): by ``external_id`` (exact, no search
+        syntax, read from the users themselves: no index lag) or by ``query``
+        (the search index, users only)."""
+        with self.store.lock:
+            if "external_id" in req.query:
+                want = req.query["external_id"]
+                found = [u for u in sorted(self.store.users.values(), key=lambda u: u["id"])
+                         if u.get("external_id") == want]
+            elif "query" in req.query:
+                found = [rec for kind, rec in self.store.search(req.query["query"])
+                         if kind == "user"]
+            else:
+                raise api_error(400, "InvalidValue", "query or external_id is required")
+            return Reply(200, self._page(req, [public_view(u) for u in found], "users"))
 
     def ep_requested(self, req, uid):
         """List User Requested Tickets (Tickets API), newest first."""
@@ -1659,6 +1684,10 @@ class ZendeskEmulator:
                     store.config[key] = value
                 elif key == "fail_next":
                     store.inject_rules = self._rules(value)
+                elif key == "revoke_token_s":
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                        raise api_error(400, "InvalidValue", f"{key} must be a number >= 0")
+                    store.revoked_until = time.monotonic() + float(value) if value else 0.0
                 elif key == "agents":
                     store.set_agents(value)
                 elif key == "ticket_fields":

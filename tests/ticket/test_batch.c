@@ -18,13 +18,17 @@ typedef struct {
     size_t last_n;
     const char *fail_ticket;   /* items on this ticket fail (retryable) once */
     const char *closed_ticket; /* items on this ticket are refused: closed */
+    const char *unsure_ticket; /* items on this ticket: outcome unknown (job unreadable) */
 } fake_crm_t;
 
-static void fake_bulk(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb cb, void *ctx)
+static void fake_bulk(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                      tkt_crm_cb cb, void *ctx)
 {
     fake_crm_t *f = (fake_crm_t *)crm;
     static tkt_crm_result_t res;
     memset(&res, 0, sizeof res);
+    if (on_job)
+        on_job(ctx, "job-1");
     if (f->bulk_calls < 16)
         f->bulk_sizes[f->bulk_calls] = n;
     f->bulk_calls++;
@@ -40,6 +44,11 @@ static void fake_bulk(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_cb 
             it->ok = 0;
             it->retryable = 1;
             f->fail_ticket = NULL; /* once */
+        } else if (f->unsure_ticket && strcmp(ops[i].ticket_id, f->unsure_ticket) == 0) {
+            it->ok = 0;
+            it->retryable = 1;
+            it->maybe_applied = 1;
+            res.ok = 0;
         } else if (f->closed_ticket && strcmp(ops[i].ticket_id, f->closed_ticket) == 0) {
             it->ok = 0;
             it->closed = 1;
@@ -73,7 +82,17 @@ static const tkt_crm_ops_t fake_ops_statuses = {.bulk_update = fake_bulk,
 
 typedef struct {
     int ok, closed, failed;
+    int jobs_told; /* on_job calls, each before the op completed */
+    char job_id[16];
 } tally_t;
+
+static void on_job(void *owner, const char *job_id)
+{
+    tally_t *t = owner;
+    if (t->ok + t->closed + t->failed == 0)
+        t->jobs_told++;
+    snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
+}
 
 static void on_done(void *owner, const tkt_op_t *op, tkt_batch_outcome_t outcome, const char *err)
 {
@@ -174,6 +193,56 @@ static void test_failed_item_retried_next_window_closed_reported(void)
     tkt_batch_free(b);
 }
 
+/* Issue 7 item 3a: the job's status could not be read (poll timeout, 5xx):
+ * its items may have been applied while it still runs. The batch does not
+ * send them again by itself (a blind re-send doubles the comments); they go
+ * back to their owner as FAILED, which waits for the job and checks markers. */
+static void test_item_maybe_applied_not_resent_blind(void)
+{
+    fake_crm_t f;
+    tally_t t = {0};
+    tkt_batch_t *b = new_batch(&f, 28);
+    f.unsure_ticket = "9";
+    tkt_op_t a = comment("9", "its job status unreadable [callbus e1/0]");
+    ASSERT_EQ_INT(tkt_batch_add(b, &a, on_done, &t), 0);
+    tkt_batch_flush_now(b);
+    ASSERT_EQ_INT(f.bulk_calls, 1);
+    ASSERT_EQ_INT(t.failed, 1); /* to the owner at once */
+    ASSERT_EQ_INT(tkt_batch_pending(b), 0);
+    tkt_batch_flush_now(b);
+    ASSERT_EQ_INT(f.bulk_calls, 1); /* never re-sent by the batch */
+    tkt_batch_free(b);
+}
+
+/* Issue 7 item 3: the owner of every op in a flight learns its job id as
+ * soon as the CRM accepted the request (to store it), before completion. */
+static void test_owner_told_the_job_id_before_completion(void)
+{
+    fake_crm_t f;
+    tally_t t = {0}, u = {0};
+    memset(&f, 0, sizeof f);
+    f.base.ops = &fake_ops;
+    tkt_batch_cfg_t cfg = {.window_s = 10,
+                           .comments = 1,
+                           .updates = 1,
+                           .ticket_limit = 28,
+                           .ticket_window_s = 600,
+                           .max_attempts = 3,
+                           .on_job = on_job};
+    tkt_batch_t *b = tkt_batch_new(base, &f.base, &cfg);
+    tkt_op_t a = comment("11", "one"), c = comment("11", "two"), d = comment("12", "three");
+    ASSERT_EQ_INT(tkt_batch_add(b, &a, on_done, &t), 0);
+    ASSERT_EQ_INT(tkt_batch_add(b, &c, on_done, &t), 0);
+    ASSERT_EQ_INT(tkt_batch_add(b, &d, on_done, &u), 0);
+    tkt_batch_flush_now(b);
+    ASSERT_EQ_INT(f.bulk_calls, 1);
+    ASSERT_EQ_INT(t.jobs_told, 2); /* once per op: two ops of t merged into one update */
+    ASSERT_EQ_INT(u.jobs_told, 1);
+    ASSERT_EQ_STR(t.job_id, "job-1");
+    ASSERT_EQ_INT(t.ok, 2);
+    tkt_batch_free(b);
+}
+
 static void test_per_ticket_limit_holds_busy_ticket(void)
 {
     fake_crm_t f;
@@ -238,6 +307,8 @@ int main(void)
         TEST_CASE(test_R_B3_250_tickets_make_3_bulk_requests),
         TEST_CASE(test_R_B3_comments_of_a_ticket_merged_in_order),
         TEST_CASE(test_failed_item_retried_next_window_closed_reported),
+        TEST_CASE(test_item_maybe_applied_not_resent_blind),
+        TEST_CASE(test_owner_told_the_job_id_before_completion),
         TEST_CASE(test_per_ticket_limit_holds_busy_ticket),
         TEST_CASE(test_R_T10_solved_ticket_left_out_of_the_flush),
         TEST_CASE(test_R_B1_kinds_switch_separately)};

@@ -397,8 +397,8 @@ static void test_contacts(void)
     reset_waiters();
     OPS->find_contacts(G.crm, "+15551234567", TKT_PRIO_INTERACTIVE, on_res, &W[0]);
     OPS->find_contacts(G.crm, "+44 20 7946 0000", TKT_PRIO_INTERACTIVE, on_res, &W[1]);
-    OPS->create_contact(G.crm, "+15559870001", "Jane Caller", on_res, &W[2]);
-    OPS->create_contact(G.crm, "+15559870002", "", on_res, &W[3]);
+    OPS->create_contact(G.crm, "+15559870001", "Jane Caller", NULL, on_res, &W[2]);
+    OPS->create_contact(G.crm, "+15559870002", "", "", on_res, &W[3]);
     ASSERT_EQ_INT(W[0].calls, 0); /* never called back from inside the call */
     ASSERT_TRUE(run_until(W, 4, 10000));
     ASSERT_TRUE(W[0].res.ok);
@@ -446,6 +446,30 @@ static void test_contacts(void)
     }
     json_decref(log);
     ASSERT_EQ_INT(searches, 1);
+}
+
+/* Issue 7 item 5: a contact we create carries a deterministic external id
+ * and is found by it at once (no search-index lag), not by a new search. */
+static void test_contact_external_id(void)
+{
+    ASSERT_EQ_INT(configure("{s:i}", "search_lag_s", 60), 0);
+    reset_waiters();
+    OPS->create_contact(G.crm, "+15559870003", "", "callbus-call-ext-1-contact", on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(W[0].res.ok && W[0].res.n_contacts == 1);
+    OPS->find_contact_by_external_id(G.crm, "callbus-call-ext-1-contact", on_res, &W[1]);
+    OPS->find_contact_by_external_id(G.crm, "callbus-call-ext-2-contact", on_res, &W[2]);
+    /* A second POST of the same contact is refused, not a duplicate. */
+    OPS->create_contact(G.crm, "+15559870003", "", "callbus-call-ext-1-contact", on_res, &W[3]);
+    ASSERT_TRUE(run_until(W + 1, 3, 10000));
+    ASSERT_TRUE(W[1].res.ok);
+    ASSERT_EQ_INT(W[1].res.n_contacts, 1);
+    ASSERT_EQ_STR(W[1].res.contacts[0].id, W[0].res.contacts[0].id);
+    ASSERT_TRUE(W[2].res.ok);
+    ASSERT_EQ_INT(W[2].res.n_contacts, 0);
+    ASSERT_TRUE(!W[3].res.ok);
+    ASSERT_EQ_INT(W[3].res.http_status, 422);
+    ASSERT_EQ_INT(configure("{s:i}", "search_lag_s", 0), 0);
 }
 
 static void test_create_ticket(void)
@@ -658,7 +682,7 @@ static void test_bulk_update(void)
     long seq = log_last_seq();
     reset_waiters();
     int64_t t0 = cmn_time_mono_ms();
-    OPS->bulk_update(G.crm, ops, 100, on_res, &W[0]);
+    OPS->bulk_update(G.crm, ops, 100, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     const tkt_crm_result_t *r = &W[0].res;
     ASSERT_TRUE(r->ok);
@@ -696,7 +720,7 @@ static void test_bulk_update(void)
      * the rest of the batch still goes. */
     reset_waiters();
     snprintf(ops[0].ticket_id, sizeof ops[0].ticket_id, "%s", TKT_REF_NEW_TICKET);
-    OPS->bulk_update(G.crm, ops, 3, on_res, &W[0]);
+    OPS->bulk_update(G.crm, ops, 3, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(W[0].res.ok);
     ASSERT_TRUE(!W[0].res.items[0].ok && strstr(W[0].res.items[0].error, "not a Zendesk id"));
@@ -720,7 +744,7 @@ static void test_too_many_jobs(void)
     long seq = log_last_seq();
     reset_waiters();
     int64_t t0 = cmn_time_mono_ms();
-    OPS->bulk_update(G.crm, ops, 2, on_res, &W[0]);
+    OPS->bulk_update(G.crm, ops, 2, NULL, on_res, &W[0]);
     ASSERT_TRUE(run_until(W, 1, 20000));
     ASSERT_TRUE(W[0].res.ok && W[0].res.items[0].ok && W[0].res.items[1].ok);
     ASSERT_TRUE(cmn_time_mono_ms() - t0 >= 1000); /* waited for Retry-After */
@@ -728,6 +752,99 @@ static void test_too_many_jobs(void)
     ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 429), 1);
     ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 200), 1);
     json_decref(log);
+}
+
+/* Comments in ticket `id` containing `needle`. */
+static int comments_with(const char *id, const char *needle)
+{
+    json_t *t = state_ticket(id);
+    int n = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(t, "comments"), i, c)
+    {
+        const char *body = json_string_value(json_object_get(c, "body"));
+        n += body && strstr(body, needle) != NULL;
+    }
+    json_decref(t);
+    return n;
+}
+
+/* Issue 7 item 3a: the job stays queued and its status cannot be read
+ * (every poll 503): the items come back maybe_applied, never re-sent by
+ * the adapter; await_jobs (ids unknown) returns once the job has run. And
+ * a 5xx answer to update_many itself (applied all the same) is not
+ * retried blind either. */
+static char told_job[80];
+static int told_before_result;
+
+static void on_job_told(void *ctx, const char *job_id)
+{
+    waiter_t *w = ctx;
+    snprintf(told_job, sizeof told_job, "%s", job_id);
+    told_before_result = w->calls == 0;
+}
+
+static void test_bulk_outcome_unknown_not_resent(void)
+{
+    static tkt_op_t op;
+    memset(&op, 0, sizeof op);
+    op.kind = TKT_OP_COMMENT;
+    snprintf(op.ticket_id, sizeof op.ticket_id, "20021");
+    snprintf(op.body, sizeof op.body, "job status unreadable [callbus t3a/0]");
+    ASSERT_EQ_INT(configure("{s:i,s:[{s:s,s:s,s:i,s:i}]}", "job_delay_ms", 2500, "fail_next",
+                            "method", "GET", "path_regex", "/job_statuses/[0-9a-f]{32}", "status",
+                            503, "count", 1000),
+                  0);
+    long seq = log_last_seq();
+    reset_waiters();
+    told_job[0] = '\0';
+    OPS->bulk_update(G.crm, &op, 1, on_job_told, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 20000));
+    ASSERT_TRUE(!W[0].res.ok);
+    ASSERT_TRUE(!W[0].res.items[0].ok && W[0].res.items[0].maybe_applied);
+    ASSERT_TRUE(told_job[0] && told_before_result); /* the id, as soon as it was known */
+    ASSERT_EQ_INT(comments_with("20021", "[callbus t3a/0]"), 0); /* still queued */
+    ASSERT_TRUE(OPS->await_jobs != NULL);
+    const char *told[] = {told_job};
+    OPS->await_jobs(G.crm, told, 1, on_res, &W[1]);
+    ASSERT_TRUE(run_until(W + 1, 1, 20000));
+    ASSERT_TRUE(W[1].res.ok);
+    ASSERT_EQ_INT(comments_with("20021", "[callbus t3a/0]"), 1);
+    json_t *log = log_since(seq);
+    ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 0), 1);
+    json_decref(log);
+
+    /* update_many applied, its answer a 503: one PUT, items maybe_applied. */
+    ASSERT_EQ_INT(configure("{s:i,s:[{s:s,s:s,s:i,s:b}]}", "job_delay_ms", 0, "fail_next", "method",
+                            "PUT", "path_regex", "update_many", "status", 503, "apply", 1),
+                  0);
+    snprintf(op.body, sizeof op.body, "answer lost [callbus t3a/1]");
+    seq = log_last_seq();
+    reset_waiters();
+    OPS->bulk_update(G.crm, &op, 1, NULL, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 20000));
+    ASSERT_TRUE(!W[0].res.ok && W[0].res.items[0].maybe_applied);
+    log = log_since(seq);
+    ASSERT_EQ_INT(count_log(log, "PUT", "/api/v2/tickets/update_many.json", 0), 1);
+    json_decref(log);
+
+    /* Ids unknown: the jobs listed as queued or working, until they have run. */
+    ASSERT_EQ_INT(configure("{s:i}", "job_delay_ms", 1500), 0);
+    long status = 0;
+    json_t *body = json_pack("{s:[{s:i,s:{s:s,s:b}}]}", "tickets", "id", 20022, "comment", "body",
+                             "by id [callbus t3a/2]", "public", 0);
+    json_t *j = emu("PUT", "/api/v2/tickets/update_many.json", body, 1, &status);
+    ASSERT_EQ_INT(status, 200);
+    ASSERT_TRUE(json_string_value(json_object_get(json_object_get(j, "job_status"), "id")));
+    json_decref(j);
+    ASSERT_EQ_INT(comments_with("20022", "[callbus t3a/2]"), 0); /* still queued */
+    reset_waiters();
+    OPS->await_jobs(G.crm, NULL, 0, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 20000));
+    ASSERT_TRUE(W[0].res.ok);
+    ASSERT_EQ_INT(comments_with("20022", "[callbus t3a/2]"), 1);
+    ASSERT_EQ_INT(configure("{s:[],s:i}", "fail_next", "job_delay_ms", 50), 0);
 }
 
 /* The emulator's account limit far below what the adapter believes, and
@@ -1057,7 +1174,7 @@ static void test_urls_and_bad_input(void)
     free(op);
     OPS->find_contacts(G.crm, "anonymous", TKT_PRIO_INTERACTIVE, on_res, &W[2]);
     OPS->show_ticket(G.crm, "12 OR 1=1", TKT_PRIO_INTERACTIVE, on_res, &W[3]);
-    OPS->bulk_update(G.crm, NULL, 0, on_res, &W[4]);
+    OPS->bulk_update(G.crm, NULL, 0, NULL, on_res, &W[4]);
     ASSERT_EQ_INT(W[0].calls + W[1].calls + W[2].calls + W[3].calls + W[4].calls, 0);
     ASSERT_EQ_INT(OPS->pending(G.crm), 5);
     ASSERT_TRUE(run_until(W, 5, 5000));
@@ -1070,6 +1187,9 @@ static void test_urls_and_bad_input(void)
     tkt_zendesk_cfg_t cfg = {.base_url = "ftp://x", .email = EMAIL, .api_token = TOKEN};
     ASSERT_TRUE(tkt_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
     ASSERT_TRUE(strstr(err, "https://") != NULL);
+    cfg.base_url = "http://acme.zendesk.com"; /* plain http off this machine (issue 7 item 9) */
+    ASSERT_TRUE(tkt_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
+    ASSERT_TRUE(strstr(err, "unencrypted") != NULL);
     cfg.base_url = G.url;
     cfg.api_token = "";
     ASSERT_TRUE(tkt_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
@@ -1088,6 +1208,31 @@ static void test_wrong_token(void)
     ASSERT_TRUE(done);
     ASSERT_TRUE(!W[0].res.ok);
     ASSERT_EQ_INT(W[0].res.http_status, 401);
+}
+
+/* Issue 7 item 2: a token that stops working (revoked, expired, account
+ * suspended) puts the adapter in its "authorisation failing" state, counted
+ * for alerting; the first success afterwards clears it. */
+static void test_revoked_token(void)
+{
+    cmn_metric_t *failures = cmn_metrics_counter("ticket_crm_auth_failures_total", "", NULL);
+    double before = cmn_metric_value(failures);
+    ASSERT_TRUE(OPS->auth_failing != NULL);
+    ASSERT_EQ_INT(OPS->auth_failing(G.crm), 0);
+    ASSERT_EQ_INT(configure("{s:i}", "revoke_token_s", 60), 0);
+    reset_waiters();
+    OPS->show_ticket(G.crm, G.ticket_id, TKT_PRIO_INTERACTIVE, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(!W[0].res.ok);
+    ASSERT_EQ_INT(W[0].res.http_status, 401);
+    ASSERT_EQ_INT(OPS->auth_failing(G.crm), 1);
+    ASSERT_TRUE(cmn_metric_value(failures) >= before + 1);
+    ASSERT_EQ_INT(configure("{s:i}", "revoke_token_s", 0), 0);
+    reset_waiters();
+    OPS->show_ticket(G.crm, G.ticket_id, TKT_PRIO_INTERACTIVE, on_res, &W[0]);
+    ASSERT_TRUE(run_until(W, 1, 10000));
+    ASSERT_TRUE(W[0].res.ok);
+    ASSERT_EQ_INT(OPS->auth_failing(G.crm), 0);
 }
 
 /* Free with requests queued, in flight and between job polls: each
@@ -1109,7 +1254,7 @@ static void test_free_with_pending(void)
     ops[0].kind = TKT_OP_COMMENT;
     snprintf(ops[0].ticket_id, sizeof ops[0].ticket_id, "20021");
     snprintf(ops[0].body, sizeof ops[0].body, "before shutdown");
-    crm->ops->bulk_update(crm, ops, 1, on_res, &W[0]);
+    crm->ops->bulk_update(crm, ops, 1, NULL, on_res, &W[0]);
     for (int i = 1; i < 6; i++)
         crm->ops->show_ticket(crm, G.ticket_id, TKT_PRIO_ENRICH, on_res, &W[i]);
     /* let the bulk request answer (the job poll then waits 5 s) and others start */
@@ -1153,6 +1298,7 @@ static void test_openapi_conformance(void)
 
 static const test_case_t cases[] = {
     TEST_CASE(test_contacts),
+    TEST_CASE(test_contact_external_id),
     TEST_CASE(test_create_ticket),
     TEST_CASE(test_find_by_external_id),
     TEST_CASE(test_update_ticket),
@@ -1160,6 +1306,7 @@ static const test_case_t cases[] = {
     TEST_CASE(test_merge),
     TEST_CASE(test_bulk_update),
     TEST_CASE(test_too_many_jobs),
+    TEST_CASE(test_bulk_outcome_unknown_not_resent),
     /* before the storm: the emulator's window is still empty here */
     TEST_CASE(test_stays_under_limit),
     TEST_CASE(test_429_storm),
@@ -1172,6 +1319,7 @@ static const test_case_t cases[] = {
     TEST_CASE(test_ticket_statuses),
     TEST_CASE(test_urls_and_bad_input),
     TEST_CASE(test_wrong_token),
+    TEST_CASE(test_revoked_token),
     TEST_CASE(test_free_with_pending),
     TEST_CASE(test_openapi_conformance),
 };

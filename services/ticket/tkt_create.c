@@ -1,0 +1,97 @@
+/* Mark, then create or find; see tkt_create.h. */
+#include "tkt_create.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    tkt_crm_t *crm;
+    tkt_op_t op;
+    tkt_create_done_fn cb;
+    void *ctx;
+} create_t;
+
+static int is_contact(const create_t *c)
+{
+    return c->op.kind == TKT_OP_CREATE_CONTACT;
+}
+
+static void finish(create_t *c, const tkt_crm_result_t *res, const char *id, int existed)
+{
+    c->cb(c->ctx, res, id && *id ? id : NULL, existed);
+    free(c);
+}
+
+static void on_created(void *ctx, const tkt_crm_result_t *res)
+{
+    create_t *c = ctx;
+    const char *id = !res->ok        ? NULL
+                     : is_contact(c) ? (res->n_contacts ? res->contacts[0].id : NULL)
+                                     : res->ticket.id;
+    finish(c, res, id, 0);
+}
+
+static void create(create_t *c)
+{
+    tkt_crm_t *crm = c->crm;
+    if (is_contact(c))
+        crm->ops->create_contact(crm, c->op.phone, c->op.name, c->op.external_id, on_created, c);
+    else
+        crm->ops->create_ticket(crm, &c->op, on_created, c);
+}
+
+static void on_found(void *ctx, const tkt_crm_result_t *res)
+{
+    create_t *c = ctx;
+    const char *id = NULL;
+    if (!res->ok)
+        return finish(c, res, NULL, 0);
+    if (is_contact(c) && res->n_contacts)
+        id = res->contacts[0].id;
+    else if (!is_contact(c) && res->n_tickets)
+        id = res->tickets[0].id;
+    if (id && *id) /* an earlier attempt created it: not twice */
+        return finish(c, res, id, 1);
+    create(c);
+}
+
+static void on_intent(void *ctx, int fresh, const char *err)
+{
+    create_t *c = ctx;
+    tkt_crm_t *crm = c->crm;
+    if (err) {
+        static tkt_crm_result_t failed; /* loop thread only; read-only for the callee */
+        memset(&failed, 0, sizeof failed);
+        snprintf(failed.error, sizeof failed.error, "%s", err);
+        return finish(c, &failed, NULL, 0);
+    }
+    if (fresh)
+        return create(c);
+    if (is_contact(c))
+        crm->ops->find_contact_by_external_id(crm, c->op.external_id, on_found, c);
+    else
+        crm->ops->find_by_external_id(crm, c->op.external_id, on_found, c);
+}
+
+int tkt_create_once(tkt_crm_t *crm, tkt_store_t *store, const tkt_op_t *op, tkt_create_done_fn cb,
+                    void *ctx)
+{
+    if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
+        return -1;
+    create_t *c = malloc(sizeof *c);
+    if (!c)
+        return -1;
+    c->crm = crm;
+    c->op = *op;
+    c->cb = cb;
+    c->ctx = ctx;
+    if (!op->external_id[0]) {
+        create(c);
+        return 0;
+    }
+    if (tkt_store_intent(store, op->external_id, on_intent, c) < 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
