@@ -2,6 +2,7 @@
  * CRM work it started has called back (a late CRM answer after a 504 is
  * dropped, but it must not touch freed memory). */
 #include "tkt_ivr.h"
+#include "tkt_create.h"
 #include "cmn_auth.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
@@ -333,15 +334,25 @@ static void bind_call(ivr_req_t *r)
         on_bound(r, "redis unavailable");
 }
 
-static void on_ivr_ticket(void *ctx, const tkt_crm_result_t *res)
+/* The ticket, created now or found (an IVR retry, or an attempt cut short
+ * by a crash: tkt_create_once looks before it creates). */
+static void on_ivr_ticket(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     ivr_req_t *r = ctx;
-    if (!crm_ok(r->ivr, res) || (!res->ticket.id[0] && !res->n_tickets)) {
+    if (!id) {
+        if (res->http_status) /* a Redis failure says nothing about the CRM */
+            crm_ok(r->ivr, res);
         r->crm_busy = 0;
         reply_error(r, 503, res->error[0] ? res->error : "ticket not created", NULL);
         return maybe_free(r);
     }
-    r->ticket = res->ticket.id[0] ? res->ticket : res->tickets[0];
+    crm_ok(r->ivr, res);
+    if (strcmp(res->ticket.id, id) == 0)
+        r->ticket = res->ticket;
+    else if (res->n_tickets && strcmp(res->tickets[0].id, id) == 0)
+        r->ticket = res->tickets[0];
+    else
+        snprintf(r->ticket.id, sizeof r->ticket.id, "%s", id);
     bind_call(r);
 }
 
@@ -373,17 +384,6 @@ static void build_ticket_op(ivr_req_t *r, tkt_op_t *op)
     }
 }
 
-static void on_ivr_intent(void *ctx, int fresh, const char *err)
-{
-    ivr_req_t *r = ctx;
-    tkt_crm_t *crm = r->ivr->d.crm;
-    tkt_op_t op;
-    build_ticket_op(r, &op);
-    if (!err && !fresh) /* asked before (IVR retry): answer with the same ticket */
-        return crm->ops->find_by_external_id(crm, op.external_id, on_ivr_ticket, r);
-    crm->ops->create_ticket(crm, &op, on_ivr_ticket, r);
-}
-
 static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
 {
     ivr_req_t *r = ctx;
@@ -394,10 +394,13 @@ static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
         return maybe_free(r);
     }
     snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
-    char external_id[TKT_EXTERNAL_ID_MAX];
-    tkt_external_id(external_id, sizeof external_id, r->call_id, "");
-    if (tkt_store_intent(r->ivr->d.store, external_id, on_ivr_intent, r) < 0)
-        on_ivr_intent(r, 1, "redis unavailable");
+    tkt_op_t op;
+    build_ticket_op(r, &op);
+    if (tkt_create_once(r->ivr->d.crm, r->ivr->d.store, &op, on_ivr_ticket, r) < 0) {
+        r->crm_busy = 0;
+        reply_error(r, 503, "redis unavailable", NULL);
+        return maybe_free(r);
+    }
 }
 
 static void on_ivr_contacts(void *ctx, const tkt_crm_result_t *res)

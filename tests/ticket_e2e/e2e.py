@@ -58,6 +58,14 @@ def new_number():
     return "+393%s%04d" % (RUN, next(_numbers))
 
 
+def new_mobile_number():
+    """A fresh Italian mobile number that is valid in the national plan (10
+    digits: +39 34R RRR NNNN), for tests that pass the national form, which
+    libphonenumber must recognise (new_number()'s 11 digits are only
+    "possible" in E.164)."""
+    return "+3934%s%04d" % (RUN[:4], next(_numbers))
+
+
 def new_call_id(tag="c"):
     return "e2e-%s-%s-%05d" % (RUN, tag, next(_calls))
 

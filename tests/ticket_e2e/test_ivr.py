@@ -1,14 +1,16 @@
 """The IVR API (BEHAVIOUR.md R-T8/R-V2 pre-created tickets, R-V1 look-ups)
 against the running ticket-service and the emulator. ticket-service here:
 IVR token set, 1000 ms deadline, no look-up cache."""
+import subprocess
 import threading
 import time
 import urllib.parse
 
 import pytest
 
-from e2e import (AGENT2, AGENT3, Call, F_TYPE, IVR_TOKEN, assert_requests_conform, field,
-                 finish_stack, new_call_id, new_number, start_stack, wait_comment, wait_for)
+from e2e import (AGENT2, AGENT3, Call, F_TYPE, IVR_TOKEN, REDIS_URL, assert_requests_conform,
+                 field, finish_stack, new_call_id, new_mobile_number, new_number, start_stack,
+                 wait_comment, wait_for)
 
 DEADLINE_MS = 1000
 AUTH = {"Authorization": f"Bearer {IVR_TOKEN}"}
@@ -89,10 +91,27 @@ def test_R_T8_ivr_retry_returns_the_same_ticket(stack):
     assert len(stack.emu.tickets_of_call(call_id)) == 1
 
 
+def test_item9_leftover_creation_marker_still_gets_a_ticket(stack):
+    """Issue 7 item 9: a creation marker left by an attempt that crashed
+    before it created anything (tkt:creating:callbus-<call>) made the IVR
+    look the ticket up, find none and answer 503 for the marker's whole
+    lifetime; it must look, then create (tkt_create_once)."""
+    call = Call()
+    key = f"{stack.topics.prefix}tkt:creating:callbus-{call.call_id}"
+    r = subprocess.run(["redis-cli", "-u", REDIS_URL, "SET", key, "1", "EX", "3600"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr
+    status, body, _ = pre_create(stack.svc, call.call_id, call.number)
+    assert status == 201, body
+    assert stack.emu.ticket(body["ticket_id"])["external_id"] == f"callbus-{call.call_id}"
+    again, body2, _ = pre_create(stack.svc, call.call_id, call.number)  # a retry: the same one
+    assert again in (200, 201) and body2["ticket_id"] == body["ticket_id"], body2
+
+
 def test_R_V1_lookup_found_most_recent_unresolved_ticket(stack):
     """R-V1: by caller number (national form, default country IT): the
     customer's name and id and their most recent unresolved ticket."""
-    number = new_number()
+    number = new_mobile_number()
     user = stack.emu.seed_user(name="Maria Rossi", phone=number)
     stack.emu.seed_ticket(subject="Old open", requester_id=user["id"], status="open",
                           created_at="2024-01-01T09:00:00Z")
@@ -152,7 +171,8 @@ def test_item9_lookups_answered_504_are_not_sent_later(stack):
         th.start()
     for th in threads:
         th.join()
-    assert [a[0] for a in answers] == [504] * 12, answers
+    for status, body, _ in answers:  # the deadline, or the breaker the expiries opened
+        assert status == 504 or (status == 200 and body["status"] == "unknown"), body
     # the 8 sent come back after 3 s; the 4 queued would go then (arrivals
     # are logged before the emulator's latency)
     time.sleep((DEADLINE_MS + 3000) / 1000.0)
