@@ -358,8 +358,8 @@ static void rebind(job_t *j, const char *from, const char *to)
 }
 
 /* R-T10: a write for a ticket a person closed goes to a new ticket instead.
- * Its external id names the call and the closed ticket, and its creation is
- * marked in Redis first (as the rules' creations are): a later write of the
+ * Its external id names the call and the closed ticket, and it is made
+ * through tkt_create_once (as the rules' creations are): a later write of the
  * same call (a recording after the end of the call, a replay after a crash)
  * finds that ticket and writes there instead of making another one. */
 typedef struct {
@@ -395,42 +395,22 @@ static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
     op_settled(j, 1, NULL);
 }
 
-static void on_created_instead(void *ctx, const tkt_crm_result_t *res)
-{
-    instead_t *w = ctx;
-    if (res->ok)
-        rebind(w->j, w->write.ticket_id, res->ticket.id);
-    instead_done(w, res->ok, res->error);
-}
-
-static void on_instead_found(void *ctx, const tkt_crm_result_t *res)
+/* The replacement exists: made now (the write was its first comment), or
+ * found (an earlier write of this call, or this one before a crash, made
+ * it): then the write goes there, checked first when replaying. */
+static void on_instead_made(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     instead_t *w = ctx;
     job_t *j = w->j;
-    if (!res->ok)
-        return instead_done(w, 0, res->error);
-    if (res->n_tickets) { /* an earlier write of this call made it: write there */
-        rebind(j, w->write.ticket_id, res->tickets[0].id);
-        snprintf(w->write.ticket_id, sizeof w->write.ticket_id, "%s", res->tickets[0].id);
+    if (!id)
+        return instead_done(w, 0, res->error[0] ? res->error : "replacement ticket not made");
+    rebind(j, w->write.ticket_id, id);
+    if (existed) {
+        snprintf(w->write.ticket_id, sizeof w->write.ticket_id, "%s", id);
         j->outstanding++;
-        apply_one(j, &w->write); /* checked first when replaying: it may be there already */
-        return instead_done(w, 1, NULL);
+        apply_one(j, &w->write);
     }
-    if (j->attempts < 2) /* its creation may still be under way: look again later */
-        return instead_done(w, 0, "the replacement ticket is not visible yet");
-    j->p->d.crm->ops->create_ticket(j->p->d.crm, &w->create, on_created_instead, w);
-}
-
-static void on_instead_intent(void *ctx, int fresh, const char *err)
-{
-    instead_t *w = ctx;
-    tkt_crm_t *crm = w->j->p->d.crm;
-    if (err)
-        return instead_done(w, 0, err);
-    if (fresh)
-        crm->ops->create_ticket(crm, &w->create, on_created_instead, w);
-    else
-        crm->ops->find_by_external_id(crm, w->create.external_id, on_instead_found, w);
+    instead_done(w, 1, NULL);
 }
 
 /* The write's own fields join the replacement's session-start ones (the
@@ -478,7 +458,7 @@ static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
     else
         memcpy(c->body, op->body, sizeof c->body);
     c->public_comment = op->public_comment;
-    if (tkt_store_intent(j->p->d.store, c->external_id, on_instead_intent, w) < 0)
+    if (tkt_create_once(j->p->d.crm, j->p->d.store, c, on_instead_made, w) < 0)
         instead_done(w, 0, "redis unavailable");
 }
 
