@@ -1,85 +1,20 @@
-/* Per-event job state machine; see tkt_pipeline.h for the steps and
- * docs/ticket-service.md for why each crash point is safe. */
-#include "tkt_pipeline.h"
-#include "tkt_create.h"
+/* Per-event job state machine, up to the commit: lanes, load, decide,
+ * create, commit (tkt_job.h says which part does the rest); see
+ * tkt_pipeline.h for the steps and docs/ticket-service.md for why each
+ * crash point is safe. */
+#include "tkt_job.h"
 #include "cmn_log.h"
-#include "tkt_lanes.h"
-#include "cmn_metrics.h"
 #include "cmn_time.h"
-#include "cmn_topics.h"
+#include "tkt_create.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define LANE_BUCKETS 1024
 #define RETRY_MAX_MS 30000
-
-typedef struct job job_t;
-
-/* An event waiting its turn in its key's lane: no more than the event. The
- * job proper (state, ops) is made when it starts (tkt_lanes.h). */
-typedef struct entry {
-    tkt_lane_item_t item; /* first: the lanes hand it back */
-    tkt_pipeline_t *p;
-    cmn_event_t ev;
-    tkt_pipeline_done_fn cb;
-    void *cb_ctx;
-    tkt_decide_fn custom;
-    void *custom_ctx;
-    struct entry *oom_next; /* waiting for memory to start */
-} entry_t;
-
-struct job {
-    tkt_pipeline_t *p;
-    entry_t *entry; /* its place in the lanes */
-    job_t *jobs_prev, *jobs_next;
-    cmn_event_t ev;
-    tkt_pipeline_done_fn cb;
-    void *cb_ctx;
-    tkt_decide_fn custom; /* NULL: the call rules */
-    void *custom_ctx;     /* freed with the job */
-    tkt_call_t call;
-    tkt_customer_t cust;
-    tkt_facts_t facts;
-    /* What outlives a decision (the plan itself is the pipeline's scratch:
-     * a plan holds TKT_MAX_OPS ops of kilobytes each). */
-    char need_ticket_id[TKT_ID_MAX];
-    int call_done;
-    tkt_figures_t figures;
-    int asked_contacts, asked_ticket;
-    tkt_op_t *ops; /* n_ops of them */
-    size_t n_ops;
-    size_t creation; /* next op index in the creation step */
-    int replay;
-    int outstanding;
-    int failed;
-    int rejected;
-    int recheck_contact; /* the CRM refused the cached contact: look it up again */
-    int rebound;         /* a write was redirected: the call now lives on another ticket */
-    int attempts;
-    char job_ids[TKT_JOB_IDS_MAX]; /* replay: the bulk jobs stored with the plan */
-    struct event *retry;
-    job_t *applying_next; /* in the pipeline's applying set */
-    int applying;
-};
-
-struct tkt_pipeline {
-    tkt_pipeline_deps_t d;
-    tkt_lanes_t *lanes;
-    job_t *applying[LANE_BUCKETS]; /* jobs past their commit, by event id */
-    tkt_plan_t scratch;            /* the decision being made (synchronous) */
-    entry_t *oom_head;             /* started, but no memory for their job yet */
-    job_t *jobs;                   /* every job started and not finished */
-    struct event *oom_timer;
-    cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
-    cmn_metric_t *m_ops_refused, *m_ignored_internal, *m_bad_ticket_ids;
-    cmn_metric_t *m_created[6];
-};
 
 static void start(job_t *j);
 static void decide(job_t *j);
 static void create_next(job_t *j);
-static void apply(job_t *j);
 
 /* ---- lanes ------------------------------------------------------------------ */
 
@@ -91,7 +26,7 @@ static unsigned hash(const char *s)
     return h % LANE_BUCKETS;
 }
 
-static const char *job_key(const job_t *j)
+const char *tkt_job_key(const job_t *j)
 {
     return cmn_event_key(&j->ev);
 }
@@ -180,7 +115,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 /* Something transient failed (CRM, Redis): start over later. Everything
  * before the failure is idempotent or checked, so a restart is safe. */
-static void retry_later(job_t *j, const char *why)
+void tkt_job_retry_later(job_t *j, const char *why)
 {
     int delay = 1000 << (j->attempts < 5 ? j->attempts : 5);
     struct timeval tv;
@@ -202,477 +137,14 @@ static void on_marked_done(void *ctx, const char *err)
 {
     job_t *j = ctx;
     if (err)
-        return retry_later(j, err);
+        return tkt_job_retry_later(j, err);
     finish(j, !j->rejected);
 }
 
-static void mark_done(job_t *j)
+void tkt_job_mark_done(job_t *j)
 {
     if (tkt_store_mark_done(j->p->d.store, j->ev.event_id, on_marked_done, j) < 0)
-        retry_later(j, "redis unavailable");
-}
-
-/* ---- ticket-events ------------------------------------------------------ */
-
-static const tkt_ticket_ref_t *ticket_ref(const tkt_customer_t *c, const char *id)
-{
-    for (size_t i = 0; i < c->n_tickets; i++)
-        if (strcmp(c->tickets[i].id, id) == 0)
-            return &c->tickets[i];
-    return NULL;
-}
-
-static int announces_ticket(const job_t *j)
-{
-    switch (j->ev.type) {
-    case CMN_EV_ANSWERED:
-    case CMN_EV_TRANSFERRED:
-    case CMN_EV_OUTBOUND_STARTED:
-    case CMN_EV_ENDED:
-    case CMN_EV_OUTBOUND_ENDED:
-        return j->call.ticket_id[0] && j->call.ticket_id[0] != '$';
-    default:
-        return 0;
-    }
-}
-
-static int created_any(const tkt_figures_t *f)
-{
-    int n = 0;
-    for (size_t i = 0; i < sizeof f->created / sizeof f->created[0]; i++)
-        n += f->created[i];
-    return n > 0;
-}
-
-static json_t *ticket_event(const job_t *j)
-{
-    char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[sizeof "tkt-" + CMN_ID_TEXT_MAX];
-    const tkt_crm_t *crm = j->p->d.crm;
-    const tkt_ticket_ref_t *ref = ticket_ref(&j->cust, j->call.ticket_id);
-    const char *status = tkt_status_name(ref ? ref->status : TKT_ST_OPEN);
-    crm->ops->ticket_url(crm, j->call.ticket_id, url, sizeof url);
-    cmn_time_format(cmn_time_now_ms(), when, sizeof when);
-    snprintf(id, sizeof id, "tkt-%s", j->ev.event_id);
-    json_t *o = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "schema_version", 1, "event_id", id,
-        "cause_event_id", j->ev.event_id, "call_id", j->ev.call_id, "ticket_id", j->call.ticket_id,
-        "ticket_url", url, "ticket_kind", tkt_kind_name(j->call.ticket_kind), "status",
-        status ? status : "open", "created", created_any(&j->figures), "occurred_at", when);
-    if (o && j->ev.customer_number)
-        json_object_set_new(o, "customer_number", json_string(j->ev.customer_number));
-    if (o && j->call.agent_crm_id[0])
-        json_object_set_new(o, "assignee_id", json_string(j->call.agent_crm_id));
-    if (o && j->call.contact_id[0] && j->call.contact_id[0] != '$') {
-        crm->ops->contact_url(crm, j->call.contact_id, contact_url, sizeof contact_url);
-        json_object_set_new(o, "contact",
-                            json_pack("{s:s, s:s}", "id", j->call.contact_id, "url", contact_url));
-    }
-    return o;
-}
-
-static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
-{
-    job_t *j = opaque;
-    if (err)
-        return retry_later(j, rd_kafka_err2str(err));
-    mark_done(j);
-}
-
-static void publish(job_t *j);
-
-static void on_rebound_stored(void *ctx, const char *err)
-{
-    job_t *j = ctx;
-    if (err)
-        return retry_later(j, err);
-    j->rebound = 0;
-    publish(j);
-}
-
-static void publish_then_done(job_t *j)
-{
-    if (j->rebound) { /* the call's new ticket first, then announce it */
-        if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, NULL, 0,
-                             j->call_done, on_rebound_stored, j) < 0)
-            retry_later(j, "redis unavailable");
-        return;
-    }
-    publish(j);
-}
-
-static void publish(job_t *j)
-{
-    if (!j->p->d.producer || !announces_ticket(j))
-        return mark_done(j);
-    json_t *o = ticket_event(j);
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    const char *key = job_key(j);
-    json_decref(o);
-    if (!text)
-        return retry_later(j, "out of memory");
-    rd_kafka_resp_err_t err =
-        cmn_producer_send(j->p->d.producer, cmn_topic(CMN_TOPIC_TICKET_EVENTS), key, strlen(key),
-                          text, strlen(text), on_published, j);
-    free(text);
-    if (err)
-        retry_later(j, rd_kafka_err2str(err));
-}
-
-/* ---- applying the committed ops ---------------------------------------- */
-
-static void op_settled(job_t *j, int ok, const char *why)
-{
-    if (!ok) {
-        j->failed = 1;
-        LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "op on %s failed: %s", j->ev.event_id,
-                 why ? why : "?");
-    }
-    if (--j->outstanding > 0)
-        return;
-    if (j->failed) {
-        j->failed = 0;
-        j->replay = 1; /* from now on, comments are checked before they are re-sent */
-        return retry_later(j, "an operation did not complete");
-    }
-    publish_then_done(j);
-}
-
-static void send_now(job_t *j, const tkt_op_t *op);
-static void apply_one(job_t *j, const tkt_op_t *op);
-
-/* A write meant for `from` went to `to` (R-T7 merge target, R-T10
- * replacement): the call follows, so its later writes, its ticket event and
- * its pop name the ticket that has them. Stored before the event is done. */
-static void rebind(job_t *j, const char *from, const char *to)
-{
-    for (size_t i = 0; i < j->cust.n_tickets; i++)
-        if (strcmp(j->cust.tickets[i].id, from) == 0) {
-            j->cust.tickets[i].status = TKT_ST_CLOSED;
-            snprintf(j->cust.tickets[i].merged_into, sizeof j->cust.tickets[i].merged_into, "%s",
-                     to);
-        }
-    if (strcmp(j->call.ticket_id, from) != 0)
-        return;
-    snprintf(j->call.ticket_id, sizeof j->call.ticket_id, "%s", to);
-    j->rebound = 1;
-}
-
-/* R-T10: a write for a ticket a person closed goes to a new ticket instead.
- * Its external id names the call and the closed ticket, and it is made
- * through tkt_create_once (as the rules' creations are): a later write of the
- * same call (a recording after the end of the call, a replay after a crash)
- * finds that ticket and writes there instead of making another one. */
-typedef struct {
-    job_t *j;
-    tkt_op_t create; /* the new ticket, the write as its first comment */
-    tkt_op_t write;  /* the write itself, for when the new ticket exists already */
-} instead_t;
-
-static void instead_done(instead_t *w, int ok, const char *error)
-{
-    job_t *j = w->j;
-    free(w);
-    op_settled(j, ok, error);
-}
-
-/* A 4xx other than 409/429: asking again would get the same answer.
- * 401/403 are not: they refuse our credentials (an expired token, a
- * suspended account), not the op, which must wait until they work again. */
-static int refused_for_good(const tkt_crm_result_t *res)
-{
-    int s = res->http_status;
-    return !res->ok && s >= 400 && s < 500 && s != 401 && s != 403 && s != 409 && s != 429 &&
-           !res->closed;
-}
-
-/* The CRM will never take this op: say so loudly, count it, and let the
- * event finish rather than stall its customer's lane for ever. */
-static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
-{
-    cmn_metric_add(j->p->m_ops_refused, 1);
-    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refused an update of ticket %s: %s",
-             j->ev.event_id, op->ticket_id, why ? why : "?");
-    op_settled(j, 1, NULL);
-}
-
-/* The replacement exists: made now (the write was its first comment), or
- * found (an earlier write of this call, or this one before a crash, made
- * it): then the write goes there, checked first when replaying. */
-static void on_instead_made(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
-{
-    instead_t *w = ctx;
-    job_t *j = w->j;
-    if (!id)
-        return instead_done(w, 0, res->error[0] ? res->error : "replacement ticket not made");
-    rebind(j, w->write.ticket_id, id);
-    if (existed) {
-        snprintf(w->write.ticket_id, sizeof w->write.ticket_id, "%s", id);
-        j->outstanding++;
-        apply_one(j, &w->write);
-    }
-    instead_done(w, 1, NULL);
-}
-
-/* The write's own fields join the replacement's session-start ones (the
- * write's value wins for a field both name). */
-static void merge_fields(tkt_op_t *into, const tkt_op_t *from)
-{
-    for (size_t i = 0; i < from->n_fields; i++) {
-        size_t k = 0;
-        while (k < into->n_fields && strcmp(into->fields[k].field_id, from->fields[i].field_id))
-            k++;
-        if (k == into->n_fields && into->n_fields == TKT_MAX_FIELDS)
-            continue;
-        into->fields[k] = from->fields[i];
-        if (k == into->n_fields)
-            into->n_fields++;
-    }
-}
-
-static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
-{
-    instead_t *w = calloc(1, sizeof *w);
-    if (!w)
-        return op_settled(j, 0, "out of memory");
-    w->j = j;
-    w->write = *op;
-    tkt_op_t *c = &w->create;
-    cmn_event_t view = j->ev; /* borrowed members, for the subject only */
-    if (!view.customer_number && j->call.customer[0])
-        view.customer_number = j->call.customer;
-    if (!view.call_id)
-        view.call_id = j->call.call_id;
-    tkt_status_t status = op->status != TKT_ST_UNKNOWN ? op->status : TKT_ST_OPEN;
-    if (tkt_replacement_ticket(j->p->d.policy, &view, &j->call, &j->cust, op->ticket_id, status,
-                               c) < 0) {
-        free(w);
-        return op_settled(j, 0, "replacement ticket not made");
-    }
-    if (op->set_assignee) /* the write's assignee wins over the call's agent */
-        snprintf(c->assignee_id, sizeof c->assignee_id, "%s", op->assignee_id);
-    merge_fields(c, op);
-    /* The body keeps the write's replay marker at the end: the note first, if it fits. */
-    size_t len = strlen(c->body);
-    if (len + 2 + strlen(op->body) < sizeof c->body)
-        snprintf(c->body + len, sizeof c->body - len, "%s%s", len ? "\n\n" : "", op->body);
-    else
-        memcpy(c->body, op->body, sizeof c->body);
-    c->public_comment = op->public_comment;
-    if (tkt_create_once(j->p->d.crm, j->p->d.store, c, on_instead_made, w) < 0)
-        instead_done(w, 0, "redis unavailable");
-}
-
-typedef struct {
-    job_t *j;
-    tkt_op_t op;
-} redirect_t;
-
-static void on_closed_ticket_seen(void *ctx, const tkt_crm_result_t *res)
-{
-    redirect_t *r = ctx;
-    job_t *j = r->j;
-    if (!res->ok) {
-        op_settled(j, 0, res->error);
-    } else if (res->ticket.merged_into[0]) { /* R-T7: follow the merge */
-        rebind(j, r->op.ticket_id, res->ticket.merged_into);
-        snprintf(r->op.ticket_id, sizeof r->op.ticket_id, "%s", res->ticket.merged_into);
-        j->outstanding++;
-        send_now(j, &r->op);
-        op_settled(j, 1, NULL);
-    } else {
-        write_to_new_ticket(j, &r->op);
-    }
-    free(r);
-}
-
-static void redirect_closed(job_t *j, const tkt_op_t *op)
-{
-    redirect_t *r = malloc(sizeof *r);
-    if (!r)
-        return op_settled(j, 0, "out of memory");
-    r->j = j;
-    r->op = *op;
-    j->p->d.crm->ops->show_ticket(j->p->d.crm, op->ticket_id, TKT_PRIO_ENRICH,
-                                  on_closed_ticket_seen, r);
-}
-
-static void on_batched(void *owner, const tkt_op_t *op, tkt_batch_outcome_t outcome,
-                       const char *error)
-{
-    job_t *j = owner;
-    if (outcome == TKT_BATCH_CLOSED)
-        return redirect_closed(j, op);
-    if (outcome == TKT_BATCH_REJECTED)
-        return op_refused(j, op, error);
-    op_settled(j, outcome == TKT_BATCH_OK, error);
-}
-
-typedef struct {
-    job_t *j;
-    tkt_op_t op;
-} sent_t;
-
-static void on_sent(void *ctx, const tkt_crm_result_t *res)
-{
-    sent_t *s = ctx;
-    if (res->closed)
-        redirect_closed(s->j, &s->op);
-    else if (refused_for_good(res))
-        op_refused(s->j, &s->op, res->error);
-    else
-        op_settled(s->j, res->ok, res->error);
-    free(s);
-}
-
-static void on_status_checked(void *ctx, const tkt_crm_result_t *res)
-{
-    sent_t *s = ctx;
-    if (res->ok && res->n_items && res->items[0].closed) { /* R-T10: solved or closed */
-        redirect_closed(s->j, &s->op);
-        free(s);
-        return;
-    }
-    s->j->p->d.crm->ops->update_ticket(s->j->p->d.crm, &s->op, on_sent, s);
-}
-
-/* At once (not batched). The ticket's status is read first, as the batch
- * does for a flight: a ticket a person solved or closed is not written to. */
-static void send_now(job_t *j, const tkt_op_t *op)
-{
-    tkt_crm_t *crm = j->p->d.crm;
-    sent_t *s = malloc(sizeof *s);
-    if (!s)
-        return op_settled(j, 0, "out of memory");
-    s->j = j;
-    s->op = *op;
-    if (crm->ops->ticket_statuses) {
-        const char *ids[] = {s->op.ticket_id};
-        crm->ops->ticket_statuses(crm, ids, 1, on_status_checked, s);
-        return;
-    }
-    crm->ops->update_ticket(crm, op, on_sent, s);
-}
-
-static void dispatch_op(job_t *j, const tkt_op_t *op)
-{
-    if (tkt_batch_accepts(j->p->d.batch, op)) {
-        if (tkt_batch_add(j->p->d.batch, op, on_batched, j) < 0)
-            op_settled(j, 0, "out of memory");
-        return;
-    }
-    send_now(j, op);
-}
-
-/* The marker at the end of every comment we write, so recovery can tell
- * whether the CRM already has it. */
-static void marker_of(const tkt_op_t *op, char *out, size_t outsz)
-{
-    const char *m = strrchr(op->body, '[');
-    snprintf(out, outsz, "%s", m ? m : "");
-}
-
-typedef struct {
-    job_t *j;
-    tkt_op_t op;
-} check_t;
-
-static void on_marker_checked(void *ctx, const tkt_crm_result_t *res)
-{
-    check_t *c = ctx;
-    if (!res->ok)
-        op_settled(c->j, 0, res->error);
-    else if (res->marker_found)
-        op_settled(c->j, 1, NULL); /* already there before the crash: not again */
-    else
-        dispatch_op(c->j, &c->op);
-    free(c);
-}
-
-static void apply_one(job_t *j, const tkt_op_t *op)
-{
-    char marker[TKT_MARKER_MAX];
-    marker_of(op, marker, sizeof marker);
-    if (!j->replay || !op->body[0] || !marker[0])
-        return dispatch_op(j, op);
-    check_t *c = malloc(sizeof *c);
-    if (!c)
-        return op_settled(j, 0, "out of memory");
-    c->j = j;
-    c->op = *op;
-    j->p->d.crm->ops->has_marker(j->p->d.crm, op->ticket_id, marker, on_marker_checked, c);
-}
-
-static void apply(job_t *j)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < j->n_ops; i++)
-        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
-            n++;
-    if (n == 0)
-        return publish_then_done(j);
-    j->outstanding = (int)n + 1; /* +1: held until every op is dispatched */
-    for (size_t i = 0; i < j->n_ops; i++)
-        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
-            apply_one(j, &j->ops[i]);
-    op_settled(j, 1, NULL);
-}
-
-/* Issue 7 item 3: a bulk request of this plan may have left before a crash
- * (or its job's status could not be read), and its job may still be queued
- * at the CRM, where a marker check cannot see its comments yet. So a replay
- * waits first for the jobs stored with the plan, then for those the CRM
- * lists as queued or working (a request whose id was never stored); see
- * docs/ticket-service.md. */
-static void on_listed_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
-{
-    job_t *j = ctx;
-    if (!res->ok)
-        return retry_later(j, res->error[0] ? res->error : "the CRM's jobs are still running");
-    apply(j);
-}
-
-static void await_listed_jobs(job_t *j)
-{
-    j->p->d.crm->ops->await_jobs(j->p->d.crm, NULL, 0, on_listed_jobs_awaited, j);
-}
-
-static void on_stored_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
-{
-    job_t *j = ctx;
-    if (!res->ok)
-        return retry_later(j, res->error[0] ? res->error : "the plan's jobs are still running");
-    await_listed_jobs(j);
-}
-
-static void apply_after_jobs(job_t *j)
-{
-    tkt_crm_t *crm = j->p->d.crm;
-    const char *ids[TKT_CRM_MAX_LIST];
-    size_t n = 0;
-    int batched = 0;
-    for (size_t i = 0; i < j->n_ops; i++)
-        batched |= j->ops[i].body[0] && tkt_batch_accepts(j->p->d.batch, &j->ops[i]);
-    if (!batched || !crm->ops->await_jobs)
-        return apply(j);
-    /* "id,id,": complete ids only (the stored text may have been cut) */
-    for (char *p = j->job_ids, *comma; n < TKT_CRM_MAX_LIST && (comma = strchr(p, ','));
-         p = comma + 1) {
-        *comma = '\0';
-        if (*p)
-            ids[n++] = p;
-    }
-    if (n == 0)
-        return await_listed_jobs(j);
-    crm->ops->await_jobs(crm, ids, n, on_stored_jobs_awaited, j);
-}
-
-void tkt_pipeline_job_started(void *owner, const char *job_id)
-{
-    job_t *j = owner;
-    if (tkt_store_add_job(j->p->d.store, j->ev.event_id, job_id) < 0)
-        LOG_CALL(CMN_LOG_WARN, j->ev.call_id,
-                 "job %s of %s not stored (redis unavailable): a replay looks in the CRM's list",
-                 job_id, j->ev.event_id);
+        tkt_job_retry_later(j, "redis unavailable");
 }
 
 /* ---- commit ------------------------------------------------------------------ */
@@ -681,10 +153,10 @@ static void on_committed(void *ctx, const char *err)
 {
     job_t *j = ctx;
     if (err)
-        return retry_later(j, err);
+        return tkt_job_retry_later(j, err);
     lane_release(j); /* the next event of this customer may decide now */
     applying_add(j);
-    apply(j);
+    tkt_job_apply(j);
 }
 
 static void commit(job_t *j)
@@ -696,7 +168,7 @@ static void commit(job_t *j)
             rest[n++] = j->ops[i];
     if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, rest, n, j->call_done,
                          on_committed, j) < 0)
-        retry_later(j, "redis unavailable");
+        tkt_job_retry_later(j, "redis unavailable");
 }
 
 /* ---- creations (at once, R-B4) ------------------------------------------ */
@@ -736,7 +208,7 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
 {
     job_t *j = ctx;
     if (!id)
-        return retry_later(j, res->error[0] ? res->error : "contact not created");
+        return tkt_job_retry_later(j, res->error[0] ? res->error : "contact not created");
     if (existed) /* an attempt before a crash created it */
         cmn_metric_add(j->p->m_replayed, 1);
     created(j, TKT_REF_NEW_CONTACT, id);
@@ -745,20 +217,20 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
 static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
-    if (refused_for_good(res) && !j->recheck_contact) {
+    if (tkt_job_refused_for_good(res) && !j->recheck_contact) {
         /* Most often a cached contact the CRM no longer has (deleted or
          * merged): resolve the caller again, once. */
         j->recheck_contact = 1;
-        return retry_later(j, res->error);
+        return tkt_job_retry_later(j, res->error);
     }
-    if (refused_for_good(res)) {
+    if (tkt_job_refused_for_good(res)) {
         LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refuses its ticket: %s",
                  j->ev.event_id, res->error);
         j->rejected = 1;
-        return mark_done(j); /* logged and counted, not retried for ever */
+        return tkt_job_mark_done(j); /* logged and counted, not retried for ever */
     }
     if (!id)
-        return retry_later(j, res->error[0] ? res->error : "ticket not created");
+        return tkt_job_retry_later(j, res->error[0] ? res->error : "ticket not created");
     if (existed) /* an earlier attempt created it: not twice */
         cmn_metric_add(j->p->m_replayed, 1);
     else
@@ -775,7 +247,7 @@ static void create_next(job_t *j)
         if (tkt_create_once(
                 j->p->d.crm, j->p->d.store, op,
                 op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created, j) < 0)
-            retry_later(j, "redis unavailable");
+            tkt_job_retry_later(j, "redis unavailable");
         return;
     }
     commit(j);
@@ -814,7 +286,7 @@ static void on_contacts(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
     if (!res->ok)
-        return retry_later(j, res->error);
+        return tkt_job_retry_later(j, res->error);
     j->facts.contacts_known = 1;
     j->facts.n_contacts = 0;
     for (size_t i = 0; i < res->n_contacts && i < 8; i++) {
@@ -829,7 +301,7 @@ static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
     if (!res->ok && !res->not_found)
-        return retry_later(j, res->error);
+        return tkt_job_retry_later(j, res->error);
     for (size_t i = 0; i < j->cust.n_tickets; i++) {
         tkt_ticket_ref_t *t = &j->cust.tickets[i];
         if (strcmp(t->id, j->need_ticket_id) != 0)
@@ -879,7 +351,7 @@ static void decide(job_t *j)
                  plan->note ? plan->note : "?");
         keep_ops(j, NULL, 0);
         j->rejected = 1;
-        return mark_done(j); /* logged and counted; replays skip it */
+        return tkt_job_mark_done(j); /* logged and counted; replays skip it */
     }
     snprintf(j->need_ticket_id, sizeof j->need_ticket_id, "%s", plan->need_ticket_id);
     if (plan->need == TKT_NEED_CONTACTS && !j->asked_contacts++)
@@ -890,13 +362,13 @@ static void decide(job_t *j)
     if (plan->need != TKT_NEED_NOTHING) {
         LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "rules asked twice for the same fact on %s",
                  j->ev.event_id);
-        return mark_done(j);
+        return tkt_job_mark_done(j);
     }
     if (plan->note && plan->n_ops == 0)
         LOG_CALL(CMN_LOG_DEBUG, j->ev.call_id, "%s: %s", cmn_event_type_name(j->ev.type),
                  plan->note);
     if (keep_ops(j, plan->ops, plan->n_ops) < 0)
-        return retry_later(j, "out of memory");
+        return tkt_job_retry_later(j, "out of memory");
     j->call = plan->call;
     j->cust = plan->customer;
     j->call_done = plan->call_done;
@@ -913,7 +385,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
 {
     job_t *j = ctx;
     if (err)
-        return retry_later(j, err);
+        return tkt_job_retry_later(j, err);
     if (l->done) {
         cmn_metric_add(j->p->m_replayed, 1);
         return finish(j, 1);
@@ -921,19 +393,19 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     if (l->have_plan && applying_elsewhere(j)) { /* a re-post while the first copy applies */
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
-        return retry_later(j, "the same event is being applied; waiting for it");
+        return tkt_job_retry_later(j, "the same event is being applied; waiting for it");
     }
     if (l->have_plan) { /* committed before a crash: apply what it says, checked */
         applying_add(j);
         j->replay = 1;
         if (keep_ops(j, l->plan, l->n_plan) < 0)
-            return retry_later(j, "out of memory");
+            return tkt_job_retry_later(j, "out of memory");
         j->call = l->call;
         j->cust = l->customer;
         snprintf(j->job_ids, sizeof j->job_ids, "%s", l->job_ids);
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
-        return apply_after_jobs(j);
+        return tkt_job_apply_after_jobs(j);
     }
     memset(&j->facts, 0, sizeof j->facts);
     j->asked_contacts = j->asked_ticket = 0;
@@ -974,7 +446,7 @@ static void start(job_t *j)
     const char *call_id = j->ev.call_id ? j->ev.call_id : "-";
     const char *customer = j->ev.customer_number ? j->ev.customer_number : "";
     if (tkt_store_load(j->p->d.store, j->ev.event_id, call_id, customer, on_loaded, j) < 0)
-        retry_later(j, "redis unavailable");
+        tkt_job_retry_later(j, "redis unavailable");
 }
 
 /* The lanes let an entry start: its job is made now (the state, the ops
@@ -1090,74 +562,6 @@ size_t tkt_pipeline_active(const tkt_pipeline_t *p)
 int tkt_pipeline_saturated(const tkt_pipeline_t *p)
 {
     return tkt_lanes_waiting_bytes(p->lanes) > p->d.waiting_max_bytes;
-}
-
-/* ---- calls that never end -------------------------------------------------- */
-
-static void on_stale_call(void *ctx, const tkt_loaded_t *l, const char *err)
-{
-    tkt_pipeline_t *p = ctx;
-    cmn_event_t ev;
-    char id[CMN_EVENT_ID_MAX];
-    if (err || !l->have_call)
-        return;
-    const char *parts[] = {"timeout", l->call.call_id};
-    cmn_event_id_derive(id, sizeof id, "generic", parts, 2);
-    cmn_event_init(&ev);
-    ev.type = l->call.outbound ? CMN_EV_OUTBOUND_ENDED : CMN_EV_ENDED;
-    ev.direction = l->call.outbound ? CMN_DIR_OUTBOUND : CMN_DIR_INBOUND;
-    ev.outcome = tkt_call_outcome(&l->call);
-    ev.occurred_at_ms = ev.received_at_ms = cmn_time_now_ms();
-    if (cmn_event_set(&ev.event_id, id) < 0 || cmn_event_set(&ev.provider, "generic") < 0 ||
-        cmn_event_set(&ev.call_id, l->call.call_id) < 0 ||
-        (l->call.customer[0] && cmn_event_set(&ev.customer_number, l->call.customer) < 0) ||
-        (l->call.queue[0] && cmn_event_set(&ev.queue, l->call.queue) < 0)) {
-        cmn_event_clear(&ev);
-        return;
-    }
-    LOG_CALL(CMN_LOG_WARN, ev.call_id, "no end after %lld s: closing the call with what is known",
-             (long long)(p->d.max_call_age_ms / 1000));
-    cmn_metric_add(p->m_timed_out, 1);
-    if (tkt_pipeline_submit(p, &ev, NULL, NULL) < 0) {
-        LOG_CALL(CMN_LOG_ERROR, ev.call_id, "out of memory: the stale call is not closed now");
-        cmn_event_clear(&ev);
-    }
-}
-
-typedef struct {
-    tkt_pipeline_t *p;
-    char call_id[TKT_CALL_ID_MAX];
-} claim_t;
-
-static void on_claim(void *ctx, int won, const char *err)
-{
-    claim_t *c = ctx;
-    if (won && !err && tkt_store_load_call(c->p->d.store, c->call_id, on_stale_call, c->p) < 0)
-        LOG_CALL(CMN_LOG_WARN, c->call_id, "stale call claimed but not loaded: redis unavailable");
-    free(c);
-}
-
-static void on_stale_ids(void *ctx, const char *const *ids, size_t n, const char *err)
-{
-    tkt_pipeline_t *p = ctx;
-    for (size_t i = 0; !err && i < n; i++) {
-        claim_t *c = malloc(sizeof *c);
-        if (!c)
-            break;
-        c->p = p;
-        snprintf(c->call_id, sizeof c->call_id, "%s", ids[i]);
-        if (tkt_store_claim_stale(p->d.store, ids[i], on_claim, c) < 0) {
-            free(c);
-            break;
-        }
-    }
-}
-
-void tkt_pipeline_sweep(tkt_pipeline_t *p)
-{
-    int64_t before = cmn_time_now_ms() - p->d.max_call_age_ms;
-    if (tkt_store_stale_calls(p->d.store, before, 100, on_stale_ids, p) < 0)
-        LOG_DEBUG("sweep skipped: redis unavailable");
 }
 
 /* ---- life cycle ------------------------------------------------------------ */

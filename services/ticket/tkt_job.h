@@ -1,0 +1,95 @@
+/* The inside of ticket-service's pipeline, shared by its parts and by
+ * nothing else: the job of one event, the pipeline's own state, and the
+ * steps one part hands to another.
+ *
+ *   tkt_pipeline.c  life cycle, lanes, load -> decide -> create -> commit
+ *   tkt_apply.c     apply the committed ops (batched or at once), R-T7 and
+ *                   R-T10 redirects, bulk jobs awaited on replay, publish
+ *                   ticket-events, then mark done
+ *   tkt_sweep.c     calls whose end never came
+ *
+ * Memory: a job owns its event's members, its ops and custom_ctx, and its
+ * entry (freed by tkt_job_free); callbacks borrow the job. */
+#ifndef TKT_JOB_H
+#define TKT_JOB_H
+
+#include "cmn_metrics.h"
+#include "tkt_lanes.h"
+#include "tkt_pipeline.h"
+
+#define LANE_BUCKETS 1024
+
+typedef struct job job_t;
+
+/* An event waiting its turn in its key's lane: no more than the event. The
+ * job proper (state, ops) is made when it starts (tkt_lanes.h). */
+typedef struct entry {
+    tkt_lane_item_t item; /* first: the lanes hand it back */
+    tkt_pipeline_t *p;
+    cmn_event_t ev;
+    tkt_pipeline_done_fn cb;
+    void *cb_ctx;
+    tkt_decide_fn custom;
+    void *custom_ctx;
+    struct entry *oom_next; /* waiting for memory to start */
+} entry_t;
+
+struct job {
+    tkt_pipeline_t *p;
+    entry_t *entry; /* its place in the lanes */
+    job_t *jobs_prev, *jobs_next;
+    cmn_event_t ev;
+    tkt_pipeline_done_fn cb;
+    void *cb_ctx;
+    tkt_decide_fn custom; /* NULL: the call rules */
+    void *custom_ctx;     /* freed with the job */
+    tkt_call_t call;
+    tkt_customer_t cust;
+    tkt_facts_t facts;
+    /* What outlives a decision (the plan itself is the pipeline's scratch:
+     * a plan holds TKT_MAX_OPS ops of kilobytes each). */
+    char need_ticket_id[TKT_ID_MAX];
+    int call_done;
+    tkt_figures_t figures;
+    int asked_contacts, asked_ticket;
+    tkt_op_t *ops; /* n_ops of them */
+    size_t n_ops;
+    size_t creation; /* next op index in the creation step */
+    int replay;
+    int outstanding;
+    int failed;
+    int rejected;
+    int recheck_contact; /* the CRM refused the cached contact: look it up again */
+    int rebound;         /* a write was redirected: the call now lives on another ticket */
+    int attempts;
+    char job_ids[TKT_JOB_IDS_MAX]; /* replay: the bulk jobs stored with the plan */
+    struct event *retry;
+    job_t *applying_next; /* in the pipeline's applying set */
+    int applying;
+};
+
+struct tkt_pipeline {
+    tkt_pipeline_deps_t d;
+    tkt_lanes_t *lanes;
+    job_t *applying[LANE_BUCKETS]; /* jobs past their commit, by event id */
+    tkt_plan_t scratch;            /* the decision being made (synchronous) */
+    entry_t *oom_head;             /* started, but no memory for their job yet */
+    job_t *jobs;                   /* every job started and not finished */
+    struct event *oom_timer;
+    cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
+    cmn_metric_t *m_ops_refused, *m_ignored_internal, *m_bad_ticket_ids;
+    cmn_metric_t *m_created[6];
+};
+
+/* tkt_pipeline.c */
+void tkt_job_retry_later(job_t *j, const char *why); /* transient failure: start over later */
+void tkt_job_mark_done(job_t *j);                    /* done marker, then finish */
+const char *tkt_job_key(const job_t *j);             /* its lane's key */
+
+/* tkt_apply.c */
+void tkt_job_apply(job_t *j);            /* the committed ops (j->ops), then publish, done */
+void tkt_job_apply_after_jobs(job_t *j); /* a replay: the plan's bulk jobs first */
+/* A 4xx other than 401/403/409/429: asking again would get the same answer. */
+int tkt_job_refused_for_good(const tkt_crm_result_t *res);
+
+#endif
