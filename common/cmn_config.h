@@ -67,6 +67,10 @@ typedef struct {
     long http_port;
     long http_max_body;
     long http_max_headers;
+    long http_max_connections;
+    long http_deadline_ms;
+    char *admin_bind;
+    long admin_port;
     long shutdown_grace_ms;
     char *default_country;
     long topic_partitions;

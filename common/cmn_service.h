@@ -1,7 +1,8 @@
 /* What every callbus process does the same way: load the common and its own
  * configuration (all problems reported, then exit 2), JSON logging, one
- * event_base, the HTTP server (/healthz, /readyz, /metrics and the
- * service's routes), and the one shutdown path every service goes through:
+ * event_base, the public HTTP server (the service's routes), the admin
+ * listener (/healthz, /readyz with the checks registered on `http`,
+ * /metrics) on its own address and port, and the one shutdown path every service goes through:
  * the first SIGTERM/SIGINT, or a fatal error (cmn_service_fatal), stops the
  * HTTP intake and calls the service's stop hook, then polls its pending
  * count until nothing is left or CALLBUS_SHUTDOWN_GRACE_MS is spent, then
@@ -40,7 +41,8 @@ struct cmn_service {
     struct event_base *base;
     cmn_common_cfg_t cfg;
     const cmn_country_t *country; /* CALLBUS_DEFAULT_COUNTRY */
-    cmn_http_t *http;
+    cmn_http_t *http;             /* public: routes and readiness checks go here */
+    cmn_http_t *admin;            /* probes and metrics, CALLBUS_ADMIN_BIND:CALLBUS_ADMIN_PORT */
     struct event *sigterm, *sigint, *drain_timer;
     cmn_service_drain_t drain;
     int64_t drain_deadline_ms;
