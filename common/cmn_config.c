@@ -18,7 +18,14 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39092", OFF(kafka_brokers),
                 "Kafka bootstrap servers, comma separated."),
     CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:36379", OFF(redis_url),
-                "Redis server as redis://host:port[/db]."),
+                "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
+                "%-encode / ? # % in the user or password)."),
+    CMN_CFG_NUM("CALLBUS_REDIS_TIMEOUT_MS", "2000", 100, 60000, OFF(redis_timeout_ms),
+                "A Redis command's deadline (and a connect's): past it the command fails, the "
+                "connection is re-made and /readyz fails until Redis answers again."),
+    CMN_CFG_STR("CALLBUS_REDIS_TLS_CA", "", OFF(redis_tls_ca),
+                "rediss://: CA certificate file (PEM) the server's certificate must chain to; "
+                "empty: the system's CAs. The certificate must name the URL's host."),
     CMN_CFG_STR("CALLBUS_HTTP_BIND", "0.0.0.0", OFF(http_bind),
                 "Address the public HTTP server (webhooks, API) binds."),
     CMN_CFG_NUM("CALLBUS_HTTP_PORT", "8080", 0, 65535, OFF(http_port),

@@ -63,6 +63,8 @@ typedef struct {
     char *log_level;
     char *kafka_brokers;
     char *redis_url;
+    long redis_timeout_ms;
+    char *redis_tls_ca;
     char *http_bind;
     long http_port;
     long http_max_body;

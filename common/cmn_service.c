@@ -139,6 +139,14 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
     return 0;
 }
 
+cmn_redis_t *cmn_service_redis_new(const cmn_service_t *s, char *errstr, size_t errsz)
+{
+    cmn_redis_opts_t opts = {.url = s->cfg.redis_url,
+                             .timeout_ms = (int)s->cfg.redis_timeout_ms,
+                             .tls_ca = s->cfg.redis_tls_ca};
+    return cmn_redis_new_opts(s->base, &opts, errstr, errsz);
+}
+
 void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d)
 {
     s->drain = *d;

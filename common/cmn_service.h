@@ -15,6 +15,7 @@
 #include "cmn_config.h"
 #include "cmn_http.h"
 #include "cmn_phone.h"
+#include "cmn_redis.h"
 
 #include <event2/event.h>
 
@@ -54,6 +55,9 @@ struct cmn_service {
  * failed, logged). `own` may be NULL/0 for a service without settings. */
 int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *own, size_t n_own,
                      void *own_cfg) __attribute__((warn_unused_result));
+/* A Redis client as CALLBUS_REDIS_URL, CALLBUS_REDIS_TIMEOUT_MS and
+ * CALLBUS_REDIS_TLS_CA say; the caller frees it. NULL with errstr set. */
+cmn_redis_t *cmn_service_redis_new(const cmn_service_t *s, char *errstr, size_t errsz);
 /* Copies `d`. Without it a shutdown just leaves the loop. */
 void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d);
 /* Starts the shutdown (as the first SIGTERM does); `exit_code` non-zero
