@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -53,36 +54,22 @@ struct cmn_redis {
 
 /* ---- URL -------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Copies [s, s+n) into out, %XX decoded. */
+/* Copies [s, s+n) into out, %XX decoded (libevent's decoder; a "%00" or
+ * a result too long is refused). */
 static int decode(const char *s, size_t n, char *out, size_t outsz)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1, lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= outsz)
-            return -1;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return 0;
+    char raw[512];
+    size_t len = 0;
+    if (n >= sizeof raw)
+        return -1;
+    memcpy(raw, s, n);
+    raw[n] = '\0';
+    char *dec = evhttp_uridecode(raw, 0, &len);
+    int ok = dec && strlen(dec) == len && len < outsz;
+    if (ok)
+        memcpy(out, dec, len + 1);
+    free(dec);
+    return ok ? 0 : -1;
 }
 
 int cmn_redis_parse_url(const char *url, cmn_redis_url_t *out)
