@@ -18,9 +18,16 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39092", OFF(kafka_brokers),
                 "Kafka bootstrap servers, comma separated."),
     CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:36379", OFF(redis_url),
-                "Redis server as redis://host:port[/db]."),
+                "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
+                "%-encode / ? # % in the user or password)."),
+    CMN_CFG_NUM("CALLBUS_REDIS_TIMEOUT_MS", "2000", 100, 60000, OFF(redis_timeout_ms),
+                "A Redis command's deadline (and a connect's): past it the command fails, the "
+                "connection is re-made and /readyz fails until Redis answers again."),
+    CMN_CFG_STR("CALLBUS_REDIS_TLS_CA", "", OFF(redis_tls_ca),
+                "rediss://: CA certificate file (PEM) the server's certificate must chain to; "
+                "empty: the system's CAs. The certificate must name the URL's host."),
     CMN_CFG_STR("CALLBUS_HTTP_BIND", "0.0.0.0", OFF(http_bind),
-                "Address the HTTP server (API, /metrics, /healthz, /readyz) binds."),
+                "Address the public HTTP server (webhooks, API) binds."),
     CMN_CFG_NUM("CALLBUS_HTTP_PORT", "8080", 0, 65535, OFF(http_port),
                 "HTTP port; 0 picks a free one (logged at start)."),
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_BODY", "262144", 1024, 16777216, OFF(http_max_body),
@@ -28,6 +35,17 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                 "read)."),
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_HEADERS", "16384", 8192, 16384, OFF(http_max_headers),
                 "Largest request line plus headers, in bytes (larger: 431)."),
+    CMN_CFG_NUM("CALLBUS_HTTP_MAX_CONNECTIONS", "1024", 1, 65536, OFF(http_max_connections),
+                "Open connections on the public port; more are answered 503 and closed."),
+    CMN_CFG_NUM("CALLBUS_HTTP_DEADLINE_MS", "30000", 100, 600000, OFF(http_deadline_ms),
+                "Time a request has to arrive whole (from the connection's opening or its "
+                "previous reply); a connection that overruns it is closed (slowloris)."),
+    CMN_CFG_STR("CALLBUS_ADMIN_BIND", "0.0.0.0", OFF(admin_bind),
+                "Address the admin listener (/healthz, /readyz, /metrics) binds; keep it off "
+                "the internet (a private network, or 127.0.0.1 behind a sidecar)."),
+    CMN_CFG_NUM("CALLBUS_ADMIN_PORT", "9090", 0, 65535, OFF(admin_port),
+                "Admin listener port, apart from CALLBUS_HTTP_PORT; 0 picks a free one "
+                "(logged at start)."),
     CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
                 "On SIGTERM, how long in-flight work may take before the process exits."),
     CMN_CFG_STR("CALLBUS_DEFAULT_COUNTRY", "IT", OFF(default_country),

@@ -63,10 +63,16 @@ typedef struct {
     char *log_level;
     char *kafka_brokers;
     char *redis_url;
+    long redis_timeout_ms;
+    char *redis_tls_ca;
     char *http_bind;
     long http_port;
     long http_max_body;
     long http_max_headers;
+    long http_max_connections;
+    long http_deadline_ms;
+    char *admin_bind;
+    long admin_port;
     long shutdown_grace_ms;
     char *default_country;
     long topic_partitions;

@@ -1,7 +1,9 @@
 /* evhttp glue. A small per-request record (route, start time) is kept on a
  * list from dispatch until evhttp reports the reply complete; it carries
- * the metrics labels and gives the in-flight count for graceful shutdown. */
+ * the metrics labels and gives the in-flight count for graceful shutdown.
+ * Connections (cap, deadline) are cmn_http_conn's. */
 #include "cmn_http.h"
+#include "cmn_http_conn.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
@@ -35,13 +37,15 @@ typedef struct live_req {
     struct live_req *prev, *next;
     cmn_http_t *h;
     struct evhttp_request *req;
-    const char *route;
+    const char *route; /* NULL: not counted (the admin endpoints) */
     double started_ms;
 } live_req_t;
 
 struct cmn_http {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
+    cmn_http_conns_t *conns;
+    const cmn_http_t *admin_of; /* an admin listener: whose probes it answers */
     int port;
     int draining;
     route_t routes[MAX_ROUTES];
@@ -55,6 +59,8 @@ struct cmn_http {
 static void count_response(const char *route, int status, double ms)
 {
     char labels[160];
+    if (!route)
+        return;
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route, status);
     cmn_metric_add(
         cmn_metrics_counter("http_requests_total", "HTTP requests by route and status", labels), 1);
@@ -82,6 +88,7 @@ static void live_unlink(live_req_t *lr)
 static void on_complete(struct evhttp_request *req, void *arg)
 {
     live_req_t *lr = arg;
+    cmn_http_conns_reply_done(lr->h->conns, evhttp_request_get_connection(req));
     count_response(lr->route, evhttp_request_get_response_code(req),
                    cmn_time_mono_ms_f() - lr->started_ms);
     live_unlink(lr);
@@ -166,7 +173,7 @@ static void serve_health(cmn_http_t *h, struct evhttp_request *req)
     cmn_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static void serve_ready(cmn_http_t *h, struct evhttp_request *req)
+static void serve_ready(const cmn_http_t *h, struct evhttp_request *req)
 {
     json_t *body = json_object(), *failing = json_object();
     for (size_t i = 0; i < h->n_checks; i++) {
@@ -184,6 +191,7 @@ static void serve_ready(cmn_http_t *h, struct evhttp_request *req)
 
 static void serve_metrics(cmn_http_t *h, struct evhttp_request *req)
 {
+    forget_if_orphaned(req);
     struct evbuffer *out = evbuffer_new();
     char *text = cmn_metrics_render();
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -246,9 +254,28 @@ static size_t header_bytes(struct evhttp_request *req)
     return n;
 }
 
+/* The admin listener: probes and metrics, GET only, nothing else. */
+static void dispatch_admin(cmn_http_t *h, struct evhttp_request *req, const char *path)
+{
+    track(h, req, NULL);
+    int known = strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+                strcmp(path, "/metrics") == 0;
+    if (!known)
+        return cmn_http_reply_error(req, 404, "no such route", NULL);
+    if (method_bit(req) != CMN_HTTP_GET)
+        return cmn_http_reply_error(req, 405, "method not allowed", NULL);
+    if (strcmp(path, "/healthz") == 0)
+        return serve_health(h, req);
+    if (strcmp(path, "/readyz") == 0)
+        return serve_ready(h->admin_of, req);
+    return serve_metrics(h, req);
+}
+
 static void dispatch(struct evhttp_request *req, void *arg)
 {
     cmn_http_t *h = arg;
+    /* Read whole: the deadline stops while the handler works. */
+    cmn_http_conns_request_read(h->conns, evhttp_request_get_connection(req));
     if (header_bytes(req) > h->lim.max_headers) {
         track(h, req, "unmatched");
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
@@ -257,12 +284,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     if (!path || !*path)
         path = "/";
-    if (strcmp(path, "/healthz") == 0)
-        return serve_health(h, req);
-    if (strcmp(path, "/readyz") == 0)
-        return serve_ready(h, req);
-    if (strcmp(path, "/metrics") == 0)
-        return serve_metrics(h, req);
+    if (h->admin_of)
+        return dispatch_admin(h, req, path);
     const route_t *r = match(h, path);
     track(h, req, r ? r->name : "unmatched");
     if (h->draining)
@@ -281,8 +304,8 @@ static size_t or_default(size_t v, size_t def)
     return v ? v : def;
 }
 
-cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
-                         const cmn_http_limits_t *limits, char *errstr, size_t errsz)
+static cmn_http_t *server_new(struct event_base *base, const char *name, const char *bind, int port,
+                              const cmn_http_limits_t *limits, char *errstr, size_t errsz)
 {
     cmn_http_t *h = calloc(1, sizeof *h);
     if (!h || !(h->http = evhttp_new(base))) {
@@ -292,6 +315,8 @@ cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
     }
     h->lim.max_body = or_default(limits->max_body, 262144);
     h->lim.max_headers = or_default(limits->max_headers, 16384);
+    h->lim.max_connections = limits->max_connections > 0 ? limits->max_connections : 1024;
+    h->lim.deadline_ms = limits->deadline_ms > 0 ? limits->deadline_ms : 30000;
     /* A body over the limit is refused from its Content-Length (or when a
      * chunked one passes it) before more is read: libevent answers that 413
      * itself (2.1 has no hook for a JSON body). Headers: our 431 up to twice
@@ -301,19 +326,46 @@ cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(h->http, dispatch, h);
-    /* Between bytes only: a whole-request deadline (slowloris) is not done
-     * yet, see docs/operations.md. */
-    evhttp_set_timeout(h->http, 30);
+    /* Between bytes (an idle client); the whole request has the deadline. */
+    evhttp_set_timeout(h->http, (h->lim.deadline_ms + 999) / 1000);
+    if (!(h->conns = cmn_http_conns_new(base, h->http, name, h->lim.max_connections,
+                                        h->lim.deadline_ms))) {
+        snprintf(errstr, errsz, "out of memory");
+        goto fail;
+    }
     h->sock = evhttp_bind_socket_with_handle(h->http, bind, (ev_uint16_t)port);
     if (!h->sock) {
         snprintf(errstr, errsz, "cannot listen on %s:%d", bind, port);
-        cmn_http_free(h);
-        return NULL;
+        goto fail;
+    }
+    if (cmn_http_conns_listen(h->conns, h->sock) < 0) {
+        snprintf(errstr, errsz, "libevent: cannot watch %s:%d", bind, port);
+        goto fail;
     }
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     getsockname(evhttp_bound_socket_get_fd(h->sock), (struct sockaddr *)&ss, &len);
     h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return h;
+fail:
+    cmn_http_free(h);
+    return NULL;
+}
+
+cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
+                         const cmn_http_limits_t *limits, char *errstr, size_t errsz)
+{
+    return server_new(base, "public", bind, port, limits, errstr, errsz);
+}
+
+cmn_http_t *cmn_http_admin_new(struct event_base *base, const char *bind, int port,
+                               const cmn_http_t *of, char *errstr, size_t errsz)
+{
+    /* Probes are small and few: a small cap keeps a scan off the loop. */
+    static const cmn_http_limits_t admin_limits = {.max_body = 1024, .max_connections = 64};
+    cmn_http_t *h = server_new(base, "admin", bind, port, &admin_limits, errstr, errsz);
+    if (h)
+        h->admin_of = of;
     return h;
 }
 
@@ -344,9 +396,15 @@ void cmn_http_drain(cmn_http_t *h)
     h->draining = 1;
     draining = 1;
     if (h->sock) {
+        cmn_http_conns_unlisten(h->conns); /* shares the socket */
         evhttp_del_accept_socket(h->http, h->sock);
         h->sock = NULL;
     }
+}
+
+int cmn_http_connections(const cmn_http_t *h)
+{
+    return cmn_http_conns_open(h->conns);
 }
 
 int cmn_http_in_flight(const cmn_http_t *h)
@@ -360,8 +418,10 @@ void cmn_http_free(cmn_http_t *h)
         return;
     if (h->draining)
         draining = 0;
+    cmn_http_conns_unlisten(h->conns); /* before evhttp closes the socket */
     if (h->http)
         evhttp_free(h->http);
+    cmn_http_conns_free(h->conns); /* after: evhttp_free closed the connections */
     for (live_req_t *lr = live.next, *next; lr != &live; lr = next) {
         next = lr->next;
         if (lr->h == h)

@@ -1,7 +1,9 @@
 /* HTTP server glue on libevent's evhttp: routing, JSON replies and errors
- * ({"error": "...", "field": "..."}), a request-size limit (413), the
- * built-in /healthz, /readyz and /metrics, per-route request metrics, and a
- * drain mode for graceful shutdown.
+ * ({"error": "...", "field": "..."}), limits for strangers (body 413,
+ * headers 431, a connection cap, a whole-request deadline), per-route
+ * request metrics, a drain mode for graceful shutdown, and an admin
+ * listener that alone answers /healthz, /readyz and /metrics, off the
+ * public port (issue 8 item 2).
  *
  * Every request handed to a handler must end in exactly one cmn_http_reply*
  * call, possibly later on the loop (after a Kafka delivery report). */
@@ -27,11 +29,19 @@ typedef struct {
     size_t max_body;     /* largest body read; larger: 413, before it is read [262144] */
     size_t max_headers;  /* request line + headers; larger: 431 (beyond twice: 413) [16384] */
     int max_connections; /* open connections; more are answered 503 and closed [1024] */
-    int deadline_ms;     /* a whole request (first byte to last) must arrive within it [30000] */
+    int deadline_ms;     /* a request must arrive whole within it of the connection's
+                            opening or its previous reply, else the connection is
+                            closed [30000] */
 } cmn_http_limits_t;
 
 cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
                          const cmn_http_limits_t *limits, char *errstr, size_t errsz);
+
+/* An admin listener: GET /healthz, /readyz (the readiness checks and drain
+ * state of `of`, borrowed, which must outlive it) and /metrics; every other
+ * path 404, other methods 405. It keeps answering while `of` drains. */
+cmn_http_t *cmn_http_admin_new(struct event_base *base, const char *bind, int port,
+                               const cmn_http_t *of, char *errstr, size_t errsz);
 
 /* The port actually bound (useful with port 0). */
 int cmn_http_port(const cmn_http_t *h);
@@ -61,6 +71,8 @@ int cmn_http_content_type_is(struct evhttp_request *req, const char *type);
 
 /* Drain: stop listening; new requests on open connections get 503. */
 void cmn_http_drain(cmn_http_t *h);
+/* Connections open now. */
+int cmn_http_connections(const cmn_http_t *h);
 /* Requests handed to handlers and not yet replied. */
 int cmn_http_in_flight(const cmn_http_t *h);
 void cmn_http_free(cmn_http_t *h);

@@ -113,11 +113,19 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         return 1;
     }
     cmn_http_limits_t limits = {.max_body = (size_t)s->cfg.http_max_body,
-                                .max_headers = (size_t)s->cfg.http_max_headers};
+                                .max_headers = (size_t)s->cfg.http_max_headers,
+                                .max_connections = (int)s->cfg.http_max_connections,
+                                .deadline_ms = (int)s->cfg.http_deadline_ms};
     s->http = cmn_http_new(s->base, s->cfg.http_bind, (int)s->cfg.http_port, &limits, errstr,
                            sizeof errstr);
     if (!s->http) {
         LOG_ERROR("http: %s", errstr);
+        return 1;
+    }
+    s->admin = cmn_http_admin_new(s->base, s->cfg.admin_bind, (int)s->cfg.admin_port, s->http,
+                                  errstr, sizeof errstr);
+    if (!s->admin) {
+        LOG_ERROR("admin http: %s", errstr);
         return 1;
     }
     s->sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
@@ -127,7 +135,16 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         return 1;
     }
     LOG_INFO("%s listening on %s:%d", name, s->cfg.http_bind, cmn_http_port(s->http));
+    LOG_INFO("%s admin listening on %s:%d", name, s->cfg.admin_bind, cmn_http_port(s->admin));
     return 0;
+}
+
+cmn_redis_t *cmn_service_redis_new(const cmn_service_t *s, char *errstr, size_t errsz)
+{
+    cmn_redis_opts_t opts = {.url = s->cfg.redis_url,
+                             .timeout_ms = (int)s->cfg.redis_timeout_ms,
+                             .tls_ca = s->cfg.redis_tls_ca};
+    return cmn_redis_new_opts(s->base, &opts, errstr, errsz);
 }
 
 void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d)
@@ -147,6 +164,7 @@ void cmn_service_stop(cmn_service_t *s)
 
 void cmn_service_fini(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg)
 {
+    cmn_http_free(s->admin); /* it borrows s->http */
     cmn_http_free(s->http);
     if (s->drain_timer)
         event_free(s->drain_timer);

@@ -1,7 +1,8 @@
 /* What every callbus process does the same way: load the common and its own
  * configuration (all problems reported, then exit 2), JSON logging, one
- * event_base, the HTTP server (/healthz, /readyz, /metrics and the
- * service's routes), and the one shutdown path every service goes through:
+ * event_base, the public HTTP server (the service's routes), the admin
+ * listener (/healthz, /readyz with the checks registered on `http`,
+ * /metrics) on its own address and port, and the one shutdown path every service goes through:
  * the first SIGTERM/SIGINT, or a fatal error (cmn_service_fatal), stops the
  * HTTP intake and calls the service's stop hook, then polls its pending
  * count until nothing is left or CALLBUS_SHUTDOWN_GRACE_MS is spent, then
@@ -14,6 +15,7 @@
 #include "cmn_config.h"
 #include "cmn_http.h"
 #include "cmn_phone.h"
+#include "cmn_redis.h"
 
 #include <event2/event.h>
 
@@ -40,7 +42,8 @@ struct cmn_service {
     struct event_base *base;
     cmn_common_cfg_t cfg;
     const cmn_country_t *country; /* CALLBUS_DEFAULT_COUNTRY */
-    cmn_http_t *http;
+    cmn_http_t *http;             /* public: routes and readiness checks go here */
+    cmn_http_t *admin;            /* probes and metrics, CALLBUS_ADMIN_BIND:CALLBUS_ADMIN_PORT */
     struct event *sigterm, *sigint, *drain_timer;
     cmn_service_drain_t drain;
     int64_t drain_deadline_ms;
@@ -52,6 +55,9 @@ struct cmn_service {
  * failed, logged). `own` may be NULL/0 for a service without settings. */
 int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *own, size_t n_own,
                      void *own_cfg) __attribute__((warn_unused_result));
+/* A Redis client as CALLBUS_REDIS_URL, CALLBUS_REDIS_TIMEOUT_MS and
+ * CALLBUS_REDIS_TLS_CA say; the caller frees it. NULL with errstr set. */
+cmn_redis_t *cmn_service_redis_new(const cmn_service_t *s, char *errstr, size_t errsz);
 /* Copies `d`. Without it a shutdown just leaves the loop. */
 void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d);
 /* Starts the shutdown (as the first SIGTERM does); `exit_code` non-zero

@@ -15,6 +15,8 @@ cd "${root}"
 
 ingest_port="${CALLBUS_INGEST_PORT:-38080}"
 ticket_port="${CALLBUS_TICKET_PORT:-38081}"
+ingest_admin_port="${CALLBUS_INGEST_ADMIN_PORT:-39080}"
+ticket_admin_port="${CALLBUS_TICKET_ADMIN_PORT:-39081}"
 emulator_port="${CALLBUS_EMULATOR_PORT:-38090}"
 run_dir="${CALLBUS_STACK_DIR}/run"
 mkdir -p "${run_dir}"
@@ -64,14 +66,15 @@ else
     crm_note="${CALLBUS_ZENDESK_URL}/agent/"
 fi
 
-CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
+CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_ADMIN_PORT="${ingest_admin_port}" \
+    CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
     start ingest build/release/services/ingest/callbus-ingest
 if [[ -x build/release/services/ticket/callbus-ticket ]]; then
-    CALLBUS_HTTP_PORT="${ticket_port}" start ticket build/release/services/ticket/callbus-ticket
+    CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" start ticket build/release/services/ticket/callbus-ticket
 fi
 
 for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:${ingest_port}/readyz" >/dev/null 2>&1 && break
+    curl -fsS "http://127.0.0.1:${ingest_admin_port}/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
 
@@ -86,7 +89,7 @@ callbus is running (logs in ${run_dir}/).
     /v1/generic/events (HMAC, see docs/providers.md)
   Ticket-service IVR API: http://127.0.0.1:${ticket_port}/v1/ivr/ (Bearer ${CALLBUS_IVR_TOKEN})
   Agents open their page (tickets as the CRM shows them): ${crm_note}
-  Metrics: http://127.0.0.1:${ingest_port}/metrics  http://127.0.0.1:${ticket_port}/metrics
+  Metrics: http://127.0.0.1:${ingest_admin_port}/metrics  http://127.0.0.1:${ticket_admin_port}/metrics
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}" || true

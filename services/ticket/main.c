@@ -330,7 +330,7 @@ static int start(ticket_t *t)
     if (tkt_config_policy(&t->cfg, &t->policy, errstr, sizeof errstr) < 0)
         return fail("configuration", errstr);
     cmn_phone_lookup_parse(t->cfg.lookup_form, &form); /* validated as an enum */
-    if (!(t->redis = cmn_redis_new(t->svc.base, t->svc.cfg.redis_url, errstr, sizeof errstr)) ||
+    if (!(t->redis = cmn_service_redis_new(&t->svc, errstr, sizeof errstr)) ||
         !(t->store = tkt_store_new(t->redis, t->svc.cfg.topic_prefix)))
         return fail("redis", errstr);
     if (start_crm(t) < 0 || start_kafka(t) < 0)

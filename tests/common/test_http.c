@@ -1,6 +1,7 @@
 /* cmn_http: a real server on 127.0.0.1 port 0, talked to by libevent's own
  * HTTP client on the same event loop — routes and JSON replies, 404/405/413,
- * /healthz, /readyz, /metrics, the in-flight count while a handler defers its
+ * the admin listener's /healthz, /readyz, /metrics, the connection cap and
+ * the whole-request deadline (raw sockets), the in-flight count while a handler defers its
  * reply (as ingest does until Kafka's delivery report), and drain. Each case
  * builds and tears down its own loop and server. */
 #include "cmn_http.h"
@@ -23,7 +24,7 @@
 #define MAX_BODY 1024
 
 static struct event_base *base;
-static cmn_http_t *srv;
+static cmn_http_t *srv, *adm; /* public and admin listeners */
 
 /* ---- server side ---------------------------------------------------------- */
 
@@ -87,7 +88,8 @@ static int setup_with(const cmn_http_limits_t *lim)
     if (!base)
         return -1;
     srv = cmn_http_new(base, "127.0.0.1", 0, lim, errstr, sizeof errstr);
-    if (!srv) {
+    adm = srv ? cmn_http_admin_new(base, "127.0.0.1", 0, srv, errstr, sizeof errstr) : NULL;
+    if (!srv || !adm) {
         fprintf(stderr, "cmn_http_new: %s\n", errstr);
         return -1;
     }
@@ -107,6 +109,8 @@ static int setup(void)
 
 static void teardown(void)
 {
+    cmn_http_free(adm);
+    adm = NULL;
     cmn_http_free(srv);
     srv = NULL;
     event_base_free(base);
@@ -198,11 +202,11 @@ static void spin(int ms)
     event_base_dispatch(base);
 }
 
-/* One request on a fresh connection. */
-static void request(enum evhttp_cmd_type method, const char *uri, const char *ctype,
-                    const char *body, size_t len, reply_t *r)
+/* One request on a fresh connection to `to`. */
+static void request_to(cmn_http_t *to, enum evhttp_cmd_type method, const char *uri,
+                       const char *ctype, const char *body, size_t len, reply_t *r)
 {
-    struct evhttp_connection *c = connect_srv(cmn_http_port(srv));
+    struct evhttp_connection *c = connect_srv(cmn_http_port(to));
     if (!c || start(c, method, uri, ctype, body, len, r) < 0) {
         memset(r, 0, sizeof *r);
         r->done = 1;
@@ -211,6 +215,18 @@ static void request(enum evhttp_cmd_type method, const char *uri, const char *ct
     }
     if (c)
         evhttp_connection_free(c);
+}
+
+static void request(enum evhttp_cmd_type method, const char *uri, const char *ctype,
+                    const char *body, size_t len, reply_t *r)
+{
+    request_to(srv, method, uri, ctype, body, len, r);
+}
+
+/* On the admin listener. */
+static void admin_get(const char *uri, reply_t *r)
+{
+    request_to(adm, EVHTTP_REQ_GET, uri, NULL, NULL, 0, r);
 }
 
 static int json_str_is(const char *text, const char *key, const char *want)
@@ -289,7 +305,7 @@ static void test_body_over_max_is_413(void)
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strstr(r.body, "\"len\":1024,") != NULL);
     spin(20);
-    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    admin_get("/metrics", &r);
     ASSERT_TRUE(strstr(r.body, "http_requests_total{route=\"hooks\",status=\"200\"} 1\n") != NULL);
     teardown();
 }
@@ -332,7 +348,7 @@ static void test_healthz(void)
 {
     ASSERT_EQ_INT(setup(), 0);
     kafka_ok = 0; /* liveness does not depend on readiness */
-    request(EVHTTP_REQ_GET, "/healthz", NULL, NULL, 0, &r);
+    admin_get("/healthz", &r);
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_STR(r.body, "{\"status\":\"ok\"}\n");
     teardown();
@@ -342,12 +358,12 @@ static void test_readyz(void)
 {
     ASSERT_EQ_INT(setup(), 0);
     kafka_ok = 0;
-    request(EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r);
+    admin_get("/readyz", &r);
     ASSERT_EQ_INT(r.status, 503);
     ASSERT_EQ_STR(r.body, "{\"status\":\"not ready\",\"failing\":{\"kafka\":\"broker "
                           "127.0.0.1:39092 down\"}}\n");
     kafka_ok = 1;
-    request(EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r);
+    admin_get("/readyz", &r);
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_EQ_STR(r.body, "{\"status\":\"ready\",\"failing\":{}}\n");
     teardown();
@@ -361,7 +377,7 @@ static void test_metrics_endpoint(void)
     request(EVHTTP_REQ_POST, "/echo", NULL, "{}", 2, &r);
     request(EVHTTP_REQ_GET, "/missing", NULL, NULL, 0, &r);
     spin(20);
-    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    admin_get("/metrics", &r);
     ASSERT_EQ_INT(r.status, 200);
     ASSERT_TRUE(strncmp(r.content_type, "text/plain", 10) == 0);
     ASSERT_TRUE(strstr(r.body, "# TYPE http_requests_total counter\n") != NULL);
@@ -427,7 +443,7 @@ static void test_client_gone_before_deferred_reply(void)
     evhttp_connection_free(c); /* on_reply is not called for a freed connection */
     spin(250);                 /* the timer fires, the reply finds no client */
     int after = cmn_http_in_flight(srv);
-    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    admin_get("/metrics", &r);
     ASSERT_EQ_INT(during, 1);
     ASSERT_EQ_INT(after, 0);
     int n499 = strstr(r.body, "http_requests_total{route=\"slow\",status=\"499\"} 1\n") != NULL;
@@ -460,10 +476,12 @@ static void test_drain(void)
     ASSERT_EQ_STR(r.retry_after, "1");
     ASSERT_EQ_STR(r.connection, "close");
     ASSERT_EQ_STR(r.body, "{\"error\":\"shutting down\"}\n");
-    ASSERT_EQ_INT(start(c2, EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r), 0);
+    ASSERT_EQ_INT(start(c2, EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r), 0);
     wait_for(&r);
     ASSERT_EQ_INT(r.status, 503);
     ASSERT_EQ_STR(r.connection, "close");
+    admin_get("/readyz", &r); /* the admin listener stays up, and says why */
+    ASSERT_EQ_INT(r.status, 503);
     ASSERT_TRUE(strstr(r.body, "\"shutdown\":\"draining\"") != NULL);
     evhttp_connection_free(c);
     evhttp_connection_free(c2);
@@ -474,6 +492,162 @@ static void test_drain(void)
     ASSERT_EQ_INT(r.status, 0);
     spin(20);
     ASSERT_EQ_INT(cmn_http_in_flight(srv), 0);
+    teardown();
+}
+
+/* ---- admin listener (issue 8 item 2) -------------------------------------- */
+
+/* The probes and metrics answer on the admin port only, GET only; the
+ * public port knows nothing of them. */
+static void test_admin_listener_apart(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    ASSERT_TRUE(cmn_http_port(adm) != cmn_http_port(srv));
+    request(EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 404);
+    ASSERT_EQ_STR(r.body, "{\"error\":\"no such route\"}\n");
+    request(EVHTTP_REQ_GET, "/healthz", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 404);
+    request(EVHTTP_REQ_GET, "/readyz", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 404);
+    request_to(adm, EVHTTP_REQ_POST, "/metrics", "text/plain", "x", 1, &r);
+    ASSERT_EQ_INT(r.status, 405);
+    admin_get("/echo", &r); /* the service's routes are not on the admin port */
+    ASSERT_EQ_INT(r.status, 404);
+    admin_get("/healthz", &r);
+    ASSERT_EQ_INT(r.status, 200);
+    teardown();
+}
+
+/* ---- connections (issue 8 item 1) ----------------------------------------- */
+
+static int raw_connect(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || evutil_make_socket_nonblocking(fd)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A slowloris client: a request's head one byte every 20 ms, for at most
+ * `total` bytes (bounded); notes when the server closed on it. */
+typedef struct {
+    int fd;
+    const char *text;
+    size_t sent, total;
+    int closed;
+    struct event *tick;
+} drip_t;
+
+static void drip_tick(evutil_socket_t fd, short what, void *arg)
+{
+    drip_t *d = arg;
+    char buf[512];
+    ssize_t n = recv(d->fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        d->closed = 1;
+        return;
+    }
+    if (d->sent == d->total)
+        return;
+    const char *c = d->text + d->sent % strlen(d->text);
+    if (send(d->fd, c, 1, MSG_NOSIGNAL) < 0) {
+        d->closed = 1;
+        return;
+    }
+    d->sent++;
+    static const struct timeval every = {0, 20 * 1000};
+    evtimer_add(d->tick, &every);
+}
+
+/* The deadline is for the whole request: a client dripping its headers is
+ * cut off (evhttp's own timeout restarts with every byte, and would never
+ * fire), while another client's requests are served meanwhile. */
+static void test_slow_drip_cut_at_deadline(void)
+{
+    static const cmn_http_limits_t lim = {.max_body = MAX_BODY, .deadline_ms = 300};
+    /* 150 bytes at 20 ms: 3 s of dripping if nobody stops it */
+    drip_t d = {.text = "POST /hooks/callgear/end HTTP/1.1\r\nX-Slow: a", .total = 150};
+    ASSERT_EQ_INT(setup_with(&lim), 0);
+    ASSERT_TRUE((d.fd = raw_connect(cmn_http_port(srv))) >= 0);
+    d.tick = evtimer_new(base, drip_tick, &d);
+    event_active(d.tick, EV_TIMEOUT, 0);
+    int served = 0;
+    while (!d.closed && d.sent < d.total) {
+        request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);
+        served += r.status == 200;
+        spin(50);
+    }
+    size_t sent = d.sent;
+    int closed = d.closed;
+    event_free(d.tick);
+    close(d.fd);
+    spin(20);
+    admin_get("/metrics", &r);
+    ASSERT_TRUE(closed);
+    ASSERT_TRUE(sent < d.total);
+    ASSERT_TRUE(served >= 1);
+    ASSERT_TRUE(strstr(r.body, "http_request_deadline_closed_total{server=\"public\"} 1\n") !=
+                NULL);
+    teardown();
+}
+
+/* Reads until the server closes (or 5 s): what it answered. */
+static void read_to_close(int fd, char *out, size_t outsz)
+{
+    size_t got = 0;
+    for (int i = 0; i < 500; i++) {
+        ssize_t n = recv(fd, out + got, outsz - 1 - got, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || got == outsz - 1)
+            break;
+        if (n > 0)
+            got += (size_t)n;
+        else
+            spin(10);
+    }
+    out[got] = '\0';
+}
+
+/* Over the cap a connection is answered 503 (JSON, Connection: close) and
+ * closed; once one of the held connections goes, new ones are served. */
+static void test_connections_over_cap_refused(void)
+{
+    static const cmn_http_limits_t lim = {.max_body = MAX_BODY, .max_connections = 2};
+    static char answer[1024];
+    static const char get[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ_INT(setup_with(&lim), 0);
+    int port = cmn_http_port(srv);
+    int a = raw_connect(port), b = raw_connect(port);
+    ASSERT_TRUE(a >= 0 && b >= 0);
+    spin(30);
+    ASSERT_EQ_INT(cmn_http_connections(srv), 2);
+    int c = raw_connect(port);
+    ASSERT_TRUE(c >= 0);
+    ASSERT_TRUE(send(c, get, sizeof get - 1, MSG_NOSIGNAL) > 0);
+    read_to_close(c, answer, sizeof answer);
+    close(c);
+    ASSERT_TRUE(strncmp(answer, "HTTP/1.1 503 ", 13) == 0);
+    ASSERT_TRUE(strstr(answer, "Content-Type: application/json\r\n") != NULL);
+    ASSERT_TRUE(strstr(answer, "Connection: close\r\n") != NULL);
+    ASSERT_TRUE(strstr(answer, "\r\n\r\n{\"error\":\"too many connections\"}\n") != NULL);
+    ASSERT_EQ_INT(cmn_http_connections(srv), 2);
+
+    close(a);
+    spin(30);
+    ASSERT_EQ_INT(cmn_http_connections(srv), 1);
+    request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    close(b);
+    spin(30);
+    ASSERT_EQ_INT(cmn_http_connections(srv), 0);
+    admin_get("/metrics", &r);
+    ASSERT_TRUE(strstr(r.body, "http_connections_refused_total{server=\"public\"} 1\n") != NULL);
     teardown();
 }
 
@@ -496,4 +670,5 @@ TEST_MAIN("http", TEST_CASE(test_route_json_reply), TEST_CASE(test_not_found),
           TEST_CASE(test_oversized_headers_431), TEST_CASE(test_healthz), TEST_CASE(test_readyz),
           TEST_CASE(test_metrics_endpoint), TEST_CASE(test_in_flight_while_deferred),
           TEST_CASE(test_client_gone_before_deferred_reply), TEST_CASE(test_drain),
-          TEST_CASE(test_port_in_use))
+          TEST_CASE(test_admin_listener_apart), TEST_CASE(test_slow_drip_cut_at_deadline),
+          TEST_CASE(test_connections_over_cap_refused), TEST_CASE(test_port_in_use))

@@ -84,3 +84,38 @@ def test_compose_runs_binaries_the_image_installs():
             binary = svc["command"][0]
             assert binary.startswith("callbus-"), name
             assert re.search(rf"/{binary}\*?\s", dockerfile), f"{binary} not installed by the image"
+
+
+ADMIN_DEFAULT = re.search(r"\| `CALLBUS_ADMIN_PORT` \| (\d+) \|", CONFIG_DOC).group(1)
+
+
+def test_probes_and_scrapes_use_the_admin_port():
+    """Issue 8 item 2: /healthz, /readyz and /metrics answer on the admin
+    listener only (the public port says 404), so every probe, the scrape
+    annotation and the image's HEALTHCHECK point there, and no Service
+    publishes the admin port."""
+    workloads = [d for _, d in k8s_docs() if d["kind"] in ("Deployment", "StatefulSet")]
+    checked = 0
+    for doc in workloads:
+        if doc["metadata"]["name"] == "callbus-redis":
+            continue
+        pod = doc["spec"]["template"]
+        container = pod["spec"]["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert str(ports.get("admin")) == ADMIN_DEFAULT, doc["metadata"]["name"]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["port"] == "admin"
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == ADMIN_DEFAULT
+        checked += 1
+    assert checked >= 2
+    for name, doc in k8s_docs():
+        if doc["kind"] == "Service":
+            for port in doc["spec"]["ports"]:
+                assert port.get("targetPort") != "admin", name
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    assert f"127.0.0.1:{ADMIN_DEFAULT}/healthz" in dockerfile
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, svc in compose["services"].items():
+        if "build" in svc:
+            test = " ".join(svc["healthcheck"]["test"])
+            assert f"127.0.0.1:{ADMIN_DEFAULT}/readyz" in test, name

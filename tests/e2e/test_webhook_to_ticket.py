@@ -39,10 +39,12 @@ class Service:
         self.proc = subprocess.Popen([binary], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = self._port(name)
         self.url = f"http://127.0.0.1:{self.port}"
+        # /healthz, /readyz, /metrics: the admin listener (issue 8 item 2)
+        self.admin_url = f"http://127.0.0.1:{self._port(name + ' admin')}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
+                if requests.get(self.admin_url + "/readyz", timeout=1).status_code == 200:
                     return
             except requests.ConnectionError:
                 pass
@@ -87,6 +89,7 @@ def start_pipeline(tmp_path_factory, country):
     base.update({"CALLBUS_KAFKA_BROKERS": BROKERS, "CALLBUS_REDIS_URL": REDIS,
                  "CALLBUS_TOPIC_PREFIX": prefix, "CALLBUS_TOPIC_PARTITIONS": "2",
                  "CALLBUS_HTTP_PORT": "0", "CALLBUS_HTTP_BIND": "127.0.0.1",
+                 "CALLBUS_ADMIN_PORT": "0", "CALLBUS_ADMIN_BIND": "127.0.0.1",
                  "CALLBUS_DEFAULT_COUNTRY": country, "CALLBUS_LOG_LEVEL": "info"})
     ingest = Service(binary("CALLBUS_INGEST_BIN", "services", "ingest", "callbus-ingest"),
                      "ingest", dict(base, CALLBUS_INGEST_CALLGEAR_TOKEN=TOKEN,
@@ -192,7 +195,7 @@ def test_unmapped_operator_makes_no_ticket(pipeline):
     time.sleep(3)
     assert not [t for t in pipeline["emulator"].snapshot()["tickets"]
                 if t.get("external_id") == f"callbus-{session}"]
-    metrics = requests.get(pipeline["ticket"].url + "/metrics", timeout=5).text
+    metrics = requests.get(pipeline["ticket"].admin_url + "/metrics", timeout=5).text
     assert re.search(r"^ticket_calls_ignored_unmapped_total [1-9]", metrics, re.M)
 
 

@@ -77,12 +77,15 @@ class IngestProcess:
             "CALLBUS_KAFKA_BROKERS": BROKERS,
             "CALLBUS_HTTP_PORT": "0",
             "CALLBUS_HTTP_BIND": "127.0.0.1",
+            "CALLBUS_ADMIN_PORT": "0",
+            "CALLBUS_ADMIN_BIND": "127.0.0.1",
             "CALLBUS_TOPIC_PARTITIONS": os.environ.get("CALLBUS_TEST_PARTITIONS", "3"),
             "CALLBUS_LOG_LEVEL": "info",
         })
         self.env.update({k: str(v) for k, v in env.items()})
         self.proc = None
         self.port = None
+        self.admin_port = None
 
     # -- life cycle --
     def start(self, ready_timeout=30.0):
@@ -92,8 +95,9 @@ class IngestProcess:
         deadline = time.monotonic() + ready_timeout
         while self.port is None:
             m = re.search(r'"msg":"ingest listening on [^"]*:(\d+)"', self.log())
-            if m:
-                self.port = int(m.group(1))
+            a = re.search(r'"msg":"ingest admin listening on [^"]*:(\d+)"', self.log())
+            if m and a:
+                self.port, self.admin_port = int(m.group(1)), int(a.group(1))
                 break
             if self.proc.poll() is not None:
                 pytest.fail(f"callbus-ingest exited with {self.proc.returncode} at start:\n"
@@ -111,7 +115,7 @@ class IngestProcess:
         last = None
         while True:
             try:
-                last = requests.get(self.url("/readyz"), timeout=2)
+                last = requests.get(self.admin_url("/readyz"), timeout=2)
                 if last.status_code == want:
                     return last
             except requests.RequestException:
@@ -148,6 +152,10 @@ class IngestProcess:
     # -- talking to it --
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def admin_url(self, path):
+        """The admin listener: /healthz, /readyz, /metrics (issue 8 item 2)."""
+        return f"http://127.0.0.1:{self.admin_port}{path}"
 
     def post(self, path, body, content_type="application/json", headers=None, timeout=20):
         if isinstance(body, (dict, list)):

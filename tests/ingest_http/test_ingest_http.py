@@ -670,6 +670,27 @@ def test_wrong_content_type_is_415(ingest, cursor):
     assert r.status_code == 202, r.text
 
 
+def test_probes_and_metrics_only_on_the_admin_port(ingest):
+    """Issue 8 item 2: /metrics, /healthz and /readyz answer on the admin
+    listener (CALLBUS_ADMIN_PORT), GET only; the public webhook port knows
+    nothing of them (404, JSON), whatever the method."""
+    assert ingest.admin_port != ingest.port
+    for path in ("/metrics", "/healthz", "/readyz"):
+        for method in ("GET", "POST"):
+            r = requests.request(method, ingest.url(path), timeout=10)
+            assert r.status_code == 404, (method, path, r.text)
+            assert r.json()["error"] == "no such route"
+        r = requests.get(ingest.admin_url(path), timeout=10)
+        assert r.status_code == 200, (path, r.text)
+        r = requests.post(ingest.admin_url(path), data=b"x", timeout=10)
+        assert r.status_code == 405, (path, r.text)
+    r = requests.get(ingest.admin_url("/metrics"), timeout=10)
+    assert "# TYPE http_requests_total counter" in r.text
+    assert "http_connections_open{server=\"public\"}" in r.text
+    r = requests.post(ingest.admin_url(callgear_path("end")), json={}, timeout=10)
+    assert r.status_code == 404, "webhooks are not served on the admin port"
+
+
 def test_get_on_a_webhook_is_405(ingest):
     """Webhook routes take POST only."""
     r = requests.get(ingest.url(callgear_path("end")), timeout=10)

@@ -388,6 +388,8 @@ class TicketService:
             "CALLBUS_TICKET_GROUP": group,
             "CALLBUS_HTTP_BIND": "127.0.0.1",
             "CALLBUS_HTTP_PORT": "0",
+            "CALLBUS_ADMIN_BIND": "127.0.0.1",
+            "CALLBUS_ADMIN_PORT": "0",
             "CALLBUS_LOG_LEVEL": "debug",
             "CALLBUS_DEFAULT_COUNTRY": "IT",
             "CALLBUS_ZENDESK_URL": emu.url,
@@ -405,6 +407,7 @@ class TicketService:
         self.env.update(env or {})
         self.proc = None
         self.port = None
+        self.admin_port = None
         self.starts = 0
 
     # -- life cycle ------------------------------------------------------------
@@ -424,7 +427,8 @@ class TicketService:
                                      cwd=ROOT)
         log.close()
         self.port = wait_for(self._port, timeout, what=f"{self.name} to listen")
-        wait_for(lambda: self._http_status("/readyz") == 200, timeout,
+        self.admin_port = wait_for(self._admin_port, timeout, what=f"{self.name} admin listener")
+        wait_for(lambda: self._http_status("/readyz", admin=True) == 200, timeout,
                  what=f"{self.name} /readyz")
         wait_for(lambda: "assigned " in self._log_since_start(), timeout,
                  what=f"{self.name} to be assigned partitions")
@@ -440,6 +444,10 @@ class TicketService:
             raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
                                  + self.log_tail())
         m = re.search(r"ticket listening on [^\"]*:(\d+)", self._log_since_start())
+        return int(m.group(1)) if m else None
+
+    def _admin_port(self):
+        m = re.search(r"ticket admin listening on [^\"]*:(\d+)", self._log_since_start())
         return int(m.group(1)) if m else None
 
     def stop(self, timeout=40.0):
@@ -483,9 +491,15 @@ class TicketService:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def _http_status(self, path):
+    @property
+    def admin_url(self):
+        """The admin listener: /healthz, /readyz, /metrics (issue 8 item 2)."""
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def _http_status(self, path, admin=False):
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as r:
+            with urllib.request.urlopen((self.admin_url if admin else self.url) + path,
+                                        timeout=5) as r:
                 return r.status
         except urllib.error.HTTPError as err:
             return err.code
@@ -513,7 +527,7 @@ class TicketService:
 
     def metrics(self):
         """{"name{labels}": value} from /metrics."""
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as r:
+        with urllib.request.urlopen(self.admin_url + "/metrics", timeout=5) as r:
             text = r.read().decode()
         out = {}
         for line in text.splitlines():
