@@ -219,3 +219,9 @@ def check_pop(msg):
         cls.check_schema(schema)
         _pop_validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     _pop_validator.validate(msg)
+
+
+def cdp_browser():
+    """Headless Chromium driven over DevTools (tests/pop/cdp.py)."""
+    import cdp
+    return cdp.Browser()

@@ -85,6 +85,12 @@ function follow() {
 }
 
 function loggedIn(session) {
+  // A new login (another agent at the same desk): nothing of the previous
+  // session stays, neither its stream nor its pops.
+  if (source) source.close();
+  if (heartbeat) clearInterval(heartbeat);
+  $("#pops").replaceChildren();
+  shown.clear();
   me = session;
   $("#login").hidden = true;
   $("#desk").hidden = false;
@@ -102,6 +108,8 @@ function loggedOut(msg) {
   if (source) source.close();
   if (heartbeat) clearInterval(heartbeat);
   source = heartbeat = me = null;
+  $("#pops").replaceChildren();
+  shown.clear();
   $("#login").hidden = false;
   $("#desk").hidden = true;
   $("#logout").hidden = true;
