@@ -9,6 +9,7 @@
 #include "cmn_time.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,112 @@ static void serve_metrics(cmn_http_t *h, struct evhttp_request *req)
     if (out)
         evbuffer_free(out);
     free(text);
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+struct cmn_http_stream {
+    cmn_http_stream_t *prev, *next;
+    struct evhttp_request *req;
+    cmn_http_stream_closed_fn on_closed;
+    void *ctx;
+};
+
+/* Open streams of the process (one loop per process), for
+ * cmn_http_streaming(): a sentinel of a circular list. */
+static cmn_http_stream_t streams = {&streams, &streams, NULL, NULL, NULL};
+
+static void stream_unlink(cmn_http_stream_t *s)
+{
+    s->prev->next = s->next;
+    s->next->prev = s->prev;
+    free(s);
+}
+
+/* The connection is going down: the client left, or the server is freed.
+ * A request whose client left was detached by evhttp and is ours to free
+ * (ending it does); otherwise evhttp frees it with the connection. */
+static void on_stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+    cmn_http_stream_t *s = arg;
+    struct evhttp_request *req = s->req;
+    cmn_http_stream_closed_fn fn = s->on_closed;
+    void *ctx = s->ctx;
+    stream_unlink(s);
+    if (!evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
+    if (fn)
+        fn(ctx);
+}
+
+/* The tracking record of req (dispatch made one), settled as a 200: from
+ * here on the request is a stream, not a request in flight. */
+static void untrack(struct evhttp_request *req)
+{
+    for (live_req_t *lr = live.next; lr != &live; lr = lr->next) {
+        if (lr->req == req) {
+            evhttp_request_set_on_complete_cb(req, NULL, NULL);
+            count_response(lr->route, 200, cmn_time_mono_ms_f() - lr->started_ms);
+            live_unlink(lr);
+            return;
+        }
+    }
+}
+
+cmn_http_stream_t *cmn_http_stream_start(struct evhttp_request *req, const char *content_type,
+                                         cmn_http_stream_closed_fn on_closed, void *ctx)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    cmn_http_stream_t *s = evcon ? calloc(1, sizeof *s) : NULL;
+    if (!s) {
+        cmn_http_reply_unavailable(req, 1, "out of memory");
+        return NULL;
+    }
+    s->req = req;
+    s->on_closed = on_closed;
+    s->ctx = ctx;
+    s->next = streams.next;
+    s->prev = &streams;
+    streams.next->prev = s;
+    streams.next = s;
+    untrack(req);
+    struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+    evhttp_add_header(hdrs, "Content-Type", content_type);
+    evhttp_add_header(hdrs, "Cache-Control", "no-store");
+    /* Proxies (nginx) must pass each chunk on at once. */
+    evhttp_add_header(hdrs, "X-Accel-Buffering", "no");
+    evhttp_send_reply_start(req, 200, "OK");
+    evhttp_connection_set_closecb(evcon, on_stream_closed, s);
+    return s;
+}
+
+size_t cmn_http_stream_write(cmn_http_stream_t *s, const char *data, size_t len)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(s->req);
+    struct evbuffer *chunk = evbuffer_new();
+    if (chunk && evbuffer_add(chunk, data, len) == 0)
+        evhttp_send_reply_chunk(s->req, chunk);
+    if (chunk)
+        evbuffer_free(chunk);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+void cmn_http_stream_end(cmn_http_stream_t *s)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(s->req);
+    if (evcon)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_send_reply_end(s->req);
+    stream_unlink(s);
+}
+
+int cmn_http_streaming(struct evhttp_request *req)
+{
+    for (cmn_http_stream_t *s = streams.next; s != &streams; s = s->next)
+        if (s->req == req)
+            return 1;
+    return 0;
 }
 
 static const route_t *match(const cmn_http_t *h, const char *path)

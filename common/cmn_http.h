@@ -69,6 +69,36 @@ const char *cmn_http_body(struct evhttp_request *req, size_t *len);
 /* 1 when Content-Type's media type equals `type` (parameters ignored). */
 int cmn_http_content_type_is(struct evhttp_request *req, const char *type);
 
+/* Streaming replies (Server-Sent Events, issue 10): instead of one reply a
+ * handler may start a long-lived chunked 200 and write to it for as long
+ * as it likes. From cmn_http_stream_start on, the request is no longer in
+ * flight: it does not hold shutdown (cmn_http_in_flight), its metrics are
+ * counted at once (status 200), and no whole-request deadline applies to it
+ * (it was received whole; what follows is ours to write). A deadline or
+ * other per-request bookkeeping added to dispatch must skip requests
+ * marked streaming: cmn_http_streaming(req). The owner ends every stream
+ * it started (cmn_http_stream_end), at the latest in its drain stop hook,
+ * so that SIGTERM closes streams cleanly and the clients reconnect
+ * elsewhere.
+ *
+ * on_closed is called at most once, on the loop, when the client went
+ * away (or the server is freed): the request is gone when it returns and
+ * must not be used again (nor ended). Returns 0, or -1 (no memory: the
+ * request was answered 503). */
+typedef struct cmn_http_stream cmn_http_stream_t;
+typedef void (*cmn_http_stream_closed_fn)(void *ctx);
+/* Returns the stream (owned by cmn_http until cmn_http_stream_end or
+ * on_closed), or NULL: no memory, and req was answered 503. */
+cmn_http_stream_t *cmn_http_stream_start(struct evhttp_request *req, const char *content_type,
+                                         cmn_http_stream_closed_fn on_closed, void *ctx);
+/* Queues bytes on the stream. Returns how many bytes the client has not
+ * read yet (the caller bounds a slow reader by ending its stream). */
+size_t cmn_http_stream_write(cmn_http_stream_t *s, const char *data, size_t len);
+/* Ends the stream (the last chunk) and frees it; on_closed is not called. */
+void cmn_http_stream_end(cmn_http_stream_t *s);
+/* 1 when req was turned into a stream (and is not ended). */
+int cmn_http_streaming(struct evhttp_request *req);
+
 /* Drain: stop listening; new requests on open connections get 503. */
 void cmn_http_drain(cmn_http_t *h);
 /* Connections open now. */

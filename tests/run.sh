@@ -22,7 +22,7 @@ export CALLBUS_KAFKA_FRESH=1
 builds="${CALLBUS_TEST_BUILDS:-normal sanitize}"
 jobs="$(nproc)"
 
-deploy/local/deps.sh
+deploy/local/deps.sh --browser
 
 build() { # dir, cmake args...
     local dir="$1"

@@ -14,6 +14,11 @@ APT_PACKAGES=(
     clang clang-format libclang-rt-14-dev wrk
     curl
 )
+# --browser: the agent page's browser test (tests/pop) drives Debian's
+# headless Chromium over the DevTools protocol; only the tests need it.
+WITH_BROWSER=0
+[[ "${1:-}" == "--browser" ]] && WITH_BROWSER=1
+((WITH_BROWSER)) && APT_PACKAGES+=(chromium)
 # java/mvn may come from outside Debian (SDKMAN, tarballs): only ask apt
 # for them when they are not on PATH at all.
 if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
@@ -29,6 +34,7 @@ declare -A PY_MODULES=(
     [rfc3339-validator]=rfc3339_validator
     [pyyaml]=yaml
 )
+((WITH_BROWSER)) && PY_MODULES[websocket-client]=websocket
 
 as_root() {
     if [[ "$(id -u)" -eq 0 ]]; then

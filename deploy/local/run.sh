@@ -17,6 +17,8 @@ ingest_port="${CALLBUS_INGEST_PORT:-38080}"
 ticket_port="${CALLBUS_TICKET_PORT:-38081}"
 ingest_admin_port="${CALLBUS_INGEST_ADMIN_PORT:-39080}"
 ticket_admin_port="${CALLBUS_TICKET_ADMIN_PORT:-39081}"
+pop_port="${CALLBUS_POP_PORT:-38082}"
+pop_admin_port="${CALLBUS_POP_ADMIN_PORT:-39082}"
 emulator_port="${CALLBUS_EMULATOR_PORT:-38090}"
 run_dir="${CALLBUS_STACK_DIR}/run"
 mkdir -p "${run_dir}"
@@ -49,6 +51,7 @@ export CALLBUS_INGEST_CALLGEAR_TOKEN="${CALLBUS_INGEST_CALLGEAR_TOKEN:-demo-call
 export CALLBUS_INGEST_GENERIC_SECRET="${CALLBUS_INGEST_GENERIC_SECRET:-demo-generic-secret}"
 export CALLBUS_INGEST_WEBEX_BEARER="${CALLBUS_INGEST_WEBEX_BEARER:-demo-webex-bearer}"
 export CALLBUS_IVR_TOKEN="${CALLBUS_IVR_TOKEN:-demo-ivr-token}"
+export CALLBUS_POP_PROVISIONING_SECRET="${CALLBUS_POP_PROVISIONING_SECRET:-demo-pop-secret}"
 
 if [[ -z "${CALLBUS_ZENDESK_URL:-}" ]]; then
     export CALLBUS_ZENDESK_URL="http://127.0.0.1:${emulator_port}"
@@ -62,8 +65,10 @@ if [[ -z "${CALLBUS_ZENDESK_URL:-}" ]]; then
     # in tests/ingest/fixtures, so a first webhook makes a ticket (R-I3).
     export CALLBUS_AGENT_MAP="${CALLBUS_AGENT_MAP:-callgear:2207=900001,callgear:2211=900002,twilio:giulia=900001,twilio:marco=900002,webex:3b2a1c0d-5e6f-4a7b-8c9d-0e1f2a3b4c5d=900001,webex:7f6e5d4c-3b2a-4190-8a7b-6c5d4e3f2a1b=900002}"
     crm_note="${CALLBUS_ZENDESK_URL}/agent (the Zendesk emulator: no credentials configured)"
+    export CALLBUS_POP_NEW_CASE_URL="${CALLBUS_POP_NEW_CASE_URL:-${CALLBUS_ZENDESK_URL}/agent}"
 else
     crm_note="${CALLBUS_ZENDESK_URL}/agent/"
+    export CALLBUS_POP_NEW_CASE_URL="${CALLBUS_POP_NEW_CASE_URL:-${CALLBUS_ZENDESK_URL}/agent/tickets/new}"
 fi
 
 CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_ADMIN_PORT="${ingest_admin_port}" \
@@ -71,6 +76,9 @@ CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_ADMIN_PORT="${ingest_admin_port}" \
     start ingest build/release/services/ingest/callbus-ingest
 if [[ -x build/release/services/ticket/callbus-ticket ]]; then
     CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" start ticket build/release/services/ticket/callbus-ticket
+fi
+if [[ -x build/release/services/pop/callbus-pop ]]; then
+    CALLBUS_HTTP_PORT="${pop_port}" CALLBUS_ADMIN_PORT="${pop_admin_port}" start pop build/release/services/pop/callbus-pop
 fi
 
 for _ in $(seq 1 100); do
@@ -88,8 +96,11 @@ callbus is running (logs in ${run_dir}/).
   Other routes: /v1/twilio/voice-status, /v1/webex/events (Bearer ${CALLBUS_INGEST_WEBEX_BEARER}),
     /v1/generic/events (HMAC, see docs/providers.md)
   Ticket-service IVR API: http://127.0.0.1:${ticket_port}/v1/ivr/ (Bearer ${CALLBUS_IVR_TOKEN})
-  Agents open their page (tickets as the CRM shows them): ${crm_note}
-  Metrics: http://127.0.0.1:${ingest_admin_port}/metrics  http://127.0.0.1:${ticket_admin_port}/metrics
+  Screen pops: an agent opens http://127.0.0.1:${pop_port}/agent and logs in as
+    CRM agent 900001 (the fixture's operator 2207), secret ${CALLBUS_POP_PROVISIONING_SECRET};
+    the webhook above then pops its ticket there.
+  The CRM (tickets as the CRM shows them): ${crm_note}
+  Metrics: http://127.0.0.1:${ingest_admin_port}/metrics  http://127.0.0.1:${ticket_admin_port}/metrics  http://127.0.0.1:${pop_admin_port}/metrics
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}" || true

@@ -1,0 +1,68 @@
+/* agent-actions codec (encoder side). */
+#include "cmn_agent_action.h"
+
+#include "cmn_event.h"
+#include "cmn_time.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static int e164_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 8 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return 0;
+    return strspn(s + 1, "0123456789") == n - 1;
+}
+
+int cmn_agent_action_check(const cmn_agent_action_t *a, char *err, size_t errsz, char *field,
+                           size_t fieldsz)
+{
+    const char *act = a->action ? a->action : "";
+    int picked = strcmp(act, "contact.picked") == 0;
+    int retarget = strcmp(act, "call.retargeted") == 0;
+    const char *bad = !picked && !retarget && strcmp(act, "call.new_ticket") != 0 ? "action"
+                      : !a->action_id || strlen(a->action_id) < 8 ||
+                              !cmn_id_text_ok(a->action_id, CMN_ID_TEXT_MAX)
+                          ? "action_id"
+                      : !cmn_id_text_ok(a->call_id, CMN_ID_TEXT_MAX)             ? "call_id"
+                      : !cmn_id_text_ok(a->agent_crm_id, CMN_CRM_ID_MAX)         ? "agent_crm_id"
+                      : a->customer_number && !e164_ok(a->customer_number)       ? "customer_number"
+                      : picked && !cmn_id_text_ok(a->contact_id, CMN_CRM_ID_MAX) ? "contact_id"
+                      : retarget && !cmn_id_text_ok(a->ticket_id, CMN_CRM_ID_MAX) ? "ticket_id"
+                                                                                  : NULL;
+    if (!bad)
+        return 0;
+    snprintf(err, errsz, "agent action: %s missing or invalid", bad);
+    snprintf(field, fieldsz, "%s", bad);
+    return -1;
+}
+
+char *cmn_agent_action_encode(const cmn_agent_action_t *a, char *err, size_t errsz, char *field,
+                              size_t fieldsz)
+{
+    char when[CMN_TIME_TEXT_MAX];
+    if (cmn_agent_action_check(a, err, errsz, field, fieldsz) < 0)
+        return NULL;
+    cmn_time_format(a->occurred_at_ms, when, sizeof when);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "schema_version", 1, "action_id",
+                          a->action_id, "action", a->action, "call_id", a->call_id, "agent_crm_id",
+                          a->agent_crm_id, "occurred_at", when);
+    if (o && a->customer_number)
+        json_object_set_new(o, "customer_number", json_string(a->customer_number));
+    if (o && strcmp(a->action, "contact.picked") == 0)
+        json_object_set_new(o, "contact_id", json_string(a->contact_id));
+    if (o && strcmp(a->action, "call.retargeted") == 0)
+        json_object_set_new(o, "ticket_id", json_string(a->ticket_id));
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text)
+        snprintf(err, errsz, "out of memory");
+    return text;
+}
+
+const char *cmn_agent_action_key(const cmn_agent_action_t *a)
+{
+    return a->customer_number ? a->customer_number : a->call_id;
+}

@@ -1,0 +1,34 @@
+/* The agent action: what an agent chose from a screen pop, for
+ * ticket-service to carry out (schemas/agent-action.schema.json): the
+ * contact among several with the caller's number (R-C4), another open
+ * ticket for the call or a new one (R-P6). pop-service encodes it here;
+ * the schema's rules live in cmn_agent_action_check. Strings are borrowed. */
+#ifndef CMN_AGENT_ACTION_H
+#define CMN_AGENT_ACTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *action_id; /* unique per action: replays are recognised by it */
+    const char *action;    /* contact.picked | call.retargeted | call.new_ticket */
+    const char *call_id;
+    const char *customer_number; /* E.164 or NULL (withheld) */
+    const char *agent_crm_id;
+    const char *contact_id; /* contact.picked */
+    const char *ticket_id;  /* call.retargeted */
+    int64_t occurred_at_ms;
+} cmn_agent_action_t;
+
+/* 0, or -1 with the offending member's name in field and a sentence in err. */
+int cmn_agent_action_check(const cmn_agent_action_t *a, char *err, size_t errsz, char *field,
+                           size_t fieldsz) __attribute__((warn_unused_result));
+/* Checks, then encodes compactly: a heap string the caller frees; NULL
+ * when invalid (err, field set) or out of memory. */
+char *cmn_agent_action_encode(const cmn_agent_action_t *a, char *err, size_t errsz, char *field,
+                              size_t fieldsz);
+/* The Kafka key: the customer's number, else the call id (ordered with the
+ * call's own events). Borrowed. */
+const char *cmn_agent_action_key(const cmn_agent_action_t *a);
+
+#endif

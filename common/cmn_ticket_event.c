@@ -1,0 +1,184 @@
+/* ticket-events codec. */
+#include "cmn_ticket_event.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const statuses[] = {"new", "open", "pending", "hold", "solved", "closed", NULL};
+static const char *const kinds[] = {"call",      "ivr",      "voicemail", "missed",
+                                    "abandoned", "outbound", NULL};
+
+void cmn_ticket_event_clear(cmn_ticket_event_t *te)
+{
+    char **all[] = {
+        &te->event_id,     &te->cause_event_id, &te->call_id,         &te->customer_number,
+        &te->ticket_id,    &te->ticket_url,     &te->ticket_kind,     &te->subject,
+        &te->status,       &te->assignee_id,    &te->contact.id,      &te->contact.url,
+        &te->contact.name, &te->contact.email,  &te->contact.company, &te->occurred_at};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+    te->created = -1;
+}
+
+static int in(const char *v, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(v, *set) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    size_t off;
+    int required;
+    size_t max; /* 0: no bound */
+} member_t;
+
+#define M(n, f, req, max)                                                                          \
+    {                                                                                              \
+        n, offsetof(cmn_ticket_event_t, f), req, max                                               \
+    }
+static const member_t members[] = {
+    M("event_id", event_id, 1, 160),     M("cause_event_id", cause_event_id, 0, 0),
+    M("call_id", call_id, 1, 128),       M("customer_number", customer_number, 0, 16),
+    M("ticket_id", ticket_id, 1, 48),    M("ticket_url", ticket_url, 1, 0),
+    M("ticket_kind", ticket_kind, 0, 0), M("subject", subject, 0, 0),
+    M("status", status, 1, 0),           M("assignee_id", assignee_id, 0, 0),
+    M("occurred_at", occurred_at, 1, 0),
+};
+#define C(n, f)                                                                                    \
+    {                                                                                              \
+        n, offsetof(cmn_ticket_contact_t, f), 0, 0                                                 \
+    }
+static const member_t contact_members[] = {C("id", id), C("url", url), C("name", name),
+                                           C("email", email), C("company", company)};
+
+static const member_t *find(const member_t *set, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(set[i].name, key) == 0)
+            return &set[i];
+    return NULL;
+}
+
+/* Copies the string members of obj named in `set` into base; -1 with
+ * field set on anything else. */
+static int take_strings(const json_t *obj, const member_t *set, size_t n, void *base,
+                        const char **bad)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        const member_t *m = find(set, n, key);
+        if (!m) {
+            *bad = key;
+            return -1;
+        }
+        size_t len = json_string_length(v);
+        if (!json_is_string(v) || (m->max && (len == 0 || len > m->max))) {
+            *bad = key;
+            return -1;
+        }
+        char **dst = (char **)((char *)base + m->off);
+        if (!(*dst = strdup(json_string_value(v)))) {
+            *bad = "(out of memory)";
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].required && !*(char **)((char *)base + set[i].off)) {
+            *bad = set[i].name;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te, char *err,
+                            size_t errsz, char *field, size_t fieldsz)
+{
+    const char *bad = NULL;
+    json_error_t jerr;
+    memset(te, 0, sizeof *te);
+    te->created = -1;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *copy = NULL;
+    if (!json_is_object(o)) {
+        snprintf(err, errsz, "not a JSON object%s%s", o ? "" : ": ", o ? "" : jerr.text);
+        snprintf(field, fieldsz, "%s", "");
+        json_decref(o);
+        return -1;
+    }
+    json_t *version = json_object_get(o, "schema_version");
+    json_t *created = json_object_get(o, "created");
+    json_t *contact = json_object_get(o, "contact");
+    if (!json_is_integer(version) || json_integer_value(version) != 1)
+        bad = "schema_version";
+    else if (created && !json_is_boolean(created))
+        bad = "created";
+    else if (contact && !json_is_object(contact))
+        bad = "contact";
+    if (!bad && !(copy = json_copy(o)))
+        bad = "(out of memory)";
+    if (!bad) {
+        json_object_del(copy, "schema_version");
+        json_object_del(copy, "created");
+        json_object_del(copy, "contact");
+        if (take_strings(copy, members, sizeof members / sizeof members[0], te, &bad) == 0 &&
+            contact &&
+            take_strings(contact, contact_members,
+                         sizeof contact_members / sizeof contact_members[0], &te->contact,
+                         &bad) == 0 &&
+            !te->contact.id)
+            bad = "contact.id";
+    }
+    if (!bad && !in(te->status, statuses))
+        bad = "status";
+    else if (!bad && te->ticket_kind && !in(te->ticket_kind, kinds))
+        bad = "ticket_kind";
+    else if (!bad && strncmp(te->ticket_url, "http://", 7) != 0 &&
+             strncmp(te->ticket_url, "https://", 8) != 0)
+        bad = "ticket_url";
+    if (!bad && created)
+        te->created = json_is_true(created);
+    json_decref(copy);
+    json_decref(o);
+    if (!bad)
+        return 0;
+    snprintf(err, errsz, "ticket event: %s missing or invalid", bad);
+    snprintf(field, fieldsz, "%s", bad);
+    cmn_ticket_event_clear(te);
+    return -1;
+}
+
+static void put(json_t *o, const char *name, const char *v)
+{
+    if (v)
+        json_object_set_new(o, name, json_string(v));
+}
+
+json_t *cmn_ticket_event_to_json(const cmn_ticket_event_t *te)
+{
+    json_t *o = json_object();
+    if (!o || json_object_set_new(o, "schema_version", json_integer(1)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
+        put(o, members[i].name, *(char *const *)((const char *)te + members[i].off));
+    if (te->created >= 0)
+        json_object_set_new(o, "created", json_boolean(te->created));
+    if (te->contact.id) {
+        json_t *c = json_object();
+        for (size_t i = 0; c && i < sizeof contact_members / sizeof contact_members[0]; i++)
+            put(c, contact_members[i].name,
+                *(char *const *)((const char *)&te->contact + contact_members[i].off));
+        json_object_set_new(o, "contact", c);
+    }
+    return o;
+}

@@ -1,0 +1,40 @@
+/* The ticket event: what ticket-service publishes on `ticket-events` once a
+ * call's ticket is bound (schemas/ticket-event.schema.json), and what
+ * pop-service reads to pop it (R-P3). One codec for both sides (issue 10
+ * item 6); tests/common/test_ticket_event.c checks it against the schema's
+ * rules, tests/schema validates its output with a real validator.
+ *
+ * Memory: every string member is heap-owned by the struct and released by
+ * cmn_ticket_event_clear(); absent optional members are NULL. */
+#ifndef CMN_TICKET_EVENT_H
+#define CMN_TICKET_EVENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *id, *url, *name, *email, *company;
+} cmn_ticket_contact_t;
+
+typedef struct {
+    char *event_id, *cause_event_id, *call_id, *customer_number;
+    char *ticket_id, *ticket_url, *ticket_kind, *subject, *status, *assignee_id;
+    int created;                  /* -1 when absent */
+    cmn_ticket_contact_t contact; /* contact.id NULL: no contact member */
+    char *occurred_at;
+} cmn_ticket_event_t;
+
+void cmn_ticket_event_clear(cmn_ticket_event_t *te);
+
+/* Strict decode (unknown members, wrong types, missing required members
+ * and values outside the schema's enums are refused with the member named
+ * in `field`). *te is zeroed first; on failure it holds nothing. */
+int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te, char *err,
+                            size_t errsz, char *field, size_t fieldsz)
+    __attribute__((warn_unused_result));
+
+/* A new reference (NULL out of memory); absent members are left out. */
+json_t *cmn_ticket_event_to_json(const cmn_ticket_event_t *te);
+
+#endif

@@ -1,0 +1,215 @@
+/* pop-service: call-events and ticket-events -> screen pops on the
+ * agents' streams (R-P1..R-P6). Wires configuration, two Redis clients
+ * (commands; the bus's blocking reads), the producer, the flow, the hub,
+ * the API and the consumer; shuts down ending every stream first. */
+#include "cmn_consumer.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "cmn_redis.h"
+#include "cmn_service.h"
+#include "cmn_topics.h"
+#include "pop_api.h"
+#include "pop_config.h"
+#include "pop_flow.h"
+#include "pop_hub.h"
+#include "pop_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    cmn_service_t svc;
+    pop_config_t cfg;
+    cmn_redis_t *redis, *bus;
+    pop_store_t *store;
+    cmn_producer_t *producer;
+    cmn_consumer_t *consumer;
+    pop_flow_t *flow;
+    pop_hub_t *hub;
+    pop_api_t *api;
+    cmn_metric_t *m_undecodable;
+} pop_t;
+
+typedef struct {
+    pop_t *p;
+    cmn_msg_pos_t pos;
+} held_t;
+
+static int fail(const char *what, const char *why)
+{
+    LOG_ERROR("%s: %s", what, why);
+    return -1;
+}
+
+static void on_done(void *ctx)
+{
+    held_t *h = ctx;
+    if (h->p->consumer)
+        cmn_consumer_done(h->p->consumer, &h->pos);
+    free(h);
+}
+
+static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
+{
+    pop_t *p = ctx;
+    char err[256];
+    held_t *h = malloc(sizeof *h);
+    if (!h) {
+        LOG_ERROR("%s[%d]@%lld: out of memory; delivered again", pos->topic, pos->partition,
+                  (long long)pos->offset);
+        return cmn_consumer_retry(p->consumer, pos);
+    }
+    h->p = p;
+    h->pos = *pos;
+    int tickets = strcmp(pos->topic, cmn_topic(CMN_TOPIC_TICKET_EVENTS)) == 0;
+    int rc = (tickets ? pop_flow_ticket_event : pop_flow_call_event)(p->flow, m->payload, m->len,
+                                                                     on_done, h, err, sizeof err);
+    if (rc == 0)
+        return;
+    free(h);
+    if (strcmp(err, "out of memory") == 0)
+        return cmn_consumer_retry(p->consumer, pos);
+    LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset, err);
+    cmn_metric_add(p->m_undecodable, 1);
+    cmn_consumer_done(p->consumer, pos);
+}
+
+static int redis_ready(void *ctx, char *why, size_t whysz)
+{
+    pop_t *p = ctx;
+    if (cmn_redis_connected(p->redis) && cmn_redis_connected(p->bus))
+        return 1;
+    snprintf(why, whysz, "redis not connected");
+    return 0;
+}
+
+static int kafka_ready(void *ctx, char *why, size_t whysz)
+{
+    pop_t *p = ctx;
+    if (cmn_producer_reachable(p->producer))
+        return 1;
+    snprintf(why, whysz, "no Kafka broker reachable");
+    return 0;
+}
+
+static double in_flight(void *ctx)
+{
+    return (double)pop_flow_in_flight(((pop_t *)ctx)->flow);
+}
+
+/* Shutdown: fetch no more, and end every stream now: an open stream is
+ * not work in flight (issue 10 item 4), the page reconnects to another
+ * replica and catches up from Redis. */
+static void stop_intake(void *ctx)
+{
+    pop_t *p = ctx;
+    cmn_consumer_stop(p->consumer);
+    pop_hub_close_all(p->hub);
+}
+
+static size_t pending(void *ctx)
+{
+    pop_t *p = ctx;
+    return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api);
+}
+
+static int flush_and_commit(void *ctx)
+{
+    pop_t *p = ctx;
+    int unsent = cmn_producer_flush(p->producer, 5000);
+    if (unsent)
+        LOG_ERROR("%d pop(s) or agent action(s) not delivered to Kafka at shutdown", unsent);
+    cmn_consumer_close(p->consumer);
+    p->consumer = NULL;
+    return unsent;
+}
+
+static int start_kafka(pop_t *p)
+{
+    char errstr[512];
+    const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_topic(CMN_TOPIC_TICKET_EVENTS)};
+    if (cmn_topics_ensure_all(p->svc.cfg.kafka_brokers, (int)p->svc.cfg.topic_partitions,
+                              (int)p->svc.cfg.topic_replication, (int)p->svc.cfg.topic_min_insync,
+                              10000, errstr, sizeof errstr) < 0)
+        LOG_WARN("topics not ensured: %s", errstr);
+    cmn_producer_opts_t popts = {.brokers = p->svc.cfg.kafka_brokers,
+                                 .linger_ms = 1,
+                                 .test_fatal_after_ms = (int)p->svc.cfg.test_kafka_fatal_after_ms,
+                                 .on_fatal = cmn_service_fatal,
+                                 .fatal_ctx = &p->svc};
+    if (!(p->producer = cmn_producer_new(p->svc.base, &popts, errstr, sizeof errstr)))
+        return fail("kafka producer", errstr);
+    cmn_consumer_opts_t copts = {.brokers = p->svc.cfg.kafka_brokers,
+                                 .group_id = p->cfg.group_id,
+                                 .topics = topics,
+                                 .n_topics = 2,
+                                 .max_in_flight = (int)p->cfg.max_in_flight,
+                                 .on_message = on_message,
+                                 .ctx = p};
+    if (!(p->consumer = cmn_consumer_new(p->svc.base, &copts, errstr, sizeof errstr)))
+        return fail("kafka consumer", errstr);
+    return 0;
+}
+
+static int start(pop_t *p)
+{
+    char errstr[512];
+    const char *ns = p->svc.cfg.topic_prefix;
+    if (!(p->redis = cmn_redis_new(p->svc.base, p->svc.cfg.redis_url, errstr, sizeof errstr)) ||
+        !(p->bus = cmn_redis_new(p->svc.base, p->svc.cfg.redis_url, errstr, sizeof errstr)))
+        return fail("redis", errstr);
+    if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history)))
+        return fail("start", "out of memory");
+    if (start_kafka(p) < 0)
+        return -1;
+    pop_hub_opts_t ho = {.history = p->cfg.history,
+                         .keepalive_s = p->cfg.keepalive_s,
+                         .max_streams = p->cfg.max_streams,
+                         .max_unread = (size_t)p->cfg.stream_buffer_kb << 10};
+    if (!(p->flow = pop_flow_new(p->svc.base, p->store, p->producer, p->cfg.new_case_url)) ||
+        !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
+        !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer)))
+        return fail("start", "out of memory");
+    if (!*p->cfg.provisioning_secret)
+        LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty: no agent can log in");
+    p->m_undecodable = cmn_metrics_counter("pop_events_undecodable_total",
+                                           "Messages that are not call or ticket events", NULL);
+    cmn_metrics_gauge_fn("pop_events_in_flight", "Events whose pops are not yet stored", NULL,
+                         in_flight, p);
+    if (cmn_http_ready_check(p->svc.http, "redis", redis_ready, p) < 0 ||
+        cmn_http_ready_check(p->svc.http, "kafka", kafka_ready, p) < 0)
+        return -1;
+    cmn_service_drain_t drain = {
+        .stop = stop_intake, .pending = pending, .finish = flush_and_commit, .ctx = p};
+    cmn_service_on_drain(&p->svc, &drain);
+    return 0;
+}
+
+/* Reverse order; each Redis client first calls back what it still has
+ * pending (with an error), so what those callbacks touch is freed after. */
+static void teardown(pop_t *p)
+{
+    cmn_consumer_close(p->consumer);
+    if (p->hub)
+        pop_hub_close_all(p->hub);
+    cmn_redis_free(p->bus);
+    cmn_redis_free(p->redis);
+    pop_api_free(p->api);
+    pop_hub_free(p->hub);
+    pop_flow_free(p->flow);
+    cmn_producer_free(p->producer);
+    pop_store_free(p->store);
+}
+
+int main(int argc, char **argv)
+{
+    static pop_t p;
+    if (argc > 1 && strcmp(argv[1], "--config-markdown") == 0)
+        return cmn_service_print_config(pop_config_spec, pop_config_spec_len);
+    int rc = cmn_service_init(&p.svc, "pop", pop_config_spec, pop_config_spec_len, &p.cfg);
+    if (rc == 0)
+        rc = start(&p) < 0 ? 1 : cmn_service_run(&p.svc);
+    teardown(&p);
+    cmn_service_fini(&p.svc, pop_config_spec, pop_config_spec_len, &p.cfg);
+    return rc;
+}

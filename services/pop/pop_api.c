@@ -1,0 +1,395 @@
+/* HTTP handlers of pop-service. */
+#include "pop_api.h"
+
+#include "cmn_agent_action.h"
+#include "cmn_auth.h"
+#include "cmn_event.h"
+#include "cmn_log.h"
+#include "cmn_time.h"
+#include "cmn_topics.h"
+#include "pop_assets.h"
+#include "pop_session.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COOKIE "callbus_pop"
+
+struct pop_api {
+    const pop_config_t *cfg;
+    pop_store_t *store;
+    pop_hub_t *hub;
+    cmn_producer_t *producer;
+    size_t in_flight;
+};
+
+typedef enum { OP_ME, OP_HEARTBEAT, OP_LOGOUT, OP_STREAM, OP_LOGIN, OP_ACTION } op_t;
+
+/* One request waiting for Redis (and, for an action, Kafka). */
+typedef struct {
+    pop_api_t *a;
+    struct evhttp_request *req;
+    op_t op;
+    char token[POP_TOKEN_LEN + 1];
+    char after[48];
+    cmn_agent_action_t act; /* OP_ACTION: strings below */
+    char action[32], call_id[CMN_ID_TEXT_MAX + 1], target[CMN_CRM_ID_MAX + 1];
+    char agent[CMN_CRM_ID_MAX + 1], number[20], action_id[48];
+} call_t;
+
+static call_t *call_new(pop_api_t *a, struct evhttp_request *req, op_t op)
+{
+    call_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        cmn_http_reply_unavailable(req, 1, "out of memory");
+        return NULL;
+    }
+    c->a = a;
+    c->req = req;
+    c->op = op;
+    a->in_flight++;
+    return c;
+}
+
+static void call_free(call_t *c)
+{
+    c->a->in_flight--;
+    free(c);
+}
+
+static int token_ok(const char *t)
+{
+    return t && strlen(t) == POP_TOKEN_LEN && strspn(t, "0123456789abcdef") == POP_TOKEN_LEN;
+}
+
+/* The session token: Authorization: Bearer, else the page's cookie. */
+static int request_token(struct evhttp_request *req, char *out, size_t outsz)
+{
+    const char *auth = cmn_http_header(req, "Authorization");
+    if (auth && strncmp(auth, "Bearer ", 7) == 0) {
+        snprintf(out, outsz, "%s", auth + 7);
+        return token_ok(out) ? 0 : -1;
+    }
+    const char *cookie = cmn_http_header(req, "Cookie");
+    for (const char *p = cookie; p && (p = strstr(p, COOKIE "=")); p += sizeof COOKIE) {
+        if (p != cookie && p[-1] != ' ' && p[-1] != ';')
+            continue;
+        snprintf(out, outsz, "%.*s", (int)strcspn(p + sizeof COOKIE, "; "), p + sizeof COOKIE);
+        return token_ok(out) ? 0 : -1;
+    }
+    return -1;
+}
+
+static void unauthorized(struct evhttp_request *req)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                      "Bearer realm=\"callbus pop\"");
+    cmn_http_reply_error(req, 401, "no valid session: log in again", NULL);
+}
+
+static void set_cookie(call_t *c, const char *token, long max_age)
+{
+    char v[256];
+    snprintf(v, sizeof v, COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s", token,
+             max_age, c->a->cfg->cookie_secure ? "; Secure" : "");
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Set-Cookie", v);
+}
+
+static json_t *session_json(const pop_session_info_t *i)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:i}", "agent_crm_id", i->crm_id, "provider_agent_id",
+                     i->provider_id, "extension", i->extension, "current_call",
+                     *i->call ? json_string(i->call) : json_null(), "expires_in", (int)i->ttl_s);
+}
+
+static void on_action_sent(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
+{
+    call_t *c = opaque;
+    if (err)
+        cmn_http_reply_unavailable(c->req, 2, "agent action not stored; try again");
+    else
+        cmn_http_reply_json(
+            c->req, 202, json_pack("{s:s, s:s}", "status", "accepted", "action_id", c->action_id));
+    call_free(c);
+}
+
+/* HMGET agent number of the call: only the agent on the call may act on it. */
+static void on_call_owner(void *ctx, redisReply *r, const char *err)
+{
+    call_t *c = ctx;
+    char e[160], field[64];
+    if (err || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
+        return call_free(c);
+    }
+    const redisReply *owner = r->element[0], *num = r->element[1];
+    if (owner->type != REDIS_REPLY_STRING || strcmp(owner->str, c->agent) != 0) {
+        cmn_http_reply_error(c->req, 403, "this call is not yours", "call_id");
+        return call_free(c);
+    }
+    if (num->type == REDIS_REPLY_STRING)
+        snprintf(c->number, sizeof c->number, "%s", num->str);
+    c->act = (cmn_agent_action_t){.action_id = c->action_id,
+                                  .action = c->action,
+                                  .call_id = c->call_id,
+                                  .customer_number = *c->number ? c->number : NULL,
+                                  .agent_crm_id = c->agent,
+                                  .contact_id = c->target,
+                                  .ticket_id = c->target,
+                                  .occurred_at_ms = cmn_time_now_ms()};
+    char *text = cmn_agent_action_encode(&c->act, e, sizeof e, field, sizeof field);
+    if (!text) {
+        cmn_http_reply_error(c->req, 400, e, field);
+        return call_free(c);
+    }
+    const char *key = cmn_agent_action_key(&c->act);
+    rd_kafka_resp_err_t kerr =
+        cmn_producer_send(c->a->producer, cmn_topic(CMN_TOPIC_AGENT_ACTIONS), key, strlen(key),
+                          text, strlen(text), on_action_sent, c);
+    free(text);
+    if (kerr) {
+        cmn_http_reply_unavailable(c->req, 2, "Kafka queue full");
+        call_free(c);
+    }
+}
+
+static void start_action(call_t *c)
+{
+    char key[300];
+    char rnd[POP_TOKEN_LEN + 1];
+    if (pop_session_new_token(rnd, sizeof rnd) < 0) {
+        cmn_http_reply_unavailable(c->req, 1, "no randomness");
+        return call_free(c);
+    }
+    snprintf(c->action_id, sizeof c->action_id, "act-%.32s", rnd);
+    snprintf(key, sizeof key, "%spop:call:%s", pop_store_ns(c->a->store), c->call_id);
+    if (cmn_redis_command(pop_store_redis(c->a->store), on_call_owner, c, "HMGET %s agent number",
+                          key) < 0) {
+        cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
+        call_free(c);
+    }
+}
+
+static void on_session(void *ctx, const pop_session_info_t *info, const char *err)
+{
+    call_t *c = ctx;
+    if (err) {
+        LOG_WARN("session: redis: %s", err);
+        cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
+        return call_free(c);
+    }
+    if (!*info->crm_id) {
+        unauthorized(c->req);
+        return call_free(c);
+    }
+    switch (c->op) {
+    case OP_LOGIN: {
+        set_cookie(c, c->token, c->a->cfg->session_ttl_s * 4);
+        json_t *b = session_json(info);
+        json_object_set_new(b, "token", json_string(c->token));
+        cmn_http_reply_json(c->req, 201, b);
+        break;
+    }
+    case OP_ME:
+    case OP_HEARTBEAT:
+        cmn_http_reply_json(c->req, 200, session_json(info));
+        break;
+    case OP_LOGOUT:
+        if (pop_store_announce_end(c->a->store, info->crm_id) < 0)
+            LOG_WARN("logout of %s not announced: its open streams end at their next error",
+                     info->crm_id);
+        set_cookie(c, "", 0);
+        cmn_http_reply_json(c->req, 200, json_pack("{s:s}", "status", "logged out"));
+        break;
+    case OP_STREAM:
+        /* Without Last-Event-ID: every pop since the session began, so a
+         * pop made while the page was loading is not lost. */
+        if (!*c->after)
+            snprintf(c->after, sizeof c->after, "%lld-0", (long long)(info->login_ms - 1));
+        pop_hub_attach(c->a->hub, c->req, info->crm_id, c->after);
+        break;
+    case OP_ACTION:
+        snprintf(c->agent, sizeof c->agent, "%s", info->crm_id);
+        return start_action(c);
+    }
+    call_free(c);
+}
+
+static void with_session(pop_api_t *a, struct evhttp_request *req, op_t op, call_t *c)
+{
+    if (!c && !(c = call_new(a, req, op)))
+        return;
+    if (request_token(req, c->token, sizeof c->token) < 0) {
+        unauthorized(req);
+        return call_free(c);
+    }
+    long refresh = op == OP_HEARTBEAT ? a->cfg->session_ttl_s : 0;
+    int rc = op == OP_LOGOUT ? pop_session_logout(a->store, c->token, on_session, c)
+                             : pop_session_get(a->store, c->token, refresh, on_session, c);
+    if (rc < 0) {
+        cmn_http_reply_unavailable(req, 1, "redis unavailable");
+        call_free(c);
+    }
+}
+
+static json_t *body_object(struct evhttp_request *req)
+{
+    size_t len;
+    const char *body = cmn_http_body(req, &len);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(o))
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+static const char *str(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static void on_login(struct evhttp_request *req, const char *path, void *arg)
+{
+    pop_api_t *a = arg;
+    if (!*a->cfg->provisioning_secret ||
+        !cmn_auth_bearer_ok(a->cfg->provisioning_secret, cmn_http_header(req, "Authorization"))) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"callbus pop provisioning\"");
+        return cmn_http_reply_error(req, 401, "provisioning secret required", NULL);
+    }
+    json_t *o = body_object(req);
+    if (!o)
+        return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+    pop_login_t who = {str(o, "agent_crm_id"), str(o, "provider_agent_id"), str(o, "extension")};
+    const char *bad =
+        !cmn_id_text_ok(who.crm_id, CMN_CRM_ID_MAX)                            ? "agent_crm_id"
+        : who.provider_id && !cmn_id_text_ok(who.provider_id, CMN_ID_TEXT_MAX) ? "provider_agent_id"
+        : who.extension && !cmn_id_text_ok(who.extension, CMN_ID_TEXT_MAX)     ? "extension"
+                                                                               : NULL;
+    call_t *c = bad ? NULL : call_new(a, req, OP_LOGIN);
+    if (bad)
+        cmn_http_reply_error(req, 400, "missing or invalid (visible ASCII id)", bad);
+    else if (c && pop_session_new_token(c->token, sizeof c->token) < 0) {
+        cmn_http_reply_unavailable(req, 1, "no randomness");
+        call_free(c);
+    } else if (c && pop_session_login(a->store, c->token, &who, a->cfg->session_ttl_s,
+                                      cmn_time_now_ms(), on_session, c) < 0) {
+        cmn_http_reply_unavailable(req, 1, "redis unavailable");
+        call_free(c);
+    }
+    json_decref(o);
+}
+
+static void on_me(struct evhttp_request *req, const char *path, void *arg)
+{
+    with_session(arg, req, OP_ME, NULL);
+}
+
+static void on_heartbeat(struct evhttp_request *req, const char *path, void *arg)
+{
+    with_session(arg, req, OP_HEARTBEAT, NULL);
+}
+
+static void on_logout(struct evhttp_request *req, const char *path, void *arg)
+{
+    with_session(arg, req, OP_LOGOUT, NULL);
+}
+
+static void on_stream(struct evhttp_request *req, const char *path, void *arg)
+{
+    pop_api_t *a = arg;
+    const char *last = cmn_http_header(req, "Last-Event-ID");
+    if (last && (strlen(last) >= 48 || strspn(last, "0123456789-") != strlen(last)))
+        return cmn_http_reply_error(req, 400, "Last-Event-ID is not a pop id", "Last-Event-ID");
+    call_t *c = call_new(a, req, OP_STREAM);
+    if (!c)
+        return;
+    if (last)
+        snprintf(c->after, sizeof c->after, "%s", last);
+    with_session(a, req, OP_STREAM, c);
+}
+
+static void on_action(struct evhttp_request *req, const char *path, void *arg)
+{
+    pop_api_t *a = arg;
+    json_t *o = body_object(req);
+    if (!o)
+        return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+    const char *action = str(o, "action"), *call_id = str(o, "call_id");
+    const char *target = str(o, "contact_id") ? str(o, "contact_id") : str(o, "ticket_id");
+    const char *bad = !action || strlen(action) >= 32             ? "action"
+                      : !cmn_id_text_ok(call_id, CMN_ID_TEXT_MAX) ? "call_id"
+                      : target && !cmn_id_text_ok(target, CMN_CRM_ID_MAX)
+                          ? (str(o, "contact_id") ? "contact_id" : "ticket_id")
+                          : NULL;
+    call_t *c = bad ? NULL : call_new(a, req, OP_ACTION);
+    if (bad)
+        cmn_http_reply_error(req, 400, "missing or invalid", bad);
+    if (c) {
+        snprintf(c->action, sizeof c->action, "%s", action);
+        snprintf(c->call_id, sizeof c->call_id, "%s", call_id);
+        snprintf(c->target, sizeof c->target, "%s", target ? target : "");
+        with_session(a, req, OP_ACTION, c);
+    }
+    json_decref(o);
+}
+
+/* The agent page: plain files compiled in (pop_assets.c, from www/). */
+static void on_asset(struct evhttp_request *req, const char *path, void *arg)
+{
+    const pop_asset_t *as = pop_asset_find(strcmp(path, "/agent") == 0 ? "/agent/" : path);
+    if (!as)
+        return cmn_http_reply_error(req, 404, "no such file", NULL);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(h, "Content-Type", as->type);
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    /* Only our own script runs, whatever a provider or the CRM put in a
+     * name; nothing frames the page. */
+    evhttp_add_header(h, "Content-Security-Policy",
+                      "default-src 'self'; img-src 'self'; frame-ancestors 'none'; "
+                      "base-uri 'none'; form-action 'self'");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    if (out)
+        evbuffer_add(out, as->data, as->len);
+    evhttp_send_reply(req, out ? 200 : 500, NULL, out);
+    if (out)
+        evbuffer_free(out);
+}
+
+pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *store,
+                       pop_hub_t *hub, cmn_producer_t *producer)
+{
+    pop_api_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    *a = (pop_api_t){cfg, store, hub, producer, 0};
+    if (cmn_http_route(http, "sessions", "/v1/sessions", CMN_HTTP_POST, on_login, a) < 0 ||
+        cmn_http_route(http, "session_me", "/v1/sessions/me", CMN_HTTP_GET, on_me, a) < 0 ||
+        cmn_http_route(http, "session_heartbeat", "/v1/sessions/heartbeat", CMN_HTTP_POST,
+                       on_heartbeat, a) < 0 ||
+        cmn_http_route(http, "session_logout", "/v1/sessions/logout", CMN_HTTP_POST, on_logout, a) <
+            0 ||
+        cmn_http_route(http, "pop_stream", "/v1/pops/stream", CMN_HTTP_GET, on_stream, a) < 0 ||
+        cmn_http_route(http, "agent_actions", "/v1/actions", CMN_HTTP_POST, on_action, a) < 0 ||
+        cmn_http_route(http, "agent_page", "/agent", CMN_HTTP_GET, on_asset, a) < 0 ||
+        cmn_http_route(http, "agent_page", "/agent/", CMN_HTTP_GET, on_asset, a) < 0) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+size_t pop_api_in_flight(const pop_api_t *a)
+{
+    return a->in_flight;
+}
+
+void pop_api_free(pop_api_t *a)
+{
+    free(a);
+}

@@ -1,0 +1,33 @@
+/* pop-service settings table. */
+#include "pop_config.h"
+
+#define OFF(f) offsetof(pop_config_t, f)
+const cmn_cfg_spec_t pop_config_spec[] = {
+    CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET", "", OFF(provisioning_secret),
+                   "Bearer secret that may log agents in (POST /v1/sessions); empty: no agent can "
+                   "log in (R-P1)."),
+    CMN_CFG_NUM("CALLBUS_POP_SESSION_TTL_S", "120", 10, 86400, OFF(session_ttl_s),
+                "An agent session without a heartbeat for this long expires (R-P1)."),
+    CMN_CFG_NUM("CALLBUS_POP_HISTORY", "200", 10, 100000, OFF(history),
+                "Pops kept per agent, for a browser that reconnects with Last-Event-ID (R-P5)."),
+    CMN_CFG_NUM("CALLBUS_POP_RETENTION_S", "86400", 60, 2592000, OFF(retention_s),
+                "How long a call's pop state and an agent's kept pops live in Redis."),
+    CMN_CFG_NUM("CALLBUS_POP_KEEPALIVE_S", "15", 1, 300, OFF(keepalive_s),
+                "A comment line is sent on an idle stream this often (proxies, dead clients)."),
+    CMN_CFG_NUM("CALLBUS_POP_MAX_STREAMS", "10000", 1, 1000000, OFF(max_streams),
+                "Open pop streams this replica serves; more are answered 503."),
+    CMN_CFG_NUM("CALLBUS_POP_STREAM_BUFFER_KB", "256", 16, 65536, OFF(stream_buffer_kb),
+                "Unread bytes a slow client may hold; past it its stream ends (it reconnects and "
+                "catches up)."),
+    CMN_CFG_STR("CALLBUS_POP_NEW_CASE_URL", "", OFF(new_case_url),
+                "The CRM's new-case form, popped when the caller is no known customer (R-P3); "
+                "{phone}; empty: the pop has no URL."),
+    CMN_CFG_FLAG("CALLBUS_POP_COOKIE_SECURE", "false", OFF(cookie_secure),
+                 "Mark the session cookie Secure (set it when the agent page is served over "
+                 "HTTPS)."),
+    CMN_CFG_STR("CALLBUS_POP_GROUP", "pop", OFF(group_id),
+                "Kafka consumer group of pop-service replicas."),
+    CMN_CFG_NUM("CALLBUS_POP_MAX_IN_FLIGHT", "10000", 10, 1000000, OFF(max_in_flight),
+                "Events fetched and not yet popped before fetching pauses."),
+};
+const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

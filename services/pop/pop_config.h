@@ -1,0 +1,26 @@
+/* pop-service settings (the cmn_config table; docs/configuration.md). */
+#ifndef POP_CONFIG_H
+#define POP_CONFIG_H
+
+#include "cmn_config.h"
+
+#include <stddef.h>
+
+typedef struct {
+    char *provisioning_secret; /* what may log agents in (Bearer); empty: nobody can */
+    long session_ttl_s;        /* a session without heartbeat expires after this */
+    long history;              /* pops kept per agent for reconnects (Last-Event-ID) */
+    long retention_s;          /* how long a call's pop state and an agent's pops are kept */
+    long keepalive_s;          /* comment line on idle streams */
+    long max_streams;          /* open streams on this replica; more: 503 */
+    long stream_buffer_kb;     /* unread bytes a slow client may hold before its stream ends */
+    char *new_case_url;        /* R-P3 no customer: the CRM's new-case form; {phone} */
+    int cookie_secure;         /* the session cookie's Secure flag (behind TLS) */
+    char *group_id;            /* Kafka consumer group */
+    long max_in_flight;
+} pop_config_t;
+
+extern const cmn_cfg_spec_t pop_config_spec[];
+extern const size_t pop_config_spec_len;
+
+#endif

@@ -1,0 +1,333 @@
+/* One job per consumed event. */
+#include "pop_flow.h"
+
+#include "cmn_event.h"
+#include "cmn_log.h"
+#include "cmn_metrics.h"
+#include "cmn_ticket_event.h"
+#include "cmn_time.h"
+#include "cmn_topics.h"
+#include "pop_rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FIELDS 12
+
+typedef struct job {
+    struct job *prev, *next;
+    pop_flow_t *f;
+    pop_flow_done_fn done;
+    void *ctx;
+    pop_input_t input;
+    pop_call_mode_t mode;
+    char *call_id, *agent_crm, *agent_provider;
+    char *fields[2 * MAX_FIELDS];
+    size_t n_fields;
+    char *pop_id, *pop_agent, *pop_text;
+    int delivered; /* in Redis: only screen-pops is left */
+    struct event *retry;
+    int attempts;
+} job_t;
+
+struct pop_flow {
+    struct event_base *base;
+    pop_store_t *store;
+    cmn_producer_t *producer;
+    const char *new_case_url;
+    job_t jobs; /* sentinel */
+    size_t n;
+    cmn_metric_t *m_pops, *m_retries, *m_latency;
+};
+
+static void job_free(job_t *j)
+{
+    j->prev->next = j->next;
+    j->next->prev = j->prev;
+    j->f->n--;
+    free(j->call_id);
+    free(j->agent_crm);
+    free(j->agent_provider);
+    for (size_t i = 0; i < 2 * j->n_fields; i++)
+        free(j->fields[i]);
+    free(j->pop_id);
+    free(j->pop_agent);
+    free(j->pop_text);
+    if (j->retry)
+        event_free(j->retry);
+    free(j);
+}
+
+static void finish(job_t *j)
+{
+    pop_flow_done_fn done = j->done;
+    void *ctx = j->ctx;
+    job_free(j);
+    done(ctx);
+}
+
+static void step(job_t *j);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    step(arg);
+}
+
+/* Transient trouble: the same steps again later (each is idempotent). */
+static void retry_later(job_t *j, const char *why)
+{
+    int ms = j->attempts < 5 ? 100 << j->attempts : 2000;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    j->attempts++;
+    LOG_CALL(CMN_LOG_WARN, j->call_id, "pop step failed (%s); again in %d ms", why, ms);
+    cmn_metric_add(j->f->m_retries, 1);
+    if (!j->retry && !(j->retry = evtimer_new(j->f->base, on_retry, j))) {
+        LOG_ERROR("libevent: no retry timer; the event stays unfinished until restart");
+        return;
+    }
+    evtimer_add(j->retry, &tv);
+}
+
+static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
+{
+    job_t *j = opaque;
+    if (err)
+        return retry_later(j, rd_kafka_err2str(err));
+    finish(j);
+}
+
+static void publish(job_t *j)
+{
+    rd_kafka_resp_err_t err =
+        cmn_producer_send(j->f->producer, cmn_topic(CMN_TOPIC_SCREEN_POPS), j->pop_agent,
+                          strlen(j->pop_agent), j->pop_text, strlen(j->pop_text), on_published, j);
+    if (err)
+        retry_later(j, rd_kafka_err2str(err));
+}
+
+static void on_delivered(void *ctx, const char *stream_id, int fresh, const char *err)
+{
+    job_t *j = ctx;
+    if (err)
+        return retry_later(j, err);
+    j->delivered = 1;
+    if (fresh)
+        cmn_metric_add(j->f->m_pops, 1);
+    LOG_CALL(CMN_LOG_DEBUG, j->call_id, "pop %s for agent %s: %s", j->pop_id, j->pop_agent,
+             fresh ? stream_id : "already delivered");
+    /* Published again on a replay too: its consumers recognise pop_id. */
+    publish(j);
+}
+
+static const char *s_or(const char *s)
+{
+    return s ? s : "";
+}
+
+static void on_call_state(void *ctx, const redisReply *agent, const redisReply *fl, const char *err)
+{
+    job_t *j = ctx;
+    if (err)
+        return retry_later(j, err);
+    pop_call_view_t v = {
+        .call_id = j->call_id,
+        .number = pop_store_field(fl, "number"),
+        .queue = pop_store_field(fl, "queue"),
+        .agent = pop_store_field(fl, "agent"),
+        .answered = *pop_store_field(fl, "answered") == '1',
+        .ticket_id = pop_store_field(fl, "ticket_id"),
+        .ticket_url = pop_store_field(fl, "ticket_url"),
+        .subject = pop_store_field(fl, "subject"),
+        .status = pop_store_field(fl, "status"),
+        .contact_id = pop_store_field(fl, "contact_id"),
+        .contact_url = pop_store_field(fl, "contact_url"),
+        .contact_name = pop_store_field(fl, "contact_name"),
+        .contact_email = pop_store_field(fl, "contact_email"),
+        .contact_company = pop_store_field(fl, "contact_company"),
+    };
+    const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
+    pop_decision_t d = pop_rules_decide(j->input, who, &v);
+    if (d.kind == POP_NONE)
+        return finish(j);
+    char id[512];
+    pop_rules_pop_id(&d, &v, id, sizeof id);
+    json_t *m = pop_rules_message(&d, &v, j->f->new_case_url, cmn_time_now_ms());
+    free(j->pop_text);
+    free(j->pop_id);
+    free(j->pop_agent);
+    j->pop_text = m ? json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    j->pop_id = strdup(id);
+    j->pop_agent = strdup(d.agent);
+    json_decref(m);
+    if (!j->pop_text || !j->pop_id || !j->pop_agent)
+        return retry_later(j, "out of memory");
+    if (pop_store_deliver(j->f->store, j->pop_agent, j->pop_id, j->pop_text, on_delivered, j) < 0)
+        retry_later(j, "redis unavailable");
+}
+
+static void step(job_t *j)
+{
+    if (j->delivered)
+        return publish(j);
+    if (pop_store_call_update(j->f->store, j->call_id, j->agent_crm, j->agent_provider, j->mode,
+                              (const char *const *)j->fields, j->n_fields, on_call_state, j) < 0)
+        retry_later(j, "redis unavailable");
+}
+
+static job_t *job_new(pop_flow_t *f, pop_flow_done_fn done, void *ctx)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->f = f;
+    j->done = done;
+    j->ctx = ctx;
+    j->next = f->jobs.next;
+    j->prev = &f->jobs;
+    f->jobs.next->prev = j;
+    f->jobs.next = j;
+    f->n++;
+    return j;
+}
+
+/* Returns 0, or -1 out of memory. Only non-empty values are stored: an
+ * event that does not know a fact does not erase it. */
+static int add_field(job_t *j, const char *name, const char *value)
+{
+    if (!value || !*value)
+        return 0;
+    if (j->n_fields == MAX_FIELDS)
+        return -1;
+    char *n = strdup(name), *v = strdup(value);
+    j->fields[2 * j->n_fields] = n;
+    j->fields[2 * j->n_fields + 1] = v;
+    j->n_fields++;
+    return n && v ? 0 : -1;
+}
+
+static pop_input_t input_of(cmn_event_type_t t, pop_call_mode_t *mode)
+{
+    *mode = POP_CALL_KEEP;
+    switch (t) {
+    case CMN_EV_OFFERED:
+        return POP_IN_OFFERED;
+    case CMN_EV_ANSWERED:
+    case CMN_EV_OUTBOUND_ANSWERED:
+        *mode = POP_CALL_ON;
+        return POP_IN_ANSWERED;
+    case CMN_EV_TRANSFERRED:
+        *mode = POP_CALL_ON;
+        return POP_IN_TRANSFERRED;
+    case CMN_EV_ENDED:
+    case CMN_EV_OUTBOUND_ENDED:
+        *mode = POP_CALL_OFF;
+        return POP_IN_ENDED;
+    default:
+        return POP_IN_OTHER;
+    }
+}
+
+int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow_done_fn done,
+                        void *ctx, char *err, size_t errsz)
+{
+    cmn_event_t ev;
+    char field[64];
+    if (cmn_event_decode(payload, len, &ev, err, errsz, field, sizeof field) < 0)
+        return -1;
+    pop_call_mode_t mode;
+    pop_input_t in = input_of(ev.type, &mode);
+    if (in == POP_IN_OTHER || !ev.call_id) { /* nothing to pop: done at once */
+        cmn_event_clear(&ev);
+        done(ctx);
+        return 0;
+    }
+    job_t *j = job_new(f, done, ctx);
+    int bad = !j;
+    if (j) {
+        j->input = in;
+        j->mode = mode;
+        j->call_id = strdup(ev.call_id);
+        j->agent_crm = strdup(s_or(ev.agent.crm_id));
+        j->agent_provider = strdup(s_or(ev.agent.provider_id));
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider ||
+              add_field(j, "number", ev.customer_number) < 0 || add_field(j, "queue", ev.queue) < 0;
+    }
+    cmn_event_clear(&ev);
+    if (bad) {
+        if (j)
+            job_free(j);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    step(j);
+    return 0;
+}
+
+int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_flow_done_fn done,
+                          void *ctx, char *err, size_t errsz)
+{
+    cmn_ticket_event_t te;
+    char field[64];
+    if (cmn_ticket_event_decode(payload, len, &te, err, errsz, field, sizeof field) < 0)
+        return -1;
+    job_t *j = job_new(f, done, ctx);
+    int bad = !j;
+    if (j) {
+        j->input = POP_IN_TICKET;
+        j->call_id = strdup(te.call_id);
+        j->agent_crm = strdup("");
+        j->agent_provider = strdup("");
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider ||
+              add_field(j, "number", te.customer_number) < 0 ||
+              add_field(j, "ticket_id", te.ticket_id) < 0 ||
+              add_field(j, "ticket_url", te.ticket_url) < 0 ||
+              add_field(j, "subject", te.subject) < 0 || add_field(j, "status", te.status) < 0 ||
+              add_field(j, "contact_id", te.contact.id) < 0 ||
+              add_field(j, "contact_url", te.contact.url) < 0 ||
+              add_field(j, "contact_name", te.contact.name) < 0 ||
+              add_field(j, "contact_email", te.contact.email) < 0 ||
+              add_field(j, "contact_company", te.contact.company) < 0;
+    }
+    cmn_ticket_event_clear(&te);
+    if (bad) {
+        if (j)
+            job_free(j);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    step(j);
+    return 0;
+}
+
+pop_flow_t *pop_flow_new(struct event_base *base, pop_store_t *store, cmn_producer_t *producer,
+                         const char *new_case_url)
+{
+    pop_flow_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->base = base;
+    f->store = store;
+    f->producer = producer;
+    f->new_case_url = new_case_url;
+    f->jobs.next = f->jobs.prev = &f->jobs;
+    f->m_pops = cmn_metrics_counter("pop_pops_total", "Pops decided and stored for an agent", NULL);
+    f->m_retries = cmn_metrics_counter("pop_step_retries_total",
+                                       "Pop steps retried after Redis or Kafka "
+                                       "trouble",
+                                       NULL);
+    return f;
+}
+
+size_t pop_flow_in_flight(const pop_flow_t *f)
+{
+    return f->n;
+}
+
+void pop_flow_free(pop_flow_t *f)
+{
+    if (!f)
+        return;
+    while (f->jobs.next != &f->jobs)
+        job_free(f->jobs.next);
+    free(f);
+}

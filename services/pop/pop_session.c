@@ -1,0 +1,152 @@
+/* Agent sessions: Lua scripts over pop:sess:<sha256(token)> (-> CRM agent
+ * id) and pop:agent:<crm id> (the session's facts), both expiring. */
+#include "pop_session.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS: session, agent; ARGV: ttl, crm, provider, extension, now, ns,
+ * token hash. */
+static const char login_script[] =
+    "local old = redis.call('HGET', KEYS[2], 'session')\n"
+    "if old then redis.call('DEL', ARGV[6] .. 'pop:sess:' .. old) end\n"
+    "local oldprov = redis.call('HGET', KEYS[2], 'provider_id')\n"
+    "if oldprov and oldprov ~= '' then redis.call('DEL', ARGV[6] .. 'pop:prov:' .. oldprov) end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])\n"
+    "redis.call('HSET', KEYS[2], 'session', ARGV[7], 'provider_id', ARGV[3], 'extension', "
+    "ARGV[4], 'login_ms', ARGV[5])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+    "if ARGV[3] ~= '' then redis.call('SET', ARGV[6] .. 'pop:prov:' .. ARGV[3], ARGV[2], 'EX', "
+    "ARGV[1]) end\n"
+    "return {ARGV[2], redis.call('HGETALL', KEYS[2]), redis.call('TTL', KEYS[1])}\n";
+
+/* KEYS: session; ARGV: ns, refresh ttl (0: none), logout flag. */
+static const char get_script[] =
+    "local crm = redis.call('GET', KEYS[1])\n"
+    "if not crm then return false end\n"
+    "local a = ARGV[1] .. 'pop:agent:' .. crm\n"
+    "local f = redis.call('HGETALL', a)\n"
+    "if ARGV[3] == '1' then\n"
+    "  redis.call('DEL', KEYS[1], a)\n"
+    "  for i = 1, #f, 2 do if f[i] == 'provider_id' and f[i+1] ~= '' then\n"
+    "    redis.call('DEL', ARGV[1] .. 'pop:prov:' .. f[i+1]) end end\n"
+    "  return {crm, f, 0}\n"
+    "end\n"
+    "if tonumber(ARGV[2]) > 0 then\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+    "  redis.call('EXPIRE', a, ARGV[2])\n"
+    "  for i = 1, #f, 2 do if f[i] == 'provider_id' and f[i+1] ~= '' then\n"
+    "    redis.call('EXPIRE', ARGV[1] .. 'pop:prov:' .. f[i+1], ARGV[2]) end end\n"
+    "end\n"
+    "return {crm, f, redis.call('TTL', KEYS[1])}\n";
+
+int pop_session_new_token(char *out, size_t outsz)
+{
+    unsigned char raw[POP_TOKEN_LEN / 2];
+    if (outsz < POP_TOKEN_LEN + 1 || RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+static void token_hash(const char *token, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, strlen(token), d);
+    for (size_t i = 0; i < sizeof d; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+typedef struct {
+    pop_session_fn cb;
+    void *ctx;
+} sess_req_t;
+
+static void on_reply(void *ctx, redisReply *r, const char *err)
+{
+    sess_req_t *q = ctx;
+    pop_session_info_t info = {"", "", "", "", 0, 0};
+    if (!err && r && r->type == REDIS_REPLY_ERROR)
+        err = r->str;
+    if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        const redisReply *f = r->element[1];
+        info.crm_id = r->element[0]->str;
+        info.provider_id = pop_store_field(f, "provider_id");
+        info.extension = pop_store_field(f, "extension");
+        info.call = pop_store_field(f, "call");
+        info.login_ms = strtoll(pop_store_field(f, "login_ms"), NULL, 10);
+        info.ttl_s = (long)r->element[2]->integer;
+    }
+    q->cb(q->ctx, &info, err);
+    free(q);
+}
+
+static int run(pop_store_t *s, const char *script, int nkeys, const char **argv, int argc,
+               pop_session_fn cb, void *ctx)
+{
+    sess_req_t *q = malloc(sizeof *q);
+    if (!q)
+        return -1;
+    q->cb = cb;
+    q->ctx = ctx;
+    char nk[8];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    const char *all[16] = {"EVAL", script, nk};
+    for (int i = 0; i < argc; i++)
+        all[3 + i] = argv[i];
+    if (cmn_redis_command_argv(pop_store_redis(s), on_reply, q, argc + 3, all, NULL) < 0) {
+        free(q);
+        return -1;
+    }
+    return 0;
+}
+
+int pop_session_login(pop_store_t *s, const char *token, const pop_login_t *who, long ttl_s,
+                      int64_t now_ms, pop_session_fn cb, void *ctx)
+{
+    char hash[2 * SHA256_DIGEST_LENGTH + 1], skey[200], akey[200], ttl[24], now[24];
+    const char *ns = pop_store_ns(s);
+    token_hash(token, hash);
+    snprintf(skey, sizeof skey, "%spop:sess:%s", ns, hash);
+    snprintf(akey, sizeof akey, "%spop:agent:%s", ns, who->crm_id);
+    snprintf(ttl, sizeof ttl, "%ld", ttl_s);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *argv[] = {skey,
+                          akey,
+                          ttl,
+                          who->crm_id,
+                          who->provider_id ? who->provider_id : "",
+                          who->extension ? who->extension : "",
+                          now,
+                          ns,
+                          hash};
+    return run(s, login_script, 2, argv, 9, cb, ctx);
+}
+
+static int get_or_logout(pop_store_t *s, const char *token, long refresh, const char *logout,
+                         pop_session_fn cb, void *ctx)
+{
+    char hash[2 * SHA256_DIGEST_LENGTH + 1], skey[200], ttl[24];
+    token_hash(token, hash);
+    snprintf(skey, sizeof skey, "%spop:sess:%s", pop_store_ns(s), hash);
+    snprintf(ttl, sizeof ttl, "%ld", refresh);
+    const char *argv[] = {skey, pop_store_ns(s), ttl, logout};
+    return run(s, get_script, 1, argv, 4, cb, ctx);
+}
+
+int pop_session_get(pop_store_t *s, const char *token, long refresh_ttl_s, pop_session_fn cb,
+                    void *ctx)
+{
+    return get_or_logout(s, token, refresh_ttl_s, "0", cb, ctx);
+}
+
+int pop_session_logout(pop_store_t *s, const char *token, pop_session_fn cb, void *ctx)
+{
+    return get_or_logout(s, token, 0, "1", cb, ctx);
+}

@@ -1,0 +1,47 @@
+/* Agent sessions in Redis (R-P1): log in, heartbeat with expiry, log out,
+ * the agent's current call. A session is found by its token; Redis keeps
+ * only the token's SHA-256, so a copy of Redis does not let anyone read
+ * pops. One session per agent: a new login ends the previous one (its
+ * token stops working), so a pop stream is always exactly that agent's. */
+#ifndef POP_SESSION_H
+#define POP_SESSION_H
+
+#include "pop_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define POP_TOKEN_LEN 64 /* hex of 32 random bytes */
+
+typedef struct {
+    const char *crm_id;      /* CRM agent id: whose pops */
+    const char *provider_id; /* the telephony's agent id (for unmapped agents, R-I3) */
+    const char *extension;   /* device / extension */
+} pop_login_t;
+
+/* Writes a new random token (POP_TOKEN_LEN hex + NUL) into out: 0, or -1
+ * when the system has no randomness to give. */
+int pop_session_new_token(char *out, size_t outsz) __attribute__((warn_unused_result));
+
+/* The agent a token belongs to: crm_id "" when the token is unknown or
+ * expired. Borrowed for the call. login_ms: when the session started;
+ * call: the agent's current call ("" when none). */
+typedef struct {
+    const char *crm_id, *provider_id, *extension, *call;
+    int64_t login_ms;
+    long ttl_s; /* seconds left */
+} pop_session_info_t;
+typedef void (*pop_session_fn)(void *ctx, const pop_session_info_t *info, const char *err);
+
+int pop_session_login(pop_store_t *s, const char *token, const pop_login_t *who, long ttl_s,
+                      int64_t now_ms, pop_session_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+/* Resolves the token; with refresh_ttl_s > 0 also extends the session
+ * (heartbeat). */
+int pop_session_get(pop_store_t *s, const char *token, long refresh_ttl_s, pop_session_fn cb,
+                    void *ctx) __attribute__((warn_unused_result));
+/* Ends the session; info.crm_id says whose it was ("" when unknown). */
+int pop_session_logout(pop_store_t *s, const char *token, pop_session_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,135 @@
+// The agent page: log in, follow the pop stream, act on a pop.
+// Every text that came from a provider or the CRM is set with textContent
+// (never innerHTML), so a name like <img src=x onerror=...> shows as text.
+// The session token lives in an HttpOnly cookie: never in a URL.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const KIND = { incoming: "Incoming call", ticket: "Ticket", profile: "Customer", new_case: "New case" };
+let source = null, heartbeat = null, me = null;
+const shown = new Map(); // call id -> its card (a call's later pop replaces the earlier)
+
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+  const r = await fetch(path, init);
+  let data = null;
+  try { data = await r.json(); } catch (_) { /* no body */ }
+  return { status: r.status, data };
+}
+
+function setText(el, value) { el.textContent = value == null ? "" : String(value); }
+
+function safeUrl(u) {
+  try { const x = new URL(u); return x.protocol === "https:" || x.protocol === "http:" ? x.href : null; }
+  catch (_) { return null; }
+}
+
+function render(pop) {
+  const card = $("#pop-tpl").content.firstElementChild.cloneNode(true);
+  card.classList.add(pop.kind);
+  card.dataset.callId = pop.call_id;
+  card.dataset.popId = pop.pop_id;
+  setText($(".kind", card), KIND[pop.kind] || pop.kind);
+  setText($("time", card), new Date(pop.created_at).toLocaleTimeString());
+  const c = pop.caller || {};
+  setText($(".caller", card), c.name || (c.known ? "Customer" : "Unknown caller"));
+  setText($(".number", card), c.number || "withheld");
+  setText($(".queue", card), pop.queue || "—");
+  for (const [cls, v] of [["email", c.email], ["company", c.company]]) {
+    if (v) setText($("." + cls, card), v); else card.querySelectorAll(".f-" + cls).forEach(e => e.remove());
+  }
+  if (pop.ticket) {
+    setText($(".ticket", card), "#" + pop.ticket.id + (pop.ticket.subject ? " · " + pop.ticket.subject : "") +
+            (pop.ticket.status ? " (" + pop.ticket.status + ")" : ""));
+  } else card.querySelectorAll(".f-ticket").forEach(e => e.remove());
+  const a = $("a.open", card), url = pop.crm_url && safeUrl(pop.crm_url);
+  if (url) {
+    a.href = url;
+    setText(a, pop.kind === "ticket" ? "Open ticket #" + pop.ticket.id :
+               pop.kind === "new_case" ? "Open a new case" : "Open customer profile");
+  } else a.parentElement.remove();
+  const form = $("form.retarget", card);
+  form.addEventListener("submit", ev => {
+    ev.preventDefault();
+    act(card, { action: "call.retargeted", call_id: pop.call_id, ticket_id: form.ticket_id.value.trim() });
+  });
+  $(".new-ticket", card).addEventListener("click", () => act(card, { action: "call.new_ticket", call_id: pop.call_id }));
+  const old = shown.get(pop.call_id);
+  if (old) old.replaceWith(card); else $("#pops").prepend(card);
+  shown.set(pop.call_id, card);
+  setText($("#status"), "Last pop " + new Date().toLocaleTimeString());
+}
+
+async function act(card, body) {
+  const out = $(".result", card);
+  setText(out, "…");
+  const r = await api("POST", "/v1/actions", body);
+  if (r.status === 401) return loggedOut("Session ended: log in again.");
+  setText(out, r.status === 202 ? "Sent." : "Not sent: " + ((r.data && r.data.error) || r.status));
+}
+
+function follow() {
+  // EventSource sends the cookie, and Last-Event-ID when it reconnects:
+  // the server replays what was missed (R-P5).
+  source = new EventSource("/v1/pops/stream");
+  source.addEventListener("pop", ev => {
+    try { render(JSON.parse(ev.data)); } catch (err) { console.error("bad pop", err); }
+  });
+  source.onopen = () => setText($("#status"), "Connected. Waiting for calls…");
+  source.onerror = async () => {
+    setText($("#status"), "Reconnecting…");
+    const r = await api("GET", "/v1/sessions/me");
+    if (r.status === 401) loggedOut("Session ended: log in again.");
+  };
+}
+
+function loggedIn(session) {
+  // A new login (another agent at the same desk): nothing of the previous
+  // session stays, neither its stream nor its pops.
+  if (source) source.close();
+  if (heartbeat) clearInterval(heartbeat);
+  $("#pops").replaceChildren();
+  shown.clear();
+  me = session;
+  $("#login").hidden = true;
+  $("#desk").hidden = false;
+  $("#logout").hidden = false;
+  setText($("#who"), "Agent " + session.agent_crm_id + (session.extension ? " · ext " + session.extension : ""));
+  follow();
+  const every = Math.max(5, Math.floor((session.expires_in || 60) / 3)) * 1000;
+  heartbeat = setInterval(async () => {
+    const r = await api("POST", "/v1/sessions/heartbeat");
+    if (r.status === 401) loggedOut("Session expired: log in again.");
+  }, every);
+}
+
+function loggedOut(msg) {
+  if (source) source.close();
+  if (heartbeat) clearInterval(heartbeat);
+  source = heartbeat = me = null;
+  $("#pops").replaceChildren();
+  shown.clear();
+  $("#login").hidden = false;
+  $("#desk").hidden = true;
+  $("#logout").hidden = true;
+  setText($("#who"), "");
+  setText($("#login-error"), msg || "");
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#login").addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const f = ev.target;
+    const body = { agent_crm_id: f.agent_crm_id.value.trim() };
+    if (f.provider_agent_id.value.trim()) body.provider_agent_id = f.provider_agent_id.value.trim();
+    if (f.extension.value.trim()) body.extension = f.extension.value.trim();
+    const r = await api("POST", "/v1/sessions", body, { Authorization: "Bearer " + f.secret.value });
+    f.secret.value = "";
+    if (r.status === 201) { setText($("#login-error"), ""); loggedIn(r.data); }
+    else setText($("#login-error"), (r.data && r.data.error) || "Login failed (" + r.status + ")");
+  });
+  $("#logout").addEventListener("click", async () => { await api("POST", "/v1/sessions/logout"); loggedOut(); });
+  const r = await api("GET", "/v1/sessions/me"); // a reload keeps the session
+  if (r.status === 200) loggedIn(r.data);
+});

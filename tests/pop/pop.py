@@ -1,0 +1,227 @@
+"""Helpers of the pop-service tests (tests/pop) and of tests/bench/pop-latency:
+callbus-pop as a child process (built on tests/ticket_e2e/e2e.py's
+TicketService: same life cycle, HTTP and metrics helpers), agent sessions,
+and a Server-Sent Events client that records every event it reads."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "ticket_e2e"))
+
+import e2e  # noqa: E402
+from e2e import BROKERS, REDIS_URL, RUN, Call, Topics, wait_for  # noqa: E402,F401
+
+SECRET = "pop-provisioning-secret"
+DEFAULT_BIN = os.path.join(ROOT, "build", "test", "services", "pop", "callbus-pop")
+
+
+class PopService(e2e.TicketService):
+    """callbus-pop, configured for one test module (its topics, its group)."""
+
+    def __init__(self, topics, group, logdir, name, env=None):  # noqa: D107 - no emulator here
+        self.topics, self.group, self.name = topics, group, name
+        self.bin = os.environ.get("CALLBUS_POP_BIN", DEFAULT_BIN)
+        self.logpath = os.path.join(logdir, f"{name}.log")
+        self.env = {
+            "CALLBUS_KAFKA_BROKERS": BROKERS,
+            "CALLBUS_REDIS_URL": REDIS_URL,
+            "CALLBUS_TOPIC_PREFIX": topics.prefix,
+            "CALLBUS_TOPIC_PARTITIONS": "3",
+            "CALLBUS_POP_GROUP": group,
+            "CALLBUS_HTTP_BIND": "127.0.0.1",
+            "CALLBUS_HTTP_PORT": "0",
+            "CALLBUS_LOG_LEVEL": "debug",
+            "CALLBUS_POP_PROVISIONING_SECRET": SECRET,
+            "CALLBUS_POP_NEW_CASE_URL": "https://crm.example.com/tickets/new?phone={phone}",
+            "CALLBUS_SHUTDOWN_GRACE_MS": "10000",
+        }
+        self.env.update(env or {})
+        self.proc = None
+        self.port = None
+        self.starts = 0
+
+    def _port(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                 + self.log_tail())
+        m = re.search(r"pop listening on [^\"]*:(\d+)", self._log_since_start())
+        return int(m.group(1)) if m else None
+
+    def idle(self):
+        return self.metrics().get("pop_events_in_flight", 1) == 0
+
+    # -- sessions ------------------------------------------------------------
+    def login(self, crm_id, provider_id=None, extension=None, secret=SECRET):
+        body = {"agent_crm_id": crm_id}
+        if provider_id:
+            body["provider_agent_id"] = provider_id
+        if extension:
+            body["extension"] = extension
+        return self.http("POST", "/v1/sessions", body, {"Authorization": f"Bearer {secret}"})
+
+    def agent(self, crm_id, provider_id=None, extension=None):
+        status, body, _ = self.login(crm_id, provider_id, extension)
+        assert status == 201, (status, body)
+        return body["token"]
+
+    def as_agent(self, token, method, path, body=None):
+        return self.http(method, path, body, {"Authorization": f"Bearer {token}"})
+
+    def stream(self, token, last_event_id=None):
+        return SseClient(self.port, token, last_event_id)
+
+
+class SseClient:
+    """GET /v1/pops/stream in a thread: .events holds (id, event, data dict)
+    in arrival order, with the monotonic time each arrived."""
+
+    def __init__(self, port, token, last_event_id=None, cookie=False):
+        self.events, self.times = [], []
+        self.status = None
+        self.closed = threading.Event()
+        self._lock = threading.Condition()
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        hdrs = {"Accept": "text/event-stream"}
+        if cookie:
+            hdrs["Cookie"] = f"callbus_pop={token}"
+        elif token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        if last_event_id:
+            hdrs["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", "/v1/pops/stream", headers=hdrs)
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        if self.status != 200:
+            self.body = self.resp.read()
+            self.closed.set()
+            return
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        ev = {"id": None, "event": None, "data": []}
+        try:
+            while True:
+                line = self.resp.fp.readline()
+                if not line:
+                    break
+                line = line.decode().rstrip("\r\n")
+                if line == "":
+                    if ev["data"]:
+                        with self._lock:
+                            self.events.append((ev["id"], ev["event"],
+                                                json.loads("\n".join(ev["data"]))))
+                            self.times.append(time.monotonic())
+                            self._lock.notify_all()
+                    ev = {"id": None, "event": None, "data": []}
+                elif line.startswith(":"):
+                    continue
+                else:
+                    name, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if name == "data":
+                        ev["data"].append(value)
+                    elif name in ("id", "event"):
+                        ev[name] = value
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        finally:
+            self.closed.set()
+
+    def pops(self):
+        with self._lock:
+            return [d for _, _, d in self.events]
+
+    def wait(self, cond, timeout=20.0, what="pop"):
+        """Waits until cond(list of pops) is truthy; returns it."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                got = cond([d for _, _, d in self.events])
+                if got:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out waiting for {what}; have "
+                                         f"{[ (d['kind'], d['call_id']) for _, _, d in self.events]}")
+                self._lock.wait(min(left, 0.2))
+
+    def wait_kind(self, call, kind, timeout=20.0):
+        return self.wait(lambda ps: next((p for p in ps if p["call_id"] == call.call_id
+                                          and p["kind"] == kind), None), timeout,
+                         f"{kind} pop of {call.call_id}")
+
+    def last_id(self):
+        with self._lock:
+            return self.events[-1][0] if self.events else None
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def ticket_event(call, ticket_id, *, status="open", subject=None, contact=None, assignee=None,
+                 url_base="https://acme.zendesk.com/agent/tickets/"):
+    """A ticket event as ticket-service publishes it (schemas/ticket-event.schema.json)."""
+    ev = {"schema_version": 1, "event_id": f"tkt-{call.call_id}-{ticket_id}",
+          "call_id": call.call_id, "ticket_id": str(ticket_id),
+          "ticket_url": f"{url_base}{ticket_id}", "status": status, "ticket_kind": "call",
+          "occurred_at": e2e.iso_ms(time.time())}
+    if call.number:
+        ev["customer_number"] = call.number
+    if subject:
+        ev["subject"] = subject
+    if contact:
+        ev["contact"] = contact
+    if assignee:
+        ev["assignee_id"] = assignee
+    return ev
+
+
+def produce_ticket_events(topics, *events):
+    lines = [f"{ev.get('customer_number') or ev['call_id']}|{json.dumps(ev)}" for ev in events]
+    proc = subprocess.run(["kcat", "-b", BROKERS, "-P", "-t", topics.prefix + "ticket-events",
+                           "-K", "|"], input="\n".join(lines) + "\n", text=True,
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def start_pop(prefix_topics, group, logdir, name, env=None):
+    svc = PopService(prefix_topics, group, logdir, name, env)
+    svc.start()
+    return svc
+
+
+_pop_validator = None
+
+
+def check_pop(msg):
+    """A screen pop is valid for schemas/screen-pop.schema.json."""
+    global _pop_validator
+    if _pop_validator is None:
+        import jsonschema
+        with open(os.path.join(ROOT, "schemas", "screen-pop.schema.json"), encoding="utf-8") as f:
+            schema = json.load(f)
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _pop_validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    _pop_validator.validate(msg)
+
+
+def cdp_browser():
+    """Headless Chromium driven over DevTools (tests/pop/cdp.py)."""
+    import cdp
+    return cdp.Browser()

@@ -1,0 +1,118 @@
+/* pop_rules: one case per pop rule (R-P2, R-P3, R-P4), no I/O. */
+#include "pop_rules.h"
+#include "test.h"
+
+static pop_call_view_t call(void)
+{
+    return (pop_call_view_t){.call_id = "c1",
+                             .number = "+393331234567",
+                             .queue = "billing",
+                             .agent = "",
+                             .ticket_id = "",
+                             .ticket_url = "",
+                             .subject = "",
+                             .status = "",
+                             .contact_id = "",
+                             .contact_url = "",
+                             .contact_name = "",
+                             .contact_email = "",
+                             .contact_company = ""};
+}
+
+/* R-P2: ringing at an agent: the incoming-call notification, known caller or not. */
+static void test_ringing_notifies_the_ringing_agent(void)
+{
+    pop_call_view_t c = call();
+    pop_decision_t d = pop_rules_decide(POP_IN_OFFERED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_INCOMING);
+    ASSERT_EQ_STR(d.agent, "900001");
+    json_t *m = pop_rules_message(&d, &c, "", 0);
+    ASSERT_TRUE(json_is_false(json_object_get(json_object_get(m, "caller"), "known")));
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(m, "caller"), "number")),
+                  "+393331234567");
+    json_decref(m);
+    d = pop_rules_decide(POP_IN_OFFERED, "", &c); /* unmapped and not logged in: nobody */
+    ASSERT_EQ_INT(d.kind, POP_NONE);
+}
+
+/* R-P3: ticket, else profile, else the new-case form. */
+static void test_answer_pops_ticket_else_profile_else_new_case(void)
+{
+    pop_call_view_t c = call();
+    pop_decision_t d = pop_rules_decide(POP_IN_ANSWERED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_NEW_CASE);
+    json_t *m = pop_rules_message(&d, &c, "https://crm/new?p={phone}&x=1", 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(m, "crm_url")),
+                  "https://crm/new?p=%2B393331234567&x=1");
+    json_decref(m);
+    c.contact_id = "77";
+    c.contact_url = "https://crm/users/77";
+    d = pop_rules_decide(POP_IN_ANSWERED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_PROFILE);
+    c.ticket_id = "4711";
+    c.ticket_url = "https://crm/tickets/4711";
+    c.subject = "Call from +393331234567";
+    c.status = "open";
+    d = pop_rules_decide(POP_IN_ANSWERED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_TICKET);
+    m = pop_rules_message(&d, &c, "", 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(m, "crm_url")), "https://crm/tickets/4711");
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(m, "ticket"), "status")),
+                  "open");
+    ASSERT_EQ_STR(json_string_value(json_object_get(m, "queue")), "billing");
+    json_decref(m);
+}
+
+/* R-P3: the ticket bound after the answer pops to whoever has the call;
+ * before any answer it waits for it. */
+static void test_ticket_bound_after_answer(void)
+{
+    pop_call_view_t c = call();
+    c.ticket_id = "4711";
+    c.ticket_url = "https://crm/tickets/4711";
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_TICKET, "", &c).kind, POP_NONE);
+    c.answered = 1;
+    c.agent = "900002";
+    pop_decision_t d = pop_rules_decide(POP_IN_TICKET, "", &c);
+    ASSERT_EQ_INT(d.kind, POP_TICKET);
+    ASSERT_EQ_STR(d.agent, "900002");
+}
+
+/* R-P4: a transfer pops to the receiving agent. */
+static void test_transfer_pops_the_receiving_agent(void)
+{
+    pop_call_view_t c = call();
+    c.answered = 1;
+    c.agent = "900001";
+    pop_decision_t d = pop_rules_decide(POP_IN_TRANSFERRED, "900002", &c);
+    ASSERT_EQ_STR(d.agent, "900002");
+    ASSERT_EQ_INT(d.kind, POP_NEW_CASE);
+}
+
+/* The answer and the ticket racing on two replicas make the same pop id. */
+static void test_same_ticket_pop_same_id(void)
+{
+    char a[128], b[128];
+    pop_call_view_t c = call();
+    c.ticket_id = "4711";
+    c.ticket_url = "https://crm/tickets/4711";
+    c.answered = 1;
+    c.agent = "900001";
+    pop_decision_t from_answer = pop_rules_decide(POP_IN_ANSWERED, "900001", &c);
+    pop_decision_t from_ticket = pop_rules_decide(POP_IN_TICKET, "", &c);
+    pop_rules_pop_id(&from_answer, &c, a, sizeof a);
+    pop_rules_pop_id(&from_ticket, &c, b, sizeof b);
+    ASSERT_EQ_STR(a, b);
+}
+
+static void test_ended_pops_nothing(void)
+{
+    pop_call_view_t c = call();
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_ENDED, "900001", &c).kind, POP_NONE);
+}
+
+TEST_MAIN("pop_rules", TEST_CASE(test_ringing_notifies_the_ringing_agent),
+          TEST_CASE(test_answer_pops_ticket_else_profile_else_new_case),
+          TEST_CASE(test_ticket_bound_after_answer),
+          TEST_CASE(test_transfer_pops_the_receiving_agent),
+          TEST_CASE(test_same_ticket_pop_same_id), TEST_CASE(test_ended_pops_nothing))

@@ -1,0 +1,223 @@
+"""callbus-pop end to end on one replica: the session API and its token
+rules (R-P1), pops for ringing, answer, transfer and a ticket bound after
+the answer (R-P2..R-P4), reconnects with Last-Event-ID and one agent never
+seeing another's pop (R-P5), agent actions onto agent-actions (R-P6)."""
+import json
+import subprocess
+import time
+
+import pop
+from pop import Call
+
+A1, A2 = pop.e2e.AGENT1, pop.e2e.AGENT2
+
+
+def test_login_needs_the_provisioning_secret(svc):
+    status, body, _ = svc.login("900001", secret="wrong")
+    assert status == 401 and body["error"]
+    status, body, _ = svc.http("POST", "/v1/sessions", {"agent_crm_id": "900001"})
+    assert status == 401
+    status, body, _ = svc.login("bad id with spaces")
+    assert status == 400 and body["field"] == "agent_crm_id"
+
+
+def test_session_me_heartbeat_logout(svc):
+    token = svc.agent("910001", "2001", "201")
+    status, me, _ = svc.as_agent(token, "GET", "/v1/sessions/me")
+    assert status == 200
+    assert (me["agent_crm_id"], me["provider_agent_id"], me["extension"]) == ("910001", "2001",
+                                                                              "201")
+    status, hb, _ = svc.as_agent(token, "POST", "/v1/sessions/heartbeat")
+    assert status == 200 and 110 <= hb["expires_in"] <= 120
+    status, _, _ = svc.as_agent(token, "POST", "/v1/sessions/logout")
+    assert status == 200
+    assert svc.as_agent(token, "GET", "/v1/sessions/me")[0] == 401  # ended: 401
+
+
+def test_wrong_and_missing_tokens_are_401(svc):
+    assert svc.http("GET", "/v1/sessions/me")[0] == 401
+    assert svc.as_agent("0" * 64, "GET", "/v1/sessions/me")[0] == 401
+    assert svc.as_agent("not-a-token", "GET", "/v1/sessions/me")[0] == 401
+    assert pop.SseClient(svc.port, "f" * 64).status == 401
+    assert pop.SseClient(svc.port, None).status == 401
+
+
+def test_session_expires_without_heartbeat(topics, logdir):
+    short = pop.start_pop(topics, f"pop-ttl-{pop.RUN}", logdir, "pop-ttl",
+                          {"CALLBUS_POP_SESSION_TTL_S": "10"})
+    try:
+        token = short.agent("910009")
+        assert short.as_agent(token, "GET", "/v1/sessions/me")[0] == 200
+        pop.wait_for(lambda: short.as_agent(token, "GET", "/v1/sessions/me")[0] == 401, 20,
+                     what="the session to expire")
+    finally:
+        short.stop()
+
+
+def test_a_new_login_ends_the_old_token(svc):
+    old = svc.agent("910002")
+    new = svc.agent("910002")
+    assert svc.as_agent(old, "GET", "/v1/sessions/me")[0] == 401
+    assert svc.as_agent(new, "GET", "/v1/sessions/me")[0] == 200
+
+
+def test_ringing_answer_then_ticket(svc, topics):
+    token = svc.agent(A1["crm_id"], A1["provider_id"])
+    sse = svc.stream(token)
+    call = Call()
+    topics.produce(call.offered(A1))
+    ring = sse.wait_kind(call, "incoming")  # R-P2
+    assert ring["caller"] == {"number": call.number, "name": None, "email": None,
+                              "company": None, "known": False}
+    assert ring["queue"] == "billing" and ring["agent_crm_id"] == A1["crm_id"]
+    topics.produce(call.answered(A1))
+    first = sse.wait_kind(call, "new_case")  # R-P3: no customer, no ticket yet
+    assert first["crm_url"].startswith("https://crm.example.com/tickets/new?phone=%2B39")
+    status, me, _ = svc.as_agent(token, "GET", "/v1/sessions/me")
+    assert me["current_call"] == call.call_id  # R-P1: the call the agent is on
+    pop.produce_ticket_events(topics, pop.ticket_event(
+        call, 5001, subject="Call from " + call.number,
+        contact={"id": "77", "url": "https://acme.zendesk.com/agent/users/77", "name": "Ada"}))
+    tp = sse.wait_kind(call, "ticket")  # followed by the ticket pop
+    assert tp["crm_url"] == "https://acme.zendesk.com/agent/tickets/5001"
+    assert tp["ticket"] == {"id": "5001", "url": "https://acme.zendesk.com/agent/tickets/5001",
+                            "subject": "Call from " + call.number, "status": "open"}
+    assert tp["caller"]["name"] == "Ada" and tp["caller"]["known"]
+    topics.produce(call.ended(agent=A1))
+    pop.wait_for(lambda: svc.as_agent(token, "GET", "/v1/sessions/me")[1]["current_call"] is None,
+                 what="the current call to clear")
+    sse.close()
+
+
+def test_ticket_known_at_answer_pops_the_ticket_once(svc, topics):
+    token = svc.agent("910003")
+    agent = {"provider_id": "3003", "crm_id": "910003", "name": "Three"}
+    sse = svc.stream(token)
+    call = Call()
+    pop.produce_ticket_events(topics, pop.ticket_event(call, 5002))
+    svc.wait_idle()
+    topics.produce(call.answered(agent))
+    sse.wait_kind(call, "ticket")
+    # A replay of both events pops nothing new (one pop id).
+    pop.produce_ticket_events(topics, pop.ticket_event(call, 5002))
+    topics.produce(call.answered(agent))
+    marker = Call()
+    topics.produce(marker.answered(agent))
+    sse.wait_kind(marker, "new_case")
+    assert [p["kind"] for p in sse.pops() if p["call_id"] == call.call_id] == ["ticket"]
+    sse.close()
+
+
+def test_transfer_pops_the_receiving_agent(svc, topics):
+    t1, t2 = svc.agent(A1["crm_id"], A1["provider_id"]), svc.agent(A2["crm_id"], A2["provider_id"])
+    s1, s2 = svc.stream(t1), svc.stream(t2)
+    call = Call()
+    pop.produce_ticket_events(topics, pop.ticket_event(call, 5003))
+    topics.produce(call.answered(A1))
+    s1.wait_kind(call, "ticket")
+    topics.produce(call.transferred(A2, A1))
+    got = s2.wait_kind(call, "ticket")  # R-P4
+    assert got["agent_crm_id"] == A2["crm_id"]
+    assert svc.as_agent(t2, "GET", "/v1/sessions/me")[1]["current_call"] == call.call_id
+    s1.close()
+    s2.close()
+
+
+def test_unmapped_agent_found_by_login(svc, topics):
+    """An event without a CRM id (R-I3) pops to whoever logged in with its provider id."""
+    token = svc.agent("910004", "temp-5555")
+    sse = svc.stream(token)
+    call = Call()
+    topics.produce(call.answered({"provider_id": "temp-5555", "name": "Temp"}))
+    assert sse.wait_kind(call, "new_case")["agent_crm_id"] == "910004"
+    sse.close()
+
+
+def test_one_agent_never_gets_another_agents_pop(svc, topics):
+    ta, tb = svc.agent("910005"), svc.agent("910006")
+    sa, sb = svc.stream(ta), svc.stream(tb)
+    a = {"provider_id": "p5", "crm_id": "910005", "name": "A"}
+    b = {"provider_id": "p6", "crm_id": "910006", "name": "B"}
+    calls = [(Call(), a if i % 2 == 0 else b) for i in range(10)]
+    topics.produce(*[c.answered(ag) for c, ag in calls])
+    sa.wait(lambda ps: len(ps) >= 5, what="A's five pops")
+    sb.wait(lambda ps: len(ps) >= 5, what="B's five pops")
+    svc.wait_idle()
+    assert {p["agent_crm_id"] for p in sa.pops()} == {"910005"}
+    assert {p["agent_crm_id"] for p in sb.pops()} == {"910006"}
+    assert sorted(p["call_id"] for p in sa.pops()) == sorted(c.call_id for c, ag in calls
+                                                             if ag is a)
+    sa.close()
+    sb.close()
+
+
+def test_reconnect_with_last_event_id_loses_nothing(svc, topics):
+    token = svc.agent("910007")
+    agent = {"provider_id": "p7", "crm_id": "910007", "name": "Seven"}
+    sse = svc.stream(token)
+    calls = [Call() for _ in range(6)]
+    topics.produce(*[c.answered(agent) for c in calls[:2]])
+    sse.wait(lambda ps: len(ps) >= 2, what="the first two pops")
+    last = sse.last_id()
+    sse.close()
+    topics.produce(*[c.answered(agent) for c in calls[2:]])  # while the browser is away
+    svc.wait_idle()
+    again = svc.stream(token, last_event_id=last)
+    got = again.wait(lambda ps: ps if len(ps) >= 4 else None, what="the four missed pops")
+    # Different customers: different partitions, so any order; none twice.
+    assert sorted(p["call_id"] for p in got) == sorted(c.call_id for c in calls[2:])
+    ids = [i for i, _, _ in again.events]
+    assert ids == sorted(ids, key=lambda s: tuple(map(int, s.split("-"))))
+    # Without Last-Event-ID: everything since the session began.
+    fresh = svc.stream(token)
+    fresh.wait(lambda ps: len(ps) >= 6, what="every pop since login")
+    for s in (again, fresh):
+        s.close()
+
+
+def test_bad_last_event_id_is_400(svc):
+    token = svc.agent("910008")
+    c = pop.SseClient(svc.port, token, last_event_id="x\u00e9")
+    assert c.status == 400
+
+
+def test_agent_action_goes_to_agent_actions(svc, topics):
+    token = svc.agent(A1["crm_id"], A1["provider_id"])
+    other = svc.agent("910010")
+    call = Call()
+    topics.produce(call.answered(A1))
+    sse = svc.stream(token)
+    sse.wait_kind(call, "new_case")
+    status, body, _ = svc.as_agent(other, "POST", "/v1/actions",
+                                   {"action": "call.new_ticket", "call_id": call.call_id})
+    assert status == 403  # not their call
+    status, body, _ = svc.as_agent(token, "POST", "/v1/actions",
+                                   {"action": "call.retargeted", "call_id": call.call_id})
+    assert status == 400 and body["field"] == "ticket_id"
+    status, body, _ = svc.as_agent(token, "POST", "/v1/actions",
+                                   {"action": "call.retargeted", "call_id": call.call_id,
+                                    "ticket_id": "4242"})
+    assert status == 202, body
+    out = subprocess.run(["kcat", "-b", pop.BROKERS, "-C", "-t", topics.prefix + "agent-actions",
+                          "-o", "beginning", "-e", "-J", "-q"], capture_output=True, text=True,
+                         timeout=60).stdout
+    msgs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    acts = [json.loads(m["payload"]) for m in msgs]
+    mine = [a for a in acts if a["action_id"] == body["action_id"]]
+    assert len(mine) == 1 and mine[0]["ticket_id"] == "4242"
+    assert mine[0]["agent_crm_id"] == A1["crm_id"] and mine[0]["customer_number"] == call.number
+    assert [m["key"] for m in msgs if json.loads(m["payload"])["action_id"] ==
+            body["action_id"]] == [call.number]
+    sse.close()
+
+
+def test_screen_pops_topic_carries_the_pops(svc, topics):
+    out = subprocess.run(["kcat", "-b", pop.BROKERS, "-C", "-t", topics.prefix + "screen-pops",
+                          "-o", "beginning", "-e", "-J", "-q"], capture_output=True, text=True,
+                         timeout=60).stdout
+    msgs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    assert msgs
+    for m in msgs:
+        pop_msg = json.loads(m["payload"])
+        assert m["key"] == pop_msg["agent_crm_id"]
+        pop.check_pop(pop_msg)
