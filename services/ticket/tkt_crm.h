@@ -64,6 +64,7 @@ typedef struct {
 
 #define TKT_CRM_MAX_LIST 16
 #define TKT_CRM_MAX_BULK 100
+#define TKT_CRM_MAX_FIELDS 64
 
 typedef struct {
     int ok;
@@ -76,16 +77,20 @@ typedef struct {
     size_t n_contacts;
     /* create_ticket, show_ticket, update_ticket */
     tkt_crm_ticket_t ticket;
-    /* find_by_external_id, contact_tickets */
-    tkt_crm_ticket_t tickets[TKT_CRM_MAX_LIST];
+    /* The lists below are the adapter's buffers (borrowed, like the result),
+     * made only for the ops that fill them: a result in every in-flight op
+     * would otherwise hold ~40 KB (issue 7 item 8). NULL when n is 0. */
+    /* find_by_external_id, contact_tickets: up to TKT_CRM_MAX_LIST */
+    tkt_crm_ticket_t *tickets;
     size_t n_tickets;
-    /* bulk_update: one item per op, in the ops' order */
-    tkt_crm_item_t items[TKT_CRM_MAX_BULK];
+    /* bulk_update, ticket_statuses: one item per op/id, in their order (up
+     * to TKT_CRM_MAX_BULK) */
+    tkt_crm_item_t *items;
     size_t n_items;
     /* has_marker */
     int marker_found;
-    /* list_fields: ids of the ticket fields the CRM has */
-    char field_ids[64][TKT_ID_MAX];
+    /* list_fields: ids of the ticket fields the CRM has (up to TKT_CRM_MAX_FIELDS) */
+    char (*field_ids)[TKT_ID_MAX];
     size_t n_field_ids;
 } tkt_crm_result_t;
 

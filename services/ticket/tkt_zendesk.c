@@ -345,8 +345,32 @@ static void op_free(zd_op_t *op)
     http_free(op->http);
     free(op->marker);
     free(op->job_ids);
+    if (op->res) {
+        free(op->res->tickets);
+        free(op->res->items);
+        free(op->res->field_ids);
+    }
     free(op->res);
     free(op);
+}
+
+/* The lists an op of this kind fills (tkt_crm.h): made for it alone. */
+static int res_lists(tkt_crm_result_t *res, const char *name)
+{
+    static const char *const with_tickets[] = {"find_by_external_id", "contact_tickets"};
+    static const char *const with_items[] = {"ticket_statuses", "bulk_update", "await_jobs"};
+    for (size_t i = 0; i < 2; i++)
+        if (strcmp(name, with_tickets[i]) == 0 &&
+            !(res->tickets = calloc(TKT_CRM_MAX_LIST, sizeof *res->tickets)))
+            return -1;
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(name, with_items[i]) == 0 &&
+            !(res->items = calloc(TKT_CRM_MAX_BULK, sizeof *res->items)))
+            return -1;
+    if (strcmp(name, "list_fields") == 0 &&
+        !(res->field_ids = calloc(TKT_CRM_MAX_FIELDS, sizeof *res->field_ids)))
+        return -1;
+    return 0;
 }
 
 static void op_unlink(zd_t *zd, zd_op_t *op)
@@ -436,15 +460,11 @@ static zd_op_t *op_new(zd_t *zd, const char *name, tkt_prio_t prio, tkt_crm_cb c
     zd_op_t *op = calloc(1, sizeof *op);
     if (op)
         op->res = calloc(1, sizeof *op->res);
-    if (op && op->res)
+    if (op && op->res && res_lists(op->res, name) == 0)
         op->timer = evtimer_new(zd->base, on_op_timer, op);
     if (!op || !op->res || !op->timer) {
-        if (op) {
-            if (op->timer)
-                event_free(op->timer);
-            free(op->res);
-            free(op);
-        }
+        if (op)
+            op_free(op);
         static tkt_crm_result_t oom;
         memset(&oom, 0, sizeof oom);
         copy_str(oom.error, sizeof oom.error, "out of memory");
@@ -1672,7 +1692,7 @@ static void step_fields(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int
     }
     json_array_foreach(json_object_get(j, "ticket_fields"), i, f)
     {
-        if (op->res->n_field_ids == sizeof op->res->field_ids / sizeof op->res->field_ids[0])
+        if (op->res->n_field_ids == TKT_CRM_MAX_FIELDS)
             break;
         json_id(json_object_get(f, "id"), op->res->field_ids[op->res->n_field_ids],
                 sizeof op->res->field_ids[0]);

@@ -40,6 +40,8 @@ class PopService(e2e.TicketService):
             "CALLBUS_POP_GROUP": group,
             "CALLBUS_HTTP_BIND": "127.0.0.1",
             "CALLBUS_HTTP_PORT": "0",
+            "CALLBUS_ADMIN_BIND": "127.0.0.1",
+            "CALLBUS_ADMIN_PORT": "0",
             "CALLBUS_LOG_LEVEL": "debug",
             "CALLBUS_POP_PROVISIONING_SECRET": SECRET,
             "CALLBUS_POP_NEW_CASE_URL": "https://crm.example.com/tickets/new?phone={phone}",
@@ -48,6 +50,7 @@ class PopService(e2e.TicketService):
         self.env.update(env or {})
         self.proc = None
         self.port = None
+        self.admin_port = None
         self.starts = 0
 
     def _port(self):
@@ -55,6 +58,10 @@ class PopService(e2e.TicketService):
             raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
                                  + self.log_tail())
         m = re.search(r"pop listening on [^\"]*:(\d+)", self._log_since_start())
+        return int(m.group(1)) if m else None
+
+    def _admin_port(self):
+        m = re.search(r"pop admin listening on [^\"]*:(\d+)", self._log_since_start())
         return int(m.group(1)) if m else None
 
     def idle(self):

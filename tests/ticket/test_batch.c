@@ -26,7 +26,10 @@ static void fake_bulk(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job
 {
     fake_crm_t *f = (fake_crm_t *)crm;
     static tkt_crm_result_t res;
+    static tkt_crm_item_t items[TKT_CRM_MAX_BULK]; /* the adapter's buffer (tkt_crm.h) */
     memset(&res, 0, sizeof res);
+    memset(items, 0, sizeof items);
+    res.items = items;
     if (on_job)
         on_job(ctx, "job-1");
     if (f->bulk_calls < 16)
@@ -65,7 +68,10 @@ static void fake_statuses(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_
                           void *ctx)
 {
     static tkt_crm_result_t res;
+    static tkt_crm_item_t items[TKT_CRM_MAX_BULK]; /* the adapter's buffer (tkt_crm.h) */
     memset(&res, 0, sizeof res);
+    memset(items, 0, sizeof items);
+    res.items = items;
     status_calls++;
     res.ok = 1;
     res.n_items = n;

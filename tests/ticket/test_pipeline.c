@@ -32,6 +32,7 @@ typedef struct {
     tkt_crm_cb cb;
     void *ctx;
     tkt_crm_result_t res;
+    tkt_crm_item_t items[TKT_CRM_MAX_BULK]; /* the adapter's buffer (tkt_crm.h) */
 } later_t;
 
 static void on_later(evutil_socket_t fd, short what, void *arg)
@@ -50,6 +51,7 @@ static tkt_crm_result_t *answer(tkt_crm_cb cb, void *ctx)
     l->ctx = ctx;
     l->res.ok = 1;
     l->res.http_status = 200;
+    l->res.items = l->items;
     if (event_base_once(base, -1, EV_TIMEOUT, on_later, l, NULL) < 0)
         abort();
     return &l->res;

@@ -296,6 +296,10 @@ typedef struct {
     int calls;
     int64_t at_ms;
     tkt_crm_result_t res;
+    /* the result's lists are borrowed for the callback only (tkt_crm.h): copied here */
+    tkt_crm_ticket_t tickets[TKT_CRM_MAX_LIST];
+    tkt_crm_item_t items[TKT_CRM_MAX_BULK];
+    char field_ids[TKT_CRM_MAX_FIELDS][TKT_ID_MAX];
 } waiter_t;
 
 static void on_res(void *ctx, const tkt_crm_result_t *res)
@@ -304,6 +308,15 @@ static void on_res(void *ctx, const tkt_crm_result_t *res)
     w->calls++;
     w->at_ms = cmn_time_mono_ms();
     w->res = *res;
+    if (res->tickets)
+        memcpy(w->tickets, res->tickets, res->n_tickets * sizeof w->tickets[0]);
+    if (res->items)
+        memcpy(w->items, res->items, res->n_items * sizeof w->items[0]);
+    if (res->field_ids)
+        memcpy(w->field_ids, res->field_ids, res->n_field_ids * sizeof w->field_ids[0]);
+    w->res.tickets = w->tickets;
+    w->res.items = w->items;
+    w->res.field_ids = w->field_ids;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {}
