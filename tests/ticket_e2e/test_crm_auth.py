@@ -64,7 +64,7 @@ def test_revoked_token_holds_events_and_resumes_with_nothing_lost(stack):
     wait_for(lambda: svc.metric("ticket_crm_auth_failures_total") >= 6, 40,
              what="the CRM's refusals to be counted")
     assert svc.metric("ticket_crm_auth_failing") == 1
-    assert svc._http_status("/readyz") == 503
+    assert svc._http_status("/readyz", admin=True) == 503
     time.sleep(WINDOW_S + 1)  # a batch window and a retry or two with the token still revoked
     assert all(t == [] for t in tickets_of(stack, during)), "a ticket written while revoked?"
     assert not any(marker_counts(stack, [(t, e["event_id"]) for t, e in
@@ -84,7 +84,7 @@ def test_revoked_token_holds_events_and_resumes_with_nothing_lost(stack):
     assert all(v == 1 for v in marker_counts(stack, ends).values()), marker_counts(stack, ends)
     assert svc.metric("ticket_events_done_total") == done_before + len(evs)
     assert svc.metric("ticket_crm_auth_failing") == 0
-    assert svc._http_status("/readyz") == 200
+    assert svc._http_status("/readyz", admin=True) == 200
 
 
 def test_zz_every_request_conforms_to_zendesk_openapi(stack):
