@@ -27,3 +27,10 @@ cmn_outcome_t cmn_outcome_of_end(const cmn_event_t *ev, int answered, int outbou
     return ev->outcome == CMN_OUT_COMPLETED ? cmn_outcome_of_call(answered, outbound, offered)
                                             : ev->outcome;
 }
+
+const char *cmn_outcome_missed_agent(const cmn_event_t *end, const char *last_offered)
+{
+    const cmn_agent_t *a = &end->agent;
+    const char *who = a->provider_id || a->crm_id ? a->crm_id : last_offered;
+    return who ? who : "";
+}

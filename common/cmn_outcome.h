@@ -27,4 +27,9 @@ cmn_outcome_t cmn_outcome_of_call(int answered, int outbound, int offered);
  * `completed`, then cmn_outcome_of_call() of the call's history. */
 cmn_outcome_t cmn_outcome_of_end(const cmn_event_t *ev, int answered, int outbound, int offered);
 
+/* R-M1's assignee of a missed call: the agent its end names (the last
+ * leg offered), else the last agent it was offered to (`last_offered`);
+ * "" when that agent is unmapped or none was. Borrowed strings. */
+const char *cmn_outcome_missed_agent(const cmn_event_t *end, const char *last_offered);
+
 #endif

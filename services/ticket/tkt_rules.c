@@ -975,9 +975,7 @@ static void voicemail_ticket(dctx_t *c)
  * user, else nobody. An unmapped last agent cannot be assigned: default. */
 static const char *missed_assignee(dctx_t *c)
 {
-    const cmn_agent_t *a = &c->ev->agent;
-    const char *last =
-        a->provider_id || a->crm_id ? or_empty(a->crm_id) : st_call(c)->last_offered_crm_id;
+    const char *last = cmn_outcome_missed_agent(c->ev, st_call(c)->last_offered_crm_id);
     return !empty(last) ? last : c->pol->default_assignee;
 }
 
