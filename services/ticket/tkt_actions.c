@@ -172,7 +172,13 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
     op->set_assignee = op->assignee_id[0] != '\0';
     op->status = TKT_ST_OPEN;
     op->ticket_kind = TKT_KIND_MISSED;
-    tkt_external_id(op->external_id, sizeof op->external_id, "missed-", a->group_id);
+    if (a->action == OP_GROUP_ADD) { /* the group's ticket may exist: a ticket of this call */
+        char gid[TKT_CALL_ID_MAX + 24];
+        snprintf(gid, sizeof gid, "%s-%ld", a->group_id, a->count);
+        tkt_external_id(op->external_id, sizeof op->external_id, "missed-", gid);
+    } else {
+        tkt_external_id(op->external_id, sizeof op->external_id, "missed-", a->group_id);
+    }
     SET(op->tags[0], "callbus");
     SET(op->tags[1], "callbus_missed");
     op->n_tags = 2;
@@ -192,7 +198,10 @@ static void group_add(const action_ctx_t *a, const cmn_event_t *ev, const tkt_fa
         !real_id(out->customer.missed_ticket_id)) {
         /* Our state of the group is gone (Redis lost it) or never came:
          * the missed call still makes a ticket, never dropped (issue 11
-         * item 5); its external id is the group's, so it is found again. */
+         * item 5): a second one at worst. Its external id is the group's
+         * plus the count, so a replay finds it and the group's own ticket
+         * (which a look-up by external id would find) is not mistaken for
+         * it, which would lose this call's comment. */
         group_open(a, ev, f, out);
         return;
     }

@@ -179,7 +179,7 @@ static void test_issue11_group_add_for_an_unknown_group_opens_the_ticket(void)
     ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
     ASSERT_EQ_INT(plan.n_ops, 1);
     ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
-    ASSERT_EQ_STR(plan.ops[0].external_id, "callbus-missed-g9");
+    ASSERT_EQ_STR(plan.ops[0].external_id, "callbus-missed-g9-2");
     ASSERT_EQ_STR(plan.ops[0].assignee_id, "900002");
     ASSERT_TRUE(strstr(plan.ops[0].body, "Missed call 2") != NULL);
     ASSERT_EQ_STR(plan.customer.missed_group_id, "g9");
