@@ -15,6 +15,7 @@ cd "${root}"
 
 ingest_port="${CALLBUS_INGEST_PORT:-38080}"
 ticket_port="${CALLBUS_TICKET_PORT:-38081}"
+missed_port="${CALLBUS_MISSED_PORT:-38082}"
 emulator_port="${CALLBUS_EMULATOR_PORT:-38090}"
 run_dir="${CALLBUS_STACK_DIR}/run"
 mkdir -p "${run_dir}"
@@ -67,8 +68,11 @@ fi
 CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
     start ingest build/release/services/ingest/callbus-ingest
 if [[ -x build/release/services/ticket/callbus-ticket ]]; then
-    CALLBUS_HTTP_PORT="${ticket_port}" start ticket build/release/services/ticket/callbus-ticket
+    # Missed calls are the grouper's to decide (docs/missed.md).
+    CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_TICKET_UNANSWERED=grouper \
+        start ticket build/release/services/ticket/callbus-ticket
 fi
+CALLBUS_HTTP_PORT="${missed_port}" start missed build/release/services/missed/callbus-missed
 
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:${ingest_port}/readyz" >/dev/null 2>&1 && break
@@ -87,6 +91,7 @@ callbus is running (logs in ${run_dir}/).
   Ticket-service IVR API: http://127.0.0.1:${ticket_port}/v1/ivr/ (Bearer ${CALLBUS_IVR_TOKEN})
   Agents open their page (tickets as the CRM shows them): ${crm_note}
   Metrics: http://127.0.0.1:${ingest_port}/metrics  http://127.0.0.1:${ticket_port}/metrics
+    http://127.0.0.1:${missed_port}/metrics (the missed-call grouper)
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}" || true
