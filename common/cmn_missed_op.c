@@ -24,17 +24,6 @@ static cmn_missed_op_kind_t kind_parse(const char *s)
     return CMN_MOP_NONE;
 }
 
-static int e164_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 8 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
 static int status_ok(const char *s)
 {
     return strcmp(s, "open") == 0 || strcmp(s, "pending") == 0 || strcmp(s, "closed") == 0;
@@ -48,7 +37,7 @@ static const char *invalid(const cmn_missed_op_t *op)
     return op->op == CMN_MOP_NONE                                                 ? "op"
            : strlen(op->op_id) < 8 || !cmn_id_text_ok(op->op_id, CMN_ID_TEXT_MAX) ? "op_id"
            : !cmn_id_text_ok(op->group_id, CMN_ID_TEXT_MAX)                       ? "group_id"
-           : !e164_ok(op->customer_number) ? "customer_number"
+           : !cmn_e164_form_ok(op->customer_number) ? "customer_number"
            : (op->call_id[0] || needs_call) && !cmn_id_text_ok(op->call_id, CMN_ID_TEXT_MAX)
                ? "call_id"
            : (op->op == CMN_MOP_OPEN || op->op == CMN_MOP_ADD) && op->count < 1 ? "count"

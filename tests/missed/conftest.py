@@ -6,6 +6,7 @@ The helpers are tests/ticket_e2e/e2e.py's (imported, not copied); this
 directory adds the grouper and ingest as processes (missed_e2e.py). One
 stack per test module; numbers and call ids are unique to the run, topics
 and consumer groups to the module."""
+import importlib.util
 import os
 import sys
 
@@ -34,8 +35,10 @@ def _show_service_logs_on_failure(request):
             pass
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+# The report hook that keeps each phase's result on the test item, as
+# tests/ticket_e2e does (one home: imported from there).
+_spec = importlib.util.spec_from_file_location(
+    "ticket_e2e_conftest", os.path.join(HERE, "..", "ticket_e2e", "conftest.py"))
+_ticket_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_ticket_conftest)
+pytest_runtest_makereport = _ticket_conftest.pytest_runtest_makereport

@@ -274,6 +274,30 @@ static void test_R_M4_missed_outside_hours_makes_no_ticket(void)
     ASSERT_EQ_INT(p.op.op, CMN_MOP_OPEN);
 }
 
+/* The op codec (common/cmn_missed_op.c): what the grouper encodes,
+ * ticket-service decodes the same; invalid ops never go out. */
+static void test_op_codec_roundtrip_and_refusals(void)
+{
+    mis_state_t st;
+    mis_plan_t p;
+    cmn_missed_op_t back;
+    char err[128];
+    mis_state_init(&st);
+    missed_call(&st, "c1", "900001", &p);
+    char *text = cmn_missed_op_encode(&p.op);
+    ASSERT_TRUE(text != NULL);
+    ASSERT_EQ_INT(cmn_missed_op_decode(text, strlen(text), &back, err, sizeof err), 0);
+    free(text);
+    ASSERT_EQ_INT(memcmp(&back, &p.op, sizeof back), 0);
+    p.op.count = 0; /* group.open needs its count */
+    ASSERT_TRUE(cmn_missed_op_encode(&p.op) == NULL);
+    const char *bad =
+        "{\"op_id\":\"mis-00000001\",\"op\":\"group.reached\",\"group_id\":\"g\","
+        "\"customer_number\":\"+390612345678\",\"occurred_at\":\"2026-11-23T10:00:00Z\"}";
+    ASSERT_EQ_INT(cmn_missed_op_decode(bad, strlen(bad), &back, err, sizeof err), -1);
+    ASSERT_TRUE(strstr(err, "call_id") != NULL);
+}
+
 int main(void)
 {
     mis_policy_defaults(&pol);
@@ -285,6 +309,7 @@ int main(void)
         TEST_CASE(test_R_M3_outbound_answered_reaches_unanswered_leaves_open),
         TEST_CASE(test_replayed_and_foreign_events_change_nothing),
         TEST_CASE(test_state_codec_roundtrip),
+        TEST_CASE(test_op_codec_roundtrip_and_refusals),
         TEST_CASE(test_R_M4_working_hours_across_midnight_and_holidays),
         TEST_CASE(test_R_M4_working_hours_across_a_dst_change),
         TEST_CASE(test_R_M4_missed_outside_hours_makes_no_ticket),
