@@ -153,9 +153,9 @@ static int fail(char *err, size_t errsz, char *field, size_t fieldsz, const char
 }
 #define FAIL(name, ...) fail(err, errsz, field, fieldsz, name, __VA_ARGS__)
 
-static int is_e164(const char *s)
+int cmn_e164_form_ok(const char *s)
 {
-    size_t n = strlen(s);
+    size_t n = s ? strlen(s) : 0;
     if (n < 8 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
         return 0;
     for (size_t i = 1; i < n; i++)
@@ -250,7 +250,7 @@ static int validate_strings(const cmn_event_t *ev, char *err, size_t errsz, char
         return FAIL("event_id", "event_id is required: 8-128 characters of [A-Za-z0-9._:-]");
     if (!ev->provider || index_of(providers, 5, ev->provider) < 0)
         return FAIL("provider", "provider must be one of callgear, twilio, webex, tvox, generic");
-    if (ev->customer_number && !is_e164(ev->customer_number))
+    if (ev->customer_number && !cmn_e164_form_ok(ev->customer_number))
         return FAIL("customer_number", "customer_number must be E.164 (+ and 7-15 digits)");
     if (is_call_type(ev->type) && !ev->call_id)
         return FAIL("call_id", "call_id is required for %s", cmn_event_type_name(ev->type));

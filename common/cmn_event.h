@@ -73,6 +73,9 @@ typedef struct {
  * reach a service by another way than an event: IVR requests, agent
  * actions, missed-call operations). NULL-safe (0). */
 int cmn_id_text_ok(const char *s, size_t max);
+/* 1 when s has the E.164 form the schemas require ("+", 7..15 digits, no
+ * leading 0): the check of every number a message carries. NULL-safe (0). */
+int cmn_e164_form_ok(const char *s);
 
 typedef struct {
     char *event_id; /* stable across a provider's re-posts */

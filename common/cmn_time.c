@@ -178,3 +178,26 @@ int cmn_time_parse_rfc3339(const char *text, int64_t *ms)
 {
     return parse(text, 1, NULL, ms);
 }
+
+int cmn_time_local_in_zone(int64_t ms, const char *zone, struct tm *out)
+{
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    const char *was;
+    char *saved;
+    int rc = -1;
+    if (!zone || strcmp(zone, "UTC") == 0)
+        return gmtime_r(&t, out) ? 0 : -1;
+    was = getenv("TZ");
+    saved = was ? strdup(was) : NULL;
+    if (was && !saved)
+        return -1;
+    if (setenv("TZ", zone, 1) == 0) {
+        tzset();
+        rc = localtime_r(&t, out) ? 0 : -1;
+    }
+    if (saved ? setenv("TZ", saved, 1) : unsetenv("TZ"))
+        rc = -1;
+    tzset();
+    free(saved);
+    return rc;
+}

@@ -25,6 +25,11 @@ int cmn_time_parse_in_zone(const char *text, const char *zone, int64_t *ms);
 /* 1 when `zone` names a zone in the system's tz database (tzdata), else 0:
  * glibc would silently read an unknown name as UTC, so settings check it. */
 int cmn_time_zone_known(const char *zone);
+/* The wall time in `zone` (IANA; NULL or "UTC": UTC) at `ms`, daylight
+ * saving included: localtime_r() under TZ=zone, TZ put back after. Same
+ * one-thread rule as cmn_time_parse_in_zone. Returns 0 or -1. */
+struct tm;
+int cmn_time_local_in_zone(int64_t ms, const char *zone, struct tm *out);
 /* RFC 3339 date-time only, as JSON Schema's date-time format: canonical
  * events are held to it. */
 int cmn_time_parse_rfc3339(const char *text, int64_t *ms);

@@ -19,6 +19,8 @@ ingest_admin_port="${CALLBUS_INGEST_ADMIN_PORT:-39080}"
 ticket_admin_port="${CALLBUS_TICKET_ADMIN_PORT:-39081}"
 pop_port="${CALLBUS_POP_PORT:-38082}"
 pop_admin_port="${CALLBUS_POP_ADMIN_PORT:-39082}"
+missed_port="${CALLBUS_MISSED_PORT:-38083}"
+missed_admin_port="${CALLBUS_MISSED_ADMIN_PORT:-39083}"
 emulator_port="${CALLBUS_EMULATOR_PORT:-38090}"
 run_dir="${CALLBUS_STACK_DIR}/run"
 mkdir -p "${run_dir}"
@@ -75,11 +77,14 @@ CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_ADMIN_PORT="${ingest_admin_port}" \
     CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
     start ingest build/release/services/ingest/callbus-ingest
 if [[ -x build/release/services/ticket/callbus-ticket ]]; then
-    CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" start ticket build/release/services/ticket/callbus-ticket
+    # Missed calls are the grouper's to decide (docs/missed.md).
+    CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" \
+        CALLBUS_TICKET_UNANSWERED=grouper start ticket build/release/services/ticket/callbus-ticket
 fi
 if [[ -x build/release/services/pop/callbus-pop ]]; then
     CALLBUS_HTTP_PORT="${pop_port}" CALLBUS_ADMIN_PORT="${pop_admin_port}" start pop build/release/services/pop/callbus-pop
 fi
+CALLBUS_HTTP_PORT="${missed_port}" CALLBUS_ADMIN_PORT="${missed_admin_port}" start missed build/release/services/missed/callbus-missed
 
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:${ingest_admin_port}/readyz" >/dev/null 2>&1 && break
@@ -101,6 +106,7 @@ callbus is running (logs in ${run_dir}/).
     the webhook above then pops its ticket there.
   The CRM (tickets as the CRM shows them): ${crm_note}
   Metrics: http://127.0.0.1:${ingest_admin_port}/metrics  http://127.0.0.1:${ticket_admin_port}/metrics  http://127.0.0.1:${pop_admin_port}/metrics
+    http://127.0.0.1:${missed_admin_port}/metrics (the missed-call grouper)
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}" || true

@@ -1,5 +1,6 @@
 /* Agent actions and missed-call operations as pipeline decisions. */
 #include "tkt_actions.h"
+#include "cmn_missed_op.h"
 #include "cmn_time.h"
 
 #include <stdio.h>
@@ -13,6 +14,7 @@ typedef enum {
     OP_GROUP_OPEN,
     OP_GROUP_ADD,
     OP_GROUP_STATUS,
+    OP_GROUP_REACHED,
 } action_t;
 
 typedef struct {
@@ -171,23 +173,37 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
     op->set_assignee = op->assignee_id[0] != '\0';
     op->status = TKT_ST_OPEN;
     op->ticket_kind = TKT_KIND_MISSED;
-    tkt_external_id(op->external_id, sizeof op->external_id, "missed-", a->group_id);
+    if (a->action == OP_GROUP_ADD) { /* the group's ticket may exist: a ticket of this call */
+        char gid[TKT_CALL_ID_MAX + 24];
+        snprintf(gid, sizeof gid, "%s-%ld", a->group_id, a->count);
+        tkt_external_id(op->external_id, sizeof op->external_id, "missed-", gid);
+    } else {
+        tkt_external_id(op->external_id, sizeof op->external_id, "missed-", a->group_id);
+    }
     SET(op->tags[0], "callbus");
     SET(op->tags[1], "callbus_missed");
     op->n_tags = 2;
-    snprintf(op->body, sizeof op->body, "Missed call 1 at %s (call %s).", a->when, a->call_id);
+    snprintf(op->body, sizeof op->body, "Missed call %ld at %s (call %s).",
+             a->count > 0 ? a->count : 1, a->when, a->call_id);
     SET(out->customer.missed_group_id, a->group_id);
     SET(out->customer.missed_ticket_id, TKT_REF_NEW_TICKET);
     remember_ticket(&out->customer, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);
     out->figures.created[TKT_KIND_MISSED] = 1;
 }
 
-static void group_add(const action_ctx_t *a, tkt_plan_t *out)
+static void group_add(const action_ctx_t *a, const cmn_event_t *ev, const tkt_facts_t *f,
+                      tkt_plan_t *out)
 {
     tkt_op_t *op;
     if (strcmp(out->customer.missed_group_id, a->group_id) != 0 ||
         !real_id(out->customer.missed_ticket_id)) {
-        out->note = "no open missed-call ticket for that group";
+        /* Our state of the group is gone (Redis lost it) or never came:
+         * the missed call still makes a ticket, never dropped (issue 11
+         * item 5): a second one at worst. Its external id is the group's
+         * plus the count, so a replay finds it and the group's own ticket
+         * (which a look-up by external id would find) is not mistaken for
+         * it, which would lose this call's comment. */
+        group_open(a, ev, f, out);
         return;
     }
     if ((op = add_op(out, TKT_OP_COMMENT, out->customer.missed_ticket_id))) /* R-M2 */
@@ -216,6 +232,24 @@ static void group_status(const action_ctx_t *a, tkt_plan_t *out)
     }
 }
 
+/* R-M3 (a)..(e): which one depends on the ticket the reaching call ended
+ * on, which only ticket-service knows (tkt_missed_reached). */
+static void group_reached(const action_ctx_t *a, const tkt_call_t *call, tkt_plan_t *out)
+{
+    if (strcmp(out->customer.missed_group_id, a->group_id) != 0 ||
+        !real_id(out->customer.missed_ticket_id)) {
+        out->note = "no open missed-call ticket for that group";
+        return;
+    }
+    if (!call->ended) { /* its end comes later on call-events: it applies R-M3 */
+        SET(out->customer.missed_reached_call_id, a->call_id);
+        out->note = "R-M3: applied when the reaching call ends";
+        return;
+    }
+    if (tkt_missed_reached(call, out) < 0)
+        out->note = "no room for the R-M3 update";
+}
+
 static int decide_action(void *ctx, const cmn_event_t *ev, const tkt_call_t *call,
                          const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
 {
@@ -237,7 +271,10 @@ static int decide_action(void *ctx, const cmn_event_t *ev, const tkt_call_t *cal
         group_open(a, ev, facts, out);
         break;
     case OP_GROUP_ADD:
-        group_add(a, out);
+        group_add(a, ev, facts, out);
+        break;
+    case OP_GROUP_REACHED:
+        group_reached(a, call, out);
         break;
     case OP_GROUP_STATUS:
         group_status(a, out);
@@ -287,31 +324,27 @@ static int parse_agent_action(const json_t *o, action_ctx_t *a, char *err, size_
     return bad ? -1 : 0;
 }
 
-static int parse_missed_op(const json_t *o, action_ctx_t *a, char *err, size_t errsz)
+/* missed-call-ops: the one codec (cmn_missed_op.h) checks the schema. */
+static int parse_missed_op(const char *payload, size_t len, action_ctx_t *a, char *err,
+                           size_t errsz)
 {
-    const char *op = str(o, "op");
-    a->action = strcmp(op, "group.open") == 0     ? OP_GROUP_OPEN
-                : strcmp(op, "group.add") == 0    ? OP_GROUP_ADD
-                : strcmp(op, "group.status") == 0 ? OP_GROUP_STATUS
-                                                  : (action_t)-1;
-    SET(a->id, str(o, "op_id"));
-    SET(a->group_id, str(o, "group_id"));
-    SET(a->agent, str(o, "assignee_crm_id"));
-    a->count = (long)json_integer_value(json_object_get(o, "count"));
-    a->status = tkt_status_parse(str(o, "status"));
-    a->called_back = json_is_true(json_object_get(o, "called_back"));
-    const char *bad =
-        (int)a->action < 0                                     ? "op"
-        : !cmn_id_text_ok(str(o, "op_id"), CMN_ID_TEXT_MAX)    ? "op_id"
-        : !cmn_id_text_ok(str(o, "group_id"), CMN_ID_TEXT_MAX) ? "group_id"
-        : !crm_id_or_absent(o, "assignee_crm_id")              ? "assignee_crm_id"
-        : (str(o, "call_id")[0] && !cmn_id_text_ok(str(o, "call_id"), CMN_ID_TEXT_MAX)) ? "call_id"
-        : !a->number[0]                                               ? "customer_number"
-        : a->action == OP_GROUP_STATUS && a->status == TKT_ST_UNKNOWN ? "status"
-                                                                      : NULL;
-    if (bad)
-        snprintf(err, errsz, "missed-call op: %s missing or invalid", bad);
-    return bad ? -1 : 0;
+    cmn_missed_op_t op;
+    if (cmn_missed_op_decode(payload, len, &op, err, errsz) < 0)
+        return -1;
+    a->action = op.op == CMN_MOP_OPEN     ? OP_GROUP_OPEN
+                : op.op == CMN_MOP_ADD    ? OP_GROUP_ADD
+                : op.op == CMN_MOP_STATUS ? OP_GROUP_STATUS
+                                          : OP_GROUP_REACHED;
+    SET(a->id, op.op_id);
+    SET(a->group_id, op.group_id);
+    SET(a->agent, op.assignee_crm_id);
+    SET(a->call_id, op.call_id);
+    SET(a->number, op.customer_number);
+    SET(a->when, op.occurred_at);
+    a->count = op.count;
+    a->status = op.status[0] ? tkt_status_parse(op.status) : TKT_ST_UNKNOWN;
+    a->called_back = op.called_back;
+    return 0;
 }
 
 /* Returns a new context (free()) or NULL with err set. */
@@ -332,7 +365,8 @@ static action_ctx_t *parse(const tkt_policy_t *pol, tkt_actions_kind_t kind, con
     SET(a->call_id, str(o, "call_id"));
     SET(a->number, str(o, "customer_number"));
     SET(a->when, str(o, "occurred_at"));
-    if ((kind == TKT_ACTIONS_AGENT ? parse_agent_action : parse_missed_op)(o, a, err, errsz) < 0)
+    if (kind == TKT_ACTIONS_AGENT ? parse_agent_action(o, a, err, errsz) < 0
+                                  : parse_missed_op(payload, len, a, err, errsz) < 0)
         goto fail;
     json_decref(o);
     return a;

@@ -153,6 +153,13 @@ static int merge_into(tkt_op_t *dst, const tkt_op_t *src)
         dst->set_assignee = 1;
         memcpy(dst->assignee_id, src->assignee_id, sizeof dst->assignee_id);
     }
+    for (size_t i = 0; i < src->n_tags && i < TKT_MAX_TAGS; i++) { /* added tags add up */
+        size_t j = 0;
+        while (j < dst->n_tags && strcmp(dst->tags[j], src->tags[i]) != 0)
+            j++;
+        if (j == dst->n_tags && dst->n_tags < TKT_MAX_TAGS)
+            memcpy(dst->tags[dst->n_tags++], src->tags[i], sizeof dst->tags[0]);
+    }
     for (size_t i = 0; i < src->n_fields; i++) {
         size_t j;
         for (j = 0; j < dst->n_fields && strcmp(dst->fields[j].field_id, src->fields[i].field_id);

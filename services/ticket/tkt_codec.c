@@ -116,6 +116,7 @@ json_t *tkt_codec_customer_to_json(const tkt_customer_t *cu)
     PUT_STR(o, cu, contact_id);
     PUT_STR(o, cu, missed_group_id);
     PUT_STR(o, cu, missed_ticket_id);
+    PUT_STR(o, cu, missed_reached_call_id);
     for (size_t i = 0; i < cu->n_tickets && i < TKT_MAX_TICKETS; i++)
         json_array_append_new(tickets, ticket_ref_to_json(&cu->tickets[i]));
     json_object_set_new(o, "tickets", tickets);
@@ -137,6 +138,7 @@ int tkt_codec_customer_from_json(const json_t *o, tkt_customer_t *cu)
     GET_STR(o, cu, contact_id);
     GET_STR(o, cu, missed_group_id);
     GET_STR(o, cu, missed_ticket_id);
+    GET_STR(o, cu, missed_reached_call_id);
     json_array_foreach(json_object_get(o, "tickets"), i, t)
     {
         if (i >= TKT_MAX_TICKETS)

@@ -138,6 +138,9 @@ typedef struct {
      * and the ticket ticket-service made for it. */
     char missed_group_id[TKT_CALL_ID_MAX];
     char missed_ticket_id[TKT_ID_MAX];
+    /* The grouper said the customer was reached by this call (group.reached)
+     * before ticket-service saw the call end: its end applies R-M3. */
+    char missed_reached_call_id[TKT_CALL_ID_MAX];
 } tkt_customer_t;
 
 /* A custom field value to set (R-T9), by CRM field id. */

@@ -193,6 +193,7 @@ static void resolve(job_t *j, const char *ref, const char *id)
         REPLACE(j->call.legs[i].ticket_id, ref, id);
     REPLACE(j->cust.contact_id, ref, id);
     REPLACE(j->cust.last_call.ticket_id, ref, id);
+    REPLACE(j->cust.missed_ticket_id, ref, id); /* the group's ticket (R-M2) */
     for (size_t i = 0; i < j->cust.n_tickets; i++)
         REPLACE(j->cust.tickets[i].id, ref, id);
 }

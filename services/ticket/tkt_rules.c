@@ -9,6 +9,7 @@
  * / `c->cust` (what was true before this event), write the new state into
  * `c->plan->call` / `c->plan->customer`, and add ops to `c->plan`. */
 #include "tkt_rules.h"
+#include "cmn_outcome.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -914,6 +915,18 @@ static void remember_last_call(dctx_t *c)
     lc->total_s = call_total(c);
 }
 
+/* R-M3: the grouper's group.reached for this call came first (two topics):
+ * its end applies it now (tkt_missed_reached). */
+static void reached_at_end(dctx_t *c)
+{
+    tkt_customer_t *cu = &c->plan->customer;
+    if (!cu->missed_reached_call_id[0] || !same(cu->missed_reached_call_id, st_call(c)->call_id))
+        return;
+    cu->missed_reached_call_id[0] = '\0';
+    if (tkt_missed_reached(st_call(c), c->plan) < 0)
+        c->overflow = 1;
+}
+
 /* R-T5: summary, end-of-call fields, pending. */
 static void end_answered(dctx_t *c)
 {
@@ -971,16 +984,15 @@ static void voicemail_ticket(dctx_t *c)
  * user, else nobody. An unmapped last agent cannot be assigned: default. */
 static const char *missed_assignee(dctx_t *c)
 {
-    const cmn_agent_t *a = &c->ev->agent;
-    const char *last =
-        a->provider_id || a->crm_id ? or_empty(a->crm_id) : st_call(c)->last_offered_crm_id;
+    const char *last = cmn_outcome_missed_agent(c->ev, st_call(c)->last_offered_crm_id);
     return !empty(last) ? last : c->pol->default_assignee;
 }
 
 static void missed_ticket(dctx_t *c)
 {
     int abandoned = c->ev->outcome == CMN_OUT_ABANDONED;
-    if (c->pol->unanswered == TKT_UNANSWERED_GROUPER) {
+    if (c->pol->unanswered == TKT_UNANSWERED_GROUPER && !c->withheld) {
+        /* the grouper groups by number: a withheld one is ticketed here */
         note(c, "R-M1: missed call left to the missed-call grouper");
         return;
     }
@@ -1040,8 +1052,10 @@ static void on_ended(dctx_t *c)
         end_answered(c);
     else
         end_unanswered(c);
-    if (talked)
+    if (talked) {
         remember_last_call(c);
+        reached_at_end(c);
+    }
 }
 
 /* ---- recordings and scores (R-T6, R-T12) ----------------------------------- */
@@ -1255,6 +1269,7 @@ static void on_outbound_ended(dctx_t *c)
             st_call(c)->ticket_kind == TKT_KIND_ABANDONED)
             op->status = TKT_ST_PENDING; /* R-M3 (c)/(e): the customer was reached */
         remember_last_call(c);
+        reached_at_end(c);
     } else {
         attempt_text(c, op);
     }
@@ -1301,9 +1316,7 @@ static void track(dctx_t *c)
 static void on_offered(dctx_t *c)
 {
     const cmn_agent_t *a = &c->ev->agent;
-    int offered = c->ev->type == CMN_EV_OFFERED ||
-                  (c->ev->outcome == CMN_OUT_MISSED && (a->provider_id || a->crm_id));
-    if (offered) {
+    if (cmn_outcome_offers(c->ev)) {
         COPY(st_call(c)->last_offered_crm_id, a->crm_id);
         st_call(c)->offered = 1; /* even to an unmapped agent: not abandoned */
     }
@@ -1409,10 +1422,8 @@ static int finish(dctx_t *c)
 
 cmn_outcome_t tkt_call_outcome(const tkt_call_t *call)
 {
-    return call->answered                                       ? CMN_OUT_ANSWERED
-           : call->outbound                                     ? CMN_OUT_MISSED
-           : call->offered || call->last_offered_crm_id[0] != 0 ? CMN_OUT_MISSED
-                                                                : CMN_OUT_ABANDONED;
+    return cmn_outcome_of_call(call->answered, call->outbound,
+                               call->offered || call->last_offered_crm_id[0] != 0);
 }
 
 int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
@@ -1492,4 +1503,33 @@ int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t 
     track(&c);
     dispatch(&c);
     return finish(&c);
+}
+
+int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out)
+{
+    tkt_customer_t *cu = &out->customer;
+    int on_it = call->ticket_id[0] && same(call->ticket_id, cu->missed_ticket_id);
+    tkt_op_t *op;
+    if (out->n_ops == TKT_MAX_OPS)
+        return -1;
+    op = &out->ops[out->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = TKT_OP_UPDATE;
+    COPY(op->ticket_id, cu->missed_ticket_id);
+    op->status = on_it ? TKT_ST_PENDING : TKT_ST_CLOSED; /* (b)(c)(e) : (a)(d) */
+    if (on_it && call->outbound) {
+        COPY(op->tags[0], "callbus_called_back"); /* (c) */
+        op->n_tags = 1;
+    }
+    if (!on_it) {
+        snprintf(op->body, sizeof op->body,
+                 "The customer was reached (call %s) on another ticket: this missed-call ticket "
+                 "is closed.",
+                 call->call_id);
+        out->figures.closed++;
+    }
+    cu->missed_group_id[0] = '\0';
+    cu->missed_ticket_id[0] = '\0';
+    cu->missed_reached_call_id[0] = '\0';
+    return 0;
 }

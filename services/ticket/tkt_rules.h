@@ -126,6 +126,14 @@ int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const
                            const tkt_customer_t *customer, const char *closed_id,
                            tkt_status_t status, tkt_op_t *out);
 
+/* R-M3 (a)..(e), the one home: the customer's open missed-call group
+ * (out->customer) ends because they were reached by `call`, which has
+ * ended answered. On the group's ticket -> pending, and an outbound call
+ * from it marks it called back (b, c, e); on another ticket or none ->
+ * the group's ticket is closed (a, d). Adds one UPDATE to `out` and clears
+ * the group. Returns 0, -1 when out has no room (nothing changed). */
+int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out);
+
 /* Fills {phone}, {call_id}, {queue} in a subject template. */
 void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);
 

@@ -187,17 +187,114 @@ static void test_codec_roundtrip(void)
     ASSERT_TRUE(memcmp(&cust, &cust2, sizeof cust) == 0);
 }
 
+/* Issue 11 item 5: ticket-service's Redis lost the group (restart) while
+ * the grouper kept it: the missed call still makes a ticket, never dropped
+ * (the ticket's external id is the group's, so a replay finds it). */
+static void test_issue11_group_add_for_an_unknown_group_opens_the_ticket(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(cust.contact_id, sizeof cust.contact_id, "501");
+    const char *msg = "{\"op_id\":\"op-000004\",\"op\":\"group.add\",\"group_id\":\"g9\","
+                      "\"customer_number\":\"+390612345678\",\"call_id\":\"c4\",\"count\":2,"
+                      "\"assignee_crm_id\":\"900002\",\"occurred_at\":\"2026-11-21T10:05:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_STR(plan.ops[0].external_id, "callbus-missed-g9-2");
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "900002");
+    ASSERT_TRUE(strstr(plan.ops[0].body, "Missed call 2") != NULL);
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "g9");
+}
+
+static const char *reached_msg =
+    "{\"op_id\":\"op-000005\",\"op\":\"group.reached\",\"group_id\":\"g1\","
+    "\"customer_number\":\"+390612345678\",\"call_id\":\"cb1\","
+    "\"occurred_at\":\"2026-11-21T10:09:00Z\"}";
+
+static tkt_customer_t grouped_customer(void)
+{
+    tkt_customer_t cust = customer();
+    snprintf(cust.missed_group_id, sizeof cust.missed_group_id, "g1");
+    snprintf(cust.missed_ticket_id, sizeof cust.missed_ticket_id, "77");
+    return cust;
+}
+
+static tkt_call_t ended_call(const char *ticket_id, int outbound)
+{
+    tkt_call_t call = {0};
+    snprintf(call.call_id, sizeof call.call_id, "cb1");
+    snprintf(call.ticket_id, sizeof call.ticket_id, "%s", ticket_id);
+    call.answered = call.ended = 1;
+    call.outbound = outbound;
+    return call;
+}
+
+/* R-M3 (a)/(d): the conversation went to another ticket: closed. */
+static void test_R_M3_a_d_reached_on_another_ticket_closes(void)
+{
+    tkt_customer_t cust = grouped_customer();
+    tkt_plan_t plan;
+    for (int outbound = 0; outbound < 2; outbound++) {
+        tkt_call_t call = ended_call("88", outbound);
+        ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, reached_msg, &call, &cust, NULL, &plan), 0);
+        ASSERT_EQ_INT(plan.n_ops, 1);
+        ASSERT_EQ_STR(plan.ops[0].ticket_id, "77");
+        ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_CLOSED);
+        ASSERT_EQ_INT(plan.ops[0].n_tags, 0);
+        ASSERT_EQ_STR(plan.customer.missed_group_id, "");
+        ASSERT_EQ_INT(plan.figures.closed, 1);
+    }
+}
+
+/* R-M3 (b)/(e): attached to the missed-call ticket: pending; (c): an
+ * outbound call from it is marked as called back. */
+static void test_R_M3_b_c_e_reached_on_the_missed_ticket_is_pending(void)
+{
+    tkt_customer_t cust = grouped_customer();
+    tkt_plan_t plan;
+    tkt_call_t in = ended_call("77", 0), out = ended_call("77", 1);
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, reached_msg, &in, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_PENDING);
+    ASSERT_EQ_INT(plan.ops[0].n_tags, 0);
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, reached_msg, &out, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_PENDING);
+    ASSERT_EQ_STR(plan.ops[0].tags[0], "callbus_called_back");
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "");
+}
+
+/* The op may arrive before ticket-service has seen the call end (two
+ * topics): it is remembered, and the call's end applies it (tkt_rules). */
+static void test_R_M3_reached_before_the_call_ended_waits_for_its_end(void)
+{
+    tkt_customer_t cust = grouped_customer();
+    tkt_plan_t plan;
+    tkt_call_t call = ended_call("", 0);
+    call.ended = 0;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, reached_msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_EQ_STR(plan.customer.missed_reached_call_id, "cb1");
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "g1");
+}
+
 int main(void)
 {
     cmn_log_init("test", CMN_LOG_ERROR);
     tkt_policy_defaults(&pol);
-    static const test_case_t cases[] = {TEST_CASE(test_R_M1_group_open_needs_the_contact_first),
-                                        TEST_CASE(test_R_M2_group_add_comments_with_count),
-                                        TEST_CASE(test_R_M3_status_closed_ends_the_group),
-                                        TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
-                                        TEST_CASE(test_R_C4_tie_broken_like_the_rules),
-                                        TEST_CASE(test_R_P6_retarget_moves_the_call),
-                                        TEST_CASE(test_bad_messages_rejected),
-                                        TEST_CASE(test_codec_roundtrip)};
+    static const test_case_t cases[] = {
+        TEST_CASE(test_R_M1_group_open_needs_the_contact_first),
+        TEST_CASE(test_R_M2_group_add_comments_with_count),
+        TEST_CASE(test_R_M3_status_closed_ends_the_group),
+        TEST_CASE(test_issue11_group_add_for_an_unknown_group_opens_the_ticket),
+        TEST_CASE(test_R_M3_a_d_reached_on_another_ticket_closes),
+        TEST_CASE(test_R_M3_b_c_e_reached_on_the_missed_ticket_is_pending),
+        TEST_CASE(test_R_M3_reached_before_the_call_ended_waits_for_its_end),
+        TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
+        TEST_CASE(test_R_C4_tie_broken_like_the_rules),
+        TEST_CASE(test_R_P6_retarget_moves_the_call),
+        TEST_CASE(test_bad_messages_rejected),
+        TEST_CASE(test_codec_roundtrip)};
     return test_run_all("ticket_actions", cases, sizeof cases / sizeof cases[0]);
 }

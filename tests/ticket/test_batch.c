@@ -179,6 +179,28 @@ static void test_R_B3_comments_of_a_ticket_merged_in_order(void)
     tkt_batch_free(b);
 }
 
+/* Issue 11 (R-M3 c): a tag an update adds (callbus_called_back) survives
+ * the merge with the ticket's other updates of the window. */
+static void test_R_B3_merged_updates_keep_their_tags(void)
+{
+    fake_crm_t f;
+    tally_t t = {0};
+    tkt_batch_t *b = new_batch(&f, 28);
+    tkt_op_t end = comment("42", "Call summary");
+    tkt_op_t mark = {.kind = TKT_OP_UPDATE, .status = TKT_ST_PENDING, .n_tags = 1};
+    snprintf(mark.ticket_id, sizeof mark.ticket_id, "42");
+    snprintf(mark.tags[0], sizeof mark.tags[0], "callbus_called_back");
+    ASSERT_EQ_INT(tkt_batch_add(b, &end, on_done, &t), 0);
+    ASSERT_EQ_INT(tkt_batch_add(b, &mark, on_done, &t), 0);
+    ASSERT_EQ_INT(tkt_batch_add(b, &mark, on_done, &t), 0); /* a replay: the tag once */
+    tkt_batch_flush_now(b);
+    ASSERT_EQ_INT(f.last_n, 1);
+    ASSERT_EQ_INT(f.last_ops[0].n_tags, 1);
+    ASSERT_EQ_STR(f.last_ops[0].tags[0], "callbus_called_back");
+    ASSERT_EQ_INT(f.last_ops[0].status, TKT_ST_PENDING);
+    tkt_batch_free(b);
+}
+
 static void test_failed_item_retried_next_window_closed_reported(void)
 {
     fake_crm_t f;
@@ -312,6 +334,7 @@ int main(void)
     static const test_case_t cases[] = {
         TEST_CASE(test_R_B3_250_tickets_make_3_bulk_requests),
         TEST_CASE(test_R_B3_comments_of_a_ticket_merged_in_order),
+        TEST_CASE(test_R_B3_merged_updates_keep_their_tags),
         TEST_CASE(test_failed_item_retried_next_window_closed_reported),
         TEST_CASE(test_item_maybe_applied_not_resent_blind),
         TEST_CASE(test_owner_told_the_job_id_before_completion),
