@@ -455,7 +455,7 @@ class TicketService:
         return int(m.group(1)) if m else None
 
     def _admin_port(self):
-        m = re.search(r"ticket admin listening on [^\"]*:(\d+)", self._log_since_start())
+        m = re.search(self.SERVICE + r" admin listening on [^\"]*:(\d+)", self._log_since_start())
         return int(m.group(1)) if m else None
 
     def stop(self, timeout=40.0):
