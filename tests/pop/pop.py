@@ -212,20 +212,9 @@ def start_pop(prefix_topics, group, logdir, name, env=None):
     return svc
 
 
-_pop_validator = None
-
-
 def check_pop(msg):
     """A screen pop is valid for schemas/screen-pop.schema.json."""
-    global _pop_validator
-    if _pop_validator is None:
-        import jsonschema
-        with open(os.path.join(ROOT, "schemas", "screen-pop.schema.json"), encoding="utf-8") as f:
-            schema = json.load(f)
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        _pop_validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    _pop_validator.validate(msg)
+    e2e.validate_with_schema("screen-pop.schema.json", msg)
 
 
 def cdp_browser():

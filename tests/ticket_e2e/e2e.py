@@ -311,20 +311,24 @@ class Call:
                           ticket_id=ticket_id)
 
 
-_event_validator = None
+_validators = {}
+
+
+def validate_with_schema(name, doc):
+    """doc is valid for schemas/<name> (validators made once, formats checked)."""
+    if name not in _validators:
+        import jsonschema
+        with open(os.path.join(ROOT, "schemas", name), encoding="utf-8") as f:
+            schema = json.load(f)
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        _validators[name] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    _validators[name].validate(doc)
 
 
 def check_canonical(ev):
     """The events the tests produce are canonical (schemas/call-event.schema.json)."""
-    global _event_validator
-    if _event_validator is None:
-        import jsonschema
-        with open(os.path.join(ROOT, "schemas", "call-event.schema.json"), encoding="utf-8") as f:
-            schema = json.load(f)
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        _event_validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    _event_validator.validate(ev)
+    validate_with_schema("call-event.schema.json", ev)
 
 
 # ------------------------------------------------------------------ Kafka
