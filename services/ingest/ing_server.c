@@ -296,8 +296,12 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
             notification = slash + 1;
         }
     }
-    if (!cmn_auth_token_equal(srv->cfg->callgear_token, token))
-        return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+    if (!cmn_auth_token_equal(srv->cfg->callgear_token, token)) {
+        if (!*srv->cfg->callgear_token_previous ||
+            !cmn_auth_token_equal(srv->cfg->callgear_token_previous, token))
+            return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+        cmn_metric_add(srv->previous_secret_used[PREV_CALLGEAR], 1);
+    }
     accept_json(srv, req, "callgear", normalise_callgear, notification,
                 ctx_now(srv, srv->cfg->callgear_number_format, srv->cfg->callgear_time_zone));
 }
@@ -326,11 +330,15 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
     if (ing_form_parse(body, len, &form, &why) < 0)
         return cmn_http_reply_error(req, 400, why.msg, why.field);
     twilio_url(srv, req, url, sizeof url);
-    if (!ing_twilio_signature_ok(srv->cfg->twilio_auth_token, url, &form,
-                                 cmn_http_header(req, "X-Twilio-Signature"))) {
-        ing_form_free(&form);
-        return cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
-                                    "X-Twilio-Signature");
+    const char *signature = cmn_http_header(req, "X-Twilio-Signature");
+    if (!ing_twilio_signature_ok(srv->cfg->twilio_auth_token, url, &form, signature)) {
+        if (!*srv->cfg->twilio_auth_token_previous ||
+            !ing_twilio_signature_ok(srv->cfg->twilio_auth_token_previous, url, &form, signature)) {
+            ing_form_free(&form);
+            return cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
+                                        "X-Twilio-Signature");
+        }
+        cmn_metric_add(srv->previous_secret_used[PREV_TWILIO], 1);
     }
     ing_events_t events;
     ing_ctx_t ctx = ctx_now(srv, srv->cfg->twilio_number_format, NULL);
@@ -344,8 +352,13 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
 static void on_webex(struct evhttp_request *req, const char *path, void *arg)
 {
     ing_server_t *srv = arg;
-    if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
-        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    const char *authorization = cmn_http_header(req, "Authorization");
+    if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, authorization)) {
+        if (!*srv->cfg->webex_bearer_previous ||
+            !cmn_auth_bearer_ok(srv->cfg->webex_bearer_previous, authorization))
+            return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+        cmn_metric_add(srv->previous_secret_used[PREV_WEBEX], 1);
+    }
     accept_json(srv, req, "webex", normalise_webex, NULL,
                 ctx_now(srv, srv->cfg->webex_number_format, NULL));
 }
@@ -356,11 +369,21 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
     size_t len;
     ing_error_t why = {0};
     const char *body = cmn_http_body(req, &len);
-    if (!ing_generic_signature_ok(srv->cfg->generic_secret,
-                                  cmn_http_header(req, ING_GENERIC_TIMESTAMP_HEADER), body, len,
-                                  cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER),
-                                  cmn_time_now_ms(), srv->cfg->generic_tolerance_s * 1000, &why))
-        return cmn_http_reply_error(req, 401, why.msg, why.field);
+    const char *ts = cmn_http_header(req, ING_GENERIC_TIMESTAMP_HEADER);
+    const char *signature = cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER);
+    int64_t now_ms = cmn_time_now_ms();
+    long tolerance_ms = srv->cfg->generic_tolerance_s * 1000;
+    if (!ing_generic_signature_ok(srv->cfg->generic_secret, ts, body, len, signature, now_ms,
+                                  tolerance_ms, &why)) {
+        /* The reason given is the current secret's: a stale timestamp or a
+         * malformed header fails the previous secret the same way. */
+        ing_error_t why_previous = {0};
+        if (!*srv->cfg->generic_secret_previous ||
+            !ing_generic_signature_ok(srv->cfg->generic_secret_previous, ts, body, len, signature,
+                                      now_ms, tolerance_ms, &why_previous))
+            return cmn_http_reply_error(req, 401, why.msg, why.field);
+        cmn_metric_add(srv->previous_secret_used[PREV_GENERIC], 1);
+    }
     accept_json(srv, req, "generic", normalise_generic, NULL,
                 ctx_now(srv, srv->cfg->generic_number_format, NULL));
 }
@@ -374,6 +397,15 @@ int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
                                          "Authenticated payloads kept on call-events.dlq", NULL);
     srv->unmapped_agents = cmn_metrics_counter(
         "ingest_unmapped_agents_total", "Events naming an operator with no CRM agent (R-I3)", NULL);
+    static const char *const prev_labels[] = {[PREV_CALLGEAR] = "provider=\"callgear\"",
+                                              [PREV_TWILIO] = "provider=\"twilio\"",
+                                              [PREV_WEBEX] = "provider=\"webex\"",
+                                              [PREV_GENERIC] = "provider=\"generic\""};
+    for (size_t i = 0; i < sizeof prev_labels / sizeof prev_labels[0]; i++)
+        srv->previous_secret_used[i] = cmn_metrics_counter(
+            "ingest_previous_secret_accepted_total",
+            "Requests authenticated by a provider's *_PREVIOUS secret (a rotation in progress)",
+            prev_labels[i]);
     if (!cmn_time_zone_known(c->callgear_time_zone)) {
         LOG_ERROR("CALLBUS_INGEST_CALLGEAR_TIME_ZONE: \"%s\" is not an IANA time zone of this "
                   "system's tz database (tzdata)",
