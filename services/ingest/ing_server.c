@@ -260,9 +260,11 @@ static int normalise_generic(const ing_ctx_t *ctx, const char *arg, const json_t
 }
 
 /* After authentication, every JSON route: 415, parse, normalise, publish
- * or dead-letter. */
+ * or dead-letter. `route`: where the request came in, as a dead letter
+ * keeps it for a replay (without any secret: see on_callgear). */
 static void accept_json(ing_server_t *srv, struct evhttp_request *req, const char *provider,
-                        json_normaliser_fn normalise, const char *arg, ing_ctx_t ctx)
+                        const char *route, json_normaliser_fn normalise, const char *arg,
+                        ing_ctx_t ctx)
 {
     ing_events_t events;
     ing_error_t why = {0};
@@ -272,7 +274,7 @@ static void accept_json(ing_server_t *srv, struct evhttp_request *req, const cha
     json_t *doc = parse_json_body(req, &why);
     int rc = doc ? normalise(&ctx, arg, doc, &events, &why) : -1;
     json_decref(doc);
-    accept_or_dead_letter(srv, req, provider, provider, rc, &events, &why);
+    accept_or_dead_letter(srv, req, provider, route, rc, &events, &why);
     ing_events_clear(&events);
 }
 
@@ -302,7 +304,11 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
             return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
         cmn_metric_add(srv->previous_secret_used[PREV_CALLGEAR], 1);
     }
-    accept_json(srv, req, "callgear", normalise_callgear, notification,
+    /* The replay route names the notification (it is not in the body) and
+     * never the token: /v1/callgear/<notification>, the header form's path. */
+    char route[160];
+    snprintf(route, sizeof route, "/v1/callgear/%s", notification);
+    accept_json(srv, req, "callgear", route, normalise_callgear, notification,
                 ctx_now(srv, srv->cfg->callgear_number_format, srv->cfg->callgear_time_zone));
 }
 
@@ -345,7 +351,8 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
     ing_events_init(&events);
     int rc = ing_twilio_normalise(&ctx, &form, &events, &why);
     ing_form_free(&form);
-    accept_or_dead_letter(srv, req, "twilio", "twilio", rc, &events, &why);
+    /* Twilio signed the URI with its query: a replay needs it whole. */
+    accept_or_dead_letter(srv, req, "twilio", evhttp_request_get_uri(req), rc, &events, &why);
     ing_events_clear(&events);
 }
 
@@ -359,7 +366,7 @@ static void on_webex(struct evhttp_request *req, const char *path, void *arg)
             return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
         cmn_metric_add(srv->previous_secret_used[PREV_WEBEX], 1);
     }
-    accept_json(srv, req, "webex", normalise_webex, NULL,
+    accept_json(srv, req, "webex", evhttp_request_get_uri(req), normalise_webex, NULL,
                 ctx_now(srv, srv->cfg->webex_number_format, NULL));
 }
 
@@ -384,7 +391,7 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
             return cmn_http_reply_error(req, 401, why.msg, why.field);
         cmn_metric_add(srv->previous_secret_used[PREV_GENERIC], 1);
     }
-    accept_json(srv, req, "generic", normalise_generic, NULL,
+    accept_json(srv, req, "generic", evhttp_request_get_uri(req), normalise_generic, NULL,
                 ctx_now(srv, srv->cfg->generic_number_format, NULL));
 }
 
