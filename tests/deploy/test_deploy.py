@@ -250,6 +250,12 @@ def test_image_is_pinned_non_root_and_signals_reach_the_service():
         line = re.search(rf"^{instr} (.*)$", stage, re.M | re.S).group(1)
         assert line.lstrip().startswith("["), instr
     assert "STOPSIGNAL SIGTERM" in stage and "ENTRYPOINT" not in stage
+    # health on the admin listener (the public port answers /healthz 404)
+    admin = settings("ingest")["CALLBUS_ADMIN_PORT"]
+    assert f'"http://127.0.0.1:{admin}/healthz"]' in stage
+    for service in SERVICES:
+        assert f"http://127.0.0.1:{admin}/readyz" in COMPOSE["services"][service][
+            "healthcheck"]["test"], service
     for service, name in SERVICES.items():
         assert f"/{name} " in stage or f"/{name}\n" in stage, name
         assert COMPOSE["services"][service]["command"] == [name]
