@@ -20,8 +20,7 @@ import pytest
 
 from conftest import BROKERS, REPO
 from test_ingest_http import (CALLGEAR_TOKEN, GENERIC_SECRET, PUBLIC_URL, TWILIO_PATH,
-                              TWILIO_TOKEN, WEBEX_BEARER, fixture_form, fixture_json,
-                              fixture_text, marker)
+                              TWILIO_TOKEN, WEBEX_BEARER, fixture_form, fixture_json, marker)
 
 TOOL = REPO / "deploy" / "tools" / "callbus-dlq-replay"
 SECRETS = {"CALLBUS_INGEST_CALLGEAR_TOKEN": CALLGEAR_TOKEN,
