@@ -33,6 +33,9 @@ declare -A PY_MODULES=(
     [openapi-core]=openapi_core
     [rfc3339-validator]=rfc3339_validator
     [pyyaml]=yaml
+    # tests/deploy: the Kubernetes JSON schemas it ships validate the
+    # rendered manifests offline
+    [kubernetes-validate]=kubernetes_validate
 )
 ((WITH_BROWSER)) && PY_MODULES[websocket-client]=websocket
 
@@ -75,6 +78,40 @@ if ((${#missing_py[@]})); then
     PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet "${missing_py[@]}"
 fi
 
-if ((${#missing_apt[@]} + ${#missing_py[@]} == 0)); then
+# tests/deploy: kustomize renders the manifests, kubeconform validates the
+# KEDA and Strimzi objects against tests/deploy/schemas. Built from the Go
+# module proxy (no prebuilt download) into ${CALLBUS_CACHE_DIR}/tools/bin,
+# where tests/deploy/test_deploy.py looks; a stamp per binary holds the
+# version it was built from.
+GO_TOOLS=(
+    sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+    github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0
+)
+tools_bin="${CALLBUS_CACHE_DIR}/tools/bin"
+missing_go=()
+for mod in "${GO_TOOLS[@]}"; do
+    name="${mod%@*}"
+    name="${name##*/}"
+    [[ "${name}" == v5 ]] && name=kustomize
+    [[ -x "${tools_bin}/${name}" && "$(cat "${tools_bin}/${name}.version" 2>/dev/null)" == "${mod}" ]] ||
+        missing_go+=("${name}=${mod}")
+done
+if ((${#missing_go[@]})); then
+    go_bin="$(command -v go || true)"
+    [[ -z "${go_bin}" && -x /usr/local/go/bin/go ]] && go_bin=/usr/local/go/bin/go
+    [[ -n "${go_bin}" ]] || die "tests/deploy needs Go >= 1.22 on PATH to build: ${missing_go[*]}"
+    mkdir -p "${tools_bin}"
+    for entry in "${missing_go[@]}"; do
+        name="${entry%%=*}"
+        mod="${entry#*=}"
+        log "building ${mod} into ${tools_bin} (first run only)"
+        # GOTOOLCHAIN=local: never fetch another Go toolchain.
+        GOTOOLCHAIN=local GOBIN="${tools_bin}" GOFLAGS=-buildvcs=false "${go_bin}" install "${mod}" ||
+            die "go install ${mod} failed"
+        printf '%s\n' "${mod}" >"${tools_bin}/${name}.version"
+    done
+fi
+
+if ((${#missing_apt[@]} + ${#missing_py[@]} + ${#missing_go[@]} == 0)); then
     log "all dependencies present"
 fi

@@ -260,9 +260,11 @@ static int normalise_generic(const ing_ctx_t *ctx, const char *arg, const json_t
 }
 
 /* After authentication, every JSON route: 415, parse, normalise, publish
- * or dead-letter. */
+ * or dead-letter. `route`: where the request came in, as a dead letter
+ * keeps it for a replay (without any secret: see on_callgear). */
 static void accept_json(ing_server_t *srv, struct evhttp_request *req, const char *provider,
-                        json_normaliser_fn normalise, const char *arg, ing_ctx_t ctx)
+                        const char *route, json_normaliser_fn normalise, const char *arg,
+                        ing_ctx_t ctx)
 {
     ing_events_t events;
     ing_error_t why = {0};
@@ -272,7 +274,7 @@ static void accept_json(ing_server_t *srv, struct evhttp_request *req, const cha
     json_t *doc = parse_json_body(req, &why);
     int rc = doc ? normalise(&ctx, arg, doc, &events, &why) : -1;
     json_decref(doc);
-    accept_or_dead_letter(srv, req, provider, provider, rc, &events, &why);
+    accept_or_dead_letter(srv, req, provider, route, rc, &events, &why);
     ing_events_clear(&events);
 }
 
@@ -296,9 +298,17 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
             notification = slash + 1;
         }
     }
-    if (!cmn_auth_token_equal(srv->cfg->callgear_token, token))
-        return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
-    accept_json(srv, req, "callgear", normalise_callgear, notification,
+    if (!cmn_auth_token_equal(srv->cfg->callgear_token, token)) {
+        if (!*srv->cfg->callgear_token_previous ||
+            !cmn_auth_token_equal(srv->cfg->callgear_token_previous, token))
+            return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+        cmn_metric_add(srv->previous_secret_used[PREV_CALLGEAR], 1);
+    }
+    /* The replay route names the notification (it is not in the body) and
+     * never the token: /v1/callgear/<notification>, the header form's path. */
+    char route[160];
+    snprintf(route, sizeof route, "/v1/callgear/%s", notification);
+    accept_json(srv, req, "callgear", route, normalise_callgear, notification,
                 ctx_now(srv, srv->cfg->callgear_number_format, srv->cfg->callgear_time_zone));
 }
 
@@ -326,27 +336,37 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
     if (ing_form_parse(body, len, &form, &why) < 0)
         return cmn_http_reply_error(req, 400, why.msg, why.field);
     twilio_url(srv, req, url, sizeof url);
-    if (!ing_twilio_signature_ok(srv->cfg->twilio_auth_token, url, &form,
-                                 cmn_http_header(req, "X-Twilio-Signature"))) {
-        ing_form_free(&form);
-        return cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
-                                    "X-Twilio-Signature");
+    const char *signature = cmn_http_header(req, "X-Twilio-Signature");
+    if (!ing_twilio_signature_ok(srv->cfg->twilio_auth_token, url, &form, signature)) {
+        if (!*srv->cfg->twilio_auth_token_previous ||
+            !ing_twilio_signature_ok(srv->cfg->twilio_auth_token_previous, url, &form, signature)) {
+            ing_form_free(&form);
+            return cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
+                                        "X-Twilio-Signature");
+        }
+        cmn_metric_add(srv->previous_secret_used[PREV_TWILIO], 1);
     }
     ing_events_t events;
     ing_ctx_t ctx = ctx_now(srv, srv->cfg->twilio_number_format, NULL);
     ing_events_init(&events);
     int rc = ing_twilio_normalise(&ctx, &form, &events, &why);
     ing_form_free(&form);
-    accept_or_dead_letter(srv, req, "twilio", "twilio", rc, &events, &why);
+    /* Twilio signed the URI with its query: a replay needs it whole. */
+    accept_or_dead_letter(srv, req, "twilio", evhttp_request_get_uri(req), rc, &events, &why);
     ing_events_clear(&events);
 }
 
 static void on_webex(struct evhttp_request *req, const char *path, void *arg)
 {
     ing_server_t *srv = arg;
-    if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, cmn_http_header(req, "Authorization")))
-        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
-    accept_json(srv, req, "webex", normalise_webex, NULL,
+    const char *authorization = cmn_http_header(req, "Authorization");
+    if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, authorization)) {
+        if (!*srv->cfg->webex_bearer_previous ||
+            !cmn_auth_bearer_ok(srv->cfg->webex_bearer_previous, authorization))
+            return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+        cmn_metric_add(srv->previous_secret_used[PREV_WEBEX], 1);
+    }
+    accept_json(srv, req, "webex", evhttp_request_get_uri(req), normalise_webex, NULL,
                 ctx_now(srv, srv->cfg->webex_number_format, NULL));
 }
 
@@ -356,12 +376,22 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
     size_t len;
     ing_error_t why = {0};
     const char *body = cmn_http_body(req, &len);
-    if (!ing_generic_signature_ok(srv->cfg->generic_secret,
-                                  cmn_http_header(req, ING_GENERIC_TIMESTAMP_HEADER), body, len,
-                                  cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER),
-                                  cmn_time_now_ms(), srv->cfg->generic_tolerance_s * 1000, &why))
-        return cmn_http_reply_error(req, 401, why.msg, why.field);
-    accept_json(srv, req, "generic", normalise_generic, NULL,
+    const char *ts = cmn_http_header(req, ING_GENERIC_TIMESTAMP_HEADER);
+    const char *signature = cmn_http_header(req, ING_GENERIC_SIGNATURE_HEADER);
+    int64_t now_ms = cmn_time_now_ms();
+    long tolerance_ms = srv->cfg->generic_tolerance_s * 1000;
+    if (!ing_generic_signature_ok(srv->cfg->generic_secret, ts, body, len, signature, now_ms,
+                                  tolerance_ms, &why)) {
+        /* The reason given is the current secret's: a stale timestamp or a
+         * malformed header fails the previous secret the same way. */
+        ing_error_t why_previous = {0};
+        if (!*srv->cfg->generic_secret_previous ||
+            !ing_generic_signature_ok(srv->cfg->generic_secret_previous, ts, body, len, signature,
+                                      now_ms, tolerance_ms, &why_previous))
+            return cmn_http_reply_error(req, 401, why.msg, why.field);
+        cmn_metric_add(srv->previous_secret_used[PREV_GENERIC], 1);
+    }
+    accept_json(srv, req, "generic", evhttp_request_get_uri(req), normalise_generic, NULL,
                 ctx_now(srv, srv->cfg->generic_number_format, NULL));
 }
 
@@ -374,6 +404,15 @@ int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
                                          "Authenticated payloads kept on call-events.dlq", NULL);
     srv->unmapped_agents = cmn_metrics_counter(
         "ingest_unmapped_agents_total", "Events naming an operator with no CRM agent (R-I3)", NULL);
+    static const char *const prev_labels[] = {[PREV_CALLGEAR] = "provider=\"callgear\"",
+                                              [PREV_TWILIO] = "provider=\"twilio\"",
+                                              [PREV_WEBEX] = "provider=\"webex\"",
+                                              [PREV_GENERIC] = "provider=\"generic\""};
+    for (size_t i = 0; i < sizeof prev_labels / sizeof prev_labels[0]; i++)
+        srv->previous_secret_used[i] = cmn_metrics_counter(
+            "ingest_previous_secret_accepted_total",
+            "Requests authenticated by a provider's *_PREVIOUS secret (a rotation in progress)",
+            prev_labels[i]);
     if (!cmn_time_zone_known(c->callgear_time_zone)) {
         LOG_ERROR("CALLBUS_INGEST_CALLGEAR_TIME_ZONE: \"%s\" is not an IANA time zone of this "
                   "system's tz database (tzdata)",

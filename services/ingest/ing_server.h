@@ -18,6 +18,11 @@ typedef struct {
     char *public_url; /* base URL providers post to, for Twilio's signature */
     char *webex_bearer;
     char *generic_secret;
+    /* the secrets being rotated out, still accepted; empty: none */
+    char *callgear_token_previous;
+    char *twilio_auth_token_previous;
+    char *webex_bearer_previous;
+    char *generic_secret_previous;
     long generic_tolerance_s;
     char *agent_map;
     long kafka_message_timeout_ms;
@@ -33,6 +38,9 @@ typedef struct {
     char *callgear_time_zone;
 } ing_config_t;
 
+/* Providers whose secret has a *_PREVIOUS setting (previous_secret_used). */
+enum { PREV_CALLGEAR, PREV_TWILIO, PREV_WEBEX, PREV_GENERIC, PREV_PROVIDERS };
+
 typedef struct {
     const ing_config_t *cfg;
     const cmn_country_t *country;
@@ -41,6 +49,9 @@ typedef struct {
     cmn_metric_t *publish_ms;
     cmn_metric_t *dlq_total;
     cmn_metric_t *unmapped_agents;
+    /* requests authenticated by a *_PREVIOUS secret, per provider: zero for
+     * long enough means the rotation is over */
+    cmn_metric_t *previous_secret_used[PREV_PROVIDERS];
 } ing_server_t;
 
 /* Registers the routes of the configured providers on `http`; -1 (logged)

@@ -25,6 +25,21 @@ static const cmn_cfg_spec_t ingest_spec[] = {
                    "Bearer token the Webex flow's HTTP Request sends; empty disables the route."),
     CMN_CFG_SECRET("CALLBUS_INGEST_GENERIC_SECRET", "", OFF(generic_secret),
                    "HMAC-SHA256 secret of the generic route; empty disables it."),
+    /* Secret rotation without losing a webhook: while the provider's side
+     * switches to the new secret, requests signed with the old one (set
+     * here) are accepted too. Empty: only the current secret. */
+    CMN_CFG_SECRET("CALLBUS_INGEST_CALLGEAR_TOKEN_PREVIOUS", "", OFF(callgear_token_previous),
+                   "During a rotation: the CallGear token being replaced, accepted too; empty: "
+                   "none."),
+    CMN_CFG_SECRET("CALLBUS_INGEST_TWILIO_AUTH_TOKEN_PREVIOUS", "", OFF(twilio_auth_token_previous),
+                   "During a rotation: the Twilio auth token being replaced (a signature made "
+                   "with it is accepted too); empty: none."),
+    CMN_CFG_SECRET("CALLBUS_INGEST_WEBEX_BEARER_PREVIOUS", "", OFF(webex_bearer_previous),
+                   "During a rotation: the Webex bearer being replaced, accepted too; empty: "
+                   "none."),
+    CMN_CFG_SECRET("CALLBUS_INGEST_GENERIC_SECRET_PREVIOUS", "", OFF(generic_secret_previous),
+                   "During a rotation: the generic route's HMAC secret being replaced, accepted "
+                   "too; empty: none."),
     CMN_CFG_NUM("CALLBUS_INGEST_GENERIC_TOLERANCE_S", "300", 1, 3600, OFF(generic_tolerance_s),
                 "How old a signed generic request may be before it is refused as a replay."),
     CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),

@@ -141,6 +141,8 @@ static int start_kafka(pop_t *p)
         return fail("kafka producer", errstr);
     cmn_consumer_opts_t copts = {.brokers = p->svc.cfg.kafka_brokers,
                                  .group_id = p->cfg.group_id,
+                                 /* a restarted pod gets its partitions back, no rebalance */
+                                 .instance_id = *p->cfg.instance_id ? p->cfg.instance_id : NULL,
                                  .topics = topics,
                                  .n_topics = 2,
                                  .max_in_flight = (int)p->cfg.max_in_flight,

@@ -27,6 +27,8 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                  "HTTPS)."),
     CMN_CFG_STR("CALLBUS_POP_GROUP", "pop", OFF(group_id),
                 "Kafka consumer group of pop-service replicas."),
+    CMN_CFG_STR("CALLBUS_KAFKA_INSTANCE_ID", "", OFF(instance_id),
+                "Static group membership id (the pod name); empty: dynamic membership."),
     CMN_CFG_NUM("CALLBUS_POP_MAX_IN_FLIGHT", "10000", 10, 1000000, OFF(max_in_flight),
                 "Events fetched and not yet popped before fetching pauses."),
 };

@@ -17,6 +17,7 @@ typedef struct {
     char *new_case_url;        /* R-P3 no customer: the CRM's new-case form; {phone} */
     int cookie_secure;         /* the session cookie's Secure flag (behind TLS) */
     char *group_id;            /* Kafka consumer group */
+    char *instance_id;         /* static membership (the pod name); empty: dynamic */
     long max_in_flight;
 } pop_config_t;
 

@@ -811,9 +811,13 @@ def test_unusable_payload_is_400_and_dead_lettered(ingest, cursor, case):
     assert key == provider
     received = entry.pop("received_at")
     assert t0 - 1 <= parse_time(received) <= time.time() + 1
-    assert entry == {"schema_version": 1, "provider": provider, "route": provider,
+    # route: where to post it again (a replay needs CallGear's notification
+    # from the path), and never the secret some providers put in the path
+    assert entry == {"schema_version": 1, "provider": provider,
+                     "route": path.replace(f"/{CALLGEAR_TOKEN}/", "/"),
                      "reason": reply["error"], "field": field or "", "content_type": ct,
                      "body": body}
+    assert CALLGEAR_TOKEN not in json.dumps(entry)
     assert not [m for t, m in cursor.mentions(mark) if t == EVENTS_TOPIC]
 
 
@@ -981,3 +985,59 @@ def test_sigterm_during_burst_loses_nothing(ingest_factory, kafka):
     # drain, closed at exit unanswered (the drain's 202s carry no
     # Connection: close). Nothing was accepted for it; the provider retries.
     print(f"burst: {len(accepted)} accepted, refused {refused}")
+
+
+# ---- secret rotation (issue 14: rotate a provider's secret, lose no webhook) ------------
+
+@pytest.fixture(scope="module")
+def ingest_rotating(ingest_factory):
+    """Every provider mid-rotation: the new secrets are current, the old
+    ones (the module's usual secrets) are the *_PREVIOUS settings."""
+    return ingest_factory(
+        "rotating", CALLBUS_DEFAULT_COUNTRY="IT", CALLBUS_INGEST_PUBLIC_URL=PUBLIC_URL,
+        CALLBUS_INGEST_CALLGEAR_TOKEN="new-" + CALLGEAR_TOKEN,
+        CALLBUS_INGEST_CALLGEAR_TOKEN_PREVIOUS=CALLGEAR_TOKEN,
+        CALLBUS_INGEST_TWILIO_AUTH_TOKEN="new-" + TWILIO_TOKEN,
+        CALLBUS_INGEST_TWILIO_AUTH_TOKEN_PREVIOUS=TWILIO_TOKEN,
+        CALLBUS_INGEST_WEBEX_BEARER="new-" + WEBEX_BEARER,
+        CALLBUS_INGEST_WEBEX_BEARER_PREVIOUS=WEBEX_BEARER,
+        CALLBUS_INGEST_GENERIC_SECRET="new-" + GENERIC_SECRET,
+        CALLBUS_INGEST_GENERIC_SECRET_PREVIOUS=GENERIC_SECRET)
+
+
+def previous_secret_counts(proc):
+    text = requests.get(proc.admin_url("/metrics"), timeout=5).text
+    return {m.group(1): float(m.group(2)) for m in re.finditer(
+        r'^ingest_previous_secret_accepted_total\{provider="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def test_secret_rotation_accepts_new_and_previous(ingest_rotating, cursor):
+    """During a rotation a webhook signed with either the new or the
+    previous secret is accepted and stored (the provider switches at its own
+    moment, retries included); any other secret is still 401. Requests taken
+    on the previous secret are counted per provider, so an operator knows
+    when the old one can go (docs/operations.md)."""
+    posts = {
+        "callgear": lambda secret: ingest_rotating.post(
+            callgear_path("handset", token=secret),
+            dict(fixture_json("callgear_handset.json"),
+                 call_info=dict(fixture_json("callgear_handset.json")["call_info"],
+                                call_session_id="r" + uuid.uuid4().hex[:12]))),
+        "twilio": lambda secret: post_twilio(
+            ingest_rotating, fixture_form("twilio_agent_answered.form"), token=secret),
+        "webex": lambda secret: post_webex(
+            ingest_rotating, dict(fixture_json("webex_offered.json"), interactionId=marker()),
+            bearer=secret),
+        "generic": lambda secret: post_generic(
+            ingest_rotating, fixture_text("generic_tvox_offered.json"), secret=secret),
+    }
+    old = {"callgear": CALLGEAR_TOKEN, "twilio": TWILIO_TOKEN, "webex": WEBEX_BEARER,
+           "generic": GENERIC_SECRET}
+    assert previous_secret_counts(ingest_rotating) == {p: 0.0 for p in posts}
+    for provider, post in posts.items():
+        for secret in ("new-" + old[provider], old[provider]):
+            ids = accepted_ids(post(secret))
+            assert set(ids) <= set(cursor.wait_events(ids)), (provider, secret)
+        for wrong in ("other-" + old[provider], old[provider] + "x"):
+            assert post(wrong).status_code == 401, (provider, wrong)
+    assert previous_secret_counts(ingest_rotating) == {p: 1.0 for p in posts}
