@@ -202,13 +202,14 @@ static void test_decode_refuses_malformed(void)
     const char *cases[] = {
         "",
         "not multipart",
-        "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", /* no close
-                                                                                         */
+        /* no close delimiter */
+        "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
         "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 2x4 No\r\n\r\n\r\n--b--",
         "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--",
         "--b\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n\r\n--b--", /* no Content-Type */
-        "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\nContent-Type: "
-        "multipart/mixed; boundary=d\r\n\r\n--d--\r\n--c--\r\n--b--", /* nested twice */
+        /* a change set nested in a change set */
+        ("--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\nContent-Type: "
+         "multipart/mixed; boundary=d\r\n\r\n--d--\r\n--c--\r\n--b--"),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = crm_batch_decode(NULL, cases[i], strlen(cases[i]), parts, 4, &n, err, sizeof err);
