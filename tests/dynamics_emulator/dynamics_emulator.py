@@ -45,6 +45,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import re
 import secrets
 import signal
@@ -57,6 +58,10 @@ from collections import deque
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+# The fail-next rules the Zendesk emulator has too (one implementation).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
+from emulator_faults import take_injection  # noqa: E402
 
 API = "/api/data/v9.2"
 MAX_BODY = 10 * 1024 * 1024
@@ -1058,17 +1063,7 @@ class DynamicsEmulator:
     # -- error injection ------------------------------------------------------------
 
     def _take_injection(self, req):
-        with self.store.lock:
-            for rule in self.store.inject_rules:
-                if rule.get("method", req.method).upper() != req.method:
-                    continue
-                if not re.search(rule.get("path_regex", ""), req.path):
-                    continue
-                rule["count"] = int(rule.get("count", 1)) - 1
-                if rule["count"] <= 0:
-                    self.store.inject_rules.remove(rule)
-                return dict(rule)
-        return None
+        return take_injection(self.store.lock, self.store.inject_rules, req.method, req.path)
 
     @staticmethod
     def _injected_reply(rule):

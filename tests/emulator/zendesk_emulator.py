@@ -53,6 +53,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from emulator_faults import take_injection
+
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_TYPES = (None, "problem", "incident", "question", "task")
 PRIORITIES = (None, "urgent", "high", "normal", "low")
@@ -1195,17 +1197,7 @@ class ZendeskEmulator:
     # -- error injection -----------------------------------------------------
 
     def _take_injection(self, req):
-        with self.store.lock:
-            for rule in self.store.inject_rules:
-                if rule.get("method", req.method).upper() != req.method:
-                    continue
-                if not re.search(rule.get("path_regex", ""), req.path):
-                    continue
-                rule["count"] = int(rule.get("count", 1)) - 1
-                if rule["count"] <= 0:
-                    self.store.inject_rules.remove(rule)
-                return dict(rule)
-        return None
+        return take_injection(self.store.lock, self.store.inject_rules, req.method, req.path)
 
     @staticmethod
     def _injected_reply(rule):

@@ -143,8 +143,21 @@ static json_t *collection(json_t *root, char *errstr, size_t errsz)
     return value;
 }
 
-int crm_dyn_parse_contacts(const char *body, size_t len, tkt_crm_contact_t *out, size_t max,
-                           size_t *n, int *more, char *errstr, size_t errsz)
+typedef int (*record_fn)(const json_t *o, void *out, char *errstr, size_t errsz);
+
+static int contact_rec(const json_t *o, void *out, char *errstr, size_t errsz)
+{
+    return contact_of(o, out, errstr, errsz);
+}
+
+static int case_rec(const json_t *o, void *out, char *errstr, size_t errsz)
+{
+    return case_of(o, out, errstr, errsz);
+}
+
+/* A collection's records, each parsed by `one` into out[i] (elem bytes apart). */
+static int parse_list(const char *body, size_t len, void *out, size_t elem, size_t max, size_t *n,
+                      int *more, record_fn one, char *errstr, size_t errsz)
 {
     int rc = -1;
     *n = 0;
@@ -156,39 +169,27 @@ int crm_dyn_parse_contacts(const char *body, size_t len, tkt_crm_contact_t *out,
         goto cleanup;
     size_t count = json_array_size(value);
     for (size_t i = 0; i < count && i < max; i++)
-        if (contact_of(json_array_get(value, i), &out[i], errstr, errsz) != 0)
+        if (one(json_array_get(value, i), (char *)out + i * elem, errstr, errsz) != 0)
             goto cleanup;
     *n = count < max ? count : max;
     if (more)
         *more = count > max;
     rc = 0;
 cleanup:
-    if (rc != 0)
-        *n = 0;
     json_decref(root);
     return rc;
+}
+
+int crm_dyn_parse_contacts(const char *body, size_t len, tkt_crm_contact_t *out, size_t max,
+                           size_t *n, int *more, char *errstr, size_t errsz)
+{
+    return parse_list(body, len, out, sizeof *out, max, n, more, contact_rec, errstr, errsz);
 }
 
 int crm_dyn_parse_cases(const char *body, size_t len, tkt_crm_ticket_t *out, size_t max, size_t *n,
                         char *errstr, size_t errsz)
 {
-    int rc = -1;
-    *n = 0;
-    json_t *root = load(body, len, errstr, errsz);
-    json_t *value = root ? collection(root, errstr, errsz) : NULL;
-    if (!value)
-        goto cleanup;
-    size_t count = json_array_size(value);
-    for (size_t i = 0; i < count && i < max; i++)
-        if (case_of(json_array_get(value, i), &out[i], errstr, errsz) != 0)
-            goto cleanup;
-    *n = count < max ? count : max;
-    rc = 0;
-cleanup:
-    if (rc != 0)
-        *n = 0;
-    json_decref(root);
-    return rc;
+    return parse_list(body, len, out, sizeof *out, max, n, NULL, case_rec, errstr, errsz);
 }
 
 int crm_dyn_parse_case(const char *body, size_t len, tkt_crm_ticket_t *out, char *errstr,

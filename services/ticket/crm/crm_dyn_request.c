@@ -11,11 +11,12 @@
 #include <string.h>
 
 /* Read back on creates and reads: what tkt_crm_ticket_t holds. */
-const char crm_dyn_case_select[] =
-    "incidentid,title,ticketnumber,statecode,statuscode,createdon,modifiedon,"
-    "_customerid_value,_ownerid_value";
-static const char contact_select[] =
-    "contactid,fullname,firstname,lastname,emailaddress1,telephone1,mobilephone,createdon";
+#define CASE_SELECT                                                                                \
+    "incidentid,title,ticketnumber,statecode,statuscode,createdon,modifiedon,"                     \
+    "_customerid_value,_ownerid_value"
+#define CONTACT_SELECT                                                                             \
+    "contactid,fullname,firstname,lastname,emailaddress1,telephone1,mobilephone,createdon"
+const char crm_dyn_case_select[] = CASE_SELECT;
 
 typedef struct {
     char *p;
@@ -112,7 +113,7 @@ int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *e164, 
         cmn_phone_lookup_form(e164, conf->lookup_form, conf->country, form, sizeof form) != 0 ||
         crm_odata_string_literal(form, literal, sizeof literal) < 0)
         b.err = 1;
-    sb_printf(&b, "%s/contacts?$select=%s&$filter=", conf->api_base, contact_select);
+    sb_printf(&b, "%s/contacts?$select=" CONTACT_SELECT "&$filter=", conf->api_base);
     for (size_t i = 0; i < conf->n_phone_attrs; i++)
         sb_printf(&b, "%s%s%%20eq%%20%s", i ? "%20or%20" : "", conf->phone_attrs[i], literal);
     /* Oldest first: the same caller's duplicates resolve the same way every time (R-C1). */
@@ -130,16 +131,36 @@ static int guid_or_fail(const char *id, char norm[CRM_GUID_MAX], char *out, size
     return 0;
 }
 
-int crm_dyn_contact_get_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
-                            size_t outsz)
+/* "<api>/<set>(<id>)<suffix>" for a GUID id. The suffix is ours (a
+ * constant $select), never the caller's. */
+static int record_url(const crm_dyn_conf_t *conf, const char *set, const char *rid,
+                      const char *suffix, char *out, size_t outsz)
 {
     char id[CRM_GUID_MAX];
     sb_t b;
-    if (guid_or_fail(contact_id, id, out, outsz) != 0)
+    if (guid_or_fail(rid, id, out, outsz) != 0)
         return -1;
     sb_init(&b, out, outsz);
-    sb_printf(&b, "%s/contacts(%s)?$select=%s", conf->api_base, id, contact_select);
+    sb_printf(&b, "%s/%s(%s)%s", conf->api_base, set, id, suffix);
     return sb_done(&b);
+}
+
+int crm_dyn_contact_get_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
+                            size_t outsz)
+{
+    return record_url(conf, "contacts", contact_id, "?$select=" CONTACT_SELECT, out, outsz);
+}
+
+int crm_dyn_case_get_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,
+                         size_t outsz)
+{
+    return record_url(conf, "incidents", incident_id, "?$select=" CASE_SELECT, out, outsz);
+}
+
+int crm_dyn_case_record_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,
+                            size_t outsz)
+{
+    return record_url(conf, "incidents", incident_id, "", out, outsz);
 }
 
 int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
@@ -151,21 +172,10 @@ int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, 
         return -1;
     sb_init(&b, out, outsz);
     sb_printf(&b,
-              "%s/incidents?$select=%s&$filter=_customerid_value%%20eq%%20%s%%20and%%20"
+              "%s/incidents?$select=" CASE_SELECT
+              "&$filter=_customerid_value%%20eq%%20%s%%20and%%20"
               "statecode%%20eq%%200&$orderby=createdon%%20desc&$top=1",
-              conf->api_base, crm_dyn_case_select, id);
-    return sb_done(&b);
-}
-
-int crm_dyn_case_get_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,
-                         size_t outsz)
-{
-    char id[CRM_GUID_MAX];
-    sb_t b;
-    if (guid_or_fail(incident_id, id, out, outsz) != 0)
-        return -1;
-    sb_init(&b, out, outsz);
-    sb_printf(&b, "%s/incidents(%s)?$select=%s", conf->api_base, id, crm_dyn_case_select);
+              conf->api_base, id);
     return sb_done(&b);
 }
 
@@ -179,18 +189,6 @@ int crm_dyn_collection_url(const crm_dyn_conf_t *conf, const char *entity_set, c
     sb_printf(&b, "%s/%s", conf->api_base, entity_set);
     if (select)
         sb_printf(&b, "?$select=%s", select);
-    return sb_done(&b);
-}
-
-int crm_dyn_case_record_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,
-                            size_t outsz)
-{
-    char id[CRM_GUID_MAX];
-    sb_t b;
-    if (guid_or_fail(incident_id, id, out, outsz) != 0)
-        return -1;
-    sb_init(&b, out, outsz);
-    sb_printf(&b, "%s/incidents(%s)", conf->api_base, id);
     return sb_done(&b);
 }
 
