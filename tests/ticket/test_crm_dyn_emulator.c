@@ -114,18 +114,13 @@ static void wait_ms(long ms)
     event_base_dispatch(G.base);
 }
 
-static const char *const odata_headers[] = {
-    "OData-MaxVersion: 4.0",         "OData-Version: 4.0",
-    "Accept: application/json",      "Content-Type: application/json; charset=utf-8",
-    "Prefer: return=representation", NULL};
-
 /* An authenticated Web API call, run to its end. */
 static got_t call(const char *method, const char *url, const char *body)
 {
     got_t g = {0};
     tkt_curl_req_t req = {.method = method,
                           .url = url,
-                          .headers = odata_headers,
+                          .headers = crm_dyn_json_headers,
                           .body = body,
                           .body_len = body ? strlen(body) : 0};
     if (crm_dyn_token_request(G.tok, &req, on_resp, &g) != 0) {

@@ -18,6 +18,11 @@
     "contactid,fullname,firstname,lastname,emailaddress1,telephone1,mobilephone,createdon"
 const char crm_dyn_case_select[] = CASE_SELECT;
 
+const char *const crm_dyn_json_headers[] = {
+    "OData-MaxVersion: 4.0",         "OData-Version: 4.0",
+    "Accept: application/json",      "Content-Type: application/json; charset=utf-8",
+    "Prefer: return=representation", NULL};
+
 typedef struct {
     char *p;
     size_t sz, len;

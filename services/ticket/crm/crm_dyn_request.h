@@ -19,8 +19,9 @@
 
 #include <stddef.h>
 
-#define CRM_DYN_PHONE_ATTRS_MAX 4 /* an OR of more would be a slow query; 4 is all a contact has   \
-                                   */
+#define CRM_DYN_PHONE_ATTRS_MAX                                                                    \
+    4 /* an OR of more would be a slow query; 4 is all a contact has                               \
+       */
 #define CRM_DYN_NAME_MAX 65
 #define CRM_DYN_CASE_ORIGIN_PHONE 1 /* caseorigincode: Phone */
 
@@ -40,6 +41,13 @@ typedef struct {
     cmn_phone_lookup_t lookup_form;
     const cmn_country_t *country; /* borrowed (static in cmn_phone) */
 } crm_dyn_conf_t;
+
+/* The headers of every Web API request with a JSON body or answer:
+ * OData-MaxVersion/OData-Version 4.0, JSON both ways, and
+ * Prefer: return=representation so a create or update answers with the
+ * record ($select-ed) instead of 204 and a header tkt_curl does not keep.
+ * NULL-terminated, static. */
+extern const char *const crm_dyn_json_headers[];
 
 /* Parses the phone attributes setting, "telephone1,mobilephone" (spaces
  * around names allowed), into conf->phone_attrs. 0, or -1 with errstr when
