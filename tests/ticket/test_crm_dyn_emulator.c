@@ -252,6 +252,21 @@ static void test_lookup_case_note_owner_status(void)
     ASSERT_EQ_STR(found[0].id, cid);
     ASSERT_EQ_STR(found[0].name, "Maria Rossi");
 
+    /* R-C2: a caller not yet known is created with the number in look-up
+     * form, and the next look-up finds them. */
+    char *cbody = crm_dyn_contact_create_body(&G.conf, "+390698765432", NULL, NULL);
+    ASSERT_EQ_INT(crm_dyn_collection_url(&G.conf, "contacts", "contactid", url, sizeof url), 0);
+    g = call("POST", url, cbody);
+    free(cbody);
+    free(g.body);
+    ASSERT_EQ_INT(g.status, 201);
+    ASSERT_EQ_INT(crm_dyn_contacts_by_phone_url(&G.conf, "+390698765432", 16, url, sizeof url), 0);
+    g = call("GET", url, NULL);
+    ASSERT_EQ_INT(crm_dyn_parse_contacts(g.body, g.len, found, 16, &n, NULL, err, sizeof err), 0);
+    free(g.body);
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_STR(found[0].name, "0698765432");
+
     /* No case yet: the latest unresolved one is none. */
     ASSERT_EQ_INT(crm_dyn_latest_case_url(&G.conf, cid, url, sizeof url), 0);
     g = call("GET", url, NULL);

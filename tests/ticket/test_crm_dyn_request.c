@@ -91,7 +91,7 @@ static void test_contact_lookup_in_national_form(void)
     ASSERT_EQ_STR(url, "https://org.api.crm.dynamics.com/api/data/v9.2/contacts?$select=contactid,"
                        "fullname,firstname,lastname,emailaddress1,telephone1,mobilephone,createdon"
                        "&$filter=telephone1%20eq%20%270612345678%27%20or%20mobilephone%20eq%20"
-                       "%270612345678%27&$orderby=createdon%20asc&$top=16");
+                       "%270612345678%27&$orderby=createdon%20desc&$top=16");
     /* Another organisation keeps full digits, and searches one column. */
     c = conf_it("mobilephone");
     c.lookup_form = CMN_PHONE_LOOKUP_DIGITS;
@@ -171,6 +171,24 @@ static void test_case_create_body(void)
     ASSERT_TRUE(crm_dyn_case_create_body(CONTACT, "\xc3", NULL, NULL) == NULL);
 }
 
+static void test_contact_create_body(void)
+{
+    crm_dyn_conf_t c = conf_it("mobilephone,telephone1");
+    json_t *j = parsed(crm_dyn_contact_create_body(&c, "+390612345678", "Maria Rossi", CONTACT));
+    ASSERT_TRUE(j != NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "mobilephone")), "0612345678");
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "lastname")), "Maria Rossi");
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "contactid")), CONTACT_LC);
+    ASSERT_EQ_INT(json_object_size(j), 3);
+    json_decref(j);
+    j = parsed(crm_dyn_contact_create_body(&c, "+390612345678", NULL, NULL));
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "lastname")), "0612345678");
+    ASSERT_EQ_INT(json_object_size(j), 2);
+    json_decref(j);
+    ASSERT_TRUE(crm_dyn_contact_create_body(&c, "not a number", NULL, NULL) == NULL);
+    ASSERT_TRUE(crm_dyn_contact_create_body(&c, "+390612345678", NULL, "x") == NULL);
+}
+
 static void test_note_update_and_close_bodies(void)
 {
     json_t *j = parsed(crm_dyn_note_body(CASE_ID, "Call ended", "Duration 42 s"));
@@ -248,5 +266,6 @@ TEST_MAIN("crm_dyn_request", TEST_CASE(test_guids),
           TEST_CASE(test_string_literal_doubles_quotes_and_encodes), TEST_CASE(test_entity_id_key),
           TEST_CASE(test_phone_attrs_are_configuration),
           TEST_CASE(test_contact_lookup_in_national_form), TEST_CASE(test_latest_unresolved_case),
-          TEST_CASE(test_case_create_body), TEST_CASE(test_note_update_and_close_bodies),
-          TEST_CASE(test_status_mapping), TEST_CASE(test_pop_urls))
+          TEST_CASE(test_case_create_body), TEST_CASE(test_contact_create_body),
+          TEST_CASE(test_note_update_and_close_bodies), TEST_CASE(test_status_mapping),
+          TEST_CASE(test_pop_urls))

@@ -121,8 +121,9 @@ int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *e164, 
     sb_printf(&b, "%s/contacts?$select=" CONTACT_SELECT "&$filter=", conf->api_base);
     for (size_t i = 0; i < conf->n_phone_attrs; i++)
         sb_printf(&b, "%s%s%%20eq%%20%s", i ? "%20or%20" : "", conf->phone_attrs[i], literal);
-    /* Oldest first: the same caller's duplicates resolve the same way every time (R-C1). */
-    sb_printf(&b, "&$orderby=createdon%%20asc&$top=%zu", max);
+    /* Newest first: with more matches than `max`, the ones kept include the
+     * most recently created contact, which R-C4 falls back to. */
+    sb_printf(&b, "&$orderby=createdon%%20desc&$top=%zu", max);
     return sb_done(&b);
 }
 
@@ -202,6 +203,7 @@ int crm_dyn_collection_url(const crm_dyn_conf_t *conf, const char *entity_set, c
 /* Dataverse's default maximum for a case title / a note subject. */
 #define DYN_TITLE_MAX 200
 #define DYN_NOTE_SUBJECT_MAX 500
+#define DYN_LASTNAME_MAX 50
 
 static int text_ok(const char *s)
 {
@@ -244,6 +246,26 @@ char *crm_dyn_case_create_body(const char *contact_id, const char *title, const 
         json_object_set_new(o, "customerid_contact@odata.bind", json_string(bind)) != 0 ||
         (description && json_object_set_new(o, "description", json_string(description)) != 0) ||
         (incident_id && json_object_set_new(o, "incidentid", json_string(iid)) != 0)) {
+        json_decref(o);
+        return NULL;
+    }
+    return dump(o);
+}
+
+char *crm_dyn_contact_create_body(const crm_dyn_conf_t *conf, const char *e164, const char *name,
+                                  const char *contact_id)
+{
+    char form[CMN_PHONE_MAX], cid[CRM_GUID_MAX];
+    if (conf->n_phone_attrs == 0 ||
+        cmn_phone_lookup_form(e164, conf->lookup_form, conf->country, form, sizeof form) != 0 ||
+        (name && !text_ok(name)) || (contact_id && crm_odata_guid_norm(contact_id, cid) != 0))
+        return NULL;
+    json_t *o = json_object();
+    /* lastname is the one name column Dataverse requires; an unknown
+     * caller is named by their number, as agents would type it. */
+    if (!o || json_object_set_new(o, conf->phone_attrs[0], json_string(form)) != 0 ||
+        set_text(o, "lastname", name && *name ? name : form, DYN_LASTNAME_MAX) != 0 ||
+        (contact_id && json_object_set_new(o, "contactid", json_string(cid)) != 0)) {
         json_decref(o);
         return NULL;
     }
