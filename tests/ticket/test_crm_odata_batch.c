@@ -137,6 +137,10 @@ static void test_decode_applied_changeset(void)
     ASSERT_EQ_INT(status[1], 204);
     ASSERT_EQ_INT(status[2], 200);
     ASSERT_EQ_INT(part_of[1], 1);
+    /* Two answers for one op: refused, not "the other op did not run". */
+    crm_batch_part_t twice[2] = {parts[0], parts[1]};
+    twice[1].content_id = 1;
+    ASSERT_EQ_INT(crm_batch_outcome(ops, 2, twice, 2, status, NULL), -1);
     /* An answer with a different shape cannot be this request's. */
     crm_batch_op_t other[] = {{"GET", "a", NULL, 0}, {"GET", "b", NULL, 0}, {"GET", "c", NULL, 0}};
     ASSERT_EQ_INT(crm_batch_outcome(other, 3, parts, n, status, NULL), -1);

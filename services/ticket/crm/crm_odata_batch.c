@@ -456,7 +456,9 @@ int crm_batch_outcome(const crm_batch_op_t *ops, size_t n, const crm_batch_part_
             /* Content-ID says which op a response is for; it is op index + 1. */
             for (size_t r = p; r < q; r++) {
                 size_t op = parts[r].content_id > 0 ? (size_t)parts[r].content_id - 1 : i + (r - p);
-                if (op < i || op >= i + k)
+                /* Out of this change set, or a second answer for one op (which
+                 * would leave another op looking unrun, and resent though applied). */
+                if (op < i || op >= i + k || status[op] != 0)
                     return -1;
                 status[op] = parts[r].status;
                 if (part_of)
