@@ -330,6 +330,37 @@ static void test_lookup_case_note_owner_status(void)
     free(g.body);
     ASSERT_EQ_INT(n, 0); /* resolved: no longer the latest unresolved case */
 
+    /* R-T10: statuses of several cases in one read; the note's marker is found. */
+    body = crm_dyn_case_create_body(cid, "Second call", NULL, NULL);
+    ASSERT_EQ_INT(
+        crm_dyn_collection_url(&G.conf, "incidents", crm_dyn_case_select, url, sizeof url), 0);
+    g = call("POST", url, body);
+    free(body);
+    tkt_crm_ticket_t second;
+    ASSERT_EQ_INT(crm_dyn_parse_case(g.body, g.len, &second, err, sizeof err), 0);
+    free(g.body);
+    const char *ids[] = {created.id, second.id};
+    ASSERT_EQ_INT(crm_dyn_case_statuses_url(&G.conf, ids, 2, url, sizeof url), 0);
+    g = call("GET", url, NULL);
+    ASSERT_EQ_INT(crm_dyn_parse_cases(g.body, g.len, cases, 2, &n, err, sizeof err), 0);
+    free(g.body);
+    ASSERT_EQ_INT(n, 2);
+    for (size_t i = 0; i < n; i++)
+        ASSERT_EQ_INT(cases[i].status,
+                      strcmp(cases[i].id, created.id) == 0 ? TKT_ST_SOLVED : TKT_ST_OPEN);
+    ASSERT_EQ_INT(crm_dyn_note_marker_url(&G.conf, created.id, "queue Sales", url, sizeof url), 0);
+    g = call("GET", url, NULL);
+    json_t *hit = json_loads(g.body, 0, NULL);
+    free(g.body);
+    ASSERT_EQ_INT(json_array_size(json_object_get(hit, "value")), 1);
+    json_decref(hit);
+    ASSERT_EQ_INT(crm_dyn_note_marker_url(&G.conf, second.id, "queue Sales", url, sizeof url), 0);
+    g = call("GET", url, NULL);
+    hit = json_loads(g.body, 0, NULL);
+    free(g.body);
+    ASSERT_EQ_INT(json_array_size(json_object_get(hit, "value")), 0);
+    json_decref(hit);
+
     /* A write to the resolved case: Dataverse's error body, not a throttle. */
     body = crm_dyn_case_update_body(NULL, TKT_ST_OPEN);
     ASSERT_EQ_INT(crm_dyn_case_record_url(&G.conf, created.id, url, sizeof url), 0);

@@ -38,6 +38,26 @@ static void test_guids(void)
     ASSERT_EQ_INT(crm_odata_guid_norm("x') or (1 eq 1", out), -1);
 }
 
+/* Expected values from Python's uuid.uuid5, an independent implementation. */
+static void test_name_based_guids(void)
+{
+    char out[CRM_GUID_MAX];
+    ASSERT_EQ_INT(
+        crm_odata_guid_from_name("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org", out),
+        0); /* RFC 9562's DNS namespace */
+    ASSERT_EQ_STR(out, "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+    ASSERT_EQ_INT(crm_odata_guid_from_name("6F1C8F1E-6B7E-4C55-9D2A-2A0C1B9E7D01",
+                                           "callbus-CA123-after-42", out),
+                  0);
+    ASSERT_EQ_STR(out, "0b8c0b0f-d2af-58f1-87df-dda46df44fab");
+    ASSERT_EQ_INT(
+        crm_odata_guid_from_name("6f1c8f1e-6b7e-4c55-9d2a-2a0c1b9e7d01", "caf\xc3\xa9", out), 0);
+    ASSERT_EQ_STR(out, "0bf435f3-2a4a-544d-9511-5a73b667cd8b");
+    ASSERT_TRUE(crm_odata_guid_valid(out));
+    ASSERT_EQ_INT(crm_odata_guid_from_name("not-a-namespace", "x", out), -1);
+    ASSERT_EQ_INT(crm_odata_guid_from_name("6f1c8f1e-6b7e-4c55-9d2a-2a0c1b9e7d01", "", out), -1);
+}
+
 static void test_string_literal_doubles_quotes_and_encodes(void)
 {
     char out[64];
@@ -131,6 +151,32 @@ static void test_latest_unresolved_case(void)
     ASSERT_EQ_INT(crm_dyn_collection_url(&c, "annotations", NULL, url, sizeof url), 0);
     ASSERT_EQ_STR(url, "https://org.api.crm.dynamics.com/api/data/v9.2/annotations");
     ASSERT_EQ_INT(crm_dyn_collection_url(&c, "incidents?$x", NULL, url, sizeof url), -1);
+}
+
+static void test_statuses_and_marker_urls(void)
+{
+    crm_dyn_conf_t c = conf_it("telephone1");
+    char url[8192];
+    const char *two[] = {CASE_ID, CONTACT};
+    ASSERT_EQ_INT(crm_dyn_case_statuses_url(&c, two, 2, url, sizeof url), 0);
+    ASSERT_TRUE(strstr(url, "&$filter=incidentid%20eq%20" CASE_ID
+                            "%20or%20incidentid%20eq%20" CONTACT_LC "&$top=2") != NULL);
+    const char *ids[CRM_DYN_STATUSES_MAX + 1];
+    for (size_t i = 0; i <= CRM_DYN_STATUSES_MAX; i++)
+        ids[i] = CASE_ID;
+    ASSERT_EQ_INT(crm_dyn_case_statuses_url(&c, ids, CRM_DYN_STATUSES_MAX, url, sizeof url), 0);
+    ASSERT_TRUE(strlen(url) < 32768); /* Dataverse's GET URL limit */
+    ASSERT_EQ_INT(crm_dyn_case_statuses_url(&c, ids, CRM_DYN_STATUSES_MAX + 1, url, sizeof url),
+                  -1);
+    const char *bad[] = {CASE_ID, "x"};
+    ASSERT_EQ_INT(crm_dyn_case_statuses_url(&c, bad, 2, url, sizeof url), -1);
+
+    ASSERT_EQ_INT(crm_dyn_note_marker_url(&c, CASE_ID, "[callbus:ev'1]", url, sizeof url), 0);
+    ASSERT_EQ_STR(url,
+                  "https://org.api.crm.dynamics.com/api/data/v9.2/annotations?$select=annotationid"
+                  "&$filter=_objectid_value%20eq%20" CASE_ID "%20and%20contains(notetext,"
+                  "%27%5Bcallbus%3Aev%27%271%5D%27)&$top=1");
+    ASSERT_EQ_INT(crm_dyn_note_marker_url(&c, CASE_ID, "", url, sizeof url), -1);
 }
 
 static json_t *parsed(char *body)
@@ -262,10 +308,10 @@ static void test_pop_urls(void)
     ASSERT_EQ_INT(crm_dyn_case_form_url(&c, CASE_ID, url, sizeof url), -1);
 }
 
-TEST_MAIN("crm_dyn_request", TEST_CASE(test_guids),
+TEST_MAIN("crm_dyn_request", TEST_CASE(test_guids), TEST_CASE(test_name_based_guids),
           TEST_CASE(test_string_literal_doubles_quotes_and_encodes), TEST_CASE(test_entity_id_key),
           TEST_CASE(test_phone_attrs_are_configuration),
           TEST_CASE(test_contact_lookup_in_national_form), TEST_CASE(test_latest_unresolved_case),
           TEST_CASE(test_case_create_body), TEST_CASE(test_contact_create_body),
           TEST_CASE(test_note_update_and_close_bodies), TEST_CASE(test_status_mapping),
-          TEST_CASE(test_pop_urls))
+          TEST_CASE(test_statuses_and_marker_urls), TEST_CASE(test_pop_urls))

@@ -185,6 +185,41 @@ int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, 
     return sb_done(&b);
 }
 
+int crm_dyn_case_statuses_url(const crm_dyn_conf_t *conf, const char *const *ids, size_t n,
+                              char *out, size_t outsz)
+{
+    char id[CRM_GUID_MAX];
+    sb_t b;
+    sb_init(&b, out, outsz);
+    if (!ids || n == 0 || n > CRM_DYN_STATUSES_MAX)
+        b.err = 1;
+    sb_printf(&b, "%s/incidents?$select=" CASE_SELECT "&$filter=", conf->api_base);
+    for (size_t i = 0; i < n && !b.err; i++) {
+        if (crm_odata_guid_norm(ids[i], id) != 0)
+            b.err = 1;
+        sb_printf(&b, "%sincidentid%%20eq%%20%s", i ? "%20or%20" : "", id);
+    }
+    sb_printf(&b, "&$top=%zu", n);
+    return sb_done(&b);
+}
+
+int crm_dyn_note_marker_url(const crm_dyn_conf_t *conf, const char *incident_id, const char *marker,
+                            char *out, size_t outsz)
+{
+    char id[CRM_GUID_MAX], literal[512];
+    sb_t b;
+    if (guid_or_fail(incident_id, id, out, outsz) != 0)
+        return -1;
+    sb_init(&b, out, outsz);
+    if (!marker || !*marker || crm_odata_string_literal(marker, literal, sizeof literal) < 0)
+        b.err = 1;
+    sb_printf(&b,
+              "%s/annotations?$select=annotationid&$filter=_objectid_value%%20eq%%20%s%%20and%%20"
+              "contains(notetext,%s)&$top=1",
+              conf->api_base, id, literal);
+    return sb_done(&b);
+}
+
 int crm_dyn_collection_url(const crm_dyn_conf_t *conf, const char *entity_set, const char *select,
                            char *out, size_t outsz)
 {

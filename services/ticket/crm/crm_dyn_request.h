@@ -76,6 +76,21 @@ int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, 
 int crm_dyn_case_get_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,
                          size_t outsz) __attribute__((warn_unused_result));
 
+/* The status of up to CRM_DYN_STATUSES_MAX cases in one read (R-T10):
+ * incidents?$select=<case columns>&$filter=incidentid eq <a> or incidentid eq
+ * <b> ...&$top=n. 100 GUIDs are about 6 KB of URL, well under Dataverse's
+ * 32 KB for a GET. Answers come in no particular order: match them by id. */
+#define CRM_DYN_STATUSES_MAX 100
+int crm_dyn_case_statuses_url(const crm_dyn_conf_t *conf, const char *const *ids, size_t n,
+                              char *out, size_t outsz) __attribute__((warn_unused_result));
+
+/* Whether a note on the case holds `marker` (recovery of a comment whose
+ * answer was lost, when notes do not carry our own ids):
+ * annotations?$select=annotationid&$filter=_objectid_value eq <guid> and
+ * contains(notetext,'<marker>')&$top=1 */
+int crm_dyn_note_marker_url(const crm_dyn_conf_t *conf, const char *incident_id, const char *marker,
+                            char *out, size_t outsz) __attribute__((warn_unused_result));
+
 /* The collection URL to POST a create to: "<api>/incidents", "<api>/annotations".
  * `select` (NULL: none) is appended as $select for Prefer: return=representation. */
 int crm_dyn_collection_url(const crm_dyn_conf_t *conf, const char *entity_set, const char *select,

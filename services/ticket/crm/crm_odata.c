@@ -4,6 +4,8 @@
 #include "cmn_utf8.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 
 int crm_odata_guid_valid(const char *s)
@@ -25,6 +27,36 @@ int crm_odata_guid_norm(const char *s, char out[CRM_GUID_MAX])
     for (size_t i = 0; i < CRM_GUID_LEN; i++)
         out[i] = (char)tolower((unsigned char)s[i]);
     out[CRM_GUID_LEN] = '\0';
+    return 0;
+}
+
+static int hexval(char c)
+{
+    return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
+}
+
+int crm_odata_guid_from_name(const char *ns, const char *name, char out[CRM_GUID_MAX])
+{
+    unsigned char buf[16 + 1024], md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    size_t nl = name ? strlen(name) : 0;
+    if (!crm_odata_guid_valid(ns) || nl == 0 || nl > 1024)
+        return -1;
+    for (size_t i = 0, j = 0; i < CRM_GUID_LEN; i++) {
+        if (ns[i] == '-')
+            continue;
+        buf[j / 2] = (unsigned char)(j % 2 ? buf[j / 2] | hexval(ns[i]) : hexval(ns[i]) << 4);
+        j++;
+    }
+    memcpy(buf + 16, name, nl);
+    if (EVP_Digest(buf, 16 + nl, md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen < 16)
+        return -1;
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50); /* version 5 */
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+    snprintf(out, CRM_GUID_MAX,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0], md[1],
+             md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13],
+             md[14], md[15]);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* OData v4 pieces any OData CRM shares (Dynamics 365 / Dataverse first):
- * GUID keys, string literals inside a $filter, the key of an entity id URL,
- * and bounded copies of the text a CRM sends back. Pure functions, caller
- * buffers, no allocation, no I/O. */
+ * GUID keys (also name-based ones, by OpenSSL's SHA-1), string literals
+ * inside a $filter, the key of an entity id URL, and bounded copies of the
+ * text a CRM sends back. Pure functions into caller buffers, no I/O. */
 #ifndef CRM_ODATA_H
 #define CRM_ODATA_H
 
@@ -17,6 +17,15 @@ int crm_odata_guid_valid(const char *s);
 /* Copies a valid GUID in lower case (Dataverse answers in lower case, so
  * ids compare as strings). 0, or -1 when `s` is not a GUID. */
 int crm_odata_guid_norm(const char *s, char out[CRM_GUID_MAX]) __attribute__((warn_unused_result));
+
+/* A name-based GUID (RFC 9562 UUID version 5: SHA-1 of the namespace's 16
+ * bytes and `name`), lower case: the same name always gives the same id.
+ * It lets a create carry its own primary key, derived from our external id,
+ * so that sending it twice is refused as a duplicate instead of making a
+ * second record. 0, or -1 when `ns` is not a GUID or `name` is empty or
+ * longer than 1024 bytes. */
+int crm_odata_guid_from_name(const char *ns, const char *name, char out[CRM_GUID_MAX])
+    __attribute__((warn_unused_result));
 
 /* Writes `value` as an OData string literal ready for a URL query: single
  * quotes around it, a quote inside doubled (OData ABNF: SQUOTE-in-string),
