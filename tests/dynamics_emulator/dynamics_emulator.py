@@ -48,7 +48,6 @@ import math
 import os
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -59,9 +58,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-# The fail-next rules the Zendesk emulator has too (one implementation).
+# What the Zendesk emulator shares with this one (fail-next rules, the run loop).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
-from emulator_faults import take_injection  # noqa: E402
+from emulator_common import serve_until_signal, take_injection  # noqa: E402
 
 API = "/api/data/v9.2"
 MAX_BODY = 10 * 1024 * 1024
@@ -1277,17 +1276,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     emulator = DynamicsEmulator(args.host, args.port, args.tenant, args.client_id,
                                 args.client_secret, args.verbose).start()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if args.port_file:
-        with open(args.port_file, "w", encoding="ascii") as handle:
-            handle.write(f"{emulator.port}\n")
-    print(f"dynamics-emulator listening on {emulator.url}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    emulator.stop()
-    return 0
+    return serve_until_signal(emulator, args.port_file, "dynamics-emulator")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ import math
 import queue
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -53,7 +52,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from emulator_faults import take_injection
+from emulator_common import serve_until_signal, take_injection
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_TYPES = (None, "problem", "incident", "question", "task")
@@ -1809,17 +1808,7 @@ def main(argv=None):
 
     emulator = ZendeskEmulator(args.host, args.port, args.email, args.token,
                                args.rate_limit, args.verbose, args.public_url).start()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if args.port_file:
-        with open(args.port_file, "w", encoding="ascii") as handle:
-            handle.write(f"{emulator.port}\n")
-    print(f"zendesk-emulator listening on {emulator.url}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    emulator.stop()
-    return 0
+    return serve_until_signal(emulator, args.port_file, "zendesk-emulator")
 
 
 if __name__ == "__main__":

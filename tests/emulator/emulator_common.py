@@ -1,11 +1,14 @@
-"""Fail-next injection rules shared by the CRM emulators (Zendesk, Dynamics).
+"""What the CRM emulators (Zendesk, Dynamics) share: fail-next injection
+rules and the command-line run loop.
 
-A rule is a dict set through an emulator's ``/__emulator/config``
+An injection rule is a dict set through an emulator's ``/__emulator/config``
 (``{"inject": [...]}``): ``method`` (any when absent), ``path_regex``
 (searched in the request path), ``count`` (how many requests it hits,
 default 1), then the emulator's own reply fields (``status``, ``body``,
 ``headers``, ``retry_after``, ``delay_ms``, ``apply``)."""
 import re
+import signal
+import threading
 
 
 def take_injection(lock, rules, method, path):
@@ -23,3 +26,19 @@ def take_injection(lock, rules, method, path):
                 rules.remove(rule)
             return dict(rule)
     return None
+
+
+def serve_until_signal(emulator, port_file, name):
+    """Runs a started emulator until SIGTERM/SIGINT: writes its port to
+    ``port_file`` (when given) for whoever started it, then stops it."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if port_file:
+        with open(port_file, "w", encoding="ascii") as handle:
+            handle.write(f"{emulator.port}\n")
+    print(f"{name} listening on {emulator.url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    emulator.stop()
+    return 0
