@@ -179,7 +179,14 @@ static void test_wrong_secret_fails_without_token(void)
     got_t g = {0};
     ASSERT_EQ_INT(crm_dyn_token_get(bad, on_tok, &g), 0);
     run_until(&g.done);
+    /* Asked again at once: the same error, from the cache, no new fetch. */
+    got_t again = {0};
+    ASSERT_EQ_INT(crm_dyn_token_get(bad, on_tok, &again), 0);
+    run_until(&again.done);
+    size_t fetches = crm_dyn_token_fetches(bad);
     crm_dyn_token_free(bad);
+    ASSERT_EQ_INT(fetches, 1);
+    ASSERT_EQ_STR(again.error, g.error);
     ASSERT_EQ_STR(g.header, "");
     ASSERT_TRUE(strstr(g.error, "invalid_client") != NULL);
     ASSERT_TRUE(strstr(g.error, "not-the-secret") == NULL);

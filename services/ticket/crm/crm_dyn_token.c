@@ -20,6 +20,11 @@
 #define USE_SLACK_MS 5000
 /* After a failed background refresh, try again this soon (if still usable). */
 #define REFRESH_RETRY_S 30
+/* After a failed fetch with no usable token, callers are failed at once with
+ * its error for this long, doubling per failure: a token endpoint that is
+ * down or refuses us is not asked again for every request. */
+#define FAIL_HOLD_MIN_MS 1000
+#define FAIL_HOLD_MAX_MS 30000
 
 typedef struct waiter {
     crm_dyn_token_fn cb;
@@ -36,6 +41,8 @@ struct crm_dyn_token {
     int64_t expires_ms;                                 /* monotonic */
     int fetching;
     size_t fetches;
+    int64_t fail_until_ms, fail_hold_ms; /* see FAIL_HOLD_MIN_MS */
+    char last_error[256];
     waiter_t *waiters, **tail;
     struct event *refresh; /* background refresh before expiry */
     struct event *ready;   /* hands a valid token to waiters from the loop */
@@ -181,17 +188,26 @@ static void on_token(void *ctx, const tkt_curl_resp_t *resp)
             t->expires_ms = now_ms() + (int64_t)expires_in * 1000;
             long margin = t->margin_s < expires_in / 2 ? t->margin_s : expires_in / 2;
             arm_refresh(t, expires_in - margin);
+            t->fail_until_ms = t->fail_hold_ms = 0;
+            explicit_bzero(token, CRM_DYN_TOKEN_MAX);
             free(token);
             flush(t, t->header, NULL);
             return;
         }
     }
+    explicit_bzero(token, CRM_DYN_TOKEN_MAX);
     free(token);
     LOG_WARN("dynamics token: %s", err);
-    if (usable(t))
+    snprintf(t->last_error, sizeof t->last_error, "%s", err);
+    if (usable(t)) {
         arm_refresh(t, REFRESH_RETRY_S); /* the old token still works for a while */
-    else
+    } else {
         t->header[0] = '\0';
+        t->fail_hold_ms = t->fail_hold_ms ? t->fail_hold_ms * 2 : FAIL_HOLD_MIN_MS;
+        if (t->fail_hold_ms > FAIL_HOLD_MAX_MS)
+            t->fail_hold_ms = FAIL_HOLD_MAX_MS;
+        t->fail_until_ms = now_ms() + t->fail_hold_ms;
+    }
     if (t->waiters)
         flush(t, usable(t) ? t->header : NULL, usable(t) ? NULL : err);
 }
@@ -252,6 +268,8 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (usable(t))
         flush(t, t->header, NULL);
+    else if (now_ms() < t->fail_until_ms)
+        flush(t, NULL, t->last_error);
     else
         start_fetch(t);
 }

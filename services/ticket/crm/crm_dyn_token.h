@@ -11,6 +11,10 @@
  *   and the request is sent once more with a fresh one
  *   (crm_dyn_token_request); a second 401 is the caller's to handle (the
  *   credentials are wrong: /readyz fails, work is held).
+ * - A failed fetch with no usable token fails the callers asking in the
+ *   next 1 s (doubling per failure up to 30 s) with its error, without a
+ *   new fetch: a token endpoint that is down or refuses us is not asked
+ *   again for every request.
  * - The secret never appears in a log line or an error text. */
 #ifndef CRM_DYN_TOKEN_H
 #define CRM_DYN_TOKEN_H
