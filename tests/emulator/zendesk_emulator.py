@@ -43,7 +43,6 @@ import math
 import queue
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -52,6 +51,8 @@ from collections import deque
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from emulator_common import serve_until_signal, take_injection
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_TYPES = (None, "problem", "incident", "question", "task")
@@ -1195,17 +1196,7 @@ class ZendeskEmulator:
     # -- error injection -----------------------------------------------------
 
     def _take_injection(self, req):
-        with self.store.lock:
-            for rule in self.store.inject_rules:
-                if rule.get("method", req.method).upper() != req.method:
-                    continue
-                if not re.search(rule.get("path_regex", ""), req.path):
-                    continue
-                rule["count"] = int(rule.get("count", 1)) - 1
-                if rule["count"] <= 0:
-                    self.store.inject_rules.remove(rule)
-                return dict(rule)
-        return None
+        return take_injection(self.store.lock, self.store.inject_rules, req.method, req.path)
 
     @staticmethod
     def _injected_reply(rule):
@@ -1817,17 +1808,7 @@ def main(argv=None):
 
     emulator = ZendeskEmulator(args.host, args.port, args.email, args.token,
                                args.rate_limit, args.verbose, args.public_url).start()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    if args.port_file:
-        with open(args.port_file, "w", encoding="ascii") as handle:
-            handle.write(f"{emulator.port}\n")
-    print(f"zendesk-emulator listening on {emulator.url}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    emulator.stop()
-    return 0
+    return serve_until_signal(emulator, args.port_file, "zendesk-emulator")
 
 
 if __name__ == "__main__":
