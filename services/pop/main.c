@@ -7,6 +7,7 @@
 #include "cmn_metrics.h"
 #include "cmn_redis.h"
 #include "cmn_service.h"
+#include "cmn_time.h"
 #include "cmn_topics.h"
 #include "pop_api.h"
 #include "pop_config.h"
@@ -27,7 +28,7 @@ typedef struct {
     pop_flow_t *flow;
     pop_hub_t *hub;
     pop_api_t *api;
-    cmn_metric_t *m_undecodable;
+    cmn_metric_t *m_undecodable, *m_lag;
 } pop_t;
 
 typedef struct {
@@ -61,6 +62,12 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     }
     h->p = p;
     h->pos = *pos;
+    /* How long the event waited for us: from its producer's timestamp
+     * (ingest's clock, CreateTime) to now; a broker or fetch delay shows
+     * here, not in pop_store_ms. */
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    if (ts > 0)
+        cmn_metric_observe(p->m_lag, (double)(cmn_time_now_ms() - ts));
     int tickets = strcmp(pos->topic, cmn_topic(CMN_TOPIC_TICKET_EVENTS)) == 0;
     int rc = (tickets ? pop_flow_ticket_event : pop_flow_call_event)(p->flow, m->payload, m->len,
                                                                      on_done, h, err, sizeof err);
@@ -174,6 +181,9 @@ static int start(pop_t *p)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty: no agent can log in");
     p->m_undecodable = cmn_metrics_counter("pop_events_undecodable_total",
                                            "Messages that are not call or ticket events", NULL);
+    p->m_lag = cmn_metrics_histogram("pop_event_lag_ms",
+                                     "From an event's Kafka timestamp to pop-service taking it",
+                                     NULL);
     cmn_metrics_gauge_fn("pop_events_in_flight", "Events whose pops are not yet stored", NULL,
                          in_flight, p);
     if (cmn_http_ready_check(p->svc.http, "redis", redis_ready, p) < 0 ||
