@@ -181,9 +181,8 @@ static int start(pop_t *p)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty: no agent can log in");
     p->m_undecodable = cmn_metrics_counter("pop_events_undecodable_total",
                                            "Messages that are not call or ticket events", NULL);
-    p->m_lag = cmn_metrics_histogram("pop_event_lag_ms",
-                                     "From an event's Kafka timestamp to pop-service taking it",
-                                     NULL);
+    p->m_lag = cmn_metrics_histogram(
+        "pop_event_lag_ms", "From an event's Kafka timestamp to pop-service taking it", NULL);
     cmn_metrics_gauge_fn("pop_events_in_flight", "Events whose pops are not yet stored", NULL,
                          in_flight, p);
     if (cmn_http_ready_check(p->svc.http, "redis", redis_ready, p) < 0 ||

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUS_MAX "100000" /* entries the bus keeps: far more than any replica lags */
-
 struct pop_store {
     cmn_redis_t *redis;
     const char *ns;
@@ -174,8 +172,8 @@ int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, con
     q->ctx = ctx;
     snprintf(seen, sizeof seen, "%spop:seen:%s", s->ns, pop_id);
     snprintf(stream, sizeof stream, "%spop:stream:%s", s->ns, agent);
-    const char *argv[] = {"EVAL", deliver_script, "3",      seen,  stream, s->bus,
-                          s->ttl, s->history,     pop_json, agent, BUS_MAX};
+    const char *argv[] = {"EVAL", deliver_script, "3",      seen,  stream,           s->bus,
+                          s->ttl, s->history,     pop_json, agent, POP_STORE_BUS_MAX};
     if (cmn_redis_command_argv(s->redis, on_deliver_reply, q, 11, argv, NULL) < 0) {
         free(q);
         return -1;
@@ -194,8 +192,9 @@ int pop_store_read(pop_store_t *s, const char *agent, const char *after, long co
     return cmn_redis_command_argv(s->redis, cb, ctx, 6, argv, NULL);
 }
 
-int pop_store_announce_end(pop_store_t *s, const char *agent)
+int pop_store_announce_end(pop_store_t *s, const char *agent, const char *session)
 {
-    const char *argv[] = {"XADD", s->bus, "MAXLEN", "~", BUS_MAX, "*", "agent", agent, "end", "1"};
-    return cmn_redis_command_argv(s->redis, NULL, NULL, 10, argv, NULL);
+    const char *argv[] = {"XADD",  s->bus, "MAXLEN", "~", POP_STORE_BUS_MAX, "*",
+                          "agent", agent,  "end",    "1", "session",         session};
+    return cmn_redis_command_argv(s->redis, NULL, NULL, 12, argv, NULL);
 }

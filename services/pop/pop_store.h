@@ -48,8 +48,14 @@ int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, con
 int pop_store_read(pop_store_t *s, const char *agent, const char *after, long count,
                    cmn_redis_reply_fn cb, void *ctx) __attribute__((warn_unused_result));
 
-/* Tells every replica to end the agent's streams (logout). */
-int pop_store_announce_end(pop_store_t *s, const char *agent) __attribute__((warn_unused_result));
+/* Tells every replica to end the streams of the agent's session `session`
+ * (its token's hash; logout). Streams of another session of the agent
+ * stay open. */
+int pop_store_announce_end(pop_store_t *s, const char *agent, const char *session)
+    __attribute__((warn_unused_result));
+
+/* Entries the bus keeps: far more than any replica lags. */
+#define POP_STORE_BUS_MAX "100000"
 
 /* The bus stream's key (pop_hub reads it). Borrowed. */
 const char *pop_store_bus_key(const pop_store_t *s);

@@ -221,3 +221,21 @@ def test_screen_pops_topic_carries_the_pops(svc, topics):
         pop_msg = json.loads(m["payload"])
         assert m["key"] == pop_msg["agent_crm_id"]
         pop.check_pop(pop_msg)
+
+
+def test_a_new_login_ends_the_old_tokens_open_streams(svc, topics):
+    """R-P1, R-P5: one session per agent — the old token's open stream ends
+    at once (not only its next request), and the new session's stream,
+    opened right after the login, is not ended by it."""
+    agent = {"provider_id": "p12", "crm_id": "910012", "name": "Twelve"}
+    old = svc.agent(agent["crm_id"])
+    s_old = svc.stream(old)
+    new = svc.agent(agent["crm_id"])
+    s_new = svc.stream(new)
+    assert s_old.closed.wait(10), "the old token's stream is still open after a new login"
+    call = Call()
+    topics.produce(call.answered(agent))
+    s_new.wait_kind(call, "new_case")
+    assert not s_new.closed.is_set()
+    assert all(p["call_id"] != call.call_id for p in s_old.pops())
+    s_new.close()
