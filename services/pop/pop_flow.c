@@ -22,6 +22,7 @@ typedef struct job {
     pop_input_t input;
     pop_call_mode_t mode;
     char *call_id, *agent_crm, *agent_provider;
+    char *leg; /* the event's id (call events; "" for ticket events) */
     char *fields[2 * MAX_FIELDS];
     size_t n_fields;
     char *pop_id, *pop_agent, *pop_text;
@@ -49,6 +50,7 @@ static void job_free(job_t *j)
     free(j->call_id);
     free(j->agent_crm);
     free(j->agent_provider);
+    free(j->leg);
     for (size_t i = 0; i < 2 * j->n_fields; i++)
         free(j->fields[i]);
     free(j->pop_id);
@@ -138,6 +140,7 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .number = pop_store_field(fl, "number"),
         .queue = pop_store_field(fl, "queue"),
         .agent = pop_store_field(fl, "agent"),
+        .leg = pop_store_field(fl, "leg"),
         .answered = *pop_store_field(fl, "answered") == '1',
         .ticket_id = pop_store_field(fl, "ticket_id"),
         .ticket_url = pop_store_field(fl, "ticket_url"),
@@ -174,7 +177,8 @@ static void step(job_t *j)
     if (j->delivered)
         return publish(j);
     if (pop_store_call_update(j->f->store, j->call_id, j->agent_crm, j->agent_provider, j->mode,
-                              (const char *const *)j->fields, j->n_fields, on_call_state, j) < 0)
+                              j->leg, (const char *const *)j->fields, j->n_fields, on_call_state,
+                              j) < 0)
         retry_later(j, "redis unavailable");
 }
 
@@ -254,7 +258,8 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
         j->call_id = strdup(ev.call_id);
         j->agent_crm = strdup(s_or(ev.agent.crm_id));
         j->agent_provider = strdup(s_or(ev.agent.provider_id));
-        bad = !j->call_id || !j->agent_crm || !j->agent_provider ||
+        j->leg = strdup(s_or(ev.event_id));
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
               add_field(j, "number", ev.customer_number) < 0 || add_field(j, "queue", ev.queue) < 0;
     }
     cmn_event_clear(&ev);
@@ -282,7 +287,8 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
         j->call_id = strdup(te.call_id);
         j->agent_crm = strdup("");
         j->agent_provider = strdup("");
-        bad = !j->call_id || !j->agent_crm || !j->agent_provider ||
+        j->leg = strdup("");
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
               add_field(j, "number", te.customer_number) < 0 ||
               add_field(j, "ticket_id", te.ticket_id) < 0 ||
               add_field(j, "ticket_url", te.ticket_url) < 0 ||

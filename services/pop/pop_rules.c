@@ -58,10 +58,14 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
 
 void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *out, size_t outsz)
 {
+    /* Ringing is before any hand-over: no leg. */
+    const char *leg = d->kind != POP_INCOMING && known(c->leg) ? c->leg : "";
     if (d->kind == POP_TICKET)
-        snprintf(out, outsz, "%s:ticket:%s:%s", c->call_id, c->ticket_id, d->agent);
+        snprintf(out, outsz, "%s:ticket:%s:%s%s%s", c->call_id, c->ticket_id, d->agent,
+                 *leg ? ":" : "", leg);
     else
-        snprintf(out, outsz, "%s:%s:%s", c->call_id, pop_kind_name(d->kind), d->agent);
+        snprintf(out, outsz, "%s:%s:%s%s%s", c->call_id, pop_kind_name(d->kind), d->agent,
+                 *leg ? ":" : "", leg);
 }
 
 static void put(json_t *o, const char *name, const char *v)

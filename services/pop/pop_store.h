@@ -29,10 +29,11 @@ typedef void (*pop_store_call_fn)(void *ctx, const redisReply *agent, const redi
 
 /* Merges the fields (name, value pairs; n_fields pairs) into the call's
  * state, resolves the event's agent (crm id, else the CRM agent logged in
- * with this provider agent id), applies mode, and answers the state after.
- * Returns 0 (cb will be called) or -1 (Redis unavailable). */
+ * with this provider agent id), applies mode (POP_CALL_ON giving the call
+ * to another agent also records leg, the event's id, as the call's "leg"), and answers the state
+ * after. Returns 0 (cb will be called) or -1 (Redis unavailable). */
 int pop_store_call_update(pop_store_t *s, const char *call_id, const char *agent_crm,
-                          const char *agent_provider, pop_call_mode_t mode,
+                          const char *agent_provider, pop_call_mode_t mode, const char *leg,
                           const char *const *fields, size_t n_fields, pop_store_call_fn cb,
                           void *ctx) __attribute__((warn_unused_result));
 

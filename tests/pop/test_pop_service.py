@@ -123,6 +123,32 @@ def test_transfer_pops_the_receiving_agent(svc, topics):
     s2.close()
 
 
+def test_transfer_back_pops_the_first_agent_again(svc, topics):
+    """R-P4: A -> B -> A: the call coming back is a transfer to A like any
+    other, so A gets a second pop; a replay of the three events adds none."""
+    a = {"provider_id": "p13", "crm_id": "910013", "name": "A"}
+    b = {"provider_id": "p14", "crm_id": "910014", "name": "B"}
+    sa, sb = svc.stream(svc.agent(a["crm_id"])), svc.stream(svc.agent(b["crm_id"]))
+    call = Call()
+    pop.produce_ticket_events(topics, pop.ticket_event(call, 5013))
+    events = [call.answered(a), call.transferred(b, a), call.transferred(a, b)]
+    topics.produce(events[0])
+    sa.wait_kind(call, "ticket")
+    topics.produce(events[1])
+    sb.wait_kind(call, "ticket")
+    topics.produce(events[2])
+    sa.wait(lambda ps: len([p for p in ps if p["call_id"] == call.call_id]) >= 2,
+            what="A's second pop when the call comes back")
+    topics.produce(*events)  # a replay
+    marker = Call()
+    topics.produce(marker.answered(a))
+    sa.wait_kind(marker, "new_case")
+    assert [p["kind"] for p in sa.pops() if p["call_id"] == call.call_id] == ["ticket", "ticket"]
+    assert [p["kind"] for p in sb.pops() if p["call_id"] == call.call_id] == ["ticket"]
+    sa.close()
+    sb.close()
+
+
 def test_unmapped_agent_found_by_login(svc, topics):
     """An event without a CRM id (R-I3) pops to whoever logged in with its provider id."""
     token = svc.agent("910004", "temp-5555")
