@@ -151,6 +151,7 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .contact_name = pop_store_field(fl, "contact_name"),
         .contact_email = pop_store_field(fl, "contact_email"),
         .contact_company = pop_store_field(fl, "contact_company"),
+        .contacts = pop_store_field(fl, "contacts"),
     };
     const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
     pop_decision_t d = pop_rules_decide(j->input, who, &v);
@@ -298,6 +299,14 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
               add_field(j, "contact_name", te.contact.name) < 0 ||
               add_field(j, "contact_email", te.contact.email) < 0 ||
               add_field(j, "contact_company", te.contact.company) < 0;
+    }
+    if (!bad && te.n_candidates) {
+        /* R-C4: kept as the codec writes them, for the pop to offer */
+        json_t *o = cmn_ticket_event_to_json(&te);
+        char *text = o ? json_dumps(json_object_get(o, "contacts"), JSON_COMPACT) : NULL;
+        bad = !text || add_field(j, "contacts", text) < 0;
+        free(text);
+        json_decref(o);
     }
     cmn_ticket_event_clear(&te);
     if (bad) {

@@ -121,6 +121,12 @@ json_t *pop_rules_message(const pop_decision_t *d, const pop_call_view_t *c,
                       known(c->contact_url) ? json_string(c->contact_url) : json_null()));
     else
         json_object_set_new(o, "contact", json_null());
+    /* R-C4: ticket-service's candidates (cmn_ticket_event, checked there),
+     * stored as their JSON text; unreadable or fewer than two: no choice. */
+    json_t *cands = known(c->contacts) ? json_loads(c->contacts, 0, NULL) : NULL;
+    if (json_is_array(cands) && json_array_size(cands) >= 2)
+        json_object_set(o, "contacts", cands);
+    json_decref(cands);
     if (known(c->ticket_id))
         json_object_set_new(
             o, "ticket",

@@ -27,6 +27,7 @@ typedef struct {
     int answered;
     const char *ticket_id, *ticket_url, *subject, *status;
     const char *contact_id, *contact_url, *contact_name, *contact_email, *contact_company;
+    const char *contacts; /* R-C4: JSON array of the contacts the agent may pick from, or "" */
 } pop_call_view_t;
 
 typedef enum { POP_NONE = 0, POP_INCOMING, POP_TICKET, POP_PROFILE, POP_NEW_CASE } pop_kind_t;

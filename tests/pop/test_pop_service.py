@@ -265,3 +265,29 @@ def test_a_new_login_ends_the_old_tokens_open_streams(svc, topics):
     assert not s_new.closed.is_set()
     assert all(p["call_id"] != call.call_id for p in s_old.pops())
     s_new.close()
+
+
+def test_several_contacts_are_offered_and_one_picked(svc, topics):
+    """R-C4: ticket-service's candidates (ticket event `contacts`) are on the
+    ticket pop for the agent to pick from; the pick goes to agent-actions as
+    contact.picked (ticket-service moves the ticket: tests/pop/test_browser.py)."""
+    agent = {"provider_id": "p15", "crm_id": "910015", "name": "Fifteen"}
+    token = svc.agent(agent["crm_id"])
+    sse = svc.stream(token)
+    call = Call()
+    topics.produce(call.answered(agent))
+    ev = pop.ticket_event(call, 5015, subject="Call from " + call.number,
+                          contact={"id": "81", "name": "Newer"})
+    ev["contacts"] = [{"id": "81", "name": "Newer", "url": "https://acme.zendesk.com/agent/users/81"},
+                      {"id": "80", "name": "Older", "email": "older@example.com"}]
+    pop.e2e.validate_with_schema("ticket-event.schema.json", ev)
+    pop.produce_ticket_events(topics, ev)
+    tp = sse.wait_kind(call, "ticket")
+    pop.check_pop(tp)
+    assert [(c["id"], c["name"]) for c in tp["contacts"]] == [("81", "Newer"), ("80", "Older")]
+    assert tp["caller"]["name"] == "Newer" and tp["ticket"]["subject"] == "Call from " + call.number
+    status, body, _ = svc.as_agent(token, "POST", "/v1/actions",
+                                   {"action": "contact.picked", "call_id": call.call_id,
+                                    "contact_id": "80"})
+    assert status == 202, body
+    sse.close()

@@ -432,6 +432,32 @@ def test_ticket_events_published_with_ticket_id_and_url(stack):
         jsonschema.validate(value, schema)
 
 
+def test_ticket_event_carries_subject_contact_and_r_c4_candidates(stack):
+    """R-P3's context and R-C4's choice reach the pop through the ticket
+    event (common/cmn_ticket_event.c): the created ticket's subject, the
+    contact's name, and with several contacts on the number the ones the
+    agent may pick from, newest first (the one taken when nobody picks)."""
+    number = new_number()
+    older = stack.emu.seed_user(name="Old Two", phone=number, email=f"old{number[1:]}@example.com",
+                                created_at="2021-03-01T10:00:00Z")
+    newest = stack.emu.seed_user(name="New Two", phone=number, created_at="2024-02-01T10:00:00Z")
+    call = Call(number=number)
+    answered = call.answered(AGENT1)
+    stack.produce(answered)
+    t = one_ticket(stack.emu, call)
+    ev = wait_for(lambda: next((v for _, v in stack.topics.ticket_events()
+                                if v.get("cause_event_id") == answered["event_id"]), None),
+                  20, interval=0.5, what="the answer's ticket event")
+    with open(os.path.join(ROOT, "schemas", "ticket-event.schema.json"), encoding="utf-8") as f:
+        jsonschema.validate(ev, json.load(f))
+    assert ev["subject"] == t["subject"]
+    assert ev["contact"]["id"] == str(newest["id"]) and ev["contact"]["name"] == "New Two"
+    assert [c["id"] for c in ev["contacts"]] == [str(newest["id"]), str(older["id"])]
+    assert ev["contacts"][1]["name"] == "Old Two"
+    assert ev["contacts"][1]["email"] == f"old{number[1:]}@example.com"
+    assert ev["contacts"][1]["url"].endswith(f"/agent/users/{older['id']}")
+
+
 # ------------------------------------------------------------ conformance
 
 def test_zz_every_request_conforms_to_zendesk_openapi(stack):
