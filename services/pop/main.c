@@ -13,6 +13,7 @@
 #include "pop_config.h"
 #include "pop_flow.h"
 #include "pop_hub.h"
+#include "pop_lookup.h"
 #include "pop_store.h"
 
 #include <stdlib.h>
@@ -28,6 +29,7 @@ typedef struct {
     pop_flow_t *flow;
     pop_hub_t *hub;
     pop_api_t *api;
+    pop_lookup_t *lookup;
     cmn_metric_t *m_undecodable, *m_lag;
 } pop_t;
 
@@ -173,7 +175,12 @@ static int start(pop_t *p)
                          .keepalive_s = p->cfg.keepalive_s,
                          .max_streams = p->cfg.max_streams,
                          .max_unread = (size_t)p->cfg.stream_buffer_kb << 10};
-    if (!(p->flow = pop_flow_new(p->svc.base, p->store, p->producer, p->cfg.new_case_url)) ||
+    if (*p->cfg.lookup_url &&
+        !(p->lookup = pop_lookup_new(p->svc.base, p->cfg.lookup_url, p->cfg.lookup_token,
+                                     p->cfg.lookup_timeout_ms, errstr, sizeof errstr)))
+        return fail("CALLBUS_POP_LOOKUP_URL", errstr);
+    if (!(p->flow = pop_flow_new(p->svc.base, p->store, p->producer, p->cfg.new_case_url, p->lookup,
+                                 p->cfg.lookup_wait_ms)) ||
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer)))
         return fail("start", "out of memory");
@@ -206,6 +213,7 @@ static void teardown(pop_t *p)
     pop_api_free(p->api);
     pop_hub_free(p->hub);
     pop_flow_free(p->flow);
+    pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */
     cmn_producer_free(p->producer);
     pop_store_free(p->store);
 }

@@ -18,6 +18,10 @@ typedef struct {
     int cookie_secure;         /* the session cookie's Secure flag (behind TLS) */
     char *group_id;            /* Kafka consumer group */
     long max_in_flight;
+    char *lookup_url;    /* ticket-service's IVR API (http://host:port); empty: no look-up */
+    char *lookup_token;  /* its CALLBUS_IVR_TOKEN */
+    long lookup_wait_ms; /* the ringing notice waits this long for the contact, at most */
+    long lookup_timeout_ms;
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

@@ -29,8 +29,16 @@ typedef struct job {
     int delivered; /* in Redis: only screen-pops is left */
     struct event *retry;
     int attempts;
-    double taken_ms; /* when the event was handed to the flow (pop_store_ms) */
+    double taken_ms;   /* when the event was handed to the flow (pop_store_ms) */
+    struct look *look; /* the contact look-up this ringing notice waits for */
 } job_t;
+
+/* One look-up (R-P2); outlives its job when the answer comes late. */
+typedef struct look {
+    pop_flow_t *f;
+    job_t *j; /* NULL once the job went on without it */
+    char call_id[CMN_ID_TEXT_MAX + 1];
+} look_t;
 
 struct pop_flow {
     struct event_base *base;
@@ -39,6 +47,8 @@ struct pop_flow {
     const char *new_case_url;
     job_t jobs; /* sentinel */
     size_t n;
+    pop_lookup_t *lookup;
+    long lookup_wait_ms;
     cmn_metric_t *m_pops, *m_retries, *m_latency;
 };
 
@@ -58,6 +68,8 @@ static void job_free(job_t *j)
     free(j->pop_text);
     if (j->retry)
         event_free(j->retry);
+    if (j->look)
+        j->look->j = NULL;
     free(j);
 }
 
@@ -70,6 +82,7 @@ static void finish(job_t *j)
 }
 
 static void step(job_t *j);
+static int add_field(job_t *j, const char *name, const char *value);
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -173,6 +186,90 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         retry_later(j, "redis unavailable");
 }
 
+static void ignore_state(void *ctx, const redisReply *agent, const redisReply *fields,
+                         const char *err)
+{
+    if (err)
+        LOG_CALL(CMN_LOG_DEBUG, (const char *)ctx, "late contact not kept: %s", err);
+    free(ctx);
+}
+
+/* The contact as call fields: what the pops show (R-P2, R-P3 profile). */
+static const char *const *contact_fields(const pop_contact_t *c, const char *out[10])
+{
+    const char *const names[] = {"contact_id", "contact_url", "contact_name", "contact_email",
+                                 "contact_company"};
+    const char *values[] = {c->id, c->url, c->name, c->email, c->company};
+    for (size_t i = 0; i < 5; i++) {
+        out[2 * i] = names[i];
+        out[2 * i + 1] = values[i];
+    }
+    return out;
+}
+
+static void on_contact(void *ctx, const pop_contact_t *c, const char *err)
+{
+    look_t *lk = ctx;
+    job_t *j = lk->j;
+    int found = !err && c && c->found;
+    if (err && c)
+        LOG_CALL(CMN_LOG_INFO, lk->call_id, "contact look-up: %s", err);
+    if (j) { /* in time: the ringing notice carries it */
+        j->look = NULL;
+        if (j->retry)
+            evtimer_del(j->retry);
+        if (found &&
+            (add_field(j, "contact_id", c->id) < 0 || add_field(j, "contact_url", c->url) < 0 ||
+             add_field(j, "contact_name", c->name) < 0 ||
+             add_field(j, "contact_email", c->email) < 0 ||
+             add_field(j, "contact_company", c->company) < 0))
+            LOG_CALL(CMN_LOG_WARN, lk->call_id, "contact fields not kept: out of memory");
+        step(j);
+    } else if (found) {
+        /* Late for the ringing notice; the answer's pop still has it. A
+         * lost write only loses that (the ticket event brings the contact). */
+        const char *fields[10];
+        char *id = strdup(lk->call_id);
+        if (!id || pop_store_call_update(lk->f->store, lk->call_id, "", "", POP_CALL_KEEP, "",
+                                         contact_fields(c, fields), 5, ignore_state, id) < 0)
+            free(id);
+    }
+    free(lk);
+}
+
+/* Waited long enough: the ringing notice goes without the contact. */
+static void on_lookup_wait(evutil_socket_t fd, short what, void *arg)
+{
+    job_t *j = arg;
+    if (j->look) {
+        j->look->j = NULL;
+        j->look = NULL;
+        step(j);
+    } else
+        step(j); /* a retry timer (the same event) */
+}
+
+/* Starts the look-up and its wait; -1: go on without it. */
+static int look_up(job_t *j, const char *number)
+{
+    pop_flow_t *f = j->f;
+    look_t *lk = calloc(1, sizeof *lk);
+    struct timeval tv = {f->lookup_wait_ms / 1000, (f->lookup_wait_ms % 1000) * 1000};
+    if (!lk || (!j->retry && !(j->retry = evtimer_new(f->base, on_lookup_wait, j)))) {
+        free(lk);
+        return -1;
+    }
+    *lk = (look_t){f, j, ""};
+    snprintf(lk->call_id, sizeof lk->call_id, "%s", j->call_id);
+    if (pop_lookup_ask(f->lookup, number, on_contact, lk) < 0) {
+        free(lk);
+        return -1;
+    }
+    j->look = lk;
+    evtimer_add(j->retry, &tv);
+    return 0;
+}
+
 static void step(job_t *j)
 {
     if (j->delivered)
@@ -263,6 +360,9 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
         bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
               add_field(j, "number", ev.customer_number) < 0 || add_field(j, "queue", ev.queue) < 0;
     }
+    /* R-P2: the ringing notice waits a moment for the caller's contact. */
+    int asked = !bad && in == POP_IN_OFFERED && f->lookup && ev.customer_number &&
+                look_up(j, ev.customer_number) == 0;
     cmn_event_clear(&ev);
     if (bad) {
         if (j)
@@ -270,7 +370,8 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
         snprintf(err, errsz, "out of memory");
         return -1;
     }
-    step(j);
+    if (!asked)
+        step(j);
     return 0;
 }
 
@@ -320,7 +421,7 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
 }
 
 pop_flow_t *pop_flow_new(struct event_base *base, pop_store_t *store, cmn_producer_t *producer,
-                         const char *new_case_url)
+                         const char *new_case_url, pop_lookup_t *lookup, long lookup_wait_ms)
 {
     pop_flow_t *f = calloc(1, sizeof *f);
     if (!f)
@@ -329,6 +430,8 @@ pop_flow_t *pop_flow_new(struct event_base *base, pop_store_t *store, cmn_produc
     f->store = store;
     f->producer = producer;
     f->new_case_url = new_case_url;
+    f->lookup = lookup;
+    f->lookup_wait_ms = lookup_wait_ms;
     f->jobs.next = f->jobs.prev = &f->jobs;
     f->m_pops = cmn_metrics_counter("pop_pops_total", "Pops decided and stored for an agent", NULL);
     f->m_retries = cmn_metrics_counter("pop_step_retries_total",

@@ -291,3 +291,97 @@ def test_several_contacts_are_offered_and_one_picked(svc, topics):
                                     "contact_id": "80"})
     assert status == 202, body
     sse.close()
+
+
+class FakeIvr:
+    """ticket-service's IVR look-up (GET /v1/ivr/lookup?number=, Bearer; its
+    answer as docs/ticket-service.md "IVR API" says), in a thread: answers from
+    `contacts` by number, "none" otherwise; a number in `hold` is answered
+    only once `release` is set."""
+
+    def __init__(self, token):
+        import http.server
+        import threading
+        import urllib.parse
+        fake = self
+        self.contacts, self.hold, self.asked = {}, set(), []
+        self.release = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept alive, like ticket-service's
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                q = urllib.parse.urlparse(self.path)
+                number = urllib.parse.parse_qs(q.query).get("number", [""])[0]
+                fake.asked.append((q.path, number, self.headers.get("Authorization")))
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    return self._send(401, {"error": "token"})
+                if number in fake.hold:
+                    fake.release.wait(30)
+                c = fake.contacts.get(number)
+                self._send(200, {"status": "found", "found": True, "contact": c, "ticket": None}
+                           if c else {"status": "none", "found": False})
+
+            def _send(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+
+
+def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir):
+    """R-P2: the ringing notice carries the caller's contact fields from
+    ticket-service's cached IVR look-up; a look-up slower than
+    CALLBUS_POP_LOOKUP_WAIT_MS does not hold the notice (it goes as
+    "unknown caller"), and its late answer still reaches the answer's pop.
+    Topics of its own: the module's replica (no look-up) must not pop
+    these calls first."""
+    topics = pop.Topics(pop.e2e.module_prefix())
+    ivr = FakeIvr("ivr-token")
+    known, slow = Call(), Call()
+    ivr.contacts[known.number] = {"id": "91", "name": "Grace", "email": "grace@example.com",
+                                  "url": "https://acme.zendesk.com/agent/users/91"}
+    ivr.contacts[slow.number] = {"id": "92", "name": "Late Larry"}
+    ivr.hold.add(slow.number)
+    svc = pop.start_pop(topics, f"pop-lookup-{pop.RUN}", logdir, "pop-lookup",
+                        {"CALLBUS_POP_LOOKUP_URL": ivr.url, "CALLBUS_POP_LOOKUP_TOKEN": "ivr-token",
+                         "CALLBUS_POP_LOOKUP_WAIT_MS": "1000"})
+    try:
+        agent = {"provider_id": "p16", "crm_id": "910016", "name": "Sixteen"}
+        sse = svc.stream(svc.agent(agent["crm_id"]))
+        topics.produce(known.offered(agent), slow.offered(agent))
+        ring = sse.wait_kind(known, "incoming")
+        pop.check_pop(ring)
+        assert ring["caller"] == {"number": known.number, "name": "Grace",
+                                  "email": "grace@example.com", "company": None, "known": True}
+        assert ring["crm_url"] == "https://acme.zendesk.com/agent/users/91"
+        # The held look-up is still unanswered: the notice did not wait for it.
+        late = sse.wait_kind(slow, "incoming")
+        assert not ivr.release.is_set() and late["caller"]["known"] is False
+        assert ("/v1/ivr/lookup", slow.number, "Bearer ivr-token") in ivr.asked
+        ivr.release.set()
+        key = f"{topics.prefix}pop:call:{slow.call_id}"
+        pop.wait_for(lambda: subprocess.run(
+            ["redis-cli", "-u", pop.REDIS_URL, "HGET", key, "contact_name"],
+            capture_output=True, text=True).stdout.strip() == "Late Larry",
+            what="the late answer in the call's state")
+        topics.produce(slow.answered(agent))
+        prof = sse.wait_kind(slow, "profile")  # R-P3: no ticket yet, a known customer
+        assert prof["caller"]["name"] == "Late Larry"
+        sse.close()
+    finally:
+        svc.stop()
+        ivr.stop()
