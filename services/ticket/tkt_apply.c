@@ -24,6 +24,11 @@ static const tkt_ticket_ref_t *ticket_ref(const tkt_customer_t *c, const char *i
     return NULL;
 }
 
+static int real_ticket(const char *id)
+{
+    return id[0] && id[0] != '$';
+}
+
 static int announces_ticket(const job_t *j)
 {
     switch (j->ev.type) {
@@ -129,11 +134,42 @@ static json_t *ticket_event(const job_t *j)
     return cmn_ticket_event_to_json(&te); /* borrows te's strings; te is not cleared */
 }
 
+/* ---- the CRM's own screen pop (Zendesk Talk "display ticket") ---------- */
+
+static void on_displayed(void *ctx, const tkt_crm_result_t *res)
+{
+    char *call_id = ctx;
+    if (!res->ok)
+        LOG_CALL(CMN_LOG_WARN, call_id, "CRM display of the ticket failed: %s",
+                 res->not_found ? "agent or ticket unknown to the CRM" : res->error);
+    free(call_id);
+}
+
+/* Best effort and not an effect of the event: its done does not wait for
+ * it (an event replayed before it was marked done, after a crash, shows
+ * the ticket again: harmless). The adapter sends it in its interactive
+ * lane, ahead of creations and enrichment, within the one rate budget. */
+static void display_in_crm(const job_t *j)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    int handover = j->ev.type == CMN_EV_ANSWERED || j->ev.type == CMN_EV_TRANSFERRED;
+    if (!j->p->d.crm_display || !handover || !crm->ops->display_ticket ||
+        !j->call.agent_crm_id[0] || !real_ticket(j->call.ticket_id))
+        return;
+    char *call_id = strdup(j->ev.call_id);
+    if (!call_id) {
+        LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "CRM display skipped: out of memory");
+        return;
+    }
+    crm->ops->display_ticket(crm, j->call.agent_crm_id, j->call.ticket_id, on_displayed, call_id);
+}
+
 static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
 {
     job_t *j = opaque;
     if (err)
         return tkt_job_retry_later(j, rd_kafka_err2str(err));
+    display_in_crm(j);
     tkt_job_mark_done(j);
 }
 

@@ -20,7 +20,8 @@ DEFAULT_ASSIGNEE = 900003
 
 @pytest.fixture(scope="module")
 def stack(request, logdir):
-    s = start_stack(request, logdir, env={"CALLBUS_TICKET_DEFAULT_ASSIGNEE": str(DEFAULT_ASSIGNEE)})
+    s = start_stack(request, logdir, env={"CALLBUS_TICKET_DEFAULT_ASSIGNEE": str(DEFAULT_ASSIGNEE),
+                                          "CALLBUS_TICKET_CRM_DISPLAY": "true"})
     yield s
     finish_stack(s)
 
@@ -456,6 +457,24 @@ def test_ticket_event_carries_subject_contact_and_r_c4_candidates(stack):
     assert ev["contacts"][1]["name"] == "Old Two"
     assert ev["contacts"][1]["email"] == f"old{number[1:]}@example.com"
     assert ev["contacts"][1]["url"].endswith(f"/agent/users/{older['id']}")
+
+
+def test_crm_display_pops_the_ticket_in_zendesk_for_the_answering_agent(stack):
+    """CALLBUS_TICKET_CRM_DISPLAY (issue 10 item 3): Zendesk Talk Partner
+    Edition's "display ticket" opens the call's ticket in the browser of the
+    agent who answered, then of the one the call was transferred to (R-P4)."""
+    call = Call()
+    stack.produce(call.answered(AGENT1))
+    t = one_ticket(stack.emu, call)
+
+    def shown(agent):
+        return [d for d in stack.emu.store.displays
+                if d["kind"] == "ticket" and d["ticket_id"] == t["id"]
+                and d["agent_id"] == int(agent["crm_id"])]
+    wait_for(lambda: shown(AGENT1), 20, what="the ticket displayed to the answering agent")
+    stack.produce(call.transferred(AGENT2, AGENT1))
+    wait_for(lambda: shown(AGENT2), 20, what="the ticket displayed to the receiving agent")
+    assert len(shown(AGENT1)) == 1
 
 
 # ------------------------------------------------------------ conformance
