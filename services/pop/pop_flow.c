@@ -38,6 +38,7 @@ typedef struct look {
     pop_flow_t *f;
     job_t *j; /* NULL once the job went on without it */
     char call_id[CMN_ID_TEXT_MAX + 1];
+    char agent_crm[CMN_CRM_ID_MAX + 1], agent_provider[CMN_ID_TEXT_MAX + 1]; /* who rings */
 } look_t;
 
 struct pop_flow {
@@ -186,25 +187,38 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         retry_later(j, "redis unavailable");
 }
 
-static void ignore_state(void *ctx, const redisReply *agent, const redisReply *fields,
-                         const char *err)
-{
-    if (err)
-        LOG_CALL(CMN_LOG_DEBUG, (const char *)ctx, "late contact not kept: %s", err);
-    free(ctx);
-}
+static void no_offset(void *ctx) {}
 
-/* The contact as call fields: what the pops show (R-P2, R-P3 profile). */
-static const char *const *contact_fields(const pop_contact_t *c, const char *out[10])
+static job_t *job_new(pop_flow_t *f, pop_flow_done_fn done, void *ctx);
+
+/* The contact, late for the ringing notice: into the call's state (the
+ * answer's pop has it) and, while the call still rings, a notice with it
+ * (R-P2). A job of its own, tied to no offset: losing it (Redis down,
+ * shutdown) loses only that notice; the ticket event brings the contact
+ * to the later pops anyway. */
+static void late_contact(const look_t *lk, const pop_contact_t *c)
 {
-    const char *const names[] = {"contact_id", "contact_url", "contact_name", "contact_email",
-                                 "contact_company"};
-    const char *values[] = {c->id, c->url, c->name, c->email, c->company};
-    for (size_t i = 0; i < 5; i++) {
-        out[2 * i] = names[i];
-        out[2 * i + 1] = values[i];
+    job_t *j = job_new(lk->f, no_offset, NULL);
+    int bad = !j;
+    if (j) {
+        j->input = POP_IN_OFFERED;
+        j->call_id = strdup(lk->call_id);
+        j->agent_crm = strdup(lk->agent_crm);
+        j->agent_provider = strdup(lk->agent_provider);
+        j->leg = strdup("");
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
+              add_field(j, "contact_id", c->id) < 0 || add_field(j, "contact_url", c->url) < 0 ||
+              add_field(j, "contact_name", c->name) < 0 ||
+              add_field(j, "contact_email", c->email) < 0 ||
+              add_field(j, "contact_company", c->company) < 0;
     }
-    return out;
+    if (bad) {
+        LOG_CALL(CMN_LOG_WARN, lk->call_id, "late contact dropped: out of memory");
+        if (j)
+            job_free(j);
+        return;
+    }
+    step(j);
 }
 
 static void on_contact(void *ctx, const pop_contact_t *c, const char *err)
@@ -225,15 +239,8 @@ static void on_contact(void *ctx, const pop_contact_t *c, const char *err)
              add_field(j, "contact_company", c->company) < 0))
             LOG_CALL(CMN_LOG_WARN, lk->call_id, "contact fields not kept: out of memory");
         step(j);
-    } else if (found) {
-        /* Late for the ringing notice; the answer's pop still has it. A
-         * lost write only loses that (the ticket event brings the contact). */
-        const char *fields[10];
-        char *id = strdup(lk->call_id);
-        if (!id || pop_store_call_update(lk->f->store, lk->call_id, "", "", POP_CALL_KEEP, "",
-                                         contact_fields(c, fields), 5, ignore_state, id) < 0)
-            free(id);
-    }
+    } else if (found)
+        late_contact(lk, c);
     free(lk);
 }
 
@@ -259,8 +266,10 @@ static int look_up(job_t *j, const char *number)
         free(lk);
         return -1;
     }
-    *lk = (look_t){f, j, ""};
+    *lk = (look_t){.f = f, .j = j};
     snprintf(lk->call_id, sizeof lk->call_id, "%s", j->call_id);
+    snprintf(lk->agent_crm, sizeof lk->agent_crm, "%s", j->agent_crm);
+    snprintf(lk->agent_provider, sizeof lk->agent_provider, "%s", j->agent_provider);
     if (pop_lookup_ask(f->lookup, number, on_contact, lk) < 0) {
         free(lk);
         return -1;

@@ -43,6 +43,10 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
     pop_decision_t none = {POP_NONE, NULL};
     switch (in) {
     case POP_IN_OFFERED: /* R-P2: the ringing agent, whatever is known of the caller */
+        /* ... unless that agent has the call already (a late look-up). */
+        if (c->answered && known(c->agent) && known(event_agent) &&
+            strcmp(c->agent, event_agent) == 0)
+            return none;
         return known(event_agent) ? (pop_decision_t){POP_INCOMING, event_agent} : none;
     case POP_IN_ANSWERED:
     case POP_IN_TRANSFERRED: /* R-P3 the answering agent; R-P4 the receiving one */
@@ -58,8 +62,11 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
 
 void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *out, size_t outsz)
 {
-    /* Ringing is before any hand-over: no leg. */
-    const char *leg = d->kind != POP_INCOMING && known(c->leg) ? c->leg : "";
+    /* Ringing is before any hand-over: no leg; a ringing notice with the
+     * contact (learnt after the first, R-P2) is a notice of its own. */
+    const char *leg = d->kind == POP_INCOMING ? (known(c->contact_id) ? "known" : "")
+                      : known(c->leg)         ? c->leg
+                                              : "";
     if (d->kind == POP_TICKET)
         snprintf(out, outsz, "%s:ticket:%s:%s%s%s", c->call_id, c->ticket_id, d->agent,
                  *leg ? ":" : "", leg);

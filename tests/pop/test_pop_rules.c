@@ -132,6 +132,28 @@ static void test_transfer_back_pops_again(void)
     ASSERT_EQ_STR(bound, back);
 }
 
+/* R-P2: the contact learnt while ringing is a notice of its own (the
+ * page replaces the unknown-caller one); ringing at the agent who already
+ * has the call (a late look-up after the answer) pops nothing. */
+static void test_ringing_with_the_contact_learnt_later(void)
+{
+    char unknown[256], known[256];
+    pop_call_view_t c = call();
+    pop_decision_t d = pop_rules_decide(POP_IN_OFFERED, "900001", &c);
+    pop_rules_pop_id(&d, &c, unknown, sizeof unknown);
+    c.contact_id = "91";
+    c.contact_name = "Grace";
+    d = pop_rules_decide(POP_IN_OFFERED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_INCOMING);
+    pop_rules_pop_id(&d, &c, known, sizeof known);
+    ASSERT_TRUE(strcmp(unknown, known) != 0);
+    c.answered = 1;
+    c.agent = "900001";
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900001", &c).kind, POP_NONE);
+    /* offered to another agent meanwhile (a transfer): that one rings */
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900002", &c).kind, POP_INCOMING);
+}
+
 static void test_ended_pops_nothing(void)
 {
     pop_call_view_t c = call();
@@ -143,4 +165,4 @@ TEST_MAIN("pop_rules", TEST_CASE(test_ringing_notifies_the_ringing_agent),
           TEST_CASE(test_ticket_bound_after_answer),
           TEST_CASE(test_transfer_pops_the_receiving_agent),
           TEST_CASE(test_same_ticket_pop_same_id), TEST_CASE(test_transfer_back_pops_again),
-          TEST_CASE(test_ended_pops_nothing))
+          TEST_CASE(test_ringing_with_the_contact_learnt_later), TEST_CASE(test_ended_pops_nothing))

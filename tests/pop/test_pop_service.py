@@ -346,8 +346,8 @@ def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir):
     """R-P2: the ringing notice carries the caller's contact fields from
     ticket-service's cached IVR look-up; a look-up slower than
     CALLBUS_POP_LOOKUP_WAIT_MS does not hold the notice (it goes as
-    "unknown caller"), and its late answer still reaches the answer's pop.
-    Topics of its own: the module's replica (no look-up) must not pop
+    "unknown caller"), and its late answer follows as a second notice while
+    the call rings, and is on the answer's pop. Topics of its own: the module's replica (no look-up) must not pop
     these calls first."""
     topics = pop.Topics(pop.e2e.module_prefix())
     ivr = FakeIvr("ivr-token")
@@ -373,11 +373,11 @@ def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir):
         assert not ivr.release.is_set() and late["caller"]["known"] is False
         assert ("/v1/ivr/lookup", slow.number, "Bearer ivr-token") in ivr.asked
         ivr.release.set()
-        key = f"{topics.prefix}pop:call:{slow.call_id}"
-        pop.wait_for(lambda: subprocess.run(
-            ["redis-cli", "-u", pop.REDIS_URL, "HGET", key, "contact_name"],
-            capture_output=True, text=True).stdout.strip() == "Late Larry",
-            what="the late answer in the call's state")
+        # Still ringing: a second notice with the contact (the page replaces the first).
+        again = sse.wait(lambda ps: [p for p in ps if p["call_id"] == slow.call_id
+                                     and p["kind"] == "incoming" and p["caller"]["known"]],
+                         what="the ringing notice with the late contact")
+        assert [p["caller"]["name"] for p in again] == ["Late Larry"]
         topics.produce(slow.answered(agent))
         prof = sse.wait_kind(slow, "profile")  # R-P3: no ticket yet, a known customer
         assert prof["caller"]["name"] == "Late Larry"
