@@ -444,7 +444,7 @@ def test_ticket_event_carries_subject_contact_and_r_c4_candidates(stack):
     newest = stack.emu.seed_user(name="New Two", phone=number, created_at="2024-02-01T10:00:00Z")
     call = Call(number=number)
     answered = call.answered(AGENT1)
-    stack.produce(answered)
+    stack.produce(call.offered(AGENT1), answered)  # a provider that says "ringing" first
     t = one_ticket(stack.emu, call)
     ev = wait_for(lambda: next((v for _, v in stack.topics.ticket_events()
                                 if v.get("cause_event_id") == answered["event_id"]), None),
