@@ -142,7 +142,8 @@ int pop_lookup_ask(pop_lookup_t *l, const char *number, pop_lookup_fn cb, void *
     l->asks.next = a;
     l->n++;
     /* evhttp calls back from the loop, also for a failed connect. On an
-     * immediate failure it has freed req and does not call back. */
+     * immediate failure it has freed req (event2/http.h) and does not
+     * call back. */
     if (evhttp_make_request(c, req, EVHTTP_REQ_GET, path) < 0) {
         l->busy[at]--;
         ask_unlink(a);
