@@ -156,6 +156,7 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .agent = pop_store_field(fl, "agent"),
         .leg = pop_store_field(fl, "leg"),
         .answered = *pop_store_field(fl, "answered") == '1',
+        .ended = *pop_store_field(fl, "ended") == '1',
         .ticket_id = pop_store_field(fl, "ticket_id"),
         .ticket_url = pop_store_field(fl, "ticket_url"),
         .subject = pop_store_field(fl, "subject"),

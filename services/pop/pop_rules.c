@@ -43,9 +43,10 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
     pop_decision_t none = {POP_NONE, NULL};
     switch (in) {
     case POP_IN_OFFERED: /* R-P2: the ringing agent, whatever is known of the caller */
-        /* ... unless that agent has the call already (a late look-up). */
-        if (c->answered && known(c->agent) && known(event_agent) &&
-            strcmp(c->agent, event_agent) == 0)
+        /* ... unless the call is over or that agent has it already (a
+         * late look-up). */
+        if (c->ended || (c->answered && known(c->agent) && known(event_agent) &&
+                         strcmp(c->agent, event_agent) == 0))
             return none;
         return known(event_agent) ? (pop_decision_t){POP_INCOMING, event_agent} : none;
     case POP_IN_ANSWERED:

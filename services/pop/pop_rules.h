@@ -25,6 +25,7 @@ typedef struct {
     const char *agent; /* the agent on the call (answered, or transferred to) */
     const char *leg;   /* the event that gave `agent` the call: each hand-over pops anew */
     int answered;
+    int ended; /* call.ended seen: nothing rings any more */
     const char *ticket_id, *ticket_url, *subject, *status;
     const char *contact_id, *contact_url, *contact_name, *contact_email, *contact_company;
     const char *contacts; /* R-C4: JSON array of the contacts the agent may pick from, or "" */

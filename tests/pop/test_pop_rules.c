@@ -152,6 +152,8 @@ static void test_ringing_with_the_contact_learnt_later(void)
     ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900001", &c).kind, POP_NONE);
     /* offered to another agent meanwhile (a transfer): that one rings */
     ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900002", &c).kind, POP_INCOMING);
+    c.ended = 1; /* the caller hung up before the look-up answered */
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900002", &c).kind, POP_NONE);
 }
 
 static void test_ended_pops_nothing(void)
