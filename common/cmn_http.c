@@ -277,6 +277,10 @@ cmn_http_stream_t *cmn_http_stream_start(struct evhttp_request *req, const char 
     evhttp_add_header(hdrs, "Cache-Control", "no-store");
     /* Proxies (nginx) must pass each chunk on at once. */
     evhttp_add_header(hdrs, "X-Accel-Buffering", "no");
+    /* A stream the server ends (logout, a newer login) closes its
+     * connection: the client sees the end at once, and no idle keep-alive
+     * connection is left holding a slot of the cap. */
+    evhttp_add_header(hdrs, "Connection", "close");
     evhttp_send_reply_start(req, 200, "OK");
     evhttp_connection_set_closecb(evcon, on_stream_closed, s);
     return s;

@@ -20,6 +20,15 @@ void cmn_ticket_event_clear(cmn_ticket_event_t *te)
         free(*all[i]);
         *all[i] = NULL;
     }
+    for (size_t i = 0; i < te->n_candidates; i++) {
+        cmn_ticket_contact_t *c = &te->candidates[i];
+        char **mine[] = {&c->id, &c->url, &c->name, &c->email, &c->company};
+        for (size_t k = 0; k < sizeof mine / sizeof mine[0]; k++) {
+            free(*mine[k]);
+            *mine[k] = NULL;
+        }
+    }
+    te->n_candidates = 0;
     te->created = -1;
 }
 
@@ -117,8 +126,12 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
     json_t *version = json_object_get(o, "schema_version");
     json_t *created = json_object_get(o, "created");
     json_t *contact = json_object_get(o, "contact");
+    json_t *contacts = json_object_get(o, "contacts");
     if (!json_is_integer(version) || json_integer_value(version) != 1)
         bad = "schema_version";
+    else if (contacts && (!json_is_array(contacts) || json_array_size(contacts) == 0 ||
+                          json_array_size(contacts) > CMN_TICKET_MAX_CANDIDATES))
+        bad = "contacts";
     else if (created && !json_is_boolean(created))
         bad = "created";
     else if (contact && !json_is_object(contact))
@@ -129,6 +142,7 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
         json_object_del(copy, "schema_version");
         json_object_del(copy, "created");
         json_object_del(copy, "contact");
+        json_object_del(copy, "contacts");
         if (take_strings(copy, members, sizeof members / sizeof members[0], te, &bad) == 0 &&
             contact &&
             take_strings(contact, contact_members,
@@ -136,6 +150,15 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
                          &bad) == 0 &&
             !te->contact.id)
             bad = "contact.id";
+    }
+    for (size_t i = 0; !bad && contacts && i < json_array_size(contacts); i++) {
+        const json_t *c = json_array_get(contacts, i);
+        cmn_ticket_contact_t *dst = &te->candidates[te->n_candidates++];
+        if (!json_is_object(c) ||
+            take_strings(c, contact_members, sizeof contact_members / sizeof contact_members[0],
+                         dst, &bad) < 0 ||
+            !dst->id)
+            bad = "contacts";
     }
     if (!bad && !in(te->status, statuses))
         bad = "status";
@@ -162,6 +185,15 @@ static void put(json_t *o, const char *name, const char *v)
         json_object_set_new(o, name, json_string(v));
 }
 
+static json_t *contact_json(const cmn_ticket_contact_t *ct)
+{
+    json_t *c = json_object();
+    for (size_t i = 0; c && i < sizeof contact_members / sizeof contact_members[0]; i++)
+        put(c, contact_members[i].name,
+            *(char *const *)((const char *)ct + contact_members[i].off));
+    return c;
+}
+
 json_t *cmn_ticket_event_to_json(const cmn_ticket_event_t *te)
 {
     json_t *o = json_object();
@@ -173,12 +205,14 @@ json_t *cmn_ticket_event_to_json(const cmn_ticket_event_t *te)
         put(o, members[i].name, *(char *const *)((const char *)te + members[i].off));
     if (te->created >= 0)
         json_object_set_new(o, "created", json_boolean(te->created));
-    if (te->contact.id) {
-        json_t *c = json_object();
-        for (size_t i = 0; c && i < sizeof contact_members / sizeof contact_members[0]; i++)
-            put(c, contact_members[i].name,
-                *(char *const *)((const char *)&te->contact + contact_members[i].off));
-        json_object_set_new(o, "contact", c);
+    if (te->contact.id)
+        json_object_set_new(o, "contact", contact_json(&te->contact));
+    if (te->n_candidates) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < te->n_candidates && i < CMN_TICKET_MAX_CANDIDATES; i++)
+            if (te->candidates[i].id)
+                json_array_append_new(a, contact_json(&te->candidates[i]));
+        json_object_set_new(o, "contacts", a);
     }
     return o;
 }

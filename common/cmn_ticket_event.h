@@ -2,7 +2,8 @@
  * call's ticket is bound (schemas/ticket-event.schema.json), and what
  * pop-service reads to pop it (R-P3). One codec for both sides (issue 10
  * item 6); tests/common/test_ticket_event.c checks it against the schema's
- * rules, tests/schema validates its output with a real validator.
+ * rules, tests/pop validates what ticket-service publishes with a real
+ * validator.
  *
  * Memory: every string member is heap-owned by the struct and released by
  * cmn_ticket_event_clear(); absent optional members are NULL. */
@@ -17,11 +18,18 @@ typedef struct {
     char *id, *url, *name, *email, *company;
 } cmn_ticket_contact_t;
 
+/* R-C4: at most this many contacts with the caller's number are offered. */
+#define CMN_TICKET_MAX_CANDIDATES 8
+
 typedef struct {
     char *event_id, *cause_event_id, *call_id, *customer_number;
     char *ticket_id, *ticket_url, *ticket_kind, *subject, *status, *assignee_id;
     int created;                  /* -1 when absent */
     cmn_ticket_contact_t contact; /* contact.id NULL: no contact member */
+    /* `contacts`: several contacts have the caller's number (R-C4): the
+     * ones the agent may pick from; n_candidates 0: no such member. */
+    cmn_ticket_contact_t candidates[CMN_TICKET_MAX_CANDIDATES];
+    size_t n_candidates;
     char *occurred_at;
 } cmn_ticket_event_t;
 

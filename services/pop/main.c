@@ -7,11 +7,13 @@
 #include "cmn_metrics.h"
 #include "cmn_redis.h"
 #include "cmn_service.h"
+#include "cmn_time.h"
 #include "cmn_topics.h"
 #include "pop_api.h"
 #include "pop_config.h"
 #include "pop_flow.h"
 #include "pop_hub.h"
+#include "pop_lookup.h"
 #include "pop_store.h"
 
 #include <stdlib.h>
@@ -27,7 +29,8 @@ typedef struct {
     pop_flow_t *flow;
     pop_hub_t *hub;
     pop_api_t *api;
-    cmn_metric_t *m_undecodable;
+    pop_lookup_t *lookup;
+    cmn_metric_t *m_undecodable, *m_lag;
 } pop_t;
 
 typedef struct {
@@ -61,6 +64,12 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     }
     h->p = p;
     h->pos = *pos;
+    /* How long the event waited for us: from its producer's timestamp
+     * (ingest's clock, CreateTime) to now; a broker or fetch delay shows
+     * here, not in pop_store_ms. */
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    if (ts > 0)
+        cmn_metric_observe(p->m_lag, (double)(cmn_time_now_ms() - ts));
     int tickets = strcmp(pos->topic, cmn_topic(CMN_TOPIC_TICKET_EVENTS)) == 0;
     int rc = (tickets ? pop_flow_ticket_event : pop_flow_call_event)(p->flow, m->payload, m->len,
                                                                      on_done, h, err, sizeof err);
@@ -168,7 +177,12 @@ static int start(pop_t *p)
                          .keepalive_s = p->cfg.keepalive_s,
                          .max_streams = p->cfg.max_streams,
                          .max_unread = (size_t)p->cfg.stream_buffer_kb << 10};
-    if (!(p->flow = pop_flow_new(p->svc.base, p->store, p->producer, p->cfg.new_case_url)) ||
+    if (*p->cfg.lookup_url &&
+        !(p->lookup = pop_lookup_new(p->svc.base, p->cfg.lookup_url, p->cfg.lookup_token,
+                                     p->cfg.lookup_timeout_ms, errstr, sizeof errstr)))
+        return fail("CALLBUS_POP_LOOKUP_URL", errstr);
+    if (!(p->flow = pop_flow_new(p->svc.base, p->store, p->producer, p->cfg.new_case_url, p->lookup,
+                                 p->cfg.lookup_wait_ms)) ||
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer)))
         return fail("start", "out of memory");
@@ -176,6 +190,8 @@ static int start(pop_t *p)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty: no agent can log in");
     p->m_undecodable = cmn_metrics_counter("pop_events_undecodable_total",
                                            "Messages that are not call or ticket events", NULL);
+    p->m_lag = cmn_metrics_histogram(
+        "pop_event_lag_ms", "From an event's Kafka timestamp to pop-service taking it", NULL);
     cmn_metrics_gauge_fn("pop_events_in_flight", "Events whose pops are not yet stored", NULL,
                          in_flight, p);
     if (cmn_http_ready_check(p->svc.http, "redis", redis_ready, p) < 0 ||
@@ -199,6 +215,7 @@ static void teardown(pop_t *p)
     pop_api_free(p->api);
     pop_hub_free(p->hub);
     pop_flow_free(p->flow);
+    pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */
     cmn_producer_free(p->producer);
     pop_store_free(p->store);
 }

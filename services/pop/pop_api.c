@@ -198,7 +198,7 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
         cmn_http_reply_json(c->req, 200, session_json(info));
         break;
     case OP_LOGOUT:
-        if (pop_store_announce_end(c->a->store, info->crm_id) < 0)
+        if (pop_store_announce_end(c->a->store, info->crm_id, info->session) < 0)
             LOG_WARN("logout of %s not announced: its open streams end at their next error",
                      info->crm_id);
         set_cookie(c, "", 0);
@@ -209,7 +209,7 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
          * pop made while the page was loading is not lost. */
         if (!*c->after)
             snprintf(c->after, sizeof c->after, "%lld-0", (long long)(info->login_ms - 1));
-        pop_hub_attach(c->a->hub, c->req, info->crm_id, c->after);
+        pop_hub_attach(c->a->hub, c->req, info->crm_id, info->session, c->after);
         break;
     case OP_ACTION:
         snprintf(c->agent, sizeof c->agent, "%s", info->crm_id);

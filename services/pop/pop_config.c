@@ -31,5 +31,16 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 "Static group membership id (the pod name); empty: dynamic membership."),
     CMN_CFG_NUM("CALLBUS_POP_MAX_IN_FLIGHT", "10000", 10, 1000000, OFF(max_in_flight),
                 "Events fetched and not yet popped before fetching pauses."),
+    CMN_CFG_STR("CALLBUS_POP_LOOKUP_URL", "", OFF(lookup_url),
+                "ticket-service's IVR API (http://host:port, in-cluster): the ringing notice's "
+                "contact fields come from its cached look-up (R-P2); empty: ringing shows only "
+                "what the call's events said."),
+    CMN_CFG_SECRET("CALLBUS_POP_LOOKUP_TOKEN", "", OFF(lookup_token),
+                   "ticket-service's CALLBUS_IVR_TOKEN, for CALLBUS_POP_LOOKUP_URL."),
+    CMN_CFG_NUM("CALLBUS_POP_LOOKUP_WAIT_MS", "20", 0, 1000, OFF(lookup_wait_ms),
+                "How long a ringing notice waits for the caller's contact; past it, it goes "
+                "without (a later answer still reaches the answer's pop)."),
+    CMN_CFG_NUM("CALLBUS_POP_LOOKUP_TIMEOUT_MS", "2000", 100, 30000, OFF(lookup_timeout_ms),
+                "A contact look-up unanswered this long is given up."),
 };
 const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

@@ -19,6 +19,10 @@ typedef struct {
     char *group_id;            /* Kafka consumer group */
     char *instance_id;         /* static membership (the pod name); empty: dynamic */
     long max_in_flight;
+    char *lookup_url;    /* ticket-service's IVR API (http://host:port); empty: no look-up */
+    char *lookup_token;  /* its CALLBUS_IVR_TOKEN */
+    long lookup_wait_ms; /* the ringing notice waits this long for the contact, at most */
+    long lookup_timeout_ms;
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

@@ -22,13 +22,24 @@ typedef struct job {
     pop_input_t input;
     pop_call_mode_t mode;
     char *call_id, *agent_crm, *agent_provider;
+    char *leg; /* the event's id (call events; "" for ticket events) */
     char *fields[2 * MAX_FIELDS];
     size_t n_fields;
     char *pop_id, *pop_agent, *pop_text;
     int delivered; /* in Redis: only screen-pops is left */
     struct event *retry;
     int attempts;
+    double taken_ms;   /* when the event was handed to the flow (pop_store_ms) */
+    struct look *look; /* the contact look-up this ringing notice waits for */
 } job_t;
+
+/* One look-up (R-P2); outlives its job when the answer comes late. */
+typedef struct look {
+    pop_flow_t *f;
+    job_t *j; /* NULL once the job went on without it */
+    char call_id[CMN_ID_TEXT_MAX + 1];
+    char agent_crm[CMN_CRM_ID_MAX + 1], agent_provider[CMN_ID_TEXT_MAX + 1]; /* who rings */
+} look_t;
 
 struct pop_flow {
     struct event_base *base;
@@ -37,6 +48,8 @@ struct pop_flow {
     const char *new_case_url;
     job_t jobs; /* sentinel */
     size_t n;
+    pop_lookup_t *lookup;
+    long lookup_wait_ms;
     cmn_metric_t *m_pops, *m_retries, *m_latency;
 };
 
@@ -48,6 +61,7 @@ static void job_free(job_t *j)
     free(j->call_id);
     free(j->agent_crm);
     free(j->agent_provider);
+    free(j->leg);
     for (size_t i = 0; i < 2 * j->n_fields; i++)
         free(j->fields[i]);
     free(j->pop_id);
@@ -55,6 +69,8 @@ static void job_free(job_t *j)
     free(j->pop_text);
     if (j->retry)
         event_free(j->retry);
+    if (j->look)
+        j->look->j = NULL;
     free(j);
 }
 
@@ -67,6 +83,7 @@ static void finish(job_t *j)
 }
 
 static void step(job_t *j);
+static int add_field(job_t *j, const char *name, const char *value);
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
@@ -111,8 +128,11 @@ static void on_delivered(void *ctx, const char *stream_id, int fresh, const char
     if (err)
         return retry_later(j, err);
     j->delivered = 1;
-    if (fresh)
+    if (fresh) {
         cmn_metric_add(j->f->m_pops, 1);
+        /* pop-service's own share of a pop's latency (tests/bench/pop-latency) */
+        cmn_metric_observe(j->f->m_latency, cmn_time_mono_ms_f() - j->taken_ms);
+    }
     LOG_CALL(CMN_LOG_DEBUG, j->call_id, "pop %s for agent %s: %s", j->pop_id, j->pop_agent,
              fresh ? stream_id : "already delivered");
     /* Published again on a replay too: its consumers recognise pop_id. */
@@ -134,7 +154,9 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .number = pop_store_field(fl, "number"),
         .queue = pop_store_field(fl, "queue"),
         .agent = pop_store_field(fl, "agent"),
+        .leg = pop_store_field(fl, "leg"),
         .answered = *pop_store_field(fl, "answered") == '1',
+        .ended = *pop_store_field(fl, "ended") == '1',
         .ticket_id = pop_store_field(fl, "ticket_id"),
         .ticket_url = pop_store_field(fl, "ticket_url"),
         .subject = pop_store_field(fl, "subject"),
@@ -144,6 +166,7 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .contact_name = pop_store_field(fl, "contact_name"),
         .contact_email = pop_store_field(fl, "contact_email"),
         .contact_company = pop_store_field(fl, "contact_company"),
+        .contacts = pop_store_field(fl, "contacts"),
     };
     const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
     pop_decision_t d = pop_rules_decide(j->input, who, &v);
@@ -165,12 +188,105 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         retry_later(j, "redis unavailable");
 }
 
+static void no_offset(void *ctx) {}
+
+static job_t *job_new(pop_flow_t *f, pop_flow_done_fn done, void *ctx);
+
+/* The contact, late for the ringing notice: into the call's state (the
+ * answer's pop has it) and, while the call still rings, a notice with it
+ * (R-P2). A job of its own, tied to no offset: losing it (Redis down,
+ * shutdown) loses only that notice; the ticket event brings the contact
+ * to the later pops anyway. */
+static void late_contact(const look_t *lk, const pop_contact_t *c)
+{
+    job_t *j = job_new(lk->f, no_offset, NULL);
+    int bad = !j;
+    if (j) {
+        j->input = POP_IN_OFFERED;
+        j->call_id = strdup(lk->call_id);
+        j->agent_crm = strdup(lk->agent_crm);
+        j->agent_provider = strdup(lk->agent_provider);
+        j->leg = strdup("");
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
+              add_field(j, "contact_id", c->id) < 0 || add_field(j, "contact_url", c->url) < 0 ||
+              add_field(j, "contact_name", c->name) < 0 ||
+              add_field(j, "contact_email", c->email) < 0 ||
+              add_field(j, "contact_company", c->company) < 0;
+    }
+    if (bad) {
+        LOG_CALL(CMN_LOG_WARN, lk->call_id, "late contact dropped: out of memory");
+        if (j)
+            job_free(j);
+        return;
+    }
+    step(j);
+}
+
+static void on_contact(void *ctx, const pop_contact_t *c, const char *err)
+{
+    look_t *lk = ctx;
+    job_t *j = lk->j;
+    int found = !err && c && c->found;
+    if (err && c)
+        LOG_CALL(CMN_LOG_INFO, lk->call_id, "contact look-up: %s", err);
+    if (j) { /* in time: the ringing notice carries it */
+        j->look = NULL;
+        if (j->retry)
+            evtimer_del(j->retry);
+        if (found &&
+            (add_field(j, "contact_id", c->id) < 0 || add_field(j, "contact_url", c->url) < 0 ||
+             add_field(j, "contact_name", c->name) < 0 ||
+             add_field(j, "contact_email", c->email) < 0 ||
+             add_field(j, "contact_company", c->company) < 0))
+            LOG_CALL(CMN_LOG_WARN, lk->call_id, "contact fields not kept: out of memory");
+        step(j);
+    } else if (found)
+        late_contact(lk, c);
+    free(lk);
+}
+
+/* Waited long enough: the ringing notice goes without the contact. */
+static void on_lookup_wait(evutil_socket_t fd, short what, void *arg)
+{
+    job_t *j = arg;
+    if (j->look) {
+        j->look->j = NULL;
+        j->look = NULL;
+        step(j);
+    } else
+        step(j); /* a retry timer (the same event) */
+}
+
+/* Starts the look-up and its wait; -1: go on without it. */
+static int look_up(job_t *j, const char *number)
+{
+    pop_flow_t *f = j->f;
+    look_t *lk = calloc(1, sizeof *lk);
+    struct timeval tv = {f->lookup_wait_ms / 1000, (f->lookup_wait_ms % 1000) * 1000};
+    if (!lk || (!j->retry && !(j->retry = evtimer_new(f->base, on_lookup_wait, j)))) {
+        free(lk);
+        return -1;
+    }
+    *lk = (look_t){.f = f, .j = j};
+    snprintf(lk->call_id, sizeof lk->call_id, "%s", j->call_id);
+    snprintf(lk->agent_crm, sizeof lk->agent_crm, "%s", j->agent_crm);
+    snprintf(lk->agent_provider, sizeof lk->agent_provider, "%s", j->agent_provider);
+    if (pop_lookup_ask(f->lookup, number, on_contact, lk) < 0) {
+        free(lk);
+        return -1;
+    }
+    j->look = lk;
+    evtimer_add(j->retry, &tv);
+    return 0;
+}
+
 static void step(job_t *j)
 {
     if (j->delivered)
         return publish(j);
     if (pop_store_call_update(j->f->store, j->call_id, j->agent_crm, j->agent_provider, j->mode,
-                              (const char *const *)j->fields, j->n_fields, on_call_state, j) < 0)
+                              j->leg, (const char *const *)j->fields, j->n_fields, on_call_state,
+                              j) < 0)
         retry_later(j, "redis unavailable");
 }
 
@@ -182,6 +298,7 @@ static job_t *job_new(pop_flow_t *f, pop_flow_done_fn done, void *ctx)
     j->f = f;
     j->done = done;
     j->ctx = ctx;
+    j->taken_ms = cmn_time_mono_ms_f();
     j->next = f->jobs.next;
     j->prev = &f->jobs;
     f->jobs.next->prev = j;
@@ -249,9 +366,13 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
         j->call_id = strdup(ev.call_id);
         j->agent_crm = strdup(s_or(ev.agent.crm_id));
         j->agent_provider = strdup(s_or(ev.agent.provider_id));
-        bad = !j->call_id || !j->agent_crm || !j->agent_provider ||
+        j->leg = strdup(s_or(ev.event_id));
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
               add_field(j, "number", ev.customer_number) < 0 || add_field(j, "queue", ev.queue) < 0;
     }
+    /* R-P2: the ringing notice waits a moment for the caller's contact. */
+    int asked = !bad && in == POP_IN_OFFERED && f->lookup && ev.customer_number &&
+                look_up(j, ev.customer_number) == 0;
     cmn_event_clear(&ev);
     if (bad) {
         if (j)
@@ -259,7 +380,8 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
         snprintf(err, errsz, "out of memory");
         return -1;
     }
-    step(j);
+    if (!asked)
+        step(j);
     return 0;
 }
 
@@ -277,7 +399,8 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
         j->call_id = strdup(te.call_id);
         j->agent_crm = strdup("");
         j->agent_provider = strdup("");
-        bad = !j->call_id || !j->agent_crm || !j->agent_provider ||
+        j->leg = strdup("");
+        bad = !j->call_id || !j->agent_crm || !j->agent_provider || !j->leg ||
               add_field(j, "number", te.customer_number) < 0 ||
               add_field(j, "ticket_id", te.ticket_id) < 0 ||
               add_field(j, "ticket_url", te.ticket_url) < 0 ||
@@ -287,6 +410,14 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
               add_field(j, "contact_name", te.contact.name) < 0 ||
               add_field(j, "contact_email", te.contact.email) < 0 ||
               add_field(j, "contact_company", te.contact.company) < 0;
+    }
+    if (!bad && te.n_candidates) {
+        /* R-C4: kept as the codec writes them, for the pop to offer */
+        json_t *o = cmn_ticket_event_to_json(&te);
+        char *text = o ? json_dumps(json_object_get(o, "contacts"), JSON_COMPACT) : NULL;
+        bad = !text || add_field(j, "contacts", text) < 0;
+        free(text);
+        json_decref(o);
     }
     cmn_ticket_event_clear(&te);
     if (bad) {
@@ -300,7 +431,7 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
 }
 
 pop_flow_t *pop_flow_new(struct event_base *base, pop_store_t *store, cmn_producer_t *producer,
-                         const char *new_case_url)
+                         const char *new_case_url, pop_lookup_t *lookup, long lookup_wait_ms)
 {
     pop_flow_t *f = calloc(1, sizeof *f);
     if (!f)
@@ -309,12 +440,16 @@ pop_flow_t *pop_flow_new(struct event_base *base, pop_store_t *store, cmn_produc
     f->store = store;
     f->producer = producer;
     f->new_case_url = new_case_url;
+    f->lookup = lookup;
+    f->lookup_wait_ms = lookup_wait_ms;
     f->jobs.next = f->jobs.prev = &f->jobs;
     f->m_pops = cmn_metrics_counter("pop_pops_total", "Pops decided and stored for an agent", NULL);
     f->m_retries = cmn_metrics_counter("pop_step_retries_total",
                                        "Pop steps retried after Redis or Kafka "
                                        "trouble",
                                        NULL);
+    f->m_latency = cmn_metrics_histogram(
+        "pop_store_ms", "From an event taken off Kafka to its new pop stored for the agent", NULL);
     return f;
 }
 

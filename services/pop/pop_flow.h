@@ -8,6 +8,7 @@
 #define POP_FLOW_H
 
 #include "cmn_producer.h"
+#include "pop_lookup.h"
 #include "pop_store.h"
 
 #include <event2/event.h>
@@ -16,9 +17,12 @@
 typedef struct pop_flow pop_flow_t;
 typedef void (*pop_flow_done_fn)(void *ctx);
 
-/* Borrows everything; new_case_url may hold {phone}. */
+/* Borrows everything; new_case_url may hold {phone}. lookup (NULL: none)
+ * gives the ringing notice the caller's contact (R-P2) when it answers
+ * within lookup_wait_ms; a later answer still joins the call's state, for
+ * the answer's pop. */
 pop_flow_t *pop_flow_new(struct event_base *base, pop_store_t *store, cmn_producer_t *producer,
-                         const char *new_case_url);
+                         const char *new_case_url, pop_lookup_t *lookup, long lookup_wait_ms);
 /* A message of call-events / ticket-events. Returns 0 (done will be
  * called once), or -1 when it is not a valid event (err says why; the
  * caller logs, counts and moves on) or out of memory (err "out of

@@ -22,6 +22,7 @@ typedef struct client {
     cmn_http_stream_t *stream; /* NULL once gone */
     char *agent;
     char last[ID_MAX]; /* the last stream id written */
+    char session[65];  /* the session's id (token hash): its end ends this stream */
     int catching;      /* a catch-up read is outstanding */
     int recatch;       /* the bus brought the agent a pop meanwhile: read again */
     int refs;          /* 1 for the stream + outstanding reads */
@@ -170,7 +171,8 @@ static void catch_up(client_t *c)
     }
 }
 
-void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent, const char *after)
+void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
+                    const char *session, const char *after)
 {
     if (h->closing)
         return cmn_http_reply_unavailable(req, 1, "shutting down");
@@ -184,6 +186,7 @@ void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
     c->hub = h;
     c->refs = 1;
     snprintf(c->last, sizeof c->last, "%s", after);
+    snprintf(c->session, sizeof c->session, "%s", session);
     if (!(c->stream = cmn_http_stream_start(req, "text/event-stream", on_client_gone, c))) {
         free(c->agent);
         free(c);
@@ -224,14 +227,18 @@ static void on_bus_entry(pop_hub_t *h, const redisReply *e)
     const char *agent = pop_store_field(f, "agent"), *id = pop_store_field(f, "id");
     const char *pop = pop_store_field(f, "pop");
     int end = *pop_store_field(f, "end") != '\0';
+    /* An end names its session (logout, or a newer login); one without
+     * (written by an older version) ends all of the agent's streams. */
+    const char *session = pop_store_field(f, "session");
     client_t *c = h->buckets[hash(agent) % BUCKETS], *next;
     for (; c; c = next) {
         next = c->next;
         if (strcmp(c->agent, agent) != 0)
             continue;
-        if (end) /* logged out (on whichever replica): the token is dead */
-            client_end(c);
-        else if (c->catching)
+        if (end) { /* that session ended (on whichever replica): its token is dead */
+            if (!*session || strcmp(session, c->session) == 0)
+                client_end(c);
+        } else if (c->catching)
             c->recatch = 1;
         else if (*pop && pop_hub_id_cmp(id, c->last) > 0)
             client_write(c, id, pop);

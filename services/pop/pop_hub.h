@@ -28,8 +28,10 @@ typedef struct {
 pop_hub_t *pop_hub_new(struct event_base *base, pop_store_t *store, cmn_redis_t *bus,
                        const pop_hub_opts_t *opts);
 /* Answers req with the agent's stream, replaying pops after stream id
- * `after` ("0-0": every kept one). Copies agent and after. */
-void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent, const char *after);
+ * `after` ("0-0": every kept one). session: the session it belongs to
+ * (ended with it: pop_store_announce_end). Copies the strings. */
+void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
+                    const char *session, const char *after);
 /* Ends every stream (shutdown) and stops reading the bus. */
 void pop_hub_close_all(pop_hub_t *h);
 size_t pop_hub_streams(const pop_hub_t *h);

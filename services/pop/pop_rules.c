@@ -43,6 +43,11 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
     pop_decision_t none = {POP_NONE, NULL};
     switch (in) {
     case POP_IN_OFFERED: /* R-P2: the ringing agent, whatever is known of the caller */
+        /* ... unless the call is over or that agent has it already (a
+         * late look-up). */
+        if (c->ended || (c->answered && known(c->agent) && known(event_agent) &&
+                         strcmp(c->agent, event_agent) == 0))
+            return none;
         return known(event_agent) ? (pop_decision_t){POP_INCOMING, event_agent} : none;
     case POP_IN_ANSWERED:
     case POP_IN_TRANSFERRED: /* R-P3 the answering agent; R-P4 the receiving one */
@@ -58,10 +63,17 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
 
 void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *out, size_t outsz)
 {
+    /* Ringing is before any hand-over: no leg; a ringing notice with the
+     * contact (learnt after the first, R-P2) is a notice of its own. */
+    const char *leg = d->kind == POP_INCOMING ? (known(c->contact_id) ? "known" : "")
+                      : known(c->leg)         ? c->leg
+                                              : "";
     if (d->kind == POP_TICKET)
-        snprintf(out, outsz, "%s:ticket:%s:%s", c->call_id, c->ticket_id, d->agent);
+        snprintf(out, outsz, "%s:ticket:%s:%s%s%s", c->call_id, c->ticket_id, d->agent,
+                 *leg ? ":" : "", leg);
     else
-        snprintf(out, outsz, "%s:%s:%s", c->call_id, pop_kind_name(d->kind), d->agent);
+        snprintf(out, outsz, "%s:%s:%s%s%s", c->call_id, pop_kind_name(d->kind), d->agent,
+                 *leg ? ":" : "", leg);
 }
 
 static void put(json_t *o, const char *name, const char *v)
@@ -117,6 +129,12 @@ json_t *pop_rules_message(const pop_decision_t *d, const pop_call_view_t *c,
                       known(c->contact_url) ? json_string(c->contact_url) : json_null()));
     else
         json_object_set_new(o, "contact", json_null());
+    /* R-C4: ticket-service's candidates (cmn_ticket_event, checked there),
+     * stored as their JSON text; unreadable or fewer than two: no choice. */
+    json_t *cands = known(c->contacts) ? json_loads(c->contacts, 0, NULL) : NULL;
+    if (json_is_array(cands) && json_array_size(cands) >= 2)
+        json_object_set(o, "contacts", cands);
+    json_decref(cands);
     if (known(c->ticket_id))
         json_object_set_new(
             o, "ticket",

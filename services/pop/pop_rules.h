@@ -23,9 +23,12 @@ typedef enum {
 typedef struct {
     const char *call_id, *number, *queue;
     const char *agent; /* the agent on the call (answered, or transferred to) */
+    const char *leg;   /* the event that gave `agent` the call: each hand-over pops anew */
     int answered;
+    int ended; /* call.ended seen: nothing rings any more */
     const char *ticket_id, *ticket_url, *subject, *status;
     const char *contact_id, *contact_url, *contact_name, *contact_email, *contact_company;
+    const char *contacts; /* R-C4: JSON array of the contacts the agent may pick from, or "" */
 } pop_call_view_t;
 
 typedef enum { POP_NONE = 0, POP_INCOMING, POP_TICKET, POP_PROFILE, POP_NEW_CASE } pop_kind_t;
@@ -41,9 +44,11 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent,
 
 const char *pop_kind_name(pop_kind_t k);
 
-/* The pop's stable id: the same decision for the same call, agent and
- * ticket has the same id, so a replay (or the answer and the ticket
- * binding racing on two replicas) pops once. Writes into out. */
+/* The pop's stable id: the same decision for the same call, agent,
+ * ticket and hand-over (leg) has the same id, so a replay (or the answer
+ * and the ticket binding racing on two replicas) pops once, while a call
+ * transferred back to an agent (A -> B -> A) pops to A again. Writes into
+ * out. */
 void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *call, char *out,
                       size_t outsz);
 

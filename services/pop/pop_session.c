@@ -9,10 +9,16 @@
 #include <string.h>
 
 /* KEYS: session, agent; ARGV: ttl, crm, provider, extension, now, ns,
- * token hash. */
+ * token hash, bus, bus bound. The previous session ends here, with its
+ * token and, on every replica, its open streams (the bus entry names it,
+ * so the new session's streams stay open). */
 static const char login_script[] =
     "local old = redis.call('HGET', KEYS[2], 'session')\n"
-    "if old then redis.call('DEL', ARGV[6] .. 'pop:sess:' .. old) end\n"
+    "if old then\n"
+    "  redis.call('DEL', ARGV[6] .. 'pop:sess:' .. old)\n"
+    "  redis.call('XADD', ARGV[8], 'MAXLEN', '~', ARGV[9], '*', 'agent', ARGV[2], 'end', '1', "
+    "'session', old)\n"
+    "end\n"
     "local oldprov = redis.call('HGET', KEYS[2], 'provider_id')\n"
     "if oldprov and oldprov ~= '' then redis.call('DEL', ARGV[6] .. 'pop:prov:' .. oldprov) end\n"
     "redis.call('DEL', KEYS[2])\n"
@@ -70,7 +76,7 @@ typedef struct {
 static void on_reply(void *ctx, redisReply *r, const char *err)
 {
     sess_req_t *q = ctx;
-    pop_session_info_t info = {"", "", "", "", 0, 0};
+    pop_session_info_t info = {"", "", "", "", "", 0, 0};
     if (!err && r && r->type == REDIS_REPLY_ERROR)
         err = r->str;
     if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -80,6 +86,7 @@ static void on_reply(void *ctx, redisReply *r, const char *err)
         info.provider_id = pop_store_field(f, "provider_id");
         info.extension = pop_store_field(f, "extension");
         info.call = pop_store_field(f, "call");
+        info.session = pop_store_field(f, "session");
         info.login_ms = strtoll(pop_store_field(f, "login_ms"), NULL, 10);
         info.ttl_s = (long)r->element[2]->integer;
     }
@@ -125,8 +132,10 @@ int pop_session_login(pop_store_t *s, const char *token, const pop_login_t *who,
                           who->extension ? who->extension : "",
                           now,
                           ns,
-                          hash};
-    return run(s, login_script, 2, argv, 9, cb, ctx);
+                          hash,
+                          pop_store_bus_key(s),
+                          POP_STORE_BUS_MAX};
+    return run(s, login_script, 2, argv, 11, cb, ctx);
 }
 
 static int get_or_logout(pop_store_t *s, const char *token, long refresh, const char *logout,

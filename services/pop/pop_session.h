@@ -28,6 +28,7 @@ int pop_session_new_token(char *out, size_t outsz) __attribute__((warn_unused_re
  * call: the agent's current call ("" when none). */
 typedef struct {
     const char *crm_id, *provider_id, *extension, *call;
+    const char *session; /* the session's id: its token's SHA-256 (hex) */
     int64_t login_ms;
     long ttl_s; /* seconds left */
 } pop_session_info_t;

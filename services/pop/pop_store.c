@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUS_MAX "100000" /* entries the bus keeps: far more than any replica lags */
-
 struct pop_store {
     cmn_redis_t *redis;
     const char *ns;
@@ -15,14 +13,19 @@ struct pop_store {
 };
 
 /* KEYS[1] the call; ARGV: ttl, namespace, agent crm id, provider agent id,
- * mode (on/off/""), call id, then field/value pairs. An unmapped agent
- * (R-I3) is found by the provider id they logged in with. */
+ * mode (on/off/""), call id, leg (the event's id), then field/value pairs.
+ * An unmapped agent (R-I3) is found by the provider id they logged in
+ * with. "on" (answered, transferred to) records who has the call and, when
+ * that changes, by which event (the leg): a replay of the events sets the
+ * same legs again, another answer by the agent who has the call keeps it. */
 static const char call_script[] =
     "local agent = ARGV[3]\n"
     "if agent == '' and ARGV[4] ~= '' then\n"
     "  agent = redis.call('GET', ARGV[2] .. 'pop:prov:' .. ARGV[4]) or '' end\n"
-    "if #ARGV >= 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end\n"
+    "if #ARGV >= 9 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end\n"
     "if ARGV[5] == 'on' and agent ~= '' then\n"
+    "  if redis.call('HGET', KEYS[1], 'agent') ~= agent then\n"
+    "    redis.call('HSET', KEYS[1], 'leg', ARGV[7]) end\n"
     "  redis.call('HSET', KEYS[1], 'agent', agent, 'answered', '1')\n"
     "  local a = ARGV[2] .. 'pop:agent:' .. agent\n"
     "  if redis.call('EXISTS', a) == 1 then redis.call('HSET', a, 'call', ARGV[6]) end\n"
@@ -111,7 +114,7 @@ static void on_call_reply(void *ctx, redisReply *r, const char *err)
 }
 
 int pop_store_call_update(pop_store_t *s, const char *call_id, const char *agent_crm,
-                          const char *agent_provider, pop_call_mode_t mode,
+                          const char *agent_provider, pop_call_mode_t mode, const char *leg,
                           const char *const *fields, size_t n_fields, pop_store_call_fn cb,
                           void *ctx)
 {
@@ -136,6 +139,7 @@ int pop_store_call_update(pop_store_t *s, const char *call_id, const char *agent
     argv[argc++] = agent_provider ? agent_provider : "";
     argv[argc++] = mode == POP_CALL_ON ? "on" : mode == POP_CALL_OFF ? "off" : "";
     argv[argc++] = call_id;
+    argv[argc++] = leg ? leg : "";
     for (size_t i = 0; i < 2 * n_fields; i++)
         argv[argc++] = fields[i];
     if (cmn_redis_command_argv(s->redis, on_call_reply, q, (int)argc, argv, NULL) < 0) {
@@ -174,8 +178,8 @@ int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, con
     q->ctx = ctx;
     snprintf(seen, sizeof seen, "%spop:seen:%s", s->ns, pop_id);
     snprintf(stream, sizeof stream, "%spop:stream:%s", s->ns, agent);
-    const char *argv[] = {"EVAL", deliver_script, "3",      seen,  stream, s->bus,
-                          s->ttl, s->history,     pop_json, agent, BUS_MAX};
+    const char *argv[] = {"EVAL", deliver_script, "3",      seen,  stream,           s->bus,
+                          s->ttl, s->history,     pop_json, agent, POP_STORE_BUS_MAX};
     if (cmn_redis_command_argv(s->redis, on_deliver_reply, q, 11, argv, NULL) < 0) {
         free(q);
         return -1;
@@ -194,8 +198,9 @@ int pop_store_read(pop_store_t *s, const char *agent, const char *after, long co
     return cmn_redis_command_argv(s->redis, cb, ctx, 6, argv, NULL);
 }
 
-int pop_store_announce_end(pop_store_t *s, const char *agent)
+int pop_store_announce_end(pop_store_t *s, const char *agent, const char *session)
 {
-    const char *argv[] = {"XADD", s->bus, "MAXLEN", "~", BUS_MAX, "*", "agent", agent, "end", "1"};
-    return cmn_redis_command_argv(s->redis, NULL, NULL, 10, argv, NULL);
+    const char *argv[] = {"XADD",  s->bus, "MAXLEN", "~", POP_STORE_BUS_MAX, "*",
+                          "agent", agent,  "end",    "1", "session",         session};
+    return cmn_redis_command_argv(s->redis, NULL, NULL, 12, argv, NULL);
 }

@@ -29,10 +29,11 @@ typedef void (*pop_store_call_fn)(void *ctx, const redisReply *agent, const redi
 
 /* Merges the fields (name, value pairs; n_fields pairs) into the call's
  * state, resolves the event's agent (crm id, else the CRM agent logged in
- * with this provider agent id), applies mode, and answers the state after.
- * Returns 0 (cb will be called) or -1 (Redis unavailable). */
+ * with this provider agent id), applies mode (POP_CALL_ON giving the call
+ * to another agent also records leg, the event's id, as the call's "leg"), and answers the state
+ * after. Returns 0 (cb will be called) or -1 (Redis unavailable). */
 int pop_store_call_update(pop_store_t *s, const char *call_id, const char *agent_crm,
-                          const char *agent_provider, pop_call_mode_t mode,
+                          const char *agent_provider, pop_call_mode_t mode, const char *leg,
                           const char *const *fields, size_t n_fields, pop_store_call_fn cb,
                           void *ctx) __attribute__((warn_unused_result));
 
@@ -48,8 +49,14 @@ int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, con
 int pop_store_read(pop_store_t *s, const char *agent, const char *after, long count,
                    cmn_redis_reply_fn cb, void *ctx) __attribute__((warn_unused_result));
 
-/* Tells every replica to end the agent's streams (logout). */
-int pop_store_announce_end(pop_store_t *s, const char *agent) __attribute__((warn_unused_result));
+/* Tells every replica to end the streams of the agent's session `session`
+ * (its token's hash; logout). Streams of another session of the agent
+ * stay open. */
+int pop_store_announce_end(pop_store_t *s, const char *agent, const char *session)
+    __attribute__((warn_unused_result));
+
+/* Entries the bus keeps: far more than any replica lags. */
+#define POP_STORE_BUS_MAX "100000"
 
 /* The bus stream's key (pop_hub reads it). Borrowed. */
 const char *pop_store_bus_key(const pop_store_t *s);

@@ -349,7 +349,8 @@ static int start(ticket_t *t)
                                 .missing_fields = &t->missing_fields,
                                 .max_active = (size_t)t->cfg.max_active,
                                 .max_active_per_key = (size_t)t->cfg.max_active_per_key,
-                                .waiting_max_bytes = (size_t)t->cfg.waiting_max_mb << 20};
+                                .waiting_max_bytes = (size_t)t->cfg.waiting_max_mb << 20,
+                                .crm_display = t->cfg.crm_display};
     if (!(t->pipeline = tkt_pipeline_new(&deps)))
         return fail("start", "out of memory");
     tkt_ivr_deps_t ivr = {.base = t->svc.base,

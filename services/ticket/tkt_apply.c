@@ -6,6 +6,7 @@
  * the event marked done. See tkt_job.h. */
 #include "tkt_job.h"
 #include "cmn_log.h"
+#include "cmn_ticket_event.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
 #include "tkt_create.h"
@@ -21,6 +22,11 @@ static const tkt_ticket_ref_t *ticket_ref(const tkt_customer_t *c, const char *i
         if (strcmp(c->tickets[i].id, id) == 0)
             return &c->tickets[i];
     return NULL;
+}
+
+static int real_ticket(const char *id)
+{
+    return id[0] && id[0] != '$';
 }
 
 static int announces_ticket(const job_t *j)
@@ -45,30 +51,117 @@ static int created_any(const tkt_figures_t *f)
     return n > 0;
 }
 
+static const char *or_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The subject of the ticket this event created ("" when it reused one:
+ * the pop then shows the ticket without it). */
+static const char *created_subject(const job_t *j)
+{
+    for (size_t i = 0; i < j->n_ops; i++)
+        if (j->ops[i].kind == TKT_OP_CREATE_TICKET)
+            return j->ops[i].subject;
+    return "";
+}
+
+static const tkt_contact_ref_t *found_contact(const job_t *j, const char *id)
+{
+    for (size_t i = 0; i < j->facts.n_contacts && i < 8; i++)
+        if (strcmp(j->facts.contacts[i].id, id) == 0)
+            return &j->facts.contacts[i];
+    return NULL;
+}
+
+/* The ticket event through the one codec (cmn_ticket_event.h, checked
+ * against schemas/ticket-event.schema.json): the ticket with its subject
+ * and status, the contact with what the look-up said of them, and, when
+ * several contacts have the number (R-C4), those the agent may pick from,
+ * newest first. The strings are the job's or the buffers here. */
 static json_t *ticket_event(const job_t *j)
 {
     char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[sizeof "tkt-" + CMN_ID_TEXT_MAX];
+    char cand_urls[CMN_TICKET_MAX_CANDIDATES][512];
     const tkt_crm_t *crm = j->p->d.crm;
     const tkt_ticket_ref_t *ref = ticket_ref(&j->cust, j->call.ticket_id);
     const char *status = tkt_status_name(ref ? ref->status : TKT_ST_OPEN);
     crm->ops->ticket_url(crm, j->call.ticket_id, url, sizeof url);
     cmn_time_format(cmn_time_now_ms(), when, sizeof when);
     snprintf(id, sizeof id, "tkt-%s", j->ev.event_id);
-    json_t *o = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "schema_version", 1, "event_id", id,
-        "cause_event_id", j->ev.event_id, "call_id", j->ev.call_id, "ticket_id", j->call.ticket_id,
-        "ticket_url", url, "ticket_kind", tkt_kind_name(j->call.ticket_kind), "status",
-        status ? status : "open", "created", created_any(&j->figures), "occurred_at", when);
-    if (o && j->ev.customer_number)
-        json_object_set_new(o, "customer_number", json_string(j->ev.customer_number));
-    if (o && j->call.agent_crm_id[0])
-        json_object_set_new(o, "assignee_id", json_string(j->call.agent_crm_id));
-    if (o && j->call.contact_id[0] && j->call.contact_id[0] != '$') {
+    cmn_ticket_event_t te = {
+        .event_id = id,
+        .cause_event_id = j->ev.event_id,
+        .call_id = j->ev.call_id,
+        .customer_number = j->ev.customer_number,
+        .ticket_id = (char *)j->call.ticket_id,
+        .ticket_url = url,
+        .ticket_kind = (char *)tkt_kind_name(j->call.ticket_kind),
+        .subject = (char *)or_null(created_subject(j)),
+        .status = (char *)(status ? status : "open"),
+        .assignee_id = (char *)or_null(j->call.agent_crm_id),
+        .created = created_any(&j->figures),
+        .occurred_at = when,
+    };
+    if (j->call.contact_id[0] && j->call.contact_id[0] != '$') {
+        const tkt_contact_ref_t *c = found_contact(j, j->call.contact_id);
         crm->ops->contact_url(crm, j->call.contact_id, contact_url, sizeof contact_url);
-        json_object_set_new(o, "contact",
-                            json_pack("{s:s, s:s}", "id", j->call.contact_id, "url", contact_url));
+        te.contact = (cmn_ticket_contact_t){.id = (char *)j->call.contact_id,
+                                            .url = contact_url,
+                                            .name = c ? (char *)or_null(c->name) : NULL,
+                                            .email = c ? (char *)or_null(c->email) : NULL};
     }
-    return o;
+    if (j->facts.contacts_known && j->facts.n_contacts > 1) {
+        /* Newest first: the one R-C4 takes when nobody picks leads. */
+        size_t n = j->facts.n_contacts < CMN_TICKET_MAX_CANDIDATES ? j->facts.n_contacts
+                                                                   : CMN_TICKET_MAX_CANDIDATES;
+        const tkt_contact_ref_t *order[CMN_TICKET_MAX_CANDIDATES];
+        for (size_t i = 0; i < n; i++) {
+            size_t k = i;
+            for (; k > 0 && order[k - 1]->created_at_ms < j->facts.contacts[i].created_at_ms; k--)
+                order[k] = order[k - 1];
+            order[k] = &j->facts.contacts[i];
+        }
+        for (size_t i = 0; i < n; i++) {
+            crm->ops->contact_url(crm, order[i]->id, cand_urls[i], sizeof cand_urls[i]);
+            te.candidates[i] = (cmn_ticket_contact_t){.id = (char *)order[i]->id,
+                                                      .url = cand_urls[i],
+                                                      .name = (char *)or_null(order[i]->name),
+                                                      .email = (char *)or_null(order[i]->email)};
+        }
+        te.n_candidates = n;
+    }
+    return cmn_ticket_event_to_json(&te); /* borrows te's strings; te is not cleared */
+}
+
+/* ---- the CRM's own screen pop (Zendesk Talk "display ticket") ---------- */
+
+static void on_displayed(void *ctx, const tkt_crm_result_t *res)
+{
+    char *call_id = ctx;
+    if (!res->ok)
+        LOG_CALL(CMN_LOG_WARN, call_id, "CRM display of the ticket failed: %s",
+                 res->not_found ? "agent or ticket unknown to the CRM" : res->error);
+    free(call_id);
+}
+
+/* Best effort and not an effect of the event: its done does not wait for
+ * it (an event replayed before it was marked done, after a crash, shows
+ * the ticket again: harmless). The adapter sends it in its interactive
+ * lane, ahead of creations and enrichment, within the one rate budget. */
+static void display_in_crm(const job_t *j)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    int handover = j->ev.type == CMN_EV_ANSWERED || j->ev.type == CMN_EV_TRANSFERRED;
+    if (!j->p->d.crm_display || !handover || !crm->ops->display_ticket ||
+        !j->call.agent_crm_id[0] || !real_ticket(j->call.ticket_id))
+        return;
+    char *call_id = strdup(j->ev.call_id);
+    if (!call_id) {
+        LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "CRM display skipped: out of memory");
+        return;
+    }
+    crm->ops->display_ticket(crm, j->call.agent_crm_id, j->call.ticket_id, on_displayed, call_id);
 }
 
 static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
@@ -76,6 +169,7 @@ static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partitio
     job_t *j = opaque;
     if (err)
         return tkt_job_retry_later(j, rd_kafka_err2str(err));
+    display_in_crm(j);
     tkt_job_mark_done(j);
 }
 

@@ -34,6 +34,10 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
         "Missed/abandoned calls: ticket here (direct), or left to the missed-call grouper."),
     CMN_CFG_FLAG("CALLBUS_TICKET_REUSE", "true", OFF(reuse),
                  "Add a call to the customer's open ticket of the same menu selection (R-T2)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
+                 "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
+                 "Partner Edition's display API when they answer or receive the call (the "
+                 "CRM's own screen pop, in the interactive lane)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_ABANDONED", "true", OFF(abandoned_tickets),
                  "Make tickets for calls abandoned before an agent was offered them (R-M1)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_OUTBOUND_UNATTACHED_CLOSED", "false",

@@ -17,6 +17,7 @@ typedef struct {
     int batch_comments, batch_updates;
     char *transfer_policy, *unanswered;
     int reuse, abandoned_tickets, outbound_unattached_closed;
+    int crm_display; /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */
     char *default_assignee;
     char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;
     char *fields;

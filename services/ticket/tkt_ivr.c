@@ -34,6 +34,8 @@ typedef struct {
     char ticket_type[64];
     char contact_id[TKT_ID_MAX];
     char contact_name[TKT_TEXT_MAX];
+    char contact_email[TKT_TEXT_MAX];   /* for pop-service's ringing notice (R-P2) */
+    char contact_company[TKT_TEXT_MAX]; /* "" when the CRM has none */
     tkt_crm_ticket_t ticket;
 } ivr_req_t;
 
@@ -173,9 +175,18 @@ static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
             break;
         }
     }
-    answer_lookup(r, json_pack("{s:s, s:b, s:{s:s, s:s}, s:o}", "status", "found", "found", 1,
-                               "contact", "id", r->contact_id, "name", r->contact_name, "ticket",
-                               ticket));
+    /* The contact with what a pop shows of them (R-P2: pop-service asks
+     * here for its ringing notice, so the CRM is asked by one process). */
+    char url[512];
+    r->ivr->d.crm->ops->contact_url(r->ivr->d.crm, r->contact_id, url, sizeof url);
+    json_t *contact =
+        json_pack("{s:s, s:s, s:s}", "id", r->contact_id, "name", r->contact_name, "url", url);
+    if (contact && r->contact_email[0])
+        json_object_set_new(contact, "email", json_string(r->contact_email));
+    if (contact && r->contact_company[0])
+        json_object_set_new(contact, "company", json_string(r->contact_company));
+    answer_lookup(r, json_pack("{s:s, s:b, s:o, s:o}", "status", "found", "found", 1, "contact",
+                               contact ? contact : json_null(), "ticket", ticket));
     maybe_free(r);
 }
 
@@ -194,6 +205,8 @@ static void on_lookup_contacts(void *ctx, const tkt_crm_result_t *res)
     }
     snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
     snprintf(r->contact_name, sizeof r->contact_name, "%s", c->name);
+    snprintf(r->contact_email, sizeof r->contact_email, "%s", c->email);
+    snprintf(r->contact_company, sizeof r->contact_company, "%s", c->company);
     if (r->replied)
         return maybe_free(r);
     r->crm_busy = 1;

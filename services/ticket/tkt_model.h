@@ -83,9 +83,13 @@ typedef struct {
     int fresh;
 } tkt_ticket_ref_t;
 
+/* A contact the look-up found; name and e-mail go on the ticket event
+ * for the pop (R-P3 context, R-C4's choice). */
 typedef struct {
     char id[TKT_ID_MAX];
     int64_t created_at_ms;
+    char name[TKT_TEXT_MAX];
+    char email[TKT_TEXT_MAX];
 } tkt_contact_ref_t;
 
 /* One leg's ticket under the split transfer policy (R-T4). */

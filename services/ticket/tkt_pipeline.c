@@ -294,6 +294,8 @@ static void on_contacts(void *ctx, const tkt_crm_result_t *res)
         tkt_contact_ref_t *c = &j->facts.contacts[j->facts.n_contacts++];
         snprintf(c->id, sizeof c->id, "%s", res->contacts[i].id);
         c->created_at_ms = res->contacts[i].created_at_ms;
+        snprintf(c->name, sizeof c->name, "%s", res->contacts[i].name);
+        snprintf(c->email, sizeof c->email, "%s", res->contacts[i].email);
     }
     decide(j);
 }

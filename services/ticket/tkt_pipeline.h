@@ -43,6 +43,9 @@ typedef struct {
      * customer, and the bytes of those waiting their turn before
      * tkt_pipeline_saturated() says stop fetching. 0: 1000, 16, 48 MiB. */
     size_t max_active, max_active_per_key, waiting_max_bytes;
+    /* Also pop the ticket through the CRM's telephony API (display_ticket)
+     * when an agent answers or receives the call. */
+    int crm_display;
 } tkt_pipeline_deps_t;
 
 /* Called once the event's effects are all durable (ok=1), or when the

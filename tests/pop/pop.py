@@ -105,6 +105,10 @@ class SseClient:
             hdrs["Authorization"] = f"Bearer {token}"
         if last_event_id:
             hdrs["Last-Event-ID"] = last_event_id
+        # Kept: a stream's reply says "Connection: close", after which
+        # http.client lets go of the socket that close() shuts down.
+        self.conn.connect()
+        self.sock = self.conn.sock
         self.conn.request("GET", "/v1/pops/stream", headers=hdrs)
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
@@ -174,7 +178,7 @@ class SseClient:
 
     def close(self):
         try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.conn.close()

@@ -92,3 +92,39 @@ def test_a_name_made_of_markup_shows_as_text(chain, browser):
     assert browser.js("document.querySelectorAll('#pops img').length") == 0
     assert not browser.dialogs(), "a script from a contact's name ran"
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-escaped-name.png"))
+
+
+def test_several_contacts_the_agent_picks_one(chain, browser):
+    """R-C4 through the pop: two contacts have the caller's number; the
+    ticket pop offers both (newest first, names as text), the agent picks
+    the older one, and ticket-service moves the call's ticket to them
+    (agent-actions -> contact.picked -> the CRM's requester)."""
+    emu = chain["emulator"]
+    phone = "+905321119003"
+    older = emu.seed_user(name="Deniz Old " + EVIL, phone=phone, created_at="2021-03-01T10:00:00Z")
+    newest = emu.seed_user(name="Deniz New", phone=phone, created_at="2024-02-01T10:00:00Z")
+    login(browser, chain["pop"], "900001", "2207")
+    session = 8200000003
+    post(chain, "handset", fixture("handset", session, phone))
+    ticket = pop.e2e.wait_for(lambda: [t for t in emu.snapshot()["tickets"]
+                                       if t.get("external_id") == f"callbus-{session}"], 30,
+                              what="the call's ticket")[0]
+    assert ticket["requester_id"] == newest["id"]  # nobody picked yet: the newest (R-C4)
+    card = f".pop.ticket[data-call-id='{session}']"
+    names = browser.wait(f"""(() => {{
+      const b = [...document.querySelectorAll("{card} fieldset.pick button.candidate")];
+      return b.length ? b.map(x => [x.dataset.contactId, x.textContent]) : null; }})()""",
+                         30, what="the contacts to pick from")
+    assert names == [[str(newest["id"]), "Deniz New"], [str(older["id"]), "Deniz Old " + EVIL]]
+    browser.js(f"""document.querySelector("{card} button.candidate[data-contact-id='{older['id']}']")
+                 .click()""")
+    browser.wait(f"""document.querySelector("{card} .pick-result").textContent === 'Sent.'""",
+                 what="the pick to be accepted")
+    pop.e2e.wait_for(lambda: next(t for t in emu.snapshot()["tickets"]
+                                  if t["id"] == ticket["id"])["requester_id"] == older["id"], 30,
+                     what="ticket-service to move the ticket to the picked contact")
+    assert browser.js(f"""document.querySelector("{card} button.candidate.chosen")
+                        .dataset.contactId""") == str(older["id"])
+    assert browser.js("document.querySelectorAll('#pops img').length") == 0
+    assert not browser.dialogs()
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-pick-contact.png"))

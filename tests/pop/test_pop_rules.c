@@ -2,6 +2,8 @@
 #include "pop_rules.h"
 #include "test.h"
 
+#include <string.h>
+
 static pop_call_view_t call(void)
 {
     return (pop_call_view_t){.call_id = "c1",
@@ -105,6 +107,55 @@ static void test_same_ticket_pop_same_id(void)
     ASSERT_EQ_STR(a, b);
 }
 
+/* R-P4: A -> B -> A: the call coming back is a new hand-over, so A's
+ * second pop has its own id (the first one's marker must not swallow it);
+ * the same hand-over (a replay, or the ticket bound during it) keeps one. */
+static void test_transfer_back_pops_again(void)
+{
+    char first[256], back[256], bound[256];
+    pop_call_view_t c = call();
+    c.ticket_id = "4711";
+    c.ticket_url = "https://crm/tickets/4711";
+    c.answered = 1;
+    c.agent = "900001";
+    c.leg = "generic-answered-by-a";
+    pop_decision_t d = pop_rules_decide(POP_IN_ANSWERED, "900001", &c);
+    pop_rules_pop_id(&d, &c, first, sizeof first);
+    c.leg = "generic-back-to-a"; /* to B, and back to A */
+    d = pop_rules_decide(POP_IN_TRANSFERRED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_TICKET);
+    ASSERT_EQ_STR(d.agent, "900001");
+    pop_rules_pop_id(&d, &c, back, sizeof back);
+    ASSERT_TRUE(strcmp(first, back) != 0);
+    pop_decision_t t = pop_rules_decide(POP_IN_TICKET, "", &c);
+    pop_rules_pop_id(&t, &c, bound, sizeof bound);
+    ASSERT_EQ_STR(bound, back);
+}
+
+/* R-P2: the contact learnt while ringing is a notice of its own (the
+ * page replaces the unknown-caller one); ringing at the agent who already
+ * has the call (a late look-up after the answer) pops nothing. */
+static void test_ringing_with_the_contact_learnt_later(void)
+{
+    char unknown[256], known[256];
+    pop_call_view_t c = call();
+    pop_decision_t d = pop_rules_decide(POP_IN_OFFERED, "900001", &c);
+    pop_rules_pop_id(&d, &c, unknown, sizeof unknown);
+    c.contact_id = "91";
+    c.contact_name = "Grace";
+    d = pop_rules_decide(POP_IN_OFFERED, "900001", &c);
+    ASSERT_EQ_INT(d.kind, POP_INCOMING);
+    pop_rules_pop_id(&d, &c, known, sizeof known);
+    ASSERT_TRUE(strcmp(unknown, known) != 0);
+    c.answered = 1;
+    c.agent = "900001";
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900001", &c).kind, POP_NONE);
+    /* offered to another agent meanwhile (a transfer): that one rings */
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900002", &c).kind, POP_INCOMING);
+    c.ended = 1; /* the caller hung up before the look-up answered */
+    ASSERT_EQ_INT(pop_rules_decide(POP_IN_OFFERED, "900002", &c).kind, POP_NONE);
+}
+
 static void test_ended_pops_nothing(void)
 {
     pop_call_view_t c = call();
@@ -115,4 +166,5 @@ TEST_MAIN("pop_rules", TEST_CASE(test_ringing_notifies_the_ringing_agent),
           TEST_CASE(test_answer_pops_ticket_else_profile_else_new_case),
           TEST_CASE(test_ticket_bound_after_answer),
           TEST_CASE(test_transfer_pops_the_receiving_agent),
-          TEST_CASE(test_same_ticket_pop_same_id), TEST_CASE(test_ended_pops_nothing))
+          TEST_CASE(test_same_ticket_pop_same_id), TEST_CASE(test_transfer_back_pops_again),
+          TEST_CASE(test_ringing_with_the_contact_learnt_later), TEST_CASE(test_ended_pops_nothing))

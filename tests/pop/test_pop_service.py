@@ -123,6 +123,32 @@ def test_transfer_pops_the_receiving_agent(svc, topics):
     s2.close()
 
 
+def test_transfer_back_pops_the_first_agent_again(svc, topics):
+    """R-P4: A -> B -> A: the call coming back is a transfer to A like any
+    other, so A gets a second pop; a replay of the three events adds none."""
+    a = {"provider_id": "p13", "crm_id": "910013", "name": "A"}
+    b = {"provider_id": "p14", "crm_id": "910014", "name": "B"}
+    sa, sb = svc.stream(svc.agent(a["crm_id"])), svc.stream(svc.agent(b["crm_id"]))
+    call = Call()
+    pop.produce_ticket_events(topics, pop.ticket_event(call, 5013))
+    events = [call.answered(a), call.transferred(b, a), call.transferred(a, b)]
+    topics.produce(events[0])
+    sa.wait_kind(call, "ticket")
+    topics.produce(events[1])
+    sb.wait_kind(call, "ticket")
+    topics.produce(events[2])
+    sa.wait(lambda ps: len([p for p in ps if p["call_id"] == call.call_id]) >= 2,
+            what="A's second pop when the call comes back")
+    topics.produce(*events)  # a replay
+    marker = Call()
+    topics.produce(marker.answered(a))
+    sa.wait_kind(marker, "new_case")
+    assert [p["kind"] for p in sa.pops() if p["call_id"] == call.call_id] == ["ticket", "ticket"]
+    assert [p["kind"] for p in sb.pops() if p["call_id"] == call.call_id] == ["ticket"]
+    sa.close()
+    sb.close()
+
+
 def test_unmapped_agent_found_by_login(svc, topics):
     """An event without a CRM id (R-I3) pops to whoever logged in with its provider id."""
     token = svc.agent("910004", "temp-5555")
@@ -221,3 +247,141 @@ def test_screen_pops_topic_carries_the_pops(svc, topics):
         pop_msg = json.loads(m["payload"])
         assert m["key"] == pop_msg["agent_crm_id"]
         pop.check_pop(pop_msg)
+
+
+def test_a_new_login_ends_the_old_tokens_open_streams(svc, topics):
+    """R-P1, R-P5: one session per agent — the old token's open stream ends
+    at once (not only its next request), and the new session's stream,
+    opened right after the login, is not ended by it."""
+    agent = {"provider_id": "p12", "crm_id": "910012", "name": "Twelve"}
+    old = svc.agent(agent["crm_id"])
+    s_old = svc.stream(old)
+    new = svc.agent(agent["crm_id"])
+    s_new = svc.stream(new)
+    assert s_old.closed.wait(10), "the old token's stream is still open after a new login"
+    call = Call()
+    topics.produce(call.answered(agent))
+    s_new.wait_kind(call, "new_case")
+    assert not s_new.closed.is_set()
+    assert all(p["call_id"] != call.call_id for p in s_old.pops())
+    s_new.close()
+
+
+def test_several_contacts_are_offered_and_one_picked(svc, topics):
+    """R-C4: ticket-service's candidates (ticket event `contacts`) are on the
+    ticket pop for the agent to pick from; the pick goes to agent-actions as
+    contact.picked (ticket-service moves the ticket: tests/pop/test_browser.py)."""
+    agent = {"provider_id": "p15", "crm_id": "910015", "name": "Fifteen"}
+    token = svc.agent(agent["crm_id"])
+    sse = svc.stream(token)
+    call = Call()
+    topics.produce(call.answered(agent))
+    ev = pop.ticket_event(call, 5015, subject="Call from " + call.number,
+                          contact={"id": "81", "name": "Newer"})
+    ev["contacts"] = [{"id": "81", "name": "Newer", "url": "https://acme.zendesk.com/agent/users/81"},
+                      {"id": "80", "name": "Older", "email": "older@example.com"}]
+    pop.e2e.validate_with_schema("ticket-event.schema.json", ev)
+    pop.produce_ticket_events(topics, ev)
+    tp = sse.wait_kind(call, "ticket")
+    pop.check_pop(tp)
+    assert [(c["id"], c["name"]) for c in tp["contacts"]] == [("81", "Newer"), ("80", "Older")]
+    assert tp["caller"]["name"] == "Newer" and tp["ticket"]["subject"] == "Call from " + call.number
+    status, body, _ = svc.as_agent(token, "POST", "/v1/actions",
+                                   {"action": "contact.picked", "call_id": call.call_id,
+                                    "contact_id": "80"})
+    assert status == 202, body
+    sse.close()
+
+
+class FakeIvr:
+    """ticket-service's IVR look-up (GET /v1/ivr/lookup?number=, Bearer; its
+    answer as docs/ticket-service.md "IVR API" says), in a thread: answers from
+    `contacts` by number, "none" otherwise; a number in `hold` is answered
+    only once `release` is set."""
+
+    def __init__(self, token):
+        import http.server
+        import threading
+        import urllib.parse
+        fake = self
+        self.contacts, self.hold, self.asked = {}, set(), []
+        self.release = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept alive, like ticket-service's
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                q = urllib.parse.urlparse(self.path)
+                number = urllib.parse.parse_qs(q.query).get("number", [""])[0]
+                fake.asked.append((q.path, number, self.headers.get("Authorization")))
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    return self._send(401, {"error": "token"})
+                if number in fake.hold:
+                    fake.release.wait(30)
+                c = fake.contacts.get(number)
+                self._send(200, {"status": "found", "found": True, "contact": c, "ticket": None}
+                           if c else {"status": "none", "found": False})
+
+            def _send(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+
+
+def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir):
+    """R-P2: the ringing notice carries the caller's contact fields from
+    ticket-service's cached IVR look-up; a look-up slower than
+    CALLBUS_POP_LOOKUP_WAIT_MS does not hold the notice (it goes as
+    "unknown caller"), and its late answer follows as a second notice while
+    the call rings, and is on the answer's pop. Topics of its own: the module's replica (no look-up) must not pop
+    these calls first."""
+    topics = pop.Topics(pop.e2e.module_prefix())
+    ivr = FakeIvr("ivr-token")
+    known, slow = Call(), Call()
+    ivr.contacts[known.number] = {"id": "91", "name": "Grace", "email": "grace@example.com",
+                                  "url": "https://acme.zendesk.com/agent/users/91"}
+    ivr.contacts[slow.number] = {"id": "92", "name": "Late Larry"}
+    ivr.hold.add(slow.number)
+    svc = pop.start_pop(topics, f"pop-lookup-{pop.RUN}", logdir, "pop-lookup",
+                        {"CALLBUS_POP_LOOKUP_URL": ivr.url, "CALLBUS_POP_LOOKUP_TOKEN": "ivr-token",
+                         "CALLBUS_POP_LOOKUP_WAIT_MS": "1000"})
+    try:
+        agent = {"provider_id": "p16", "crm_id": "910016", "name": "Sixteen"}
+        sse = svc.stream(svc.agent(agent["crm_id"]))
+        topics.produce(known.offered(agent), slow.offered(agent))
+        ring = sse.wait_kind(known, "incoming")
+        pop.check_pop(ring)
+        assert ring["caller"] == {"number": known.number, "name": "Grace",
+                                  "email": "grace@example.com", "company": None, "known": True}
+        assert ring["crm_url"] == "https://acme.zendesk.com/agent/users/91"
+        # The held look-up is still unanswered: the notice did not wait for it.
+        late = sse.wait_kind(slow, "incoming")
+        assert not ivr.release.is_set() and late["caller"]["known"] is False
+        assert ("/v1/ivr/lookup", slow.number, "Bearer ivr-token") in ivr.asked
+        ivr.release.set()
+        # Still ringing: a second notice with the contact (the page replaces the first).
+        again = sse.wait(lambda ps: [p for p in ps if p["call_id"] == slow.call_id
+                                     and p["kind"] == "incoming" and p["caller"]["known"]],
+                         what="the ringing notice with the late contact")
+        assert [p["caller"]["name"] for p in again] == ["Late Larry"]
+        topics.produce(slow.answered(agent))
+        prof = sse.wait_kind(slow, "profile")  # R-P3: no ticket yet, a known customer
+        assert prof["caller"]["name"] == "Late Larry"
+        sse.close()
+    finally:
+        svc.stop()
+        ivr.stop()

@@ -20,7 +20,8 @@ DEFAULT_ASSIGNEE = 900003
 
 @pytest.fixture(scope="module")
 def stack(request, logdir):
-    s = start_stack(request, logdir, env={"CALLBUS_TICKET_DEFAULT_ASSIGNEE": str(DEFAULT_ASSIGNEE)})
+    s = start_stack(request, logdir, env={"CALLBUS_TICKET_DEFAULT_ASSIGNEE": str(DEFAULT_ASSIGNEE),
+                                          "CALLBUS_TICKET_CRM_DISPLAY": "true"})
     yield s
     finish_stack(s)
 
@@ -430,6 +431,50 @@ def test_ticket_events_published_with_ticket_id_and_url(stack):
     # every message on the topic (all of this module's calls) is valid
     for _, value in stack.topics.ticket_events():
         jsonschema.validate(value, schema)
+
+
+def test_ticket_event_carries_subject_contact_and_r_c4_candidates(stack):
+    """R-P3's context and R-C4's choice reach the pop through the ticket
+    event (common/cmn_ticket_event.c): the created ticket's subject, the
+    contact's name, and with several contacts on the number the ones the
+    agent may pick from, newest first (the one taken when nobody picks)."""
+    number = new_number()
+    older = stack.emu.seed_user(name="Old Two", phone=number, email=f"old{number[1:]}@example.com",
+                                created_at="2021-03-01T10:00:00Z")
+    newest = stack.emu.seed_user(name="New Two", phone=number, created_at="2024-02-01T10:00:00Z")
+    call = Call(number=number)
+    answered = call.answered(AGENT1)
+    stack.produce(call.offered(AGENT1), answered)  # a provider that says "ringing" first
+    t = one_ticket(stack.emu, call)
+    ev = wait_for(lambda: next((v for _, v in stack.topics.ticket_events()
+                                if v.get("cause_event_id") == answered["event_id"]), None),
+                  20, interval=0.5, what="the answer's ticket event")
+    with open(os.path.join(ROOT, "schemas", "ticket-event.schema.json"), encoding="utf-8") as f:
+        jsonschema.validate(ev, json.load(f))
+    assert ev["subject"] == t["subject"]
+    assert ev["contact"]["id"] == str(newest["id"]) and ev["contact"]["name"] == "New Two"
+    assert [c["id"] for c in ev["contacts"]] == [str(newest["id"]), str(older["id"])]
+    assert ev["contacts"][1]["name"] == "Old Two"
+    assert ev["contacts"][1]["email"] == f"old{number[1:]}@example.com"
+    assert ev["contacts"][1]["url"].endswith(f"/agent/users/{older['id']}")
+
+
+def test_crm_display_pops_the_ticket_in_zendesk_for_the_answering_agent(stack):
+    """CALLBUS_TICKET_CRM_DISPLAY (issue 10 item 3): Zendesk Talk Partner
+    Edition's "display ticket" opens the call's ticket in the browser of the
+    agent who answered, then of the one the call was transferred to (R-P4)."""
+    call = Call()
+    stack.produce(call.answered(AGENT1))
+    t = one_ticket(stack.emu, call)
+
+    def shown(agent):
+        return [d for d in stack.emu.store.displays
+                if d["kind"] == "ticket" and d["ticket_id"] == t["id"]
+                and d["agent_id"] == int(agent["crm_id"])]
+    wait_for(lambda: shown(AGENT1), 20, what="the ticket displayed to the answering agent")
+    stack.produce(call.transferred(AGENT2, AGENT1))
+    wait_for(lambda: shown(AGENT2), 20, what="the ticket displayed to the receiving agent")
+    assert len(shown(AGENT1)) == 1
 
 
 # ------------------------------------------------------------ conformance

@@ -112,7 +112,8 @@ def test_R_V1_lookup_found_most_recent_unresolved_ticket(stack):
     """R-V1: by caller number (national form, default country IT): the
     customer's name and id and their most recent unresolved ticket."""
     number = new_mobile_number()
-    user = stack.emu.seed_user(name="Maria Rossi", phone=number)
+    user = stack.emu.seed_user(name="Maria Rossi", phone=number,
+                               email=f"maria{number[1:]}@example.com")
     stack.emu.seed_ticket(subject="Old open", requester_id=user["id"], status="open",
                           created_at="2024-01-01T09:00:00Z")
     want = stack.emu.seed_ticket(subject="Billing question", requester_id=user["id"],
@@ -124,7 +125,10 @@ def test_R_V1_lookup_found_most_recent_unresolved_ticket(stack):
     status, body, elapsed = lookup(stack.svc, number[3:])  # "3..." without +39
     assert status == 200, body
     assert body["status"] == "found" and body["found"] is True
-    assert body["contact"] == {"id": str(user["id"]), "name": "Maria Rossi"}
+    # with what a pop shows of the contact: pop-service's ringing notice asks here (R-P2)
+    assert body["contact"] == {"id": str(user["id"]), "name": "Maria Rossi",
+                               "email": f"maria{number[1:]}@example.com",
+                               "url": f"{stack.emu.url}/agent/users/{user['id']}"}
     assert body["ticket"] == {"id": str(want["id"]), "subject": "Billing question",
                               "status": "pending"}
     assert elapsed < DEADLINE_MS / 1000.0

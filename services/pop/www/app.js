@@ -49,24 +49,51 @@ function render(pop) {
     setText(a, pop.kind === "ticket" ? "Open ticket #" + pop.ticket.id :
                pop.kind === "new_case" ? "Open a new case" : "Open customer profile");
   } else a.parentElement.remove();
+  pickable(card, pop);
   const form = $("form.retarget", card);
   form.addEventListener("submit", ev => {
     ev.preventDefault();
-    act(card, { action: "call.retargeted", call_id: pop.call_id, ticket_id: form.ticket_id.value.trim() });
+    act($(".result", card), { action: "call.retargeted", call_id: pop.call_id, ticket_id: form.ticket_id.value.trim() });
   });
-  $(".new-ticket", card).addEventListener("click", () => act(card, { action: "call.new_ticket", call_id: pop.call_id }));
+  $(".new-ticket", card).addEventListener("click", () => act($(".result", card), { action: "call.new_ticket", call_id: pop.call_id }));
   const old = shown.get(pop.call_id);
   if (old) old.replaceWith(card); else $("#pops").prepend(card);
   shown.set(pop.call_id, card);
   setText($("#status"), "Last pop " + new Date().toLocaleTimeString());
 }
 
-async function act(card, body) {
-  const out = $(".result", card);
+// R-C4: several contacts have the caller's number: the agent says which
+// one is calling; ticket-service moves the ticket to them (agent-actions).
+// The first is the one taken when nobody picks (the newest).
+function pickable(card, pop) {
+  const box = $("fieldset.pick", card);
+  if (!Array.isArray(pop.contacts) || pop.contacts.length < 2) return box.remove();
+  const chosen = pop.contact && pop.contact.id;
+  for (const c of pop.contacts) {
+    const li = document.createElement("li"), b = document.createElement("button");
+    b.type = "button";
+    b.className = "candidate";
+    b.dataset.contactId = c.id;
+    setText(b, (c.name || "Contact " + c.id) + (c.email ? " · " + c.email : ""));
+    if (c.id === chosen) b.classList.add("chosen");
+    b.addEventListener("click", async () => {
+      if (await act($(".pick-result", card), { action: "contact.picked", call_id: pop.call_id, contact_id: c.id })) {
+        box.querySelectorAll("button.candidate").forEach(x => x.classList.toggle("chosen", x === b));
+        setText($(".caller", card), c.name || "Customer");
+      }
+    });
+    li.append(b);
+    $(".candidates", box).append(li);
+  }
+  box.hidden = false;
+}
+
+async function act(out, body) {
   setText(out, "…");
   const r = await api("POST", "/v1/actions", body);
-  if (r.status === 401) return loggedOut("Session ended: log in again.");
+  if (r.status === 401) { loggedOut("Session ended: log in again."); return false; }
   setText(out, r.status === 202 ? "Sent." : "Not sent: " + ((r.data && r.data.error) || r.status));
+  return r.status === 202;
 }
 
 function follow() {
