@@ -36,6 +36,9 @@ declare -A PY_MODULES=(
     # tests/deploy: the Kubernetes JSON schemas it ships validate the
     # rendered manifests offline
     [kubernetes-validate]=kubernetes_validate
+    # tests/ingest: our X-Twilio-Signature check against Twilio's own helper
+    # library (the reference implementation of the signature)
+    [twilio]=twilio
 )
 ((WITH_BROWSER)) && PY_MODULES[websocket-client]=websocket
 
