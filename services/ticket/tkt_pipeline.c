@@ -87,6 +87,8 @@ static void job_free(job_t *j)
     if (j->jobs_next)
         j->jobs_next->jobs_prev = j->jobs_prev;
     applying_remove(j);
+    if (j->deferred)
+        p->n_deferred--;
     if (j->retry)
         event_free(j->retry);
     free(j->custom_ctx);
@@ -198,6 +200,14 @@ static void resolve(job_t *j, const char *ref, const char *id)
         REPLACE(j->cust.tickets[i].id, ref, id);
 }
 
+static void undefer(job_t *j)
+{
+    if (!j->deferred)
+        return;
+    j->deferred = 0;
+    j->p->n_deferred--;
+}
+
 static void created(job_t *j, const char *ref, const char *id)
 {
     resolve(j, ref, id);
@@ -208,6 +218,7 @@ static void created(job_t *j, const char *ref, const char *id)
 static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
+    undefer(j);
     if (!id)
         return tkt_job_retry_later(j, res->error[0] ? res->error : "contact not created");
     if (existed) /* an attempt before a crash created it */
@@ -218,6 +229,7 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
 static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
+    undefer(j);
     if (tkt_job_refused_for_good(res) && !j->recheck_contact) {
         /* Most often a cached contact the CRM no longer has (deleted or
          * merged): resolve the caller again, once. */
@@ -239,19 +251,71 @@ static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char
     created(j, TKT_REF_NEW_TICKET, id);
 }
 
+/* A ticket no agent is waiting for (issue 12; R-B4 keeps the others at
+ * once): a missed, abandoned or voicemail call's, or one made closed (a
+ * split transfer's idle leg, an outbound call no one attached, R-T4,
+ * R-O2). Its event's pop, if any, went out before (R-P2 at ringing). */
+static int no_one_waits(const tkt_op_t *op)
+{
+    return op->kind == TKT_OP_CREATE_TICKET &&
+           (op->ticket_kind == TKT_KIND_MISSED || op->ticket_kind == TKT_KIND_ABANDONED ||
+            op->ticket_kind == TKT_KIND_VOICEMAIL || op->status == TKT_ST_CLOSED);
+}
+
+/* Whether this creation may wait for the bulk window: a ticket no one
+ * waits for, or a contact made only as the requester of such tickets. */
+static int deferrable(const job_t *j, const tkt_op_t *op)
+{
+    int tickets = 0;
+    if (!j->p->d.bulk_create || !op->external_id[0])
+        return 0;
+    if (op->kind == TKT_OP_CREATE_TICKET)
+        return no_one_waits(op);
+    for (size_t i = 0; i < j->n_ops; i++) {
+        if (j->ops[i].kind != TKT_OP_CREATE_TICKET)
+            continue;
+        if (!no_one_waits(&j->ops[i]))
+            return 0;
+        tickets++;
+    }
+    return tickets > 0;
+}
+
 static void create_next(job_t *j)
 {
     for (; j->creation < j->n_ops; j->creation++) {
         const tkt_op_t *op = &j->ops[j->creation];
         if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
             continue;
-        if (tkt_create_once(
-                j->p->d.crm, j->p->d.store, op,
-                op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created, j) < 0)
+        tkt_create_done_fn done =
+            op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created;
+        int bulk = deferrable(j, op);
+        if (bulk && !j->deferred) {
+            j->deferred = 1;
+            j->p->n_deferred++;
+        }
+        if (tkt_create_once_bulk(j->p->d.crm, j->p->d.store, bulk ? j->p->d.bulk_create : NULL, op,
+                                 done, j) < 0) {
+            undefer(j);
             tkt_job_retry_later(j, "redis unavailable");
+        }
         return;
     }
     commit(j);
+}
+
+/* An event entered the lane of a customer whose earlier event waits for a
+ * bulk creation: the later one may be an answered call with an agent
+ * waiting for its pop, so the window goes now rather than at its end. */
+static void expedite(tkt_pipeline_t *p, const char *key)
+{
+    if (!p->n_deferred || !p->d.bulk_create || !*key)
+        return;
+    for (const job_t *o = p->jobs; o; o = o->jobs_next)
+        if (o->deferred && strcmp(tkt_job_key(o), key) == 0) {
+            tkt_bulkcreate_flush_now(p->d.bulk_create);
+            return;
+        }
 }
 
 /* ---- deciding ------------------------------------------------------------ */
@@ -516,6 +580,9 @@ int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn d
     e->custom = decide_fn;
     e->custom_ctx = decide_ctx;
     size_t cost = sizeof *e + cmn_event_footprint(&e->ev);
+    char key[TKT_CALL_ID_MAX]; /* the entry may start (and its event move) on entering */
+    const char *k = cmn_event_key(&e->ev);
+    snprintf(key, sizeof key, "%s", k ? k : "");
     if (tkt_lanes_enter(p->lanes, &e->item, cmn_event_key(&e->ev), cost) < 0) {
         LOG_ERROR("out of memory: event %s not taken now", ev->event_id);
         free(e);
@@ -523,6 +590,7 @@ int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn d
     }
     /* Taken: the members are the entry's (or, if it started, its job's). */
     cmn_event_init(ev);
+    expedite(p, key);
     return 0;
 }
 
