@@ -25,6 +25,7 @@ typedef struct {
     tkt_crm_t *crm;
     tkt_batch_t *batch;
     tkt_bulkcreate_t *bulk_create; /* NULL: off */
+    tkt_reads_t *status_reads;     /* NULL: off */
     cmn_producer_t *producer;
     cmn_consumer_t *consumer;
     tkt_pipeline_t *pipeline;
@@ -113,6 +114,8 @@ static void on_revoke(void *ctx, int lost)
         tkt_batch_flush_now(t->batch);
     if (tkt_bulkcreate_pending(t->bulk_create))
         tkt_bulkcreate_flush_now(t->bulk_create);
+    if (tkt_reads_pending(t->status_reads))
+        tkt_reads_flush_now(t->status_reads);
 }
 
 /* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
@@ -236,6 +239,8 @@ static void stop_intake(void *ctx)
     tkt_batch_flush_now(t->batch);
     if (t->bulk_create)
         tkt_bulkcreate_flush_now(t->bulk_create);
+    if (t->status_reads)
+        tkt_reads_flush_now(t->status_reads);
 }
 
 /* Events whose effects are not yet durable; anything a late event put in
@@ -248,6 +253,8 @@ static size_t events_pending(void *ctx)
         tkt_batch_flush_now(t->batch);
     if (left && tkt_bulkcreate_pending(t->bulk_create))
         tkt_bulkcreate_flush_now(t->bulk_create);
+    if (left && tkt_reads_pending(t->status_reads))
+        tkt_reads_flush_now(t->status_reads);
     return left;
 }
 
@@ -329,6 +336,9 @@ static int start_crm(ticket_t *t)
     if (t->cfg.batch_creations && t->crm->ops->bulk_create &&
         !(t->bulk_create = tkt_bulkcreate_new(t->svc.base, t->crm, bcfg.window_s)))
         return fail("start", "out of memory");
+    if (t->cfg.batch_status_reads && t->crm->ops->ticket_statuses &&
+        !(t->status_reads = tkt_reads_new(t->svc.base, t->crm, bcfg.window_s)))
+        return fail("start", "out of memory");
     return 0;
 }
 
@@ -351,6 +361,7 @@ static int start(ticket_t *t)
                                 .crm = t->crm,
                                 .batch = t->batch,
                                 .bulk_create = t->bulk_create,
+                                .status_reads = t->status_reads,
                                 .store = t->store,
                                 .producer = t->producer,
                                 .policy = &t->policy,
@@ -409,6 +420,7 @@ static void teardown(ticket_t *t)
     tkt_ivr_free(t->ivr);
     tkt_batch_free(t->batch);
     tkt_bulkcreate_free(t->bulk_create);
+    tkt_reads_free(t->status_reads);
     tkt_pipeline_free(t->pipeline);
     cmn_producer_free(t->producer);
     tkt_store_free(t->store);

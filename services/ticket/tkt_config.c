@@ -32,6 +32,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
     CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_CREATIONS", "true", OFF(batch_creations),
                  "Create contacts and tickets no agent waits for (missed, abandoned, voicemail, "
                  "closed) in bulk, once per batch window (issue 12)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_STATUS_READS", "true", OFF(batch_status_reads),
+                 "Read the status of a ticket to reuse (R-T2) with the window's show_many when "
+                 "no agent waits on the event; at once when one does (issue 12)."),
     CMN_CFG_CHOICE("CALLBUS_TICKET_TRANSFER_POLICY", "reassign", "reassign|split",
                    OFF(transfer_policy),
                    "On transfer: reassign the ticket, or a ticket per leg (R-T4)."),

@@ -15,7 +15,7 @@ typedef struct {
     int crm_allow_plain_http;
     char *lookup_form;
     long batch_window_s;
-    int batch_comments, batch_updates, batch_creations;
+    int batch_comments, batch_updates, batch_creations, batch_status_reads;
     char *transfer_policy, *unanswered;
     int reuse, abandoned_tickets, outbound_unattached_closed;
     char *default_assignee;

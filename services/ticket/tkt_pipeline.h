@@ -20,6 +20,7 @@
 #include "cmn_producer.h"
 #include "tkt_batch.h"
 #include "tkt_bulkcreate.h"
+#include "tkt_reads.h"
 #include "tkt_crm.h"
 #include "tkt_fields.h"
 #include "tkt_rules.h"
@@ -36,6 +37,9 @@ typedef struct {
     /* Contacts and tickets no agent waits for, created in bulk (issue 12);
      * NULL: every creation at once. */
     tkt_bulkcreate_t *bulk_create;
+    /* R-T2 status reads no agent waits for, one show_many per window
+     * (issue 12); NULL: every read at once. */
+    tkt_reads_t *status_reads;
     tkt_store_t *store;
     cmn_producer_t *producer; /* ticket-events */
     const tkt_policy_t *policy;

@@ -240,6 +240,7 @@ class Store:
             self.log, self.log_seq = deque(maxlen=LOG_CAPACITY), 0
             self.account_hits, self.update_hits = deque(), deque()
             self.ticket_limit_refusals = 0  # updates refused by the per-ticket limit
+            self.ticket_updates_peak = 0  # most updates of one ticket within its window
             self.ignored_custom_fields = []
             self.next_user, self.next_ticket = 1001, 1
             self.next_comment, self.next_audit, self.next_event = 5000001, 7000001, 9000001
@@ -711,6 +712,7 @@ class Store:
             return
         ok, _, retry, _ = window_take(ticket["_update_hits"], time.monotonic(), limit,
                                       float(self.config["ticket_window_s"]) / self.time_scale())
+        self.ticket_updates_peak = max(self.ticket_updates_peak, len(ticket["_update_hits"]))
         if not ok:
             self.ticket_limit_refusals += 1
             raise api_error(429, "APIRateLimitExceeded",
