@@ -7,6 +7,7 @@
 typedef struct {
     tkt_crm_t *crm;
     tkt_bulkcreate_t *bulk; /* NULL: created at once */
+    int maybe_bulked;       /* an earlier attempt may have been a bulk creation */
     tkt_op_t op;
     tkt_create_done_fn cb;
     void *ctx;
@@ -103,7 +104,7 @@ static void on_intent(void *ctx, int fresh, const char *err)
         return create(c);
     /* An earlier bulk attempt's job may still be queued: its record is not
      * there to be found yet. The jobs listed as queued or working now. */
-    if (c->bulk && crm->ops->await_jobs)
+    if ((c->bulk || c->maybe_bulked) && crm->ops->await_jobs)
         return crm->ops->await_jobs(crm, NULL, 0, on_jobs_awaited, c);
     find(c);
 }
@@ -111,11 +112,11 @@ static void on_intent(void *ctx, int fresh, const char *err)
 int tkt_create_once(tkt_crm_t *crm, tkt_store_t *store, const tkt_op_t *op, tkt_create_done_fn cb,
                     void *ctx)
 {
-    return tkt_create_once_bulk(crm, store, NULL, op, cb, ctx);
+    return tkt_create_once_bulk(crm, store, NULL, 0, op, cb, ctx);
 }
 
 int tkt_create_once_bulk(tkt_crm_t *crm, tkt_store_t *store, tkt_bulkcreate_t *bulk,
-                         const tkt_op_t *op, tkt_create_done_fn cb, void *ctx)
+                         int maybe_bulked, const tkt_op_t *op, tkt_create_done_fn cb, void *ctx)
 {
     if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
         return -1;
@@ -124,6 +125,7 @@ int tkt_create_once_bulk(tkt_crm_t *crm, tkt_store_t *store, tkt_bulkcreate_t *b
         return -1;
     c->crm = crm;
     c->bulk = bulk;
+    c->maybe_bulked = maybe_bulked;
     c->op = *op;
     c->cb = cb;
     c->ctx = ctx;

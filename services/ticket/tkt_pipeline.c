@@ -270,12 +270,13 @@ static int no_one_waits(const tkt_op_t *op)
             op->ticket_kind == TKT_KIND_VOICEMAIL || op->status == TKT_ST_CLOSED);
 }
 
-/* Whether this creation may wait for the bulk window: a ticket no one
- * waits for, or a contact made only as the requester of such tickets. */
+/* Whether this creation is one for the bulk window: a ticket no one waits
+ * for, or a contact made only as the requester of such tickets. (An agent
+ * waiting behind it makes it go at once all the same: hurry.) */
 static int deferrable(const job_t *j, const tkt_op_t *op)
 {
     int tickets = 0;
-    if (!j->p->d.bulk_create || !op->external_id[0] || j->hurry)
+    if (!j->p->d.bulk_create || !op->external_id[0])
         return 0;
     if (op->kind == TKT_OP_CREATE_TICKET)
         return no_one_waits(op);
@@ -297,11 +298,11 @@ static void create_next(job_t *j)
             continue;
         tkt_create_done_fn done =
             op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created;
-        int bulk = deferrable(j, op);
+        int may_bulk = deferrable(j, op), bulk = may_bulk && !j->hurry;
         if (bulk)
             defer(j);
-        if (tkt_create_once_bulk(j->p->d.crm, j->p->d.store, bulk ? j->p->d.bulk_create : NULL, op,
-                                 done, j) < 0) {
+        if (tkt_create_once_bulk(j->p->d.crm, j->p->d.store, bulk ? j->p->d.bulk_create : NULL,
+                                 may_bulk, op, done, j) < 0) {
             undefer(j);
             tkt_job_retry_later(j, "redis unavailable");
         }

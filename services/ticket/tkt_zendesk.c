@@ -42,6 +42,7 @@ struct zd_http {
      * before POSTing again (the first POST may have been applied). */
     int verify_external_id;
     int verifying;
+    int64_t queued_ms; /* submitted to the limiter: its queueing is measured */
 };
 
 struct zd_op {
@@ -518,11 +519,29 @@ static void curl_start(zd_t *zd, zd_http_t *h, const char *method, const char *u
     }
 }
 
+/* How long a request waited for the limiter before its first attempt, by
+ * priority (crm_queue_wait_ms): the pop/IVR lane's queueing is what a
+ * plan's budget costs a caller or an agent (issue 12). */
+static void observe_queueing(const zd_http_t *h)
+{
+    static const char *const names[TKT_PRIO__COUNT] = {"interactive", "create", "enrich"};
+    char labels[32];
+    snprintf(labels, sizeof labels, "prio=\"%s\"", names[h->op->prio % TKT_PRIO__COUNT]);
+    cmn_metric_t *m = cmn_metrics_histogram(
+        "crm_queue_wait_ms", "Time CRM requests waited for the rate limiter, by priority", labels);
+    if (m)
+        cmn_metric_observe(m, (double)(cmn_time_mono_ms() - h->queued_ms));
+}
+
 /* The limiter lets the request go (first attempt or a retry). */
 static void on_rl_send(void *owner, tkt_rl_req_t *rlreq, void *req_ctx, int attempt)
 {
     zd_t *zd = owner;
     zd_http_t *h = req_ctx;
+    if (attempt == 1 && h->queued_ms) {
+        observe_queueing(h);
+        h->queued_ms = 0;
+    }
     if (attempt > 1)
         LOG_DEBUG("zendesk %s %s: attempt %d", h->method, h->metric_op, attempt);
     h->verifying = 0;
@@ -546,6 +565,7 @@ static void on_rl_send(void *owner, tkt_rl_req_t *rlreq, void *req_ctx, int atte
 static void on_rl_expire(void *owner, void *req_ctx)
 {
     zd_http_t *h = req_ctx;
+    observe_queueing(h); /* it waited its whole deadline */
     h->rlreq = NULL;
     op_fail(h->op, "not sent: the caller's deadline passed");
 }
@@ -683,6 +703,7 @@ static void http_start(zd_op_t *op, const char *metric_op, const char *method, c
     h->url = url;
     h->body = body;
     h->step = step;
+    h->queued_ms = cmn_time_mono_ms();
     op->http = h;
     h->rlreq = tkt_rl_submit(zd->rl, op->prio, h);
     if (!h->rlreq)
