@@ -24,6 +24,8 @@ typedef struct {
     tkt_store_t *store;
     tkt_crm_t *crm;
     tkt_batch_t *batch;
+    tkt_bulkcreate_t *bulk_create; /* NULL: off */
+    tkt_reads_t *status_reads;     /* NULL: off */
     cmn_producer_t *producer;
     cmn_consumer_t *consumer;
     tkt_pipeline_t *pipeline;
@@ -110,6 +112,10 @@ static void on_revoke(void *ctx, int lost)
         LOG_INFO("rebalance: %zu queued event(s) left to the partitions' next owner", dropped);
     if (tkt_batch_pending(t->batch))
         tkt_batch_flush_now(t->batch);
+    if (tkt_bulkcreate_pending(t->bulk_create))
+        tkt_bulkcreate_flush_now(t->bulk_create);
+    if (tkt_reads_pending(t->status_reads))
+        tkt_reads_flush_now(t->status_reads);
 }
 
 /* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
@@ -231,6 +237,10 @@ static void stop_intake(void *ctx)
     if (left)
         LOG_INFO("shutdown: %zu event(s) not started are left to the next run", left);
     tkt_batch_flush_now(t->batch);
+    if (t->bulk_create)
+        tkt_bulkcreate_flush_now(t->bulk_create);
+    if (t->status_reads)
+        tkt_reads_flush_now(t->status_reads);
 }
 
 /* Events whose effects are not yet durable; anything a late event put in
@@ -241,6 +251,10 @@ static size_t events_pending(void *ctx)
     size_t left = tkt_pipeline_in_flight(t->pipeline);
     if (left && tkt_batch_pending(t->batch))
         tkt_batch_flush_now(t->batch);
+    if (left && tkt_bulkcreate_pending(t->bulk_create))
+        tkt_bulkcreate_flush_now(t->bulk_create);
+    if (left && tkt_reads_pending(t->status_reads))
+        tkt_reads_flush_now(t->status_reads);
     return left;
 }
 
@@ -319,6 +333,12 @@ static int start_crm(ticket_t *t)
     bcfg.on_job = tkt_pipeline_job_started; /* job ids stored with the plans */
     if (!(t->batch = tkt_batch_new(t->svc.base, t->crm, &bcfg)))
         return fail("start", "out of memory");
+    if (t->cfg.batch_creations && t->crm->ops->bulk_create &&
+        !(t->bulk_create = tkt_bulkcreate_new(t->svc.base, t->crm, bcfg.window_s)))
+        return fail("start", "out of memory");
+    if (t->cfg.batch_status_reads && t->crm->ops->ticket_statuses &&
+        !(t->status_reads = tkt_reads_new(t->svc.base, t->crm, bcfg.window_s)))
+        return fail("start", "out of memory");
     return 0;
 }
 
@@ -340,6 +360,8 @@ static int start(ticket_t *t)
     tkt_pipeline_deps_t deps = {.base = t->svc.base,
                                 .crm = t->crm,
                                 .batch = t->batch,
+                                .bulk_create = t->bulk_create,
+                                .status_reads = t->status_reads,
                                 .store = t->store,
                                 .producer = t->producer,
                                 .policy = &t->policy,
@@ -398,6 +420,8 @@ static void teardown(ticket_t *t)
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
     tkt_batch_free(t->batch);
+    tkt_bulkcreate_free(t->bulk_create);
+    tkt_reads_free(t->status_reads);
     tkt_pipeline_free(t->pipeline);
     cmn_producer_free(t->producer);
     tkt_store_free(t->store);

@@ -13,6 +13,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
     CMN_CFG_NUM(
         "CALLBUS_CRM_RATE_LIMIT", "700", 10, 100000, OFF(crm_rate_limit),
         "The CRM plan's requests per minute (Zendesk Team 200 ... Enterprise Plus 2500) (R-B5)."),
+    CMN_CFG_NUM("CALLBUS_CRM_TIME_SCALE", "1", 1, 60, OFF(crm_time_scale),
+                "Benchmarks only: the CRM's rate windows (a minute, a ticket's 10 minutes) run "
+                "this many times faster, against an emulator with the same time_scale."),
     CMN_CFG_FLAG("CALLBUS_CRM_ALLOW_PLAIN_HTTP", "false", OFF(crm_allow_plain_http),
                  "Allow a plain http:// CRM URL on another host (the demo compose's emulator "
                  "container only: the API token would travel unencrypted)."),
@@ -26,6 +29,12 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                  "Send comments through the batched flush (R-B1)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_UPDATES", "true", OFF(batch_updates),
                  "Send assignment/ticket updates through the batched flush (R-B1)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_CREATIONS", "true", OFF(batch_creations),
+                 "Create contacts and tickets no agent waits for (missed, abandoned, voicemail, "
+                 "closed) in bulk, once per batch window (issue 12)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_BATCH_STATUS_READS", "true", OFF(batch_status_reads),
+                 "Read the status of a ticket to reuse (R-T2) with the window's show_many when "
+                 "no agent waits on the event; at once when one does (issue 12)."),
     CMN_CFG_CHOICE("CALLBUS_TICKET_TRANSFER_POLICY", "reassign", "reassign|split",
                    OFF(transfer_policy),
                    "On transfer: reassign the ticket, or a ticket per leg (R-T4)."),
@@ -154,7 +163,7 @@ void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out)
                              .comments = c->batch_comments,
                              .updates = c->batch_updates,
                              .ticket_limit = 28, /* Zendesk allows 30 per 10 min: keep a margin */
-                             .ticket_window_s = 600,
+                             .ticket_window_s = (int)(600 / c->crm_time_scale),
                              .max_attempts = 5};
 }
 
@@ -164,6 +173,7 @@ void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out)
                                .email = c->zendesk_email,
                                .api_token = c->zendesk_token,
                                .rate_limit_per_min = (int)c->crm_rate_limit,
+                               .rate_window_ms = (int)(60000 / c->crm_time_scale),
                                .timeout_ms = (int)c->crm_timeout_ms,
                                .allow_plain_http = c->crm_allow_plain_http,
                                /* an IVR caller waits CALLBUS_IVR_DEADLINE_MS, no longer */

@@ -11,10 +11,11 @@
 typedef struct {
     char *zendesk_url, *zendesk_email, *zendesk_token;
     long crm_rate_limit, crm_timeout_ms;
+    long crm_time_scale; /* benchmarks: the CRM's rate windows this many times shorter */
     int crm_allow_plain_http;
     char *lookup_form;
     long batch_window_s;
-    int batch_comments, batch_updates;
+    int batch_comments, batch_updates, batch_creations, batch_status_reads;
     char *transfer_policy, *unanswered;
     int reuse, abandoned_tickets, outbound_unattached_closed;
     int crm_display; /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */

@@ -6,6 +6,8 @@
 
 typedef struct {
     tkt_crm_t *crm;
+    tkt_bulkcreate_t *bulk; /* NULL: created at once */
+    int maybe_bulked;       /* an earlier attempt may have been a bulk creation */
     tkt_op_t op;
     tkt_create_done_fn cb;
     void *ctx;
@@ -31,9 +33,25 @@ static void on_created(void *ctx, const tkt_crm_result_t *res)
     finish(c, res, id, 0);
 }
 
+/* A bulk creation's outcome as the result a single creation would give:
+ * a refusal the CRM meant (not retryable, surely not applied) reads as a
+ * 422, so callers treat it as refused for good; the rest as no answer. */
+static void on_bulk_created(void *ctx, const tkt_crm_item_t *item)
+{
+    create_t *c = ctx;
+    static tkt_crm_result_t res; /* loop thread only; read-only for the callee */
+    memset(&res, 0, sizeof res);
+    res.ok = item->ok;
+    res.http_status = item->ok ? 201 : item->retryable || item->maybe_applied ? 0 : 422;
+    snprintf(res.error, sizeof res.error, "%s", item->error);
+    finish(c, &res, item->ok ? item->ticket_id : NULL, 0);
+}
+
 static void create(create_t *c)
 {
     tkt_crm_t *crm = c->crm;
+    if (c->bulk && tkt_bulkcreate_add(c->bulk, &c->op, on_bulk_created, c) == 0)
+        return;
     if (is_contact(c))
         crm->ops->create_contact(crm, c->op.phone, c->op.name, c->op.external_id, on_created, c);
     else
@@ -55,6 +73,23 @@ static void on_found(void *ctx, const tkt_crm_result_t *res)
     create(c);
 }
 
+static void find(create_t *c)
+{
+    tkt_crm_t *crm = c->crm;
+    if (is_contact(c))
+        crm->ops->find_contact_by_external_id(crm, c->op.external_id, on_found, c);
+    else
+        crm->ops->find_by_external_id(crm, c->op.external_id, on_found, c);
+}
+
+static void on_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
+{
+    create_t *c = ctx;
+    if (!res->ok) /* still running, or unreadable: not created blind */
+        return finish(c, res, NULL, 0);
+    find(c);
+}
+
 static void on_intent(void *ctx, int fresh, const char *err)
 {
     create_t *c = ctx;
@@ -67,14 +102,21 @@ static void on_intent(void *ctx, int fresh, const char *err)
     }
     if (fresh)
         return create(c);
-    if (is_contact(c))
-        crm->ops->find_contact_by_external_id(crm, c->op.external_id, on_found, c);
-    else
-        crm->ops->find_by_external_id(crm, c->op.external_id, on_found, c);
+    /* An earlier bulk attempt's job may still be queued: its record is not
+     * there to be found yet. The jobs listed as queued or working now. */
+    if ((c->bulk || c->maybe_bulked) && crm->ops->await_jobs)
+        return crm->ops->await_jobs(crm, NULL, 0, on_jobs_awaited, c);
+    find(c);
 }
 
 int tkt_create_once(tkt_crm_t *crm, tkt_store_t *store, const tkt_op_t *op, tkt_create_done_fn cb,
                     void *ctx)
+{
+    return tkt_create_once_bulk(crm, store, NULL, 0, op, cb, ctx);
+}
+
+int tkt_create_once_bulk(tkt_crm_t *crm, tkt_store_t *store, tkt_bulkcreate_t *bulk,
+                         int maybe_bulked, const tkt_op_t *op, tkt_create_done_fn cb, void *ctx)
 {
     if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
         return -1;
@@ -82,6 +124,8 @@ int tkt_create_once(tkt_crm_t *crm, tkt_store_t *store, const tkt_op_t *op, tkt_
     if (!c)
         return -1;
     c->crm = crm;
+    c->bulk = bulk;
+    c->maybe_bulked = maybe_bulked;
     c->op = *op;
     c->cb = cb;
     c->ctx = ctx;

@@ -13,6 +13,7 @@
 #ifndef TKT_CREATE_H
 #define TKT_CREATE_H
 
+#include "tkt_bulkcreate.h"
 #include "tkt_crm.h"
 #include "tkt_store.h"
 
@@ -28,5 +29,16 @@ typedef void (*tkt_create_done_fn)(void *ctx, const tkt_crm_result_t *res, const
  * is not connected, memory is short or op is of another kind. */
 int tkt_create_once(tkt_crm_t *crm, tkt_store_t *store, const tkt_op_t *op, tkt_create_done_fn cb,
                     void *ctx) __attribute__((warn_unused_result));
+
+/* The same, for a creation that may go through the bulk creations (issue
+ * 12). bulk (borrowed): created there, with others, when the window is
+ * sent; NULL: at once. maybe_bulked: an earlier attempt may have gone
+ * through them, and its job may still be queued at the CRM (its record
+ * not there to be found yet): when the mark already existed, the CRM's
+ * queued and running jobs are waited for (await_jobs) before the external
+ * id is looked up, so a retried bulk creation never makes a second record. */
+int tkt_create_once_bulk(tkt_crm_t *crm, tkt_store_t *store, tkt_bulkcreate_t *bulk,
+                         int maybe_bulked, const tkt_op_t *op, tkt_create_done_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -133,6 +133,17 @@ typedef struct {
      * that job (await_jobs) before it checks markers. Both get ctx. */
     void (*bulk_update)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
                         tkt_crm_cb cb, void *ctx);
+    /* Up to TKT_CRM_MAX_BULK creations of one kind (all TKT_OP_CREATE_TICKET
+     * with placeholders resolved, or all TKT_OP_CREATE_CONTACT) in one bulk
+     * request, for records no one is waiting for (R-B4 keeps the others at
+     * once). Like bulk_update: on_job first, then the callback once the
+     * CRM's job has finished; items[i] is ops[i]'s outcome, its ticket_id
+     * the created record's id (ticket or contact) when ok. maybe_applied:
+     * the job's outcome is unknown; the creation may exist, so it is looked
+     * up by its external id (after await_jobs) before it is made again.
+     * Creation priority. Optional (NULL: the CRM has no bulk creation). */
+    void (*bulk_create)(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                        tkt_crm_cb cb, void *ctx);
     /* Recovery of bulk writes whose outcome is unknown: waits until the
      * CRM's background jobs `ids` have finished (n = 0: the ids unknown,
      * every job the CRM lists as queued or working now), so that a marker

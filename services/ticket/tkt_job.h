@@ -61,6 +61,8 @@ struct job {
     int rejected;
     int recheck_contact; /* the CRM refused the cached contact: look it up again */
     int rebound;         /* a write was redirected: the call now lives on another ticket */
+    int deferred;        /* its creation or status read waits for the bulk window */
+    int hurry;           /* an agent waits behind it: nothing more of it deferred */
     int attempts;
     char job_ids[TKT_JOB_IDS_MAX]; /* replay: the bulk jobs stored with the plan */
     struct event *retry;
@@ -75,6 +77,7 @@ struct tkt_pipeline {
     tkt_plan_t scratch;            /* the decision being made (synchronous) */
     entry_t *oom_head;             /* started, but no memory for their job yet */
     job_t *jobs;                   /* every job started and not finished */
+    size_t n_deferred;             /* of them, deferred (a bulk creation or read) */
     struct event *oom_timer;
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
     cmn_metric_t *m_ops_refused, *m_ignored_internal, *m_bad_ticket_ids;

@@ -87,6 +87,8 @@ static void job_free(job_t *j)
     if (j->jobs_next)
         j->jobs_next->jobs_prev = j->jobs_prev;
     applying_remove(j);
+    if (j->deferred)
+        p->n_deferred--;
     if (j->retry)
         event_free(j->retry);
     free(j->custom_ctx);
@@ -198,6 +200,22 @@ static void resolve(job_t *j, const char *ref, const char *id)
         REPLACE(j->cust.tickets[i].id, ref, id);
 }
 
+static void defer(job_t *j)
+{
+    if (j->deferred)
+        return;
+    j->deferred = 1;
+    j->p->n_deferred++;
+}
+
+static void undefer(job_t *j)
+{
+    if (!j->deferred)
+        return;
+    j->deferred = 0;
+    j->p->n_deferred--;
+}
+
 static void created(job_t *j, const char *ref, const char *id)
 {
     resolve(j, ref, id);
@@ -208,6 +226,7 @@ static void created(job_t *j, const char *ref, const char *id)
 static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
+    undefer(j);
     if (!id)
         return tkt_job_retry_later(j, res->error[0] ? res->error : "contact not created");
     if (existed) /* an attempt before a crash created it */
@@ -218,6 +237,7 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
 static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char *id, int existed)
 {
     job_t *j = ctx;
+    undefer(j);
     if (tkt_job_refused_for_good(res) && !j->recheck_contact) {
         /* Most often a cached contact the CRM no longer has (deleted or
          * merged): resolve the caller again, once. */
@@ -239,19 +259,95 @@ static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char
     created(j, TKT_REF_NEW_TICKET, id);
 }
 
+/* A ticket no agent is waiting for (issue 12; R-B4 keeps the others at
+ * once): a missed, abandoned or voicemail call's, or one made closed (a
+ * split transfer's idle leg, an outbound call no one attached, R-T4,
+ * R-O2). Its event's pop, if any, went out before (R-P2 at ringing). */
+static int no_one_waits(const tkt_op_t *op)
+{
+    return op->kind == TKT_OP_CREATE_TICKET &&
+           (op->ticket_kind == TKT_KIND_MISSED || op->ticket_kind == TKT_KIND_ABANDONED ||
+            op->ticket_kind == TKT_KIND_VOICEMAIL || op->status == TKT_ST_CLOSED);
+}
+
+/* Whether this creation is one for the bulk window: a ticket no one waits
+ * for, or a contact made only as the requester of such tickets. (An agent
+ * waiting behind it makes it go at once all the same: hurry.) */
+static int deferrable(const job_t *j, const tkt_op_t *op)
+{
+    int tickets = 0;
+    if (!j->p->d.bulk_create || !op->external_id[0])
+        return 0;
+    if (op->kind == TKT_OP_CREATE_TICKET)
+        return no_one_waits(op);
+    for (size_t i = 0; i < j->n_ops; i++) {
+        if (j->ops[i].kind != TKT_OP_CREATE_TICKET)
+            continue;
+        if (!no_one_waits(&j->ops[i]))
+            return 0;
+        tickets++;
+    }
+    return tickets > 0;
+}
+
 static void create_next(job_t *j)
 {
     for (; j->creation < j->n_ops; j->creation++) {
         const tkt_op_t *op = &j->ops[j->creation];
         if (op->kind != TKT_OP_CREATE_CONTACT && op->kind != TKT_OP_CREATE_TICKET)
             continue;
-        if (tkt_create_once(
-                j->p->d.crm, j->p->d.store, op,
-                op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created, j) < 0)
+        tkt_create_done_fn done =
+            op->kind == TKT_OP_CREATE_CONTACT ? on_contact_created : on_ticket_created;
+        int may_bulk = deferrable(j, op), bulk = may_bulk && !j->hurry;
+        if (bulk)
+            defer(j);
+        if (tkt_create_once_bulk(j->p->d.crm, j->p->d.store, bulk ? j->p->d.bulk_create : NULL,
+                                 may_bulk, op, done, j) < 0) {
+            undefer(j);
             tkt_job_retry_later(j, "redis unavailable");
+        }
         return;
     }
     commit(j);
+}
+
+/* Events an agent may be waiting on: a ringing, answered or transferred
+ * call, an outbound call being placed or answered, and what is not a call
+ * event (agent actions, R-P6: counted in, to be safe). */
+static int agent_facing(cmn_event_type_t type)
+{
+    switch (type) {
+    case CMN_EV_OFFERED:
+    case CMN_EV_ANSWERED:
+    case CMN_EV_TRANSFERRED:
+    case CMN_EV_OUTBOUND_STARTED:
+    case CMN_EV_OUTBOUND_ANSWERED:
+    case CMN_EV_NONE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* An event an agent may be waiting on entered the lane of a customer whose
+ * earlier events are being worked on (the lane holds it behind them):
+ * they defer nothing more, and what they already deferred goes now rather
+ * than at the window's end. */
+static void expedite(tkt_pipeline_t *p, const char *key, cmn_event_type_t type)
+{
+    int flush = 0;
+    if ((!p->d.bulk_create && !p->d.status_reads) || !*key || !agent_facing(type) ||
+        tkt_lanes_active_of(p->lanes, key) == 0)
+        return;
+    for (job_t *o = p->jobs; o; o = o->jobs_next)
+        if (strcmp(tkt_job_key(o), key) == 0) {
+            o->hurry = 1;
+            flush |= o->deferred;
+        }
+    if (flush && p->d.bulk_create)
+        tkt_bulkcreate_flush_now(p->d.bulk_create);
+    if (flush && p->d.status_reads)
+        tkt_reads_flush_now(p->d.status_reads);
 }
 
 /* ---- deciding ------------------------------------------------------------ */
@@ -300,22 +396,39 @@ static void on_contacts(void *ctx, const tkt_crm_result_t *res)
     decide(j);
 }
 
-static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
+/* The status of the ticket the rules asked about (R-T2, R-O1), read now. */
+static void ticket_seen(job_t *j, tkt_status_t status, const char *merged_into)
 {
-    job_t *j = ctx;
-    if (!res->ok && !res->not_found)
-        return tkt_job_retry_later(j, res->error);
     for (size_t i = 0; i < j->cust.n_tickets; i++) {
         tkt_ticket_ref_t *t = &j->cust.tickets[i];
         if (strcmp(t->id, j->need_ticket_id) != 0)
             continue;
         t->fresh = 1;
-        /* A ticket gone from the CRM counts as closed: never written to again. */
-        t->status = res->not_found ? TKT_ST_CLOSED : res->ticket.status;
-        snprintf(t->merged_into, sizeof t->merged_into, "%s", res->ticket.merged_into);
+        t->status = status;
+        snprintf(t->merged_into, sizeof t->merged_into, "%s", merged_into);
     }
     j->facts.tickets_checked = 1;
     decide(j);
+}
+
+static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok && !res->not_found)
+        return tkt_job_retry_later(j, res->error);
+    /* A ticket gone from the CRM counts as closed: never written to again. */
+    ticket_seen(j, res->not_found ? TKT_ST_CLOSED : res->ticket.status, res->ticket.merged_into);
+}
+
+/* The same, read in bulk with others (tkt_reads.h). A merge shows as the
+ * ticket being closed, which is all R-T2 needs: not reused. */
+static void on_ticket_read(void *owner, const tkt_crm_item_t *item)
+{
+    job_t *j = owner;
+    undefer(j);
+    if (!item->ok && !item->closed)
+        return tkt_job_retry_later(j, item->error[0] ? item->error : "status read failed");
+    ticket_seen(j, item->ok ? item->status : TKT_ST_CLOSED, "");
 }
 
 static void fetch_contacts(job_t *j)
@@ -359,9 +472,15 @@ static void decide(job_t *j)
     snprintf(j->need_ticket_id, sizeof j->need_ticket_id, "%s", plan->need_ticket_id);
     if (plan->need == TKT_NEED_CONTACTS && !j->asked_contacts++)
         return fetch_contacts(j);
-    if (plan->need == TKT_NEED_TICKET_STATUS && !j->asked_ticket++)
+    if (plan->need == TKT_NEED_TICKET_STATUS && !j->asked_ticket++) {
+        /* No agent waiting on this event: the read waits for the window's
+         * show_many; one waiting: read at once, exact (issue 12). */
+        if (p->d.status_reads && !agent_facing(j->ev.type) && !j->hurry &&
+            tkt_reads_add(p->d.status_reads, j->need_ticket_id, on_ticket_read, j) == 0)
+            return defer(j);
         return p->d.crm->ops->show_ticket(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE,
                                           on_ticket_status, j);
+    }
     if (plan->need != TKT_NEED_NOTHING) {
         LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "rules asked twice for the same fact on %s",
                  j->ev.event_id);
@@ -518,6 +637,10 @@ int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn d
     e->custom = decide_fn;
     e->custom_ctx = decide_ctx;
     size_t cost = sizeof *e + cmn_event_footprint(&e->ev);
+    char key[TKT_CALL_ID_MAX]; /* the entry may start (and its event move) on entering */
+    const char *k = cmn_event_key(&e->ev);
+    cmn_event_type_t type = e->ev.type;
+    snprintf(key, sizeof key, "%s", k ? k : "");
     if (tkt_lanes_enter(p->lanes, &e->item, cmn_event_key(&e->ev), cost) < 0) {
         LOG_ERROR("out of memory: event %s not taken now", ev->event_id);
         free(e);
@@ -525,6 +648,7 @@ int tkt_pipeline_submit_with(tkt_pipeline_t *p, cmn_event_t *ev, tkt_decide_fn d
     }
     /* Taken: the members are the entry's (or, if it started, its job's). */
     cmn_event_init(ev);
+    expedite(p, key, type);
     return 0;
 }
 

@@ -19,6 +19,8 @@
 #include "cmn_phone.h"
 #include "cmn_producer.h"
 #include "tkt_batch.h"
+#include "tkt_bulkcreate.h"
+#include "tkt_reads.h"
 #include "tkt_crm.h"
 #include "tkt_fields.h"
 #include "tkt_rules.h"
@@ -32,6 +34,12 @@ typedef struct {
     struct event_base *base;
     tkt_crm_t *crm;
     tkt_batch_t *batch;
+    /* Contacts and tickets no agent waits for, created in bulk (issue 12);
+     * NULL: every creation at once. */
+    tkt_bulkcreate_t *bulk_create;
+    /* R-T2 status reads no agent waits for, one show_many per window
+     * (issue 12); NULL: every read at once. */
+    tkt_reads_t *status_reads;
     tkt_store_t *store;
     cmn_producer_t *producer; /* ticket-events */
     const tkt_policy_t *policy;

@@ -42,6 +42,7 @@ struct zd_http {
      * before POSTing again (the first POST may have been applied). */
     int verify_external_id;
     int verifying;
+    int64_t queued_ms; /* submitted to the limiter: its queueing is measured */
 };
 
 struct zd_op {
@@ -65,6 +66,7 @@ struct zd_op {
     int poll_delay_ms;
     tkt_crm_job_fn on_job;                 /* bulk: told the job id at once */
     size_t n_sent;                         /* bulk: items in the batch */
+    int creating;                          /* bulk: create_many (results by index) */
     unsigned short slot[TKT_CRM_MAX_BULK]; /* bulk: batch index -> ops index */
     zd_op_t *prev, *next;
 };
@@ -358,12 +360,13 @@ static void op_free(zd_op_t *op)
 static int res_lists(tkt_crm_result_t *res, const char *name)
 {
     static const char *const with_tickets[] = {"find_by_external_id", "contact_tickets"};
-    static const char *const with_items[] = {"ticket_statuses", "bulk_update", "await_jobs"};
+    static const char *const with_items[] = {"ticket_statuses", "bulk_update", "await_jobs",
+                                             "bulk_create"};
     for (size_t i = 0; i < 2; i++)
         if (strcmp(name, with_tickets[i]) == 0 &&
             !(res->tickets = calloc(TKT_CRM_MAX_LIST, sizeof *res->tickets)))
             return -1;
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if (strcmp(name, with_items[i]) == 0 &&
             !(res->items = calloc(TKT_CRM_MAX_BULK, sizeof *res->items)))
             return -1;
@@ -516,11 +519,29 @@ static void curl_start(zd_t *zd, zd_http_t *h, const char *method, const char *u
     }
 }
 
+/* How long a request waited for the limiter before its first attempt, by
+ * priority (crm_queue_wait_ms): the pop/IVR lane's queueing is what a
+ * plan's budget costs a caller or an agent (issue 12). */
+static void observe_queueing(const zd_http_t *h)
+{
+    static const char *const names[TKT_PRIO__COUNT] = {"interactive", "create", "enrich"};
+    char labels[32];
+    snprintf(labels, sizeof labels, "prio=\"%s\"", names[h->op->prio % TKT_PRIO__COUNT]);
+    cmn_metric_t *m = cmn_metrics_histogram(
+        "crm_queue_wait_ms", "Time CRM requests waited for the rate limiter, by priority", labels);
+    if (m)
+        cmn_metric_observe(m, (double)(cmn_time_mono_ms() - h->queued_ms));
+}
+
 /* The limiter lets the request go (first attempt or a retry). */
 static void on_rl_send(void *owner, tkt_rl_req_t *rlreq, void *req_ctx, int attempt)
 {
     zd_t *zd = owner;
     zd_http_t *h = req_ctx;
+    if (attempt == 1 && h->queued_ms) {
+        observe_queueing(h);
+        h->queued_ms = 0;
+    }
     if (attempt > 1)
         LOG_DEBUG("zendesk %s %s: attempt %d", h->method, h->metric_op, attempt);
     h->verifying = 0;
@@ -544,6 +565,7 @@ static void on_rl_send(void *owner, tkt_rl_req_t *rlreq, void *req_ctx, int atte
 static void on_rl_expire(void *owner, void *req_ctx)
 {
     zd_http_t *h = req_ctx;
+    observe_queueing(h); /* it waited its whole deadline */
     h->rlreq = NULL;
     op_fail(h->op, "not sent: the caller's deadline passed");
 }
@@ -606,7 +628,7 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
     /* A bulk write with no clear answer may have been applied and its job
      * may still run: never sent again blind. The caller waits for the job
      * and checks markers first (items maybe_applied). */
-    if (kind == TKT_RL_RETRY && strcmp(h->metric_op, "bulk_update") == 0)
+    if (kind == TKT_RL_RETRY && op->n_sent > 0 && !op->job_id[0]) /* update/create_many */
         kind = TKT_RL_DONE;
     json_t *found = NULL;
     int verify_missed = 0;
@@ -681,6 +703,7 @@ static void http_start(zd_op_t *op, const char *metric_op, const char *method, c
     h->url = url;
     h->body = body;
     h->step = step;
+    h->queued_ms = cmn_time_mono_ms();
     op->http = h;
     h->rlreq = tkt_rl_submit(zd->rl, op->prio, h);
     if (!h->rlreq)
@@ -1384,6 +1407,47 @@ static void bulk_map_results(zd_op_t *op, json_t *results)
     }
 }
 
+/* create_many's results name the created records by the index of the item
+ * that made them (CreateResourceResult: index and id; FailedResult: index,
+ * error, details). An item with no result: nothing says whether it exists. */
+static void create_map_results(zd_op_t *op, json_t *results)
+{
+    tkt_crm_result_t *res = op->res;
+    unsigned char seen[TKT_CRM_MAX_BULK] = {0};
+    size_t i;
+    json_t *r;
+    json_array_foreach(results, i, r)
+    {
+        json_t *jindex = json_object_get(r, "index");
+        if (!json_is_integer(jindex) || json_integer_value(jindex) < 0 ||
+            (size_t)json_integer_value(jindex) >= op->n_sent)
+            continue;
+        size_t k = (size_t)json_integer_value(jindex);
+        if (seen[k])
+            continue;
+        seen[k] = 1;
+        tkt_crm_item_t *it = &res->items[op->slot[k]];
+        job_result(it, r);
+        it->closed = 0;
+        if (it->ok)
+            json_id(json_object_get(r, "id"), it->ticket_id, sizeof it->ticket_id);
+        if (it->ok && !it->ticket_id[0]) {
+            it->ok = 0;
+            it->maybe_applied = 1;
+            copy_str(it->error, sizeof it->error, "created without an id in the job's results");
+        }
+    }
+    for (size_t k = 0; k < op->n_sent; k++) {
+        if (seen[k])
+            continue;
+        tkt_crm_item_t *it = &res->items[op->slot[k]];
+        it->ok = 0;
+        it->retryable = 1;
+        it->maybe_applied = 1;
+        copy_str(it->error, sizeof it->error, "not in the job's results");
+    }
+}
+
 static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
@@ -1402,7 +1466,10 @@ static void step_job(zd_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int ex
     const char *status = json_string_value(json_object_get(js, "status"));
     if (status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
                    strcmp(status, "killed") == 0)) {
-        bulk_map_results(op, json_object_get(js, "results"));
+        if (op->creating)
+            create_map_results(op, json_object_get(js, "results"));
+        else
+            bulk_map_results(op, json_object_get(js, "results"));
         op->res->ok = 1;
         op->res->http_status = resp->status;
         if (strcmp(status, "completed") != 0)
@@ -1590,6 +1657,74 @@ static void zd_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_cr
     http_start(op, "bulk_update", "PUT",
                str_printf("%s/api/v2/tickets/update_many.json", zd->base_url),
                json_text(json_pack("{s:o}", "tickets", tickets)), step_update_many);
+}
+
+/* ---------------------------------------------------------- bulk_create */
+
+/* One create_many item: the same ticket object create_ticket sends, or the
+ * same user create_contact sends. NULL with err set when it cannot be sent. */
+static json_t *create_item(const tkt_op_t *o, tkt_op_kind_t kind, char *err, size_t errsz)
+{
+    if (o->kind != kind) {
+        snprintf(err, errsz, "a bulk creation takes one kind of op");
+        return NULL;
+    }
+    if (kind == TKT_OP_CREATE_TICKET)
+        return ticket_object(o, 1, err, errsz);
+    if (!o->phone[0]) {
+        snprintf(err, errsz, "no phone number");
+        return NULL;
+    }
+    json_t *user = json_object();
+    json_object_set_new(user, "name", jstr(o->name[0] ? o->name : o->phone));
+    json_object_set_new(user, "role", json_string("end-user"));
+    json_object_set_new(user, "phone", jstr(o->phone));
+    /* Unique per account: a retried bulk creation fails that item alone
+     * instead of making a second contact. */
+    if (o->external_id[0])
+        json_object_set_new(user, "external_id", jstr(o->external_id));
+    return user;
+}
+
+/* Zendesk: POST tickets/create_many or users/create_many (up to 100), a
+ * background job like update_many; its results give each item's new id. */
+static void zd_bulk_create(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                           tkt_crm_cb cb, void *ctx)
+{
+    zd_t *zd = (zd_t *)crm;
+    zd_op_t *op = op_new(zd, "bulk_create", TKT_PRIO_CREATE, cb, ctx);
+    if (!op)
+        return;
+    op->on_job = on_job;
+    op->creating = 1;
+    if (n == 0 || n > TKT_CRM_MAX_BULK || !ops) {
+        op_fail_later(op, "bulk_create takes 1 to %d ops, not %zu", TKT_CRM_MAX_BULK, n);
+        return;
+    }
+    tkt_op_kind_t kind = ops[0].kind;
+    int tickets = kind == TKT_OP_CREATE_TICKET;
+    json_t *arr = json_array();
+    op->res->n_items = n;
+    for (size_t i = 0; i < n; i++) {
+        char err[160] = "";
+        json_t *item = create_item(&ops[i], kind, err, sizeof err);
+        if (!item) { /* refused here, the rest still goes */
+            copy_str(op->res->items[i].error, sizeof op->res->items[i].error, err);
+            continue;
+        }
+        json_array_append_new(arr, item);
+        op->slot[op->n_sent++] = (unsigned short)i;
+    }
+    if (op->n_sent == 0) {
+        json_decref(arr);
+        op->res->ok = 1; /* nothing to send; every item says why */
+        finish_later(op);
+        return;
+    }
+    http_start(
+        op, tickets ? "create_many_tickets" : "create_many_users", "POST",
+        str_printf("%s/api/v2/%s/create_many.json", zd->base_url, tickets ? "tickets" : "users"),
+        json_text(json_pack("{s:o}", tickets ? "tickets" : "users", arr)), step_update_many);
 }
 
 /* ---------------------------------------------------------- has_marker */
@@ -1821,6 +1956,7 @@ static const tkt_crm_ops_t zd_ops = {
     .show_ticket = zd_show_ticket,
     .update_ticket = zd_update_ticket,
     .bulk_update = zd_bulk_update,
+    .bulk_create = zd_bulk_create,
     .await_jobs = zd_await_jobs,
     .has_marker = zd_has_marker,
     .ticket_statuses = zd_ticket_statuses,

@@ -234,6 +234,59 @@ def test_update_many_bulk_form_and_limits(client, emulator):
     assert status == 400
 
 
+def test_create_many_tickets_is_a_job_with_a_result_per_index(client, emulator):
+    user = client.create_user(name="Caller", phone="+15550002222")
+    status, _, body = client.post("/api/v2/tickets/create_many.json", {"tickets": [
+        {"subject": "Missed call", "comment": {"body": "first", "public": False},
+         "requester_id": user["id"], "external_id": "callbus-m1", "status": "open",
+         "tags": ["callbus"]},
+        {"subject": "bad requester", "comment": {"body": "x"}, "requester_id": 987654321}]})
+    assert status == 200
+    job = body["job_status"]
+    assert job["status"] == "queued" and job["total"] == 2 and job["results"] is None
+    done = client.wait_job(job["id"])
+    assert done["status"] == "completed" and done["progress"] == 2
+    first, second = done["results"]
+    assert first["index"] == 0 and first["success"] is True and first["status"] == "Created"
+    assert second["index"] == 1 and second["success"] is False and second["error"]
+    shown = client.get(f"/api/v2/tickets/{first['id']}.json")[2]["ticket"]
+    assert (shown["external_id"], shown["status"], shown["requester_id"]) == \
+        ("callbus-m1", "open", user["id"])
+    listed = client.get("/api/v2/tickets.json?external_id=callbus-m1")[2]["tickets"]
+    assert [t["id"] for t in listed] == [first["id"]]
+    comments = client.get(f"/api/v2/tickets/{first['id']}/comments.json")[2]["comments"]
+    assert [(c["body"], c["public"]) for c in comments] == [("first", False)]
+
+
+def test_create_many_limits(client, emulator):
+    for path, key in (("/api/v2/tickets/create_many.json", "tickets"),
+                      ("/api/v2/users/create_many.json", "users")):
+        assert client.post(path, {key: []})[0] == 400
+        assert client.post(path, {"other": [{}]})[0] == 400
+        status, _, body = client.post(path, {key: [{"name": f"n{i}", "subject": "s",
+                                                    "comment": {"body": "b"}}
+                                                   for i in range(101)]})
+        assert status == 400 and body["error"] == "TooManyValues"
+
+
+def test_create_many_users_refuses_a_taken_external_id_alone(client, emulator):
+    status, _, body = client.post("/api/v2/users/create_many.json", {"users": [
+        {"name": "+15550003333", "phone": "+15550003333", "role": "end-user",
+         "external_id": "callbus-c1-contact"}]})
+    assert status == 200
+    first = client.wait_job(body["job_status"]["id"])["results"]
+    assert first[0]["success"] is True and first[0]["index"] == 0
+    # the same creation again (a retried bulk request): harmless
+    status, _, body = client.post("/api/v2/users/create_many.json", {"users": [
+        {"name": "+15550003333", "phone": "+15550003333", "external_id": "callbus-c1-contact"},
+        {"name": "+15550004444", "phone": "+15550004444", "external_id": "callbus-c2-contact"}]})
+    again = client.wait_job(body["job_status"]["id"])["results"]
+    assert again[0]["success"] is False and "already being used" in again[0]["details"]
+    assert again[1]["success"] is True and again[1]["index"] == 1
+    found = client.get("/api/v2/users/search.json?external_id=callbus-c1-contact")[2]["users"]
+    assert [u["id"] for u in found] == [first[0]["id"]]
+
+
 def test_too_many_jobs(client, emulator):
     emulator.configure(max_jobs=2, job_delay_ms=300)
     ticket = client.create_ticket(subject="t")
@@ -245,6 +298,25 @@ def test_too_many_jobs(client, emulator):
 
 
 # ------------------------------------------------------------ rate limits
+
+def test_time_scale_shortens_the_rate_windows(client, emulator):
+    # 10 minutes at x600: a second
+    emulator.configure(time_scale=600, rate_limit_per_min=0, update_ticket_limit_per_min=0)
+    busy = client.create_ticket(subject="busy")
+    path = f"/api/v2/tickets/{busy['id']}.json"
+    for n in range(30):
+        assert client.put(path, {"ticket": {"comment": {"body": f"c{n}", "public": False}}})[0] \
+            == 200
+    status, _, _ = client.put(path, {"ticket": {"status": "pending"}})
+    assert status == 429 and emulator.store.ticket_limit_refusals == 1
+    time.sleep(1.05)
+    assert client.put(path, {"ticket": {"status": "pending"}})[0] == 200
+    # the account's minute at x60: a second
+    emulator.configure(time_scale=60, rate_limit_per_min=5)
+    assert [client.get("/api/v2/users/me.json")[0] for _ in range(6)] == [200] * 5 + [429]
+    time.sleep(1.05)
+    assert client.get("/api/v2/users/me.json")[0] == 200
+
 
 def test_thirty_updates_per_ticket_window(client, emulator):
     emulator.configure(ticket_window_s=1.0)

@@ -13,7 +13,8 @@ docs; see tests/emulator/README.md for sources):
     status, assignee, tags, custom fields, safe_update), comments, audits with
     Create/Change/Comment events and ``via``; closed tickets refuse writes.
   * Ticket fields (a few system fields plus configurable custom fields).
-  * Background jobs: ``update_many`` (bulk and batch forms) and ``merge``,
+  * Background jobs: ``update_many`` (bulk and batch forms), ``merge``,
+    ``tickets/create_many`` and ``users/create_many``,
     polled through ``job_statuses``; at most 30 queued/running jobs.
   * Talk Partner Edition: display ticket / user in an agent's browser, create
     a voice ticket with a voice comment (via_id 44/45/46).
@@ -71,6 +72,7 @@ DEFAULT_CONFIG = {
     "update_ticket_limit_per_min": 100,  # Update Ticket endpoint; 0 = off
     "ticket_update_limit": 30,          # updates per ticket per window; 0 = off
     "ticket_window_s": 600.0,
+    "time_scale": 1.0,                  # the rate windows run this many times faster
     "search_lag_s": 0.0,                # delay before new records are searchable
     "job_delay_ms": 50,                 # time a job stays queued
     "latency_ms": 0,                    # added to every /api/v2 request
@@ -238,6 +240,8 @@ class Store:
             self.displays = []
             self.log, self.log_seq = deque(maxlen=LOG_CAPACITY), 0
             self.account_hits, self.update_hits = deque(), deque()
+            self.ticket_limit_refusals = 0  # updates refused by the per-ticket limit
+            self.ticket_updates_peak = 0  # most updates of one ticket within its window
             self.ignored_custom_fields = []
             self.next_user, self.next_ticket = 1001, 1
             self.next_comment, self.next_audit, self.next_event = 5000001, 7000001, 9000001
@@ -696,14 +700,22 @@ class Store:
                                 "Safe Update prevented the update due to outdated ticket "
                                 "data. Please fetch the latest ticket data and try again.")
 
+    def time_scale(self):
+        """A benchmark's simulated clock (``time_scale`` > 1): every rate
+        window is that many times shorter, so 700 requests per "minute" are
+        700 per 60/scale seconds of real time."""
+        return max(1e-6, float(self.config["time_scale"] or 1.0))
+
     def take_ticket_slot(self, ticket):
         """30 updates per ticket per 10 minutes (configurable)."""
         limit = int(self.config["ticket_update_limit"])
         if limit <= 0:
             return
         ok, _, retry, _ = window_take(ticket["_update_hits"], time.monotonic(), limit,
-                                      float(self.config["ticket_window_s"]))
+                                      float(self.config["ticket_window_s"]) / self.time_scale())
+        self.ticket_updates_peak = max(self.ticket_updates_peak, len(ticket["_update_hits"]))
         if not ok:
+            self.ticket_limit_refusals += 1
             raise api_error(429, "APIRateLimitExceeded",
                             "Rate limit for ticket updates exceeded, please wait before "
                             "updating this ticket again", headers={"Retry-After": str(retry)})
@@ -974,12 +986,14 @@ def _route(method, pattern, name):
 ROUTES = [
     _route("GET", r"/api/v2/users/me", "ep_me"),
     _route("POST", r"/api/v2/users", "ep_create_user"),
+    _route("POST", r"/api/v2/users/create_many", "ep_create_many_users"),
     _route("GET", r"/api/v2/users/search", "ep_search_users"),
     _route("GET", r"/api/v2/users/(\d+)", "ep_show_user"),
     _route("GET", r"/api/v2/users/(\d+)/tickets/requested", "ep_requested"),
     _route("GET", r"/api/v2/search", "ep_search"),
     _route("GET", r"/api/v2/tickets", "ep_list_tickets"),
     _route("POST", r"/api/v2/tickets", "ep_create_ticket"),
+    _route("POST", r"/api/v2/tickets/create_many", "ep_create_many_tickets"),
     _route("GET", r"/api/v2/tickets/show_many", "ep_show_many_tickets"),
     _route("PUT", r"/api/v2/tickets/update_many", "ep_update_many"),
     _route("GET", r"/api/v2/tickets/(\d+)", "ep_show_ticket"),
@@ -1165,7 +1179,7 @@ class ZendeskEmulator:
         Returns (429 reply or None, rate-limit headers for the reply)."""
         store, now = self.store, time.monotonic()
         with store.lock:
-            window = float(store.config["rate_window_s"])
+            window = float(store.config["rate_window_s"]) / store.time_scale()
             ok, retry, headers = self._account_limit(now, window)
             if ok:
                 ok, retry = self._endpoint_limit(req, now, window)
@@ -1418,6 +1432,69 @@ class ZendeskEmulator:
             fields = self.store.all_ticket_fields()
         return Reply(200, {"ticket_fields": fields, "count": len(fields),
                            "next_page": None, "previous_page": None})
+
+    # -- endpoints: bulk creations -------------------------------------------
+
+    def _create_many_items(self, req, key, what):
+        """The ``{key: [...]}`` body of a create_many: 1 to bulk_max objects."""
+        body = req.parse_json()
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise api_error(400, "ParameterMissing",
+                            f"param is missing or the value is empty: {key}")
+        limit = int(self.store.config["bulk_max"])
+        if len(items) > limit:
+            raise api_error(400, "TooManyValues",
+                            f"You can only create up to {limit} {what} at once")
+        return items
+
+    def _create_many(self, req, key, what, job_type, create):
+        """A create_many job: each item created on its own when the job runs;
+        results ``{"index", "id", "status": "Created"}`` (Zendesk's
+        CreateResourceResult) or ``{"index", "error", "details",
+        "success": false}``, in the items' order."""
+        items = self._create_many_items(req, key, what)
+
+        def run(index, item):
+            try:
+                rid = create(item)
+            except ApiError as err:
+                failed = {"index": index, "action": "create", "success": False,
+                          "status": "Failed", "error": err.body.get("error", "Error"),
+                          "details": self._error_details(err)}
+                # FailedResult's id: the record in the way (a taken external id)
+                if getattr(err, "record_id", None) is not None:
+                    failed["id"] = err.record_id
+                return failed
+            return {"index": index, "id": rid, "action": "create", "success": True,
+                    "status": "Created"}
+        job = self.jobs.submit(key + "_create_many", job_type, items, run)
+        with self.store.lock:
+            return Reply(200, {"job_status": public_view(job)})
+
+    def ep_create_many_tickets(self, req):
+        """Create Many Tickets (Tickets API): up to 100 ``tickets``, as a job."""
+        meta = self._meta(req)
+
+        def create(item):
+            ticket, _ = self.store.create_ticket(item, meta=meta)
+            return ticket["id"]
+        return self._create_many(req, "tickets", "tickets", "bulk_create_tickets", create)
+
+    def ep_create_many_users(self, req):
+        """Create Many Users (Users API): up to 100 ``users``, as a job. A user
+        whose external_id or e-mail is taken fails alone (DuplicateValue)."""
+        def create(item):
+            try:
+                return self.store.create_user(item)["id"]
+            except ApiError as err:
+                if isinstance(item, dict):
+                    err.record_id = next(
+                        (u["id"] for u in self.store.users.values()
+                         if any(item.get(k) and u.get(k) == item.get(k)
+                                for k in ("external_id", "email"))), None)
+                raise
+        return self._create_many(req, "users", "users", "create_many_users", create)
 
     # -- endpoints: bulk update and merge -----------------------------------
 

@@ -20,7 +20,8 @@ static struct event_base *base;
 typedef struct {
     tkt_crm_t crm;
     int next_id;
-    int contacts, tickets, updates, bulks, status_reads;
+    int contacts, tickets, updates, bulks, status_reads, shows;
+    int bulk_creates, bulk_created;        /* bulk creation requests, and creations they carried */
     char solve_on_status_read[TKT_ID_MAX]; /* "a person solves it just before the write" */
     char solved[TKT_ID_MAX];
     tkt_op_t last_created;
@@ -100,6 +101,7 @@ static tkt_status_t status_of(const char *id)
 static void f_show_ticket(tkt_crm_t *crm, const char *id, tkt_prio_t prio, tkt_crm_cb cb, void *ctx)
 {
     tkt_crm_result_t *r = answer(cb, ctx);
+    fake.shows++;
     snprintf(r->ticket.id, sizeof r->ticket.id, "%s", id);
     r->ticket.status = status_of(id);
 }
@@ -127,6 +129,38 @@ static void f_statuses(tkt_crm_t *crm, const char *const *ids, size_t n, tkt_crm
     }
 }
 
+static void f_bulk_create(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                          tkt_crm_cb cb, void *ctx)
+{
+    tkt_crm_result_t *r = answer(cb, ctx);
+    fake.bulk_creates++;
+    fake.bulk_created += (int)n;
+    r->n_items = n;
+    for (size_t i = 0; i < n; i++) {
+        r->items[i].ok = 1;
+        snprintf(r->items[i].ticket_id, sizeof r->items[i].ticket_id, "%d", ++fake.next_id);
+        if (ops[i].kind == TKT_OP_CREATE_TICKET)
+            fake.last_created = ops[i];
+    }
+}
+
+static void f_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm_job_fn on_job,
+                          tkt_crm_cb cb, void *ctx)
+{
+    tkt_crm_result_t *r = answer(cb, ctx);
+    fake.bulks++;
+    r->n_items = n;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(r->items[i].ticket_id, sizeof r->items[i].ticket_id, "%s", ops[i].ticket_id);
+        r->items[i].ok = 1;
+    }
+}
+
+static int f_valid_id(const tkt_crm_t *crm, const char *id)
+{
+    return id && *id && strspn(id, "0123456789") == strlen(id);
+}
+
 static void f_has_marker(tkt_crm_t *crm, const char *id, const char *marker, tkt_crm_cb cb,
                          void *ctx)
 {
@@ -147,6 +181,9 @@ static const tkt_crm_ops_t fake_ops = {.find_contacts = f_find_contacts,
                                        .update_ticket = f_update_ticket,
                                        .ticket_statuses = f_statuses,
                                        .has_marker = f_has_marker,
+                                       .bulk_create = f_bulk_create,
+                                       .bulk_update = f_bulk_update,
+                                       .valid_ticket_id = f_valid_id,
                                        .ticket_url = f_url,
                                        .contact_url = f_url};
 
@@ -200,10 +237,13 @@ typedef struct {
     cmn_redis_t *redis;
     tkt_store_t *store;
     tkt_batch_t *batch;
+    tkt_bulkcreate_t *bulk;
+    tkt_reads_t *reads;
     tkt_pipeline_t *p;
 } rig_t;
 
-static int rig_up(rig_t *r)
+/* window_s > 0: bulk creations and status reads on, with that window. */
+static int rig_up_with(rig_t *r, int window_s)
 {
     char errstr[256];
     const char *url = getenv("CALLBUS_REDIS_URL");
@@ -222,18 +262,35 @@ static int rig_up(rig_t *r)
                             .ticket_window_s = 600,
                             .max_attempts = 5};
     r->batch = tkt_batch_new(base, &fake.crm, &bcfg);
-    tkt_pipeline_deps_t deps = {
-        .base = base, .crm = &fake.crm, .batch = r->batch, .store = r->store, .policy = &pol};
-    r->p = r->store && r->batch ? tkt_pipeline_new(&deps) : NULL;
+    if (window_s) {
+        r->bulk = tkt_bulkcreate_new(base, &fake.crm, window_s);
+        r->reads = tkt_reads_new(base, &fake.crm, window_s);
+    }
+    tkt_pipeline_deps_t deps = {.base = base,
+                                .crm = &fake.crm,
+                                .batch = r->batch,
+                                .bulk_create = r->bulk,
+                                .status_reads = r->reads,
+                                .store = r->store,
+                                .policy = &pol};
+    r->p = r->store && r->batch && (!window_s || (r->bulk && r->reads)) ? tkt_pipeline_new(&deps)
+                                                                        : NULL;
     int64_t until = cmn_time_mono_ms() + 5000;
     while (r->redis && !cmn_redis_connected(r->redis) && cmn_time_mono_ms() < until)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     return r->p && cmn_redis_connected(r->redis) ? 0 : -1;
 }
 
+static int rig_up(rig_t *r)
+{
+    return rig_up_with(r, 0);
+}
+
 static void rig_down(rig_t *r)
 {
     tkt_batch_free(r->batch);
+    tkt_bulkcreate_free(r->bulk);
+    tkt_reads_free(r->reads);
     tkt_pipeline_free(r->p);
     tkt_store_free(r->store);
     cmn_redis_free(r->redis);
@@ -300,6 +357,99 @@ static void test_write_to_a_ticket_solved_meanwhile_goes_to_the_replacement(void
     rig_down(&r);
 }
 
+static cmn_event_t abandoned(const char *call_id, const char *number)
+{
+    cmn_event_t ev = event("end", CMN_EV_ENDED, call_id, number);
+    ev.outcome = CMN_OUT_ABANDONED;
+    ev.talk_s = CMN_DURATION_UNKNOWN;
+    ev.wait_s = ev.total_s = 20;
+    return ev;
+}
+
+/* Issue 12: two abandoned calls of new callers (no agent waits for them)
+ * get their contacts in one bulk creation and their tickets in another
+ * (window 1 s); an answered call's contact and ticket are made at once
+ * (R-B4). */
+static void test_unanswered_calls_are_created_in_bulk(void)
+{
+    rig_t r;
+    char a[64], b[64], c[64];
+    ASSERT_EQ_INT(rig_up_with(&r, 1), 0);
+    long long now = (long long)cmn_time_now_ms();
+    snprintf(a, sizeof a, "call-%lld-a", now);
+    snprintf(b, sizeof b, "call-%lld-b", now);
+    snprintf(c, sizeof c, "call-%lld-c", now);
+    submit(&r, abandoned(a, "+390612345601"));
+    submit(&r, abandoned(b, "+390612345602"));
+    submit(&r, event("ans", CMN_EV_ANSWERED, c, "+390612345603"));
+    ASSERT_TRUE(run_until(3));
+    ASSERT_EQ_INT(done_ok, 3);
+    ASSERT_EQ_INT(fake.contacts, 1); /* the answered call's, at once */
+    ASSERT_EQ_INT(fake.tickets, 1);
+    ASSERT_EQ_INT(fake.bulk_creates, 2); /* the contacts, then the tickets */
+    ASSERT_EQ_INT(fake.bulk_created, 4);
+    ASSERT_EQ_INT(fake.last_created.ticket_kind, TKT_KIND_ABANDONED);
+    rig_down(&r);
+}
+
+/* Issue 12: a customer's abandoned call waits for a 60 s window when the
+ * same customer calls again and an agent answers: the window goes at once
+ * (the answered call is behind it in the customer's lane, its agent
+ * waiting), so both are done long before the window's end. */
+static void test_an_answered_call_behind_a_bulk_creation_sends_it_at_once(void)
+{
+    rig_t r;
+    char a[64], b[64];
+    ASSERT_EQ_INT(rig_up_with(&r, 60), 0);
+    long long now = (long long)cmn_time_now_ms();
+    snprintf(a, sizeof a, "call-%lld-x", now);
+    snprintf(b, sizeof b, "call-%lld-y", now);
+    submit(&r, abandoned(a, "+390612345611"));
+    int64_t t0 = cmn_time_mono_ms();
+    while (cmn_time_mono_ms() - t0 < 300) /* its contact waits in the window */
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    ASSERT_EQ_INT(done_ok, 0);
+    submit(&r, event("ans", CMN_EV_ANSWERED, b, "+390612345611"));
+    ASSERT_TRUE(run_until(2)); /* within 10 s, not 60 */
+    ASSERT_EQ_INT(done_ok, 2);
+    ASSERT_EQ_INT(fake.bulk_creates, 1); /* the abandoned call's contact, sent early */
+    ASSERT_EQ_INT(fake.tickets, 2);      /* then its ticket at once, and the answered call's */
+    rig_down(&r);
+}
+
+/* Issue 12, R-T2: the end of an answered call whose answer was never seen
+ * (no agent waits on it) reuses the customer's open ticket after a status
+ * read made with the window's show_many; the answer itself (an agent
+ * waiting) reads it at once with show_ticket. */
+static void test_status_read_before_reuse_waits_for_the_window_unless_an_agent_waits(void)
+{
+    rig_t r;
+    char a[64], b[64], c[64];
+    ASSERT_EQ_INT(rig_up_with(&r, 1), 0);
+    long long now = (long long)cmn_time_now_ms();
+    snprintf(a, sizeof a, "call-%lld-r1", now);
+    snprintf(b, sizeof b, "call-%lld-r2", now);
+    snprintf(c, sizeof c, "call-%lld-r3", now);
+    submit(&r, event("ans", CMN_EV_ANSWERED, a, "+390612345621"));
+    ASSERT_TRUE(run_until(1));
+    ASSERT_EQ_INT(fake.tickets, 1);
+    cmn_event_t end = event("end", CMN_EV_ENDED, b, "+390612345621"); /* answer never seen */
+    if (cmn_event_set(&end.agent.provider_id, "1042") || cmn_event_set(&end.agent.crm_id, "900001"))
+        abort();
+    submit(&r, end);
+    ASSERT_TRUE(run_until(2));
+    ASSERT_EQ_INT(fake.tickets, 1); /* reused (R-T2) */
+    ASSERT_EQ_INT(fake.shows, 0);
+    ASSERT_TRUE(fake.status_reads >= 1);
+    int reads = fake.status_reads;
+    submit(&r, event("ans", CMN_EV_ANSWERED, c, "+390612345621"));
+    ASSERT_TRUE(run_until(3));
+    ASSERT_EQ_INT(fake.shows, 1); /* at once, exact */
+    ASSERT_EQ_INT(fake.tickets, 1);
+    ASSERT_TRUE(fake.status_reads >= reads);
+    rig_down(&r);
+}
+
 int main(void)
 {
     cmn_log_init("test", getenv("TEST_DEBUG") ? CMN_LOG_DEBUG : CMN_LOG_ERROR);
@@ -307,8 +457,11 @@ int main(void)
     base = event_base_new();
     static const test_case_t cases[] = {
         TEST_CASE(test_answered_call_once_and_replay_harmless),
-        TEST_CASE(test_write_to_a_ticket_solved_meanwhile_goes_to_the_replacement)};
-    int rc = test_run_all("ticket_pipeline", cases, 2);
+        TEST_CASE(test_write_to_a_ticket_solved_meanwhile_goes_to_the_replacement),
+        TEST_CASE(test_unanswered_calls_are_created_in_bulk),
+        TEST_CASE(test_an_answered_call_behind_a_bulk_creation_sends_it_at_once),
+        TEST_CASE(test_status_read_before_reuse_waits_for_the_window_unless_an_agent_waits)};
+    int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;
 }

@@ -228,6 +228,51 @@ def test_kill9_between_contact_creation_and_commit_makes_one_contact(stack):
     assert stack.emu.ticket(ticket[0])["requester_id"] == users[0]["id"]
 
 
+def create_many_arrivals(stack, since, kind):
+    return [a for a in stack.emu.arrivals if a[0] >= since and a[1] == "POST"
+            and a[2].startswith(f"/api/v2/{kind}/create_many")]
+
+
+def test_kill9_while_a_bulk_creation_job_is_queued_creates_once(stack):
+    """Issue 12: abandoned calls of new callers (no agent waits for them)
+    get their contacts with users/create_many, then their tickets with
+    tickets/create_many. ticket-service is killed once tickets/create_many
+    has answered and its job is still queued at Zendesk (8 s). The replays
+    find their creation marks, wait for the account's queued jobs, then look
+    the external ids up: one ticket and one contact per call."""
+    calls = [Call() for _ in range(5)]
+    t0 = time.monotonic()
+    stack.produce(*[c.ended("abandoned", durations={"wait_s": 20, "total_s": 20})
+                    for c in calls])
+    wait_for(lambda: create_many_arrivals(stack, t0, "users"), WINDOW_S + 15, interval=0.05,
+             what="the contacts' bulk creation")
+    wait_for(lambda: all(len(stack.emu.users_with_phone(c.number)) == 1 for c in calls), 10,
+             what="the contacts")
+    stack.emu.configure(job_delay_ms=8000)  # the tickets' job will wait, queued
+    t1 = time.monotonic()
+    wait_for(lambda: create_many_arrivals(stack, t1, "tickets"), WINDOW_S + 15, interval=0.02,
+             what="the tickets' bulk creation")
+    wait_for(lambda: job_polls(stack, t1), 10, interval=0.02,
+             what="tickets/create_many's answer (its job is polled)")
+    stack.svc.kill9()
+    assert not any(stack.emu.tickets_of_call(c.call_id) for c in calls), "the job ran already"
+    restart(stack)
+    wait_for(lambda: all(stack.emu.tickets_of_call(c.call_id) for c in calls), WINDOW_S + 60,
+             interval=0.5, what="every call's ticket after the restart")
+    stack.svc.wait_idle(WINDOW_S + 60)
+    time.sleep(1.5)  # nothing more may come
+    for c in calls:
+        tickets = stack.emu.tickets_of_call(c.call_id)
+        assert len(tickets) == 1, f"{len(tickets)} tickets for {c.call_id}"
+        users = stack.emu.users_with_phone(c.number)
+        assert len(users) == 1, f"{len(users)} contacts for {c.number}"
+        assert tickets[0]["requester_id"] == users[0]["id"]
+    # made by the bulk creation before the kill, not again after it
+    assert len(create_many_arrivals(stack, t1, "tickets")) == 1
+    assert not [a for a in stack.emu.arrivals if a[0] >= t1 and a[1] == "POST"
+                and re.search(r"/api/v2/tickets(\.json)?$", a[2])]
+
+
 def test_sigterm_with_events_arriving_during_the_drain_exits_0(stack):
     """SIGTERM: ticket-service stops taking work and finishes what it holds
     (docs/architecture.md, Shutdown). Events that reach the consumer while
