@@ -298,12 +298,12 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
             notification = slash + 1;
         }
     }
-    if (!cmn_auth_token_equal(srv->cfg->callgear_token, token)) {
-        if (!*srv->cfg->callgear_token_previous ||
-            !cmn_auth_token_equal(srv->cfg->callgear_token_previous, token))
-            return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+    cmn_auth_match_t m =
+        cmn_auth_token_match(srv->cfg->callgear_token, srv->cfg->callgear_token_previous, token);
+    if (m == CMN_AUTH_NONE)
+        return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+    if (m == CMN_AUTH_PREVIOUS)
         cmn_metric_add(srv->previous_secret_used[PREV_CALLGEAR], 1);
-    }
     /* The replay route names the notification (it is not in the body) and
      * never the token: /v1/callgear/<notification>, the header form's path. */
     char route[160];
@@ -360,12 +360,12 @@ static void on_webex(struct evhttp_request *req, const char *path, void *arg)
 {
     ing_server_t *srv = arg;
     const char *authorization = cmn_http_header(req, "Authorization");
-    if (!cmn_auth_bearer_ok(srv->cfg->webex_bearer, authorization)) {
-        if (!*srv->cfg->webex_bearer_previous ||
-            !cmn_auth_bearer_ok(srv->cfg->webex_bearer_previous, authorization))
-            return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    cmn_auth_match_t m = cmn_auth_bearer_match(srv->cfg->webex_bearer,
+                                               srv->cfg->webex_bearer_previous, authorization);
+    if (m == CMN_AUTH_NONE)
+        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    if (m == CMN_AUTH_PREVIOUS)
         cmn_metric_add(srv->previous_secret_used[PREV_WEBEX], 1);
-    }
     accept_json(srv, req, "webex", evhttp_request_get_uri(req), normalise_webex, NULL,
                 ctx_now(srv, srv->cfg->webex_number_format, NULL));
 }
