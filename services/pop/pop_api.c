@@ -5,6 +5,7 @@
 #include "cmn_auth.h"
 #include "cmn_event.h"
 #include "cmn_log.h"
+#include "cmn_metrics.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
 #include "pop_assets.h"
@@ -24,6 +25,7 @@ struct pop_api {
     pop_hub_t *hub;
     cmn_producer_t *producer;
     size_t in_flight;
+    cmn_metric_t *previous_secret_used; /* logins by the previous provisioning secret */
 };
 
 typedef enum { OP_ME, OP_HEARTBEAT, OP_LOGOUT, OP_STREAM, OP_LOGIN, OP_ACTION } op_t;
@@ -254,12 +256,19 @@ static const char *str(const json_t *o, const char *name)
 static void on_login(struct evhttp_request *req, const char *path, void *arg)
 {
     pop_api_t *a = arg;
-    if (!*a->cfg->provisioning_secret ||
-        !cmn_auth_bearer_ok(a->cfg->provisioning_secret, cmn_http_header(req, "Authorization"))) {
+    cmn_auth_match_t m =
+        cmn_auth_bearer_match(a->cfg->provisioning_secret, a->cfg->provisioning_secret_previous,
+                              cmn_http_header(req, "Authorization"));
+    /* An empty current secret disables logins, whatever the previous one. */
+    if (!*a->cfg->provisioning_secret || m == CMN_AUTH_NONE) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"callbus pop provisioning\"");
         return cmn_http_reply_error(req, 401, "provisioning secret required", NULL);
     }
+    /* Counted so the operator sees when the last client moved to the new
+     * secret and the previous setting can go. */
+    if (m == CMN_AUTH_PREVIOUS)
+        cmn_metric_add(a->previous_secret_used, 1);
     json_t *o = body_object(req);
     if (!o)
         return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
@@ -367,7 +376,11 @@ pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *s
     pop_api_t *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    *a = (pop_api_t){cfg, store, hub, producer, 0};
+    *a = (pop_api_t){cfg, store, hub, producer, 0, NULL};
+    a->previous_secret_used = cmn_metrics_counter(
+        "pop_provisioning_previous_secret_accepted_total",
+        "Logins authenticated by CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS (a rotation in progress)",
+        NULL);
     if (cmn_http_route(http, "sessions", "/v1/sessions", CMN_HTTP_POST, on_login, a) < 0 ||
         cmn_http_route(http, "session_me", "/v1/sessions/me", CMN_HTTP_GET, on_me, a) < 0 ||
         cmn_http_route(http, "session_heartbeat", "/v1/sessions/heartbeat", CMN_HTTP_POST,

@@ -6,6 +6,10 @@ const cmn_cfg_spec_t pop_config_spec[] = {
     CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET", "", OFF(provisioning_secret),
                    "Bearer secret that may log agents in (POST /v1/sessions); empty: no agent can "
                    "log in (R-P1)."),
+    CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS", "",
+                   OFF(provisioning_secret_previous),
+                   "During a rotation: the provisioning secret being replaced, accepted too; "
+                   "empty: none."),
     CMN_CFG_NUM("CALLBUS_POP_SESSION_TTL_S", "120", 10, 86400, OFF(session_ttl_s),
                 "An agent session without a heartbeat for this long expires (R-P1)."),
     CMN_CFG_NUM("CALLBUS_POP_HISTORY", "200", 10, 100000, OFF(history),

@@ -23,6 +23,9 @@ typedef struct {
     char *lookup_token;  /* its CALLBUS_IVR_TOKEN */
     long lookup_wait_ms; /* the ringing notice waits this long for the contact, at most */
     long lookup_timeout_ms;
+    /* provisioning_secret's previous value, accepted too during a rotation;
+     * empty: none. */
+    char *provisioning_secret_previous;
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

@@ -383,6 +383,7 @@ static int start(ticket_t *t)
                           .country = t->svc.country,
                           .lookup_form = form,
                           .token = t->cfg.ivr_token,
+                          .token_previous = t->cfg.ivr_token_previous,
                           .deadline_ms = (int)t->cfg.ivr_deadline_ms,
                           .cache_s = (int)t->cfg.ivr_cache_s};
     if (*t->cfg.ivr_token && !(t->ivr = tkt_ivr_new(&ivr, t->svc.http)))

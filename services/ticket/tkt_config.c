@@ -89,6 +89,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "Memory for events waiting their turn; past it fetching pauses."),
     CMN_CFG_SECRET("CALLBUS_IVR_TOKEN", "", OFF(ivr_token),
                    "Bearer token of the IVR API (R-V1, R-V2); empty disables it."),
+    CMN_CFG_SECRET("CALLBUS_IVR_TOKEN_PREVIOUS", "", OFF(ivr_token_previous),
+                   "During a rotation: the IVR API token being replaced, accepted too; empty: "
+                   "none."),
     CMN_CFG_NUM("CALLBUS_IVR_DEADLINE_MS", "1500", 100, 30000, OFF(ivr_deadline_ms),
                 "The IVR's patience: past it the API answers 504."),
     CMN_CFG_NUM("CALLBUS_IVR_CACHE_S", "30", 0, 3600, OFF(ivr_cache_s),

@@ -27,6 +27,7 @@ typedef struct {
     char *group_id;
     long max_in_flight, max_in_flight_per_partition, max_active, max_active_per_key, waiting_max_mb;
     char *ivr_token;
+    char *ivr_token_previous; /* during a rotation; empty: none */
     long ivr_deadline_ms, ivr_cache_s;
 } tkt_config_t;
 

@@ -20,7 +20,7 @@ struct tkt_ivr {
     tkt_ivr_deps_t d;
     int failures;
     int64_t open_until_ms;
-    cmn_metric_t *m_breaker, *m_deadline, *m_cache_hits;
+    cmn_metric_t *m_breaker, *m_deadline, *m_cache_hits, *m_previous_token;
 };
 
 typedef struct {
@@ -121,7 +121,13 @@ static int crm_ok(tkt_ivr_t *ivr, const tkt_crm_result_t *res)
 
 static int authorised(tkt_ivr_t *ivr, struct evhttp_request *req)
 {
-    return cmn_auth_bearer_ok(ivr->d.token, cmn_http_header(req, "Authorization"));
+    cmn_auth_match_t m = cmn_auth_bearer_match(ivr->d.token, ivr->d.token_previous,
+                                               cmn_http_header(req, "Authorization"));
+    /* Counted so the operator sees when the last client stopped sending
+     * the retired token and the previous setting can go. */
+    if (m == CMN_AUTH_PREVIOUS)
+        cmn_metric_add(ivr->m_previous_token, 1);
+    return m != CMN_AUTH_NONE;
 }
 
 /* R-C4: of several contacts with the number, the most recently created. */
@@ -484,6 +490,9 @@ tkt_ivr_t *tkt_ivr_new(const tkt_ivr_deps_t *deps, cmn_http_t *http)
                                           "IVR requests answered 504 at the deadline", NULL);
     ivr->m_cache_hits = cmn_metrics_counter("ticket_ivr_cache_hits_total",
                                             "IVR look-ups answered from the cache", NULL);
+    ivr->m_previous_token = cmn_metrics_counter(
+        "ticket_ivr_previous_token_accepted_total",
+        "IVR requests authenticated by CALLBUS_IVR_TOKEN_PREVIOUS (a rotation in progress)", NULL);
     if (cmn_http_route(http, "ivr_lookup", "/v1/ivr/lookup", CMN_HTTP_GET, on_lookup, ivr) < 0 ||
         cmn_http_route(http, "ivr_tickets", "/v1/ivr/tickets", CMN_HTTP_POST, on_create, ivr) < 0) {
         free(ivr);

@@ -3,10 +3,11 @@
  *        their most recent unresolved ticket, or "none found"
  *   POST /v1/ivr/tickets {call_id, number, ticket_type}   R-V2/R-T8: create
  *        the ticket on the caller's contact, bind it to the call, return its id
- * Bearer-token auth. The IVR has a caller on the line: every answer comes
- * within the configured deadline (504 past it); look-ups are cached
- * briefly; while the CRM keeps failing, a circuit breaker answers
- * "unknown" at once instead of holding the caller. */
+ * Bearer-token auth: the current token, or the previous one while a
+ * rotation is in progress (its use counted). The IVR has a caller on the
+ * line: every answer comes within the configured deadline (504 past it);
+ * look-ups are cached briefly; while the CRM keeps failing, a circuit
+ * breaker answers "unknown" at once instead of holding the caller. */
 #ifndef TKT_IVR_H
 #define TKT_IVR_H
 
@@ -26,6 +27,7 @@ typedef struct {
     const cmn_country_t *country;
     cmn_phone_lookup_t lookup_form;
     const char *token;
+    const char *token_previous; /* also accepted during a rotation; "" or NULL: none */
     int deadline_ms;
     int cache_s;
 } tkt_ivr_deps_t;

@@ -21,6 +21,31 @@ def test_login_needs_the_provisioning_secret(svc):
     assert status == 400 and body["field"] == "agent_crm_id"
 
 
+def test_issue14_provisioning_secret_rotates_without_401s(topics, logdir):
+    """A rotation (docs/operations.md): the new secret is current and the
+    retired one, CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS, still logs agents
+    in, its use counted; a wrong one is 401. Restarted without the setting,
+    the retired secret is refused."""
+    new, counter = "pop-provisioning-secret-new", "pop_provisioning_previous_secret_accepted_total"
+    rot = pop.start_pop(topics, f"pop-rot-{pop.RUN}", logdir, "pop-rot",
+                        {"CALLBUS_POP_PROVISIONING_SECRET": new,
+                         "CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS": pop.SECRET})
+    try:
+        assert rot.login("910020")[0] == 201  # pop.SECRET: the previous one
+        assert rot.metric(counter) == 1
+        assert rot.login("910021", secret=new)[0] == 201
+        assert rot.metric(counter) == 1  # the current secret is not counted
+        assert rot.login("910022", secret="pop-provisioning-secret-old")[0] == 401
+        rot.stop()
+        del rot.env["CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS"]
+        rot.start()
+        assert rot.login("910020")[0] == 401
+        assert rot.login("910021", secret=new)[0] == 201
+    finally:
+        if rot.running():
+            rot.stop()
+
+
 def test_session_me_heartbeat_logout(svc):
     token = svc.agent("910001", "2001", "201")
     status, me, _ = svc.as_agent(token, "GET", "/v1/sessions/me")

@@ -1,6 +1,7 @@
 """The IVR API (BEHAVIOUR.md R-T8/R-V2 pre-created tickets, R-V1 look-ups)
 against the running ticket-service and the emulator. ticket-service here:
-IVR token set, 1000 ms deadline, no look-up cache."""
+IVR token set (and a previous one: a rotation in progress), 1000 ms
+deadline, no look-up cache."""
 import subprocess
 import threading
 import time
@@ -14,11 +15,14 @@ from e2e import (AGENT2, AGENT3, Call, F_TYPE, IVR_TOKEN, REDIS_URL, assert_requ
 
 DEADLINE_MS = 1000
 AUTH = {"Authorization": f"Bearer {IVR_TOKEN}"}
+IVR_TOKEN_PREVIOUS = "ivr-e2e-token-being-retired"
+PREVIOUS_USED = "ticket_ivr_previous_token_accepted_total"
 
 
 @pytest.fixture(scope="module")
 def stack(request, logdir):
     s = start_stack(request, logdir, env={"CALLBUS_IVR_TOKEN": IVR_TOKEN,
+                                          "CALLBUS_IVR_TOKEN_PREVIOUS": IVR_TOKEN_PREVIOUS,
                                           "CALLBUS_IVR_DEADLINE_MS": str(DEADLINE_MS),
                                           "CALLBUS_IVR_CACHE_S": "0"})
     yield s
@@ -147,6 +151,34 @@ def test_R_V1_auth_required(stack):
     assert lookup(stack.svc, number, headers={"Authorization": "Bearer nope"})[0] == 401
     assert pre_create(stack.svc, new_call_id("ivr"), number, headers={})[0] == 401
     assert stack.emu.users_with_phone(number) == []
+
+
+def test_issue14_ivr_token_rotates_without_401s(stack):
+    """A rotation (docs/operations.md): while CALLBUS_IVR_TOKEN_PREVIOUS is
+    set the retired token still answers, and its use is counted; a wrong
+    token stays 401. Once the setting is removed (a restart) the retired
+    token is refused and the current one still works. Restarts the
+    service; before the tests that make the CRM slow or failing (their
+    breaker would answer 503 here)."""
+    number = new_number()
+    old = {"Authorization": f"Bearer {IVR_TOKEN_PREVIOUS}"}
+    used = stack.svc.metric(PREVIOUS_USED)
+    status, body, _ = lookup(stack.svc, number, headers=old)
+    assert status == 200, body
+    assert pre_create(stack.svc, new_call_id("ivr-rot"), number, headers=old)[0] == 201
+    assert stack.svc.metric(PREVIOUS_USED) == used + 2
+    assert lookup(stack.svc, number)[0] == 200
+    assert stack.svc.metric(PREVIOUS_USED) == used + 2  # the current token is not counted
+    assert lookup(stack.svc, number, headers={"Authorization": "Bearer " + IVR_TOKEN_PREVIOUS
+                                              + "x"})[0] == 401
+
+    stack.svc.stop()
+    del stack.svc.env["CALLBUS_IVR_TOKEN_PREVIOUS"]
+    stack.svc.start()
+    assert lookup(stack.svc, number, headers=old)[0] == 401
+    assert pre_create(stack.svc, new_call_id("ivr-rot"), number, headers=old)[0] == 401
+    assert lookup(stack.svc, number)[0] == 200
+    assert stack.svc.metric(PREVIOUS_USED) == 0
 
 
 def test_R_V1_slow_crm_answers_504_at_the_deadline(stack):
