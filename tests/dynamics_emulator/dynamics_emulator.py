@@ -55,12 +55,12 @@ import traceback
 import uuid
 from collections import deque
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 # What the Zendesk emulator shares with this one (fail-next rules, the run loop).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
-from emulator_common import serve_until_signal, take_injection  # noqa: E402
+from emulator_common import ServedEmulator, serve_until_signal, take_injection  # noqa: E402
 
 API = "/api/data/v9.2"
 MAX_BODY = 10 * 1024 * 1024
@@ -653,7 +653,9 @@ ROUTE_ONE = re.compile(r"^" + re.escape(API) + r"/(\w+)\(([0-9a-fA-F-]{36})\)$")
 
 # -------------------------------------------------------------- the emulator
 
-class DynamicsEmulator:
+class DynamicsEmulator(ServedEmulator):
+    THREAD_NAME = "dyn-http"
+
     def __init__(self, host="127.0.0.1", port=0, tenant="callbus-tenant",
                  client_id="11111111-2222-3333-4444-555555555555", client_secret="secret",
                  verbose=False):
@@ -663,26 +665,11 @@ class DynamicsEmulator:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self):
-        self.server = ThreadingHTTPServer((self.host, self.port), _HttpHandler)
-        self.server.daemon_threads = True
-        self.server.emulator = self
-        self.port = self.server.server_address[1]
+    def _handler(self):
+        return _HttpHandler
+
+    def _started(self):
         self.store.base_url = self.url
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                        name="dyn-http", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
 
     # -- in-process helpers ---------------------------------------------------
 

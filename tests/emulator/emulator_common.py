@@ -1,5 +1,5 @@
-"""What the CRM emulators (Zendesk, Dynamics) share: fail-next injection
-rules and the command-line run loop.
+"""What the CRM emulators (Zendesk, Dynamics) share: the HTTP server's
+life cycle, fail-next injection rules and the command-line run loop.
 
 An injection rule is a dict set through an emulator's ``/__emulator/config``
 (``{"inject": [...]}``): ``method`` (any when absent), ``path_regex``
@@ -9,6 +9,57 @@ default 1), then the emulator's own reply fields (``status``, ``body``,
 import re
 import signal
 import threading
+from http.server import ThreadingHTTPServer
+
+
+class ServedEmulator:
+    """An emulator's HTTP server on its own thread. Subclasses set
+    ``self.host``/``self.port``, name their request handler class in
+    :meth:`_handler` (it finds the emulator as ``self.server.emulator``) and
+    may extend :meth:`_started` / :meth:`_stopping` (job runners, stores)."""
+
+    THREAD_NAME = "emulator-http"
+
+    server = None
+    _thread = None
+
+    def start(self):
+        self.server = ThreadingHTTPServer((self.host, self.port), self._handler())
+        self.server.daemon_threads = True
+        self.server.emulator = self
+        self.port = self.server.server_address[1]
+        self._started()
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                        name=self.THREAD_NAME, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self._stopping()
+            self.server = None
+
+    def _handler(self):
+        raise NotImplementedError
+
+    def _started(self):
+        """The port is known, requests are not served yet."""
+
+    def _stopping(self):
+        """The server has stopped serving."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def url(self):
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
 
 
 def take_injection(lock, rules, method, path):

@@ -50,10 +50,10 @@ import time
 import traceback
 from collections import deque
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from emulator_common import serve_until_signal, take_injection
+from emulator_common import ServedEmulator, serve_until_signal, take_injection
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_TYPES = (None, "problem", "incident", "question", "task")
@@ -1026,12 +1026,14 @@ CONTROL_ROUTES = {
 }
 
 
-class ZendeskEmulator:
+class ZendeskEmulator(ServedEmulator):
     """The emulator: an HTTP server over a :class:`Store` plus a job runner.
 
     Tests may read ``emulator.store`` directly (hold ``store.lock`` while
     iterating) or use :meth:`snapshot`, :meth:`requests`, :meth:`configure`.
     """
+
+    THREAD_NAME = "zd-http"
 
     def __init__(self, host="127.0.0.1", port=0, email="agent@example.com",
                  token="secret", rate_limit_per_min=700, verbose=False, public_url=None):
@@ -1045,36 +1047,16 @@ class ZendeskEmulator:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self):
-        self.server = ThreadingHTTPServer((self.host, self.port), _HttpHandler)
-        self.server.daemon_threads = True
-        self.server.emulator = self
-        self.port = self.server.server_address[1]
+    def _handler(self):
+        return _HttpHandler
+
+    def _started(self):
         self.store.base_url = self.public_url or self.url
         self.store.reset()
         self.jobs.start()
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                        name="zd-http", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.jobs.stop()
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return f"http://{host}:{self.port}"
+    def _stopping(self):
+        self.jobs.stop()
 
     # -- in-process helpers for tests -------------------------------------
 
