@@ -60,7 +60,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 # What the Zendesk emulator shares with this one (fail-next rules, the run loop).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
-from emulator_common import ServedEmulator, serve_until_signal, take_injection  # noqa: E402
+from emulator_common import (ServedEmulator, run_with_injection, serve_until_signal,  # noqa: E402
+                             take_injection)
 
 API = "/api/data/v9.2"
 MAX_BODY = 10 * 1024 * 1024
@@ -793,15 +794,8 @@ class DynamicsEmulator(ServedEmulator):
             latency = float(self.store.config["latency_ms"])
             if latency > 0:
                 time.sleep(latency / 1000.0)
-            rule = self._take_injection(req)
-            if rule and rule.get("delay_ms"):
-                time.sleep(float(rule["delay_ms"]) / 1000.0)
-            if rule and not rule.get("apply"):
-                reply = self._injected_reply(rule)
-            else:
-                reply = self._checked_dispatch(req)
-                if rule:
-                    reply = self._injected_reply(rule)
+            reply = run_with_injection(self._take_injection(req),
+                                       lambda: self._checked_dispatch(req), self._injected_reply)
         finally:
             self._limit_leave(started)
         reply.headers.setdefault("OData-Version", "4.0")

@@ -9,6 +9,7 @@ default 1), then the emulator's own reply fields (``status``, ``body``,
 import re
 import signal
 import threading
+import time
 from http.server import ThreadingHTTPServer
 
 
@@ -77,6 +78,18 @@ def take_injection(lock, rules, method, path):
                 rules.remove(rule)
             return dict(rule)
     return None
+
+
+def run_with_injection(rule, dispatch, injected_reply):
+    """A taken rule (or None) around the real handler: its ``delay_ms``
+    first; then its reply instead of the handler's, or, with ``apply``, its
+    reply after the handler has changed the state (the answer is lost)."""
+    if rule and rule.get("delay_ms"):
+        time.sleep(float(rule["delay_ms"]) / 1000.0)
+    if rule and not rule.get("apply"):
+        return injected_reply(rule)
+    reply = dispatch()
+    return injected_reply(rule) if rule else reply
 
 
 def serve_until_signal(emulator, port_file, name):

@@ -53,7 +53,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from emulator_common import ServedEmulator, serve_until_signal, take_injection
+from emulator_common import ServedEmulator, run_with_injection, serve_until_signal, take_injection
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_TYPES = (None, "problem", "incident", "question", "task")
@@ -1130,15 +1130,8 @@ class ZendeskEmulator(ServedEmulator):
         limited, headers = self._rate_limit(req)
         if limited is not None:
             return limited
-        rule = self._take_injection(req)
-        if rule and rule.get("delay_ms"):
-            time.sleep(float(rule["delay_ms"]) / 1000.0)
-        if rule and not rule.get("apply"):
-            reply = self._injected_reply(rule)
-        else:
-            reply = self._dispatch(req)
-            if rule:
-                reply = self._injected_reply(rule)
+        reply = run_with_injection(self._take_injection(req), lambda: self._dispatch(req),
+                                   self._injected_reply)
         reply.headers = {**headers, **reply.headers}
         return reply
 
