@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -26,11 +25,17 @@ DEFAULT_BIN = os.path.join(ROOT, "build", "test", "services", "pop", "callbus-po
 
 
 class PopService(e2e.TicketService):
-    """callbus-pop, configured for one test module (its topics, its group)."""
+    """callbus-pop, configured for one test module (its topics, its group).
+    The base class finds its ports from "pop listening on" / "pop admin
+    listening on" (SERVICE)."""
+
+    SERVICE = "pop"
+    BIN_ENV = "CALLBUS_POP_BIN"
+    DEFAULT_BIN = DEFAULT_BIN
 
     def __init__(self, topics, group, logdir, name, env=None):  # noqa: D107 - no emulator here
         self.topics, self.group, self.name = topics, group, name
-        self.bin = os.environ.get("CALLBUS_POP_BIN", DEFAULT_BIN)
+        self.bin = os.environ.get(self.BIN_ENV, self.DEFAULT_BIN)
         self.logpath = os.path.join(logdir, f"{name}.log")
         self.env = {
             "CALLBUS_KAFKA_BROKERS": BROKERS,
@@ -52,17 +57,6 @@ class PopService(e2e.TicketService):
         self.port = None
         self.admin_port = None
         self.starts = 0
-
-    def _port(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
-                                 + self.log_tail())
-        m = re.search(r"pop listening on [^\"]*:(\d+)", self._log_since_start())
-        return int(m.group(1)) if m else None
-
-    def _admin_port(self):
-        m = re.search(r"pop admin listening on [^\"]*:(\d+)", self._log_since_start())
-        return int(m.group(1)) if m else None
 
     def idle(self):
         return self.metrics().get("pop_events_in_flight", 1) == 0
