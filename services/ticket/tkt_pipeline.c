@@ -182,13 +182,20 @@ static void replace_ref(char *field, size_t sz, const char *ref, const char *id)
 }
 #define REPLACE(field, ref, id) replace_ref(field, sizeof(field), ref, id)
 
-/* Puts a created id wherever the plan used its placeholder. */
+/* Puts a created id wherever the plan used its placeholder. A placeholder
+ * names the last creation of its kind before it (tkt_rules.c op_find), and
+ * the state's the last one of the plan: a split transfer's idle leg (R-T4,
+ * created first, not remembered) must not take the new leg's binding. */
 static void resolve(job_t *j, const char *ref, const char *id)
 {
-    for (size_t i = j->creation + 1; i < j->n_ops; i++) {
-        REPLACE(j->ops[i].ticket_id, ref, id);
-        REPLACE(j->ops[i].requester_id, ref, id);
+    tkt_op_kind_t kind = j->ops[j->creation].kind;
+    size_t next = j->creation + 1;
+    for (; next < j->n_ops && j->ops[next].kind != kind; next++) {
+        REPLACE(j->ops[next].ticket_id, ref, id);
+        REPLACE(j->ops[next].requester_id, ref, id);
     }
+    if (next < j->n_ops)
+        return; /* a later creation of this kind owns the rest */
     REPLACE(j->call.ticket_id, ref, id);
     REPLACE(j->call.contact_id, ref, id);
     for (size_t i = 0; i < j->call.n_legs; i++)
