@@ -24,6 +24,7 @@ typedef struct {
     int bulk_creates, bulk_created;        /* bulk creation requests, and creations they carried */
     char solve_on_status_read[TKT_ID_MAX]; /* "a person solves it just before the write" */
     char solved[TKT_ID_MAX];
+    char last_written[TKT_ID_MAX]; /* the ticket the last update or bulk update wrote */
     tkt_op_t last_created;
 } fake_t;
 
@@ -110,6 +111,7 @@ static void f_update_ticket(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, v
 {
     tkt_crm_result_t *r = answer(cb, ctx);
     fake.updates++;
+    snprintf(fake.last_written, sizeof fake.last_written, "%s", op->ticket_id);
     r->closed = status_of(op->ticket_id) == TKT_ST_SOLVED;
     r->ok = !r->closed;
 }
@@ -152,6 +154,7 @@ static void f_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_crm
     r->n_items = n;
     for (size_t i = 0; i < n; i++) {
         snprintf(r->items[i].ticket_id, sizeof r->items[i].ticket_id, "%s", ops[i].ticket_id);
+        snprintf(fake.last_written, sizeof fake.last_written, "%s", ops[i].ticket_id);
         r->items[i].ok = 1;
     }
 }
@@ -357,6 +360,36 @@ static void test_write_to_a_ticket_solved_meanwhile_goes_to_the_replacement(void
     rig_down(&r);
 }
 
+/* R-T4 split, issue 15: a call transferred before the first agent made
+ * anything of it makes two tickets in one plan, the idle leg's (closed,
+ * created first, not remembered) and the new leg's; the call is bound to
+ * the new leg's, so the end of the call is written there. */
+static void test_split_transfer_binds_the_call_to_the_new_leg_not_the_idle_one(void)
+{
+    rig_t r;
+    char call[64], leg[TKT_ID_MAX];
+    ASSERT_EQ_INT(rig_up(&r), 0);
+    pol.transfer = TKT_TRANSFER_SPLIT;
+    snprintf(call, sizeof call, "call-%lld-t", (long long)cmn_time_now_ms());
+    cmn_event_t tr = event("tr", CMN_EV_TRANSFERRED, call, "+390612345670");
+    if (cmn_event_set(&tr.agent.provider_id, "1077") || cmn_event_set(&tr.agent.crm_id, "900002") ||
+        cmn_event_set(&tr.previous_agent.provider_id, "1042") ||
+        cmn_event_set(&tr.previous_agent.crm_id, "900001"))
+        abort();
+    submit(&r, tr);
+    ASSERT_TRUE(run_until(1));
+    ASSERT_EQ_INT(fake.tickets, 2);
+    ASSERT_TRUE(strstr(fake.last_created.external_id, "-leg-2") != NULL);
+    snprintf(leg, sizeof leg, "%d", fake.next_id); /* the new leg's ticket: made last */
+    submit(&r, event("end", CMN_EV_ENDED, call, "+390612345670"));
+    ASSERT_TRUE(run_until(2));
+    ASSERT_EQ_INT(done_ok, 2);
+    ASSERT_EQ_INT(fake.tickets, 2);
+    ASSERT_EQ_STR(fake.last_written, leg);
+    tkt_policy_defaults(&pol);
+    rig_down(&r);
+}
+
 static cmn_event_t abandoned(const char *call_id, const char *number)
 {
     cmn_event_t ev = event("end", CMN_EV_ENDED, call_id, number);
@@ -458,6 +491,7 @@ int main(void)
     static const test_case_t cases[] = {
         TEST_CASE(test_answered_call_once_and_replay_harmless),
         TEST_CASE(test_write_to_a_ticket_solved_meanwhile_goes_to_the_replacement),
+        TEST_CASE(test_split_transfer_binds_the_call_to_the_new_leg_not_the_idle_one),
         TEST_CASE(test_unanswered_calls_are_created_in_bulk),
         TEST_CASE(test_an_answered_call_behind_a_bulk_creation_sends_it_at_once),
         TEST_CASE(test_status_read_before_reuse_waits_for_the_window_unless_an_agent_waits)};
