@@ -105,6 +105,8 @@ def test_three_missed_then_callback_answered(w):
     assert len(grouped) == 1
     mt = grouped[0]
     assert mt["status"] == "open" and "callbus_missed" in mt["tags"]
+    assert mt["assignee_id"] == int(A2)  # the last agent the calls were offered to (R-M1)
+    assert not [p for s in missed for p in w.pops_of(A2, s) if p["kind"] == "ticket"]
     back = session()
     for name in ("handset", "end_answered"):
         w.ingest.callgear(name.split("_")[0], callgear_doc(name, back, phone, A1, talk_s=40))
@@ -146,12 +148,17 @@ def test_voicemail_while_an_open_ticket_exists(w):
 def test_outbound_from_a_missed_call_ticket(w):
     """R-O1, R-M3 (c): agent 1 calls the customer from their missed-call
     ticket (CallGear callout with the ticket id), the customer answers: the
-    call is on that ticket, which ends pending; no other ticket."""
+    agent is popped that ticket, the call is on it, and it ends pending; no
+    other ticket."""
     phone = number()
     w.ingest.callgear("end", callgear_doc("end_missed", session(), phone, A2))
     [mt] = missed_e2e_wait(w, phone, 1)
     out = session()
     w.ingest.callgear("callout", callgear_doc("callout", out, phone, A1, ticket_id=mt["id"]))
+    answered = callgear_doc("handset", out, phone, A1, ticket_id=mt["id"])
+    answered["call_info"]["direction"] = "out"
+    w.ingest.callgear("handset", answered)
+    w.wait_pop(A1, out, ticket_id=mt["id"])  # R-P3: outbound.answered pops the call's ticket
     end = callgear_doc("end_outbound", out, phone, A1, ticket_id=mt["id"], talk_s=55)
     end["call_info"]["is_lost"] = False
     w.ingest.callgear("end", end)
