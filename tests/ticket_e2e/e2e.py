@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 
 from zendesk_emulator import ZendeskEmulator  # noqa: E402
 
+import crm_view  # noqa: E402  (the CRM-neutral view of the emulators, issue 13)
+
 EMAIL, TOKEN = "callbus@example.com", "e2e-secret"
 IVR_TOKEN = "ivr-e2e-token"
 BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39192")
@@ -387,7 +389,9 @@ class TicketService:
     DEFAULT_BIN = DEFAULT_BIN
     CONSUMER = True  # start() waits for its partitions
 
-    def __init__(self, emu, topics, group, logdir, name, env=None):
+    def __init__(self, emu, topics, group, logdir, name, env=None, crm_env=None):
+        """crm_env: the CRM's settings (crm_view's service_env()); Zendesk's
+        for `emu` when None."""
         self.emu, self.topics, self.group = emu, topics, group
         self.bin = os.environ.get(self.BIN_ENV, self.DEFAULT_BIN)
         self.name = name
@@ -404,18 +408,14 @@ class TicketService:
             "CALLBUS_ADMIN_PORT": "0",
             "CALLBUS_LOG_LEVEL": "debug",
             "CALLBUS_DEFAULT_COUNTRY": "IT",
-            "CALLBUS_ZENDESK_URL": emu.url,
-            "CALLBUS_ZENDESK_EMAIL": EMAIL,
-            "CALLBUS_ZENDESK_TOKEN": TOKEN,
-            "CALLBUS_CRM_RATE_LIMIT": "700",
             "CALLBUS_TICKET_BATCH_WINDOW_S": "1",
-            "CALLBUS_TICKET_FIELDS": FIELDS_ENV,
             # Calls of other runs left open in the shared Redis must never be
             # "timed out" into this run's emulator: only calls older than
             # their state's TTL would qualify, and those have no state left.
             "CALLBUS_TICKET_MAX_CALL_AGE_S": "604800",
             "CALLBUS_SHUTDOWN_GRACE_MS": "15000",
         }
+        self.env.update(zendesk_env(emu) if crm_env is None else crm_env)
         self.env.update(env or {})
         self.proc = None
         self.port = None
@@ -565,6 +565,18 @@ class TicketService:
 
 # ---------------------------------------------------------------- fixtures
 
+def zendesk_env(emu):
+    """ticket-service's settings for the Zendesk emulator `emu`."""
+    return {"CALLBUS_ZENDESK_URL": emu.url, "CALLBUS_ZENDESK_EMAIL": EMAIL,
+            "CALLBUS_ZENDESK_TOKEN": TOKEN, "CALLBUS_CRM_RATE_LIMIT": "700",
+            "CALLBUS_TICKET_FIELDS": FIELDS_ENV}
+
+
+# The CRMs a parameterised scenario module runs against (`crm` param of its
+# module-scoped stack fixture): Dynamics is skipped while the binary lacks it.
+CRM_PARAMS = crm_view.crm_params(os.environ.get("CALLBUS_TICKET_BIN", DEFAULT_BIN))
+
+
 def make_emulator(rate_limit=700):
     emu = Emulator("127.0.0.1", 0, EMAIL, TOKEN, rate_limit)
     emu.start()
@@ -573,10 +585,13 @@ def make_emulator(rate_limit=700):
 
 
 class Stack:
-    """What a test module works with: emulator, topics, the service."""
+    """What a test module works with: emulator, topics, the service, and
+    `crm`, the CRM-neutral view (crm_view.py) with the CRM's agents."""
 
-    def __init__(self, emu, topics, svc):
+    def __init__(self, emu, topics, svc, crm=None):
         self.emu, self.topics, self.svc = emu, topics, svc
+        self.crm = crm if crm is not None else crm_view.ZendeskView(emu)
+        self.agent1, self.agent2, self.agent3 = self.crm.agents
 
     def produce(self, *events, **kw):
         self.topics.produce(*events, **kw)
@@ -586,14 +601,26 @@ def module_prefix():
     return "t%s%02d." % (RUN, next(_prefixes))
 
 
-def start_stack(request, logdir, env=None, name=None, rate_limit=700):
+def start_stack(request, logdir, env=None, name=None, rate_limit=700, crm="zendesk"):
     """Emulator + topics + a started ticket-service for one module
-    (`request`: the pytest request, or None with a `name`)."""
-    emu = make_emulator(rate_limit)
+    (`request`: the pytest request, or None with a `name`), against `crm`
+    (zendesk or dynamics). `env` is a dict, or a function of the CRM view
+    giving one (settings naming the CRM's agents)."""
     prefix = module_prefix()
     topics = Topics(prefix)
+    if crm == "zendesk":
+        emu = make_emulator(rate_limit)
+        view = crm_view.ZendeskView(emu)
+    else:
+        emu = crm_view.make_dynamics_emulator()
+        view = crm_view.DynamicsView(emu, ticket_events=topics.ticket_events)
+    if callable(env):
+        env = env(view)
     name = name or request.module.__name__.rsplit(".", 1)[-1]
-    svc = TicketService(emu, topics, f"ticket-e2e-{prefix.rstrip('.')}", logdir, name, env)
+    if crm != "zendesk":
+        name += f"-{crm}"
+    svc = TicketService(emu, topics, f"ticket-e2e-{prefix.rstrip('.')}", logdir, name, env,
+                        crm_env=view.service_env())
     try:
         svc.start()
     except BaseException:
@@ -601,7 +628,7 @@ def start_stack(request, logdir, env=None, name=None, rate_limit=700):
             svc.proc.kill()
         emu.stop()
         raise
-    return Stack(emu, topics, svc)
+    return Stack(emu, topics, svc, view)
 
 
 def finish_stack(stack):
