@@ -282,8 +282,8 @@ def make_dynamics_emulator():
 
 class DynamicsView:
     """The Dynamics emulator seen neutrally. `ticket_events` (a callable
-    returning ticket-events' messages as [(key, value)]) tells which cases a
-    call created: Dataverse keeps no external id column, the adapter derives
+    returning ticket-events' messages as [(key, value)]) tells which cases
+    are a call's: Dataverse keeps no external id column, the adapter derives
     the case's GUID from it (docs/dynamics.md)."""
 
     name = "dynamics"
@@ -350,14 +350,17 @@ class DynamicsView:
             return None if row is None else self._ticket(copy.deepcopy(row))
 
     def tickets_of_call(self, call_id):
-        """Cases ticket-service said it created for the call (ticket events
-        with created: true), as they are in the emulator."""
+        """Cases first announced on ticket-events for this call: the ones
+        created for it (or pre-created by the IVR for it, R-T8), not an
+        earlier call's case it reused (R-T2). A case's announcements share
+        the customer's number, the message key, so they are in one
+        partition, in order."""
         assert self.ticket_events is not None, "DynamicsView needs ticket_events for this"
-        ids = []
+        first = {}
         for _, v in self.ticket_events():
-            if v.get("call_id") == call_id and v.get("created") is True \
-                    and v.get("ticket_id") not in ids:
-                ids.append(v["ticket_id"])
+            if v.get("ticket_id"):
+                first.setdefault(v["ticket_id"], v.get("call_id"))
+        ids = [tid for tid, cid in first.items() if cid == call_id]
         return [t for t in (self.ticket(i) for i in ids) if t is not None]
 
     def contacts_with_phone(self, number):

@@ -194,6 +194,10 @@ class Emulator(ZendeskEmulator):
 
 
 def field(ticket, fid):
+    """A custom field's value, of a Zendesk ticket view or of a neutral
+    ticket of crm_view (its "fields")."""
+    if "custom_fields" not in ticket:
+        return ticket["fields"][fid]
     for f in ticket["custom_fields"]:
         if f["id"] == fid:
             return f["value"]
@@ -694,3 +698,44 @@ def wait_comment(emu, tid, needle, timeout=15):
 
 def comments_with(ticket, needle):
     return [c for c in ticket["comments"] if needle in c["body"]]
+
+
+def zendesk_only(stack, why):
+    """Skips a check of a Zendesk-only feature when the module runs against another CRM."""
+    if stack.crm.name != "zendesk":
+        import pytest
+        pytest.skip(f"Zendesk only: {why}")
+
+
+def assert_crm_requests_conform(stack, since=0):
+    """Every request ticket-service sent the CRM is well-formed for it:
+    Zendesk: valid for its OpenAPI document (assert_requests_conform);
+    Dynamics: every Web API request carries OData-Version 4.0 (or
+    MaxVersion) and a Bearer token, every 401 was followed by a token
+    fetch, and none named a column or entity set the emulator's $metadata
+    lacks (0x80060888) or was refused for its shape (400)."""
+    if stack.crm.name == "zendesk":
+        return assert_requests_conform(stack.emu, since)
+    entries = [e for e in stack.crm.requests(since) if e["kind"] == "api"]
+    assert entries, "no request logged"
+    problems = []
+    for e in entries:
+        h = e["headers"]
+        what = f"{e['method']} {e['path']}?{e['query']} -> {e['status']}"
+        if (h.get("odata-version") or h.get("odata-maxversion")) != "4.0":
+            problems.append(f"{what}: OData-Version {h.get('odata-version')!r}")
+        if not e["authorization_present"]:
+            problems.append(f"{what}: no Authorization")
+        err = (e.get("response") or {}).get("error") if isinstance(e.get("response"), dict) \
+            else None
+        if e["status"] == 400 or (isinstance(err, dict) and err.get("code") == "0x80060888"):
+            problems.append(f"{what}: refused {json.dumps(e.get('response'))[:300]} for "
+                            f"{json.dumps(e['body'])[:300]}")
+    tokens = [e for e in stack.crm.requests(since) if e["kind"] == "token"]
+    assert tokens, "no token was fetched"
+    bad_tokens = [e for e in tokens if e["body"].get("grant_type") != "client_credentials"
+                  or not e["body"].get("scope", "").endswith("/.default")]
+    problems += [f"token request {e['body']}" for e in bad_tokens]
+    assert not problems, f"{len(problems)} of {len(entries)} requests do not conform:\n" + \
+        "\n".join(problems[:20])
+    return len(entries)

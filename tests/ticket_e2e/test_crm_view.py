@@ -237,12 +237,15 @@ def test_dynamics_tickets_of_call_are_the_cases_ticket_service_created(dyn):
     contact = dyn.seed_contact("C", new_number())
     t1 = dyn.seed_ticket("Call from x", contact["id"])
     t2 = dyn.seed_ticket("Call from x again", contact["id"])
+    t3 = dyn.seed_ticket("IVR case", contact["id"])
     dyn.events[:] = [("k", {"call_id": "call-a", "ticket_id": t1["id"], "created": True}),
                      ("k", {"call_id": "call-a", "ticket_id": t1["id"], "created": False}),
                      ("k", {"call_id": "call-b", "ticket_id": t1["id"], "created": False}),
-                     ("k", {"call_id": "call-a", "ticket_id": t2["id"], "created": True})]
+                     ("k", {"call_id": "call-a", "ticket_id": t2["id"], "created": True}),
+                     ("k", {"call_id": "call-c", "ticket_id": t3["id"], "created": False})]
     assert [t["id"] for t in dyn.tickets_of_call("call-a")] == [t1["id"], t2["id"]]
-    assert dyn.tickets_of_call("call-b") == []  # it reused a ticket: none created for it
+    assert dyn.tickets_of_call("call-b") == []  # it reused call-a's case (R-T2)
+    assert [t["id"] for t in dyn.tickets_of_call("call-c")] == [t3["id"]]  # IVR's (R-T8)
 
 
 # ------------------------------------------------------------------ Zendesk
