@@ -128,7 +128,8 @@ class ZendeskView:
     def contact_url(self, cid):
         return f"{self.base}/agent/users/{cid}"
 
-    def new_ticket_id(self, n):
+    def example_id(self, n):
+        """Record number n as an id of this CRM's shape (made-up records)."""
         return str(n)
 
     # -- reading -------------------------------------------------------------
@@ -320,7 +321,7 @@ class DynamicsView:
     def contact_url(self, cid):
         return f"{self.base}/main.aspx?pagetype=entityrecord&etn=contact&id={cid}"
 
-    def new_ticket_id(self, n):
+    def example_id(self, n):
         return "%08x-0000-4000-8000-%012d" % (0xCA5E0000 + n % 0x10000, n)
 
     # -- reading ---------------------------------------------------------------
