@@ -99,9 +99,31 @@ def crm_params(binary):
     return params
 
 
+class _View:
+    """What both views share: fail injection through the emulators' common
+    rule format (tests/emulator/emulator_common.py); each view names its
+    operations' paths (_PATHS) and how a rule is added (_add_rule)."""
+
+    _PATHS = {}
+
+    def fail_next(self, op, status, count=1, retry_after=None):
+        """The next `count` requests of `op` (a key of _PATHS: lookup,
+        create_ticket, any...) answer `status` (429 with Retry-After, 5xx, 401)."""
+        method, regex = self._PATHS[op]
+        rule = {"path_regex": regex, "status": status, "count": count}
+        if method:
+            rule["method"] = method
+        if retry_after is not None:
+            rule["retry_after"] = retry_after
+        self._add_rule(rule)
+
+    def _add_rule(self, rule):
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------- Zendesk
 
-class ZendeskView:
+class ZendeskView(_View):
     """The Zendesk emulator (tests/ticket_e2e/e2e.py's Emulator) seen neutrally."""
 
     name = "zendesk"
@@ -227,15 +249,7 @@ class ZendeskView:
               "create_ticket": ("POST", r"^/api/v2/tickets(\.json)?$"),
               "any": (None, r"^/api/")}
 
-    def fail_next(self, op, status, count=1, retry_after=None):
-        """The next `count` requests of `op` (lookup, create_ticket, any)
-        answer `status` (429 with Retry-After, 5xx, 401)."""
-        method, regex = self._PATHS[op]
-        rule = {"path_regex": regex, "status": status, "count": count}
-        if method:
-            rule["method"] = method
-        if retry_after is not None:
-            rule["retry_after"] = retry_after
+    def _add_rule(self, rule):
         self.emu.configure(fail_next=list(self.emu.store.inject_rules) + [rule])
 
     def set_latency(self, ms):
@@ -281,7 +295,7 @@ def make_dynamics_emulator():
     return emu
 
 
-class DynamicsView:
+class DynamicsView(_View):
     """The Dynamics emulator seen neutrally. `ticket_events` (a callable
     returning ticket-events' messages as [(key, value)]) tells which cases
     are a call's: Dataverse keeps no external id column, the adapter derives
@@ -471,13 +485,7 @@ class DynamicsView:
               "token": ("POST", r"/oauth2/v2\.0/token$"),
               "any": (None, r"^/api/data/")}
 
-    def fail_next(self, op, status, count=1, retry_after=None):
-        method, regex = self._PATHS[op]
-        rule = {"path_regex": regex, "status": status, "count": count}
-        if method:
-            rule["method"] = method
-        if retry_after is not None:
-            rule["retry_after"] = retry_after
+    def _add_rule(self, rule):
         self.emu.configure(inject=[rule])
 
     def set_latency(self, ms):

@@ -635,6 +635,27 @@ def start_stack(request, logdir, env=None, name=None, rate_limit=700, crm="zende
     return Stack(emu, topics, svc, view)
 
 
+def crm_fixtures(env=None, params=None):
+    """The fixtures of a scenario module run once per CRM (issue 13):
+    `stack`, module-scoped, parameterised over `params` (CRM_PARAMS), and
+    an autouse one returning the emulator to its defaults after each test.
+    `env`: start_stack's. In the module: stack, _crm_defaults = crm_fixtures(...)."""
+    import pytest
+
+    @pytest.fixture(scope="module", params=CRM_PARAMS if params is None else params,
+                    name="stack")
+    def stack(request, logdir):
+        s = start_stack(request, logdir, env=env, crm=request.param)
+        yield s
+        finish_stack(s)
+
+    @pytest.fixture(autouse=True, name="_crm_defaults")
+    def crm_defaults(stack):
+        yield
+        stack.crm.restore_defaults()
+    return stack, crm_defaults
+
+
 def finish_stack(stack):
     try:
         if stack.svc.running():

@@ -21,29 +21,18 @@ import urllib.parse
 import pytest
 
 import crm_view
-from e2e import (CRM_PARAMS, IVR_TOKEN, RUN, Call, assert_crm_requests_conform, finish_stack,
-                 new_number, one_ticket, start_stack, wait_comment, wait_for)
+from e2e import (CRM_PARAMS, IVR_TOKEN, RUN, Call, assert_crm_requests_conform, crm_fixtures,
+                 new_number, one_ticket, wait_comment, wait_for)
 
 sys.path.insert(0, os.path.join(crm_view.ROOT, "tests", "pop"))
 import pop  # noqa: E402
 
-DYNAMICS = [p for p in CRM_PARAMS if p.values == ("dynamics",)]
-
-
-@pytest.fixture(scope="module", params=DYNAMICS or [pytest.param(
+DYNAMICS = [p for p in CRM_PARAMS if p.values == ("dynamics",)] or [pytest.param(
     "dynamics", marks=pytest.mark.skip(reason="CALLBUS_E2E_CRMS excludes dynamics"),
-    id="dynamics")])
-def stack(request, logdir):
-    s = start_stack(request, logdir, crm=request.param,
-                    env={"CALLBUS_IVR_TOKEN": IVR_TOKEN, "CALLBUS_IVR_CACHE_S": "0"})
-    yield s
-    finish_stack(s)
+    id="dynamics")]
 
-
-@pytest.fixture(autouse=True)
-def _emulator_defaults(stack):
-    yield
-    stack.crm.restore_defaults()
+stack, _crm_defaults = crm_fixtures(
+    env={"CALLBUS_IVR_TOKEN": IVR_TOKEN, "CALLBUS_IVR_CACHE_S": "0"}, params=DYNAMICS)
 
 
 _landlines = iter(range(1, 10000))

@@ -12,12 +12,11 @@ import json
 import os
 
 import jsonschema
-import pytest
 
-from e2e import (CRM_PARAMS, F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD, F_QUEUE,
-                 F_SESSION_TYPE, F_WAIT, OUR_NUMBER, ROOT, UNMAPPED, Call,
-                 assert_crm_requests_conform, comments_with, field, finish_stack, new_number,
-                 one_ticket, start_stack, wait_comment, wait_for, zendesk_only)
+from e2e import (F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD, F_QUEUE, F_SESSION_TYPE, F_WAIT,
+                 OUR_NUMBER, ROOT, UNMAPPED, Call, assert_crm_requests_conform, comments_with,
+                 crm_fixtures, field, new_number, one_ticket, wait_comment, wait_for,
+                 zendesk_only)
 
 
 def service_env(crm):
@@ -27,17 +26,7 @@ def service_env(crm):
     return env
 
 
-@pytest.fixture(scope="module", params=CRM_PARAMS)
-def stack(request, logdir):
-    s = start_stack(request, logdir, env=service_env, crm=request.param)
-    yield s
-    finish_stack(s)
-
-
-@pytest.fixture(autouse=True)
-def _emulator_defaults(stack):
-    yield
-    stack.crm.restore_defaults()
+stack, _crm_defaults = crm_fixtures(env=service_env)
 
 
 # ---------------------------------------------------------------- R-T1, R-C

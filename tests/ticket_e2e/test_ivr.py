@@ -7,11 +7,8 @@ import threading
 import time
 import urllib.parse
 
-import pytest
-
-from e2e import (CRM_PARAMS, F_TYPE, IVR_TOKEN, REDIS_URL, Call, assert_crm_requests_conform,
-                 field, finish_stack, new_call_id, new_mobile_number, new_number, start_stack,
-                 wait_comment, wait_for)
+from e2e import (F_TYPE, IVR_TOKEN, REDIS_URL, Call, assert_crm_requests_conform, crm_fixtures,
+                 field, new_call_id, new_mobile_number, new_number, wait_comment, wait_for)
 
 DEADLINE_MS = 1000
 AUTH = {"Authorization": f"Bearer {IVR_TOKEN}"}
@@ -19,20 +16,10 @@ IVR_TOKEN_PREVIOUS = "ivr-e2e-token-being-retired"
 PREVIOUS_USED = "ticket_ivr_previous_token_accepted_total"
 
 
-@pytest.fixture(scope="module", params=CRM_PARAMS)
-def stack(request, logdir):
-    s = start_stack(request, logdir, crm=request.param, env={"CALLBUS_IVR_TOKEN": IVR_TOKEN,
-                                          "CALLBUS_IVR_TOKEN_PREVIOUS": IVR_TOKEN_PREVIOUS,
-                                          "CALLBUS_IVR_DEADLINE_MS": str(DEADLINE_MS),
-                                          "CALLBUS_IVR_CACHE_S": "0"})
-    yield s
-    finish_stack(s)
-
-
-@pytest.fixture(autouse=True)
-def _emulator_defaults(stack):
-    yield
-    stack.crm.restore_defaults()
+stack, _crm_defaults = crm_fixtures(env={"CALLBUS_IVR_TOKEN": IVR_TOKEN,
+                                         "CALLBUS_IVR_TOKEN_PREVIOUS": IVR_TOKEN_PREVIOUS,
+                                         "CALLBUS_IVR_DEADLINE_MS": str(DEADLINE_MS),
+                                         "CALLBUS_IVR_CACHE_S": "0"})
 
 
 def lookup(svc, number, headers=AUTH):

@@ -4,21 +4,11 @@ ticket-service here: 1 s batch window, (Zendesk) fields mapped, no default
 assignee, outbound_unattached_closed off (CCAI)."""
 import pytest
 
-from e2e import (CRM_PARAMS, F_FROM, OUR_NUMBER, Call, assert_crm_requests_conform, comments_with,
-                 field, finish_stack, new_number, one_ticket, start_stack, wait_comment)
+from e2e import (F_FROM, OUR_NUMBER, Call, assert_crm_requests_conform, comments_with,
+                 crm_fixtures, field, new_number, one_ticket, wait_comment)
 
 
-@pytest.fixture(scope="module", params=CRM_PARAMS)
-def stack(request, logdir):
-    s = start_stack(request, logdir, crm=request.param)
-    yield s
-    finish_stack(s)
-
-
-@pytest.fixture(autouse=True)
-def _emulator_defaults(stack):
-    yield
-    stack.crm.restore_defaults()
+stack, _crm_defaults = crm_fixtures()
 
 
 def inbound_ticket(stack, number, status=None, total_s=107):
