@@ -16,7 +16,8 @@ Neutral shapes (ids are strings: Zendesk's numbers, Dynamics' GUIDs):
            unassigned (Dynamics: owned by the application user). external_id,
            tags and fields are None where the CRM has no such thing
            (Dynamics: the case id itself is derived from the external id).
-  contact  {"id", "name", "email", "phones": [...], "created"}
+  contact  {"id", "name", "email", "phones": [...], "created"} (Zendesk's
+           contacts_with_phone adds the user's "role")
   agent    {"provider_id", "crm_id", "name"}: what canonical events carry
            (the ingest agent map's output, R-I3).
 """

@@ -159,8 +159,10 @@ def test_token_expiry_mid_stream_one_refetch_nothing_lost(stack):
     calls = [Call() for _ in range(12)]
     for c in calls[:6]:
         stack.produce(c.answered(stack.agent1))
-    wait_for(lambda: all(stack.crm.tickets_of_call(c.call_id) for c in calls[:6]), 30,
-             what="the first six cases")
+    def first_six_announced():  # one read of ticket-events per poll
+        announced = {v.get("call_id") for _, v in stack.topics.ticket_events()}
+        return all(c.call_id in announced for c in calls[:6])
+    wait_for(first_six_announced, 30, interval=0.5, what="the first six cases")
     mark = stack.crm.mark()
     stack.crm.expire_tokens()
     ended = [c.ended(agent=stack.agent1) for c in calls[:6]]
