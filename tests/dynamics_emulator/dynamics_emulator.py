@@ -970,10 +970,15 @@ class DynamicsEmulator(ServedEmulator):
         path = parsed.path if parsed.path.startswith(API) else f"{API}/{parsed.path.lstrip('/')}"
         sub = Request(part["method"], path + (f"?{parsed.query}" if parsed.query else ""),
                       {**outer.headers, **part["headers"]}, body, outer.client)
-        try:
-            reply = self._dispatch(sub, batch_ids=ids)
-        except ApiError as err:
-            reply = error_reply(err)
+        def dispatch():
+            try:
+                return self._dispatch(sub, batch_ids=ids)
+            except ApiError as err:
+                return error_reply(err)
+        # Fail-next rules reach the operations inside a $batch too (matched on
+        # the operation's own method and path), so a test can fail one change
+        # set of a batch and see the others applied.
+        reply = run_with_injection(self._take_injection(sub), dispatch, self._injected_reply)
         cid = part.get("content_id")
         if cid and reply.status < 400:
             entity_id = reply.headers.get("OData-EntityId")

@@ -21,6 +21,20 @@ import e2e  # noqa: E402
 from e2e import BROKERS, REDIS_URL, RUN, Call, Topics, wait_for  # noqa: E402,F401
 
 SECRET = "pop-provisioning-secret"
+
+# Each CRM's ids and URLs as ticket-service announces them (crm_view.shape)
+# and the new-case form pop-service pops with no customer (R-P3):
+# CALLBUS_POP_NEW_CASE_URL per CRM.
+CRM_BASE = {"zendesk": "https://acme.zendesk.com", "dynamics": "https://org.crm.dynamics.com"}
+NEW_CASE_URL = {
+    "zendesk": "https://crm.example.com/tickets/new?phone={phone}",
+    "dynamics": CRM_BASE["dynamics"] + "/main.aspx?pagetype=entityrecord&etn=incident"
+                "&extraqs=telephone1%3D{phone}",
+}
+
+
+def crm_shape(crm):
+    return e2e.crm_view.shape(crm, CRM_BASE[crm])
 DEFAULT_BIN = os.path.join(ROOT, "build", "test", "services", "pop", "callbus-pop")
 
 
@@ -49,7 +63,7 @@ class PopService(e2e.TicketService):
             "CALLBUS_ADMIN_PORT": "0",
             "CALLBUS_LOG_LEVEL": "debug",
             "CALLBUS_POP_PROVISIONING_SECRET": SECRET,
-            "CALLBUS_POP_NEW_CASE_URL": "https://crm.example.com/tickets/new?phone={phone}",
+            "CALLBUS_POP_NEW_CASE_URL": NEW_CASE_URL["zendesk"],
             "CALLBUS_SHUTDOWN_GRACE_MS": "10000",
         }
         self.env.update(env or {})
@@ -179,11 +193,13 @@ class SseClient:
 
 
 def ticket_event(call, ticket_id, *, status="open", subject=None, contact=None, assignee=None,
-                 url_base="https://acme.zendesk.com/agent/tickets/"):
-    """A ticket event as ticket-service publishes it (schemas/ticket-event.schema.json)."""
+                 url_base="https://acme.zendesk.com/agent/tickets/", crm=None):
+    """A ticket event as ticket-service publishes it (schemas/ticket-event.schema.json);
+    with `crm` (crm_shape) the ticket's URL is that CRM's."""
+    url = crm.ticket_url(ticket_id) if crm is not None else f"{url_base}{ticket_id}"
     ev = {"schema_version": 1, "event_id": f"tkt-{call.call_id}-{ticket_id}",
           "call_id": call.call_id, "ticket_id": str(ticket_id),
-          "ticket_url": f"{url_base}{ticket_id}", "status": status, "ticket_kind": "call",
+          "ticket_url": url, "status": status, "ticket_kind": "call",
           "occurred_at": e2e.iso_ms(time.time())}
     if call.number:
         ev["customer_number"] = call.number

@@ -1,15 +1,19 @@
 """callbus-pop end to end on one replica: the session API and its token
 rules (R-P1), pops for ringing, answer, transfer and a ticket bound after
 the answer (R-P2..R-P4), reconnects with Last-Event-ID and one agent never
-seeing another's pop (R-P5), agent actions onto agent-actions (R-P6)."""
+seeing another's pop (R-P5), agent actions onto agent-actions (R-P6).
+
+The pops whose ids and URLs are the CRM's (tickets, contacts, agents, the
+new-case form) run once per CRM (issue 13: the `crm_pop` fixture)."""
 import json
 import subprocess
 import time
 
+import pytest
+
 import pop
 from pop import Call
 
-A1, A2 = pop.e2e.AGENT1, pop.e2e.AGENT2
 
 
 def test_login_needs_the_provisioning_secret(svc):
@@ -86,45 +90,49 @@ def test_a_new_login_ends_the_old_token(svc):
     assert svc.as_agent(new, "GET", "/v1/sessions/me")[0] == 200
 
 
-def test_ringing_answer_then_ticket(svc, topics):
-    token = svc.agent(A1["crm_id"], A1["provider_id"])
+def test_ringing_answer_then_ticket(crm_pop):
+    svc, topics, crm, a1 = crm_pop.svc, crm_pop.topics, crm_pop.crm, crm_pop.agent1
+    token = svc.agent(a1["crm_id"], a1["provider_id"])
     sse = svc.stream(token)
     call = Call()
-    topics.produce(call.offered(A1))
+    topics.produce(call.offered(a1))
     ring = sse.wait_kind(call, "incoming")  # R-P2
     assert ring["caller"] == {"number": call.number, "name": None, "email": None,
                               "company": None, "known": False}
-    assert ring["queue"] == "billing" and ring["agent_crm_id"] == A1["crm_id"]
-    topics.produce(call.answered(A1))
+    assert ring["queue"] == "billing" and ring["agent_crm_id"] == a1["crm_id"]
+    topics.produce(call.answered(a1))
     first = sse.wait_kind(call, "new_case")  # R-P3: no customer, no ticket yet
-    assert first["crm_url"].startswith("https://crm.example.com/tickets/new?phone=%2B39")
+    form = pop.NEW_CASE_URL[crm.name].split("{phone}")[0]
+    assert first["crm_url"].startswith(form + "%2B39"), first["crm_url"]
     status, me, _ = svc.as_agent(token, "GET", "/v1/sessions/me")
     assert me["current_call"] == call.call_id  # R-P1: the call the agent is on
+    tid, cid = crm.example_id(5001), crm.example_id(77)
     pop.produce_ticket_events(topics, pop.ticket_event(
-        call, 5001, subject="Call from " + call.number,
-        contact={"id": "77", "url": "https://acme.zendesk.com/agent/users/77", "name": "Ada"}))
+        call, tid, subject="Call from " + call.number, crm=crm,
+        contact={"id": cid, "url": crm.contact_url(cid), "name": "Ada"}))
     tp = sse.wait_kind(call, "ticket")  # followed by the ticket pop
-    assert tp["crm_url"] == "https://acme.zendesk.com/agent/tickets/5001"
-    assert tp["ticket"] == {"id": "5001", "url": "https://acme.zendesk.com/agent/tickets/5001",
+    assert tp["crm_url"] == crm.ticket_url(tid)
+    assert tp["ticket"] == {"id": tid, "url": crm.ticket_url(tid),
                             "subject": "Call from " + call.number, "status": "open"}
     assert tp["caller"]["name"] == "Ada" and tp["caller"]["known"]
-    topics.produce(call.ended(agent=A1))
+    topics.produce(call.ended(agent=a1))
     pop.wait_for(lambda: svc.as_agent(token, "GET", "/v1/sessions/me")[1]["current_call"] is None,
                  what="the current call to clear")
     sse.close()
 
 
-def test_ticket_known_at_answer_pops_the_ticket_once(svc, topics):
-    token = svc.agent("910003")
-    agent = {"provider_id": "3003", "crm_id": "910003", "name": "Three"}
+def test_ticket_known_at_answer_pops_the_ticket_once(crm_pop):
+    svc, topics, crm, agent = crm_pop.svc, crm_pop.topics, crm_pop.crm, crm_pop.agent3
+    token = svc.agent(agent["crm_id"])
     sse = svc.stream(token)
     call = Call()
-    pop.produce_ticket_events(topics, pop.ticket_event(call, 5002))
+    tid = crm.example_id(5002)
+    pop.produce_ticket_events(topics, pop.ticket_event(call, tid, crm=crm))
     svc.wait_idle()
     topics.produce(call.answered(agent))
-    sse.wait_kind(call, "ticket")
+    assert sse.wait_kind(call, "ticket")["crm_url"] == crm.ticket_url(tid)
     # A replay of both events pops nothing new (one pop id).
-    pop.produce_ticket_events(topics, pop.ticket_event(call, 5002))
+    pop.produce_ticket_events(topics, pop.ticket_event(call, tid, crm=crm))
     topics.produce(call.answered(agent))
     marker = Call()
     topics.produce(marker.answered(agent))
@@ -133,16 +141,19 @@ def test_ticket_known_at_answer_pops_the_ticket_once(svc, topics):
     sse.close()
 
 
-def test_transfer_pops_the_receiving_agent(svc, topics):
-    t1, t2 = svc.agent(A1["crm_id"], A1["provider_id"]), svc.agent(A2["crm_id"], A2["provider_id"])
+def test_transfer_pops_the_receiving_agent(crm_pop):
+    svc, topics, crm = crm_pop.svc, crm_pop.topics, crm_pop.crm
+    a1, a2 = crm_pop.agent1, crm_pop.agent2
+    t1, t2 = svc.agent(a1["crm_id"], a1["provider_id"]), svc.agent(a2["crm_id"], a2["provider_id"])
     s1, s2 = svc.stream(t1), svc.stream(t2)
     call = Call()
-    pop.produce_ticket_events(topics, pop.ticket_event(call, 5003))
-    topics.produce(call.answered(A1))
+    tid = crm.example_id(5003)
+    pop.produce_ticket_events(topics, pop.ticket_event(call, tid, crm=crm))
+    topics.produce(call.answered(a1))
     s1.wait_kind(call, "ticket")
-    topics.produce(call.transferred(A2, A1))
+    topics.produce(call.transferred(a2, a1))
     got = s2.wait_kind(call, "ticket")  # R-P4
-    assert got["agent_crm_id"] == A2["crm_id"]
+    assert got["agent_crm_id"] == a2["crm_id"] and got["crm_url"] == crm.ticket_url(tid)
     assert svc.as_agent(t2, "GET", "/v1/sessions/me")[1]["current_call"] == call.call_id
     s1.close()
     s2.close()
@@ -232,11 +243,13 @@ def test_bad_last_event_id_is_400(svc):
     assert c.status == 400
 
 
-def test_agent_action_goes_to_agent_actions(svc, topics):
-    token = svc.agent(A1["crm_id"], A1["provider_id"])
+def test_agent_action_goes_to_agent_actions(crm_pop):
+    svc, topics, crm, a1 = crm_pop.svc, crm_pop.topics, crm_pop.crm, crm_pop.agent1
+    token = svc.agent(a1["crm_id"], a1["provider_id"])
     other = svc.agent("910010")
     call = Call()
-    topics.produce(call.answered(A1))
+    tid = crm.example_id(4242)
+    topics.produce(call.answered(a1))
     sse = svc.stream(token)
     sse.wait_kind(call, "new_case")
     status, body, _ = svc.as_agent(other, "POST", "/v1/actions",
@@ -247,7 +260,7 @@ def test_agent_action_goes_to_agent_actions(svc, topics):
     assert status == 400 and body["field"] == "ticket_id"
     status, body, _ = svc.as_agent(token, "POST", "/v1/actions",
                                    {"action": "call.retargeted", "call_id": call.call_id,
-                                    "ticket_id": "4242"})
+                                    "ticket_id": tid})
     assert status == 202, body
     out = subprocess.run(["kcat", "-b", pop.BROKERS, "-C", "-t", topics.prefix + "agent-actions",
                           "-o", "beginning", "-e", "-J", "-q"], capture_output=True, text=True,
@@ -255,8 +268,8 @@ def test_agent_action_goes_to_agent_actions(svc, topics):
     msgs = [json.loads(l) for l in out.splitlines() if l.strip()]
     acts = [json.loads(m["payload"]) for m in msgs]
     mine = [a for a in acts if a["action_id"] == body["action_id"]]
-    assert len(mine) == 1 and mine[0]["ticket_id"] == "4242"
-    assert mine[0]["agent_crm_id"] == A1["crm_id"] and mine[0]["customer_number"] == call.number
+    assert len(mine) == 1 and mine[0]["ticket_id"] == tid
+    assert mine[0]["agent_crm_id"] == a1["crm_id"] and mine[0]["customer_number"] == call.number
     assert [m["key"] for m in msgs if json.loads(m["payload"])["action_id"] ==
             body["action_id"]] == [call.number]
     sse.close()
@@ -292,28 +305,29 @@ def test_a_new_login_ends_the_old_tokens_open_streams(svc, topics):
     s_new.close()
 
 
-def test_several_contacts_are_offered_and_one_picked(svc, topics):
+def test_several_contacts_are_offered_and_one_picked(crm_pop):
     """R-C4: ticket-service's candidates (ticket event `contacts`) are on the
     ticket pop for the agent to pick from; the pick goes to agent-actions as
     contact.picked (ticket-service moves the ticket: tests/pop/test_browser.py)."""
-    agent = {"provider_id": "p15", "crm_id": "910015", "name": "Fifteen"}
+    svc, topics, crm, agent = crm_pop.svc, crm_pop.topics, crm_pop.crm, crm_pop.agent2
     token = svc.agent(agent["crm_id"])
     sse = svc.stream(token)
     call = Call()
     topics.produce(call.answered(agent))
-    ev = pop.ticket_event(call, 5015, subject="Call from " + call.number,
-                          contact={"id": "81", "name": "Newer"})
-    ev["contacts"] = [{"id": "81", "name": "Newer", "url": "https://acme.zendesk.com/agent/users/81"},
-                      {"id": "80", "name": "Older", "email": "older@example.com"}]
+    newer, older = crm.example_id(81), crm.example_id(80)
+    ev = pop.ticket_event(call, crm.example_id(5015), subject="Call from " + call.number,
+                          contact={"id": newer, "name": "Newer"}, crm=crm)
+    ev["contacts"] = [{"id": newer, "name": "Newer", "url": crm.contact_url(newer)},
+                      {"id": older, "name": "Older", "email": "older@example.com"}]
     pop.e2e.validate_with_schema("ticket-event.schema.json", ev)
     pop.produce_ticket_events(topics, ev)
     tp = sse.wait_kind(call, "ticket")
     pop.check_pop(tp)
-    assert [(c["id"], c["name"]) for c in tp["contacts"]] == [("81", "Newer"), ("80", "Older")]
+    assert [(c["id"], c["name"]) for c in tp["contacts"]] == [(newer, "Newer"), (older, "Older")]
     assert tp["caller"]["name"] == "Newer" and tp["ticket"]["subject"] == "Call from " + call.number
     status, body, _ = svc.as_agent(token, "POST", "/v1/actions",
                                    {"action": "contact.picked", "call_id": call.call_id,
-                                    "contact_id": "80"})
+                                    "contact_id": older})
     assert status == 202, body
     sse.close()
 
@@ -367,7 +381,8 @@ class FakeIvr:
         self.server.shutdown()
 
 
-def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir):
+@pytest.mark.parametrize("crm", pop.e2e.crm_view.crms_to_run())
+def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir, crm):
     """R-P2: the ringing notice carries the caller's contact fields from
     ticket-service's cached IVR look-up; a look-up slower than
     CALLBUS_POP_LOOKUP_WAIT_MS does not hold the notice (it goes as
@@ -375,24 +390,28 @@ def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir):
     the call rings, and is on the answer's pop. Topics of its own: the module's replica (no look-up) must not pop
     these calls first."""
     topics = pop.Topics(pop.e2e.module_prefix())
+    shape = pop.crm_shape(crm)
     ivr = FakeIvr("ivr-token")
     known, slow = Call(), Call()
-    ivr.contacts[known.number] = {"id": "91", "name": "Grace", "email": "grace@example.com",
-                                  "url": "https://acme.zendesk.com/agent/users/91"}
-    ivr.contacts[slow.number] = {"id": "92", "name": "Late Larry"}
+    grace = shape.example_id(91)
+    ivr.contacts[known.number] = {"id": grace, "name": "Grace", "email": "grace@example.com",
+                                  "url": shape.contact_url(grace)}
+    ivr.contacts[slow.number] = {"id": shape.example_id(92), "name": "Late Larry"}
     ivr.hold.add(slow.number)
-    svc = pop.start_pop(topics, f"pop-lookup-{pop.RUN}", logdir, "pop-lookup",
+    svc = pop.start_pop(topics, f"pop-lookup-{topics.prefix.rstrip('.')}", logdir,
+                        f"pop-lookup-{crm}",
                         {"CALLBUS_POP_LOOKUP_URL": ivr.url, "CALLBUS_POP_LOOKUP_TOKEN": "ivr-token",
-                         "CALLBUS_POP_LOOKUP_WAIT_MS": "1000"})
+                         "CALLBUS_POP_LOOKUP_WAIT_MS": "1000",
+                         "CALLBUS_POP_NEW_CASE_URL": pop.NEW_CASE_URL[crm]})
     try:
-        agent = {"provider_id": "p16", "crm_id": "910016", "name": "Sixteen"}
+        agent = shape.agents[2]
         sse = svc.stream(svc.agent(agent["crm_id"]))
         topics.produce(known.offered(agent), slow.offered(agent))
         ring = sse.wait_kind(known, "incoming")
         pop.check_pop(ring)
         assert ring["caller"] == {"number": known.number, "name": "Grace",
                                   "email": "grace@example.com", "company": None, "known": True}
-        assert ring["crm_url"] == "https://acme.zendesk.com/agent/users/91"
+        assert ring["crm_url"] == shape.contact_url(grace)
         # The held look-up is still unanswered: the notice did not wait for it.
         late = sse.wait_kind(slow, "incoming")
         assert not ivr.release.is_set() and late["caller"]["known"] is False

@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
 
 from zendesk_emulator import ZendeskEmulator  # noqa: E402
 
+import crm_view  # noqa: E402  (the CRM-neutral view of the emulators, issue 13)
+
 EMAIL, TOKEN = "callbus@example.com", "e2e-secret"
 IVR_TOKEN = "ivr-e2e-token"
 BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39192")
@@ -192,6 +194,10 @@ class Emulator(ZendeskEmulator):
 
 
 def field(ticket, fid):
+    """A custom field's value, of a Zendesk ticket view or of a neutral
+    ticket of crm_view (its "fields")."""
+    if "custom_fields" not in ticket:
+        return ticket["fields"][fid]
     for f in ticket["custom_fields"]:
         if f["id"] == fid:
             return f["value"]
@@ -387,7 +393,9 @@ class TicketService:
     DEFAULT_BIN = DEFAULT_BIN
     CONSUMER = True  # start() waits for its partitions
 
-    def __init__(self, emu, topics, group, logdir, name, env=None):
+    def __init__(self, emu, topics, group, logdir, name, env=None, crm_env=None):
+        """crm_env: the CRM's settings (crm_view's service_env()); Zendesk's
+        for `emu` when None."""
         self.emu, self.topics, self.group = emu, topics, group
         self.bin = os.environ.get(self.BIN_ENV, self.DEFAULT_BIN)
         self.name = name
@@ -404,18 +412,14 @@ class TicketService:
             "CALLBUS_ADMIN_PORT": "0",
             "CALLBUS_LOG_LEVEL": "debug",
             "CALLBUS_DEFAULT_COUNTRY": "IT",
-            "CALLBUS_ZENDESK_URL": emu.url,
-            "CALLBUS_ZENDESK_EMAIL": EMAIL,
-            "CALLBUS_ZENDESK_TOKEN": TOKEN,
-            "CALLBUS_CRM_RATE_LIMIT": "700",
             "CALLBUS_TICKET_BATCH_WINDOW_S": "1",
-            "CALLBUS_TICKET_FIELDS": FIELDS_ENV,
             # Calls of other runs left open in the shared Redis must never be
             # "timed out" into this run's emulator: only calls older than
             # their state's TTL would qualify, and those have no state left.
             "CALLBUS_TICKET_MAX_CALL_AGE_S": "604800",
             "CALLBUS_SHUTDOWN_GRACE_MS": "15000",
         }
+        self.env.update(zendesk_env(emu) if crm_env is None else crm_env)
         self.env.update(env or {})
         self.proc = None
         self.port = None
@@ -565,6 +569,18 @@ class TicketService:
 
 # ---------------------------------------------------------------- fixtures
 
+def zendesk_env(emu):
+    """ticket-service's settings for the Zendesk emulator `emu`."""
+    return {"CALLBUS_ZENDESK_URL": emu.url, "CALLBUS_ZENDESK_EMAIL": EMAIL,
+            "CALLBUS_ZENDESK_TOKEN": TOKEN, "CALLBUS_CRM_RATE_LIMIT": "700",
+            "CALLBUS_TICKET_FIELDS": FIELDS_ENV}
+
+
+# The CRMs a parameterised scenario module runs against (`crm` param of its
+# module-scoped stack fixture): Dynamics is skipped while the binary lacks it.
+CRM_PARAMS = crm_view.crm_params(os.environ.get("CALLBUS_TICKET_BIN", DEFAULT_BIN))
+
+
 def make_emulator(rate_limit=700):
     emu = Emulator("127.0.0.1", 0, EMAIL, TOKEN, rate_limit)
     emu.start()
@@ -573,10 +589,13 @@ def make_emulator(rate_limit=700):
 
 
 class Stack:
-    """What a test module works with: emulator, topics, the service."""
+    """What a test module works with: emulator, topics, the service, and
+    `crm`, the CRM-neutral view (crm_view.py) with the CRM's agents."""
 
-    def __init__(self, emu, topics, svc):
+    def __init__(self, emu, topics, svc, crm=None):
         self.emu, self.topics, self.svc = emu, topics, svc
+        self.crm = crm if crm is not None else crm_view.ZendeskView(emu)
+        self.agent1, self.agent2, self.agent3 = self.crm.agents
 
     def produce(self, *events, **kw):
         self.topics.produce(*events, **kw)
@@ -586,14 +605,26 @@ def module_prefix():
     return "t%s%02d." % (RUN, next(_prefixes))
 
 
-def start_stack(request, logdir, env=None, name=None, rate_limit=700):
+def start_stack(request, logdir, env=None, name=None, rate_limit=700, crm="zendesk"):
     """Emulator + topics + a started ticket-service for one module
-    (`request`: the pytest request, or None with a `name`)."""
-    emu = make_emulator(rate_limit)
+    (`request`: the pytest request, or None with a `name`), against `crm`
+    (zendesk or dynamics). `env` is a dict, or a function of the CRM view
+    giving one (settings naming the CRM's agents)."""
     prefix = module_prefix()
     topics = Topics(prefix)
+    if crm == "zendesk":
+        emu = make_emulator(rate_limit)
+        view = crm_view.ZendeskView(emu)
+    else:
+        emu = crm_view.make_dynamics_emulator()
+        view = crm_view.DynamicsView(emu, ticket_events=topics.ticket_events)
+    if callable(env):
+        env = env(view)
     name = name or request.module.__name__.rsplit(".", 1)[-1]
-    svc = TicketService(emu, topics, f"ticket-e2e-{prefix.rstrip('.')}", logdir, name, env)
+    if crm != "zendesk":
+        name += f"-{crm}"
+    svc = TicketService(emu, topics, f"ticket-e2e-{prefix.rstrip('.')}", logdir, name, env,
+                        crm_env=view.service_env())
     try:
         svc.start()
     except BaseException:
@@ -601,7 +632,28 @@ def start_stack(request, logdir, env=None, name=None, rate_limit=700):
             svc.proc.kill()
         emu.stop()
         raise
-    return Stack(emu, topics, svc)
+    return Stack(emu, topics, svc, view)
+
+
+def crm_fixtures(env=None, params=None):
+    """The fixtures of a scenario module run once per CRM (issue 13):
+    `stack`, module-scoped, parameterised over `params` (CRM_PARAMS), and
+    an autouse one returning the emulator to its defaults after each test.
+    `env`: start_stack's. In the module: stack, _crm_defaults = crm_fixtures(...)."""
+    import pytest
+
+    @pytest.fixture(scope="module", params=CRM_PARAMS if params is None else params,
+                    name="stack")
+    def stack(request, logdir):
+        s = start_stack(request, logdir, env=env, crm=request.param)
+        yield s
+        finish_stack(s)
+
+    @pytest.fixture(autouse=True, name="_crm_defaults")
+    def crm_defaults(stack):
+        yield
+        stack.crm.restore_defaults()
+    return stack, crm_defaults
 
 
 def finish_stack(stack):
@@ -667,3 +719,44 @@ def wait_comment(emu, tid, needle, timeout=15):
 
 def comments_with(ticket, needle):
     return [c for c in ticket["comments"] if needle in c["body"]]
+
+
+def zendesk_only(stack, why):
+    """Skips a check of a Zendesk-only feature when the module runs against another CRM."""
+    if stack.crm.name != "zendesk":
+        import pytest
+        pytest.skip(f"Zendesk only: {why}")
+
+
+def assert_crm_requests_conform(stack, since=0):
+    """Every request ticket-service sent the CRM is well-formed for it:
+    Zendesk: valid for its OpenAPI document (assert_requests_conform);
+    Dynamics: every Web API request carries OData-Version 4.0 (or
+    MaxVersion) and a Bearer token, every 401 was followed by a token
+    fetch, and none named a column or entity set the emulator's $metadata
+    lacks (0x80060888) or was refused for its shape (400)."""
+    if stack.crm.name == "zendesk":
+        return assert_requests_conform(stack.emu, since)
+    entries = [e for e in stack.crm.requests(since) if e["kind"] == "api"]
+    assert entries, "no request logged"
+    problems = []
+    for e in entries:
+        h = e["headers"]
+        what = f"{e['method']} {e['path']}?{e['query']} -> {e['status']}"
+        if (h.get("odata-version") or h.get("odata-maxversion")) != "4.0":
+            problems.append(f"{what}: OData-Version {h.get('odata-version')!r}")
+        if not e["authorization_present"]:
+            problems.append(f"{what}: no Authorization")
+        err = (e.get("response") or {}).get("error") if isinstance(e.get("response"), dict) \
+            else None
+        if e["status"] == 400 or (isinstance(err, dict) and err.get("code") == "0x80060888"):
+            problems.append(f"{what}: refused {json.dumps(e.get('response'))[:300]} for "
+                            f"{json.dumps(e['body'])[:300]}")
+    tokens = [e for e in stack.crm.requests(since) if e["kind"] == "token"]
+    assert tokens, "no token was fetched"
+    bad_tokens = [e for e in tokens if e["body"].get("grant_type") != "client_credentials"
+                  or not e["body"].get("scope", "").endswith("/.default")]
+    problems += [f"token request {e['body']}" for e in bad_tokens]
+    assert not problems, f"{len(problems)} of {len(entries)} requests do not conform:\n" + \
+        "\n".join(problems[:20])
+    return len(entries)

@@ -1,35 +1,32 @@
 """Inbound calls through the real pipeline: one scenario per rule situation
 (BEHAVIOUR.md R-I3, R-C1..R-C4, R-T1..R-T7, R-T10..R-T12, R-M1 direct mode),
-replays, ticket-events, and the OpenAPI conformance of every request sent.
+replays, ticket-events, and the conformance of every request sent.
 
-ticket-service here: 1 s batch window, custom fields mapped to the
-emulator's preset fields 1001-1009, default assignee 900003 (R-T11)."""
+Parameterised over the CRM (issue 13: zendesk, dynamics; crm_view.py reads
+either emulator the same way); checks of Zendesk-only features (tags,
+custom fields, merges, Talk's display) are marked and skipped for others.
+
+ticket-service here: 1 s batch window, (Zendesk) custom fields mapped to
+the emulator's preset fields 1001-1009, default assignee Agent Three (R-T11)."""
 import json
 import os
 
 import jsonschema
-import pytest
 
-from e2e import (AGENT1, AGENT2, AGENT3, Call, F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD,
-                 F_QUEUE, F_SESSION_TYPE, F_WAIT, OUR_NUMBER, ROOT, UNMAPPED,
-                 assert_requests_conform, comments_with, field, finish_stack, marker_count,
-                 new_number, one_ticket, start_stack, wait_comment, wait_for)
-
-DEFAULT_ASSIGNEE = 900003
+from e2e import (F_CALL_ID, F_CSAT, F_DURATION, F_FROM, F_HOLD, F_QUEUE, F_SESSION_TYPE, F_WAIT,
+                 OUR_NUMBER, ROOT, UNMAPPED, Call, assert_crm_requests_conform, comments_with,
+                 crm_fixtures, field, new_number, one_ticket, wait_comment, wait_for,
+                 zendesk_only)
 
 
-@pytest.fixture(scope="module")
-def stack(request, logdir):
-    s = start_stack(request, logdir, env={"CALLBUS_TICKET_DEFAULT_ASSIGNEE": str(DEFAULT_ASSIGNEE),
-                                          "CALLBUS_TICKET_CRM_DISPLAY": "true"})
-    yield s
-    finish_stack(s)
+def service_env(crm):
+    env = {"CALLBUS_TICKET_DEFAULT_ASSIGNEE": crm.agents[2]["crm_id"]}
+    if crm.name == "zendesk":
+        env["CALLBUS_TICKET_CRM_DISPLAY"] = "true"  # Zendesk Talk's display API
+    return env
 
 
-@pytest.fixture(autouse=True)
-def _emulator_defaults(stack):
-    yield
-    stack.emu.restore_defaults()
+stack, _crm_defaults = crm_fixtures(env=service_env)
 
 
 # ---------------------------------------------------------------- R-T1, R-C
@@ -39,54 +36,53 @@ def test_R_T1_R_C2_answered_inbound_call_gets_ticket_assigned_to_agent(stack):
     event's agent.crm_id), an internal first comment with call id, language
     and menu selection; R-T9 session-start fields; R-C2 contact created."""
     call = Call(queue="billing", language="it-IT")
-    stack.produce(call.offered(AGENT1), call.answered(AGENT1))
-    t = one_ticket(stack.emu, call)
+    stack.produce(call.offered(stack.agent1), call.answered(stack.agent1))
+    t = one_ticket(stack.crm, call)
     assert t["subject"] == f"Call from {call.number}"
-    assert t["assignee_id"] == int(AGENT1["crm_id"])
+    assert t["assignee"] == stack.agent1["crm_id"]
     assert t["status"] == "open"
-    assert "callbus" in t["tags"]
     first = t["comments"][0]
     assert first["public"] is False, "the standard data must be an internal note"
     assert f"Call ID: {call.call_id}" in first["body"]
     assert "Language: it-IT" in first["body"]
     assert "Menu selection: billing" in first["body"]
-    assert field(t, F_SESSION_TYPE) == "call"
-    assert field(t, F_FROM) == call.number
     # R-C2: no contact had the number: one was created, and requests the ticket
-    users = stack.emu.users_with_phone(call.number)
-    assert [u["id"] for u in users] == [t["requester_id"]]
-    assert users[0]["role"] == "end-user"
+    users = stack.crm.contacts_with_phone(call.number)
+    assert [u["id"] for u in users] == [t["requester"]]
+    if stack.crm.name == "zendesk":  # Zendesk-only: tags, custom fields, user roles
+        assert "callbus" in t["tags"]
+        assert field(t, F_SESSION_TYPE) == "call"
+        assert field(t, F_FROM) == call.number
+        assert users[0]["role"] == "end-user"
 
 
 def test_R_C1_R_C3_one_existing_contact_is_used(stack):
     """R-C1 look-up by phone (digits, however the CRM stored it), R-C3
     exactly one contact: the ticket is created on it, no contact is added."""
     number = new_number()
-    d = number[1:]
-    user = stack.emu.seed_user(name="Lucia Verdi", phone=f"+{d[:2]} {d[2:5]} {d[5:9]} {d[9:]}")
+    # Zendesk: stored with spaces; Dynamics: in the look-up form (national)
+    user = stack.crm.seed_contact(name="Lucia Verdi", number=number, formatted=True)
     call = Call(number=number)
-    mark = stack.emu.mark()
-    stack.produce(call.answered(AGENT1))
-    t = one_ticket(stack.emu, call)
-    assert t["requester_id"] == user["id"]
-    assert [u["id"] for u in stack.emu.users_with_phone(number)] == [user["id"]]
-    searches = [e for e in stack.emu.requests(mark)
-                if e["path"].startswith("/api/v2/search") and d in e["query_params"]["query"]]
-    assert searches, "the contact was not looked up by phone"
+    mark = stack.crm.mark()
+    stack.produce(call.answered(stack.agent1))
+    t = one_ticket(stack.crm, call)
+    assert t["requester"] == user["id"]
+    assert [u["id"] for u in stack.crm.contacts_with_phone(number)] == [user["id"]]
+    assert stack.crm.lookups(mark, number), "the contact was not looked up by phone"
 
 
 def test_R_C4_several_contacts_most_recently_created_is_used(stack):
     """R-C4: several contacts with the number and none picked: the ticket
     goes on the most recently created one (not the first, not the highest id)."""
     number = new_number()
-    older = stack.emu.seed_user(name="Old One", phone=number, created_at="2021-03-01T10:00:00Z")
-    newest = stack.emu.seed_user(name="New One", phone=number, created_at="2024-02-01T10:00:00Z")
-    middle = stack.emu.seed_user(name="Mid One", phone=number, created_at="2022-05-01T10:00:00Z")
+    older = stack.crm.seed_contact("Old One", number, created_at="2021-03-01T10:00:00Z")
+    newest = stack.crm.seed_contact("New One", number, created_at="2024-02-01T10:00:00Z")
+    middle = stack.crm.seed_contact("Mid One", number, created_at="2022-05-01T10:00:00Z")
     call = Call(number=number)
-    stack.produce(call.answered(AGENT2))
-    t = one_ticket(stack.emu, call)
-    assert t["requester_id"] == newest["id"], (older["id"], newest["id"], middle["id"])
-    assert len(stack.emu.users_with_phone(number)) == 3, "no contact may be added"
+    stack.produce(call.answered(stack.agent2))
+    t = one_ticket(stack.crm, call)
+    assert t["requester"] == newest["id"], (older["id"], newest["id"], middle["id"])
+    assert len(stack.crm.contacts_with_phone(number)) == 3, "no contact may be added"
 
 
 # ------------------------------------------------------------------- R-T2
@@ -99,23 +95,23 @@ def test_R_T2_same_queue_reuses_ticket_other_queue_gets_new_one(stack):
     first = Call(number=number, queue="billing")
     second = Call(number=number, queue="billing")
     third = Call(number=number, queue="sales")
-    mark = stack.emu.mark()
-    stack.produce(first.answered(AGENT1), first.ended())
-    t1 = one_ticket(stack.emu, first)
-    wait_for(lambda: stack.emu.ticket(t1["id"])["status"] == "pending", what="first call's end")
-    stack.produce(second.answered(AGENT2), second.ended(agent=AGENT2))
-    t1 = wait_comment(stack.emu, t1["id"], "answered by Agent Two")
+    mark = stack.crm.mark()
+    stack.produce(first.answered(stack.agent1), first.ended())
+    t1 = one_ticket(stack.crm, first)
+    wait_for(lambda: stack.crm.ticket(t1["id"])["status"] == "pending", what="first call's end")
+    stack.produce(second.answered(stack.agent2), second.ended(agent=stack.agent2))
+    t1 = wait_comment(stack.crm, t1["id"], "answered by Agent Two")
     t1 = wait_for(lambda: (lambda t: t if t["status"] == "pending" and
                            len(comments_with(t, "Call summary")) == 2 else None)(
-        stack.emu.ticket(t1["id"])), what="second call's summary on the first ticket")
-    assert stack.emu.tickets_of_call(second.call_id) == [], "R-T2: no new ticket"
-    assert t1["assignee_id"] == int(AGENT2["crm_id"])
-    stack.produce(third.answered(AGENT1))
-    t3 = one_ticket(stack.emu, third)
+        stack.crm.ticket(t1["id"])), what="second call's summary on the first ticket")
+    assert stack.crm.tickets_of_call(second.call_id) == [], "R-T2: no new ticket"
+    assert t1["assignee"] == stack.agent2["crm_id"]
+    stack.produce(third.answered(stack.agent1))
+    t3 = one_ticket(stack.crm, third)
     assert t3["id"] != t1["id"]
-    assert field(t3, F_SESSION_TYPE) == "call"
-    searches = [e for e in stack.emu.requests(mark) if e["path"].startswith("/api/v2/search")
-                and number[1:] in e["query_params"]["query"]]
+    if stack.crm.has_fields:
+        assert field(t3, F_SESSION_TYPE) == "call"
+    searches = stack.crm.lookups(mark, number)
     assert len(searches) == 1, f"contact looked up {len(searches)} times, not once"
 
 
@@ -126,19 +122,20 @@ def test_R_T3_voicemail_always_gets_a_new_ticket(stack):
     open one of the same queue; R-T11: assigned to the default assignee."""
     number = new_number()
     talk = Call(number=number, queue="billing")
-    stack.produce(talk.answered(AGENT1))
-    open_ticket = one_ticket(stack.emu, talk)
+    stack.produce(talk.answered(stack.agent1))
+    open_ticket = one_ticket(stack.crm, talk)
     vm = Call(number=number, queue="billing")
     stack.produce(vm.ended("voicemail", durations={"wait_s": 30, "total_s": 75},
                            recording={"url": f"https://rec.example.com/{vm.call_id}.mp3",
                                       "duration_s": 41}))
-    t = one_ticket(stack.emu, vm)
+    t = one_ticket(stack.crm, vm)
     assert t["id"] != open_ticket["id"]
     assert t["subject"] == f"Voicemail from {number}"
-    assert "callbus_voicemail" in t["tags"]
-    assert t["assignee_id"] == DEFAULT_ASSIGNEE
+    if stack.crm.name == "zendesk":
+        assert "callbus_voicemail" in t["tags"]
+    assert t["assignee"] == stack.agent3["crm_id"]
     assert t["status"] in ("open", "new")
-    assert len(stack.emu.ticket(open_ticket["id"])["comments"]) == 1, \
+    assert len(stack.crm.ticket(open_ticket["id"])["comments"]) == 1, \
         "the open ticket must not get the voicemail"
 
 
@@ -148,15 +145,15 @@ def test_R_T4_transfer_reassigns_the_ticket(stack):
     """R-T4 (policy reassign, the default): the ticket follows the call to
     the agent it was transferred to."""
     call = Call()
-    stack.produce(call.answered(AGENT1), call.transferred(AGENT2, AGENT1))
-    t = one_ticket(stack.emu, call)
-    t = wait_comment(stack.emu, t["id"], "Call transferred from Agent One to Agent Two")
-    assert t["assignee_id"] == int(AGENT2["crm_id"])
-    stack.produce(call.ended(agent=AGENT2))
-    t = wait_comment(stack.emu, t["id"], "Call summary")
-    assert t["assignee_id"] == int(AGENT2["crm_id"])
+    stack.produce(call.answered(stack.agent1), call.transferred(stack.agent2, stack.agent1))
+    t = one_ticket(stack.crm, call)
+    t = wait_comment(stack.crm, t["id"], "Call transferred from Agent One to Agent Two")
+    assert t["assignee"] == stack.agent2["crm_id"]
+    stack.produce(call.ended(agent=stack.agent2))
+    t = wait_comment(stack.crm, t["id"], "Call summary")
+    assert t["assignee"] == stack.agent2["crm_id"]
     assert t["status"] == "pending"
-    assert len(stack.emu.tickets_of_call(call.call_id)) == 1
+    assert len(stack.crm.tickets_of_call(call.call_id)) == 1
 
 
 # ------------------------------------------------------------------- R-T5
@@ -165,11 +162,11 @@ def test_R_T5_end_of_call_summary_pending_and_fields(stack):
     """R-T5: an internal summary (direction, from, to, agent, queue, wait,
     talk, hold, total), status pending, R-T9 end-of-call fields."""
     call = Call(queue="support")
-    stack.produce(call.answered(AGENT1, wait_s=20),
-                  call.ended(agent=AGENT1, durations={"wait_s": 20, "talk_s": 250, "hold_s": 31,
-                                                      "total_s": 301}))
-    t = one_ticket(stack.emu, call)
-    t = wait_comment(stack.emu, t["id"], "Call summary")
+    stack.produce(call.answered(stack.agent1, wait_s=20),
+                  call.ended(agent=stack.agent1, durations={"wait_s": 20, "talk_s": 250,
+                                                            "hold_s": 31, "total_s": 301}))
+    t = one_ticket(stack.crm, call)
+    t = wait_comment(stack.crm, t["id"], "Call summary")
     [summary] = comments_with(t, "Call summary")
     assert summary["public"] is False
     for line in ("Direction: inbound", f"From: {call.number}", f"To: {OUR_NUMBER}",
@@ -177,11 +174,12 @@ def test_R_T5_end_of_call_summary_pending_and_fields(stack):
                  "Hold: 31s", "Total: 5m 01s"):
         assert line in summary["body"], f"{line!r} missing from:\n{summary['body']}"
     assert t["status"] == "pending"
-    assert field(t, F_DURATION) == "301"
-    assert field(t, F_WAIT) == "20"
-    assert field(t, F_QUEUE) == "support"
-    assert field(t, F_CALL_ID) == call.call_id
-    assert field(t, F_HOLD) == "31"
+    if stack.crm.has_fields:  # R-T9 end-of-call fields (Zendesk custom fields)
+        assert field(t, F_DURATION) == "301"
+        assert field(t, F_WAIT) == "20"
+        assert field(t, F_QUEUE) == "support"
+        assert field(t, F_CALL_ID) == call.call_id
+        assert field(t, F_HOLD) == "31"
 
 
 # ------------------------------------------------------------------- R-T6
@@ -190,9 +188,10 @@ def test_R_T6_recording_link_added_as_comment(stack):
     """R-T6: the recording's link and length in a comment on the call's ticket."""
     call = Call()
     url = f"https://recordings.example.com/{call.call_id}.mp3"
-    stack.produce(call.answered(AGENT1), call.ended(agent=AGENT1), call.recording(url, 281))
-    t = one_ticket(stack.emu, call)
-    t = wait_comment(stack.emu, t["id"], url)
+    stack.produce(call.answered(stack.agent1), call.ended(agent=stack.agent1),
+                  call.recording(url, 281))
+    t = one_ticket(stack.crm, call)
+    t = wait_comment(stack.crm, t["id"], url)
     [rec] = comments_with(t, url)
     assert "4m 41s" in rec["body"]
 
@@ -201,43 +200,44 @@ def test_R_T6_recording_link_added_as_comment(stack):
 
 def test_R_T7_merged_ticket_end_of_call_and_recording_go_to_target(stack):
     """R-T7: the call's ticket A is merged into B while the call is on: the
-    end-of-call comment and the recording go to B."""
+    end-of-call comment and the recording go to B. (Zendesk only: the
+    Dynamics emulator does not merge cases.)"""
+    zendesk_only(stack, "a person merging tickets")
     call = Call()
-    stack.produce(call.answered(AGENT1))
-    a = one_ticket(stack.emu, call)
-    b = stack.emu.seed_ticket(subject="Existing case", requester_id=a["requester_id"],
-                              status="open")
-    stack.emu.merge(a["id"], b["id"])
-    assert stack.emu.ticket(a["id"])["status"] == "closed"
+    stack.produce(call.answered(stack.agent1))
+    a = one_ticket(stack.crm, call)
+    b = stack.crm.seed_ticket(subject="Existing case", requester=a["requester"], status="open")
+    stack.crm.merge(a["id"], b["id"])
+    assert stack.crm.ticket(a["id"])["status"] == "closed"
     url = f"https://recordings.example.com/{call.call_id}.mp3"
-    stack.produce(call.ended(agent=AGENT1), call.recording(url, 60))
-    b2 = wait_comment(stack.emu, b["id"], "Call summary", timeout=20)
-    b2 = wait_comment(stack.emu, b["id"], url, timeout=20)
+    stack.produce(call.ended(agent=stack.agent1), call.recording(url, 60))
+    b2 = wait_comment(stack.crm, b["id"], "Call summary", timeout=20)
+    b2 = wait_comment(stack.crm, b["id"], url, timeout=20)
     assert len(comments_with(b2, "Call summary")) == 1
     assert len(comments_with(b2, url)) == 1
-    a2 = stack.emu.ticket(a["id"])
+    a2 = stack.crm.ticket(a["id"])
     assert not comments_with(a2, "Call summary") and not comments_with(a2, url)
-    assert len(stack.emu.tickets_of_call(call.call_id)) == 1, "no new ticket for a merge"
+    assert len(stack.crm.tickets_of_call(call.call_id)) == 1, "no new ticket for a merge"
 
 
 def test_R_T7_ticket_event_names_the_merge_target(stack):
     """R-T7 with R-P3: after the merge, ticket-events must name B (the ticket
     the end of the call went to) for pop-service, not the closed A."""
+    zendesk_only(stack, "a person merging tickets")
     call = Call()
-    stack.produce(call.answered(AGENT2))
-    a = one_ticket(stack.emu, call)
-    b = stack.emu.seed_ticket(subject="Existing case", requester_id=a["requester_id"],
-                              status="open")
-    stack.emu.merge(a["id"], b["id"])
-    ended = call.ended(agent=AGENT2)
+    stack.produce(call.answered(stack.agent2))
+    a = one_ticket(stack.crm, call)
+    b = stack.crm.seed_ticket(subject="Existing case", requester=a["requester"], status="open")
+    stack.crm.merge(a["id"], b["id"])
+    ended = call.ended(agent=stack.agent2)
     stack.produce(ended)
-    wait_comment(stack.emu, b["id"], "Call summary", timeout=20)
+    wait_comment(stack.crm, b["id"], "Call summary", timeout=20)
 
     def announced():
         return [v for _, v in stack.topics.ticket_events()
                 if v.get("cause_event_id") == ended["event_id"]]
     [ev] = wait_for(announced, 15, interval=0.5, what="the end of call's ticket event")
-    assert ev["ticket_id"] == str(b["id"]), f"announced {ev['ticket_id']}, merged A={a['id']}"
+    assert ev["ticket_id"] == b["id"], f"announced {ev['ticket_id']}, merged A={a['id']}"
 
 
 # ------------------------------------------------------------------ R-T10
@@ -248,16 +248,16 @@ def test_R_T10_ticket_solved_by_a_person_is_not_reused(stack):
     one is not written to."""
     number = new_number()
     first = Call(number=number)
-    stack.produce(first.answered(AGENT1), first.ended(agent=AGENT1))
-    t1 = one_ticket(stack.emu, first)
-    t1 = wait_comment(stack.emu, t1["id"], "Call summary")
-    stack.emu.set_status(t1["id"], "solved")
+    stack.produce(first.answered(stack.agent1), first.ended(agent=stack.agent1))
+    t1 = one_ticket(stack.crm, first)
+    t1 = wait_comment(stack.crm, t1["id"], "Call summary")
+    stack.crm.set_status(t1["id"], "solved")
     n_comments = len(t1["comments"])
     second = Call(number=number)
-    stack.produce(second.answered(AGENT2))
-    t2 = one_ticket(stack.emu, second)
+    stack.produce(second.answered(stack.agent2))
+    t2 = one_ticket(stack.crm, second)
     assert t2["id"] != t1["id"]
-    after = stack.emu.ticket(t1["id"])
+    after = stack.crm.ticket(t1["id"])
     assert after["status"] == "solved" and len(after["comments"]) == n_comments
 
 
@@ -267,28 +267,28 @@ def test_R_T10_ticket_closed_during_the_call_write_goes_to_new_ticket(stack):
     R-T1; pending, R-T5); the recording that follows goes to that same new
     ticket, not to a third one."""
     call = Call()
-    stack.produce(call.answered(AGENT1))
-    t1 = one_ticket(stack.emu, call)
-    stack.emu.set_status(t1["id"], "closed")
+    stack.produce(call.answered(stack.agent1))
+    t1 = one_ticket(stack.crm, call)
+    stack.crm.set_status(t1["id"], "closed")
     url = f"https://recordings.example.com/{call.call_id}.mp3"
-    stack.produce(call.ended(agent=AGENT1))
+    stack.produce(call.ended(agent=stack.agent1))
 
     def replacement():
-        others = [t for t in stack.emu.tickets_of_call(call.call_id) if t["id"] != t1["id"]]
+        others = [t for t in stack.crm.tickets_of_call(call.call_id) if t["id"] != t1["id"]]
         return others if any(comments_with(t, "Call summary") for t in others) else None
     [t2] = wait_for(replacement, 20, what="the end of call on a new ticket")
-    assert len(stack.emu.ticket(t1["id"])["comments"]) == len(t1["comments"])
-    assert t2["requester_id"] == t1["requester_id"]
+    assert len(stack.crm.ticket(t1["id"])["comments"]) == len(t1["comments"])
+    assert t2["requester"] == t1["requester"]
     stack.produce(call.recording(url, 30))
-    wait_for(lambda: any(comments_with(t, url) for t in stack.emu.tickets_of_call(call.call_id)),
+    wait_for(lambda: any(comments_with(t, url) for t in stack.crm.tickets_of_call(call.call_id)),
              20, what="the recording")
     stack.svc.wait_idle()
-    tickets = stack.emu.tickets_of_call(call.call_id)
+    tickets = stack.crm.tickets_of_call(call.call_id)
     assert len(tickets) == 2, f"one replacement ticket expected, got " \
         f"{[(t['id'], t['external_id']) for t in tickets]}"
-    t2 = stack.emu.ticket(t2["id"])
+    t2 = stack.crm.ticket(t2["id"])
     assert comments_with(t2, url), "the recording must follow the end of call"
-    assert t2["assignee_id"] == int(AGENT1["crm_id"]), "R-T1: the answering agent's ticket"
+    assert t2["assignee"] == stack.agent1["crm_id"], "R-T1: the answering agent's ticket"
     assert t2["status"] == "pending", "R-T5: an answered call's ticket ends pending"
 
 
@@ -297,14 +297,14 @@ def test_R_T10_ticket_solved_during_the_call_is_not_written_to(stack):
     solved (not closed) during the call must not get the end-of-call
     summary nor be reopened to pending; the write goes to a new ticket."""
     call = Call()
-    stack.produce(call.answered(AGENT1))
-    t1 = one_ticket(stack.emu, call)
-    stack.emu.set_status(t1["id"], "solved")
-    stack.produce(call.ended(agent=AGENT1))
+    stack.produce(call.answered(stack.agent1))
+    t1 = one_ticket(stack.crm, call)
+    stack.crm.set_status(t1["id"], "solved")
+    stack.produce(call.ended(agent=stack.agent1))
     wait_for(lambda: any(comments_with(t, "Call summary")
-                         for t in stack.emu.tickets_of_call(call.call_id)), 20,
+                         for t in stack.crm.tickets_of_call(call.call_id)), 20,
              what="the end of call somewhere")
-    after = stack.emu.ticket(t1["id"])
+    after = stack.crm.ticket(t1["id"])
     assert after["status"] == "solved" and not comments_with(after, "Call summary")
 
 
@@ -316,11 +316,12 @@ def test_R_T11_abandoned_call_goes_to_default_assignee(stack):
     default user (never to an arbitrary agent)."""
     call = Call(queue="sales")
     stack.produce(call.ended("abandoned", durations={"wait_s": 42, "total_s": 60}))
-    t = one_ticket(stack.emu, call)
+    t = one_ticket(stack.crm, call)
     assert t["subject"] == f"Missed call from {call.number}"
-    assert t["assignee_id"] == DEFAULT_ASSIGNEE
+    assert t["assignee"] == stack.agent3["crm_id"]
     assert t["status"] == "open"
-    assert "callbus_missed" in t["tags"]
+    if stack.crm.name == "zendesk":
+        assert "callbus_missed" in t["tags"]
 
 
 def test_R_M1_missed_call_assigned_to_last_offered_agent(stack):
@@ -328,14 +329,15 @@ def test_R_M1_missed_call_assigned_to_last_offered_agent(stack):
     answered: a "Missed call" ticket, open, tagged, assigned to the last
     agent the call was offered to."""
     call = Call(queue="billing")
-    stack.produce(call.offered(AGENT1), call.missed_leg(AGENT1),
-                  call.offered(AGENT2), call.missed_leg(AGENT2),
+    stack.produce(call.offered(stack.agent1), call.missed_leg(stack.agent1),
+                  call.offered(stack.agent2), call.missed_leg(stack.agent2),
                   call.ended("missed", durations={"wait_s": 55, "total_s": 70}))
-    t = one_ticket(stack.emu, call)
+    t = one_ticket(stack.crm, call)
     assert t["subject"] == f"Missed call from {call.number}"
-    assert t["assignee_id"] == int(AGENT2["crm_id"])
+    assert t["assignee"] == stack.agent2["crm_id"]
     assert t["status"] == "open"
-    assert "callbus_missed" in t["tags"]
+    if stack.crm.name == "zendesk":
+        assert "callbus_missed" in t["tags"]
 
 
 # ------------------------------------------------------------------ R-T12
@@ -343,10 +345,11 @@ def test_R_M1_missed_call_assigned_to_last_offered_agent(stack):
 def test_R_T12_csat_added_as_comment_and_field(stack):
     """R-T12: the score in a comment and in the mapped field."""
     call = Call()
-    stack.produce(call.answered(AGENT3), call.ended(agent=AGENT3), call.csat(4, 5))
-    t = one_ticket(stack.emu, call)
-    t = wait_comment(stack.emu, t["id"], "Customer satisfaction: 4/5")
-    assert field(t, F_CSAT) == "4"
+    stack.produce(call.answered(stack.agent3), call.ended(agent=stack.agent3), call.csat(4, 5))
+    t = one_ticket(stack.crm, call)
+    t = wait_comment(stack.crm, t["id"], "Customer satisfaction: 4/5")
+    if stack.crm.has_fields:
+        assert field(t, F_CSAT) == "4"
 
 
 # ------------------------------------------------------------------- R-I3
@@ -355,16 +358,15 @@ def test_R_I3_unmapped_operator_is_ignored(stack):
     """R-I3: a call handled by an operator with no CRM agent makes no ticket
     (and no CRM request at all); it is counted."""
     before = stack.svc.metric("ticket_calls_ignored_unmapped_total")
-    mark = stack.emu.mark()
+    mark = stack.crm.mark()
     call = Call()
     stack.produce(call.answered(UNMAPPED), call.ended(agent=UNMAPPED))
     wait_for(lambda: stack.svc.metric("ticket_calls_ignored_unmapped_total") > before,
              what="the unmapped call to be counted")
     stack.svc.wait_idle()
-    assert stack.emu.tickets_of_call(call.call_id) == []
-    assert stack.emu.users_with_phone(call.number) == []
-    digits = call.number[1:]
-    assert not [e for e in stack.emu.requests(mark) if digits in json.dumps(e)]
+    assert stack.crm.tickets_of_call(call.call_id) == []
+    assert stack.crm.contacts_with_phone(call.number) == []
+    assert not stack.crm.requests_mentioning(mark, call.number)
 
 
 # ----------------------------------------------------------------- replay
@@ -375,25 +377,25 @@ def test_replayed_events_make_no_duplicate_ticket_or_comment(stack):
     window) and once more after everything was applied: one ticket, each
     comment exactly once."""
     call = Call()
-    events = [call.answered(AGENT1), call.ended(agent=AGENT1), call.recording(None, 50)]
+    events = [call.answered(stack.agent1), call.ended(agent=stack.agent1), call.recording(None, 50)]
     stack.produce(*events)
     stack.produce(*events)
-    t = one_ticket(stack.emu, call)
-    wait_comment(stack.emu, t["id"], "recordings.example.com")
+    t = one_ticket(stack.crm, call)
+    wait_comment(stack.crm, t["id"], "recordings.example.com")
     stack.svc.wait_idle()
     for ev in events:
-        assert marker_count(stack.emu, ev["event_id"]) == 1, \
-            f"{ev['type']}: comment written {marker_count(stack.emu, ev['event_id'])} times"
-    mark = stack.emu.mark()
+        assert stack.crm.marker_count(ev["event_id"]) == 1, \
+            f"{ev['type']}: comment written {stack.crm.marker_count(ev['event_id'])} times"
+    mark = stack.crm.mark()
     replayed = stack.svc.metric("ticket_events_replayed_total")
     stack.produce(*events)
     wait_for(lambda: stack.svc.metric("ticket_events_replayed_total") >= replayed + 3,
              what="the third copies to be recognised as replays")
     stack.svc.wait_idle()
-    assert len(stack.emu.tickets_of_call(call.call_id)) == 1
+    assert len(stack.crm.tickets_of_call(call.call_id)) == 1
     for ev in events:
-        assert marker_count(stack.emu, ev["event_id"]) == 1
-    writes = [e for e in stack.emu.requests(mark) if e["method"] in ("POST", "PUT")]
+        assert stack.crm.marker_count(ev["event_id"]) == 1
+    writes = stack.crm.writes(mark)
     assert writes == [], f"a replay after the effects wrote again: {writes[:3]}"
 
 
@@ -403,10 +405,10 @@ def test_ticket_events_published_with_ticket_id_and_url(stack):
     """ticket-service says which ticket belongs to the call on ticket-events
     (key: the customer's number; schemas/ticket-event.schema.json)."""
     call = Call()
-    answered, ended = call.answered(AGENT1), call.ended(agent=AGENT1)
+    answered, ended = call.answered(stack.agent1), call.ended(agent=stack.agent1)
     stack.produce(answered, ended)
-    t = one_ticket(stack.emu, call)
-    wait_comment(stack.emu, t["id"], "Call summary")
+    t = one_ticket(stack.crm, call)
+    wait_comment(stack.crm, t["id"], "Call summary")
 
     def mine():
         evs = [(k, v) for k, v in stack.topics.ticket_events() if v.get("call_id") == call.call_id]
@@ -418,13 +420,13 @@ def test_ticket_events_published_with_ticket_id_and_url(stack):
     for key, value in evs:
         jsonschema.validate(value, schema)
         assert key == call.number
-        assert value["ticket_id"] == str(t["id"])
-        assert value["ticket_url"] == f"{stack.emu.url}/agent/tickets/{t['id']}"
+        assert value["ticket_id"] == t["id"]
+        assert value["ticket_url"] == stack.crm.ticket_url(t["id"])
         assert value["customer_number"] == call.number
-        assert value["contact"]["id"] == str(t["requester_id"])
+        assert value["contact"]["id"] == str(t["requester"])
     by_cause = {v["cause_event_id"]: v for _, v in evs}
     first = by_cause[answered["event_id"]]
-    assert first["created"] is True and first["assignee_id"] == AGENT1["crm_id"]
+    assert first["created"] is True and first["assignee_id"] == stack.agent1["crm_id"]
     assert first["status"] == "open"
     last = by_cause[ended["event_id"]]
     assert last["created"] is False and last["status"] == "pending"
@@ -439,48 +441,51 @@ def test_ticket_event_carries_subject_contact_and_r_c4_candidates(stack):
     contact's name, and with several contacts on the number the ones the
     agent may pick from, newest first (the one taken when nobody picks)."""
     number = new_number()
-    older = stack.emu.seed_user(name="Old Two", phone=number, email=f"old{number[1:]}@example.com",
-                                created_at="2021-03-01T10:00:00Z")
-    newest = stack.emu.seed_user(name="New Two", phone=number, created_at="2024-02-01T10:00:00Z")
+    older = stack.crm.seed_contact("Old Two", number, email=f"old{number[1:]}@example.com",
+                                   created_at="2021-03-01T10:00:00Z")
+    newest = stack.crm.seed_contact("New Two", number, created_at="2024-02-01T10:00:00Z")
     call = Call(number=number)
-    answered = call.answered(AGENT1)
-    stack.produce(call.offered(AGENT1), answered)  # a provider that says "ringing" first
-    t = one_ticket(stack.emu, call)
+    answered = call.answered(stack.agent1)
+    stack.produce(call.offered(stack.agent1), answered)  # a provider that says "ringing" first
+    t = one_ticket(stack.crm, call)
     ev = wait_for(lambda: next((v for _, v in stack.topics.ticket_events()
                                 if v.get("cause_event_id") == answered["event_id"]), None),
                   20, interval=0.5, what="the answer's ticket event")
     with open(os.path.join(ROOT, "schemas", "ticket-event.schema.json"), encoding="utf-8") as f:
         jsonschema.validate(ev, json.load(f))
     assert ev["subject"] == t["subject"]
-    assert ev["contact"]["id"] == str(newest["id"]) and ev["contact"]["name"] == "New Two"
-    assert [c["id"] for c in ev["contacts"]] == [str(newest["id"]), str(older["id"])]
+    assert ev["contact"]["id"] == newest["id"] and ev["contact"]["name"] == "New Two"
+    assert [c["id"] for c in ev["contacts"]] == [newest["id"], older["id"]]
     assert ev["contacts"][1]["name"] == "Old Two"
     assert ev["contacts"][1]["email"] == f"old{number[1:]}@example.com"
-    assert ev["contacts"][1]["url"].endswith(f"/agent/users/{older['id']}")
+    assert ev["contacts"][1]["url"] == stack.crm.contact_url(older["id"])
 
 
 def test_crm_display_pops_the_ticket_in_zendesk_for_the_answering_agent(stack):
     """CALLBUS_TICKET_CRM_DISPLAY (issue 10 item 3): Zendesk Talk Partner
     Edition's "display ticket" opens the call's ticket in the browser of the
-    agent who answered, then of the one the call was transferred to (R-P4)."""
+    agent who answered, then of the one the call was transferred to (R-P4).
+    Zendesk only: Dynamics has no display API, its pops go through pop-service."""
+    zendesk_only(stack, "Talk Partner Edition's display ticket")
     call = Call()
-    stack.produce(call.answered(AGENT1))
-    t = one_ticket(stack.emu, call)
+    stack.produce(call.answered(stack.agent1))
+    t = one_ticket(stack.crm, call)
 
     def shown(agent):
         return [d for d in stack.emu.store.displays
-                if d["kind"] == "ticket" and d["ticket_id"] == t["id"]
+                if d["kind"] == "ticket" and str(d["ticket_id"]) == t["id"]
                 and d["agent_id"] == int(agent["crm_id"])]
-    wait_for(lambda: shown(AGENT1), 20, what="the ticket displayed to the answering agent")
-    stack.produce(call.transferred(AGENT2, AGENT1))
-    wait_for(lambda: shown(AGENT2), 20, what="the ticket displayed to the receiving agent")
-    assert len(shown(AGENT1)) == 1
+    wait_for(lambda: shown(stack.agent1), 20, what="the ticket displayed to the answering agent")
+    stack.produce(call.transferred(stack.agent2, stack.agent1))
+    wait_for(lambda: shown(stack.agent2), 20, what="the ticket displayed to the receiving agent")
+    assert len(shown(stack.agent1)) == 1
 
 
 # ------------------------------------------------------------ conformance
 
-def test_zz_every_request_conforms_to_zendesk_openapi(stack):
+def test_zz_every_request_conforms(stack):
     """Every request ticket-service sent in this module validates against
-    Zendesk's OpenAPI document (tests/emulator/oas_check.py)."""
+    Zendesk's OpenAPI document (tests/emulator/oas_check.py), or, with
+    Dynamics, is OData 4.0 with a Bearer token (assert_crm_requests_conform)."""
     stack.svc.wait_idle()
-    assert_requests_conform(stack.emu)
+    assert_crm_requests_conform(stack)
