@@ -246,6 +246,12 @@ size_t tkt_lanes_active_of(const tkt_lanes_t *ls, const char *key)
     return l ? l->active : 0;
 }
 
+int tkt_lanes_has_waiting(const tkt_lanes_t *ls, const char *key)
+{
+    const tkt_lane_t *l = lane_find(ls, key);
+    return l && l->head != NULL;
+}
+
 void tkt_lanes_free(tkt_lanes_t *ls, void (*drop)(void *ctx, tkt_lane_item_t *item), void *ctx)
 {
     if (!ls)

@@ -69,6 +69,8 @@ size_t tkt_lanes_waiting(const tkt_lanes_t *ls); /* entered, not started */
 size_t tkt_lanes_waiting_bytes(const tkt_lanes_t *ls);
 /* Started items of one key (0 for a key with no lane). */
 size_t tkt_lanes_active_of(const tkt_lanes_t *ls, const char *key);
+/* 1 when an item of this key waits behind the started ones. */
+int tkt_lanes_has_waiting(const tkt_lanes_t *ls, const char *key);
 
 /* Frees the lanes; waiting items are handed to `drop` (may be NULL) first.
  * Started items must have been dealt with by their owner. NULL-safe. */
