@@ -532,7 +532,7 @@ def test_ingest_scales_on_cpu_and_consumers_on_lag_within_the_partitions():
 
 def code_metrics():
     families = set()
-    for path in list((ROOT / "common").glob("*.c")) + list((ROOT / "services").glob("*/*.c")):
+    for path in list((ROOT / "common").glob("*.c")) + list((ROOT / "services").glob("**/*.c")):
         text = path.read_text()
         for kind, name in re.findall(r'cmn_metrics_(counter|gauge_fn|gauge|histogram)\(\s*"(\w+)"',
                                      text):
