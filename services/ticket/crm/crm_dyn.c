@@ -183,6 +183,17 @@ static void get(crm_op_t *op, const char *metric, const char *url, crm_step_fn s
 
 /* ------------------------------------------------------ contacts */
 
+/* Callers pass the number in the look-up form already (R-I2: "0612345678"
+ * for national); the request builders take E.164 and make that form again. */
+static const char *e164_of(const dyn_t *d, const char *phone, char out[CMN_PHONE_MAX])
+{
+    if (!phone || !*phone)
+        return NULL;
+    if (phone[0] == '+')
+        return phone;
+    return cmn_phone_e164(phone, d->conf.country, out, CMN_PHONE_MAX) == CMN_PHONE_OK ? out : NULL;
+}
+
 static void step_contacts(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
 {
     (void)j;
@@ -204,11 +215,12 @@ static void dyn_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio
 {
     dyn_t *d = dyn_of(crm);
     crm_op_t *op = crm_op_new(d->a, "find_contacts", prio, cb, ctx);
-    char url[DYN_URL_MAX];
+    char url[DYN_URL_MAX], e164[CMN_PHONE_MAX];
     if (!op)
         return;
-    if (!phone ||
-        crm_dyn_contacts_by_phone_url(&d->conf, phone, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
+    const char *num = e164_of(d, phone, e164);
+    if (!num ||
+        crm_dyn_contacts_by_phone_url(&d->conf, num, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
         crm_op_fail_later(op, "\"%s\" is not a phone number to look up", phone ? phone : "");
         return;
     }
@@ -262,8 +274,9 @@ static void dyn_create_contact(tkt_crm_t *crm, const char *phone, const char *na
         crm_op_fail_later(op, "external id \"%s\" gives no key", external_id);
         return;
     }
-    char *body = phone && *phone
-                     ? crm_dyn_contact_create_body(&d->conf, phone, name,
+    char e164[CMN_PHONE_MAX];
+    const char *num = e164_of(d, phone, e164);
+    char *body = num ? crm_dyn_contact_create_body(&d->conf, num, name,
                                                    op->ticket_id[0] ? op->ticket_id : NULL)
                      : NULL;
     if (!body || crm_dyn_collection_url(&d->conf, "contacts",
