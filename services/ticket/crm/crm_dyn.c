@@ -184,14 +184,27 @@ static void get(crm_op_t *op, const char *metric, const char *url, crm_step_fn s
 /* ------------------------------------------------------ contacts */
 
 /* Callers pass the number in the look-up form already (R-I2: "0612345678"
- * for national); the request builders take E.164 and make that form again. */
+ * for national, "31201234567" for a foreign number); the request builders
+ * take E.164 and make that form again. The E.164 reading whose look-up form
+ * is exactly what we were given is the number. */
 static const char *e164_of(const dyn_t *d, const char *phone, char out[CMN_PHONE_MAX])
 {
+    char form[CMN_PHONE_MAX + 8];
     if (!phone || !*phone)
         return NULL;
     if (phone[0] == '+')
         return phone;
-    return cmn_phone_e164(phone, d->conf.country, out, CMN_PHONE_MAX) == CMN_PHONE_OK ? out : NULL;
+    for (int reading = 0; reading < 2; reading++) {
+        if (reading == 0 && (size_t)snprintf(out, CMN_PHONE_MAX, "+%s", phone) >= CMN_PHONE_MAX)
+            continue;
+        if (reading == 1 && cmn_phone_e164(phone, d->conf.country, out, CMN_PHONE_MAX) != 0)
+            continue;
+        if (cmn_phone_lookup_form(out, d->conf.lookup_form, d->conf.country, form, sizeof form) ==
+                0 &&
+            strcmp(form, phone) == 0)
+            return out;
+    }
+    return NULL;
 }
 
 static void step_contacts(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
