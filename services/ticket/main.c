@@ -321,14 +321,24 @@ static int start_kafka(ticket_t *t)
     return 0;
 }
 
-static int start_crm(ticket_t *t)
+/* CALLBUS_CRM selects the adapter; both speak tkt_crm.h. */
+static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
 {
     char errstr[512];
     tkt_zendesk_cfg_t zcfg;
+    crm_dyn_cfg_t dcfg;
     tkt_batch_cfg_t bcfg;
-    tkt_config_zendesk(&t->cfg, &zcfg);
-    if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
-        return fail("zendesk", errstr);
+    if (tkt_config_crm_check(&t->cfg, stderr) > 0)
+        return fail("configuration", "the CRM's settings (above)");
+    if (tkt_config_is_dynamics(&t->cfg)) {
+        tkt_config_dynamics(&t->cfg, form, t->svc.country, &dcfg);
+        if (!(t->crm = crm_dyn_new(t->svc.base, &dcfg, errstr, sizeof errstr)))
+            return fail("dynamics", errstr);
+    } else {
+        tkt_config_zendesk(&t->cfg, &zcfg);
+        if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
+            return fail("zendesk", errstr);
+    }
     tkt_config_batch(&t->cfg, &bcfg);
     bcfg.on_job = tkt_pipeline_job_started; /* job ids stored with the plans */
     if (!(t->batch = tkt_batch_new(t->svc.base, t->crm, &bcfg)))
@@ -353,7 +363,7 @@ static int start(ticket_t *t)
     if (!(t->redis = cmn_service_redis_new(&t->svc, errstr, sizeof errstr)) ||
         !(t->store = tkt_store_new(t->redis, t->svc.cfg.topic_prefix)))
         return fail("redis", errstr);
-    if (start_crm(t) < 0 || start_kafka(t) < 0)
+    if (start_crm(t, form) < 0 || start_kafka(t) < 0)
         return -1;
     if (*t->cfg.fields)
         t->crm->ops->list_fields(t->crm, on_fields, t);

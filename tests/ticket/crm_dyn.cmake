@@ -32,3 +32,11 @@ if(CALLBUS_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
   add_test(NAME fuzz_odata_batch COMMAND fuzz_odata_batch -max_total_time=10 -seed=1 ${_corpus})
   set_tests_properties(fuzz_odata_batch PROPERTIES LABELS ticket TIMEOUT 120)
 endif()
+
+# The adapter itself (crm_dyn.c) against the emulator: every op through the layer.
+add_executable(test_crm_dyn ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn.c)
+target_include_directories(test_crm_dyn PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(test_crm_dyn PRIVATE ticket_crm_dyn)
+add_test(NAME test_crm_dyn
+  COMMAND python3 ${_dyn_emulator_dir}/with_emulator.py $<TARGET_FILE:test_crm_dyn>)
+set_tests_properties(test_crm_dyn PROPERTIES LABELS ticket TIMEOUT 120)

@@ -8,6 +8,7 @@
  * service-protection 429. The emulator refuses any column it does not
  * declare in its $metadata, so the requests' shapes are checked too. */
 #include "test.h"
+#include "dyn_emu_ctl.h"
 #include "crm_dyn_parse.h"
 #include "crm_dyn_request.h"
 #include "crm_dyn_token.h"
@@ -26,48 +27,6 @@ static struct {
     crm_dyn_conf_t conf;
     char api[256], token_url[256], scope[256];
 } G;
-
-/* ------------------------------------------------- blocking control API */
-
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-    size_t *len = ((size_t *)u);
-    char *buf = (char *)(len + 1);
-    size_t k = s * n;
-    if (*len + k < 65536 - sizeof(size_t) - 1) {
-        memcpy(buf + *len, p, k);
-        *len += k;
-        buf[*len] = '\0';
-    }
-    return k;
-}
-
-/* POST (json != NULL) or GET an /__emulator/ path; returns parsed JSON (new ref). */
-static json_t *ctl(const char *path, const char *json)
-{
-    static char store[65536];
-    size_t *len = (size_t *)store;
-    *len = 0;
-    char url[512];
-    snprintf(url, sizeof url, "%s/__emulator/%s", G.url, path);
-    CURL *e = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    if (json)
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, store);
-    CURLcode rc = curl_easy_perform(e);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    return rc == CURLE_OK ? json_loads(store + sizeof(size_t), 0, NULL) : NULL;
-}
-
-static void ctl_ok(const char *path, const char *json)
-{
-    json_decref(ctl(path, json));
-}
 
 /* ----------------------------------------------------------- the loop */
 
@@ -471,7 +430,7 @@ static void test_service_protection_429(void)
 
 static int setup(void)
 {
-    G.url = getenv("DYN_EMULATOR_URL");
+    G.url = dyn_ctl_url = getenv("DYN_EMULATOR_URL");
     const char *tenant = getenv("DYN_TENANT");
     if (!G.url || !tenant || !getenv("DYN_CLIENT_ID") || !getenv("DYN_CLIENT_SECRET")) {
         fprintf(stderr, "run through tests/dynamics_emulator/with_emulator.py\n");

@@ -93,7 +93,7 @@ def popsvc(stack, logdir):
                       "test_dynamics-pop",
                       {"CALLBUS_POP_LOOKUP_URL": stack.svc.url,
                        "CALLBUS_POP_LOOKUP_TOKEN": IVR_TOKEN,
-                       "CALLBUS_POP_LOOKUP_WAIT_MS": "2000",
+                       "CALLBUS_POP_LOOKUP_WAIT_MS": "1000",
                        "CALLBUS_POP_NEW_CASE_URL": form})
     s.new_case_form = form.split("{phone}")[0]
     yield s
