@@ -1367,16 +1367,6 @@ static void zd_contact_url(const tkt_crm_t *crm, const char *contact_id, char *o
     snprintf(out, outsz, "%s/agent/users/%s", zd->base_url, contact_id ? contact_id : "");
 }
 
-static size_t zd_pending(const tkt_crm_t *crm)
-{
-    return crm_adapter_pending(crm_adapter_of(crm));
-}
-
-static int zd_auth_failing(const tkt_crm_t *crm)
-{
-    return crm_adapter_auth_failing(crm_adapter_of(crm));
-}
-
 static void zd_free(tkt_crm_t *crm)
 {
     if (!crm)
@@ -1418,8 +1408,8 @@ static const tkt_crm_ops_t zd_ops = {
     .valid_ticket_id = zd_valid_ticket_id,
     .ticket_url = zd_ticket_url,
     .contact_url = zd_contact_url,
-    .pending = zd_pending,
-    .auth_failing = zd_auth_failing,
+    .pending = crm_pending,
+    .auth_failing = crm_auth_failing,
     .free = zd_free,
 };
 

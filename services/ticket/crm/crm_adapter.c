@@ -718,6 +718,16 @@ int crm_adapter_auth_failing(const crm_adapter_t *a)
     return a->auth_failing;
 }
 
+size_t crm_pending(const tkt_crm_t *crm)
+{
+    return crm_adapter_pending(crm_adapter_of(crm));
+}
+
+int crm_auth_failing(const tkt_crm_t *crm)
+{
+    return crm_adapter_auth_failing(crm_adapter_of(crm));
+}
+
 size_t crm_adapter_requests_sent(const crm_adapter_t *a)
 {
     return a ? a->requests_sent : 0;

@@ -141,6 +141,9 @@ int crm_adapter_auth_failing(const crm_adapter_t *a);     /* tkt_crm_ops_t.auth_
 size_t crm_adapter_requests_sent(const crm_adapter_t *a); /* HTTP attempts */
 size_t crm_adapter_rate_limited(const crm_adapter_t *a);  /* 429 answers */
 size_t crm_adapter_retries(const crm_adapter_t *a);       /* 5xx / network retries */
+/* tkt_crm_ops_t.pending and .auth_failing of every adapter on the layer. */
+size_t crm_pending(const tkt_crm_t *crm);
+int crm_auth_failing(const tkt_crm_t *crm);
 /* The limiter's budget per window (for a start-up log line). */
 size_t crm_adapter_budget(const crm_adapter_t *a);
 

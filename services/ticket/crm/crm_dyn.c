@@ -923,16 +923,6 @@ static void dyn_contact_url(const tkt_crm_t *crm, const char *contact_id, char *
         out[0] = '\0';
 }
 
-static size_t dyn_pending(const tkt_crm_t *crm)
-{
-    return crm_adapter_pending(crm_adapter_of(crm));
-}
-
-static int dyn_auth_failing(const tkt_crm_t *crm)
-{
-    return crm_adapter_auth_failing(crm_adapter_of(crm));
-}
-
 static void dyn_destroy(dyn_t *d)
 {
     if (!d)
@@ -972,8 +962,8 @@ static const tkt_crm_ops_t dyn_ops = {
     .valid_ticket_id = dyn_valid_ticket_id,
     .ticket_url = dyn_ticket_url,
     .contact_url = dyn_contact_url,
-    .pending = dyn_pending,
-    .auth_failing = dyn_auth_failing,
+    .pending = crm_pending,
+    .auth_failing = crm_auth_failing,
     .free = dyn_free,
 };
 
