@@ -207,6 +207,32 @@ static void test_contacts_by_phone_create_and_recover(void)
     ASSERT_TRUE(!bad.res.ok);
 }
 
+/* R-I2: the pipeline passes the number in the look-up form; one such as
+ * "30777100001" (an Italian national number whose digits also read as a
+ * Greek "+30..." one) is searched and stored as it is. Before, the adapter
+ * turned the form back into an E.164 number, found none for such digits, and
+ * failed the look-up on every retry: the customer's calls were held. */
+static void test_lookup_form_taken_as_given(void)
+{
+    char cid[CRM_GUID_MAX];
+    seed_contact("{\"lastname\":\"Greco\",\"telephone1\":\"30777100001\"}", cid);
+    got_t g = {0};
+    G.crm->ops->find_contacts(G.crm, "30777100001", TKT_PRIO_INTERACTIVE, on_res, &g);
+    run_until(&g.done);
+    ASSERT_TRUE(g.res.ok);
+    ASSERT_EQ_INT(g.res.n_contacts, 1);
+    ASSERT_EQ_STR(g.res.contacts[0].id, cid);
+
+    got_t c = {0};
+    G.crm->ops->create_contact(G.crm, "30777100002", NULL, "callbus-contact-form", on_res, &c);
+    run_until(&c.done);
+    ASSERT_TRUE(c.res.ok);
+    ASSERT_EQ_INT(c.res.n_contacts, 1);
+    json_t *r = row("contact", "contactid", c.res.contacts[0].id);
+    ASSERT_EQ_STR(json_string_value(json_object_get(r, "telephone1")), "30777100002");
+    json_decref(r);
+}
+
 static void test_case_create_show_latest_and_recover(void)
 {
     char cid[CRM_GUID_MAX];
@@ -488,6 +514,7 @@ int main(void)
         return 1;
     static const test_case_t cases[] = {
         TEST_CASE(test_contacts_by_phone_create_and_recover),
+        TEST_CASE(test_lookup_form_taken_as_given),
         TEST_CASE(test_case_create_show_latest_and_recover),
         TEST_CASE(test_update_comment_owner_status_close),
         TEST_CASE(test_batch_partial_failure),

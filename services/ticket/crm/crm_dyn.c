@@ -183,30 +183,6 @@ static void get(crm_op_t *op, const char *metric, const char *url, crm_step_fn s
 
 /* ------------------------------------------------------ contacts */
 
-/* Callers pass the number in the look-up form already (R-I2: "0612345678"
- * for national, "31201234567" for a foreign number); the request builders
- * take E.164 and make that form again. The E.164 reading whose look-up form
- * is exactly what we were given is the number. */
-static const char *e164_of(const dyn_t *d, const char *phone, char out[CMN_PHONE_MAX])
-{
-    char form[CMN_PHONE_MAX + 8];
-    if (!phone || !*phone)
-        return NULL;
-    if (phone[0] == '+')
-        return phone;
-    for (int reading = 0; reading < 2; reading++) {
-        if (reading == 0 && (size_t)snprintf(out, CMN_PHONE_MAX, "+%s", phone) >= CMN_PHONE_MAX)
-            continue;
-        if (reading == 1 && cmn_phone_e164(phone, d->conf.country, out, CMN_PHONE_MAX) != 0)
-            continue;
-        if (cmn_phone_lookup_form(out, d->conf.lookup_form, d->conf.country, form, sizeof form) ==
-                0 &&
-            strcmp(form, phone) == 0)
-            return out;
-    }
-    return NULL;
-}
-
 static void step_contacts(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
 {
     (void)j;
@@ -228,12 +204,11 @@ static void dyn_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio
 {
     dyn_t *d = dyn_of(crm);
     crm_op_t *op = crm_op_new(d->a, "find_contacts", prio, cb, ctx);
-    char url[DYN_URL_MAX], e164[CMN_PHONE_MAX];
+    char url[DYN_URL_MAX];
     if (!op)
         return;
-    const char *num = e164_of(d, phone, e164);
-    if (!num ||
-        crm_dyn_contacts_by_phone_url(&d->conf, num, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
+    /* R-I2: callers pass the look-up form (or E.164); it is sent as given. */
+    if (crm_dyn_contacts_by_phone_url(&d->conf, phone, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
         crm_op_fail_later(op, "\"%s\" is not a phone number to look up", phone ? phone : "");
         return;
     }
@@ -287,11 +262,8 @@ static void dyn_create_contact(tkt_crm_t *crm, const char *phone, const char *na
         crm_op_fail_later(op, "external id \"%s\" gives no key", external_id);
         return;
     }
-    char e164[CMN_PHONE_MAX];
-    const char *num = e164_of(d, phone, e164);
-    char *body = num ? crm_dyn_contact_create_body(&d->conf, num, name,
-                                                   op->ticket_id[0] ? op->ticket_id : NULL)
-                     : NULL;
+    char *body =
+        crm_dyn_contact_create_body(&d->conf, phone, name, op->ticket_id[0] ? op->ticket_id : NULL);
     if (!body || crm_dyn_collection_url(&d->conf, "contacts",
                                         "contactid,fullname,firstname,lastname,emailaddress1,"
                                         "createdon",

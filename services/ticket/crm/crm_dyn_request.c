@@ -108,14 +108,29 @@ int crm_dyn_phone_attrs_parse(crm_dyn_conf_t *conf, const char *csv, char *errst
     return 0;
 }
 
-int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *e164, size_t max,
+/* The number as the phone columns hold it: an E.164 number ("+39...") is
+ * turned into the configured look-up form (R-I2); digits alone are taken as
+ * that form already (the pipeline computes it, cmn_phone_lookup_form). It is
+ * never turned back into E.164: "30777100001" is an Italian national number
+ * and also reads as a Greek "+30..." one. */
+static int lookup_form_of(const crm_dyn_conf_t *conf, const char *number, char form[CMN_PHONE_MAX])
+{
+    size_t len = number ? strlen(number) : 0;
+    if (len > 0 && number[0] == '+')
+        return cmn_phone_lookup_form(number, conf->lookup_form, conf->country, form, CMN_PHONE_MAX);
+    if (len == 0 || len >= CMN_PHONE_MAX || strspn(number, "0123456789") != len)
+        return -1;
+    memcpy(form, number, len + 1);
+    return 0;
+}
+
+int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number, size_t max,
                                   char *out, size_t outsz)
 {
     char form[CMN_PHONE_MAX], literal[3 * CMN_PHONE_MAX + 8];
     sb_t b;
     sb_init(&b, out, outsz);
-    if (conf->n_phone_attrs == 0 || max == 0 ||
-        cmn_phone_lookup_form(e164, conf->lookup_form, conf->country, form, sizeof form) != 0 ||
+    if (conf->n_phone_attrs == 0 || max == 0 || lookup_form_of(conf, number, form) != 0 ||
         crm_odata_string_literal(form, literal, sizeof literal) < 0)
         b.err = 1;
     sb_printf(&b, "%s/contacts?$select=" CONTACT_SELECT "&$filter=", conf->api_base);
@@ -287,12 +302,11 @@ char *crm_dyn_case_create_body(const char *contact_id, const char *title, const 
     return dump(o);
 }
 
-char *crm_dyn_contact_create_body(const crm_dyn_conf_t *conf, const char *e164, const char *name,
+char *crm_dyn_contact_create_body(const crm_dyn_conf_t *conf, const char *number, const char *name,
                                   const char *contact_id)
 {
     char form[CMN_PHONE_MAX], cid[CRM_GUID_MAX];
-    if (conf->n_phone_attrs == 0 ||
-        cmn_phone_lookup_form(e164, conf->lookup_form, conf->country, form, sizeof form) != 0 ||
+    if (conf->n_phone_attrs == 0 || lookup_form_of(conf, number, form) != 0 ||
         (name && !text_ok(name)) || (contact_id && crm_odata_guid_norm(contact_id, cid) != 0))
         return NULL;
     json_t *o = json_object();

@@ -55,11 +55,12 @@ extern const char *const crm_dyn_json_headers[];
 int crm_dyn_phone_attrs_parse(crm_dyn_conf_t *conf, const char *csv, char *errstr, size_t errsz)
     __attribute__((warn_unused_result));
 
-/* The query for contacts whose phone columns hold `e164` in the configured
- * look-up form: contacts?$select=...&$filter=telephone1 eq '0612345678' or
- * mobilephone eq '0612345678'&$orderby=createdon desc&$top=max. -1 when e164 is not a possible
- * E.164 number (cmn_phone_lookup_form refused it) or out is too small. */
-int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *e164, size_t max,
+/* The query for contacts whose phone columns hold `number`: an E.164 number
+ * is put in the configured look-up form, digits alone are that form already
+ * (R-I2): contacts?$select=...&$filter=telephone1 eq '0612345678' or
+ * mobilephone eq '0612345678'&$orderby=createdon desc&$top=max. -1 when
+ * number is neither a possible E.164 number nor digits, or out is too small. */
+int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number, size_t max,
                                   char *out, size_t outsz) __attribute__((warn_unused_result));
 
 /* One contact by id, display columns only. */
@@ -111,11 +112,12 @@ extern const char crm_dyn_case_select[];
 char *crm_dyn_case_create_body(const char *contact_id, const char *title, const char *description,
                                const char *incident_id) __attribute__((warn_unused_result));
 
-/* Body of a contact create (R-C2): the number in the look-up form in the
+/* Body of a contact create (R-C2): `number` in the look-up form (as for
+ * crm_dyn_contacts_by_phone_url: E.164 or the form already) in the
  * first configured phone column (so that the next look-up finds it),
  * lastname = `name` (NULL or "": the number). `contact_id` (NULL: Dataverse
  * picks) sets the primary key, as for cases. New string or NULL. */
-char *crm_dyn_contact_create_body(const crm_dyn_conf_t *conf, const char *e164, const char *name,
+char *crm_dyn_contact_create_body(const crm_dyn_conf_t *conf, const char *number, const char *name,
                                   const char *contact_id) __attribute__((warn_unused_result));
 
 /* Body of a note on a case: subject (may be NULL) and text. New string or NULL. */
