@@ -49,8 +49,9 @@ OUR_NUMBER = "+390294750000"  # the contact center's number (dialled inbound)
 
 # One id per pytest run: numbers and call ids carry it, so Redis state of an
 # earlier run (kept for days) is never mistaken for this run's.
-# CALLBUS_E2E_RUN repeats a failed run's id (numbers are not all alike: R-I2's
-# look-up form of +3930... reads also as a Greek number).
+# CALLBUS_E2E_RUN sets it, to try numbers of one shape (they are not all
+# alike: R-I2's look-up form of +3930... also reads as a Greek number); an id
+# already used meets its old Redis keys and topics (prefixes carry it).
 RUN = os.environ.get("CALLBUS_E2E_RUN") or "%06d" % random.SystemRandom().randrange(10 ** 6)
 _numbers = itertools.count(1)
 _calls = itertools.count(1)
