@@ -60,16 +60,21 @@ static dyn_t *dyn_of(const tkt_crm_t *crm)
 
 /* ----------------------------------------------------------- errors */
 
+/* The CRM's message may not fit the result's buffer: it is cut, and ends
+ * in "..." so a reader of the log or dead letter knows it was. */
 static void describe(const tkt_curl_resp_t *resp, int exh, char *out, size_t outsz)
 {
     const char *prefix = exh ? "gave up after retries: " : "";
     crm_dyn_error_t e;
+    int len;
     if (resp->status == 0)
-        snprintf(out, outsz, "%snetwork: %s", prefix, resp->error);
+        len = snprintf(out, outsz, "%snetwork: %s", prefix, resp->error);
     else if (crm_dyn_parse_error(resp->body, resp->body_len, &e) == 0)
-        snprintf(out, outsz, "%sHTTP %d: %.15s %.200s", prefix, resp->status, e.code, e.message);
+        len = snprintf(out, outsz, "%sHTTP %d: %s %s", prefix, resp->status, e.code, e.message);
     else
-        snprintf(out, outsz, "%sHTTP %d", prefix, resp->status);
+        len = snprintf(out, outsz, "%sHTTP %d", prefix, resp->status);
+    if (len >= 0 && (size_t)len >= outsz && outsz > 3)
+        memcpy(out + outsz - 4, "...", 4);
 }
 
 static int has_code(const char *body, size_t len, const char *code)
