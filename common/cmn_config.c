@@ -15,9 +15,9 @@ extern char **environ;
 const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_CHOICE("CALLBUS_LOG_LEVEL", "info", "debug|info|warn|error", OFF(log_level),
                    "Lowest log level written to stdout."),
-    CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39092", OFF(kafka_brokers),
+    CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:19092", OFF(kafka_brokers),
                 "Kafka bootstrap servers, comma separated."),
-    CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:36379", OFF(redis_url),
+    CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:16379", OFF(redis_url),
                 "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
                 "%-encode / ? # % in the user or password)."),
     CMN_CFG_NUM("CALLBUS_REDIS_TIMEOUT_MS", "2000", 100, 60000, OFF(redis_timeout_ms),

@@ -15,23 +15,29 @@ cd "${root}"
 
 # The test stack: not the dev stack's ports or directory.
 export CALLBUS_STACK_DIR="${CALLBUS_TEST_STACK_DIR:-${root}/.stack/test}"
-export CALLBUS_KAFKA_PORT="${CALLBUS_TEST_KAFKA_PORT:-39192}"
-export CALLBUS_KAFKA_CONTROLLER_PORT="${CALLBUS_TEST_KAFKA_CONTROLLER_PORT:-39193}"
-export CALLBUS_REDIS_PORT="${CALLBUS_TEST_REDIS_PORT:-36479}"
+export CALLBUS_KAFKA_PORT="${CALLBUS_TEST_KAFKA_PORT:-19192}"
+export CALLBUS_KAFKA_CONTROLLER_PORT="${CALLBUS_TEST_KAFKA_CONTROLLER_PORT:-19193}"
+export CALLBUS_REDIS_PORT="${CALLBUS_TEST_REDIS_PORT:-16479}"
 export CALLBUS_KAFKA_FRESH=1
 builds="${CALLBUS_TEST_BUILDS:-normal sanitize}"
 jobs="$(nproc)"
 
 deploy/local/deps.sh --browser
 
+# shellcheck source=../deploy/local/lib.sh
+source deploy/local/lib.sh
+
 build() { # dir, cmake args...
     local dir="$1"
     shift
     cmake -S . -B "${dir}" -G Ninja "$@" >/dev/null
-    ninja -C "${dir}" -j "${jobs}" | grep -v '^\[' || true
-    test "${PIPESTATUS[0]}" -eq 0
+    ninja_quiet -C "${dir}" -j "${jobs}" || die "build of ${dir} failed"
 }
 
+# The Release build is the run command's own (deploy/local/run.sh, same
+# directory and options): its -O3 warnings fail here, and the run
+# command's test (tests/deploy/test_run_command.py) starts what it built.
+build build/release -DCMAKE_BUILD_TYPE=Release -DCALLBUS_TESTS=OFF
 for b in ${builds}; do
     case "${b}" in
     normal) build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;

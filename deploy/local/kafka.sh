@@ -9,8 +9,8 @@
 #   kafka.sh stop     controlled shutdown (SIGTERM), SIGKILL after 30 s
 #   kafka.sh status   exit 0 if running and answering
 #
-# Environment: CALLBUS_KAFKA_PORT (39092), CALLBUS_KAFKA_CONTROLLER_PORT
-# (39093), CALLBUS_STACK_DIR (<repo>/.stack), CALLBUS_CACHE_DIR
+# Environment: CALLBUS_KAFKA_PORT (19092), CALLBUS_KAFKA_CONTROLLER_PORT
+# (19093), CALLBUS_STACK_DIR (<repo>/.stack), CALLBUS_CACHE_DIR
 # (~/.cache/callbus), CALLBUS_KAFKA_FRESH=1 (start from empty logs).
 set -euo pipefail
 

@@ -6,9 +6,9 @@ CALLBUS_LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 CALLBUS_REPO_ROOT="$(cd "${CALLBUS_LOCAL_DIR}/../.." && pwd -P)"
 CALLBUS_STACK_DIR="${CALLBUS_STACK_DIR:-${CALLBUS_REPO_ROOT}/.stack}"
 CALLBUS_CACHE_DIR="${CALLBUS_CACHE_DIR:-${HOME}/.cache/callbus}"
-CALLBUS_KAFKA_PORT="${CALLBUS_KAFKA_PORT:-39092}"
-CALLBUS_KAFKA_CONTROLLER_PORT="${CALLBUS_KAFKA_CONTROLLER_PORT:-39093}"
-CALLBUS_REDIS_PORT="${CALLBUS_REDIS_PORT:-36379}"
+CALLBUS_KAFKA_PORT="${CALLBUS_KAFKA_PORT:-19092}"
+CALLBUS_KAFKA_CONTROLLER_PORT="${CALLBUS_KAFKA_CONTROLLER_PORT:-19093}"
+CALLBUS_REDIS_PORT="${CALLBUS_REDIS_PORT:-16379}"
 export CALLBUS_LOCAL_DIR CALLBUS_REPO_ROOT CALLBUS_STACK_DIR CALLBUS_CACHE_DIR \
     CALLBUS_KAFKA_PORT CALLBUS_KAFKA_CONTROLLER_PORT CALLBUS_REDIS_PORT
 
@@ -16,6 +16,14 @@ log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() {
     log "error: $*"
     exit 1
+}
+
+# ninja without its progress lines, returning ninja's own status. (A
+# `ninja | grep || true` pipeline returns 0 whatever ninja did: a failed
+# build went unnoticed and old binaries were started or tested.)
+ninja_quiet() {
+    ninja "$@" | { grep -v '^\[' || true; }
+    return "${PIPESTATUS[0]}"
 }
 
 # Microseconds since the epoch; EPOCHREALTIME avoids forking date(1).
@@ -64,14 +72,22 @@ read_pid() {
 
 # Fail clearly if something else already listens on the TCP port.
 require_port_free() {
-    local port="$1" what="$2" holder
-    holder="$(ss -Hltnp "sport = :${port}" 2>/dev/null || true)"
+    local port="$1" what="$2" holder lo hi
+    # Any socket on that local port, listening or not: an outgoing
+    # connection that took it as its ephemeral port blocks a bind too.
+    holder="$(ss -Htanp "sport = :${port}" 2>/dev/null || true)"
     if [[ -z "${holder}" ]] && (: <"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
         holder="(unknown process)"
     fi
     if [[ -n "${holder}" ]]; then
         die "port ${port} (${what}) is already in use by something this stack did not start: ${holder}
   pick another with the matching CALLBUS_*_PORT variable, or stop that process"
+    fi
+    # Inside the kernel's ephemeral range any client socket may take the
+    # port at any moment: the defaults sit below it; say so when one is not.
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+    if ((port >= lo && port <= hi)); then
+        log "warning: port ${port} (${what}) lies in the ephemeral range ${lo}-${hi}; an outgoing connection may hold it"
     fi
 }
 

@@ -6,7 +6,7 @@
 #   redis.sh stop     shutdown nosave (SIGKILL if it does not exit)
 #   redis.sh status   exit 0 if running and answering
 #
-# Environment: CALLBUS_REDIS_PORT (36379), CALLBUS_STACK_DIR (<repo>/.stack).
+# Environment: CALLBUS_REDIS_PORT (16379), CALLBUS_STACK_DIR (<repo>/.stack).
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh

@@ -13,30 +13,54 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root="${CALLBUS_REPO_ROOT}"
 cd "${root}"
 
-ingest_port="${CALLBUS_INGEST_PORT:-38080}"
-ticket_port="${CALLBUS_TICKET_PORT:-38081}"
-ingest_admin_port="${CALLBUS_INGEST_ADMIN_PORT:-39080}"
-ticket_admin_port="${CALLBUS_TICKET_ADMIN_PORT:-39081}"
-pop_port="${CALLBUS_POP_PORT:-38082}"
-pop_admin_port="${CALLBUS_POP_ADMIN_PORT:-39082}"
-missed_port="${CALLBUS_MISSED_PORT:-38083}"
-missed_admin_port="${CALLBUS_MISSED_ADMIN_PORT:-39083}"
-emulator_port="${CALLBUS_EMULATOR_PORT:-38090}"
+ingest_port="${CALLBUS_INGEST_PORT:-18080}"
+ticket_port="${CALLBUS_TICKET_PORT:-18081}"
+ingest_admin_port="${CALLBUS_INGEST_ADMIN_PORT:-19080}"
+ticket_admin_port="${CALLBUS_TICKET_ADMIN_PORT:-19081}"
+pop_port="${CALLBUS_POP_PORT:-18082}"
+pop_admin_port="${CALLBUS_POP_ADMIN_PORT:-19082}"
+missed_port="${CALLBUS_MISSED_PORT:-18083}"
+missed_admin_port="${CALLBUS_MISSED_ADMIN_PORT:-19083}"
+emulator_port="${CALLBUS_EMULATOR_PORT:-18090}"
 run_dir="${CALLBUS_STACK_DIR}/run"
 mkdir -p "${run_dir}"
 
 "${CALLBUS_LOCAL_DIR}/deps.sh"
+# Each port checked before anything starts: a service that cannot bind
+# would otherwise exit later with only a line in its log.
+for spec in "${ingest_port}:ingest, CALLBUS_INGEST_PORT" "${ticket_port}:ticket, CALLBUS_TICKET_PORT" \
+    "${pop_port}:pop, CALLBUS_POP_PORT" "${missed_port}:missed, CALLBUS_MISSED_PORT" \
+    "${ingest_admin_port}:ingest admin, CALLBUS_INGEST_ADMIN_PORT" \
+    "${ticket_admin_port}:ticket admin, CALLBUS_TICKET_ADMIN_PORT" \
+    "${pop_admin_port}:pop admin, CALLBUS_POP_ADMIN_PORT" \
+    "${missed_admin_port}:missed admin, CALLBUS_MISSED_ADMIN_PORT" \
+    "${emulator_port}:Zendesk emulator, CALLBUS_EMULATOR_PORT"; do
+    require_port_free "${spec%%:*}" "${spec#*:}"
+done
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCALLBUS_TESTS=OFF >/dev/null
-ninja -C build/release | grep -v '^\[' || true
+# A build that fails stops here: never start yesterday's binaries, or
+# only some of the services.
+ninja_quiet -C build/release || die "the Release build failed (above); nothing started"
 CALLBUS_SKIP_DEPS=1 "${CALLBUS_LOCAL_DIR}/stack.sh" start
 eval "$("${CALLBUS_LOCAL_DIR}/stack.sh" env)"
 
 pids=()
+# Bounded whatever is down: each service drains within its grace period
+# (CALLBUS_SHUTDOWN_GRACE_MS); one that is still there after ours is killed.
+stop_grace_s="${CALLBUS_RUN_STOP_GRACE_S:-40}"
 cleanup() {
     trap - EXIT INT TERM
     log "stopping services"
     for pid in "${pids[@]}"; do kill -TERM "${pid}" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "${pid}" 2>/dev/null || true; done
+    local deadline=$((SECONDS + stop_grace_s)) pid
+    for pid in "${pids[@]}"; do
+        while pid_alive "${pid}" && ((SECONDS < deadline)); do sleep 0.2; done
+        if pid_alive "${pid}"; then
+            log "pid ${pid} still running after ${stop_grace_s}s; killing it"
+            kill -KILL "${pid}" 2>/dev/null || true
+        fi
+        wait "${pid}" 2>/dev/null || true
+    done
     "${CALLBUS_LOCAL_DIR}/stack.sh" stop || true
 }
 trap cleanup EXIT INT TERM
@@ -76,14 +100,10 @@ fi
 CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_ADMIN_PORT="${ingest_admin_port}" \
     CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
     start ingest build/release/services/ingest/callbus-ingest
-if [[ -x build/release/services/ticket/callbus-ticket ]]; then
-    # Missed calls are the grouper's to decide (docs/missed.md).
-    CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" \
-        CALLBUS_TICKET_UNANSWERED=grouper start ticket build/release/services/ticket/callbus-ticket
-fi
-if [[ -x build/release/services/pop/callbus-pop ]]; then
-    CALLBUS_HTTP_PORT="${pop_port}" CALLBUS_ADMIN_PORT="${pop_admin_port}" start pop build/release/services/pop/callbus-pop
-fi
+# Missed calls are the grouper's to decide (docs/missed.md).
+CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" \
+    CALLBUS_TICKET_UNANSWERED=grouper start ticket build/release/services/ticket/callbus-ticket
+CALLBUS_HTTP_PORT="${pop_port}" CALLBUS_ADMIN_PORT="${pop_admin_port}" start pop build/release/services/pop/callbus-pop
 CALLBUS_HTTP_PORT="${missed_port}" CALLBUS_ADMIN_PORT="${missed_admin_port}" start missed build/release/services/missed/callbus-missed
 
 for _ in $(seq 1 100); do

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO / "tests" / "emulator"))
 from zendesk_emulator import ZendeskEmulator  # noqa: E402
 
 FIXTURES = REPO / "tests" / "ingest" / "fixtures"
-BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39192")
-REDIS = os.environ.get("CALLBUS_REDIS_URL", "redis://127.0.0.1:36479")
+BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:19192")
+REDIS = os.environ.get("CALLBUS_REDIS_URL", "redis://127.0.0.1:16479")
 TOKEN = "e2e-callgear-token"
 
 
@@ -212,4 +212,4 @@ def test_callgear_international_digits_under_italy(pipeline_it):
     assert ticket["subject"] == f"Call from {e164}"
     users = pipeline_it["emulator"].snapshot()["users"]
     assert [u["phone"] for u in users if u["id"] == ticket["requester_id"]] == [e164]
-    assert not [u for u in users if (u.get("phone") or "").startswith("+39905")]
+    assert not [u for u in users if (u.get("phone") or "").startswith("+19905")]

@@ -15,7 +15,7 @@ real Kafka broker of the test stack (tests/run.sh), read back with kcat.
 
 Where things are: CALLBUS_INGEST_BIN (ctest sets it to the build's target),
 CALLBUS_KAFKA_BROKERS (tests/run.sh exports it; default the test stack's
-127.0.0.1:39192), and for stopping/starting the broker the deploy/local
+127.0.0.1:19192), and for stopping/starting the broker the deploy/local
 variables CALLBUS_STACK_DIR / CALLBUS_KAFKA_PORT / CALLBUS_KAFKA_CONTROLLER_PORT /
 CALLBUS_REDIS_PORT (defaults: the test stack's)."""
 import base64
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "ingest" / "fixtures"
 SCHEMAS = REPO / "schemas"
 KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
-BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39192")
+BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:19192")
 
 EVENTS_TOPIC = "call-events"
 DLQ_TOPIC = "call-events.dlq"
@@ -342,7 +342,7 @@ def stack_env():
     env.setdefault("CALLBUS_KAFKA_PORT", BROKERS.rsplit(":", 1)[1])
     env.setdefault("CALLBUS_KAFKA_CONTROLLER_PORT",
                    str(int(env["CALLBUS_KAFKA_PORT"]) + 1))
-    env.setdefault("CALLBUS_REDIS_PORT", "36479")
+    env.setdefault("CALLBUS_REDIS_PORT", "16479")
     env["CALLBUS_KAFKA_FRESH"] = "0"  # tests/run.sh exports 1: never wipe the logs here
     return env
 

@@ -13,13 +13,13 @@
 static inline const char *it_brokers(void)
 {
     const char *b = getenv("CALLBUS_KAFKA_BROKERS");
-    return b ? b : "127.0.0.1:39192";
+    return b ? b : "127.0.0.1:19192";
 }
 
 static inline const char *it_redis_url(void)
 {
     const char *r = getenv("CALLBUS_REDIS_URL");
-    return r ? r : "redis://127.0.0.1:36479";
+    return r ? r : "redis://127.0.0.1:16479";
 }
 
 /* "prefix-<pid>-<ns>": topics and groups no other run shares. */

@@ -19,7 +19,7 @@ static void test_https_anywhere(void)
 
 static void test_plain_http_only_to_this_machine(void)
 {
-    ASSERT_TRUE(ok("http://127.0.0.1:38090"));
+    ASSERT_TRUE(ok("http://127.0.0.1:18090"));
     ASSERT_TRUE(ok("http://127.8.9.10"));
     ASSERT_TRUE(ok("http://localhost:8080/"));
     ASSERT_TRUE(ok("http://[::1]:8080"));

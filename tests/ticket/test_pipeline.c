@@ -256,7 +256,7 @@ static int rig_up_with(rig_t *r, int window_s)
     fake.next_id = 1000;
     done_ok = done_rejected = 0;
     snprintf(prefix, sizeof prefix, "test-pipeline-%lld.", (long long)cmn_time_now_ms());
-    r->redis = cmn_redis_new(base, url ? url : "redis://127.0.0.1:36479", errstr, sizeof errstr);
+    r->redis = cmn_redis_new(base, url ? url : "redis://127.0.0.1:16479", errstr, sizeof errstr);
     r->store = r->redis ? tkt_store_new(r->redis, prefix) : NULL;
     tkt_batch_cfg_t bcfg = {.window_s = 1,
                             .comments = 1,

@@ -32,8 +32,8 @@ import crm_view  # noqa: E402  (the CRM-neutral view of the emulators, issue 13)
 
 EMAIL, TOKEN = "callbus@example.com", "e2e-secret"
 IVR_TOKEN = "ivr-e2e-token"
-BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39192")
-REDIS_URL = os.environ.get("CALLBUS_REDIS_URL", "redis://127.0.0.1:36479")
+BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:19192")
+REDIS_URL = os.environ.get("CALLBUS_REDIS_URL", "redis://127.0.0.1:16479")
 DEFAULT_BIN = os.path.join(ROOT, "build", "test", "services", "ticket", "callbus-ticket")
 
 # The emulator's preset agents and custom fields (tests/emulator/README.md).
