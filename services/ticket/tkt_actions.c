@@ -153,12 +153,64 @@ static int requester(const tkt_customer_t *c, const tkt_facts_t *f, tkt_plan_t *
     return 0;
 }
 
+/* R-M1: the last agent offered the call; else R-T11's default user. */
+static const char *group_assignee(const action_ctx_t *a)
+{
+    return a->agent[0] ? a->agent : a->pol->default_assignee;
+}
+
+/* R-M2's running count, one line per missed call. */
+static void missed_line(const action_ctx_t *a, tkt_op_t *op)
+{
+    snprintf(op->body, sizeof op->body, "Missed call %ld at %s (call %s).",
+             a->count > 0 ? a->count : 1, a->when, a->call_id);
+}
+
+/* R-T8 + R-M1 (issue 19 item 5): the call had its ticket made by the IVR,
+ * which the caller may have been told of; it is the call's one ticket, so
+ * it becomes the group's missed-call ticket rather than a second one. Its
+ * ref when it may still be written to (R-T10, as last seen), else NULL. */
+static tkt_ticket_ref_t *ivr_ticket(const tkt_call_t *call, tkt_customer_t *cu)
+{
+    if (call->ticket_kind != TKT_KIND_IVR || !real_id(call->ticket_id))
+        return NULL;
+    for (size_t i = 0; i < cu->n_tickets; i++)
+        if (strcmp(cu->tickets[i].id, call->ticket_id) == 0)
+            return tkt_ticket_writable(&cu->tickets[i], 1) == 1 ? &cu->tickets[i] : NULL;
+    return NULL;
+}
+
+/* The IVR's ticket turned missed-call ticket: R-M1's status, tag and
+ * assignee and R-M2's first line; its subject and type stay the IVR's. */
+static void adopt_ivr_ticket(const action_ctx_t *a, tkt_ticket_ref_t *ref, tkt_plan_t *out)
+{
+    tkt_op_t *op = add_op(out, TKT_OP_UPDATE, ref->id);
+    if (!op)
+        return;
+    op->status = TKT_ST_OPEN;
+    SET(op->assignee_id, group_assignee(a));
+    op->set_assignee = 1;
+    SET(op->tags[0], "callbus_missed");
+    op->n_tags = 1;
+    missed_line(a, op);
+    ref->status = TKT_ST_OPEN;
+    SET(out->customer.missed_group_id, a->group_id);
+    SET(out->customer.missed_ticket_id, ref->id);
+    out->note = "R-T8/R-M1: the IVR's ticket of the call is the missed-call ticket";
+}
+
 static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_facts_t *f,
                        tkt_plan_t *out)
 {
     char req[TKT_ID_MAX];
+    tkt_ticket_ref_t *ivr;
     if (strcmp(out->customer.missed_group_id, a->group_id) == 0) {
         out->note = "missed-call group already open";
+        return;
+    }
+    if (strcmp(out->call.call_id, a->call_id) == 0 &&
+        (ivr = ivr_ticket(&out->call, &out->customer))) {
+        adopt_ivr_ticket(a, ivr, out);
         return;
     }
     if (requester(&out->customer, f, out, req, sizeof req) < 0)
@@ -168,8 +220,7 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
         return;
     tkt_render_subject(a->pol->subject_missed, ev, op->subject, sizeof op->subject);
     SET(op->requester_id, req);
-    /* R-M1: the last agent offered the call; else R-T11's default user */
-    SET(op->assignee_id, a->agent[0] ? a->agent : a->pol->default_assignee);
+    SET(op->assignee_id, group_assignee(a));
     op->set_assignee = op->assignee_id[0] != '\0';
     op->status = TKT_ST_OPEN;
     op->ticket_kind = TKT_KIND_MISSED;
@@ -183,8 +234,7 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
     SET(op->tags[0], "callbus");
     SET(op->tags[1], "callbus_missed");
     op->n_tags = 2;
-    snprintf(op->body, sizeof op->body, "Missed call %ld at %s (call %s).",
-             a->count > 0 ? a->count : 1, a->when, a->call_id);
+    missed_line(a, op);
     SET(out->customer.missed_group_id, a->group_id);
     SET(out->customer.missed_ticket_id, TKT_REF_NEW_TICKET);
     remember_ticket(&out->customer, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);

@@ -13,7 +13,8 @@ import urllib.parse
 
 import pytest
 
-from e2e import AGENT1, AGENT2, BROKERS, Call, bodies, new_number, one_ticket, wait_for
+from e2e import (AGENT1, AGENT2, BROKERS, IVR_TOKEN, Call, bodies, new_number, one_ticket,
+                 wait_comment, wait_for)
 from missed_e2e import Stack, missed_lines, rome, wait_missed
 
 MONDAY = rome("2026-11-30 10:00")  # inside working hours
@@ -21,7 +22,7 @@ MONDAY = rome("2026-11-30 10:00")  # inside working hours
 
 @pytest.fixture(scope="module")
 def stack(logdir):
-    s = Stack(logdir, "missed")
+    s = Stack(logdir, "missed", ticket_env={"CALLBUS_IVR_TOKEN": IVR_TOKEN})  # R-T8 below
     yield s
     s.close()
 
@@ -290,6 +291,48 @@ def test_R_M4_working_hours_midnight_dst_and_holidays(stack, when, counted):
     assert n == (2 if counted else 1), bodies(stack.emu.ticket(t["id"]))
     ignored = grouper_metric(stack, 'missed_calls_ignored_total{reason="outside_hours"}') - ignored0
     assert ignored == (0 if counted else 1)
+
+
+# ---- R-T8 and R-M1 together (issue 19 item 5) ---------------------------------
+
+
+def customer_tickets(stack, number):
+    """Every ticket whose requester has the customer's number, oldest first."""
+    return [t for u in stack.emu.users_with_phone(number)
+            for t in stack.emu.tickets(requester_id=u["id"])]
+
+
+def test_R_T8_R_M1_unanswered_ivr_call_is_one_ticket(stack):
+    """Issue 19 item 5: the IVR pre-created the call's ticket (R-T8) and no
+    agent answered: that ticket becomes the customer's missed-call ticket
+    (R-M1: open, tagged, the last agent offered, "Missed call 1"), with the
+    call's summary; the grouper opens no second ticket, and the customer's
+    next missed call joins it (R-M2)."""
+    number = new_number()
+    call = Call(number=number, start=MONDAY)
+    status, body, _ = stack.ticket.http(
+        "POST", "/v1/ivr/tickets",
+        {"call_id": call.call_id, "number": number, "ticket_type": "billing_dispute"},
+        headers={"Authorization": f"Bearer {IVR_TOKEN}"})
+    assert status == 201, body
+    tid = int(body["ticket_id"])
+    stack.produce(call.offered(AGENT1), call.ended(outcome="missed", durations={}))
+    wait_comment(stack.emu, tid, "Call summary", timeout=30)
+    wait_for(lambda: sum(len(missed_lines(t)) for t in customer_tickets(stack, number)), 30,
+             what="the missed call on a ticket")
+    stack.settle()
+    tickets = customer_tickets(stack, number)
+    assert [t["id"] for t in tickets] == [tid], [(t["id"], t["subject"]) for t in tickets]
+    t = tickets[0]
+    assert t["status"] == "open" and {"callbus_ivr", "callbus_missed"} <= set(t["tags"])
+    assert t["assignee_id"] == int(AGENT1["crm_id"])
+    assert [line.split(" at ")[0] for line in missed_lines(t)] == ["Missed call 1"]
+
+    missed(stack, number, agents=(AGENT2,), at=MONDAY + 600)
+    wait_for(lambda: len(missed_lines(stack.emu.ticket(tid))) == 2, 30,
+             what="the second missed call on the IVR's ticket")
+    stack.settle()
+    assert [t["id"] for t in customer_tickets(stack, number)] == [tid]
 
 
 # ---- replays and lost state (issue 11 items 4, 5) -----------------------------

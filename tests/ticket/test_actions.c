@@ -143,6 +143,64 @@ static void test_R_P6_retarget_moves_the_call(void)
     ASSERT_EQ_STR(plan.ops[1].ticket_id, "55");
 }
 
+/* The CRM's contacts with the customer's number: 501 and 503. */
+static tkt_facts_t candidates(void)
+{
+    tkt_facts_t f = {.contacts_known = 1, .n_contacts = 2};
+    snprintf(f.contacts[0].id, sizeof f.contacts[0].id, "501");
+    snprintf(f.contacts[1].id, sizeof f.contacts[1].id, "503");
+    return f;
+}
+
+/* Issue 19 item 5 (R-T8 + R-M1): the grouper opens a group for a missed
+ * call the IVR had a ticket made for: that ticket becomes the group's
+ * missed-call ticket (open, tagged, the last agent offered, the running
+ * count's first comment); no second ticket, no contact look-up. */
+static void test_issue19_group_open_on_an_ivr_call_adopts_its_ticket(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(call.call_id, sizeof call.call_id, "c1");
+    snprintf(call.customer, sizeof call.customer, "+390612345678");
+    snprintf(call.ticket_id, sizeof call.ticket_id, "70");
+    call.ticket_kind = TKT_KIND_IVR;
+    snprintf(cust.tickets[0].id, sizeof cust.tickets[0].id, "70");
+    cust.tickets[0].kind = TKT_KIND_IVR;
+    cust.tickets[0].status = TKT_ST_OPEN;
+    cust.n_tickets = 1;
+    const char *msg =
+        "{\"schema_version\":1,\"op_id\":\"op-000071\",\"op\":\"group.open\","
+        "\"group_id\":\"g7\",\"customer_number\":\"+390612345678\",\"call_id\":\"c1\","
+        "\"count\":1,\"assignee_crm_id\":\"900002\",\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "70");
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_INT(plan.ops[0].set_assignee, 1);
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "900002"); /* R-M1: the last agent offered */
+    ASSERT_EQ_INT(plan.ops[0].n_tags, 1);
+    ASSERT_EQ_STR(plan.ops[0].tags[0], "callbus_missed");
+    ASSERT_TRUE(strstr(plan.ops[0].body, "Missed call 1 at ") != NULL);
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "g7");
+    ASSERT_EQ_STR(plan.customer.missed_ticket_id, "70"); /* R-M2, R-M3 go to it */
+    ASSERT_EQ_INT(plan.figures.created[TKT_KIND_MISSED], 0);
+
+    /* A person solved it since (R-T10): the group gets a ticket of its own. */
+    tkt_facts_t facts = candidates();
+    cust.tickets[0].status = TKT_ST_SOLVED;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_STR(plan.customer.missed_ticket_id, TKT_REF_NEW_TICKET);
+    /* A call on an ordinary ticket (an answered one's, R-T1) is not adopted. */
+    cust.tickets[0].status = TKT_ST_OPEN;
+    call.ticket_kind = TKT_KIND_CALL;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+}
+
 static void test_bad_messages_rejected(void)
 {
     tkt_call_t call = {0};
@@ -294,6 +352,7 @@ int main(void)
         TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
         TEST_CASE(test_R_C4_tie_broken_like_the_rules),
         TEST_CASE(test_R_P6_retarget_moves_the_call),
+        TEST_CASE(test_issue19_group_open_on_an_ivr_call_adopts_its_ticket),
         TEST_CASE(test_bad_messages_rejected),
         TEST_CASE(test_codec_roundtrip)};
     return test_run_all("ticket_actions", cases, sizeof cases / sizeof cases[0]);
