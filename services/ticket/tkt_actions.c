@@ -1,5 +1,6 @@
 /* Agent actions and missed-call operations as pipeline decisions. */
 #include "tkt_actions.h"
+#include "cmn_metrics.h"
 #include "cmn_missed_op.h"
 #include "cmn_time.h"
 
@@ -66,6 +67,95 @@ static void remember_ticket(tkt_customer_t *c, const char *id, tkt_kind_t kind, 
 }
 
 /* ---- agent actions -------------------------------------------------------------- */
+
+/* Issue 19 item 6: whether the agent's action fits the call it names, on
+ * ticket-service's own state of the call and customer and the CRM facts
+ * fetched for this action (pure; issue 20 moves it to the rules). The
+ * pop-service forwards what the agent's page sent, which can name any
+ * contact or ticket id. */
+typedef enum { ACT_OK, ACT_NEED, ACT_REFUSED } act_check_t;
+
+typedef struct {
+    act_check_t verdict;
+    const char *reason; /* ACT_REFUSED: the metric's label */
+    const char *why;    /* ACT_REFUSED: for the log */
+} act_verdict_t;
+
+static act_verdict_t refuse(const char *reason, const char *why)
+{
+    return (act_verdict_t){ACT_REFUSED, reason, why};
+}
+
+/* R-C4: the candidates are the contacts with the caller's number; the
+ * call's own contact is one of them (the rules chose it among them). */
+static act_verdict_t check_pick(const action_ctx_t *a, const tkt_call_t *call, const tkt_facts_t *f,
+                                tkt_plan_t *out)
+{
+    if (strcmp(a->contact_id, call->contact_id) == 0 ||
+        strcmp(a->contact_id, call->picked_contact_id) == 0)
+        return (act_verdict_t){ACT_OK, NULL, NULL};
+    if (!f || !f->contacts_known) {
+        out->need = TKT_NEED_CONTACTS;
+        return (act_verdict_t){ACT_NEED, NULL, NULL};
+    }
+    for (size_t i = 0; i < f->n_contacts; i++)
+        if (strcmp(f->contacts[i].id, a->contact_id) == 0)
+            return (act_verdict_t){ACT_OK, NULL, NULL};
+    return refuse("not_a_candidate", "R-C4: the picked contact is not one of the call's "
+                                     "candidates (contacts with the caller's number)");
+}
+
+/* R-P6: one of the customer's tickets (ours, remembered); R-T10: one that
+ * may still be written to, its status read now (tkt_ticket_writable). */
+static act_verdict_t check_retarget(const action_ctx_t *a, const tkt_call_t *call,
+                                    const tkt_customer_t *cu, const tkt_facts_t *f, tkt_plan_t *out)
+{
+    if (strcmp(a->ticket_id, call->ticket_id) == 0) /* nothing moves (retargeted) */
+        return (act_verdict_t){ACT_OK, NULL, NULL};
+    for (size_t i = 0; i < cu->n_tickets; i++) {
+        if (strcmp(cu->tickets[i].id, a->ticket_id) != 0)
+            continue;
+        int w = tkt_ticket_writable(&cu->tickets[i], f && f->tickets_checked);
+        if (w < 0) {
+            out->need = TKT_NEED_TICKET_STATUS;
+            SET(out->need_ticket_id, a->ticket_id);
+            return (act_verdict_t){ACT_NEED, NULL, NULL};
+        }
+        return w ? (act_verdict_t){ACT_OK, NULL, NULL}
+                 : refuse("ticket_not_writable",
+                          "R-T10: the re-target ticket is solved, closed or merged");
+    }
+    return refuse("not_the_customers_ticket",
+                  "R-P6: the re-target ticket is not one of the customer's tickets");
+}
+
+static act_verdict_t check_action(const action_ctx_t *a, const tkt_call_t *call,
+                                  const tkt_customer_t *cu, const tkt_facts_t *f, tkt_plan_t *out)
+{
+    if (!call->call_id[0])
+        return refuse("unknown_call", "an agent action on a call ticket-service does not know");
+    if (strcmp(call->customer, a->number) != 0)
+        return refuse("other_customer", "an agent action naming another customer than the call's");
+    if (a->action == ACT_CONTACT_PICKED)
+        return check_pick(a, call, f, out);
+    if (a->action == ACT_RETARGETED)
+        return check_retarget(a, call, cu, f, out);
+    return (act_verdict_t){ACT_OK, NULL, NULL};
+}
+
+/* A refused action is counted by reason here; the pipeline logs the
+ * rejection with out->note, counts it in ticket_events_rejected_total and
+ * moves on (the offset too): a refusal is final, retrying changes nothing. */
+static void count_refusal(const act_verdict_t *v)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", v->reason);
+    cmn_metric_t *m = cmn_metrics_counter(
+        "ticket_agent_actions_refused_total",
+        "Agent actions that do not fit their call (issue 19), refused and logged", labels);
+    if (m) /* NULL only out of memory: the rejection is still logged and counted */
+        cmn_metric_add(m, 1);
+}
 
 static void contact_picked(const action_ctx_t *a, tkt_plan_t *out)
 {
@@ -307,6 +397,17 @@ static int decide_action(void *ctx, const cmn_event_t *ev, const tkt_call_t *cal
     memset(out, 0, sizeof *out);
     out->call = *call;
     out->customer = *customer;
+    if (a->action == ACT_CONTACT_PICKED || a->action == ACT_RETARGETED ||
+        a->action == ACT_NEW_TICKET) {
+        act_verdict_t v = check_action(a, call, customer, facts, out);
+        if (v.verdict == ACT_REFUSED) {
+            count_refusal(&v);
+            out->note = v.why;
+            return -1;
+        }
+        if (v.verdict == ACT_NEED)
+            return 0;
+    }
     switch (a->action) {
     case ACT_CONTACT_PICKED:
         contact_picked(a, out);

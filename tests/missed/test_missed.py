@@ -228,6 +228,43 @@ def test_R_M3_d_softphone_outbound_on_a_new_ticket_closes_it(stack):
     assert new[0]["id"] != t["id"]
 
 
+def test_issue19_agent_actions_checked_against_the_call(stack):
+    """Issue 19 item 6: ticket-service refuses an agent action that does not
+    fit the call (logged, counted by reason, the offset moves on): a
+    re-target to another customer's ticket (R-P6) or to the customer's
+    solved one (R-T10), a picked contact that is not a candidate (R-C4).
+    The customer's next, fitting action is applied."""
+    number, other = new_number(), new_number()
+    t = group_of(stack, number, calls=1)
+    foreign = group_of(stack, other, calls=1)
+    back = Call(number=number, start=MONDAY + 900)
+    stack.produce(back.answered(AGENT1))
+    own = one_ticket(stack.emu, back)
+    stack.settle()
+    stack.emu.set_status(t["id"], "solved")
+
+    def refused(reason):
+        return stack.ticket.metric(f'ticket_agent_actions_refused_total{{reason="{reason}"}}')
+    reasons = ("not_the_customers_ticket", "ticket_not_writable", "not_a_candidate")
+    before = {r: refused(r) for r in reasons}
+    rejected0 = stack.ticket.metric("ticket_events_rejected_total")
+    agent_action(stack, number, back, "call.retargeted", ticket_id=str(foreign["id"]),
+                 action_id=f"act-foreign-{back.call_id}")
+    agent_action(stack, number, back, "call.retargeted", ticket_id=str(t["id"]),
+                 action_id=f"act-solved-{back.call_id}")
+    agent_action(stack, number, back, "contact.picked", contact_id="987654321",
+                 action_id=f"act-pick-{back.call_id}")
+    agent_action(stack, number, back, "call.new_ticket")  # fits: applied after the refusals
+    wait_for(lambda: [x for x in stack.emu.tickets() if any(
+        f"New ticket for call {back.call_id}" in b for b in bodies(x))], 30, what="the new ticket")
+    stack.settle()
+    assert {r: refused(r) - before[r] for r in reasons} == {r: 1 for r in reasons}
+    assert stack.ticket.metric("ticket_events_rejected_total") - rejected0 == 3
+    for tid in (foreign["id"], t["id"]):
+        assert not any(back.call_id in b for b in bodies(stack.emu.ticket(tid))), tid
+    assert stack.emu.ticket(own["id"])["requester_id"] == own["requester_id"]
+
+
 def test_R_M3_e_softphone_outbound_attached_to_the_missed_call_ticket_is_pending(stack):
     """(e): a softphone call (no ticket given) is attached to the customer's
     open missed-call ticket (R-O2); answered: pending at call end."""
