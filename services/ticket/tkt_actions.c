@@ -1,5 +1,6 @@
 /* Agent actions and missed-call operations as pipeline decisions. */
 #include "tkt_actions.h"
+#include "cmn_metrics.h"
 #include "cmn_missed_op.h"
 #include "cmn_time.h"
 
@@ -66,6 +67,95 @@ static void remember_ticket(tkt_customer_t *c, const char *id, tkt_kind_t kind, 
 }
 
 /* ---- agent actions -------------------------------------------------------------- */
+
+/* Issue 19 item 6: whether the agent's action fits the call it names, on
+ * ticket-service's own state of the call and customer and the CRM facts
+ * fetched for this action (pure; issue 20 moves it to the rules). The
+ * pop-service forwards what the agent's page sent, which can name any
+ * contact or ticket id. */
+typedef enum { ACT_OK, ACT_NEED, ACT_REFUSED } act_check_t;
+
+typedef struct {
+    act_check_t verdict;
+    const char *reason; /* ACT_REFUSED: the metric's label */
+    const char *why;    /* ACT_REFUSED: for the log */
+} act_verdict_t;
+
+static act_verdict_t refuse(const char *reason, const char *why)
+{
+    return (act_verdict_t){ACT_REFUSED, reason, why};
+}
+
+/* R-C4: the candidates are the contacts with the caller's number; the
+ * call's own contact is one of them (the rules chose it among them). */
+static act_verdict_t check_pick(const action_ctx_t *a, const tkt_call_t *call, const tkt_facts_t *f,
+                                tkt_plan_t *out)
+{
+    if (strcmp(a->contact_id, call->contact_id) == 0 ||
+        strcmp(a->contact_id, call->picked_contact_id) == 0)
+        return (act_verdict_t){ACT_OK, NULL, NULL};
+    if (!f || !f->contacts_known) {
+        out->need = TKT_NEED_CONTACTS;
+        return (act_verdict_t){ACT_NEED, NULL, NULL};
+    }
+    for (size_t i = 0; i < f->n_contacts; i++)
+        if (strcmp(f->contacts[i].id, a->contact_id) == 0)
+            return (act_verdict_t){ACT_OK, NULL, NULL};
+    return refuse("not_a_candidate", "R-C4: the picked contact is not one of the call's "
+                                     "candidates (contacts with the caller's number)");
+}
+
+/* R-P6: one of the customer's tickets (ours, remembered); R-T10: one that
+ * may still be written to, its status read now (tkt_ticket_writable). */
+static act_verdict_t check_retarget(const action_ctx_t *a, const tkt_call_t *call,
+                                    const tkt_customer_t *cu, const tkt_facts_t *f, tkt_plan_t *out)
+{
+    if (strcmp(a->ticket_id, call->ticket_id) == 0) /* nothing moves (retargeted) */
+        return (act_verdict_t){ACT_OK, NULL, NULL};
+    for (size_t i = 0; i < cu->n_tickets; i++) {
+        if (strcmp(cu->tickets[i].id, a->ticket_id) != 0)
+            continue;
+        int w = tkt_ticket_writable(&cu->tickets[i], f && f->tickets_checked);
+        if (w < 0) {
+            out->need = TKT_NEED_TICKET_STATUS;
+            SET(out->need_ticket_id, a->ticket_id);
+            return (act_verdict_t){ACT_NEED, NULL, NULL};
+        }
+        return w ? (act_verdict_t){ACT_OK, NULL, NULL}
+                 : refuse("ticket_not_writable",
+                          "R-T10: the re-target ticket is solved, closed or merged");
+    }
+    return refuse("not_the_customers_ticket",
+                  "R-P6: the re-target ticket is not one of the customer's tickets");
+}
+
+static act_verdict_t check_action(const action_ctx_t *a, const tkt_call_t *call,
+                                  const tkt_customer_t *cu, const tkt_facts_t *f, tkt_plan_t *out)
+{
+    if (!call->call_id[0])
+        return refuse("unknown_call", "an agent action on a call ticket-service does not know");
+    if (strcmp(call->customer, a->number) != 0)
+        return refuse("other_customer", "an agent action naming another customer than the call's");
+    if (a->action == ACT_CONTACT_PICKED)
+        return check_pick(a, call, f, out);
+    if (a->action == ACT_RETARGETED)
+        return check_retarget(a, call, cu, f, out);
+    return (act_verdict_t){ACT_OK, NULL, NULL};
+}
+
+/* A refused action is counted by reason here; the pipeline logs the
+ * rejection with out->note, counts it in ticket_events_rejected_total and
+ * moves on (the offset too): a refusal is final, retrying changes nothing. */
+static void count_refusal(const act_verdict_t *v)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", v->reason);
+    cmn_metric_t *m = cmn_metrics_counter(
+        "ticket_agent_actions_refused_total",
+        "Agent actions that do not fit their call (issue 19), refused and logged", labels);
+    if (m) /* NULL only out of memory: the rejection is still logged and counted */
+        cmn_metric_add(m, 1);
+}
 
 static void contact_picked(const action_ctx_t *a, tkt_plan_t *out)
 {
@@ -153,12 +243,64 @@ static int requester(const tkt_customer_t *c, const tkt_facts_t *f, tkt_plan_t *
     return 0;
 }
 
+/* R-M1: the last agent offered the call; else R-T11's default user. */
+static const char *group_assignee(const action_ctx_t *a)
+{
+    return a->agent[0] ? a->agent : a->pol->default_assignee;
+}
+
+/* R-M2's running count, one line per missed call. */
+static void missed_line(const action_ctx_t *a, tkt_op_t *op)
+{
+    snprintf(op->body, sizeof op->body, "Missed call %ld at %s (call %s).",
+             a->count > 0 ? a->count : 1, a->when, a->call_id);
+}
+
+/* R-T8 + R-M1 (issue 19 item 5): the call had its ticket made by the IVR,
+ * which the caller may have been told of; it is the call's one ticket, so
+ * it becomes the group's missed-call ticket rather than a second one. Its
+ * ref when it may still be written to (R-T10, as last seen), else NULL. */
+static tkt_ticket_ref_t *ivr_ticket(const tkt_call_t *call, tkt_customer_t *cu)
+{
+    if (call->ticket_kind != TKT_KIND_IVR || !real_id(call->ticket_id))
+        return NULL;
+    for (size_t i = 0; i < cu->n_tickets; i++)
+        if (strcmp(cu->tickets[i].id, call->ticket_id) == 0)
+            return tkt_ticket_writable(&cu->tickets[i], 1) == 1 ? &cu->tickets[i] : NULL;
+    return NULL;
+}
+
+/* The IVR's ticket turned missed-call ticket: R-M1's status, tag and
+ * assignee and R-M2's first line; its subject and type stay the IVR's. */
+static void adopt_ivr_ticket(const action_ctx_t *a, tkt_ticket_ref_t *ref, tkt_plan_t *out)
+{
+    tkt_op_t *op = add_op(out, TKT_OP_UPDATE, ref->id);
+    if (!op)
+        return;
+    op->status = TKT_ST_OPEN;
+    SET(op->assignee_id, group_assignee(a));
+    op->set_assignee = 1;
+    SET(op->tags[0], "callbus_missed");
+    op->n_tags = 1;
+    missed_line(a, op);
+    ref->status = TKT_ST_OPEN;
+    SET(out->customer.missed_group_id, a->group_id);
+    SET(out->customer.missed_ticket_id, ref->id);
+    out->note = "R-T8/R-M1: the IVR's ticket of the call is the missed-call ticket";
+}
+
 static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_facts_t *f,
                        tkt_plan_t *out)
 {
     char req[TKT_ID_MAX];
+    tkt_ticket_ref_t *ivr;
     if (strcmp(out->customer.missed_group_id, a->group_id) == 0) {
         out->note = "missed-call group already open";
+        return;
+    }
+    if (strcmp(out->call.call_id, a->call_id) == 0 &&
+        (ivr = ivr_ticket(&out->call, &out->customer))) {
+        adopt_ivr_ticket(a, ivr, out);
         return;
     }
     if (requester(&out->customer, f, out, req, sizeof req) < 0)
@@ -168,8 +310,7 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
         return;
     tkt_render_subject(a->pol->subject_missed, ev, op->subject, sizeof op->subject);
     SET(op->requester_id, req);
-    /* R-M1: the last agent offered the call; else R-T11's default user */
-    SET(op->assignee_id, a->agent[0] ? a->agent : a->pol->default_assignee);
+    SET(op->assignee_id, group_assignee(a));
     op->set_assignee = op->assignee_id[0] != '\0';
     op->status = TKT_ST_OPEN;
     op->ticket_kind = TKT_KIND_MISSED;
@@ -183,8 +324,7 @@ static void group_open(const action_ctx_t *a, const cmn_event_t *ev, const tkt_f
     SET(op->tags[0], "callbus");
     SET(op->tags[1], "callbus_missed");
     op->n_tags = 2;
-    snprintf(op->body, sizeof op->body, "Missed call %ld at %s (call %s).",
-             a->count > 0 ? a->count : 1, a->when, a->call_id);
+    missed_line(a, op);
     SET(out->customer.missed_group_id, a->group_id);
     SET(out->customer.missed_ticket_id, TKT_REF_NEW_TICKET);
     remember_ticket(&out->customer, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);
@@ -257,6 +397,17 @@ static int decide_action(void *ctx, const cmn_event_t *ev, const tkt_call_t *cal
     memset(out, 0, sizeof *out);
     out->call = *call;
     out->customer = *customer;
+    if (a->action == ACT_CONTACT_PICKED || a->action == ACT_RETARGETED ||
+        a->action == ACT_NEW_TICKET) {
+        act_verdict_t v = check_action(a, call, customer, facts, out);
+        if (v.verdict == ACT_REFUSED) {
+            count_refusal(&v);
+            out->note = v.why;
+            return -1;
+        }
+        if (v.verdict == ACT_NEED)
+            return 0;
+    }
     switch (a->action) {
     case ACT_CONTACT_PICKED:
         contact_picked(a, out);

@@ -2,7 +2,10 @@
  * writer) through the same pipeline as call events, so it is ordered with
  * the customer's calls, replay-safe and batched alike:
  *   agent-actions     (pop-service): contact picked (R-C4), call re-targeted
- *                     to another ticket or to a new one (R-P6);
+ *                     to another ticket or to a new one (R-P6); each first
+ *                     checked against the call (a candidate contact, the
+ *                     customer's writable ticket): a refusal is a rejected
+ *                     decision, counted in ticket_agent_actions_refused_total;
  *   missed-call-ops   (the grouper): open a missed-call ticket (R-M1), add a
  *                     missed call to it (R-M2), change its status (R-M3).
  * Schemas: schemas/agent-action.schema.json, schemas/missed-call-op.schema.json. */

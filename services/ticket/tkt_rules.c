@@ -319,21 +319,26 @@ static void ref_push(dctx_t *c, const char *id, tkt_kind_t kind, tkt_status_t st
     cu->n_tickets = keep + 1;
 }
 
-/* Whether calls may still be added to the ticket (R-T2, R-O1, R-T10). A
- * status we did not just read is asked for once per event; closed is final
- * in Zendesk and never asked. After the check (tickets_checked) a ref still
- * not fresh is judged on its stored status. */
-static chk_t ref_check(dctx_t *c, const tkt_ticket_ref_t *r)
+int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked)
 {
     if (r->fresh)
-        return r->merged_into[0] || !tkt_status_is_active(r->status) ? CHK_INACTIVE : CHK_ACTIVE;
+        return !r->merged_into[0] && tkt_status_is_active(r->status);
     if (r->status == TKT_ST_CLOSED)
-        return CHK_INACTIVE;
-    if (!c->facts.tickets_checked) {
+        return 0;
+    if (!tickets_checked)
+        return -1;
+    return tkt_status_is_active(r->status);
+}
+
+/* tkt_ticket_writable, asking for the status once per event. */
+static chk_t ref_check(dctx_t *c, const tkt_ticket_ref_t *r)
+{
+    int w = tkt_ticket_writable(r, c->facts.tickets_checked);
+    if (w < 0) {
         need(c, TKT_NEED_TICKET_STATUS, r->id);
         return CHK_NEED;
     }
-    return tkt_status_is_active(r->status) ? CHK_ACTIVE : CHK_INACTIVE;
+    return w ? CHK_ACTIVE : CHK_INACTIVE;
 }
 
 static void bind(dctx_t *c, const char *ticket_id, tkt_kind_t kind)
@@ -947,10 +952,23 @@ static void end_answered(dctx_t *c)
     op->status = TKT_ST_PENDING;
 }
 
+/* R-M1: the last agent the call was offered to; R-T11: else the default
+ * user, else nobody. An unmapped last agent cannot be assigned: default. */
+static const char *missed_assignee(dctx_t *c)
+{
+    const char *last = cmn_outcome_missed_agent(c->ev, st_call(c)->last_offered_crm_id);
+    return !empty(last) ? last : c->pol->default_assignee;
+}
+
 /* R-T8 with nobody answering: the IVR's ticket gets the summary and stays
- * open with the default assignee (R-T11). */
+ * open; a missed or abandoned call's goes to the last agent offered (R-M1;
+ * else R-T11's default), a voicemail's to the default (R-T11). Under the
+ * grouper too: its group.open adopts this ticket (tkt_actions.c) and names
+ * the same agent, so whichever is applied last, the assignee is the same
+ * (issue 19 item 5). */
 static void end_unanswered_bound(dctx_t *c)
 {
+    int missed = c->ev->outcome == CMN_OUT_MISSED || c->ev->outcome == CMN_OUT_ABANDONED;
     tkt_op_t *op = call_write(c, TKT_ST_OPEN, 1);
     if (!op)
         return;
@@ -958,7 +976,7 @@ static void end_unanswered_bound(dctx_t *c)
     end_fields(c, op);
     op->status = TKT_ST_OPEN;
     op->set_assignee = 1;
-    COPY(op->assignee_id, c->pol->default_assignee);
+    COPY(op->assignee_id, missed ? missed_assignee(c) : c->pol->default_assignee);
 }
 
 /* R-T3: always a new ticket; R-T11: the default assignee. */
@@ -978,14 +996,6 @@ static void voicemail_ticket(dctx_t *c)
     standard_data(c, op);
     summary(c, op);
     end_fields(c, op);
-}
-
-/* R-M1: the last agent the call was offered to; R-T11: else the default
- * user, else nobody. An unmapped last agent cannot be assigned: default. */
-static const char *missed_assignee(dctx_t *c)
-{
-    const char *last = cmn_outcome_missed_agent(c->ev, st_call(c)->last_offered_crm_id);
-    return !empty(last) ? last : c->pol->default_assignee;
 }
 
 static void missed_ticket(dctx_t *c)

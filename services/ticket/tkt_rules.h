@@ -134,6 +134,14 @@ int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const
  * the group. Returns 0, -1 when out has no room (nothing changed). */
 int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out);
 
+/* Whether calls may still be added to ticket `r` of the customer's (R-T2,
+ * R-O1, R-T10), the one home of that judgement: 1 yes, 0 no (solved,
+ * closed, merged away), -1 its status must be read first (ask
+ * TKT_NEED_TICKET_STATUS for r->id; `tickets_checked` says it was). A
+ * status just read (fresh) is believed; closed is final in Zendesk and
+ * never asked; after the check a ref still not fresh is judged as stored. */
+int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked);
+
 /* Fills {phone}, {call_id}, {queue} in a subject template. */
 void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);
 

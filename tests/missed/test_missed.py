@@ -13,7 +13,8 @@ import urllib.parse
 
 import pytest
 
-from e2e import AGENT1, AGENT2, BROKERS, Call, bodies, new_number, one_ticket, wait_for
+from e2e import (AGENT1, AGENT2, BROKERS, IVR_TOKEN, Call, bodies, new_number, one_ticket,
+                 wait_comment, wait_for)
 from missed_e2e import Stack, missed_lines, rome, wait_missed
 
 MONDAY = rome("2026-11-30 10:00")  # inside working hours
@@ -21,7 +22,7 @@ MONDAY = rome("2026-11-30 10:00")  # inside working hours
 
 @pytest.fixture(scope="module")
 def stack(logdir):
-    s = Stack(logdir, "missed")
+    s = Stack(logdir, "missed", ticket_env={"CALLBUS_IVR_TOKEN": IVR_TOKEN})  # R-T8 below
     yield s
     s.close()
 
@@ -227,6 +228,43 @@ def test_R_M3_d_softphone_outbound_on_a_new_ticket_closes_it(stack):
     assert new[0]["id"] != t["id"]
 
 
+def test_issue19_agent_actions_checked_against_the_call(stack):
+    """Issue 19 item 6: ticket-service refuses an agent action that does not
+    fit the call (logged, counted by reason, the offset moves on): a
+    re-target to another customer's ticket (R-P6) or to the customer's
+    solved one (R-T10), a picked contact that is not a candidate (R-C4).
+    The customer's next, fitting action is applied."""
+    number, other = new_number(), new_number()
+    t = group_of(stack, number, calls=1)
+    foreign = group_of(stack, other, calls=1)
+    back = Call(number=number, start=MONDAY + 900)
+    stack.produce(back.answered(AGENT1))
+    own = one_ticket(stack.emu, back)
+    stack.settle()
+    stack.emu.set_status(t["id"], "solved")
+
+    def refused(reason):
+        return stack.ticket.metric(f'ticket_agent_actions_refused_total{{reason="{reason}"}}')
+    reasons = ("not_the_customers_ticket", "ticket_not_writable", "not_a_candidate")
+    before = {r: refused(r) for r in reasons}
+    rejected0 = stack.ticket.metric("ticket_events_rejected_total")
+    agent_action(stack, number, back, "call.retargeted", ticket_id=str(foreign["id"]),
+                 action_id=f"act-foreign-{back.call_id}")
+    agent_action(stack, number, back, "call.retargeted", ticket_id=str(t["id"]),
+                 action_id=f"act-solved-{back.call_id}")
+    agent_action(stack, number, back, "contact.picked", contact_id="987654321",
+                 action_id=f"act-pick-{back.call_id}")
+    agent_action(stack, number, back, "call.new_ticket")  # fits: applied after the refusals
+    wait_for(lambda: [x for x in stack.emu.tickets() if any(
+        f"New ticket for call {back.call_id}" in b for b in bodies(x))], 30, what="the new ticket")
+    stack.settle()
+    assert {r: refused(r) - before[r] for r in reasons} == {r: 1 for r in reasons}
+    assert stack.ticket.metric("ticket_events_rejected_total") - rejected0 == 3
+    for tid in (foreign["id"], t["id"]):
+        assert not any(back.call_id in b for b in bodies(stack.emu.ticket(tid))), tid
+    assert stack.emu.ticket(own["id"])["requester_id"] == own["requester_id"]
+
+
 def test_R_M3_e_softphone_outbound_attached_to_the_missed_call_ticket_is_pending(stack):
     """(e): a softphone call (no ticket given) is attached to the customer's
     open missed-call ticket (R-O2); answered: pending at call end."""
@@ -290,6 +328,48 @@ def test_R_M4_working_hours_midnight_dst_and_holidays(stack, when, counted):
     assert n == (2 if counted else 1), bodies(stack.emu.ticket(t["id"]))
     ignored = grouper_metric(stack, 'missed_calls_ignored_total{reason="outside_hours"}') - ignored0
     assert ignored == (0 if counted else 1)
+
+
+# ---- R-T8 and R-M1 together (issue 19 item 5) ---------------------------------
+
+
+def customer_tickets(stack, number):
+    """Every ticket whose requester has the customer's number, oldest first."""
+    return [t for u in stack.emu.users_with_phone(number)
+            for t in stack.emu.tickets(requester_id=u["id"])]
+
+
+def test_R_T8_R_M1_unanswered_ivr_call_is_one_ticket(stack):
+    """Issue 19 item 5: the IVR pre-created the call's ticket (R-T8) and no
+    agent answered: that ticket becomes the customer's missed-call ticket
+    (R-M1: open, tagged, the last agent offered, "Missed call 1"), with the
+    call's summary; the grouper opens no second ticket, and the customer's
+    next missed call joins it (R-M2)."""
+    number = new_number()
+    call = Call(number=number, start=MONDAY)
+    status, body, _ = stack.ticket.http(
+        "POST", "/v1/ivr/tickets",
+        {"call_id": call.call_id, "number": number, "ticket_type": "billing_dispute"},
+        headers={"Authorization": f"Bearer {IVR_TOKEN}"})
+    assert status == 201, body
+    tid = int(body["ticket_id"])
+    stack.produce(call.offered(AGENT1), call.ended(outcome="missed", durations={}))
+    wait_comment(stack.emu, tid, "Call summary", timeout=30)
+    wait_for(lambda: sum(len(missed_lines(t)) for t in customer_tickets(stack, number)), 30,
+             what="the missed call on a ticket")
+    stack.settle()
+    tickets = customer_tickets(stack, number)
+    assert [t["id"] for t in tickets] == [tid], [(t["id"], t["subject"]) for t in tickets]
+    t = tickets[0]
+    assert t["status"] == "open" and {"callbus_ivr", "callbus_missed"} <= set(t["tags"])
+    assert t["assignee_id"] == int(AGENT1["crm_id"])
+    assert [line.split(" at ")[0] for line in missed_lines(t)] == ["Missed call 1"]
+
+    missed(stack, number, agents=(AGENT2,), at=MONDAY + 600)
+    wait_for(lambda: len(missed_lines(stack.emu.ticket(tid))) == 2, 30,
+             what="the second missed call on the IVR's ticket")
+    stack.settle()
+    assert [t["id"] for t in customer_tickets(stack, number)] == [tid]
 
 
 # ---- replays and lost state (issue 11 items 4, 5) -----------------------------

@@ -1,6 +1,7 @@
 /* Agent actions (R-C4, R-P6) and missed-call operations (R-M1..R-M3) as
  * decisions, and the Redis codec of the state they change. */
 #include "cmn_log.h"
+#include "cmn_metrics.h"
 #include "test.h"
 #include "tkt_actions.h"
 #include "tkt_codec.h"
@@ -109,38 +110,219 @@ static void test_R_M3_status_closed_ends_the_group(void)
     ASSERT_EQ_STR(plan.customer.missed_group_id, "");
 }
 
+/* The customer's call c1 as ticket-service knows it: on ticket 55, its
+ * contact 501 (R-C4's pick so far), the customer's tickets 55 and 60. */
+static void known_call(tkt_call_t *call, tkt_customer_t *cust)
+{
+    memset(call, 0, sizeof *call);
+    snprintf(call->call_id, sizeof call->call_id, "c1");
+    snprintf(call->customer, sizeof call->customer, "+390612345678");
+    snprintf(call->ticket_id, sizeof call->ticket_id, "55");
+    snprintf(call->contact_id, sizeof call->contact_id, "501");
+    *cust = customer();
+    const char *ids[] = {"55", "60"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(cust->tickets[i].id, sizeof cust->tickets[i].id, "%s", ids[i]);
+        cust->tickets[i].kind = TKT_KIND_CALL;
+        cust->tickets[i].status = TKT_ST_OPEN;
+    }
+    cust->n_tickets = 2;
+}
+
+/* The CRM's contacts with the customer's number: 501 and 503. */
+static tkt_facts_t candidates(void)
+{
+    tkt_facts_t f = {.contacts_known = 1, .n_contacts = 2};
+    snprintf(f.contacts[0].id, sizeof f.contacts[0].id, "501");
+    snprintf(f.contacts[1].id, sizeof f.contacts[1].id, "503");
+    return f;
+}
+
+static double refused(const char *reason)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    return cmn_metric_value(cmn_metrics_counter("ticket_agent_actions_refused_total", "", labels));
+}
+
 static void test_R_C4_contact_picked_moves_the_requester(void)
 {
-    tkt_call_t call = {0};
-    tkt_customer_t cust = customer();
+    tkt_call_t call;
+    tkt_customer_t cust;
+    tkt_facts_t facts = candidates();
     tkt_plan_t plan;
-    snprintf(call.ticket_id, sizeof call.ticket_id, "55");
+    known_call(&call, &cust);
     const char *msg =
         "{\"action_id\":\"act-000001\",\"action\":\"contact.picked\",\"call_id\":\"c1\","
-        "\"agent_crm_id\":\"900001\",\"contact_id\":\"503\","
+        "\"customer_number\":\"+390612345678\",\"agent_crm_id\":\"900001\",\"contact_id\":\"503\","
         "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
     ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_CONTACTS); /* the candidates are the CRM's look-up */
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, &facts, &plan), 0);
     ASSERT_EQ_STR(plan.call.picked_contact_id, "503");
     ASSERT_EQ_INT(plan.n_ops, 1);
     ASSERT_EQ_STR(plan.ops[0].ticket_id, "55");
     ASSERT_EQ_STR(plan.ops[0].requester_id, "503");
 }
 
-static void test_R_P6_retarget_moves_the_call(void)
+/* Issue 19 item 6: a picked contact must be one of the call's candidates
+ * (R-C4: the contacts with the caller's number). */
+static void test_issue19_contact_picked_outside_the_candidates_refused(void)
+{
+    tkt_call_t call;
+    tkt_customer_t cust;
+    tkt_facts_t facts = candidates();
+    tkt_plan_t plan;
+    known_call(&call, &cust);
+    double before = refused("not_a_candidate");
+    const char *msg =
+        "{\"action_id\":\"act-000011\",\"action\":\"contact.picked\",\"call_id\":\"c1\","
+        "\"customer_number\":\"+390612345678\",\"agent_crm_id\":\"900001\",\"contact_id\":\"999\","
+        "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, &facts, &plan), -1);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_TRUE(plan.note && strstr(plan.note, "candidate") != NULL);
+    ASSERT_TRUE(refused("not_a_candidate") == before + 1);
+    facts.n_contacts = 0; /* a withheld number, or nobody has it: no candidate at all */
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, &facts, &plan), -1);
+}
+
+/* Issue 19 item 6: an action names a call ticket-service knows, of the
+ * customer it names. */
+static void test_issue19_action_on_an_unknown_or_other_call_refused(void)
 {
     tkt_call_t call = {0};
     tkt_customer_t cust = customer();
+    tkt_facts_t facts = candidates();
     tkt_plan_t plan;
-    snprintf(call.ticket_id, sizeof call.ticket_id, "55");
     const char *msg =
-        "{\"action_id\":\"act-000002\",\"action\":\"call.retargeted\",\"call_id\":\"c1\","
-        "\"agent_crm_id\":\"900001\",\"ticket_id\":\"60\","
+        "{\"action_id\":\"act-000012\",\"action\":\"call.new_ticket\",\"call_id\":\"c1\","
+        "\"customer_number\":\"+390612345678\",\"agent_crm_id\":\"900001\","
         "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
-    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, NULL, &plan), 0);
+    double before = refused("unknown_call");
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, &facts, &plan), -1);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_TRUE(refused("unknown_call") == before + 1);
+    known_call(&call, &cust);
+    snprintf(call.customer, sizeof call.customer, "+390699999999");
+    before = refused("other_customer");
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, &facts, &plan), -1);
+    ASSERT_TRUE(refused("other_customer") == before + 1);
+    known_call(&call, &cust);
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+}
+
+static const char *RETARGET_60 =
+    "{\"action_id\":\"act-000002\",\"action\":\"call.retargeted\",\"call_id\":\"c1\","
+    "\"customer_number\":\"+390612345678\",\"agent_crm_id\":\"900001\",\"ticket_id\":\"60\","
+    "\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+
+static void test_R_P6_retarget_moves_the_call(void)
+{
+    tkt_call_t call;
+    tkt_customer_t cust;
+    tkt_facts_t facts = {0};
+    tkt_plan_t plan;
+    known_call(&call, &cust);
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, RETARGET_60, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_TICKET_STATUS); /* R-T10: its status now, not as stored */
+    ASSERT_EQ_STR(plan.need_ticket_id, "60");
+    cust.tickets[1].fresh = 1;
+    facts.tickets_checked = 1;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, RETARGET_60, &call, &cust, &facts, &plan), 0);
     ASSERT_EQ_STR(plan.call.ticket_id, "60");
     ASSERT_EQ_INT(plan.n_ops, 2);
     ASSERT_EQ_STR(plan.ops[0].ticket_id, "60");
     ASSERT_EQ_STR(plan.ops[1].ticket_id, "55");
+}
+
+/* Issue 19 item 6: a re-target goes to one of the customer's tickets
+ * (R-P6) that may still be written to (R-T10): not another customer's,
+ * not one solved, closed or merged away. */
+static void test_issue19_retarget_to_a_foreign_or_closed_ticket_refused(void)
+{
+    tkt_call_t call;
+    tkt_customer_t cust;
+    tkt_facts_t facts = {0};
+    tkt_plan_t plan;
+    known_call(&call, &cust);
+    snprintf(cust.tickets[1].id, sizeof cust.tickets[1].id, "61"); /* 60 is someone else's */
+    double before = refused("not_the_customers_ticket");
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, RETARGET_60, &call, &cust, &facts, &plan), -1);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_TRUE(plan.note && strstr(plan.note, "customer") != NULL);
+    ASSERT_TRUE(refused("not_the_customers_ticket") == before + 1);
+
+    tkt_status_t shut[] = {TKT_ST_SOLVED, TKT_ST_CLOSED};
+    for (size_t i = 0; i < 2; i++) {
+        known_call(&call, &cust);
+        cust.tickets[1].status = shut[i];
+        cust.tickets[1].fresh = 1; /* just read */
+        facts.tickets_checked = 1;
+        before = refused("ticket_not_writable");
+        ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, RETARGET_60, &call, &cust, &facts, &plan), -1);
+        ASSERT_EQ_INT(plan.n_ops, 0);
+        ASSERT_EQ_STR(plan.call.ticket_id, "55");
+        ASSERT_TRUE(refused("ticket_not_writable") == before + 1);
+    }
+    known_call(&call, &cust);
+    snprintf(cust.tickets[1].merged_into, sizeof cust.tickets[1].merged_into, "70");
+    cust.tickets[1].fresh = 1;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, RETARGET_60, &call, &cust, &facts, &plan), -1);
+    known_call(&call, &cust);
+    cust.tickets[1].status = TKT_ST_CLOSED; /* closed is final: no read needed */
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_AGENT, RETARGET_60, &call, &cust, NULL, &plan), -1);
+}
+
+/* Issue 19 item 5 (R-T8 + R-M1): the grouper opens a group for a missed
+ * call the IVR had a ticket made for: that ticket becomes the group's
+ * missed-call ticket (open, tagged, the last agent offered, the running
+ * count's first comment); no second ticket, no contact look-up. */
+static void test_issue19_group_open_on_an_ivr_call_adopts_its_ticket(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_plan_t plan;
+    snprintf(call.call_id, sizeof call.call_id, "c1");
+    snprintf(call.customer, sizeof call.customer, "+390612345678");
+    snprintf(call.ticket_id, sizeof call.ticket_id, "70");
+    call.ticket_kind = TKT_KIND_IVR;
+    snprintf(cust.tickets[0].id, sizeof cust.tickets[0].id, "70");
+    cust.tickets[0].kind = TKT_KIND_IVR;
+    cust.tickets[0].status = TKT_ST_OPEN;
+    cust.n_tickets = 1;
+    const char *msg =
+        "{\"schema_version\":1,\"op_id\":\"op-000071\",\"op\":\"group.open\","
+        "\"group_id\":\"g7\",\"customer_number\":\"+390612345678\",\"call_id\":\"c1\","
+        "\"count\":1,\"assignee_crm_id\":\"900002\",\"occurred_at\":\"2026-11-21T10:00:00Z\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, NULL, &plan), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "70");
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_INT(plan.ops[0].set_assignee, 1);
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "900002"); /* R-M1: the last agent offered */
+    ASSERT_EQ_INT(plan.ops[0].n_tags, 1);
+    ASSERT_EQ_STR(plan.ops[0].tags[0], "callbus_missed");
+    ASSERT_TRUE(strstr(plan.ops[0].body, "Missed call 1 at ") != NULL);
+    ASSERT_EQ_STR(plan.customer.missed_group_id, "g7");
+    ASSERT_EQ_STR(plan.customer.missed_ticket_id, "70"); /* R-M2, R-M3 go to it */
+    ASSERT_EQ_INT(plan.figures.created[TKT_KIND_MISSED], 0);
+
+    /* A person solved it since (R-T10): the group gets a ticket of its own. */
+    tkt_facts_t facts = candidates();
+    cust.tickets[0].status = TKT_ST_SOLVED;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_STR(plan.customer.missed_ticket_id, TKT_REF_NEW_TICKET);
+    /* A call on an ordinary ticket (an answered one's, R-T1) is not adopted. */
+    cust.tickets[0].status = TKT_ST_OPEN;
+    call.ticket_kind = TKT_KIND_CALL;
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
 }
 
 static void test_bad_messages_rejected(void)
@@ -294,6 +476,10 @@ int main(void)
         TEST_CASE(test_R_C4_contact_picked_moves_the_requester),
         TEST_CASE(test_R_C4_tie_broken_like_the_rules),
         TEST_CASE(test_R_P6_retarget_moves_the_call),
+        TEST_CASE(test_issue19_contact_picked_outside_the_candidates_refused),
+        TEST_CASE(test_issue19_action_on_an_unknown_or_other_call_refused),
+        TEST_CASE(test_issue19_retarget_to_a_foreign_or_closed_ticket_refused),
+        TEST_CASE(test_issue19_group_open_on_an_ivr_call_adopts_its_ticket),
         TEST_CASE(test_bad_messages_rejected),
         TEST_CASE(test_codec_roundtrip)};
     return test_run_all("ticket_actions", cases, sizeof cases / sizeof cases[0]);

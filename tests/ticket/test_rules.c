@@ -678,9 +678,20 @@ static void test_R_T8_ivr_ticket_unanswered_stays_open(void)
     ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
     ASSERT_EQ_STR(plan.ops[0].ticket_id, "IVR77");
     ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
-    ASSERT_EQ_STR(plan.ops[0].assignee_id, "D1");
+    /* R-M1: the last agent offered, as the grouper's group.open says
+     * (issue 19 item 5: whichever of the two comes last, the same one) */
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "A3");
     ASSERT_HAS(plan.ops[0].body, "Call summary");
     ASSERT_HAS(plan.ops[0].body, "Outcome: missed");
+    pol.unanswered = TKT_UNANSWERED_GROUPER; /* ticket-service still writes the summary */
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "IVR77");
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "A3");
+    TEXT(call.last_offered_crm_id, ""); /* never offered (abandoned): R-T11's default */
+    ev.outcome = CMN_OUT_ABANDONED;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "D1");
 }
 
 /* ---- R-T4 ------------------------------------------------------------------------ */
