@@ -169,6 +169,14 @@ int cmn_http_content_type_is(struct evhttp_request *req, const char *type)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+int cmn_http_require_json(struct evhttp_request *req)
+{
+    if (cmn_http_content_type_is(req, "application/json"))
+        return 1;
+    cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    return 0;
+}
+
 static void serve_health(cmn_http_t *h, struct evhttp_request *req)
 {
     cmn_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));

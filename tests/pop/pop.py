@@ -75,6 +75,13 @@ class PopService(e2e.TicketService):
     def idle(self):
         return self.metrics().get("pop_events_in_flight", 1) == 0
 
+    def http(self, method, path, body=None, headers=None, timeout=10):
+        """As a page does: every POST declares JSON, with or without a body
+        (pop-service answers 415 otherwise: issue 19 item 6)."""
+        if method == "POST":
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        return super().http(method, path, body, headers, timeout)
+
     # -- sessions ------------------------------------------------------------
     def login(self, crm_id, provider_id=None, extension=None, secret=SECRET):
         body = {"agent_crm_id": crm_id}

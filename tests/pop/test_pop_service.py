@@ -5,6 +5,7 @@ seeing another's pop (R-P5), agent actions onto agent-actions (R-P6).
 
 The pops whose ids and URLs are the CRM's (tickets, contacts, agents, the
 new-case form) run once per CRM (issue 13: the `crm_pop` fixture)."""
+import http.client
 import json
 import subprocess
 import time
@@ -429,3 +430,47 @@ def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir, crm)
     finally:
         svc.stop()
         ivr.stop()
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain",
+                                          "multipart/form-data; boundary=x", None])
+def test_post_routes_need_json(svc, content_type):
+    """Issue 19 item 6: every POST route answers 415 (a JSON error) unless
+    the body is declared application/json, so an HTML form on another port
+    of the same site (which the SameSite cookie does not stop) reaches none
+    of them: the session is still alive after a form's logout."""
+    token = svc.agent("930201", "prov-930201")
+    cookie = {"Cookie": f"callbus_pop={token}"}
+    routes = [("/v1/sessions", {"Authorization": f"Bearer {pop.SECRET}"},
+               b'{"agent_crm_id": "930202"}'),
+              ("/v1/sessions/heartbeat", cookie, b"{}"),
+              ("/v1/actions", cookie, b'{"action": "pick_contact", "call_id": "c-1"}'),
+              ("/v1/sessions/logout", cookie, b"{}")]
+    for path, headers, body in routes:
+        conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
+        hdrs = dict(headers)
+        if content_type:
+            hdrs["Content-Type"] = content_type
+        conn.request("POST", path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        conn.close()
+        assert r.status == 415, (path, content_type, r.status, raw)
+        assert r.getheader("Content-Type") == "application/json"
+        assert "application/json" in json.loads(raw)["error"]
+    status, me, _ = svc.as_agent(token, "GET", "/v1/sessions/me")
+    assert status == 200 and me["agent_crm_id"] == "930201"
+
+
+def test_json_posts_without_a_body_still_work(svc):
+    """The page's heartbeat and logout send no fields: declared JSON, they
+    pass (and the 415 is about the declaration, not the body)."""
+    token = svc.agent("930203")
+    for path in ("/v1/sessions/heartbeat", "/v1/sessions/logout"):
+        conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
+        conn.request("POST", path, headers={"Authorization": f"Bearer {token}",
+                                            "Content-Type": "application/json; charset=utf-8"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        assert r.status == 200, path

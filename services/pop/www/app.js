@@ -11,7 +11,8 @@ const shown = new Map(); // call id -> its card (a call's later pop replaces the
 
 async function api(method, path, body, headers = {}) {
   const init = { method, headers: { ...headers }, credentials: "same-origin" };
-  if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+  // Every POST declares JSON, with or without fields: pop-service answers 415 otherwise.
+  if (body !== undefined || method === "POST") { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body === undefined ? {} : body); }
   const r = await fetch(path, init);
   let data = null;
   try { data = await r.json(); } catch (_) { /* no body */ }
