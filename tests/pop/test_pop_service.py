@@ -474,3 +474,40 @@ def test_json_posts_without_a_body_still_work(svc):
         r.read()
         conn.close()
         assert r.status == 200, path
+
+
+def prov_mapping(topics, provider_id):
+    """The CRM agent id Redis maps a provider agent id to ("" when none)."""
+    r = subprocess.run(["redis-cli", "-u", pop.REDIS_URL, "GET",
+                        f"{topics.prefix}pop:prov:{provider_id}"],
+                       capture_output=True, text=True, timeout=10, check=True)
+    return r.stdout.strip()
+
+
+def test_one_agents_login_and_logout_keep_anothers_provider_mapping(svc, topics):
+    """Issue 19 item 2 (R-P1, R-I3): a provider agent id maps to whoever
+    logged in with it last. A's later logout, or A's next login, deletes
+    A's own mapping only, never the one B took over; and B's login and
+    logout leave A's mapping of another id alone."""
+    a, b = "930301", "930302"
+    shared, a_own = f"desk-{pop.RUN}-1", f"desk-{pop.RUN}-2"
+    ta = svc.agent(a, shared)
+    assert prov_mapping(topics, shared) == a
+    tb = svc.agent(b, shared)  # B takes the desk over
+    assert prov_mapping(topics, shared) == b
+    assert svc.as_agent(ta, "POST", "/v1/sessions/logout")[0] == 200
+    assert prov_mapping(topics, shared) == b, "A's logout deleted B's mapping"
+    ta = svc.agent(a, shared)  # back to A
+    assert prov_mapping(topics, shared) == a
+    tb2 = svc.agent(b, f"desk-{pop.RUN}-3")  # B's next login: its old id was taken over
+    assert prov_mapping(topics, shared) == a, "B's login deleted A's mapping"
+    assert svc.as_agent(tb, "GET", "/v1/sessions/me")[0] == 401
+    ta = svc.agent(a, a_own)  # A moves to its own desk: its old mapping goes
+    assert prov_mapping(topics, shared) == ""
+    assert prov_mapping(topics, a_own) == a
+    assert svc.as_agent(tb2, "POST", "/v1/sessions/heartbeat")[0] == 200
+    assert svc.as_agent(tb2, "POST", "/v1/sessions/logout")[0] == 200
+    assert prov_mapping(topics, a_own) == a  # vice versa: B's logout keeps A's
+    assert prov_mapping(topics, f"desk-{pop.RUN}-3") == ""
+    assert svc.as_agent(ta, "POST", "/v1/sessions/logout")[0] == 200
+    assert prov_mapping(topics, a_own) == ""
