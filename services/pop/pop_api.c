@@ -211,7 +211,7 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
          * pop made while the page was loading is not lost. */
         if (!*c->after)
             snprintf(c->after, sizeof c->after, "%lld-0", (long long)(info->login_ms - 1));
-        pop_hub_attach(c->a->hub, c->req, info->crm_id, info->session, c->after);
+        pop_hub_attach(c->a->hub, c->req, info->crm_id, info->session, c->after, info->ttl_s);
         break;
     case OP_ACTION:
         snprintf(c->agent, sizeof c->agent, "%s", info->crm_id);

@@ -20,6 +20,10 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 "A comment line is sent on an idle stream this often (proxies, dead clients)."),
     CMN_CFG_NUM("CALLBUS_POP_MAX_STREAMS", "10000", 1, 1000000, OFF(max_streams),
                 "Open pop streams this replica serves; more are answered 503."),
+    CMN_CFG_NUM("CALLBUS_POP_SESSION_CHECK_S", "30", 1, 3600, OFF(session_check_s),
+                "An open stream looks this often whether its session still lives; a session "
+                "revoked without an announcement (its Redis key deleted) ends its streams within "
+                "it. Expiry ends them when the session's TTL runs out."),
     CMN_CFG_NUM("CALLBUS_POP_STREAM_BUFFER_KB", "256", 16, 65536, OFF(stream_buffer_kb),
                 "Unread bytes a slow client may hold; past it its stream ends (it reconnects and "
                 "catches up)."),

@@ -171,3 +171,9 @@ int pop_session_logout(pop_store_t *s, const char *token, pop_session_fn cb, voi
 {
     return get_or_logout(s, token, 0, "1", cb, ctx);
 }
+
+int pop_session_ttl(pop_store_t *s, const char *session, cmn_redis_reply_fn cb, void *ctx)
+{
+    return cmn_redis_command(pop_store_redis(s), cb, ctx, "TTL %spop:sess:%s", pop_store_ns(s),
+                             session);
+}

@@ -1,6 +1,10 @@
 """Pop streams and the connection cap (issue 19 item 2): however a stream
 ends (client gone, logout, a newer login, shutdown) its connection frees
 its slot; /readyz fails while the listener refuses connections."""
+import hashlib
+import subprocess
+import time
+
 import pytest
 
 import pop
@@ -89,3 +93,50 @@ def test_readyz_fails_while_the_cap_is_reached(capped):
         sock.close()
     settled(capped, baseline)
     assert capped._http_status("/readyz", admin=True) == 200
+
+
+@pytest.fixture(scope="module")
+def short_sessions(topics, logdir):
+    """Sessions of the shortest TTL (10 s) and a stream's session checked
+    every second."""
+    s = pop.start_pop(topics, f"pop-{topics.prefix.rstrip('.')}-short", logdir, "pop-short",
+                      {"CALLBUS_POP_SESSION_TTL_S": "10", "CALLBUS_POP_SESSION_CHECK_S": "1",
+                       "CALLBUS_POP_KEEPALIVE_S": "1"})
+    yield s
+    if s.running():
+        s.stop()
+
+
+def test_a_stream_ends_when_its_session_expires(short_sessions):
+    """R-P1: a session without heartbeats expires, and its open stream ends
+    with it (it used to outlive it); a heartbeating agent's stream stays."""
+    svc = short_sessions
+    lazy, busy = svc.agent("930401"), svc.agent("930402")
+    s_lazy, s_busy = svc.stream(lazy), svc.stream(busy)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 14:
+        assert svc.as_agent(busy, "POST", "/v1/sessions/heartbeat")[0] == 200
+        if s_lazy.closed.wait(1):
+            break
+    assert s_lazy.closed.is_set(), "the stream outlived its expired session"
+    assert time.monotonic() - t0 >= 8, "ended before its session expired"
+    assert svc.as_agent(lazy, "GET", "/v1/sessions/me")[0] == 401
+    assert not s_busy.closed.is_set(), "a heartbeating agent's stream ended"
+    s_busy.close()
+
+
+def test_a_stream_ends_when_its_session_is_revoked(short_sessions):
+    """A session revoked in Redis (its key deleted by an operator, or a
+    logout whose announcement was lost) ends its open streams within the
+    check interval; another agent's stream stays."""
+    svc = short_sessions
+    gone, kept = svc.agent("930403"), svc.agent("930404")
+    s_gone, s_kept = svc.stream(gone), svc.stream(kept)
+    key = f"{svc.topics.prefix}pop:sess:{hashlib.sha256(gone.encode()).hexdigest()}"
+    r = subprocess.run(["redis-cli", "-u", pop.REDIS_URL, "DEL", key], capture_output=True,
+                       text=True, timeout=10, check=True)
+    assert r.stdout.strip() == "1"
+    assert s_gone.closed.wait(5), "the stream outlived its revoked session"
+    assert svc.as_agent(kept, "POST", "/v1/sessions/heartbeat")[0] == 200
+    assert not s_kept.closed.is_set()
+    s_kept.close()
