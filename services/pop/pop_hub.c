@@ -41,7 +41,7 @@ struct pop_hub {
     struct event *keepalive, *bus_retry;
     char bus_last[ID_MAX];
     int bus_reading, bus_started, closing;
-    cmn_metric_t *m_delivered, *m_replayed, *m_cut, *m_session_gone;
+    cmn_metric_t *m_delivered, *m_replayed, *m_cut, *m_session_gone, *m_replaced;
 };
 
 static uint64_t hash(const char *s)
@@ -221,11 +221,55 @@ static void catch_up(client_t *c)
     }
 }
 
+/* ---- streams per session and agent ------------------------------------ */
+
+/* Tells a stream a newer one took its place, then ends it. The page stops
+ * reconnecting on it: two tabs past the cap do not take turns ending each
+ * other; a half-dead connection (a reload over flaky Wi-Fi) never reads it. */
+static void client_replace(client_t *c)
+{
+    static const char replaced[] = "event: replaced\ndata: {\"reason\":\"a newer stream of this "
+                                   "agent took its place\"}\n\n";
+    cmn_http_stream_write(c->stream, replaced, sizeof replaced - 1);
+    cmn_metric_add(c->hub->m_replaced, 1);
+    LOG_INFO("pop stream of agent %s: replaced by a newer one (per-session or per-agent cap)",
+             c->agent);
+    client_end(c);
+}
+
+/* Makes room for one more stream of agent/session: ends the oldest streams
+ * of the session, then of the agent, past their caps. A bucket lists its
+ * clients newest first, so the last match is the oldest. */
+static void make_room(pop_hub_t *h, const char *agent, const char *session)
+{
+    for (;;) {
+        long n_agent = 0, n_session = 0;
+        client_t *oldest_agent = NULL, *oldest_session = NULL;
+        for (client_t *c = h->buckets[hash(agent) % BUCKETS]; c; c = c->next) {
+            if (strcmp(c->agent, agent) != 0)
+                continue;
+            n_agent++;
+            oldest_agent = c;
+            if (strcmp(c->session, session) == 0) {
+                n_session++;
+                oldest_session = c;
+            }
+        }
+        if (n_session >= h->o.max_per_session)
+            client_replace(oldest_session);
+        else if (n_agent >= h->o.max_per_agent)
+            client_replace(oldest_agent);
+        else
+            return;
+    }
+}
+
 void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
                     const char *session, const char *after, long ttl_s)
 {
     if (h->closing)
         return cmn_http_reply_unavailable(req, 1, "shutting down");
+    make_room(h, agent, session);
     if ((long)h->n >= h->o.max_streams)
         return cmn_http_reply_unavailable(req, 5, "too many open pop streams on this replica");
     client_t *c = calloc(1, sizeof *c);
@@ -401,6 +445,11 @@ pop_hub_t *pop_hub_new(struct event_base *base, pop_store_t *store, cmn_redis_t 
     h->m_session_gone =
         cmn_metrics_counter("pop_streams_session_gone_total",
                             "Streams ended because their session expired or was revoked", NULL);
+    h->m_replaced = cmn_metrics_counter(
+        "pop_streams_replaced_total",
+        "Streams ended for a newer one of their session or agent (the per-session and "
+        "per-agent caps)",
+        NULL);
     cmn_metrics_gauge_fn("pop_streams_open", "Agent pop streams open on this replica", NULL,
                          streams_open, h);
     bus_later(h); /* the bus client connects in the background */

@@ -79,9 +79,9 @@ def test_readyz_fails_while_the_cap_is_reached(capped):
     """A replica that refuses every new connection is not ready (an
     orchestrator sends traffic elsewhere); ready again once slots free."""
     baseline = int(capped.metrics().get(OPEN, 0))
-    token = capped.agent("930104")
     socks = []
-    for _ in range(CAP - baseline):
+    for i in range(CAP - baseline):  # agents of their own: no per-agent cap applies
+        token = capped.agent(f"93011{i}")
         status, sock = pop.open_stream_raw(capped.port, token)
         assert status == 200
         socks.append(sock)
@@ -140,3 +140,38 @@ def test_a_stream_ends_when_its_session_is_revoked(short_sessions):
     assert svc.as_agent(kept, "POST", "/v1/sessions/heartbeat")[0] == 200
     assert not s_kept.closed.is_set()
     s_kept.close()
+
+
+def replaced_streams(svc):
+    return svc.metrics().get("pop_streams_replaced_total", 0)
+
+
+@pytest.mark.parametrize("per_session,per_agent", [(2, 8), (8, 2)])
+def test_streams_per_session_and_agent_are_capped_the_oldest_ends(topics, logdir, per_session,
+                                                                   per_agent):
+    """Issue 19 item 2: past CALLBUS_POP_MAX_STREAMS_PER_SESSION (or _AGENT)
+    a new stream ends the oldest of that session (agent), which is what a
+    reload over a half-dead connection wants; the ended stream is told
+    ("replaced": the page stops reconnecting, so two tabs never take turns
+    ending each other). Another agent's streams are not counted."""
+    cap = min(per_session, per_agent)
+    svc = pop.start_pop(topics, f"pop-{topics.prefix.rstrip('.')}-cap{per_session}", logdir,
+                        f"pop-cap-{per_session}-{per_agent}",
+                        {"CALLBUS_POP_MAX_STREAMS_PER_SESSION": str(per_session),
+                         "CALLBUS_POP_MAX_STREAMS_PER_AGENT": str(per_agent)})
+    try:
+        token, other = svc.agent("930501"), svc.agent("930502")
+        others = [svc.stream(other) for _ in range(cap)]
+        first = [svc.stream(token) for _ in range(cap)]
+        assert all(s.status == 200 for s in first + others)
+        before = replaced_streams(svc)
+        newest = svc.stream(token)
+        assert newest.status == 200
+        assert first[0].closed.wait(5), "the oldest stream stayed open past the cap"
+        assert [e for _, e, _ in first[0].events] == ["replaced"]
+        assert not any(s.closed.is_set() for s in first[1:] + others + [newest])
+        assert replaced_streams(svc) == before + 1
+        for s in first[1:] + others + [newest]:
+            s.close()
+    finally:
+        svc.stop()

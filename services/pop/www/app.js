@@ -104,6 +104,12 @@ function follow() {
   source.addEventListener("pop", ev => {
     try { render(JSON.parse(ev.data)); } catch (err) { console.error("bad pop", err); }
   });
+  // A newer stream of this agent took this one's place (another tab, the
+  // per-session cap): stop here, or the two would take turns ending each other.
+  source.addEventListener("replaced", () => {
+    source.close();
+    setText($("#status"), "Opened in another tab or window: reload to follow pops here.");
+  });
   source.onopen = () => setText($("#status"), "Connected. Waiting for calls…");
   source.onerror = async () => {
     setText($("#status"), "Reconnecting…");
