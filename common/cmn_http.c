@@ -169,6 +169,14 @@ int cmn_http_content_type_is(struct evhttp_request *req, const char *type)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+int cmn_http_require_json(struct evhttp_request *req)
+{
+    if (cmn_http_content_type_is(req, "application/json"))
+        return 1;
+    cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    return 0;
+}
+
 static void serve_health(cmn_http_t *h, struct evhttp_request *req)
 {
     cmn_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
@@ -181,6 +189,15 @@ static void serve_ready(const cmn_http_t *h, struct evhttp_request *req)
         char why[256] = "not ready";
         if (!h->checks[i].fn(h->checks[i].ctx, why, sizeof why))
             json_object_set_new(failing, h->checks[i].name, json_string(why));
+    }
+    /* A replica that cannot take a connection is not ready, whatever its
+     * dependencies say: traffic goes elsewhere, and a replica stuck there
+     * gets restarted (issue 19 item 2). Draining says so itself below. */
+    if (!h->draining && cmn_http_conns_refusing(h->conns)) {
+        char why[96];
+        snprintf(why, sizeof why, "not accepting: %d connections open, the cap is %d",
+                 cmn_http_conns_open(h->conns), h->lim.max_connections);
+        json_object_set_new(failing, "connections", json_string(why));
     }
     int ready = json_object_size(failing) == 0 && !h->draining;
     json_object_set_new(body, "status", json_string(ready ? "ready" : "not ready"));
@@ -210,13 +227,14 @@ static void serve_metrics(cmn_http_t *h, struct evhttp_request *req)
 struct cmn_http_stream {
     cmn_http_stream_t *prev, *next;
     struct evhttp_request *req;
+    cmn_http_conns_t *conns; /* watching its connection; NULL: evhttp's close callback is ours */
     cmn_http_stream_closed_fn on_closed;
     void *ctx;
 };
 
 /* Open streams of the process (one loop per process), for
  * cmn_http_streaming(): a sentinel of a circular list. */
-static cmn_http_stream_t streams = {&streams, &streams, NULL, NULL, NULL};
+static cmn_http_stream_t streams = {&streams, &streams, NULL, NULL, NULL, NULL};
 
 static void stream_unlink(cmn_http_stream_t *s)
 {
@@ -242,17 +260,31 @@ static void on_stream_closed(struct evhttp_connection *evcon, void *arg)
 }
 
 /* The tracking record of req (dispatch made one), settled as a 200: from
- * here on the request is a stream, not a request in flight. */
-static void untrack(struct evhttp_request *req)
+ * here on the request is a stream, not a request in flight. Returns the
+ * server's connections (NULL: the request was not tracked, no memory). */
+static cmn_http_conns_t *untrack(struct evhttp_request *req)
 {
     for (live_req_t *lr = live.next; lr != &live; lr = lr->next) {
         if (lr->req == req) {
+            cmn_http_conns_t *conns = lr->h->conns;
             evhttp_request_set_on_complete_cb(req, NULL, NULL);
             count_response(lr->route, 200, cmn_time_mono_ms_f() - lr->started_ms);
             live_unlink(lr);
-            return;
+            return conns;
         }
     }
+    return NULL;
+}
+
+/* Hears of the connection closing without taking evhttp's close callback
+ * from the connection cap's accounting (issue 19 item 2); only a connection
+ * the cap does not track (no memory when accepted) uses it directly. */
+static void stream_watch(cmn_http_stream_t *s, struct evhttp_connection *evcon)
+{
+    if (s->conns && cmn_http_conns_watch(s->conns, evcon, on_stream_closed, s) == 0)
+        return;
+    s->conns = NULL;
+    evhttp_connection_set_closecb(evcon, on_stream_closed, s);
 }
 
 cmn_http_stream_t *cmn_http_stream_start(struct evhttp_request *req, const char *content_type,
@@ -271,7 +303,7 @@ cmn_http_stream_t *cmn_http_stream_start(struct evhttp_request *req, const char 
     s->prev = &streams;
     streams.next->prev = s;
     streams.next = s;
-    untrack(req);
+    s->conns = untrack(req);
     struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
     evhttp_add_header(hdrs, "Content-Type", content_type);
     evhttp_add_header(hdrs, "Cache-Control", "no-store");
@@ -282,7 +314,7 @@ cmn_http_stream_t *cmn_http_stream_start(struct evhttp_request *req, const char 
      * connection is left holding a slot of the cap. */
     evhttp_add_header(hdrs, "Connection", "close");
     evhttp_send_reply_start(req, 200, "OK");
-    evhttp_connection_set_closecb(evcon, on_stream_closed, s);
+    stream_watch(s, evcon);
     return s;
 }
 
@@ -298,10 +330,14 @@ size_t cmn_http_stream_write(cmn_http_stream_t *s, const char *data, size_t len)
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
+/* The connection closes after the last chunk (Connection: close), and the
+ * cap's close callback uncounts it: only the stream stops listening. */
 void cmn_http_stream_end(cmn_http_stream_t *s)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(s->req);
-    if (evcon)
+    if (evcon && s->conns)
+        (void)cmn_http_conns_watch(s->conns, evcon, NULL, NULL); /* -1: already gone */
+    else if (evcon)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
     evhttp_send_reply_end(s->req);
     stream_unlink(s);

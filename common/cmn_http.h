@@ -68,6 +68,11 @@ const char *cmn_http_header(struct evhttp_request *req, const char *name);
 const char *cmn_http_body(struct evhttp_request *req, size_t *len);
 /* 1 when Content-Type's media type equals `type` (parameters ignored). */
 int cmn_http_content_type_is(struct evhttp_request *req, const char *type);
+/* 1 when the request declares a JSON body (Content-Type application/json);
+ * else req was answered 415 (a JSON error) and 0 is returned. A route that
+ * takes a session cookie needs it: an HTML form on another port of the same
+ * site can post with the cookie, but only as a form or text/plain. */
+int cmn_http_require_json(struct evhttp_request *req);
 
 /* Streaming replies (Server-Sent Events, issue 10): instead of one reply a
  * handler may start a long-lived chunked 200 and write to it for as long

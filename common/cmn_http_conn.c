@@ -24,6 +24,8 @@ typedef struct conn {
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* NULL until adopted */
     struct event *deadline;
+    cmn_http_conns_gone_fn on_gone; /* a stream watching the connection */
+    void *gone_arg;
 } conn_t;
 
 struct cmn_http_conns {
@@ -103,7 +105,12 @@ static void conn_forget(conn_t *k)
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
-    conn_forget(arg);
+    conn_t *k = arg;
+    cmn_http_conns_gone_fn fn = k->on_gone;
+    k->on_gone = NULL;
+    if (fn)
+        fn(evcon, k->gone_arg);
+    conn_forget(k);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -305,6 +312,22 @@ void cmn_http_conns_reply_done(cmn_http_conns_t *c, struct evhttp_connection *ev
 int cmn_http_conns_open(const cmn_http_conns_t *c)
 {
     return c->open;
+}
+
+int cmn_http_conns_refusing(const cmn_http_conns_t *c)
+{
+    return c->open >= c->max || !c->evhttp_listener;
+}
+
+int cmn_http_conns_watch(cmn_http_conns_t *c, struct evhttp_connection *evcon,
+                         cmn_http_conns_gone_fn on_gone, void *arg)
+{
+    conn_t *k = evcon ? find(c, evcon) : NULL;
+    if (!k)
+        return -1;
+    k->on_gone = on_gone;
+    k->gone_arg = arg;
+    return 0;
 }
 
 void cmn_http_conns_free(cmn_http_conns_t *c)

@@ -36,6 +36,21 @@ void cmn_http_conns_request_read(cmn_http_conns_t *c, struct evhttp_connection *
 /* Its reply went out: the deadline starts again for the next request. */
 void cmn_http_conns_reply_done(cmn_http_conns_t *c, struct evhttp_connection *evcon);
 int cmn_http_conns_open(const cmn_http_conns_t *c);
+/* 1 while a new connection would be refused (at the cap, or no listener
+ * taking connections): what /readyz reports (issue 19 item 2). */
+int cmn_http_conns_refusing(const cmn_http_conns_t *c);
+
+/* evhttp has one close callback per connection, and the cap's accounting
+ * hangs on it: nobody else may replace it (a stream did, and its closed
+ * connections never freed their slots: issue 19 item 2). Instead, whoever
+ * must hear of the connection closing (a stream: client gone, server freed)
+ * watches it: on_gone(arg) is called once, on the loop, as the connection
+ * closes, before it is uncounted. fn NULL stops watching (the stream ended
+ * first). Returns 0, or -1 when evcon is not tracked (out of memory when it
+ * was accepted): then evhttp's close callback is the caller's to use. */
+typedef void (*cmn_http_conns_gone_fn)(struct evhttp_connection *evcon, void *arg);
+int cmn_http_conns_watch(cmn_http_conns_t *c, struct evhttp_connection *evcon,
+                         cmn_http_conns_gone_fn on_gone, void *arg);
 /* After evhttp_free (which closed every connection). NULL-safe. */
 void cmn_http_conns_free(cmn_http_conns_t *c);
 

@@ -176,7 +176,10 @@ static int start(pop_t *p)
     pop_hub_opts_t ho = {.history = p->cfg.history,
                          .keepalive_s = p->cfg.keepalive_s,
                          .max_streams = p->cfg.max_streams,
-                         .max_unread = (size_t)p->cfg.stream_buffer_kb << 10};
+                         .max_unread = (size_t)p->cfg.stream_buffer_kb << 10,
+                         .session_check_s = p->cfg.session_check_s,
+                         .max_per_session = p->cfg.max_per_session,
+                         .max_per_agent = p->cfg.max_per_agent};
     if (*p->cfg.lookup_url &&
         !(p->lookup = pop_lookup_new(p->svc.base, p->cfg.lookup_url, p->cfg.lookup_token,
                                      p->cfg.lookup_timeout_ms, errstr, sizeof errstr)))

@@ -211,7 +211,7 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
          * pop made while the page was loading is not lost. */
         if (!*c->after)
             snprintf(c->after, sizeof c->after, "%lld-0", (long long)(info->login_ms - 1));
-        pop_hub_attach(c->a->hub, c->req, info->crm_id, info->session, c->after);
+        pop_hub_attach(c->a->hub, c->req, info->crm_id, info->session, c->after, info->ttl_s);
         break;
     case OP_ACTION:
         snprintf(c->agent, sizeof c->agent, "%s", info->crm_id);
@@ -256,6 +256,8 @@ static const char *str(const json_t *o, const char *name)
 static void on_login(struct evhttp_request *req, const char *path, void *arg)
 {
     pop_api_t *a = arg;
+    if (!cmn_http_require_json(req))
+        return;
     cmn_auth_match_t m =
         cmn_auth_bearer_match(a->cfg->provisioning_secret, a->cfg->provisioning_secret_previous,
                               cmn_http_header(req, "Authorization"));
@@ -297,14 +299,19 @@ static void on_me(struct evhttp_request *req, const char *path, void *arg)
     with_session(arg, req, OP_ME, NULL);
 }
 
+/* POST routes take JSON only (issue 19 item 6), even those without fields:
+ * the cookie would otherwise let a form on another port of the site log the
+ * agent out. */
 static void on_heartbeat(struct evhttp_request *req, const char *path, void *arg)
 {
-    with_session(arg, req, OP_HEARTBEAT, NULL);
+    if (cmn_http_require_json(req))
+        with_session(arg, req, OP_HEARTBEAT, NULL);
 }
 
 static void on_logout(struct evhttp_request *req, const char *path, void *arg)
 {
-    with_session(arg, req, OP_LOGOUT, NULL);
+    if (cmn_http_require_json(req))
+        with_session(arg, req, OP_LOGOUT, NULL);
 }
 
 static void on_stream(struct evhttp_request *req, const char *path, void *arg)
@@ -324,6 +331,8 @@ static void on_stream(struct evhttp_request *req, const char *path, void *arg)
 static void on_action(struct evhttp_request *req, const char *path, void *arg)
 {
     pop_api_t *a = arg;
+    if (!cmn_http_require_json(req))
+        return;
     json_t *o = body_object(req);
     if (!o)
         return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);

@@ -20,6 +20,16 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 "A comment line is sent on an idle stream this often (proxies, dead clients)."),
     CMN_CFG_NUM("CALLBUS_POP_MAX_STREAMS", "10000", 1, 1000000, OFF(max_streams),
                 "Open pop streams this replica serves; more are answered 503."),
+    CMN_CFG_NUM("CALLBUS_POP_MAX_STREAMS_PER_SESSION", "4", 1, 1000, OFF(max_per_session),
+                "Open pop streams of one session (tabs) on this replica; one more ends the "
+                "session's oldest (told 'replaced'), as a reload wants."),
+    CMN_CFG_NUM("CALLBUS_POP_MAX_STREAMS_PER_AGENT", "8", 1, 1000, OFF(max_per_agent),
+                "Open pop streams of one agent, whatever the session, on this replica; one more "
+                "ends the agent's oldest."),
+    CMN_CFG_NUM("CALLBUS_POP_SESSION_CHECK_S", "30", 1, 3600, OFF(session_check_s),
+                "An open stream looks this often whether its session still lives; a session "
+                "revoked without an announcement (its Redis key deleted) ends its streams within "
+                "it. Expiry ends them when the session's TTL runs out."),
     CMN_CFG_NUM("CALLBUS_POP_STREAM_BUFFER_KB", "256", 16, 65536, OFF(stream_buffer_kb),
                 "Unread bytes a slow client may hold; past it its stream ends (it reconnects and "
                 "catches up)."),

@@ -13,6 +13,9 @@ typedef struct {
     long retention_s;          /* how long a call's pop state and an agent's pops are kept */
     long keepalive_s;          /* comment line on idle streams */
     long max_streams;          /* open streams on this replica; more: 503 */
+    long session_check_s;      /* a stream looks whether its session still lives this often */
+    long max_per_session;      /* open streams of one session on this replica; past: oldest ends */
+    long max_per_agent;        /* the same per agent */
     long stream_buffer_kb;     /* unread bytes a slow client may hold before its stream ends */
     char *new_case_url;        /* R-P3 no customer: the CRM's new-case form; {phone} */
     int cookie_secure;         /* the session cookie's Secure flag (behind TLS) */

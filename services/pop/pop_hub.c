@@ -5,6 +5,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_sse.h"
+#include "pop_session.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,11 +22,12 @@ typedef struct client {
     pop_hub_t *hub;
     cmn_http_stream_t *stream; /* NULL once gone */
     char *agent;
-    char last[ID_MAX]; /* the last stream id written */
-    char session[65];  /* the session's id (token hash): its end ends this stream */
-    int catching;      /* a catch-up read is outstanding */
-    int recatch;       /* the bus brought the agent a pop meanwhile: read again */
-    int refs;          /* 1 for the stream + outstanding reads */
+    char last[ID_MAX];   /* the last stream id written */
+    char session[65];    /* the session's id (token hash): its end ends this stream */
+    struct event *check; /* when to look whether the session still lives */
+    int catching;        /* a catch-up read is outstanding */
+    int recatch;         /* the bus brought the agent a pop meanwhile: read again */
+    int refs;            /* 1 for the stream + outstanding reads */
 } client_t;
 
 struct pop_hub {
@@ -39,7 +41,7 @@ struct pop_hub {
     struct event *keepalive, *bus_retry;
     char bus_last[ID_MAX];
     int bus_reading, bus_started, closing;
-    cmn_metric_t *m_delivered, *m_replayed, *m_cut;
+    cmn_metric_t *m_delivered, *m_replayed, *m_cut, *m_session_gone, *m_replaced;
 };
 
 static uint64_t hash(const char *s)
@@ -88,6 +90,8 @@ static void client_detach(client_t *c)
     if (c->all_next)
         c->all_next->all_prev = c->all_prev;
     c->stream = NULL;
+    event_free(c->check);
+    c->check = NULL;
     h->n--;
     client_unref(c);
 }
@@ -125,6 +129,52 @@ static int client_write(client_t *c, const char *id, const char *pop)
 }
 
 static void catch_up(client_t *c);
+
+/* ---- the session's end ------------------------------------------------ */
+
+/* Next look at the session: when its TTL runs out, or after the check
+ * interval, whichever comes first (a heartbeat may have extended it; a
+ * revocation nobody announced shows only as its key gone). */
+static void check_later(client_t *c, long ttl_s)
+{
+    long s = c->hub->o.session_check_s;
+    if (ttl_s > 0 && ttl_s < s)
+        s = ttl_s;
+    struct timeval tv = {s > 0 ? s : 1, 0};
+    event_add(c->check, &tv); /* cannot fail for a timer once created */
+}
+
+/* TTL reply: -2 once the session expired or was revoked: its token is dead,
+ * so is its stream (the page's reconnect then gets its 401). */
+static void on_session_ttl(void *ctx, redisReply *r, const char *err)
+{
+    client_t *c = ctx;
+    if (!c->stream)
+        return client_unref(c);
+    if (err || !r || r->type != REDIS_REPLY_INTEGER) {
+        /* Redis unreachable: the stream stays; the next check decides. */
+        check_later(c, 0);
+        return client_unref(c);
+    }
+    if (r->integer == -2) {
+        LOG_INFO("pop stream of agent %s: its session expired or was revoked; ending it", c->agent);
+        cmn_metric_add(c->hub->m_session_gone, 1);
+        client_end(c);
+        return client_unref(c);
+    }
+    check_later(c, (long)r->integer);
+    client_unref(c);
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+    client_t *c = arg;
+    c->refs++;
+    if (pop_session_ttl(c->hub->store, c->session, on_session_ttl, c) < 0) {
+        c->refs--;
+        check_later(c, 0);
+    }
+}
 
 /* XRANGE reply: [[id, [field, value...]], ...]. */
 static void on_caught_up(void *ctx, redisReply *r, const char *err)
@@ -171,15 +221,61 @@ static void catch_up(client_t *c)
     }
 }
 
+/* ---- streams per session and agent ------------------------------------ */
+
+/* Tells a stream a newer one took its place, then ends it. The page stops
+ * reconnecting on it: two tabs past the cap do not take turns ending each
+ * other; a half-dead connection (a reload over flaky Wi-Fi) never reads it. */
+static void client_replace(client_t *c)
+{
+    static const char replaced[] = "event: replaced\ndata: {\"reason\":\"a newer stream of this "
+                                   "agent took its place\"}\n\n";
+    cmn_http_stream_write(c->stream, replaced, sizeof replaced - 1);
+    cmn_metric_add(c->hub->m_replaced, 1);
+    LOG_INFO("pop stream of agent %s: replaced by a newer one (per-session or per-agent cap)",
+             c->agent);
+    client_end(c);
+}
+
+/* Makes room for one more stream of agent/session: ends the oldest streams
+ * of the session, then of the agent, past their caps. A bucket lists its
+ * clients newest first, so the last match is the oldest. */
+static void make_room(pop_hub_t *h, const char *agent, const char *session)
+{
+    for (;;) {
+        long n_agent = 0, n_session = 0;
+        client_t *oldest_agent = NULL, *oldest_session = NULL;
+        for (client_t *c = h->buckets[hash(agent) % BUCKETS]; c; c = c->next) {
+            if (strcmp(c->agent, agent) != 0)
+                continue;
+            n_agent++;
+            oldest_agent = c;
+            if (strcmp(c->session, session) == 0) {
+                n_session++;
+                oldest_session = c;
+            }
+        }
+        if (n_session >= h->o.max_per_session)
+            client_replace(oldest_session);
+        else if (n_agent >= h->o.max_per_agent)
+            client_replace(oldest_agent);
+        else
+            return;
+    }
+}
+
 void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
-                    const char *session, const char *after)
+                    const char *session, const char *after, long ttl_s)
 {
     if (h->closing)
         return cmn_http_reply_unavailable(req, 1, "shutting down");
+    make_room(h, agent, session);
     if ((long)h->n >= h->o.max_streams)
         return cmn_http_reply_unavailable(req, 5, "too many open pop streams on this replica");
     client_t *c = calloc(1, sizeof *c);
-    if (!c || !(c->agent = strdup(agent))) {
+    if (!c || !(c->agent = strdup(agent)) || !(c->check = evtimer_new(h->base, on_check, c))) {
+        if (c)
+            free(c->agent);
         free(c);
         return cmn_http_reply_unavailable(req, 1, "out of memory");
     }
@@ -188,6 +284,7 @@ void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
     snprintf(c->last, sizeof c->last, "%s", after);
     snprintf(c->session, sizeof c->session, "%s", session);
     if (!(c->stream = cmn_http_stream_start(req, "text/event-stream", on_client_gone, c))) {
+        event_free(c->check);
         free(c->agent);
         free(c);
         return;
@@ -204,6 +301,7 @@ void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
     /* Tell the browser how long to wait before reconnecting, and that the
      * stream is open (a comment: no event). */
     cmn_http_stream_write(c->stream, "retry: 1000\n: open\n\n", 20);
+    check_later(c, ttl_s);
     catch_up(c);
 }
 
@@ -344,6 +442,14 @@ pop_hub_t *pop_hub_new(struct event_base *base, pop_store_t *store, cmn_redis_t 
                                         "Of those, pops a reconnecting stream caught up on", NULL);
     h->m_cut = cmn_metrics_counter("pop_streams_cut_total",
                                    "Streams ended because their client did not read", NULL);
+    h->m_session_gone =
+        cmn_metrics_counter("pop_streams_session_gone_total",
+                            "Streams ended because their session expired or was revoked", NULL);
+    h->m_replaced = cmn_metrics_counter(
+        "pop_streams_replaced_total",
+        "Streams ended for a newer one of their session or agent (the per-session and "
+        "per-agent caps)",
+        NULL);
     cmn_metrics_gauge_fn("pop_streams_open", "Agent pop streams open on this replica", NULL,
                          streams_open, h);
     bus_later(h); /* the bus client connects in the background */

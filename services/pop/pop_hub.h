@@ -18,20 +18,28 @@
 typedef struct pop_hub pop_hub_t;
 
 typedef struct {
-    long history;      /* pops replayed at most per catch-up round */
-    long keepalive_s;  /* comment line on idle streams */
-    long max_streams;  /* beyond: 503 */
-    size_t max_unread; /* a client holding more unread bytes is cut off */
+    long history;         /* pops replayed at most per catch-up round */
+    long keepalive_s;     /* comment line on idle streams */
+    long max_streams;     /* beyond: 503 */
+    size_t max_unread;    /* a client holding more unread bytes is cut off */
+    long session_check_s; /* a stream rechecks that its session lives at least this often */
+    long max_per_session; /* streams of one session on this replica; past: the oldest ends */
+    long max_per_agent;   /* the same for one agent, whatever the session */
 } pop_hub_opts_t;
 
 /* Borrows store and bus (a Redis client of its own: blocking reads). */
 pop_hub_t *pop_hub_new(struct event_base *base, pop_store_t *store, cmn_redis_t *bus,
                        const pop_hub_opts_t *opts);
 /* Answers req with the agent's stream, replaying pops after stream id
- * `after` ("0-0": every kept one). session: the session it belongs to
- * (ended with it: pop_store_announce_end). Copies the strings. */
+ * `after` ("0-0": every kept one). session: the session it belongs to,
+ * ttl_s its seconds left. The stream ends with the session: at once when
+ * it is announced ended (logout, a newer login: pop_store_announce_end);
+ * when its TTL runs out or its key is gone, within session_check_s
+ * (expiry, or a revocation nobody announced). Past max_per_session or
+ * max_per_agent, the oldest stream of that session (agent) here ends,
+ * told first by a "replaced" event. Copies the strings. */
 void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
-                    const char *session, const char *after);
+                    const char *session, const char *after, long ttl_s);
 /* Ends every stream (shutdown) and stops reading the bus. */
 void pop_hub_close_all(pop_hub_t *h);
 size_t pop_hub_streams(const pop_hub_t *h);

@@ -8,19 +8,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* pop:prov:<provider id> maps to whoever logged in with it last: an agent
+ * touches (deletes, extends) that mapping only while it is still its own,
+ * never one another agent took over since (issue 19 item 2). Each script
+ * runs whole in Redis, so no login can slip between the check and the
+ * change. Defines own_prov(ns, provider, crm): the key, or nil. */
+#define OWN_PROV                                                                                   \
+    "local function own_prov(ns, prov, crm)\n"                                                     \
+    "  if not prov or prov == '' then return nil end\n"                                            \
+    "  local k = ns .. 'pop:prov:' .. prov\n"                                                      \
+    "  if redis.call('GET', k) == crm then return k end\n"                                         \
+    "  return nil\n"                                                                               \
+    "end\n"
+
 /* KEYS: session, agent; ARGV: ttl, crm, provider, extension, now, ns,
  * token hash, bus, bus bound. The previous session ends here, with its
  * token and, on every replica, its open streams (the bus entry names it,
  * so the new session's streams stay open). */
-static const char login_script[] =
+static const char login_script[] = OWN_PROV
     "local old = redis.call('HGET', KEYS[2], 'session')\n"
     "if old then\n"
     "  redis.call('DEL', ARGV[6] .. 'pop:sess:' .. old)\n"
     "  redis.call('XADD', ARGV[8], 'MAXLEN', '~', ARGV[9], '*', 'agent', ARGV[2], 'end', '1', "
     "'session', old)\n"
     "end\n"
-    "local oldprov = redis.call('HGET', KEYS[2], 'provider_id')\n"
-    "if oldprov and oldprov ~= '' then redis.call('DEL', ARGV[6] .. 'pop:prov:' .. oldprov) end\n"
+    "local oldprov = own_prov(ARGV[6], redis.call('HGET', KEYS[2], 'provider_id'), ARGV[2])\n"
+    "if oldprov then redis.call('DEL', oldprov) end\n"
     "redis.call('DEL', KEYS[2])\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])\n"
     "redis.call('HSET', KEYS[2], 'session', ARGV[7], 'provider_id', ARGV[3], 'extension', "
@@ -32,23 +45,22 @@ static const char login_script[] =
 
 /* KEYS: session; ARGV: ns, refresh ttl (0: none), logout flag. */
 static const char get_script[] =
-    "local crm = redis.call('GET', KEYS[1])\n"
-    "if not crm then return false end\n"
-    "local a = ARGV[1] .. 'pop:agent:' .. crm\n"
-    "local f = redis.call('HGETALL', a)\n"
-    "if ARGV[3] == '1' then\n"
-    "  redis.call('DEL', KEYS[1], a)\n"
-    "  for i = 1, #f, 2 do if f[i] == 'provider_id' and f[i+1] ~= '' then\n"
-    "    redis.call('DEL', ARGV[1] .. 'pop:prov:' .. f[i+1]) end end\n"
-    "  return {crm, f, 0}\n"
-    "end\n"
-    "if tonumber(ARGV[2]) > 0 then\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-    "  redis.call('EXPIRE', a, ARGV[2])\n"
-    "  for i = 1, #f, 2 do if f[i] == 'provider_id' and f[i+1] ~= '' then\n"
-    "    redis.call('EXPIRE', ARGV[1] .. 'pop:prov:' .. f[i+1], ARGV[2]) end end\n"
-    "end\n"
-    "return {crm, f, redis.call('TTL', KEYS[1])}\n";
+    OWN_PROV "local crm = redis.call('GET', KEYS[1])\n"
+             "if not crm then return false end\n"
+             "local a = ARGV[1] .. 'pop:agent:' .. crm\n"
+             "local f = redis.call('HGETALL', a)\n"
+             "local prov = own_prov(ARGV[1], redis.call('HGET', a, 'provider_id'), crm)\n"
+             "if ARGV[3] == '1' then\n"
+             "  redis.call('DEL', KEYS[1], a)\n"
+             "  if prov then redis.call('DEL', prov) end\n"
+             "  return {crm, f, 0}\n"
+             "end\n"
+             "if tonumber(ARGV[2]) > 0 then\n"
+             "  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+             "  redis.call('EXPIRE', a, ARGV[2])\n"
+             "  if prov then redis.call('EXPIRE', prov, ARGV[2]) end\n"
+             "end\n"
+             "return {crm, f, redis.call('TTL', KEYS[1])}\n";
 
 int pop_session_new_token(char *out, size_t outsz)
 {
@@ -158,4 +170,10 @@ int pop_session_get(pop_store_t *s, const char *token, long refresh_ttl_s, pop_s
 int pop_session_logout(pop_store_t *s, const char *token, pop_session_fn cb, void *ctx)
 {
     return get_or_logout(s, token, 0, "1", cb, ctx);
+}
+
+int pop_session_ttl(pop_store_t *s, const char *session, cmn_redis_reply_fn cb, void *ctx)
+{
+    return cmn_redis_command(pop_store_redis(s), cb, ctx, "TTL %spop:sess:%s", pop_store_ns(s),
+                             session);
 }

@@ -41,6 +41,11 @@ int pop_session_login(pop_store_t *s, const char *token, const pop_login_t *who,
  * (heartbeat). */
 int pop_session_get(pop_store_t *s, const char *token, long refresh_ttl_s, pop_session_fn cb,
                     void *ctx) __attribute__((warn_unused_result));
+/* What is left of the session whose id is `session` (its token's SHA-256,
+ * hex: pop_session_info_t.session): cb gets Redis's TTL reply, an integer,
+ * -2 once the session expired or was revoked. */
+int pop_session_ttl(pop_store_t *s, const char *session, cmn_redis_reply_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
 /* Ends the session; info.crm_id says whose it was ("" when unknown). */
 int pop_session_logout(pop_store_t *s, const char *token, pop_session_fn cb, void *ctx)
     __attribute__((warn_unused_result));

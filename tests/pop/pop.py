@@ -75,6 +75,13 @@ class PopService(e2e.TicketService):
     def idle(self):
         return self.metrics().get("pop_events_in_flight", 1) == 0
 
+    def http(self, method, path, body=None, headers=None, timeout=10):
+        """As a page does: every POST declares JSON, with or without a body
+        (pop-service answers 415 otherwise: issue 19 item 6)."""
+        if method == "POST":
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        return super().http(method, path, body, headers, timeout)
+
     # -- sessions ------------------------------------------------------------
     def login(self, crm_id, provider_id=None, extension=None, secret=SECRET):
         body = {"agent_crm_id": crm_id}
@@ -235,3 +242,61 @@ def cdp_browser():
     """Headless Chromium driven over DevTools (tests/pop/cdp.py)."""
     import cdp
     return cdp.Browser()
+
+
+def open_stream_raw(port, token, timeout=10.0):
+    """GET /v1/pops/stream on a raw socket: (status, socket). A 200's socket
+    is left open after its "open" comment (the stream is served); any other
+    status's socket is closed."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(f"GET /v1/pops/stream HTTP/1.1\r\nHost: pop\r\nAccept: text/event-stream\r\n"
+                 f"Authorization: Bearer {token}\r\n\r\n".encode())
+    got = b""
+    while b"\r\n" not in got:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    status = int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
+    if status != 200:
+        sock.close()
+        return status, None
+    while b": open" not in got:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return status, sock
+
+
+def reconnect_storm(svc, token, n):
+    """One agent opens and closes `n` pop streams in a row, as reloads and
+    flaky Wi-Fi do (issue 19 item 2): each stream is served (its "open"
+    comment read), then the client closes it. Returns the figures: opened
+    (200), refused (any other status, or no answer), connections open on
+    the public listener before and after (once settled), refused
+    connections counted by the server meanwhile."""
+    key_open = 'http_connections_open{server="public"}'
+    key_refused = 'http_connections_refused_total{server="public"}'
+    before = svc.metrics()
+    opened = refused = 0
+    for _ in range(n):
+        try:
+            status, sock = open_stream_raw(svc.port, token)
+        except OSError:
+            status, sock = 0, None
+        if status == 200:
+            opened += 1
+            sock.close()
+        else:
+            refused += 1
+    baseline = before.get(key_open, 0)
+    deadline = time.monotonic() + 20
+    while True:
+        after = svc.metrics()
+        if after.get(key_open, 0) <= baseline or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return {"streams": n, "opened": opened, "closed": opened, "refused": refused,
+            "refused_by_server": after.get(key_refused, 0) - before.get(key_refused, 0),
+            "connections_before": baseline, "connections_after": after.get(key_open, 0)}

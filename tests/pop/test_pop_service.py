@@ -5,6 +5,7 @@ seeing another's pop (R-P5), agent actions onto agent-actions (R-P6).
 
 The pops whose ids and URLs are the CRM's (tickets, contacts, agents, the
 new-case form) run once per CRM (issue 13: the `crm_pop` fixture)."""
+import http.client
 import json
 import subprocess
 import time
@@ -429,3 +430,84 @@ def test_ringing_notice_has_the_contact_from_ticket_services_lookup(logdir, crm)
     finally:
         svc.stop()
         ivr.stop()
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain",
+                                          "multipart/form-data; boundary=x", None])
+def test_post_routes_need_json(svc, content_type):
+    """Issue 19 item 6: every POST route answers 415 (a JSON error) unless
+    the body is declared application/json, so an HTML form on another port
+    of the same site (which the SameSite cookie does not stop) reaches none
+    of them: the session is still alive after a form's logout."""
+    token = svc.agent("930201", "prov-930201")
+    cookie = {"Cookie": f"callbus_pop={token}"}
+    routes = [("/v1/sessions", {"Authorization": f"Bearer {pop.SECRET}"},
+               b'{"agent_crm_id": "930202"}'),
+              ("/v1/sessions/heartbeat", cookie, b"{}"),
+              ("/v1/actions", cookie, b'{"action": "pick_contact", "call_id": "c-1"}'),
+              ("/v1/sessions/logout", cookie, b"{}")]
+    for path, headers, body in routes:
+        conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
+        hdrs = dict(headers)
+        if content_type:
+            hdrs["Content-Type"] = content_type
+        conn.request("POST", path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        conn.close()
+        assert r.status == 415, (path, content_type, r.status, raw)
+        assert r.getheader("Content-Type") == "application/json"
+        assert "application/json" in json.loads(raw)["error"]
+    status, me, _ = svc.as_agent(token, "GET", "/v1/sessions/me")
+    assert status == 200 and me["agent_crm_id"] == "930201"
+
+
+def test_json_posts_without_a_body_still_work(svc):
+    """The page's heartbeat and logout send no fields: declared JSON, they
+    pass (and the 415 is about the declaration, not the body)."""
+    token = svc.agent("930203")
+    for path in ("/v1/sessions/heartbeat", "/v1/sessions/logout"):
+        conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
+        conn.request("POST", path, headers={"Authorization": f"Bearer {token}",
+                                            "Content-Type": "application/json; charset=utf-8"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        assert r.status == 200, path
+
+
+def prov_mapping(topics, provider_id):
+    """The CRM agent id Redis maps a provider agent id to ("" when none)."""
+    r = subprocess.run(["redis-cli", "-u", pop.REDIS_URL, "GET",
+                        f"{topics.prefix}pop:prov:{provider_id}"],
+                       capture_output=True, text=True, timeout=10, check=True)
+    return r.stdout.strip()
+
+
+def test_one_agents_login_and_logout_keep_anothers_provider_mapping(svc, topics):
+    """Issue 19 item 2 (R-P1, R-I3): a provider agent id maps to whoever
+    logged in with it last. A's later logout, or A's next login, deletes
+    A's own mapping only, never the one B took over; and B's login and
+    logout leave A's mapping of another id alone."""
+    a, b = "930301", "930302"
+    shared, a_own = f"desk-{pop.RUN}-1", f"desk-{pop.RUN}-2"
+    ta = svc.agent(a, shared)
+    assert prov_mapping(topics, shared) == a
+    tb = svc.agent(b, shared)  # B takes the desk over
+    assert prov_mapping(topics, shared) == b
+    assert svc.as_agent(ta, "POST", "/v1/sessions/logout")[0] == 200
+    assert prov_mapping(topics, shared) == b, "A's logout deleted B's mapping"
+    ta = svc.agent(a, shared)  # back to A
+    assert prov_mapping(topics, shared) == a
+    tb2 = svc.agent(b, f"desk-{pop.RUN}-3")  # B's next login: its old id was taken over
+    assert prov_mapping(topics, shared) == a, "B's login deleted A's mapping"
+    assert svc.as_agent(tb, "GET", "/v1/sessions/me")[0] == 401
+    ta = svc.agent(a, a_own)  # A moves to its own desk: its old mapping goes
+    assert prov_mapping(topics, shared) == ""
+    assert prov_mapping(topics, a_own) == a
+    assert svc.as_agent(tb2, "POST", "/v1/sessions/heartbeat")[0] == 200
+    assert svc.as_agent(tb2, "POST", "/v1/sessions/logout")[0] == 200
+    assert prov_mapping(topics, a_own) == a  # vice versa: B's logout keeps A's
+    assert prov_mapping(topics, f"desk-{pop.RUN}-3") == ""
+    assert svc.as_agent(ta, "POST", "/v1/sessions/logout")[0] == 200
+    assert prov_mapping(topics, a_own) == ""

@@ -37,7 +37,10 @@ def test_agent_connected_to_the_other_replica(svc, topics, logdir):
 def test_sigterm_with_100_streams_exits_within_grace(topics, logdir):
     grace_s = 10
     svc = pop.start_pop(topics, f"pop-term-{pop.RUN}", logdir, "pop-term",
-                        {"CALLBUS_SHUTDOWN_GRACE_MS": str(grace_s * 1000)})
+                        {"CALLBUS_SHUTDOWN_GRACE_MS": str(grace_s * 1000),
+                         # one agent's 100 streams: past the default per-session cap
+                         "CALLBUS_POP_MAX_STREAMS_PER_SESSION": "100",
+                         "CALLBUS_POP_MAX_STREAMS_PER_AGENT": "100"})
     token = svc.agent("930000")
     streams = [svc.stream(token) for _ in range(100)]
     assert all(s.status == 200 for s in streams)

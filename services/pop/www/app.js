@@ -11,7 +11,8 @@ const shown = new Map(); // call id -> its card (a call's later pop replaces the
 
 async function api(method, path, body, headers = {}) {
   const init = { method, headers: { ...headers }, credentials: "same-origin" };
-  if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+  // Every POST declares JSON, with or without fields: pop-service answers 415 otherwise.
+  if (body !== undefined || method === "POST") { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body === undefined ? {} : body); }
   const r = await fetch(path, init);
   let data = null;
   try { data = await r.json(); } catch (_) { /* no body */ }
@@ -102,6 +103,12 @@ function follow() {
   source = new EventSource("/v1/pops/stream");
   source.addEventListener("pop", ev => {
     try { render(JSON.parse(ev.data)); } catch (err) { console.error("bad pop", err); }
+  });
+  // A newer stream of this agent took this one's place (another tab, the
+  // per-session cap): stop here, or the two would take turns ending each other.
+  source.addEventListener("replaced", () => {
+    source.close();
+    setText($("#status"), "Opened in another tab or window: reload to follow pops here.");
   });
   source.onopen = () => setText($("#status"), "Connected. Waiting for calls…");
   source.onerror = async () => {
