@@ -9,7 +9,9 @@
  * One customer's jobs run one after the other up to the commit step (the
  * rules read the state the previous event wrote), different customers in
  * parallel. A job that cannot reach the CRM or Redis is retried with
- * backoff, holding its offset: nothing is skipped. A replayed event that
+ * backoff, holding its offset, up to the retry limit; one the CRM refuses
+ * for good, or past that limit, is dead-lettered (tkt_failure.h) before
+ * its offset moves: nothing is skipped unkept. A replayed event that
  * was already done does nothing; one whose plan was committed re-applies
  * the plan, skipping comments the CRM already shows (marker check). */
 #ifndef TKT_PIPELINE_H
