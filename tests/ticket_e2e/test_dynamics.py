@@ -26,9 +26,9 @@ import urllib.parse
 import pytest
 
 import crm_view
-from e2e import (BROKERS, CRM_PARAMS, IVR_TOKEN, RUN, Call, assert_crm_requests_conform,
-                 crm_fixtures, new_number, one_ticket, validate_with_schema, wait_comment,
-                 wait_for)
+from e2e import (BROKERS, CRM_PARAMS, IVR_TOKEN, RUN, Call, TicketService, Topics,
+                 assert_crm_requests_conform, crm_fixtures, module_prefix, new_number, one_ticket,
+                 validate_with_schema, wait_comment, wait_for)
 
 sys.path.insert(0, os.path.join(crm_view.ROOT, "tests", "pop"))
 import pop  # noqa: E402
@@ -305,6 +305,29 @@ def test_withheld_call_without_placeholder_is_dead_lettered_and_its_partition_mo
     assert run.returncode == 0 and run.stdout.startswith("stored"), run.stdout + run.stderr
     wait_for(lambda: len(dead_letters(stack, answered["event_id"])) == 2, 30,
              what="the replayed event dead-lettered again")
+
+
+def test_withheld_call_with_a_placeholder_contact_gets_its_case(stack, logdir):
+    """Issue 19 item 4, the decision: with CALLBUS_DYNAMICS_WITHHELD_CONTACT
+    set, a withheld-number call's case is made for that contact (as Zendesk
+    makes the API user the requester), nothing dead-lettered. Its own
+    ticket-service on topics of its own, the same emulator."""
+    placeholder = stack.crm.seed_contact("Withheld number", new_rome_number())
+    topics = Topics(module_prefix())
+    view = crm_view.DynamicsView(stack.emu, ticket_events=topics.ticket_events)
+    svc = TicketService(stack.emu, topics, f"ticket-e2e-{topics.prefix.rstrip('.')}", logdir,
+                        "test_dynamics-withheld", {
+                            "CALLBUS_DYNAMICS_WITHHELD_CONTACT": placeholder["id"]},
+                        crm_env=view.service_env())
+    svc.start()
+    try:
+        call = Call(withheld=True)
+        topics.produce(call.answered(stack.agent1))
+        t = one_ticket(view, call, timeout=30)
+        assert t["requester"] == placeholder["id"]
+        assert svc.metric('ticket_events_dead_lettered_total{decision="permanent"}') == 0
+    finally:
+        svc.stop()
 
 
 def test_zz_every_request_conforms(stack):
