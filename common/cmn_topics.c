@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const all_names[] = {CMN_TOPIC_CALL_EVENTS,   CMN_TOPIC_CALL_EVENTS_DLQ,
-                                        CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_MISSED_OPS,
-                                        CMN_TOPIC_AGENT_ACTIONS, CMN_TOPIC_SCREEN_POPS};
+static const char *const all_names[] = {
+    CMN_TOPIC_CALL_EVENTS, CMN_TOPIC_CALL_EVENTS_DLQ, CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_TICKET_DLQ,
+    CMN_TOPIC_MISSED_OPS,  CMN_TOPIC_AGENT_ACTIONS,   CMN_TOPIC_SCREEN_POPS};
 #define N_TOPICS (sizeof all_names / sizeof all_names[0])
 static char prefixed[N_TOPICS][160];
 
@@ -115,8 +115,10 @@ int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, 
     cmn_topic_spec_t all[N_TOPICS];
     for (size_t i = 0; i < N_TOPICS; i++) {
         all[i].name = cmn_topic(all_names[i]);
-        /* the dead-letter topic is low volume; one partition keeps it in order */
-        all[i].partitions = strcmp(all_names[i], CMN_TOPIC_CALL_EVENTS_DLQ) == 0 ? 1 : partitions;
+        /* the dead-letter topics are low volume; one partition keeps each in order */
+        int dlq = strcmp(all_names[i], CMN_TOPIC_CALL_EVENTS_DLQ) == 0 ||
+                  strcmp(all_names[i], CMN_TOPIC_TICKET_DLQ) == 0;
+        all[i].partitions = dlq ? 1 : partitions;
         all[i].replication = replication;
         all[i].min_insync = min_insync;
     }

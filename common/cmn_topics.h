@@ -9,6 +9,8 @@
 #define CMN_TOPIC_CALL_EVENTS_DLQ                                                                  \
     "call-events.dlq"                           /* key: provider; authenticated but unparseable */
 #define CMN_TOPIC_TICKET_EVENTS "ticket-events" /* key: customer E.164 */
+#define CMN_TOPIC_TICKET_DLQ                                                                       \
+    "ticket-service.dlq" /* key: the source message's; events ticket-service gave up on */
 #define CMN_TOPIC_MISSED_OPS "missed-call-ops"  /* key: customer E.164 */
 #define CMN_TOPIC_AGENT_ACTIONS "agent-actions" /* key: customer E.164 */
 #define CMN_TOPIC_SCREEN_POPS "screen-pops"     /* key: CRM agent id */

@@ -10,6 +10,7 @@
 #include "cmn_topics.h"
 #include "tkt_actions.h"
 #include "tkt_config.h"
+#include "tkt_deadletter.h"
 #include "tkt_ivr.h"
 #include "tkt_pipeline.h"
 
@@ -35,10 +36,25 @@ typedef struct {
     tkt_missing_fields_t missing_fields;
 } ticket_t;
 
+/* A message being worked on. Its key, and the payload of an action
+ * message, are kept for its dead letter, if it comes to one (a call event's
+ * is re-encoded from the job's event: no second copy of every call). */
 typedef struct {
     ticket_t *t;
     cmn_msg_pos_t pos;
+    char *key;     /* "" none */
+    char *payload; /* NULL: a call event */
+    size_t len;
 } held_t;
+
+static void held_free(held_t *h)
+{
+    if (!h)
+        return;
+    free(h->key);
+    free(h->payload);
+    free(h);
+}
 
 /* Logs why start-up failed; returns -1 for the caller to pass up. */
 static int fail(const char *what, const char *why)
@@ -63,7 +79,7 @@ static void on_event_done(void *ctx, int ok)
     ticket_t *t = h->t;
     if (t->consumer)
         cmn_consumer_done(t->consumer, &h->pos);
-    free(h);
+    held_free(h);
     follow_saturation(t);
 }
 
@@ -77,15 +93,74 @@ static void not_taken(ticket_t *t, const cmn_msg_pos_t *pos, const char *why)
     cmn_consumer_retry(t->consumer, pos);
 }
 
-/* NULL out of memory (the caller gives the message back: not_taken). */
-static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
+/* NULL out of memory (the caller gives the message back: not_taken).
+ * keep_payload: an action message, kept as it came for its dead letter. */
+static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m,
+                    int keep_payload)
 {
-    held_t *h = malloc(sizeof *h);
+    held_t *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
     h->t = t;
     h->pos = *pos;
+    h->key = strndup(m->key ? (const char *)m->key : "", m->key ? m->key_len : 0);
+    if (keep_payload && (h->payload = malloc(m->len + 1))) {
+        memcpy(h->payload, m->payload, m->len);
+        h->payload[m->len] = '\0';
+        h->len = m->len;
+    }
+    if (!h->key || (keep_payload && !h->payload)) {
+        held_free(h);
+        return NULL;
+    }
     return h;
+}
+
+/* ---- dead letters (tkt_deadletter.h) ------------------------------------ */
+
+typedef struct {
+    tkt_dead_letter_stored_fn stored;
+    void *job;
+} dlq_wait_t;
+
+/* The letter is durable (acks=all) or failed: only now may the event's
+ * offset move (the pipeline finishes the event on success). */
+static void on_dead_letter_delivered(void *opaque, rd_kafka_resp_err_t err, int32_t partition,
+                                     int64_t offset)
+{
+    dlq_wait_t *w = opaque;
+    w->stored(w->job, err ? rd_kafka_err2str(err) : NULL);
+    free(w);
+}
+
+static void dead_letter(void *ctx, void *done_ctx, const cmn_event_t *ev,
+                        const tkt_dead_letter_t *dl, tkt_dead_letter_stored_fn stored, void *job)
+{
+    ticket_t *t = ctx;
+    held_t *h = done_ctx;
+    tkt_dlq_source_t src = {.topic = h->pos.topic,
+                            .partition = h->pos.partition,
+                            .offset = h->pos.offset,
+                            .key = h->key,
+                            .payload = h->payload,
+                            .len = h->len};
+    char *text = tkt_deadletter_encode(&src, ev, dl, cmn_time_now_ms());
+    dlq_wait_t *w = text ? malloc(sizeof *w) : NULL;
+    if (!w) {
+        free(text);
+        return stored(job, "out of memory");
+    }
+    w->stored = stored;
+    w->job = job;
+    const char *key = *h->key ? h->key : ev->event_id;
+    rd_kafka_resp_err_t err =
+        cmn_producer_send(t->producer, cmn_topic(CMN_TOPIC_TICKET_DLQ), key, strlen(key), text,
+                          strlen(text), on_dead_letter_delivered, w);
+    free(text);
+    if (err) {
+        free(w);
+        stored(job, rd_kafka_err2str(err));
+    }
 }
 
 /* A queued event of a partition being revoked: give it to the next owner
@@ -97,7 +172,7 @@ static int give_up_if_revoking(void *cb_ctx, void *arg)
     if (!cmn_consumer_revoking(t->consumer, &h->pos))
         return 0;
     cmn_consumer_retry(t->consumer, &h->pos);
-    free(h);
+    held_free(h);
     return 1;
 }
 
@@ -123,20 +198,20 @@ static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t 
                       const rd_kafka_message_t *m)
 {
     char err[256];
-    held_t *h = hold(t, pos);
+    held_t *h = hold(t, pos, m, 1);
     if (!h)
         return not_taken(t, pos, "out of memory");
     int rc = tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h,
                                 err, sizeof err);
     if (rc == TKT_ACTIONS_NOT_NOW) {
-        free(h);
+        held_free(h);
         return not_taken(t, pos, err);
     }
     if (rc < 0) {
         LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
                   err);
         cmn_metric_add(t->m_undecodable, 1);
-        free(h);
+        held_free(h);
         cmn_consumer_done(t->consumer, pos);
     }
     follow_saturation(t);
@@ -158,10 +233,10 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
         cmn_consumer_done(t->consumer, pos);
         return;
     }
-    held_t *h = hold(t, pos);
+    held_t *h = hold(t, pos, m, 0);
     if (!h || tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h) < 0) {
         cmn_event_clear(&ev);
-        free(h);
+        held_free(h);
         return not_taken(t, pos, "out of memory");
     }
     follow_saturation(t);
@@ -222,7 +297,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
  * offset stays where it is: it is fetched again). */
 static int give_up(void *cb_ctx, void *arg)
 {
-    free(cb_ctx);
+    held_free(cb_ctx);
     return 1;
 }
 
@@ -382,7 +457,10 @@ static int start(ticket_t *t)
                                 .max_active = (size_t)t->cfg.max_active,
                                 .max_active_per_key = (size_t)t->cfg.max_active_per_key,
                                 .waiting_max_bytes = (size_t)t->cfg.waiting_max_mb << 20,
-                                .crm_display = t->cfg.crm_display};
+                                .crm_display = t->cfg.crm_display,
+                                .dead_letter = dead_letter,
+                                .dead_letter_ctx = t,
+                                .retry_limit_ms = t->cfg.retry_limit_s * 1000};
     if (!(t->pipeline = tkt_pipeline_new(&deps)))
         return fail("start", "out of memory");
     tkt_ivr_deps_t ivr = {.base = t->svc.base,

@@ -270,16 +270,6 @@ static void instead_done(instead_t *w, int ok, const char *error)
     op_settled(j, ok, error);
 }
 
-/* A 4xx other than 409/429: asking again would get the same answer.
- * 401/403 are not: they refuse our credentials (an expired token, a
- * suspended account), not the op, which must wait until they work again. */
-int tkt_job_refused_for_good(const tkt_crm_result_t *res)
-{
-    int s = res->http_status;
-    return !res->ok && s >= 400 && s < 500 && s != 401 && s != 403 && s != 409 && s != 429 &&
-           !res->closed;
-}
-
 /* The CRM will never take this op: say so loudly, count it, and let the
  * event finish rather than stall its customer's lane for ever. */
 static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
@@ -412,7 +402,7 @@ static void on_sent(void *ctx, const tkt_crm_result_t *res)
     sent_t *s = ctx;
     if (res->closed)
         redirect_closed(s->j, &s->op);
-    else if (tkt_job_refused_for_good(res))
+    else if (tkt_failure_of(res) == TKT_FAIL_PERMANENT) /* tkt_failure.h */
         op_refused(s->j, &s->op, res->error);
     else
         op_settled(s->j, res->ok, res->error);
@@ -474,7 +464,9 @@ typedef struct {
 static void on_marker_checked(void *ctx, const tkt_crm_result_t *res)
 {
     check_t *c = ctx;
-    if (!res->ok)
+    if (tkt_failure_of(res) == TKT_FAIL_PERMANENT) /* never checkable: not written */
+        op_refused(c->j, &c->op, res->error);
+    else if (!res->ok)
         op_settled(c->j, 0, res->error);
     else if (res->marker_found)
         op_settled(c->j, 1, NULL); /* already there before the crash: not again */

@@ -35,6 +35,10 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "contact gets the number in the first (R-I2, R-C2)."),
     CMN_CFG_STR("CALLBUS_DYNAMICS_APP_ID", "", OFF(dyn_app_id),
                 "Model-driven app id put on form URLs (appid=); empty: none."),
+    CMN_CFG_STR("CALLBUS_DYNAMICS_WITHHELD_CONTACT", "", OFF(dyn_withheld_contact),
+                "Contact (GUID) that withheld-number calls' cases are made for: a case needs a "
+                "customer and such a call has none. Empty: those cases are refused and their "
+                "events dead-lettered (docs/dynamics.md)."),
     CMN_CFG_NUM("CALLBUS_CRM_RATE_LIMIT", "0", 0, 100000, OFF(crm_rate_limit),
                 "Requests per the CRM's window (R-B5); 0: the CRM's documented limit (Zendesk "
                 "700 per minute; set the plan's, Team 200 ... Enterprise Plus 2500; Dynamics "
@@ -99,6 +103,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "Kafka consumer group of ticket-service replicas."),
     CMN_CFG_STR("CALLBUS_KAFKA_INSTANCE_ID", "", OFF(instance_id),
                 "Static group membership id (the pod name); empty: dynamic membership."),
+    CMN_CFG_NUM("CALLBUS_TICKET_RETRY_LIMIT_S", "14400", 1, 604800, OFF(retry_limit_s),
+                "How long an event may keep failing transiently (CRM down or overloaded, Redis) "
+                "before it is dead-lettered and its partition moves on (docs/operations.md)."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "200000", 100, 1000000, OFF(max_in_flight),
                 "Events fetched and not yet done (waiting or worked on) before fetching pauses."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT_PER_PARTITION", "50000", 100, 1000000,
@@ -228,6 +235,7 @@ void tkt_config_dynamics(const tkt_config_t *c, cmn_phone_lookup_t form,
                            .client_secret = c->dyn_client_secret,
                            .phone_attrs = c->dyn_phone_attrs,
                            .app_id = c->dyn_app_id,
+                           .withheld_contact = c->dyn_withheld_contact,
                            .lookup_form = form,
                            .country = country,
                            .allow_plain_http = c->crm_allow_plain_http,
@@ -270,5 +278,8 @@ int tkt_config_crm_check(const tkt_config_t *c, FILE *errs)
                       "(leave it empty)\n");
         problems++;
     }
+    if (dyn && (!c->dyn_withheld_contact || !*c->dyn_withheld_contact))
+        fprintf(errs, "CALLBUS_DYNAMICS_WITHHELD_CONTACT: not set: a withheld-number call's case "
+                      "has no customer, so such events are dead-lettered (warning only)\n");
     return problems;
 }

@@ -15,7 +15,7 @@ typedef struct {
     char *crm; /* "zendesk" | "dynamics" */
     char *zendesk_url, *zendesk_email, *zendesk_token;
     char *dyn_url, *dyn_authority, *dyn_tenant_id, *dyn_client_id, *dyn_client_secret;
-    char *dyn_phone_attrs, *dyn_app_id;
+    char *dyn_phone_attrs, *dyn_app_id, *dyn_withheld_contact;
     long crm_rate_limit, crm_timeout_ms;
     long crm_time_scale; /* benchmarks: the CRM's rate windows this many times shorter */
     int crm_allow_plain_http;
@@ -29,6 +29,7 @@ typedef struct {
     char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;
     char *fields;
     long max_call_age_s;
+    long retry_limit_s; /* a transient failure this old is dead-lettered */
     char *instance_id;
     char *group_id;
     long max_in_flight, max_in_flight_per_partition, max_active, max_active_per_key, waiting_max_mb;

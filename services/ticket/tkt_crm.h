@@ -71,6 +71,11 @@ typedef struct {
     int http_status; /* last status seen; 0 = no answer (network, timeout) */
     int not_found;
     int closed; /* a write refused because the ticket is closed */
+    /* The adapter refused the op itself, before any request: as asked it
+     * can never succeed (an id that is not one of the CRM's, a number it
+     * cannot look up, a case with no customer). What that means for the
+     * event is tkt_failure.h's to decide, not the adapter's. */
+    int refused;
     char error[256];
     /* find_contacts, create_contact, find_contact_by_external_id */
     tkt_crm_contact_t contacts[TKT_CRM_MAX_LIST];

@@ -14,6 +14,7 @@
 #define TKT_JOB_H
 
 #include "cmn_metrics.h"
+#include "tkt_failure.h"
 #include "tkt_lanes.h"
 #include "tkt_pipeline.h"
 
@@ -64,6 +65,13 @@ struct job {
     int deferred;        /* its creation or status read waits for the bulk window */
     int hurry;           /* an agent waits behind it: nothing more of it deferred */
     int attempts;
+    /* Failures (issue 19 item 4): since when (monotonic, wall clock), the
+     * CRM's last answer, and whether it is being dead-lettered. */
+    int64_t first_failure_ms, first_failure_wall_ms;
+    int crm_status;
+    char crm_error[256];
+    char last_failure[256];
+    const char *dead; /* its decision while its dead letter is stored; NULL otherwise */
     char job_ids[TKT_JOB_IDS_MAX]; /* replay: the bulk jobs stored with the plan */
     struct event *retry;
     job_t *applying_next; /* in the pipeline's applying set */
@@ -82,17 +90,21 @@ struct tkt_pipeline {
     cmn_metric_t *m_done, *m_rejected, *m_retries, *m_timed_out, *m_replayed, *m_ignored;
     cmn_metric_t *m_ops_refused, *m_ignored_internal, *m_bad_ticket_ids;
     cmn_metric_t *m_created[6];
+    cmn_metric_t *m_dead_permanent, *m_dead_retry_limit;
 };
 
 /* tkt_pipeline.c */
 void tkt_job_retry_later(job_t *j, const char *why); /* transient failure: start over later */
-void tkt_job_mark_done(job_t *j);                    /* done marker, then finish */
-const char *tkt_job_key(const job_t *j);             /* its lane's key */
+/* A CRM answer that is not a success: classified (tkt_failure.h), then
+ * retried later or dead-lettered. */
+void tkt_job_failed(job_t *j, const tkt_crm_result_t *res, const char *why);
+/* Given up on: its dead letter, then done (ok = 0). */
+void tkt_job_dead_letter(job_t *j, const char *decision, const char *why);
+void tkt_job_mark_done(job_t *j);        /* done marker, then finish */
+const char *tkt_job_key(const job_t *j); /* its lane's key */
 
 /* tkt_apply.c */
 void tkt_job_apply(job_t *j);            /* the committed ops (j->ops), then publish, done */
 void tkt_job_apply_after_jobs(job_t *j); /* a replay: the plan's bulk jobs first */
-/* A 4xx other than 401/403/409/429: asking again would get the same answer. */
-int tkt_job_refused_for_good(const tkt_crm_result_t *res);
 
 #endif

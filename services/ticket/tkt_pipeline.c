@@ -104,20 +104,25 @@ static void finish(job_t *j, int ok)
     tkt_pipeline_done_fn cb = j->cb;
     void *cb_ctx = j->cb_ctx;
     tkt_lanes_done(p->lanes, &j->entry->item); /* may start the next job at once */
-    cmn_metric_add(ok ? p->m_done : p->m_rejected, 1);
+    if (!j->dead)                              /* a dead letter is counted as such */
+        cmn_metric_add(ok ? p->m_done : p->m_rejected, 1);
     job_free(j);
     if (cb)
         cb(cb_ctx, ok);
 }
 
+static void send_dead_letter(job_t *j);
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
-    start(arg);
+    job_t *j = arg;
+    if (j->dead) /* its dead letter was not stored: again, not the event */
+        return send_dead_letter(j);
+    start(j);
 }
 
-/* Something transient failed (CRM, Redis): start over later. Everything
- * before the failure is idempotent or checked, so a restart is safe. */
-void tkt_job_retry_later(job_t *j, const char *why)
+/* Backoff from 1 s to RETRY_MAX_MS, then on_retry. */
+static void schedule_retry(job_t *j, const char *why)
 {
     int delay = 1000 << (j->attempts < 5 ? j->attempts : 5);
     struct timeval tv;
@@ -133,6 +138,76 @@ void tkt_job_retry_later(job_t *j, const char *why)
         j->retry = evtimer_new(j->p->d.base, on_retry, j);
     if (!j->retry || evtimer_add(j->retry, &tv) < 0)
         LOG_ERROR("cannot schedule a retry for %s", j->ev.event_id);
+}
+
+/* Something transient failed (CRM, Redis): start over later. Everything
+ * before the failure is idempotent or checked, so a restart is safe. Not
+ * for ever: past the retry limit the event is dead-lettered, so that its
+ * partition (every later call of its customers) moves on. */
+void tkt_job_retry_later(job_t *j, const char *why)
+{
+    int64_t now = cmn_time_mono_ms();
+    int64_t limit =
+        j->p->d.retry_limit_ms > 0 ? j->p->d.retry_limit_ms : TKT_RETRY_LIMIT_DEFAULT_MS;
+    if (!j->first_failure_ms) {
+        j->first_failure_ms = now;
+        j->first_failure_wall_ms = cmn_time_now_ms();
+    }
+    snprintf(j->last_failure, sizeof j->last_failure, "%s", why ? why : "?");
+    if (tkt_failure_outlived(j->first_failure_ms, now, limit))
+        return tkt_job_dead_letter(j, TKT_DECISION_RETRY_LIMIT, why);
+    schedule_retry(j, why);
+}
+
+void tkt_job_failed(job_t *j, const tkt_crm_result_t *res, const char *why)
+{
+    const char *reason = why && *why ? why : res->error[0] ? res->error : "CRM request failed";
+    j->crm_status = res->http_status;
+    snprintf(j->crm_error, sizeof j->crm_error, "%s", res->error);
+    if (tkt_failure_of(res) == TKT_FAIL_PERMANENT)
+        return tkt_job_dead_letter(j, TKT_DECISION_PERMANENT, reason);
+    tkt_job_retry_later(j, reason);
+}
+
+/* ---- dead letters (issue 19 item 4) ------------------------------------- */
+
+static void on_dead_letter_stored(void *arg, const char *err)
+{
+    job_t *j = arg;
+    if (err) /* not durable: the offset stays; the letter is sent again */
+        return schedule_retry(j, err);
+    cmn_metric_add(strcmp(j->dead, TKT_DECISION_PERMANENT) == 0 ? j->p->m_dead_permanent
+                                                                : j->p->m_dead_retry_limit,
+                   1);
+    finish(j, 0);
+}
+
+static void send_dead_letter(job_t *j)
+{
+    tkt_pipeline_t *p = j->p;
+    tkt_dead_letter_t dl = {.decision = j->dead,
+                            .reason = j->last_failure,
+                            .crm_status = j->crm_status,
+                            .crm_error = j->crm_error,
+                            .attempts = j->attempts,
+                            .first_failure_ms = j->first_failure_wall_ms};
+    p->d.dead_letter(p->d.dead_letter_ctx, j->cb_ctx, &j->ev, &dl, on_dead_letter_stored, j);
+}
+
+/* Given up on, loudly: its dead letter is stored, then it is done (its
+ * offset may move). Its done marker is not set: a replay of the letter
+ * (deploy/tools/callbus-dlq-replay) is processed again. */
+void tkt_job_dead_letter(job_t *j, const char *decision, const char *why)
+{
+    snprintf(j->last_failure, sizeof j->last_failure, "%s", why ? why : "?");
+    if (!j->first_failure_wall_ms)
+        j->first_failure_wall_ms = cmn_time_now_ms();
+    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s dead-lettered (%s): %s", j->ev.event_id,
+             decision, j->last_failure);
+    j->dead = decision;
+    if (!j->p->d.dead_letter) /* nowhere to keep it: logged above, counted, moved on */
+        return on_dead_letter_stored(j, NULL);
+    send_dead_letter(j);
 }
 
 static void on_marked_done(void *ctx, const char *err)
@@ -235,7 +310,7 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
     job_t *j = ctx;
     undefer(j);
     if (!id)
-        return tkt_job_retry_later(j, res->error[0] ? res->error : "contact not created");
+        return tkt_job_failed(j, res, res->error[0] ? res->error : "contact not created");
     if (existed) /* an attempt before a crash created it */
         cmn_metric_add(j->p->m_replayed, 1);
     created(j, TKT_REF_NEW_CONTACT, id);
@@ -245,20 +320,14 @@ static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char
 {
     job_t *j = ctx;
     undefer(j);
-    if (tkt_job_refused_for_good(res) && !j->recheck_contact) {
+    if (!id && !res->refused && tkt_failure_of(res) == TKT_FAIL_PERMANENT && !j->recheck_contact) {
         /* Most often a cached contact the CRM no longer has (deleted or
          * merged): resolve the caller again, once. */
         j->recheck_contact = 1;
         return tkt_job_retry_later(j, res->error);
     }
-    if (tkt_job_refused_for_good(res)) {
-        LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refuses its ticket: %s",
-                 j->ev.event_id, res->error);
-        j->rejected = 1;
-        return tkt_job_mark_done(j); /* logged and counted, not retried for ever */
-    }
-    if (!id)
-        return tkt_job_retry_later(j, res->error[0] ? res->error : "ticket not created");
+    if (!id) /* refused for good: dead-lettered, not retried for ever */
+        return tkt_job_failed(j, res, res->error[0] ? res->error : "ticket not created");
     if (existed) /* an earlier attempt created it: not twice */
         cmn_metric_add(j->p->m_replayed, 1);
     else
@@ -393,8 +462,8 @@ static void count_figures(job_t *j)
 static void on_contacts(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
-    if (!res->ok)
-        return tkt_job_retry_later(j, res->error);
+    if (!res->ok) /* a look-up form the adapter refuses is permanent */
+        return tkt_job_failed(j, res, res->error);
     j->facts.contacts_known = 1;
     j->facts.n_contacts = 0;
     for (size_t i = 0; i < res->n_contacts && i < 8; i++) {
@@ -426,7 +495,7 @@ static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
     if (!res->ok && !res->not_found)
-        return tkt_job_retry_later(j, res->error);
+        return tkt_job_failed(j, res, res->error);
     /* A ticket gone from the CRM counts as closed: never written to again. */
     ticket_seen(j, res->not_found ? TKT_ST_CLOSED : res->ticket.status, res->ticket.merged_into);
 }
@@ -743,6 +812,13 @@ tkt_pipeline_t *tkt_pipeline_new(const tkt_pipeline_deps_t *deps)
     p->m_bad_ticket_ids =
         cmn_metrics_counter("ticket_provider_ticket_ids_refused_total",
                             "Ticket ids from providers that cannot be the CRM's (ignored)", NULL);
+    p->m_dead_permanent = cmn_metrics_counter(
+        "ticket_events_dead_lettered_total",
+        "Events given up on and kept on ticket-service.dlq, by decision", "decision=\"permanent\"");
+    p->m_dead_retry_limit =
+        cmn_metrics_counter("ticket_events_dead_lettered_total",
+                            "Events given up on and kept on ticket-service.dlq, by decision",
+                            "decision=\"retry_limit\"");
     p->m_ignored_internal = cmn_metrics_counter("ticket_calls_ignored_internal_total",
                                                 "Internal (extension) calls: no ticket", NULL);
     for (int i = 0; i < 6; i++) {

@@ -9,7 +9,9 @@
  * One customer's jobs run one after the other up to the commit step (the
  * rules read the state the previous event wrote), different customers in
  * parallel. A job that cannot reach the CRM or Redis is retried with
- * backoff, holding its offset: nothing is skipped. A replayed event that
+ * backoff, holding its offset, up to the retry limit; one the CRM refuses
+ * for good, or past that limit, is dead-lettered (tkt_failure.h) before
+ * its offset moves: nothing is skipped unkept. A replayed event that
  * was already done does nothing; one whose plan was committed re-applies
  * the plan, skipping comments the CRM already shows (marker check). */
 #ifndef TKT_PIPELINE_H
@@ -29,6 +31,31 @@
 #include <event2/event.h>
 
 typedef struct tkt_pipeline tkt_pipeline_t;
+
+/* Why an event is given up on (issue 19 item 4): what a dead letter says
+ * besides the event. Borrowed for the call it is passed to. */
+typedef struct {
+    const char *decision;     /* TKT_DECISION_PERMANENT / TKT_DECISION_RETRY_LIMIT */
+    const char *reason;       /* what failed last */
+    int crm_status;           /* the CRM's last HTTP status; 0: none (no answer, or not asked) */
+    const char *crm_error;    /* the CRM's (or the adapter's) last answer; "" none */
+    int attempts;             /* retries before it was given up */
+    int64_t first_failure_ms; /* wall clock of its first failure; 0 for none */
+} tkt_dead_letter_t;
+
+/* The dead letter was stored durably (err NULL) or not (err: tried again
+ * later). `job` is the pipeline's, passed through. */
+typedef void (*tkt_dead_letter_stored_fn)(void *job, const char *err);
+/* Stores the dead letter of the event submitted with done-callback context
+ * done_ctx, and calls stored(job, ...) exactly once, from the loop, when it
+ * is durable or failed. ev and dl are borrowed for the call. */
+typedef void (*tkt_dead_letter_fn)(void *ctx, void *done_ctx, const cmn_event_t *ev,
+                                   const tkt_dead_letter_t *dl, tkt_dead_letter_stored_fn stored,
+                                   void *job);
+
+/* CALLBUS_TICKET_RETRY_LIMIT_S's default: longer than a CRM's usual
+ * incident or maintenance window, far inside Kafka's retention. */
+#define TKT_RETRY_LIMIT_DEFAULT_MS (4LL * 3600 * 1000)
 
 typedef struct {
     struct event_base *base;
@@ -54,10 +81,19 @@ typedef struct {
     /* Also pop the ticket through the CRM's telephony API (display_ticket)
      * when an agent answers or receives the call. */
     int crm_display;
+    /* An event that can never be applied (tkt_failure.h: permanent), or
+     * whose transient failures outlived retry_limit_ms, goes to
+     * dead_letter; it is done (done callback, ok = 0) only once its letter
+     * is durable, so its offset never passes an event kept nowhere. NULL:
+     * such an event is rejected at once (logged and counted). */
+    tkt_dead_letter_fn dead_letter;
+    void *dead_letter_ctx;
+    int64_t retry_limit_ms; /* 0: TKT_RETRY_LIMIT_DEFAULT_MS */
 } tkt_pipeline_deps_t;
 
 /* Called once the event's effects are all durable (ok=1), or when the
- * event is rejected for good (ok=0: logged and counted). Either way the
+ * event is rejected for good (ok=0: logged and counted; dead-lettered,
+ * its letter durable, when it failed for good). Either way the
  * event is dealt with and its offset may move; an event the pipeline
  * cannot take now is refused by submit instead (-1), never reported here. */
 typedef void (*tkt_pipeline_done_fn)(void *ctx, int ok);

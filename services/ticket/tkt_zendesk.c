@@ -314,7 +314,7 @@ static void zd_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio,
             digits[n++] = *p;
     digits[n] = '\0';
     if (n == 0) {
-        crm_op_fail_later(op, "no digits in phone number");
+        crm_op_refuse(op, "no digits in phone number");
         return;
     }
     /* Digits only with a leading "*": matches however the number is stored
@@ -358,7 +358,7 @@ static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *nam
     if (!op)
         return;
     if (!phone || !*phone) {
-        crm_op_fail_later(op, "no phone number");
+        crm_op_refuse(op, "no phone number");
         return;
     }
     /* Zendesk requires a name; a caller we know nothing of is named by number. */
@@ -522,8 +522,12 @@ static void zd_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
         return;
     char err[160] = "";
     json_t *t = o && o->kind == TKT_OP_CREATE_TICKET ? ticket_object(o, 1, err, sizeof err) : NULL;
-    if (!t) {
-        crm_op_fail_later(op, "%s", err[0] ? err : "not a CREATE_TICKET op");
+    if (!t && !err[0] && o && o->kind == TKT_OP_CREATE_TICKET) { /* no message: memory */
+        crm_op_fail_later(op, "out of memory");
+        return;
+    }
+    if (!t) { /* a requester that is not Zendesk's, or not a creation: never */
+        crm_op_refuse(op, "%s", err[0] ? err : "not a CREATE_TICKET op");
         return;
     }
     crm_copy_str(op->external_id, sizeof op->external_id, o->external_id);
@@ -578,7 +582,7 @@ static void zd_ticket_statuses(tkt_crm_t *crm, const char *const *ids, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         if (!is_id(ids[i]) || len + strlen(ids[i]) + 2 >= sizeof list) {
-            crm_op_fail_later(op, "ticket id \"%s\" is not a Zendesk id", ids[i] ? ids[i] : "");
+            crm_op_refuse(op, "ticket id \"%s\" is not a Zendesk id", ids[i] ? ids[i] : "");
             return;
         }
         len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "", ids[i]);
@@ -613,7 +617,7 @@ static void get_by_external_id(tkt_crm_t *crm, const char *name, const char *pat
     if (!op)
         return;
     if (!external_id || !*external_id) {
-        crm_op_fail_later(op, "empty external_id");
+        crm_op_refuse(op, "empty external_id");
         return;
     }
     char *esc = url_escape(external_id);
@@ -731,7 +735,7 @@ static void zd_show_ticket(tkt_crm_t *crm, const char *ticket_id, tkt_prio_t pri
     if (!op)
         return;
     if (!is_id(ticket_id)) {
-        crm_op_fail_later(op, "ticket id \"%s\" is not a Zendesk id", ticket_id ? ticket_id : "");
+        crm_op_refuse(op, "ticket id \"%s\" is not a Zendesk id", ticket_id ? ticket_id : "");
         return;
     }
     crm_copy_str(op->ticket_id, sizeof op->ticket_id, ticket_id);
@@ -749,17 +753,21 @@ static void zd_update_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
     if (!op)
         return;
     if (!o || (o->kind != TKT_OP_COMMENT && o->kind != TKT_OP_UPDATE)) {
-        crm_op_fail_later(op, "not a COMMENT or UPDATE op");
+        crm_op_refuse(op, "not a COMMENT or UPDATE op");
         return;
     }
     if (!is_id(o->ticket_id)) {
-        crm_op_fail_later(op, "ticket id \"%s\" is not a Zendesk id", o->ticket_id);
+        crm_op_refuse(op, "ticket id \"%s\" is not a Zendesk id", o->ticket_id);
         return;
     }
     char err[160] = "";
     json_t *t = ticket_object(o, 0, err, sizeof err);
+    if (!t && !err[0]) { /* no message: memory */
+        crm_op_fail_later(op, "out of memory");
+        return;
+    }
     if (!t) {
-        crm_op_fail_later(op, "%s", err);
+        crm_op_refuse(op, "%s", err);
         return;
     }
     crm_copy_str(op->ticket_id, sizeof op->ticket_id, o->ticket_id);
@@ -1252,11 +1260,11 @@ static void zd_has_marker(tkt_crm_t *crm, const char *ticket_id, const char *mar
     if (!op)
         return;
     if (!is_id(ticket_id)) {
-        crm_op_fail_later(op, "ticket id \"%s\" is not a Zendesk id", ticket_id ? ticket_id : "");
+        crm_op_refuse(op, "ticket id \"%s\" is not a Zendesk id", ticket_id ? ticket_id : "");
         return;
     }
     if (!marker || !*marker) {
-        crm_op_fail_later(op, "empty marker");
+        crm_op_refuse(op, "empty marker");
         return;
     }
     op->marker = strdup(marker);
@@ -1282,8 +1290,7 @@ static void zd_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio_
     if (!op)
         return;
     if (!is_id(contact_id)) {
-        crm_op_fail_later(op, "contact id \"%s\" is not a Zendesk id",
-                          contact_id ? contact_id : "");
+        crm_op_refuse(op, "contact id \"%s\" is not a Zendesk id", contact_id ? contact_id : "");
         return;
     }
     crm_http_start(op, "contact_tickets", "GET",
@@ -1344,7 +1351,7 @@ static void zd_display_ticket(tkt_crm_t *crm, const char *agent_id, const char *
     if (!op)
         return;
     if (!is_id(agent_id) || !is_id(ticket_id)) {
-        crm_op_fail_later(op, "agent / ticket id is not a Zendesk id");
+        crm_op_refuse(op, "agent / ticket id is not a Zendesk id");
         return;
     }
     crm_http_start_ct(op, "display_ticket", "POST",

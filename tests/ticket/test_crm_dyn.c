@@ -102,9 +102,11 @@ static void run_until(int *done)
         event_base_loop(G.base, EVLOOP_ONCE);
 }
 
-static tkt_crm_t *new_crm(int rate_window_ms)
+/* withheld: CALLBUS_DYNAMICS_WITHHELD_CONTACT (NULL: not set). */
+static tkt_crm_t *new_crm_with(int rate_window_ms, const char *withheld)
 {
     crm_dyn_cfg_t cfg = {.url = G.url,
+                         .withheld_contact = withheld,
                          .authority = G.url,
                          .tenant_id = getenv("DYN_TENANT"),
                          .client_id = getenv("DYN_CLIENT_ID"),
@@ -120,6 +122,11 @@ static tkt_crm_t *new_crm(int rate_window_ms)
     if (!crm)
         fprintf(stderr, "crm_dyn_new: %s\n", err);
     return crm;
+}
+
+static tkt_crm_t *new_crm(int rate_window_ms)
+{
+    return new_crm_with(rate_window_ms, NULL);
 }
 
 static tkt_op_t case_op(const char *contact, const char *ext, const char *subject, const char *body)
@@ -230,6 +237,42 @@ static void test_lookup_form_taken_as_given(void)
     ASSERT_EQ_INT(c.res.n_contacts, 1);
     json_t *r = row("contact", "contactid", c.res.contacts[0].id);
     ASSERT_EQ_STR(json_string_value(json_object_get(r, "telephone1")), "30777100002");
+    json_decref(r);
+}
+
+/* Issue 19 item 4: a withheld-number call has no contact, and a case needs
+ * a customer. Without CALLBUS_DYNAMICS_WITHHELD_CONTACT its case is refused
+ * before any request, as a refusal (res.refused: permanent, dead-lettered,
+ * never retried); with it, the case is made for that contact. A look-up
+ * form the adapter cannot send is refused the same way. */
+static void test_withheld_number_case_goes_to_the_placeholder_contact(void)
+{
+    size_t sent = crm_dyn_requests_sent(G.crm);
+    got_t no = create_case("", "callbus-withheld-1", "Inbound call [callbus w1/1]");
+    ASSERT_TRUE(!no.res.ok);
+    ASSERT_TRUE(no.res.refused);
+    ASSERT_TRUE(strstr(no.res.error, "CALLBUS_DYNAMICS_WITHHELD_CONTACT") != NULL);
+    got_t bad = {0};
+    G.crm->ops->find_contacts(G.crm, "not a number", TKT_PRIO_CREATE, on_res, &bad);
+    run_until(&bad.done);
+    ASSERT_TRUE(!bad.res.ok);
+    ASSERT_TRUE(bad.res.refused);
+    ASSERT_EQ_INT(crm_dyn_requests_sent(G.crm), sent); /* refused before any request */
+
+    char placeholder[CRM_GUID_MAX];
+    seed_contact("{\"lastname\":\"Withheld number\"}", placeholder);
+    ASSERT_TRUE(new_crm_with(0, "not-a-guid") == NULL); /* a typo stops the start */
+    tkt_crm_t *own = G.crm;
+    G.crm = new_crm_with(0, placeholder);
+    ASSERT_TRUE(G.crm != NULL);
+    got_t g = create_case("", "callbus-withheld-2", "Inbound call [callbus w2/1]");
+    tkt_crm_t *with = G.crm;
+    G.crm = own;
+    with->ops->free(with);
+    ASSERT_TRUE(g.res.ok);
+    ASSERT_EQ_STR(g.res.ticket.requester_id, placeholder);
+    json_t *r = row("incident", "incidentid", g.res.ticket.id);
+    ASSERT_EQ_STR(json_string_value(json_object_get(r, "_customerid_value")), placeholder);
     json_decref(r);
 }
 
@@ -515,6 +558,7 @@ int main(void)
     static const test_case_t cases[] = {
         TEST_CASE(test_contacts_by_phone_create_and_recover),
         TEST_CASE(test_lookup_form_taken_as_given),
+        TEST_CASE(test_withheld_number_case_goes_to_the_placeholder_contact),
         TEST_CASE(test_case_create_show_latest_and_recover),
         TEST_CASE(test_update_comment_owner_status_close),
         TEST_CASE(test_batch_partial_failure),

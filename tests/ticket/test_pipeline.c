@@ -3,11 +3,15 @@
  * it): an answered call makes its contact and ticket once and a replay of
  * the same event makes nothing (tkt_pipeline.c, tkt_create.c); a write to a
  * ticket a person solved between the decision and the write goes to the
- * R-T10 replacement the rules make, and the call follows it (tkt_apply.c). */
+ * R-T10 replacement the rules make, and the call follows it (tkt_apply.c).
+ * Issue 19 item 4: an event the CRM or its adapter refuses for good, or
+ * whose transient failures outlive the retry limit, is dead-lettered and
+ * its customer's next event goes on (tkt_failure.c, tkt_pipeline.c). */
 #include "cmn_log.h"
 #include "cmn_redis.h"
 #include "cmn_time.h"
 #include "test.h"
+#include "tkt_failure.h"
 #include "tkt_pipeline.h"
 
 #include <event2/event.h>
@@ -26,6 +30,13 @@ typedef struct {
     char solved[TKT_ID_MAX];
     char last_written[TKT_ID_MAX]; /* the ticket the last update or bulk update wrote */
     tkt_op_t last_created;
+    /* Failures: a ticket creation whose external id contains fail_call is
+     * refused by the adapter (fail_status 0) or answered fail_status; a
+     * look-up of refuse_phone is refused by the adapter. */
+    char fail_call[64];
+    int fail_status;
+    char refuse_phone[32];
+    int failed;
 } fake_t;
 
 static fake_t fake;
@@ -59,10 +70,23 @@ static tkt_crm_result_t *answer(tkt_crm_cb cb, void *ctx)
     return &l->res;
 }
 
+/* The adapter refuses, or the CRM answers `status`, as crm_op_refuse and
+ * a CRM's error page do (tkt_crm.h). */
+static void fail_answer(tkt_crm_result_t *r, int status, const char *error)
+{
+    fake.failed++;
+    r->ok = 0;
+    r->http_status = status;
+    r->refused = status == 0;
+    snprintf(r->error, sizeof r->error, "%s", error);
+}
+
 static void f_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio, tkt_crm_cb cb,
                             void *ctx)
 {
-    answer(cb, ctx); /* nobody has the number */
+    tkt_crm_result_t *r = answer(cb, ctx); /* nobody has the number */
+    if (fake.refuse_phone[0] && strstr(phone, fake.refuse_phone))
+        fail_answer(r, 0, "not a phone number to look up");
 }
 
 static void f_create_contact(tkt_crm_t *crm, const char *phone, const char *name,
@@ -83,6 +107,10 @@ static void f_find_contact_by_external_id(tkt_crm_t *crm, const char *external_i
 static void f_create_ticket(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx)
 {
     tkt_crm_result_t *r = answer(cb, ctx);
+    if (fake.fail_call[0] && strstr(op->external_id, fake.fail_call))
+        return fail_answer(r, fake.fail_status,
+                           fake.fail_status ? "Service Unavailable"
+                                            : "a withheld-number call has no contact for its case");
     fake.tickets++;
     fake.last_created = *op;
     snprintf(r->ticket.id, sizeof r->ticket.id, "%d", ++fake.next_id);
@@ -196,6 +224,49 @@ static tkt_policy_t pol;
 static int done_ok, done_rejected;
 static char prefix[64];
 
+/* ---- the dead-letter sink: stores a letter 200 ms later, as Kafka's
+ * delivery report comes later; what it was given is kept. */
+static int64_t rig_retry_limit_ms; /* set before rig_up */
+static int rig_dead_letters;       /* 1: the sink below is the pipeline's */
+static struct {
+    int sent, stored, done_when_sent;
+    char decision[32], reason[256], crm_error[256], event_id[96];
+    int crm_status;
+} dlq;
+
+typedef struct {
+    tkt_dead_letter_stored_fn stored;
+    void *job;
+} dlq_later_t;
+
+static void on_dlq_stored(evutil_socket_t fd, short what, void *arg)
+{
+    dlq_later_t *l = arg;
+    dlq.stored++;
+    l->stored(l->job, NULL);
+    free(l);
+}
+
+static void sink(void *ctx, void *done_ctx, const cmn_event_t *ev, const tkt_dead_letter_t *dl,
+                 tkt_dead_letter_stored_fn stored, void *job)
+{
+    static const struct timeval later = {0, 200000};
+    dlq_later_t *l = malloc(sizeof *l);
+    if (!l)
+        abort();
+    l->stored = stored;
+    l->job = job;
+    dlq.sent++;
+    dlq.done_when_sent = done_ok + done_rejected;
+    dlq.crm_status = dl->crm_status;
+    snprintf(dlq.decision, sizeof dlq.decision, "%s", dl->decision);
+    snprintf(dlq.reason, sizeof dlq.reason, "%s", dl->reason);
+    snprintf(dlq.crm_error, sizeof dlq.crm_error, "%s", dl->crm_error);
+    snprintf(dlq.event_id, sizeof dlq.event_id, "%s", ev->event_id);
+    if (event_base_once(base, -1, EV_TIMEOUT, on_dlq_stored, l, &later) < 0)
+        abort();
+}
+
 static void on_done(void *ctx, int ok)
 {
     if (ok)
@@ -275,7 +346,10 @@ static int rig_up_with(rig_t *r, int window_s)
                                 .bulk_create = r->bulk,
                                 .status_reads = r->reads,
                                 .store = r->store,
-                                .policy = &pol};
+                                .policy = &pol,
+                                .dead_letter = rig_dead_letters ? sink : NULL,
+                                .retry_limit_ms = rig_retry_limit_ms};
+    memset(&dlq, 0, sizeof dlq);
     r->p = r->store && r->batch && (!window_s || (r->bulk && r->reads)) ? tkt_pipeline_new(&deps)
                                                                         : NULL;
     int64_t until = cmn_time_mono_ms() + 5000;
@@ -514,6 +588,93 @@ static void test_status_read_before_reuse_waits_for_the_window_unless_an_agent_w
     rig_down(&r);
 }
 
+/* Two answered calls of one customer (one lane, as one partition), the
+ * first one's ticket failing with `status` (0: refused by the adapter),
+ * dead letters on with that retry limit; runs until both are done. a and
+ * b (64 bytes) get the call ids. 0, or -1 when not both were done. */
+static int two_calls_failing_the_first(rig_t *r, int64_t limit_ms, int status, char *a, char *b,
+                                       const char *number)
+{
+    rig_dead_letters = 1;
+    rig_retry_limit_ms = limit_ms;
+    if (rig_up(r) < 0)
+        return -1;
+    snprintf(a, 64, "call-%lld-a", (long long)cmn_time_now_ms());
+    snprintf(b, 64, "call-%lld-b", (long long)cmn_time_now_ms());
+    snprintf(fake.fail_call, sizeof fake.fail_call, "%s", a);
+    fake.fail_status = status;
+    submit(r, event("ans", CMN_EV_ANSWERED, a, number));
+    submit(r, event("ans", CMN_EV_ANSWERED, b, number));
+    return run_until(2) ? 0 : -1;
+}
+
+/* Issue 19 item 4 (R-T1, R-C1): a Dynamics call whose case the adapter
+ * refuses (a withheld number with no placeholder contact) was retried for
+ * ever, holding its customer's (and partition's) later events. Now: one
+ * attempt, a dead letter saying why, done only once the letter is stored,
+ * and the customer's next call gets its ticket. */
+static void test_a_refused_ticket_is_dead_lettered_and_the_next_event_goes_on(void)
+{
+    rig_t r;
+    char a[64], b[64];
+    ASSERT_EQ_INT(two_calls_failing_the_first(&r, 0, 0, a, b, "+390612345631"), 0);
+    ASSERT_EQ_INT(dlq.sent, 1);
+    ASSERT_EQ_INT(dlq.done_when_sent, 0); /* not done before its letter is stored */
+    ASSERT_EQ_INT(dlq.stored, 1);
+    ASSERT_EQ_STR(dlq.decision, TKT_DECISION_PERMANENT);
+    ASSERT_TRUE(strstr(dlq.event_id, a) != NULL);
+    ASSERT_TRUE(strstr(dlq.crm_error, "withheld") != NULL);
+    ASSERT_EQ_INT(fake.failed, 1); /* asked once: a refusal is not retried */
+    ASSERT_EQ_INT(done_rejected, 1);
+    ASSERT_EQ_INT(done_ok, 1);
+    ASSERT_EQ_INT(fake.tickets, 1); /* the next call's */
+    ASSERT_TRUE(strstr(fake.last_created.external_id, b) != NULL);
+    rig_down(&r);
+    rig_dead_letters = 0;
+}
+
+/* The same for a look-up form the adapter refuses (R-I2). */
+static void test_a_refused_look_up_is_dead_lettered(void)
+{
+    rig_t r;
+    char a[64];
+    rig_dead_letters = 1;
+    rig_retry_limit_ms = 0;
+    ASSERT_EQ_INT(rig_up(&r), 0);
+    snprintf(a, sizeof a, "call-%lld-l", (long long)cmn_time_now_ms());
+    snprintf(fake.refuse_phone, sizeof fake.refuse_phone, "612345632");
+    submit(&r, event("ans", CMN_EV_ANSWERED, a, "+390612345632"));
+    ASSERT_TRUE(run_until(1));
+    ASSERT_EQ_INT(dlq.sent, 1);
+    ASSERT_EQ_STR(dlq.decision, TKT_DECISION_PERMANENT);
+    ASSERT_EQ_INT(fake.failed, 1);
+    ASSERT_EQ_INT(done_rejected, 1);
+    rig_down(&r);
+    rig_dead_letters = 0;
+}
+
+/* A transient failure (503) is retried, but not past the retry limit
+ * (CALLBUS_TICKET_RETRY_LIMIT_S; 1.5 s here): then dead-lettered with the
+ * CRM's last answer, and the customer's next call goes on. */
+static void test_a_transient_failure_past_the_limit_is_dead_lettered(void)
+{
+    rig_t r;
+    char a[64], b[64];
+    int64_t t0 = cmn_time_mono_ms();
+    ASSERT_EQ_INT(two_calls_failing_the_first(&r, 1500, 503, a, b, "+390612345633"), 0);
+    ASSERT_TRUE(cmn_time_mono_ms() - t0 >= 1500); /* retried until the limit */
+    ASSERT_TRUE(fake.failed >= 2);
+    ASSERT_EQ_INT(dlq.sent, 1);
+    ASSERT_EQ_STR(dlq.decision, TKT_DECISION_RETRY_LIMIT);
+    ASSERT_EQ_INT(dlq.crm_status, 503);
+    ASSERT_EQ_INT(done_rejected, 1);
+    ASSERT_EQ_INT(done_ok, 1);
+    ASSERT_TRUE(strstr(fake.last_created.external_id, b) != NULL);
+    rig_down(&r);
+    rig_dead_letters = 0;
+    rig_retry_limit_ms = 0;
+}
+
 int main(void)
 {
     cmn_log_init("test", getenv("TEST_DEBUG") ? CMN_LOG_DEBUG : CMN_LOG_ERROR);
@@ -526,7 +687,10 @@ int main(void)
         TEST_CASE(test_unanswered_calls_are_created_in_bulk),
         TEST_CASE(test_an_answered_call_behind_a_bulk_creation_sends_it_at_once),
         TEST_CASE(test_status_read_before_reuse_waits_for_the_window_unless_an_agent_waits),
-        TEST_CASE(test_a_customer_s_next_event_does_not_wait_out_the_window)};
+        TEST_CASE(test_a_customer_s_next_event_does_not_wait_out_the_window),
+        TEST_CASE(test_a_refused_ticket_is_dead_lettered_and_the_next_event_goes_on),
+        TEST_CASE(test_a_refused_look_up_is_dead_lettered),
+        TEST_CASE(test_a_transient_failure_past_the_limit_is_dead_lettered)};
     int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;

@@ -1261,6 +1261,10 @@ static void test_urls_and_bad_input(void)
     ASSERT_TRUE(run_until(W, 5, 5000));
     for (int i = 0; i < 5; i++)
         ASSERT_TRUE(!W[i].res.ok && W[i].res.error[0] && W[i].calls == 1);
+    /* Issue 19 item 4: ops that can never succeed as asked say so
+     * (tkt_failure.h makes them permanent, not retried for ever). */
+    for (int i = 0; i < 4; i++)
+        ASSERT_TRUE(W[i].res.refused);
     ASSERT_EQ_INT(OPS->pending(G.crm), 0);
     ASSERT_EQ_INT(log_last_seq(), seq);
 

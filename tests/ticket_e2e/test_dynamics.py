@@ -9,20 +9,26 @@ ticket-service with CALLBUS_CRM=dynamics and the Dynamics emulator:
   * the Entra ID token expiring mid-stream: events keep flowing, one token
     fetch, nothing lost or doubled;
   * a $batch whose one change set fails: the others applied once, the
-    failed one retried, nothing doubled (R-B3/R-B5 on change sets).
+    failed one retried, nothing doubled (R-B3/R-B5 on change sets);
+  * a withheld-number call with no CALLBUS_DYNAMICS_WITHHELD_CONTACT (a
+    case needs a customer): dead-lettered on ticket-service.dlq, its
+    partition moves on, and the replay tool puts it back (issue 19 item 4).
 
 The scenarios Zendesk and Dynamics share are in test_inbound/test_outbound/
 test_ivr (their `dynamics` parameter). Skipped, with the reason, while
 callbus-ticket has no Dynamics adapter (crm_view.crm_params)."""
+import json
 import os
+import subprocess
 import sys
 import urllib.parse
 
 import pytest
 
 import crm_view
-from e2e import (CRM_PARAMS, IVR_TOKEN, RUN, Call, assert_crm_requests_conform, crm_fixtures,
-                 new_number, one_ticket, wait_comment, wait_for)
+from e2e import (BROKERS, CRM_PARAMS, IVR_TOKEN, RUN, Call, TicketService, Topics,
+                 assert_crm_requests_conform, crm_fixtures, module_prefix, new_number, one_ticket,
+                 validate_with_schema, wait_comment, wait_for)
 
 sys.path.insert(0, os.path.join(crm_view.ROOT, "tests", "pop"))
 import pop  # noqa: E402
@@ -228,6 +234,100 @@ def test_batch_one_failed_change_set_is_retried_the_others_applied_once(stack):
         assert not sent_again(tid), f"case {tid} was applied by the first $batch, sent again"
     for tid in set(order) - set(applied):
         assert sent_again(tid), f"case {tid} was not run by the first $batch, nor later"
+
+
+# ------------------------------------------------------ dead letters
+
+def dead_letters(stack, event_id):
+    """The entries for event_id on <prefix>ticket-service.dlq so far."""
+    proc = subprocess.run(
+        ["kcat", "-b", BROKERS, "-C", "-t", stack.topics.prefix + "ticket-service.dlq",
+         "-o", "beginning", "-e", "-J", "-q"], text=True, capture_output=True, timeout=60)
+    if proc.returncode != 0:  # the topic may not have a message yet
+        return []
+    out = []
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            msg = json.loads(line)
+            entry = json.loads(msg["payload"])
+            if entry.get("event_id") == event_id:
+                out.append((msg.get("key"), entry))
+    return out
+
+
+def produce_to_partition(stack, partition, ev):
+    """An event onto one partition of call-events, keyed as ingest keys it."""
+    key = ev.get("customer_number") or ev["call_id"]
+    proc = subprocess.run(
+        ["kcat", "-b", BROKERS, "-P", "-t", stack.topics.call_events, "-p", str(partition),
+         "-K", "|", "-X", "acks=all"], input=f"{key}|{json.dumps(ev)}\n", text=True,
+        capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_withheld_call_without_placeholder_is_dead_lettered_and_its_partition_moves_on(stack):
+    """Issue 19 item 4: a case needs a customer and a withheld number has no
+    contact; with no CALLBUS_DYNAMICS_WITHHELD_CONTACT the adapter refuses
+    it. It used to be retried for ever, holding its partition. Now: one
+    dead letter (valid for its schema, saying why), the next call of that
+    partition gets its case, the metric counts it; replayed with the tool,
+    the event goes back to call-events and, the cause unfixed, is
+    dead-lettered again."""
+    withheld = Call(withheld=True)
+    answered = withheld.answered(stack.agent1)
+    stack.produce(answered)
+    [(key, letter)] = wait_for(lambda: dead_letters(stack, answered["event_id"]), 30,
+                               what="the withheld call's dead letter")
+    validate_with_schema("ticket-dlq-entry.schema.json", letter)
+    assert key == withheld.call_id
+    assert letter["decision"] == "permanent"
+    assert letter["crm"]["http_status"] == 0  # refused before any request
+    assert "CALLBUS_DYNAMICS_WITHHELD_CONTACT" in letter["crm"]["answer"]
+    assert letter["source"]["topic"] == stack.topics.call_events
+    assert letter["source"]["key"] == withheld.call_id
+    assert letter["event"]["event_id"] == answered["event_id"]
+    assert letter["event"]["call_id"] == withheld.call_id
+
+    after = Call()
+    produce_to_partition(stack, letter["source"]["partition"], after.answered(stack.agent1))
+    one_ticket(stack.crm, after, timeout=30)
+    assert stack.svc.metric('ticket_events_dead_lettered_total{decision="permanent"}') >= 1
+
+    tool = os.path.join(crm_view.ROOT, "deploy", "tools", "callbus-dlq-replay")
+    env = dict(os.environ, CALLBUS_TOPIC_PREFIX=stack.topics.prefix)
+    dry = subprocess.run([sys.executable, tool, "--brokers", BROKERS, "--ticket", "--dry-run",
+                          "--match", withheld.call_id], env=env, text=True, capture_output=True,
+                         timeout=120)
+    assert dry.returncode == 0 and dry.stdout.count("would replay") == 1, dry.stdout + dry.stderr
+    run = subprocess.run([sys.executable, tool, "--brokers", BROKERS, "--ticket",
+                          "--match", withheld.call_id], env=env, text=True, capture_output=True,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout.startswith("stored"), run.stdout + run.stderr
+    wait_for(lambda: len(dead_letters(stack, answered["event_id"])) == 2, 30,
+             what="the replayed event dead-lettered again")
+
+
+def test_withheld_call_with_a_placeholder_contact_gets_its_case(stack, logdir):
+    """Issue 19 item 4, the decision: with CALLBUS_DYNAMICS_WITHHELD_CONTACT
+    set, a withheld-number call's case is made for that contact (as Zendesk
+    makes the API user the requester), nothing dead-lettered. Its own
+    ticket-service on topics of its own, the same emulator."""
+    placeholder = stack.crm.seed_contact("Withheld number", new_rome_number())
+    topics = Topics(module_prefix())
+    view = crm_view.DynamicsView(stack.emu, ticket_events=topics.ticket_events)
+    svc = TicketService(stack.emu, topics, f"ticket-e2e-{topics.prefix.rstrip('.')}", logdir,
+                        "test_dynamics-withheld", {
+                            "CALLBUS_DYNAMICS_WITHHELD_CONTACT": placeholder["id"]},
+                        crm_env=view.service_env())
+    svc.start()
+    try:
+        call = Call(withheld=True)
+        topics.produce(call.answered(stack.agent1))
+        t = one_ticket(view, call, timeout=30)
+        assert t["requester"] == placeholder["id"]
+        assert svc.metric('ticket_events_dead_lettered_total{decision="permanent"}') == 0
+    finally:
+        svc.stop()
 
 
 def test_zz_every_request_conforms(stack):

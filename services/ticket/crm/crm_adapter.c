@@ -259,13 +259,19 @@ void crm_op_succeed(crm_op_t *op, const tkt_curl_resp_t *resp)
     crm_op_finish(op);
 }
 
+/* ok = 0 with the error text. */
+static void set_error(crm_op_t *op, const char *fmt, va_list ap)
+{
+    vsnprintf(op->res->error, sizeof op->res->error, fmt, ap);
+    op->res->ok = 0;
+}
+
 void crm_op_fail(crm_op_t *op, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(op->res->error, sizeof op->res->error, fmt, ap);
+    set_error(op, fmt, ap);
     va_end(ap);
-    op->res->ok = 0;
     crm_op_finish(op);
 }
 
@@ -281,9 +287,18 @@ void crm_op_fail_later(crm_op_t *op, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(op->res->error, sizeof op->res->error, fmt, ap);
+    set_error(op, fmt, ap);
     va_end(ap);
-    op->res->ok = 0;
+    crm_op_finish_later(op);
+}
+
+void crm_op_refuse(crm_op_t *op, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(op, fmt, ap);
+    va_end(ap);
+    op->res->refused = 1;
     crm_op_finish_later(op);
 }
 

@@ -161,6 +161,10 @@ void crm_op_fail(crm_op_t *op, const char *fmt, ...) __attribute__((format(print
 /* The same from the loop (callers are promised a callback from the loop,
  * never from inside their call): for refusals found before any request. */
 void crm_op_fail_later(crm_op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same, for an op the adapter refuses because, as asked, it can never
+ * succeed (res->refused: tkt_failure.h makes that a permanent failure).
+ * Not for what may pass later (memory, a queue, shut down): crm_op_fail_later. */
+void crm_op_refuse(crm_op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void crm_op_finish_later(crm_op_t *op);
 /* Runs fn(op) after ms (job polls). Shutdown finishes a waiting op. */
 void crm_op_after(crm_op_t *op, int ms, crm_timer_fn fn);

@@ -39,6 +39,7 @@ typedef struct {
     char *api, *app, *app_id;
     char ns[CRM_GUID_MAX];
     char app_user[CRM_GUID_MAX]; /* WhoAmI's UserId, "" until read */
+    char withheld[CRM_GUID_MAX]; /* the case customer of withheld-number calls; "" none */
 } dyn_t;
 
 /* Pending writes of an op (op->data, one allocation): the ops, kept for a
@@ -214,7 +215,7 @@ static void dyn_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio
         return;
     /* R-I2: callers pass the look-up form (or E.164); it is sent as given. */
     if (crm_dyn_contacts_by_phone_url(&d->conf, phone, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
-        crm_op_fail_later(op, "\"%s\" is not a phone number to look up", phone ? phone : "");
+        crm_op_refuse(op, "\"%s\" is not a phone number to look up", phone ? phone : "");
         return;
     }
     get(op, "find_contacts", url, step_contacts);
@@ -264,7 +265,7 @@ static void dyn_create_contact(tkt_crm_t *crm, const char *phone, const char *na
     if (!op)
         return;
     if (key_of(d, external_id, op->ticket_id) != 0) {
-        crm_op_fail_later(op, "external id \"%s\" gives no key", external_id);
+        crm_op_refuse(op, "external id \"%s\" gives no key", external_id);
         return;
     }
     char *body =
@@ -274,7 +275,10 @@ static void dyn_create_contact(tkt_crm_t *crm, const char *phone, const char *na
                                         "createdon",
                                         url, sizeof url) != 0) {
         free(body);
-        crm_op_fail_later(op, "\"%s\" is not a number a contact can be made with",
+        if (!body) /* the builder's NULL is memory */
+            crm_op_fail_later(op, "out of memory");
+        else
+            crm_op_refuse(op, "\"%s\" is not a number a contact can be made with",
                           phone ? phone : "");
         return;
     }
@@ -293,7 +297,7 @@ static void dyn_find_contact_by_external_id(tkt_crm_t *crm, const char *external
         return;
     if (!external_id || !*external_id || key_of(d, external_id, op->ticket_id) != 0 ||
         crm_dyn_contact_get_url(&d->conf, op->ticket_id, url, sizeof url) != 0) {
-        crm_op_fail_later(op, "empty or unusable external_id");
+        crm_op_refuse(op, "empty or unusable external_id");
         return;
     }
     get(op, "find_contact_by_external_id", url, step_contact);
@@ -478,7 +482,7 @@ static void send_writes(crm_op_t *op)
             continue;
         }
         if (err[0]) {
-            crm_op_fail_later(op, "%s", err);
+            crm_op_refuse(op, "%s", err); /* an op that cannot be expressed, as asked */
             return;
         }
         if (n == before)
@@ -619,27 +623,43 @@ static void dyn_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, 
     if (!op)
         return;
     if (!o || o->kind != TKT_OP_CREATE_TICKET) {
-        crm_op_fail_later(op, "not a CREATE_TICKET op");
+        crm_op_refuse(op, "not a CREATE_TICKET op");
         return;
     }
-    if (!crm_odata_guid_valid(o->requester_id)) {
-        crm_op_fail_later(op, "requester id \"%s\" is not a contact GUID", o->requester_id);
+    /* A case needs a customer: a withheld number has no contact, so its
+     * case goes to the configured placeholder contact (as Zendesk makes
+     * the API user the requester); without one it can never be made. */
+    const char *customer = o->requester_id[0] ? o->requester_id : d->withheld;
+    if (!customer[0]) {
+        crm_op_refuse(op, "a withheld-number call has no contact for its case "
+                          "(CALLBUS_DYNAMICS_WITHHELD_CONTACT is not set)");
+        return;
+    }
+    if (!crm_odata_guid_valid(customer)) {
+        crm_op_refuse(op, "requester id \"%s\" is not a contact GUID", customer);
         return;
     }
     if (o->assignee_id[0] && !crm_odata_guid_valid(o->assignee_id)) {
-        crm_op_fail_later(op, "assignee id \"%s\" is not a systemuser GUID", o->assignee_id);
+        crm_op_refuse(op, "assignee id \"%s\" is not a systemuser GUID", o->assignee_id);
         return;
     }
-    if (key_of(d, o->external_id, op->ticket_id) != 0 || !writes_new(op, o, 1)) {
-        crm_op_fail_later(op, "external id \"%s\" gives no key", o->external_id);
+    if (key_of(d, o->external_id, op->ticket_id) != 0) {
+        crm_op_refuse(op, "external id \"%s\" gives no key", o->external_id);
         return;
     }
-    char *body = crm_dyn_case_create_body(o->requester_id, o->subject[0] ? o->subject : "Call",
-                                          NULL, op->ticket_id[0] ? op->ticket_id : NULL);
+    if (!writes_new(op, o, 1)) {
+        crm_op_fail_later(op, "out of memory");
+        return;
+    }
+    char *body = crm_dyn_case_create_body(customer, o->subject[0] ? o->subject : "Call", NULL,
+                                          op->ticket_id[0] ? op->ticket_id : NULL);
     if (!body ||
         crm_dyn_collection_url(&d->conf, "incidents", crm_dyn_case_select, url, sizeof url) != 0) {
         free(body);
-        crm_op_fail_later(op, "a case that cannot be expressed");
+        if (!body)
+            crm_op_fail_later(op, "out of memory");
+        else
+            crm_op_refuse(op, "a case that cannot be expressed");
         return;
     }
     crm_copy_str(op->external_id, sizeof op->external_id, o->external_id);
@@ -685,7 +705,7 @@ static void get_case(tkt_crm_t *crm, const char *name, tkt_prio_t prio, const ch
     else if (!external_id)
         crm_copy_str(op->ticket_id, sizeof op->ticket_id, case_id ? case_id : "");
     if (crm_dyn_case_get_url(&d->conf, op->ticket_id, url, sizeof url) != 0) {
-        crm_op_fail_later(op, "case id \"%s\" is not a GUID", op->ticket_id);
+        crm_op_refuse(op, "case id \"%s\" is not a GUID", op->ticket_id);
         return;
     }
     get(op, name, url, step_case);
@@ -818,7 +838,7 @@ static void dyn_has_marker(tkt_crm_t *crm, const char *ticket_id, const char *ma
         return;
     if (!ticket_id || !marker || !*marker ||
         crm_dyn_note_marker_url(&d->conf, ticket_id, marker, url, sizeof url) != 0) {
-        crm_op_fail_later(op, "case id \"%s\" / marker unusable", ticket_id ? ticket_id : "");
+        crm_op_refuse(op, "case id \"%s\" / marker unusable", ticket_id ? ticket_id : "");
         return;
     }
     get(op, "has_marker", url, step_marker);
@@ -852,7 +872,7 @@ static void dyn_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio
     if (!op)
         return;
     if (!contact_id || crm_dyn_latest_case_url(&d->conf, contact_id, url, sizeof url) != 0) {
-        crm_op_fail_later(op, "contact id \"%s\" is not a GUID", contact_id ? contact_id : "");
+        crm_op_refuse(op, "contact id \"%s\" is not a GUID", contact_id ? contact_id : "");
         return;
     }
     get(op, "contact_tickets", url, step_cases);
@@ -986,6 +1006,12 @@ tkt_crm_t *crm_dyn_new(struct event_base *base, const crm_dyn_cfg_t *cfg, char *
                                                                         : "telephone1,mobilephone",
                                   why, sizeof why) != 0) {
         snprintf(errstr, errsz, "dynamics: phone attributes: %s", why);
+        goto err;
+    }
+    if (cfg->withheld_contact && *cfg->withheld_contact &&
+        crm_odata_guid_norm(cfg->withheld_contact, d->withheld) != 0) {
+        snprintf(errstr, errsz, "dynamics: withheld contact \"%s\" is not a contact GUID",
+                 cfg->withheld_contact);
         goto err;
     }
     if (crm_odata_guid_norm(cfg->id_namespace ? cfg->id_namespace : DYN_DEFAULT_NS, d->ns) != 0) {

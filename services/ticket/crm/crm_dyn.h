@@ -29,6 +29,10 @@ typedef struct {
     /* Name-based GUIDs of our creations are made in this namespace (NULL:
      * a fixed one of callbus). */
     const char *id_namespace;
+    /* The contact (GUID) a withheld-number call's case is made for: a case
+     * needs a customer, and such a call has no contact. NULL / "": none,
+     * and such a case is refused (a permanent failure: dead-lettered). */
+    const char *withheld_contact;
     int interactive_ttl_ms;
     size_t interactive_max_queued;
     int rate_limit;      /* requests per window; 0 = Dataverse's 6,000 */
