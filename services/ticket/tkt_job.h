@@ -45,6 +45,7 @@ struct job {
     void *custom_ctx;     /* freed with the job */
     tkt_call_t call;
     tkt_customer_t cust;
+    tkt_revs_t revs; /* of call and cust as loaded, then as committed (tkt_store.h) */
     tkt_facts_t facts;
     /* What outlives a decision (the plan itself is the pipeline's scratch:
      * a plan holds TKT_MAX_OPS ops of kilobytes each). */

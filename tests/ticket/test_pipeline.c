@@ -245,17 +245,21 @@ typedef struct {
     tkt_pipeline_t *p;
 } rig_t;
 
-/* window_s > 0: bulk creations and status reads on, with that window. */
-static int rig_up_with(rig_t *r, int window_s)
+/* window_s > 0: bulk creations and status reads on, with that window.
+ * shared: 1 for a second replica on the first one's keys (same prefix, same
+ * fake CRM, its own Redis connection and pipeline). */
+static int rig_up_at(rig_t *r, int window_s, int shared)
 {
     char errstr[256];
     const char *url = getenv("CALLBUS_REDIS_URL");
     memset(r, 0, sizeof *r);
-    memset(&fake, 0, sizeof fake);
-    fake.crm.ops = &fake_ops;
-    fake.next_id = 1000;
-    done_ok = done_rejected = 0;
-    snprintf(prefix, sizeof prefix, "test-pipeline-%lld.", (long long)cmn_time_now_ms());
+    if (!shared) {
+        memset(&fake, 0, sizeof fake);
+        fake.crm.ops = &fake_ops;
+        fake.next_id = 1000;
+        done_ok = done_rejected = 0;
+        snprintf(prefix, sizeof prefix, "test-pipeline-%lld.", (long long)cmn_time_now_ms());
+    }
     r->redis = cmn_redis_new(base, url ? url : "redis://127.0.0.1:36479", errstr, sizeof errstr);
     r->store = r->redis ? tkt_store_new(r->redis, prefix) : NULL;
     tkt_batch_cfg_t bcfg = {.window_s = 1,
@@ -282,6 +286,11 @@ static int rig_up_with(rig_t *r, int window_s)
     while (r->redis && !cmn_redis_connected(r->redis) && cmn_time_mono_ms() < until)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     return r->p && cmn_redis_connected(r->redis) ? 0 : -1;
+}
+
+static int rig_up_with(rig_t *r, int window_s)
+{
+    return rig_up_at(r, window_s, 0);
 }
 
 static int rig_up(rig_t *r)
@@ -514,6 +523,96 @@ static void test_status_read_before_reuse_waits_for_the_window_unless_an_agent_w
     rig_down(&r);
 }
 
+/* ---- two replicas, one customer (issue 19 item 3) ------------------------------ */
+
+/* A decision of the test's own (tkt_pipeline_submit_with): the state as
+ * loaded, with one change of the customer's. Counts how often it ran. */
+typedef struct {
+    char group[TKT_CALL_ID_MAX];   /* sets missed_group_id/missed_ticket_id (a group opened) */
+    char reached[TKT_CALL_ID_MAX]; /* sets missed_reached_call_id (a callback reached them) */
+} change_t;
+
+static int decisions;
+
+static int decide_change(void *ctx, const cmn_event_t *ev, const tkt_call_t *call,
+                         const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
+{
+    const change_t *c = ctx;
+    memset(out, 0, sizeof *out);
+    out->call = *call;
+    out->customer = *customer;
+    if (c->group[0]) {
+        snprintf(out->customer.missed_group_id, sizeof out->customer.missed_group_id, "%s",
+                 c->group);
+        snprintf(out->customer.missed_ticket_id, sizeof out->customer.missed_ticket_id, "4242");
+    }
+    if (c->reached[0])
+        snprintf(out->customer.missed_reached_call_id, sizeof out->customer.missed_reached_call_id,
+                 "%s", c->reached);
+    decisions++;
+    return 0;
+}
+
+static void submit_change(rig_t *r, const char *event_id, const char *number, const char *group,
+                          const char *reached)
+{
+    cmn_event_t ev;
+    change_t *c = calloc(1, sizeof *c);
+    cmn_event_init(&ev);
+    if (!c || cmn_event_set(&ev.event_id, event_id) || cmn_event_set(&ev.customer_number, number))
+        abort();
+    snprintf(c->group, sizeof c->group, "%s", group);
+    snprintf(c->reached, sizeof c->reached, "%s", reached);
+    if (tkt_pipeline_submit_with(r->p, &ev, decide_change, c, on_done, NULL) < 0)
+        abort();
+}
+
+typedef struct {
+    int loaded;
+    tkt_loaded_t l;
+} peek_t;
+
+static void on_peek(void *ctx, const tkt_loaded_t *l, const char *err)
+{
+    peek_t *p = ctx;
+    if (!err)
+        p->l = *l;
+    p->loaded = err ? -1 : 1;
+}
+
+/* R-M2/R-M3 with two replicas: one opens the customer's missed-call group
+ * while the other records that a callback reached them, both from the same
+ * stored state (each loaded before either wrote). The stale writer's
+ * commit is refused; it loads the state again and decides on it: both
+ * changes are kept, none overwrites the other. */
+static void test_two_replicas_on_one_customer_keep_both_changes(void)
+{
+    rig_t a, b;
+    char number[32], id[96];
+    peek_t peek = {0};
+    ASSERT_EQ_INT(rig_up(&a), 0);
+    ASSERT_EQ_INT(rig_up_at(&b, 0, 1), 0);
+    decisions = 0;
+    snprintf(number, sizeof number, "+3906%09lld", (long long)(cmn_time_now_ms() % 1000000000));
+    snprintf(id, sizeof id, "mop-%s-opened", number);
+    submit_change(&a, id, number, "group-1", ""); /* replica A: missed-call-ops */
+    snprintf(id, sizeof id, "act-%s-reached", number);
+    submit_change(&b, id, number, "", "call-back-1"); /* replica B: agent-actions */
+    ASSERT_TRUE(run_until(2));
+    ASSERT_EQ_INT(done_ok, 2);
+    ASSERT_EQ_INT(decisions, 3); /* B decided again on A's state */
+    ASSERT_EQ_INT(tkt_store_load(a.store, "-", "-", number, on_peek, &peek), 0);
+    int64_t until = cmn_time_mono_ms() + 5000;
+    while (!peek.loaded && cmn_time_mono_ms() < until)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    ASSERT_EQ_INT(peek.loaded, 1);
+    ASSERT_EQ_STR(peek.l.customer.missed_group_id, "group-1");
+    ASSERT_EQ_STR(peek.l.customer.missed_ticket_id, "4242");
+    ASSERT_EQ_STR(peek.l.customer.missed_reached_call_id, "call-back-1");
+    rig_down(&b);
+    rig_down(&a);
+}
+
 int main(void)
 {
     cmn_log_init("test", getenv("TEST_DEBUG") ? CMN_LOG_DEBUG : CMN_LOG_ERROR);
@@ -526,7 +625,8 @@ int main(void)
         TEST_CASE(test_unanswered_calls_are_created_in_bulk),
         TEST_CASE(test_an_answered_call_behind_a_bulk_creation_sends_it_at_once),
         TEST_CASE(test_status_read_before_reuse_waits_for_the_window_unless_an_agent_waits),
-        TEST_CASE(test_a_customer_s_next_event_does_not_wait_out_the_window)};
+        TEST_CASE(test_a_customer_s_next_event_does_not_wait_out_the_window),
+        TEST_CASE(test_two_replicas_on_one_customer_keep_both_changes)};
     int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;
