@@ -151,19 +151,26 @@ void tkt_job_mark_done(job_t *j)
 
 /* ---- commit ------------------------------------------------------------------ */
 
+/* Refused commits decided again at once; more in a row back off. */
+#define CONFLICTS_AT_ONCE 5
+
 static void on_committed(void *ctx, const char *err)
 {
     job_t *j = ctx;
-    if (err == tkt_store_conflict) {
+    if (err == tkt_store_conflict && ++j->conflicts <= CONFLICTS_AT_ONCE) {
         /* Another writer (a replica during a rebalance, the IVR binding)
          * stored this call or customer since we loaded it: load it again
          * and decide on what is there now. The creations made so far are
-         * found again by their external ids (tkt_create.h). */
+         * found again by their external ids (tkt_create.h). An event
+         * without a number writes its call's customer: load that one. */
+        if (!j->ev.customer_number)
+            snprintf(j->cust_key, sizeof j->cust_key, "%s", j->cust.number);
         LOG_CALL(CMN_LOG_INFO, j->ev.call_id, "event %s: %s; deciding again", j->ev.event_id, err);
         return start(j);
     }
     if (err)
         return tkt_job_retry_later(j, err);
+    j->conflicts = 0;
     lane_release(j); /* the next event of this customer may decide now */
     applying_add(j);
     tkt_job_apply(j);
@@ -587,7 +594,7 @@ static void check_provider_ticket_id(job_t *j)
 static void start(job_t *j)
 {
     const char *call_id = j->ev.call_id ? j->ev.call_id : "-";
-    const char *customer = j->ev.customer_number ? j->ev.customer_number : "";
+    const char *customer = j->ev.customer_number ? j->ev.customer_number : j->cust_key;
     if (tkt_store_load(j->p->d.store, j->ev.event_id, call_id, customer, on_loaded, j) < 0)
         tkt_job_retry_later(j, "redis unavailable");
 }
