@@ -115,7 +115,9 @@ int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, 
     cmn_topic_spec_t all[N_TOPICS];
     for (size_t i = 0; i < N_TOPICS; i++) {
         all[i].name = cmn_topic(all_names[i]);
-        /* the dead-letter topic is low volume; one partition keeps it in order */
+        /* One count for every keyed topic: ticket-service reads three of them
+         * co-partitioned (cmn_consumer.h). The dead-letter topic is low
+         * volume; one partition keeps it in order. */
         all[i].partitions = strcmp(all_names[i], CMN_TOPIC_CALL_EVENTS_DLQ) == 0 ? 1 : partitions;
         all[i].replication = replication;
         all[i].min_insync = min_insync;
