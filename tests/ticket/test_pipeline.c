@@ -580,6 +580,17 @@ static void on_peek(void *ctx, const tkt_loaded_t *l, const char *err)
     p->loaded = err ? -1 : 1;
 }
 
+/* The customer as stored: 1, or -1/0 when it could not be read. */
+static int load_customer(tkt_store_t *store, const char *number, peek_t *peek)
+{
+    int64_t until = cmn_time_mono_ms() + 5000;
+    if (tkt_store_load(store, "-", "-", number, on_peek, peek) < 0)
+        return -1;
+    while (!peek->loaded && cmn_time_mono_ms() < until)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    return peek->loaded;
+}
+
 /* R-M2/R-M3 with two replicas: one opens the customer's missed-call group
  * while the other records that a callback reached them, both from the same
  * stored state (each loaded before either wrote). The stale writer's
@@ -601,16 +612,43 @@ static void test_two_replicas_on_one_customer_keep_both_changes(void)
     ASSERT_TRUE(run_until(2));
     ASSERT_EQ_INT(done_ok, 2);
     ASSERT_EQ_INT(decisions, 3); /* B decided again on A's state */
-    ASSERT_EQ_INT(tkt_store_load(a.store, "-", "-", number, on_peek, &peek), 0);
-    int64_t until = cmn_time_mono_ms() + 5000;
-    while (!peek.loaded && cmn_time_mono_ms() < until)
-        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    ASSERT_EQ_INT(peek.loaded, 1);
+    ASSERT_EQ_INT(load_customer(a.store, number, &peek), 1);
     ASSERT_EQ_STR(peek.l.customer.missed_group_id, "group-1");
     ASSERT_EQ_STR(peek.l.customer.missed_ticket_id, "4242");
     ASSERT_EQ_STR(peek.l.customer.missed_reached_call_id, "call-back-1");
     rig_down(&b);
     rig_down(&a);
+}
+
+/* An event that names no customer (a provider's end without the number)
+ * belongs to a call whose stored state does: the rules write that customer
+ * (tkt_rules.c track). It must be the stored customer with the event's
+ * changes, not an empty one over it (the group R-M2 reads, the tickets R-T2
+ * reuses). */
+static void test_an_event_without_number_keeps_its_call_s_customer(void)
+{
+    rig_t r;
+    char call[64], number[32], id[96];
+    peek_t peek = {0};
+    ASSERT_EQ_INT(rig_up(&r), 0);
+    snprintf(call, sizeof call, "call-%lld-n", (long long)cmn_time_now_ms());
+    snprintf(number, sizeof number, "+3906%09lld", (long long)(cmn_time_now_ms() % 999999999));
+    submit(&r, event("ans", CMN_EV_ANSWERED, call, number));
+    ASSERT_TRUE(run_until(1));
+    snprintf(id, sizeof id, "mop-%s-opened", number);
+    submit_change(&r, id, number, "group-7", "");
+    ASSERT_TRUE(run_until(2));
+    cmn_event_t end = event("end", CMN_EV_ENDED, call, number);
+    free(end.customer_number);
+    end.customer_number = NULL; /* keyed by the call id, as ingest does */
+    submit(&r, end);
+    ASSERT_TRUE(run_until(3));
+    ASSERT_EQ_INT(done_ok, 3);
+    ASSERT_EQ_INT(load_customer(r.store, number, &peek), 1);
+    ASSERT_EQ_STR(peek.l.customer.missed_group_id, "group-7");
+    ASSERT_TRUE(peek.l.customer.n_tickets >= 1);
+    ASSERT_EQ_STR(peek.l.customer.last_call.call_id, call);
+    rig_down(&r);
 }
 
 int main(void)
@@ -626,7 +664,8 @@ int main(void)
         TEST_CASE(test_an_answered_call_behind_a_bulk_creation_sends_it_at_once),
         TEST_CASE(test_status_read_before_reuse_waits_for_the_window_unless_an_agent_waits),
         TEST_CASE(test_a_customer_s_next_event_does_not_wait_out_the_window),
-        TEST_CASE(test_two_replicas_on_one_customer_keep_both_changes)};
+        TEST_CASE(test_two_replicas_on_one_customer_keep_both_changes),
+        TEST_CASE(test_an_event_without_number_keeps_its_call_s_customer)};
     int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;
