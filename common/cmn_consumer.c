@@ -43,6 +43,7 @@ struct cmn_consumer {
     int in_flight;
     int max_in_flight;
     int max_per_partition; /* 0: no per-partition bound */
+    int co_partitioned;    /* `range`: partition p of every topic here (opts) */
     int paused;
     int held; /* the service asked for a pause (cmn_consumer_hold) */
     int stopped;
@@ -455,6 +456,28 @@ static void revoke_begin(cmn_consumer_t *c, rd_kafka_topic_partition_list_t *par
         on_revoke_check(-1, EV_TIMEOUT, c);
 }
 
+/* Whether partition p of one subscribed topic is ours while partition p of
+ * another is not (co-partitioned consumers only): the topics' partition
+ * counts differ, and one customer's messages now go to two members. */
+static void check_co_partitioned(cmn_consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!c->co_partitioned || rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    for (int i = 0; i < parts->cnt; i++)
+        for (size_t k = 0; k < c->n_names; k++)
+            if (!rd_kafka_topic_partition_list_find(parts, c->names[k],
+                                                    parts->elems[i].partition)) {
+                LOG_ERROR("assignment not co-partitioned: %s[%d] is ours, %s[%d] is not (do "
+                          "the topics have the same partition count?)",
+                          parts->elems[i].topic, parts->elems[i].partition, c->names[k],
+                          parts->elems[i].partition);
+                rd_kafka_topic_partition_list_destroy(parts);
+                return;
+            }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -471,6 +494,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_assign(rk, parts);
         if (c->paused) /* new partitions start paused too while we are saturated */
             rd_kafka_pause_partitions(rk, parts);
+        check_co_partitioned(c);
         return;
     }
     revoke_begin(c, parts,
@@ -500,15 +524,52 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
         return -1;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_error_cb(conf, on_error);
-    /* Offsets follow effects, and the rebalance callback speaks the
-     * cooperative protocol: pass-through settings cannot change these. */
+    /* Offsets follow effects, and the rebalance callback is written for
+     * these assignors: pass-through settings cannot change these. `range`
+     * (eager) puts partition p of every topic on one member when the
+     * topics have the same partition count; cooperative-sticky moves fewer
+     * partitions but balances each topic on its own. */
     const char *const fixed[][2] = {
         {"group.id", o->group_id},
-        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"partition.assignment.strategy", o->co_partitioned ? "range" : "cooperative-sticky"},
         {"enable.auto.offset.store", "false"},
         {"enable.auto.commit", "true"},
     };
     return cmn_kafka_conf_finish(conf, fixed, 4, errstr, errsz);
+}
+
+/* Co-partitioned topics must have one partition count (the broker's word,
+ * at start). A broker that does not answer is not a reason to refuse: the
+ * assignment is checked again at each rebalance. */
+static int check_partition_counts(cmn_consumer_t *c, const cmn_consumer_opts_t *o, char *errstr,
+                                  size_t errsz)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    int want = -1, rc = 0;
+    if (!o->co_partitioned || o->n_topics < 2)
+        return 0;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 1, NULL, &md, 10000);
+    if (err) {
+        LOG_WARN("partition counts of the co-partitioned topics not checked: %s",
+                 rd_kafka_err2str(err));
+        return 0;
+    }
+    for (size_t i = 0; i < o->n_topics && rc == 0; i++)
+        for (int t = 0; t < md->topic_cnt; t++) {
+            if (strcmp(md->topics[t].topic, o->topics[i]) != 0 || md->topics[t].err)
+                continue;
+            if (want < 0) {
+                want = md->topics[t].partition_cnt;
+            } else if (md->topics[t].partition_cnt != want) {
+                snprintf(errstr, errsz,
+                         "topics %s and %s have %d and %d partitions: a customer's messages "
+                         "would go to two replicas (docs/topics.md)",
+                         o->topics[0], o->topics[i], want, md->topics[t].partition_cnt);
+                rc = -1;
+            }
+        }
+    rd_kafka_metadata_destroy(md);
+    return rc;
 }
 
 static int subscribe(cmn_consumer_t *c, const cmn_consumer_opts_t *o, char *errstr, size_t errsz)
@@ -543,6 +604,7 @@ cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opt
     c->max_per_partition =
         opts->max_in_flight_per_partition > 0 ? opts->max_in_flight_per_partition : 0;
     c->revoke_timeout_ms = opts->revoke_timeout_ms > 0 ? opts->revoke_timeout_ms : 10000;
+    c->co_partitioned = opts->co_partitioned;
     for (size_t i = 0; i < opts->n_topics; i++)
         if (!intern(c, opts->topics[i])) {
             snprintf(errstr, errsz, "out of memory");
@@ -561,7 +623,8 @@ cmn_consumer_t *cmn_consumer_new(struct event_base *base, const cmn_consumer_opt
     conf = NULL;
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
-    if (subscribe(c, opts, errstr, errsz) < 0 ||
+    if (check_partition_counts(c, opts, errstr, errsz) < 0 ||
+        subscribe(c, opts, errstr, errsz) < 0 ||
         cmn_kafka_loop_attach(&c->loop, base, c->queue, drain, c, errstr, errsz) < 0)
         goto fail;
     return c;

@@ -4,8 +4,11 @@
  * message of its partition. Effects may complete out of order; the stored
  * offset never passes a message whose effect is not yet durable.
  *
- * Consumer group with cooperative-sticky assignment; static membership when
- * an instance id is given.
+ * Consumer group with cooperative-sticky assignment, or `range` for a
+ * co-partitioned consumer (opts.co_partitioned: partition p of every
+ * subscribed topic goes to the same member, so one customer's messages of
+ * all the topics are handled by one process); static membership when an
+ * instance id is given.
  *
  * Rebalances: when partitions are revoked, the consumer stops handing out
  * their messages, tells the service (on_revoke), and completes the
@@ -14,7 +17,9 @@
  * passed (logged): what was done by then is committed, so the next owner
  * replays only what this member did not finish. The group waits for us
  * meanwhile (librdkafka keeps heartbeating while the application has not
- * called incremental_unassign). Lost partitions (session expired) are
+ * called incremental_unassign, or, with `range`'s eager protocol, assign:
+ * there every partition is revoked at each rebalance and the wait is the
+ * same). Lost partitions (session expired) are
  * dropped at once: another member may already own them. */
 #ifndef CMN_CONSUMER_H
 #define CMN_CONSUMER_H
@@ -66,6 +71,11 @@ typedef struct {
     int max_in_flight_per_partition;
     int session_timeout_ms; /* default 10000 */
     int revoke_timeout_ms;  /* longest wait for a revoked partition's work (default 10000) */
+    /* Partition p of every topic on one member (`range` assignment). The
+     * topics must have the same partition count: cmn_consumer_new refuses
+     * to start when the broker says otherwise, and an assignment that is
+     * not co-partitioned all the same is logged as an error. */
+    int co_partitioned;
     cmn_message_fn on_message;
     cmn_revoke_fn on_revoke; /* may be NULL */
     void *ctx;

@@ -115,7 +115,9 @@ int cmn_topics_ensure_all(const char *brokers, int partitions, int replication, 
     cmn_topic_spec_t all[N_TOPICS];
     for (size_t i = 0; i < N_TOPICS; i++) {
         all[i].name = cmn_topic(all_names[i]);
-        /* the dead-letter topics are low volume; one partition keeps each in order */
+        /* One count for every keyed topic: ticket-service reads three of them
+         * co-partitioned (cmn_consumer.h). The dead-letter topics are low
+         * volume; one partition keeps each in order. */
         int dlq = strcmp(all_names[i], CMN_TOPIC_CALL_EVENTS_DLQ) == 0 ||
                   strcmp(all_names[i], CMN_TOPIC_TICKET_DLQ) == 0;
         all[i].partitions = dlq ? 1 : partitions;

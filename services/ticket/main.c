@@ -382,6 +382,9 @@ static int start_kafka(ticket_t *t)
                                  .group_id = t->cfg.group_id,
                                  .topics = topics,
                                  .n_topics = 3,
+                                 /* one customer's calls, actions and missed-call
+                                  * operations in one process (issue 19 item 3) */
+                                 .co_partitioned = 1,
                                  .instance_id = t->cfg.instance_id,
                                  .max_in_flight = (int)t->cfg.max_in_flight,
                                  .max_in_flight_per_partition =

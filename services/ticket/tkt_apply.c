@@ -187,7 +187,7 @@ static void on_rebound_stored(void *ctx, const char *err)
 static void publish_then_done(job_t *j)
 {
     if (j->rebound) { /* the call's new ticket first, then announce it */
-        if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, NULL, 0,
+        if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, &j->revs, NULL, 0,
                              j->call_done, on_rebound_stored, j) < 0)
             tkt_job_retry_later(j, "redis unavailable");
         return;

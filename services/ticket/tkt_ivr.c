@@ -37,6 +37,8 @@ typedef struct {
     char contact_email[TKT_TEXT_MAX];   /* for pop-service's ringing notice (R-P2) */
     char contact_company[TKT_TEXT_MAX]; /* "" when the CRM has none */
     tkt_crm_ticket_t ticket;
+    tkt_revs_t revs; /* of the state the binding was made on (tkt_store.h) */
+    int bind_tries;  /* commits refused because the state changed meanwhile */
 } ivr_req_t;
 
 /* ---- request life cycle --------------------------------------------------- */
@@ -296,10 +298,18 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
 
 static void on_plan_dropped(void *ctx, const char *err) {}
 
+static void bind_call(ivr_req_t *r);
+
+/* A bind whose state changed meanwhile (another replica or event wrote the
+ * call or customer) is made again on the new state, a few times. */
+#define BIND_TRIES_MAX 5
+
 static void on_bound(void *ctx, const char *err)
 {
     ivr_req_t *r = ctx;
     char url[512], event_id[TKT_CALL_ID_MAX + 8];
+    if (err == tkt_store_conflict && ++r->bind_tries < BIND_TRIES_MAX)
+        return bind_call(r);
     r->crm_busy = 0;
     snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
     /* the commit wrote an (empty) plan for its pseudo-event: drop it now */
@@ -324,6 +334,7 @@ static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     char event_id[TKT_CALL_ID_MAX + 8];
     if (err)
         return on_bound(r, err);
+    r->revs = l->revs;
     snprintf(call.call_id, sizeof call.call_id, "%s", r->call_id);
     snprintf(call.customer, sizeof call.customer, "%s", r->number);
     snprintf(call.ticket_id, sizeof call.ticket_id, "%s", r->ticket.id);
@@ -341,7 +352,8 @@ static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     snprintf(cust.tickets[0].channel, sizeof cust.tickets[0].channel, "voice");
     cust.n_tickets++;
     snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
-    if (tkt_store_commit(r->ivr->d.store, event_id, &call, &cust, NULL, 0, 0, on_bound, r) < 0)
+    if (tkt_store_commit(r->ivr->d.store, event_id, &call, &cust, &r->revs, NULL, 0, 0, on_bound,
+                         r) < 0)
         on_bound(r, "redis unavailable");
 }
 

@@ -46,6 +46,11 @@ struct job {
     void *custom_ctx;     /* freed with the job */
     tkt_call_t call;
     tkt_customer_t cust;
+    tkt_revs_t revs; /* of call and cust as loaded, then as committed (tkt_store.h) */
+    /* The customer to load when the event names none: the one its call
+     * belongs to, learnt when a commit for it was refused (tkt_store.h). */
+    char cust_key[TKT_PHONE_MAX];
+    int conflicts; /* commits refused in a row: past a few, back off */
     tkt_facts_t facts;
     /* What outlives a decision (the plan itself is the pipeline's scratch:
      * a plan holds TKT_MAX_OPS ops of kilobytes each). */

@@ -226,11 +226,26 @@ void tkt_job_mark_done(job_t *j)
 
 /* ---- commit ------------------------------------------------------------------ */
 
+/* Refused commits decided again at once; more in a row back off. */
+#define CONFLICTS_AT_ONCE 5
+
 static void on_committed(void *ctx, const char *err)
 {
     job_t *j = ctx;
+    if (err == tkt_store_conflict && ++j->conflicts <= CONFLICTS_AT_ONCE) {
+        /* Another writer (a replica during a rebalance, the IVR binding)
+         * stored this call or customer since we loaded it: load it again
+         * and decide on what is there now. The creations made so far are
+         * found again by their external ids (tkt_create.h). An event
+         * without a number writes its call's customer: load that one. */
+        if (!j->ev.customer_number)
+            snprintf(j->cust_key, sizeof j->cust_key, "%s", j->cust.number);
+        LOG_CALL(CMN_LOG_INFO, j->ev.call_id, "event %s: %s; deciding again", j->ev.event_id, err);
+        return start(j);
+    }
     if (err)
         return tkt_job_retry_later(j, err);
+    j->conflicts = 0;
     lane_release(j); /* the next event of this customer may decide now */
     applying_add(j);
     tkt_job_apply(j);
@@ -243,8 +258,8 @@ static void commit(job_t *j)
     for (size_t i = 0; i < j->n_ops; i++)
         if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
             rest[n++] = j->ops[i];
-    if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, rest, n, j->call_done,
-                         on_committed, j) < 0)
+    if (tkt_store_commit(j->p->d.store, j->ev.event_id, &j->call, &j->cust, &j->revs, rest, n,
+                         j->call_done, on_committed, j) < 0)
         tkt_job_retry_later(j, "redis unavailable");
 }
 
@@ -604,6 +619,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
             return tkt_job_retry_later(j, "out of memory");
         j->call = l->call;
         j->cust = l->customer;
+        j->revs = l->revs;
         snprintf(j->job_ids, sizeof j->job_ids, "%s", l->job_ids);
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
@@ -613,6 +629,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     j->asked_contacts = j->asked_ticket = 0;
     j->call = l->call;
     j->cust = l->customer;
+    j->revs = l->revs;
     if (j->recheck_contact) { /* forget the contact the CRM refused */
         j->cust.contact_id[0] = '\0';
         if (strcmp(j->call.contact_id, j->call.picked_contact_id) != 0)
@@ -646,7 +663,7 @@ static void check_provider_ticket_id(job_t *j)
 static void start(job_t *j)
 {
     const char *call_id = j->ev.call_id ? j->ev.call_id : "-";
-    const char *customer = j->ev.customer_number ? j->ev.customer_number : "";
+    const char *customer = j->ev.customer_number ? j->ev.customer_number : j->cust_key;
     if (tkt_store_load(j->p->d.store, j->ev.event_id, call_id, customer, on_loaded, j) < 0)
         tkt_job_retry_later(j, "redis unavailable");
 }

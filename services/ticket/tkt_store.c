@@ -1,6 +1,7 @@
 /* Redis persistence for ticket-service, on the async client. */
 #include "tkt_store.h"
 #include "cmn_log.h"
+#include "cmn_metrics.h"
 #include "tkt_codec.h"
 #include "cmn_time.h"
 
@@ -13,13 +14,18 @@
 #define CUSTOMER_TTL_S (30 * 86400)
 #define INTENT_TTL_S 86400
 
+const char tkt_store_conflict[] = "the state changed since it was loaded";
+
 struct tkt_store {
     cmn_redis_t *redis;
     char ns[96]; /* key prefix: installations may share one Redis */
+    cmn_metric_t *m_conflicts;
 };
 
 typedef struct {
     tkt_store_t *s;
+    tkt_revs_t *revs; /* commit: the caller's, set on success */
+    tkt_revs_t next;  /* commit: what it writes */
     union {
         tkt_store_loaded_fn loaded;
         tkt_store_done_fn done;
@@ -34,6 +40,7 @@ static req_t *req_new(tkt_store_t *s, void *cb, void *ctx)
     req_t *r = malloc(sizeof *r);
     if (r) {
         r->s = s;
+        r->revs = NULL;
         r->cb.loaded = (tkt_store_loaded_fn)cb;
         r->ctx = ctx;
     }
@@ -46,6 +53,11 @@ tkt_store_t *tkt_store_new(cmn_redis_t *redis, const char *prefix)
     if (s) {
         s->redis = redis;
         snprintf(s->ns, sizeof s->ns, "%stkt:", prefix ? prefix : "");
+        s->m_conflicts = cmn_metrics_counter(
+            "ticket_state_conflicts_total",
+            "Commits refused because another writer changed the call or customer since it was "
+            "loaded (decided again)",
+            NULL);
     }
     return s;
 }
@@ -91,6 +103,12 @@ static void decode_plan(const redisReply *r, tkt_loaded_t *l)
     json_decref(plan);
 }
 
+/* The revision a stored value carries (tkt_store.h); 0 for none. */
+static int64_t rev_of(const json_t *j)
+{
+    return j ? json_integer_value(json_object_get(j, "rev")) : 0;
+}
+
 static void on_loaded(void *ctx, redisReply *reply, const char *err)
 {
     req_t *r = ctx;
@@ -105,6 +123,8 @@ static void on_loaded(void *ctx, redisReply *reply, const char *err)
         decode_plan(reply->element[1], l);
         l->have_call = call && tkt_codec_call_from_json(call, &l->call) == 0;
         l->have_customer = cust && tkt_codec_customer_from_json(cust, &l->customer) == 0;
+        l->revs.call = rev_of(call);
+        l->revs.cust = rev_of(cust);
         if (reply->element[4]->type == REDIS_REPLY_STRING)
             snprintf(l->job_ids, sizeof l->job_ids, "%.*s", (int)reply->element[4]->len,
                      reply->element[4]->str);
@@ -142,6 +162,7 @@ static void on_loaded_call(void *ctx, redisReply *reply, const char *err)
     if (!err && reply && reply->type == REDIS_REPLY_STRING) {
         json_t *call = element_json(reply);
         l->have_call = call && tkt_codec_call_from_json(call, &l->call) == 0;
+        l->revs.call = rev_of(call);
         json_decref(call);
     }
     r->cb.loaded(r->ctx, err ? NULL : l, err);
@@ -182,6 +203,16 @@ static char *dump(json_t *j)
     return text;
 }
 
+/* The value with its revision (tkt_store.h): the one the script checks. */
+static char *dump_rev(json_t *j, int64_t rev)
+{
+    if (j && json_object_set_new(j, "rev", json_integer(rev)) < 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return dump(j);
+}
+
 static char *plan_text(const tkt_op_t *ops, size_t n)
 {
     json_t *arr = json_array();
@@ -190,45 +221,91 @@ static char *plan_text(const tkt_op_t *ops, size_t n)
     return dump(arr);
 }
 
-/* Queues the MULTI body; returns -1 when a command could not be sent. */
-static int queue_commit(cmn_redis_t *rd, const char *ns, const char *event_id,
-                        const tkt_call_t *call, const tkt_customer_t *cust, const char *call_json,
-                        const char *cust_json, const char *plan_json, int call_done)
+/* Compare and set in one step. A Lua script rather than WATCH/MULTI/EXEC:
+ * WATCH belongs to a connection, and every job of the process shares one
+ * pipelined connection (another job's EXEC would end our watch, and a
+ * watch would be another job's too). The revision is read from the stored
+ * text: `"rev":` can only be the member (a quote inside a string is
+ * escaped), and a value without one (written before revisions) is 0.
+ * KEYS: call, customer, plan, open-calls.
+ * ARGV: call json ("" = not written), its expected revision, its TTL,
+ *       "1" = the call is over, now (ms), call id,
+ *       customer json ("" = not written), its expected revision, its TTL,
+ *       plan json, its TTL. Returns 1, or 0 (a key changed: nothing written). */
+static const char commit_script[] =
+    "local function rev(k) local v = redis.call('GET', k) "
+    "if not v then return 0 end "
+    "return tonumber(string.match(v, '\"rev\":(%d+)')) or 0 end "
+    "if ARGV[1] ~= '' and rev(KEYS[1]) ~= tonumber(ARGV[2]) then return 0 end "
+    "if ARGV[7] ~= '' and rev(KEYS[2]) ~= tonumber(ARGV[8]) then return 0 end "
+    "if ARGV[1] ~= '' then "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) "
+    "if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], ARGV[6]) "
+    "else redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6]) end end "
+    "if ARGV[7] ~= '' then redis.call('SET', KEYS[2], ARGV[7], 'EX', ARGV[9]) end "
+    "redis.call('SET', KEYS[3], ARGV[10], 'EX', ARGV[11]) "
+    "return 1";
+
+static void on_committed(void *ctx, redisReply *reply, const char *err)
 {
-    int rc = cmn_redis_command(rd, on_ignored, NULL, "MULTI");
-    if (call->call_id[0]) {
-        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET %scall:%s %s EX %d", ns, call->call_id,
-                                call_json, call_done ? ENDED_CALL_TTL_S : CALL_TTL_S);
-        rc |= call_done ? cmn_redis_command(rd, on_ignored, NULL, "ZREM %sopen-calls %s", ns,
-                                            call->call_id)
-                        : cmn_redis_command(rd, on_ignored, NULL, "ZADD %sopen-calls %lld %s", ns,
-                                            /* processing time, not the provider's: a
-                                             * replayed backlog must not look stale */
-                                            (long long)cmn_time_now_ms(), call->call_id);
+    req_t *r = ctx;
+    if (!err && (!reply || reply->type != REDIS_REPLY_INTEGER))
+        err = reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected commit reply";
+    if (!err && reply->integer == 0) {
+        cmn_metric_add(r->s->m_conflicts, 1);
+        err = tkt_store_conflict;
     }
+    if (!err)
+        *r->revs = r->next;
+    r->cb.done(r->ctx, err);
+    free(r);
+}
+
+/* The state's texts for the script: each written key carries the revision
+ * after the expected one. "" for a key not written. */
+typedef struct {
+    char *call, *cust, *plan;
+} commit_text_t;
+
+static int commit_text(commit_text_t *t, req_t *r, const tkt_call_t *call,
+                       const tkt_customer_t *cust, const tkt_op_t *ops, size_t n_ops)
+{
+    r->next = *r->revs;
+    if (call->call_id[0])
+        r->next.call++;
     if (cust->number[0])
-        rc |= cmn_redis_command(rd, on_ignored, NULL, "SET %scust:%s %s EX %d", ns, cust->number,
-                                cust_json, CUSTOMER_TTL_S);
-    rc |= cmn_redis_command(rd, on_ignored, NULL, "SET %splan:%s %s EX %d", ns, event_id, plan_json,
-                            DONE_TTL_S);
-    return rc;
+        r->next.cust++;
+    t->call = call->call_id[0] ? dump_rev(tkt_codec_call_to_json(call), r->next.call) : strdup("");
+    t->cust =
+        cust->number[0] ? dump_rev(tkt_codec_customer_to_json(cust), r->next.cust) : strdup("");
+    t->plan = plan_text(ops, n_ops);
+    return t->call && t->cust && t->plan ? 0 : -1;
 }
 
 int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *call,
-                     const tkt_customer_t *customer, const tkt_op_t *ops, size_t n_ops,
-                     int call_done, tkt_store_done_fn cb, void *ctx)
+                     const tkt_customer_t *customer, tkt_revs_t *revs, const tkt_op_t *ops,
+                     size_t n_ops, int call_done, tkt_store_done_fn cb, void *ctx)
 {
     int rc = -1;
+    commit_text_t t = {0};
     req_t *r = req_new(s, (void *)cb, ctx);
-    char *call_json = dump(tkt_codec_call_to_json(call));
-    char *cust_json = dump(tkt_codec_customer_to_json(customer));
-    char *plan_json = plan_text(ops, n_ops);
-    if (!r || !call_json || !cust_json || !plan_json || !cmn_redis_connected(s->redis))
+    if (!r || !cmn_redis_connected(s->redis))
         goto done;
-    if (queue_commit(s->redis, s->ns, event_id, call, customer, call_json, cust_json, plan_json,
-                     call_done) < 0 ||
-        cmn_redis_command(s->redis, on_exec, r, "EXEC") < 0) {
-        /* A half-queued MULTI dies with the connection; nothing is applied. */
+    r->revs = revs;
+    if (commit_text(&t, r, call, customer, ops, n_ops) < 0)
+        goto done;
+    /* An empty call id or number names no key: one that cannot exist. */
+    if (cmn_redis_command(
+            s->redis, on_committed, r,
+            "EVAL %s 4 %scall:%s %scust:%s %splan:%s %sopen-calls %s %lld %d %s %lld %s %s %lld "
+            "%d %s %d",
+            commit_script, s->ns, call->call_id[0] ? call->call_id : "-", s->ns,
+            customer->number[0] ? customer->number : "-", s->ns, event_id, s->ns, t.call,
+            (long long)revs->call, call_done ? ENDED_CALL_TTL_S : CALL_TTL_S, call_done ? "1" : "0",
+            /* processing time, not the provider's: a replayed backlog must
+             * not look stale */
+            (long long)cmn_time_now_ms(), call->call_id[0] ? call->call_id : "-", t.cust,
+            (long long)revs->cust, CUSTOMER_TTL_S, t.plan, DONE_TTL_S) < 0) {
         LOG_WARN("redis: commit of %s not sent", event_id);
         goto done;
     }
@@ -236,9 +313,9 @@ int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *cal
     rc = 0;
 done:
     free(r);
-    free(call_json);
-    free(cust_json);
-    free(plan_json);
+    free(t.call);
+    free(t.cust);
+    free(t.plan);
     return rc;
 }
 

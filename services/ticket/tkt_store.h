@@ -14,7 +14,15 @@
  *                            exist (1 day; tkt_create.h)
  *   tkt:open-calls           sorted set: call id by when its last event was
  *                            processed, for closing calls whose end never comes
- * See docs/ticket-service.md for the crash points this makes safe. */
+ * See docs/ticket-service.md for the crash points this makes safe.
+ *
+ * The call and customer values end with their revision, `"rev":<n>`, which
+ * only tkt_store_commit writes (one more than the stored one): a commit
+ * names the revisions it decided on and is refused (tkt_store_conflict)
+ * when another writer (a second replica, the IVR binding, a job of the
+ * same customer that runs past its commit) stored the key since. The
+ * writer then loads the state again and decides again (issue 19 item 3;
+ * docs/architecture.md "Replicas"). */
 #ifndef TKT_STORE_H
 #define TKT_STORE_H
 
@@ -23,6 +31,15 @@
 
 #define TKT_PLAN_MAX 8
 #define TKT_JOB_IDS_MAX 1024
+
+/* The revisions of the call and customer keys a decision was made on (0:
+ * not stored). tkt_store_commit checks them and, once the commit succeeded,
+ * sets them to those it wrote: a later commit of the same writer (the
+ * rebinding after an R-T10 replacement) names its own write. */
+typedef struct {
+    int64_t call;
+    int64_t cust;
+} tkt_revs_t;
 
 typedef struct {
     int done;
@@ -34,7 +51,12 @@ typedef struct {
     tkt_call_t call;
     int have_customer;
     tkt_customer_t customer;
+    tkt_revs_t revs; /* of the call and customer as loaded */
 } tkt_loaded_t;
+
+/* The error a commit reports when a key changed since `revs` were loaded
+ * (compare by pointer or strcmp). Nothing of the commit is applied. */
+extern const char tkt_store_conflict[];
 
 typedef struct tkt_store tkt_store_t;
 
@@ -59,12 +81,15 @@ int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
                    const char *customer_key, tkt_store_loaded_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
-/* Atomically (MULTI/EXEC) stores the call and customer state and the
- * remaining ops as the event's plan; call_done moves the call out of the
- * open-calls set. */
+/* Atomically (one Lua script: compare and set) stores the call and customer
+ * state and the remaining ops as the event's plan, provided neither key
+ * changed since revs were loaded; call_done moves the call out of the
+ * open-calls set. cb gets tkt_store_conflict when a key changed (counted in
+ * ticket_state_conflicts_total). revs: the caller's, valid until cb; on
+ * success set to the revisions written. */
 int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *call,
-                     const tkt_customer_t *customer, const tkt_op_t *ops, size_t n_ops,
-                     int call_done, tkt_store_done_fn cb, void *ctx)
+                     const tkt_customer_t *customer, tkt_revs_t *revs, const tkt_op_t *ops,
+                     size_t n_ops, int call_done, tkt_store_done_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
 /* Appends a bulk job that carries ops of the event's plan (tkt:jobs:).

@@ -498,6 +498,18 @@ def test_a_kafka_topic_for_every_topic_replicated_three_times():
         assert t["spec"]["config"]["min.insync.replicas"] == 2, name
 
 
+def test_ticket_service_topics_have_one_partition_count():
+    """Issue 19 item 3: ticket-service reads call-events, agent-actions and
+    missed-call-ops co-partitioned (`range`): partition p of the three is on
+    one replica only when they have the same count; it refuses to start
+    otherwise (docs/architecture.md, "Replicas")."""
+    docs = rendered("example")
+    partitions = {t["spec"]["topicName"]: t["spec"]["partitions"]
+                  for t in of_kind(docs, "KafkaTopic")}
+    counts = {t: partitions[t] for t in ("call-events", "agent-actions", "missed-call-ops")}
+    assert len(set(counts.values())) == 1, counts
+
+
 def test_ingest_scales_on_cpu_and_consumers_on_lag_within_the_partitions():
     docs = rendered("example")
     hpa = one(docs, "HorizontalPodAutoscaler", "ingest")

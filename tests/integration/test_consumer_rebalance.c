@@ -12,7 +12,12 @@
  *  - revoke after giving up: A's on_revoke gives up (cmn_consumer_retry)
  *    the work it has not started on the leaving partition; the revocation
  *    completes without waiting for its deadline, B replays exactly those
- *    messages, and A's later done() for them is a no-op. */
+ *    messages, and A's later done() for them is a no-op;
+ *  - co-partitioned (`range`, eager: every partition is revoked at each
+ *    rebalance; issue 19 item 3): the revocation still waits for A's work,
+ *    partition p of both two-partition topics ends on one member, nothing
+ *    A finished is replayed; topics of different partition counts are
+ *    refused at start. */
 #include "cmn_consumer.h"
 #include "cmn_log.h"
 #include "it_kafka.h"
@@ -40,10 +45,12 @@ typedef struct member {
 } member_t;
 
 static char topics[2][96];
+static char co_topics[2][96]; /* two partitions each */
+static int co_partitioned;    /* join with co_partitioned, on co_topics */
 
 static int topic_index(const char *name)
 {
-    return strcmp(name, topics[0]) == 0 ? 0 : 1;
+    return strcmp(name, topics[0]) == 0 || strcmp(name, co_topics[0]) == 0 ? 0 : 1;
 }
 
 static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
@@ -75,10 +82,14 @@ static void on_revoke(void *ctx, int lost)
         }
 }
 
+static char co_topics[2][96]; /* two partitions each */
+static int co_partitioned;    /* join with co_partitioned, on co_topics */
+
 static int join(member_t *mb, const char *name, const char *group, int hold, int revoke_timeout_ms)
 {
     char errstr[512];
-    const char *subs[] = {topics[0], topics[1]};
+    const char *subs[] = {co_partitioned ? co_topics[0] : topics[0],
+                          co_partitioned ? co_topics[1] : topics[1]};
     memset(mb, 0, sizeof *mb);
     mb->name = name;
     mb->hold = hold;
@@ -91,6 +102,7 @@ static int join(member_t *mb, const char *name, const char *group, int hold, int
                                 .ctx = mb,
                                 .on_revoke = revoke_timeout_ms ? on_revoke : NULL,
                                 .revoke_timeout_ms = revoke_timeout_ms,
+                                .co_partitioned = co_partitioned,
                                 .session_timeout_ms = 6000};
     if (!(mb->c = cmn_consumer_new(base, &opts, errstr, sizeof errstr))) {
         fprintf(stderr, "consumer %s: %s\n", name, errstr);
@@ -202,19 +214,85 @@ static void test_revoke_after_giving_up(void)
     leave(&b);
 }
 
+static int revoked_all(void *ctx)
+{
+    return cmn_consumer_assigned(((member_t *)ctx)->c) == 0;
+}
+
+static int both_assigned_two(void *ctx)
+{
+    return cmn_consumer_assigned(a.c) == 2 && cmn_consumer_assigned(b.c) == 2;
+}
+
+/* Eager rebalance: A's whole assignment is revoked when B joins, and the
+ * group waits for A's work on it as the cooperative protocol does. */
+static void test_co_partitioned_revoke_waits_and_keeps_p_together(void)
+{
+    char group[96];
+    const char *subs[] = {co_topics[0], co_topics[1]};
+    it_unique(group, sizeof group, "it-copart");
+    co_partitioned = 1;
+    /* One key: the same partition p of both topics (same count, same hash). */
+    ASSERT_EQ_INT(it_produce(base, subs, 2, 0, N_MSGS), 0);
+    ASSERT_EQ_INT(join(&a, "A", group, 1, 0), 0);
+    ASSERT_TRUE(it_run_until(base, holds_everything, &a, 60000));
+    ASSERT_EQ_INT(join(&b, "B", group, 0, 0), 0);
+    ASSERT_TRUE(it_run_until(base, revoked_all, &a, 60000));
+    it_run_until(base, never, NULL, 1000); /* the work takes a while: the group waits */
+    ASSERT_EQ_INT(cmn_consumer_assigned(b.c), 0);
+    ASSERT_EQ_INT(b.received, 0);
+    complete_held(&a);
+    ASSERT_TRUE(it_run_until(base, both_assigned_two, NULL, 60000));
+
+    a.hold = 0;
+    ASSERT_EQ_INT(it_produce(base, subs, 2, N_MSGS, 1), 0);
+    ASSERT_TRUE(it_run_until(base, both_markers, NULL, 60000));
+    printf("after the rebalance A got %d, B got %d message(s)\n", a.received - 2 * N_MSGS,
+           b.received);
+    /* Partition p of both topics on one member: it saw both new messages. */
+    ASSERT_TRUE((a.saw_marker[0] && a.saw_marker[1]) || (b.saw_marker[0] && b.saw_marker[1]));
+    ASSERT_EQ_INT(a.received + b.received, 2 * N_MSGS + 2); /* nothing replayed */
+    leave(&a);
+    leave(&b);
+    co_partitioned = 0;
+}
+
+/* Co-partitioned topics with different partition counts: refused at start. */
+static void test_co_partitioned_refuses_unequal_counts(void)
+{
+    char errstr[512];
+    const char *subs[] = {topics[0], co_topics[0]}; /* 1 and 2 partitions */
+    cmn_consumer_opts_t opts = {.brokers = it_brokers(),
+                                .group_id = "it-copart-unequal",
+                                .topics = subs,
+                                .n_topics = 2,
+                                .on_message = on_message,
+                                .ctx = &a,
+                                .co_partitioned = 1};
+    errstr[0] = '\0';
+    cmn_consumer_t *c = cmn_consumer_new(base, &opts, errstr, sizeof errstr);
+    ASSERT_TRUE(c == NULL);
+    printf("refused: %s\n", errstr);
+    ASSERT_TRUE(strstr(errstr, "partitions") != NULL);
+}
+
 static void test_setup(void)
 {
     ASSERT_EQ_INT(it_topic_new(topics[0], sizeof topics[0], "it-rebal-x", 1), 0);
     ASSERT_EQ_INT(it_topic_new(topics[1], sizeof topics[1], "it-rebal-y", 1), 0);
+    ASSERT_EQ_INT(it_topic_new(co_topics[0], sizeof co_topics[0], "it-copart-x", 2), 0);
+    ASSERT_EQ_INT(it_topic_new(co_topics[1], sizeof co_topics[1], "it-copart-y", 2), 0);
 }
 
 int main(void)
 {
     cmn_log_init("test", CMN_LOG_WARN);
     base = event_base_new();
-    static const test_case_t cases[] = {TEST_CASE(test_setup),
-                                        TEST_CASE(test_revoke_waits_for_work),
-                                        TEST_CASE(test_revoke_after_giving_up)};
+    static const test_case_t cases[] = {
+        TEST_CASE(test_setup), TEST_CASE(test_revoke_waits_for_work),
+        TEST_CASE(test_revoke_after_giving_up),
+        TEST_CASE(test_co_partitioned_revoke_waits_and_keeps_p_together),
+        TEST_CASE(test_co_partitioned_refuses_unequal_counts)};
     int rc = test_run_all("consumer_rebalance", cases, sizeof cases / sizeof cases[0]);
     if (a.c)
         leave(&a);

@@ -316,17 +316,21 @@ typedef struct {
     tkt_pipeline_t *p;
 } rig_t;
 
-/* window_s > 0: bulk creations and status reads on, with that window. */
-static int rig_up_with(rig_t *r, int window_s)
+/* window_s > 0: bulk creations and status reads on, with that window.
+ * shared: 1 for a second replica on the first one's keys (same prefix, same
+ * fake CRM, its own Redis connection and pipeline). */
+static int rig_up_at(rig_t *r, int window_s, int shared)
 {
     char errstr[256];
     const char *url = getenv("CALLBUS_REDIS_URL");
     memset(r, 0, sizeof *r);
-    memset(&fake, 0, sizeof fake);
-    fake.crm.ops = &fake_ops;
-    fake.next_id = 1000;
-    done_ok = done_rejected = 0;
-    snprintf(prefix, sizeof prefix, "test-pipeline-%lld.", (long long)cmn_time_now_ms());
+    if (!shared) {
+        memset(&fake, 0, sizeof fake);
+        fake.crm.ops = &fake_ops;
+        fake.next_id = 1000;
+        done_ok = done_rejected = 0;
+        snprintf(prefix, sizeof prefix, "test-pipeline-%lld.", (long long)cmn_time_now_ms());
+    }
     r->redis = cmn_redis_new(base, url ? url : "redis://127.0.0.1:16479", errstr, sizeof errstr);
     r->store = r->redis ? tkt_store_new(r->redis, prefix) : NULL;
     tkt_batch_cfg_t bcfg = {.window_s = 1,
@@ -356,6 +360,11 @@ static int rig_up_with(rig_t *r, int window_s)
     while (r->redis && !cmn_redis_connected(r->redis) && cmn_time_mono_ms() < until)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     return r->p && cmn_redis_connected(r->redis) ? 0 : -1;
+}
+
+static int rig_up_with(rig_t *r, int window_s)
+{
+    return rig_up_at(r, window_s, 0);
 }
 
 static int rig_up(rig_t *r)
@@ -675,6 +684,134 @@ static void test_a_transient_failure_past_the_limit_is_dead_lettered(void)
     rig_retry_limit_ms = 0;
 }
 
+/* ---- two replicas, one customer (issue 19 item 3) ------------------------------ */
+
+/* A decision of the test's own (tkt_pipeline_submit_with): the state as
+ * loaded, with one change of the customer's. Counts how often it ran. */
+typedef struct {
+    char group[TKT_CALL_ID_MAX];   /* sets missed_group_id/missed_ticket_id (a group opened) */
+    char reached[TKT_CALL_ID_MAX]; /* sets missed_reached_call_id (a callback reached them) */
+} change_t;
+
+static int decisions;
+
+static int decide_change(void *ctx, const cmn_event_t *ev, const tkt_call_t *call,
+                         const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
+{
+    const change_t *c = ctx;
+    memset(out, 0, sizeof *out);
+    out->call = *call;
+    out->customer = *customer;
+    if (c->group[0]) {
+        snprintf(out->customer.missed_group_id, sizeof out->customer.missed_group_id, "%s",
+                 c->group);
+        snprintf(out->customer.missed_ticket_id, sizeof out->customer.missed_ticket_id, "4242");
+    }
+    if (c->reached[0])
+        snprintf(out->customer.missed_reached_call_id, sizeof out->customer.missed_reached_call_id,
+                 "%s", c->reached);
+    decisions++;
+    return 0;
+}
+
+static void submit_change(rig_t *r, const char *event_id, const char *number, const char *group,
+                          const char *reached)
+{
+    cmn_event_t ev;
+    change_t *c = calloc(1, sizeof *c);
+    cmn_event_init(&ev);
+    if (!c || cmn_event_set(&ev.event_id, event_id) || cmn_event_set(&ev.customer_number, number))
+        abort();
+    snprintf(c->group, sizeof c->group, "%s", group);
+    snprintf(c->reached, sizeof c->reached, "%s", reached);
+    if (tkt_pipeline_submit_with(r->p, &ev, decide_change, c, on_done, NULL) < 0)
+        abort();
+}
+
+typedef struct {
+    int loaded;
+    tkt_loaded_t l;
+} peek_t;
+
+static void on_peek(void *ctx, const tkt_loaded_t *l, const char *err)
+{
+    peek_t *p = ctx;
+    if (!err)
+        p->l = *l;
+    p->loaded = err ? -1 : 1;
+}
+
+/* The customer as stored: 1, or -1/0 when it could not be read. */
+static int load_customer(tkt_store_t *store, const char *number, peek_t *peek)
+{
+    int64_t until = cmn_time_mono_ms() + 5000;
+    if (tkt_store_load(store, "-", "-", number, on_peek, peek) < 0)
+        return -1;
+    while (!peek->loaded && cmn_time_mono_ms() < until)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    return peek->loaded;
+}
+
+/* R-M2/R-M3 with two replicas: one opens the customer's missed-call group
+ * while the other records that a callback reached them, both from the same
+ * stored state (each loaded before either wrote). The stale writer's
+ * commit is refused; it loads the state again and decides on it: both
+ * changes are kept, none overwrites the other. */
+static void test_two_replicas_on_one_customer_keep_both_changes(void)
+{
+    rig_t a, b;
+    char number[32], id[96];
+    peek_t peek = {0};
+    ASSERT_EQ_INT(rig_up(&a), 0);
+    ASSERT_EQ_INT(rig_up_at(&b, 0, 1), 0);
+    decisions = 0;
+    snprintf(number, sizeof number, "+3906%09lld", (long long)(cmn_time_now_ms() % 1000000000));
+    snprintf(id, sizeof id, "mop-%s-opened", number);
+    submit_change(&a, id, number, "group-1", ""); /* replica A: missed-call-ops */
+    snprintf(id, sizeof id, "act-%s-reached", number);
+    submit_change(&b, id, number, "", "call-back-1"); /* replica B: agent-actions */
+    ASSERT_TRUE(run_until(2));
+    ASSERT_EQ_INT(done_ok, 2);
+    ASSERT_EQ_INT(decisions, 3); /* B decided again on A's state */
+    ASSERT_EQ_INT(load_customer(a.store, number, &peek), 1);
+    ASSERT_EQ_STR(peek.l.customer.missed_group_id, "group-1");
+    ASSERT_EQ_STR(peek.l.customer.missed_ticket_id, "4242");
+    ASSERT_EQ_STR(peek.l.customer.missed_reached_call_id, "call-back-1");
+    rig_down(&b);
+    rig_down(&a);
+}
+
+/* An event that names no customer (a provider's end without the number)
+ * belongs to a call whose stored state does: the rules write that customer
+ * (tkt_rules.c track). It must be the stored customer with the event's
+ * changes, not an empty one over it (the group R-M2 reads, the tickets R-T2
+ * reuses). */
+static void test_an_event_without_number_keeps_its_call_s_customer(void)
+{
+    rig_t r;
+    char call[64], number[32], id[96];
+    peek_t peek = {0};
+    ASSERT_EQ_INT(rig_up(&r), 0);
+    snprintf(call, sizeof call, "call-%lld-n", (long long)cmn_time_now_ms());
+    snprintf(number, sizeof number, "+3906%09lld", (long long)(cmn_time_now_ms() % 999999999));
+    submit(&r, event("ans", CMN_EV_ANSWERED, call, number));
+    ASSERT_TRUE(run_until(1));
+    snprintf(id, sizeof id, "mop-%s-opened", number);
+    submit_change(&r, id, number, "group-7", "");
+    ASSERT_TRUE(run_until(2));
+    cmn_event_t end = event("end", CMN_EV_ENDED, call, number);
+    free(end.customer_number);
+    end.customer_number = NULL; /* keyed by the call id, as ingest does */
+    submit(&r, end);
+    ASSERT_TRUE(run_until(3));
+    ASSERT_EQ_INT(done_ok, 3);
+    ASSERT_EQ_INT(load_customer(r.store, number, &peek), 1);
+    ASSERT_EQ_STR(peek.l.customer.missed_group_id, "group-7");
+    ASSERT_TRUE(peek.l.customer.n_tickets >= 1);
+    ASSERT_EQ_STR(peek.l.customer.last_call.call_id, call);
+    rig_down(&r);
+}
+
 int main(void)
 {
     cmn_log_init("test", getenv("TEST_DEBUG") ? CMN_LOG_DEBUG : CMN_LOG_ERROR);
@@ -690,7 +827,9 @@ int main(void)
         TEST_CASE(test_a_customer_s_next_event_does_not_wait_out_the_window),
         TEST_CASE(test_a_refused_ticket_is_dead_lettered_and_the_next_event_goes_on),
         TEST_CASE(test_a_refused_look_up_is_dead_lettered),
-        TEST_CASE(test_a_transient_failure_past_the_limit_is_dead_lettered)};
+        TEST_CASE(test_a_transient_failure_past_the_limit_is_dead_lettered),
+        TEST_CASE(test_two_replicas_on_one_customer_keep_both_changes),
+        TEST_CASE(test_an_event_without_number_keeps_its_call_s_customer)};
     int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;
