@@ -17,9 +17,10 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                    "Lowest log level written to stdout."),
     CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:39092", OFF(kafka_brokers),
                 "Kafka bootstrap servers, comma separated."),
-    CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:36379", OFF(redis_url),
-                "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
-                "%-encode / ? # % in the user or password)."),
+    CMN_CFG_SECRET_URL(
+        "CALLBUS_REDIS_URL", "redis://127.0.0.1:36379", OFF(redis_url),
+        "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
+        "%-encode / ? # % in the user or password)."),
     CMN_CFG_NUM("CALLBUS_REDIS_TIMEOUT_MS", "2000", 100, 60000, OFF(redis_timeout_ms),
                 "A Redis command's deadline (and a connect's): past it the command fails, the "
                 "connection is re-made and /readyz fails until Redis answers again."),
@@ -169,6 +170,36 @@ void cmn_config_free(const cmn_cfg_spec_t *spec, size_t n, void *target)
     }
 }
 
+void cmn_config_mask_url(const char *url, char *out, size_t outsz)
+{
+    const char *sep = strstr(url, "://");
+    const char *info = sep ? sep + 3 : url;
+    const char *end = info + strcspn(info, "/?#");
+    const char *at = NULL;
+    for (const char *q = info; q < end; q++)
+        if (*q == '@')
+            at = q; /* the last one: a raw '@' in a password is common */
+    if (!at) {
+        snprintf(out, outsz, "%s", url);
+        return;
+    }
+    const char *colon = memchr(info, ':', (size_t)(at - info));
+    const char *keep = colon ? colon + 1 : info; /* the user name stays readable */
+    snprintf(out, outsz, "%.*s***%s", (int)(keep - url), url, at);
+}
+
+/* The text a string setting is logged as. */
+static const char *shown_value(const cmn_cfg_spec_t *e, const char *v, char *buf, size_t bufsz)
+{
+    if (!v || !*v)
+        return ""; /* an empty secret shows as empty: "not configured" stays visible */
+    if (e->secret == CMN_CFG_SECRET_PASSWORD) {
+        cmn_config_mask_url(v, buf, bufsz);
+        return buf;
+    }
+    return e->secret ? "***" : v;
+}
+
 void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target)
 {
     const char *base = target;
@@ -182,8 +213,9 @@ void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target)
             LOG_INFO("config %s=%s", e->name, *(const int *)(base + e->offset) ? "true" : "false");
             break;
         default: {
+            char masked[1024];
             const char *v = *(char *const *)(base + e->offset);
-            LOG_INFO("config %s=%s", e->name, e->secret ? (v && *v ? "***" : "") : (v ? v : ""));
+            LOG_INFO("config %s=%s", e->name, shown_value(e, v, masked, sizeof masked));
         }
         }
     }
