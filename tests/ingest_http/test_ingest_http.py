@@ -835,6 +835,33 @@ def test_non_utf8_body_is_dead_lettered_not_retried_forever(ingest, cursor):
     assert _dead_letter_holding(cursor, body), "400 without a dead letter"
 
 
+def test_dead_letter_too_large_for_kafka_is_413(ingest_factory, cursor):
+    """Issue 19 item 6f: an authenticated, unusable payload within
+    CALLBUS_HTTP_MAX_BODY whose dead letter is larger than Kafka takes
+    (librdkafka's message.max.bytes, 1000000 by default): no retry can ever
+    store it, so the answer is a final 413 with a JSON body naming the
+    cause, not a 503 the provider retries for ever. Counted; nothing kept.
+    A payload that fits is still dead-lettered (400) by the same process."""
+    proc = ingest_factory("big-dlq", CALLBUS_INGEST_CALLGEAR_TOKEN=CALLGEAR_TOKEN,
+                          CALLBUS_HTTP_MAX_BODY=4 * 1024 * 1024)
+    mark = marker()
+    body = ('{"call_info": {"call_session_id": "' + mark + '", "padding": "'
+            + "x" * 1_200_000).encode()  # unterminated: invalid JSON, a dead letter
+    for attempt in range(2):  # a provider's retry gets the same final answer
+        r = proc.post(callgear_path("end"), body)
+        assert r.status_code == 413, f"attempt {attempt}: {r.status_code} {r.text[:300]}"
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert "too large" in r.json()["error"], r.text
+        assert "Retry-After" not in r.headers
+    assert_nothing_kept(cursor, mark)
+    metrics = requests.get(proc.admin_url("/metrics"), timeout=5).text
+    assert re.search(r"^ingest_payloads_too_large_total 2$", metrics, re.M), metrics
+    small = b'{"call_info": {"call_session_id": "' + mark.encode() + b'"'
+    r = proc.post(callgear_path("end"), small)
+    assert r.status_code == 400, f"{r.status_code} {r.text}"
+    assert len(cursor.dlq(mark, timeout=5)) == 1
+
+
 def _dead_letter_holding(cursor, raw):
     """A DLQ entry whose body is `raw`, kept as text or in base64 (how a
     fix may keep bytes that are not UTF-8)."""
