@@ -331,7 +331,7 @@ static int start(grouper_t *g)
     const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS)};
     if (mis_config_policy(&g->cfg, &g->policy, errstr, sizeof errstr) < 0)
         return fail("configuration", errstr);
-    if (!(g->redis = cmn_redis_new(g->svc.base, g->svc.cfg.redis_url, errstr, sizeof errstr)) ||
+    if (!(g->redis = cmn_service_redis_new(&g->svc, errstr, sizeof errstr)) ||
         !(g->store = mis_store_new(g->redis, g->svc.cfg.topic_prefix, g->cfg.state_ttl_s)))
         return fail("redis", errstr);
     if (cmn_topics_ensure_all(g->svc.cfg.kafka_brokers, (int)g->svc.cfg.topic_partitions,

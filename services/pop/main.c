@@ -166,8 +166,8 @@ static int start(pop_t *p)
 {
     char errstr[512];
     const char *ns = p->svc.cfg.topic_prefix;
-    if (!(p->redis = cmn_redis_new(p->svc.base, p->svc.cfg.redis_url, errstr, sizeof errstr)) ||
-        !(p->bus = cmn_redis_new(p->svc.base, p->svc.cfg.redis_url, errstr, sizeof errstr)))
+    if (!(p->redis = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)) ||
+        !(p->bus = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)))
         return fail("redis", errstr);
     if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history)))
         return fail("start", "out of memory");
