@@ -48,7 +48,8 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                 "Admin listener port, apart from CALLBUS_HTTP_PORT; 0 picks a free one "
                 "(logged at start)."),
     CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
-                "On SIGTERM, how long in-flight work may take before the process exits."),
+                "On SIGTERM, how long in-flight work may take before the process exits; the flush "
+                "and final commit get what is left, at least 1 s."),
     CMN_CFG_STR("CALLBUS_DEFAULT_COUNTRY", "IT", OFF(default_country),
                 "Country (ISO code or calling code) of numbers that arrive without one (R-I1)."),
     CMN_CFG_NUM("CALLBUS_TOPIC_PARTITIONS", "6", 1, 1000, OFF(topic_partitions),

@@ -286,11 +286,11 @@ static size_t events_pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     grouper_t *g = ctx;
-    int unsent = cmn_producer_flush(g->producer, 5000);
+    int unsent = cmn_producer_flush(g->producer, cmn_service_finish_left_ms(&g->svc));
     if (unsent)
         LOG_ERROR("%d missed-call op(s) not delivered at shutdown; their events will be replayed",
                   unsent);
-    cmn_consumer_close(g->consumer);
+    cmn_consumer_close_within(g->consumer, cmn_service_finish_left_ms(&g->svc));
     g->consumer = NULL;
     return unsent;
 }
@@ -371,6 +371,9 @@ static int start(grouper_t *g)
 static void teardown(grouper_t *g)
 {
     cmn_consumer_close(g->consumer);
+    /* Redis's pending callbacks (a hung server at SIGTERM) run now, while
+     * the jobs they call into are alive. */
+    cmn_redis_close(g->redis);
     while (g->head) {
         job_t *j = g->head;
         g->head = j->next;

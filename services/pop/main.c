@@ -125,10 +125,10 @@ static size_t pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     pop_t *p = ctx;
-    int unsent = cmn_producer_flush(p->producer, 5000);
+    int unsent = cmn_producer_flush(p->producer, cmn_service_finish_left_ms(&p->svc));
     if (unsent)
         LOG_ERROR("%d pop(s) or agent action(s) not delivered to Kafka at shutdown", unsent);
-    cmn_consumer_close(p->consumer);
+    cmn_consumer_close_within(p->consumer, cmn_service_finish_left_ms(&p->svc));
     p->consumer = NULL;
     return unsent;
 }

@@ -263,12 +263,13 @@ static size_t events_pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     ticket_t *t = ctx;
-    int unsent = cmn_producer_flush(t->producer, 5000);
+    int unsent = cmn_producer_flush(t->producer, cmn_service_finish_left_ms(&t->svc));
     if (unsent)
         LOG_ERROR("%d ticket event(s) not delivered at shutdown; their calls' events will be "
                   "replayed",
                   unsent);
-    cmn_consumer_close(t->consumer); /* commits the stored offsets */
+    /* commits the stored offsets, within what is left of the grace */
+    cmn_consumer_close_within(t->consumer, cmn_service_finish_left_ms(&t->svc));
     t->consumer = NULL;
     return unsent;
 }
@@ -427,6 +428,10 @@ static void teardown(ticket_t *t)
     if (t->sweep)
         event_free(t->sweep);
     cmn_consumer_close(t->consumer);
+    /* Redis's pending callbacks (a hung server at SIGTERM) run now, while
+     * the jobs and the pipeline they call into are alive; later Redis
+     * calls, e.g. from the CRM's cancelled requests, are refused. */
+    cmn_redis_close(t->redis);
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
