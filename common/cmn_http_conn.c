@@ -1,6 +1,7 @@
 /* Connection cap and whole-request deadline for evhttp (see the header for
  * why libevent 2.1 needs this done from outside). */
 #include "cmn_http_conn.h"
+#include "cmn_http_413.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 
@@ -149,7 +150,8 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     cmn_http_conns_t *c = arg;
     conn_t *k = calloc(1, sizeof *k);
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!k || !bev || !(k->deadline = evtimer_new(base, on_deadline, k))) {
+    if (!k || !bev || !(k->deadline = evtimer_new(base, on_deadline, k)) ||
+        cmn_http_413_watch(bev) < 0) {
         /* evhttp makes its own bufferevent: the connection is served, only
          * uncounted and without a deadline. */
         LOG_WARN("http %s: out of memory tracking a connection", c->name);
