@@ -37,7 +37,9 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_HEADERS", "16384", 8192, 16384, OFF(http_max_headers),
                 "Largest request line plus headers, in bytes (larger: 431)."),
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_CONNECTIONS", "1024", 1, 65536, OFF(http_max_connections),
-                "Open connections on the public port; more are answered 503 and closed."),
+                "Open connections on the public port; more are answered 503 and closed. Checked "
+                "at start against RLIMIT_NOFILE (less 256 for other sockets): the soft limit is "
+                "raised, else the cap lowered (logged)."),
     CMN_CFG_NUM("CALLBUS_HTTP_DEADLINE_MS", "30000", 100, 600000, OFF(http_deadline_ms),
                 "Time a request has to arrive whole (from the connection's opening or its "
                 "previous reply); a connection that overruns it is closed (slowloris)."),

@@ -1,5 +1,6 @@
 /* Process skeleton shared by the services. */
 #include "cmn_service.h"
+#include "cmn_fdlimit.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
@@ -145,6 +146,10 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         LOG_ERROR("libevent: no event base");
         return 1;
     }
+    int cap = cmn_fdlimit_fit("CALLBUS_HTTP_MAX_CONNECTIONS", (int)s->cfg.http_max_connections);
+    if (cap < 0)
+        return 1;
+    s->cfg.http_max_connections = cap;
     cmn_http_limits_t limits = {.max_body = (size_t)s->cfg.http_max_body,
                                 .max_headers = (size_t)s->cfg.http_max_headers,
                                 .max_connections = (int)s->cfg.http_max_connections,
