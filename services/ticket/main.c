@@ -33,12 +33,30 @@ typedef struct {
     struct event *sweep;
     cmn_metric_t *m_undecodable, *m_not_taken;
     tkt_missing_fields_t missing_fields;
+    struct held *held; /* messages handed to the pipeline or the actions, not yet done */
 } ticket_t;
 
-typedef struct {
+/* A message being worked on: the done callbacks' context. Listed, so that
+ * what a shutdown leaves unfinished (grace over) is freed at the end. */
+typedef struct held {
+    struct held *prev, *next;
     ticket_t *t;
     cmn_msg_pos_t pos;
 } held_t;
+
+/* Unlinks and frees h. NULL-safe. */
+static void unhold(held_t *h)
+{
+    if (!h)
+        return;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->t->held = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    free(h);
+}
 
 /* Logs why start-up failed; returns -1 for the caller to pass up. */
 static int fail(const char *what, const char *why)
@@ -63,7 +81,7 @@ static void on_event_done(void *ctx, int ok)
     ticket_t *t = h->t;
     if (t->consumer)
         cmn_consumer_done(t->consumer, &h->pos);
-    free(h);
+    unhold(h);
     follow_saturation(t);
 }
 
@@ -85,6 +103,11 @@ static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos)
         return NULL;
     h->t = t;
     h->pos = *pos;
+    h->prev = NULL;
+    h->next = t->held;
+    if (t->held)
+        t->held->prev = h;
+    t->held = h;
     return h;
 }
 
@@ -97,7 +120,7 @@ static int give_up_if_revoking(void *cb_ctx, void *arg)
     if (!cmn_consumer_revoking(t->consumer, &h->pos))
         return 0;
     cmn_consumer_retry(t->consumer, &h->pos);
-    free(h);
+    unhold(h);
     return 1;
 }
 
@@ -129,14 +152,14 @@ static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t 
     int rc = tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h,
                                 err, sizeof err);
     if (rc == TKT_ACTIONS_NOT_NOW) {
-        free(h);
+        unhold(h);
         return not_taken(t, pos, err);
     }
     if (rc < 0) {
         LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
                   err);
         cmn_metric_add(t->m_undecodable, 1);
-        free(h);
+        unhold(h);
         cmn_consumer_done(t->consumer, pos);
     }
     follow_saturation(t);
@@ -161,7 +184,7 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     held_t *h = hold(t, pos);
     if (!h || tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h) < 0) {
         cmn_event_clear(&ev);
-        free(h);
+        unhold(h);
         return not_taken(t, pos, "out of memory");
     }
     follow_saturation(t);
@@ -222,7 +245,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
  * offset stays where it is: it is fetched again). */
 static int give_up(void *cb_ctx, void *arg)
 {
-    free(cb_ctx);
+    unhold(cb_ctx);
     return 1;
 }
 
@@ -442,6 +465,8 @@ static void teardown(ticket_t *t)
     cmn_producer_free(t->producer);
     tkt_store_free(t->store);
     cmn_redis_free(t->redis);
+    while (t->held) /* unfinished at exit: replayed from Kafka by the next owner */
+        unhold(t->held);
 }
 
 int main(int argc, char **argv)
