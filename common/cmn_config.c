@@ -17,9 +17,10 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                    "Lowest log level written to stdout."),
     CMN_CFG_STR("CALLBUS_KAFKA_BROKERS", "127.0.0.1:19092", OFF(kafka_brokers),
                 "Kafka bootstrap servers, comma separated."),
-    CMN_CFG_STR("CALLBUS_REDIS_URL", "redis://127.0.0.1:16379", OFF(redis_url),
-                "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
-                "%-encode / ? # % in the user or password)."),
+    CMN_CFG_SECRET_URL(
+        "CALLBUS_REDIS_URL", "redis://127.0.0.1:16379", OFF(redis_url),
+        "Redis server as redis[s]://[[user]:password@]host[:port][/db] (rediss: TLS; "
+        "%-encode / ? # % in the user or password)."),
     CMN_CFG_NUM("CALLBUS_REDIS_TIMEOUT_MS", "2000", 100, 60000, OFF(redis_timeout_ms),
                 "A Redis command's deadline (and a connect's): past it the command fails, the "
                 "connection is re-made and /readyz fails until Redis answers again."),
@@ -36,7 +37,9 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_HEADERS", "16384", 8192, 16384, OFF(http_max_headers),
                 "Largest request line plus headers, in bytes (larger: 431)."),
     CMN_CFG_NUM("CALLBUS_HTTP_MAX_CONNECTIONS", "1024", 1, 65536, OFF(http_max_connections),
-                "Open connections on the public port; more are answered 503 and closed."),
+                "Open connections on the public port; more are answered 503 and closed. Checked "
+                "at start against RLIMIT_NOFILE (less 256 for other sockets): the soft limit is "
+                "raised, else the cap lowered (logged)."),
     CMN_CFG_NUM("CALLBUS_HTTP_DEADLINE_MS", "30000", 100, 600000, OFF(http_deadline_ms),
                 "Time a request has to arrive whole (from the connection's opening or its "
                 "previous reply); a connection that overruns it is closed (slowloris)."),
@@ -47,7 +50,8 @@ const cmn_cfg_spec_t cmn_common_cfg_spec[] = {
                 "Admin listener port, apart from CALLBUS_HTTP_PORT; 0 picks a free one "
                 "(logged at start)."),
     CMN_CFG_NUM("CALLBUS_SHUTDOWN_GRACE_MS", "10000", 0, 600000, OFF(shutdown_grace_ms),
-                "On SIGTERM, how long in-flight work may take before the process exits."),
+                "On SIGTERM, how long in-flight work may take before the process exits; the flush "
+                "and final commit get what is left, at least 1 s."),
     CMN_CFG_STR("CALLBUS_DEFAULT_COUNTRY", "IT", OFF(default_country),
                 "Country (ISO code or calling code) of numbers that arrive without one (R-I1)."),
     CMN_CFG_NUM("CALLBUS_TOPIC_PARTITIONS", "6", 1, 1000, OFF(topic_partitions),
@@ -169,6 +173,36 @@ void cmn_config_free(const cmn_cfg_spec_t *spec, size_t n, void *target)
     }
 }
 
+void cmn_config_mask_url(const char *url, char *out, size_t outsz)
+{
+    const char *sep = strstr(url, "://");
+    const char *info = sep ? sep + 3 : url;
+    const char *end = info + strcspn(info, "/?#");
+    const char *at = NULL;
+    for (const char *q = info; q < end; q++)
+        if (*q == '@')
+            at = q; /* the last one: a raw '@' in a password is common */
+    if (!at) {
+        snprintf(out, outsz, "%s", url);
+        return;
+    }
+    const char *colon = memchr(info, ':', (size_t)(at - info));
+    const char *keep = colon ? colon + 1 : info; /* the user name stays readable */
+    snprintf(out, outsz, "%.*s***%s", (int)(keep - url), url, at);
+}
+
+/* The text a string setting is logged as. */
+static const char *shown_value(const cmn_cfg_spec_t *e, const char *v, char *buf, size_t bufsz)
+{
+    if (!v || !*v)
+        return ""; /* an empty secret shows as empty: "not configured" stays visible */
+    if (e->secret == CMN_CFG_SECRET_PASSWORD) {
+        cmn_config_mask_url(v, buf, bufsz);
+        return buf;
+    }
+    return e->secret ? "***" : v;
+}
+
 void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target)
 {
     const char *base = target;
@@ -182,8 +216,9 @@ void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target)
             LOG_INFO("config %s=%s", e->name, *(const int *)(base + e->offset) ? "true" : "false");
             break;
         default: {
+            char masked[1024];
             const char *v = *(char *const *)(base + e->offset);
-            LOG_INFO("config %s=%s", e->name, e->secret ? (v && *v ? "***" : "") : (v ? v : ""));
+            LOG_INFO("config %s=%s", e->name, shown_value(e, v, masked, sizeof masked));
         }
         }
     }

@@ -21,10 +21,16 @@ typedef struct {
     const char *def;     /* default as text; NULL = required */
     long min, max;       /* CMN_CFG_INT bounds */
     const char *choices; /* CMN_CFG_ENUM */
-    int secret;          /* masked when logged */
+    int secret;          /* masked when logged: CMN_CFG_SECRET_WHOLE or CMN_CFG_SECRET_PASSWORD */
     size_t offset;       /* where the value goes in the target struct */
     const char *help;    /* one line for docs/configuration.md */
 } cmn_cfg_spec_t;
+
+/* A secret value is logged as "***"; a URL that may carry a password shows
+ * everything but the password ("redis://user:***@host:port/db"), so the log
+ * still says where the service connects. */
+#define CMN_CFG_SECRET_WHOLE 1
+#define CMN_CFG_SECRET_PASSWORD 2
 
 #define CMN_CFG_STR(n, def, off, help)                                                             \
     {                                                                                              \
@@ -32,7 +38,11 @@ typedef struct {
     }
 #define CMN_CFG_SECRET(n, def, off, help)                                                          \
     {                                                                                              \
-        n, CMN_CFG_STRING, def, 0, 0, NULL, 1, off, help                                           \
+        n, CMN_CFG_STRING, def, 0, 0, NULL, CMN_CFG_SECRET_WHOLE, off, help                        \
+    }
+#define CMN_CFG_SECRET_URL(n, def, off, help)                                                      \
+    {                                                                                              \
+        n, CMN_CFG_STRING, def, 0, 0, NULL, CMN_CFG_SECRET_PASSWORD, off, help                     \
     }
 #define CMN_CFG_NUM(n, def, lo, hi, off, help)                                                     \
     {                                                                                              \
@@ -55,6 +65,11 @@ int cmn_config_load(const cmn_cfg_spec_t *spec, size_t n, void *target, FILE *er
 void cmn_config_free(const cmn_cfg_spec_t *spec, size_t n, void *target);
 /* Logs the effective values at info level, secrets masked. */
 void cmn_config_log(const cmn_cfg_spec_t *spec, size_t n, const void *target);
+/* Writes `url` to out with the password of its user-info replaced by
+ * "***" (scheme://user:***@host...; the last '@' before the path ends the
+ * user-info, as cmn_redis reads it); a user-info without ':' is masked
+ * whole. A URL without user-info is copied as is. Truncates to outsz. */
+void cmn_config_mask_url(const char *url, char *out, size_t outsz);
 /* Prints the table as Markdown rows (for docs/configuration.md). */
 void cmn_config_print_markdown(const cmn_cfg_spec_t *spec, size_t n, FILE *out);
 

@@ -387,8 +387,11 @@ static void revoke_finish(cmn_consumer_t *c)
     c->revoking = NULL;
     if (c->revoke_ev)
         event_del(c->revoke_ev);
+    /* The next owner starts after what we finished. Closing: async, as a
+     * synchronous commit to a hung coordinator would hold the shutdown past
+     * its grace (the close waits for it within its own deadline). */
     if (!c->revoking_lost)
-        rd_kafka_commit(c->rk, NULL, 0); /* the next owner starts after what we finished */
+        rd_kafka_commit(c->rk, NULL, c->closing);
     for (int i = 0; i < parts->cnt; i++) {
         track_t *t = track_find(c, parts->elems[i].topic, parts->elems[i].partition);
         if (t) {
@@ -665,7 +668,97 @@ void cmn_consumer_stop(cmn_consumer_t *c)
     set_paused(c, 1); /* stop fetching what would only be dropped */
 }
 
+/* Clients that did not close in time. rd_kafka_destroy would wait for
+ * their threads, which wait on the broker for a request timeout or longer,
+ * so they are left to the process's exit (the caller is shutting down);
+ * kept reachable here so a leak checker does not count them. */
+static rd_kafka_t *abandoned[8];
+
+static void abandon(rd_kafka_t *rk)
+{
+    for (size_t i = 0; i < sizeof abandoned / sizeof abandoned[0]; i++) {
+        if (!abandoned[i]) {
+            abandoned[i] = rk;
+            return;
+        }
+    }
+    /* More than a process ever has: still not destroyed (that would block). */
+}
+
+/* One event of the closing client's queue. The queue is served as events,
+ * not callbacks: besides the final revoke and the commit result it may
+ * carry messages fetched late, which are dropped unstored (the next owner
+ * replays them). */
+static void serve_event(cmn_consumer_t *c, rd_kafka_event_t *ev, int *committed)
+{
+    switch (rd_kafka_event_type(ev)) {
+    case RD_KAFKA_EVENT_REBALANCE:
+        on_rebalance(c->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), c);
+        break;
+    case RD_KAFKA_EVENT_OFFSET_COMMIT:
+        *committed = 1;
+        if (rd_kafka_event_error(ev) && rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            LOG_WARN("kafka consumer: final commit failed: %s", rd_kafka_event_error_string(ev));
+        break;
+    default:
+        break;
+    }
+    rd_kafka_event_destroy(ev);
+}
+
+/* Serves `q` until *done (or, done NULL, the consumer closed) or the
+ * deadline. Returns 1 when done. */
+static int serve_until(cmn_consumer_t *c, rd_kafka_queue_t *q, int *done, int64_t deadline_ms)
+{
+    int committed = 0;
+    for (;;) {
+        if (done ? *done : rd_kafka_consumer_closed(c->rk))
+            return 1;
+        int64_t left = deadline_ms - cmn_time_mono_ms();
+        if (left <= 0)
+            return 0;
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, left > 100 ? 100 : (int)left);
+        if (ev)
+            serve_event(c, ev, done ? done : &committed);
+    }
+}
+
+/* Commits the stored offsets and leaves the group, each step served on a
+ * private queue with a deadline: a broker that is gone or hung would
+ * otherwise hold rd_kafka_commit/rd_kafka_consumer_close for a request
+ * timeout or more, and the process past its shutdown grace (issue 19 item
+ * 6). Past the deadline the client is destroyed without closing: the group
+ * notices at its session timeout, and the next owner replays from the last
+ * commit. Returns 1 when the consumer closed in time. */
+static int close_client(cmn_consumer_t *c, int timeout_ms)
+{
+    int64_t deadline_ms = cmn_time_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int committed = 0, closed = 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    if (!q)
+        return 0;
+    revoke_finish(c); /* one still waiting: give it back first */
+    if (rd_kafka_commit_queue(c->rk, NULL, q, NULL, NULL) != 0)
+        committed = 1; /* nothing stored, or refused at once: nothing to wait for */
+    if (serve_until(c, q, &committed, deadline_ms)) {
+        rd_kafka_error_t *err = rd_kafka_consumer_close_queue(c->rk, q);
+        if (err) {
+            LOG_WARN("kafka consumer: close: %s", rd_kafka_error_string(err));
+            rd_kafka_error_destroy(err);
+        } else {
+            closed = serve_until(c, q, NULL, deadline_ms);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return closed;
+}
+
 void cmn_consumer_close(cmn_consumer_t *c)
+{
+    cmn_consumer_close_within(c, CMN_CONSUMER_CLOSE_MS);
+}
+
+void cmn_consumer_close_within(cmn_consumer_t *c, int timeout_ms)
 {
     if (!c)
         return;
@@ -676,11 +769,13 @@ void cmn_consumer_close(cmn_consumer_t *c)
         rd_kafka_queue_destroy(c->queue);
     }
     cmn_kafka_loop_detach(&c->loop);
-    if (c->rk) {
-        revoke_finish(c);                /* one still waiting: give it back first */
-        rd_kafka_commit(c->rk, NULL, 0); /* stored offsets, synchronously */
-        rd_kafka_consumer_close(c->rk);  /* serves the final revoke */
+    if (c->rk && close_client(c, timeout_ms)) {
         rd_kafka_destroy(c->rk);
+    } else if (c->rk) {
+        LOG_WARN("kafka consumer: not closed within %d ms (broker gone or hung?); left to the "
+                 "process's exit: the partitions' next owner replays from the last commit",
+                 timeout_ms);
+        abandon(c->rk);
     }
     if (c->revoke_ev)
         event_free(c->revoke_ev);

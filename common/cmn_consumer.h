@@ -114,8 +114,14 @@ void cmn_consumer_hold(cmn_consumer_t *c, int hold);
 
 /* Stop handing out messages (shutdown: finish in-flight work next). */
 void cmn_consumer_stop(cmn_consumer_t *c);
-/* Commits what is stored (synchronously), leaves the group, frees. The
- * loop must not be running other consumer work. NULL-safe. */
+/* Commits what is stored, leaves the group, frees; blocks the calling
+ * thread up to timeout_ms for the commit and the group's answer, then
+ * frees anyway (a broker that is gone or hung never holds a shutdown past
+ * it: the next owner replays from the last commit). The loop must not be
+ * running other consumer work. NULL-safe. */
+void cmn_consumer_close_within(cmn_consumer_t *c, int timeout_ms);
+/* cmn_consumer_close_within with CMN_CONSUMER_CLOSE_MS. */
+#define CMN_CONSUMER_CLOSE_MS 10000
 void cmn_consumer_close(cmn_consumer_t *c);
 
 /* Test seam: every allocation of the consumer's bookkeeping goes through

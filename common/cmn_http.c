@@ -3,6 +3,7 @@
  * the metrics labels and gives the in-flight count for graceful shutdown.
  * Connections (cap, deadline) are cmn_http_conn's. */
 #include "cmn_http.h"
+#include "cmn_http_413.h"
 #include "cmn_http_conn.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
@@ -440,7 +441,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
     if (!r)
         return cmn_http_reply_error(req, 404, "no such route", NULL);
     if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->lim.max_body)
-        return cmn_http_reply_error(req, 413, "request body too large", NULL);
+        return cmn_http_reply_error(req, 413, CMN_HTTP_TOO_LARGE_MSG, NULL);
     if (!(method_bit(req) & r->methods))
         return cmn_http_reply_error(req, 405, "method not allowed", NULL);
     r->fn(req, path, r->ctx);
@@ -465,10 +466,15 @@ static cmn_http_t *server_new(struct event_base *base, const char *name, const c
     h->lim.max_connections = limits->max_connections > 0 ? limits->max_connections : 1024;
     h->lim.deadline_ms = limits->deadline_ms > 0 ? limits->deadline_ms : 30000;
     /* A body over the limit is refused from its Content-Length (or when a
-     * chunked one passes it) before more is read: libevent answers that 413
-     * itself (2.1 has no hook for a JSON body). Headers: our 431 up to twice
-     * the limit; beyond, libevent stops buffering (its own 400). */
+     * chunked one passes it) before it is buffered: libevent answers that 413
+     * itself, and cmn_http_413 turns its HTML into our JSON. Headers: our 431
+     * up to twice the limit; beyond, libevent stops buffering (its own 400). */
     evhttp_set_max_body_size(h->http, (ev_ssize_t)h->lim.max_body);
+    /* The answer goes out after the rest of an announced body was read and
+     * discarded (bounded by the whole-request deadline): a client still
+     * sending gets the 413, not a reset under its upload. */
+    if (evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE) < 0)
+        LOG_WARN("http %s: no lingering close; an oversize upload may see a reset", name);
     evhttp_set_max_headers_size(h->http, (ev_ssize_t)h->lim.max_headers * 2);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);

@@ -1,11 +1,14 @@
 /* Connection cap and whole-request deadline for evhttp (see the header for
  * why libevent 2.1 needs this done from outside). */
 #include "cmn_http_conn.h"
+#include "cmn_http_413.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
+#include "cmn_time.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <errno.h>
 #include <event2/listener.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,12 @@
 #define MAX_REFUSING 64
 /* How long a refused client gets to read its 503 before the socket goes. */
 #define REFUSE_LINGER_S 2
+/* accept() failed for want of descriptors (or memory): the listening
+ * socket stays readable, so the listeners pause this long instead of
+ * spinning the loop on it. */
+#define ACCEPT_PAUSE_MS 250
+/* At most one warning per this long while accept keeps failing. */
+#define ACCEPT_WARN_EVERY_MS 10000
 
 typedef struct conn {
     struct conn *prev, *next;
@@ -40,7 +49,10 @@ struct cmn_http_conns {
     int open;
     struct bufferevent *refusing[MAX_REFUSING]; /* answering a 503 */
     int n_refusing;
-    cmn_metric_t *m_open, *m_refused, *m_deadline;
+    struct event *resume; /* ends an accept pause */
+    int paused;
+    int64_t last_warn_ms;
+    cmn_metric_t *m_open, *m_refused, *m_deadline, *m_no_fds;
 };
 
 static const char refusal[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -77,7 +89,10 @@ static void balance(cmn_http_conns_t *c)
 {
     if (!c->evhttp_listener || !c->refuser)
         return;
-    if (c->open >= c->max) {
+    if (c->paused) {
+        evconnlistener_disable(c->evhttp_listener);
+        evconnlistener_disable(c->refuser);
+    } else if (c->open >= c->max) {
         evconnlistener_disable(c->evhttp_listener);
         evconnlistener_enable(c->refuser);
     } else {
@@ -156,7 +171,8 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     cmn_http_conns_t *c = arg;
     conn_t *k = calloc(1, sizeof *k);
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!k || !bev || !(k->deadline = evtimer_new(base, on_deadline, k))) {
+    if (!k || !bev || !(k->deadline = evtimer_new(base, on_deadline, k)) ||
+        cmn_http_413_watch(bev) < 0) {
         /* evhttp makes its own bufferevent: the connection is served, only
          * uncounted and without a deadline. */
         LOG_WARN("http %s: out of memory tracking a connection", c->name);
@@ -230,6 +246,65 @@ static void on_refuse(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->refusing[c->n_refusing++] = bev;
 }
 
+/* ---- accept failures -------------------------------------------------------- */
+
+/* Servers listening in this process (one loop per process): evhttp's
+ * listener reports its accept errors with evhttp's own argument, so the
+ * error callback finds its server here. */
+#define MAX_SERVERS 8
+static cmn_http_conns_t *listening[MAX_SERVERS];
+
+static cmn_http_conns_t *owner_of(const struct evconnlistener *l)
+{
+    for (size_t i = 0; i < MAX_SERVERS; i++)
+        if (listening[i] && (listening[i]->evhttp_listener == l || listening[i]->refuser == l))
+            return listening[i];
+    return NULL;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    cmn_http_conns_t *c = arg;
+    c->paused = 0;
+    balance(c);
+}
+
+/* libevent calls this for an accept() error it does not retry itself
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM...), leaving the listener enabled on a
+ * socket that stays readable: without a pause the loop would do nothing
+ * else. Connections wait in the kernel's backlog meanwhile. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    cmn_http_conns_t *c = owner_of(l);
+    static const struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000};
+    if (!c)
+        return;
+    if (err == EMFILE || err == ENFILE)
+        cmn_metric_add(c->m_no_fds, 1);
+    int64_t now = cmn_time_mono_ms();
+    if (!c->last_warn_ms || now - c->last_warn_ms >= ACCEPT_WARN_EVERY_MS) {
+        c->last_warn_ms = now;
+        LOG_WARN("http %s: accept: %s (%d connection(s) open); not accepting for %d ms at a "
+                 "time until it succeeds",
+                 c->name, evutil_socket_error_to_string(err), c->open, ACCEPT_PAUSE_MS);
+    }
+    c->paused = 1;
+    balance(c);
+    if (event_add(c->resume, &pause) < 0)
+        on_resume(-1, 0, c); /* no timer: better a busy loop than a dead port */
+}
+
+static void remember(cmn_http_conns_t *c, int listen)
+{
+    for (size_t i = 0; i < MAX_SERVERS; i++) {
+        if (listen ? !listening[i] : listening[i] == c) {
+            listening[i] = listen ? c : NULL;
+            return;
+        }
+    }
+}
+
 /* ---- the interface ------------------------------------------------------ */
 
 cmn_http_conns_t *cmn_http_conns_new(struct event_base *base, struct evhttp *http, const char *name,
@@ -245,7 +320,10 @@ cmn_http_conns_t *cmn_http_conns_new(struct event_base *base, struct evhttp *htt
     c->deadline_ms = deadline_ms;
     list_init(&c->live);
     list_init(&c->unadopted);
-    if (!(c->adopt = event_new(base, -1, 0, on_adopt, c))) {
+    if (!(c->adopt = event_new(base, -1, 0, on_adopt, c)) ||
+        !(c->resume = evtimer_new(base, on_resume, c))) {
+        if (c->adopt)
+            event_free(c->adopt);
         free(c);
         return NULL;
     }
@@ -257,6 +335,11 @@ cmn_http_conns_t *cmn_http_conns_new(struct event_base *base, struct evhttp *htt
     c->m_deadline = cmn_metrics_counter(
         "http_request_deadline_closed_total",
         "Connections closed because a request did not arrive whole in time", labels);
+    c->m_no_fds = cmn_metrics_counter(
+        "http_accept_out_of_descriptors_total",
+        "accept() failures for want of file descriptors (EMFILE/ENFILE); the listener pauses "
+        "for a moment each time",
+        labels);
     evhttp_set_bevcb(http, on_new_bev, c);
     return c;
 }
@@ -272,6 +355,9 @@ int cmn_http_conns_listen(cmn_http_conns_t *c, struct evhttp_bound_socket *sock)
         c->evhttp_listener = NULL;
         return -1;
     }
+    evconnlistener_set_error_cb(c->evhttp_listener, on_accept_error);
+    evconnlistener_set_error_cb(c->refuser, on_accept_error);
+    remember(c, 1);
     balance(c);
     return 0;
 }
@@ -284,6 +370,9 @@ void cmn_http_conns_unlisten(cmn_http_conns_t *c)
         evconnlistener_free(c->refuser);
     c->refuser = NULL;
     c->evhttp_listener = NULL;
+    remember(c, 0);
+    event_del(c->resume);
+    c->paused = 0;
 }
 
 static conn_t *find(cmn_http_conns_t *c, struct evhttp_connection *evcon)
@@ -341,5 +430,6 @@ void cmn_http_conns_free(cmn_http_conns_t *c)
     while (c->n_refusing)
         refused_done(c, c->refusing[0]);
     event_free(c->adopt);
+    event_free(c->resume);
     free(c);
 }

@@ -13,7 +13,13 @@
  * The deadline runs from the connection's opening, or from its previous
  * reply, until a request has been read whole; then it stops while the
  * handler works (deferred replies), and starts again with the reply. A
- * connection that overruns it is closed. Used by cmn_http only. */
+ * connection that overruns it is closed.
+ *
+ * An accept() that fails for want of descriptors (EMFILE/ENFILE) or memory
+ * leaves the listening socket readable: both listeners then pause for a
+ * moment (counted in http_accept_out_of_descriptors_total) instead of
+ * spinning the loop, and the waiting connections are taken once accept
+ * succeeds again (issue 19 item 6d). Used by cmn_http only. */
 #ifndef CMN_HTTP_CONN_H
 #define CMN_HTTP_CONN_H
 

@@ -455,6 +455,16 @@ int cmn_redis_connected(const cmn_redis_t *r)
     return r->connected;
 }
 
+void cmn_redis_close(cmn_redis_t *r)
+{
+    if (!r || r->closing)
+        return;
+    r->closing = 1; /* no reconnect: drop schedules none */
+    event_del(r->retry);
+    event_del(r->tick);
+    drop(r, "redis client closed");
+}
+
 void cmn_redis_free(cmn_redis_t *r)
 {
     if (!r)

@@ -51,6 +51,11 @@ int cmn_redis_command_argv(cmn_redis_t *r, cmn_redis_reply_fn cb, void *ctx, int
 /* 1 once the server answered the connection's handshake (AUTH, SELECT,
  * PING) and until the connection fails or a command overruns its deadline. */
 int cmn_redis_connected(const cmn_redis_t *r);
+/* Shutdown, step 1: disconnects for good and calls every pending callback
+ * with a NULL reply now, while what they touch is still alive; from here
+ * on every command is refused (-1) and nothing reconnects. The client
+ * stays valid until cmn_redis_free. NULL-safe, idempotent. */
+void cmn_redis_close(cmn_redis_t *r);
 /* Pending callbacks are called with a NULL reply. NULL-safe. */
 void cmn_redis_free(cmn_redis_t *r);
 

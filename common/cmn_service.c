@@ -1,5 +1,6 @@
 /* Process skeleton shared by the services. */
 #include "cmn_service.h"
+#include "cmn_fdlimit.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Shutdown, step 2: wait for the service's pending work (or the grace),
  * then let it flush and commit, and leave the loop. */
@@ -25,6 +27,10 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
                  left);
         s->exit_code = 1;
     }
+    int64_t now = cmn_time_mono_ms();
+    s->finish_deadline_ms = s->drain_deadline_ms > now + CMN_SERVICE_FINISH_MIN_MS
+                                ? s->drain_deadline_ms
+                                : now + CMN_SERVICE_FINISH_MIN_MS;
     if (d->finish && d->finish(d->ctx) != 0)
         s->exit_code = 1;
     LOG_INFO("drained; exiting with status %d", s->exit_code);
@@ -76,6 +82,34 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     cmn_service_shutdown(s, 0, why);
 }
 
+/* Written by the start-up signal handler (async-signal-safe: prepared
+ * beforehand). */
+static char starting_line[160];
+
+/* Until the loop runs nothing is taken yet, and start() may block (the
+ * topic check waits up to its timeout for a broker that is gone): a first
+ * SIGTERM/SIGINT then ends the process at once instead of waiting for a
+ * loop that is not running yet (issue 19 item 6). */
+static void on_signal_starting(int sig)
+{
+    ssize_t rc = write(STDOUT_FILENO, starting_line, strlen(starting_line));
+    (void)rc;
+    _exit(0);
+}
+
+static int catch_signals_while_starting(const char *name)
+{
+    struct sigaction sa;
+    snprintf(starting_line, sizeof starting_line,
+             "{\"level\":\"info\",\"service\":\"%s\",\"msg\":\"signal during start-up: "
+             "exiting, nothing was taken yet\"}\n",
+             name);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal_starting;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
+}
+
 static int load_config(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg)
 {
     int problems = cmn_config_load(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &s->cfg, stderr);
@@ -112,6 +146,10 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
         LOG_ERROR("libevent: no event base");
         return 1;
     }
+    int cap = cmn_fdlimit_fit("CALLBUS_HTTP_MAX_CONNECTIONS", (int)s->cfg.http_max_connections);
+    if (cap < 0)
+        return 1;
+    s->cfg.http_max_connections = cap;
     cmn_http_limits_t limits = {.max_body = (size_t)s->cfg.http_max_body,
                                 .max_headers = (size_t)s->cfg.http_max_headers,
                                 .max_connections = (int)s->cfg.http_max_connections,
@@ -130,7 +168,7 @@ int cmn_service_init(cmn_service_t *s, const char *name, const cmn_cfg_spec_t *o
     }
     s->sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sigint = evsignal_new(s->base, SIGINT, on_signal, s);
-    if (!s->sigterm || !s->sigint || event_add(s->sigterm, NULL) || event_add(s->sigint, NULL)) {
+    if (!s->sigterm || !s->sigint || catch_signals_while_starting(name) < 0) {
         LOG_ERROR("libevent: cannot watch signals");
         return 1;
     }
@@ -147,6 +185,12 @@ cmn_redis_t *cmn_service_redis_new(const cmn_service_t *s, char *errstr, size_t 
     return cmn_redis_new_opts(s->base, &opts, errstr, errsz);
 }
 
+int cmn_service_finish_left_ms(const cmn_service_t *s)
+{
+    int64_t left = s->finish_deadline_ms - cmn_time_mono_ms();
+    return left > 0 ? (int)left : 0;
+}
+
 void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d)
 {
     s->drain = *d;
@@ -154,6 +198,11 @@ void cmn_service_on_drain(cmn_service_t *s, const cmn_service_drain_t *d)
 
 int cmn_service_run(cmn_service_t *s)
 {
+    /* From here a signal drains (libevent takes the signals over). */
+    if (event_add(s->sigterm, NULL) < 0 || event_add(s->sigint, NULL) < 0) {
+        LOG_ERROR("libevent: cannot watch signals");
+        return 1;
+    }
     return event_base_dispatch(s->base) < 0 ? 1 : s->exit_code;
 }
 

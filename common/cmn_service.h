@@ -47,6 +47,7 @@ struct cmn_service {
     struct event *sigterm, *sigint, *drain_timer;
     cmn_service_drain_t drain;
     int64_t drain_deadline_ms;
+    int64_t finish_deadline_ms;
     int shutting_down;
     int exit_code;
 };
@@ -67,9 +68,21 @@ void cmn_service_shutdown(cmn_service_t *s, int exit_code, const char *why);
 /* A cmn_producer_fatal_fn (and any other client's fatal callback): ctx is
  * the cmn_service_t. Logs, then shuts down with exit status 1. */
 void cmn_service_fatal(void *svc, const char *reason);
+/* Until cmn_service_run, a SIGTERM/SIGINT ends the process at once with
+ * status 0 (nothing is taken before the loop runs; start-up may block on a
+ * broker that is gone). */
 /* Runs the loop until the shutdown finished (or cmn_service_stop). Returns
  * the process's exit status: 1 when the loop failed, else the shutdown's. */
 int cmn_service_run(cmn_service_t *s);
+/* The finish hook's budget: it starts when the grace is over or nothing is
+ * pending, whichever is first, and lasts the rest of the grace, at least
+ * CMN_SERVICE_FINISH_MIN_MS (a commit to a healthy broker takes
+ * milliseconds; one gone or hung must not hold the exit). */
+#define CMN_SERVICE_FINISH_MIN_MS 1000
+/* From the finish hook: how long it may still block (0 when spent). The
+ * producer's flush and the consumer's close share it, so a service whose
+ * broker is gone still exits within the grace plus that minimum. */
+int cmn_service_finish_left_ms(const cmn_service_t *s);
 /* Leaves the loop at once, without draining. */
 void cmn_service_stop(cmn_service_t *s);
 void cmn_service_fini(cmn_service_t *s, const cmn_cfg_spec_t *own, size_t n_own, void *own_cfg);

@@ -1,7 +1,9 @@
 /* Provider routes. Each request becomes a pending_t that lives until every
  * Kafka delivery report for it has arrived; then exactly one reply goes out:
  * 202 with the event ids when all were stored, else 503 + Retry-After so
- * the provider retries (event ids are stable, so a retry is harmless). */
+ * the provider retries (event ids are stable, so a retry is harmless) —
+ * unless a message is larger than Kafka takes: no retry can store it, so
+ * that answer is a final 413. */
 #include "ing_server.h"
 #include "cmn_auth.h"
 #include "cmn_event.h"
@@ -26,6 +28,7 @@ typedef struct {
     json_t *ids;
     int waiting;
     int failed;
+    int too_large;   /* a message over message.max.bytes: failed for good */
     int dlq;         /* this request published its payload to the DLQ */
     ing_error_t why; /* for the DLQ's 400 */
     double started_ms;
@@ -36,7 +39,15 @@ typedef struct {
 static void finish(pending_t *p)
 {
     ing_server_t *srv = p->srv;
-    if (p->failed) {
+    if (p->too_large) {
+        cmn_metric_add(srv->too_large_total, 1);
+        cmn_http_reply_error(p->req, 413,
+                             p->dlq ? "dead letter too large for Kafka (message.max.bytes); "
+                                      "nothing was kept, a retry cannot succeed"
+                                    : "event too large for Kafka (message.max.bytes); "
+                                      "nothing was kept, a retry cannot succeed",
+                             NULL);
+    } else if (p->failed) {
         cmn_http_reply_unavailable(p->req, (int)srv->cfg->retry_after_s,
                                    "event could not be stored in Kafka; retry later");
     } else if (p->dlq) {
@@ -51,13 +62,25 @@ static void finish(pending_t *p)
     free(p);
 }
 
+/* A send that failed: for good when the message is larger than the
+ * producer or the broker takes (retrying the same bytes cannot help). */
+static void mark_failed(pending_t *p, rd_kafka_resp_err_t err, const char *what)
+{
+    p->failed = 1;
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        p->too_large = 1;
+        LOG_WARN("%s %s: %s; answering 413", p->provider, p->dlq ? "dead letter" : "event",
+                 rd_kafka_err2str(err));
+        return;
+    }
+    LOG_WARN("%s: %s", what, rd_kafka_err2str(err));
+}
+
 static void on_delivery(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
 {
     pending_t *p = opaque;
-    if (err) {
-        p->failed = 1;
-        LOG_WARN("delivery failed: %s", rd_kafka_err2str(err));
-    }
+    if (err)
+        mark_failed(p, err, "delivery failed");
     if (--p->waiting == 0)
         finish(p);
 }
@@ -82,11 +105,8 @@ static void send_one(pending_t *p, const char *topic, const char *key, const cha
 {
     rd_kafka_resp_err_t err = cmn_producer_send(p->srv->producer, topic, key, strlen(key), value,
                                                 strlen(value), on_delivery, p);
-    if (err) {
-        p->failed = 1;
-        LOG_WARN("kafka send refused: %s", rd_kafka_err2str(err));
-        return;
-    }
+    if (err)
+        return mark_failed(p, err, "kafka send refused");
     p->waiting++;
 }
 
@@ -402,6 +422,10 @@ int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
         "ingest_publish_duration_ms", "Request received to every delivery report stored, ms", NULL);
     srv->dlq_total = cmn_metrics_counter("ingest_dead_letters_total",
                                          "Authenticated payloads kept on call-events.dlq", NULL);
+    srv->too_large_total = cmn_metrics_counter(
+        "ingest_payloads_too_large_total",
+        "Requests answered 413 because their event or dead letter is larger than Kafka takes",
+        NULL);
     srv->unmapped_agents = cmn_metrics_counter(
         "ingest_unmapped_agents_total", "Events naming an operator with no CRM agent (R-I3)", NULL);
     static const char *const prev_labels[] = {[PREV_CALLGEAR] = "provider=\"callgear\"",

@@ -48,6 +48,7 @@ typedef struct {
     cmn_agentmap_t *agents;   /* borrowed */
     cmn_metric_t *publish_ms;
     cmn_metric_t *dlq_total;
+    cmn_metric_t *too_large_total;
     cmn_metric_t *unmapped_agents;
     /* requests authenticated by a *_PREVIOUS secret, per provider: zero for
      * long enough means the rotation is over */

@@ -106,7 +106,8 @@ static size_t requests_pending(void *ctx)
 
 static int flush_producer(void *ctx)
 {
-    int unsent = cmn_producer_flush(((ingest_t *)ctx)->producer, 5000);
+    ingest_t *in = ctx;
+    int unsent = cmn_producer_flush(in->producer, cmn_service_finish_left_ms(&in->svc));
     if (unsent)
         LOG_ERROR("%d message(s) not delivered at shutdown", unsent);
     return unsent;

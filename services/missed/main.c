@@ -286,11 +286,11 @@ static size_t events_pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     grouper_t *g = ctx;
-    int unsent = cmn_producer_flush(g->producer, 5000);
+    int unsent = cmn_producer_flush(g->producer, cmn_service_finish_left_ms(&g->svc));
     if (unsent)
         LOG_ERROR("%d missed-call op(s) not delivered at shutdown; their events will be replayed",
                   unsent);
-    cmn_consumer_close(g->consumer);
+    cmn_consumer_close_within(g->consumer, cmn_service_finish_left_ms(&g->svc));
     g->consumer = NULL;
     return unsent;
 }
@@ -331,7 +331,7 @@ static int start(grouper_t *g)
     const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS)};
     if (mis_config_policy(&g->cfg, &g->policy, errstr, sizeof errstr) < 0)
         return fail("configuration", errstr);
-    if (!(g->redis = cmn_redis_new(g->svc.base, g->svc.cfg.redis_url, errstr, sizeof errstr)) ||
+    if (!(g->redis = cmn_service_redis_new(&g->svc, errstr, sizeof errstr)) ||
         !(g->store = mis_store_new(g->redis, g->svc.cfg.topic_prefix, g->cfg.state_ttl_s)))
         return fail("redis", errstr);
     if (cmn_topics_ensure_all(g->svc.cfg.kafka_brokers, (int)g->svc.cfg.topic_partitions,
@@ -371,6 +371,9 @@ static int start(grouper_t *g)
 static void teardown(grouper_t *g)
 {
     cmn_consumer_close(g->consumer);
+    /* Redis's pending callbacks (a hung server at SIGTERM) run now, while
+     * the jobs they call into are alive. */
+    cmn_redis_close(g->redis);
     while (g->head) {
         job_t *j = g->head;
         g->head = j->next;

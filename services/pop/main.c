@@ -31,12 +31,28 @@ typedef struct {
     pop_api_t *api;
     pop_lookup_t *lookup;
     cmn_metric_t *m_undecodable, *m_lag;
+    struct held *held; /* messages handed to the flow, not yet done */
 } pop_t;
 
-typedef struct {
+/* A message being worked on: the flow's done context. Listed, so that
+ * what a shutdown leaves unfinished (grace over) is freed at the end. */
+typedef struct held {
+    struct held *prev, *next;
     pop_t *p;
     cmn_msg_pos_t pos;
 } held_t;
+
+/* Unlinks and frees h. */
+static void unhold(held_t *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->p->held = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    free(h);
+}
 
 static int fail(const char *what, const char *why)
 {
@@ -49,7 +65,7 @@ static void on_done(void *ctx)
     held_t *h = ctx;
     if (h->p->consumer)
         cmn_consumer_done(h->p->consumer, &h->pos);
-    free(h);
+    unhold(h);
 }
 
 static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
@@ -64,6 +80,11 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     }
     h->p = p;
     h->pos = *pos;
+    h->prev = NULL;
+    h->next = p->held;
+    if (p->held)
+        p->held->prev = h;
+    p->held = h;
     /* How long the event waited for us: from its producer's timestamp
      * (ingest's clock, CreateTime) to now; a broker or fetch delay shows
      * here, not in pop_store_ms. */
@@ -75,7 +96,7 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
                                                                      on_done, h, err, sizeof err);
     if (rc == 0)
         return;
-    free(h);
+    unhold(h);
     if (strcmp(err, "out of memory") == 0)
         return cmn_consumer_retry(p->consumer, pos);
     LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset, err);
@@ -125,10 +146,10 @@ static size_t pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     pop_t *p = ctx;
-    int unsent = cmn_producer_flush(p->producer, 5000);
+    int unsent = cmn_producer_flush(p->producer, cmn_service_finish_left_ms(&p->svc));
     if (unsent)
         LOG_ERROR("%d pop(s) or agent action(s) not delivered to Kafka at shutdown", unsent);
-    cmn_consumer_close(p->consumer);
+    cmn_consumer_close_within(p->consumer, cmn_service_finish_left_ms(&p->svc));
     p->consumer = NULL;
     return unsent;
 }
@@ -166,8 +187,8 @@ static int start(pop_t *p)
 {
     char errstr[512];
     const char *ns = p->svc.cfg.topic_prefix;
-    if (!(p->redis = cmn_redis_new(p->svc.base, p->svc.cfg.redis_url, errstr, sizeof errstr)) ||
-        !(p->bus = cmn_redis_new(p->svc.base, p->svc.cfg.redis_url, errstr, sizeof errstr)))
+    if (!(p->redis = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)) ||
+        !(p->bus = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)))
         return fail("redis", errstr);
     if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history)))
         return fail("start", "out of memory");
@@ -221,6 +242,8 @@ static void teardown(pop_t *p)
     pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */
     cmn_producer_free(p->producer);
     pop_store_free(p->store);
+    while (p->held) /* unfinished at exit: replayed from Kafka by the next owner */
+        unhold(p->held);
 }
 
 int main(int argc, char **argv)

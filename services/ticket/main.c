@@ -34,12 +34,16 @@ typedef struct {
     struct event *sweep;
     cmn_metric_t *m_undecodable, *m_not_taken;
     tkt_missing_fields_t missing_fields;
+    struct held *held; /* messages handed to the pipeline or the actions, not yet done */
 } ticket_t;
 
-/* A message being worked on. Its key, and the payload of an action
- * message, are kept for its dead letter, if it comes to one (a call event's
- * is re-encoded from the job's event: no second copy of every call). */
-typedef struct {
+/* A message being worked on: the done callbacks' context. Its key, and the
+ * payload of an action message, are kept for its dead letter, if it comes
+ * to one (a call event's is re-encoded from the job's event: no second copy
+ * of every call). Listed, so that what a shutdown leaves unfinished (grace
+ * over) is freed at the end. */
+typedef struct held {
+    struct held *prev, *next;
     ticket_t *t;
     cmn_msg_pos_t pos;
     char *key;     /* "" none */
@@ -49,11 +53,23 @@ typedef struct {
 
 static void held_free(held_t *h)
 {
-    if (!h)
-        return;
     free(h->key);
     free(h->payload);
     free(h);
+}
+
+/* Unlinks and frees h. NULL-safe. */
+static void unhold(held_t *h)
+{
+    if (!h)
+        return;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        h->t->held = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    held_free(h);
 }
 
 /* Logs why start-up failed; returns -1 for the caller to pass up. */
@@ -79,7 +95,7 @@ static void on_event_done(void *ctx, int ok)
     ticket_t *t = h->t;
     if (t->consumer)
         cmn_consumer_done(t->consumer, &h->pos);
-    held_free(h);
+    unhold(h);
     follow_saturation(t);
 }
 
@@ -110,9 +126,14 @@ static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos, const rd_kafka_messag
         h->len = m->len;
     }
     if (!h->key || (keep_payload && !h->payload)) {
-        held_free(h);
+        held_free(h); /* not listed yet */
         return NULL;
     }
+    h->prev = NULL;
+    h->next = t->held;
+    if (t->held)
+        t->held->prev = h;
+    t->held = h;
     return h;
 }
 
@@ -172,7 +193,7 @@ static int give_up_if_revoking(void *cb_ctx, void *arg)
     if (!cmn_consumer_revoking(t->consumer, &h->pos))
         return 0;
     cmn_consumer_retry(t->consumer, &h->pos);
-    held_free(h);
+    unhold(h);
     return 1;
 }
 
@@ -204,14 +225,14 @@ static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t 
     int rc = tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h,
                                 err, sizeof err);
     if (rc == TKT_ACTIONS_NOT_NOW) {
-        held_free(h);
+        unhold(h);
         return not_taken(t, pos, err);
     }
     if (rc < 0) {
         LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
                   err);
         cmn_metric_add(t->m_undecodable, 1);
-        held_free(h);
+        unhold(h);
         cmn_consumer_done(t->consumer, pos);
     }
     follow_saturation(t);
@@ -236,7 +257,7 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     held_t *h = hold(t, pos, m, 0);
     if (!h || tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h) < 0) {
         cmn_event_clear(&ev);
-        held_free(h);
+        unhold(h);
         return not_taken(t, pos, "out of memory");
     }
     follow_saturation(t);
@@ -297,7 +318,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
  * offset stays where it is: it is fetched again). */
 static int give_up(void *cb_ctx, void *arg)
 {
-    held_free(cb_ctx);
+    unhold(cb_ctx);
     return 1;
 }
 
@@ -338,12 +359,13 @@ static size_t events_pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     ticket_t *t = ctx;
-    int unsent = cmn_producer_flush(t->producer, 5000);
+    int unsent = cmn_producer_flush(t->producer, cmn_service_finish_left_ms(&t->svc));
     if (unsent)
         LOG_ERROR("%d ticket event(s) not delivered at shutdown; their calls' events will be "
                   "replayed",
                   unsent);
-    cmn_consumer_close(t->consumer); /* commits the stored offsets */
+    /* commits the stored offsets, within what is left of the grace */
+    cmn_consumer_close_within(t->consumer, cmn_service_finish_left_ms(&t->svc));
     t->consumer = NULL;
     return unsent;
 }
@@ -508,6 +530,10 @@ static void teardown(ticket_t *t)
     if (t->sweep)
         event_free(t->sweep);
     cmn_consumer_close(t->consumer);
+    /* Redis's pending callbacks (a hung server at SIGTERM) run now, while
+     * the jobs and the pipeline they call into are alive; later Redis
+     * calls, e.g. from the CRM's cancelled requests, are refused. */
+    cmn_redis_close(t->redis);
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
@@ -518,6 +544,8 @@ static void teardown(ticket_t *t)
     cmn_producer_free(t->producer);
     tkt_store_free(t->store);
     cmn_redis_free(t->redis);
+    while (t->held) /* unfinished at exit: replayed from Kafka by the next owner */
+        unhold(t->held);
 }
 
 int main(int argc, char **argv)

@@ -217,7 +217,7 @@ static void test_every_problem_reported_and_counted(void)
 }
 
 /* Runs cmn_config_log with stdout captured; returns the text (caller frees). */
-static char *captured_config_log(const tcfg_t *cfg)
+static char *captured_log_of(const cmn_cfg_spec_t *table, size_t n_spec, const void *cfg)
 {
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
@@ -225,7 +225,7 @@ static char *captured_config_log(const tcfg_t *cfg)
     if (saved < 0 || !tmp)
         return NULL;
     dup2(fileno(tmp), STDOUT_FILENO);
-    cmn_config_log(spec, N_SPEC, cfg);
+    cmn_config_log(table, n_spec, cfg);
     fflush(stdout);
     dup2(saved, STDOUT_FILENO);
     close(saved);
@@ -236,6 +236,58 @@ static char *captured_config_log(const tcfg_t *cfg)
         text[0] = '\0';
     fclose(tmp);
     return text;
+}
+
+static char *captured_config_log(const tcfg_t *cfg)
+{
+    return captured_log_of(spec, N_SPEC, cfg);
+}
+
+/* CALLBUS_REDIS_URL as the start-up log shows it for `url`; caller frees. */
+static char *logged_redis_url(const char *url)
+{
+    cmn_common_cfg_t cfg;
+    char *errs = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&errs, &len);
+    setenv("CALLBUS_REDIS_URL", url, 1);
+    memset(&cfg, 0, sizeof cfg);
+    int problems = cmn_config_load(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &cfg, f);
+    fclose(f);
+    free(errs);
+    unsetenv("CALLBUS_REDIS_URL");
+    char *out =
+        problems ? NULL : captured_log_of(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &cfg);
+    cmn_config_free(cmn_common_cfg_spec, cmn_common_cfg_spec_len, &cfg);
+    return out;
+}
+
+/* Issue 19 item 6a: the Redis URL may carry a password; the start-up log
+ * shows the URL (where Redis is, which database) with the password masked. */
+static void test_log_masks_redis_url_password(void)
+{
+    static const struct {
+        const char *url, *logged, *secret;
+    } cases[] = {
+        {"redis://app:s3cr3t-pw@redis.internal:6380/2", "redis://app:***@redis.internal:6380/2",
+         "s3cr3t-pw"},
+        {"rediss://:p%40ss@cache.example:6390", "rediss://:***@cache.example:6390", "p%40ss"},
+        /* a raw '@' in the password: the last '@' ends it, as the client reads it */
+        {"redis://u:a@b@c@10.0.0.5/1", "redis://u:***@10.0.0.5/1", "a@b@c"},
+        {"redis://127.0.0.1:16379", "redis://127.0.0.1:16379", NULL},
+    };
+    cmn_log_init("test_config", CMN_LOG_INFO);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[256];
+        char *out = logged_redis_url(cases[i].url);
+        ASSERT_TRUE(out != NULL);
+        snprintf(want, sizeof want, "\"msg\":\"config CALLBUS_REDIS_URL=%s\"", cases[i].logged);
+        if (!strstr(out, want))
+            fprintf(stderr, "want %s in:\n%s\n", want, out);
+        ASSERT_TRUE(strstr(out, want) != NULL);
+        ASSERT_TRUE(!cases[i].secret || strstr(out, cases[i].secret) == NULL);
+        free(out);
+    }
 }
 
 static void test_log_masks_secrets(void)
@@ -365,5 +417,5 @@ TEST_MAIN("config", TEST_CASE(test_defaults_and_types), TEST_CASE(test_values_fr
           TEST_CASE(test_empty_values), TEST_CASE(test_integer_bounds),
           TEST_CASE(test_enum_choices), TEST_CASE(test_required_missing),
           TEST_CASE(test_every_problem_reported_and_counted), TEST_CASE(test_log_masks_secrets),
-          TEST_CASE(test_markdown_rows), TEST_CASE(test_common_settings_defaults),
-          TEST_CASE(test_kafka_passthrough))
+          TEST_CASE(test_log_masks_redis_url_password), TEST_CASE(test_markdown_rows),
+          TEST_CASE(test_common_settings_defaults), TEST_CASE(test_kafka_passthrough))

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -651,6 +652,57 @@ static void test_connections_over_cap_refused(void)
     teardown();
 }
 
+/* CPU time this process used, ms. */
+static long cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L;
+}
+
+/* Issue 19 item 6d: accept() failing with EMFILE (the process is out of
+ * file descriptors, connections waiting in the backlog) must not spin the
+ * loop on the ever-readable listening socket: the listener backs off for a
+ * moment, the failure is counted, and once descriptors are free again the
+ * waiting connections are served. */
+static void test_emfile_on_accept_does_not_spin(void)
+{
+    static const cmn_http_limits_t lim = {.max_body = MAX_BODY, .max_connections = 1000};
+    enum { N = 12 };
+    int fds[N], highest = 0;
+    struct rlimit old, low;
+    ASSERT_EQ_INT(setup_with(&lim), 0);
+    int port = cmn_http_port(srv);
+    /* Connected in the kernel's backlog; the loop has not accepted them. */
+    for (int i = 0; i < N; i++) {
+        ASSERT_TRUE((fds[i] = raw_connect(port)) >= 0);
+        highest = fds[i] > highest ? fds[i] : highest;
+    }
+    ASSERT_EQ_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)highest + 3; /* room to accept about 2 of them */
+    ASSERT_EQ_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+    long before = cpu_ms();
+    spin(600);
+    long used = cpu_ms() - before;
+    ASSERT_EQ_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
+    fprintf(stderr, "cpu while out of descriptors: %ld ms of 600\n", used);
+    ASSERT_TRUE(used < 200); /* a spinning loop burns all 600 */
+    spin(600);               /* descriptors back: the waiting connections are accepted */
+    ASSERT_EQ_INT(cmn_http_connections(srv), N);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    spin(50);
+    request(EVHTTP_REQ_GET, "/echo", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    admin_get("/metrics", &r);
+    ASSERT_TRUE(strstr(r.body, "http_accept_out_of_descriptors_total{server=\"public\"} ") != NULL);
+    ASSERT_TRUE(strstr(r.body, "http_accept_out_of_descriptors_total{server=\"public\"} 0\n") ==
+                NULL);
+    teardown();
+}
+
 static void test_port_in_use(void)
 {
     char errstr[128] = "";
@@ -671,4 +723,5 @@ TEST_MAIN("http", TEST_CASE(test_route_json_reply), TEST_CASE(test_not_found),
           TEST_CASE(test_metrics_endpoint), TEST_CASE(test_in_flight_while_deferred),
           TEST_CASE(test_client_gone_before_deferred_reply), TEST_CASE(test_drain),
           TEST_CASE(test_admin_listener_apart), TEST_CASE(test_slow_drip_cut_at_deadline),
-          TEST_CASE(test_connections_over_cap_refused), TEST_CASE(test_port_in_use))
+          TEST_CASE(test_connections_over_cap_refused),
+          TEST_CASE(test_emfile_on_accept_does_not_spin), TEST_CASE(test_port_in_use))

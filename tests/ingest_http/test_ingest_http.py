@@ -620,9 +620,9 @@ def test_unconfigured_provider_is_404(ingest_cg_header, ingest, cursor):
 
 def test_oversized_body_is_413(ingest, cursor):
     """A body over CALLBUS_HTTP_MAX_BODY: 413, nothing kept. Issue 8 item 1:
-    it is refused from its Content-Length before it is buffered, so the 413
-    is libevent's own (2.1 has no hook for our JSON body); far over it the
-    connection may be closed under the sender; nothing kept either way."""
+    it is refused from its Content-Length before it is buffered; the 413
+    is JSON and arrives whole even far over the limit (issue 19 item 6e,
+    test_oversized_body_gets_a_json_413_not_a_reset); nothing kept."""
     mark = marker()
     body = fixture_json("callgear_end_answered.json")
     body["call_info"]["call_session_id"] = mark
@@ -641,6 +641,30 @@ def test_oversized_body_is_413(ingest, cursor):
         pass
     kept = cursor.mentions(mark)
     assert [m["value"]["event_id"] for _, m in kept] == ids, "only the body that fits is kept"
+
+
+@pytest.mark.parametrize("times", [2, 64])
+def test_oversized_body_gets_a_json_413_not_a_reset(ingest, cursor, times):
+    """Issue 19 item 6e: a body far over CALLBUS_HTTP_MAX_BODY (announced
+    by its Content-Length) still gets its 413, whole, with our JSON error
+    body, instead of a connection reset under the sender (the client is
+    still sending when the server answers). Nothing kept; the server
+    serves the next request."""
+    mark = marker()
+    body = fixture_json("callgear_end_answered.json")
+    body["call_info"]["call_session_id"] = mark
+    body["padding"] = "x" * (MAX_BODY * times)
+    try:
+        r = ingest.post(callgear_path("end"), body)
+    except requests.ConnectionError as e:
+        pytest.fail(f"connection reset instead of a 413: {e}")
+    assert r.status_code == 413, r.text[:300]
+    assert r.headers.get("Content-Type", "").startswith("application/json"), r.headers
+    assert "too large" in r.json()["error"], r.text
+    assert_nothing_kept(cursor, mark)
+    assert requests.get(ingest.admin_url("/healthz"), timeout=5).status_code == 200
+    r = ingest.post(callgear_path("end"), _cg_end(mark + "-small"))
+    accepted_ids(r)
 
 
 def test_wrong_content_type_is_415(ingest, cursor):
@@ -833,6 +857,33 @@ def test_non_utf8_body_is_dead_lettered_not_retried_forever(ingest, cursor):
     while not _dead_letter_holding(cursor, body) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _dead_letter_holding(cursor, body), "400 without a dead letter"
+
+
+def test_dead_letter_too_large_for_kafka_is_413(ingest_factory, cursor):
+    """Issue 19 item 6f: an authenticated, unusable payload within
+    CALLBUS_HTTP_MAX_BODY whose dead letter is larger than Kafka takes
+    (librdkafka's message.max.bytes, 1000000 by default): no retry can ever
+    store it, so the answer is a final 413 with a JSON body naming the
+    cause, not a 503 the provider retries for ever. Counted; nothing kept.
+    A payload that fits is still dead-lettered (400) by the same process."""
+    proc = ingest_factory("big-dlq", CALLBUS_INGEST_CALLGEAR_TOKEN=CALLGEAR_TOKEN,
+                          CALLBUS_HTTP_MAX_BODY=4 * 1024 * 1024)
+    mark = marker()
+    body = ('{"call_info": {"call_session_id": "' + mark + '", "padding": "'
+            + "x" * 1_200_000).encode()  # unterminated: invalid JSON, a dead letter
+    for attempt in range(2):  # a provider's retry gets the same final answer
+        r = proc.post(callgear_path("end"), body)
+        assert r.status_code == 413, f"attempt {attempt}: {r.status_code} {r.text[:300]}"
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert "too large" in r.json()["error"], r.text
+        assert "Retry-After" not in r.headers
+    assert_nothing_kept(cursor, mark)
+    metrics = requests.get(proc.admin_url("/metrics"), timeout=5).text
+    assert re.search(r"^ingest_payloads_too_large_total 2$", metrics, re.M), metrics
+    small = b'{"call_info": {"call_session_id": "' + mark.encode() + b'"'
+    r = proc.post(callgear_path("end"), small)
+    assert r.status_code == 400, f"{r.status_code} {r.text}"
+    assert len(cursor.dlq(mark, timeout=5)) == 1
 
 
 def _dead_letter_holding(cursor, raw):
