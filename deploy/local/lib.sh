@@ -74,8 +74,10 @@ read_pid() {
 require_port_free() {
     local port="$1" what="$2" holder lo hi
     # Any socket on that local port, listening or not: an outgoing
-    # connection that took it as its ephemeral port blocks a bind too.
-    holder="$(ss -Htanp "sport = :${port}" 2>/dev/null || true)"
+    # connection that took it as its ephemeral port blocks a bind too. Not
+    # TIME-WAIT ones: a restarted server's old connections leave those, and
+    # they do not stop a bind with SO_REUSEADDR (Kafka and Redis set it).
+    holder="$(ss -Htanp exclude time-wait "sport = :${port}" 2>/dev/null || true)"
     if [[ -z "${holder}" ]] && (: <"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
         holder="(unknown process)"
     fi
