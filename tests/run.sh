@@ -60,6 +60,9 @@ for b in ${builds}; do
     dir=build/test
     [ "${b}" = sanitize ] && dir=build/test-san
     echo "== ctest (${b} build)"
-    ctest --test-dir "${dir}" --output-on-failure -j 1 "$@" || rc=1
+    # Two at a time: most suites wait on Kafka, Redis or a service, not the
+    # CPU. Those that stop or freeze the shared broker are RUN_SERIAL, and
+    # the longest suite (test_ticket_e2e, COST) starts first.
+    ctest --test-dir "${dir}" --output-on-failure -j "${CALLBUS_TEST_JOBS:-2}" "$@" || rc=1
 done
 exit "${rc}"
