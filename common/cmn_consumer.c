@@ -323,15 +323,19 @@ static void report_fatal(cmn_consumer_t *c)
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     cmn_consumer_t *c = opaque;
-    if (err == RD_KAFKA_RESP_ERR__FATAL)
-        return report_fatal(c);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        report_fatal(c);
+        return;
+    }
     LOG_WARN("kafka consumer: %s: %s", rd_kafka_err2name(err), reason);
 }
 
 static void handle_message(cmn_consumer_t *c, rd_kafka_message_t *m)
 {
-    if (m->err == RD_KAFKA_RESP_ERR__FATAL)
-        return report_fatal(c);
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        report_fatal(c);
+        return;
+    }
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             LOG_WARN("kafka consumer: %s", rd_kafka_message_errstr(m));

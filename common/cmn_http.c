@@ -408,15 +408,23 @@ static void dispatch_admin(cmn_http_t *h, struct evhttp_request *req, const char
     track(h, req, NULL);
     int known = strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
                 strcmp(path, "/metrics") == 0;
-    if (!known)
-        return cmn_http_reply_error(req, 404, "no such route", NULL);
-    if (method_bit(req) != CMN_HTTP_GET)
-        return cmn_http_reply_error(req, 405, "method not allowed", NULL);
-    if (strcmp(path, "/healthz") == 0)
-        return serve_health(h, req);
-    if (strcmp(path, "/readyz") == 0)
-        return serve_ready(h->admin_of, req);
-    return serve_metrics(h, req);
+    if (!known) {
+        cmn_http_reply_error(req, 404, "no such route", NULL);
+        return;
+    }
+    if (method_bit(req) != CMN_HTTP_GET) {
+        cmn_http_reply_error(req, 405, "method not allowed", NULL);
+        return;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        serve_health(h, req);
+        return;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        serve_ready(h->admin_of, req);
+        return;
+    }
+    serve_metrics(h, req);
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)
@@ -427,23 +435,34 @@ static void dispatch(struct evhttp_request *req, void *arg)
     if (header_bytes(req) > h->lim.max_headers) {
         track(h, req, "unmatched");
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        return cmn_http_reply_error(req, 431, "request header fields too large", NULL);
+        cmn_http_reply_error(req, 431, "request header fields too large", NULL);
+        return;
     }
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     if (!path || !*path)
         path = "/";
-    if (h->admin_of)
-        return dispatch_admin(h, req, path);
+    if (h->admin_of) {
+        dispatch_admin(h, req, path);
+        return;
+    }
     const route_t *r = match(h, path);
     track(h, req, r ? r->name : "unmatched");
-    if (h->draining)
-        return cmn_http_reply_unavailable(req, 1, "shutting down");
-    if (!r)
-        return cmn_http_reply_error(req, 404, "no such route", NULL);
-    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->lim.max_body)
-        return cmn_http_reply_error(req, 413, CMN_HTTP_TOO_LARGE_MSG, NULL);
-    if (!(method_bit(req) & r->methods))
-        return cmn_http_reply_error(req, 405, "method not allowed", NULL);
+    if (h->draining) {
+        cmn_http_reply_unavailable(req, 1, "shutting down");
+        return;
+    }
+    if (!r) {
+        cmn_http_reply_error(req, 404, "no such route", NULL);
+        return;
+    }
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->lim.max_body) {
+        cmn_http_reply_error(req, 413, CMN_HTTP_TOO_LARGE_MSG, NULL);
+        return;
+    }
+    if (!(method_bit(req) & r->methods)) {
+        cmn_http_reply_error(req, 405, "method not allowed", NULL);
+        return;
+    }
     r->fn(req, path, r->ctx);
 }
 

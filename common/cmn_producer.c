@@ -195,12 +195,22 @@ rd_kafka_resp_err_t cmn_producer_send(cmn_producer_t *p, const char *topic, cons
         return RD_KAFKA_RESP_ERR__QUEUE_FULL;
     d->cb = cb;
     d->opaque = opaque;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY((void *)key, keylen),
-        RD_KAFKA_V_VALUE((void *)value, valuelen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
-    if (err)
-        free(d);
+    /* produceva, not producev: the RD_KAFKA_V_*() macros expand to GNU
+     * statement expressions (not ISO C, refused under -Wpedantic by clang).
+     * The same message: librdkafka copies key and value (F_COPY). */
+    rd_kafka_vu_t vus[] = {
+        {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+        {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)key, keylen}},
+        {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)value, valuelen}},
+        {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+        {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = d},
+    };
+    rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vus, sizeof vus / sizeof vus[0]);
+    if (!error)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    free(d);
     return err;
 }
 

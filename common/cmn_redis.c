@@ -203,20 +203,25 @@ static void on_read(struct bufferevent *bev, void *arg)
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
-        if (redisReaderFeed(r->reader, v.iov_base, v.iov_len) != REDIS_OK)
-            return drop(r, "bad reply from server");
+        if (redisReaderFeed(r->reader, v.iov_base, v.iov_len) != REDIS_OK) {
+            drop(r, "bad reply from server");
+            return;
+        }
         evbuffer_drain(in, v.iov_len);
     }
     for (;;) {
         void *reply = NULL;
-        if (redisReaderGetReply(r->reader, &reply) != REDIS_OK)
-            return drop(r, "bad reply from server");
+        if (redisReaderGetReply(r->reader, &reply) != REDIS_OK) {
+            drop(r, "bad reply from server");
+            return;
+        }
         if (!reply)
             return;
         pending_t *p = r->head;
         if (!p) {
             freeReplyObject(reply);
-            return drop(r, "a reply nobody asked for");
+            drop(r, "a reply nobody asked for");
+            return;
         }
         r->head = p->next;
         if (!r->head)
@@ -228,7 +233,8 @@ static void on_read(struct bufferevent *bev, void *arg)
                 snprintf(why, sizeof why, "handshake refused: %.*s", (int)rr->len, rr->str);
                 freeReplyObject(reply);
                 free(p);
-                return drop(r, why);
+                drop(r, why);
+                return;
             }
             if (--r->handshake_left == 0 && !r->connected) {
                 r->connected = 1;
@@ -291,7 +297,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (r->head && now - r->head->sent_ms > r->timeout_ms) {
         char why[96];
         snprintf(why, sizeof why, "no reply within %d ms; reconnecting", r->timeout_ms);
-        return drop(r, why);
+        drop(r, why);
+        return;
     }
     if (r->connected && !r->head && now - r->last_io_ms > IDLE_PING_MS) {
         char *cmd = NULL;
@@ -326,11 +333,15 @@ static struct bufferevent *new_bev(cmn_redis_t *r)
 
 static void connect_now(cmn_redis_t *r)
 {
-    if (!(r->reader = redisReaderCreate()) || !(r->bev = new_bev(r)))
-        return drop(r, "out of memory");
+    if (!(r->reader = redisReaderCreate()) || !(r->bev = new_bev(r))) {
+        drop(r, "out of memory");
+        return;
+    }
     bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
-    if (bufferevent_enable(r->bev, EV_READ) < 0)
-        return drop(r, "libevent: cannot read");
+    if (bufferevent_enable(r->bev, EV_READ) < 0) {
+        drop(r, "libevent: cannot read");
+        return;
+    }
     /* Queued before the connection is up (the bufferevent holds them): the
      * deadline covers connect, TLS and handshake alike. PING last, so that
      * "connected" means the server answers. */
@@ -345,12 +356,17 @@ static void connect_now(cmn_redis_t *r)
         rc = send_handshake(r, 2, select);
     if (rc == 0)
         rc = send_handshake(r, 1, ping);
-    if (rc < 0)
-        return drop(r, "out of memory");
+    if (rc < 0) {
+        drop(r, "out of memory");
+        return;
+    }
     r->last_io_ms = cmn_time_mono_ms();
     /* A blocking lookup for a name; an address (the usual case) is not. */
-    if (bufferevent_socket_connect_hostname(r->bev, NULL, AF_UNSPEC, r->url.host, r->url.port) < 0)
-        return drop(r, "connect failed");
+    if (bufferevent_socket_connect_hostname(r->bev, NULL, AF_UNSPEC, r->url.host, r->url.port) <
+        0) {
+        drop(r, "connect failed");
+        return;
+    }
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)

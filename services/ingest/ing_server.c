@@ -105,8 +105,10 @@ static void send_one(pending_t *p, const char *topic, const char *key, const cha
 {
     rd_kafka_resp_err_t err = cmn_producer_send(p->srv->producer, topic, key, strlen(key), value,
                                                 strlen(value), on_delivery, p);
-    if (err)
-        return mark_failed(p, err, "kafka send refused");
+    if (err) {
+        mark_failed(p, err, "kafka send refused");
+        return;
+    }
     p->waiting++;
 }
 
@@ -288,8 +290,10 @@ static void accept_json(ing_server_t *srv, struct evhttp_request *req, const cha
 {
     ing_events_t events;
     ing_error_t why = {0};
-    if (!cmn_http_content_type_is(req, "application/json"))
-        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    if (!cmn_http_content_type_is(req, "application/json")) {
+        cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+        return;
+    }
     ing_events_init(&events);
     json_t *doc = parse_json_body(req, &why);
     int rc = doc ? normalise(&ctx, arg, doc, &events, &why) : -1;
@@ -320,8 +324,10 @@ static void on_callgear(struct evhttp_request *req, const char *path, void *arg)
     }
     cmn_auth_match_t m =
         cmn_auth_token_match(srv->cfg->callgear_token, srv->cfg->callgear_token_previous, token);
-    if (m == CMN_AUTH_NONE)
-        return cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+    if (m == CMN_AUTH_NONE) {
+        cmn_http_reply_error(req, 401, "missing or wrong CallGear token", NULL);
+        return;
+    }
     if (m == CMN_AUTH_PREVIOUS)
         cmn_metric_add(srv->previous_secret_used[PREV_CALLGEAR], 1);
     /* The replay route names the notification (it is not in the body) and
@@ -349,20 +355,25 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
     size_t len;
     ing_form_t form;
     ing_error_t why = {0};
-    if (!cmn_http_content_type_is(req, "application/x-www-form-urlencoded"))
-        return cmn_http_reply_error(req, 415,
-                                    "Content-Type must be application/x-www-form-urlencoded", NULL);
+    if (!cmn_http_content_type_is(req, "application/x-www-form-urlencoded")) {
+        cmn_http_reply_error(req, 415, "Content-Type must be application/x-www-form-urlencoded",
+                             NULL);
+        return;
+    }
     const char *body = cmn_http_body(req, &len);
-    if (ing_form_parse(body, len, &form, &why) < 0)
-        return cmn_http_reply_error(req, 400, why.msg, why.field);
+    if (ing_form_parse(body, len, &form, &why) < 0) {
+        cmn_http_reply_error(req, 400, why.msg, why.field);
+        return;
+    }
     twilio_url(srv, req, url, sizeof url);
     const char *signature = cmn_http_header(req, "X-Twilio-Signature");
     if (!ing_twilio_signature_ok(srv->cfg->twilio_auth_token, url, &form, signature)) {
         if (!*srv->cfg->twilio_auth_token_previous ||
             !ing_twilio_signature_ok(srv->cfg->twilio_auth_token_previous, url, &form, signature)) {
             ing_form_free(&form);
-            return cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
-                                        "X-Twilio-Signature");
+            cmn_http_reply_error(req, 401, "X-Twilio-Signature does not match",
+                                 "X-Twilio-Signature");
+            return;
         }
         cmn_metric_add(srv->previous_secret_used[PREV_TWILIO], 1);
     }
@@ -382,8 +393,10 @@ static void on_webex(struct evhttp_request *req, const char *path, void *arg)
     const char *authorization = cmn_http_header(req, "Authorization");
     cmn_auth_match_t m = cmn_auth_bearer_match(srv->cfg->webex_bearer,
                                                srv->cfg->webex_bearer_previous, authorization);
-    if (m == CMN_AUTH_NONE)
-        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+    if (m == CMN_AUTH_NONE) {
+        cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+        return;
+    }
     if (m == CMN_AUTH_PREVIOUS)
         cmn_metric_add(srv->previous_secret_used[PREV_WEBEX], 1);
     accept_json(srv, req, "webex", evhttp_request_get_uri(req), normalise_webex, NULL,
@@ -407,8 +420,10 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
         ing_error_t why_previous = {0};
         if (!*srv->cfg->generic_secret_previous ||
             !ing_generic_signature_ok(srv->cfg->generic_secret_previous, ts, body, len, signature,
-                                      now_ms, tolerance_ms, &why_previous))
-            return cmn_http_reply_error(req, 401, why.msg, why.field);
+                                      now_ms, tolerance_ms, &why_previous)) {
+            cmn_http_reply_error(req, 401, why.msg, why.field);
+            return;
+        }
         cmn_metric_add(srv->previous_secret_used[PREV_GENERIC], 1);
     }
     accept_json(srv, req, "generic", evhttp_request_get_uri(req), normalise_generic, NULL,

@@ -102,8 +102,10 @@ static void count(grouper_t *g, const mis_plan_t *p)
 static void on_stored(void *ctx, int ok)
 {
     grouper_t *g = ctx;
-    if (!ok)
-        return head_failed(g, "storing the state");
+    if (!ok) {
+        head_failed(g, "storing the state");
+        return;
+    }
     count(g, &g->plan); /* once the event's effects are all durable */
     head_done(g);
 }
@@ -113,12 +115,15 @@ static void store_state(grouper_t *g)
     job_t *j = g->head;
     if (!g->plan.changed) {
         count(g, &g->plan);
-        return head_done(g);
+        head_done(g);
+        return;
     }
     g->plan.state.partition = j->pos.partition;
     g->plan.state.offset = j->pos.offset;
-    if (mis_store_put(g->store, j->ev.customer_number, &g->plan.state, on_stored, g) < 0)
-        return head_failed(g, "storing the state (redis not connected)");
+    if (mis_store_put(g->store, j->ev.customer_number, &g->plan.state, on_stored, g) < 0) {
+        head_failed(g, "storing the state (redis not connected)");
+        return;
+    }
 }
 
 static void on_delivered(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
@@ -126,8 +131,10 @@ static void on_delivered(void *opaque, rd_kafka_resp_err_t err, int32_t partitio
     grouper_t *g = opaque;
     (void)partition;
     (void)offset;
-    if (err)
-        return head_failed(g, rd_kafka_err2str(err));
+    if (err) {
+        head_failed(g, rd_kafka_err2str(err));
+        return;
+    }
     store_state(g);
 }
 
@@ -140,8 +147,10 @@ static void produce_op(grouper_t *g)
         err = cmn_producer_send(g->producer, cmn_topic(CMN_TOPIC_MISSED_OPS), op->customer_number,
                                 strlen(op->customer_number), text, strlen(text), on_delivered, g);
     free(text);
-    if (err)
-        return head_failed(g, text ? rd_kafka_err2str(err) : "encoding the op");
+    if (err) {
+        head_failed(g, text ? rd_kafka_err2str(err) : "encoding the op");
+        return;
+    }
     LOG_CALL(CMN_LOG_INFO, g->head->ev.call_id, "%s %s (group %s, count %ld)",
              cmn_missed_op_name(op->op), op->op_id, op->group_id, op->count);
 }
@@ -150,19 +159,24 @@ static void on_state(void *ctx, int ok, const mis_state_t *st)
 {
     grouper_t *g = ctx;
     job_t *j = g->head;
-    if (!ok)
-        return head_failed(g, "reading the state");
+    if (!ok) {
+        head_failed(g, "reading the state");
+        return;
+    }
     if (st->partition == j->pos.partition && j->pos.offset <= st->offset) {
         cmn_metric_add(g->m_replayed, 1); /* applied before a restart or rebalance */
-        return head_done(g);
+        head_done(g);
+        return;
     }
     if (mis_decide(&g->policy, &j->ev, st, &g->plan) < 0)
         LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s: %s; skipped", j->ev.event_id,
                  g->plan.note);
     else if (g->plan.note)
         LOG_CALL(CMN_LOG_DEBUG, j->ev.call_id, "event %s: %s", j->ev.event_id, g->plan.note);
-    if (g->plan.has_op)
-        return produce_op(g);
+    if (g->plan.has_op) {
+        produce_op(g);
+        return;
+    }
     store_state(g);
 }
 
@@ -198,18 +212,21 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     if (!j) {
         LOG_ERROR("%s[%d]@%lld not taken (out of memory): delivered again", pos->topic,
                   pos->partition, (long long)pos->offset);
-        return cmn_consumer_retry(g->consumer, pos);
+        cmn_consumer_retry(g->consumer, pos);
+        return;
     }
     if (cmn_event_decode(m->payload, m->len, &j->ev, err, sizeof err, field, sizeof field) < 0) {
         LOG_ERROR("%s[%d]@%lld: not a canonical event (%s: %s); skipped", pos->topic,
                   pos->partition, (long long)pos->offset, field, err);
         cmn_metric_add(g->m_undecodable, 1);
         free(j);
-        return cmn_consumer_done(g->consumer, pos);
+        cmn_consumer_done(g->consumer, pos);
+        return;
     }
     if (!grouper_relevant(&j->ev)) {
         job_free(j);
-        return cmn_consumer_done(g->consumer, pos);
+        cmn_consumer_done(g->consumer, pos);
+        return;
     }
     j->pos = *pos;
     if (g->tail)

@@ -76,7 +76,8 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     if (!h) {
         LOG_ERROR("%s[%d]@%lld: out of memory; delivered again", pos->topic, pos->partition,
                   (long long)pos->offset);
-        return cmn_consumer_retry(p->consumer, pos);
+        cmn_consumer_retry(p->consumer, pos);
+        return;
     }
     h->p = p;
     h->pos = *pos;
@@ -97,8 +98,10 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     if (rc == 0)
         return;
     unhold(h);
-    if (strcmp(err, "out of memory") == 0)
-        return cmn_consumer_retry(p->consumer, pos);
+    if (strcmp(err, "out of memory") == 0) {
+        cmn_consumer_retry(p->consumer, pos);
+        return;
+    }
     LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset, err);
     cmn_metric_add(p->m_undecodable, 1);
     cmn_consumer_done(p->consumer, pos);

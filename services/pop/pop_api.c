@@ -125,12 +125,14 @@ static void on_call_owner(void *ctx, redisReply *r, const char *err)
     char e[160], field[64];
     if (err || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
-        return call_free(c);
+        call_free(c);
+        return;
     }
     const redisReply *owner = r->element[0], *num = r->element[1];
     if (owner->type != REDIS_REPLY_STRING || strcmp(owner->str, c->agent) != 0) {
         cmn_http_reply_error(c->req, 403, "this call is not yours", "call_id");
-        return call_free(c);
+        call_free(c);
+        return;
     }
     if (num->type == REDIS_REPLY_STRING)
         snprintf(c->number, sizeof c->number, "%s", num->str);
@@ -145,7 +147,8 @@ static void on_call_owner(void *ctx, redisReply *r, const char *err)
     char *text = cmn_agent_action_encode(&c->act, e, sizeof e, field, sizeof field);
     if (!text) {
         cmn_http_reply_error(c->req, 400, e, field);
-        return call_free(c);
+        call_free(c);
+        return;
     }
     const char *key = cmn_agent_action_key(&c->act);
     rd_kafka_resp_err_t kerr =
@@ -164,7 +167,8 @@ static void start_action(call_t *c)
     char rnd[POP_TOKEN_LEN + 1];
     if (pop_session_new_token(rnd, sizeof rnd) < 0) {
         cmn_http_reply_unavailable(c->req, 1, "no randomness");
-        return call_free(c);
+        call_free(c);
+        return;
     }
     snprintf(c->action_id, sizeof c->action_id, "act-%.32s", rnd);
     snprintf(key, sizeof key, "%spop:call:%s", pop_store_ns(c->a->store), c->call_id);
@@ -181,11 +185,13 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
     if (err) {
         LOG_WARN("session: redis: %s", err);
         cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
-        return call_free(c);
+        call_free(c);
+        return;
     }
     if (!*info->crm_id) {
         unauthorized(c->req);
-        return call_free(c);
+        call_free(c);
+        return;
     }
     switch (c->op) {
     case OP_LOGIN: {
@@ -215,7 +221,8 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
         break;
     case OP_ACTION:
         snprintf(c->agent, sizeof c->agent, "%s", info->crm_id);
-        return start_action(c);
+        start_action(c);
+        return;
     }
     call_free(c);
 }
@@ -226,7 +233,8 @@ static void with_session(pop_api_t *a, struct evhttp_request *req, op_t op, call
         return;
     if (request_token(req, c->token, sizeof c->token) < 0) {
         unauthorized(req);
-        return call_free(c);
+        call_free(c);
+        return;
     }
     long refresh = op == OP_HEARTBEAT ? a->cfg->session_ttl_s : 0;
     int rc = op == OP_LOGOUT ? pop_session_logout(a->store, c->token, on_session, c)
@@ -265,15 +273,18 @@ static void on_login(struct evhttp_request *req, const char *path, void *arg)
     if (!*a->cfg->provisioning_secret || m == CMN_AUTH_NONE) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"callbus pop provisioning\"");
-        return cmn_http_reply_error(req, 401, "provisioning secret required", NULL);
+        cmn_http_reply_error(req, 401, "provisioning secret required", NULL);
+        return;
     }
     /* Counted so the operator sees when the last client moved to the new
      * secret and the previous setting can go. */
     if (m == CMN_AUTH_PREVIOUS)
         cmn_metric_add(a->previous_secret_used, 1);
     json_t *o = body_object(req);
-    if (!o)
-        return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+    if (!o) {
+        cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+        return;
+    }
     pop_login_t who = {str(o, "agent_crm_id"), str(o, "provider_agent_id"), str(o, "extension")};
     const char *bad =
         !cmn_id_text_ok(who.crm_id, CMN_CRM_ID_MAX)                            ? "agent_crm_id"
@@ -318,8 +329,10 @@ static void on_stream(struct evhttp_request *req, const char *path, void *arg)
 {
     pop_api_t *a = arg;
     const char *last = cmn_http_header(req, "Last-Event-ID");
-    if (last && (strlen(last) >= 48 || strspn(last, "0123456789-") != strlen(last)))
-        return cmn_http_reply_error(req, 400, "Last-Event-ID is not a pop id", "Last-Event-ID");
+    if (last && (strlen(last) >= 48 || strspn(last, "0123456789-") != strlen(last))) {
+        cmn_http_reply_error(req, 400, "Last-Event-ID is not a pop id", "Last-Event-ID");
+        return;
+    }
     call_t *c = call_new(a, req, OP_STREAM);
     if (!c)
         return;
@@ -334,8 +347,10 @@ static void on_action(struct evhttp_request *req, const char *path, void *arg)
     if (!cmn_http_require_json(req))
         return;
     json_t *o = body_object(req);
-    if (!o)
-        return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+    if (!o) {
+        cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+        return;
+    }
     const char *action = str(o, "action"), *call_id = str(o, "call_id");
     const char *target = str(o, "contact_id") ? str(o, "contact_id") : str(o, "ticket_id");
     const char *bad = !action || strlen(action) >= 32             ? "action"
@@ -359,8 +374,10 @@ static void on_action(struct evhttp_request *req, const char *path, void *arg)
 static void on_asset(struct evhttp_request *req, const char *path, void *arg)
 {
     const pop_asset_t *as = pop_asset_find(strcmp(path, "/agent") == 0 ? "/agent/" : path);
-    if (!as)
-        return cmn_http_reply_error(req, 404, "no such file", NULL);
+    if (!as) {
+        cmn_http_reply_error(req, 404, "no such file", NULL);
+        return;
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evbuffer *out = evbuffer_new();
     evhttp_add_header(h, "Content-Type", as->type);

@@ -108,8 +108,10 @@ static void retry_later(job_t *j, const char *why)
 static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
 {
     job_t *j = opaque;
-    if (err)
-        return retry_later(j, rd_kafka_err2str(err));
+    if (err) {
+        retry_later(j, rd_kafka_err2str(err));
+        return;
+    }
     finish(j);
 }
 
@@ -125,8 +127,10 @@ static void publish(job_t *j)
 static void on_delivered(void *ctx, const char *stream_id, int fresh, const char *err)
 {
     job_t *j = ctx;
-    if (err)
-        return retry_later(j, err);
+    if (err) {
+        retry_later(j, err);
+        return;
+    }
     j->delivered = 1;
     if (fresh) {
         cmn_metric_add(j->f->m_pops, 1);
@@ -147,8 +151,10 @@ static const char *s_or(const char *s)
 static void on_call_state(void *ctx, const redisReply *agent, const redisReply *fl, const char *err)
 {
     job_t *j = ctx;
-    if (err)
-        return retry_later(j, err);
+    if (err) {
+        retry_later(j, err);
+        return;
+    }
     pop_call_view_t v = {
         .call_id = j->call_id,
         .number = pop_store_field(fl, "number"),
@@ -170,8 +176,10 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
     };
     const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
     pop_decision_t d = pop_rules_decide(j->input, who, &v);
-    if (d.kind == POP_NONE)
-        return finish(j);
+    if (d.kind == POP_NONE) {
+        finish(j);
+        return;
+    }
     char id[512];
     pop_rules_pop_id(&d, &v, id, sizeof id);
     json_t *m = pop_rules_message(&d, &v, j->f->new_case_url, cmn_time_now_ms());
@@ -182,8 +190,10 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
     j->pop_id = strdup(id);
     j->pop_agent = strdup(d.agent);
     json_decref(m);
-    if (!j->pop_text || !j->pop_id || !j->pop_agent)
-        return retry_later(j, "out of memory");
+    if (!j->pop_text || !j->pop_id || !j->pop_agent) {
+        retry_later(j, "out of memory");
+        return;
+    }
     if (pop_store_deliver(j->f->store, j->pop_agent, j->pop_id, j->pop_text, on_delivered, j) < 0)
         retry_later(j, "redis unavailable");
 }
@@ -282,8 +292,10 @@ static int look_up(job_t *j, const char *number)
 
 static void step(job_t *j)
 {
-    if (j->delivered)
-        return publish(j);
+    if (j->delivered) {
+        publish(j);
+        return;
+    }
     if (pop_store_call_update(j->f->store, j->call_id, j->agent_crm, j->agent_provider, j->mode,
                               j->leg, (const char *const *)j->fields, j->n_fields, on_call_state,
                               j) < 0)

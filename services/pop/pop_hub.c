@@ -149,18 +149,22 @@ static void check_later(client_t *c, long ttl_s)
 static void on_session_ttl(void *ctx, redisReply *r, const char *err)
 {
     client_t *c = ctx;
-    if (!c->stream)
-        return client_unref(c);
+    if (!c->stream) {
+        client_unref(c);
+        return;
+    }
     if (err || !r || r->type != REDIS_REPLY_INTEGER) {
         /* Redis unreachable: the stream stays; the next check decides. */
         check_later(c, 0);
-        return client_unref(c);
+        client_unref(c);
+        return;
     }
     if (r->integer == -2) {
         LOG_INFO("pop stream of agent %s: its session expired or was revoked; ending it", c->agent);
         cmn_metric_add(c->hub->m_session_gone, 1);
         client_end(c);
-        return client_unref(c);
+        client_unref(c);
+        return;
     }
     check_later(c, (long)r->integer);
     client_unref(c);
@@ -182,14 +186,17 @@ static void on_caught_up(void *ctx, redisReply *r, const char *err)
     client_t *c = ctx;
     size_t n = 0;
     c->catching = 0;
-    if (!c->stream)
-        return client_unref(c);
+    if (!c->stream) {
+        client_unref(c);
+        return;
+    }
     if (err || !r || r->type != REDIS_REPLY_ARRAY) {
         LOG_WARN("pop stream of agent %s: catch-up failed (%s); ending it so the page "
                  "reconnects",
                  c->agent, err ? err : (r && r->type == REDIS_REPLY_ERROR ? r->str : "?"));
         client_end(c);
-        return client_unref(c);
+        client_unref(c);
+        return;
     }
     for (n = 0; n < r->elements; n++) {
         const redisReply *e = r->element[n];
@@ -199,8 +206,10 @@ static void on_caught_up(void *ctx, redisReply *r, const char *err)
         if (pop_hub_id_cmp(e->element[0]->str, c->last) <= 0 || !*pop)
             continue;
         cmn_metric_add(c->hub->m_replayed, 1);
-        if (client_write(c, e->element[0]->str, pop) < 0)
-            return client_unref(c);
+        if (client_write(c, e->element[0]->str, pop) < 0) {
+            client_unref(c);
+            return;
+        }
     }
     int again = c->recatch || (long)r->elements >= c->hub->o.history;
     c->recatch = 0;
@@ -267,17 +276,22 @@ static void make_room(pop_hub_t *h, const char *agent, const char *session)
 void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
                     const char *session, const char *after, long ttl_s)
 {
-    if (h->closing)
-        return cmn_http_reply_unavailable(req, 1, "shutting down");
+    if (h->closing) {
+        cmn_http_reply_unavailable(req, 1, "shutting down");
+        return;
+    }
     make_room(h, agent, session);
-    if ((long)h->n >= h->o.max_streams)
-        return cmn_http_reply_unavailable(req, 5, "too many open pop streams on this replica");
+    if ((long)h->n >= h->o.max_streams) {
+        cmn_http_reply_unavailable(req, 5, "too many open pop streams on this replica");
+        return;
+    }
     client_t *c = calloc(1, sizeof *c);
     if (!c || !(c->agent = strdup(agent)) || !(c->check = evtimer_new(h->base, on_check, c))) {
         if (c)
             free(c->agent);
         free(c);
-        return cmn_http_reply_unavailable(req, 1, "out of memory");
+        cmn_http_reply_unavailable(req, 1, "out of memory");
+        return;
     }
     c->hub = h;
     c->refs = 1;
@@ -350,7 +364,8 @@ static void on_bus(void *ctx, redisReply *r, const char *err)
     if (err || (r && r->type == REDIS_REPLY_ERROR)) {
         if (!h->closing)
             LOG_WARN("pop bus: %s; reading again shortly", err ? err : r->str);
-        return bus_later(h);
+        bus_later(h);
+        return;
     }
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2) {
         const redisReply *entries = r->element[0]->element[1];
@@ -370,8 +385,10 @@ static void on_bus(void *ctx, redisReply *r, const char *err)
 static void on_bus_start(void *ctx, redisReply *r, const char *err)
 {
     pop_hub_t *h = ctx;
-    if (err || !r || r->type != REDIS_REPLY_ARRAY)
-        return bus_later(h);
+    if (err || !r || r->type != REDIS_REPLY_ARRAY) {
+        bus_later(h);
+        return;
+    }
     snprintf(h->bus_last, sizeof h->bus_last, "%s",
              r->elements ? r->element[0]->element[0]->str : "0-0");
     h->bus_started = 1;

@@ -169,7 +169,8 @@ static void dead_letter(void *ctx, void *done_ctx, const cmn_event_t *ev,
     dlq_wait_t *w = text ? malloc(sizeof *w) : NULL;
     if (!w) {
         free(text);
-        return stored(job, "out of memory");
+        stored(job, "out of memory");
+        return;
     }
     w->stored = stored;
     w->job = job;
@@ -220,13 +221,16 @@ static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t 
 {
     char err[256];
     held_t *h = hold(t, pos, m, 1);
-    if (!h)
-        return not_taken(t, pos, "out of memory");
+    if (!h) {
+        not_taken(t, pos, "out of memory");
+        return;
+    }
     int rc = tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h,
                                 err, sizeof err);
     if (rc == TKT_ACTIONS_NOT_NOW) {
         unhold(h);
-        return not_taken(t, pos, err);
+        not_taken(t, pos, err);
+        return;
     }
     if (rc < 0) {
         LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
@@ -243,10 +247,14 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     ticket_t *t = ctx;
     cmn_event_t ev;
     char err[256], field[64];
-    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_AGENT_ACTIONS)) == 0)
-        return on_action(t, TKT_ACTIONS_AGENT, pos, m);
-    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_MISSED_OPS)) == 0)
-        return on_action(t, TKT_ACTIONS_MISSED, pos, m);
+    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_AGENT_ACTIONS)) == 0) {
+        on_action(t, TKT_ACTIONS_AGENT, pos, m);
+        return;
+    }
+    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_MISSED_OPS)) == 0) {
+        on_action(t, TKT_ACTIONS_MISSED, pos, m);
+        return;
+    }
     if (cmn_event_decode(m->payload, m->len, &ev, err, sizeof err, field, sizeof field) < 0) {
         LOG_ERROR("%s[%d]@%lld: not a canonical event (%s: %s); skipped", pos->topic,
                   pos->partition, (long long)pos->offset, field, err);
@@ -258,7 +266,8 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     if (!h || tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h) < 0) {
         cmn_event_clear(&ev);
         unhold(h);
-        return not_taken(t, pos, "out of memory");
+        not_taken(t, pos, "out of memory");
+        return;
     }
     follow_saturation(t);
 }
@@ -379,7 +388,10 @@ static void on_fields(void *ctx, const tkt_crm_result_t *res)
         LOG_WARN("ticket fields not listed (%s): mapped fields are sent unchecked", res->error);
         return;
     }
-    tkt_fields_find_missing(&t->policy.fields, res->field_ids, res->n_field_ids, m);
+    /* ISO C before C2X does not add const to an array's elements implicitly:
+     * the cast only adds it (the look-up reads the ids). */
+    tkt_fields_find_missing(&t->policy.fields, (const char(*)[TKT_ID_MAX])res->field_ids,
+                            res->n_field_ids, m);
     if (m->n)
         LOG_WARN("CALLBUS_TICKET_FIELDS names fields the CRM does not have: %s", m->names);
 }

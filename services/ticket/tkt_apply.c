@@ -167,8 +167,10 @@ static void display_in_crm(const job_t *j)
 static void on_published(void *opaque, rd_kafka_resp_err_t err, int32_t partition, int64_t offset)
 {
     job_t *j = opaque;
-    if (err)
-        return tkt_job_retry_later(j, rd_kafka_err2str(err));
+    if (err) {
+        tkt_job_retry_later(j, rd_kafka_err2str(err));
+        return;
+    }
     display_in_crm(j);
     tkt_job_mark_done(j);
 }
@@ -178,8 +180,10 @@ static void publish(job_t *j);
 static void on_rebound_stored(void *ctx, const char *err)
 {
     job_t *j = ctx;
-    if (err)
-        return tkt_job_retry_later(j, err);
+    if (err) {
+        tkt_job_retry_later(j, err);
+        return;
+    }
     j->rebound = 0;
     publish(j);
 }
@@ -197,14 +201,18 @@ static void publish_then_done(job_t *j)
 
 static void publish(job_t *j)
 {
-    if (!j->p->d.producer || !announces_ticket(j))
-        return tkt_job_mark_done(j);
+    if (!j->p->d.producer || !announces_ticket(j)) {
+        tkt_job_mark_done(j);
+        return;
+    }
     json_t *o = ticket_event(j);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     const char *key = tkt_job_key(j);
     json_decref(o);
-    if (!text)
-        return tkt_job_retry_later(j, "out of memory");
+    if (!text) {
+        tkt_job_retry_later(j, "out of memory");
+        return;
+    }
     rd_kafka_resp_err_t err =
         cmn_producer_send(j->p->d.producer, cmn_topic(CMN_TOPIC_TICKET_EVENTS), key, strlen(key),
                           text, strlen(text), on_published, j);
@@ -227,7 +235,8 @@ static void op_settled(job_t *j, int ok, const char *why)
     if (j->failed) {
         j->failed = 0;
         j->replay = 1; /* from now on, comments are checked before they are re-sent */
-        return tkt_job_retry_later(j, "an operation did not complete");
+        tkt_job_retry_later(j, "an operation did not complete");
+        return;
     }
     publish_then_done(j);
 }
@@ -287,8 +296,10 @@ static void on_instead_made(void *ctx, const tkt_crm_result_t *res, const char *
 {
     instead_t *w = ctx;
     job_t *j = w->j;
-    if (!id)
-        return instead_done(w, 0, res->error[0] ? res->error : "replacement ticket not made");
+    if (!id) {
+        instead_done(w, 0, res->error[0] ? res->error : "replacement ticket not made");
+        return;
+    }
     rebind(j, w->write.ticket_id, id);
     if (existed) {
         snprintf(w->write.ticket_id, sizeof w->write.ticket_id, "%s", id);
@@ -317,8 +328,10 @@ static void merge_fields(tkt_op_t *into, const tkt_op_t *from)
 static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
 {
     instead_t *w = calloc(1, sizeof *w);
-    if (!w)
-        return op_settled(j, 0, "out of memory");
+    if (!w) {
+        op_settled(j, 0, "out of memory");
+        return;
+    }
     w->j = j;
     w->write = *op;
     tkt_op_t *c = &w->create;
@@ -331,7 +344,8 @@ static void write_to_new_ticket(job_t *j, const tkt_op_t *op)
     if (tkt_replacement_ticket(j->p->d.policy, &view, &j->call, &j->cust, op->ticket_id, status,
                                c) < 0) {
         free(w);
-        return op_settled(j, 0, "replacement ticket not made");
+        op_settled(j, 0, "replacement ticket not made");
+        return;
     }
     if (op->set_assignee) /* the write's assignee wins over the call's agent */
         snprintf(c->assignee_id, sizeof c->assignee_id, "%s", op->assignee_id);
@@ -373,8 +387,10 @@ static void on_closed_ticket_seen(void *ctx, const tkt_crm_result_t *res)
 static void redirect_closed(job_t *j, const tkt_op_t *op)
 {
     redirect_t *r = malloc(sizeof *r);
-    if (!r)
-        return op_settled(j, 0, "out of memory");
+    if (!r) {
+        op_settled(j, 0, "out of memory");
+        return;
+    }
     r->j = j;
     r->op = *op;
     j->p->d.crm->ops->show_ticket(j->p->d.crm, op->ticket_id, TKT_PRIO_ENRICH,
@@ -385,10 +401,14 @@ static void on_batched(void *owner, const tkt_op_t *op, tkt_batch_outcome_t outc
                        const char *error)
 {
     job_t *j = owner;
-    if (outcome == TKT_BATCH_CLOSED)
-        return redirect_closed(j, op);
-    if (outcome == TKT_BATCH_REJECTED)
-        return op_refused(j, op, error);
+    if (outcome == TKT_BATCH_CLOSED) {
+        redirect_closed(j, op);
+        return;
+    }
+    if (outcome == TKT_BATCH_REJECTED) {
+        op_refused(j, op, error);
+        return;
+    }
     op_settled(j, outcome == TKT_BATCH_OK, error);
 }
 
@@ -426,8 +446,10 @@ static void send_now(job_t *j, const tkt_op_t *op)
 {
     tkt_crm_t *crm = j->p->d.crm;
     sent_t *s = malloc(sizeof *s);
-    if (!s)
-        return op_settled(j, 0, "out of memory");
+    if (!s) {
+        op_settled(j, 0, "out of memory");
+        return;
+    }
     s->j = j;
     s->op = *op;
     if (crm->ops->ticket_statuses) {
@@ -479,11 +501,15 @@ static void apply_one(job_t *j, const tkt_op_t *op)
 {
     char marker[TKT_MARKER_MAX];
     marker_of(op, marker, sizeof marker);
-    if (!j->replay || !op->body[0] || !marker[0])
-        return dispatch_op(j, op);
+    if (!j->replay || !op->body[0] || !marker[0]) {
+        dispatch_op(j, op);
+        return;
+    }
     check_t *c = malloc(sizeof *c);
-    if (!c)
-        return op_settled(j, 0, "out of memory");
+    if (!c) {
+        op_settled(j, 0, "out of memory");
+        return;
+    }
     c->j = j;
     c->op = *op;
     j->p->d.crm->ops->has_marker(j->p->d.crm, op->ticket_id, marker, on_marker_checked, c);
@@ -495,8 +521,10 @@ void tkt_job_apply(job_t *j)
     for (size_t i = 0; i < j->n_ops; i++)
         if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
             n++;
-    if (n == 0)
-        return publish_then_done(j);
+    if (n == 0) {
+        publish_then_done(j);
+        return;
+    }
     j->outstanding = (int)n + 1; /* +1: held until every op is dispatched */
     for (size_t i = 0; i < j->n_ops; i++)
         if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
@@ -513,9 +541,10 @@ void tkt_job_apply(job_t *j)
 static void on_listed_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
-    if (!res->ok)
-        return tkt_job_retry_later(j,
-                                   res->error[0] ? res->error : "the CRM's jobs are still running");
+    if (!res->ok) {
+        tkt_job_retry_later(j, res->error[0] ? res->error : "the CRM's jobs are still running");
+        return;
+    }
     tkt_job_apply(j);
 }
 
@@ -527,9 +556,10 @@ static void await_listed_jobs(job_t *j)
 static void on_stored_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
-    if (!res->ok)
-        return tkt_job_retry_later(j, res->error[0] ? res->error
-                                                    : "the plan's jobs are still running");
+    if (!res->ok) {
+        tkt_job_retry_later(j, res->error[0] ? res->error : "the plan's jobs are still running");
+        return;
+    }
     await_listed_jobs(j);
 }
 
@@ -541,8 +571,10 @@ void tkt_job_apply_after_jobs(job_t *j)
     int batched = 0;
     for (size_t i = 0; i < j->n_ops; i++)
         batched |= j->ops[i].body[0] && tkt_batch_accepts(j->p->d.batch, &j->ops[i]);
-    if (!batched || !crm->ops->await_jobs)
-        return tkt_job_apply(j);
+    if (!batched || !crm->ops->await_jobs) {
+        tkt_job_apply(j);
+        return;
+    }
     /* "id,id,": complete ids only (the stored text may have been cut) */
     for (char *p = j->job_ids, *comma; n < TKT_CRM_MAX_LIST && (comma = strchr(p, ','));
          p = comma + 1) {
@@ -550,8 +582,10 @@ void tkt_job_apply_after_jobs(job_t *j)
         if (*p)
             ids[n++] = p;
     }
-    if (n == 0)
-        return await_listed_jobs(j);
+    if (n == 0) {
+        await_listed_jobs(j);
+        return;
+    }
     crm->ops->await_jobs(crm, ids, n, on_stored_jobs_awaited, j);
 }
 

@@ -315,8 +315,10 @@ static void on_statuses(void *ctx, const tkt_crm_result_t *res)
 static void send_flight(tkt_batch_t *b, flight_t *f)
 {
     const char *ids[TKT_CRM_MAX_BULK];
-    if (!b->crm->ops->ticket_statuses)
-        return send_bulk(b, f);
+    if (!b->crm->ops->ticket_statuses) {
+        send_bulk(b, f);
+        return;
+    }
     for (size_t i = 0; i < f->n; i++)
         ids[i] = f->ops[i].ticket_id;
     b->crm->ops->ticket_statuses(b->crm, ids, f->n, on_statuses, f);

@@ -62,14 +62,18 @@ static void on_found(void *ctx, const tkt_crm_result_t *res)
 {
     create_t *c = ctx;
     const char *id = NULL;
-    if (!res->ok)
-        return finish(c, res, NULL, 0);
+    if (!res->ok) {
+        finish(c, res, NULL, 0);
+        return;
+    }
     if (is_contact(c) && res->n_contacts)
         id = res->contacts[0].id;
     else if (!is_contact(c) && res->n_tickets)
         id = res->tickets[0].id;
-    if (id && *id) /* an earlier attempt created it: not twice */
-        return finish(c, res, id, 1);
+    if (id && *id) { /* an earlier attempt created it: not twice */
+        finish(c, res, id, 1);
+        return;
+    }
     create(c);
 }
 
@@ -85,8 +89,10 @@ static void find(create_t *c)
 static void on_jobs_awaited(void *ctx, const tkt_crm_result_t *res)
 {
     create_t *c = ctx;
-    if (!res->ok) /* still running, or unreadable: not created blind */
-        return finish(c, res, NULL, 0);
+    if (!res->ok) { /* still running, or unreadable: not created blind */
+        finish(c, res, NULL, 0);
+        return;
+    }
     find(c);
 }
 
@@ -98,14 +104,19 @@ static void on_intent(void *ctx, int fresh, const char *err)
         static tkt_crm_result_t failed; /* loop thread only; read-only for the callee */
         memset(&failed, 0, sizeof failed);
         snprintf(failed.error, sizeof failed.error, "%s", err);
-        return finish(c, &failed, NULL, 0);
+        finish(c, &failed, NULL, 0);
+        return;
     }
-    if (fresh)
-        return create(c);
+    if (fresh) {
+        create(c);
+        return;
+    }
     /* An earlier bulk attempt's job may still be queued: its record is not
      * there to be found yet. The jobs listed as queued or working now. */
-    if ((c->bulk || c->maybe_bulked) && crm->ops->await_jobs)
-        return crm->ops->await_jobs(crm, NULL, 0, on_jobs_awaited, c);
+    if ((c->bulk || c->maybe_bulked) && crm->ops->await_jobs) {
+        crm->ops->await_jobs(crm, NULL, 0, on_jobs_awaited, c);
+        return;
+    }
     find(c);
 }
 

@@ -173,7 +173,8 @@ static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
     json_t *ticket = json_null();
     if (!crm_ok(r->ivr, res)) {
         reply(r, 200, json_pack("{s:s, s:s}", "status", "unknown", "reason", "CRM unavailable"));
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     for (size_t i = 0; i < res->n_tickets; i++) { /* newest first: the first unresolved */
         const tkt_crm_ticket_t *t = &res->tickets[i];
@@ -204,19 +205,23 @@ static void on_lookup_contacts(void *ctx, const tkt_crm_result_t *res)
     r->crm_busy = 0;
     if (!crm_ok(r->ivr, res)) {
         reply(r, 200, json_pack("{s:s, s:s}", "status", "unknown", "reason", "CRM unavailable"));
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     const tkt_crm_contact_t *c = newest_contact(res);
     if (!c) {
         answer_lookup(r, json_pack("{s:s, s:b}", "status", "none", "found", 0));
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
     snprintf(r->contact_name, sizeof r->contact_name, "%s", c->name);
     snprintf(r->contact_email, sizeof r->contact_email, "%s", c->email);
     snprintf(r->contact_company, sizeof r->contact_company, "%s", c->company);
-    if (r->replied)
-        return maybe_free(r);
+    if (r->replied) {
+        maybe_free(r);
+        return;
+    }
     r->crm_busy = 1;
     r->ivr->d.crm->ops->contact_tickets(r->ivr->d.crm, c->id, TKT_PRIO_INTERACTIVE,
                                         on_contact_tickets, r);
@@ -227,7 +232,8 @@ static void lookup_in_crm(ivr_req_t *r)
     char phone[32];
     if (lookup_phone(r->ivr, r->number, phone, sizeof phone) < 0) {
         reply_error(r, 400, "number is not a phone number", "number");
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     r->crm_busy = 1;
     r->ivr->d.crm->ops->find_contacts(r->ivr->d.crm, phone, TKT_PRIO_INTERACTIVE,
@@ -244,10 +250,13 @@ static void on_cached(void *ctx, redisReply *reply_, const char *err)
     if (cached) {
         cmn_metric_add(r->ivr->m_cache_hits, 1);
         reply(r, 200, cached);
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
-    if (r->replied)
-        return maybe_free(r);
+    if (r->replied) {
+        maybe_free(r);
+        return;
+    }
     lookup_in_crm(r);
 }
 
@@ -271,20 +280,28 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
 {
     tkt_ivr_t *ivr = arg;
     char raw[64];
-    if (!authorised(ivr, req))
-        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
-    if (query_number(req, raw, sizeof raw) < 0)
-        return cmn_http_reply_error(req, 400, "number is required", "number");
+    if (!authorised(ivr, req)) {
+        cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+        return;
+    }
+    if (query_number(req, raw, sizeof raw) < 0) {
+        cmn_http_reply_error(req, 400, "number is required", "number");
+        return;
+    }
     ivr_req_t *r = req_new(ivr, req);
-    if (!r)
-        return cmn_http_reply_unavailable(req, 1, "out of memory");
+    if (!r) {
+        cmn_http_reply_unavailable(req, 1, "out of memory");
+        return;
+    }
     if (cmn_phone_e164(raw, ivr->d.country, r->number, sizeof r->number) != CMN_PHONE_OK) {
         reply_error(r, 400, "number is not a phone number", "number");
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     if (breaker_open(ivr)) {
         reply(r, 200, json_pack("{s:s, s:s}", "status", "unknown", "reason", "CRM unavailable"));
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     r->crm_busy = 1;
     if (cmn_redis_command(ivr->d.redis, on_cached, r, "GET %sivr:%s", tkt_store_ns(ivr->d.store),
@@ -308,8 +325,10 @@ static void on_bound(void *ctx, const char *err)
 {
     ivr_req_t *r = ctx;
     char url[512], event_id[TKT_CALL_ID_MAX + 8];
-    if (err == tkt_store_conflict && ++r->bind_tries < BIND_TRIES_MAX)
-        return bind_call(r);
+    if (err == tkt_store_conflict && ++r->bind_tries < BIND_TRIES_MAX) {
+        bind_call(r);
+        return;
+    }
     r->crm_busy = 0;
     snprintf(event_id, sizeof event_id, "ivr-%s", r->call_id);
     /* the commit wrote an (empty) plan for its pseudo-event: drop it now */
@@ -332,8 +351,10 @@ static void on_state_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
     tkt_call_t call = l ? l->call : (tkt_call_t){0};
     tkt_customer_t cust = l ? l->customer : (tkt_customer_t){0};
     char event_id[TKT_CALL_ID_MAX + 8];
-    if (err)
-        return on_bound(r, err);
+    if (err) {
+        on_bound(r, err);
+        return;
+    }
     r->revs = l->revs;
     snprintf(call.call_id, sizeof call.call_id, "%s", r->call_id);
     snprintf(call.customer, sizeof call.customer, "%s", r->number);
@@ -375,7 +396,8 @@ static void on_ivr_ticket(void *ctx, const tkt_crm_result_t *res, const char *id
             crm_ok(r->ivr, res);
         r->crm_busy = 0;
         reply_error(r, 503, res->error[0] ? res->error : "ticket not created", NULL);
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     crm_ok(r->ivr, res);
     if (strcmp(res->ticket.id, id) == 0)
@@ -422,7 +444,8 @@ static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
     if (!crm_ok(r->ivr, res) || !c) {
         r->crm_busy = 0;
         reply_error(r, 503, res->error[0] ? res->error : "contact not resolved", NULL);
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     snprintf(r->contact_id, sizeof r->contact_id, "%s", c->id);
     tkt_op_t op;
@@ -430,16 +453,18 @@ static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
     if (tkt_create_once(r->ivr->d.crm, r->ivr->d.store, &op, on_ivr_ticket, r) < 0) {
         r->crm_busy = 0;
         reply_error(r, 503, "redis unavailable", NULL);
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
 }
 
 static void on_ivr_contacts(void *ctx, const tkt_crm_result_t *res)
 {
     ivr_req_t *r = ctx;
-    if (res->ok && res->n_contacts == 0) /* R-C2: an IVR call from a new number */
-        return r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", NULL,
-                                                  on_ivr_contact, r);
+    if (res->ok && res->n_contacts == 0) { /* R-C2: an IVR call from a new number */
+        r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", NULL, on_ivr_contact, r);
+        return;
+    }
     on_ivr_contact(r, res);
 }
 
@@ -457,16 +482,21 @@ static void on_create(struct evhttp_request *req, const char *path, void *arg)
     tkt_ivr_t *ivr = arg;
     size_t len;
     char raw[64], phone[32];
-    if (!authorised(ivr, req))
-        return cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
-    if (!cmn_http_content_type_is(req, "application/json"))
-        return cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+    if (!authorised(ivr, req)) {
+        cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+        return;
+    }
+    if (!cmn_http_content_type_is(req, "application/json")) {
+        cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+        return;
+    }
     const char *text = cmn_http_body(req, &len);
     json_t *body = json_loadb(text, len, 0, NULL);
     ivr_req_t *r = body ? req_new(ivr, req) : NULL;
     if (!r) {
         json_decref(body);
-        return cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+        cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
+        return;
     }
     const char *bad = take_string(body, "call_id", r->call_id, sizeof r->call_id) < 0 ||
                               !cmn_id_text_ok(r->call_id, CMN_ID_TEXT_MAX)
@@ -480,11 +510,13 @@ static void on_create(struct evhttp_request *req, const char *path, void *arg)
         bad = "number";
     if (bad) {
         reply_error(r, 400, "missing or invalid member", bad);
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     if (breaker_open(ivr) || lookup_phone(ivr, r->number, phone, sizeof phone) < 0) {
         reply_error(r, 503, "CRM unavailable", NULL);
-        return maybe_free(r);
+        maybe_free(r);
+        return;
     }
     r->crm_busy = 1;
     ivr->d.crm->ops->find_contacts(ivr->d.crm, phone, TKT_PRIO_INTERACTIVE, on_ivr_contacts, r);

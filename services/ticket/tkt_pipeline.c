@@ -116,8 +116,10 @@ static void send_dead_letter(job_t *j);
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     job_t *j = arg;
-    if (j->dead) /* its dead letter was not stored: again, not the event */
-        return send_dead_letter(j);
+    if (j->dead) { /* its dead letter was not stored: again, not the event */
+        send_dead_letter(j);
+        return;
+    }
     start(j);
 }
 
@@ -154,8 +156,10 @@ void tkt_job_retry_later(job_t *j, const char *why)
         j->first_failure_wall_ms = cmn_time_now_ms();
     }
     snprintf(j->last_failure, sizeof j->last_failure, "%s", why ? why : "?");
-    if (tkt_failure_outlived(j->first_failure_ms, now, limit))
-        return tkt_job_dead_letter(j, TKT_DECISION_RETRY_LIMIT, why);
+    if (tkt_failure_outlived(j->first_failure_ms, now, limit)) {
+        tkt_job_dead_letter(j, TKT_DECISION_RETRY_LIMIT, why);
+        return;
+    }
     schedule_retry(j, why);
 }
 
@@ -164,8 +168,10 @@ void tkt_job_failed(job_t *j, const tkt_crm_result_t *res, const char *why)
     const char *reason = why && *why ? why : res->error[0] ? res->error : "CRM request failed";
     j->crm_status = res->http_status;
     snprintf(j->crm_error, sizeof j->crm_error, "%s", res->error);
-    if (tkt_failure_of(res) == TKT_FAIL_PERMANENT)
-        return tkt_job_dead_letter(j, TKT_DECISION_PERMANENT, reason);
+    if (tkt_failure_of(res) == TKT_FAIL_PERMANENT) {
+        tkt_job_dead_letter(j, TKT_DECISION_PERMANENT, reason);
+        return;
+    }
     tkt_job_retry_later(j, reason);
 }
 
@@ -174,8 +180,10 @@ void tkt_job_failed(job_t *j, const tkt_crm_result_t *res, const char *why)
 static void on_dead_letter_stored(void *arg, const char *err)
 {
     job_t *j = arg;
-    if (err) /* not durable: the offset stays; the letter is sent again */
-        return schedule_retry(j, err);
+    if (err) { /* not durable: the offset stays; the letter is sent again */
+        schedule_retry(j, err);
+        return;
+    }
     cmn_metric_add(strcmp(j->dead, TKT_DECISION_PERMANENT) == 0 ? j->p->m_dead_permanent
                                                                 : j->p->m_dead_retry_limit,
                    1);
@@ -205,16 +213,20 @@ void tkt_job_dead_letter(job_t *j, const char *decision, const char *why)
     LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s dead-lettered (%s): %s", j->ev.event_id,
              decision, j->last_failure);
     j->dead = decision;
-    if (!j->p->d.dead_letter) /* nowhere to keep it: logged above, counted, moved on */
-        return on_dead_letter_stored(j, NULL);
+    if (!j->p->d.dead_letter) { /* nowhere to keep it: logged above, counted, moved on */
+        on_dead_letter_stored(j, NULL);
+        return;
+    }
     send_dead_letter(j);
 }
 
 static void on_marked_done(void *ctx, const char *err)
 {
     job_t *j = ctx;
-    if (err)
-        return tkt_job_retry_later(j, err);
+    if (err) {
+        tkt_job_retry_later(j, err);
+        return;
+    }
     finish(j, !j->rejected);
 }
 
@@ -241,10 +253,13 @@ static void on_committed(void *ctx, const char *err)
         if (!j->ev.customer_number)
             snprintf(j->cust_key, sizeof j->cust_key, "%s", j->cust.number);
         LOG_CALL(CMN_LOG_INFO, j->ev.call_id, "event %s: %s; deciding again", j->ev.event_id, err);
-        return start(j);
+        start(j);
+        return;
     }
-    if (err)
-        return tkt_job_retry_later(j, err);
+    if (err) {
+        tkt_job_retry_later(j, err);
+        return;
+    }
     j->conflicts = 0;
     lane_release(j); /* the next event of this customer may decide now */
     applying_add(j);
@@ -324,8 +339,10 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
 {
     job_t *j = ctx;
     undefer(j);
-    if (!id)
-        return tkt_job_failed(j, res, res->error[0] ? res->error : "contact not created");
+    if (!id) {
+        tkt_job_failed(j, res, res->error[0] ? res->error : "contact not created");
+        return;
+    }
     if (existed) /* an attempt before a crash created it */
         cmn_metric_add(j->p->m_replayed, 1);
     created(j, TKT_REF_NEW_CONTACT, id);
@@ -339,10 +356,13 @@ static void on_ticket_created(void *ctx, const tkt_crm_result_t *res, const char
         /* Most often a cached contact the CRM no longer has (deleted or
          * merged): resolve the caller again, once. */
         j->recheck_contact = 1;
-        return tkt_job_retry_later(j, res->error);
+        tkt_job_retry_later(j, res->error);
+        return;
     }
-    if (!id) /* refused for good: dead-lettered, not retried for ever */
-        return tkt_job_failed(j, res, res->error[0] ? res->error : "ticket not created");
+    if (!id) { /* refused for good: dead-lettered, not retried for ever */
+        tkt_job_failed(j, res, res->error[0] ? res->error : "ticket not created");
+        return;
+    }
     if (existed) /* an earlier attempt created it: not twice */
         cmn_metric_add(j->p->m_replayed, 1);
     else
@@ -477,8 +497,10 @@ static void count_figures(job_t *j)
 static void on_contacts(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
-    if (!res->ok) /* a look-up form the adapter refuses is permanent */
-        return tkt_job_failed(j, res, res->error);
+    if (!res->ok) { /* a look-up form the adapter refuses is permanent */
+        tkt_job_failed(j, res, res->error);
+        return;
+    }
     j->facts.contacts_known = 1;
     j->facts.n_contacts = 0;
     for (size_t i = 0; i < res->n_contacts && i < 8; i++) {
@@ -509,8 +531,10 @@ static void ticket_seen(job_t *j, tkt_status_t status, const char *merged_into)
 static void on_ticket_status(void *ctx, const tkt_crm_result_t *res)
 {
     job_t *j = ctx;
-    if (!res->ok && !res->not_found)
-        return tkt_job_failed(j, res, res->error);
+    if (!res->ok && !res->not_found) {
+        tkt_job_failed(j, res, res->error);
+        return;
+    }
     /* A ticket gone from the CRM counts as closed: never written to again. */
     ticket_seen(j, res->not_found ? TKT_ST_CLOSED : res->ticket.status, res->ticket.merged_into);
 }
@@ -521,8 +545,10 @@ static void on_ticket_read(void *owner, const tkt_crm_item_t *item)
 {
     job_t *j = owner;
     undefer(j);
-    if (!item->ok && !item->closed)
-        return tkt_job_retry_later(j, item->error[0] ? item->error : "status read failed");
+    if (!item->ok && !item->closed) {
+        tkt_job_retry_later(j, item->error[0] ? item->error : "status read failed");
+        return;
+    }
     ticket_seen(j, item->ok ? item->status : TKT_ST_CLOSED, "");
 }
 
@@ -532,7 +558,8 @@ static void fetch_contacts(job_t *j)
     if (!j->ev.customer_number || cmn_phone_lookup_form(j->ev.customer_number, j->p->d.lookup_form,
                                                         j->p->d.country, phone, sizeof phone) < 0) {
         j->facts.contacts_known = 1; /* no number to look up: nothing to find */
-        return decide(j);
+        decide(j);
+        return;
     }
     j->p->d.crm->ops->find_contacts(j->p->d.crm, phone, TKT_PRIO_CREATE, on_contacts, j);
 }
@@ -562,30 +589,39 @@ static void decide(job_t *j)
                  plan->note ? plan->note : "?");
         keep_ops(j, NULL, 0);
         j->rejected = 1;
-        return tkt_job_mark_done(j); /* logged and counted; replays skip it */
+        tkt_job_mark_done(j); /* logged and counted; replays skip it */
+        return;
     }
     snprintf(j->need_ticket_id, sizeof j->need_ticket_id, "%s", plan->need_ticket_id);
-    if (plan->need == TKT_NEED_CONTACTS && !j->asked_contacts++)
-        return fetch_contacts(j);
+    if (plan->need == TKT_NEED_CONTACTS && !j->asked_contacts++) {
+        fetch_contacts(j);
+        return;
+    }
     if (plan->need == TKT_NEED_TICKET_STATUS && !j->asked_ticket++) {
         /* No agent waiting on this event: the read waits for the window's
          * show_many; one waiting: read at once, exact (issue 12). */
         if (p->d.status_reads && !agent_facing(j->ev.type) && !j->hurry &&
-            tkt_reads_add(p->d.status_reads, j->need_ticket_id, on_ticket_read, j) == 0)
-            return defer(j);
-        return p->d.crm->ops->show_ticket(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE,
-                                          on_ticket_status, j);
+            tkt_reads_add(p->d.status_reads, j->need_ticket_id, on_ticket_read, j) == 0) {
+            defer(j);
+            return;
+        }
+        p->d.crm->ops->show_ticket(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE, on_ticket_status,
+                                   j);
+        return;
     }
     if (plan->need != TKT_NEED_NOTHING) {
         LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "rules asked twice for the same fact on %s",
                  j->ev.event_id);
-        return tkt_job_mark_done(j);
+        tkt_job_mark_done(j);
+        return;
     }
     if (plan->note && plan->n_ops == 0)
         LOG_CALL(CMN_LOG_DEBUG, j->ev.call_id, "%s: %s", cmn_event_type_name(j->ev.type),
                  plan->note);
-    if (keep_ops(j, plan->ops, plan->n_ops) < 0)
-        return tkt_job_retry_later(j, "out of memory");
+    if (keep_ops(j, plan->ops, plan->n_ops) < 0) {
+        tkt_job_retry_later(j, "out of memory");
+        return;
+    }
     j->call = plan->call;
     j->cust = plan->customer;
     j->call_done = plan->call_done;
@@ -601,29 +637,36 @@ static void decide(job_t *j)
 static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
 {
     job_t *j = ctx;
-    if (err)
-        return tkt_job_retry_later(j, err);
+    if (err) {
+        tkt_job_retry_later(j, err);
+        return;
+    }
     if (l->done) {
         cmn_metric_add(j->p->m_replayed, 1);
-        return finish(j, 1);
+        finish(j, 1);
+        return;
     }
     if (l->have_plan && applying_elsewhere(j)) { /* a re-post while the first copy applies */
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
-        return tkt_job_retry_later(j, "the same event is being applied; waiting for it");
+        tkt_job_retry_later(j, "the same event is being applied; waiting for it");
+        return;
     }
     if (l->have_plan) { /* committed before a crash: apply what it says, checked */
         applying_add(j);
         j->replay = 1;
-        if (keep_ops(j, l->plan, l->n_plan) < 0)
-            return tkt_job_retry_later(j, "out of memory");
+        if (keep_ops(j, l->plan, l->n_plan) < 0) {
+            tkt_job_retry_later(j, "out of memory");
+            return;
+        }
         j->call = l->call;
         j->cust = l->customer;
         j->revs = l->revs;
         snprintf(j->job_ids, sizeof j->job_ids, "%s", l->job_ids);
         cmn_metric_add(j->p->m_replayed, 1);
         lane_release(j);
-        return tkt_job_apply_after_jobs(j);
+        tkt_job_apply_after_jobs(j);
+        return;
     }
     memset(&j->facts, 0, sizeof j->facts);
     j->asked_contacts = j->asked_ticket = 0;

@@ -35,13 +35,14 @@ typedef struct {
     void *ctx;
 } req_t;
 
-static req_t *req_new(tkt_store_t *s, void *cb, void *ctx)
+/* The caller sets the one cb member it reads back: no cast between a
+ * function pointer and void * (ISO C has none). */
+static req_t *req_new(tkt_store_t *s, void *ctx)
 {
     req_t *r = malloc(sizeof *r);
     if (r) {
         r->s = s;
         r->revs = NULL;
-        r->cb.loaded = (tkt_store_loaded_fn)cb;
         r->ctx = ctx;
     }
     return r;
@@ -139,9 +140,10 @@ static void on_loaded(void *ctx, redisReply *reply, const char *err)
 int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
                    const char *customer_key, tkt_store_loaded_fn cb, void *ctx)
 {
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r)
         return -1;
+    r->cb.loaded = cb;
     /* An empty customer key names no customer: ask for a key that cannot exist. */
     if (cmn_redis_command(s->redis, on_loaded, r,
                           "MGET %sdone:%s %splan:%s %scall:%s %scust:%s %sjobs:%s", s->ns, event_id,
@@ -172,9 +174,10 @@ static void on_loaded_call(void *ctx, redisReply *reply, const char *err)
 
 int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn cb, void *ctx)
 {
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r)
         return -1;
+    r->cb.loaded = cb;
     if (cmn_redis_command(s->redis, on_loaded_call, r, "GET %scall:%s", s->ns, call_id) < 0) {
         free(r);
         return -1;
@@ -288,9 +291,10 @@ int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *cal
 {
     int rc = -1;
     commit_text_t t = {0};
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r || !cmn_redis_connected(s->redis))
         goto done;
+    r->cb.done = cb;
     r->revs = revs;
     if (commit_text(&t, r, call, customer, ops, n_ops) < 0)
         goto done;
@@ -321,9 +325,10 @@ done:
 
 int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn cb, void *ctx)
 {
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r)
         return -1;
+    r->cb.done = cb;
     if (cmn_redis_command(s->redis, on_ignored, NULL, "MULTI") < 0 ||
         cmn_redis_command(s->redis, on_ignored, NULL, "SET %sdone:%s 1 EX %d", s->ns, event_id,
                           DONE_TTL_S) < 0 ||
@@ -363,9 +368,10 @@ static void on_intent(void *ctx, redisReply *reply, const char *err)
 
 int tkt_store_intent(tkt_store_t *s, const char *external_id, tkt_store_intent_fn cb, void *ctx)
 {
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r)
         return -1;
+    r->cb.intent = cb;
     if (cmn_redis_command(s->redis, on_intent, r, "SET %screating:%s 1 NX EX %d", s->ns,
                           external_id, INTENT_TTL_S) < 0) {
         free(r);
@@ -390,9 +396,10 @@ static void on_ids(void *ctx, redisReply *reply, const char *err)
 int tkt_store_stale_calls(tkt_store_t *s, int64_t before_ms, size_t max, tkt_store_ids_fn cb,
                           void *ctx)
 {
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r)
         return -1;
+    r->cb.ids = cb;
     if (cmn_redis_command(s->redis, on_ids, r, "ZRANGEBYSCORE %sopen-calls 0 %lld LIMIT 0 %d",
                           s->ns, (long long)before_ms, (int)(max > 128 ? 128 : max)) < 0) {
         free(r);
@@ -411,9 +418,10 @@ static void on_claimed(void *ctx, redisReply *reply, const char *err)
 
 int tkt_store_claim_stale(tkt_store_t *s, const char *call_id, tkt_store_intent_fn cb, void *ctx)
 {
-    req_t *r = req_new(s, (void *)cb, ctx);
+    req_t *r = req_new(s, ctx);
     if (!r)
         return -1;
+    r->cb.intent = cb;
     if (cmn_redis_command(s->redis, on_claimed, r, "ZREM %sopen-calls %s", s->ns, call_id) < 0) {
         free(r);
         return -1;

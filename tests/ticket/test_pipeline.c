@@ -107,10 +107,12 @@ static void f_find_contact_by_external_id(tkt_crm_t *crm, const char *external_i
 static void f_create_ticket(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx)
 {
     tkt_crm_result_t *r = answer(cb, ctx);
-    if (fake.fail_call[0] && strstr(op->external_id, fake.fail_call))
-        return fail_answer(r, fake.fail_status,
-                           fake.fail_status ? "Service Unavailable"
-                                            : "a withheld-number call has no contact for its case");
+    if (fake.fail_call[0] && strstr(op->external_id, fake.fail_call)) {
+        fail_answer(r, fake.fail_status,
+                    fake.fail_status ? "Service Unavailable"
+                                     : "a withheld-number call has no contact for its case");
+        return;
+    }
     fake.tickets++;
     fake.last_created = *op;
     snprintf(r->ticket.id, sizeof r->ticket.id, "%d", ++fake.next_id);
