@@ -466,12 +466,14 @@ static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
 
 static int start(ticket_t *t)
 {
-    static const struct timeval every_30s = {30, 0};
+    struct timeval sweep_every;
+    int64_t max_call_age_ms;
     char errstr[512];
     cmn_phone_lookup_t form = CMN_PHONE_LOOKUP_DIGITS;
     if (tkt_config_policy(&t->cfg, &t->policy, errstr, sizeof errstr) < 0)
         return fail("configuration", errstr);
     cmn_phone_lookup_parse(t->cfg.lookup_form, &form); /* validated as an enum */
+    tkt_config_sweep(&t->cfg, &sweep_every, &max_call_age_ms);
     if (!(t->redis = cmn_service_redis_new(&t->svc, errstr, sizeof errstr)) ||
         !(t->store = tkt_store_new(t->redis, t->svc.cfg.topic_prefix)))
         return fail("redis", errstr);
@@ -489,7 +491,7 @@ static int start(ticket_t *t)
                                 .policy = &t->policy,
                                 .country = t->svc.country,
                                 .lookup_form = form,
-                                .max_call_age_ms = t->cfg.max_call_age_s * 1000,
+                                .max_call_age_ms = max_call_age_ms,
                                 .missing_fields = &t->missing_fields,
                                 .max_active = (size_t)t->cfg.max_active,
                                 .max_active_per_key = (size_t)t->cfg.max_active_per_key,
@@ -526,7 +528,7 @@ static int start(ticket_t *t)
     cmn_metrics_gauge_fn("ticket_batch_pending", "Ops waiting in the batch window", NULL,
                          batch_pending, t);
     t->sweep = event_new(t->svc.base, -1, EV_PERSIST, on_sweep, t);
-    if (!t->sweep || event_add(t->sweep, &every_30s) < 0 ||
+    if (!t->sweep || event_add(t->sweep, &sweep_every) < 0 ||
         cmn_http_ready_check(t->svc.http, "redis", redis_ready, t) < 0 ||
         cmn_http_ready_check(t->svc.http, "kafka", kafka_ready, t) < 0 ||
         cmn_http_ready_check(t->svc.http, "crm", crm_ready, t) < 0)

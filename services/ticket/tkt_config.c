@@ -99,6 +99,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "wait_time=ID,queue_name=ID,call_id=ID,hold_time=ID,ticket_type=ID,csat=ID."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_CALL_AGE_S", "14400", 60, 604800, OFF(max_call_age_s),
                 "A call with no end after this long is closed with what is known."),
+    CMN_CFG_NUM("CALLBUS_TICKET_SWEEP_TIME_SCALE", "1", 1, 12, OFF(sweep_time_scale),
+                "Tests only: the stale-call sweep runs this many times faster (it looks every "
+                "30 s / scale for calls older than CALLBUS_TICKET_MAX_CALL_AGE_S / scale)."),
     CMN_CFG_STR("CALLBUS_TICKET_GROUP", "ticket", OFF(group_id),
                 "Kafka consumer group of ticket-service replicas."),
     CMN_CFG_STR("CALLBUS_KAFKA_INSTANCE_ID", "", OFF(instance_id),
@@ -191,6 +194,13 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
     snprintf(pol->subject_outbound, sizeof pol->subject_outbound, "%s", c->subject_outbound);
     snprintf(pol->subject_split_idle, sizeof pol->subject_split_idle, "%s", c->subject_split_idle);
     return parse_fields(c->fields, &pol->fields, errstr, errsz);
+}
+
+void tkt_config_sweep(const tkt_config_t *c, struct timeval *every, int64_t *max_call_age_ms)
+{
+    long every_ms = TKT_SWEEP_EVERY_MS / c->sweep_time_scale;
+    *every = (struct timeval){every_ms / 1000, (every_ms % 1000) * 1000};
+    *max_call_age_ms = (int64_t)c->max_call_age_s * 1000 / c->sweep_time_scale;
 }
 
 void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out)

@@ -9,7 +9,9 @@
 #include "tkt_rules.h"
 #include "tkt_zendesk.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/time.h>
 
 typedef struct {
     char *crm; /* "zendesk" | "dynamics" */
@@ -29,7 +31,8 @@ typedef struct {
     char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;
     char *fields;
     long max_call_age_s;
-    long retry_limit_s; /* a transient failure this old is dead-lettered */
+    long sweep_time_scale; /* tests: the stale-call sweep's timers this many times shorter */
+    long retry_limit_s;    /* a transient failure this old is dead-lettered */
     char *instance_id;
     char *group_id;
     long max_in_flight, max_in_flight_per_partition, max_active, max_active_per_key, waiting_max_mb;
@@ -43,6 +46,11 @@ extern const size_t tkt_config_spec_len;
 
 /* Fills the policy from the settings; -1 with errstr for a bad field map. */
 int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, size_t errsz);
+/* The stale-call sweep (docs/ticket-service.md, "Calls that never end"):
+ * how often it runs (TKT_SWEEP_EVERY_MS) and how old a call with no end
+ * must be, both divided by CALLBUS_TICKET_SWEEP_TIME_SCALE. */
+#define TKT_SWEEP_EVERY_MS 30000L
+void tkt_config_sweep(const tkt_config_t *c, struct timeval *every, int64_t *max_call_age_ms);
 void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out);
 void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out);
 /* The Dynamics adapter's configuration; strings borrowed from c. */

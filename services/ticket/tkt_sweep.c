@@ -1,7 +1,8 @@
 /* Calls whose end never came (docs/ticket-service.md, "Calls that never
- * end"): every 30 s, calls idle longer than max_call_age_ms are claimed
- * with ZREM (one replica each) and closed with a synthetic end through the
- * same pipeline. See tkt_job.h. */
+ * end"): every 30 s (TKT_SWEEP_EVERY_MS, shorter in tests: tkt_config_sweep),
+ * calls idle longer than max_call_age_ms are claimed with ZREM (one replica
+ * each) and closed with a synthetic end through the same pipeline. See
+ * tkt_job.h. */
 #include "tkt_job.h"
 #include "cmn_log.h"
 #include "cmn_time.h"
