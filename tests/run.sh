@@ -62,7 +62,8 @@ for b in ${builds}; do
     echo "== ctest (${b} build)"
     # Two at a time: most suites wait on Kafka, Redis or a service, not the
     # CPU. Those that stop or freeze the shared broker are RUN_SERIAL, and
-    # the longest suite (test_ticket_e2e, COST) starts first.
+    # the longest suites start first (COST: their seconds on the 2-core
+    # machine; test_ticket_e2e is one test per file, so it spreads too).
     ctest --test-dir "${dir}" --output-on-failure -j "${CALLBUS_TEST_JOBS:-2}" "$@" || rc=1
 done
 exit "${rc}"
