@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# A real single-node Apache Kafka broker (KRaft: broker + controller in one
-# JVM) for local runs and tests, built from Maven Central jars: no Docker,
-# no tarball download.
+# A real Apache Kafka cluster (KRaft: each node a broker + controller in
+# one JVM) for local runs and tests, built from Maven Central jars: no
+# Docker, no tarball download. One node by default; CALLBUS_KAFKA_NODES=3
+# gives the production shape (topics with three replicas and
+# min.insync.replicas=2, so one broker may be down without a refusal).
 #
-#   kafka.sh fetch    copy the broker's jars into the cache (once)
-#   kafka.sh start    start the broker (fetching first if needed) and wait
-#                     until it answers; a no-op when it already runs
-#   kafka.sh stop     controlled shutdown (SIGTERM), SIGKILL after 30 s
-#   kafka.sh status   exit 0 if running and answering
+#   kafka.sh fetch          copy the broker's jars into the cache (once)
+#   kafka.sh start          start every node (fetching first if needed) and
+#                           wait until all answer; a no-op for those running
+#   kafka.sh stop           controlled shutdown (SIGTERM), SIGKILL after 30 s
+#   kafka.sh status         exit 0 if every node runs and answers
+#   kafka.sh brokers        print the bootstrap list (host:port,...)
+#   kafka.sh start-node K   start node K (1..N) and wait until the cluster
+#                           has all N brokers again
+#   kafka.sh stop-node K    controlled shutdown of node K only
+#   kafka.sh kill-node K    SIGKILL node K (a crash)
 #
 # Environment: CALLBUS_KAFKA_PORT (19092), CALLBUS_KAFKA_CONTROLLER_PORT
-# (19093), CALLBUS_STACK_DIR (<repo>/.stack), CALLBUS_CACHE_DIR
-# (~/.cache/callbus), CALLBUS_KAFKA_FRESH=1 (start from empty logs).
+# (19093), CALLBUS_KAFKA_NODES (1; node K listens on both ports + 2(K-1)),
+# CALLBUS_STACK_DIR (<repo>/.stack), CALLBUS_CACHE_DIR (~/.cache/callbus),
+# CALLBUS_KAFKA_FRESH=1 (start from empty logs), CALLBUS_KAFKA_HEAP_MB
+# (512 for one node, 256 each for more).
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -31,21 +40,55 @@ STOP_TIMEOUT_S=30
 CACHE="${CALLBUS_CACHE_DIR}/kafka-${KAFKA_VERSION}"
 LIBS="${CACHE}/libs"
 FETCHED_MARKER="${CACHE}/libs.complete"
-PORT="${CALLBUS_KAFKA_PORT}"
-CTRL_PORT="${CALLBUS_KAFKA_CONTROLLER_PORT}"
-BROKER="127.0.0.1:${PORT}"
+NODES="${CALLBUS_KAFKA_NODES}"
+[[ "${NODES}" =~ ^[1-9]$ ]] || die "CALLBUS_KAFKA_NODES must be 1 to 9 (is '${NODES}')"
+# Replicas of every topic: the cluster's size up to 3; with 3, one broker
+# may be down and producers with acks=all still succeed.
+REPLICAS=$((NODES < 3 ? NODES : 3))
+MIN_ISR=$((REPLICAS < 3 ? 1 : 2))
+if ((NODES == 1)); then HEAP_MB="${CALLBUS_KAFKA_HEAP_MB:-512}"; else HEAP_MB="${CALLBUS_KAFKA_HEAP_MB:-256}"; fi
 
-# Set by init_state (needs the state dir to exist).
+node_port() { echo $((CALLBUS_KAFKA_PORT + 2 * ($1 - 1))); }
+node_ctrl_port() { echo $((CALLBUS_KAFKA_CONTROLLER_PORT + 2 * ($1 - 1))); }
+
+# Set by init_state K (needs the state dir to exist). One node keeps the
+# historical directory "kafka"; a cluster of N has its own (its metadata
+# names N voters, so a single node's data cannot be reused for it).
+NODE="" PORT="" CTRL_PORT="" BROKER=""
 STATE="" PIDFILE="" PROPS="" LOG4J="" DATA="" LOGFILE="" OUTFILE=""
 
 init_state() {
-    STATE="$(state_dir kafka)"
+    NODE="$1"
+    PORT="$(node_port "${NODE}")"
+    CTRL_PORT="$(node_ctrl_port "${NODE}")"
+    BROKER="127.0.0.1:${PORT}"
+    if ((NODES == 1)); then
+        STATE="$(state_dir kafka)"
+    else
+        STATE="$(state_dir "kafka-c${NODES}-${NODE}")"
+    fi
     PIDFILE="${STATE}/kafka.pid"
     PROPS="${STATE}/server.properties"
     LOG4J="${STATE}/log4j.properties"
     DATA="${STATE}/data"
     LOGFILE="${STATE}/kafka.log" # log4j output (WARN and up)
     OUTFILE="${STATE}/kafka.out" # JVM stdout/stderr
+}
+
+brokers() {
+    local k list=""
+    for ((k = 1; k <= NODES; k++)); do
+        list+="${list:+,}127.0.0.1:$(node_port "${k}")"
+    done
+    echo "${list}"
+}
+
+voters() {
+    local k list=""
+    for ((k = 1; k <= NODES; k++)); do
+        list+="${list:+,}${k}@127.0.0.1:$(node_ctrl_port "${k}")"
+    done
+    echo "${list}"
 }
 
 cmd_fetch() {
@@ -122,7 +165,9 @@ is_running() {
 answers() {
     # Cheap TCP probe first: kcat waits its full timeout on refused connects.
     (: <"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null || return 1
-    kcat -b "${BROKER}" -L -m 3 2>/dev/null | grep -q ' 1 brokers:'
+    # Every node registered: a cluster's partitions are all led and in sync
+    # only then (a lone node of three would answer with 1 broker).
+    kcat -b "${BROKER}" -L -m 3 2>/dev/null | grep -q " ${NODES} brokers:"
 }
 
 show_logs() {
@@ -146,7 +191,7 @@ wait_ready() {
         fi
         if ((SECONDS >= deadline)); then
             show_logs
-            die "kafka did not answer on ${BROKER} within ${READY_TIMEOUT_S}s (pid ${pid} left running; kafka.sh stop)"
+            die "kafka node ${NODE} did not answer on ${BROKER} with ${NODES} brokers within ${READY_TIMEOUT_S}s (pid ${pid} left running; kafka.sh stop)"
         fi
         sleep 0.2
     done
@@ -156,20 +201,23 @@ write_config() {
     cat >"${PROPS}" <<EOF
 # Generated by deploy/local/kafka.sh; rewritten on every start.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${CTRL_PORT}
+node.id=${NODE}
+controller.quorum.voters=$(voters)
 listeners=PLAINTEXT://127.0.0.1:${PORT},CONTROLLER://127.0.0.1:${CTRL_PORT}
 advertised.listeners=PLAINTEXT://127.0.0.1:${PORT}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=${DATA}
-# Single node: every internal topic has one replica.
-offsets.topic.replication.factor=1
+# Internal and services' topics (created with the broker's defaults) get
+# ${REPLICAS} replicas; min.insync.replicas=${MIN_ISR}.
+offsets.topic.replication.factor=${REPLICAS}
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${REPLICAS}
+transaction.state.log.min.isr=${MIN_ISR}
 transaction.state.log.num.partitions=1
+default.replication.factor=${REPLICAS}
+min.insync.replicas=${MIN_ISR}
 # Tests want consumers to join at once and to use short sessions.
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
@@ -195,36 +243,29 @@ EOF
 }
 
 java_cmd() {
-    printf '%s\0' java -Xms256m -Xmx512m -XX:+UseSerialGC \
+    printf '%s\0' java "-Xms$((HEAP_MB / 2))m" "-Xmx${HEAP_MB}m" -XX:+UseSerialGC \
         -Djava.awt.headless=true \
         -Dlog4j.configuration="file:${LOG4J}" \
         -Dkafka.logs.dir="${STATE}" \
         -cp "${LIBS}/*" "$@"
 }
 
-cmd_start() {
-    init_state
-    take_lock "${STATE}"
+# Starts node $1 unless it runs (CALLBUS_KAFKA_FRESH=1: restarted with
+# empty logs); does not wait for it. Needs the cluster lock.
+launch_node() {
+    init_state "$1"
     local pid
     if is_running; then
         pid="$(read_pid "${PIDFILE}")"
-        if [[ "${CALLBUS_KAFKA_FRESH:-0}" == 1 ]]; then
-            log "CALLBUS_KAFKA_FRESH=1: restarting kafka (pid ${pid}) with empty logs"
-            stop_pid "${pid}"
-        else
-            wait_ready "${pid}"
-            log "kafka already running on ${BROKER} (pid ${pid})"
+        if [[ "${CALLBUS_KAFKA_FRESH:-0}" != 1 ]]; then
             return 0
         fi
+        log "CALLBUS_KAFKA_FRESH=1: restarting kafka node ${NODE} (pid ${pid}) with empty logs"
+        stop_pid "${pid}"
     fi
     rm -f "${PIDFILE}"
-    require_port_free "${PORT}" "kafka broker, CALLBUS_KAFKA_PORT"
-    require_port_free "${CTRL_PORT}" "kafka controller, CALLBUS_KAFKA_CONTROLLER_PORT"
-    cmd_fetch
-    command -v kcat >/dev/null || die "kcat not found (run deploy/local/deps.sh)"
-
-    local t0
-    t0="$(now_us)"
+    require_port_free "${PORT}" "kafka broker ${NODE}, CALLBUS_KAFKA_PORT + 2(K-1)"
+    require_port_free "${CTRL_PORT}" "kafka controller ${NODE}, CALLBUS_KAFKA_CONTROLLER_PORT + 2(K-1)"
     if [[ "${CALLBUS_KAFKA_FRESH:-0}" == 1 ]]; then
         rm -rf "${DATA}"
     fi
@@ -245,10 +286,40 @@ cmd_start() {
     # setsid + nohup: the broker outlives this script and the terminal;
     # cwd is the state dir so stray relative files land there.
     (cd "${STATE}" && exec nohup setsid "${java[@]}" </dev/null >"${OUTFILE}" 2>&1 9>&-) &
-    pid=$!
-    echo "${pid}" >"${PIDFILE}"
+    echo "$!" >"${PIDFILE}"
+}
+
+# Waits until node $1 answers with every node registered.
+wait_node() {
+    init_state "$1"
+    local pid
+    pid="$(read_pid "${PIDFILE}")"
+    [[ -n "${pid}" ]] || die "kafka node ${NODE} has no pid file"
     wait_ready "${pid}"
-    log "kafka ready on ${BROKER} in $(elapsed_since "${t0}")s (pid ${pid}, logs in ${STATE})"
+}
+
+# One lock for the whole cluster (node 1's state dir): parallel callers
+# never launch two servers on one data dir.
+lock_cluster() {
+    init_state 1
+    take_lock "${STATE}"
+}
+
+cmd_start() {
+    lock_cluster
+    cmd_fetch
+    command -v kcat >/dev/null || die "kcat not found (run deploy/local/deps.sh)"
+    local t0 k
+    t0="$(now_us)"
+    # All nodes first: a cluster's controllers elect a leader only once a
+    # majority of them runs.
+    for ((k = 1; k <= NODES; k++)); do
+        launch_node "${k}"
+    done
+    for ((k = 1; k <= NODES; k++)); do
+        wait_node "${k}"
+    done
+    log "kafka ready on $(brokers) in $(elapsed_since "${t0}")s (${NODES} node(s), logs in ${CALLBUS_STACK_DIR})"
 }
 
 # SIGTERM asks for a controlled shutdown; SIGKILL only if that hangs.
@@ -266,36 +337,81 @@ stop_pid() {
     rm -f "${PIDFILE}"
 }
 
-cmd_stop() {
-    init_state
-    take_lock "${STATE}"
-    local pid
+# Stops node $1 (signal TERM: controlled shutdown; KILL: a crash).
+stop_node() {
+    init_state "$1"
+    local pid t0
     pid="$(read_pid "${PIDFILE}")"
-    if [[ -n "${pid}" ]] && pid_matches "${pid}" "${PROPS}"; then
-        local t0
-        t0="$(now_us)"
-        stop_pid "${pid}"
-        log "kafka stopped (pid ${pid}) in $(elapsed_since "${t0}")s"
-    else
+    if [[ -z "${pid}" ]] || ! pid_matches "${pid}" "${PROPS}"; then
         rm -f "${PIDFILE}"
-        log "kafka not running"
+        return 1
     fi
+    t0="$(now_us)"
+    if [[ "${2:-TERM}" == KILL ]]; then
+        kill -KILL "${pid}" 2>/dev/null || true
+        while pid_matches "${pid}" "${PROPS}"; do sleep 0.1; done
+        rm -f "${PIDFILE}"
+    else
+        stop_pid "${pid}"
+    fi
+    log "kafka node ${NODE} stopped (pid ${pid}, SIG${2:-TERM}) in $(elapsed_since "${t0}")s"
+}
+
+cmd_stop() {
+    lock_cluster
+    local k pid any=0
+    # TERM to every node at once: stopped one by one, the last ones would
+    # wait for a controller quorum that has already gone.
+    for ((k = NODES; k >= 1; k--)); do
+        init_state "${k}"
+        pid="$(read_pid "${PIDFILE}")"
+        if [[ -n "${pid}" ]] && pid_matches "${pid}" "${PROPS}"; then
+            kill -TERM "${pid}" 2>/dev/null || true
+            any=1
+        fi
+    done
+    for ((k = NODES; k >= 1; k--)); do
+        stop_node "${k}" || true
+    done
+    ((any)) || log "kafka not running"
+}
+
+node_arg() {
+    [[ "${1:-}" =~ ^[1-9]$ ]] && (($1 <= NODES)) || die "node must be 1..${NODES} (is '${1:-}')"
+}
+
+cmd_start_node() {
+    node_arg "$1"
+    lock_cluster
+    cmd_fetch
+    launch_node "$1"
+    wait_node "$1"
+    log "kafka node $1 ready on ${BROKER}"
+}
+
+cmd_stop_node() {
+    node_arg "$1"
+    lock_cluster
+    stop_node "$1" "$2" || log "kafka node $1 not running"
 }
 
 cmd_status() {
-    init_state
-    local pid
-    pid="$(read_pid "${PIDFILE}")"
-    if [[ -n "${pid}" ]] && pid_matches "${pid}" "${PROPS}"; then
-        if answers; then
-            echo "kafka running on ${BROKER} (pid ${pid})"
-            return 0
+    local k pid rc=0
+    for ((k = 1; k <= NODES; k++)); do
+        init_state "${k}"
+        pid="$(read_pid "${PIDFILE}")"
+        if [[ -n "${pid}" ]] && pid_matches "${pid}" "${PROPS}"; then
+            if answers; then
+                echo "kafka node ${k} running on ${BROKER} (pid ${pid})"
+                continue
+            fi
+            echo "kafka node ${k} process ${pid} is up but not answering on ${BROKER} with ${NODES} brokers"
+        else
+            echo "kafka node ${k} not running"
         fi
-        echo "kafka process ${pid} is up but not answering on ${BROKER}"
-        return 1
-    fi
-    echo "kafka not running"
-    return 1
+        rc=1
+    done
+    return "${rc}"
 }
 
 case "${1:-}" in
@@ -303,8 +419,12 @@ fetch) cmd_fetch ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+brokers) brokers ;;
+start-node) cmd_start_node "${2:-}" ;;
+stop-node) cmd_stop_node "${2:-}" TERM ;;
+kill-node) cmd_stop_node "${2:-}" KILL ;;
 *)
-    echo "usage: ${0##*/} {fetch|start|stop|status}" >&2
+    echo "usage: ${0##*/} {fetch|start|stop|status|brokers|start-node K|stop-node K|kill-node K}" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole local backing stack for callbus: Kafka + Redis.
+# CALLBUS_KAFKA_NODES=3: a three-broker cluster (deploy/local/kafka.sh).
 #
 #   stack.sh start    deps (unless CALLBUS_SKIP_DEPS=1), kafka, redis;
 #                     quick no-op for whatever already runs
@@ -15,7 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 env_lines() {
-    printf 'export CALLBUS_KAFKA_BROKERS=%s\n' "127.0.0.1:${CALLBUS_KAFKA_PORT}"
+    printf 'export CALLBUS_KAFKA_BROKERS=%s\n' "$("${CALLBUS_LOCAL_DIR}/kafka.sh" brokers)"
     printf 'export CALLBUS_REDIS_URL=%s\n' "redis://127.0.0.1:${CALLBUS_REDIS_PORT}"
 }
 
