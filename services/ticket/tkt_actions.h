@@ -8,7 +8,10 @@
  *                     decision, counted in ticket_agent_actions_refused_total;
  *   missed-call-ops   (the grouper): open a missed-call ticket (R-M1), add a
  *                     missed call to it (R-M2), change its status (R-M3).
- * Schemas: schemas/agent-action.schema.json, schemas/missed-call-op.schema.json. */
+ * Schemas: schemas/agent-action.schema.json, schemas/missed-call-op.schema.json.
+ * This module decodes and submits; what each one does is the rules'
+ * (tkt_decide_action in tkt_rules.h), with the message's occurred_at as the
+ * decision's clock; refusals are counted here. */
 #ifndef TKT_ACTIONS_H
 #define TKT_ACTIONS_H
 

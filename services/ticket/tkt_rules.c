@@ -2,6 +2,9 @@
  * R-O1..R-O4, R-M1) as one pure function: a call event, the stored state of
  * the call and of the customer, and the CRM facts fetched so far go in; CRM
  * operations and the new state come out. No I/O, no clock, no allocation.
+ * The intent of other services (agent actions R-C4/R-P6, the grouper's
+ * R-M1..R-M3 operations) is decided here too, with the same helpers
+ * (tkt_decide_action, at the end; issue 20 item 1).
  *
  * docs/rules.md tables every event type x situation -> ops and explains the
  * judgement calls; the rule ids in the comments here point into it. The
@@ -164,9 +167,11 @@ static void need(dctx_t *c, tkt_need_t what, const char *ticket_id)
     COPY(c->plan->need_ticket_id, ticket_id);
 }
 
+/* The call's customer; an agent action or a grouper's operation on a call
+ * ticket-service has no state of yet names the customer in its event. */
 static const char *customer_number(dctx_t *c)
 {
-    return st_call(c)->customer;
+    return st_call(c)->customer[0] ? st_call(c)->customer : or_empty(c->ev->customer_number);
 }
 
 static const char *shown_number(dctx_t *c)
@@ -380,7 +385,8 @@ static const char *contact_from_facts(dctx_t *c)
         COPY(op->phone, customer_number(c));
         /* Deterministic: a replay after a crash finds the contact by it
          * instead of creating a second one (tkt_create.h). */
-        tkt_external_id(op->external_id, sizeof op->external_id, st_call(c)->call_id, "-contact");
+        tkt_external_id(op->external_id, sizeof op->external_id, or_empty(c->ev->call_id),
+                        "-contact");
         return TKT_REF_NEW_CONTACT;
     }
     for (size_t i = 1; i < n; i++)
@@ -963,7 +969,7 @@ static const char *missed_assignee(dctx_t *c)
 /* R-T8 with nobody answering: the IVR's ticket gets the summary and stays
  * open; a missed or abandoned call's goes to the last agent offered (R-M1;
  * else R-T11's default), a voicemail's to the default (R-T11). Under the
- * grouper too: its group.open adopts this ticket (tkt_actions.c) and names
+ * grouper too: its group.open adopts this ticket (adopt_ivr_ticket) and names
  * the same agent, so whichever is applied last, the assignee is the same
  * (issue 19 item 5). */
 static void end_unanswered_bound(dctx_t *c)
@@ -1463,12 +1469,30 @@ int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const
     return 0;
 }
 
-int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
-               const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
+/* A decision's context on the stored state (NULL: none) and the facts so
+ * far; the plan starts as that state unchanged. The clock is the event's. */
+static void ctx_init(dctx_t *c, const tkt_policy_t *pol, const cmn_event_t *ev,
+                     const tkt_call_t *call, const tkt_customer_t *customer,
+                     const tkt_facts_t *facts, tkt_plan_t *out)
 {
     static const tkt_call_t no_call;
     static const tkt_customer_t no_customer;
     static const tkt_facts_t no_facts;
+    memset(c, 0, sizeof *c);
+    c->pol = pol;
+    c->ev = ev;
+    c->call = call ? call : &no_call;
+    c->cust = customer ? customer : &no_customer;
+    c->facts = facts ? *facts : no_facts;
+    c->plan = out;
+    c->now_ms = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
+    out->call = *c->call;
+    out->customer = *c->cust;
+}
+
+int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t *call,
+               const tkt_customer_t *customer, const tkt_facts_t *facts, tkt_plan_t *out)
+{
     cmn_event_t decided; /* a shallow copy with the outcome the call's state gives */
     dctx_t c;
     if (!out)
@@ -1478,16 +1502,7 @@ int tkt_decide(const tkt_policy_t *pol, const cmn_event_t *ev, const tkt_call_t 
         out->note = "no policy or no event";
         return -1;
     }
-    memset(&c, 0, sizeof c);
-    c.pol = pol;
-    c.ev = ev;
-    c.call = call ? call : &no_call;
-    c.cust = customer ? customer : &no_customer;
-    c.facts = facts ? *facts : no_facts;
-    c.plan = out;
-    c.now_ms = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
-    out->call = *c.call;
-    out->customer = *c.cust;
+    ctx_init(&c, pol, ev, call, customer, facts, out);
     if (ev->type == CMN_EV_AGENT_LOGIN || ev->type == CMN_EV_AGENT_LOGOUT) {
         out->note = "agent sessions are pop-service's: nothing to do";
         return 0;
@@ -1542,4 +1557,332 @@ int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out)
     cu->missed_ticket_id[0] = '\0';
     cu->missed_reached_call_id[0] = '\0';
     return 0;
+}
+
+/* ---- intent from other services: agent actions, missed-call operations ----- */
+
+/* A CRM id, not empty and not a placeholder ($ticket, $contact). */
+static int real_id(const char *id)
+{
+    return !empty(id) && id[0] != '$';
+}
+
+/* Issue 19 item 6: whether the agent's action fits the call it names, on
+ * ticket-service's own state of the call and customer and the CRM facts
+ * fetched for this action. The pop-service forwards what the agent's page
+ * sent, which can name any contact or ticket id. */
+typedef enum { ACT_OK, ACT_NEED, ACT_REFUSED } act_check_t;
+
+typedef struct {
+    act_check_t verdict;
+    const char *reason; /* ACT_REFUSED: the metric's label */
+    const char *why;    /* ACT_REFUSED: for the log */
+} act_verdict_t;
+
+static act_verdict_t act_ok(void)
+{
+    return (act_verdict_t){ACT_OK, NULL, NULL};
+}
+
+static act_verdict_t act_need(void)
+{
+    return (act_verdict_t){ACT_NEED, NULL, NULL};
+}
+
+static act_verdict_t refuse(const char *reason, const char *why)
+{
+    return (act_verdict_t){ACT_REFUSED, reason, why};
+}
+
+/* R-C4: the candidates are the contacts with the caller's number; the
+ * call's own contact is one of them (the rules chose it among them). */
+static act_verdict_t check_pick(dctx_t *c, const tkt_action_t *a)
+{
+    if (same(a->contact_id, c->call->contact_id) || same(a->contact_id, c->call->picked_contact_id))
+        return act_ok();
+    if (!c->facts.contacts_known) {
+        need(c, TKT_NEED_CONTACTS, "");
+        return act_need();
+    }
+    for (size_t i = 0; i < c->facts.n_contacts && i < 8; i++)
+        if (same(c->facts.contacts[i].id, a->contact_id))
+            return act_ok();
+    return refuse("not_a_candidate", "R-C4: the picked contact is not one of the call's "
+                                     "candidates (contacts with the caller's number)");
+}
+
+/* R-P6: one of the customer's tickets (ours, remembered); R-T10: one that
+ * may still be written to, its status read now (tkt_ticket_writable). */
+static act_verdict_t check_retarget(dctx_t *c, const tkt_action_t *a)
+{
+    const tkt_customer_t *cu = c->cust;
+    if (same(a->ticket_id, c->call->ticket_id)) /* nothing moves (retargeted) */
+        return act_ok();
+    for (size_t i = 0; i < cu->n_tickets && i < TKT_MAX_TICKETS; i++) {
+        if (!same(cu->tickets[i].id, a->ticket_id))
+            continue;
+        switch (ref_check(c, &cu->tickets[i])) {
+        case CHK_NEED:
+            return act_need();
+        case CHK_ACTIVE:
+            return act_ok();
+        case CHK_INACTIVE:
+        default:
+            return refuse("ticket_not_writable",
+                          "R-T10: the re-target ticket is solved, closed or merged");
+        }
+    }
+    return refuse("not_the_customers_ticket",
+                  "R-P6: the re-target ticket is not one of the customer's tickets");
+}
+
+static act_verdict_t check_action(dctx_t *c, const tkt_action_t *a)
+{
+    if (!c->call->call_id[0])
+        return refuse("unknown_call", "an agent action on a call ticket-service does not know");
+    if (!same(c->call->customer, a->number))
+        return refuse("other_customer", "an agent action naming another customer than the call's");
+    if (a->kind == TKT_ACT_CONTACT_PICKED)
+        return check_pick(c, a);
+    if (a->kind == TKT_ACT_RETARGETED)
+        return check_retarget(c, a);
+    return act_ok();
+}
+
+/* R-C4: the agent's choice wins; the call's ticket gets it as requester. */
+static void contact_picked(dctx_t *c, const tkt_action_t *a)
+{
+    COPY(st_call(c)->picked_contact_id, a->contact_id);
+    COPY(st_call(c)->contact_id, a->contact_id);
+    if (real_id(st_call(c)->ticket_id))
+        COPY(op_add(c, TKT_OP_UPDATE, st_call(c)->ticket_id)->requester_id, a->contact_id);
+}
+
+/* R-P6: later comments go to the ticket the agent chose. */
+static void retargeted(dctx_t *c, const tkt_action_t *a)
+{
+    char old[TKT_ID_MAX];
+    COPY(old, st_call(c)->ticket_id);
+    if (same(old, a->ticket_id)) {
+        note(c, "call already on that ticket");
+        return;
+    }
+    COPY(st_call(c)->ticket_id, a->ticket_id);
+    body_line(op_add(c, TKT_OP_COMMENT, a->ticket_id),
+              "Call %s attached to this ticket by agent %s.", a->call_id, a->agent);
+    if (real_id(old))
+        body_line(op_add(c, TKT_OP_COMMENT, old), "Call %s moved to ticket %s by agent %s.",
+                  a->call_id, a->ticket_id, a->agent);
+}
+
+/* R-P6: a new ticket for the call, the agent's; the old one is told. */
+static void new_call_ticket(dctx_t *c, const tkt_action_t *a)
+{
+    char old[TKT_ID_MAX];
+    const char *parts[] = {a->call_id, a->id};
+    spec_t s = {TKT_KIND_CALL, c->pol->subject_call, TKT_ST_OPEN, a->agent, "", NULL, 1};
+    COPY(old, st_call(c)->ticket_id);
+    tkt_op_t *op = new_ticket(c, &s);
+    if (!op)
+        return;
+    /* one per action, not per call: a replay finds it (external id) */
+    cmn_event_id_derive(op->external_id, sizeof op->external_id, "callbus-new", parts, 2);
+    body_line(op, "New ticket for call %s, started by agent %s.", a->call_id, a->agent);
+    if (real_id(old))
+        body_line(op_add(c, TKT_OP_COMMENT, old), "Call %s moved to a new ticket by agent %s.",
+                  a->call_id, a->agent);
+}
+
+/* R-M1: the last agent offered the call; else R-T11's default user. */
+static const char *group_assignee(dctx_t *c, const tkt_action_t *a)
+{
+    return !empty(a->agent) ? a->agent : c->pol->default_assignee;
+}
+
+/* R-M2's running count, one line per missed call. */
+static void missed_line(const tkt_action_t *a, tkt_op_t *op)
+{
+    body_line(op, "Missed call %ld at %s (call %s).", a->count > 0 ? a->count : 1, a->when,
+              a->call_id);
+}
+
+/* R-T8 + R-M1 (issue 19 item 5): the call had its ticket made by the IVR,
+ * which the caller may have been told of; it is the call's one ticket, so
+ * it becomes the group's missed-call ticket rather than a second one. Its
+ * ref when it may still be written to (R-T10, as last seen), else NULL. */
+static tkt_ticket_ref_t *ivr_ticket(dctx_t *c)
+{
+    tkt_ticket_ref_t *r;
+    if (st_call(c)->ticket_kind != TKT_KIND_IVR || !real_id(st_call(c)->ticket_id))
+        return NULL;
+    r = ref_find(c, st_call(c)->ticket_id);
+    return r && tkt_ticket_writable(r, 1) == 1 ? r : NULL;
+}
+
+/* The IVR's ticket turned missed-call ticket: R-M1's status, tag and
+ * assignee and R-M2's first line; its subject and type stay the IVR's. */
+static void adopt_ivr_ticket(dctx_t *c, const tkt_action_t *a, const tkt_ticket_ref_t *ref)
+{
+    tkt_op_t *op = op_add(c, TKT_OP_UPDATE, ref->id);
+    op->status = TKT_ST_OPEN; /* settle() remembers it */
+    COPY(op->assignee_id, group_assignee(c, a));
+    op->set_assignee = 1;
+    tag_add(op, "callbus_missed");
+    missed_line(a, op);
+    COPY(c->plan->customer.missed_group_id, a->group_id);
+    COPY(c->plan->customer.missed_ticket_id, ref->id);
+    note(c, "R-T8/R-M1: the IVR's ticket of the call is the missed-call ticket");
+}
+
+/* R-M1: the group's missed-call ticket, kept as the customer's (R-M2 adds
+ * to it); the call itself stays bound to whatever it was. */
+static void group_open(dctx_t *c, const tkt_action_t *a)
+{
+    tkt_customer_t *cu = &c->plan->customer;
+    const tkt_ticket_ref_t *ivr;
+    if (same(cu->missed_group_id, a->group_id)) {
+        note(c, "missed-call group already open");
+        return;
+    }
+    if (same(st_call(c)->call_id, a->call_id) && (ivr = ivr_ticket(c))) {
+        adopt_ivr_ticket(c, a, ivr);
+        return;
+    }
+    spec_t s = {
+        TKT_KIND_MISSED, c->pol->subject_missed, TKT_ST_OPEN, group_assignee(c, a), "", NULL, 0};
+    tkt_op_t *op = new_ticket(c, &s);
+    if (!op)
+        return;
+    if (a->kind == TKT_ACT_GROUP_ADD) { /* the group's ticket may exist: a ticket of this call */
+        char gid[TKT_CALL_ID_MAX + 24];
+        snprintf(gid, sizeof gid, "%s-%ld", a->group_id, a->count);
+        tkt_external_id(op->external_id, sizeof op->external_id, "missed-", gid);
+    } else {
+        tkt_external_id(op->external_id, sizeof op->external_id, "missed-", a->group_id);
+    }
+    missed_line(a, op);
+    COPY(cu->missed_group_id, a->group_id);
+    COPY(cu->missed_ticket_id, TKT_REF_NEW_TICKET);
+    ref_push(c, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);
+}
+
+static int group_known(dctx_t *c, const tkt_action_t *a)
+{
+    const tkt_customer_t *cu = &c->plan->customer;
+    return same(cu->missed_group_id, a->group_id) && real_id(cu->missed_ticket_id);
+}
+
+/* R-M2: one more missed call, a comment with the running count. */
+static void group_add(dctx_t *c, const tkt_action_t *a)
+{
+    if (!group_known(c, a)) {
+        /* Our state of the group is gone (Redis lost it) or never came:
+         * the missed call still makes a ticket, never dropped (issue 11
+         * item 5): a second one at worst. Its external id is the group's
+         * plus the count, so a replay finds it and the group's own ticket
+         * (which a look-up by external id would find) is not mistaken for
+         * it, which would lose this call's comment. */
+        group_open(c, a);
+        return;
+    }
+    body_line(op_add(c, TKT_OP_COMMENT, c->plan->customer.missed_ticket_id),
+              "Missed call %ld at %s (call %s).", a->count, a->when, a->call_id);
+}
+
+/* R-M3: the grouper's status for the group's ticket. */
+static void group_status(dctx_t *c, const tkt_action_t *a)
+{
+    tkt_customer_t *cu = &c->plan->customer;
+    if (!group_known(c, a)) {
+        note(c, "no open missed-call ticket for that group");
+        return;
+    }
+    tkt_op_t *op = op_add(c, TKT_OP_UPDATE, cu->missed_ticket_id);
+    op->status = a->status;
+    if (a->called_back)
+        tag_add(op, "callbus_called_back");
+    if (a->status != TKT_ST_OPEN) { /* the customer was reached: the group is over */
+        cu->missed_group_id[0] = '\0';
+        cu->missed_ticket_id[0] = '\0';
+    }
+}
+
+/* R-M3 (a)..(e): which one depends on the ticket the reaching call ended
+ * on, which only ticket-service knows (tkt_missed_reached). */
+static void group_reached(dctx_t *c, const tkt_action_t *a)
+{
+    if (!group_known(c, a)) {
+        note(c, "no open missed-call ticket for that group");
+        return;
+    }
+    if (!c->call->ended) { /* its end comes later on call-events: it applies R-M3 */
+        COPY(c->plan->customer.missed_reached_call_id, a->call_id);
+        note(c, "R-M3: applied when the reaching call ends");
+        return;
+    }
+    if (tkt_missed_reached(c->call, c->plan) < 0)
+        note(c, "no room for the R-M3 update");
+}
+
+static void dispatch_action(dctx_t *c, const tkt_action_t *a)
+{
+    switch (a->kind) {
+    case TKT_ACT_CONTACT_PICKED:
+        contact_picked(c, a);
+        return;
+    case TKT_ACT_RETARGETED:
+        retargeted(c, a);
+        return;
+    case TKT_ACT_NEW_TICKET:
+        new_call_ticket(c, a);
+        return;
+    case TKT_ACT_GROUP_OPEN:
+        group_open(c, a);
+        return;
+    case TKT_ACT_GROUP_ADD:
+        group_add(c, a);
+        return;
+    case TKT_ACT_GROUP_STATUS:
+        group_status(c, a);
+        return;
+    case TKT_ACT_GROUP_REACHED:
+        group_reached(c, a);
+        return;
+    }
+}
+
+static int is_agent_action(tkt_action_kind_t k)
+{
+    return k == TKT_ACT_CONTACT_PICKED || k == TKT_ACT_RETARGETED || k == TKT_ACT_NEW_TICKET;
+}
+
+int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_event_t *ev,
+                      const tkt_call_t *call, const tkt_customer_t *customer,
+                      const tkt_facts_t *facts, tkt_plan_t *out, const char **refusal)
+{
+    dctx_t c;
+    if (refusal)
+        *refusal = NULL;
+    if (!out)
+        return -1;
+    memset(out, 0, sizeof *out);
+    if (!pol || !a || !ev) {
+        out->note = "no policy, action or event";
+        return -1;
+    }
+    ctx_init(&c, pol, ev, call, customer, facts, out);
+    c.withheld = !customer_number(&c)[0];
+    if (is_agent_action(a->kind)) {
+        act_verdict_t v = check_action(&c, a);
+        if (v.verdict == ACT_REFUSED) {
+            if (refusal)
+                *refusal = v.reason;
+            out->note = v.why;
+            return -1;
+        }
+        if (v.verdict == ACT_NEED)
+            return finish(&c);
+    }
+    dispatch_action(&c, a);
+    return finish(&c);
 }

@@ -11,11 +11,13 @@
  *
  * Rules covered: R-I3, R-C1..R-C5, R-T1..R-T12, R-O1..R-O4 and, while the
  * missed-call grouper is not in charge (policy unanswered=direct), R-M1
- * without grouping. */
+ * without grouping; for the intent of other services (tkt_decide_action):
+ * the agent's actions (R-C4, R-P6) and the grouper's operations (R-M1..R-M3). */
 #ifndef TKT_RULES_H
 #define TKT_RULES_H
 
 #include "cmn_event.h"
+#include "cmn_time.h" /* CMN_TIME_TEXT_MAX */
 #include "tkt_model.h"
 
 typedef enum { TKT_TRANSFER_REASSIGN = 0, TKT_TRANSFER_SPLIT } tkt_transfer_policy_t;
@@ -141,6 +143,51 @@ int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out);
  * status just read (fresh) is believed; closed is final in Zendesk and
  * never asked; after the check a ref still not fresh is judged as stored. */
 int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked);
+
+/* ---- intent from other services (issue 20 item 1: one decision engine) ---- */
+
+typedef enum {
+    TKT_ACT_CONTACT_PICKED, /* agent-actions contact.picked (R-C4) */
+    TKT_ACT_RETARGETED,     /* call.retargeted (R-P6) */
+    TKT_ACT_NEW_TICKET,     /* call.new_ticket (R-P6) */
+    TKT_ACT_GROUP_OPEN,     /* missed-call-ops group.open (R-M1) */
+    TKT_ACT_GROUP_ADD,      /* group.add (R-M2) */
+    TKT_ACT_GROUP_STATUS,   /* group.status (R-M3) */
+    TKT_ACT_GROUP_REACHED,  /* group.reached (R-M3 (a)..(e)) */
+} tkt_action_kind_t;
+
+/* One agent action or missed-call operation, as tkt_actions.c decodes it
+ * (schemas/agent-action.schema.json, schemas/missed-call-op.schema.json). */
+typedef struct {
+    tkt_action_kind_t kind;
+    char id[TKT_CALL_ID_MAX];      /* action_id / op_id */
+    char call_id[TKT_CALL_ID_MAX]; /* the call it names */
+    char number[TKT_PHONE_MAX];    /* customer_number */
+    char agent[TKT_ID_MAX];        /* agent_crm_id / assignee_crm_id */
+    char contact_id[TKT_ID_MAX];   /* contact.picked */
+    char ticket_id[TKT_ID_MAX];    /* call.retargeted */
+    char group_id[TKT_CALL_ID_MAX];
+    char when[CMN_TIME_TEXT_MAX]; /* occurred_at as sent, for R-M2's lines */
+    long count;                   /* R-M2's running count */
+    tkt_status_t status;          /* group.status */
+    int called_back;              /* group.status */
+} tkt_action_t;
+
+/* Decides `a` like tkt_decide() decides a call event, with the same
+ * contract: `ev` is the job's event (call_id and customer_number as the
+ * action names them; the clock is ev->occurred_at_ms, else
+ * ev->received_at_ms), `call`/`customer` the stored state, `facts` what was
+ * fetched (may be NULL); a plan with `need` asks for a fact. An agent action
+ * that does not fit its call (R-C4: not a candidate contact; R-P6: not the
+ * customer's ticket; R-T10: not writable; an unknown or other customer's
+ * call) is refused: -1, note says why and *refusal (when refusal is not
+ * NULL) the reason's label for ticket_agent_actions_refused_total (static
+ * strings); -1 with *refusal NULL for a plan that does not fit. New tickets
+ * get the R-T9 session-start fields and new contacts their deterministic
+ * external id ("callbus-<call id>-contact"), as the call rules' do. */
+int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_event_t *ev,
+                      const tkt_call_t *call, const tkt_customer_t *customer,
+                      const tkt_facts_t *facts, tkt_plan_t *out, const char **refusal);
 
 /* Fills {phone}, {call_id}, {queue} in a subject template. */
 void tkt_render_subject(const char *tmpl, const cmn_event_t *ev, char *out, size_t outsz);

@@ -11,6 +11,7 @@
 #include "cmn_redis.h"
 #include "cmn_time.h"
 #include "test.h"
+#include "tkt_actions.h"
 #include "tkt_failure.h"
 #include "tkt_pipeline.h"
 
@@ -37,6 +38,11 @@ typedef struct {
     int fail_status;
     char refuse_phone[32];
     int failed;
+    /* The contacts created with an external id, found by it as the CRM
+     * finds them (tkt_create.h: mark, then create or find). */
+    char contact_ext[8][TKT_EXTERNAL_ID_MAX];
+    char contact_ext_id[8][TKT_ID_MAX];
+    int n_contact_ext;
 } fake_t;
 
 static fake_t fake;
@@ -96,12 +102,22 @@ static void f_create_contact(tkt_crm_t *crm, const char *phone, const char *name
     fake.contacts++;
     r->n_contacts = 1;
     snprintf(r->contacts[0].id, sizeof r->contacts[0].id, "%d", ++fake.next_id);
+    if (external_id && external_id[0] && fake.n_contact_ext < 8) {
+        int i = fake.n_contact_ext++;
+        snprintf(fake.contact_ext[i], sizeof fake.contact_ext[i], "%s", external_id);
+        snprintf(fake.contact_ext_id[i], sizeof fake.contact_ext_id[i], "%s", r->contacts[0].id);
+    }
 }
 
 static void f_find_contact_by_external_id(tkt_crm_t *crm, const char *external_id, tkt_crm_cb cb,
                                           void *ctx)
 {
-    answer(cb, ctx);
+    tkt_crm_result_t *r = answer(cb, ctx);
+    for (int i = 0; i < fake.n_contact_ext; i++)
+        if (strcmp(fake.contact_ext[i], external_id) == 0) {
+            r->n_contacts = 1;
+            snprintf(r->contacts[0].id, sizeof r->contacts[0].id, "%s", fake.contact_ext_id[i]);
+        }
 }
 
 static void f_create_ticket(tkt_crm_t *crm, const tkt_op_t *op, tkt_crm_cb cb, void *ctx)
@@ -814,6 +830,65 @@ static void test_an_event_without_number_keeps_its_call_s_customer(void)
     rig_down(&r);
 }
 
+/* ---- a contact made for a missed-call group, across a crash (issue 20 item 1) ---- */
+
+static void submit_missed_op(rig_t *r, const char *op)
+{
+    char err[128];
+    if (tkt_actions_submit(r->p, &pol, TKT_ACTIONS_MISSED, op, strlen(op), on_done, NULL, err,
+                           sizeof err) != 0)
+        abort();
+}
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(int64_t ms)
+{
+    int64_t until = cmn_time_mono_ms() + ms;
+    while (cmn_time_mono_ms() < until)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+}
+
+/* R-C2, R-M1, issue 20 item 1: a group.open for a caller the CRM does not
+ * know creates their contact, then the group's ticket. The service dies
+ * after the contact was made and before the plan was committed (here the
+ * ticket's creation fails, then the process is gone); the op comes again
+ * from Kafka to the restarted service, which must find the contact it
+ * made ("mark, then create or find", tkt_create.h), not make a second. */
+static void test_R_C2_group_open_s_contact_made_once_across_a_crash(void)
+{
+    rig_t a, b;
+    char op[512], number[32], call[64];
+    long long now = (long long)cmn_time_now_ms();
+    ASSERT_EQ_INT(rig_up(&a), 0);
+    snprintf(number, sizeof number, "+3906%09lld", now % 999999937);
+    snprintf(call, sizeof call, "call-%lld-g", now);
+    snprintf(op, sizeof op,
+             "{\"schema_version\":1,\"op_id\":\"op-%lld\",\"op\":\"group.open\","
+             "\"group_id\":\"g-%lld\",\"customer_number\":\"%s\",\"call_id\":\"%s\","
+             "\"count\":1,\"occurred_at\":\"2026-11-21T10:00:00Z\"}",
+             now, now, number, call);
+    snprintf(fake.fail_call, sizeof fake.fail_call, "missed-g-%lld", now);
+    fake.fail_status = 503; /* transient: retried later, by then the process is gone */
+    submit_missed_op(&a, op);
+    int64_t until = cmn_time_mono_ms() + 5000;
+    while (!fake.failed && cmn_time_mono_ms() < until)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    ASSERT_EQ_INT(fake.failed, 1);
+    ASSERT_EQ_INT(fake.contacts, 1);
+    run_for(200); /* the failure's answer comes; the retry is 1 s away */
+    rig_down(&a); /* the crash: nothing committed, the offset never moved */
+    fake.fail_call[0] = '\0';
+    ASSERT_EQ_INT(rig_up_at(&b, 0, 1), 0); /* restarted, same Redis keys and CRM */
+    submit_missed_op(&b, op);              /* Kafka gives the op again */
+    ASSERT_TRUE(run_until(1));
+    ASSERT_EQ_INT(done_ok, 1);
+    ASSERT_EQ_INT(fake.tickets, 1);
+    ASSERT_EQ_INT(fake.contacts, 1);      /* found again, not made twice */
+    ASSERT_EQ_INT(fake.n_contact_ext, 1); /* by its deterministic external id */
+    ASSERT_EQ_STR(fake.last_created.requester_id, fake.contact_ext_id[0]);
+    rig_down(&b);
+}
+
 int main(void)
 {
     cmn_log_init("test", getenv("TEST_DEBUG") ? CMN_LOG_DEBUG : CMN_LOG_ERROR);
@@ -831,7 +906,8 @@ int main(void)
         TEST_CASE(test_a_refused_look_up_is_dead_lettered),
         TEST_CASE(test_a_transient_failure_past_the_limit_is_dead_lettered),
         TEST_CASE(test_two_replicas_on_one_customer_keep_both_changes),
-        TEST_CASE(test_an_event_without_number_keeps_its_call_s_customer)};
+        TEST_CASE(test_an_event_without_number_keeps_its_call_s_customer),
+        TEST_CASE(test_R_C2_group_open_s_contact_made_once_across_a_crash)};
     int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;
