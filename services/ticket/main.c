@@ -437,7 +437,7 @@ static int start_kafka(ticket_t *t)
 static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
 {
     char errstr[512];
-    tkt_zendesk_cfg_t zcfg;
+    crm_zendesk_cfg_t zcfg;
     crm_dyn_cfg_t dcfg;
     tkt_batch_cfg_t bcfg;
     if (tkt_config_crm_check(&t->cfg, stderr) > 0)
@@ -448,7 +448,7 @@ static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
             return fail("dynamics", errstr);
     } else {
         tkt_config_zendesk(&t->cfg, &zcfg);
-        if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
+        if (!(t->crm = crm_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
             return fail("zendesk", errstr);
     }
     tkt_config_batch(&t->cfg, &bcfg);

@@ -206,9 +206,9 @@ void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out)
                              .max_attempts = 5};
 }
 
-void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out)
+void tkt_config_zendesk(const tkt_config_t *c, crm_zendesk_cfg_t *out)
 {
-    *out = (tkt_zendesk_cfg_t){.base_url = c->zendesk_url,
+    *out = (crm_zendesk_cfg_t){.base_url = c->zendesk_url,
                                .email = c->zendesk_email,
                                .api_token = c->zendesk_token,
                                .rate_limit_per_min = (int)c->crm_rate_limit,

@@ -7,7 +7,7 @@
 #include "crm_dyn.h"
 #include "tkt_batch.h"
 #include "tkt_rules.h"
-#include "tkt_zendesk.h"
+#include "crm_zendesk.h"
 
 #include <stdio.h>
 
@@ -44,7 +44,7 @@ extern const size_t tkt_config_spec_len;
 /* Fills the policy from the settings; -1 with errstr for a bad field map. */
 int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, size_t errsz);
 void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out);
-void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out);
+void tkt_config_zendesk(const tkt_config_t *c, crm_zendesk_cfg_t *out);
 /* The Dynamics adapter's configuration; strings borrowed from c. */
 void tkt_config_dynamics(const tkt_config_t *c, cmn_phone_lookup_t form,
                          const cmn_country_t *country, crm_dyn_cfg_t *out);

@@ -1,5 +1,5 @@
 /* The CRM adapter interface: everything ticket-service asks of a CRM, as
- * asynchronous calls on the libevent loop. Zendesk (tkt_zendesk.c) is the
+ * asynchronous calls on the libevent loop. Zendesk (crm_zendesk.c) is the
  * first implementation; Dynamics 365 will be the second. Which one, and its
  * base URL (the real SaaS, or the emulator in tests/emulator), is
  * configuration: the same code talks to both.
