@@ -4,18 +4,14 @@
 #define TKT_CONFIG_H
 
 #include "cmn_config.h"
-#include "crm_dyn.h"
+#include "crm_provider.h"
 #include "tkt_batch.h"
 #include "tkt_rules.h"
-#include "crm_zendesk.h"
 
 #include <stdio.h>
 
 typedef struct {
-    char *crm; /* "zendesk" | "dynamics" */
-    char *zendesk_url, *zendesk_email, *zendesk_token;
-    char *dyn_url, *dyn_authority, *dyn_tenant_id, *dyn_client_id, *dyn_client_secret;
-    char *dyn_phone_attrs, *dyn_app_id, *dyn_withheld_contact;
+    char *crm; /* a provider's name (crm_provider.h); its own settings are its own */
     long crm_rate_limit, crm_timeout_ms;
     long crm_time_scale; /* benchmarks: the CRM's rate windows this many times shorter */
     int crm_allow_plain_http;
@@ -43,16 +39,10 @@ extern const size_t tkt_config_spec_len;
 
 /* Fills the policy from the settings; -1 with errstr for a bad field map. */
 int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, size_t errsz);
-void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out);
-void tkt_config_zendesk(const tkt_config_t *c, crm_zendesk_cfg_t *out);
-/* The Dynamics adapter's configuration; strings borrowed from c. */
-void tkt_config_dynamics(const tkt_config_t *c, cmn_phone_lookup_t form,
-                         const cmn_country_t *country, crm_dyn_cfg_t *out);
-int tkt_config_is_dynamics(const tkt_config_t *c);
-
-/* The settings the selected CRM needs (CALLBUS_CRM): each one missing, or
- * a setting the CRM cannot honour, is reported on its own line to errs.
- * Returns the number of problems (0: start). */
-int tkt_config_crm_check(const tkt_config_t *c, FILE *errs);
+/* ticket_write_limit: the CRM's (crm_provider_t). */
+void tkt_config_batch(const tkt_config_t *c, int ticket_write_limit, tkt_batch_cfg_t *out);
+/* What these settings ask of whichever CRM runs; strings borrowed from c. */
+void tkt_config_crm(const tkt_config_t *c, cmn_phone_lookup_t form, const cmn_country_t *country,
+                    crm_shared_cfg_t *out);
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef CRM_ZENDESK_H
 #define CRM_ZENDESK_H
 
+#include "crm_provider.h"
 #include "tkt_crm.h"
 
 #include <event2/event.h>
@@ -48,5 +49,8 @@ tkt_crm_t *crm_zendesk_new(struct event_base *base, const crm_zendesk_cfg_t *cfg
 size_t crm_zendesk_requests_sent(const tkt_crm_t *crm); /* HTTP attempts, retries included */
 size_t crm_zendesk_rate_limited(const tkt_crm_t *crm);  /* 429 answers received */
 size_t crm_zendesk_retries(const tkt_crm_t *crm);       /* 5xx / network retries scheduled */
+
+/* Zendesk Support in the table of CRMs (crm_provider.c): CALLBUS_CRM=zendesk. */
+extern const crm_provider_t crm_zendesk_provider;
 
 #endif
