@@ -433,25 +433,19 @@ static int start_kafka(ticket_t *t)
     return 0;
 }
 
-/* CALLBUS_CRM selects the adapter; both speak tkt_crm.h. */
+/* CALLBUS_CRM picks the provider (crm_provider.h); every one speaks tkt_crm.h. */
 static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
 {
     char errstr[512];
-    tkt_zendesk_cfg_t zcfg;
-    crm_dyn_cfg_t dcfg;
+    crm_shared_cfg_t shared;
     tkt_batch_cfg_t bcfg;
-    if (tkt_config_crm_check(&t->cfg, stderr) > 0)
-        return fail("configuration", "the CRM's settings (above)");
-    if (tkt_config_is_dynamics(&t->cfg)) {
-        tkt_config_dynamics(&t->cfg, form, t->svc.country, &dcfg);
-        if (!(t->crm = crm_dyn_new(t->svc.base, &dcfg, errstr, sizeof errstr)))
-            return fail("dynamics", errstr);
-    } else {
-        tkt_config_zendesk(&t->cfg, &zcfg);
-        if (!(t->crm = tkt_zendesk_new(t->svc.base, &zcfg, errstr, sizeof errstr)))
-            return fail("zendesk", errstr);
-    }
-    tkt_config_batch(&t->cfg, &bcfg);
+    const crm_provider_t *p = crm_provider_find(t->cfg.crm); /* validated as an enum */
+    if (!p)
+        return fail("configuration", "CALLBUS_CRM: no such CRM");
+    tkt_config_crm(&t->cfg, form, t->svc.country, &shared);
+    if (!(t->crm = crm_provider_start(p, t->svc.base, &shared, stderr, errstr, sizeof errstr)))
+        return fail(p->name, errstr);
+    tkt_config_batch(&t->cfg, p->ticket_write_limit, &bcfg);
     bcfg.on_job = tkt_pipeline_job_started; /* job ids stored with the plans */
     if (!(t->batch = tkt_batch_new(t->svc.base, t->crm, &bcfg)))
         return fail("start", "out of memory");
@@ -565,8 +559,11 @@ static void teardown(ticket_t *t)
 int main(int argc, char **argv)
 {
     static ticket_t t;
-    if (argc > 1 && strcmp(argv[1], "--config-markdown") == 0)
-        return cmn_service_print_config(tkt_config_spec, tkt_config_spec_len);
+    if (argc > 1 && strcmp(argv[1], "--config-markdown") == 0) {
+        int printed = cmn_service_print_config(tkt_config_spec, tkt_config_spec_len);
+        crm_provider_print_markdown(stdout); /* every CRM's own settings */
+        return printed;
+    }
     int rc = cmn_service_init(&t.svc, "ticket", tkt_config_spec, tkt_config_spec_len, &t.cfg);
     if (rc == 0)
         rc = start(&t) < 0 ? 1 : cmn_service_run(&t.svc);

@@ -6,39 +6,10 @@
 
 #define OFF(f) offsetof(tkt_config_t, f)
 const cmn_cfg_spec_t tkt_config_spec[] = {
-    CMN_CFG_CHOICE("CALLBUS_CRM", "zendesk", "zendesk|dynamics", OFF(crm),
+    /* Each CRM's own settings (CALLBUS_ZENDESK_*, CALLBUS_DYNAMICS_*) are in
+     * its provider (crm/crm_provider.c's table). */
+    CMN_CFG_CHOICE("CALLBUS_CRM", "zendesk", CRM_PROVIDER_NAMES, OFF(crm),
                    "The CRM: Zendesk Support, or Microsoft Dynamics 365 (docs/dynamics.md)."),
-    CMN_CFG_STR("CALLBUS_ZENDESK_URL", "", OFF(zendesk_url),
-                "Zendesk base URL, https://<subdomain>.zendesk.com (or the emulator's URL); "
-                "required with CALLBUS_CRM=zendesk."),
-    CMN_CFG_STR("CALLBUS_ZENDESK_EMAIL", "", OFF(zendesk_email),
-                "Zendesk API user's e-mail; required with CALLBUS_CRM=zendesk."),
-    CMN_CFG_SECRET("CALLBUS_ZENDESK_TOKEN", "", OFF(zendesk_token),
-                   "Zendesk API token; required with CALLBUS_CRM=zendesk."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_URL", "", OFF(dyn_url),
-                "Dynamics 365 organisation URL, https://<org>.crm.dynamics.com (or the "
-                "emulator's): Web API at /api/data/v9.2, forms at /main.aspx; required with "
-                "CALLBUS_CRM=dynamics."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_AUTHORITY", "https://login.microsoftonline.com",
-                OFF(dyn_authority),
-                "Microsoft Entra ID authority; the token comes from "
-                "<authority>/<tenant>/oauth2/v2.0/token."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_TENANT_ID", "", OFF(dyn_tenant_id),
-                "Entra ID tenant (GUID or domain); required with CALLBUS_CRM=dynamics."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_CLIENT_ID", "", OFF(dyn_client_id),
-                "App registration (client) id of the application user; required with "
-                "CALLBUS_CRM=dynamics."),
-    CMN_CFG_SECRET("CALLBUS_DYNAMICS_CLIENT_SECRET", "", OFF(dyn_client_secret),
-                   "Client secret of that app registration; required with CALLBUS_CRM=dynamics."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_PHONE_ATTRS", "telephone1,mobilephone", OFF(dyn_phone_attrs),
-                "Contact columns searched for the caller's number (at most 4, OR-ed); a new "
-                "contact gets the number in the first (R-I2, R-C2)."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_APP_ID", "", OFF(dyn_app_id),
-                "Model-driven app id put on form URLs (appid=); empty: none."),
-    CMN_CFG_STR("CALLBUS_DYNAMICS_WITHHELD_CONTACT", "", OFF(dyn_withheld_contact),
-                "Contact (GUID) that withheld-number calls' cases are made for: a case needs a "
-                "customer and such a call has none. Empty: those cases are refused and their "
-                "events dead-lettered (docs/dynamics.md)."),
     CMN_CFG_NUM("CALLBUS_CRM_RATE_LIMIT", "0", 0, 100000, OFF(crm_rate_limit),
                 "Requests per the CRM's window (R-B5); 0: the CRM's documented limit (Zendesk "
                 "700 per minute; set the plan's, Team 200 ... Enterprise Plus 2500; Dynamics "
@@ -203,93 +174,29 @@ void tkt_config_sweep(const tkt_config_t *c, struct timeval *every, int64_t *max
     *max_call_age_ms = (int64_t)c->max_call_age_s * 1000 / c->sweep_time_scale;
 }
 
-void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out)
+void tkt_config_batch(const tkt_config_t *c, int ticket_write_limit, tkt_batch_cfg_t *out)
 {
-    /* Zendesk allows 30 updates per ticket per 10 min: keep a margin.
-     * Dataverse has no per-record limit. */
-    int ticket_limit = tkt_config_is_dynamics(c) ? 1000000 : 28;
     *out = (tkt_batch_cfg_t){.window_s = (int)c->batch_window_s,
                              .comments = c->batch_comments,
                              .updates = c->batch_updates,
-                             .ticket_limit = ticket_limit,
+                             .ticket_limit = ticket_write_limit,
                              .ticket_window_s = (int)(600 / c->crm_time_scale),
                              .max_attempts = 5};
 }
 
-void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out)
+void tkt_config_crm(const tkt_config_t *c, cmn_phone_lookup_t form, const cmn_country_t *country,
+                    crm_shared_cfg_t *out)
 {
-    *out = (tkt_zendesk_cfg_t){.base_url = c->zendesk_url,
-                               .email = c->zendesk_email,
-                               .api_token = c->zendesk_token,
-                               .rate_limit_per_min = (int)c->crm_rate_limit,
-                               .rate_window_ms = (int)(60000 / c->crm_time_scale),
-                               .timeout_ms = (int)c->crm_timeout_ms,
-                               .allow_plain_http = c->crm_allow_plain_http,
-                               /* an IVR caller waits CALLBUS_IVR_DEADLINE_MS, no longer */
-                               .interactive_ttl_ms = (int)c->ivr_deadline_ms,
-                               .interactive_max_queued = 64};
-}
-
-int tkt_config_is_dynamics(const tkt_config_t *c)
-{
-    return c->crm && strcmp(c->crm, "dynamics") == 0;
-}
-
-void tkt_config_dynamics(const tkt_config_t *c, cmn_phone_lookup_t form,
-                         const cmn_country_t *country, crm_dyn_cfg_t *out)
-{
-    *out = (crm_dyn_cfg_t){.url = c->dyn_url,
-                           .authority = c->dyn_authority,
-                           .tenant_id = c->dyn_tenant_id,
-                           .client_id = c->dyn_client_id,
-                           .client_secret = c->dyn_client_secret,
-                           .phone_attrs = c->dyn_phone_attrs,
-                           .app_id = c->dyn_app_id,
-                           .withheld_contact = c->dyn_withheld_contact,
-                           .lookup_form = form,
-                           .country = country,
-                           .allow_plain_http = c->crm_allow_plain_http,
-                           .rate_limit = (int)c->crm_rate_limit,
-                           .rate_window_ms = (int)(CRM_DYN_RATE_WINDOW_MS / c->crm_time_scale),
-                           .timeout_ms = (int)c->crm_timeout_ms,
-                           .interactive_ttl_ms = (int)c->ivr_deadline_ms,
-                           .interactive_max_queued = 64};
-}
-
-int tkt_config_crm_check(const tkt_config_t *c, FILE *errs)
-{
-    int dyn = tkt_config_is_dynamics(c);
-    const struct {
-        const char *name;
-        const char *value;
-    } zd[] = {{"CALLBUS_ZENDESK_URL", c->zendesk_url},
-              {"CALLBUS_ZENDESK_EMAIL", c->zendesk_email},
-              {"CALLBUS_ZENDESK_TOKEN", c->zendesk_token}},
-      dy[] = {{"CALLBUS_DYNAMICS_URL", c->dyn_url},
-              {"CALLBUS_DYNAMICS_TENANT_ID", c->dyn_tenant_id},
-              {"CALLBUS_DYNAMICS_CLIENT_ID", c->dyn_client_id},
-              {"CALLBUS_DYNAMICS_CLIENT_SECRET", c->dyn_client_secret}};
-    int problems = 0;
-    for (size_t i = 0; i < (dyn ? 4 : 3); i++) {
-        const char *name = dyn ? dy[i].name : zd[i].name;
-        const char *value = dyn ? dy[i].value : zd[i].value;
-        if (!value || !*value) {
-            fprintf(errs, "%s: required with CALLBUS_CRM=%s, not set\n", name, c->crm);
-            problems++;
-        }
-    }
-    if (dyn && c->crm_display) {
-        fprintf(errs, "CALLBUS_TICKET_CRM_DISPLAY: Dynamics 365 has no API to display a record "
-                      "to an agent; pops go through pop-service (set it to false)\n");
-        problems++;
-    }
-    if (dyn && c->fields && *c->fields) {
-        fprintf(errs, "CALLBUS_TICKET_FIELDS: no custom field mapping for Dynamics 365 yet "
-                      "(leave it empty)\n");
-        problems++;
-    }
-    if (dyn && (!c->dyn_withheld_contact || !*c->dyn_withheld_contact))
-        fprintf(errs, "CALLBUS_DYNAMICS_WITHHELD_CONTACT: not set: a withheld-number call's case "
-                      "has no customer, so such events are dead-lettered (warning only)\n");
-    return problems;
+    *out = (crm_shared_cfg_t){.name = c->crm,
+                              .lookup_form = form,
+                              .country = country,
+                              .rate_limit = (int)c->crm_rate_limit,
+                              .time_scale = (int)c->crm_time_scale,
+                              .timeout_ms = (int)c->crm_timeout_ms,
+                              .allow_plain_http = c->crm_allow_plain_http,
+                              /* an IVR caller waits CALLBUS_IVR_DEADLINE_MS, no longer */
+                              .interactive_ttl_ms = (int)c->ivr_deadline_ms,
+                              .interactive_max_queued = 64,
+                              .display = c->crm_display,
+                              .field_map = c->fields && *c->fields};
 }

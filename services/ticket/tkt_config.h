@@ -4,20 +4,16 @@
 #define TKT_CONFIG_H
 
 #include "cmn_config.h"
-#include "crm_dyn.h"
+#include "crm_provider.h"
 #include "tkt_batch.h"
 #include "tkt_rules.h"
-#include "tkt_zendesk.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/time.h>
 
 typedef struct {
-    char *crm; /* "zendesk" | "dynamics" */
-    char *zendesk_url, *zendesk_email, *zendesk_token;
-    char *dyn_url, *dyn_authority, *dyn_tenant_id, *dyn_client_id, *dyn_client_secret;
-    char *dyn_phone_attrs, *dyn_app_id, *dyn_withheld_contact;
+    char *crm; /* a provider's name (crm_provider.h); its own settings are its own */
     long crm_rate_limit, crm_timeout_ms;
     long crm_time_scale; /* benchmarks: the CRM's rate windows this many times shorter */
     int crm_allow_plain_http;
@@ -51,16 +47,10 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
  * must be, both divided by CALLBUS_TICKET_SWEEP_TIME_SCALE. */
 #define TKT_SWEEP_EVERY_MS 30000L
 void tkt_config_sweep(const tkt_config_t *c, struct timeval *every, int64_t *max_call_age_ms);
-void tkt_config_batch(const tkt_config_t *c, tkt_batch_cfg_t *out);
-void tkt_config_zendesk(const tkt_config_t *c, tkt_zendesk_cfg_t *out);
-/* The Dynamics adapter's configuration; strings borrowed from c. */
-void tkt_config_dynamics(const tkt_config_t *c, cmn_phone_lookup_t form,
-                         const cmn_country_t *country, crm_dyn_cfg_t *out);
-int tkt_config_is_dynamics(const tkt_config_t *c);
-
-/* The settings the selected CRM needs (CALLBUS_CRM): each one missing, or
- * a setting the CRM cannot honour, is reported on its own line to errs.
- * Returns the number of problems (0: start). */
-int tkt_config_crm_check(const tkt_config_t *c, FILE *errs);
+/* ticket_write_limit: the CRM's (crm_provider_t). */
+void tkt_config_batch(const tkt_config_t *c, int ticket_write_limit, tkt_batch_cfg_t *out);
+/* What these settings ask of whichever CRM runs; strings borrowed from c. */
+void tkt_config_crm(const tkt_config_t *c, cmn_phone_lookup_t form, const cmn_country_t *country,
+                    crm_shared_cfg_t *out);
 
 #endif

@@ -1,7 +1,9 @@
 /* The CRM adapter interface: everything ticket-service asks of a CRM, as
- * asynchronous calls on the libevent loop. Zendesk (tkt_zendesk.c) is the
- * first implementation; Dynamics 365 will be the second. Which one, and its
- * base URL (the real SaaS, or the emulator in tests/emulator), is
+ * asynchronous calls on the libevent loop. The core calls only this (and,
+ * at start, crm/crm_provider.h to make one). The implementations are the
+ * CRM client in crm/, one per CRM (Zendesk: crm_zendesk.c, Dynamics 365:
+ * crm_dyn.c), each a row of the provider table CALLBUS_CRM picks from.
+ * Which one, and its base URL (the real SaaS, or an emulator), is
  * configuration: the same code talks to both.
  *
  * Every call is queued by priority (tkt_prio_t) behind the adapter's rate

@@ -6,13 +6,13 @@
 #  - fuzz_odata_batch (CALLBUS_FUZZ with clang): the $batch response decoder.
 foreach(t crm_dyn_request crm_dyn_parse crm_odata_batch)
   callbus_test(test_${t} ticket ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
-  target_link_libraries(test_${t} PRIVATE ticket_crm_dyn)
+  target_link_libraries(test_${t} PRIVATE ticket_crm)
 endforeach()
 
 get_filename_component(_dyn_emulator_dir ${CMAKE_CURRENT_LIST_DIR}/../dynamics_emulator ABSOLUTE)
 add_executable(test_crm_dyn_emulator ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn_emulator.c)
 target_include_directories(test_crm_dyn_emulator PRIVATE ${CMAKE_SOURCE_DIR}/tests)
-target_link_libraries(test_crm_dyn_emulator PRIVATE ticket_crm_dyn)
+target_link_libraries(test_crm_dyn_emulator PRIVATE ticket_crm)
 add_test(NAME test_crm_dyn_emulator
   COMMAND python3 ${_dyn_emulator_dir}/with_emulator.py $<TARGET_FILE:test_crm_dyn_emulator>)
 set_tests_properties(test_crm_dyn_emulator PROPERTIES LABELS ticket TIMEOUT 120)
@@ -36,7 +36,7 @@ endif()
 # The adapter itself (crm_dyn.c) against the emulator: every op through the layer.
 add_executable(test_crm_dyn ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn.c)
 target_include_directories(test_crm_dyn PRIVATE ${CMAKE_SOURCE_DIR}/tests)
-target_link_libraries(test_crm_dyn PRIVATE ticket_crm_dyn)
+target_link_libraries(test_crm_dyn PRIVATE ticket_crm)
 add_test(NAME test_crm_dyn
   COMMAND python3 ${_dyn_emulator_dir}/with_emulator.py $<TARGET_FILE:test_crm_dyn>)
 set_tests_properties(test_crm_dyn PROPERTIES LABELS ticket TIMEOUT 120)

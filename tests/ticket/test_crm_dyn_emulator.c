@@ -22,7 +22,7 @@
 static struct {
     const char *url;
     struct event_base *base;
-    tkt_curl_t *curl;
+    crm_curl_t *curl;
     crm_dyn_token_t *tok;
     crm_dyn_conf_t conf;
     char api[256], token_url[256], scope[256];
@@ -40,7 +40,7 @@ typedef struct {
     char error[256];
 } got_t;
 
-static void on_resp(void *ctx, const tkt_curl_resp_t *r)
+static void on_resp(void *ctx, const crm_curl_resp_t *r)
 {
     got_t *g = ctx;
     g->done = 1;
@@ -77,7 +77,7 @@ static void wait_ms(long ms)
 static got_t call(const char *method, const char *url, const char *body)
 {
     got_t g = {0};
-    tkt_curl_req_t req = {.method = method,
+    crm_curl_req_t req = {.method = method,
                           .url = url,
                           .headers = crm_dyn_json_headers,
                           .body = body,
@@ -367,7 +367,7 @@ static void test_batch_applied_then_rolled_back(void)
                              "Accept: application/json", ct_header, NULL};
     snprintf(url, sizeof url, "%s/$batch", G.api);
     got_t g = {0};
-    tkt_curl_req_t req = {
+    crm_curl_req_t req = {
         .method = "POST", .url = url, .headers = headers, .body = body, .body_len = len};
     ASSERT_EQ_INT(crm_dyn_token_request(G.tok, &req, on_resp, &g), 0);
     free(body);
@@ -448,7 +448,7 @@ static int setup(void)
     if (crm_dyn_phone_attrs_parse(&G.conf, "telephone1,mobilephone", err, sizeof err) != 0)
         return -1;
     G.base = event_base_new();
-    G.curl = tkt_curl_new(G.base);
+    G.curl = crm_curl_new(G.base);
     crm_dyn_token_conf_t tc = {.token_url = G.token_url,
                                .client_id = getenv("DYN_CLIENT_ID"),
                                .client_secret = getenv("DYN_CLIENT_SECRET"),
@@ -471,7 +471,7 @@ int main(void)
         TEST_CASE(test_refreshed_before_expiry),
     };
     int rc = test_run_all("crm_dyn_emulator", cases, sizeof cases / sizeof cases[0]);
-    tkt_curl_free(G.curl); /* first: cancels a token fetch in flight */
+    crm_curl_free(G.curl); /* first: cancels a token fetch in flight */
     crm_dyn_token_free(G.tok);
     event_base_free(G.base);
     return rc;

@@ -1,13 +1,13 @@
-/* tkt_curl_url_check (issue 7 item 9): credentials go over https, or over
+/* crm_curl_url_check (issue 7 item 9): credentials go over https, or over
  * plain http to this machine only; the host is what libcurl's URL parser
  * says it is, not a prefix of the text. */
 #include "test.h"
-#include "tkt_curl.h"
+#include "crm_curl.h"
 
 static int ok(const char *url)
 {
     char why[256];
-    return tkt_curl_url_check(url, 0, why, sizeof why) == 0;
+    return crm_curl_url_check(url, 0, why, sizeof why) == 0;
 }
 
 static void test_https_anywhere(void)
@@ -44,10 +44,10 @@ static void test_not_urls(void)
     ASSERT_TRUE(!ok("acme.zendesk.com"));
     ASSERT_TRUE(!ok(""));
     ASSERT_TRUE(!ok(NULL));
-    ASSERT_EQ_INT(tkt_curl_url_check("http://acme.zendesk.com", 0, why, sizeof why), -1);
+    ASSERT_EQ_INT(crm_curl_url_check("http://acme.zendesk.com", 0, why, sizeof why), -1);
     ASSERT_TRUE(strstr(why, "unencrypted") != NULL);
     /* the explicit demo setting (an emulator container) lifts it */
-    ASSERT_EQ_INT(tkt_curl_url_check("http://zendesk-emulator:8090", 1, why, sizeof why), 0);
+    ASSERT_EQ_INT(crm_curl_url_check("http://zendesk-emulator:8090", 1, why, sizeof why), 0);
 }
 
 TEST_MAIN("crm_url", TEST_CASE(test_https_anywhere),

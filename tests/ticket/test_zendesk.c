@@ -11,7 +11,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
-#include "tkt_zendesk.h"
+#include "crm_zendesk.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -939,7 +939,7 @@ static void test_429_storm(void)
     for (int i = 0; i < 40 && st != 429; i++)
         json_decref(emu("GET", "/api/v2/users/me.json", NULL, 1, &st));
     ASSERT_EQ_INT(st, 429);
-    size_t limited_before = tkt_zendesk_rate_limited(G.crm);
+    size_t limited_before = crm_zendesk_rate_limited(G.crm);
     reset_waiters();
     int64_t t0 = cmn_time_mono_ms();
     for (int i = 0; i < 80; i++) {
@@ -969,7 +969,7 @@ static void test_429_storm(void)
     ASSERT_TRUE(got429 > 0);
     ASSERT_TRUE(got429 <= 40); /* far from a 429 per request */
     ASSERT_EQ_INT(ok, 80);
-    ASSERT_EQ_INT(tkt_zendesk_rate_limited(G.crm) - limited_before, (size_t)got429);
+    ASSERT_EQ_INT(crm_zendesk_rate_limited(G.crm) - limited_before, (size_t)got429);
     cmn_metric_t *m = cmn_metrics_counter("crm_rate_limited_total", "x", NULL);
     ASSERT_TRUE(cmn_metric_value(m) >= got429);
     /* High priority overtook: the INTERACTIVE reads finished before the
@@ -988,14 +988,14 @@ static void test_429_storm(void)
 static void test_stays_under_limit(void)
 {
     char err[256];
-    tkt_zendesk_cfg_t cfg = {.base_url = G.url,
+    crm_zendesk_cfg_t cfg = {.base_url = G.url,
                              .email = EMAIL,
                              .api_token = TOKEN,
                              .rate_limit_per_min = 30,
                              .rate_safety = 0.7,
                              .rate_window_ms = 2000,
                              .timeout_ms = 5000};
-    tkt_crm_t *crm = tkt_zendesk_new(G.base, &cfg, err, sizeof err);
+    tkt_crm_t *crm = crm_zendesk_new(G.base, &cfg, err, sizeof err);
     ASSERT_TRUE(crm);
     ASSERT_EQ_INT(configure("{s:i,s:f}", "rate_limit_per_min", 30, "rate_window_s", 2.0), 0);
     long seq = log_last_seq();
@@ -1027,7 +1027,7 @@ static void test_5xx_retried(void)
                             "<html><body>502 Bad Gateway</body></html>", "count", 1),
                   0);
     long seq = log_last_seq();
-    size_t retries = tkt_zendesk_retries(G.crm);
+    size_t retries = crm_zendesk_retries(G.crm);
     reset_waiters();
     OPS->show_ticket(G.crm, G.ticket_id, TKT_PRIO_INTERACTIVE, on_res, &W[0]);
     OPS->contact_tickets(G.crm, "5001", TKT_PRIO_INTERACTIVE, on_res, &W[1]);
@@ -1035,7 +1035,7 @@ static void test_5xx_retried(void)
     ASSERT_TRUE(W[0].res.ok);
     ASSERT_EQ_STR(W[0].res.ticket.id, G.ticket_id);
     ASSERT_TRUE(W[1].res.ok);
-    ASSERT_EQ_INT(tkt_zendesk_retries(G.crm) - retries, 3);
+    ASSERT_EQ_INT(crm_zendesk_retries(G.crm) - retries, 3);
     json_t *log = log_since(seq);
     ASSERT_EQ_INT(count_log(log, "GET", "/api/v2/tickets/*.json", 503), 2);
     ASSERT_EQ_INT(count_log(log, "GET", "/api/v2/tickets/*.json", 200), 1);
@@ -1269,22 +1269,22 @@ static void test_urls_and_bad_input(void)
     ASSERT_EQ_INT(log_last_seq(), seq);
 
     char err[256];
-    tkt_zendesk_cfg_t cfg = {.base_url = "ftp://x", .email = EMAIL, .api_token = TOKEN};
-    ASSERT_TRUE(tkt_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
+    crm_zendesk_cfg_t cfg = {.base_url = "ftp://x", .email = EMAIL, .api_token = TOKEN};
+    ASSERT_TRUE(crm_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
     ASSERT_TRUE(strstr(err, "https://") != NULL);
     cfg.base_url = "http://acme.zendesk.com"; /* plain http off this machine (issue 7 item 9) */
-    ASSERT_TRUE(tkt_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
+    ASSERT_TRUE(crm_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
     ASSERT_TRUE(strstr(err, "unencrypted") != NULL);
     cfg.base_url = G.url;
     cfg.api_token = "";
-    ASSERT_TRUE(tkt_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
+    ASSERT_TRUE(crm_zendesk_new(G.base, &cfg, err, sizeof err) == NULL);
 }
 
 static void test_wrong_token(void)
 {
     char err[256];
-    tkt_zendesk_cfg_t cfg = {.base_url = G.url, .email = EMAIL, .api_token = "wrong"};
-    tkt_crm_t *crm = tkt_zendesk_new(G.base, &cfg, err, sizeof err);
+    crm_zendesk_cfg_t cfg = {.base_url = G.url, .email = EMAIL, .api_token = "wrong"};
+    tkt_crm_t *crm = crm_zendesk_new(G.base, &cfg, err, sizeof err);
     ASSERT_TRUE(crm);
     reset_waiters();
     crm->ops->show_ticket(crm, G.ticket_id, TKT_PRIO_INTERACTIVE, on_res, &W[0]);
@@ -1325,12 +1325,12 @@ static void test_revoked_token(void)
 static void test_free_with_pending(void)
 {
     char err[256];
-    tkt_zendesk_cfg_t cfg = {.base_url = G.url,
+    crm_zendesk_cfg_t cfg = {.base_url = G.url,
                              .email = EMAIL,
                              .api_token = TOKEN,
                              .max_in_flight = 1,
                              .job_poll_first_ms = 5000};
-    tkt_crm_t *crm = tkt_zendesk_new(G.base, &cfg, err, sizeof err);
+    tkt_crm_t *crm = crm_zendesk_new(G.base, &cfg, err, sizeof err);
     ASSERT_TRUE(crm);
     ASSERT_EQ_INT(configure("{s:i}", "latency_ms", 300), 0);
     reset_waiters();
@@ -1433,7 +1433,7 @@ int main(void)
     struct timeval tick = {0, 100000};
     event_add(G.tick, &tick);
     char err[256];
-    tkt_zendesk_cfg_t cfg = {
+    crm_zendesk_cfg_t cfg = {
         .base_url = G.url,
         .email = EMAIL,
         .api_token = TOKEN,
@@ -1443,14 +1443,14 @@ int main(void)
         .backoff_base_ms = 50,
         .backoff_max_ms = 400,
     };
-    G.crm = tkt_zendesk_new(G.base, &cfg, err, sizeof err);
+    G.crm = crm_zendesk_new(G.base, &cfg, err, sizeof err);
     int rc = 1;
     if (!G.crm || status != 200) {
         fprintf(stderr, "setup failed: %s (health %ld)\n", err, status);
     } else {
         rc = test_run_all("zendesk", cases, sizeof cases / sizeof cases[0]);
         printf("zendesk: %zu HTTP requests sent by the main adapter\n",
-               tkt_zendesk_requests_sent(G.crm));
+               crm_zendesk_requests_sent(G.crm));
         G.crm->ops->free(G.crm);
     }
     event_free(G.tick);

@@ -1,6 +1,6 @@
 # Tests of the Zendesk adapter (label `ticket`), included from
 # tests/ticket/CMakeLists.txt; needs the ticket_crm library
-# (services/ticket/crm.cmake).
+# (services/ticket/crm/CMakeLists.txt).
 #  - test_ratelimit: the limiter on a fake clock (no network).
 #  - test_zendesk: every adapter operation against the Zendesk emulator
 #    (tests/emulator, started as a child process on port 0), then the

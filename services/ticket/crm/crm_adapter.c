@@ -20,7 +20,7 @@ struct crm_http {
     char *body;         /* or NULL */
     char *content_type; /* header line, or NULL: JSON when a body */
     crm_step_fn step;
-    tkt_rl_req_t *rlreq;
+    crm_rl_req_t *rlreq;
     /* a create after an unclear failure: looked up before it is sent again */
     int verify_pending;
     int verifying;
@@ -32,8 +32,8 @@ struct crm_adapter {
     const crm_desc_t *desc;
     void *impl;
     struct event_base *base;
-    tkt_curl_t *curl;
-    tkt_rl_t *rl;
+    crm_curl_t *curl;
+    crm_rl_t *rl;
     int timeout_ms;
     char *user, *password; /* Basic auth of the default send */
     crm_op_t *ops;
@@ -135,7 +135,7 @@ char *crm_json_text(json_t *j)
 
 /* ------------------------------------------------------------- metrics */
 
-static void count_response(crm_adapter_t *a, const char *op, const tkt_curl_resp_t *resp)
+static void count_response(crm_adapter_t *a, const char *op, const crm_curl_resp_t *resp)
 {
     char labels[96];
     if (resp->status > 0)
@@ -252,7 +252,7 @@ void crm_op_finish(crm_op_t *op)
     op_free(op);
 }
 
-void crm_op_succeed(crm_op_t *op, const tkt_curl_resp_t *resp)
+void crm_op_succeed(crm_op_t *op, const crm_curl_resp_t *resp)
 {
     op->res->ok = 1;
     op->res->http_status = resp->status;
@@ -366,14 +366,14 @@ crm_op_t *crm_op_new(crm_adapter_t *a, const char *name, tkt_prio_t prio, tkt_cr
 
 /* ----------------------------------------------------------- requests */
 
-static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp);
+static void on_curl_done(void *ctx, const crm_curl_resp_t *resp);
 
-static int default_send(crm_adapter_t *a, const tkt_curl_req_t *req, tkt_curl_done_fn cb, void *ctx)
+static int default_send(crm_adapter_t *a, const crm_curl_req_t *req, crm_curl_done_fn cb, void *ctx)
 {
-    tkt_curl_req_t r = *req;
+    crm_curl_req_t r = *req;
     r.user = a->user;
     r.password = a->password;
-    return tkt_curl_request(a->curl, &r, cb, ctx);
+    return crm_curl_request(a->curl, &r, cb, ctx);
 }
 
 #define CRM_MAX_HEADERS 12
@@ -388,7 +388,7 @@ static void curl_start(crm_adapter_t *a, crm_http_t *h, const char *method, cons
     if (body)
         headers[n++] = h->content_type ? h->content_type : "Content-Type: application/json";
     headers[n] = NULL;
-    tkt_curl_req_t req = {
+    crm_curl_req_t req = {
         .method = method,
         .url = url,
         .headers = headers,
@@ -400,7 +400,7 @@ static void curl_start(crm_adapter_t *a, crm_http_t *h, const char *method, cons
     int rc = a->desc->send ? a->desc->send(a->impl, &req, on_curl_done, h)
                            : default_send(a, &req, on_curl_done, h);
     if (rc != 0) {
-        tkt_curl_resp_t fail = {.status = 0,
+        crm_curl_resp_t fail = {.status = 0,
                                 .retry_after_s = -1,
                                 .rate_remaining = -1,
                                 .rate_reset_s = -1,
@@ -425,7 +425,7 @@ static void observe_queueing(const crm_http_t *h)
 }
 
 /* The limiter lets the request go (first attempt or a retry). */
-static void on_rl_send(void *owner, tkt_rl_req_t *rlreq, void *req_ctx, int attempt)
+static void on_rl_send(void *owner, crm_rl_req_t *rlreq, void *req_ctx, int attempt)
 {
     (void)rlreq;
     crm_adapter_t *a = owner;
@@ -460,7 +460,7 @@ static void on_rl_expire(void *owner, void *req_ctx)
     crm_op_fail(h->op, "not sent: the caller's deadline passed");
 }
 
-/* Queued requests dropped by tkt_rl_free() during shutdown. */
+/* Queued requests dropped by crm_rl_free() during shutdown. */
 static void on_rl_drop(void *owner, void *req_ctx)
 {
     (void)owner;
@@ -469,35 +469,35 @@ static void on_rl_drop(void *owner, void *req_ctx)
     crm_op_fail(h->op, "shut down");
 }
 
-static tkt_rl_kind_t classify(crm_adapter_t *a, const tkt_curl_resp_t *resp, int64_t *delay_ms)
+static crm_rl_kind_t classify(crm_adapter_t *a, const crm_curl_resp_t *resp, int64_t *delay_ms)
 {
     *delay_ms = resp->retry_after_s >= 0 ? (int64_t)resp->retry_after_s * 1000 : -1;
     if (resp->status == 0)
-        return TKT_RL_RETRY;
+        return CRM_RL_RETRY;
     if (resp->status == 429)
-        return a->desc->classify_429 ? a->desc->classify_429(a->impl, resp) : TKT_RL_PAUSE;
+        return a->desc->classify_429 ? a->desc->classify_429(a->impl, resp) : CRM_RL_PAUSE;
     if (resp->status >= 500)
-        return TKT_RL_RETRY;
-    return TKT_RL_DONE;
+        return CRM_RL_RETRY;
+    return CRM_RL_DONE;
 }
 
 /* Logs what the limiter decided for an answer that will be tried again. */
-static void log_again(crm_adapter_t *a, const crm_http_t *h, const tkt_curl_resp_t *resp,
-                      tkt_rl_kind_t kind, int64_t delay)
+static void log_again(crm_adapter_t *a, const crm_http_t *h, const crm_curl_resp_t *resp,
+                      crm_rl_kind_t kind, int64_t delay)
 {
-    if (kind == TKT_RL_RETRY)
+    if (kind == CRM_RL_RETRY)
         LOG_WARN("%s %s %s: %s%d, will retry", a->desc->name, h->method, h->metric_op,
                  resp->status ? "HTTP " : "network error ",
                  resp->status ? resp->status : resp->curl_code);
-    else if (kind != TKT_RL_DONE)
+    else if (kind != CRM_RL_DONE)
         LOG_INFO("%s %s %s: 429, waiting %lld ms (%s)", a->desc->name, h->method, h->metric_op,
-                 (long long)delay, kind == TKT_RL_PAUSE ? "all requests" : "this request");
+                 (long long)delay, kind == CRM_RL_PAUSE ? "all requests" : "this request");
 }
 
 /* The answer to a verification GET: found (the lost create was applied:
  * *found is what its step gets), or not (send the create again, at once
  * and without counting a try). */
-static int verify_answer(crm_adapter_t *a, crm_http_t *h, const tkt_curl_resp_t *resp,
+static int verify_answer(crm_adapter_t *a, crm_http_t *h, const crm_curl_resp_t *resp,
                          json_t **found)
 {
     if (a->desc->verify_found && a->desc->verify_found(a->impl, resp, found) && *found) {
@@ -508,7 +508,7 @@ static int verify_answer(crm_adapter_t *a, crm_http_t *h, const tkt_curl_resp_t 
     return 0;
 }
 
-static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
+static void on_curl_done(void *ctx, const crm_curl_resp_t *resp)
 {
     crm_http_t *h = ctx;
     crm_op_t *op = h->op;
@@ -521,23 +521,23 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
     count_response(a, h->verifying ? "find_by_external_id" : h->metric_op, resp);
     note_auth(a, resp->status);
     int64_t delay = -1;
-    tkt_rl_kind_t kind = classify(a, resp, &delay);
+    crm_rl_kind_t kind = classify(a, resp, &delay);
     /* A bulk write with no clear answer may have been applied and its job
      * may still run: never sent again blind. The caller waits for the job
      * and checks markers first (items maybe_applied). */
-    if (kind == TKT_RL_RETRY && op->n_sent > 0 && !op->job_id[0])
-        kind = TKT_RL_DONE;
+    if (kind == CRM_RL_RETRY && op->n_sent > 0 && !op->job_id[0])
+        kind = CRM_RL_DONE;
     json_t *found = NULL;
     int verify_missed = 0;
-    if (h->verifying && kind == TKT_RL_DONE && !verify_answer(a, h, resp, &found)) {
+    if (h->verifying && kind == CRM_RL_DONE && !verify_answer(a, h, resp, &found)) {
         verify_missed = 1;
-        kind = TKT_RL_WAIT;
+        kind = CRM_RL_WAIT;
         delay = 0;
     }
-    tkt_rl_observe(a->rl, resp->rate_remaining, resp->rate_reset_s);
-    tkt_rl_verdict_t v = tkt_rl_complete(a->rl, h->rlreq, kind, delay);
-    if (v == TKT_RL_AGAIN) {
-        if (kind == TKT_RL_RETRY) {
+    crm_rl_observe(a->rl, resp->rate_remaining, resp->rate_reset_s);
+    crm_rl_verdict_t v = crm_rl_complete(a->rl, h->rlreq, kind, delay);
+    if (v == CRM_RL_AGAIN) {
+        if (kind == CRM_RL_RETRY) {
             a->retries++;
             /* An ambiguous failure of a create: it may have been applied. */
             if (h->body && op->verify_create && op->external_id[0])
@@ -550,7 +550,7 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
         return;
     }
     h->rlreq = NULL;
-    if (v == TKT_RL_EXHAUSTED)
+    if (v == CRM_RL_EXHAUSTED)
         LOG_WARN("%s %s %s: giving up after retries (%s)", a->desc->name, h->method, h->metric_op,
                  resp->status ? "HTTP error" : resp->error);
     crm_step_fn step = h->step;
@@ -558,14 +558,14 @@ static void on_curl_done(void *ctx, const tkt_curl_resp_t *resp)
     http_free(h);
     if (found) {
         step(op,
-             &(tkt_curl_resp_t){
+             &(crm_curl_resp_t){
                  .status = 200, .retry_after_s = -1, .rate_remaining = -1, .body = "", .error = ""},
              found, 0);
         json_decref(found);
         return;
     }
     json_t *j = resp->body_len ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
-    step(op, resp, j, v == TKT_RL_EXHAUSTED);
+    step(op, resp, j, v == CRM_RL_EXHAUSTED);
     json_decref(j);
 }
 
@@ -592,7 +592,7 @@ void crm_http_start_ct(crm_op_t *op, const char *metric_op, const char *method, 
     h->step = step;
     h->queued_ms = cmn_time_mono_ms();
     op->http = h;
-    h->rlreq = tkt_rl_submit(a->rl, op->prio, h);
+    h->rlreq = crm_rl_submit(a->rl, op->prio, h);
     if (!h->rlreq)
         crm_op_fail_later(op, "cannot queue the request");
     return;
@@ -627,12 +627,12 @@ crm_adapter_t *crm_adapter_new(struct event_base *base, const crm_desc_t *desc, 
     a->impl = impl;
     a->base = base;
     a->timeout_ms = limits->timeout_ms > 0 ? limits->timeout_ms : 10000;
-    a->curl = tkt_curl_new(base);
+    a->curl = crm_curl_new(base);
     if (!a->curl) {
         snprintf(errstr, errsz, "%s: cannot set up libcurl", desc->name);
         goto err;
     }
-    tkt_rl_cfg_t rc = {
+    crm_rl_cfg_t rc = {
         .limit_per_min = limits->requests_per_window,
         .safety = limits->safety,
         .window_ms = limits->window_ms,
@@ -646,7 +646,7 @@ crm_adapter_t *crm_adapter_new(struct event_base *base, const crm_desc_t *desc, 
     };
     rc.ttl_ms[TKT_PRIO_INTERACTIVE] = limits->interactive_ttl_ms;
     rc.max_queued[TKT_PRIO_INTERACTIVE] = limits->interactive_max_queued;
-    a->rl = tkt_rl_new(base, &rc);
+    a->rl = crm_rl_new(base, &rc);
     if (!a->rl) {
         snprintf(errstr, errsz, "%s: invalid rate limit settings", desc->name);
         goto err;
@@ -658,7 +658,7 @@ crm_adapter_t *crm_adapter_new(struct event_base *base, const crm_desc_t *desc, 
         "ticket_crm_auth_failing", "1 while the CRM refuses our credentials (writes held)", NULL);
     return a;
 err:
-    tkt_curl_free(a->curl);
+    crm_curl_free(a->curl);
     free(a);
     return NULL;
 }
@@ -669,11 +669,11 @@ void crm_adapter_free(crm_adapter_t *a)
         return;
     a->closing = 1;
     /* Queued / waiting requests: their ops end now ... */
-    tkt_rl_t *rl = a->rl;
+    crm_rl_t *rl = a->rl;
     a->rl = NULL;
-    tkt_rl_free(rl, on_rl_drop);
+    crm_rl_free(rl, on_rl_drop);
     /* ... requests in flight: cancelled, on_curl_done ends their ops ... */
-    tkt_curl_free(a->curl);
+    crm_curl_free(a->curl);
     a->curl = NULL;
     /* ... and ops between requests (job polls, deferred failures). */
     while (a->ops) {
@@ -718,7 +718,7 @@ struct event_base *crm_adapter_base(const crm_adapter_t *a)
     return a->base;
 }
 
-tkt_curl_t *crm_adapter_curl(const crm_adapter_t *a)
+crm_curl_t *crm_adapter_curl(const crm_adapter_t *a)
 {
     return a->curl;
 }
@@ -760,7 +760,7 @@ size_t crm_adapter_retries(const crm_adapter_t *a)
 
 size_t crm_adapter_budget(const crm_adapter_t *a)
 {
-    tkt_rl_stats_t st;
-    tkt_rl_stats(a->rl, &st);
+    crm_rl_stats_t st;
+    crm_rl_stats(a->rl, &st);
     return st.budget;
 }

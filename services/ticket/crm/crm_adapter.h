@@ -6,9 +6,9 @@
  *   only for the kinds that fill them) and runs one HTTP request at a time;
  *   the adapter's step function gets each final answer and either finishes
  *   the op (exactly one callback) or starts the op's next request.
- * - Every request goes through tkt_ratelimit with the op's priority (the
+ * - Every request goes through crm_ratelimit with the op's priority (the
  *   CRM's budget per window, parallel requests, interactive deadlines),
- *   libcurl multi on the loop (tkt_curl), 5xx / network retries with
+ *   libcurl multi on the loop (crm_curl), 5xx / network retries with
  *   backoff, 429 with its Retry-After (the whole account or one request).
  * - Creation safety: a create whose answer was lost is looked up (the
  *   adapter's verify_url) before it is sent again; a bulk write with no
@@ -23,8 +23,8 @@
 #define CRM_ADAPTER_H
 
 #include "tkt_crm.h"
-#include "tkt_curl.h"
-#include "tkt_ratelimit.h"
+#include "crm_curl.h"
+#include "crm_ratelimit.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -38,7 +38,7 @@ typedef struct crm_http crm_http_t; /* the op's current request (private) */
 /* A final answer for the op's current request. json: the body parsed as
  * JSON, or NULL; exhausted: retries ran out (resp is the last failure).
  * resp and json are borrowed for the call. */
-typedef void (*crm_step_fn)(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *json, int exhausted);
+typedef void (*crm_step_fn)(crm_op_t *op, const crm_curl_resp_t *resp, json_t *json, int exhausted);
 /* A timer of the op's came due (crm_op_after). */
 typedef void (*crm_timer_fn)(crm_op_t *op);
 
@@ -67,18 +67,18 @@ typedef struct {
      * body adds its Content-Type (crm_http_start_ct, else JSON). */
     const char *const *headers;
     /* Sends one attempt with the CRM's credentials; cb runs exactly once.
-     * NULL: tkt_curl_request with the Basic user/password of
+     * NULL: crm_curl_request with the Basic user/password of
      * crm_adapter_set_basic_auth. 0 = started, -1 = not (cb not run). */
-    int (*send)(void *impl, const tkt_curl_req_t *req, tkt_curl_done_fn cb, void *ctx);
-    /* A 429: TKT_RL_PAUSE (the account's budget is spent: everything waits)
-     * or TKT_RL_WAIT (a limit of this request only). NULL: PAUSE. */
-    tkt_rl_kind_t (*classify_429)(void *impl, const tkt_curl_resp_t *resp);
+    int (*send)(void *impl, const crm_curl_req_t *req, crm_curl_done_fn cb, void *ctx);
+    /* A 429: CRM_RL_PAUSE (the account's budget is spent: everything waits)
+     * or CRM_RL_WAIT (a limit of this request only). NULL: PAUSE. */
+    crm_rl_kind_t (*classify_429)(void *impl, const crm_curl_resp_t *resp);
     /* Creation safety, for ops marked crm_op_verify_create: the GET that
      * finds the record an unclear attempt may have made (new string), and
      * whether its answer found it (*found: the JSON the op's step then gets
      * as if the create had answered 200; the layer decrefs it). NULL: none. */
     char *(*verify_url)(void *impl, const crm_op_t *op);
-    int (*verify_found)(void *impl, const tkt_curl_resp_t *resp, json_t **found);
+    int (*verify_found)(void *impl, const crm_curl_resp_t *resp, json_t **found);
 } crm_desc_t;
 
 /* One op. The fields below the line are the adapter's to use as its
@@ -130,7 +130,7 @@ tkt_crm_t *crm_adapter_crm(crm_adapter_t *a);
 crm_adapter_t *crm_adapter_of(const tkt_crm_t *crm);
 void *crm_adapter_impl(const crm_adapter_t *a);
 struct event_base *crm_adapter_base(const crm_adapter_t *a);
-tkt_curl_t *crm_adapter_curl(const crm_adapter_t *a); /* NULL once freeing */
+crm_curl_t *crm_adapter_curl(const crm_adapter_t *a); /* NULL once freeing */
 
 /* Basic credentials for the default send (copied). 0, -1 on no memory. */
 int crm_adapter_set_basic_auth(crm_adapter_t *a, const char *user, const char *password)
@@ -155,7 +155,7 @@ crm_op_t *crm_op_new(crm_adapter_t *a, const char *name, tkt_prio_t prio, tkt_cr
 /* The op's one callback, then the op is freed. */
 void crm_op_finish(crm_op_t *op);
 /* ok = 1 with resp's status, then finish. */
-void crm_op_succeed(crm_op_t *op, const tkt_curl_resp_t *resp);
+void crm_op_succeed(crm_op_t *op, const crm_curl_resp_t *resp);
 /* ok = 0 with the error text, then finish. */
 void crm_op_fail(crm_op_t *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same from the loop (callers are promised a callback from the loop,

@@ -63,7 +63,7 @@ static dyn_t *dyn_of(const tkt_crm_t *crm)
 
 /* The CRM's message may not fit the result's buffer: it is cut, and ends
  * in "..." so a reader of the log or dead letter knows it was. */
-static void describe(const tkt_curl_resp_t *resp, int exh, char *out, size_t outsz)
+static void describe(const crm_curl_resp_t *resp, int exh, char *out, size_t outsz)
 {
     const char *prefix = exh ? "gave up after retries: " : "";
     crm_dyn_error_t e;
@@ -84,7 +84,7 @@ static int has_code(const char *body, size_t len, const char *code)
     return body && crm_dyn_parse_error(body, len, &e) == 0 && strcmp(e.code, code) == 0;
 }
 
-static void fail_from(crm_op_t *op, const tkt_curl_resp_t *resp, int exh)
+static void fail_from(crm_op_t *op, const crm_curl_resp_t *resp, int exh)
 {
     tkt_crm_result_t *res = op->res;
     res->ok = 0;
@@ -127,7 +127,7 @@ static int parse_contact_json(json_t *j, tkt_crm_contact_t *out, char *err, size
 
 /* ----------------------------------------------------- layer hooks */
 
-static int dyn_send(void *impl, const tkt_curl_req_t *req, tkt_curl_done_fn cb, void *ctx)
+static int dyn_send(void *impl, const crm_curl_req_t *req, crm_curl_done_fn cb, void *ctx)
 {
     dyn_t *d = impl;
     return crm_dyn_token_request(d->tok, req, cb, ctx);
@@ -136,10 +136,10 @@ static int dyn_send(void *impl, const tkt_curl_req_t *req, tkt_curl_done_fn cb, 
 /* Dataverse's three service-protection limits are per user: a 429 means
  * our application user's budget is spent, and Dataverse lengthens the wait
  * of a client that keeps sending. Everything pauses. */
-static tkt_rl_kind_t dyn_classify_429(void *impl, const tkt_curl_resp_t *resp)
+static crm_rl_kind_t dyn_classify_429(void *impl, const crm_curl_resp_t *resp)
 {
     (void)impl, (void)resp;
-    return TKT_RL_PAUSE;
+    return CRM_RL_PAUSE;
 }
 
 static int is_contact_op(const crm_op_t *op)
@@ -157,7 +157,7 @@ static char *dyn_verify_url(void *impl, const crm_op_t *op)
     return rc == 0 ? strdup(url) : NULL;
 }
 
-static int dyn_verify_found(void *impl, const tkt_curl_resp_t *resp, json_t **found)
+static int dyn_verify_found(void *impl, const crm_curl_resp_t *resp, json_t **found)
 {
     (void)impl;
     if (resp->status != 200)
@@ -189,7 +189,7 @@ static void get(crm_op_t *op, const char *metric, const char *url, crm_step_fn s
 
 /* ------------------------------------------------------ contacts */
 
-static void step_contacts(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_contacts(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     (void)j;
     char err[160];
@@ -222,7 +222,7 @@ static void dyn_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio
 }
 
 /* One contact: a create's representation, or a read by key. */
-static void step_contact(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_contact(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     char err[160], url[DYN_URL_MAX];
     if (resp->status == 412 && has_code(resp->body, resp->body_len, DYN_DUPLICATE_KEY) &&
@@ -396,7 +396,7 @@ static void bulk_fail_items(crm_op_t *op, const char *error, int retryable, int 
 }
 
 /* The $batch answer: each sent case's result from its parts (R-B3). */
-static void step_batch(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_batch(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     (void)j;
     dyn_writes_t *w = op->data;
@@ -432,7 +432,7 @@ static void step_batch(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int
             if (s >= 200 && s < 300)
                 continue;
             const crm_batch_part_t *bp = part_of[p] >= 0 ? &parts[part_of[p]] : NULL;
-            tkt_curl_resp_t pr = {
+            crm_curl_resp_t pr = {
                 .status = s, .body = bp ? bp->body : "", .body_len = bp ? bp->body_len : 0};
             it->ok = 0;
             it->retryable = s == 0 || s == 429 || s >= 500;
@@ -516,7 +516,7 @@ static void send_writes(crm_op_t *op)
                       step_batch);
 }
 
-static void step_whoami(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_whoami(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     const char *uid = json_string_value(json_object_get(j, "UserId"));
     if (resp->status != 200 || !uid || crm_odata_guid_norm(uid, DYN(op)->app_user) != 0) {
@@ -567,7 +567,7 @@ static void marker_of(const char *body, char *out, size_t outsz)
         snprintf(out, outsz, "%.*s", (int)(e - m + 1), m);
 }
 
-static void step_note_checked(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_note_checked(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, exh);
@@ -581,7 +581,7 @@ static void step_note_checked(crm_op_t *op, const tkt_curl_resp_t *resp, json_t 
     start_writes(op);
 }
 
-static void step_case_created(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_case_created(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     char err[160], url[DYN_URL_MAX];
     if (resp->status == 412 && has_code(resp->body, resp->body_len, DYN_DUPLICATE_KEY) &&
@@ -670,7 +670,7 @@ static void dyn_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, 
 
 /* ------------------------------------------------- find / show a case */
 
-static void step_case(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_case(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     char err[160];
     int by_ext = strcmp(op->name, "find_by_external_id") == 0;
@@ -764,7 +764,7 @@ static void dyn_bulk_update(tkt_crm_t *crm, const tkt_op_t *ops, size_t n, tkt_c
 
 /* ------------------------------------------------- ticket_statuses */
 
-static void step_statuses(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_statuses(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     (void)j;
     tkt_crm_result_t *res = op->res;
@@ -818,7 +818,7 @@ static void dyn_ticket_statuses(tkt_crm_t *crm, const char *const *ids, size_t n
 
 /* ------------------------------------------------------ has_marker */
 
-static void step_marker(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_marker(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, exh);
@@ -846,7 +846,7 @@ static void dyn_has_marker(tkt_crm_t *crm, const char *ticket_id, const char *ma
 
 /* ----------------------------------------------------- contact_tickets */
 
-static void step_cases(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_cases(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     (void)j;
     char err[160];
@@ -924,7 +924,7 @@ static void dyn_destroy(dyn_t *d)
 {
     if (!d)
         return;
-    /* The layer first (every op ends; its tkt_curl goes, cancelling a token
+    /* The layer first (every op ends; its crm_curl goes, cancelling a token
      * fetch in flight), then the token cache its callbacks need. */
     crm_adapter_free(d->a);
     crm_dyn_token_free(d->tok);
@@ -975,13 +975,13 @@ tkt_crm_t *crm_dyn_new(struct event_base *base, const crm_dyn_cfg_t *cfg, char *
         snprintf(errstr, errsz, "dynamics: url, tenant, client id and secret are required");
         return NULL;
     }
-    if (tkt_curl_url_check(cfg->url, cfg->allow_plain_http, why, sizeof why) < 0) {
+    if (crm_curl_url_check(cfg->url, cfg->allow_plain_http, why, sizeof why) < 0) {
         snprintf(errstr, errsz, "dynamics: url: %s", why);
         return NULL;
     }
     const char *authority =
         cfg->authority && *cfg->authority ? cfg->authority : "https://login.microsoftonline.com";
-    if (tkt_curl_url_check(authority, cfg->allow_plain_http, why, sizeof why) < 0 ||
+    if (crm_curl_url_check(authority, cfg->allow_plain_http, why, sizeof why) < 0 ||
         crm_dyn_token_url(authority, cfg->tenant_id, token_url, sizeof token_url) != 0) {
         snprintf(errstr, errsz, "dynamics: authority / tenant id unusable");
         return NULL;

@@ -45,7 +45,7 @@ typedef struct {
 /* The headers of every Web API request with a JSON body or answer:
  * OData-MaxVersion/OData-Version 4.0, JSON both ways, and
  * Prefer: return=representation so a create or update answers with the
- * record ($select-ed) instead of 204 and a header tkt_curl does not keep.
+ * record ($select-ed) instead of 204 and a header crm_curl does not keep.
  * NULL-terminated, static. */
 extern const char *const crm_dyn_json_headers[];
 

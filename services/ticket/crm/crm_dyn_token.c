@@ -34,7 +34,7 @@ typedef struct waiter {
 
 struct crm_dyn_token {
     struct event_base *base;
-    tkt_curl_t *curl;
+    crm_curl_t *curl;
     char *token_url, *client_id, *client_secret, *scope;
     long margin_s, timeout_ms;
     char header[sizeof HDR_PREFIX + CRM_DYN_TOKEN_MAX]; /* "" = none */
@@ -166,7 +166,7 @@ static void arm_refresh(crm_dyn_token_t *t, long in_s)
         LOG_WARN("dynamics token: cannot arm the refresh timer");
 }
 
-static void on_token(void *ctx, const tkt_curl_resp_t *resp)
+static void on_token(void *ctx, const crm_curl_resp_t *resp)
 {
     crm_dyn_token_t *t = ctx;
     char err[256];
@@ -235,13 +235,13 @@ static void start_fetch(crm_dyn_token_t *t)
     }
     static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
                                           "Accept: application/json", NULL};
-    tkt_curl_req_t req = {.method = "POST",
+    crm_curl_req_t req = {.method = "POST",
                           .url = t->token_url,
                           .headers = headers,
                           .body = body,
                           .body_len = len,
                           .timeout_ms = t->timeout_ms};
-    if (rc != 0 || tkt_curl_request(t->curl, &req, on_token, t) != 0) {
+    if (rc != 0 || crm_curl_request(t->curl, &req, on_token, t) != 0) {
         /* Only ever called from the loop (ready / refresh events), so the
          * waiters can be failed here and still not inside their own call. */
         explicit_bzero(body, sizeof body);
@@ -249,7 +249,7 @@ static void start_fetch(crm_dyn_token_t *t)
         flush(t, NULL, rc != 0 ? "credentials too long" : "token request refused");
         return;
     }
-    explicit_bzero(body, sizeof body); /* the secret: tkt_curl has its own copy */
+    explicit_bzero(body, sizeof body); /* the secret: crm_curl has its own copy */
     t->fetching = 1;
     t->fetches++;
 }
@@ -274,7 +274,7 @@ static void on_ready(evutil_socket_t fd, short what, void *arg)
         start_fetch(t);
 }
 
-crm_dyn_token_t *crm_dyn_token_new(struct event_base *base, tkt_curl_t *curl,
+crm_dyn_token_t *crm_dyn_token_new(struct event_base *base, crm_curl_t *curl,
                                    const crm_dyn_token_conf_t *conf)
 {
     if (!base || !curl || !conf || !conf->token_url || !conf->client_id || !conf->client_secret ||
@@ -360,7 +360,7 @@ void crm_dyn_token_free(crm_dyn_token_t *t)
 
 typedef struct {
     crm_dyn_token_t *t;
-    tkt_curl_done_fn cb;
+    crm_curl_done_fn cb;
     void *ctx;
     char *method, *url, *body;
     size_t body_len;
@@ -387,7 +387,7 @@ static void authed_free(authed_t *a)
 
 static void authed_fail(authed_t *a, const char *error)
 {
-    tkt_curl_resp_t resp = {.status = 0,
+    crm_curl_resp_t resp = {.status = 0,
                             .retry_after_s = -1,
                             .rate_remaining = -1,
                             .rate_reset_s = -1,
@@ -397,7 +397,7 @@ static void authed_fail(authed_t *a, const char *error)
     authed_free(a);
 }
 
-static void authed_done(void *ctx, const tkt_curl_resp_t *resp);
+static void authed_done(void *ctx, const crm_curl_resp_t *resp);
 
 static void authed_send(void *ctx, const char *authorization, const char *error)
 {
@@ -417,19 +417,19 @@ static void authed_send(void *ctx, const char *authorization, const char *error)
     for (size_t i = 0; i < a->n_headers; i++)
         headers[i] = a->headers[i];
     headers[a->n_headers] = a->used;
-    tkt_curl_req_t req = {.method = a->method,
+    crm_curl_req_t req = {.method = a->method,
                           .url = a->url,
                           .headers = headers,
                           .body = a->body,
                           .body_len = a->body_len,
                           .timeout_ms = a->timeout_ms};
-    int rc = tkt_curl_request(a->t->curl, &req, authed_done, a);
+    int rc = crm_curl_request(a->t->curl, &req, authed_done, a);
     free(headers);
     if (rc != 0)
         authed_fail(a, "request refused");
 }
 
-static void authed_done(void *ctx, const tkt_curl_resp_t *resp)
+static void authed_done(void *ctx, const crm_curl_resp_t *resp)
 {
     authed_t *a = ctx;
     if (resp->status == 401 && a->attempt == 0) {
@@ -453,7 +453,7 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-int crm_dyn_token_request(crm_dyn_token_t *t, const tkt_curl_req_t *req, tkt_curl_done_fn cb,
+int crm_dyn_token_request(crm_dyn_token_t *t, const crm_curl_req_t *req, crm_curl_done_fn cb,
                           void *ctx)
 {
     if (!t || !req || !req->url || !cb || req->user || req->password)

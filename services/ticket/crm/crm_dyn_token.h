@@ -2,7 +2,7 @@
  * credentials: POST <authority>/<tenant>/oauth2/v2.0/token with
  * grant_type=client_credentials, client_id, client_secret and
  * scope=<org URL>/.default), cached and shared by every request, on the
- * process' libevent loop through tkt_curl.
+ * process' libevent loop through crm_curl.
  *
  * - One fetch at a time: callers asking while it runs wait for it.
  * - Refreshed in the background before it expires (refresh_margin_s, at
@@ -19,7 +19,7 @@
 #ifndef CRM_DYN_TOKEN_H
 #define CRM_DYN_TOKEN_H
 
-#include "tkt_curl.h"
+#include "crm_curl.h"
 
 #include <event2/event.h>
 #include <stddef.h>
@@ -52,7 +52,7 @@ int crm_dyn_token_parse(const char *body, size_t len, char *token, size_t tokens
 
 /* A new cache; conf's strings are copied. `base` and `curl` are borrowed
  * and must outlive the cache. NULL on a bad conf or no memory. */
-crm_dyn_token_t *crm_dyn_token_new(struct event_base *base, tkt_curl_t *curl,
+crm_dyn_token_t *crm_dyn_token_new(struct event_base *base, crm_curl_t *curl,
                                    const crm_dyn_token_conf_t *conf);
 
 /* `authorization` is the header line to send ("Authorization: Bearer ...",
@@ -69,18 +69,18 @@ int crm_dyn_token_get(crm_dyn_token_t *t, crm_dyn_token_fn cb, void *ctx)
  * the same old token cause one fetch, not many). */
 void crm_dyn_token_invalidate(crm_dyn_token_t *t, const char *authorization);
 
-/* tkt_curl_request with the token added; on a 401, the token is dropped
+/* crm_curl_request with the token added; on a 401, the token is dropped
  * and the request sent once more with a new one. The request is copied
- * (as tkt_curl_request does); it must not carry Basic credentials. cb runs
+ * (as crm_curl_request does); it must not carry Basic credentials. cb runs
  * exactly once: the last answer, or status 0 with the token's error. */
-int crm_dyn_token_request(crm_dyn_token_t *t, const tkt_curl_req_t *req, tkt_curl_done_fn cb,
+int crm_dyn_token_request(crm_dyn_token_t *t, const crm_curl_req_t *req, crm_curl_done_fn cb,
                           void *ctx) __attribute__((warn_unused_result));
 
 /* Token requests made so far (tests, metrics). */
 size_t crm_dyn_token_fetches(const crm_dyn_token_t *t);
 
 /* Frees the cache; callers still waiting get error "shut down". Free the
- * tkt_curl client first: that cancels a fetch in flight, whose callback
+ * crm_curl client first: that cancels a fetch in flight, whose callback
  * needs the cache. NULL is fine. */
 void crm_dyn_token_free(crm_dyn_token_t *t);
 

@@ -1,12 +1,13 @@
 /* The Zendesk Support implementation of the CRM adapter (tkt_crm.h): every
- * operation as Zendesk's documented REST requests, over tkt_curl (libcurl
- * multi on the loop) and behind tkt_ratelimit (priorities, the account's
+ * operation as Zendesk's documented REST requests, over crm_curl (libcurl
+ * multi on the loop) and behind crm_ratelimit (priorities, the account's
  * requests-per-minute budget, 429 Retry-After, backoff). The same code talks
  * to https://{subdomain}.zendesk.com and to tests/emulator. Requests per
  * operation, priorities and retry rules: docs/zendesk-adapter.md. */
-#ifndef TKT_ZENDESK_H
-#define TKT_ZENDESK_H
+#ifndef CRM_ZENDESK_H
+#define CRM_ZENDESK_H
 
+#include "crm_provider.h"
 #include "tkt_crm.h"
 
 #include <event2/event.h>
@@ -15,7 +16,7 @@
 
 typedef struct {
     const char *base_url; /* "https://acme.zendesk.com" (or the emulator's http://127.0.0.1:PORT) */
-    int allow_plain_http; /* http:// to another host too (tkt_curl_url_check) */
+    int allow_plain_http; /* http:// to another host too (crm_curl_url_check) */
     /* Interactive requests (IVR look-ups): dropped unsent once queued this
      * long (the IVR has answered 504 by then), at most this many queued;
      * 0 = no limit. */
@@ -34,19 +35,22 @@ typedef struct {
     int job_poll_first_ms;  /* first job_status poll after update_many; 0 = 200 */
     int job_poll_max_ms;    /* polls back off up to this; 0 = 2000 */
     int job_timeout_ms;     /* give a bulk job up (items retryable) after; 0 = 120000 */
-} tkt_zendesk_cfg_t;
+} crm_zendesk_cfg_t;
 
 /* Returns a new adapter on `base` (borrowed; must outlive it), or NULL with
  * the reason in errstr. cfg's strings are copied. The result's ops->free
  * cancels what is still pending: each pending callback then runs once, with
  * ok = 0 and error "shut down". Neither free nor any op may be called from
  * the adapter's own callbacks during free. */
-tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg, char *errstr,
+tkt_crm_t *crm_zendesk_new(struct event_base *base, const crm_zendesk_cfg_t *cfg, char *errstr,
                            size_t errsz);
 
-/* For benchmarks and tests; `crm` must come from tkt_zendesk_new(). */
-size_t tkt_zendesk_requests_sent(const tkt_crm_t *crm); /* HTTP attempts, retries included */
-size_t tkt_zendesk_rate_limited(const tkt_crm_t *crm);  /* 429 answers received */
-size_t tkt_zendesk_retries(const tkt_crm_t *crm);       /* 5xx / network retries scheduled */
+/* For benchmarks and tests; `crm` must come from crm_zendesk_new(). */
+size_t crm_zendesk_requests_sent(const tkt_crm_t *crm); /* HTTP attempts, retries included */
+size_t crm_zendesk_rate_limited(const tkt_crm_t *crm);  /* 429 answers received */
+size_t crm_zendesk_retries(const tkt_crm_t *crm);       /* 5xx / network retries scheduled */
+
+/* Zendesk Support in the table of CRMs (crm_provider.c): CALLBUS_CRM=zendesk. */
+extern const crm_provider_t crm_zendesk_provider;
 
 #endif

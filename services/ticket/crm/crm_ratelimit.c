@@ -1,8 +1,8 @@
 /* Priority queues + sliding-window budget + 429 pauses + backoff; see
- * tkt_ratelimit.h for the rules. Queues are kept sorted by submission
+ * crm_ratelimit.h for the rules. Queues are kept sorted by submission
  * sequence, so a request that comes back (429, retry) slots in ahead of
  * everything submitted after it without a separate "front" queue. */
-#include "tkt_ratelimit.h"
+#include "crm_ratelimit.h"
 #include "cmn_time.h"
 
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 
 typedef enum { RQ_QUEUED, RQ_WAITING, RQ_IN_FLIGHT } rq_state_t;
 
-struct tkt_rl_req {
+struct crm_rl_req {
     tkt_prio_t prio;
     void *ctx;
     uint64_t seq;
@@ -24,16 +24,16 @@ struct tkt_rl_req {
     int64_t sent_at;
     int64_t submitted_at;
     rq_state_t state;
-    struct tkt_rl_req *prev, *next;
+    struct crm_rl_req *prev, *next;
 };
 
 typedef struct {
-    tkt_rl_req_t *head, *tail;
+    crm_rl_req_t *head, *tail;
     size_t n;
 } rq_list_t;
 
-struct tkt_rl {
-    tkt_rl_cfg_t cfg;
+struct crm_rl {
+    crm_rl_cfg_t cfg;
     struct event_base *base;
     struct event *timer;
     rq_list_t queues[TKT_PRIO__COUNT];
@@ -61,13 +61,13 @@ struct tkt_rl {
     uint64_t expired_total, refused_total;
 };
 
-static int64_t now_ms(const tkt_rl_t *rl)
+static int64_t now_ms(const crm_rl_t *rl)
 {
     return rl->cfg.clock ? rl->cfg.clock(rl->cfg.clock_ctx) : cmn_time_mono_ms();
 }
 
 /* splitmix64: small, seedable, good enough for jitter. */
-static uint64_t rng_next(tkt_rl_t *rl)
+static uint64_t rng_next(crm_rl_t *rl)
 {
     uint64_t z = (rl->rng += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -77,7 +77,7 @@ static uint64_t rng_next(tkt_rl_t *rl)
 
 /* ---------------------------------------------------------------- lists */
 
-static void list_unlink(rq_list_t *l, tkt_rl_req_t *r)
+static void list_unlink(rq_list_t *l, crm_rl_req_t *r)
 {
     if (r->prev)
         r->prev->next = r->next;
@@ -91,7 +91,7 @@ static void list_unlink(rq_list_t *l, tkt_rl_req_t *r)
     l->n--;
 }
 
-static void list_append(rq_list_t *l, tkt_rl_req_t *r)
+static void list_append(rq_list_t *l, crm_rl_req_t *r)
 {
     r->next = NULL;
     r->prev = l->tail;
@@ -106,9 +106,9 @@ static void list_append(rq_list_t *l, tkt_rl_req_t *r)
 /* Insert keeping the list sorted by seq (FIFO by submission). New
  * submissions have the largest seq, so they go to the tail in O(1);
  * requests coming back scan from the tail to their place. */
-static void list_insert_sorted(rq_list_t *l, tkt_rl_req_t *r)
+static void list_insert_sorted(rq_list_t *l, crm_rl_req_t *r)
 {
-    tkt_rl_req_t *after = l->tail;
+    crm_rl_req_t *after = l->tail;
     while (after && after->seq > r->seq)
         after = after->prev;
     if (!after) {
@@ -132,13 +132,13 @@ static void list_insert_sorted(rq_list_t *l, tkt_rl_req_t *r)
     l->n++;
 }
 
-static void enqueue(tkt_rl_t *rl, tkt_rl_req_t *r)
+static void enqueue(crm_rl_t *rl, crm_rl_req_t *r)
 {
     r->state = RQ_QUEUED;
     list_insert_sorted(&rl->queues[r->prio], r);
 }
 
-static void wait_until(tkt_rl_t *rl, tkt_rl_req_t *r, int64_t when)
+static void wait_until(crm_rl_t *rl, crm_rl_req_t *r, int64_t when)
 {
     r->state = RQ_WAITING;
     r->not_before = when;
@@ -148,7 +148,7 @@ static void wait_until(tkt_rl_t *rl, tkt_rl_req_t *r, int64_t when)
 /* --------------------------------------------------------------- budget */
 
 /* Attempts inside (now - window, now], and when the oldest of them leaves it. */
-static size_t window_live(const tkt_rl_t *rl, int64_t now, int64_t *oldest)
+static size_t window_live(const crm_rl_t *rl, int64_t now, int64_t *oldest)
 {
     size_t skip = 0;
     while (skip < rl->count &&
@@ -159,7 +159,7 @@ static size_t window_live(const tkt_rl_t *rl, int64_t now, int64_t *oldest)
     return rl->count - skip;
 }
 
-static void window_expire(tkt_rl_t *rl, int64_t now)
+static void window_expire(crm_rl_t *rl, int64_t now)
 {
     while (rl->count && rl->stamps[rl->head] + rl->cfg.window_ms <= now) {
         rl->head = (rl->head + 1) % rl->budget;
@@ -167,14 +167,14 @@ static void window_expire(tkt_rl_t *rl, int64_t now)
     }
 }
 
-static void window_take(tkt_rl_t *rl, int64_t now)
+static void window_take(crm_rl_t *rl, int64_t now)
 {
     rl->stamps[(rl->head + rl->count) % rl->budget] = now;
     rl->count++;
 }
 
 /* Is the server's remaining count spent by what is out already? */
-static int server_spent(const tkt_rl_t *rl, int64_t now)
+static int server_spent(const crm_rl_t *rl, int64_t now)
 {
     return rl->srv_remaining >= 0 && now < rl->srv_until &&
            rl->srv_out >= (size_t)rl->srv_remaining;
@@ -182,17 +182,17 @@ static int server_spent(const tkt_rl_t *rl, int64_t now)
 
 /* No more in flight: the cap is reached, or we are probing after a pause
  * and the probe (a request sent since the pause ended) is out. */
-static int in_flight_full(const tkt_rl_t *rl)
+static int in_flight_full(const crm_rl_t *rl)
 {
     if (rl->in_flight.n >= (size_t)rl->cfg.max_in_flight)
         return 1;
-    for (const tkt_rl_req_t *r = rl->in_flight.head; rl->probing && r; r = r->next)
+    for (const crm_rl_req_t *r = rl->in_flight.head; rl->probing && r; r = r->next)
         if (r->sent_at >= rl->paused_until)
             return 1;
     return 0;
 }
 
-static size_t queued_total(const tkt_rl_t *rl)
+static size_t queued_total(const crm_rl_t *rl)
 {
     size_t n = 0;
     for (int p = 0; p < TKT_PRIO__COUNT; p++)
@@ -200,7 +200,7 @@ static size_t queued_total(const tkt_rl_t *rl)
     return n;
 }
 
-int64_t tkt_rl_next_due(const tkt_rl_t *rl)
+int64_t crm_rl_next_due(const crm_rl_t *rl)
 {
     int64_t now = now_ms(rl);
     int64_t due = -1;
@@ -214,11 +214,11 @@ int64_t tkt_rl_next_due(const tkt_rl_t *rl)
         if (server_spent(rl, now) && rl->srv_until > due)
             due = rl->srv_until;
     }
-    for (const tkt_rl_req_t *r = rl->waiting.head; r; r = r->next)
+    for (const crm_rl_req_t *r = rl->waiting.head; r; r = r->next)
         if (due < 0 || r->not_before < due)
             due = r->not_before < now ? now : r->not_before;
     for (int p = 0; p < TKT_PRIO__COUNT; p++) { /* a queued request's caller stops waiting */
-        const tkt_rl_req_t *r = rl->queues[p].head;
+        const crm_rl_req_t *r = rl->queues[p].head;
         int64_t at = r ? r->submitted_at + rl->cfg.ttl_ms[p] : 0;
         if (r && rl->cfg.ttl_ms[p] > 0 && (due < 0 || at < due))
             due = at < now ? now : at;
@@ -226,11 +226,11 @@ int64_t tkt_rl_next_due(const tkt_rl_t *rl)
     return due;
 }
 
-static void arm(tkt_rl_t *rl)
+static void arm(crm_rl_t *rl)
 {
     if (!rl->base || rl->pumping || rl->closing)
         return;
-    int64_t due = tkt_rl_next_due(rl);
+    int64_t due = crm_rl_next_due(rl);
     if (due < 0) {
         evtimer_del(rl->timer);
         return;
@@ -244,16 +244,16 @@ static void arm(tkt_rl_t *rl)
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-    tkt_rl_pump(arg);
+    crm_rl_pump(arg);
 }
 
 /* ----------------------------------------------------------------- pump */
 
-static void release_due(tkt_rl_t *rl, int64_t now)
+static void release_due(crm_rl_t *rl, int64_t now)
 {
-    tkt_rl_req_t *r = rl->waiting.head;
+    crm_rl_req_t *r = rl->waiting.head;
     while (r) {
-        tkt_rl_req_t *next = r->next;
+        crm_rl_req_t *next = r->next;
         if (r->not_before <= now) {
             list_unlink(&rl->waiting, r);
             enqueue(rl, r);
@@ -265,10 +265,10 @@ static void release_due(tkt_rl_t *rl, int64_t now)
 /* Requests whose caller stopped waiting (ttl_ms) are never sent: the
  * owner hears of them now. Queues are in submission order, so the expired
  * ones are at the head. */
-static void expire_due(tkt_rl_t *rl, int64_t now)
+static void expire_due(crm_rl_t *rl, int64_t now)
 {
     for (int p = 0; p < TKT_PRIO__COUNT; p++) {
-        tkt_rl_req_t *r;
+        crm_rl_req_t *r;
         while (rl->cfg.ttl_ms[p] > 0 && (r = rl->queues[p].head) != NULL &&
                now - r->submitted_at >= rl->cfg.ttl_ms[p] && !rl->closing) {
             void *ctx = r->ctx;
@@ -280,7 +280,7 @@ static void expire_due(tkt_rl_t *rl, int64_t now)
     }
 }
 
-static tkt_rl_req_t *next_queued(tkt_rl_t *rl)
+static crm_rl_req_t *next_queued(crm_rl_t *rl)
 {
     for (int p = 0; p < TKT_PRIO__COUNT; p++)
         if (rl->queues[p].head)
@@ -288,7 +288,7 @@ static tkt_rl_req_t *next_queued(tkt_rl_t *rl)
     return NULL;
 }
 
-void tkt_rl_pump(tkt_rl_t *rl)
+void crm_rl_pump(crm_rl_t *rl)
 {
     if (!rl || rl->pumping || rl->closing)
         return;
@@ -302,7 +302,7 @@ void tkt_rl_pump(tkt_rl_t *rl)
         window_expire(rl, now);
         if (rl->count >= rl->budget || server_spent(rl, now))
             break;
-        tkt_rl_req_t *r = next_queued(rl);
+        crm_rl_req_t *r = next_queued(rl);
         if (!r)
             break;
         list_unlink(&rl->queues[r->prio], r);
@@ -325,14 +325,14 @@ void tkt_rl_pump(tkt_rl_t *rl)
 
 /* --------------------------------------------------------------- public */
 
-tkt_rl_t *tkt_rl_new(struct event_base *base, const tkt_rl_cfg_t *cfg)
+crm_rl_t *crm_rl_new(struct event_base *base, const crm_rl_cfg_t *cfg)
 {
     if (!cfg || !cfg->send || cfg->limit_per_min < 0 || cfg->safety < 0 || cfg->safety > 1)
         return NULL;
     for (int p = 0; p < TKT_PRIO__COUNT; p++)
         if (cfg->ttl_ms[p] > 0 && !cfg->expire)
             return NULL;
-    tkt_rl_t *rl = calloc(1, sizeof *rl);
+    crm_rl_t *rl = calloc(1, sizeof *rl);
     if (!rl)
         return NULL;
     rl->cfg = *cfg;
@@ -373,11 +373,11 @@ err:
     return NULL;
 }
 
-tkt_rl_req_t *tkt_rl_submit(tkt_rl_t *rl, tkt_prio_t prio, void *req_ctx)
+crm_rl_req_t *crm_rl_submit(crm_rl_t *rl, tkt_prio_t prio, void *req_ctx)
 {
     if (!rl || rl->closing || (int)prio < 0 || prio >= TKT_PRIO__COUNT)
         return NULL;
-    tkt_rl_req_t *r = calloc(1, sizeof *r);
+    crm_rl_req_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     if (rl->cfg.max_queued[prio] && rl->queues[prio].n >= rl->cfg.max_queued[prio]) {
@@ -394,7 +394,7 @@ tkt_rl_req_t *tkt_rl_submit(tkt_rl_t *rl, tkt_prio_t prio, void *req_ctx)
     return r;
 }
 
-int64_t tkt_rl_backoff_ms(tkt_rl_t *rl, int failures)
+int64_t crm_rl_backoff_ms(crm_rl_t *rl, int failures)
 {
     if (failures < 1)
         failures = 1;
@@ -409,22 +409,22 @@ int64_t tkt_rl_backoff_ms(tkt_rl_t *rl, int failures)
     return half + (int64_t)(rng_next(rl) % (uint64_t)(d - half + 1));
 }
 
-tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *r, tkt_rl_kind_t kind,
+crm_rl_verdict_t crm_rl_complete(crm_rl_t *rl, crm_rl_req_t *r, crm_rl_kind_t kind,
                                  int64_t delay_ms)
 {
     if (!rl || !r || r->state != RQ_IN_FLIGHT)
-        return TKT_RL_FINISHED;
+        return CRM_RL_FINISHED;
     int64_t now = now_ms(rl);
-    tkt_rl_verdict_t verdict = TKT_RL_AGAIN;
+    crm_rl_verdict_t verdict = CRM_RL_AGAIN;
     list_unlink(&rl->in_flight, r);
-    if (rl->probing && kind != TKT_RL_PAUSE && r->sent_at >= rl->paused_until)
+    if (rl->probing && kind != CRM_RL_PAUSE && r->sent_at >= rl->paused_until)
         rl->probing = 0;
     switch (kind) {
-    case TKT_RL_DONE:
+    case CRM_RL_DONE:
         free(r);
-        verdict = TKT_RL_FINISHED;
+        verdict = CRM_RL_FINISHED;
         break;
-    case TKT_RL_PAUSE: {
+    case CRM_RL_PAUSE: {
         int64_t d = delay_ms < 0 ? RL_DEFAULT_PAUSE_MS : delay_ms;
         if (d < RL_MIN_PAUSE_MS)
             d = RL_MIN_PAUSE_MS;
@@ -435,23 +435,23 @@ tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *r, tkt_rl_kind_t ki
         enqueue(rl, r);
         break;
     }
-    case TKT_RL_WAIT: {
+    case CRM_RL_WAIT: {
         int64_t d = delay_ms < 0 ? RL_DEFAULT_WAIT_MS : delay_ms;
         if (d < RL_MIN_PAUSE_MS)
             d = RL_MIN_PAUSE_MS;
         wait_until(rl, r, now + d);
         break;
     }
-    case TKT_RL_RETRY:
+    case CRM_RL_RETRY:
     default:
         r->failures++;
         if (r->failures >= rl->cfg.max_tries) {
             free(r);
             rl->gave_up_total++;
-            verdict = TKT_RL_EXHAUSTED;
+            verdict = CRM_RL_EXHAUSTED;
             break;
         }
-        int64_t d = tkt_rl_backoff_ms(rl, r->failures);
+        int64_t d = crm_rl_backoff_ms(rl, r->failures);
         if (delay_ms > d)
             d = delay_ms;
         rl->retried_total++;
@@ -462,7 +462,7 @@ tkt_rl_verdict_t tkt_rl_complete(tkt_rl_t *rl, tkt_rl_req_t *r, tkt_rl_kind_t ki
     return verdict;
 }
 
-void tkt_rl_observe(tkt_rl_t *rl, long remaining, long reset_s)
+void crm_rl_observe(crm_rl_t *rl, long remaining, long reset_s)
 {
     if (!rl || remaining < 0)
         return;
@@ -475,7 +475,7 @@ void tkt_rl_observe(tkt_rl_t *rl, long remaining, long reset_s)
     arm(rl);
 }
 
-void tkt_rl_stats(const tkt_rl_t *rl, tkt_rl_stats_t *out)
+void crm_rl_stats(const crm_rl_t *rl, crm_rl_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!rl)
@@ -496,10 +496,10 @@ void tkt_rl_stats(const tkt_rl_t *rl, tkt_rl_stats_t *out)
     out->refused_total = rl->refused_total;
 }
 
-static void drain(rq_list_t *l, tkt_rl_t *rl, tkt_rl_drop_fn drop)
+static void drain(rq_list_t *l, crm_rl_t *rl, crm_rl_drop_fn drop)
 {
     while (l->head) {
-        tkt_rl_req_t *r = l->head;
+        crm_rl_req_t *r = l->head;
         list_unlink(l, r);
         if (drop && r->state != RQ_IN_FLIGHT)
             drop(rl->cfg.owner, r->ctx);
@@ -507,7 +507,7 @@ static void drain(rq_list_t *l, tkt_rl_t *rl, tkt_rl_drop_fn drop)
     }
 }
 
-void tkt_rl_free(tkt_rl_t *rl, tkt_rl_drop_fn drop)
+void crm_rl_free(crm_rl_t *rl, crm_rl_drop_fn drop)
 {
     if (!rl)
         return;

@@ -4,7 +4,7 @@
  * libcurl when a socket is ready (on_socket_event) or the timer fired
  * (on_timer_event); after each curl_multi_socket_action() the finished
  * transfers are collected (collect_done) and called back. */
-#include "tkt_curl.h"
+#include "crm_curl.h"
 #include "cmn_log.h"
 
 #include <ctype.h>
@@ -15,22 +15,22 @@
 #include <strings.h>
 #include <time.h>
 
-#define TKT_CURL_BODY_MAX (32u * 1024u * 1024u)
-#define TKT_CURL_DEFAULT_TIMEOUT_MS 30000L
-#define TKT_CURL_CONNECT_TIMEOUT_MS 10000L
+#define CRM_CURL_BODY_MAX (32u * 1024u * 1024u)
+#define CRM_CURL_DEFAULT_TIMEOUT_MS 30000L
+#define CRM_CURL_CONNECT_TIMEOUT_MS 10000L
 
 typedef struct sock_ctx {
-    struct tkt_curl *c;
+    struct crm_curl *c;
     curl_socket_t fd;
     struct event *ev;
     struct sock_ctx *prev, *next;
 } sock_ctx_t;
 
 typedef struct req {
-    struct tkt_curl *c;
+    struct crm_curl *c;
     CURL *easy;
     struct curl_slist *headers;
-    tkt_curl_done_fn cb;
+    crm_curl_done_fn cb;
     void *ctx;
     char *buf;
     size_t len, cap;
@@ -42,7 +42,7 @@ typedef struct req {
     struct req *prev, *next;
 } req_t;
 
-struct tkt_curl {
+struct crm_curl {
     struct event_base *base;
     CURLM *multi;
     struct event *timer;
@@ -72,7 +72,7 @@ static void global_release(void)
 
 /* ------------------------------------------------------------ requests */
 
-static void req_unlink(tkt_curl_t *c, req_t *r)
+static void req_unlink(crm_curl_t *c, req_t *r)
 {
     if (r->prev)
         r->prev->next = r->next;
@@ -99,7 +99,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     req_t *r = userp;
     size_t n = size * nmemb;
-    if (n > TKT_CURL_BODY_MAX - r->len) {
+    if (n > CRM_CURL_BODY_MAX - r->len) {
         r->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
@@ -188,9 +188,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
-static void finish(tkt_curl_t *c, req_t *r, CURLcode code, const char *why)
+static void finish(crm_curl_t *c, req_t *r, CURLcode code, const char *why)
 {
-    tkt_curl_resp_t resp = {0};
+    crm_curl_resp_t resp = {0};
     long status = 0;
     double total_s = 0;
     if (r->easy) {
@@ -219,7 +219,7 @@ static void finish(tkt_curl_t *c, req_t *r, CURLcode code, const char *why)
     req_free(r);
 }
 
-static void collect_done(tkt_curl_t *c)
+static void collect_done(crm_curl_t *c)
 {
     CURLMsg *msg;
     int left;
@@ -240,7 +240,7 @@ static void collect_done(tkt_curl_t *c)
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
-    tkt_curl_t *c = arg;
+    crm_curl_t *c = arg;
     int running = 0;
     int flags =
         ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
@@ -252,7 +252,7 @@ static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 
 static void on_timer_event(evutil_socket_t fd, short what, void *arg)
 {
-    tkt_curl_t *c = arg;
+    crm_curl_t *c = arg;
     int running = 0;
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect_done(c);
@@ -262,7 +262,7 @@ static void on_timer_event(evutil_socket_t fd, short what, void *arg)
  * re-entered from here. */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
-    tkt_curl_t *c = userp;
+    crm_curl_t *c = userp;
     if (timeout_ms < 0) {
         evtimer_del(c->timer);
         return 0;
@@ -271,7 +271,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return evtimer_add(c->timer, &tv) == 0 ? 0 : -1;
 }
 
-static void sock_free(tkt_curl_t *c, sock_ctx_t *s)
+static void sock_free(crm_curl_t *c, sock_ctx_t *s)
 {
     if (s->prev)
         s->prev->next = s->next;
@@ -287,7 +287,7 @@ static void sock_free(tkt_curl_t *c, sock_ctx_t *s)
 /* CURLMOPT_SOCKETFUNCTION: watch `fd` for what libcurl asks. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    tkt_curl_t *c = userp;
+    crm_curl_t *c = userp;
     sock_ctx_t *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (s)
@@ -314,7 +314,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
                  ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     s->ev = event_new(c->base, (evutil_socket_t)fd, kind, on_socket_event, c);
     if (!s->ev || event_add(s->ev, NULL) != 0) {
-        LOG_ERROR("tkt_curl: cannot watch socket %d", (int)fd);
+        LOG_ERROR("crm_curl: cannot watch socket %d", (int)fd);
         return -1;
     }
     return 0;
@@ -322,11 +322,11 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 /* ------------------------------------------------------------- public */
 
-tkt_curl_t *tkt_curl_new(struct event_base *base)
+crm_curl_t *crm_curl_new(struct event_base *base)
 {
     if (!base || global_acquire() != 0)
         return NULL;
-    tkt_curl_t *c = calloc(1, sizeof *c);
+    crm_curl_t *c = calloc(1, sizeof *c);
     if (!c)
         goto err;
     c->base = base;
@@ -371,7 +371,7 @@ static int add_header(req_t *r, const char *h)
     return 0;
 }
 
-static int set_method(req_t *r, const tkt_curl_req_t *q)
+static int set_method(req_t *r, const crm_curl_req_t *q)
 {
     const char *m = q->method ? q->method : "GET";
     CURL *e = r->easy;
@@ -397,7 +397,7 @@ static int set_method(req_t *r, const tkt_curl_req_t *q)
     return 0;
 }
 
-int tkt_curl_request(tkt_curl_t *c, const tkt_curl_req_t *q, tkt_curl_done_fn cb, void *ctx)
+int crm_curl_request(crm_curl_t *c, const crm_curl_req_t *q, crm_curl_done_fn cb, void *ctx)
 {
     if (!c || c->closing || !q || !q->url || !cb ||
         (strncmp(q->url, "http://", 7) != 0 && strncmp(q->url, "https://", 8) != 0) ||
@@ -416,9 +416,9 @@ int tkt_curl_request(tkt_curl_t *c, const tkt_curl_req_t *q, tkt_curl_done_fn cb
     if (!r->easy)
         goto err;
     CURL *e = r->easy;
-    long timeout = q->timeout_ms > 0 ? q->timeout_ms : TKT_CURL_DEFAULT_TIMEOUT_MS;
+    long timeout = q->timeout_ms > 0 ? q->timeout_ms : CRM_CURL_DEFAULT_TIMEOUT_MS;
     long connect_timeout =
-        timeout < TKT_CURL_CONNECT_TIMEOUT_MS ? timeout : TKT_CURL_CONNECT_TIMEOUT_MS;
+        timeout < CRM_CURL_CONNECT_TIMEOUT_MS ? timeout : CRM_CURL_CONNECT_TIMEOUT_MS;
     for (size_t i = 0; q->headers && q->headers[i]; i++)
         if (add_header(r, q->headers[i]) != 0)
             goto err;
@@ -468,12 +468,12 @@ err:
     return -1;
 }
 
-size_t tkt_curl_in_flight(const tkt_curl_t *c)
+size_t crm_curl_in_flight(const crm_curl_t *c)
 {
     return c ? c->n_reqs : 0;
 }
 
-void tkt_curl_free(tkt_curl_t *c)
+void crm_curl_free(crm_curl_t *c)
 {
     if (!c)
         return;
@@ -509,7 +509,7 @@ static int is_loopback_host(const char *host)
     return inet_pton(AF_INET6, host, &v6) == 1 && memcmp(&v6, &loop6, sizeof v6) == 0;
 }
 
-int tkt_curl_url_check(const char *url, int allow_plain_http, char *errstr, size_t errsz)
+int crm_curl_url_check(const char *url, int allow_plain_http, char *errstr, size_t errsz)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL;

@@ -3,13 +3,13 @@
  * retries, 429s, creation safety, shutdown) is the shared layer's
  * (crm/crm_adapter.h). Multi-request ops chain step functions:
  * show_ticket -> audits, update_many -> job polls, comments -> next page. */
-#include "tkt_zendesk.h"
+#include "crm_zendesk.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
 #include "crm_adapter.h"
-#include "tkt_curl.h"
-#include "tkt_ratelimit.h"
+#include "crm_curl.h"
+#include "crm_ratelimit.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -26,7 +26,7 @@ typedef struct zd zd_t;
 struct zd {
     crm_adapter_t *a;
     char *base_url;
-    tkt_zendesk_cfg_t cfg;
+    crm_zendesk_cfg_t cfg;
 };
 
 static zd_t *zd_of(const tkt_crm_t *crm)
@@ -111,7 +111,7 @@ static char *url_escape(const char *s)
 
 /* Zendesk's error envelope: {"error": "...", "description": "...",
  * "details": {field: [{"description": ...}]}} into one line. */
-static void describe_error(const tkt_curl_resp_t *resp, json_t *j, int exhausted, char *out,
+static void describe_error(const crm_curl_resp_t *resp, json_t *j, int exhausted, char *out,
                            size_t outsz)
 {
     const char *prefix = exhausted ? "gave up after retries: " : "";
@@ -154,10 +154,10 @@ static int is_closed_refusal(int status, const char *body)
  * absent): everything pauses. A 429 with budget left is a limit of this
  * endpoint or ticket (Update Ticket 100/min, 30 updates per ticket per
  * 10 min, TooManyJobs): only this request waits. */
-static tkt_rl_kind_t zd_classify_429(void *impl, const tkt_curl_resp_t *resp)
+static crm_rl_kind_t zd_classify_429(void *impl, const crm_curl_resp_t *resp)
 {
     (void)impl;
-    return resp->rate_remaining > 0 ? TKT_RL_WAIT : TKT_RL_PAUSE;
+    return resp->rate_remaining > 0 ? CRM_RL_WAIT : CRM_RL_PAUSE;
 }
 
 /* Creation safety: the ticket a lost create_ticket POST may have made. */
@@ -171,7 +171,7 @@ static char *zd_verify_url(void *impl, const crm_op_t *op)
     return url;
 }
 
-static int zd_verify_found(void *impl, const tkt_curl_resp_t *resp, json_t **found)
+static int zd_verify_found(void *impl, const crm_curl_resp_t *resp, json_t **found)
 {
     (void)impl;
     if (resp->status != 200)
@@ -250,7 +250,7 @@ static int has_tag(json_t *t, const char *tag)
 }
 
 /* Generic failure: fills the result from the answer and finishes. */
-static void fail_from(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exhausted)
+static void fail_from(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exhausted)
 {
     tkt_crm_result_t *res = op->res;
     res->ok = 0;
@@ -279,7 +279,7 @@ static char *next_page_url(zd_t *zd, json_t *j)
 
 /* ------------------------------------------------------- find_contacts */
 
-static void step_find_contacts(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_find_contacts(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -334,7 +334,7 @@ static void zd_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio,
 
 /* ------------------------------------------------------ create_contact */
 
-static void step_user(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_user(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200 && resp->status != 201) {
         fail_from(op, resp, j, exh);
@@ -376,7 +376,7 @@ static void zd_create_contact(tkt_crm_t *crm, const char *phone, const char *nam
                    step_user);
 }
 
-static void step_users(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_users(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -499,7 +499,7 @@ err:
 
 /* ------------------------------------------------------- create_ticket */
 
-static void step_ticket(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_ticket(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200 && resp->status != 201) {
         fail_from(op, resp, j, exh);
@@ -539,7 +539,7 @@ static void zd_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
 
 /* ------------------------------------------------- ticket_statuses */
 
-static void step_statuses(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_statuses(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     tkt_crm_result_t *res = op->res;
     size_t i;
@@ -596,7 +596,7 @@ static void zd_ticket_statuses(tkt_crm_t *crm, const char *const *ids, size_t n,
 
 /* ------------------------------------------------- find_by_external_id */
 
-static void step_ticket_list(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_ticket_list(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -668,7 +668,7 @@ static json_int_t merge_target(json_t *audit)
     return 0;
 }
 
-static void step_audits(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_audits(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         /* The ticket itself was read; say what failed. */
@@ -702,7 +702,7 @@ static void step_audits(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, in
     crm_op_finish(op);
 }
 
-static void step_show(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_show(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -778,7 +778,7 @@ static void zd_update_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, v
 
 /* --------------------------------------------------------- bulk_update */
 
-static void step_job(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh);
+static void step_job(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh);
 
 /* maybe_applied: the request reached Zendesk (or may have) and nothing says
  * whether its job ran: the caller must not send the items again unchecked. */
@@ -793,7 +793,7 @@ static void bulk_fail_items(crm_op_t *op, const char *error, int retryable, int 
     }
 }
 
-static void step_jobs(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh);
+static void step_jobs(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh);
 
 static void poll_job_now(crm_op_t *op)
 {
@@ -931,7 +931,7 @@ static void create_map_results(crm_op_t *op, json_t *results)
     }
 }
 
-static void step_job(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_job(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         /* 404: the job status expired or never existed; either way nothing
@@ -966,7 +966,7 @@ static void step_job(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int e
     poll_job_later(op);
 }
 
-static void step_update_many(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_update_many(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         char err[256];
@@ -1023,7 +1023,7 @@ static int job_active(json_t *js)
 /* A list of job statuses (the account's recent ones, or show_many of ours):
  * done when none is queued or working, else the active ones are read again.
  * A job absent from show_many is gone: long finished. */
-static void step_jobs(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_jobs(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -1225,7 +1225,7 @@ static int comment_has(json_t *c, const char *marker)
     return 0;
 }
 
-static void step_comments(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_comments(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -1302,7 +1302,7 @@ static void zd_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio_
 
 /* ------------------------------------------------------ list_fields */
 
-static void step_fields(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_fields(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     size_t i;
     json_t *f;
@@ -1334,7 +1334,7 @@ static void zd_list_fields(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx)
 
 /* ------------------------------------------------------ display_ticket */
 
-static void step_display(crm_op_t *op, const tkt_curl_resp_t *resp, json_t *j, int exh)
+static void step_display(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
     if (resp->status != 200) {
         fail_from(op, resp, j, exh);
@@ -1420,7 +1420,7 @@ static const tkt_crm_ops_t zd_ops = {
     .free = zd_free,
 };
 
-tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg, char *errstr,
+tkt_crm_t *crm_zendesk_new(struct event_base *base, const crm_zendesk_cfg_t *cfg, char *errstr,
                            size_t errsz)
 {
     if (errsz)
@@ -1431,7 +1431,7 @@ tkt_crm_t *tkt_zendesk_new(struct event_base *base, const tkt_zendesk_cfg_t *cfg
         return NULL;
     }
     char why[256];
-    if (tkt_curl_url_check(cfg->base_url, cfg->allow_plain_http, why, sizeof why) < 0) {
+    if (crm_curl_url_check(cfg->base_url, cfg->allow_plain_http, why, sizeof why) < 0) {
         snprintf(errstr, errsz, "zendesk: base_url: %s", why);
         return NULL;
     }
@@ -1490,17 +1490,17 @@ err:
     return NULL;
 }
 
-size_t tkt_zendesk_requests_sent(const tkt_crm_t *crm)
+size_t crm_zendesk_requests_sent(const tkt_crm_t *crm)
 {
     return crm ? crm_adapter_requests_sent(crm_adapter_of(crm)) : 0;
 }
 
-size_t tkt_zendesk_rate_limited(const tkt_crm_t *crm)
+size_t crm_zendesk_rate_limited(const tkt_crm_t *crm)
 {
     return crm ? crm_adapter_rate_limited(crm_adapter_of(crm)) : 0;
 }
 
-size_t tkt_zendesk_retries(const tkt_crm_t *crm)
+size_t crm_zendesk_retries(const tkt_crm_t *crm)
 {
     return crm ? crm_adapter_retries(crm_adapter_of(crm)) : 0;
 }

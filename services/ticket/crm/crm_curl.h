@@ -7,15 +7,15 @@
  * One multi handle per client, so connections to the same host are kept
  * alive and reused. TLS peer and host verification stay on (libcurl's
  * defaults) and there is no way to turn them off from here. */
-#ifndef TKT_CURL_H
-#define TKT_CURL_H
+#ifndef CRM_CURL_H
+#define CRM_CURL_H
 
 #include <event2/event.h>
 #include <stddef.h>
 
-typedef struct tkt_curl tkt_curl_t;
+typedef struct crm_curl crm_curl_t;
 
-/* One request. Everything is copied by tkt_curl_request(): the caller may
+/* One request. Everything is copied by crm_curl_request(): the caller may
  * free or reuse it as soon as the call returns. */
 typedef struct {
     const char *method;         /* "GET" (default when NULL), "POST", "PUT", "DELETE" */
@@ -26,7 +26,7 @@ typedef struct {
     long timeout_ms;  /* whole exchange; 0 = 30 s */
     const char *user; /* Basic auth: user and password, both or neither */
     const char *password;
-} tkt_curl_req_t;
+} crm_curl_req_t;
 
 /* What came back; borrowed for the duration of the callback. */
 typedef struct {
@@ -39,11 +39,11 @@ typedef struct {
     int curl_code;     /* CURLcode; 0 = transfer completed */
     const char *error; /* "" on success; libcurl's error text, or "cancelled" */
     double total_ms;   /* time the exchange took */
-} tkt_curl_resp_t;
+} crm_curl_resp_t;
 
 /* Called exactly once per accepted request, from the loop (never from
- * inside tkt_curl_request()). It may start new requests. */
-typedef void (*tkt_curl_done_fn)(void *ctx, const tkt_curl_resp_t *resp);
+ * inside crm_curl_request()). It may start new requests. */
+typedef void (*crm_curl_done_fn)(void *ctx, const crm_curl_resp_t *resp);
 
 /* A CRM base URL we may send credentials to: https://, or plain http://
  * only to this machine (a host of exactly "localhost", an IPv4 address in
@@ -51,23 +51,23 @@ typedef void (*tkt_curl_done_fn)(void *ctx, const tkt_curl_resp_t *resp);
  * parser, so "http://127.0.0.1.example.com" or "http://localhost@evil" are
  * refused; allow_plain_http lifts the http:// restriction (an explicit
  * setting for a demo's emulator container). 0, or -1 with errstr saying why. */
-int tkt_curl_url_check(const char *url, int allow_plain_http, char *errstr, size_t errsz);
+int crm_curl_url_check(const char *url, int allow_plain_http, char *errstr, size_t errsz);
 
 /* Returns a new client on `base` (borrowed: must outlive the client), or
  * NULL when libcurl cannot be set up. */
-tkt_curl_t *tkt_curl_new(struct event_base *base);
+crm_curl_t *crm_curl_new(struct event_base *base);
 
 /* Starts a request. 0 = accepted (cb will be called once); -1 = refused at
  * once (bad arguments, out of memory; cb is not called). */
-int tkt_curl_request(tkt_curl_t *c, const tkt_curl_req_t *req, tkt_curl_done_fn cb, void *ctx)
+int crm_curl_request(crm_curl_t *c, const crm_curl_req_t *req, crm_curl_done_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
 /* Requests accepted and not yet called back. */
-size_t tkt_curl_in_flight(const tkt_curl_t *c);
+size_t crm_curl_in_flight(const crm_curl_t *c);
 
 /* Cancels every request still in flight -- each callback runs once with
  * status 0 and error "cancelled" -- closes the connections and frees the
  * client. Must not be called from inside one of its callbacks. NULL is fine. */
-void tkt_curl_free(tkt_curl_t *c);
+void crm_curl_free(crm_curl_t *c);
 
 #endif
