@@ -3,6 +3,7 @@
  * (commands; the bus's blocking reads), the producer, the flow, the hub,
  * the API and the consumer; shuts down ending every stream first. */
 #include "cmn_consumer.h"
+#include "cmn_held.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_redis.h"
@@ -16,7 +17,6 @@
 #include "pop_lookup.h"
 #include "pop_store.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -31,28 +31,14 @@ typedef struct {
     pop_api_t *api;
     pop_lookup_t *lookup;
     cmn_metric_t *m_undecodable, *m_lag;
-    struct held *held; /* messages handed to the flow, not yet done */
+    cmn_held_list_t held; /* messages handed to the flow, not yet done */
 } pop_t;
 
-/* A message being worked on: the flow's done context. Listed, so that
- * what a shutdown leaves unfinished (grace over) is freed at the end. */
-typedef struct held {
-    struct held *prev, *next;
+/* A message being worked on: the flow's done context. */
+typedef struct {
+    cmn_held_t base;
     pop_t *p;
-    cmn_msg_pos_t pos;
 } held_t;
-
-/* Unlinks and frees h. */
-static void unhold(held_t *h)
-{
-    if (h->prev)
-        h->prev->next = h->next;
-    else
-        h->p->held = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
-    free(h);
-}
 
 static int fail(const char *what, const char *why)
 {
@@ -63,16 +49,14 @@ static int fail(const char *what, const char *why)
 static void on_done(void *ctx)
 {
     held_t *h = ctx;
-    if (h->p->consumer)
-        cmn_consumer_done(h->p->consumer, &h->pos);
-    unhold(h);
+    cmn_held_done(&h->base, h->p->consumer);
 }
 
 static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
 {
     pop_t *p = ctx;
     char err[256];
-    held_t *h = malloc(sizeof *h);
+    held_t *h = cmn_held_take(&p->held, pos, sizeof *h);
     if (!h) {
         LOG_ERROR("%s[%d]@%lld: out of memory; delivered again", pos->topic, pos->partition,
                   (long long)pos->offset);
@@ -80,12 +64,6 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
         return;
     }
     h->p = p;
-    h->pos = *pos;
-    h->prev = NULL;
-    h->next = p->held;
-    if (p->held)
-        p->held->prev = h;
-    p->held = h;
     /* How long the event waited for us: from its producer's timestamp
      * (ingest's clock, CreateTime) to now; a broker or fetch delay shows
      * here, not in pop_store_ms. */
@@ -97,7 +75,7 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
                                                                      on_done, h, err, sizeof err);
     if (rc == 0)
         return;
-    unhold(h);
+    cmn_held_release(&h->base);
     if (strcmp(err, "out of memory") == 0) {
         cmn_consumer_retry(p->consumer, pos);
         return;
@@ -245,8 +223,7 @@ static void teardown(pop_t *p)
     pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */
     cmn_producer_free(p->producer);
     pop_store_free(p->store);
-    while (p->held) /* unfinished at exit: replayed from Kafka by the next owner */
-        unhold(p->held);
+    cmn_held_release_all(&p->held); /* unfinished at exit: replayed from Kafka by the next owner */
 }
 
 int main(int argc, char **argv)

@@ -1,16 +1,14 @@
 /* ticket-service: call events -> CRM tickets by the rules, with the
  * batched flush; the IVR API. Wires configuration, Redis, the CRM adapter,
- * the batch, the pipeline and the consumer; shuts down flushing first. */
-#include "cmn_consumer.h"
+ * the batch, the pipeline and the intake (tkt_intake: the consumer); shuts
+ * down flushing first. */
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_redis.h"
 #include "cmn_service.h"
-#include "cmn_time.h"
 #include "cmn_topics.h"
-#include "tkt_actions.h"
 #include "tkt_config.h"
-#include "tkt_deadletter.h"
+#include "tkt_intake.h"
 #include "tkt_ivr.h"
 #include "tkt_pipeline.h"
 
@@ -28,248 +26,18 @@ typedef struct {
     tkt_bulkcreate_t *bulk_create; /* NULL: off */
     tkt_reads_t *status_reads;     /* NULL: off */
     cmn_producer_t *producer;
-    cmn_consumer_t *consumer;
     tkt_pipeline_t *pipeline;
+    tkt_intake_t *intake; /* the consumer and the messages it handed out */
     tkt_ivr_t *ivr;
     struct event *sweep;
-    cmn_metric_t *m_undecodable, *m_not_taken;
     tkt_missing_fields_t missing_fields;
-    struct held *held; /* messages handed to the pipeline or the actions, not yet done */
 } ticket_t;
-
-/* A message being worked on: the done callbacks' context. Its key, and the
- * payload of an action message, are kept for its dead letter, if it comes
- * to one (a call event's is re-encoded from the job's event: no second copy
- * of every call). Listed, so that what a shutdown leaves unfinished (grace
- * over) is freed at the end. */
-typedef struct held {
-    struct held *prev, *next;
-    ticket_t *t;
-    cmn_msg_pos_t pos;
-    char *key;     /* "" none */
-    char *payload; /* NULL: a call event */
-    size_t len;
-} held_t;
-
-static void held_free(held_t *h)
-{
-    free(h->key);
-    free(h->payload);
-    free(h);
-}
-
-/* Unlinks and frees h. NULL-safe. */
-static void unhold(held_t *h)
-{
-    if (!h)
-        return;
-    if (h->prev)
-        h->prev->next = h->next;
-    else
-        h->t->held = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
-    held_free(h);
-}
 
 /* Logs why start-up failed; returns -1 for the caller to pass up. */
 static int fail(const char *what, const char *why)
 {
     LOG_ERROR("%s: %s", what, why);
     return -1;
-}
-
-/* Fetching stops while the events waiting their turn hold too much memory
- * (a hot customer's backlog), and goes on once they have drained. */
-static void follow_saturation(ticket_t *t)
-{
-    if (t->consumer)
-        cmn_consumer_hold(t->consumer, tkt_pipeline_saturated(t->pipeline));
-}
-
-/* ok=1: effects durable; ok=0: rejected for good, logged and counted.
- * Either way the event is dealt with and its offset may move. */
-static void on_event_done(void *ctx, int ok)
-{
-    held_t *h = ctx;
-    ticket_t *t = h->t;
-    if (t->consumer)
-        cmn_consumer_done(t->consumer, &h->pos);
-    unhold(h);
-    follow_saturation(t);
-}
-
-/* No memory to take the message now: it is given back to the consumer,
- * which fetches it again (its offset never passes it). */
-static void not_taken(ticket_t *t, const cmn_msg_pos_t *pos, const char *why)
-{
-    LOG_ERROR("%s[%d]@%lld not taken (%s): delivered again", pos->topic, pos->partition,
-              (long long)pos->offset, why);
-    cmn_metric_add(t->m_not_taken, 1);
-    cmn_consumer_retry(t->consumer, pos);
-}
-
-/* NULL out of memory (the caller gives the message back: not_taken).
- * keep_payload: an action message, kept as it came for its dead letter. */
-static held_t *hold(ticket_t *t, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m,
-                    int keep_payload)
-{
-    held_t *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    h->t = t;
-    h->pos = *pos;
-    h->key = strndup(m->key ? (const char *)m->key : "", m->key ? m->key_len : 0);
-    if (keep_payload && (h->payload = malloc(m->len + 1))) {
-        memcpy(h->payload, m->payload, m->len);
-        h->payload[m->len] = '\0';
-        h->len = m->len;
-    }
-    if (!h->key || (keep_payload && !h->payload)) {
-        held_free(h); /* not listed yet */
-        return NULL;
-    }
-    h->prev = NULL;
-    h->next = t->held;
-    if (t->held)
-        t->held->prev = h;
-    t->held = h;
-    return h;
-}
-
-/* ---- dead letters (tkt_deadletter.h) ------------------------------------ */
-
-typedef struct {
-    tkt_dead_letter_stored_fn stored;
-    void *job;
-} dlq_wait_t;
-
-/* The letter is durable (acks=all) or failed: only now may the event's
- * offset move (the pipeline finishes the event on success). */
-static void on_dead_letter_delivered(void *opaque, rd_kafka_resp_err_t err, int32_t partition,
-                                     int64_t offset)
-{
-    dlq_wait_t *w = opaque;
-    w->stored(w->job, err ? rd_kafka_err2str(err) : NULL);
-    free(w);
-}
-
-static void dead_letter(void *ctx, void *done_ctx, const cmn_event_t *ev,
-                        const tkt_dead_letter_t *dl, tkt_dead_letter_stored_fn stored, void *job)
-{
-    ticket_t *t = ctx;
-    held_t *h = done_ctx;
-    tkt_dlq_source_t src = {.topic = h->pos.topic,
-                            .partition = h->pos.partition,
-                            .offset = h->pos.offset,
-                            .key = h->key,
-                            .payload = h->payload,
-                            .len = h->len};
-    char *text = tkt_deadletter_encode(&src, ev, dl, cmn_time_now_ms());
-    dlq_wait_t *w = text ? malloc(sizeof *w) : NULL;
-    if (!w) {
-        free(text);
-        stored(job, "out of memory");
-        return;
-    }
-    w->stored = stored;
-    w->job = job;
-    const char *key = *h->key ? h->key : ev->event_id;
-    rd_kafka_resp_err_t err =
-        cmn_producer_send(t->producer, cmn_topic(CMN_TOPIC_TICKET_DLQ), key, strlen(key), text,
-                          strlen(text), on_dead_letter_delivered, w);
-    free(text);
-    if (err) {
-        free(w);
-        stored(job, rd_kafka_err2str(err));
-    }
-}
-
-/* A queued event of a partition being revoked: give it to the next owner
- * (tkt_pipeline_cancel_queued's cancel). */
-static int give_up_if_revoking(void *cb_ctx, void *arg)
-{
-    held_t *h = cb_ctx;
-    ticket_t *t = arg;
-    if (!cmn_consumer_revoking(t->consumer, &h->pos))
-        return 0;
-    cmn_consumer_retry(t->consumer, &h->pos);
-    unhold(h);
-    return 1;
-}
-
-/* Partitions are leaving this replica: finish what has started now (the
- * batch window goes at once) and hand back what has not, so the new owner
- * neither races our writes nor waits for the window (issue 7 item 4). */
-static void on_revoke(void *ctx, int lost)
-{
-    ticket_t *t = ctx;
-    size_t dropped = tkt_pipeline_cancel_queued(t->pipeline, give_up_if_revoking, t);
-    if (dropped)
-        LOG_INFO("rebalance: %zu queued event(s) left to the partitions' next owner", dropped);
-    if (tkt_batch_pending(t->batch))
-        tkt_batch_flush_now(t->batch);
-    if (tkt_bulkcreate_pending(t->bulk_create))
-        tkt_bulkcreate_flush_now(t->bulk_create);
-    if (tkt_reads_pending(t->status_reads))
-        tkt_reads_flush_now(t->status_reads);
-}
-
-/* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
-static void on_action(ticket_t *t, tkt_actions_kind_t kind, const cmn_msg_pos_t *pos,
-                      const rd_kafka_message_t *m)
-{
-    char err[256];
-    held_t *h = hold(t, pos, m, 1);
-    if (!h) {
-        not_taken(t, pos, "out of memory");
-        return;
-    }
-    int rc = tkt_actions_submit(t->pipeline, &t->policy, kind, m->payload, m->len, on_event_done, h,
-                                err, sizeof err);
-    if (rc == TKT_ACTIONS_NOT_NOW) {
-        unhold(h);
-        not_taken(t, pos, err);
-        return;
-    }
-    if (rc < 0) {
-        LOG_ERROR("%s[%d]@%lld: %s; skipped", pos->topic, pos->partition, (long long)pos->offset,
-                  err);
-        cmn_metric_add(t->m_undecodable, 1);
-        unhold(h);
-        cmn_consumer_done(t->consumer, pos);
-    }
-    follow_saturation(t);
-}
-
-static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_message_t *m)
-{
-    ticket_t *t = ctx;
-    cmn_event_t ev;
-    char err[256], field[64];
-    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_AGENT_ACTIONS)) == 0) {
-        on_action(t, TKT_ACTIONS_AGENT, pos, m);
-        return;
-    }
-    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_MISSED_OPS)) == 0) {
-        on_action(t, TKT_ACTIONS_MISSED, pos, m);
-        return;
-    }
-    if (cmn_event_decode(m->payload, m->len, &ev, err, sizeof err, field, sizeof field) < 0) {
-        LOG_ERROR("%s[%d]@%lld: not a canonical event (%s: %s); skipped", pos->topic,
-                  pos->partition, (long long)pos->offset, field, err);
-        cmn_metric_add(t->m_undecodable, 1);
-        cmn_consumer_done(t->consumer, pos);
-        return;
-    }
-    held_t *h = hold(t, pos, m, 0);
-    if (!h || tkt_pipeline_submit(t->pipeline, &ev, on_event_done, h) < 0) {
-        cmn_event_clear(&ev);
-        unhold(h);
-        not_taken(t, pos, "out of memory");
-        return;
-    }
-    follow_saturation(t);
 }
 
 static int redis_ready(void *ctx, char *why, size_t whysz)
@@ -323,44 +91,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
         tkt_pipeline_sweep(t->pipeline);
 }
 
-/* Shutdown: an event that has not started is left to the next run (its
- * offset stays where it is: it is fetched again). */
-static int give_up(void *cb_ctx, void *arg)
-{
-    unhold(cb_ctx);
-    return 1;
-}
-
-/* Shutdown (cmn_service stops the HTTP intake first): fetch no more, hand
- * back what has not started (a hot customer's backlog can be long), and
- * send the pending batch window now (R-B2) instead of at its end. */
+/* Shutdown (cmn_service stops the HTTP intake first): tkt_intake_stop. */
 static void stop_intake(void *ctx)
 {
-    ticket_t *t = ctx;
-    cmn_consumer_stop(t->consumer);
-    size_t left = tkt_pipeline_cancel_queued(t->pipeline, give_up, t);
-    if (left)
-        LOG_INFO("shutdown: %zu event(s) not started are left to the next run", left);
-    tkt_batch_flush_now(t->batch);
-    if (t->bulk_create)
-        tkt_bulkcreate_flush_now(t->bulk_create);
-    if (t->status_reads)
-        tkt_reads_flush_now(t->status_reads);
+    tkt_intake_stop(((ticket_t *)ctx)->intake);
 }
 
-/* Events whose effects are not yet durable; anything a late event put in
- * the batch goes at once too. */
 static size_t events_pending(void *ctx)
 {
-    ticket_t *t = ctx;
-    size_t left = tkt_pipeline_in_flight(t->pipeline);
-    if (left && tkt_batch_pending(t->batch))
-        tkt_batch_flush_now(t->batch);
-    if (left && tkt_bulkcreate_pending(t->bulk_create))
-        tkt_bulkcreate_flush_now(t->bulk_create);
-    if (left && tkt_reads_pending(t->status_reads))
-        tkt_reads_flush_now(t->status_reads);
-    return left;
+    return tkt_intake_pending(((ticket_t *)ctx)->intake);
 }
 
 /* Flush, then commit the offsets stored for finished events (unfinished
@@ -374,8 +113,7 @@ static int flush_and_commit(void *ctx)
                   "replayed",
                   unsent);
     /* commits the stored offsets, within what is left of the grace */
-    cmn_consumer_close_within(t->consumer, cmn_service_finish_left_ms(&t->svc));
-    t->consumer = NULL;
+    tkt_intake_close(t->intake, cmn_service_finish_left_ms(&t->svc));
     return unsent;
 }
 
@@ -396,22 +134,19 @@ static void on_fields(void *ctx, const tkt_crm_result_t *res)
         LOG_WARN("CALLBUS_TICKET_FIELDS names fields the CRM does not have: %s", m->names);
 }
 
-static int start_kafka(ticket_t *t)
+/* The consumer, once the pipeline its messages go to exists. */
+static int start_intake(ticket_t *t)
 {
     char errstr[512];
     const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_topic(CMN_TOPIC_AGENT_ACTIONS),
                             cmn_topic(CMN_TOPIC_MISSED_OPS)};
-    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions,
-                              (int)t->svc.cfg.topic_replication, (int)t->svc.cfg.topic_min_insync,
-                              10000, errstr, sizeof errstr) < 0)
-        LOG_WARN("topics not ensured: %s", errstr);
-    cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers,
-                                 .linger_ms = 5,
-                                 .test_fatal_after_ms = (int)t->svc.cfg.test_kafka_fatal_after_ms,
-                                 .on_fatal = cmn_service_fatal,
-                                 .fatal_ctx = &t->svc};
-    if (!(t->producer = cmn_producer_new(t->svc.base, &popts, errstr, sizeof errstr)))
-        return fail("kafka producer", errstr);
+    tkt_intake_deps_t deps = {.pipeline = t->pipeline,
+                              .policy = &t->policy,
+                              .batch = t->batch,
+                              .bulk_create = t->bulk_create,
+                              .status_reads = t->status_reads};
+    if (!(t->intake = tkt_intake_new(&deps)))
+        return fail("start", "out of memory");
     cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,
                                  .group_id = t->cfg.group_id,
                                  .topics = topics,
@@ -423,13 +158,27 @@ static int start_kafka(ticket_t *t)
                                  .max_in_flight = (int)t->cfg.max_in_flight,
                                  .max_in_flight_per_partition =
                                      (int)t->cfg.max_in_flight_per_partition,
-                                 .on_message = on_message,
-                                 .on_revoke = on_revoke,
                                  .on_fatal = cmn_service_fatal,
-                                 .fatal_ctx = &t->svc,
-                                 .ctx = t};
-    if (!(t->consumer = cmn_consumer_new(t->svc.base, &copts, errstr, sizeof errstr)))
+                                 .fatal_ctx = &t->svc};
+    if (tkt_intake_consume(t->intake, t->svc.base, &copts, errstr, sizeof errstr) < 0)
         return fail("kafka consumer", errstr);
+    return 0;
+}
+
+static int start_kafka(ticket_t *t)
+{
+    char errstr[512];
+    if (cmn_topics_ensure_all(t->svc.cfg.kafka_brokers, (int)t->svc.cfg.topic_partitions,
+                              (int)t->svc.cfg.topic_replication, (int)t->svc.cfg.topic_min_insync,
+                              10000, errstr, sizeof errstr) < 0)
+        LOG_WARN("topics not ensured: %s", errstr);
+    cmn_producer_opts_t popts = {.brokers = t->svc.cfg.kafka_brokers,
+                                 .linger_ms = 5,
+                                 .test_fatal_after_ms = (int)t->svc.cfg.test_kafka_fatal_after_ms,
+                                 .on_fatal = cmn_service_fatal,
+                                 .fatal_ctx = &t->svc};
+    if (!(t->producer = cmn_producer_new(t->svc.base, &popts, errstr, sizeof errstr)))
+        return fail("kafka producer", errstr);
     return 0;
 }
 
@@ -491,11 +240,13 @@ static int start(ticket_t *t)
                                 .max_active_per_key = (size_t)t->cfg.max_active_per_key,
                                 .waiting_max_bytes = (size_t)t->cfg.waiting_max_mb << 20,
                                 .crm_display = t->cfg.crm_display,
-                                .dead_letter = dead_letter,
-                                .dead_letter_ctx = t,
+                                .dead_letter = tkt_intake_dead_letter,
+                                .dead_letter_ctx = t->producer,
                                 .retry_limit_ms = t->cfg.retry_limit_s * 1000};
     if (!(t->pipeline = tkt_pipeline_new(&deps)))
         return fail("start", "out of memory");
+    if (start_intake(t) < 0)
+        return -1;
     tkt_ivr_deps_t ivr = {.base = t->svc.base,
                           .crm = t->crm,
                           .redis = t->redis,
@@ -509,12 +260,6 @@ static int start(ticket_t *t)
                           .cache_s = (int)t->cfg.ivr_cache_s};
     if (*t->cfg.ivr_token && !(t->ivr = tkt_ivr_new(&ivr, t->svc.http)))
         return fail("ivr api", "cannot start");
-    t->m_undecodable =
-        cmn_metrics_counter("ticket_events_undecodable_total",
-                            "Messages on call-events that are not canonical events", NULL);
-    t->m_not_taken = cmn_metrics_counter(
-        "ticket_events_not_taken_total",
-        "Messages given back for lack of memory (fetched again, never skipped)", NULL);
     cmn_metrics_gauge_fn("ticket_events_in_flight", "Events whose effects are not yet durable",
                          NULL, in_flight, t);
     cmn_metrics_gauge_fn("ticket_events_active",
@@ -537,7 +282,7 @@ static void teardown(ticket_t *t)
 {
     if (t->sweep)
         event_free(t->sweep);
-    cmn_consumer_close(t->consumer);
+    tkt_intake_close(t->intake, CMN_CONSUMER_CLOSE_MS);
     /* Redis's pending callbacks (a hung server at SIGTERM) run now, while
      * the jobs and the pipeline they call into are alive; later Redis
      * calls, e.g. from the CRM's cancelled requests, are refused. */
@@ -552,8 +297,7 @@ static void teardown(ticket_t *t)
     cmn_producer_free(t->producer);
     tkt_store_free(t->store);
     cmn_redis_free(t->redis);
-    while (t->held) /* unfinished at exit: replayed from Kafka by the next owner */
-        unhold(t->held);
+    tkt_intake_free(t->intake); /* after the pipeline, whose jobs point at its messages */
 }
 
 int main(int argc, char **argv)
