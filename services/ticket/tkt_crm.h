@@ -1,7 +1,7 @@
 /* The CRM adapter interface: everything ticket-service asks of a CRM, as
  * asynchronous calls on the libevent loop. Zendesk (tkt_zendesk.c) is the
  * first implementation; Dynamics 365 will be the second. Which one, and its
- * base URL (the real SaaS, or the emulator in tests/emulator), is
+ * base URL (the real SaaS, or the emulator in tests/emulators/zendesk), is
  * configuration: the same code talks to both.
  *
  * Every call is queued by priority (tkt_prio_t) behind the adapter's rate
