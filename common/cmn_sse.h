@@ -2,7 +2,7 @@
  * standard): one event as `id:`, `event:` and one `data:` line per line of
  * its data, ended by a blank line; comments (`: ...`) keep idle streams
  * alive through proxies. Pure: no I/O, so it is tested alone
- * (tests/common/test_sse.c); cmn_http_stream_* carries the bytes. */
+ * (tests/common/unit/test_sse.c); cmn_http_stream_* carries the bytes. */
 #ifndef CMN_SSE_H
 #define CMN_SSE_H
 

@@ -1,8 +1,8 @@
 /* The ticket event: what ticket-service publishes on `ticket-events` once a
  * call's ticket is bound (schemas/ticket-event.schema.json), and what
  * pop-service reads to pop it (R-P3). One codec for both sides (issue 10
- * item 6); tests/common/test_ticket_event.c checks it against the schema's
- * rules, tests/pop validates what ticket-service publishes with a real
+ * item 6); tests/common/unit/test_ticket_event.c checks it against the schema's
+ * rules, tests/pop/e2e validates what ticket-service publishes with a real
  * validator.
  *
  * Memory: every string member is heap-owned by the struct and released by

@@ -14,7 +14,7 @@ APT_PACKAGES=(
     clang clang-format libclang-rt-14-dev wrk
     curl
 )
-# --browser: the agent page's browser test (tests/pop) drives Debian's
+# --browser: the agent page's browser test (tests/pop/e2e) drives Debian's
 # headless Chromium over the DevTools protocol; only the tests need it.
 WITH_BROWSER=0
 [[ "${1:-}" == "--browser" ]] && WITH_BROWSER=1
@@ -36,7 +36,7 @@ declare -A PY_MODULES=(
     # tests/deploy: the Kubernetes JSON schemas it ships validate the
     # rendered manifests offline
     [kubernetes-validate]=kubernetes_validate
-    # tests/ingest: our X-Twilio-Signature check against Twilio's own helper
+    # tests/ingest/unit: our X-Twilio-Signature check against Twilio's own helper
     # library (the reference implementation of the signature)
     [twilio]=twilio
 )

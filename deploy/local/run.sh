@@ -85,10 +85,10 @@ if [[ -z "${CALLBUS_ZENDESK_URL:-}" ]]; then
     # The emulator keeps its tickets in memory: what ticket-service remembers
     # in Redis about an earlier emulator's tickets would point at nothing.
     redis-cli -p "${CALLBUS_REDIS_PORT}" FLUSHDB >/dev/null
-    start zendesk-emulator python3 tests/emulator/zendesk_emulator.py --host 127.0.0.1 \
+    start zendesk-emulator python3 tests/emulators/zendesk/zendesk_emulator.py --host 127.0.0.1 \
         --port "${emulator_port}" --email "${CALLBUS_ZENDESK_EMAIL}" --token "${CALLBUS_ZENDESK_TOKEN}"
     # The emulator's preset agents, for the operators of the example payloads
-    # in tests/ingest/fixtures, so a first webhook makes a ticket (R-I3).
+    # in tests/ingest/unit/fixtures, so a first webhook makes a ticket (R-I3).
     export CALLBUS_AGENT_MAP="${CALLBUS_AGENT_MAP:-callgear:2207=900001,callgear:2211=900002,twilio:giulia=900001,twilio:marco=900002,webex:3b2a1c0d-5e6f-4a7b-8c9d-0e1f2a3b4c5d=900001,webex:7f6e5d4c-3b2a-4190-8a7b-6c5d4e3f2a1b=900002}"
     crm_note="${CALLBUS_ZENDESK_URL}/agent (the Zendesk emulator: no credentials configured)"
     export CALLBUS_POP_NEW_CASE_URL="${CALLBUS_POP_NEW_CASE_URL:-${CALLBUS_ZENDESK_URL}/agent}"
@@ -116,7 +116,7 @@ cat <<MSG
 callbus is running (logs in ${run_dir}/).
   Post a CallGear webhook:
     curl -H 'Content-Type: application/json' \\
-      --data @tests/ingest/fixtures/callgear_handset.json \\
+      --data @tests/ingest/unit/fixtures/callgear_handset.json \\
       http://127.0.0.1:${ingest_port}/v1/callgear/${CALLBUS_INGEST_CALLGEAR_TOKEN}/handset
   Other routes: /v1/twilio/voice-status, /v1/webex/events (Bearer ${CALLBUS_INGEST_WEBEX_BEARER}),
     /v1/generic/events (HMAC, see docs/providers.md)

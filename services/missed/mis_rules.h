@@ -1,5 +1,5 @@
 /* The missed-call grouper's decisions as a pure module (no I/O; tested in
- * tests/missed/test_rules.c): given a call event, the policy and what the
+ * tests/missed/unit/test_rules.c): given a call event, the policy and what the
  * grouper remembers of the customer, decide the missed-call op (at most
  * one) and the customer's new state.
  *

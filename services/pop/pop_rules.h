@@ -1,7 +1,7 @@
 /* Pop decisions (R-P2, R-P3, R-P4), pure: no I/O. Given what is known of a
  * call after an event's facts were merged in (pop_calls.c keeps that in
  * Redis), which pop goes to which agent, and what it says. Like
- * tkt_rules.c: tested alone (tests/pop/test_pop_rules.c), one case per
+ * tkt_rules.c: tested alone (tests/pop/unit/test_pop_rules.c), one case per
  * rule. */
 #ifndef POP_RULES_H
 #define POP_RULES_H

@@ -3,7 +3,8 @@
  * at start, crm/crm_provider.h to make one). The implementations are the
  * CRM client in crm/, one per CRM (Zendesk: crm_zendesk.c, Dynamics 365:
  * crm_dyn.c), each a row of the provider table CALLBUS_CRM picks from.
- * Which one, and its base URL (the real SaaS, or an emulator), is
+ * Which one, and its base URL (the real SaaS, or an emulator in
+ * tests/emulators/), is
  * configuration: the same code talks to both.
  *
  * Every call is queued by priority (tkt_prio_t) behind the adapter's rate

@@ -1,7 +1,7 @@
 /* The behaviour rules as a pure decision module: given a call event, what
  * ticket-service knows (the call, the customer) and the facts fetched from
  * the CRM for this event, decide the CRM operations and the new state.
- * No I/O: every rule is unit-tested here (tests/ticket/test_rules.c).
+ * No I/O: every rule is unit-tested here (tests/ticket/unit/test_rules.c).
  *
  * Decisions may need facts the caller does not have yet (the customer's
  * contacts; a ticket's current status). Then tkt_decide() returns a plan

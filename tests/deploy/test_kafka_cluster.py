@@ -25,7 +25,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
 KAFKA = os.path.join(ROOT, "deploy", "local", "kafka.sh")
-FIXTURE = os.path.join(ROOT, "tests", "ingest", "fixtures", "callgear_handset.json")
+FIXTURE = os.path.join(ROOT, "tests", "ingest", "unit", "fixtures", "callgear_handset.json")
 TOKEN = "cluster-test-token"
 NODES = 3
 

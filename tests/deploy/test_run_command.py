@@ -30,7 +30,7 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RUN = os.path.join(ROOT, "deploy", "local", "run.sh")
-FIXTURE = os.path.join(ROOT, "tests", "ingest", "fixtures", "callgear_handset.json")
+FIXTURE = os.path.join(ROOT, "tests", "ingest", "unit", "fixtures", "callgear_handset.json")
 PORT_VARS = [
     "CALLBUS_INGEST_PORT", "CALLBUS_TICKET_PORT", "CALLBUS_POP_PORT", "CALLBUS_MISSED_PORT",
     "CALLBUS_INGEST_ADMIN_PORT", "CALLBUS_TICKET_ADMIN_PORT", "CALLBUS_POP_ADMIN_PORT",

@@ -12,7 +12,7 @@ side's names:
     of the errors concerning <member>.
 
 The C encoder's own letters are validated against this schema by the e2e
-test on the Dynamics emulator (tests/ticket_e2e/test_dynamics.py).
+test on the Dynamics emulator (tests/ticket/e2e/test_dynamics.py).
 """
 import json
 import pathlib

@@ -7,7 +7,7 @@
  * Pure, no I/O. The encoder returns a new string (free()); the decoder
  * fills caller storage and borrows the response (a part's body points into
  * it). Neither trusts its input: the decoder bounds every count and string
- * and is fuzzed (tests/ticket/fuzz_odata_batch.c). */
+ * and is fuzzed (tests/ticket/unit/fuzz_odata_batch.c). */
 #ifndef CRM_ODATA_BATCH_H
 #define CRM_ODATA_BATCH_H
 

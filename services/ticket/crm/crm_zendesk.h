@@ -2,7 +2,7 @@
  * operation as Zendesk's documented REST requests, over crm_curl (libcurl
  * multi on the loop) and behind crm_ratelimit (priorities, the account's
  * requests-per-minute budget, 429 Retry-After, backoff). The same code talks
- * to https://{subdomain}.zendesk.com and to tests/emulator. Requests per
+ * to https://{subdomain}.zendesk.com and to tests/emulators/zendesk. Requests per
  * operation, priorities and retry rules: docs/zendesk-adapter.md. */
 #ifndef CRM_ZENDESK_H
 #define CRM_ZENDESK_H

@@ -1,0 +1,198 @@
+"""Issue 19 item 6c: SIGTERM while a dependency is gone or hung. Every
+service (ingest, ticket-service, pop-service, the grouper) must exit by
+itself within CALLBUS_SHUTDOWN_GRACE_MS (plus the short finish budget
+cmn_service gives the flush and the consumer's close), never die of a
+signal, and never need a SIGKILL: seen, a pop-service left by a failed
+benchmark ignored SIGTERM once its stack had stopped (the consumer's
+commit and group leave waited on a broker that was not there).
+
+Kafka hung: the stack's broker is SIGSTOPped for a few seconds (the test
+is RUN_SERIAL; SIGCONT in a finally). Kafka gone: a port nothing listens
+on. Redis hung: a private redis-server on a free port, SIGSTOPped."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import svc
+
+GRACE_MS = 3000
+# cmn_service gives the finish hook (flush, commit, leave the group) at
+# least a second past the grace; the rest is process start-up/teardown.
+EXIT_WITHIN_S = GRACE_MS / 1000 + 1 + 2
+CALLGEAR_TOKEN = "edges-token"
+FIXTURE = Path(__file__).resolve().parents[2] / "ingest" / "unit" / "fixtures" / "callgear_end_answered.json"
+BINS = svc.bins()
+CONSUMERS = ("callbus-ticket", "callbus-pop", "callbus-missed")
+
+
+def env_for(**extra):
+    env = {"CALLBUS_SHUTDOWN_GRACE_MS": str(GRACE_MS),
+           "CALLBUS_INGEST_CALLGEAR_TOKEN": CALLGEAR_TOKEN,
+           "CALLBUS_TOPIC_PREFIX": f"edges{os.getpid()}x{time.monotonic_ns()}."}
+    env.update(extra)
+    return env
+
+
+def start_all(env):
+    procs = [svc.Service(b, env) for b in BINS]
+    for s in procs:
+        s.port()
+    return procs
+
+
+def wait_assigned(procs, timeout=30):
+    for s in procs:
+        if svc.name(s.binary) in CONSUMERS:
+            assert s.wait_log(r"assigned \d+ partition", timeout), \
+                f"{svc.name(s.binary)} got no partition:\n{s.text()[-3000:]}"
+
+
+def wait_ready(s, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if s.get("/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{svc.name(s.binary)} never ready:\n{s.text()[-3000:]}"
+        time.sleep(0.1)
+
+
+def post_calls(ingest, n, tag):
+    """n CallGear calls through ingest: work for every consumer."""
+    wait_ready(ingest)
+    port = ingest.port("public")
+    body = json.loads(FIXTURE.read_text())
+    for i in range(n):
+        body["call_info"]["call_session_id"] = f"{tag}-{os.getpid()}-{i}"
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/callgear/{CALLGEAR_TOKEN}/end",
+            data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 202
+
+
+def sigterm_and_check(procs, what):
+    t0 = time.monotonic()
+    for s in procs:
+        s.proc.send_signal(signal.SIGTERM)
+    problems = []
+    for s in procs:
+        rc = s.wait_exit(max(0.1, EXIT_WITHIN_S - (time.monotonic() - t0)))
+        took = time.monotonic() - t0
+        text = s.text()
+        if rc is None:
+            problems.append(f"{svc.name(s.binary)} still running {took:.1f}s after SIGTERM "
+                            f"({what}):\n{text[-2500:]}")
+        elif rc < 0:
+            problems.append(f"{svc.name(s.binary)} died of signal {-rc} ({what}):\n{text[-2500:]}")
+        elif "AddressSanitizer" in text or "runtime error:" in text:
+            problems.append(f"{svc.name(s.binary)}: sanitizer report ({what}):\n{text[-2500:]}")
+        elif "drained; exiting" not in text and "signal during start-up: exiting" not in text:
+            problems.append(f"{svc.name(s.binary)} exited {rc} without draining ({what}):\n"
+                            f"{text[-2500:]}")
+    for s in procs:
+        s.close()
+    assert not problems, "\n\n".join(problems)
+
+
+def test_every_service_is_covered():
+    assert sorted(svc.name(b) for b in BINS) == sorted(("callbus-ingest",) + CONSUMERS)
+
+
+def kafka_pid():
+    stack = os.environ.get("CALLBUS_STACK_DIR")
+    pid_file = Path(stack) / "kafka" / "kafka.pid" if stack else None
+    if not pid_file or not pid_file.exists() or "CALLBUS_KAFKA_BROKERS" not in os.environ:
+        pytest.fail("needs the test stack's broker (CALLBUS_STACK_DIR, CALLBUS_KAFKA_BROKERS: "
+                    "tests/run.sh exports them)", pytrace=False)
+    return int(pid_file.read_text().strip())
+
+
+def test_sigterm_with_kafka_hung():
+    """Consumers in their groups with work done, then the broker stops
+    answering (SIGSTOP): SIGTERM still ends every service in time."""
+    pid = kafka_pid()
+    procs = start_all(env_for())
+    try:
+        wait_assigned(procs)
+        post_calls(procs[0], 5, "kafka-hung")
+        time.sleep(2)  # consumed, offsets stored
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(1)
+            sigterm_and_check(procs, "Kafka hung")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    finally:
+        for s in procs:
+            s.close()
+
+
+def test_sigterm_with_kafka_gone():
+    """No broker at all (a port nothing listens on) from the start."""
+    procs = start_all(env_for(CALLBUS_KAFKA_BROKERS=f"127.0.0.1:{svc.dead_port()}"))
+    try:
+        time.sleep(1)
+        sigterm_and_check(procs, "Kafka gone")
+    finally:
+        for s in procs:
+            s.close()
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of our own on a free port (SIGSTOPping the stack's
+    would stall every other test)."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.fail("redis-server not found (deploy/local/deps.sh installs it)", pytrace=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="edges-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", d],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                c.sendall(b"PING\r\n")
+                if c.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "private redis-server did not start"
+        time.sleep(0.05)
+    yield proc, f"redis://127.0.0.1:{port}"
+    proc.send_signal(signal.SIGCONT)
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_sigterm_with_redis_hung(private_redis):
+    """Redis stops answering (SIGSTOP) while calls arrive: the consumers
+    hold work waiting on it; SIGTERM still ends every service in time."""
+    redis, url = private_redis
+    procs = start_all(env_for(CALLBUS_REDIS_URL=url, CALLBUS_REDIS_TIMEOUT_MS="5000"))
+    try:
+        wait_assigned(procs)
+        redis.send_signal(signal.SIGSTOP)
+        post_calls(procs[0], 5, "redis-hung")
+        time.sleep(1.5)  # fetched, waiting on Redis
+        sigterm_and_check(procs, "Redis hung")
+    finally:
+        for s in procs:
+            s.close()

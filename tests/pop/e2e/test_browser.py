@@ -1,0 +1,130 @@
+"""The agent page in a real browser (issue 10 items 5, 8): headless
+Chromium opens pop-service's page, the agent logs in, a CallGear webhook is
+posted to ingest, and the page shows the pop with the ticket's link (the
+whole chain: ingest -> Kafka -> ticket-service -> Zendesk emulator ->
+ticket-events -> pop-service -> the page). A contact named like markup
+shows as text. Screenshots are kept (CALLBUS_POP_ARTEFACTS)."""
+import json
+import os
+import sys
+
+import pytest
+
+import pop
+from pop import Call
+
+sys.path.insert(0, os.path.join(pop.ROOT, "tests", "system", "e2e"))
+from test_webhook_to_ticket import fixture, post, start_pipeline  # noqa: E402
+
+ARTEFACTS = os.environ.get("CALLBUS_POP_ARTEFACTS", os.path.join(pop.ROOT, "build", "artefacts",
+                                                                 "pop"))
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    gen = start_pipeline(tmp_path_factory, "TR")
+    p = next(gen)
+    topics = pop.Topics(p["prefix"])
+    svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}",
+                        str(tmp_path_factory.mktemp("pop-browser")), "pop-browser")
+    p["pop"], p["topics"] = svc, topics
+    yield p
+    svc.stop()
+    next(gen, None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = pop.cdp_browser()
+    yield b
+    b.close()
+
+
+def login(browser, svc, crm_id, provider_id):
+    browser.goto(f"{svc.url}/agent")
+    browser.js(f"""(() => {{
+      const f = document.querySelector('#login');
+      f.agent_crm_id.value = {json.dumps(crm_id)};
+      f.provider_agent_id.value = {json.dumps(provider_id)};
+      f.secret.value = {json.dumps(pop.SECRET)};
+      f.requestSubmit();
+    }})()""")
+    browser.wait("!document.querySelector('#desk').hidden", what="the desk after login")
+    browser.wait("document.querySelector('#status').textContent.startsWith('Connected')",
+                 what="the stream to open")
+    # The token is in an HttpOnly cookie: the page's script cannot read it.
+    assert "callbus_pop" not in browser.js("document.cookie")
+
+
+def test_webhook_pops_the_ticket_in_the_page(chain, browser):
+    login(browser, chain["pop"], "900001", "2207")
+    session, phone = 8200000001, "+905321119001"
+    post(chain, "handset", fixture("handset", session, phone))  # CallGear: call accepted
+    ticket = pop.e2e.wait_for(lambda: [t for t in chain["emulator"].snapshot()["tickets"]
+                                       if t.get("external_id") == f"callbus-{session}"], 30,
+                              what="the call's ticket")[0]
+    href = browser.wait(f"""(() => {{
+      const a = [...document.querySelectorAll('.pop.ticket a.open')];
+      return a.length ? a[0].href : null; }})()""", 30, what="the ticket pop")
+    assert href.endswith(f"/tickets/{ticket['id']}") or f"/tickets/{ticket['id']}" in href
+    text = browser.js("document.querySelector('.pop.ticket').innerText")
+    assert "+905321119001" in text and f"#{ticket['id']}" in text
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-ticket-pop.png"))
+
+
+def test_a_name_made_of_markup_shows_as_text(chain, browser):
+    login(browser, chain["pop"], "900002", "2211")
+    call = Call()
+    agent = {"provider_id": "2211", "crm_id": "900002", "name": "Two"}
+    chain["topics"].produce(call.answered(agent))
+    pop.produce_ticket_events(chain["topics"], pop.ticket_event(
+        call, 777, subject=EVIL, contact={"id": "55", "name": EVIL, "email": EVIL}))
+    browser.wait(f"""(() => {{ const c = document.querySelector(
+        '.pop.ticket[data-call-id={json.dumps(call.call_id)}]');
+        return c && c.querySelector('.caller').textContent; }})()""", 30, what="the ticket pop")
+    shown = browser.js(f"""document.querySelector(
+        '.pop.ticket[data-call-id={json.dumps(call.call_id)}] .caller').textContent""")
+    assert shown == EVIL
+    # Only this agent's pops: nothing of the previous agent's session.
+    assert browser.js("[...document.querySelectorAll('.pop')].every(c => c.dataset.callId === "
+                      + json.dumps(call.call_id) + ")")
+    assert browser.js("document.querySelectorAll('#pops img').length") == 0
+    assert not browser.dialogs(), "a script from a contact's name ran"
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-escaped-name.png"))
+
+
+def test_several_contacts_the_agent_picks_one(chain, browser):
+    """R-C4 through the pop: two contacts have the caller's number; the
+    ticket pop offers both (newest first, names as text), the agent picks
+    the older one, and ticket-service moves the call's ticket to them
+    (agent-actions -> contact.picked -> the CRM's requester)."""
+    emu = chain["emulator"]
+    phone = "+905321119003"
+    older = emu.seed_user(name="Deniz Old " + EVIL, phone=phone, created_at="2021-03-01T10:00:00Z")
+    newest = emu.seed_user(name="Deniz New", phone=phone, created_at="2024-02-01T10:00:00Z")
+    login(browser, chain["pop"], "900001", "2207")
+    session = 8200000003
+    post(chain, "handset", fixture("handset", session, phone))
+    ticket = pop.e2e.wait_for(lambda: [t for t in emu.snapshot()["tickets"]
+                                       if t.get("external_id") == f"callbus-{session}"], 30,
+                              what="the call's ticket")[0]
+    assert ticket["requester_id"] == newest["id"]  # nobody picked yet: the newest (R-C4)
+    card = f".pop.ticket[data-call-id='{session}']"
+    names = browser.wait(f"""(() => {{
+      const b = [...document.querySelectorAll("{card} fieldset.pick button.candidate")];
+      return b.length ? b.map(x => [x.dataset.contactId, x.textContent]) : null; }})()""",
+                         30, what="the contacts to pick from")
+    assert names == [[str(newest["id"]), "Deniz New"], [str(older["id"]), "Deniz Old " + EVIL]]
+    browser.js(f"""document.querySelector("{card} button.candidate[data-contact-id='{older['id']}']")
+                 .click()""")
+    browser.wait(f"""document.querySelector("{card} .pick-result").textContent === 'Sent.'""",
+                 what="the pick to be accepted")
+    pop.e2e.wait_for(lambda: next(t for t in emu.snapshot()["tickets"]
+                                  if t["id"] == ticket["id"])["requester_id"] == older["id"], 30,
+                     what="ticket-service to move the ticket to the picked contact")
+    assert browser.js(f"""document.querySelector("{card} button.candidate.chosen")
+                        .dataset.contactId""") == str(older["id"])
+    assert browser.js("document.querySelectorAll('#pops img').length") == 0
+    assert not browser.dialogs()
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-pick-contact.png"))
