@@ -1,6 +1,6 @@
 /* Agent actions and missed-call operations as pipeline jobs: decoding and
  * submission. The decisions are the rules' (tkt_decide_action in
- * tkt_rules.c, issue 20 item 1); refusals are counted here (metrics). */
+ * tkt_rules_actions.c, issue 20 item 1); refusals are counted here (metrics). */
 #include "tkt_actions.h"
 #include "cmn_metrics.h"
 #include "cmn_missed_op.h"
