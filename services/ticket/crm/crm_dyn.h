@@ -60,7 +60,4 @@ tkt_crm_t *crm_dyn_new(struct event_base *base, const crm_dyn_cfg_t *cfg, char *
 size_t crm_dyn_requests_sent(const tkt_crm_t *crm);
 size_t crm_dyn_token_fetch_count(const tkt_crm_t *crm);
 
-/* Dynamics 365 in the table of CRMs (crm_provider.c): CALLBUS_CRM=dynamics. */
-extern const crm_provider_t crm_dyn_provider;
-
 #endif

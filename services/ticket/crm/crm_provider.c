@@ -3,18 +3,13 @@
 #include "crm_provider.h"
 
 #include "cmn_log.h"
-#include "crm_dyn.h"
-#include "crm_zendesk.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Adding a CRM: its files in this folder, exporting a const crm_provider_t,
- * and its row here (and its name in CRM_PROVIDER_NAMES). */
-static const crm_provider_t *const providers[] = {
-    &crm_zendesk_provider,
-    &crm_dyn_provider,
-};
+/* The rows of CRM_PROVIDERS (crm_provider.h). */
+#define CRM_PROVIDER_ROW_(name, provider) &provider,
+static const crm_provider_t *const providers[] = {CRM_PROVIDERS(CRM_PROVIDER_ROW_)};
 #define N_PROVIDERS (sizeof providers / sizeof providers[0])
 
 size_t crm_provider_count(void)

@@ -1,7 +1,7 @@
 /* The CRMs ticket-service can talk to, as a table of providers (in the
  * manner of librdkafka's SASL mechanisms): each CRM is one entry of this
- * folder exporting a const crm_provider_t, and one row of the table in
- * crm_provider.c; CALLBUS_CRM picks the row by name. A provider owns its
+ * folder exporting a const crm_provider_t, and one row of the table
+ * (CRM_PROVIDERS below); CALLBUS_CRM picks the row by name. A provider owns its
  * settings (names, defaults, help: its part of --config-markdown), the
  * check of what it needs before it can start, its per-CRM limits and the
  * constructor of its adapter (tkt_crm.h). The core never names a CRM.
@@ -17,10 +17,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* CALLBUS_CRM's choices: the table's names, in its order, '|'-separated
- * (a constant for the settings table; test_crm_provider checks the two
- * agree). */
-#define CRM_PROVIDER_NAMES "zendesk|dynamics"
+/* THE TABLE: one row per CRM, X(CALLBUS_CRM's value, its provider), in
+ * the order --config-markdown lists them. Adding a CRM is its files in this
+ * folder and one row here. */
+#define CRM_PROVIDERS(X)                                                                           \
+    X(zendesk, crm_zendesk_provider)                                                               \
+    X(dynamics, crm_dyn_provider)
+
+/* CALLBUS_CRM's choices, "zendesk|dynamics", from the table: a constant for
+ * the settings table (a string literal past its leading '|'). */
+#define CRM_PROVIDER_NAME_(name, provider) "|" #name
+#define CRM_PROVIDER_NAMES (CRM_PROVIDERS(CRM_PROVIDER_NAME_) + 1)
 
 /* What ticket-service's own settings ask of whichever CRM runs (strings
  * borrowed from the caller for the call they are passed to). */
@@ -56,6 +63,9 @@ typedef struct crm_provider {
     tkt_crm_t *(*create)(struct event_base *base, const void *settings,
                          const crm_shared_cfg_t *shared, char *errstr, size_t errsz);
 } crm_provider_t;
+
+#define CRM_PROVIDER_DECLARE_(name, provider) extern const crm_provider_t provider;
+CRM_PROVIDERS(CRM_PROVIDER_DECLARE_)
 
 /* The provider called `name`; NULL for an unknown or NULL name. */
 const crm_provider_t *crm_provider_find(const char *name);

@@ -50,7 +50,4 @@ size_t crm_zendesk_requests_sent(const tkt_crm_t *crm); /* HTTP attempts, retrie
 size_t crm_zendesk_rate_limited(const tkt_crm_t *crm);  /* 429 answers received */
 size_t crm_zendesk_retries(const tkt_crm_t *crm);       /* 5xx / network retries scheduled */
 
-/* Zendesk Support in the table of CRMs (crm_provider.c): CALLBUS_CRM=zendesk. */
-extern const crm_provider_t crm_zendesk_provider;
-
 #endif
