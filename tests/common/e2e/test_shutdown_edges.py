@@ -282,6 +282,21 @@ def pop_agent_on_call(pop, redis_url, prefix, call_id):
     return body["token"]
 
 
+def wait_gauge(s, name, timeout=20):
+    """Waits until the service's gauge `name` (admin /metrics) is above 0."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        status, body = s.get("/metrics")
+        for line in body.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                value = float(line.rsplit(" ", 1)[1])
+        if status == 200 and value:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{svc.name(s.binary)}: {name} stayed {value}:\n{s.text()[-3000:]}")
+
+
 def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
     """The broker becomes unreachable (SIGSTOP) after the consumers took
     their events, so each service's producer holds a message whose
@@ -310,7 +325,8 @@ def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
         # Redis hung: the consumers take the events and wait on it.
         redis.send_signal(signal.SIGSTOP)
         assert post_missed(ingest, 3, "in-flight") == [202] * 3
-        time.sleep(1.5)
+        wait_gauge(by_name["callbus-missed"], "missed_events_in_flight")
+        wait_gauge(by_name["callbus-ticket"], "ticket_events_in_flight")
         os.kill(pid, signal.SIGSTOP)
         stopped = True
         redis.send_signal(signal.SIGCONT)
