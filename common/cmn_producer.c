@@ -15,6 +15,7 @@ struct cmn_producer {
     cmn_kafka_loop_t loop;
     int brokers_up;
     int fatal;
+    int closed; /* cmn_producer_close ran: sends are refused */
     cmn_producer_fatal_fn on_fatal;
     void *fatal_ctx;
     struct event *test_fatal;
@@ -188,6 +189,8 @@ rd_kafka_resp_err_t cmn_producer_send(cmn_producer_t *p, const char *topic, cons
                                       size_t keylen, const void *value, size_t valuelen,
                                       cmn_delivery_fn cb, void *opaque)
 {
+    if (p->closed)
+        return RD_KAFKA_RESP_ERR__DESTROY;
     if (p->fatal)
         return RD_KAFKA_RESP_ERR__FATAL;
     delivery_t *d = malloc(sizeof *d);
@@ -231,10 +234,24 @@ int cmn_producer_flush(cmn_producer_t *p, int timeout_ms)
     return rd_kafka_outq_len(p->rk);
 }
 
+void cmn_producer_close(cmn_producer_t *p)
+{
+    if (!p || p->closed)
+        return;
+    p->closed = 1; /* before the reports: a send from inside one is refused */
+    if (!p->rk)
+        return;
+    /* Undelivered messages still own their delivery_t: purge them so
+     * their reports (with an error) run here and free it. */
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    drain(p);
+}
+
 void cmn_producer_free(cmn_producer_t *p)
 {
     if (!p)
         return;
+    cmn_producer_close(p);
     if (p->test_fatal)
         event_free(p->test_fatal);
     if (p->main_queue) {
@@ -242,12 +259,7 @@ void cmn_producer_free(cmn_producer_t *p)
         rd_kafka_queue_destroy(p->main_queue);
     }
     cmn_kafka_loop_detach(&p->loop);
-    if (p->rk) {
-        /* Undelivered messages still own their delivery_t: purge them so
-         * their reports (with an error) run and free it. */
-        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(p->rk, 0);
+    if (p->rk)
         rd_kafka_destroy(p->rk);
-    }
     free(p);
 }

@@ -53,7 +53,18 @@ int cmn_producer_queue_len(const cmn_producer_t *p);
 /* Blocking: waits up to timeout_ms for outstanding deliveries (their
  * callbacks run). Returns how many messages are still not delivered. */
 int cmn_producer_flush(cmn_producer_t *p, int timeout_ms);
-/* Flushes nothing: call cmn_producer_flush first. NULL-safe. */
+/* Teardown, after the last flush: every message still undelivered (a
+ * broker unreachable past the grace) is purged and its callback runs now,
+ * with an error, so that it reaches its owner while that owner is alive;
+ * the message was never acknowledged, so its event is replayed. From then
+ * on cmn_producer_send refuses (RD_KAFKA_RESP_ERR__DESTROY), also from
+ * inside those callbacks, so nothing is queued that no callback would free.
+ * The rule for every owner: close the producer before freeing anything a
+ * delivery callback points into. Idempotent, NULL-safe, on the loop's
+ * thread (with the loop no longer running). */
+void cmn_producer_close(cmn_producer_t *p);
+/* Closes (cmn_producer_close) if not done yet, then frees. Flushes
+ * nothing: call cmn_producer_flush first. NULL-safe. */
 void cmn_producer_free(cmn_producer_t *p);
 
 /* Shared by producer and consumer: a new conf with the brokers set. */

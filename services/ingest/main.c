@@ -160,6 +160,9 @@ int main(int argc, char **argv)
     int rc = cmn_service_init(&in.svc, "ingest", ingest_spec, N_SPEC, &in.cfg);
     if (rc == 0)
         rc = start(&in) < 0 ? 1 : cmn_service_run(&in.svc);
+    /* First (it closes the producer): undelivered webhooks' reports (a
+     * broker gone past the grace) answer their requests while the server is
+     * alive (cmn_producer_close). */
     cmn_producer_free(in.producer);
     cmn_agentmap_free(in.agents);
     cmn_service_fini(&in.svc, ingest_spec, N_SPEC, &in.cfg);

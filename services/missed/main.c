@@ -124,6 +124,9 @@ static void teardown(grouper_t *g)
     /* Redis's pending callbacks (a hung server at SIGTERM) run now, while
      * the jobs they call into are alive. */
     cmn_redis_close(g->redis);
+    /* Undelivered ops' reports (a broker gone past the grace) run now, into
+     * the queue still alive (cmn_producer_close). */
+    cmn_producer_close(g->producer);
     mis_queue_free(g->queue);
     cmn_producer_free(g->producer);
     mis_store_free(g->store);

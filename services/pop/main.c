@@ -215,6 +215,10 @@ static void teardown(pop_t *p)
     cmn_consumer_close(p->consumer);
     if (p->hub)
         pop_hub_close_all(p->hub);
+    /* Undelivered pops' and agent actions' reports (a broker gone past the
+     * grace) run now, into the flow's jobs and the API's calls still alive
+     * (cmn_producer_close). */
+    cmn_producer_close(p->producer);
     cmn_redis_free(p->bus);
     cmn_redis_free(p->redis);
     pop_api_free(p->api);

@@ -287,6 +287,10 @@ static void teardown(ticket_t *t)
      * the jobs and the pipeline they call into are alive; later Redis
      * calls, e.g. from the CRM's cancelled requests, are refused. */
     cmn_redis_close(t->redis);
+    /* Undelivered ticket events' and dead letters' reports (a broker gone
+     * past the grace) run now, into the jobs and the intake still alive
+     * (cmn_producer_close). */
+    cmn_producer_close(t->producer);
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);

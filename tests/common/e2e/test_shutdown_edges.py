@@ -8,7 +8,10 @@ commit and group leave waited on a broker that was not there).
 
 Kafka hung: the stack's broker is SIGSTOPped for a few seconds (the test
 is RUN_SERIAL; SIGCONT in a finally). Kafka gone: a port nothing listens
-on. Redis hung: a private redis-server on a free port, SIGSTOPped."""
+on. Redis hung: a private redis-server on a free port, SIGSTOPped.
+Deliveries in flight (issue 21): the broker SIGSTOPped once each
+service's producer holds a message; teardown's purged delivery reports
+must reach live objects (cmn_producer_close)."""
 import json
 import os
 import shutil
@@ -17,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -82,7 +86,9 @@ def post_calls(ingest, n, tag):
             assert r.status == 202
 
 
-def sigterm_and_check(procs, what):
+def sigterm_and_check(procs, what, in_flight=()):
+    """`in_flight`: the services whose log must say that messages were left
+    undelivered (else the test did not reach the edge it is about)."""
     t0 = time.monotonic()
     for s in procs:
         s.proc.send_signal(signal.SIGTERM)
@@ -100,6 +106,9 @@ def sigterm_and_check(procs, what):
             problems.append(f"{svc.name(s.binary)}: sanitizer report ({what}):\n{text[-2500:]}")
         elif "drained; exiting" not in text and "signal during start-up: exiting" not in text:
             problems.append(f"{svc.name(s.binary)} exited {rc} without draining ({what}):\n"
+                            f"{text[-2500:]}")
+        elif svc.name(s.binary) in in_flight and "not delivered" not in text:
+            problems.append(f"{svc.name(s.binary)} had nothing in flight at shutdown ({what}):\n"
                             f"{text[-2500:]}")
     for s in procs:
         s.close()
@@ -194,5 +203,163 @@ def test_sigterm_with_redis_hung(private_redis):
         time.sleep(1.5)  # fetched, waiting on Redis
         sigterm_and_check(procs, "Redis hung")
     finally:
+        for s in procs:
+            s.close()
+
+
+# ---- SIGTERM with deliveries in flight (issue 21: the producer's purged
+# reports at teardown) -------------------------------------------------------
+
+MISSED_FIXTURE = FIXTURE.with_name("callgear_end_missed.json")
+ZENDESK_DIR = Path(__file__).resolve().parents[2] / "emulators" / "zendesk"
+AGENT_MAP = "callgear:2207=900001,callgear:2211=900002"
+
+
+@pytest.fixture
+def zendesk():
+    """The Zendesk emulator in-process: ticket-service's CRM writes succeed,
+    so its ticket-events publish is what waits on Kafka."""
+    import sys
+    sys.path.insert(0, str(ZENDESK_DIR))
+    from emulator_client import EMAIL, TOKEN
+    from zendesk_emulator import ZendeskEmulator
+    emu = ZendeskEmulator("127.0.0.1", 0, EMAIL, TOKEN, 700)
+    emu.start()
+    yield emu, EMAIL, TOKEN
+    emu.stop()
+
+
+def post_missed(ingest, n, tag, timeout=10):
+    """n CallGear missed calls (distinct customers): a ticket and a
+    missed-call group each. Returns the HTTP statuses."""
+    port = ingest.port("public")
+    body = json.loads(MISSED_FIXTURE.read_text())
+    statuses = []
+    for i in range(n):
+        body["call_info"]["call_session_id"] = f"{tag}-{os.getpid()}-{i}"
+        body["contact_info"]["contact_phone_number"] = f"0532 {os.getpid() % 1000:03d} {i:02d} 34"
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/callgear/{CALLGEAR_TOKEN}/end",
+            data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                statuses.append(r.status)
+        except urllib.error.HTTPError as e:
+            statuses.append(e.code)
+        except OSError as e:  # the process went away with the request open
+            statuses.append(str(e))
+    return statuses
+
+
+POP_SECRET = "edges-provisioning-secret"
+
+
+def pop_post(pop, path, body, token, timeout=10):
+    """(status, parsed body) of a JSON POST to pop-service's public port;
+    (error text, None) when the process went away with the request open."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", pop.port("public"), timeout=timeout)
+    try:
+        c.request("POST", path, json.dumps(body),
+                  {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    except OSError as e:
+        return str(e), None
+    finally:
+        c.close()
+
+
+def pop_agent_on_call(pop, redis_url, prefix, call_id):
+    """A logged-in agent and a call of theirs (its record seeded as
+    pop-service writes it), so an agent action reaches the producer."""
+    wait_ready(pop)
+    status, body = pop_post(pop, "/v1/sessions", {"agent_crm_id": "900001"}, POP_SECRET)
+    assert status == 201, (status, body)
+    subprocess.run(["redis-cli", "-u", redis_url, "HSET", f"{prefix}pop:call:{call_id}",
+                    "agent", "900001", "number", "+905325551234"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return body["token"]
+
+
+def wait_gauge(s, name, timeout=20):
+    """Waits until the service's gauge `name` (admin /metrics) is above 0."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        status, body = s.get("/metrics")
+        for line in body.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                value = float(line.rsplit(" ", 1)[1])
+        if status == 200 and value:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{svc.name(s.binary)}: {name} stayed {value}:\n{s.text()[-3000:]}")
+
+
+def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
+    """The broker becomes unreachable (SIGSTOP) after the consumers took
+    their events, so each service's producer holds a message whose
+    delivery report has not come (the grouper's missed-call op,
+    ticket-service's ticket event, a webhook ingest has not answered).
+    pop-service holds an agent action. SIGTERM: the drain gives up after the grace, the flush leaves them
+    unsent, and teardown purges them: their reports must not reach
+    objects already freed (no AddressSanitizer report, no signal; the
+    events are replayed, so exit status 1 for work left undone is right)."""
+    import threading
+    pid = kafka_pid()
+    redis, url = private_redis
+    emu, email, token = zendesk
+    env = env_for(CALLBUS_REDIS_URL=url, CALLBUS_REDIS_TIMEOUT_MS="10000",
+                  CALLBUS_ZENDESK_URL=emu.url, CALLBUS_ZENDESK_EMAIL=email,
+                  CALLBUS_ZENDESK_TOKEN=token, CALLBUS_AGENT_MAP=AGENT_MAP,
+                  CALLBUS_TICKET_BATCH_WINDOW_S="1", CALLBUS_POP_PROVISIONING_SECRET=POP_SECRET)
+    procs = start_all(env)
+    by_name = {svc.name(s.binary): s for s in procs}
+    ingest, pop = by_name["callbus-ingest"], by_name["callbus-pop"]
+    stopped = False
+    try:
+        wait_assigned(procs)
+        wait_ready(ingest)
+        agent = pop_agent_on_call(pop, url, env["CALLBUS_TOPIC_PREFIX"], "edges-call-1")
+        # Redis hung: the consumers take the events and wait on it.
+        redis.send_signal(signal.SIGSTOP)
+        assert post_missed(ingest, 3, "in-flight") == [202] * 3
+        wait_gauge(by_name["callbus-missed"], "missed_events_in_flight")
+        wait_gauge(by_name["callbus-ticket"], "ticket_events_in_flight")
+        os.kill(pid, signal.SIGSTOP)
+        stopped = True
+        redis.send_signal(signal.SIGCONT)
+        # A webhook ingest holds until its delivery report (none comes).
+        answers = {}
+        late = threading.Thread(
+            target=lambda: answers.update(webhook=post_missed(ingest, 1, "in-flight-late", 30)[0]),
+            daemon=True)
+        late.start()
+        # An agent action pop-service answers once Kafka has it (never).
+        action = threading.Thread(
+            target=lambda: answers.update(action=pop_post(
+                pop, "/v1/actions", {"action": "call.new_ticket", "call_id": "edges-call-1"},
+                agent, 30)[0]),
+            daemon=True)
+        action.start()
+        # The CRM writes finish; the ticket events and the ops wait on Kafka.
+        deadline = time.monotonic() + 10
+        while len(emu.snapshot()["tickets"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        sigterm_and_check(procs, "deliveries in flight",
+                          in_flight=("callbus-ingest", "callbus-ticket", "callbus-missed",
+                                     "callbus-pop"))
+        late.join(5)
+        action.join(5)
+        # Never stored, so never acknowledged: a 503 (or the connection
+        # closed), and the provider or the page tries again.
+        assert answers.get("webhook") != 202 and answers.get("action") != 202, answers
+        assert set(answers) == {"webhook", "action"}, answers
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+        redis.send_signal(signal.SIGCONT)
         for s in procs:
             s.close()
