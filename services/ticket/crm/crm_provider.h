@@ -27,7 +27,7 @@
 /* CALLBUS_CRM's choices, "zendesk|dynamics", from the table: a constant for
  * the settings table (a string literal past its leading '|'). */
 #define CRM_PROVIDER_NAME_(name, provider) "|" #name
-#define CRM_PROVIDER_NAMES (CRM_PROVIDERS(CRM_PROVIDER_NAME_) + 1)
+#define CRM_PROVIDER_NAMES (&(CRM_PROVIDERS(CRM_PROVIDER_NAME_))[1])
 
 /* What ticket-service's own settings ask of whichever CRM runs (strings
  * borrowed from the caller for the call they are passed to). */
