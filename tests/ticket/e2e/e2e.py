@@ -431,7 +431,7 @@ class TicketService:
 
     # -- life cycle ------------------------------------------------------------
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=60.0):  # a readiness wait: long only on a loaded machine
         assert os.access(self.bin, os.X_OK), \
             f"{self.BIN_ENV} {self.bin!r} is not an executable (build it)"
         env = dict(os.environ)
