@@ -34,16 +34,18 @@ def build(build_dir, target="callbus-ticket", subdir=("services", "ticket")):
 
 
 class Stack:
-    """deploy/local/stack.sh with a bench's own directory and ports."""
+    """deploy/local/stack.sh with a bench's own directory and ports; `nodes`
+    KRaft brokers (CALLBUS_KAFKA_NODES: node K on kafka_port + 2(K-1))."""
 
-    def __init__(self, stack_dir, kafka_port, controller_port, redis_port):
+    def __init__(self, stack_dir, kafka_port, controller_port, redis_port, nodes=1):
         self.dir = stack_dir
-        self.brokers = f"127.0.0.1:{kafka_port}"
+        self.nodes = nodes
+        self.brokers = ",".join(f"127.0.0.1:{kafka_port + 2 * k}" for k in range(nodes))
         self.redis_url = f"redis://127.0.0.1:{redis_port}"
         self.env = dict(os.environ, CALLBUS_STACK_DIR=stack_dir,
                         CALLBUS_KAFKA_PORT=str(kafka_port),
                         CALLBUS_KAFKA_CONTROLLER_PORT=str(controller_port),
-                        CALLBUS_REDIS_PORT=str(redis_port))
+                        CALLBUS_REDIS_PORT=str(redis_port), CALLBUS_KAFKA_NODES=str(nodes))
 
     def run(self, cmd, **kw):
         return subprocess.run([os.path.join(ROOT, "deploy", "local", "stack.sh"), cmd],
