@@ -521,6 +521,11 @@ static int configure(rd_kafka_conf_t *conf, const cmn_consumer_opts_t *o, char *
         /* librdkafka's default prefetch (64 MiB) is more than a service's
          * whole memory budget; 8 MiB still keeps thousands of events ahead */
         {"queued.max.messages.kbytes", "8192"},
+        /* A subscribed topic the first metadata answer lacked (created by
+         * another replica a moment before, not yet known to that broker) is
+         * looked for again at this interval: librdkafka's 5 minutes left a
+         * fresh replica idle that long (issue 21's soak) */
+        {"topic.metadata.refresh.interval.ms", "10000"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], errstr, errsz) != RD_KAFKA_CONF_OK)
