@@ -34,10 +34,10 @@ build() { # dir, cmake args...
     ninja_quiet -C "${dir}" -j "${jobs}" || die "build of ${dir} failed"
 }
 
-# The Release build is the run command's own (deploy/local/run.sh, same
-# directory and options): its -O3 warnings fail here, and the run
-# command's test (tests/deploy/test_run_command.py) starts what it built.
-build build/release -DCMAKE_BUILD_TYPE=Release -DCALLBUS_TESTS=OFF
+# The Release build is the run command's own (deploy/local/build.sh):
+# its -O3 warnings fail here, and the run command's test
+# (tests/deploy/test_run_command.py) starts what it built.
+CALLBUS_SKIP_DEPS=1 deploy/local/build.sh || die "the Release build failed"
 for b in ${builds}; do
     case "${b}" in
     normal) build build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;

@@ -37,10 +37,9 @@ for spec in "${ingest_port}:ingest, CALLBUS_INGEST_PORT" "${ticket_port}:ticket,
     "${emulator_port}:Zendesk emulator, CALLBUS_EMULATOR_PORT"; do
     require_port_free "${spec%%:*}" "${spec#*:}"
 done
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCALLBUS_TESTS=OFF >/dev/null
 # A build that fails stops here: never start yesterday's binaries, or
 # only some of the services.
-ninja_quiet -C build/release || die "the Release build failed (above); nothing started"
+CALLBUS_SKIP_DEPS=1 "${CALLBUS_LOCAL_DIR}/build.sh" || die "nothing started"
 CALLBUS_SKIP_DEPS=1 "${CALLBUS_LOCAL_DIR}/stack.sh" start
 eval "$("${CALLBUS_LOCAL_DIR}/stack.sh" env)"
 
