@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 APT_PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev
-    libevent-dev libssl-dev libphonenumber-dev
+    libevent-dev libssl-dev libphonenumber-dev libcjose-dev
     redis-server kcat
     clang clang-format libclang-rt-14-dev wrk
     curl
