@@ -39,6 +39,10 @@ declare -A PY_MODULES=(
     # tests/ingest/unit: our X-Twilio-Signature check against Twilio's own helper
     # library (the reference implementation of the signature)
     [twilio]=twilio
+    # tests/pop/e2e: the test plays Zendesk, signing the Zendesk app's
+    # request (RS256) with a key it makes (issue 22 item 1)
+    [pyjwt]=jwt
+    [cryptography]=cryptography
 )
 ((WITH_BROWSER)) && PY_MODULES[websocket-client]=websocket
 

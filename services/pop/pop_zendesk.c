@@ -190,21 +190,34 @@ static void refuse(pop_zendesk_t *z, struct evhttp_request *req, int status, con
     send_body(req, status, html, (size_t)n < sizeof html ? (size_t)n : sizeof html - 1, "", 0);
 }
 
-/* The page: the template with the session token and the SDK's URL (both
- * checked to hold nothing an attribute could end on). */
-static void send_page(pop_zendesk_t *z, struct evhttp_request *req, const char *token)
+/* The page: the template with its slots filled, the session token and
+ * the SDK's URL (both checked to hold nothing an attribute could end on).
+ * -1: the template is missing or lacks a slot. */
+static int fill_page(pop_zendesk_t *z, struct evbuffer *out, const char *token)
 {
     const pop_asset_t *t = pop_asset_find(PAGE);
-    const char *tpl = t ? (const char *)t->data : NULL;
-    const char *slot = tpl ? strstr(tpl, SLOT_TOKEN) : NULL;
-    const char *sdk = slot ? strstr(tpl, SLOT_SDK) : NULL;
+    if (!t)
+        return -1;
+    const char *p = (const char *)t->data, *end = p + t->len;
+    int filled = 0;
+    for (const char *slot; (slot = strstr(p, "{{"));) {
+        const char *value = strncmp(slot, SLOT_TOKEN, strlen(SLOT_TOKEN)) == 0 ? token
+                            : strncmp(slot, SLOT_SDK, strlen(SLOT_SDK)) == 0
+                                ? z->cfg->zendesk_sdk_url
+                                : NULL;
+        if (!value || evbuffer_add(out, p, (size_t)(slot - p)) < 0 ||
+            evbuffer_add(out, value, strlen(value)) < 0)
+            return -1;
+        filled++;
+        p = strstr(slot, "}}") + 2;
+    }
+    return filled == 2 && evbuffer_add(out, p, (size_t)(end - p)) == 0 ? 0 : -1;
+}
+
+static void send_page(pop_zendesk_t *z, struct evhttp_request *req, const char *token)
+{
     struct evbuffer *out = evbuffer_new();
-    if (!sdk || sdk > slot || !out || evbuffer_add(out, tpl, (size_t)(sdk - tpl)) < 0 ||
-        evbuffer_add_printf(out, "%s", z->cfg->zendesk_sdk_url) < 0 ||
-        evbuffer_add(out, sdk + strlen(SLOT_SDK), (size_t)(slot - sdk - strlen(SLOT_SDK))) < 0 ||
-        evbuffer_add_printf(out, "%s", token) < 0 ||
-        evbuffer_add(out, slot + strlen(SLOT_TOKEN),
-                     t->len - (size_t)(slot + strlen(SLOT_TOKEN) - tpl)) < 0) {
+    if (!out || fill_page(z, out, token) < 0) {
         cmn_http_reply_error(req, 500, "the app's page is not built in", NULL);
     } else {
         secure_headers(z, req, "text/html; charset=utf-8");
