@@ -159,11 +159,10 @@ static void secure_headers(pop_zendesk_t *z, struct evhttp_request *req, const c
     evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 }
 
-static void send_body(struct evhttp_request *req, int status, const char *a, size_t alen,
-                      const char *b, size_t blen)
+static void send_body(struct evhttp_request *req, int status, const char *body, size_t len)
 {
     struct evbuffer *out = evbuffer_new();
-    if (!out || evbuffer_add(out, a, alen) < 0 || evbuffer_add(out, b, blen) < 0) {
+    if (!out || evbuffer_add(out, body, len) < 0) {
         evhttp_send_reply(req, 500, NULL, NULL);
     } else
         evhttp_send_reply(req, status, NULL, out);
@@ -187,7 +186,7 @@ static void refuse(pop_zendesk_t *z, struct evhttp_request *req, int status, con
                      "<p>callbus could not sign you in (%s): %s</p>",
                      reason, why);
     secure_headers(z, req, "text/html; charset=utf-8");
-    send_body(req, status, html, (size_t)n < sizeof html ? (size_t)n : sizeof html - 1, "", 0);
+    send_body(req, status, html, (size_t)n < sizeof html ? (size_t)n : sizeof html - 1);
 }
 
 /* The page: the template with its slots filled, the session token and
