@@ -176,6 +176,9 @@ static int start(pop_t *p)
         return fail("redis", errstr);
     if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history)))
         return fail("start", "out of memory");
+    /* Before Kafka: a bad setting stops the start at once. */
+    if (pop_zendesk_new(p->svc.http, &p->cfg, p->store, &p->zendesk, errstr, sizeof errstr) < 0)
+        return fail("zendesk app", errstr);
     if (start_kafka(p) < 0)
         return -1;
     pop_hub_opts_t ho = {.history = p->cfg.history,
@@ -194,8 +197,6 @@ static int start(pop_t *p)
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer)))
         return fail("start", "out of memory");
-    if (pop_zendesk_new(p->svc.http, &p->cfg, p->store, &p->zendesk, errstr, sizeof errstr) < 0)
-        return fail("zendesk app", errstr);
     if (!*p->cfg.provisioning_secret && !p->zendesk)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty and no Zendesk app is configured: "
                  "no agent can log in");

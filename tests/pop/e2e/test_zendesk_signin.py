@@ -5,7 +5,9 @@ exp, age) and opens the session of the Zendesk user it names (R-P1: the
 same session a provisioning login opens), answering the app's page with
 the session token in it. No secret typed by anyone. Here the test plays
 Zendesk (zaf.py)."""
+import os
 import re
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -133,3 +135,23 @@ def test_no_token_and_plain_get_are_refused(svc):
     assert post(svc, b'{"token": "x"}', ctype="application/json")[0] == 401
     status, body, _ = svc.http("GET", "/apps/zendesk/")
     assert status == 401 and body["reason"] == "unsigned" and "open it from Zendesk" in body["error"]
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"CALLBUS_POP_ZENDESK_INSTALLATION_ID": ""}, "CALLBUS_POP_ZENDESK_INSTALLATION_ID"),
+    ({"CALLBUS_POP_ZENDESK_URL": "https://acme.zendesk.com/agent"}, "CALLBUS_POP_ZENDESK_URL"),
+    ({"CALLBUS_POP_ZENDESK_APP_KEY": "/nonexistent/zendesk.pem"}, "CALLBUS_POP_ZENDESK_APP_KEY"),
+    ({"CALLBUS_POP_ZENDESK_APP_KEY": "-----BEGIN PUBLIC KEY-----\nnot a key\n"},
+     "CALLBUS_POP_ZENDESK_APP_KEY"),
+])
+def test_a_half_configured_app_stops_pop_service_at_start(topics, logdir, key, env, says):
+    """A key without the account and installation to check it against would
+    accept any installation's token: pop-service refuses to start."""
+    full = {"CALLBUS_POP_ZENDESK_APP_KEY": key.public_pem(), "CALLBUS_POP_ZENDESK_URL": ACCOUNT,
+            "CALLBUS_POP_ZENDESK_INSTALLATION_ID": zaf.INSTALLATION_ID}
+    s = pop.PopService(topics, "pop-misconfigured", logdir, "zendesk-misconfigured",
+                       dict(full, **env))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALLBUS_")}
+    r = subprocess.run([s.bin], env=dict(base, **s.env), capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode != 0 and says in r.stdout + r.stderr, (r.returncode, r.stdout[-2000:])
