@@ -19,6 +19,9 @@ APT_PACKAGES=(
 WITH_BROWSER=0
 [[ "${1:-}" == "--browser" ]] && WITH_BROWSER=1
 ((WITH_BROWSER)) && APT_PACKAGES+=(chromium)
+# --browser also brings the CRM apps' validator (tests/apps: zcli, npm);
+# node may come from outside Debian (nvm, tarballs): apt only without it.
+((WITH_BROWSER)) && ! command -v npm >/dev/null && APT_PACKAGES+=(nodejs npm)
 # java/mvn may come from outside Debian (SDKMAN, tarballs): only ask apt
 # for them when they are not on PATH at all.
 if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
@@ -39,6 +42,10 @@ declare -A PY_MODULES=(
     # tests/ingest/unit: our X-Twilio-Signature check against Twilio's own helper
     # library (the reference implementation of the signature)
     [twilio]=twilio
+    # tests/pop/e2e: the test plays Zendesk, signing the Zendesk app's
+    # request (RS256) with a key it makes (issue 22 item 1)
+    [pyjwt]=jwt
+    [cryptography]=cryptography
 )
 ((WITH_BROWSER)) && PY_MODULES[websocket-client]=websocket
 
@@ -115,6 +122,23 @@ if ((${#missing_go[@]})); then
     done
 fi
 
-if ((${#missing_apt[@]} + ${#missing_py[@]} + ${#missing_go[@]} == 0)); then
+# tests/apps: Zendesk's app validator, zcli, into ${CALLBUS_CACHE_DIR}/tools/zcli
+# from the npm registry, exactly as tools/zcli/package-lock.json pins it
+# (npm ci, again only when the lock changed). --ignore-scripts: keytar's
+# install script would download a prebuilt binary; zcli needs no keychain
+# when its credentials come from the environment.
+missing_npm=()
+zcli_dir="${CALLBUS_CACHE_DIR}/tools/zcli"
+if ((WITH_BROWSER)) && ! { [[ -x "${zcli_dir}/node_modules/.bin/zcli" ]] &&
+    cmp -s "${zcli_dir}/package-lock.json" "${CALLBUS_REPO_ROOT}/tools/zcli/package-lock.json"; }; then
+    missing_npm+=(zcli)
+    log "installing zcli into ${zcli_dir} (npm ci)"
+    mkdir -p "${zcli_dir}"
+    cp "${CALLBUS_REPO_ROOT}/tools/zcli/package.json" "${CALLBUS_REPO_ROOT}/tools/zcli/package-lock.json" "${zcli_dir}/"
+    (cd "${zcli_dir}" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) ||
+        die "npm ci of zcli failed in ${zcli_dir} (the npm registry is needed once)"
+fi
+
+if ((${#missing_apt[@]} + ${#missing_py[@]} + ${#missing_go[@]} + ${#missing_npm[@]} == 0)); then
     log "all dependencies present"
 fi

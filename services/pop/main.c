@@ -16,6 +16,7 @@
 #include "pop_hub.h"
 #include "pop_lookup.h"
 #include "pop_store.h"
+#include "pop_zendesk.h"
 
 #include <string.h>
 
@@ -29,6 +30,7 @@ typedef struct {
     pop_flow_t *flow;
     pop_hub_t *hub;
     pop_api_t *api;
+    pop_zendesk_t *zendesk; /* NULL: the Zendesk app is not configured */
     pop_lookup_t *lookup;
     cmn_metric_t *m_undecodable, *m_lag;
     cmn_held_list_t held; /* messages handed to the flow, not yet done */
@@ -121,7 +123,8 @@ static void stop_intake(void *ctx)
 static size_t pending(void *ctx)
 {
     pop_t *p = ctx;
-    return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api);
+    return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api) +
+           pop_zendesk_in_flight(p->zendesk);
 }
 
 static int flush_and_commit(void *ctx)
@@ -173,6 +176,9 @@ static int start(pop_t *p)
         return fail("redis", errstr);
     if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history)))
         return fail("start", "out of memory");
+    /* Before Kafka: a bad setting stops the start at once. */
+    if (pop_zendesk_new(p->svc.http, &p->cfg, p->store, &p->zendesk, errstr, sizeof errstr) < 0)
+        return fail("zendesk app", errstr);
     if (start_kafka(p) < 0)
         return -1;
     pop_hub_opts_t ho = {.history = p->cfg.history,
@@ -191,8 +197,9 @@ static int start(pop_t *p)
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer)))
         return fail("start", "out of memory");
-    if (!*p->cfg.provisioning_secret)
-        LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty: no agent can log in");
+    if (!*p->cfg.provisioning_secret && !p->zendesk)
+        LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty and no Zendesk app is configured: "
+                 "no agent can log in");
     p->m_undecodable = cmn_metrics_counter("pop_events_undecodable_total",
                                            "Messages that are not call or ticket events", NULL);
     p->m_lag = cmn_metrics_histogram(
@@ -222,6 +229,7 @@ static void teardown(pop_t *p)
     cmn_redis_free(p->bus);
     cmn_redis_free(p->redis);
     pop_api_free(p->api);
+    pop_zendesk_free(p->zendesk);
     pop_hub_free(p->hub);
     pop_flow_free(p->flow);
     pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */

@@ -56,5 +56,19 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 "without (a later answer still reaches the answer's pop)."),
     CMN_CFG_NUM("CALLBUS_POP_LOOKUP_TIMEOUT_MS", "2000", 100, 30000, OFF(lookup_timeout_ms),
                 "A contact look-up unanswered this long is given up."),
+    CMN_CFG_STR("CALLBUS_POP_ZENDESK_APP_KEY", "", OFF(zendesk_app_key),
+                "The Zendesk app's public key (PEM, or the path of a file holding it; Zendesk: GET "
+                "/api/v2/apps/{app_id}/public_key.pem): agents open their session from the app's "
+                "signed request (POST /apps/zendesk/); empty: the app's route is off."),
+    CMN_CFG_STR("CALLBUS_POP_ZENDESK_URL", "", OFF(zendesk_url),
+                "The Zendesk account's URL (https://acme.zendesk.com): the signed request's issuer "
+                "and the only page that may frame the app."),
+    CMN_CFG_STR("CALLBUS_POP_ZENDESK_INSTALLATION_ID", "", OFF(zendesk_installation_id),
+                "The app's installation id in that account: the signed request's audience."),
+    CMN_CFG_STR("CALLBUS_POP_ZENDESK_SDK_URL",
+                "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",
+                OFF(zendesk_sdk_url),
+                "The Zendesk Apps Framework SDK the app's page loads (the only other script it "
+                "may run)."),
 };
 const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

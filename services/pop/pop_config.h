@@ -29,6 +29,10 @@ typedef struct {
     /* provisioning_secret's previous value, accepted too during a rotation;
      * empty: none. */
     char *provisioning_secret_previous;
+    /* The Zendesk app (issue 22 item 1, pop_zendesk.h): its public key (PEM
+     * or a file of it; empty: the app route is off), the account's URL, the
+     * installation's id, the ZAF SDK the page loads. */
+    char *zendesk_app_key, *zendesk_url, *zendesk_installation_id, *zendesk_sdk_url;
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];
