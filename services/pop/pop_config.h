@@ -29,6 +29,10 @@ typedef struct {
     /* provisioning_secret's previous value, accepted too during a rotation;
      * empty: none. */
     char *provisioning_secret_previous;
+    /* Acknowledged pops (issue 22 item 4, docs/pop.md "Acknowledgements"). */
+    long ack_timeout_ms;     /* a pop not acknowledged this long after delivery falls back */
+    long ack_sweep_ms;       /* every replica looks for overdue pops this often */
+    long fallback_give_up_s; /* a fallback Kafka would not take this long is dropped, counted */
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];
