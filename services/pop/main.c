@@ -167,6 +167,16 @@ static int start_kafka(pop_t *p)
     return 0;
 }
 
+/* A pop's acknowledgement details outlive any fallback of it (give-up plus
+ * a lease) and are kept an hour at least, so a page replaying its pops
+ * after a reconnect re-acknowledges them harmlessly; not the whole
+ * retention: one hash per pop for a day would cost more than the pops. */
+static long ack_keep_s(const pop_config_t *c)
+{
+    long keep = c->fallback_give_up_s + 600;
+    return keep > 3600 ? keep : 3600;
+}
+
 static int start(pop_t *p)
 {
     char errstr[512];
@@ -175,7 +185,7 @@ static int start(pop_t *p)
         !(p->bus = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)))
         return fail("redis", errstr);
     if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history,
-                                   p->cfg.ack_timeout_ms)))
+                                   p->cfg.ack_timeout_ms, ack_keep_s(&p->cfg))))
         return fail("start", "out of memory");
     if (start_kafka(p) < 0)
         return -1;

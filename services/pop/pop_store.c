@@ -11,7 +11,7 @@ struct pop_store {
     char ttl[24], history[24];
     char bus[256];
     char pending[256];
-    char ack_timeout[24];
+    char ack_timeout[24], ack_keep[24];
 };
 
 /* KEYS[1] the call; ARGV: ttl, namespace, agent crm id, provider agent id,
@@ -44,7 +44,7 @@ static const char call_script[] =
 
 /* KEYS: seen marker, agent stream, bus, pending set, the pop's ack hash;
  * ARGV: ttl, history, pop, agent, bus bound, pop id, ack timeout (ms),
- * kind, call, ticket, contact. A pop id seen before answers its first
+ * kind, call, ticket, contact, ack hash ttl. A pop id seen before answers its first
  * stream id: replays add nothing, nor a second deadline. The deadline is
  * on Redis' clock so that every replica's sweep agrees on it. */
 static const char deliver_script[] =
@@ -60,12 +60,12 @@ static const char deliver_script[] =
     "local due = string.format('%.0f', now + tonumber(ARGV[7]))\n"
     "redis.call('HSET', KEYS[5], 'agent', ARGV[4], 'at', string.format('%.0f', now), 'dl', due, "
     "'kind', ARGV[8], 'call', ARGV[9], 'ticket', ARGV[10], 'contact', ARGV[11])\n"
-    "redis.call('EXPIRE', KEYS[5], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[5], ARGV[12])\n"
     "redis.call('ZADD', KEYS[4], due, ARGV[6])\n"
     "return {1, id}\n";
 
 pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s, long history,
-                           long ack_timeout_ms)
+                           long ack_timeout_ms, long ack_keep_s)
 {
     pop_store_t *s = calloc(1, sizeof *s);
     if (!s)
@@ -77,6 +77,7 @@ pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s,
     snprintf(s->bus, sizeof s->bus, "%spop:bus", s->ns);
     snprintf(s->pending, sizeof s->pending, "%spop:pending", s->ns);
     snprintf(s->ack_timeout, sizeof s->ack_timeout, "%ld", ack_timeout_ms);
+    snprintf(s->ack_keep, sizeof s->ack_keep, "%ld", ack_keep_s);
     return s;
 }
 
@@ -221,7 +222,8 @@ int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, con
                           ack->kind,
                           ack->call_id,
                           ack->ticket_id,
-                          ack->contact_id};
+                          ack->contact_id,
+                          s->ack_keep};
     if (cmn_redis_command_argv(s->redis, on_deliver_reply, q, (int)(sizeof argv / sizeof *argv),
                                argv, NULL) < 0) {
         free(q);

@@ -15,9 +15,11 @@
 typedef struct pop_store pop_store_t;
 
 /* Borrows redis and ns (outlive the store). ack_timeout_ms: how long a
- * delivered pop waits for its acknowledgement (pop_ack.h). */
+ * delivered pop waits for its acknowledgement (pop_ack.h); ack_keep_s: how
+ * long its details stay (a repeated ack is recognised that long; past it,
+ * it is unknown). */
 pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s, long history,
-                           long ack_timeout_ms);
+                           long ack_timeout_ms, long ack_keep_s);
 void pop_store_free(pop_store_t *s);
 const char *pop_store_ns(const pop_store_t *s);
 cmn_redis_t *pop_store_redis(const pop_store_t *s);
