@@ -123,3 +123,30 @@ def test_another_agents_pop_cannot_be_acknowledged(pair, topics):
     assert a.as_agent(token, "POST", "/v1/pops/ack", {"pop_id": 7})[0] == 400
     assert a.as_agent(token, "POST", "/v1/pops/ack", {"pop_ids": []})[0] == 400
     sse.close()
+
+
+def test_a_replica_killed_before_the_deadline_does_not_lose_the_fallback(logdir):
+    """Crash safety: the deadline lives in Redis, not in the replica that
+    delivered the pop. Replica A delivers the pops and is killed (-9)
+    before their 3 s deadline; B, started only afterwards, sweeps and sends
+    the fallback. Own topics (and so own Redis keys): no other replica."""
+    topics = pop.Topics(pop.e2e.module_prefix())
+    group = f"pop-acks-kill-{pop.RUN}"
+    env = {"CALLBUS_POP_ACK_TIMEOUT_MS": "3000", "CALLBUS_POP_ACK_SWEEP_MS": "100"}
+    a = pop.start_pop(topics, group, logdir, "pop-acks-kill-a", env)
+    b = None
+    try:
+        agent = {"provider_id": "ack5", "crm_id": "940005", "name": "Ack Five"}
+        call = answered_then_ticket([a], topics, agent, 7105)
+        pop.wait_for(lambda: a.metric("pop_pops_total") == 2, what="both pops delivered")
+        a.kill9()
+        assert unacked(topics, call) == []  # A died before any deadline
+        b = pop.start_pop(topics, group, logdir, "pop-acks-kill-b", env)
+        pop.wait_for(lambda: unacked(topics, call), timeout=20, what="B's fallback")
+        [m] = unacked(topics, call)
+        assert (m["ticket_id"], m["agent_crm_id"]) == ("7105", agent["crm_id"])
+        assert b.metric(SENT) == 1 and b.metric(NO_CHANNEL) == 1
+    finally:
+        for s in (a, b):
+            if s is not None and s.running():
+                s.stop()
