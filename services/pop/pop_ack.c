@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FALLBACK_HELP                                                                              \
+    "Pops not acknowledged in time, by what became of them: sent to the CRM's channel (through "   \
+    "ticket-service), no_channel (nothing to display), dropped (Kafka did not take the fallback "  \
+    "in time)"
+
 /* Overdue pops one sweep claims, at most: the rest wait for the next. */
 #define SWEEP_BATCH "200"
 
@@ -298,17 +303,14 @@ pop_ack_t *pop_ack_new(struct event_base *base, pop_store_t *store, cmn_producer
     *a = (pop_ack_t){.store = store, .producer = producer, .o = *o};
     snprintf(a->lease, sizeof a->lease, "%ld", o->lease_ms);
     snprintf(a->give_up, sizeof a->give_up, "%ld", o->give_up_ms);
-    const char *fb = "pop_fallback_total",
-               *fb_help = "Pops not acknowledged in time, by what became of them: sent to the "
-                          "CRM's channel (through ticket-service), no_channel (nothing to "
-                          "display), dropped (Kafka did not take the fallback in time)";
     a->m_late = cmn_metrics_counter("pop_ack_late_total",
                                     "Pops acknowledged for the first time after the timeout", NULL);
     a->m_latency = cmn_metrics_histogram(
         "pop_ack_latency_ms", "From a pop's delivery to its first acknowledgement", NULL);
-    a->m_sent = cmn_metrics_counter(fb, fb_help, "result=\"sent\"");
-    a->m_no_channel = cmn_metrics_counter(fb, fb_help, "result=\"no_channel\"");
-    a->m_dropped = cmn_metrics_counter(fb, fb_help, "result=\"dropped\"");
+    a->m_sent = cmn_metrics_counter("pop_fallback_total", FALLBACK_HELP, "result=\"sent\"");
+    a->m_no_channel =
+        cmn_metrics_counter("pop_fallback_total", FALLBACK_HELP, "result=\"no_channel\"");
+    a->m_dropped = cmn_metrics_counter("pop_fallback_total", FALLBACK_HELP, "result=\"dropped\"");
     a->m_retry =
         cmn_metrics_counter("pop_fallback_retries_total",
                             "Fallbacks not stored by Kafka, sent again after the lease", NULL);
