@@ -52,7 +52,8 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                  "Show a pop its agent did not acknowledge (pop-service's pop.unacknowledged on "
                  "agent-actions) through the CRM's display API: Zendesk Talk Partner Edition's "
                  "open ticket / user profile in the agent's browser (issue 22 item 4). Set it "
-                 "to false where the CRM has none (Dynamics 365): counted as no_channel."),
+                 "to false to count them only (no_channel), as a CRM without such an API "
+                 "(Dynamics 365) does anyway."),
     CMN_CFG_FLAG("CALLBUS_TICKET_ABANDONED", "true", OFF(abandoned_tickets),
                  "Make tickets for calls abandoned before an agent was offered them (R-M1)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_OUTBOUND_UNATTACHED_CLOSED", "false",
