@@ -14,7 +14,8 @@ import time
 import pytest
 
 import crm_view
-from e2e import BROKERS, CRM_PARAMS, Call, crm_fixtures, one_ticket, wait_for
+from e2e import (BROKERS, CRM_PARAMS, Call, assert_crm_requests_conform, crm_fixtures, one_ticket,
+                 wait_for)
 
 sys.path.insert(0, os.path.join(crm_view.ROOT, "tests", "pop", "e2e"))
 import pop  # noqa: E402
@@ -85,3 +86,9 @@ def test_unacknowledged_profile_pop_displays_the_user(stack):
     produce_action(stack, action)
     wait_for(lambda: len(displays(stack, "user", agent, user["id"])) == 2, 20,
              what="the replay displayed again")
+
+
+def test_zz_every_request_conforms(stack):
+    """The display requests too validate against Zendesk's OpenAPI document."""
+    stack.svc.wait_idle()
+    assert_crm_requests_conform(stack)
