@@ -16,13 +16,29 @@ static int e164_ok(const char *s)
     return strspn(s + 1, "0123456789") == n - 1;
 }
 
+/* pop.unacknowledged: its pop, and a ticket or a profile to show. */
+static const char *unacked_bad(const cmn_agent_action_t *a)
+{
+    if (!cmn_id_text_ok(a->pop_id, CMN_AGENT_ACTION_POP_ID_MAX))
+        return "pop_id";
+    if (!a->pop_kind || !*a->pop_kind || strlen(a->pop_kind) > 16)
+        return "pop_kind";
+    if (a->ticket_id && !cmn_id_text_ok(a->ticket_id, CMN_CRM_ID_MAX))
+        return "ticket_id";
+    if (a->contact_id && !cmn_id_text_ok(a->contact_id, CMN_CRM_ID_MAX))
+        return "contact_id";
+    return a->ticket_id || a->contact_id ? NULL : "ticket_id";
+}
+
 int cmn_agent_action_check(const cmn_agent_action_t *a, char *err, size_t errsz, char *field,
                            size_t fieldsz)
 {
     const char *act = a->action ? a->action : "";
     int picked = strcmp(act, "contact.picked") == 0;
     int retarget = strcmp(act, "call.retargeted") == 0;
-    const char *bad = !picked && !retarget && strcmp(act, "call.new_ticket") != 0 ? "action"
+    int unacked = strcmp(act, "pop.unacknowledged") == 0;
+    const char *bad = !picked && !retarget && !unacked && strcmp(act, "call.new_ticket") != 0
+                          ? "action"
                       : !a->action_id || strlen(a->action_id) < 8 ||
                               !cmn_id_text_ok(a->action_id, CMN_ID_TEXT_MAX)
                           ? "action_id"
@@ -31,6 +47,7 @@ int cmn_agent_action_check(const cmn_agent_action_t *a, char *err, size_t errsz,
                       : a->customer_number && !e164_ok(a->customer_number)       ? "customer_number"
                       : picked && !cmn_id_text_ok(a->contact_id, CMN_CRM_ID_MAX) ? "contact_id"
                       : retarget && !cmn_id_text_ok(a->ticket_id, CMN_CRM_ID_MAX) ? "ticket_id"
+                      : unacked                                                   ? unacked_bad(a)
                                                                                   : NULL;
     if (!bad)
         return 0;
@@ -55,6 +72,14 @@ char *cmn_agent_action_encode(const cmn_agent_action_t *a, char *err, size_t err
         json_object_set_new(o, "contact_id", json_string(a->contact_id));
     if (o && strcmp(a->action, "call.retargeted") == 0)
         json_object_set_new(o, "ticket_id", json_string(a->ticket_id));
+    if (o && strcmp(a->action, "pop.unacknowledged") == 0) {
+        json_object_set_new(o, "pop_id", json_string(a->pop_id));
+        json_object_set_new(o, "pop_kind", json_string(a->pop_kind));
+        if (a->ticket_id)
+            json_object_set_new(o, "ticket_id", json_string(a->ticket_id));
+        if (a->contact_id)
+            json_object_set_new(o, "contact_id", json_string(a->contact_id));
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!text)

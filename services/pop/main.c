@@ -10,6 +10,7 @@
 #include "cmn_service.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
+#include "pop_ack.h"
 #include "pop_api.h"
 #include "pop_config.h"
 #include "pop_flow.h"
@@ -32,6 +33,7 @@ typedef struct {
     pop_api_t *api;
     pop_zendesk_t *zendesk; /* NULL: the Zendesk app is not configured */
     pop_lookup_t *lookup;
+    pop_ack_t *acks;
     cmn_metric_t *m_undecodable, *m_lag;
     cmn_held_list_t held; /* messages handed to the flow, not yet done */
 } pop_t;
@@ -117,6 +119,7 @@ static void stop_intake(void *ctx)
 {
     pop_t *p = ctx;
     cmn_consumer_stop(p->consumer);
+    pop_ack_stop(p->acks);
     pop_hub_close_all(p->hub);
 }
 
@@ -124,7 +127,7 @@ static size_t pending(void *ctx)
 {
     pop_t *p = ctx;
     return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api) +
-           pop_zendesk_in_flight(p->zendesk);
+           pop_zendesk_in_flight(p->zendesk) + pop_ack_in_flight(p->acks);
 }
 
 static int flush_and_commit(void *ctx)
@@ -167,6 +170,16 @@ static int start_kafka(pop_t *p)
     return 0;
 }
 
+/* A pop's acknowledgement details outlive any fallback of it (give-up plus
+ * a lease) and are kept an hour at least, so a page replaying its pops
+ * after a reconnect re-acknowledges them harmlessly; not the whole
+ * retention: one hash per pop for a day would cost more than the pops. */
+static long ack_keep_s(const pop_config_t *c)
+{
+    long keep = c->fallback_give_up_s + 600;
+    return keep > 3600 ? keep : 3600;
+}
+
 static int start(pop_t *p)
 {
     char errstr[512];
@@ -174,7 +187,8 @@ static int start(pop_t *p)
     if (!(p->redis = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)) ||
         !(p->bus = cmn_service_redis_new(&p->svc, errstr, sizeof errstr)))
         return fail("redis", errstr);
-    if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history)))
+    if (!(p->store = pop_store_new(p->redis, ns, p->cfg.retention_s, p->cfg.history,
+                                   p->cfg.ack_timeout_ms, ack_keep_s(&p->cfg))))
         return fail("start", "out of memory");
     /* Before Kafka: a bad setting stops the start at once. */
     if (pop_zendesk_new(p->svc.http, &p->cfg, p->store, &p->zendesk, errstr, sizeof errstr) < 0)
@@ -188,6 +202,11 @@ static int start(pop_t *p)
                          .session_check_s = p->cfg.session_check_s,
                          .max_per_session = p->cfg.max_per_session,
                          .max_per_agent = p->cfg.max_per_agent};
+    /* A claimed fallback is sent again after the lease: past the producer's
+     * own delivery timeout, so it is not in flight twice. */
+    pop_ack_opts_t ao = {.sweep_ms = p->cfg.ack_sweep_ms,
+                         .lease_ms = 30000,
+                         .give_up_ms = p->cfg.fallback_give_up_s * 1000};
     if (*p->cfg.lookup_url &&
         !(p->lookup = pop_lookup_new(p->svc.base, p->cfg.lookup_url, p->cfg.lookup_token,
                                      p->cfg.lookup_timeout_ms, errstr, sizeof errstr)))
@@ -195,7 +214,8 @@ static int start(pop_t *p)
     if (!(p->flow = pop_flow_new(p->svc.base, p->store, p->producer, p->cfg.new_case_url, p->lookup,
                                  p->cfg.lookup_wait_ms)) ||
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
-        !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer)))
+        !(p->acks = pop_ack_new(p->svc.base, p->store, p->producer, &ao)) ||
+        !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)))
         return fail("start", "out of memory");
     if (!*p->cfg.provisioning_secret && !p->zendesk)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty and no Zendesk app is configured: "
@@ -230,6 +250,7 @@ static void teardown(pop_t *p)
     cmn_redis_free(p->redis);
     pop_api_free(p->api);
     pop_zendesk_free(p->zendesk);
+    pop_ack_free(p->acks); /* after the producer and Redis: their callbacks point into it */
     pop_hub_free(p->hub);
     pop_flow_free(p->flow);
     pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */

@@ -8,6 +8,7 @@
 #include "cmn_metrics.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
+#include "pop_ack.h"
 #include "pop_assets.h"
 #include "pop_session.h"
 
@@ -24,11 +25,12 @@ struct pop_api {
     pop_store_t *store;
     pop_hub_t *hub;
     cmn_producer_t *producer;
+    pop_ack_t *acks;
     size_t in_flight;
     cmn_metric_t *previous_secret_used; /* logins by the previous provisioning secret */
 };
 
-typedef enum { OP_ME, OP_HEARTBEAT, OP_LOGOUT, OP_STREAM, OP_LOGIN, OP_ACTION } op_t;
+typedef enum { OP_ME, OP_HEARTBEAT, OP_LOGOUT, OP_STREAM, OP_LOGIN, OP_ACTION, OP_ACK } op_t;
 
 /* One request waiting for Redis (and, for an action, Kafka). */
 typedef struct {
@@ -40,6 +42,10 @@ typedef struct {
     cmn_agent_action_t act; /* OP_ACTION: strings below */
     char action[32], call_id[CMN_ID_TEXT_MAX + 1], target[CMN_CRM_ID_MAX + 1];
     char agent[CMN_CRM_ID_MAX + 1], number[20], action_id[48];
+    json_t *pop_ids; /* OP_ACK: the pops acknowledged (owned), and their results so far */
+    json_t *ack_results;
+    size_t acks_left;
+    int ack_list; /* {"pop_ids": [...]} rather than {"pop_id": ...} */
 } call_t;
 
 static call_t *call_new(pop_api_t *a, struct evhttp_request *req, op_t op)
@@ -59,6 +65,8 @@ static call_t *call_new(pop_api_t *a, struct evhttp_request *req, op_t op)
 static void call_free(call_t *c)
 {
     c->a->in_flight--;
+    json_decref(c->pop_ids);
+    json_decref(c->ack_results);
     free(c);
 }
 
@@ -179,6 +187,72 @@ static void start_action(call_t *c)
     }
 }
 
+/* ---- POST /v1/pops/ack (issue 22 item 4; pop_ack.h) ----------------------- */
+
+/* Every pop answered: one pop's result, or the list's. Another agent's pop
+ * is 404, as if it did not exist (nothing said about others' pops). */
+static void acks_reply(call_t *c)
+{
+    if (c->ack_list) {
+        cmn_http_reply_json(c->req, 200, json_pack("{s:O}", "results", c->ack_results));
+        return;
+    }
+    const char *id = json_string_value(json_array_get(c->pop_ids, 0));
+    const char *status = json_string_value(json_object_get(c->ack_results, id));
+    if (!status)
+        cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
+    else if (strcmp(status, pop_ack_result_name(POP_ACK_UNKNOWN)) == 0)
+        cmn_http_reply_error(c->req, 404, "no such pop of yours", "pop_id");
+    else
+        cmn_http_reply_json(c->req, 200, json_pack("{s:s, s:s}", "pop_id", id, "status", status));
+}
+
+/* One pop of the request, waiting for Redis. */
+typedef struct {
+    call_t *c;
+    char pop_id[];
+} ack_wait_t;
+
+static void ack_done(call_t *c)
+{
+    if (--c->acks_left)
+        return;
+    acks_reply(c);
+    call_free(c);
+}
+
+static void on_acked(void *ctx, pop_ack_result_t r, const char *err)
+{
+    ack_wait_t *w = ctx;
+    if (err)
+        LOG_WARN("ack of pop %s: redis: %s", w->pop_id, err);
+    else
+        json_object_set_new(w->c->ack_results, w->pop_id, json_string(pop_ack_result_name(r)));
+    ack_done(w->c);
+    free(w);
+}
+
+static void start_acks(call_t *c, const char *agent)
+{
+    size_t i;
+    json_t *id;
+    c->acks_left = json_array_size(c->pop_ids) + 1; /* +1: this loop's own share */
+    json_array_foreach(c->pop_ids, i, id)
+    {
+        const char *s = json_string_value(id);
+        ack_wait_t *w = malloc(sizeof *w + strlen(s) + 1);
+        if (w) {
+            w->c = c;
+            memcpy(w->pop_id, s, strlen(s) + 1);
+        }
+        if (!w || pop_ack_one(c->a->acks, agent, s, on_acked, w) < 0) {
+            free(w); /* unanswered: the single form says 503, the list omits it */
+            c->acks_left--;
+        }
+    }
+    ack_done(c);
+}
+
 static void on_session(void *ctx, const pop_session_info_t *info, const char *err)
 {
     call_t *c = ctx;
@@ -222,6 +296,9 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
     case OP_ACTION:
         snprintf(c->agent, sizeof c->agent, "%s", info->crm_id);
         start_action(c);
+        return;
+    case OP_ACK:
+        start_acks(c, info->crm_id);
         return;
     }
     call_free(c);
@@ -370,6 +447,63 @@ static void on_action(struct evhttp_request *req, const char *path, void *arg)
     json_decref(o);
 }
 
+/* {"pop_id": "..."} or {"pop_ids": ["...", ...]} (at most ACK_LIST_MAX). */
+#define ACK_LIST_MAX 100
+
+static json_t *ack_ids(const json_t *o, int *list)
+{
+    const json_t *one = json_object_get(o, "pop_id"), *many = json_object_get(o, "pop_ids");
+    json_t *ids = json_array();
+    size_t i;
+    const json_t *v;
+    *list = many != NULL;
+    if (!ids || (one && many) || (!one && !many))
+        goto bad;
+    if (one && json_array_append(ids, (json_t *)one) < 0)
+        goto bad;
+    if (many &&
+        (!json_is_array(many) || !json_array_size(many) || json_array_size(many) > ACK_LIST_MAX ||
+         json_array_extend(ids, (json_t *)many) < 0))
+        goto bad;
+    json_array_foreach(ids, i, v)
+    {
+        if (!cmn_id_text_ok(json_string_value(v), CMN_AGENT_ACTION_POP_ID_MAX))
+            goto bad;
+    }
+    return ids;
+bad:
+    json_decref(ids);
+    return NULL;
+}
+
+static void on_ack(struct evhttp_request *req, const char *path, void *arg)
+{
+    pop_api_t *a = arg;
+    if (!cmn_http_require_json(req))
+        return;
+    json_t *o = body_object(req);
+    int list = 0;
+    json_t *ids = o ? ack_ids(o, &list) : NULL;
+    json_decref(o);
+    if (!ids) {
+        cmn_http_reply_error(req, 400, "pop_id (a pop's id) or pop_ids (1 to 100 of them) expected",
+                             list ? "pop_ids" : "pop_id");
+        return;
+    }
+    call_t *c = call_new(a, req, OP_ACK);
+    if (!c || !(c->ack_results = json_object())) {
+        json_decref(ids);
+        if (c) {
+            cmn_http_reply_unavailable(req, 1, "out of memory");
+            call_free(c);
+        }
+        return;
+    }
+    c->pop_ids = ids;
+    c->ack_list = list;
+    with_session(a, req, OP_ACK, c);
+}
+
 /* The agent page: plain files compiled in (pop_assets.c, from www/). */
 static void on_asset(struct evhttp_request *req, const char *path, void *arg)
 {
@@ -397,12 +531,12 @@ static void on_asset(struct evhttp_request *req, const char *path, void *arg)
 }
 
 pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *store,
-                       pop_hub_t *hub, cmn_producer_t *producer)
+                       pop_hub_t *hub, cmn_producer_t *producer, pop_ack_t *acks)
 {
     pop_api_t *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    *a = (pop_api_t){cfg, store, hub, producer, 0, NULL};
+    *a = (pop_api_t){cfg, store, hub, producer, acks, 0, NULL};
     a->previous_secret_used = cmn_metrics_counter(
         "pop_provisioning_previous_secret_accepted_total",
         "Logins authenticated by CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS (a rotation in progress)",
@@ -415,6 +549,7 @@ pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *s
             0 ||
         cmn_http_route(http, "pop_stream", "/v1/pops/stream", CMN_HTTP_GET, on_stream, a) < 0 ||
         cmn_http_route(http, "agent_actions", "/v1/actions", CMN_HTTP_POST, on_action, a) < 0 ||
+        cmn_http_route(http, "pop_ack", "/v1/pops/ack", CMN_HTTP_POST, on_ack, a) < 0 ||
         cmn_http_route(http, "agent_page", "/agent", CMN_HTTP_GET, on_asset, a) < 0 ||
         cmn_http_route(http, "agent_page", "/agent/", CMN_HTTP_GET, on_asset, a) < 0) {
         free(a);

@@ -1,5 +1,6 @@
 /* pop-service's HTTP API (docs/pop.md): agent sessions (R-P1), the pop
- * stream (R-P5), agent actions (R-C4, R-P6) and the agent page.
+ * stream (R-P5), pop acknowledgements (pop_ack.h), agent actions (R-C4,
+ * R-P6) and the agent page.
  *
  * Who may do what: the provisioning secret (CALLBUS_POP_PROVISIONING_SECRET,
  * Bearer) logs an agent in: whatever already knows who the agent is (the
@@ -14,6 +15,7 @@
 
 #include "cmn_http.h"
 #include "cmn_producer.h"
+#include "pop_ack.h"
 #include "pop_config.h"
 #include "pop_hub.h"
 #include "pop_store.h"
@@ -22,7 +24,7 @@ typedef struct pop_api pop_api_t;
 
 /* Borrows everything. Adds its routes to http. */
 pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *store,
-                       pop_hub_t *hub, cmn_producer_t *producer);
+                       pop_hub_t *hub, cmn_producer_t *producer, pop_ack_t *acks);
 /* Requests waiting for Redis or Kafka (shutdown waits for them). */
 size_t pop_api_in_flight(const pop_api_t *a);
 void pop_api_free(pop_api_t *a);

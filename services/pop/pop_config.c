@@ -70,5 +70,15 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 OFF(zendesk_sdk_url),
                 "The Zendesk Apps Framework SDK the app's page loads (the only other script it "
                 "may run)."),
+    CMN_CFG_NUM("CALLBUS_POP_ACK_TIMEOUT_MS", "3000", 200, 600000, OFF(ack_timeout_ms),
+                "A pop the agent's page (or CRM app) has not acknowledged (POST /v1/pops/ack) "
+                "this long after it was delivered goes through the CRM's own channel and is "
+                "counted (R-P5, issue 22 item 4)."),
+    CMN_CFG_NUM("CALLBUS_POP_ACK_SWEEP_MS", "300", 50, 10000, OFF(ack_sweep_ms),
+                "Every replica looks for overdue unacknowledged pops this often; a fallback "
+                "is thus sent between the timeout and the timeout plus this."),
+    CMN_CFG_NUM("CALLBUS_POP_FALLBACK_GIVE_UP_S", "300", 30, 86400, OFF(fallback_give_up_s),
+                "A fallback Kafka has not stored this long after the pop's delivery is dropped "
+                "(logged, pop_fallback_total{result=\"dropped\"})."),
 };
 const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

@@ -33,6 +33,10 @@ typedef struct {
      * or a file of it; empty: the app route is off), the account's URL, the
      * installation's id, the ZAF SDK the page loads. */
     char *zendesk_app_key, *zendesk_url, *zendesk_installation_id, *zendesk_sdk_url;
+    /* Acknowledged pops (issue 22 item 4, docs/pop.md "Acknowledgements"). */
+    long ack_timeout_ms;     /* a pop not acknowledged this long after delivery falls back */
+    long ack_sweep_ms;       /* every replica looks for overdue pops this often */
+    long fallback_give_up_s; /* a fallback Kafka would not take this long is dropped, counted */
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

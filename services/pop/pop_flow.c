@@ -190,11 +190,18 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
     j->pop_id = strdup(id);
     j->pop_agent = strdup(d.agent);
     json_decref(m);
+    /* What the fallback of an unacknowledged pop needs (pop_ack.h): a
+     * ringing notice's ticket is not displayed (Talk itself rings). */
+    pop_store_ack_info_t ack = {.kind = pop_kind_name(d.kind),
+                                .call_id = j->call_id,
+                                .ticket_id = d.kind == POP_INCOMING ? "" : v.ticket_id,
+                                .contact_id = d.kind == POP_INCOMING ? "" : v.contact_id};
     if (!j->pop_text || !j->pop_id || !j->pop_agent) {
         retry_later(j, "out of memory");
         return;
     }
-    if (pop_store_deliver(j->f->store, j->pop_agent, j->pop_id, j->pop_text, on_delivered, j) < 0)
+    if (pop_store_deliver(j->f->store, j->pop_agent, j->pop_id, j->pop_text, &ack, on_delivered,
+                          j) < 0)
         retry_later(j, "redis unavailable");
 }
 

@@ -10,6 +10,8 @@ struct pop_store {
     const char *ns;
     char ttl[24], history[24];
     char bus[256];
+    char pending[256];
+    char ack_timeout[24], ack_keep[24];
 };
 
 /* KEYS[1] the call; ARGV: ttl, namespace, agent crm id, provider agent id,
@@ -40,9 +42,11 @@ static const char call_script[] =
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "return {agent, redis.call('HGETALL', KEYS[1])}\n";
 
-/* KEYS: seen marker, agent stream, bus; ARGV: ttl, history, pop, agent,
- * bus bound. A pop id seen before answers its first stream id: replays
- * add nothing. */
+/* KEYS: seen marker, agent stream, bus, pending set, the pop's ack hash;
+ * ARGV: ttl, history, pop, agent, bus bound, pop id, ack timeout (ms),
+ * kind, call, ticket, contact, ack hash ttl. A pop id seen before answers its first
+ * stream id: replays add nothing, nor a second deadline. The deadline is
+ * on Redis' clock so that every replica's sweep agrees on it. */
 static const char deliver_script[] =
     "local prev = redis.call('GET', KEYS[1])\n"
     "if prev then return {0, prev} end\n"
@@ -51,9 +55,17 @@ static const char deliver_script[] =
     "redis.call('SET', KEYS[1], id, 'EX', ARGV[1])\n"
     "redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'agent', ARGV[4], 'id', id, "
     "'pop', ARGV[3])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local due = string.format('%.0f', now + tonumber(ARGV[7]))\n"
+    "redis.call('HSET', KEYS[5], 'agent', ARGV[4], 'at', string.format('%.0f', now), 'dl', due, "
+    "'kind', ARGV[8], 'call', ARGV[9], 'ticket', ARGV[10], 'contact', ARGV[11])\n"
+    "redis.call('EXPIRE', KEYS[5], ARGV[12])\n"
+    "redis.call('ZADD', KEYS[4], due, ARGV[6])\n"
     "return {1, id}\n";
 
-pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s, long history)
+pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s, long history,
+                           long ack_timeout_ms, long ack_keep_s)
 {
     pop_store_t *s = calloc(1, sizeof *s);
     if (!s)
@@ -63,6 +75,9 @@ pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s,
     snprintf(s->ttl, sizeof s->ttl, "%ld", retention_s);
     snprintf(s->history, sizeof s->history, "%ld", history);
     snprintf(s->bus, sizeof s->bus, "%spop:bus", s->ns);
+    snprintf(s->pending, sizeof s->pending, "%spop:pending", s->ns);
+    snprintf(s->ack_timeout, sizeof s->ack_timeout, "%ld", ack_timeout_ms);
+    snprintf(s->ack_keep, sizeof s->ack_keep, "%ld", ack_keep_s);
     return s;
 }
 
@@ -84,6 +99,16 @@ cmn_redis_t *pop_store_redis(const pop_store_t *s)
 const char *pop_store_bus_key(const pop_store_t *s)
 {
     return s->bus;
+}
+
+const char *pop_store_pending_key(const pop_store_t *s)
+{
+    return s->pending;
+}
+
+void pop_store_ack_key(const pop_store_t *s, const char *pop_id, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%spop:ack:%s", s->ns, pop_id);
 }
 
 const char *pop_store_field(const redisReply *f, const char *name)
@@ -168,9 +193,9 @@ static void on_deliver_reply(void *ctx, redisReply *r, const char *err)
 }
 
 int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, const char *pop_json,
-                      pop_store_deliver_fn cb, void *ctx)
+                      const pop_store_ack_info_t *ack, pop_store_deliver_fn cb, void *ctx)
 {
-    char seen[700], stream[300];
+    char seen[700], stream[300], ackkey[700];
     deliver_req_t *q = malloc(sizeof *q);
     if (!q)
         return -1;
@@ -178,9 +203,29 @@ int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, con
     q->ctx = ctx;
     snprintf(seen, sizeof seen, "%spop:seen:%s", s->ns, pop_id);
     snprintf(stream, sizeof stream, "%spop:stream:%s", s->ns, agent);
-    const char *argv[] = {"EVAL", deliver_script, "3",      seen,  stream,           s->bus,
-                          s->ttl, s->history,     pop_json, agent, POP_STORE_BUS_MAX};
-    if (cmn_redis_command_argv(s->redis, on_deliver_reply, q, 11, argv, NULL) < 0) {
+    pop_store_ack_key(s, pop_id, ackkey, sizeof ackkey);
+    const char *argv[] = {"EVAL",
+                          deliver_script,
+                          "5",
+                          seen,
+                          stream,
+                          s->bus,
+                          s->pending,
+                          ackkey,
+                          s->ttl,
+                          s->history,
+                          pop_json,
+                          agent,
+                          POP_STORE_BUS_MAX,
+                          pop_id,
+                          s->ack_timeout,
+                          ack->kind,
+                          ack->call_id,
+                          ack->ticket_id,
+                          ack->contact_id,
+                          s->ack_keep};
+    if (cmn_redis_command_argv(s->redis, on_deliver_reply, q, (int)(sizeof argv / sizeof *argv),
+                               argv, NULL) < 0) {
         free(q);
         return -1;
     }

@@ -14,8 +14,12 @@
 
 typedef struct pop_store pop_store_t;
 
-/* Borrows redis and ns (outlive the store). */
-pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s, long history);
+/* Borrows redis and ns (outlive the store). ack_timeout_ms: how long a
+ * delivered pop waits for its acknowledgement (pop_ack.h); ack_keep_s: how
+ * long its details stay (a repeated ack is recognised that long; past it,
+ * it is unknown). */
+pop_store_t *pop_store_new(cmn_redis_t *redis, const char *ns, long retention_s, long history,
+                           long ack_timeout_ms, long ack_keep_s);
 void pop_store_free(pop_store_t *s);
 const char *pop_store_ns(const pop_store_t *s);
 cmn_redis_t *pop_store_redis(const pop_store_t *s);
@@ -40,9 +44,26 @@ int pop_store_call_update(pop_store_t *s, const char *call_id, const char *agent
 /* stream_id: the pop's id on the agent's stream (its SSE id); fresh: 0 when
  * this pop id was delivered before (a replay: nothing was added). */
 typedef void (*pop_store_deliver_fn)(void *ctx, const char *stream_id, int fresh, const char *err);
-/* Adds the pop to the agent's stream and the bus, once per pop id. */
+/* What the acknowledgement's fallback needs of a pop (borrowed, "" when
+ * unknown): kept beside it while it awaits its acknowledgement. */
+typedef struct {
+    const char *kind, *call_id, *ticket_id, *contact_id;
+} pop_store_ack_info_t;
+
+/* Adds the pop to the agent's stream and the bus, once per pop id, and, in
+ * the same script, to the pops awaiting an acknowledgement (due at
+ * delivery + ack timeout, on Redis' clock: one clock for every replica). */
 int pop_store_deliver(pop_store_t *s, const char *agent, const char *pop_id, const char *pop_json,
-                      pop_store_deliver_fn cb, void *ctx) __attribute__((warn_unused_result));
+                      const pop_store_ack_info_t *ack, pop_store_deliver_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* The sorted set of pops awaiting their acknowledgement (member: pop id,
+ * score: when it is due, ms) and a pop's details beside it (a hash:
+ * agent, at (delivered, ms), dl (due), kind, call, ticket, contact, then
+ * acked / claimed once so). Keys built by the scripts use the same
+ * shapes. */
+const char *pop_store_pending_key(const pop_store_t *s);
+void pop_store_ack_key(const pop_store_t *s, const char *pop_id, char *out, size_t outsz);
 
 /* The agent's pops after stream id `after` ("0-0": all kept), oldest
  * first: reply is Redis' XRANGE answer (borrowed). */

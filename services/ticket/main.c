@@ -144,7 +144,9 @@ static int start_intake(ticket_t *t)
                               .policy = &t->policy,
                               .batch = t->batch,
                               .bulk_create = t->bulk_create,
-                              .status_reads = t->status_reads};
+                              .status_reads = t->status_reads,
+                              .crm = t->crm,
+                              .pop_fallback = t->cfg.pop_fallback};
     if (!(t->intake = tkt_intake_new(&deps)))
         return fail("start", "out of memory");
     cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,

@@ -48,6 +48,12 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "
                  "CRM's own screen pop, in the interactive lane)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_POP_FALLBACK", "true", OFF(pop_fallback),
+                 "Show a pop its agent did not acknowledge (pop-service's pop.unacknowledged on "
+                 "agent-actions) through the CRM's display API: Zendesk Talk Partner Edition's "
+                 "open ticket / user profile in the agent's browser (issue 22 item 4). Set it "
+                 "to false to count them only (no_channel), as a CRM without such an API "
+                 "(Dynamics 365) does anyway."),
     CMN_CFG_FLAG("CALLBUS_TICKET_ABANDONED", "true", OFF(abandoned_tickets),
                  "Make tickets for calls abandoned before an agent was offered them (R-M1)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_OUTBOUND_UNATTACHED_CLOSED", "false",

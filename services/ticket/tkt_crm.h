@@ -172,9 +172,14 @@ typedef struct {
     /* R-V1: a contact's tickets, newest first. */
     void (*contact_tickets)(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio, tkt_crm_cb cb,
                             void *ctx);
-    /* Screen pop through the CRM's telephony API (Zendesk Talk display). */
+    /* Screen pop through the CRM's telephony API (Zendesk Talk display).
+     * Optional (NULL: the CRM has no such API, Dynamics 365). */
     void (*display_ticket)(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
                            tkt_crm_cb cb, void *ctx);
+    /* The same for a contact's profile (an unacknowledged profile pop's
+     * fallback, issue 22 item 4). Optional (NULL: the CRM has no such API). */
+    void (*display_user)(tkt_crm_t *crm, const char *agent_id, const char *contact_id,
+                         tkt_crm_cb cb, void *ctx);
     /* The ticket fields the CRM has (R-T9: a mapping naming a missing one
      * is reported on the ticket, not a failure). */
     void (*list_fields)(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx);

@@ -9,6 +9,7 @@
 #include "cmn_topics.h"
 #include "tkt_actions.h"
 #include "tkt_deadletter.h"
+#include "tkt_popfallback.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,13 @@ static void on_revoke(void *ctx, int lost)
 
 /* ---- messages ------------------------------------------------------------- */
 
-/* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h). */
+static void on_fallback_done(void *ctx)
+{
+    on_event_done(ctx, 1);
+}
+
+/* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h);
+ * pop-service's unacknowledged pops are displayed (tkt_popfallback.h). */
 static void on_action(tkt_intake_t *in, tkt_actions_kind_t kind, const cmn_msg_pos_t *pos,
                       const rd_kafka_message_t *m)
 {
@@ -188,7 +195,14 @@ static void on_action(tkt_intake_t *in, tkt_actions_kind_t kind, const cmn_msg_p
         not_taken(in, pos, "out of memory");
         return;
     }
-    int rc = tkt_actions_submit(in->deps.pipeline, in->deps.policy, kind, m->payload, m->len,
+    int rc = kind == TKT_ACTIONS_AGENT
+                 ? tkt_popfallback_take(in->deps.crm, in->deps.pop_fallback, m->payload, m->len,
+                                        on_fallback_done, h, err, sizeof err)
+                 : 0;
+    if (rc == 1)
+        return;
+    if (rc == 0)
+        rc = tkt_actions_submit(in->deps.pipeline, in->deps.policy, kind, m->payload, m->len,
                                 on_event_done, h, err, sizeof err);
     if (rc == TKT_ACTIONS_NOT_NOW) {
         unhold(h);

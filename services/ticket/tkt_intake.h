@@ -28,6 +28,8 @@ typedef struct {
     tkt_batch_t *batch;
     tkt_bulkcreate_t *bulk_create; /* NULL: off */
     tkt_reads_t *status_reads;     /* NULL: off */
+    tkt_crm_t *crm;                /* pop.unacknowledged's display (tkt_popfallback.h) */
+    int pop_fallback;              /* CALLBUS_TICKET_POP_FALLBACK */
 } tkt_intake_deps_t;
 
 /* Registers its metrics. NULL out of memory. */

@@ -61,6 +61,14 @@ function render(pop) {
   if (old) old.replaceWith(card); else $("#pops").prepend(card);
   shown.set(pop.call_id, card);
   setText($("#status"), "Last pop " + new Date().toLocaleTimeString());
+  acknowledge(pop.pop_id);
+}
+
+// Issue 22 item 4 (R-P5): the card is on screen, so say so; a pop left
+// unacknowledged goes through the CRM's own channel. A pop replayed after
+// a reconnect is acknowledged again: harmless (counted once).
+function acknowledge(popId) {
+  api("POST", "/v1/pops/ack", { pop_id: popId }).catch(() => { /* the fallback covers it */ });
 }
 
 // R-C4: several contacts have the caller's number: the agent says which

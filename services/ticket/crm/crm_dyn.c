@@ -880,15 +880,11 @@ static void dyn_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio
 
 /* ------------------------------------------------------ no such API */
 
-static void dyn_display_ticket(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
-                               tkt_crm_cb cb, void *ctx)
-{
-    (void)agent_id, (void)ticket_id;
-    crm_op_t *op = crm_op_new(dyn_of(crm)->a, "display_ticket", TKT_PRIO_INTERACTIVE, cb, ctx);
-    if (op)
-        crm_op_fail_later(op, "Dynamics 365 has no API to display a record to an agent: pops go "
-                              "through pop-service");
-}
+/* No display_ticket / display_user: Dynamics 365 has no API that pushes a
+ * record into an agent's browser (pops go through pop-service). NULL says
+ * so to every caller: CALLBUS_TICKET_CRM_DISPLAY is refused at start-up,
+ * and an unacknowledged pop's fallback counts "no_channel" (issue 22 item
+ * 4) instead of failing once per pop. */
 
 /* No custom field mapping for Dynamics yet: none to check against. */
 static void dyn_list_fields(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx)
@@ -954,7 +950,7 @@ static const tkt_crm_ops_t dyn_ops = {
     .has_marker = dyn_has_marker,
     .ticket_statuses = dyn_ticket_statuses,
     .contact_tickets = dyn_contact_tickets,
-    .display_ticket = dyn_display_ticket,
+    .display_ticket = NULL,
     .list_fields = dyn_list_fields,
     .valid_ticket_id = dyn_valid_ticket_id,
     .ticket_url = dyn_ticket_url,

@@ -1343,21 +1343,36 @@ static void step_display(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, i
     crm_op_succeed(op, resp);
 }
 
+/* Talk Partner Edition's "open ticket / user profile in agent's browser":
+ * what is `tickets` or `users`. */
+static void zd_display(tkt_crm_t *crm, const char *what, const char *agent_id, const char *id,
+                       tkt_crm_cb cb, void *ctx)
+{
+    zd_t *zd = zd_of(crm);
+    const char *name = strcmp(what, "users") == 0 ? "display_user" : "display_ticket";
+    crm_op_t *op = crm_op_new(zd->a, name, TKT_PRIO_INTERACTIVE, cb, ctx);
+    if (!op)
+        return;
+    if (!is_id(agent_id) || !is_id(id)) {
+        crm_op_refuse(op, "agent / record id is not a Zendesk id");
+        return;
+    }
+    crm_http_start_ct(op, name, "POST",
+                      crm_str_printf("%s/api/v2/channels/voice/agents/%s/%s/%s/display.json",
+                                     zd->base_url, agent_id, what, id),
+                      NULL, NULL, 1, step_display);
+}
+
 static void zd_display_ticket(tkt_crm_t *crm, const char *agent_id, const char *ticket_id,
                               tkt_crm_cb cb, void *ctx)
 {
-    zd_t *zd = zd_of(crm);
-    crm_op_t *op = crm_op_new(zd->a, "display_ticket", TKT_PRIO_INTERACTIVE, cb, ctx);
-    if (!op)
-        return;
-    if (!is_id(agent_id) || !is_id(ticket_id)) {
-        crm_op_refuse(op, "agent / ticket id is not a Zendesk id");
-        return;
-    }
-    crm_http_start_ct(op, "display_ticket", "POST",
-                      crm_str_printf("%s/api/v2/channels/voice/agents/%s/tickets/%s/display.json",
-                                     zd->base_url, agent_id, ticket_id),
-                      NULL, NULL, 1, step_display);
+    zd_display(crm, "tickets", agent_id, ticket_id, cb, ctx);
+}
+
+static void zd_display_user(tkt_crm_t *crm, const char *agent_id, const char *user_id,
+                            tkt_crm_cb cb, void *ctx)
+{
+    zd_display(crm, "users", agent_id, user_id, cb, ctx);
 }
 
 /* --------------------------------------------------------- urls, misc */
@@ -1411,6 +1426,7 @@ static const tkt_crm_ops_t zd_ops = {
     .ticket_statuses = zd_ticket_statuses,
     .contact_tickets = zd_contact_tickets,
     .display_ticket = zd_display_ticket,
+    .display_user = zd_display_user,
     .list_fields = zd_list_fields,
     .valid_ticket_id = zd_valid_ticket_id,
     .ticket_url = zd_ticket_url,

@@ -300,3 +300,18 @@ def reconnect_storm(svc, token, n):
     return {"streams": n, "opened": opened, "closed": opened, "refused": refused,
             "refused_by_server": after.get(key_refused, 0) - before.get(key_refused, 0),
             "connections_before": baseline, "connections_after": after.get(key_open, 0)}
+
+
+def agent_actions(topics):
+    """Every message on <prefix>agent-actions so far: [(key, value dict)]."""
+    proc = subprocess.run(["kcat", "-b", BROKERS, "-C", "-t", topics.prefix + "agent-actions",
+                           "-o", "beginning", "-e", "-J", "-q"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    msgs = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return [(m["key"], json.loads(m["payload"])) for m in msgs]
+
+
+def metric_sum(services, name):
+    """A metric's value summed over replicas (0 where a replica has none)."""
+    return sum(s.metric(name) for s in services)

@@ -7,6 +7,7 @@ shows as text. Screenshots are kept (CALLBUS_POP_ARTEFACTS)."""
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -92,6 +93,33 @@ def test_a_name_made_of_markup_shows_as_text(chain, browser):
     assert browser.js("document.querySelectorAll('#pops img').length") == 0
     assert not browser.dialogs(), "a script from a contact's name ran"
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-escaped-name.png"))
+
+
+def test_the_page_acknowledges_the_pops_it_shows(chain, browser):
+    """Issue 22 item 4 (R-P5): each pop the page put on screen is
+    acknowledged (POST /v1/pops/ack): counted by kind, and none of them
+    falls back to the CRM's channel once its timeout has passed."""
+    svc = chain["pop"]
+    login(browser, svc, "900004", "2215")
+    agent = {"provider_id": "2215", "crm_id": "900004", "name": "Four"}
+
+    def acked(kind):
+        return svc.metric(f'pop_acknowledged_total{{kind="{kind}"}}')
+    new0, ticket0 = acked("new_case"), acked("ticket")
+    call = Call()
+    chain["topics"].produce(call.answered(agent))
+    card = f".pop[data-call-id={json.dumps(call.call_id)}]"
+    browser.wait(f"document.querySelector('{card}.new_case') !== null", 30,
+                 what="the new-case pop")
+    pop.produce_ticket_events(chain["topics"], pop.ticket_event(call, 778))
+    shown = browser.wait(f"""(() => {{ const c = document.querySelector('{card}.ticket');
+        return c && c.dataset.popId; }})()""", 30, what="the ticket pop")
+    assert shown.startswith(f"{call.call_id}:ticket:778:900004")
+    pop.e2e.wait_for(lambda: acked("new_case") - new0 == 1 and acked("ticket") - ticket0 == 1,
+                     10, what="both pops acknowledged by the page")
+    time.sleep(3.5)  # past CALLBUS_POP_ACK_TIMEOUT_MS (3 s) and a sweep
+    assert [v for _, v in pop.agent_actions(chain["topics"])
+            if v["action"] == "pop.unacknowledged" and v["call_id"] == call.call_id] == []
 
 
 def test_several_contacts_the_agent_picks_one(chain, browser):

@@ -330,6 +330,28 @@ def test_withheld_call_with_a_placeholder_contact_gets_its_case(stack, logdir):
         svc.stop()
 
 
+def test_unacknowledged_pop_has_no_channel_in_dynamics(stack):
+    """Issue 22 item 4: Dynamics 365 has no API that shows a record to an
+    agent, so pop-service's pop.unacknowledged is counted no_channel, its
+    offset moves on, and no request reaches the CRM for it."""
+    counter = 'ticket_pop_fallback_total{result="no_channel"}'
+    before = stack.svc.metric(counter)
+    mark = len(stack.emu.requests())
+    case_id = "00000000-0000-4000-8000-00000000a001"
+    action = {"schema_version": 1, "action_id": f"unack-{RUN}-dyn",
+              "action": "pop.unacknowledged", "call_id": f"call-{RUN}-dyn",
+              "agent_crm_id": stack.agent1["crm_id"], "ticket_id": case_id,
+              "pop_id": f"call-{RUN}-dyn:ticket:{case_id}:{stack.agent1['crm_id']}",
+              "pop_kind": "ticket", "occurred_at": "2026-01-01T00:00:00Z"}
+    validate_with_schema("agent-action.schema.json", action)
+    proc = subprocess.run(["kcat", "-b", BROKERS, "-P", "-t", stack.topics.prefix + "agent-actions",
+                           "-K", "|"], input=f"{action['call_id']}|{json.dumps(action)}\n",
+                          text=True, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    wait_for(lambda: stack.svc.metric(counter) - before == 1, 20, what="counted no_channel")
+    assert not [r for r in stack.emu.requests()[mark:] if case_id in r["path"]]
+
+
 def test_zz_every_request_conforms(stack):
     stack.svc.wait_idle()
     assert_crm_requests_conform(stack)
