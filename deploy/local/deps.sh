@@ -39,6 +39,9 @@ declare -A PY_MODULES=(
     # tests/ingest/unit: our X-Twilio-Signature check against Twilio's own helper
     # library (the reference implementation of the signature)
     [twilio]=twilio
+    # tests/emulators/oidc: the OpenID Connect emulator's RSA keys and
+    # signatures (PyJWT, which twilio brings, verifies them in its self-test)
+    [cryptography]=cryptography
 )
 ((WITH_BROWSER)) && PY_MODULES[websocket-client]=websocket
 
