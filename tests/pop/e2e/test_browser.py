@@ -1,5 +1,6 @@
 """The agent page in a real browser (issue 10 items 5, 8): headless
-Chromium opens pop-service's page, the agent logs in, a CallGear webhook is
+Chromium opens pop-service's page, the agent signs in through the OpenID
+Connect emulator (issue 22 item 3: no secret anywhere on the page), a CallGear webhook is
 posted to ingest, and the page shows the pop with the ticket's link (the
 whole chain: ingest -> Kafka -> ticket-service -> Zendesk emulator ->
 ticket-events -> pop-service -> the page). A contact named like markup
@@ -22,12 +23,24 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
+def idp():
+    emu = pop.oidc_emulator()
+    for crm in ("900001", "900002"):
+        emu.add_user(f"agent-{crm}", {"crm_agent_id": crm})
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, idp):
     gen = start_pipeline(tmp_path_factory, "TR")
     p = next(gen)
     topics = pop.Topics(p["prefix"])
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}",
-                        str(tmp_path_factory.mktemp("pop-browser")), "pop-browser")
+                        str(tmp_path_factory.mktemp("pop-browser")), "pop-browser",
+                        pop.oidc_env(idp))
+    pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
+                 what="the issuer's configuration to load")
     p["pop"], p["topics"] = svc, topics
     yield p
     svc.stop()
@@ -42,15 +55,34 @@ def browser():
 
 
 def login(browser, svc, crm_id, provider_id):
+    """Signs in as the page's agents do: Sign in, the identity provider's
+    form (the emulator's), back to the page with a code (oidc.js: PKCE,
+    state, nonce), the session opened by the ID token."""
     browser.goto(f"{svc.url}/agent")
+    browser.wait("!!document.querySelector('#login') && !document.querySelector('#signin').disabled"
+                 " && document.querySelector('#login-error').textContent === ''",
+                 what="the sign-in button")
+    # Nothing on the page asks for or holds a secret.
+    assert browser.js("document.querySelectorAll('input[type=password], input[name=secret]')"
+                      ".length") == 0
+    assert pop.SECRET not in browser.js("document.documentElement.outerHTML")
     browser.js(f"""(() => {{
       const f = document.querySelector('#login');
-      f.agent_crm_id.value = {json.dumps(crm_id)};
       f.provider_agent_id.value = {json.dumps(provider_id)};
-      f.secret.value = {json.dumps(pop.SECRET)};
       f.requestSubmit();
     }})()""")
-    browser.wait("!document.querySelector('#desk').hidden", what="the desk after login")
+    browser.wait("!!document.querySelector('form#signin input[name=username]')",
+                 what="the identity provider's sign-in form")
+    browser.js(f"""(() => {{
+      const f = document.querySelector('form#signin');
+      f.username.value = {json.dumps("agent-" + crm_id)};
+      f.submit();
+    }})()""")
+    browser.wait("(() => { const d = document.querySelector('#desk');"
+                 " return location.pathname === '/agent/' && !!d && !d.hidden; })()",
+                 what="the desk after sign-in")
+    assert browser.js("location.search") == ""  # the code is not left in the address bar
+    assert browser.js("document.querySelector('#who').textContent").startswith(f"Agent {crm_id}")
     browser.wait("document.querySelector('#status').textContent.startsWith('Connected')",
                  what="the stream to open")
     # The token is in an HttpOnly cookie: the page's script cannot read it.
@@ -128,3 +160,17 @@ def test_several_contacts_the_agent_picks_one(chain, browser):
     assert browser.js("document.querySelectorAll('#pops img').length") == 0
     assert not browser.dialogs()
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-pick-contact.png"))
+
+
+def test_a_revoked_agent_is_signed_out(chain, browser):
+    """Issue 22 item 3: an administrator ends the agent's session
+    (POST /admin/sessions/revoke): the page's stream ends and the page
+    shows the sign-in again."""
+    svc = chain["pop"]
+    login(browser, svc, "900002", "2211")
+    status, body = svc.admin("POST", "/admin/sessions/revoke", {"agent_crm_id": "900002"})
+    assert status == 200 and body["status"] == "revoked"
+    browser.wait("!document.querySelector('#login').hidden && document.querySelector('#desk').hidden",
+                 10, what="the page to sign the agent out")
+    assert "sign in again" in browser.js("document.querySelector('#login-error').textContent")
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-revoked.png"))
