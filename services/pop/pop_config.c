@@ -4,8 +4,10 @@
 #define OFF(f) offsetof(pop_config_t, f)
 const cmn_cfg_spec_t pop_config_spec[] = {
     CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET", "", OFF(provisioning_secret),
-                   "Bearer secret that may log agents in (POST /v1/sessions); empty: no agent can "
-                   "log in (R-P1)."),
+                   "Bearer secret of machine clients (a CTI desktop) that log their agent in "
+                   "(POST /v1/sessions) and of administrators revoking sessions (POST "
+                   "/admin/sessions/revoke); never asked of an agent, who signs in through "
+                   "CALLBUS_POP_OIDC_ISSUER; empty: neither (R-P1)."),
     CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS", "",
                    OFF(provisioning_secret_previous),
                    "During a rotation: the provisioning secret being replaced, accepted too; "
