@@ -280,6 +280,11 @@ static json_t *body_object(struct evhttp_request *req)
     return NULL;
 }
 
+json_t *pop_api_body_object(struct evhttp_request *req)
+{
+    return body_object(req);
+}
+
 static const char *str(const json_t *o, const char *name)
 {
     return json_string_value(json_object_get(o, name));

@@ -29,6 +29,10 @@ pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *s
 /* Requests waiting for Redis or Kafka (shutdown waits for them). */
 size_t pop_api_in_flight(const pop_api_t *a);
 
+/* The request's body when it is a JSON object without duplicate keys
+ * (caller owns it), else NULL. */
+json_t *pop_api_body_object(struct evhttp_request *req);
+
 /* For the sign-in routes (pop_api_oidc.c): each answers req. */
 /* Opens who's session as POST /v1/sessions does (token, cookie, 201
  * body); 0, or -1 when req was answered with an error at once. who's

@@ -36,17 +36,6 @@ void pop_signin_count(const char *method, const char *result)
                    1);
 }
 
-static json_t *body_object(struct evhttp_request *req)
-{
-    size_t len;
-    const char *body = cmn_http_body(req, &len);
-    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-    if (json_is_object(o))
-        return o;
-    json_decref(o);
-    return NULL;
-}
-
 static void on_config(struct evhttp_request *req, const char *path, void *arg)
 {
     pop_api_oidc_t *o = arg;
@@ -104,7 +93,7 @@ static void signin(pop_api_oidc_t *o, struct evhttp_request *req, int refresh)
     }
     if (!cmn_http_require_json(req))
         return;
-    json_t *body = body_object(req);
+    json_t *body = pop_api_body_object(req);
     const char *token = json_string_value(json_object_get(body, "id_token"));
     signin_t *s = body && token ? calloc(1, sizeof *s) : NULL;
     const char *bad = !body    ? "body must be a JSON object"
@@ -155,7 +144,7 @@ static void on_revoke(struct evhttp_request *req, const char *path, void *arg)
     }
     if (!cmn_http_require_json(req))
         return;
-    json_t *body = body_object(req);
+    json_t *body = pop_api_body_object(req);
     const char *agent = json_string_value(json_object_get(body, "agent_crm_id"));
     if (!cmn_id_text_ok(agent, CMN_CRM_ID_MAX))
         cmn_http_reply_error(req, 400, "missing or invalid (visible ASCII id)", "agent_crm_id");
