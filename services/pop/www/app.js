@@ -168,8 +168,9 @@ function keepFresh(tokens) {
     let fresh;
     try { fresh = await oidc.refresh(tokens); }
     catch (err) {
-      await api("POST", "/v1/sessions/logout");
+      // The stream first (its end would say "Session ended"), then the session.
       loggedOut("Signed out by your identity provider: sign in again.");
+      await api("POST", "/v1/sessions/logout");
       return;
     }
     const r = await api("POST", "/v1/sessions/oidc/refresh", { id_token: fresh.id_token });

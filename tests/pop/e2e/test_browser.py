@@ -174,3 +174,26 @@ def test_a_revoked_agent_is_signed_out(chain, browser):
                  10, what="the page to sign the agent out")
     assert "sign in again" in browser.js("document.querySelector('#login-error').textContent")
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-revoked.png"))
+
+
+def test_the_page_refreshes_its_token_and_a_logout_at_the_provider_signs_out(chain, browser, idp):
+    """Issue 22 item 3: the page refreshes the ID token before it expires
+    (oidc.js, refresh_token grant) and extends its session with it; once
+    the agent is signed out at the provider, the refresh is refused and
+    the page signs out, ending its callbus session too."""
+    idp.id_token_ttl_s = 4  # the page refreshes a second after sign-in, then every second
+    try:
+        login(browser, chain["pop"], "900001", "2207")
+        tokens = idp.stats["token_requests"]
+        pop.wait_for(lambda: idp.stats["token_requests"] >= tokens + 2, 15,
+                     what="the page to refresh its ID token")
+        assert browser.js("!document.querySelector('#desk').hidden")
+        assert browser.js("fetch('/v1/sessions/me').then(r => r.status)") == 200
+        idp.logout_user("agent-900001")
+        browser.wait("!document.querySelector('#login').hidden", 15,
+                     what="the page to sign out after the provider refused the refresh")
+        assert "identity provider" in browser.js(
+            "document.querySelector('#login-error').textContent")
+        assert browser.js("fetch('/v1/sessions/me').then(r => r.status)") == 401
+    finally:
+        idp.id_token_ttl_s = 300
