@@ -197,3 +197,30 @@ def test_the_page_refreshes_its_token_and_a_logout_at_the_provider_signs_out(cha
         assert browser.js("fetch('/v1/sessions/me').then(r => r.status)") == 401
     finally:
         idp.id_token_ttl_s = 300
+
+
+def test_popup_sign_in_for_embedded_pages(chain, browser, idp):
+    """oidc.js's popup variant (identity providers refuse to be framed, so a
+    page inside a CRM workspace signs in in a window of its own): the popup
+    shows the provider's form, comes back to the redirect URI, closes, and
+    the opener has the tokens (state and nonce checked)."""
+    svc = chain["pop"]
+    browser.goto(f"{svc.url}/agent")
+    browser.wait("!document.querySelector('#signin').disabled", what="the sign-in button")
+    browser.js("""window.popupResult = (async () => {
+      const cfg = (await (await fetch('/v1/auth/config')).json()).oidc;
+      const c = CallbusOidc.client(cfg, { redirectUri: location.origin + '/agent/' });
+      const t = await c.signInPopup();
+      return t.claims.crm_agent_id;
+    })().catch(e => 'error: ' + e.message); true""", gesture=True)
+    popup = browser.window(idp.issuer + "/authorize")
+    try:
+        popup.wait("!!document.querySelector('form#signin input[name=username]')",
+                   what="the provider's form in the popup")
+        popup.js("""(() => { const f = document.querySelector('form#signin');
+                   f.username.value = 'agent-900002'; f.submit(); })()""")
+    finally:
+        popup.close()
+    assert browser.js("window.popupResult") == "900002"
+    assert not [t for t in browser.pages() if t["url"].startswith(idp.issuer)
+                or "code=" in t["url"]], "the popup stayed open"
