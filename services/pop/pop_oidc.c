@@ -33,7 +33,7 @@ struct pop_oidc {
     pop_jwt_keys_t *keys;
     long refresh_s, min_interval_s, wait_ms, retry_s;
     int fetching;          /* a discovery or key request is out */
-    int64_t last_fetch_ms; /* the last key fetch started (monotonic) */
+    int64_t last_fetch_ms; /* the last fetch started (monotonic) */
     struct event *next_fetch;
     waiter_t waiters; /* sentinel */
     size_t n_waiting;
@@ -170,7 +170,6 @@ static void on_keys(void *ctx, const crm_curl_resp_t *resp)
 static void fetch_keys(pop_oidc_t *o)
 {
     crm_curl_req_t req = {.url = o->jwks_uri, .timeout_ms = FETCH_TIMEOUT_MS};
-    o->last_fetch_ms = cmn_time_mono_ms();
     if (crm_curl_request(o->http, &req, on_keys, o) < 0)
         fetch_failed(o, "keys: request not started");
 }
@@ -222,6 +221,7 @@ static void fetch_start(pop_oidc_t *o, int discover)
     if (o->fetching)
         return;
     o->fetching = 1;
+    o->last_fetch_ms = cmn_time_mono_ms();
     if (!discover && o->jwks_uri) {
         fetch_keys(o);
         return;
@@ -262,8 +262,12 @@ static void wait_for_keys(pop_oidc_t *o, const char *token, pop_oidc_fn cb, void
 
 void pop_oidc_verify(pop_oidc_t *o, const char *id_token, pop_oidc_fn cb, void *ctx)
 {
+    int64_t since = cmn_time_mono_ms() - o->last_fetch_ms;
     if (!o->keys) {
-        fetch_start(o, 0); /* a retry may be pending: a sign-in is worth one now */
+        /* A retry may be pending: a sign-in is worth one now, but a crowd
+         * of them against an issuer that is down is not worth a crowd. */
+        if (since >= RETRY_MIN_S * 1000)
+            fetch_start(o, 0);
         wait_for_keys(o, id_token, cb, ctx);
         return;
     }
@@ -271,7 +275,6 @@ void pop_oidc_verify(pop_oidc_t *o, const char *id_token, pop_oidc_fn cb, void *
         return;
     /* The issuer may have rotated its keys: fetch them again, but not
      * more often than min_interval_s whatever tokens strangers send. */
-    int64_t since = cmn_time_mono_ms() - o->last_fetch_ms;
     if (!o->fetching && since < o->min_interval_s * 1000) {
         (void)check(o, id_token, 0, cb, ctx);
         return;

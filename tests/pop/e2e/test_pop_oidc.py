@@ -228,5 +228,11 @@ def test_signin_before_the_keys_are_loaded_is_503(topics, logdir):
         assert status == 503 and took < 3, (status, body, took)
         assert s.http("GET", "/v1/auth/config")[0] == 503
         assert s.metric('pop_signin_total{method="oidc",result="unavailable"}') == 1
+        # A crowd of sign-ins does not make a crowd of fetches from an issuer
+        # that is down (one at most every 2 s, besides the backed-off retries).
+        for _ in range(10):
+            assert s.oidc_login("a.b.c")[0] == 503
+        failed = s.metric('pop_oidc_key_fetches_total{result="failed"}')
+        assert 1 <= failed <= 6, failed
     finally:
         s.stop()
