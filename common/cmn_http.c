@@ -402,12 +402,21 @@ static size_t header_bytes(struct evhttp_request *req)
     return n;
 }
 
-/* The admin listener: probes and metrics, GET only, nothing else. */
+/* The admin listener: probes and metrics, GET only; then the operator
+ * routes a service added to it (counted like public ones). */
 static void dispatch_admin(cmn_http_t *h, struct evhttp_request *req, const char *path)
 {
-    track(h, req, NULL);
     int known = strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
                 strcmp(path, "/metrics") == 0;
+    const route_t *r = known ? NULL : match(h, path);
+    track(h, req, r ? r->name : NULL);
+    if (r) {
+        if (!(method_bit(req) & r->methods))
+            cmn_http_reply_error(req, 405, "method not allowed", NULL);
+        else
+            r->fn(req, path, r->ctx);
+        return;
+    }
     if (!known) {
         cmn_http_reply_error(req, 404, "no such route", NULL);
         return;

@@ -38,8 +38,11 @@ cmn_http_t *cmn_http_new(struct event_base *base, const char *bind, int port,
                          const cmn_http_limits_t *limits, char *errstr, size_t errsz);
 
 /* An admin listener: GET /healthz, /readyz (the readiness checks and drain
- * state of `of`, borrowed, which must outlive it) and /metrics; every other
- * path 404, other methods 405. It keeps answering while `of` drains. */
+ * state of `of`, borrowed, which must outlive it) and /metrics; then the
+ * routes added to it with cmn_http_route (operators' APIs, e.g.
+ * pop-service's session revocation: reachable only where the admin port
+ * is, and each checks its own credential); every other path 404, other
+ * methods 405. It keeps answering while `of` drains. */
 cmn_http_t *cmn_http_admin_new(struct event_base *base, const char *bind, int port,
                                const cmn_http_t *of, char *errstr, size_t errsz);
 

@@ -42,7 +42,9 @@ declare -A PY_MODULES=(
     # tests/ingest/unit: our X-Twilio-Signature check against Twilio's own helper
     # library (the reference implementation of the signature)
     [twilio]=twilio
-    # tests/pop/e2e: the test plays Zendesk, signing the Zendesk app's
+    # tests/emulators/oidc: the OpenID Connect emulator's RSA keys and
+    # signatures (PyJWT, which twilio brings, verifies them in its self-test);
+    # tests/pop/e2e also plays Zendesk with it, signing the Zendesk app's
     # request (RS256) with a key it makes (issue 22 item 1)
     [pyjwt]=jwt
     [cryptography]=cryptography

@@ -12,10 +12,12 @@
 #include "cmn_topics.h"
 #include "pop_ack.h"
 #include "pop_api.h"
+#include "pop_api_oidc.h"
 #include "pop_config.h"
 #include "pop_flow.h"
 #include "pop_hub.h"
 #include "pop_lookup.h"
+#include "pop_oidc.h"
 #include "pop_store.h"
 #include "pop_zendesk.h"
 
@@ -34,6 +36,8 @@ typedef struct {
     pop_zendesk_t *zendesk; /* NULL: the Zendesk app is not configured */
     pop_lookup_t *lookup;
     pop_ack_t *acks;
+    pop_oidc_t *oidc; /* NULL: OpenID Connect sign-in off */
+    pop_api_oidc_t *api_oidc;
     cmn_metric_t *m_undecodable, *m_lag;
     cmn_held_list_t held; /* messages handed to the flow, not yet done */
 } pop_t;
@@ -127,7 +131,8 @@ static size_t pending(void *ctx)
 {
     pop_t *p = ctx;
     return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api) +
-           pop_zendesk_in_flight(p->zendesk) + pop_ack_in_flight(p->acks);
+           pop_zendesk_in_flight(p->zendesk) + pop_ack_in_flight(p->acks) +
+           (p->oidc ? pop_oidc_waiting(p->oidc) : 0);
 }
 
 static int flush_and_commit(void *ctx)
@@ -180,6 +185,28 @@ static long ack_keep_s(const pop_config_t *c)
     return keep > 3600 ? keep : 3600;
 }
 
+/* Agents' sign-in with the company's identity provider (issue 22 item 3). */
+static int start_oidc(pop_t *p)
+{
+    char errstr[512];
+    if (*p->cfg.oidc_issuer) {
+        if (!*p->cfg.oidc_client_id)
+            return fail("CALLBUS_POP_OIDC_CLIENT_ID", "empty while CALLBUS_POP_OIDC_ISSUER is set");
+        pop_oidc_opts_t o = {.issuer = p->cfg.oidc_issuer,
+                             .client_id = p->cfg.oidc_client_id,
+                             .agent_claim = p->cfg.oidc_agent_claim,
+                             .scopes = p->cfg.oidc_scopes,
+                             .refresh_s = p->cfg.oidc_keys_refresh_s,
+                             .min_interval_s = p->cfg.oidc_keys_min_interval_s,
+                             .wait_ms = p->cfg.oidc_wait_ms};
+        if (!(p->oidc = pop_oidc_new(p->svc.base, &o, errstr, sizeof errstr)))
+            return fail("CALLBUS_POP_OIDC_ISSUER", errstr);
+    }
+    if (!(p->api_oidc = pop_api_oidc_new(p->svc.http, p->svc.admin, &p->cfg, p->api, p->oidc)))
+        return fail("start", "out of memory");
+    return 0;
+}
+
 static int start(pop_t *p)
 {
     char errstr[512];
@@ -217,9 +244,11 @@ static int start(pop_t *p)
         !(p->acks = pop_ack_new(p->svc.base, p->store, p->producer, &ao)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)))
         return fail("start", "out of memory");
-    if (!*p->cfg.provisioning_secret && !p->zendesk)
-        LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET is empty and no Zendesk app is configured: "
-                 "no agent can log in");
+    if (start_oidc(p) < 0)
+        return -1;
+    if (!*p->cfg.provisioning_secret && !p->zendesk && !p->oidc)
+        LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET, CALLBUS_POP_OIDC_ISSUER and the Zendesk app "
+                 "are unset: no agent can log in");
     p->m_undecodable = cmn_metrics_counter("pop_events_undecodable_total",
                                            "Messages that are not call or ticket events", NULL);
     p->m_lag = cmn_metrics_histogram(
@@ -246,6 +275,10 @@ static void teardown(pop_t *p)
      * grace) run now, into the flow's jobs and the API's calls still alive
      * (cmn_producer_close). */
     cmn_producer_close(p->producer);
+    /* Sign-ins still waiting for keys are answered 503 first; their
+     * callbacks need the API. */
+    pop_oidc_free(p->oidc);
+    pop_api_oidc_free(p->api_oidc);
     cmn_redis_free(p->bus);
     cmn_redis_free(p->redis);
     pop_api_free(p->api);

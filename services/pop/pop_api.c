@@ -9,6 +9,7 @@
 #include "cmn_time.h"
 #include "cmn_topics.h"
 #include "pop_ack.h"
+#include "pop_api_oidc.h"
 #include "pop_assets.h"
 #include "pop_session.h"
 
@@ -28,9 +29,20 @@ struct pop_api {
     pop_ack_t *acks;
     size_t in_flight;
     cmn_metric_t *previous_secret_used; /* logins by the previous provisioning secret */
+    char *csp;                          /* the page's Content-Security-Policy */
 };
 
-typedef enum { OP_ME, OP_HEARTBEAT, OP_LOGOUT, OP_STREAM, OP_LOGIN, OP_ACTION, OP_ACK } op_t;
+typedef enum {
+    OP_ME,
+    OP_HEARTBEAT,
+    OP_LOGOUT,
+    OP_STREAM,
+    OP_LOGIN,
+    OP_ACTION,
+    OP_ACK,
+    OP_EXTEND, /* a fresh ID token extended the session (pop_api_oidc) */
+    OP_REVOKE  /* an administrator ended the agent's session */
+} op_t;
 
 /* One request waiting for Redis (and, for an action, Kafka). */
 typedef struct {
@@ -263,7 +275,10 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
         return;
     }
     if (!*info->crm_id) {
-        unauthorized(c->req);
+        if (c->op == OP_REVOKE)
+            cmn_http_reply_error(c->req, 404, "the agent has no session", "agent_crm_id");
+        else
+            unauthorized(c->req);
         call_free(c);
         return;
     }
@@ -277,12 +292,22 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
     }
     case OP_ME:
     case OP_HEARTBEAT:
+    case OP_EXTEND:
         cmn_http_reply_json(c->req, 200, session_json(info));
         break;
     case OP_LOGOUT:
+    case OP_REVOKE:
         if (pop_store_announce_end(c->a->store, info->crm_id, info->session) < 0)
-            LOG_WARN("logout of %s not announced: its open streams end at their next error",
+            LOG_WARN("end of %s's session not announced: its open streams end within "
+                     "CALLBUS_POP_SESSION_CHECK_S",
                      info->crm_id);
+        if (c->op == OP_REVOKE) {
+            LOG_INFO("session of agent %s revoked by an administrator", info->crm_id);
+            cmn_http_reply_json(
+                c->req, 200,
+                json_pack("{s:s, s:s}", "status", "revoked", "agent_crm_id", info->crm_id));
+            break;
+        }
         set_cookie(c, "", 0);
         cmn_http_reply_json(c->req, 200, json_pack("{s:s}", "status", "logged out"));
         break;
@@ -333,6 +358,11 @@ static json_t *body_object(struct evhttp_request *req)
     return NULL;
 }
 
+json_t *pop_api_body_object(struct evhttp_request *req)
+{
+    return body_object(req);
+}
+
 static const char *str(const json_t *o, const char *name)
 {
     return json_string_value(json_object_get(o, name));
@@ -351,6 +381,7 @@ static void on_login(struct evhttp_request *req, const char *path, void *arg)
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"callbus pop provisioning\"");
         cmn_http_reply_error(req, 401, "provisioning secret required", NULL);
+        pop_signin_count("secret", "refused");
         return;
     }
     /* Counted so the operator sees when the last client moved to the new
@@ -362,24 +393,66 @@ static void on_login(struct evhttp_request *req, const char *path, void *arg)
         cmn_http_reply_error(req, 400, "body must be a JSON object", NULL);
         return;
     }
-    pop_login_t who = {str(o, "agent_crm_id"), str(o, "provider_agent_id"), str(o, "extension")};
-    const char *bad =
-        !cmn_id_text_ok(who.crm_id, CMN_CRM_ID_MAX)                            ? "agent_crm_id"
-        : who.provider_id && !cmn_id_text_ok(who.provider_id, CMN_ID_TEXT_MAX) ? "provider_agent_id"
-        : who.extension && !cmn_id_text_ok(who.extension, CMN_ID_TEXT_MAX)     ? "extension"
-                                                                               : NULL;
+    pop_login_t who = {str(o, "agent_crm_id"), str(o, "provider_agent_id"), str(o, "extension"), 0};
+    if (pop_api_open_session(a, req, &who) == 0)
+        pop_signin_count("secret", "ok");
+    json_decref(o);
+}
+
+int pop_api_open_session(pop_api_t *a, struct evhttp_request *req, const pop_login_t *who)
+{
+    const char *bad = !cmn_id_text_ok(who->crm_id, CMN_CRM_ID_MAX) ? "agent_crm_id"
+                      : who->provider_id && !cmn_id_text_ok(who->provider_id, CMN_ID_TEXT_MAX)
+                          ? "provider_agent_id"
+                      : who->extension && !cmn_id_text_ok(who->extension, CMN_ID_TEXT_MAX)
+                          ? "extension"
+                          : NULL;
     call_t *c = bad ? NULL : call_new(a, req, OP_LOGIN);
-    if (bad)
+    if (bad) {
         cmn_http_reply_error(req, 400, "missing or invalid (visible ASCII id)", bad);
-    else if (c && pop_session_new_token(c->token, sizeof c->token) < 0) {
+        return -1;
+    }
+    if (!c)
+        return -1;
+    if (pop_session_new_token(c->token, sizeof c->token) < 0) {
         cmn_http_reply_unavailable(req, 1, "no randomness");
         call_free(c);
-    } else if (c && pop_session_login(a->store, c->token, &who, a->cfg->session_ttl_s,
-                                      cmn_time_now_ms(), on_session, c) < 0) {
+        return -1;
+    }
+    if (pop_session_login(a->store, c->token, who, a->cfg->session_ttl_s, cmn_time_now_ms(),
+                          on_session, c) < 0) {
+        cmn_http_reply_unavailable(req, 1, "redis unavailable");
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+void pop_api_extend_session(pop_api_t *a, struct evhttp_request *req, const char *crm_id,
+                            int64_t until_ms)
+{
+    call_t *c = call_new(a, req, OP_EXTEND);
+    if (!c)
+        return;
+    if (request_token(req, c->token, sizeof c->token) < 0) {
+        unauthorized(req);
+        call_free(c);
+        return;
+    }
+    if (pop_session_extend(a->store, c->token, crm_id, until_ms, a->cfg->session_ttl_s, on_session,
+                           c) < 0) {
         cmn_http_reply_unavailable(req, 1, "redis unavailable");
         call_free(c);
     }
-    json_decref(o);
+}
+
+void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id)
+{
+    call_t *c = call_new(a, req, OP_REVOKE);
+    if (c && pop_session_revoke(a->store, crm_id, on_session, c) < 0) {
+        cmn_http_reply_unavailable(req, 1, "redis unavailable");
+        call_free(c);
+    }
 }
 
 static void on_me(struct evhttp_request *req, const char *path, void *arg)
@@ -504,9 +577,37 @@ static void on_ack(struct evhttp_request *req, const char *path, void *arg)
     with_session(a, req, OP_ACK, c);
 }
 
+/* Only our own script runs, whatever a provider or the CRM put in a name;
+ * nothing frames the page. The page may talk to the OpenID Connect issuer
+ * besides pop-service (its token endpoint: code exchange and refresh), so
+ * the issuer's origin joins connect-src. Caller frees. */
+static char *csp_new(const char *issuer)
+{
+    char origin[300] = "";
+    struct evhttp_uri *u = *issuer ? evhttp_uri_parse(issuer) : NULL;
+    if (u && evhttp_uri_get_scheme(u) && evhttp_uri_get_host(u)) {
+        int port = evhttp_uri_get_port(u);
+        snprintf(origin, sizeof origin, " %s://%s", evhttp_uri_get_scheme(u),
+                 evhttp_uri_get_host(u));
+        if (port > 0)
+            snprintf(origin + strlen(origin), sizeof origin - strlen(origin), ":%d", port);
+    }
+    if (u)
+        evhttp_uri_free(u);
+    size_t n = strlen(origin) + 200;
+    char *csp = malloc(n);
+    if (csp)
+        snprintf(csp, n,
+                 "default-src 'self'; connect-src 'self'%s; img-src 'self'; "
+                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                 origin);
+    return csp;
+}
+
 /* The agent page: plain files compiled in (pop_assets.c, from www/). */
 static void on_asset(struct evhttp_request *req, const char *path, void *arg)
 {
+    const pop_api_t *a = arg;
     const pop_asset_t *as = pop_asset_find(strcmp(path, "/agent") == 0 ? "/agent/" : path);
     if (!as) {
         cmn_http_reply_error(req, 404, "no such file", NULL);
@@ -516,11 +617,7 @@ static void on_asset(struct evhttp_request *req, const char *path, void *arg)
     struct evbuffer *out = evbuffer_new();
     evhttp_add_header(h, "Content-Type", as->type);
     evhttp_add_header(h, "Cache-Control", "no-cache");
-    /* Only our own script runs, whatever a provider or the CRM put in a
-     * name; nothing frames the page. */
-    evhttp_add_header(h, "Content-Security-Policy",
-                      "default-src 'self'; img-src 'self'; frame-ancestors 'none'; "
-                      "base-uri 'none'; form-action 'self'");
+    evhttp_add_header(h, "Content-Security-Policy", a->csp);
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "Referrer-Policy", "no-referrer");
     if (out)
@@ -536,7 +633,11 @@ pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *s
     pop_api_t *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    *a = (pop_api_t){cfg, store, hub, producer, acks, 0, NULL};
+    *a = (pop_api_t){cfg, store, hub, producer, acks, 0, NULL, NULL};
+    if (!(a->csp = csp_new(cfg->oidc_issuer))) {
+        free(a);
+        return NULL;
+    }
     a->previous_secret_used = cmn_metrics_counter(
         "pop_provisioning_previous_secret_accepted_total",
         "Logins authenticated by CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS (a rotation in progress)",
@@ -552,7 +653,7 @@ pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *s
         cmn_http_route(http, "pop_ack", "/v1/pops/ack", CMN_HTTP_POST, on_ack, a) < 0 ||
         cmn_http_route(http, "agent_page", "/agent", CMN_HTTP_GET, on_asset, a) < 0 ||
         cmn_http_route(http, "agent_page", "/agent/", CMN_HTTP_GET, on_asset, a) < 0) {
-        free(a);
+        pop_api_free(a);
         return NULL;
     }
     return a;
@@ -565,5 +666,7 @@ size_t pop_api_in_flight(const pop_api_t *a)
 
 void pop_api_free(pop_api_t *a)
 {
+    if (a)
+        free(a->csp);
     free(a);
 }

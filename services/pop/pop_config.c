@@ -4,8 +4,10 @@
 #define OFF(f) offsetof(pop_config_t, f)
 const cmn_cfg_spec_t pop_config_spec[] = {
     CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET", "", OFF(provisioning_secret),
-                   "Bearer secret that may log agents in (POST /v1/sessions); empty: no agent can "
-                   "log in (R-P1)."),
+                   "Bearer secret of machine clients (a CTI desktop) that log their agent in "
+                   "(POST /v1/sessions) and of administrators revoking sessions (POST "
+                   "/admin/sessions/revoke); never asked of an agent, who signs in through "
+                   "CALLBUS_POP_OIDC_ISSUER; empty: neither (R-P1)."),
     CMN_CFG_SECRET("CALLBUS_POP_PROVISIONING_SECRET_PREVIOUS", "",
                    OFF(provisioning_secret_previous),
                    "During a rotation: the provisioning secret being replaced, accepted too; "
@@ -80,5 +82,30 @@ const cmn_cfg_spec_t pop_config_spec[] = {
     CMN_CFG_NUM("CALLBUS_POP_FALLBACK_GIVE_UP_S", "300", 30, 86400, OFF(fallback_give_up_s),
                 "A fallback Kafka has not stored this long after the pop's delivery is dropped "
                 "(logged, pop_fallback_total{result=\"dropped\"})."),
+    CMN_CFG_STR("CALLBUS_POP_OIDC_ISSUER", "", OFF(oidc_issuer),
+                "OpenID Connect issuer agents sign in with (https://..., exactly the ID tokens' "
+                "\"iss\"; its /.well-known/openid-configuration is read); empty: OpenID Connect "
+                "sign-in off."),
+    CMN_CFG_STR("CALLBUS_POP_OIDC_CLIENT_ID", "", OFF(oidc_client_id),
+                "The agent page's client id at the issuer (a public client: authorization code + "
+                "PKCE); ID tokens must name it in \"aud\"."),
+    CMN_CFG_STR("CALLBUS_POP_OIDC_AGENT_CLAIM", "sub", OFF(oidc_agent_claim),
+                "The ID-token claim whose value is the agent's CRM id (a string or number claim; "
+                "docs/pop.md \"Who may sign in\")."),
+    CMN_CFG_STR("CALLBUS_POP_OIDC_SCOPES", "openid profile offline_access", OFF(oidc_scopes),
+                "Scopes the page asks for (offline_access: a refresh token, so the session is "
+                "extended while the provider still lets the agent in)."),
+    CMN_CFG_NUM("CALLBUS_POP_OIDC_GRACE_S", "60", 0, 3600, OFF(oidc_grace_s),
+                "A session opened with an ID token lives until the token's exp plus this, "
+                "unless a fresh token of the same agent extends it."),
+    CMN_CFG_NUM("CALLBUS_POP_OIDC_KEYS_REFRESH_S", "3600", 10, 86400, OFF(oidc_keys_refresh_s),
+                "The issuer's discovery document and keys are fetched again this often."),
+    CMN_CFG_NUM("CALLBUS_POP_OIDC_KEYS_MIN_INTERVAL_S", "30", 0, 3600,
+                OFF(oidc_keys_min_interval_s),
+                "A token signed by an unknown key makes the keys be fetched again, at most once "
+                "in this long (a flood of forged kids costs the issuer nothing)."),
+    CMN_CFG_NUM("CALLBUS_POP_OIDC_WAIT_MS", "3000", 0, 30000, OFF(oidc_wait_ms),
+                "A sign-in while the issuer's keys are not loaded waits this long for them, then "
+                "is answered 503."),
 };
 const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

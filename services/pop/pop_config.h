@@ -37,6 +37,13 @@ typedef struct {
     long ack_timeout_ms;     /* a pop not acknowledged this long after delivery falls back */
     long ack_sweep_ms;       /* every replica looks for overdue pops this often */
     long fallback_give_up_s; /* a fallback Kafka would not take this long is dropped, counted */
+    /* OpenID Connect sign-in of agents (pop_oidc, pop_api_oidc); issuer
+     * empty: off. */
+    char *oidc_issuer, *oidc_client_id, *oidc_agent_claim, *oidc_scopes;
+    long oidc_grace_s;             /* session lives to the ID token's exp + this */
+    long oidc_keys_refresh_s;      /* keys refetched this often */
+    long oidc_keys_min_interval_s; /* an unknown kid refetches at most this often */
+    long oidc_wait_ms;             /* a sign-in waits this long for keys not yet loaded */
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

@@ -134,11 +134,14 @@ static void catch_up(client_t *c);
 
 /* Next look at the session: when its TTL runs out, or after the check
  * interval, whichever comes first (a heartbeat may have extended it; a
- * revocation nobody announced shows only as its key gone). */
+ * revocation nobody announced shows only as its key gone). ttl_s < 0:
+ * unknown (Redis did not say). 0 is Redis' TTL for less than half a
+ * second left: look again in a second, not a whole interval later (a
+ * stream outlived its expired session by up to the interval). */
 static void check_later(client_t *c, long ttl_s)
 {
     long s = c->hub->o.session_check_s;
-    if (ttl_s > 0 && ttl_s < s)
+    if (ttl_s >= 0 && ttl_s < s)
         s = ttl_s;
     struct timeval tv = {s > 0 ? s : 1, 0};
     event_add(c->check, &tv); /* cannot fail for a timer once created */
@@ -155,7 +158,7 @@ static void on_session_ttl(void *ctx, redisReply *r, const char *err)
     }
     if (err || !r || r->type != REDIS_REPLY_INTEGER) {
         /* Redis unreachable: the stream stays; the next check decides. */
-        check_later(c, 0);
+        check_later(c, -1);
         client_unref(c);
         return;
     }
@@ -176,7 +179,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
     c->refs++;
     if (pop_session_ttl(c->hub->store, c->session, on_session_ttl, c) < 0) {
         c->refs--;
-        check_later(c, 0);
+        check_later(c, -1);
     }
 }
 

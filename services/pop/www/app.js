@@ -1,12 +1,16 @@
-// The agent page: log in, follow the pop stream, act on a pop.
+// The agent page: sign in, follow the pop stream, act on a pop.
 // Every text that came from a provider or the CRM is set with textContent
 // (never innerHTML), so a name like <img src=x onerror=...> shows as text.
 // The session token lives in an HttpOnly cookie: never in a URL.
+// The agent signs in with the company's identity provider (oidc.js: code
+// flow + PKCE); the page never asks for the provisioning secret, which is
+// for machine clients only (docs/pop.md "Who may sign in").
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const KIND = { incoming: "Incoming call", ticket: "Ticket", profile: "Customer", new_case: "New case" };
 let source = null, heartbeat = null, me = null;
+let oidc = null, refresher = null; // the provider's client; the next ID-token refresh
 const shown = new Map(); // call id -> its card (a call's later pop replaces the earlier)
 
 async function api(method, path, body, headers = {}) {
@@ -100,7 +104,7 @@ function pickable(card, pop) {
 async function act(out, body) {
   setText(out, "…");
   const r = await api("POST", "/v1/actions", body);
-  if (r.status === 401) { loggedOut("Session ended: log in again."); return false; }
+  if (r.status === 401) { loggedOut("Session ended: sign in again."); return false; }
   setText(out, r.status === 202 ? "Sent." : "Not sent: " + ((r.data && r.data.error) || r.status));
   return r.status === 202;
 }
@@ -122,7 +126,7 @@ function follow() {
   source.onerror = async () => {
     setText($("#status"), "Reconnecting…");
     const r = await api("GET", "/v1/sessions/me");
-    if (r.status === 401) loggedOut("Session ended: log in again.");
+    if (r.status === 401) loggedOut("Session ended: sign in again.");
   };
 }
 
@@ -142,14 +146,16 @@ function loggedIn(session) {
   const every = Math.max(5, Math.floor((session.expires_in || 60) / 3)) * 1000;
   heartbeat = setInterval(async () => {
     const r = await api("POST", "/v1/sessions/heartbeat");
-    if (r.status === 401) loggedOut("Session expired: log in again.");
+    if (r.status === 401) loggedOut("Session expired: sign in again.");
   }, every);
 }
 
 function loggedOut(msg) {
   if (source) source.close();
   if (heartbeat) clearInterval(heartbeat);
-  source = heartbeat = me = null;
+  if (refresher) clearTimeout(refresher);
+  if (oidc) oidc.forget();
+  source = heartbeat = me = refresher = null;
   $("#pops").replaceChildren();
   shown.clear();
   $("#login").hidden = false;
@@ -159,19 +165,77 @@ function loggedOut(msg) {
   setText($("#login-error"), msg || "");
 }
 
+// The session lives as long as the ID token (and a little grace): a fresh
+// one, got with the refresh token before it expires, extends it. When the
+// provider refuses (the agent signed out there, or was disabled), so is
+// the session here.
+function keepFresh(tokens) {
+  if (refresher) clearTimeout(refresher);
+  refresher = setTimeout(async () => {
+    refresher = null;
+    let fresh;
+    try { fresh = await oidc.refresh(tokens); }
+    catch (err) {
+      // The stream first (its end would say "Session ended"), then the session.
+      loggedOut("Signed out by your identity provider: sign in again.");
+      await api("POST", "/v1/sessions/logout");
+      return;
+    }
+    const r = await api("POST", "/v1/sessions/oidc/refresh", { id_token: fresh.id_token });
+    if (r.status === 200) keepFresh(fresh);
+    else if (r.status === 401) loggedOut("Session ended: sign in again.");
+    else keepFresh(fresh); // pop-service busy: try again with the next token
+  }, oidc.refreshDelayMs(tokens));
+}
+
+// Back from the provider with a code: tokens, then our session.
+async function completeSignIn() {
+  let tokens;
+  try { tokens = await oidc.completeSignIn(location.href); }
+  catch (err) { setText($("#login-error"), "Sign-in failed: " + err.message); }
+  if (/[?&](code|error|state)=/.test(location.search)) history.replaceState(null, "", location.pathname);
+  if (!tokens) return;
+  const body = { id_token: tokens.id_token, ...tokens.extra };
+  const r = await api("POST", "/v1/sessions/oidc", body);
+  if (r.status === 201) { setText($("#login-error"), ""); loggedIn(r.data); keepFresh(tokens); }
+  else { oidc.forget(); setText($("#login-error"), "Sign-in refused: " + ((r.data && r.data.error) || r.status)); }
+}
+
+async function setUpSignIn() {
+  const r = await api("GET", "/v1/auth/config");
+  const config = r.status === 200 && r.data && r.data.oidc;
+  if (!config) {
+    setText($("#login-error"), r.status === 200 ? "Sign-in is not set up here: ask your administrator."
+                                                 : "Sign-in is unavailable for now: reload in a moment.");
+    return;
+  }
+  oidc = CallbusOidc.client(config, { redirectUri: location.origin + "/agent/" });
+  $("#signin").disabled = false; // disabled in the page until the provider is known
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
+  // The sign-in popup of an embedded page lands here: its opener reads the URL.
+  if (window.opener && window.name === "callbus-oidc") return;
   $("#login").addEventListener("submit", async ev => {
     ev.preventDefault();
-    const f = ev.target;
-    const body = { agent_crm_id: f.agent_crm_id.value.trim() };
-    if (f.provider_agent_id.value.trim()) body.provider_agent_id = f.provider_agent_id.value.trim();
-    if (f.extension.value.trim()) body.extension = f.extension.value.trim();
-    const r = await api("POST", "/v1/sessions", body, { Authorization: "Bearer " + f.secret.value });
-    f.secret.value = "";
-    if (r.status === 201) { setText($("#login-error"), ""); loggedIn(r.data); }
-    else setText($("#login-error"), (r.data && r.data.error) || "Login failed (" + r.status + ")");
+    if (!oidc) return;
+    const f = ev.target, extra = {};
+    if (f.provider_agent_id.value.trim()) extra.provider_agent_id = f.provider_agent_id.value.trim();
+    if (f.extension.value.trim()) extra.extension = f.extension.value.trim();
+    await oidc.signIn(extra);
   });
-  $("#logout").addEventListener("click", async () => { await api("POST", "/v1/sessions/logout"); loggedOut(); });
+  $("#logout").addEventListener("click", async () => {
+    const tokens = oidc && oidc.saved(), out = oidc && oidc.signOutUrl(tokens, location.origin + "/agent/");
+    await api("POST", "/v1/sessions/logout");
+    loggedOut();
+    if (out && tokens) location.assign(out); // signed out at the provider too
+  });
+  await setUpSignIn();
+  if (oidc && /[?&](code|error)=/.test(location.search)) return completeSignIn();
   const r = await api("GET", "/v1/sessions/me"); // a reload keeps the session
-  if (r.status === 200) loggedIn(r.data);
+  if (r.status === 200) {
+    loggedIn(r.data);
+    const tokens = oidc && oidc.saved();
+    if (tokens) keepFresh(tokens);
+  }
 });

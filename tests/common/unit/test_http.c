@@ -520,6 +520,28 @@ static void test_admin_listener_apart(void)
     teardown();
 }
 
+/* Operator routes added to the admin listener (issue 22 item 3:
+ * pop-service's session revocation) answer there, with their methods, and
+ * only there; the probes are unchanged. */
+static void test_admin_listener_serves_added_routes(void)
+{
+    ASSERT_EQ_INT(setup(), 0);
+    ASSERT_EQ_INT(
+        cmn_http_route(adm, "admin_do", "/admin/do", CMN_HTTP_POST, echo_handler, "admin_do"), 0);
+    request_to(adm, EVHTTP_REQ_POST, "/admin/do", "application/json", "{}", 2, &r);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(json_str_is(r.body, "route", "admin_do"));
+    request_to(adm, EVHTTP_REQ_GET, "/admin/do", NULL, NULL, 0, &r);
+    ASSERT_EQ_INT(r.status, 405);
+    request(EVHTTP_REQ_POST, "/admin/do", "application/json", "{}", 2, &r);
+    ASSERT_EQ_INT(r.status, 404); /* not on the public port */
+    admin_get("/healthz", &r);
+    ASSERT_EQ_INT(r.status, 200);
+    admin_get("/nothing", &r);
+    ASSERT_EQ_INT(r.status, 404);
+    teardown();
+}
+
 /* ---- connections (issue 8 item 1) ----------------------------------------- */
 
 static int raw_connect(int port)
@@ -722,6 +744,6 @@ TEST_MAIN("http", TEST_CASE(test_route_json_reply), TEST_CASE(test_not_found),
           TEST_CASE(test_oversized_headers_431), TEST_CASE(test_healthz), TEST_CASE(test_readyz),
           TEST_CASE(test_metrics_endpoint), TEST_CASE(test_in_flight_while_deferred),
           TEST_CASE(test_client_gone_before_deferred_reply), TEST_CASE(test_drain),
-          TEST_CASE(test_admin_listener_apart), TEST_CASE(test_slow_drip_cut_at_deadline),
-          TEST_CASE(test_connections_over_cap_refused),
+          TEST_CASE(test_admin_listener_apart), TEST_CASE(test_admin_listener_serves_added_routes),
+          TEST_CASE(test_slow_drip_cut_at_deadline), TEST_CASE(test_connections_over_cap_refused),
           TEST_CASE(test_emfile_on_accept_does_not_spin), TEST_CASE(test_port_in_use))

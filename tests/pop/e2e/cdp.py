@@ -36,13 +36,35 @@ class Browser:
             elif not line and self.proc.poll() is not None:
                 break
         assert port, "chromium did not start its DevTools endpoint"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            pages = [t for t in json.load(r) if t["type"] == "page"]
-        self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=30)
+        self.port = port
+        self._attach(self.pages()[0])
+
+    def pages(self):
+        """The browser's page targets (DevTools /json/list)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=10) as r:
+            return [t for t in json.load(r) if t["type"] == "page"]
+
+    def _attach(self, target):
+        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30)
         self.ids = itertools.count(1)
         self.events = []
         self.send("Page.enable")
         self.send("Runtime.enable")
+
+    def window(self, url_prefix, timeout=20.0):
+        """Another window of this browser (a popup the page opened), found
+        by its URL: driven like this one; close() only lets go of it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [t for t in self.pages() if t["url"].startswith(url_prefix)]
+            if found:
+                break
+            assert time.monotonic() < deadline, f"no window at {url_prefix}"
+            time.sleep(0.1)
+        other = object.__new__(Browser)
+        other.port, other.proc, other.profile = self.port, None, None
+        other._attach(found[0])
+        return other
 
     def send(self, method, **params):
         i = next(self.ids)
@@ -54,9 +76,11 @@ class Browser:
                 return msg.get("result", {})
             self.events.append(msg)  # events (dialogs, console) are kept
 
-    def js(self, expr):
-        """Evaluates expr in the page (awaiting a promise); returns its value."""
-        r = self.send("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+    def js(self, expr, gesture=False):
+        """Evaluates expr in the page (awaiting a promise); returns its value.
+        gesture: as if the user clicked (what window.open wants)."""
+        r = self.send("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True,
+                      userGesture=gesture)
         assert "exceptionDetails" not in r, r["exceptionDetails"]
         return r["result"].get("value")
 
@@ -92,6 +116,8 @@ class Browser:
         try:
             self.ws.close()
         finally:
+            if self.proc is None:  # a window of another Browser
+                return
             self.proc.terminate()
             try:
                 self.proc.wait(10)

@@ -96,6 +96,26 @@ class PopService(e2e.TicketService):
         assert status == 201, (status, body)
         return body["token"]
 
+    def oidc_login(self, id_token, **fields):
+        """POST /v1/sessions/oidc: an agent signing in with an ID token."""
+        return self.http("POST", "/v1/sessions/oidc", {"id_token": id_token, **fields})
+
+    def admin(self, method, path, body=None, secret=SECRET):
+        """A request to the admin listener (operators' routes), with the
+        provisioning secret unless secret is None."""
+        data = json.dumps(body).encode() if body is not None else None
+        hdrs = {"Content-Type": "application/json"}
+        if secret is not None:
+            hdrs["Authorization"] = f"Bearer {secret}"
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+        try:
+            conn.request(method, path, data, hdrs)
+            r = conn.getresponse()
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+        finally:
+            conn.close()
+
     def as_agent(self, token, method, path, body=None):
         return self.http(method, path, body, {"Authorization": f"Bearer {token}"})
 
@@ -225,6 +245,22 @@ def produce_ticket_events(topics, *events):
                            "-K", "|"], input="\n".join(lines) + "\n", text=True,
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def oidc_emulator():
+    """The OpenID Connect emulator (tests/emulators/oidc), started in-process."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "oidc"))
+    from oidc_emulator import OidcEmulator
+    return OidcEmulator("127.0.0.1", 0).start()
+
+
+def oidc_env(idp, **more):
+    """pop-service settings signing agents in with the emulator `idp`: the
+    agent's CRM id is its users' crm_agent_id claim."""
+    env = {"CALLBUS_POP_OIDC_ISSUER": idp.issuer, "CALLBUS_POP_OIDC_CLIENT_ID": idp.client_id,
+           "CALLBUS_POP_OIDC_AGENT_CLAIM": "crm_agent_id"}
+    env.update({k: str(v) for k, v in more.items()})
+    return env
 
 
 def start_pop(prefix_topics, group, logdir, name, env=None):

@@ -1,5 +1,6 @@
 """The agent page in a real browser (issue 10 items 5, 8): headless
-Chromium opens pop-service's page, the agent logs in, a CallGear webhook is
+Chromium opens pop-service's page, the agent signs in through the OpenID
+Connect emulator (issue 22 item 3: no secret anywhere on the page), a CallGear webhook is
 posted to ingest, and the page shows the pop with the ticket's link (the
 whole chain: ingest -> Kafka -> ticket-service -> Zendesk emulator ->
 ticket-events -> pop-service -> the page). A contact named like markup
@@ -23,12 +24,24 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
+def idp():
+    emu = pop.oidc_emulator()
+    for crm in ("900001", "900002", "900004"):
+        emu.add_user(f"agent-{crm}", {"crm_agent_id": crm})
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, idp):
     gen = start_pipeline(tmp_path_factory, "TR")
     p = next(gen)
     topics = pop.Topics(p["prefix"])
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}",
-                        str(tmp_path_factory.mktemp("pop-browser")), "pop-browser")
+                        str(tmp_path_factory.mktemp("pop-browser")), "pop-browser",
+                        pop.oidc_env(idp))
+    pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
+                 what="the issuer's configuration to load")
     p["pop"], p["topics"] = svc, topics
     yield p
     svc.stop()
@@ -43,15 +56,34 @@ def browser():
 
 
 def login(browser, svc, crm_id, provider_id):
+    """Signs in as the page's agents do: Sign in, the identity provider's
+    form (the emulator's), back to the page with a code (oidc.js: PKCE,
+    state, nonce), the session opened by the ID token."""
     browser.goto(f"{svc.url}/agent")
+    browser.wait("!!document.querySelector('#login') && !document.querySelector('#signin').disabled"
+                 " && document.querySelector('#login-error').textContent === ''",
+                 what="the sign-in button")
+    # Nothing on the page asks for or holds a secret.
+    assert browser.js("document.querySelectorAll('input[type=password], input[name=secret]')"
+                      ".length") == 0
+    assert pop.SECRET not in browser.js("document.documentElement.outerHTML")
     browser.js(f"""(() => {{
       const f = document.querySelector('#login');
-      f.agent_crm_id.value = {json.dumps(crm_id)};
       f.provider_agent_id.value = {json.dumps(provider_id)};
-      f.secret.value = {json.dumps(pop.SECRET)};
       f.requestSubmit();
     }})()""")
-    browser.wait("!document.querySelector('#desk').hidden", what="the desk after login")
+    browser.wait("!!document.querySelector('form#signin input[name=username]')",
+                 what="the identity provider's sign-in form")
+    browser.js(f"""(() => {{
+      const f = document.querySelector('form#signin');
+      f.username.value = {json.dumps("agent-" + crm_id)};
+      f.submit();
+    }})()""")
+    browser.wait("(() => { const d = document.querySelector('#desk');"
+                 " return location.pathname === '/agent/' && !!d && !d.hidden; })()",
+                 what="the desk after sign-in")
+    assert browser.js("location.search") == ""  # the code is not left in the address bar
+    assert browser.js("document.querySelector('#who').textContent").startswith(f"Agent {crm_id}")
     browser.wait("document.querySelector('#status').textContent.startsWith('Connected')",
                  what="the stream to open")
     # The token is in an HttpOnly cookie: the page's script cannot read it.
@@ -156,3 +188,67 @@ def test_several_contacts_the_agent_picks_one(chain, browser):
     assert browser.js("document.querySelectorAll('#pops img').length") == 0
     assert not browser.dialogs()
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-pick-contact.png"))
+
+
+def test_a_revoked_agent_is_signed_out(chain, browser):
+    """Issue 22 item 3: an administrator ends the agent's session
+    (POST /admin/sessions/revoke): the page's stream ends and the page
+    shows the sign-in again."""
+    svc = chain["pop"]
+    login(browser, svc, "900002", "2211")
+    status, body = svc.admin("POST", "/admin/sessions/revoke", {"agent_crm_id": "900002"})
+    assert status == 200 and body["status"] == "revoked"
+    browser.wait("!document.querySelector('#login').hidden && document.querySelector('#desk').hidden",
+                 10, what="the page to sign the agent out")
+    assert "sign in again" in browser.js("document.querySelector('#login-error').textContent")
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-revoked.png"))
+
+
+def test_the_page_refreshes_its_token_and_a_logout_at_the_provider_signs_out(chain, browser, idp):
+    """Issue 22 item 3: the page refreshes the ID token before it expires
+    (oidc.js, refresh_token grant) and extends its session with it; once
+    the agent is signed out at the provider, the refresh is refused and
+    the page signs out, ending its callbus session too."""
+    idp.id_token_ttl_s = 4  # the page refreshes a second after sign-in, then every second
+    try:
+        login(browser, chain["pop"], "900001", "2207")
+        tokens = idp.stats["token_requests"]
+        pop.wait_for(lambda: idp.stats["token_requests"] >= tokens + 2, 15,
+                     what="the page to refresh its ID token")
+        assert browser.js("!document.querySelector('#desk').hidden")
+        assert browser.js("fetch('/v1/sessions/me').then(r => r.status)") == 200
+        idp.logout_user("agent-900001")
+        browser.wait("!document.querySelector('#login').hidden", 15,
+                     what="the page to sign out after the provider refused the refresh")
+        assert "identity provider" in browser.js(
+            "document.querySelector('#login-error').textContent")
+        assert browser.js("fetch('/v1/sessions/me').then(r => r.status)") == 401
+    finally:
+        idp.id_token_ttl_s = 300
+
+
+def test_popup_sign_in_for_embedded_pages(chain, browser, idp):
+    """oidc.js's popup variant (identity providers refuse to be framed, so a
+    page inside a CRM workspace signs in in a window of its own): the popup
+    shows the provider's form, comes back to the redirect URI, closes, and
+    the opener has the tokens (state and nonce checked)."""
+    svc = chain["pop"]
+    browser.goto(f"{svc.url}/agent")
+    browser.wait("!document.querySelector('#signin').disabled", what="the sign-in button")
+    browser.js("""window.popupResult = (async () => {
+      const cfg = (await (await fetch('/v1/auth/config')).json()).oidc;
+      const c = CallbusOidc.client(cfg, { redirectUri: location.origin + '/agent/' });
+      const t = await c.signInPopup();
+      return t.claims.crm_agent_id;
+    })().catch(e => 'error: ' + e.message); true""", gesture=True)
+    popup = browser.window(idp.issuer + "/authorize")
+    try:
+        popup.wait("!!document.querySelector('form#signin input[name=username]')",
+                   what="the provider's form in the popup")
+        popup.js("""(() => { const f = document.querySelector('form#signin');
+                   f.username.value = 'agent-900002'; f.submit(); })()""")
+    finally:
+        popup.close()
+    assert browser.js("window.popupResult") == "900002"
+    assert not [t for t in browser.pages() if t["url"].startswith(idp.issuer)
+                or "code=" in t["url"]], "the popup stayed open"

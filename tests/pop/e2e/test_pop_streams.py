@@ -125,6 +125,27 @@ def test_a_stream_ends_when_its_session_expires(short_sessions):
     s_busy.close()
 
 
+def test_a_stream_ends_when_its_session_expires_even_checked_rarely(topics, logdir):
+    """R-P1, issue 22 item 3 (an ID token's session ends by expiry): the
+    stream ends when its session's TTL runs out, not at the next periodic
+    check (CALLBUS_POP_SESSION_CHECK_S, 30 s). A stream opened 0.7 s into
+    a 10 s session learns "9 s left" (Redis rounds TTL); 9 s on, the key has
+    0.3 s left and TTL says 0."""
+    svc = pop.start_pop(topics, f"pop-{topics.prefix.rstrip('.')}-rare", logdir, "pop-rare",
+                        {"CALLBUS_POP_SESSION_TTL_S": "10", "CALLBUS_POP_SESSION_CHECK_S": "30"})
+    try:
+        token = svc.agent("930405")
+        t0 = time.monotonic()
+        time.sleep(0.7)
+        stream = svc.stream(token)
+        assert stream.status == 200
+        assert stream.closed.wait(14), "the stream outlived its expired session"
+        took = time.monotonic() - t0
+        assert 9.5 <= took <= 12, f"the stream ended {took:.1f} s after login (session: 10 s)"
+    finally:
+        svc.stop()
+
+
 def test_a_stream_ends_when_its_session_is_revoked(short_sessions):
     """A session revoked in Redis (its key deleted by an operator, or a
     logout whose announcement was lost) ends its open streams within the
