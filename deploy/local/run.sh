@@ -22,6 +22,7 @@ pop_admin_port="${CALLBUS_POP_ADMIN_PORT:-19082}"
 missed_port="${CALLBUS_MISSED_PORT:-18083}"
 missed_admin_port="${CALLBUS_MISSED_ADMIN_PORT:-19083}"
 emulator_port="${CALLBUS_EMULATOR_PORT:-18090}"
+oidc_emulator_port="${CALLBUS_OIDC_EMULATOR_PORT:-18091}"
 run_dir="${CALLBUS_STACK_DIR}/run"
 mkdir -p "${run_dir}"
 
@@ -34,7 +35,8 @@ for spec in "${ingest_port}:ingest, CALLBUS_INGEST_PORT" "${ticket_port}:ticket,
     "${ticket_admin_port}:ticket admin, CALLBUS_TICKET_ADMIN_PORT" \
     "${pop_admin_port}:pop admin, CALLBUS_POP_ADMIN_PORT" \
     "${missed_admin_port}:missed admin, CALLBUS_MISSED_ADMIN_PORT" \
-    "${emulator_port}:Zendesk emulator, CALLBUS_EMULATOR_PORT"; do
+    "${emulator_port}:Zendesk emulator, CALLBUS_EMULATOR_PORT" \
+    "${oidc_emulator_port}:OpenID Connect emulator, CALLBUS_OIDC_EMULATOR_PORT"; do
     require_port_free "${spec%%:*}" "${spec#*:}"
 done
 # A build that fails stops here: never start yesterday's binaries, or
@@ -96,6 +98,24 @@ else
     export CALLBUS_POP_NEW_CASE_URL="${CALLBUS_POP_NEW_CASE_URL:-${CALLBUS_ZENDESK_URL}/agent/tickets/new}"
 fi
 
+# Agents sign in with the company's identity provider (docs/pop.md); with
+# none configured, the OpenID Connect emulator stands in, with the agents
+# of the fixtures' operators (2207 -> 900001, 2211 -> 900002).
+if [[ -z "${CALLBUS_POP_OIDC_ISSUER:-}" ]]; then
+    start oidc-emulator python3 tests/emulators/oidc/oidc_emulator.py --host 127.0.0.1 \
+        --port "${oidc_emulator_port}" --user agent-900001=900001 --user agent-900002=900002
+    export CALLBUS_POP_OIDC_ISSUER="http://127.0.0.1:${oidc_emulator_port}"
+    # Up before pop-service asks it for its keys: a first sign-in then works.
+    for _ in $(seq 1 100); do
+        curl -fsS "${CALLBUS_POP_OIDC_ISSUER}/.well-known/openid-configuration" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    export CALLBUS_POP_OIDC_CLIENT_ID="callbus-agent-page" CALLBUS_POP_OIDC_AGENT_CLAIM="crm_agent_id"
+    signin_note="Sign in, user agent-900001 (the OpenID Connect emulator: no issuer configured)"
+else
+    signin_note="Sign in with ${CALLBUS_POP_OIDC_ISSUER}"
+fi
+
 CALLBUS_HTTP_PORT="${ingest_port}" CALLBUS_ADMIN_PORT="${ingest_admin_port}" \
     CALLBUS_INGEST_PUBLIC_URL="http://127.0.0.1:${ingest_port}" \
     start ingest build/release/services/ingest/callbus-ingest
@@ -120,9 +140,11 @@ callbus is running (logs in ${run_dir}/).
   Other routes: /v1/twilio/voice-status, /v1/webex/events (Bearer ${CALLBUS_INGEST_WEBEX_BEARER}),
     /v1/generic/events (HMAC, see docs/providers.md)
   Ticket-service IVR API: http://127.0.0.1:${ticket_port}/v1/ivr/ (Bearer ${CALLBUS_IVR_TOKEN})
-  Screen pops: an agent opens http://127.0.0.1:${pop_port}/agent and logs in as
-    CRM agent 900001 (the fixture's operator 2207), secret ${CALLBUS_POP_PROVISIONING_SECRET};
+  Screen pops: an agent opens http://127.0.0.1:${pop_port}/agent, ${signin_note},
+    telephony agent id 2207 (CRM agent 900001, the fixture's operator);
     the webhook above then pops its ticket there.
+    Machine clients (a CTI desktop vouching for its agent) log agents in with
+    POST /v1/sessions, Bearer ${CALLBUS_POP_PROVISIONING_SECRET} (docs/pop.md).
   The CRM (tickets as the CRM shows them): ${crm_note}
   Metrics: http://127.0.0.1:${ingest_admin_port}/metrics  http://127.0.0.1:${ticket_admin_port}/metrics  http://127.0.0.1:${pop_admin_port}/metrics
     http://127.0.0.1:${missed_admin_port}/metrics (the missed-call grouper)

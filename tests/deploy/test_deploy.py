@@ -146,7 +146,7 @@ def test_compose_file_satisfies_the_compose_specification():
     errors = [f"{list(e.path)}: {e.message}"
               for e in jsonschema.Draft7Validator(schema).iter_errors(COMPOSE)]
     assert not errors, errors
-    assert set(SERVICES) | {"kafka", "redis", "zendesk-emulator"} == set(COMPOSE["services"])
+    assert set(SERVICES) | {"kafka", "redis", "zendesk-emulator", "oidc-emulator"} == set(COMPOSE["services"])
 
 
 @pytest.mark.parametrize("which", sorted(OVERLAYS))
@@ -318,9 +318,9 @@ def test_compose_is_hardened_and_secrets_have_no_silent_default():
             # the admin port stays on loopback whatever CALLBUS_PUBLISH_ADDR says
             assert any(p == f"127.0.0.1:{9090 + i}:9090"
                        for i in range(4) for p in svc["ports"]), name
-    assert COMPOSE["services"]["zendesk-emulator"]["profiles"] == ["demo"]
-    assert all("profiles" not in s for n, s in COMPOSE["services"].items()
-               if n != "zendesk-emulator")
+    demo_only = ("zendesk-emulator", "oidc-emulator")
+    assert all(COMPOSE["services"][n]["profiles"] == ["demo"] for n in demo_only)
+    assert all("profiles" not in s for n, s in COMPOSE["services"].items() if n not in demo_only)
     assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:")
     assert COMPOSE["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == \
         "broker,controller"

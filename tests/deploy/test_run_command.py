@@ -14,6 +14,7 @@ this test does not pay for it again.
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -35,7 +37,7 @@ PORT_VARS = [
     "CALLBUS_INGEST_PORT", "CALLBUS_TICKET_PORT", "CALLBUS_POP_PORT", "CALLBUS_MISSED_PORT",
     "CALLBUS_INGEST_ADMIN_PORT", "CALLBUS_TICKET_ADMIN_PORT", "CALLBUS_POP_ADMIN_PORT",
     "CALLBUS_MISSED_ADMIN_PORT", "CALLBUS_EMULATOR_PORT", "CALLBUS_KAFKA_PORT",
-    "CALLBUS_KAFKA_CONTROLLER_PORT", "CALLBUS_REDIS_PORT",
+    "CALLBUS_KAFKA_CONTROLLER_PORT", "CALLBUS_REDIS_PORT", "CALLBUS_OIDC_EMULATOR_PORT",
 ]
 START_TIMEOUT_S = 300  # a first Release build on 2 cores, then Kafka's start
 STOP_TIMEOUT_S = 60
@@ -105,6 +107,43 @@ def request(method, url, body=None, headers=None, timeout=10):
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, raw.decode("utf-8", "replace")
+
+
+def sign_in(pop, username):
+    """An agent's sign-in as the agent page does it (oidc.js): the
+    authorization code flow with PKCE at the issuer pop-service names
+    (GET /v1/auth/config), the ID token to POST /v1/sessions/oidc. The
+    issuer is the run command's OpenID Connect emulator; login_hint stands
+    for the agent typing their name into its form."""
+    c = wait_for("pop-service to know the issuer", lambda: (
+        lambda r: r[0] == 200 and r[1]["oidc"])(request("GET", f"{pop}/v1/auth/config")), 30)
+    verifier = base64.urlsafe_b64encode(os.urandom(48)).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(
+        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = f"{pop}/agent/"
+    query = urllib.parse.urlencode({
+        "response_type": "code", "client_id": c["client_id"], "redirect_uri": redirect,
+        "scope": c["scopes"], "state": "run-test", "nonce": "run-test", "login_hint": username,
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+    auth = urllib.parse.urlsplit(c["authorization_endpoint"])
+    conn = http.client.HTTPConnection(auth.hostname, auth.port, timeout=10)
+    conn.request("GET", f"{auth.path}?{query}")
+    r = conn.getresponse()
+    location = r.getheader("Location") or ""
+    conn.close()
+    assert r.status in (302, 303) and location.startswith(redirect), (r.status, location)
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": redirect, "client_id": c["client_id"],
+                                   "code_verifier": verifier}).encode()
+    status, tokens = request("POST", c["token_endpoint"], form,
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and tokens.get("id_token"), (status, tokens)
+    status, body = request("POST", f"{pop}/v1/sessions/oidc",
+                           {"id_token": tokens["id_token"], "provider_agent_id": "2207"},
+                           {"Content-Type": "application/json"})
+    assert status == 201, (status, body)
+    return body
 
 
 class Stream:
@@ -193,7 +232,8 @@ def test_run_command_end_to_end():
     stream = None
     passed = False
     markers = [state, os.path.join(ROOT, "build", "release", "services"),
-               f"--port {ports['CALLBUS_EMULATOR_PORT']}"]
+               f"--port {ports['CALLBUS_EMULATOR_PORT']}",
+               f"--port {ports['CALLBUS_OIDC_EMULATOR_PORT']}"]
     try:
         def banner():
             assert proc.poll() is None, "run.sh exited:\n" + open(out_path).read()[-3000:]
@@ -211,12 +251,13 @@ def test_run_command_end_to_end():
             wait_for(f"{name} ready", lambda a=admin: request(
                 "GET", f"http://127.0.0.1:{a}/readyz")[0] == 200, 60)
 
-        # The agent of the fixture's operator (2207 -> 900001) signs in and
-        # opens the pop stream, as the agent page does.
-        status, body = request("POST", f"{pop}/v1/sessions", {"agent_crm_id": "900001"},
-                            {"Authorization": "Bearer demo-pop-secret",
-                             "Content-Type": "application/json"})
-        assert status == 201, (status, body)
+        # The agent of the fixture's operator (2207 -> 900001) signs in as the
+        # banner says (the identity provider, no secret) and opens the pop
+        # stream, as the agent page does.
+        assert "user agent-900001" in text and "secret" not in text.split("Screen pops")[1] \
+            .split("Machine clients")[0], text
+        body = sign_in(pop, "agent-900001")
+        assert body["agent_crm_id"] == "900001", body
         stream = Stream(ports["CALLBUS_POP_PORT"], body["token"])
 
         # The README's example webhook, as the README writes it.

@@ -82,8 +82,11 @@ class Key:
 class OidcEmulator(ServedEmulator):
     THREAD_NAME = "oidc-emulator"
 
-    def __init__(self, host="127.0.0.1", port=0, client_id=CLIENT_ID):
+    def __init__(self, host="127.0.0.1", port=0, client_id=CLIENT_ID, public_url=None):
         self.host, self.port, self.client_id = host, port, client_id
+        # The issuer as browsers reach it, when that is not where it listens
+        # (a container listening on 0.0.0.0, published on 127.0.0.1).
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.lock = threading.Lock()
         self.keys = [Key()]          # keys[0] signs; the others are still published
         self.users = {}              # username -> extra claims
@@ -99,7 +102,7 @@ class OidcEmulator(ServedEmulator):
 
     @property
     def issuer(self):
-        return self.url
+        return self.public_url or self.url
 
     # -- tokens ------------------------------------------------------------
     def id_token(self, username, nonce=None, extra=None, key=None, kid=None):
@@ -361,10 +364,11 @@ def main(argv):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the port here once listening")
+    ap.add_argument("--public-url", help="the issuer as browsers reach it (default: where it listens)")
     ap.add_argument("--user", action="append", default=[],
                     help="username[=agent_crm_id]: a user who may sign in (claim crm_agent_id)")
     a = ap.parse_args(argv)
-    emu = OidcEmulator(a.host, a.port).start()
+    emu = OidcEmulator(a.host, a.port, public_url=a.public_url).start()
     for u in a.user:
         name, _, crm = u.partition("=")
         emu.add_user(name, {"crm_agent_id": crm} if crm else {})
