@@ -12,6 +12,7 @@
 #include "pop_api_oidc.h"
 #include "pop_assets.h"
 #include "pop_session.h"
+#include "pop_signin.h"
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>

@@ -1,6 +1,7 @@
 /* Sign-in routes: OpenID Connect and the administrators' revocation
  * (pop_api_oidc.h). */
 #include "pop_api_oidc.h"
+#include "pop_signin.h"
 
 #include "cmn_auth.h"
 #include "cmn_event.h"
@@ -25,16 +26,6 @@ typedef struct {
     char provider_id[CMN_ID_TEXT_MAX + 1], extension[CMN_ID_TEXT_MAX + 1];
     int has_provider, has_extension;
 } signin_t;
-
-void pop_signin_count(const char *method, const char *result)
-{
-    char labels[128];
-    snprintf(labels, sizeof labels, "method=\"%s\",result=\"%s\"", method, result);
-    cmn_metric_add(cmn_metrics_counter("pop_signin_total",
-                                       "Agent sign-ins and session refreshes, by how and outcome",
-                                       labels),
-                   1);
-}
 
 static void on_config(struct evhttp_request *req, const char *path, void *arg)
 {

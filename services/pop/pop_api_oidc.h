@@ -26,8 +26,4 @@ pop_api_oidc_t *pop_api_oidc_new(cmn_http_t *http, cmn_http_t *admin, const pop_
                                  pop_api_t *api, pop_oidc_t *oidc);
 void pop_api_oidc_free(pop_api_oidc_t *o);
 
-/* pop_signin_total{method, result}: method "secret", "oidc" or
- * "oidc_refresh"; result "ok" or why not. */
-void pop_signin_count(const char *method, const char *result);
-
 #endif

@@ -9,6 +9,7 @@
 #include "pop_assets.h"
 #include "pop_jwt.h"
 #include "pop_session.h"
+#include "pop_signin.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -33,7 +34,6 @@ struct pop_zendesk {
     pop_jwt_keys_t *keys;
     char issuer[512], audience[1024], csp[2048];
     size_t in_flight;
-    cmn_metric_t *m_ok, *m_refused[POP_JWT_NO_MEMORY + 1], *m_no_agent;
 };
 
 typedef struct {
@@ -233,7 +233,7 @@ static void on_login(void *ctx, const pop_session_info_t *info, const char *err)
         LOG_WARN("zendesk sign-in: session not stored: %s", err ? err : "lost at once");
         cmn_http_reply_unavailable(s->req, 1, "redis unavailable");
     } else {
-        cmn_metric_add(s->z->m_ok, 1);
+        pop_signin_count("zendesk", "ok");
         LOG_INFO("zendesk sign-in: agent %s", info->crm_id);
         send_page(s->z, s->req, s->token);
     }
@@ -308,28 +308,14 @@ static void on_app(struct evhttp_request *req, const char *path, void *arg)
     free(token);
     if (st != POP_JWT_OK) {
         LOG_WARN("zendesk sign-in refused: %s: %s", pop_jwt_status_name(st), err);
-        cmn_metric_add(z->m_refused[st], 1);
+        pop_signin_count("zendesk", pop_jwt_status_name(st));
         refuse(z, req, 401, pop_jwt_status_name(st), "the signed request was refused");
     } else if (agent_of(claims, agent, sizeof agent) < 0) {
-        cmn_metric_add(z->m_no_agent, 1);
+        pop_signin_count("zendesk", "subject");
         refuse(z, req, 401, "subject", "the signed request names no Zendesk user");
     } else
         start_session(z, req, agent);
     json_decref(claims);
-}
-
-static int counters(pop_zendesk_t *z)
-{
-    static const char help[] = "Zendesk app sign-ins (signed requests), by result";
-    char labels[64];
-    z->m_ok = cmn_metrics_counter("pop_zendesk_signins_total", help, "result=\"ok\"");
-    z->m_no_agent = cmn_metrics_counter("pop_zendesk_signins_total", help, "result=\"subject\"");
-    for (int s = POP_JWT_MALFORMED; s <= POP_JWT_NO_MEMORY; s++) {
-        snprintf(labels, sizeof labels, "result=\"%s\"", pop_jwt_status_name(s));
-        if (!(z->m_refused[s] = cmn_metrics_counter("pop_zendesk_signins_total", help, labels)))
-            return -1;
-    }
-    return z->m_ok && z->m_no_agent ? 0 : -1;
 }
 
 int pop_zendesk_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *store,
@@ -346,7 +332,7 @@ int pop_zendesk_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *stor
     }
     z->cfg = cfg;
     z->store = store;
-    if (configure(z, err, errsz) < 0 || counters(z) < 0 ||
+    if (configure(z, err, errsz) < 0 ||
         cmn_http_route(http, "zendesk_app", "/apps/zendesk/", CMN_HTTP_GET | CMN_HTTP_POST, on_app,
                        z) < 0) {
         if (!*err)

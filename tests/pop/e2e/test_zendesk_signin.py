@@ -54,7 +54,7 @@ def session_token(page):
 
 
 def signins(svc, result):
-    return svc.metrics().get(f'pop_zendesk_signins_total{{result="{result}"}}', 0)
+    return svc.metrics().get(f'pop_signin_total{{method="zendesk",result="{result}"}}', 0)
 
 
 def test_signed_request_opens_the_users_session(svc, key):
