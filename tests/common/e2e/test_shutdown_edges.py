@@ -336,6 +336,9 @@ def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
             target=lambda: answers.update(webhook=post_missed(ingest, 1, "in-flight-late", 30)[0]),
             daemon=True)
         late.start()
+        # In ingest's hands before the SIGTERM (a loaded machine may take a
+        # second to connect: the CI run of 2026-12-07 sent it after).
+        wait_gauge(ingest, "ingest_in_flight_requests")
         # An agent action pop-service answers once Kafka has it (never).
         action = threading.Thread(
             target=lambda: answers.update(action=pop_post(
