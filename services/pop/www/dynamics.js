@@ -174,7 +174,7 @@
     let cfg = null;
     try { cfg = (await (await fetch("/v1/auth/config", { credentials: "omit" })).json()).oidc; } catch (_) { /* below */ }
     if (!cfg) { setText($("#status"), "Sign-in is not available: ask your administrator."); return; }
-    oidc = window.CallbusOidc.client(cfg, { redirectUri: REDIRECT });
+    oidc = CallbusOidc.client(cfg, { redirectUri: REDIRECT });
     $("#signin-box").hidden = false;
     $("#signin").disabled = false;
     setText($("#status"), "Not signed in.");
