@@ -10,13 +10,15 @@
 //   incoming (ringing, R-P2) -> the panel docked (setMode(1)) and a notice
 //                               in the widget (CIF 1.0 has no notification API);
 //   ticket   (R-P3)          -> the call's case: openForm incident <ticket id>;
-//   profile  (R-P3)          -> the contact: openForm contact <id>; several
-//                               contacts have the number (R-C4) -> Dynamics'
-//                               search for it (searchAndOpenRecords), the
-//                               agent picks there;
+//   profile  (R-P3)          -> the contact: openForm contact <id>;
 //   new_case (R-P3)          -> a new case (quick create form), titled with
 //                               the caller's number, its customer preset
 //                               when the pop names a contact.
+// Several contacts have the caller's number (R-C4: a ticket pop lists
+// them; the case went to the newest): the case still opens, and the widget
+// offers a button that shows them all in Dynamics' own search
+// (searchAndOpenRecords, contact by telephone1): the agent's click, not a
+// second navigation racing the case's.
 // Each pop carried out is acknowledged (POST /v1/pops/ack, R-P5). Texts
 // from a provider or the CRM are set with textContent only.
 // Microsoft's references: "openForm", "searchAndOpenRecords", "setMode",
@@ -63,9 +65,6 @@
       case "ticket":
         return ci.openForm(JSON.stringify({ entityName: "incident", entityId: pop.ticket.id }));
       case "profile":
-        if (pop.contacts && pop.contacts.length > 1 && pop.caller && pop.caller.number)
-          return ci.searchAndOpenRecords("contact", "?$select=fullname,telephone1,emailaddress1&$filter=telephone1 eq " +
-                                         odataString(pop.caller.number), false);
         return ci.openForm(JSON.stringify({ entityName: "contact", entityId: pop.contact.id }));
       case "new_case": {
         const params = { title: "Call from " + ((pop.caller && pop.caller.number) || "a withheld number") };
@@ -81,10 +80,23 @@
     }
   }
 
+  // R-C4 in Dynamics: Dynamics' search for the contacts of this number.
+  function offerSearch(pop) {
+    const number = pop.caller && pop.caller.number;
+    const several = pop.kind === "ticket" && number && pop.contacts && pop.contacts.length > 1;
+    $("#several").hidden = !several;
+    if (!several) return;
+    setText($("#several-text"), pop.contacts.length + " contacts have " + number + ".");
+    $("#search-contacts").onclick = () => cifReady.then(() => cif().searchAndOpenRecords(
+      "contact", "?$select=fullname,telephone1,emailaddress1&$filter=telephone1 eq " + odataString(number), false))
+      .catch(err => note("could not search: " + (err && err.message ? err.message : err)));
+  }
+
   async function onPop(pop) {
     if (done.has(pop.pop_id)) return;
     done.add(pop.pop_id);
     if (pop.kind !== "incoming") $("#ringing").hidden = true;
+    offerSearch(pop);
     try {
       await carryOut(pop);
       note(pop.kind + ": " + caller(pop) + (pop.ticket ? " · case " + pop.ticket.id : ""));

@@ -117,6 +117,40 @@ class Workspace:
         self.server.server_close()
 
 
+KNOWN = {"+905321119203": {"id": str(uuid.uuid4()), "name": "Ayla Known"}}
+
+
+class Lookup:
+    """ticket-service's IVR look-up (GET /v1/ivr/lookup?number=, docs/pop.md
+    "Contact fields on the ringing notice"): a contact of the org for the
+    numbers in KNOWN, none for the others. Makes a known caller's answer a
+    `profile` pop (R-P3)."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                c = KNOWN.get(q.get("number", [""])[0])
+                data = json.dumps({"status": "found", "contact": c} if c
+                                  else {"status": "none"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture(scope="module")
 def idp():
     emu = pop.oidc_emulator()
@@ -127,7 +161,7 @@ def idp():
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, idp):
-    ws = Workspace()
+    ws, lookup = Workspace(), Lookup()
     gen = start_pipeline(tmp_path_factory, "TR")
     p = next(gen)
     topics = pop.Topics(p["prefix"])
@@ -135,7 +169,10 @@ def chain(tmp_path_factory, idp):
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}", logdir, "pop-dynamics-widget",
                         pop.oidc_env(idp, CALLBUS_POP_DYNAMICS_ORG_URL=ws.url,
                                      # agents sign in with the identity provider only
-                                     CALLBUS_POP_PROVISIONING_SECRET=""))
+                                     CALLBUS_POP_PROVISIONING_SECRET="",
+                                     CALLBUS_POP_LOOKUP_URL=lookup.url,
+                                     CALLBUS_POP_LOOKUP_TOKEN="ivr-token",
+                                     CALLBUS_POP_LOOKUP_WAIT_MS=500))
     pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
                  what="the issuer's configuration to load")
     ws.pop_url = svc.url
@@ -143,6 +180,7 @@ def chain(tmp_path_factory, idp):
     yield p
     svc.stop()
     ws.close()
+    lookup.close()
     next(gen, None)
 
 
@@ -256,3 +294,45 @@ def test_dynamics_shaped_pops_new_case_then_the_case(chain, browser, widget):
     opens = [a for a in recorded(browser) if a[0] == "openForm"
              and json.loads(a[1]).get("entityId") == incident]
     assert len(opens) == 1, opens
+
+
+def test_a_known_caller_opens_their_contact(chain, browser, widget):
+    """R-P3: answered, no case yet, the caller is a contact of the org: the
+    contact's form opens."""
+    number = "+905321119203"
+    call = pop.Call(number=number)
+    chain["topics"].produce(call.offered(AGENT))
+    widget.wait(f"document.querySelector('#ringing').textContent.includes('Ayla Known')",
+                what="the ringing notice naming the contact")
+    chain["topics"].produce(call.answered(AGENT))
+    opened = wait_recorded(browser, lambda a: a[0] == "openForm"
+                           and json.loads(a[1]).get("entityName") == "contact",
+                           "the contact's form")
+    assert [json.loads(a[1]) for a in opened] == [
+        {"entityName": "contact", "entityId": KNOWN[number]["id"]}]
+
+
+def test_several_contacts_are_found_in_dynamics_search(chain, browser, widget):
+    """R-C4: two contacts have the number; the case (the newest contact's)
+    opens, and the widget offers Dynamics' own search for the number, which
+    the agent's click runs (searchAndOpenRecords, contact by telephone1)."""
+    number = "+905321119204"
+    call = pop.Call(number=number)
+    chain["topics"].produce(call.answered(AGENT))
+    incident = str(uuid.uuid4())
+    ev = pop.ticket_event(call, incident, crm=pop.crm_shape("dynamics"))
+    ev["contacts"] = [{"id": str(uuid.uuid4()), "name": "Deniz New"},
+                      {"id": str(uuid.uuid4()), "name": "Deniz Old"}]
+    pop.produce_ticket_events(chain["topics"], ev)
+    wait_recorded(browser, lambda a: a[0] == "openForm"
+                  and json.loads(a[1]).get("entityId") == incident, "the call's incident")
+    offer = widget.wait("(() => { const p = document.querySelector('#several');"
+                        " return !p.hidden && p.textContent; })()", what="the search offer")
+    assert f"2 contacts have {number}" in offer
+    assert not [a for a in recorded(browser) if a[0] == "searchAndOpenRecords"]  # not before a click
+    widget.js("document.querySelector('#search-contacts').click(); true", gesture=True)
+    searched = wait_recorded(browser, lambda a: a[0] == "searchAndOpenRecords",
+                             "the search for the number")
+    assert searched == [["searchAndOpenRecords", "contact",
+                         "?$select=fullname,telephone1,emailaddress1"
+                         f"&$filter=telephone1 eq '{number}'", False]]
