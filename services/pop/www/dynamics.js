@@ -141,7 +141,7 @@
         const r = await window.CallbusPops.call(session, "POST", "/v1/sessions/oidc/refresh", { id_token: tokens.id_token });
         if (r.status !== 200) throw new Error("callbus refused the refresh");
         scheduleRefresh();
-      } catch (err) { signedOut("Signed out by the identity provider: sign in again."); }
+      } catch (err) { await signOut("Signed out by the identity provider: sign in again."); }
     }, oidc.refreshDelayMs(tokens));
   }
 
@@ -175,9 +175,11 @@
     } finally { $("#signin").disabled = false; }
   }
 
-  async function signOut() {
+  // The callbus session ends too (its streams on every replica), not only
+  // at the old ID token's expiry.
+  async function signOut(why) {
     if (session) await window.CallbusPops.call(session, "POST", "/v1/sessions/logout").catch(() => null);
-    signedOut("");
+    signedOut(typeof why === "string" ? why : "");
   }
 
   async function start() {

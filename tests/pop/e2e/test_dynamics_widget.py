@@ -198,7 +198,15 @@ def widget(chain, browser, idp):
     svc = chain["pop"]
     browser.goto(chain["workspace"].url + "/")
     frame = browser.window(svc.url + "/apps/dynamics/", kind="iframe")
-    frame.wait("!document.querySelector('#signin').disabled", what="the widget's sign-in button")
+    sign_in(browser, frame, idp)
+    yield frame
+    frame.close()
+
+
+def sign_in(browser, frame, idp):
+    """Sign in, in the widget, then at the provider's form in the popup."""
+    frame.wait("!document.querySelector('#signin-box').hidden"
+               " && !document.querySelector('#signin').disabled", what="the widget's sign-in button")
     assert frame.js("document.querySelectorAll('input').length") == 0  # nothing typed here
     frame.js("document.querySelector('#signin').click(); true", gesture=True)
     popup = browser.window(idp.issuer + "/authorize")
@@ -213,8 +221,6 @@ def widget(chain, browser, idp):
                what="the widget to show the agent signed in")
     frame.wait("document.querySelector('#status').textContent.startsWith('Connected')",
                what="the pop stream to open")
-    yield frame
-    frame.close()
 
 
 def recorded(browser):
@@ -336,3 +342,41 @@ def test_several_contacts_are_found_in_dynamics_search(chain, browser, widget):
     assert searched == [["searchAndOpenRecords", "contact",
                          "?$select=fullname,telephone1,emailaddress1"
                          f"&$filter=telephone1 eq '{number}'", False]]
+
+
+def test_refresh_and_a_logout_at_the_provider_sign_the_widget_out(chain, browser, widget, idp):
+    """Issue 22 item 3 in the widget: it refreshes its ID token before it
+    expires and extends its session with it (POST /v1/sessions/oidc/refresh,
+    Bearer the in-memory token); once the agent is signed out at the
+    provider, the refresh is refused and the widget signs out. Last: it
+    leaves the widget signed out."""
+    svc = chain["pop"]
+    widget.send("Network.enable")
+    widget.js("document.querySelector('#signout').click(); true")
+    widget.wait("!document.querySelector('#signin-box').hidden", what="the widget signed out")
+    idp.id_token_ttl_s = 4  # the widget refreshes a second after sign-in, then every second
+    try:
+        sign_in(browser, widget, idp)
+        refreshed = svc.metric('pop_signin_total{method="oidc_refresh",result="ok"}')
+        pop.wait_for(lambda: svc.metric('pop_signin_total{method="oidc_refresh",result="ok"}')
+                     >= refreshed + 2, 15, what="the widget to refresh its session twice")
+        idp.logout_user("agent-900001")
+        widget.wait("!document.querySelector('#signin-box').hidden", 15,
+                    what="the widget to sign out after the provider refused the refresh")
+        assert "identity provider" in widget.js("document.querySelector('#error').textContent")
+        assert widget.js("document.querySelector('#who').textContent") == ""
+        # Its callbus session ended with it (logout, Bearer the in-memory
+        # token), not only at the old ID token's expiry.
+        def logouts():
+            widget.js("1")  # collects the DevTools events that arrived meanwhile
+            sent = {e["params"]["requestId"]: e["params"]["request"] for e in widget.events
+                    if e.get("method") == "Network.requestWillBeSent"
+                    and e["params"]["request"]["url"].endswith("/v1/sessions/logout")}
+            return [(r["headers"].get("Authorization", "")[:7], e["params"]["response"]["status"])
+                    for e in widget.events if e.get("method") == "Network.responseReceived"
+                    for rid, r in sent.items() if e["params"]["requestId"] == rid]
+        # The first: the agent's own "Sign out" above; the second: this one.
+        assert pop.wait_for(lambda: len(logouts()) >= 2 and logouts(), 10,
+                            what="the widget's logout") == [("Bearer ", 200)] * 2
+    finally:
+        idp.id_token_ttl_s = 300
