@@ -247,11 +247,12 @@ def produce_ticket_events(topics, *events):
     assert proc.returncode == 0, proc.stderr
 
 
-def oidc_emulator():
-    """The OpenID Connect emulator (tests/emulators/oidc), started in-process."""
+def oidc_emulator(tenant=None):
+    """The OpenID Connect emulator (tests/emulators/oidc), started in-process;
+    with a tenant, in Entra ID's shape (issuer <url>/<tenant>/v2.0)."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "oidc"))
     from oidc_emulator import OidcEmulator
-    return OidcEmulator("127.0.0.1", 0).start()
+    return OidcEmulator("127.0.0.1", 0, tenant=tenant).start()
 
 
 def oidc_env(idp, **more):

@@ -153,7 +153,8 @@ class Lookup:
 
 @pytest.fixture(scope="module")
 def idp():
-    emu = pop.oidc_emulator()
+    """Entra ID's stand-in, in its shape: the v2.0 issuer under the tenant."""
+    emu = pop.oidc_emulator(tenant=str(uuid.uuid4()))
     emu.add_user("agent-900001", {"crm_agent_id": "900001"})
     yield emu
     emu.stop()
@@ -209,7 +210,7 @@ def sign_in(browser, frame, idp):
                " && !document.querySelector('#signin').disabled", what="the widget's sign-in button")
     assert frame.js("document.querySelectorAll('input').length") == 0  # nothing typed here
     frame.js("document.querySelector('#signin').click(); true", gesture=True)
-    popup = browser.window(idp.issuer + "/authorize")
+    popup = browser.window(idp.endpoint("authorize"))
     try:
         popup.wait("!!document.querySelector('form#signin input[name=username]')",
                    what="the identity provider's form in the popup")
@@ -233,7 +234,8 @@ def wait_recorded(browser, pred, what, timeout=30):
 
 def test_the_agent_signs_in_through_a_popup_with_no_secret(chain, browser, widget, idp):
     # The popup went through the provider, landed on pop-service and closed.
-    assert not [t for t in browser.pages() if t["url"].startswith(idp.issuer)
+    assert idp.issuer.endswith("/v2.0")  # Entra's issuer form, as CALLBUS_POP_OIDC_ISSUER
+    assert not [t for t in browser.pages() if t["url"].startswith(idp.url)
                 or "/apps/dynamics/signed-in" in t["url"]], "the sign-in window stayed open"
     assert idp.stats["token_requests"] >= 1
     # The library was loaded as Microsoft documents (no "misloaded").
