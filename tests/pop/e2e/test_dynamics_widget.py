@@ -20,11 +20,9 @@ widget passes the ticket id through untouched, and the whole chain's
 fixture (tests/system/e2e start_pipeline) runs ticket-service against the
 Zendesk emulator; the Dynamics shape (a GUID, a new-case form with its
 customer) is checked with ticket events produced directly, below."""
-import http.server
 import json
 import os
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
@@ -77,78 +75,34 @@ WORKSPACE = """<!doctype html><meta charset="utf-8"><title>Dynamics 365 (stand-i
         width="360" height="600" allow="clipboard-write"></iframe>"""
 
 
-class Workspace:
-    """The org: / frames the widget, /webresources/Widget/msdyn_ciLibrary.js
-    is the CIF library stand-in."""
-
-    def __init__(self):
-        self.pop_url = None
-        ws = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                path = urllib.parse.urlsplit(self.path).path
-                if path == "/webresources/Widget/msdyn_ciLibrary.js":
-                    body, ctype = CIF_STANDIN, "text/javascript"
-                elif path == "/":
-                    body = WORKSPACE % {"pop": json.dumps(ws.pop_url),
-                                        "widget": ws.pop_url + "/apps/dynamics/"}
-                    ctype = "text/html"
-                else:
-                    self.send_error(404)
-                    return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", ctype + "; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # "localhost": another site than pop-service's 127.0.0.1.
-        self.url = f"http://localhost:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def workspace():
+    """The org (pop.StandIn at "localhost"): / frames the widget,
+    /webresources/Widget/msdyn_ciLibrary.js is the CIF library stand-in.
+    .pop_url is set once pop-service listens."""
+    def respond(path, _query):
+        if path == "/webresources/Widget/msdyn_ciLibrary.js":
+            return "text/javascript", CIF_STANDIN
+        if path == "/":
+            return "text/html", WORKSPACE % {"pop": json.dumps(ws.pop_url),
+                                             "widget": ws.pop_url + "/apps/dynamics/"}
+        return None
+    ws = pop.StandIn(respond, host="localhost")
+    return ws
 
 
 KNOWN = {"+905321119203": {"id": str(uuid.uuid4()), "name": "Ayla Known"}}
 
 
-class Lookup:
+def lookup():
     """ticket-service's IVR look-up (GET /v1/ivr/lookup?number=, docs/pop.md
     "Contact fields on the ringing notice"): a contact of the org for the
     numbers in KNOWN, none for the others. Makes a known caller's answer a
     `profile` pop (R-P3)."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-                c = KNOWN.get(q.get("number", [""])[0])
-                data = json.dumps({"status": "found", "contact": c} if c
-                                  else {"status": "none"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(_path, query):
+        c = KNOWN.get(query.get("number", [""])[0])
+        return "application/json", json.dumps({"status": "found", "contact": c} if c
+                                              else {"status": "none"})
+    return pop.StandIn(respond)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +116,7 @@ def idp():
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, idp):
-    ws, lookup = Workspace(), Lookup()
+    ws, ivr = workspace(), lookup()
     gen = start_pipeline(tmp_path_factory, "TR")
     p = next(gen)
     topics = pop.Topics(p["prefix"])
@@ -171,7 +125,7 @@ def chain(tmp_path_factory, idp):
                         pop.oidc_env(idp, CALLBUS_POP_DYNAMICS_ORG_URL=ws.url,
                                      # agents sign in with the identity provider only
                                      CALLBUS_POP_PROVISIONING_SECRET="",
-                                     CALLBUS_POP_LOOKUP_URL=lookup.url,
+                                     CALLBUS_POP_LOOKUP_URL=ivr.url,
                                      CALLBUS_POP_LOOKUP_TOKEN="ivr-token",
                                      CALLBUS_POP_LOOKUP_WAIT_MS=500))
     pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
@@ -181,7 +135,7 @@ def chain(tmp_path_factory, idp):
     yield p
     svc.stop()
     ws.close()
-    lookup.close()
+    ivr.close()
     next(gen, None)
 
 
@@ -212,10 +166,7 @@ def sign_in(browser, frame, idp):
     frame.js("document.querySelector('#signin').click(); true", gesture=True)
     popup = browser.window(idp.endpoint("authorize"))
     try:
-        popup.wait("!!document.querySelector('form#signin input[name=username]')",
-                   what="the identity provider's form in the popup")
-        popup.js("""(() => { const f = document.querySelector('form#signin');
-                   f.username.value = 'agent-900001'; f.submit(); })()""")
+        pop.sign_in_at_provider(popup, "agent-900001")
     finally:
         popup.close()
     frame.wait("document.querySelector('#who').textContent === 'Agent 900001'", 20,
