@@ -333,3 +333,26 @@ def test_refresh_and_a_logout_at_the_provider_sign_the_widget_out(chain, browser
                             what="the widget's logout") == [("Bearer ", 200)] * 2
     finally:
         idp.id_token_ttl_s = 300
+
+
+def test_a_reloaded_panel_signs_in_again_without_a_window(chain, browser, widget, idp):
+    """The panel reloads (Dynamics reloaded, the agent pressed F5): the
+    widget signs in with its refresh token (kept in the frame's own
+    sessionStorage) and opens a new session, with no window and no form.
+    Last: it reloads the workspace."""
+    if widget.js("!document.querySelector('#signin-box').hidden"):
+        sign_in(browser, widget, idp)
+    authorizations = idp.stats["authorize_requests"]
+    svc = chain["pop"]
+    signins = svc.metric('pop_signin_total{method="oidc",result="ok"}')
+    browser.goto(chain["workspace"].url + "/")
+    frame = browser.window(svc.url + "/apps/dynamics/", kind="iframe")
+    try:
+        frame.wait("document.querySelector('#who').textContent === 'Agent 900001'", 20,
+                   what="the reloaded widget to sign in by itself")
+        frame.wait("document.querySelector('#status').textContent.startsWith('Connected')",
+                   what="the pop stream to open")
+        assert idp.stats["authorize_requests"] == authorizations  # no sign-in window
+        assert svc.metric('pop_signin_total{method="oidc",result="ok"}') == signins + 1
+    finally:
+        frame.close()
