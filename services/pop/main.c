@@ -13,6 +13,7 @@
 #include "pop_ack.h"
 #include "pop_api.h"
 #include "pop_api_oidc.h"
+#include "pop_dynamics.h"
 #include "pop_config.h"
 #include "pop_flow.h"
 #include "pop_hub.h"
@@ -33,7 +34,8 @@ typedef struct {
     pop_flow_t *flow;
     pop_hub_t *hub;
     pop_api_t *api;
-    pop_zendesk_t *zendesk; /* NULL: the Zendesk app is not configured */
+    pop_zendesk_t *zendesk;   /* NULL: the Zendesk app is not configured */
+    pop_dynamics_t *dynamics; /* NULL: the Dynamics widget is not configured */
     pop_lookup_t *lookup;
     pop_ack_t *acks;
     pop_oidc_t *oidc; /* NULL: OpenID Connect sign-in off */
@@ -220,6 +222,8 @@ static int start(pop_t *p)
     /* Before Kafka: a bad setting stops the start at once. */
     if (pop_zendesk_new(p->svc.http, &p->cfg, p->store, &p->zendesk, errstr, sizeof errstr) < 0)
         return fail("zendesk app", errstr);
+    if (pop_dynamics_new(p->svc.http, &p->cfg, &p->dynamics, errstr, sizeof errstr) < 0)
+        return fail("dynamics widget", errstr);
     if (start_kafka(p) < 0)
         return -1;
     pop_hub_opts_t ho = {.history = p->cfg.history,
@@ -283,6 +287,7 @@ static void teardown(pop_t *p)
     cmn_redis_free(p->redis);
     pop_api_free(p->api);
     pop_zendesk_free(p->zendesk);
+    pop_dynamics_free(p->dynamics);
     pop_ack_free(p->acks); /* after the producer and Redis: their callbacks point into it */
     pop_hub_free(p->hub);
     pop_flow_free(p->flow);

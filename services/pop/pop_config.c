@@ -72,6 +72,11 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 OFF(zendesk_sdk_url),
                 "The Zendesk Apps Framework SDK the app's page loads (the only other script it "
                 "may run)."),
+    CMN_CFG_STR("CALLBUS_POP_DYNAMICS_ORG_URL", "", OFF(dynamics_org_url),
+                "The Dynamics 365 org (https://<org>.crm.dynamics.com) whose Channel Integration "
+                "Framework panel frames the widget GET /apps/dynamics/: its msdyn_ciLibrary.js is "
+                "the widget's only other script; needs CALLBUS_POP_OIDC_ISSUER (agents sign in "
+                "with Entra ID); empty: the widget's route is off."),
     CMN_CFG_NUM("CALLBUS_POP_ACK_TIMEOUT_MS", "3000", 200, 600000, OFF(ack_timeout_ms),
                 "A pop the agent's page (or CRM app) has not acknowledged (POST /v1/pops/ack) "
                 "this long after it was delivered goes through the CRM's own channel and is "

@@ -33,6 +33,9 @@ typedef struct {
      * or a file of it; empty: the app route is off), the account's URL, the
      * installation's id, the ZAF SDK the page loads. */
     char *zendesk_app_key, *zendesk_url, *zendesk_installation_id, *zendesk_sdk_url;
+    /* The Dynamics 365 widget (issue 22 item 2, pop_dynamics.h): the org's
+     * URL (its CIF library, the page framing the widget); empty: off. */
+    char *dynamics_org_url;
     /* Acknowledged pops (issue 22 item 4, docs/pop.md "Acknowledgements"). */
     long ack_timeout_ms;     /* a pop not acknowledged this long after delivery falls back */
     long ack_sweep_ms;       /* every replica looks for overdue pops this often */

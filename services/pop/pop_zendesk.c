@@ -6,8 +6,8 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
-#include "pop_assets.h"
 #include "pop_jwt.h"
+#include "pop_page.h"
 #include "pop_session.h"
 #include "pop_signin.h"
 
@@ -68,27 +68,12 @@ static char *key_text(const char *setting, size_t *len, char *err, size_t errsz)
     return buf;
 }
 
-/* scheme://host[:port] of a URL: the part a CSP source names. */
-static int origin_of(const char *url, char *out, size_t outsz)
-{
-    const char *host = strstr(url, "://");
-    if (!host || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
-        return -1;
-    size_t n = (size_t)(host + 3 - url) + strcspn(host + 3, "/?#");
-    /* A setting goes into a header and an HTML attribute: nothing that
-     * could end either. */
-    if (n >= outsz || url[strcspn(url, "\"'<>&; \t\r\n")] != '\0')
-        return -1;
-    snprintf(out, outsz, "%.*s", (int)n, url);
-    return 0;
-}
-
 static int configure(pop_zendesk_t *z, char *err, size_t errsz)
 {
     const pop_config_t *c = z->cfg;
     char account[512], sdk[512], kerr[200];
     size_t len = 0;
-    if (origin_of(c->zendesk_url, account, sizeof account) < 0 ||
+    if (pop_page_origin(c->zendesk_url, account, sizeof account) < 0 ||
         strcmp(account, c->zendesk_url) != 0) {
         snprintf(err, errsz, "CALLBUS_POP_ZENDESK_URL must be the account's https://host");
         return -1;
@@ -97,7 +82,7 @@ static int configure(pop_zendesk_t *z, char *err, size_t errsz)
         snprintf(err, errsz, "CALLBUS_POP_ZENDESK_INSTALLATION_ID is required with the app key");
         return -1;
     }
-    if (origin_of(c->zendesk_sdk_url, sdk, sizeof sdk) < 0) {
+    if (pop_page_origin(c->zendesk_sdk_url, sdk, sizeof sdk) < 0) {
         snprintf(err, errsz, "CALLBUS_POP_ZENDESK_SDK_URL is not an http(s) URL");
         return -1;
     }
@@ -148,17 +133,6 @@ static int agent_of(const json_t *claims, char *out, size_t outsz)
     return cmn_id_text_ok(out, CMN_CRM_ID_MAX) ? 0 : -1;
 }
 
-static void secure_headers(pop_zendesk_t *z, struct evhttp_request *req, const char *type)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", type);
-    /* The page holds a session token: never kept by a cache or the history. */
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_add_header(h, "Content-Security-Policy", z->csp);
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-}
-
 static void send_body(struct evhttp_request *req, int status, const char *body, size_t len)
 {
     struct evbuffer *out = evbuffer_new();
@@ -185,45 +159,16 @@ static void refuse(pop_zendesk_t *z, struct evhttp_request *req, int status, con
                      "<!doctype html><meta charset=\"utf-8\"><title>callbus</title>"
                      "<p>callbus could not sign you in (%s): %s</p>",
                      reason, why);
-    secure_headers(z, req, "text/html; charset=utf-8");
+    pop_page_headers(req, "text/html; charset=utf-8", z->csp);
     send_body(req, status, html, (size_t)n < sizeof html ? (size_t)n : sizeof html - 1);
 }
 
-/* The page: the template with its slots filled, the session token and
- * the SDK's URL (both checked to hold nothing an attribute could end on).
- * -1: the template is missing or lacks a slot. */
-static int fill_page(pop_zendesk_t *z, struct evbuffer *out, const char *token)
-{
-    const pop_asset_t *t = pop_asset_find(PAGE);
-    if (!t)
-        return -1;
-    const char *p = (const char *)t->data, *end = p + t->len;
-    int filled = 0;
-    for (const char *slot; (slot = strstr(p, "{{"));) {
-        const char *value = strncmp(slot, SLOT_TOKEN, strlen(SLOT_TOKEN)) == 0 ? token
-                            : strncmp(slot, SLOT_SDK, strlen(SLOT_SDK)) == 0
-                                ? z->cfg->zendesk_sdk_url
-                                : NULL;
-        if (!value || evbuffer_add(out, p, (size_t)(slot - p)) < 0 ||
-            evbuffer_add(out, value, strlen(value)) < 0)
-            return -1;
-        filled++;
-        p = strstr(slot, "}}") + 2;
-    }
-    return filled == 2 && evbuffer_add(out, p, (size_t)(end - p)) == 0 ? 0 : -1;
-}
-
+/* The page: the template with the session token and the SDK's URL (both
+ * checked to hold nothing an attribute could end on). */
 static void send_page(pop_zendesk_t *z, struct evhttp_request *req, const char *token)
 {
-    struct evbuffer *out = evbuffer_new();
-    if (!out || fill_page(z, out, token) < 0) {
-        cmn_http_reply_error(req, 500, "the app's page is not built in", NULL);
-    } else {
-        secure_headers(z, req, "text/html; charset=utf-8");
-        evhttp_send_reply(req, 200, NULL, out);
-    }
-    if (out)
-        evbuffer_free(out);
+    const pop_page_slot_t slots[] = {{SLOT_TOKEN, token}, {SLOT_SDK, z->cfg->zendesk_sdk_url}};
+    pop_page_send(req, z->csp, PAGE, slots, sizeof slots / sizeof slots[0]);
 }
 
 static void on_login(void *ctx, const pop_session_info_t *info, const char *err)

@@ -2,7 +2,8 @@
 // with the company's identity provider through the authorization code flow
 // with PKCE (RFC 7636, S256), as a public client: no secret in the page.
 // Independent of any page's DOM: the standalone agent page (app.js) uses
-// it, and so can the Dynamics widget. One global, CallbusOidc.
+// it, and so does the Dynamics widget (dynamics.js, signInPopup). One
+// global, CallbusOidc.
 //
 //   const c = CallbusOidc.client(config, { redirectUri });  // config: GET /v1/auth/config's "oidc"
 //   await c.signIn();                 // to the provider (the page navigates away)
@@ -15,7 +16,8 @@
 // sent comes back; the ID token's nonce is the one it sent. The ID token's
 // signature, issuer, audience and expiry are pop-service's to check (it
 // holds the provider's keys: POST /v1/sessions/oidc).
-// Kept in sessionStorage (this tab only, gone with it): the pending
+// Kept in sessionStorage (this tab only, gone with it; memory where it is
+// refused): the pending
 // sign-in's state, nonce and code_verifier, then the tokens (the refresh
 // token keeps the session alive across reloads).
 "use strict";
@@ -44,12 +46,19 @@ const CallbusOidc = (() => {
     return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, c => c.charCodeAt(0))));
   }
 
+  // sessionStorage, or this page's memory where the browser refuses it
+  // storage (a third-party frame, e.g. the Dynamics widget, with
+  // third-party data blocked): the sign-in still works, a reload forgets it.
+  const memory = new Map();
   function load(key) {
-    try { return JSON.parse(sessionStorage.getItem(key)); } catch (_) { return null; }
+    try { return JSON.parse(sessionStorage.getItem(key)); } catch (_) { return memory.get(key) || null; }
   }
 
   function store(key, value) {
-    if (value == null) sessionStorage.removeItem(key); else sessionStorage.setItem(key, JSON.stringify(value));
+    if (value == null) memory.delete(key); else memory.set(key, value);
+    try {
+      if (value == null) sessionStorage.removeItem(key); else sessionStorage.setItem(key, JSON.stringify(value));
+    } catch (_) { /* memory only */ }
   }
 
   class SignInError extends Error {

@@ -4,7 +4,8 @@
 // blocked, and EventSource cannot send an Authorization header. So the pop
 // stream (R-P5) is read with fetch() and parsed here as Server-Sent
 // Events, resuming with Last-Event-ID after a drop; plus the session's
-// heartbeat and the pop acknowledgement (POST /v1/pops/ack, issue 22 item 4).
+// heartbeat and the pop acknowledgement (POST /v1/pops/ack, issue 22 item 4),
+// and what the apps show of a pop.
 // A classic script: it defines window.CallbusPops and nothing else.
 "use strict";
 
@@ -118,5 +119,19 @@
     catch (err) { console.warn("ack:", err.message); return 0; }
   }
 
-  window.CallbusPops = { call, follow, keepAlive, ack, sseParser };
+  // What CRM apps show of a pop: its caller (the contact's name, else the
+  // number), and a line at the top of the app's log (the last 20, as text).
+  function callerLabel(pop) {
+    const c = pop.caller || {};
+    return c.name || c.number || (c.known ? "a customer" : "an unknown caller");
+  }
+
+  function logLine(list, text) {
+    const li = document.createElement("li");
+    li.textContent = new Date().toLocaleTimeString() + " · " + text;
+    list.prepend(li);
+    while (list.children.length > 20) list.lastElementChild.remove();
+  }
+
+  window.CallbusPops = { call, follow, keepAlive, ack, sseParser, callerLabel, logLine };
 })();

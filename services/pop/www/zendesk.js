@@ -16,16 +16,8 @@
   let client = null, stream = null, alive = null;
 
   function setText(el, v) { if (el) el.textContent = v == null ? "" : String(v); }
-  function note(text) {
-    const li = document.createElement("li");
-    setText(li, new Date().toLocaleTimeString() + " · " + text);
-    $("#log").prepend(li);
-    while ($("#log").children.length > 20) $("#log").lastElementChild.remove();
-  }
-  function caller(pop) {
-    const c = pop.caller || {};
-    return c.name || c.number || (c.known ? "a customer" : "an unknown caller");
-  }
+  const note = text => window.CallbusPops.logLine($("#log"), text);
+  const caller = pop => window.CallbusPops.callerLabel(pop);
 
   // What Zendesk is asked to do for one pop; resolves when it did it.
   function carryOut(pop) {

@@ -29,6 +29,13 @@ Test controls (not part of any provider):
                                  a token with these claims over the defaults
   POST /__emulator/config        {"id_token_ttl_s": N}
   GET  /__emulator/stats         {"jwks_requests", "token_requests", ...}
+
+Entra ID's shape (tenant="<tenant id>"; Microsoft's "OpenID Connect on the
+Microsoft identity platform" and "ID token claims reference"): the issuer
+is <url>/<tenant>/v2.0 (discovery under it), the endpoints are
+/<tenant>/oauth2/v2.0/authorize, /token and /logout and
+/<tenant>/discovery/v2.0/keys, and ID tokens carry "tid" (the tenant),
+"oid" (the user's object id, a GUID) and "ver": "2.0".
 """
 import base64
 import hashlib
@@ -40,6 +47,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler
 
 from cryptography.hazmat.primitives import hashes
@@ -82,9 +90,9 @@ class Key:
 class OidcEmulator(ServedEmulator):
     THREAD_NAME = "oidc-emulator"
 
-    def __init__(self, host="127.0.0.1", port=0, client_id=CLIENT_ID, public_url=None):
-        self.host, self.port, self.client_id = host, port, client_id
-        # The issuer as browsers reach it, when that is not where it listens
+    def __init__(self, host="127.0.0.1", port=0, client_id=CLIENT_ID, tenant=None, public_url=None):
+        self.host, self.port, self.client_id, self.tenant = host, port, client_id, tenant
+        # The base URL as browsers reach it, when that is not where it listens
         # (a container listening on 0.0.0.0, published on 127.0.0.1).
         self.public_url = public_url.rstrip("/") if public_url else None
         self.lock = threading.Lock()
@@ -100,15 +108,34 @@ class OidcEmulator(ServedEmulator):
     def _handler(self):
         return _Handler
 
+    # Each endpoint's path: the emulator's own, or Entra ID's under the tenant.
+    ENTRA_PATHS = {"discovery": "/{t}/v2.0/.well-known/openid-configuration",
+                   "authorize": "/{t}/oauth2/v2.0/authorize", "token": "/{t}/oauth2/v2.0/token",
+                   "jwks": "/{t}/discovery/v2.0/keys", "logout": "/{t}/oauth2/v2.0/logout"}
+    PATHS = {"discovery": "/.well-known/openid-configuration", "authorize": "/authorize",
+             "token": "/token", "jwks": "/jwks", "logout": "/logout"}
+
+    def path(self, name):
+        if self.tenant:
+            return self.ENTRA_PATHS[name].format(t=self.tenant)
+        return self.PATHS[name]
+
+    def endpoint(self, name):
+        return (self.public_url or self.url) + self.path(name)
+
     @property
     def issuer(self):
-        return self.public_url or self.url
+        base = self.public_url or self.url
+        return base + f"/{self.tenant}/v2.0" if self.tenant else base
 
     # -- tokens ------------------------------------------------------------
     def id_token(self, username, nonce=None, extra=None, key=None, kid=None):
         now = int(time.time())
         claims = {"iss": self.issuer, "sub": username, "aud": self.client_id, "iat": now,
                   "exp": now + self.id_token_ttl_s, "auth_time": now}
+        if self.tenant:  # Entra ID's claims (ID token claims reference)
+            claims.update({"tid": self.tenant, "ver": "2.0",
+                           "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, username))})
         claims.update(self.users.get(username, {}))
         if nonce:
             claims["nonce"] = nonce
@@ -211,31 +238,39 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self):  # noqa: N802
         self._send(204, b"", "text/plain", self._cors())
 
+    def _route(self, path):
+        """The endpoint a path names ("token", ...), or the path itself."""
+        for name in self.emu.PATHS:
+            if path == self.emu.path(name):
+                return "/" + name
+        return path if path.startswith("/__emulator/") else None
+
     def do_GET(self):  # noqa: N802
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
-        if u.path == "/.well-known/openid-configuration":
-            i = self.emu.issuer
+        route = self._route(u.path)
+        if route == "/discovery":
+            e = self.emu.endpoint
             return self._send(200, {
-                "issuer": i, "authorization_endpoint": i + "/authorize",
-                "token_endpoint": i + "/token", "jwks_uri": i + "/jwks",
-                "end_session_endpoint": i + "/logout", "response_types_supported": ["code"],
+                "issuer": self.emu.issuer, "authorization_endpoint": e("authorize"),
+                "token_endpoint": e("token"), "jwks_uri": e("jwks"),
+                "end_session_endpoint": e("logout"), "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "code_challenge_methods_supported": ["S256"],
                 "grant_types_supported": ["authorization_code", "refresh_token"],
                 "token_endpoint_auth_methods_supported": ["none"],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"]})
-        if u.path == "/jwks":
+        if route == "/jwks":
             with self.emu.lock:
                 self.emu.stats["jwks_requests"] += 1
                 keys = [k.jwk() for k in self.emu.keys]
             return self._send(200, {"keys": keys})
-        if u.path == "/authorize":
+        if route == "/authorize":
             return self._authorize(q, q.get("login_hint"))
-        if u.path == "/logout":
+        if route == "/logout":
             return self._logout(q)
-        if u.path == "/__emulator/stats":
+        if route == "/__emulator/stats":
             with self.emu.lock:
                 return self._send(200, dict(self.emu.stats))
         return self._send(404, {"error": "not_found"})
@@ -243,13 +278,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         u = urllib.parse.urlsplit(self.path)
         raw = self._body()
-        if u.path == "/token":
+        route = self._route(u.path)
+        if route == "/token":
             return self._token(dict(urllib.parse.parse_qsl(raw.decode())))
-        if u.path == "/authorize":  # the login form
+        if route == "/authorize":  # the login form
             form = dict(urllib.parse.parse_qsl(raw.decode()))
             return self._authorize(form, form.get("username"), from_form=True)
-        if u.path.startswith("/__emulator/"):
-            return self._control(u.path[len("/__emulator/"):], json.loads(raw or b"{}"))
+        if route and route.startswith("/__emulator/"):
+            return self._control(route[len("/__emulator/"):], json.loads(raw or b"{}"))
         return self._send(404, {"error": "not_found"})
 
     def _authorize(self, q, username, from_form=False):
@@ -286,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
                          for k, v in q.items() if k != "username")
         page = ("<!doctype html><title>Sign in</title><h1>Emulated identity provider</h1>"
                 f'<p id="msg">{html.escape(msg)}</p>'
-                f'<form id="signin" method="post" action="/authorize">{hidden}'
+                f'<form id="signin" method="post" action="{self.emu.path("authorize")}">{hidden}'
                 '<label>User <input name="username" autocomplete="username"></label>'
                 '<button type="submit">Sign in</button></form>')
         return self._send(200, page, "text/html; charset=utf-8")

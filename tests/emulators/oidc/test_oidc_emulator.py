@@ -1,6 +1,9 @@
 """The OpenID Connect emulator against the specifications it follows
 (OpenID Connect Core 1.0 and Discovery 1.0, RFC 7636), with an independent
 verifier: PyJWT checks its ID tokens against its published JWK Set."""
+import urllib.parse
+import uuid
+
 import jwt
 import pytest
 import requests
@@ -85,3 +88,38 @@ def test_rotation_publishes_a_new_kid_and_forged_tokens_do_not_verify(emulator):
                            json={"claims": {"sub": "alice"}, "key": "forged"}, timeout=10).json()
     with pytest.raises(jwt.InvalidSignatureError):
         verify(emulator, forged["id_token"])
+
+
+def test_entra_shape_issuer_endpoints_and_claims():
+    """Entra ID's shape (tenant=...; Microsoft's "OpenID Connect on the
+    Microsoft identity platform"): the v2.0 issuer with the tenant in its
+    path, discovery under it, the oauth2/v2.0 endpoints, and the tid, oid
+    and ver claims; the code flow works through the discovered endpoints."""
+    from oidc_emulator import OidcEmulator
+    tenant = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490"
+    emu = OidcEmulator("127.0.0.1", 0, tenant=tenant).start()
+    try:
+        emu.add_user("alice", {"crm_agent_id": "900001"})
+        assert emu.issuer == f"{emu.url}/{tenant}/v2.0"
+        doc = requests.get(emu.issuer + "/.well-known/openid-configuration", timeout=10).json()
+        assert doc["issuer"] == emu.issuer
+        assert doc["authorization_endpoint"] == f"{emu.url}/{tenant}/oauth2/v2.0/authorize"
+        assert doc["token_endpoint"] == f"{emu.url}/{tenant}/oauth2/v2.0/token"
+        assert doc["jwks_uri"] == f"{emu.url}/{tenant}/discovery/v2.0/keys"
+        assert requests.get(emu.url + "/jwks", timeout=10).status_code == 404  # not the plain shape
+        verifier, challenge = pkce_pair()
+        q = {"response_type": "code", "client_id": emu.client_id, "redirect_uri": "http://x/cb",
+             "scope": "openid", "state": "s", "nonce": "n-7", "code_challenge": challenge,
+             "code_challenge_method": "S256", "login_hint": "alice"}
+        r = requests.get(doc["authorization_endpoint"], params=q, allow_redirects=False, timeout=10)
+        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["Location"]).query))["code"]
+        t = requests.post(doc["token_endpoint"], data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": "http://x/cb",
+            "client_id": emu.client_id, "code_verifier": verifier}, timeout=10).json()
+        keys = requests.get(doc["jwks_uri"], timeout=10).json()["keys"]
+        c = jwt.decode(t["id_token"], jwt.PyJWK(keys[0]).key, algorithms=["RS256"],
+                       audience=emu.client_id, issuer=emu.issuer)
+        assert (c["tid"], c["ver"], c["nonce"]) == (tenant, "2.0", "n-7")
+        assert str(uuid.UUID(c["oid"])) == c["oid"]
+    finally:
+        emu.stop()

@@ -41,8 +41,11 @@ class Browser:
 
     def pages(self):
         """The browser's page targets (DevTools /json/list)."""
+        return self.targets("page")
+
+    def targets(self, kind):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=10) as r:
-            return [t for t in json.load(r) if t["type"] == "page"]
+            return [t for t in json.load(r) if t["type"] == kind]
 
     def _attach(self, target):
         self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30)
@@ -51,12 +54,14 @@ class Browser:
         self.send("Page.enable")
         self.send("Runtime.enable")
 
-    def window(self, url_prefix, timeout=20.0):
+    def window(self, url_prefix, timeout=20.0, kind="page"):
         """Another window of this browser (a popup the page opened), found
-        by its URL: driven like this one; close() only lets go of it."""
+        by its URL: driven like this one; close() only lets go of it.
+        kind "iframe": a frame of another site inside a page (Chromium runs
+        it in a process, and a DevTools target, of its own)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [t for t in self.pages() if t["url"].startswith(url_prefix)]
+            found = [t for t in self.targets(kind) if t["url"].startswith(url_prefix)]
             if found:
                 break
             assert time.monotonic() < deadline, f"no window at {url_prefix}"

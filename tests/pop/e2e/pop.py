@@ -5,6 +5,7 @@ and a Server-Sent Events client that records every event it reads."""
 from __future__ import annotations
 
 import http.client
+import http.server
 import json
 import os
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -247,11 +249,12 @@ def produce_ticket_events(topics, *events):
     assert proc.returncode == 0, proc.stderr
 
 
-def oidc_emulator():
-    """The OpenID Connect emulator (tests/emulators/oidc), started in-process."""
+def oidc_emulator(tenant=None):
+    """The OpenID Connect emulator (tests/emulators/oidc), started in-process;
+    with a tenant, in Entra ID's shape (issuer <url>/<tenant>/v2.0)."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "emulators", "oidc"))
     from oidc_emulator import OidcEmulator
-    return OidcEmulator("127.0.0.1", 0).start()
+    return OidcEmulator("127.0.0.1", 0, tenant=tenant).start()
 
 
 def oidc_env(idp, **more):
@@ -351,3 +354,46 @@ def agent_actions(topics):
 def metric_sum(services, name):
     """A metric's value summed over replicas (0 where a replica has none)."""
     return sum(s.metric(name) for s in services)
+
+
+class StandIn:
+    """A local HTTP server playing someone else's side (a CRM's workspace,
+    the library it serves, another service's API): respond(path, query)
+    answers a GET with (content type, text), or None for a 404. `host`
+    names it in its URL ("localhost": another site than pop-service's
+    127.0.0.1)."""
+
+    def __init__(self, respond, host="127.0.0.1"):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                u = urllib.parse.urlsplit(self.path)
+                got = respond(u.path, urllib.parse.parse_qs(u.query))
+                if got is None:
+                    self.send_error(404)
+                    return
+                data = got[1].encode()
+                self.send_response(200)
+                self.send_header("Content-Type", got[0] + "; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sign_in_at_provider(window, username):
+    """The OpenID Connect emulator's sign-in form (in a window or a popup),
+    filled and sent as the agent does."""
+    window.wait("!!document.querySelector('form#signin input[name=username]')",
+                what="the identity provider's sign-in form")
+    window.js(f"""(() => {{ const f = document.querySelector('form#signin');
+               f.username.value = {json.dumps(username)}; f.submit(); }})()""")

@@ -72,13 +72,7 @@ def login(browser, svc, crm_id, provider_id):
       f.provider_agent_id.value = {json.dumps(provider_id)};
       f.requestSubmit();
     }})()""")
-    browser.wait("!!document.querySelector('form#signin input[name=username]')",
-                 what="the identity provider's sign-in form")
-    browser.js(f"""(() => {{
-      const f = document.querySelector('form#signin');
-      f.username.value = {json.dumps("agent-" + crm_id)};
-      f.submit();
-    }})()""")
+    pop.sign_in_at_provider(browser, "agent-" + crm_id)
     browser.wait("(() => { const d = document.querySelector('#desk');"
                  " return location.pathname === '/agent/' && !!d && !d.hidden; })()",
                  what="the desk after sign-in")
@@ -243,10 +237,7 @@ def test_popup_sign_in_for_embedded_pages(chain, browser, idp):
     })().catch(e => 'error: ' + e.message); true""", gesture=True)
     popup = browser.window(idp.issuer + "/authorize")
     try:
-        popup.wait("!!document.querySelector('form#signin input[name=username]')",
-                   what="the provider's form in the popup")
-        popup.js("""(() => { const f = document.querySelector('form#signin');
-                   f.username.value = 'agent-900002'; f.submit(); })()""")
+        pop.sign_in_at_provider(popup, "agent-900002")
     finally:
         popup.close()
     assert browser.js("window.popupResult") == "900002"

@@ -9,11 +9,9 @@ which loads a stand-in of the Zendesk Apps Framework SDK recording every
 app asked Zendesk to do: a notification for the ringing call (R-P2), the
 call's ticket opened on answer (R-P3), each pop acknowledged
 (POST /v1/pops/ack, issue 22 item 4). No secret typed by anyone."""
-import http.server
 import json
 import os
 import sys
-import threading
 import urllib.parse
 
 import pytest
@@ -47,45 +45,24 @@ WORKSPACE = """<!doctype html><meta charset="utf-8"><title>Zendesk agent workspa
 <script>document.getElementById("signed").submit();</script>"""
 
 
-class Workspace:
-    """The stand-in's HTTP server: / is the workspace (the signed form for
-    `token`), /zaf_sdk.js the SDK stand-in."""
-
-    def __init__(self):
-        self.pop_url = None
-        ws = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                url = urllib.parse.urlsplit(self.path)
-                if url.path == "/zaf_sdk.js":
-                    body, ctype = ZAF_STANDIN, "text/javascript"
-                else:
-                    token = urllib.parse.parse_qs(url.query)["token"][0]
-                    body = WORKSPACE % {"action": ws.pop_url + "/apps/zendesk/", "token": token}
-                    ctype = "text/html"
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", ctype + "; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def workspace():
+    """The stand-in (pop.StandIn): / is the workspace (the signed form for
+    `token`), /zaf_sdk.js the SDK stand-in. .pop_url is set once
+    pop-service listens."""
+    def respond(path, query):
+        if path == "/zaf_sdk.js":
+            return "text/javascript", ZAF_STANDIN
+        if path != "/":
+            return None
+        return "text/html", WORKSPACE % {"action": ws.pop_url + "/apps/zendesk/",
+                                         "token": query["token"][0]}
+    ws = pop.StandIn(respond)
+    return ws
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    ws = Workspace()
+    ws = workspace()
     key = zaf.AppKey()
     gen = start_pipeline(tmp_path_factory, "TR")
     p = next(gen)
