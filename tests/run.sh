@@ -60,10 +60,11 @@ for b in ${builds}; do
     dir=build/test
     [ "${b}" = sanitize ] && dir=build/test-san
     echo "== ctest (${b} build)"
-    # Two at a time: most suites wait on Kafka, Redis or a service, not the
-    # CPU. Those that stop or freeze the shared broker are RUN_SERIAL, and
-    # the longest suites start first (COST: their seconds on the 2-core
+    # Three at a time: most suites wait on Kafka, Redis or a service, not the
+    # CPU (at two, a fresh-clone run kept the 2 cores busy 7 of its 16
+    # minutes). Those that stop or freeze the shared broker are RUN_SERIAL,
+    # and the longest suites start first (COST: their seconds on the 2-core
     # machine; test_ticket_e2e is one test per file, so it spreads too).
-    ctest --test-dir "${dir}" --output-on-failure -j "${CALLBUS_TEST_JOBS:-2}" "$@" || rc=1
+    ctest --test-dir "${dir}" --output-on-failure -j "${CALLBUS_TEST_JOBS:-3}" "$@" || rc=1
 done
 exit "${rc}"
