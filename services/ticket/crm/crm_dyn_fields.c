@@ -90,6 +90,14 @@ static int whole(const char *s, long long *out)
     return *s && !*end && errno == 0 ? 0 : -1;
 }
 
+/* Digits only, no leading zero, at most 9 of them (Dataverse's whole
+ * number column holds up to 2,147,483,647): a count, not an identifier. */
+static int plain_count(const char *s)
+{
+    size_t len = strspn(s, "0123456789");
+    return len && !s[len] && len <= 9 && (s[0] != '0' || len == 1);
+}
+
 /* The field's value as its column takes it; NULL when it cannot. */
 static json_t *value_of(crm_dyn_col_type_t type, const char *v)
 {
@@ -111,8 +119,10 @@ static json_t *value_of(crm_dyn_col_type_t type, const char *v)
         return !strcmp(v, "false") || !strcmp(v, "0") ? json_false() : NULL;
     case CRM_DYN_COL_UNKNOWN:
         /* unchecked (metadata not read): durations and scores are whole
-         * numbers, the rest text */
-        return whole(v, &n) == 0 ? json_integer(n) : json_string(v);
+         * numbers, the rest text; a number as a phone or call id has (a
+         * '+', a leading 0, more digits than a whole-number column holds)
+         * stays text */
+        return plain_count(v) && whole(v, &n) == 0 ? json_integer(n) : json_string(v);
     case CRM_DYN_COL_OTHER:
         break;
     }

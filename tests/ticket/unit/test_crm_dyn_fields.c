@@ -67,23 +67,34 @@ static void test_not_metadata_is_refused(void)
     ASSERT_EQ_INT(c.n, 0);
 }
 
-/* R-T9 / R-T12: each value as its column's JSON type. */
+/* R-T9 / R-T12: each value as its column's JSON type; a column the
+ * metadata did not give (not read yet, or its read failed) gets a whole
+ * number only for what looks like a count, never for a phone number or an
+ * id made of digits. */
 static void test_values_take_their_columns_types(void)
 {
     crm_dyn_columns_t c;
     char err[128] = "";
     parsed(&c);
-    tkt_field_t f[] = {{"new_callduration", "95"}, {"new_queuename", "Support"},
-                       {"new_csat", "4"},          {"new_rating", "4.5"},
-                       {"new_callback", "true"},   {"new_unlisted", "12"},
-                       {"new_other", "billing"}};
+    tkt_field_t f[] = {{"new_callduration", "95"},
+                       {"new_queuename", "Support"},
+                       {"new_csat", "4"},
+                       {"new_rating", "4.5"},
+                       {"new_callback", "true"},
+                       {"new_unlisted", "12"},
+                       {"new_other", "billing"},
+                       {"new_phone", "+390612345678"},
+                       {"new_national", "0612345678"},
+                       {"new_callref", "12345678901"}};
     json_t *body = json_object();
     ASSERT_EQ_INT(crm_dyn_columns_put(&c, body, f, sizeof f / sizeof f[0], err, sizeof err), 0);
     char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(body);
     crm_dyn_columns_free(&c);
-    ASSERT_EQ_STR(text, "{\"new_callback\":true,\"new_callduration\":95,\"new_csat\":4,"
-                        "\"new_other\":\"billing\",\"new_queuename\":\"Support\","
+    ASSERT_EQ_STR(text, "{\"new_callback\":true,\"new_callduration\":95,"
+                        "\"new_callref\":\"12345678901\",\"new_csat\":4,"
+                        "\"new_national\":\"0612345678\",\"new_other\":\"billing\","
+                        "\"new_phone\":\"+390612345678\",\"new_queuename\":\"Support\","
                         "\"new_rating\":4.5,\"new_unlisted\":12}");
     free(text);
 }
