@@ -73,7 +73,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 OFF(subject_split_idle), "Split policy: the idle leg's closed ticket (R-T4)."),
     CMN_CFG_STR("CALLBUS_TICKET_FIELDS", "", OFF(fields),
                 "Custom field ids (R-T9): session_type=ID,from_number=ID,call_duration=ID,"
-                "wait_time=ID,queue_name=ID,call_id=ID,hold_time=ID,ticket_type=ID,csat=ID."),
+                "wait_time=ID,queue_name=ID,call_id=ID,hold_time=ID,ticket_type=ID,csat=ID; "
+                "Zendesk: ticket field ids, Dynamics 365: incident column logical names "
+                "(docs/dynamics.md). Checked against the CRM's fields at start."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_CALL_AGE_S", "14400", 60, 604800, OFF(max_call_age_s),
                 "A call with no end after this long is closed with what is known."),
     CMN_CFG_NUM("CALLBUS_TICKET_SWEEP_TIME_SCALE", "1", 1, 12, OFF(sweep_time_scale),

@@ -67,7 +67,8 @@ typedef struct {
 
 #define TKT_CRM_MAX_LIST 16
 #define TKT_CRM_MAX_BULK 100
-#define TKT_CRM_MAX_FIELDS 64
+/* Dataverse's incident has some 200 columns before any custom one. */
+#define TKT_CRM_MAX_FIELDS 1024
 
 typedef struct {
     int ok;

@@ -17,6 +17,7 @@
 #include "crm_dyn_parse.h"
 #include "crm_dyn_request.h"
 #include "crm_dyn_token.h"
+#include "crm_dyn_fields.h"
 #include "crm_odata.h"
 #include "crm_odata_batch.h"
 
@@ -40,6 +41,7 @@ typedef struct {
     char ns[CRM_GUID_MAX];
     char app_user[CRM_GUID_MAX]; /* WhoAmI's UserId, "" until read */
     char withheld[CRM_GUID_MAX]; /* the case customer of withheld-number calls; "" none */
+    crm_dyn_columns_t cols;      /* the incident's columns, read by list_fields (R-T9) */
 } dyn_t;
 
 /* Pending writes of an op (op->data, one allocation): the ops, kept for a
@@ -309,6 +311,22 @@ static void dyn_find_contact_by_external_id(tkt_crm_t *crm, const char *external
  * (with_note: the body becomes a note), owner / status / customer PATCH,
  * CloseIncident. Bodies are new strings (*n counts them; free them after
  * encoding); urls are written into urls[]. 0, or -1 with err. */
+/* R-T9: the op's custom fields as columns of the PATCH body *b (made
+ * when there was none). 0, or -1 with err (*b freed). */
+static int with_fields(const dyn_t *d, const tkt_op_t *o, char **b, char *err, size_t errsz)
+{
+    json_t *j = *b ? json_loads(*b, 0, NULL) : json_object();
+    free(*b);
+    *b = NULL;
+    if (j && crm_dyn_columns_put(&d->cols, j, o->fields, o->n_fields, err, errsz) == 0)
+        *b = crm_json_text(j);
+    else if (j)
+        json_decref(j);
+    else
+        snprintf(err, errsz, "out of memory");
+    return *b ? 0 : -1;
+}
+
 static int change_set(const dyn_t *d, const tkt_op_t *o, const char *case_id, int create,
                       unsigned cs, crm_batch_op_t *parts, char (*urls)[160], size_t *n, char *err,
                       size_t errsz)
@@ -355,6 +373,8 @@ static int change_set(const dyn_t *d, const tkt_op_t *o, const char *case_id, in
             if (!b)
                 goto bad;
         }
+        if (o->n_fields && with_fields(d, o, &b, err, errsz) != 0)
+            goto undo;
         if (b) {
             snprintf(urls[*n], sizeof urls[0], "incidents(%s)", case_id);
             parts[*n] = (crm_batch_op_t){"PATCH", urls[*n], b, cs};
@@ -886,14 +906,40 @@ static void dyn_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio
  * and an unacknowledged pop's fallback counts "no_channel" (issue 22 item
  * 4) instead of failing once per pop. */
 
-/* No custom field mapping for Dynamics yet: none to check against. */
+/* R-T9: the incident's columns from its metadata, kept for their types
+ * (writes) and returned as the field ids the core checks the mapping
+ * against (tkt_fields.c). */
+static void step_columns(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    (void)j;
+    char err[160];
+    dyn_t *d = DYN(op);
+    if (resp->status != 200) {
+        fail_from(op, resp, exh);
+        return;
+    }
+    if (crm_dyn_columns_parse(resp->body, resp->body_len, &d->cols, err, sizeof err) != 0) {
+        crm_op_fail(op, "incident attributes: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < d->cols.n && op->res->n_field_ids < TKT_CRM_MAX_FIELDS; i++)
+        crm_copy_str(op->res->field_ids[op->res->n_field_ids++], sizeof op->res->field_ids[0],
+                     d->cols.cols[i].name);
+    crm_op_succeed(op, resp);
+}
+
 static void dyn_list_fields(tkt_crm_t *crm, tkt_crm_cb cb, void *ctx)
 {
-    crm_op_t *op = crm_op_new(dyn_of(crm)->a, "list_fields", TKT_PRIO_ENRICH, cb, ctx);
-    if (op) {
-        op->res->ok = 1;
-        crm_op_finish_later(op);
+    dyn_t *d = dyn_of(crm);
+    crm_op_t *op = crm_op_new(d->a, "list_fields", TKT_PRIO_ENRICH, cb, ctx);
+    char url[DYN_URL_MAX];
+    if (!op)
+        return;
+    if (crm_dyn_columns_url(&d->conf, url, sizeof url) != 0) {
+        crm_op_refuse(op, "the attributes URL does not fit");
+        return;
     }
+    get(op, "list_fields", url, step_columns);
 }
 
 /* --------------------------------------------------------- urls, misc */
@@ -924,6 +970,7 @@ static void dyn_destroy(dyn_t *d)
      * fetch in flight), then the token cache its callbacks need. */
     crm_adapter_free(d->a);
     crm_dyn_token_free(d->tok);
+    crm_dyn_columns_free(&d->cols);
     free(d->api);
     free(d->app);
     free(d->app_id);

@@ -50,11 +50,8 @@ static int check(const void *own, const crm_shared_cfg_t *shared, FILE *errs)
                       "to an agent; pops go through pop-service (set it to false)\n");
         problems++;
     }
-    if (shared->field_map) {
-        fprintf(errs, "CALLBUS_TICKET_FIELDS: no custom field mapping for Dynamics 365 yet "
-                      "(leave it empty)\n");
-        problems++;
-    }
+    /* CALLBUS_TICKET_FIELDS names incident columns by logical name: checked
+     * against the table's metadata once started (R-T9, crm_dyn_fields.h). */
     if (!s->withheld_contact || !*s->withheld_contact)
         fprintf(errs, "CALLBUS_DYNAMICS_WITHHELD_CONTACT: not set: a withheld-number call's case "
                       "has no customer, so such events are dead-lettered (warning only)\n");

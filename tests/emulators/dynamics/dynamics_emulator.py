@@ -29,6 +29,11 @@ from Microsoft's published documentation (sources in README.md):
     requests per 5-minute sliding window (6,000), combined execution time per
     window (1,200,000 ms), concurrent requests (52) -> 429 with Retry-After and
     the documented error codes.
+  * ``GET /api/data/v9.2/EntityDefinitions(LogicalName='incident')/Attributes``
+    (``$select``): the table's columns as AttributeMetadata (LogicalName,
+    AttributeType), custom columns new_* on incident for callbus's custom
+    fields; a write of a column the table lacks is Dataverse's 400
+    ``0x80060888`` "Invalid property ... was found in entity ...".
   * ``GET /api/data/v9.2/$metadata``: a CSDL document of the emulated subset,
     generated from the same ENTITIES table the emulator validates against.
 
@@ -95,7 +100,8 @@ ETAG_MISMATCH = "0x80060882"   # If-Match precondition failed
 CASE_CLOSED = "0x80040203"     # writing to a resolved / cancelled case (approximation)
 
 # name -> (entity set, key, attributes {name: type}, navigation {name: (target set, lookup)})
-# Types: str, int, guid, datetime, memo. Lookups are exposed as _<name>_value.
+# Types: str, int, picklist (a choice: its option's integer value), guid,
+# datetime, memo, bool. Lookups are exposed as _<name>_value.
 ENTITIES = {
     "contact": {
         "set": "contacts", "key": "contactid",
@@ -113,7 +119,13 @@ ENTITIES = {
                   "ticketnumber": "str", "caseorigincode": "int", "statecode": "int",
                   "statuscode": "int", "prioritycode": "int", "createdon": "datetime",
                   "modifiedon": "datetime", "versionnumber": "int",
-                  "_customerid_value": "guid", "_ownerid_value": "guid"},
+                  "_customerid_value": "guid", "_ownerid_value": "guid",
+                  # custom columns (publisher prefix new_) a contact center adds
+                  # for callbus's custom fields (R-T9, R-T8, R-T12)
+                  "new_sessiontype": "str", "new_fromnumber": "str",
+                  "new_callduration": "int", "new_waittime": "int", "new_queuename": "str",
+                  "new_callid": "str", "new_holdtime": "int", "new_tickettype": "str",
+                  "new_csat": "picklist"},
         "nav": {"customerid_contact": ("contacts", "_customerid_value"),
                 "ownerid": ("systemusers", "_ownerid_value")},
         "readonly": {"ticketnumber", "createdon", "modifiedon", "versionnumber"},
@@ -408,6 +420,7 @@ class Store:
             if value is not None:
                 ok = {"str": isinstance(value, str), "memo": isinstance(value, str),
                       "int": isinstance(value, int) and not isinstance(value, bool),
+                      "picklist": isinstance(value, int) and not isinstance(value, bool),
                       "bool": isinstance(value, bool), "guid": isinstance(value, str)
                       and GUID_RE.match(value), "datetime": isinstance(value, str)}[kind]
                 if not ok:
@@ -605,7 +618,8 @@ def sort_rows(rows, keys):
 
 def metadata_xml():
     """A CSDL document of the emulated subset (the same table the emulator enforces)."""
-    edm = {"str": "Edm.String", "memo": "Edm.String", "int": "Edm.Int32", "bool": "Edm.Boolean",
+    edm = {"str": "Edm.String", "memo": "Edm.String", "int": "Edm.Int32",
+           "picklist": "Edm.Int32", "bool": "Edm.Boolean",
            "guid": "Edm.Guid", "datetime": "Edm.DateTimeOffset"}
     parts = ['<?xml version="1.0" encoding="utf-8"?>',
              '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
@@ -624,6 +638,45 @@ def metadata_xml():
         parts.append(f'<EntitySet Name="{spec["set"]}" EntityType="mscrm.{name}"/>')
     parts.append("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>")
     return "\n".join(parts)
+
+
+# AttributeMetadata.AttributeType of our kinds (and of the columns whose
+# type is not their JSON kind: state, status, choices, lookups by name).
+ATTRIBUTE_TYPES = {"str": "String", "memo": "Memo", "int": "Integer", "picklist": "Picklist",
+                   "bool": "Boolean", "guid": "Uniqueidentifier", "datetime": "DateTime"}
+SPECIAL_ATTRIBUTE_TYPES = {"statecode": "State", "statuscode": "Status",
+                           "caseorigincode": "Picklist", "prioritycode": "Picklist",
+                           "customerid": "Customer", "ownerid": "Owner", "objectid": "Lookup"}
+METADATA_NS = uuid.UUID("5b0c6f4e-3a8d-5c1e-9f27-ca11b05000ff")
+
+
+def attribute_metadata(entity, select=None):
+    """``EntityDefinitions(LogicalName='x')/Attributes``: one AttributeMetadata
+    per column (lookups by their logical name, not _x_value), MetadataId always
+    returned, other properties as $select asks (Microsoft's "Query table
+    definitions using the Web API")."""
+    rows = []
+    for attr, kind in ENTITIES[entity]["attrs"].items():
+        name = attr[1:-len("_value")] if attr.startswith("_") and attr.endswith("_value") else attr
+        atype = SPECIAL_ATTRIBUTE_TYPES.get(name, ATTRIBUTE_TYPES[kind])
+        full = {"@odata.type": f"#Microsoft.Dynamics.CRM.{atype}AttributeMetadata",
+                "LogicalName": name, "SchemaName": name, "AttributeType": atype,
+                "EntityLogicalName": entity, "IsCustomAttribute": name.startswith("new_"),
+                "MetadataId": str(uuid.uuid5(METADATA_NS, f"{entity}.{name}"))}
+        if select:
+            unknown = [p for p in select if p not in full]
+            if unknown:
+                raise ApiError(400, BAD_PROPERTY, f"Could not find a property named "
+                               f"'{unknown[0]}' on type 'Microsoft.Dynamics.CRM."
+                               "AttributeMetadata'.")
+            full = {k: v for k, v in full.items()
+                    if k in select or k in ("@odata.type", "MetadataId")}
+        rows.append(full)
+    return rows
+
+
+ROUTE_ATTRIBUTES = re.compile(r"^" + re.escape(API) +
+                              r"/EntityDefinitions\(LogicalName='(\w+)'\)/Attributes$")
 
 
 # ------------------------------------------------------------ request model
@@ -829,6 +882,16 @@ class DynamicsEmulator(ServedEmulator):
             return Reply(204)
         if path == API + "/WhoAmI" and req.method == "GET":
             return Reply(200, {"UserId": self.store.app_user["systemuserid"]})
+        m = ROUTE_ATTRIBUTES.match(path)
+        if m and req.method == "GET":
+            if m.group(1) not in ENTITIES:
+                raise ApiError(404, NOT_FOUND, f"Could not find entity with name "
+                               f"'{m.group(1)}'.")
+            sel = req.query.get("$select")
+            return Reply(200, {"@odata.context": f"{self.store.base_url}{API}/$metadata#"
+                               f"EntityDefinitions('{m.group(1)}')/Attributes",
+                               "value": attribute_metadata(
+                                   m.group(1), sel.split(",") if sel else None)})
         m = ROUTE_ONE.match(path)
         if m and m.group(1) in BY_SET:
             return self._one(req, BY_SET[m.group(1)], m.group(2))

@@ -154,6 +154,43 @@ def test_create_returns_entity_id_or_representation(emulator, client):
     assert status == 404
 
 
+def test_incident_attributes_are_its_columns_with_their_types(client):
+    """EntityDefinitions(LogicalName='incident')/Attributes, as the ticket
+    adapter reads it at start-up (R-T9, issue 23 item 1)."""
+    path = q("/EntityDefinitions(LogicalName='incident')/Attributes"
+             "?$select=LogicalName,AttributeType")
+    status, _, body = client.call("GET", path)
+    assert status == 200 and body["@odata.context"].endswith("/Attributes")
+    types = {a["LogicalName"]: a["AttributeType"] for a in body["value"]}
+    assert all(set(a) == {"@odata.type", "LogicalName", "AttributeType", "MetadataId"}
+               for a in body["value"])
+    assert types["title"] == "String" and types["description"] == "Memo"
+    assert types["statecode"] == "State" and types["customerid"] == "Customer"
+    assert types["new_callduration"] == "Integer" and types["new_csat"] == "Picklist"
+    assert "_customerid_value" not in types
+    assert client.call("GET", q("/EntityDefinitions(LogicalName='nosuch')/Attributes"))[0] == 404
+    status, _, body = client.call("GET", q("/EntityDefinitions(LogicalName='incident')"
+                                           "/Attributes?$select=Nope"))
+    assert status == 400 and body["error"]["code"] == "0x80060888"
+
+
+def test_custom_columns_are_written_and_unknown_ones_refused(emulator, client):
+    c = seed_contact(emulator)
+    case = seed_case(emulator, c["contactid"])
+    url = f"/incidents({case['incidentid']})"
+    status, _, _ = client.call("PATCH", url, {"new_callduration": 95, "new_queuename": "Support",
+                                              "new_csat": 4})
+    row = emulator.store.tables["incident"][case["incidentid"]]
+    assert status == 204 and (row["new_callduration"], row["new_csat"]) == (95, 4)
+    status, _, body = client.call("PATCH", url, {"new_nosuch": "x"})
+    assert status == 400 and body["error"]["code"] == "0x80060888"
+    assert body["error"]["message"] == ("Invalid property 'new_nosuch' was found in entity "
+                                        "'Microsoft.Dynamics.CRM.incident'.")
+    status, _, body = client.call("PATCH", url, {"new_callduration": "95"})
+    assert status == 400 and "new_callduration" in body["error"]["message"]
+    assert "new_nosuch" not in emulator.store.tables["incident"][case["incidentid"]]
+
+
 def test_notes_bind_to_the_case(emulator, client):
     c = seed_contact(emulator)
     case = seed_case(emulator, c["contactid"])

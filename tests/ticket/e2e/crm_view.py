@@ -14,8 +14,9 @@ Neutral shapes (ids are strings: Zendesk's numbers, Dynamics' GUIDs):
            closed); Dynamics' statecode/statuscode map onto it as
            docs/dynamics.md says. assignee is the agent's crm id, None when
            unassigned (Dynamics: owned by the application user). external_id,
-           tags and fields are None where the CRM has no such thing
-           (Dynamics: the case id itself is derived from the external id).
+           and tags are None where the CRM has no such thing (Dynamics: the
+           case id itself is derived from the external id); fields are the
+           custom fields set, by FIELD_MAP's Zendesk id, values as strings.
   contact  {"id", "name", "email", "phones": [...], "created"} (Zendesk's
            contacts_with_phone adds the user's "role")
   agent    {"provider_id", "crm_id", "name"}: what canonical events carry
@@ -120,6 +121,17 @@ class _View:
 
     def _add_rule(self, rule):
         raise NotImplementedError
+
+
+# The custom-field mapping of the e2e settings (R-T9, R-T8, R-T12): per
+# mapping name, the Zendesk emulator's preset field id and the Dynamics
+# emulator's incident column (its new_* columns). Neutral tickets' "fields"
+# are keyed by the Zendesk id on both CRMs.
+FIELD_MAP = (("session_type", 1001, "new_sessiontype"), ("from_number", 1002, "new_fromnumber"),
+             ("call_duration", 1003, "new_callduration"), ("wait_time", 1004, "new_waittime"),
+             ("queue_name", 1005, "new_queuename"), ("call_id", 1006, "new_callid"),
+             ("hold_time", 1007, "new_holdtime"), ("ticket_type", 1008, "new_tickettype"),
+             ("csat", 1009, "new_csat"))
 
 
 # --------------------------------------------------------------- Zendesk
@@ -303,7 +315,7 @@ class DynamicsView(_View):
     the case's GUID from it (docs/dynamics.md)."""
 
     name = "dynamics"
-    has_fields = False     # no custom field mapping for Dynamics in the e2e settings
+    has_fields = True      # custom fields (R-T9) are mapped onto incident columns
     has_merge = False      # the emulator does not merge cases
 
     def __init__(self, emu, base_url=None, ticket_events=None):
@@ -326,7 +338,8 @@ class DynamicsView(_View):
                 "CALLBUS_DYNAMICS_CLIENT_SECRET": s.client_secret,
                 "CALLBUS_DYNAMICS_PHONE_ATTRS": "telephone1,mobilephone",
                 "CALLBUS_CRM_LOOKUP_FORM": "national",
-                "CALLBUS_CRM_ALLOW_PLAIN_HTTP": "true"}
+                "CALLBUS_CRM_ALLOW_PLAIN_HTTP": "true",
+                "CALLBUS_TICKET_FIELDS": ",".join(f"{n}={col}" for n, _, col in FIELD_MAP)}
 
     # -- URLs -------------------------------------------------------------------
 
@@ -356,7 +369,9 @@ class DynamicsView(_View):
         return {"id": row["incidentid"], "subject": row.get("title"), "status": status,
                 "assignee": None if owner in (None, self._app_user()) else owner,
                 "requester": row.get("_customerid_value"), "external_id": None, "tags": None,
-                "fields": None, "ticketnumber": row.get("ticketnumber"),
+                "fields": {zid: str(row[col]) for _, zid, col in FIELD_MAP
+                           if row.get(col) is not None},
+                "ticketnumber": row.get("ticketnumber"),
                 "comments": [{"body": n.get("notetext") or "", "public": False}
                              for n in self._notes(row["incidentid"])]}
 

@@ -41,10 +41,9 @@ AGENT1 = {"provider_id": "1042", "crm_id": "900001", "name": "Agent One"}
 AGENT2 = {"provider_id": "1077", "crm_id": "900002", "name": "Agent Two"}
 AGENT3 = {"provider_id": "1099", "crm_id": "900003", "name": "Agent Three"}
 UNMAPPED = {"provider_id": "5555", "name": "Temp Operator"}  # no crm_id: R-I3
-F_SESSION_TYPE, F_FROM, F_DURATION, F_WAIT, F_QUEUE, F_CALL_ID, F_HOLD, F_TYPE, F_CSAT = range(
-    1001, 1010)
-FIELDS_ENV = ("session_type=1001,from_number=1002,call_duration=1003,wait_time=1004,"
-              "queue_name=1005,call_id=1006,hold_time=1007,ticket_type=1008,csat=1009")
+F_SESSION_TYPE, F_FROM, F_DURATION, F_WAIT, F_QUEUE, F_CALL_ID, F_HOLD, F_TYPE, F_CSAT = (
+    zid for _, zid, _ in crm_view.FIELD_MAP)
+FIELDS_ENV = ",".join(f"{name}={zid}" for name, zid, _ in crm_view.FIELD_MAP)
 OUR_NUMBER = "+390294750000"  # the contact center's number (dialled inbound)
 
 # One id per pytest run: numbers and call ids carry it, so Redis state of an

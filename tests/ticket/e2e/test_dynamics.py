@@ -10,6 +10,8 @@ ticket-service with CALLBUS_CRM=dynamics and the Dynamics emulator:
     fetch, nothing lost or doubled;
   * a $batch whose one change set fails: the others applied once, the
     failed one retried, nothing doubled (R-B3/R-B5 on change sets);
+  * a mapped custom field whose column the incident lacks (R-T9): reported
+    on the case, never written;
   * a withheld-number call with no CALLBUS_DYNAMICS_WITHHELD_CONTACT (a
     case needs a customer): dead-lettered on ticket-service.dlq, its
     partition moves on, and the replay tool puts it back (issue 19 item 4).
@@ -326,6 +328,39 @@ def test_withheld_call_with_a_placeholder_contact_gets_its_case(stack, logdir):
         t = one_ticket(view, call, timeout=30)
         assert t["requester"] == placeholder["id"]
         assert svc.metric('ticket_events_dead_lettered_total{decision="permanent"}') == 0
+    finally:
+        svc.stop()
+
+
+def test_R_T9_a_column_the_incident_lacks_is_reported_on_the_case(stack, logdir):
+    """R-T9 on Dynamics (issue 23 item 1): CALLBUS_TICKET_FIELDS naming a
+    column the incident table lacks is found in the table's metadata at
+    start-up (logged), the column is never written (no 400 from Dataverse)
+    and the case says which field found no column; the other mapped
+    columns are written. Its own ticket-service, the same emulator."""
+    topics = Topics(module_prefix())
+    view = crm_view.DynamicsView(stack.emu, ticket_events=topics.ticket_events)
+    svc = TicketService(stack.emu, topics, f"ticket-e2e-{topics.prefix.rstrip('.')}", logdir,
+                        "test_dynamics-missing-column", {
+                            "CALLBUS_TICKET_FIELDS": "call_duration=new_nosuchcolumn,"
+                                                     "queue_name=new_queuename"},
+                        crm_env=view.service_env())
+    mark = stack.crm.mark()
+    svc.start()
+    try:
+        call = Call(queue="support")
+        topics.produce(call.answered(stack.agent1),
+                       call.ended(agent=stack.agent1, durations={"talk_s": 60, "total_s": 61}))
+        t = one_ticket(view, call, timeout=30)
+        t = wait_comment(view, t["id"], "No field found for call_duration (new_nosuchcolumn).")
+        t = wait_for(lambda: (lambda c: c if c["fields"].get(crm_view.FIELD_MAP[4][1]) else None)(
+            view.ticket(t["id"])), what="the queue column written")
+        assert t["fields"] == {crm_view.FIELD_MAP[4][1]: "support"}
+        with open(svc.logpath, encoding="utf-8", errors="replace") as f:
+            assert "names fields the CRM does not have: call_duration (new_nosuchcolumn)" in f.read()
+        api = [e for e in stack.emu.requests(mark) if e["kind"] == "api"]
+        assert any("EntityDefinitions(LogicalName='incident')/Attributes" in e["path"] for e in api)
+        assert not [e for e in api if e["status"] == 400], "a column the table lacks was written"
     finally:
         svc.stop()
 

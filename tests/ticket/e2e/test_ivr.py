@@ -47,7 +47,7 @@ def test_R_T8_ivr_pre_created_ticket_is_the_answered_calls_ticket(stack):
     t = stack.crm.ticket(tid)
     if stack.crm.name == "zendesk":  # Dynamics derives the case id from it instead
         assert t["external_id"] == f"callbus-{call.call_id}"
-        assert field(t, F_TYPE) == "billing_dispute"
+    assert field(t, F_TYPE) == "billing_dispute", "R-T8 / R-T9: the IVR's ticket type"
     users = stack.crm.contacts_with_phone(call.number)
     assert [u["id"] for u in users] == [t["requester"]]
     assert t["requester"] == body["contact_id"]

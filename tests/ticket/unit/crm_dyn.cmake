@@ -1,5 +1,5 @@
 # Dynamics 365 building blocks (services/ticket/crm, issue 13), label `ticket`:
-#  - test_crm_dyn_request / _parse / test_crm_odata_batch: pure, no I/O.
+#  - test_crm_dyn_request / _parse / _fields / test_crm_odata_batch: pure, no I/O.
 #  - test_crm_dyn_emulator: the token cache, $batch and the requests against
 #    the Dynamics emulator (tests/emulators/dynamics), which with_emulator.py
 #    starts on port 0 around the test.
@@ -8,6 +8,10 @@ foreach(t crm_dyn_request crm_dyn_parse crm_odata_batch)
   callbus_test(test_${t} ticket ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
   target_link_libraries(test_${t} PRIVATE ticket_crm)
 endforeach()
+# test_crm_dyn_fields: the incident's columns and typed custom-field writes
+# (R-T9, issue 23 item 1), with the core's missing-field check: pure.
+callbus_test(test_crm_dyn_fields ticket ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn_fields.c)
+target_link_libraries(test_crm_dyn_fields PRIVATE ticket_crm ticket_core)
 
 get_filename_component(_dyn_emulator_dir ${CMAKE_CURRENT_LIST_DIR}/../../emulators/dynamics ABSOLUTE)
 add_executable(test_crm_dyn_emulator ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn_emulator.c)

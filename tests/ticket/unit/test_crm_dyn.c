@@ -490,15 +490,82 @@ static void test_401_refreshes_token_once(void)
 }
 
 /* No display API (NULL ops: callers count "no channel", issue 22 item 4). */
-static void test_no_display_fields_ok(void)
+/* What list_fields gave (its ids are the result's, gone after the callback). */
+typedef struct {
+    int done, ok, title, custom, lookup_value;
+    size_t n;
+} fields_got_t;
+
+static void on_fields(void *ctx, const tkt_crm_result_t *r)
+{
+    fields_got_t *g = ctx;
+    g->done++;
+    g->ok = r->ok;
+    g->n = r->n_field_ids;
+    for (size_t i = 0; i < r->n_field_ids; i++) {
+        g->title |= strcmp(r->field_ids[i], "title") == 0;
+        g->custom |= strcmp(r->field_ids[i], "new_callduration") == 0;
+        g->lookup_value |= strcmp(r->field_ids[i], "_customerid_value") == 0;
+    }
+}
+
+static void field(tkt_op_t *o, const char *column, const char *value)
+{
+    snprintf(o->fields[o->n_fields].field_id, sizeof o->fields[0].field_id, "%s", column);
+    snprintf(o->fields[o->n_fields++].value, sizeof o->fields[0].value, "%s", value);
+}
+
+/* No CRM display; R-T9 / R-T8 / R-T12 (issue 23 item 1): the incident's
+ * columns from its metadata, then custom fields written as their columns'
+ * types on a case's create and on an update. */
+static void test_no_display_and_custom_fields_as_columns(void)
 {
     ASSERT_TRUE(G.crm->ops->display_ticket == NULL && G.crm->ops->display_user == NULL);
-    got_t f = {0};
-    G.crm->ops->list_fields(G.crm, on_res, &f);
-    run_until(&f.done);
-    ASSERT_TRUE(f.res.ok);
-    ASSERT_EQ_INT(f.res.n_field_ids, 0);
     ASSERT_TRUE(G.crm->ops->await_jobs == NULL);
+    fields_got_t f = {0};
+    G.crm->ops->list_fields(G.crm, on_fields, &f);
+    run_until(&f.done);
+    ASSERT_TRUE(f.ok && f.title && f.custom && !f.lookup_value);
+    ASSERT_EQ_INT(count_log("GET", "EntityDefinitions(LogicalName='incident')/Attributes", 200), 1);
+
+    char cid[CRM_GUID_MAX];
+    seed_contact("{\"lastname\":\"Neri\",\"telephone1\":\"0655555555\"}", cid);
+    tkt_op_t o = case_op(cid, "callbus-case-fields", "Call from 0655555555", "");
+    field(&o, "new_sessiontype", "call");
+    field(&o, "new_tickettype", "billing_dispute");
+    got_t c = {0};
+    G.crm->ops->create_ticket(G.crm, &o, on_res, &c);
+    run_until(&c.done);
+    ASSERT_TRUE(c.res.ok);
+    tkt_op_t u = {.kind = TKT_OP_UPDATE};
+    snprintf(u.ticket_id, sizeof u.ticket_id, "%s", c.res.ticket.id);
+    field(&u, "new_callduration", "301");
+    field(&u, "new_queuename", "support");
+    field(&u, "new_csat", "4");
+    got_t g = {0};
+    G.crm->ops->update_ticket(G.crm, &u, on_res, &g);
+    run_until(&g.done);
+    ASSERT_TRUE(g.res.ok);
+    json_t *r = row("incident", "incidentid", c.res.ticket.id);
+    ASSERT_TRUE(r != NULL);
+    int ok = !strcmp(json_string_value(json_object_get(r, "new_sessiontype")), "call") &&
+             !strcmp(json_string_value(json_object_get(r, "new_tickettype")), "billing_dispute") &&
+             json_integer_value(json_object_get(r, "new_callduration")) == 301 &&
+             json_is_integer(json_object_get(r, "new_csat")) &&
+             json_integer_value(json_object_get(r, "new_csat")) == 4 &&
+             !strcmp(json_string_value(json_object_get(r, "new_queuename")), "support");
+    json_decref(r);
+    ASSERT_TRUE(ok);
+
+    /* a value its column cannot take: refused, not sent as something else */
+    tkt_op_t bad = {.kind = TKT_OP_UPDATE};
+    snprintf(bad.ticket_id, sizeof bad.ticket_id, "%s", c.res.ticket.id);
+    field(&bad, "new_callduration", "long");
+    got_t b = {0};
+    G.crm->ops->update_ticket(G.crm, &bad, on_res, &b);
+    run_until(&b.done);
+    ASSERT_TRUE(!b.res.ok && strstr(b.res.error, "new_callduration") != NULL);
+    ASSERT_EQ_INT(count_log("PATCH", "incidents", 400), 0);
 }
 
 static void test_shutdown_ends_pending_once(void)
@@ -560,7 +627,7 @@ int main(void)
         TEST_CASE(test_batch_partial_failure),
         TEST_CASE(test_429_pauses_then_goes_on),
         TEST_CASE(test_401_refreshes_token_once),
-        TEST_CASE(test_no_display_fields_ok),
+        TEST_CASE(test_no_display_and_custom_fields_as_columns),
         TEST_CASE(test_shutdown_ends_pending_once),
     };
     int rc = test_run_all("crm_dyn", cases, sizeof cases / sizeof cases[0]);
