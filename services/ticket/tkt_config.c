@@ -109,6 +109,11 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "The IVR's patience: past it the API answers 504."),
     CMN_CFG_NUM("CALLBUS_IVR_CACHE_S", "30", 0, 3600, OFF(ivr_cache_s),
                 "How long an IVR look-up answer is reused."),
+    CMN_CFG_CHOICE("CALLBUS_IVR_LOOKUP_CASE", "latest_unresolved", "latest_unresolved|latest",
+                   OFF(ivr_lookup_case),
+                   "Which of the caller's tickets the IVR look-up answers with (R-V1): the newest "
+                   "unresolved one (new/open/pending/hold), or the newest whatever its status "
+                   "(the Webex + Dynamics flow's \"latest case\")."),
 };
 const size_t tkt_config_spec_len = sizeof tkt_config_spec / sizeof tkt_config_spec[0];
 
@@ -162,6 +167,8 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
     pol->unanswered =
         strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER : TKT_UNANSWERED_DIRECT;
     pol->reuse = c->reuse;
+    pol->lookup_case = strcmp(c->ivr_lookup_case, "latest") == 0 ? TKT_LOOKUP_LATEST
+                                                                 : TKT_LOOKUP_LATEST_UNRESOLVED;
     pol->abandoned_tickets = c->abandoned_tickets;
     pol->outbound_unattached_closed = c->outbound_unattached_closed;
     snprintf(pol->default_assignee, sizeof pol->default_assignee, "%s", c->default_assignee);

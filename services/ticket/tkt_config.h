@@ -36,6 +36,7 @@ typedef struct {
     char *ivr_token;
     char *ivr_token_previous; /* during a rotation; empty: none */
     long ivr_deadline_ms, ivr_cache_s;
+    char *ivr_lookup_case; /* latest_unresolved | latest (R-V1) */
 } tkt_config_t;
 
 extern const cmn_cfg_spec_t tkt_config_spec[];

@@ -627,6 +627,16 @@ static tkt_op_t *call_write(tkt_rc_t *c, tkt_status_t new_status, int allow_new)
     return op_write(c, call->ticket_id);
 }
 
+/* ---- IVR look-up (R-V1) ----------------------------------------------------- */
+
+int tkt_lookup_case_pick(const tkt_policy_t *pol, const tkt_status_t *st, size_t n)
+{
+    for (size_t i = 0; i < n; i++) /* newest first: the first that qualifies */
+        if (pol->lookup_case == TKT_LOOKUP_LATEST || tkt_status_is_active(st[i]))
+            return (int)i;
+    return -1;
+}
+
 /* ---- inbound: answer, reuse, transfer -------------------------------------- */
 
 static void ignore_unmapped(tkt_rc_t *c, const char *why)

@@ -22,6 +22,11 @@
 
 typedef enum { TKT_TRANSFER_REASSIGN = 0, TKT_TRANSFER_SPLIT } tkt_transfer_policy_t;
 typedef enum { TKT_UNANSWERED_DIRECT = 0, TKT_UNANSWERED_GROUPER } tkt_unanswered_policy_t;
+/* R-V1: which of the customer's tickets the IVR look-up answers with. */
+typedef enum {
+    TKT_LOOKUP_LATEST_UNRESOLVED = 0, /* R-V1, the Webex + Zendesk seed */
+    TKT_LOOKUP_LATEST,                /* the Webex + Dynamics seed: "l'ultimo caso", any state */
+} tkt_lookup_case_policy_t;
 
 /* R-T9 mapping: CRM field ids ("" = not mapped). */
 typedef struct {
@@ -39,8 +44,9 @@ typedef struct {
 typedef struct {
     tkt_transfer_policy_t transfer;
     tkt_unanswered_policy_t unanswered;
-    int reuse;                         /* R-T2, default on */
-    int abandoned_tickets;             /* R-M1 last sentence / CCAI, default on */
+    int reuse;                            /* R-T2, default on */
+    tkt_lookup_case_policy_t lookup_case; /* R-V1, default latest unresolved */
+    int abandoned_tickets;                /* R-M1 last sentence / CCAI, default on */
     int outbound_unattached_closed;    /* R-O2 Deskie: unattached softphone call -> closed ticket */
     char default_assignee[TKT_ID_MAX]; /* R-T11; "" = no one */
     char subject_call[128];            /* default "Call from {phone}" */
@@ -143,6 +149,12 @@ int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out);
  * status just read (fresh) is believed; closed is final in Zendesk and
  * never asked; after the check a ref still not fresh is judged as stored. */
 int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked);
+
+/* R-V1, the one home of which ticket the IVR look-up reads to the caller:
+ * of the customer's tickets' statuses, newest first (`st[0]` the newest),
+ * the index of the newest unresolved one (new/open/pending/hold) or, under
+ * TKT_LOOKUP_LATEST, of the newest whatever its status; -1 for none. */
+int tkt_lookup_case_pick(const tkt_policy_t *pol, const tkt_status_t *st, size_t n);
 
 /* ---- intent from other services (issue 20 item 1: one decision engine) ---- */
 

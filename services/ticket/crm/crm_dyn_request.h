@@ -67,11 +67,12 @@ int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number
 int crm_dyn_contact_get_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
                             size_t outsz) __attribute__((warn_unused_result));
 
-/* The contact's most recent unresolved case (R-V1):
- * incidents?$select=...&$filter=_customerid_value eq <guid> and statecode eq 0
- * &$orderby=createdon desc&$top=1 */
-int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
-                            size_t outsz) __attribute__((warn_unused_result));
+/* The contact's `top` (1..5000) newest cases, whatever their state (R-V1:
+ * the rules pick the latest or the latest unresolved, as configured):
+ * incidents?$select=...&$filter=_customerid_value eq <guid>
+ * &$orderby=createdon desc&$top=<top> */
+int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, size_t top,
+                            char *out, size_t outsz) __attribute__((warn_unused_result));
 
 /* One case by id (status, owner, title): incidents(<guid>)?$select=... */
 int crm_dyn_case_get_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,

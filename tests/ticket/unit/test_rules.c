@@ -527,6 +527,25 @@ static void test_R_T2_reuse_off_policy(void)
     ASSERT_EQ_INT(plan.figures.reused, 0);
 }
 
+/* R-V1 (issue 23 item 4): which of the customer's tickets (newest first)
+ * the IVR look-up answers with: the newest unresolved by default, the
+ * newest whatever its state under the Webex + Dynamics seed's policy. */
+static void test_R_V1_lookup_case_policy(void)
+{
+    tkt_policy_t p;
+    tkt_policy_defaults(&p);
+    const tkt_status_t st[] = {TKT_ST_CLOSED, TKT_ST_SOLVED, TKT_ST_PENDING, TKT_ST_OPEN};
+    const tkt_status_t done[] = {TKT_ST_SOLVED, TKT_ST_CLOSED};
+    ASSERT_EQ_INT(p.lookup_case, TKT_LOOKUP_LATEST_UNRESOLVED);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 4), 2);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, done, 2), -1);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 0), -1);
+    p.lookup_case = TKT_LOOKUP_LATEST;
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 4), 0);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, done + 1, 1), 0);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 0), -1);
+}
+
 static void test_R_T2_solved_after_check_new_ticket(void)
 {
     setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
@@ -1583,7 +1602,7 @@ TEST_MAIN(
     TEST_CASE(test_R_T9_unmapped_fields_not_set), TEST_CASE(test_R_T2_reuse_same_queue),
     TEST_CASE(test_R_T2_other_queue_new_ticket), TEST_CASE(test_R_T2_reuse_off_policy),
     TEST_CASE(test_R_T2_solved_after_check_new_ticket), TEST_CASE(test_R_T2_closed_not_asked),
-    TEST_CASE(test_R_T2_missed_and_outbound_not_reused),
+    TEST_CASE(test_R_V1_lookup_case_policy), TEST_CASE(test_R_T2_missed_and_outbound_not_reused),
     TEST_CASE(test_R_T3_voicemail_ticket_reused_by_new_call),
     TEST_CASE(test_R_T3_voicemail_always_new),
     TEST_CASE(test_R_T11_voicemail_nobody_without_default),
