@@ -44,6 +44,11 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
         "Missed/abandoned calls: ticket here (direct), or left to the missed-call grouper."),
     CMN_CFG_FLAG("CALLBUS_TICKET_REUSE", "true", OFF(reuse),
                  "Add a call to the customer's open ticket of the same menu selection (R-T2)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_REUSE_OPEN_CASE", "false", OFF(reuse_open_case),
+                 "With CALLBUS_TICKET_REUSE: an answered call with no open ticket of ours to "
+                 "reuse goes to the customer's newest unresolved ticket in the CRM, whoever "
+                 "made it and whatever its menu selection, and the agent's pop opens it (the "
+                 "Webex + Dynamics flow, issue 23 item 4); no such ticket: a new one (R-T1)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "
@@ -167,6 +172,7 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
     pol->unanswered =
         strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER : TKT_UNANSWERED_DIRECT;
     pol->reuse = c->reuse;
+    pol->reuse_open_case = c->reuse_open_case;
     pol->lookup_case = strcmp(c->ivr_lookup_case, "latest") == 0 ? TKT_LOOKUP_LATEST
                                                                  : TKT_LOOKUP_LATEST_UNRESOLVED;
     pol->abandoned_tickets = c->abandoned_tickets;

@@ -21,7 +21,7 @@ typedef struct {
     long batch_window_s;
     int batch_comments, batch_updates, batch_creations, batch_status_reads;
     char *transfer_policy, *unanswered;
-    int reuse, abandoned_tickets, outbound_unattached_closed;
+    int reuse, reuse_open_case, abandoned_tickets, outbound_unattached_closed;
     int crm_display;  /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */
     int pop_fallback; /* display pop-service's unacknowledged pops through that API */
     char *default_assignee;

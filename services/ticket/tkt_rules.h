@@ -46,7 +46,8 @@ typedef struct {
     tkt_unanswered_policy_t unanswered;
     int reuse;                            /* R-T2, default on */
     tkt_lookup_case_policy_t lookup_case; /* R-V1, default latest unresolved */
-    int abandoned_tickets;                /* R-M1 last sentence / CCAI, default on */
+    int reuse_open_case; /* with reuse: the customer's open case in the CRM, any (Webex+Dynamics) */
+    int abandoned_tickets;             /* R-M1 last sentence / CCAI, default on */
     int outbound_unattached_closed;    /* R-O2 Deskie: unattached softphone call -> closed ticket */
     char default_assignee[TKT_ID_MAX]; /* R-T11; "" = no one */
     char subject_call[128];            /* default "Call from {phone}" */
@@ -68,12 +69,20 @@ typedef struct {
     tkt_contact_ref_t contacts[8]; /* its result, any order */
     size_t n_contacts;
     int tickets_checked; /* customer.tickets[*].fresh were just refreshed */
+    /* The contact's newest tickets in the CRM, any origin, newest first
+     * (TKT_NEED_CONTACT_TICKETS; policy reuse_open_case). */
+    int cases_known;
+    char case_ids[8][TKT_ID_MAX];
+    tkt_status_t case_status[8];
+    size_t n_cases;
 } tkt_facts_t;
 
 typedef enum {
     TKT_NEED_NOTHING = 0,
-    TKT_NEED_CONTACTS,      /* look the customer up by phone (R-C1) */
-    TKT_NEED_TICKET_STATUS, /* read need_ticket_id's status and merge target (R-T2, R-T7, R-O1) */
+    TKT_NEED_CONTACTS,        /* look the customer up by phone (R-C1) */
+    TKT_NEED_TICKET_STATUS,   /* read need_ticket_id's status and merge target (R-T2, R-T7, R-O1) */
+    TKT_NEED_CONTACT_TICKETS, /* read the tickets of the contact need_ticket_id names (the
+                               * contact's id there) into facts.case_* (reuse_open_case) */
 } tkt_need_t;
 
 /* Figures (R-S1) the plan moves when it is carried out. */

@@ -546,6 +546,93 @@ static void test_R_V1_lookup_case_policy(void)
     ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 0), -1);
 }
 
+static void add_case(const char *id, tkt_status_t st)
+{
+    facts.cases_known = 1;
+    TEXT(facts.case_ids[facts.n_cases], id);
+    facts.case_status[facts.n_cases++] = st;
+}
+
+/* R-T2 with policy reuse_open_case (issue 23 item 4, the Webex + Dynamics
+ * flow): no ticket of ours to reuse, so the contact's cases in the CRM
+ * are read; the newest unresolved one, whoever made it, gets the call. */
+static void test_R_T2_open_case_policy_attaches_to_crm_case(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    cached_contact();
+    agent("A1", "Luca Verdi");
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_CONTACT_TICKETS);
+    ASSERT_EQ_STR(plan.need_ticket_id, "K1"); /* the contact's id */
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    add_case("CASE9", TKT_ST_SOLVED); /* newest, resolved: not it */
+    add_case("CASE7", TKT_ST_HOLD);
+    add_case("CASE3", TKT_ST_OPEN);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "CASE7");
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "A1");
+    ASSERT_HAS(plan.ops[0].body, "answered by Luca Verdi");
+    ASSERT_EQ_STR(plan.call.ticket_id, "CASE7"); /* the call's ticket: what its pop opens */
+    ASSERT_EQ_INT(plan.figures.reused, 1);
+    ASSERT_EQ_INT(plan.figures.reopened, 1);
+}
+
+/* The same policy: no unresolved case -> a new ticket (R-T1); an unknown
+ * caller (contact created now) has none to read; policy off or reuse off:
+ * the cases are never read. */
+static void test_R_T2_open_case_policy_none_or_off_new_ticket(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    cached_contact();
+    agent("A1", NULL);
+    add_case("CASE9", TKT_ST_CLOSED);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_INT(plan.figures.reused, 0);
+
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    agent("A1", NULL);
+    facts.contacts_known = 1; /* none: one is created */
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 2);
+    ASSERT_EQ_INT(plan.ops[1].kind, TKT_OP_CREATE_TICKET);
+
+    for (int reuse = 0; reuse <= 1; reuse++) {
+        setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+        pol.reuse_open_case = reuse; /* off; or on with R-T2 itself off */
+        pol.reuse = !reuse;
+        cached_contact();
+        agent("A1", NULL);
+        ASSERT_EQ_INT(decide(), 0);
+        ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+        ASSERT_EQ_INT(plan.n_ops, 1);
+        ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    }
+}
+
+/* Ours first: an open ticket of ours in the same menu selection is R-T2's
+ * own reuse, without reading the CRM's cases. */
+static void test_R_T2_open_case_policy_ours_first(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    cached_contact();
+    agent("A1", NULL);
+    add_ref("T50", TKT_KIND_CALL, TKT_ST_OPEN, "Assistenza", 1);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "T50");
+}
+
 static void test_R_T2_solved_after_check_new_ticket(void)
 {
     setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
@@ -1588,52 +1675,58 @@ static void test_external_id_long_call_id(void)
     ASSERT_EQ_STR(x + strlen(x) - strlen(want), want);
 }
 
-TEST_MAIN(
-    "ticket_rules", TEST_CASE(test_model_names), TEST_CASE(test_policy_defaults),
-    TEST_CASE(test_render_subject), TEST_CASE(test_format_duration),
-    TEST_CASE(test_R_I3_answered_unmapped_ignored),
-    TEST_CASE(test_R_I3_unmapped_call_end_makes_nothing),
-    TEST_CASE(test_R_I3_outbound_unmapped_ignored),
-    TEST_CASE(test_R_C1_needs_contacts_before_create),
-    TEST_CASE(test_R_C1_cached_contact_no_lookup), TEST_CASE(test_R_C2_no_contact_creates_one),
-    TEST_CASE(test_R_C3_one_contact_used), TEST_CASE(test_R_C4_several_most_recent),
-    TEST_CASE(test_R_C4_picked_contact_wins), TEST_CASE(test_withheld_number_no_requester),
-    TEST_CASE(test_R_T1_create_on_answer), TEST_CASE(test_R_T1_replay_is_harmless),
-    TEST_CASE(test_R_T9_unmapped_fields_not_set), TEST_CASE(test_R_T2_reuse_same_queue),
-    TEST_CASE(test_R_T2_other_queue_new_ticket), TEST_CASE(test_R_T2_reuse_off_policy),
-    TEST_CASE(test_R_T2_solved_after_check_new_ticket), TEST_CASE(test_R_T2_closed_not_asked),
-    TEST_CASE(test_R_V1_lookup_case_policy), TEST_CASE(test_R_T2_missed_and_outbound_not_reused),
-    TEST_CASE(test_R_T3_voicemail_ticket_reused_by_new_call),
-    TEST_CASE(test_R_T3_voicemail_always_new),
-    TEST_CASE(test_R_T11_voicemail_nobody_without_default),
-    TEST_CASE(test_R_T8_ivr_ticket_bound_on_answer),
-    TEST_CASE(test_R_T8_ivr_ticket_bound_while_offered),
-    TEST_CASE(test_R_T8_ivr_ticket_unanswered_stays_open), TEST_CASE(test_R_T4_reassign),
-    TEST_CASE(test_R_T4_reassign_unmapped_target),
-    TEST_CASE(test_R_T4_answer_by_other_agent_is_transfer),
-    TEST_CASE(test_R_T4_transfer_to_mapped_after_unmapped_answer),
-    TEST_CASE(test_R_T4_split_new_leg_ticket), TEST_CASE(test_R_T4_split_idle_leg_closed),
-    TEST_CASE(test_R_T5_end_answered_summary_pending), TEST_CASE(test_R_T5_end_replay_no_ops),
-    TEST_CASE(test_R_T5_late_ticket_when_answer_unseen), TEST_CASE(test_R_T7_merged_redirect),
-    TEST_CASE(test_R_T10_closed_ticket_new_ticket), TEST_CASE(test_R_T6_recording_comment),
-    TEST_CASE(test_R_T6_recording_no_ticket_note), TEST_CASE(test_R_T6_recording_follows_merge),
-    TEST_CASE(test_R_T12_csat_comment_and_field), TEST_CASE(test_R_T12_csat_unmapped_comment_only),
-    TEST_CASE(test_R_M1_missed_ticket_last_offered),
-    TEST_CASE(test_R_M1_unanswered_leg_is_last_offered),
-    TEST_CASE(test_R_M1_last_offered_unmapped_gets_default),
-    TEST_CASE(test_R_T11_missed_no_offer_default_assignee), TEST_CASE(test_R_M1_abandoned_ticket),
-    TEST_CASE(test_R_M1_abandoned_switched_off), TEST_CASE(test_R_M1_grouper_leaves_missed),
-    TEST_CASE(test_R_M1_withheld_missed_call), TEST_CASE(test_R_O1_attach_from_ticket),
-    TEST_CASE(test_R_O1_open_when_answered), TEST_CASE(test_R_O1_solved_ticket_new),
-    TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_O4_callback_same_ticket),
-    TEST_CASE(test_R_O4_long_call_falls_to_R_O2), TEST_CASE(test_R_O4_window_passed),
-    TEST_CASE(test_R_O2_latest_open_attach), TEST_CASE(test_R_O2_latest_not_open_new),
-    TEST_CASE(test_R_O2_deskie_closed_at_end), TEST_CASE(test_R_O2_deskie_attaches_open_latest),
-    TEST_CASE(test_R_O3_unanswered_attempt), TEST_CASE(test_R_O_ended_answered_summary),
-    TEST_CASE(test_R_M3_callback_on_missed_ticket_pending),
-    TEST_CASE(test_R_C5_dialled_number_in_comment),
-    TEST_CASE(test_R_C5_dialled_number_never_added_to_contact),
-    TEST_CASE(test_R_O_started_twice_is_one), TEST_CASE(test_R_O_start_unseen_handled_at_end),
-    TEST_CASE(test_redecide_loop_status_then_contacts), TEST_CASE(test_agent_login_no_ops),
-    TEST_CASE(test_call_event_without_call_id_fails),
-    TEST_CASE(test_state_tracked_from_every_event), TEST_CASE(test_external_id_long_call_id))
+TEST_MAIN("ticket_rules", TEST_CASE(test_model_names), TEST_CASE(test_policy_defaults),
+          TEST_CASE(test_render_subject), TEST_CASE(test_format_duration),
+          TEST_CASE(test_R_I3_answered_unmapped_ignored),
+          TEST_CASE(test_R_I3_unmapped_call_end_makes_nothing),
+          TEST_CASE(test_R_I3_outbound_unmapped_ignored),
+          TEST_CASE(test_R_C1_needs_contacts_before_create),
+          TEST_CASE(test_R_C1_cached_contact_no_lookup),
+          TEST_CASE(test_R_C2_no_contact_creates_one), TEST_CASE(test_R_C3_one_contact_used),
+          TEST_CASE(test_R_C4_several_most_recent), TEST_CASE(test_R_C4_picked_contact_wins),
+          TEST_CASE(test_withheld_number_no_requester), TEST_CASE(test_R_T1_create_on_answer),
+          TEST_CASE(test_R_T1_replay_is_harmless), TEST_CASE(test_R_T9_unmapped_fields_not_set),
+          TEST_CASE(test_R_T2_reuse_same_queue), TEST_CASE(test_R_T2_other_queue_new_ticket),
+          TEST_CASE(test_R_T2_reuse_off_policy), TEST_CASE(test_R_T2_solved_after_check_new_ticket),
+          TEST_CASE(test_R_T2_closed_not_asked), TEST_CASE(test_R_V1_lookup_case_policy),
+          TEST_CASE(test_R_T2_open_case_policy_attaches_to_crm_case),
+          TEST_CASE(test_R_T2_open_case_policy_none_or_off_new_ticket),
+          TEST_CASE(test_R_T2_open_case_policy_ours_first),
+          TEST_CASE(test_R_T2_missed_and_outbound_not_reused),
+          TEST_CASE(test_R_T3_voicemail_ticket_reused_by_new_call),
+          TEST_CASE(test_R_T3_voicemail_always_new),
+          TEST_CASE(test_R_T11_voicemail_nobody_without_default),
+          TEST_CASE(test_R_T8_ivr_ticket_bound_on_answer),
+          TEST_CASE(test_R_T8_ivr_ticket_bound_while_offered),
+          TEST_CASE(test_R_T8_ivr_ticket_unanswered_stays_open), TEST_CASE(test_R_T4_reassign),
+          TEST_CASE(test_R_T4_reassign_unmapped_target),
+          TEST_CASE(test_R_T4_answer_by_other_agent_is_transfer),
+          TEST_CASE(test_R_T4_transfer_to_mapped_after_unmapped_answer),
+          TEST_CASE(test_R_T4_split_new_leg_ticket), TEST_CASE(test_R_T4_split_idle_leg_closed),
+          TEST_CASE(test_R_T5_end_answered_summary_pending), TEST_CASE(test_R_T5_end_replay_no_ops),
+          TEST_CASE(test_R_T5_late_ticket_when_answer_unseen), TEST_CASE(test_R_T7_merged_redirect),
+          TEST_CASE(test_R_T10_closed_ticket_new_ticket), TEST_CASE(test_R_T6_recording_comment),
+          TEST_CASE(test_R_T6_recording_no_ticket_note),
+          TEST_CASE(test_R_T6_recording_follows_merge),
+          TEST_CASE(test_R_T12_csat_comment_and_field),
+          TEST_CASE(test_R_T12_csat_unmapped_comment_only),
+          TEST_CASE(test_R_M1_missed_ticket_last_offered),
+          TEST_CASE(test_R_M1_unanswered_leg_is_last_offered),
+          TEST_CASE(test_R_M1_last_offered_unmapped_gets_default),
+          TEST_CASE(test_R_T11_missed_no_offer_default_assignee),
+          TEST_CASE(test_R_M1_abandoned_ticket), TEST_CASE(test_R_M1_abandoned_switched_off),
+          TEST_CASE(test_R_M1_grouper_leaves_missed), TEST_CASE(test_R_M1_withheld_missed_call),
+          TEST_CASE(test_R_O1_attach_from_ticket), TEST_CASE(test_R_O1_open_when_answered),
+          TEST_CASE(test_R_O1_solved_ticket_new), TEST_CASE(test_R_O1_not_ours_new),
+          TEST_CASE(test_R_O4_callback_same_ticket), TEST_CASE(test_R_O4_long_call_falls_to_R_O2),
+          TEST_CASE(test_R_O4_window_passed), TEST_CASE(test_R_O2_latest_open_attach),
+          TEST_CASE(test_R_O2_latest_not_open_new), TEST_CASE(test_R_O2_deskie_closed_at_end),
+          TEST_CASE(test_R_O2_deskie_attaches_open_latest), TEST_CASE(test_R_O3_unanswered_attempt),
+          TEST_CASE(test_R_O_ended_answered_summary),
+          TEST_CASE(test_R_M3_callback_on_missed_ticket_pending),
+          TEST_CASE(test_R_C5_dialled_number_in_comment),
+          TEST_CASE(test_R_C5_dialled_number_never_added_to_contact),
+          TEST_CASE(test_R_O_started_twice_is_one), TEST_CASE(test_R_O_start_unseen_handled_at_end),
+          TEST_CASE(test_redecide_loop_status_then_contacts), TEST_CASE(test_agent_login_no_ops),
+          TEST_CASE(test_call_event_without_call_id_fails),
+          TEST_CASE(test_state_tracked_from_every_event), TEST_CASE(test_external_id_long_call_id))
