@@ -4,11 +4,37 @@ creato per il cliente"): an answered call from a customer with an open
 case in the CRM, made by anyone, is added to that case (no new one), and
 the ticket event binding the call to it is what pop-service pops; a
 customer with no unresolved case, or an unknown caller, gets a new one
-(R-T1). The policy off is test_inbound.py's R-T2 (ours only) and
+(R-T1); the agent gets that case popped through pop-service (R-P3). The
+policy off is test_inbound.py's R-T2 (ours only) and
 test_rules.c's. Against each CRM (crm_view.py)."""
-from e2e import Call, crm_fixtures, new_mobile_number, wait_comment, wait_for
+import os
+import sys
 
-stack, _crm_defaults = crm_fixtures(env={"CALLBUS_TICKET_REUSE_OPEN_CASE": "true"})
+import pytest
+
+import crm_view
+from e2e import IVR_TOKEN, Call, crm_fixtures, new_mobile_number, wait_comment, wait_for
+
+sys.path.insert(0, os.path.join(crm_view.ROOT, "tests", "pop", "e2e"))
+import pop  # noqa: E402
+
+stack, _crm_defaults = crm_fixtures(env={"CALLBUS_TICKET_REUSE_OPEN_CASE": "true",
+                                         "CALLBUS_IVR_TOKEN": IVR_TOKEN,
+                                         "CALLBUS_IVR_CACHE_S": "0"})
+
+
+@pytest.fixture(scope="module")
+def popsvc(stack, logdir):
+    """pop-service on the module's topics, asking this ticket-service's IVR
+    look-up for its ringing notice (R-P2)."""
+    s = pop.start_pop(stack.topics, f"pop-{stack.topics.prefix.rstrip('.')}", logdir,
+                      f"test_open_case-pop-{stack.crm.name}",
+                      {"CALLBUS_POP_LOOKUP_URL": stack.svc.url,
+                       "CALLBUS_POP_LOOKUP_TOKEN": IVR_TOKEN,
+                       "CALLBUS_POP_LOOKUP_WAIT_MS": "1000"})
+    yield s
+    if s.running():
+        s.stop()
 
 
 def answered_event(stack, answered):
@@ -64,3 +90,22 @@ def test_R_T2_no_open_case_or_unknown_caller_gets_a_new_case(stack):
     assert ev["created"] is True
     [contact] = stack.crm.contacts_with_phone(stranger.number)
     assert [c["id"] for c in stack.crm.tickets_of_contact(contact["id"])] == [ev["ticket_id"]]
+
+
+def test_R_P3_the_agent_gets_the_open_case_popped(stack, popsvc):
+    """The seed's screen pop: the agent who answers a customer with an open
+    case (made by a person) gets that case's form, through pop-service
+    (R-P3: the call's ticket, once ticket-service binds it)."""
+    agent = stack.agent3
+    number = new_mobile_number()
+    user = stack.crm.seed_contact(name="Marta Blu", number=number)
+    case = stack.crm.seed_ticket(subject="Delivery late", requester=user["id"], status="open",
+                                 created_at="2024-02-01T09:00:00Z")
+    sse = popsvc.stream(popsvc.agent(agent["crm_id"], agent["provider_id"]))
+    call = Call(number=number)
+    stack.produce(call.answered(agent))
+    tp = sse.wait_kind(call, "ticket", timeout=30)
+    pop.check_pop(tp)
+    assert tp["crm_url"] == stack.crm.ticket_url(case["id"])
+    assert tp["ticket"]["id"] == case["id"]
+    sse.close()
