@@ -6,7 +6,7 @@
  * into a URL, so nothing a caller passes can change a query's meaning.
  *
  * Mapping (docs/dynamics.md): contacts found by phone in their look-up form
- * (R-I2, R-C1); the latest unresolved case (R-V1); a case created with the
+ * (R-I2, R-C1); the contact's newest cases (R-V1); a case created with the
  * call's title and origin Phone (R-T1); call comments as notes
  * (annotations) on the case; owner and status as a PATCH, resolution as the
  * CloseIncident action; record URLs for pops (R-P3). */
