@@ -44,6 +44,11 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
         "Missed/abandoned calls: ticket here (direct), or left to the missed-call grouper."),
     CMN_CFG_FLAG("CALLBUS_TICKET_REUSE", "true", OFF(reuse),
                  "Add a call to the customer's open ticket of the same menu selection (R-T2)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_REUSE_OPEN_CASE", "false", OFF(reuse_open_case),
+                 "With CALLBUS_TICKET_REUSE: an answered call with no open ticket of ours to "
+                 "reuse goes to the customer's newest unresolved ticket in the CRM, whoever "
+                 "made it and whatever its menu selection, and the agent's pop opens it (the "
+                 "Webex + Dynamics flow, issue 23 item 4); no such ticket: a new one (R-T1)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "
@@ -111,6 +116,11 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "The IVR's patience: past it the API answers 504."),
     CMN_CFG_NUM("CALLBUS_IVR_CACHE_S", "30", 0, 3600, OFF(ivr_cache_s),
                 "How long an IVR look-up answer is reused."),
+    CMN_CFG_CHOICE("CALLBUS_IVR_LOOKUP_CASE", "latest_unresolved", "latest_unresolved|latest",
+                   OFF(ivr_lookup_case),
+                   "Which of the caller's tickets the IVR look-up answers with (R-V1): the newest "
+                   "unresolved one (new/open/pending/hold), or the newest whatever its status "
+                   "(the Webex + Dynamics flow's \"latest case\")."),
 };
 const size_t tkt_config_spec_len = sizeof tkt_config_spec / sizeof tkt_config_spec[0];
 
@@ -164,6 +174,9 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
     pol->unanswered =
         strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER : TKT_UNANSWERED_DIRECT;
     pol->reuse = c->reuse;
+    pol->reuse_open_case = c->reuse_open_case;
+    pol->lookup_case = strcmp(c->ivr_lookup_case, "latest") == 0 ? TKT_LOOKUP_LATEST
+                                                                 : TKT_LOOKUP_LATEST_UNRESOLVED;
     pol->abandoned_tickets = c->abandoned_tickets;
     pol->outbound_unattached_closed = c->outbound_unattached_closed;
     snprintf(pol->default_assignee, sizeof pol->default_assignee, "%s", c->default_assignee);

@@ -21,7 +21,7 @@ typedef struct {
     long batch_window_s;
     int batch_comments, batch_updates, batch_creations, batch_status_reads;
     char *transfer_policy, *unanswered;
-    int reuse, abandoned_tickets, outbound_unattached_closed;
+    int reuse, reuse_open_case, abandoned_tickets, outbound_unattached_closed;
     int crm_display;  /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */
     int pop_fallback; /* display pop-service's unacknowledged pops through that API */
     char *default_assignee;
@@ -36,6 +36,7 @@ typedef struct {
     char *ivr_token;
     char *ivr_token_previous; /* during a rotation; empty: none */
     long ivr_deadline_ms, ivr_cache_s;
+    char *ivr_lookup_case; /* latest_unresolved | latest (R-V1) */
 } tkt_config_t;
 
 extern const cmn_cfg_spec_t tkt_config_spec[];

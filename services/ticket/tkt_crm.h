@@ -37,6 +37,10 @@ typedef struct {
     char requester_id[TKT_ID_MAX];
     char external_id[TKT_EXTERNAL_ID_MAX];
     char merged_into[TKT_ID_MAX]; /* closed by a merge: where it went (R-T7) */
+    /* What a caller can be told (R-V1): Dynamics' case number
+     * (`ticketnumber`, "CAS-01234-X1Y2Z3"); "" when the id is that number
+     * (Zendesk: ticket #1234 is what its agents and customers quote). */
+    char number[64];
     int64_t created_at_ms;
     int64_t updated_at_ms;
 } tkt_crm_ticket_t;

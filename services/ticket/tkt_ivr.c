@@ -166,6 +166,13 @@ static void answer_lookup(ivr_req_t *r, json_t *body)
     reply(r, 200, body);
 }
 
+/* What the IVR reads to the caller (R-V1): Dynamics' case number; on
+ * Zendesk the ticket id is that number, so the IVR has one field to read. */
+static const char *ticket_number(const tkt_crm_ticket_t *t)
+{
+    return t->number[0] ? t->number : t->id;
+}
+
 static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
 {
     ivr_req_t *r = ctx;
@@ -176,13 +183,15 @@ static void on_contact_tickets(void *ctx, const tkt_crm_result_t *res)
         maybe_free(r);
         return;
     }
-    for (size_t i = 0; i < res->n_tickets; i++) { /* newest first: the first unresolved */
-        const tkt_crm_ticket_t *t = &res->tickets[i];
-        if (tkt_status_is_active(t->status)) {
-            ticket = json_pack("{s:s, s:s, s:s}", "id", t->id, "subject", t->subject, "status",
-                               tkt_status_name(t->status));
-            break;
-        }
+    tkt_status_t st[TKT_CRM_MAX_LIST];
+    size_t n = res->n_tickets < TKT_CRM_MAX_LIST ? res->n_tickets : TKT_CRM_MAX_LIST;
+    for (size_t i = 0; i < n; i++)
+        st[i] = res->tickets[i].status;
+    int pick = tkt_lookup_case_pick(r->ivr->d.policy, st, n);
+    if (pick >= 0) {
+        const tkt_crm_ticket_t *t = &res->tickets[pick];
+        ticket = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "number", ticket_number(t),
+                           "subject", t->subject, "status", tkt_status_name(t->status));
     }
     /* The contact with what a pop shows of them (R-P2: pop-service asks
      * here for its ringing notice, so the CRM is asked by one process). */
@@ -338,8 +347,9 @@ static void on_bound(void *ctx, const char *err)
         LOG_CALL(CMN_LOG_WARN, r->call_id, "ivr: binding not stored: %s", err);
     r->ivr->d.crm->ops->ticket_url(r->ivr->d.crm, r->ticket.id, url, sizeof url);
     reply(r, 201,
-          json_pack("{s:s, s:s, s:s, s:s}", "ticket_id", r->ticket.id, "ticket_url", url,
-                    "contact_id", r->contact_id, "call_id", r->call_id));
+          json_pack("{s:s, s:s, s:s, s:s, s:s}", "ticket_id", r->ticket.id, "ticket_number",
+                    ticket_number(&r->ticket), "ticket_url", url, "contact_id", r->contact_id,
+                    "call_id", r->call_id));
     maybe_free(r);
 }
 

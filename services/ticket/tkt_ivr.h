@@ -1,6 +1,7 @@
 /* The IVR's synchronous API (Webex flows, TVox scripts):
  *   GET  /v1/ivr/lookup?number=...   R-V1: the caller's name and id and
- *        their most recent unresolved ticket, or "none found"
+ *        their most recent unresolved ticket (or most recent, policy
+ *        lookup_case) with the number a caller is told, or "none found"
  *   POST /v1/ivr/tickets {call_id, number, ticket_type}   R-V2/R-T8: create
  *        the ticket on the caller's contact, bind it to the call, return its id
  * Bearer-token auth: the current token, or the previous one while a

@@ -552,6 +552,24 @@ static void on_ticket_read(void *owner, const tkt_crm_item_t *item)
     ticket_seen(j, item->ok ? item->status : TKT_ST_CLOSED, "");
 }
 
+/* The contact's tickets in the CRM (TKT_NEED_CONTACT_TICKETS), newest first. */
+static void on_contact_cases(void *ctx, const tkt_crm_result_t *res)
+{
+    job_t *j = ctx;
+    if (!res->ok) {
+        tkt_job_failed(j, res, res->error);
+        return;
+    }
+    j->facts.cases_known = 1;
+    j->facts.n_cases = 0;
+    for (size_t i = 0; i < res->n_tickets && i < 8; i++) {
+        snprintf(j->facts.case_ids[i], sizeof j->facts.case_ids[i], "%s", res->tickets[i].id);
+        j->facts.case_status[i] = res->tickets[i].status;
+        j->facts.n_cases++;
+    }
+    decide(j);
+}
+
 static void fetch_contacts(job_t *j)
 {
     char phone[32];
@@ -607,6 +625,11 @@ static void decide(job_t *j)
         }
         p->d.crm->ops->show_ticket(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE, on_ticket_status,
                                    j);
+        return;
+    }
+    if (plan->need == TKT_NEED_CONTACT_TICKETS && !j->asked_cases++) {
+        p->d.crm->ops->contact_tickets(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE,
+                                       on_contact_cases, j);
         return;
     }
     if (plan->need != TKT_NEED_NOTHING) {
@@ -669,7 +692,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
         return;
     }
     memset(&j->facts, 0, sizeof j->facts);
-    j->asked_contacts = j->asked_ticket = 0;
+    j->asked_contacts = j->asked_ticket = j->asked_cases = 0;
     j->call = l->call;
     j->cust = l->customer;
     j->revs = l->revs;

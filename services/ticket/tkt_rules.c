@@ -627,6 +627,16 @@ static tkt_op_t *call_write(tkt_rc_t *c, tkt_status_t new_status, int allow_new)
     return op_write(c, call->ticket_id);
 }
 
+/* ---- IVR look-up (R-V1) ----------------------------------------------------- */
+
+int tkt_lookup_case_pick(const tkt_policy_t *pol, const tkt_status_t *st, size_t n)
+{
+    for (size_t i = 0; i < n; i++) /* newest first: the first that qualifies */
+        if (pol->lookup_case == TKT_LOOKUP_LATEST || tkt_status_is_active(st[i]))
+            return (int)i;
+    return -1;
+}
+
 /* ---- inbound: answer, reuse, transfer -------------------------------------- */
 
 static void ignore_unmapped(tkt_rc_t *c, const char *why)
@@ -698,6 +708,39 @@ static int try_reuse(tkt_rc_t *c, const char *agent, tkt_op_t **op)
     return 0;
 }
 
+/* The Webex + Dynamics flow (issue 23 item 4; R-T2 with policy
+ * reuse_open_case): the customer's newest unresolved ticket in the CRM,
+ * whoever made it and whatever its menu selection, gets the answered call
+ * and is what the agent's pop opens. Same contract as try_reuse. */
+static int try_open_case(tkt_rc_t *c, const char *agent, tkt_op_t **op)
+{
+    const char *contact;
+    *op = NULL;
+    if (!c->pol->reuse || !c->pol->reuse_open_case || c->withheld)
+        return 0;
+    if (requester(c, &contact) < 0)
+        return -1;
+    if (tkt_rc_empty(contact) || strcmp(contact, TKT_REF_NEW_CONTACT) == 0)
+        return 0; /* a contact made now has no case */
+    if (!c->facts.cases_known) {
+        tkt_rc_need(c, TKT_NEED_CONTACT_TICKETS, contact);
+        return -1;
+    }
+    tkt_policy_t unresolved = *c->pol; /* R-V1's judgement, not its IVR setting */
+    unresolved.lookup_case = TKT_LOOKUP_LATEST_UNRESOLVED;
+    size_t n = c->facts.n_cases < 8 ? c->facts.n_cases : 8;
+    int pick = tkt_lookup_case_pick(&unresolved, c->facts.case_status, n);
+    if (pick < 0)
+        return 0;
+    tkt_ticket_ref_t r;
+    memset(&r, 0, sizeof r);
+    COPY(r.id, c->facts.case_ids[pick]);
+    r.kind = TKT_KIND_CALL;
+    r.status = c->facts.case_status[pick];
+    *op = reuse(c, &r, agent);
+    return 0;
+}
+
 static tkt_op_t *create_call_ticket(tkt_rc_t *c, const char *agent, tkt_status_t status,
                                     const char *suffix)
 {
@@ -708,13 +751,16 @@ static tkt_op_t *create_call_ticket(tkt_rc_t *c, const char *agent, tkt_status_t
     return op;
 }
 
-/* R-T8, else R-T2, else R-T1: the ticket an answering agent works on. */
+/* R-T8, else R-T2 (ours, then under reuse_open_case the customer's open
+ * case), else R-T1: the ticket an answering agent works on. */
 static tkt_op_t *answer_ticket(tkt_rc_t *c, const char *agent)
 {
     tkt_op_t *op;
     if (tkt_rc_call(c)->ticket_id[0])
         return answer_on_bound(c, agent);
     if (try_reuse(c, agent, &op) < 0 || op)
+        return op;
+    if (try_open_case(c, agent, &op) < 0 || op)
         return op;
     return create_call_ticket(c, agent, TKT_ST_OPEN, "");
 }

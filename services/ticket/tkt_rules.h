@@ -22,6 +22,11 @@
 
 typedef enum { TKT_TRANSFER_REASSIGN = 0, TKT_TRANSFER_SPLIT } tkt_transfer_policy_t;
 typedef enum { TKT_UNANSWERED_DIRECT = 0, TKT_UNANSWERED_GROUPER } tkt_unanswered_policy_t;
+/* R-V1: which of the customer's tickets the IVR look-up answers with. */
+typedef enum {
+    TKT_LOOKUP_LATEST_UNRESOLVED = 0, /* R-V1, the Webex + Zendesk seed */
+    TKT_LOOKUP_LATEST,                /* the Webex + Dynamics seed: "l'ultimo caso", any state */
+} tkt_lookup_case_policy_t;
 
 /* R-T9 mapping: CRM field ids ("" = not mapped). */
 typedef struct {
@@ -39,7 +44,9 @@ typedef struct {
 typedef struct {
     tkt_transfer_policy_t transfer;
     tkt_unanswered_policy_t unanswered;
-    int reuse;                         /* R-T2, default on */
+    int reuse;                            /* R-T2, default on */
+    tkt_lookup_case_policy_t lookup_case; /* R-V1, default latest unresolved */
+    int reuse_open_case; /* with reuse: the customer's open case in the CRM, any (Webex+Dynamics) */
     int abandoned_tickets;             /* R-M1 last sentence / CCAI, default on */
     int outbound_unattached_closed;    /* R-O2 Deskie: unattached softphone call -> closed ticket */
     char default_assignee[TKT_ID_MAX]; /* R-T11; "" = no one */
@@ -62,12 +69,20 @@ typedef struct {
     tkt_contact_ref_t contacts[8]; /* its result, any order */
     size_t n_contacts;
     int tickets_checked; /* customer.tickets[*].fresh were just refreshed */
+    /* The contact's newest tickets in the CRM, any origin, newest first
+     * (TKT_NEED_CONTACT_TICKETS; policy reuse_open_case). */
+    int cases_known;
+    char case_ids[8][TKT_ID_MAX];
+    tkt_status_t case_status[8];
+    size_t n_cases;
 } tkt_facts_t;
 
 typedef enum {
     TKT_NEED_NOTHING = 0,
-    TKT_NEED_CONTACTS,      /* look the customer up by phone (R-C1) */
-    TKT_NEED_TICKET_STATUS, /* read need_ticket_id's status and merge target (R-T2, R-T7, R-O1) */
+    TKT_NEED_CONTACTS,        /* look the customer up by phone (R-C1) */
+    TKT_NEED_TICKET_STATUS,   /* read need_ticket_id's status and merge target (R-T2, R-T7, R-O1) */
+    TKT_NEED_CONTACT_TICKETS, /* read the tickets of the contact need_ticket_id names (the
+                               * contact's id there) into facts.case_* (reuse_open_case) */
 } tkt_need_t;
 
 /* Figures (R-S1) the plan moves when it is carried out. */
@@ -143,6 +158,12 @@ int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out);
  * status just read (fresh) is believed; closed is final in Zendesk and
  * never asked; after the check a ref still not fresh is judged as stored. */
 int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked);
+
+/* R-V1, the one home of which ticket the IVR look-up reads to the caller:
+ * of the customer's tickets' statuses, newest first (`st[0]` the newest),
+ * the index of the newest unresolved one (new/open/pending/hold) or, under
+ * TKT_LOOKUP_LATEST, of the newest whatever its status; -1 for none. */
+int tkt_lookup_case_pick(const tkt_policy_t *pol, const tkt_status_t *st, size_t n);
 
 /* ---- intent from other services (issue 20 item 1: one decision engine) ---- */
 

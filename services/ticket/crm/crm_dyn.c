@@ -882,7 +882,8 @@ static void step_cases(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int
     crm_op_succeed(op, resp);
 }
 
-/* R-V1: the latest unresolved case (Dataverse sorts: newest first). */
+/* R-V1: the contact's newest cases, any state (Dataverse sorts: newest
+ * first); which one the IVR hears is the rules' choice (tkt_lookup_case_pick). */
 static void dyn_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio,
                                 tkt_crm_cb cb, void *ctx)
 {
@@ -891,7 +892,8 @@ static void dyn_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio
     char url[DYN_URL_MAX];
     if (!op)
         return;
-    if (!contact_id || crm_dyn_latest_case_url(&d->conf, contact_id, url, sizeof url) != 0) {
+    if (!contact_id ||
+        crm_dyn_latest_case_url(&d->conf, contact_id, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
         crm_op_refuse(op, "contact id \"%s\" is not a GUID", contact_id ? contact_id : "");
         return;
     }

@@ -112,7 +112,9 @@ static int case_of(const json_t *o, tkt_crm_ticket_t *t, char *errstr, size_t er
         guid_member(o, "_ownerid_value", 0, owner, errstr, errsz) != 0 ||
         guid_member(o, "_customerid_value", 0, customer, errstr, errsz) != 0 ||
         text_member(o, "title", t->subject, sizeof t->subject, errstr, errsz) != 0 ||
-        text_member(o, "ticketnumber", t->external_id, sizeof t->external_id, errstr, errsz) != 0)
+        text_member(o, "ticketnumber", t->external_id, sizeof t->external_id, errstr, errsz) != 0 ||
+        /* R-V1: the number a caller can be told */
+        text_member(o, "ticketnumber", t->number, sizeof t->number, errstr, errsz) != 0)
         return -1;
     if (!json_is_integer(state) || (status && !json_is_null(status) && !json_is_integer(status))) {
         snprintf(errstr, errsz, "case without an integer statecode");

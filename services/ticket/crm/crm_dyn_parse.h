@@ -27,7 +27,8 @@ int crm_dyn_parse_contacts(const char *body, size_t len, tkt_crm_contact_t *out,
 /* An incidents collection, same rules: id (incidentid), status
  * (statecode/statuscode, crm_dyn_status_from), subject (title),
  * assignee_id (_ownerid_value), requester_id (_customerid_value),
- * external_id (ticketnumber, the number agents quote), created/updated. */
+ * external_id and number (ticketnumber, the number agents quote and the IVR
+ * reads to callers, R-V1), created/updated. */
 int crm_dyn_parse_cases(const char *body, size_t len, tkt_crm_ticket_t *out, size_t max, size_t *n,
                         char *errstr, size_t errsz) __attribute__((warn_unused_result));
 

@@ -184,19 +184,20 @@ int crm_dyn_case_record_url(const crm_dyn_conf_t *conf, const char *incident_id,
     return record_url(conf, "incidents", incident_id, "", out, outsz);
 }
 
-int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
-                            size_t outsz)
+int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, size_t top,
+                            char *out, size_t outsz)
 {
     char id[CRM_GUID_MAX];
     sb_t b;
     if (guid_or_fail(contact_id, id, out, outsz) != 0)
         return -1;
     sb_init(&b, out, outsz);
+    if (top < 1 || top > 5000) /* Dataverse's page limit */
+        b.err = 1;
     sb_printf(&b,
               "%s/incidents?$select=" CASE_SELECT
-              "&$filter=_customerid_value%%20eq%%20%s%%20and%%20"
-              "statecode%%20eq%%200&$orderby=createdon%%20desc&$top=1",
-              conf->api_base, id);
+              "&$filter=_customerid_value%%20eq%%20%s&$orderby=createdon%%20desc&$top=%zu",
+              conf->api_base, id, top);
     return sb_done(&b);
 }
 

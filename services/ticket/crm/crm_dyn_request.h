@@ -6,7 +6,7 @@
  * into a URL, so nothing a caller passes can change a query's meaning.
  *
  * Mapping (docs/dynamics.md): contacts found by phone in their look-up form
- * (R-I2, R-C1); the latest unresolved case (R-V1); a case created with the
+ * (R-I2, R-C1); the contact's newest cases (R-V1); a case created with the
  * call's title and origin Phone (R-T1); call comments as notes
  * (annotations) on the case; owner and status as a PATCH, resolution as the
  * CloseIncident action; record URLs for pops (R-P3). */
@@ -67,11 +67,12 @@ int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number
 int crm_dyn_contact_get_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
                             size_t outsz) __attribute__((warn_unused_result));
 
-/* The contact's most recent unresolved case (R-V1):
- * incidents?$select=...&$filter=_customerid_value eq <guid> and statecode eq 0
- * &$orderby=createdon desc&$top=1 */
-int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
-                            size_t outsz) __attribute__((warn_unused_result));
+/* The contact's `top` (1..5000) newest cases, whatever their state (R-V1:
+ * the rules pick the latest or the latest unresolved, as configured):
+ * incidents?$select=...&$filter=_customerid_value eq <guid>
+ * &$orderby=createdon desc&$top=<top> */
+int crm_dyn_latest_case_url(const crm_dyn_conf_t *conf, const char *contact_id, size_t top,
+                            char *out, size_t outsz) __attribute__((warn_unused_result));
 
 /* One case by id (status, owner, title): incidents(<guid>)?$select=... */
 int crm_dyn_case_get_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,

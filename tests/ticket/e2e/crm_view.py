@@ -188,6 +188,15 @@ class ZendeskView(_View):
         """Tickets created for the call (external id callbus-<call id>[-n])."""
         return [self._ticket(v) for v in self.emu.tickets_of_call(call_id)]
 
+    @staticmethod
+    def case_number(ticket):
+        """What a caller is told of a ticket (R-V1): its id."""
+        return ticket["id"]
+
+    def tickets_of_contact(self, cid):
+        """Every ticket the contact requested, whoever made it, oldest first."""
+        return [self._ticket(v) for v in self.emu.tickets(requester_id=int(cid))]
+
     def contacts_with_phone(self, number):
         return [{"id": str(u["id"]), "name": u.get("name"), "email": u.get("email"),
                  "phones": [u.get("phone")], "created": u.get("created_at"),
@@ -393,6 +402,20 @@ class DynamicsView(_View):
                 first.setdefault(v["ticket_id"], v.get("call_id"))
         ids = [tid for tid, cid in first.items() if cid == call_id]
         return [t for t in (self.ticket(i) for i in ids) if t is not None]
+
+    @staticmethod
+    def case_number(ticket):
+        """What a caller is told of a case (R-V1): its ticketnumber, not the GUID."""
+        return ticket["ticketnumber"]
+
+    def tickets_of_contact(self, cid):
+        """Every case of the contact (its customer), whoever made it, oldest first."""
+        with self.emu.store.lock:
+            rows = sorted((r for r in self.emu.store.tables["incident"].values()
+                           if r.get("_customerid_value") == str(cid).lower()),
+                          key=lambda r: r.get("createdon") or "")
+            ids = [r["incidentid"] for r in rows]
+        return [self.ticket(i) for i in ids]
 
     def contacts_with_phone(self, number):
         """Contacts with the number in a phone column, in E.164 digits or in

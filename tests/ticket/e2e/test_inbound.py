@@ -115,6 +115,23 @@ def test_R_T2_same_queue_reuses_ticket_other_queue_gets_new_one(stack):
     assert len(searches) == 1, f"contact looked up {len(searches)} times, not once"
 
 
+def test_R_T2_case_a_person_made_is_not_reused_with_the_open_case_policy_off(stack):
+    """R-T2 as configured by default (CALLBUS_TICKET_REUSE_OPEN_CASE false;
+    issue 23 item 4): the customer's open ticket that a person made, not
+    ours, does not get the answered call: a new ticket does, and the
+    person's ticket is not written to. test_open_case.py has the policy on."""
+    number = new_number()
+    user = stack.crm.seed_contact("Elena Rosa", number)
+    theirs = stack.crm.seed_ticket(subject="Opened by a person", requester=user["id"],
+                                   status="open", created_at="2024-02-01T09:00:00Z")
+    call = Call(number=number)
+    stack.produce(call.answered(stack.agent1), call.ended())
+    t = one_ticket(stack.crm, call)
+    assert t["id"] != theirs["id"] and t["requester"] == user["id"]
+    wait_comment(stack.crm, t["id"], "Call summary")
+    assert not comments_with(stack.crm.ticket(theirs["id"]), "answered by"), "R-T2: not ours"
+
+
 # ------------------------------------------------------------------- R-T3
 
 def test_R_T3_voicemail_always_gets_a_new_ticket(stack):

@@ -2,6 +2,7 @@
 against the running ticket-service and the emulator. ticket-service here:
 IVR token set (and a previous one: a rotation in progress), 1000 ms
 deadline, no look-up cache. Against each CRM (issue 13; crm_view.py)."""
+import re
 import subprocess
 import threading
 import time
@@ -43,6 +44,8 @@ def test_R_T8_ivr_pre_created_ticket_is_the_answered_calls_ticket(stack):
     assert status == 201, body
     tid = body["ticket_id"]
     assert body["call_id"] == call.call_id
+    # issue 23 item 4: the number a caller can be told
+    assert body["ticket_number"] == stack.crm.case_number(stack.crm.ticket(tid))
     assert body["ticket_url"] == stack.crm.ticket_url(tid)
     t = stack.crm.ticket(tid)
     if stack.crm.name == "zendesk":  # Dynamics derives the case id from it instead
@@ -126,8 +129,11 @@ def test_R_V1_lookup_found_most_recent_unresolved_ticket(stack):
     assert body["contact"] == {"id": user["id"], "name": "Maria Rossi",
                                "email": f"maria{number[1:]}@example.com",
                                "url": stack.crm.contact_url(user["id"])}
-    assert body["ticket"] == {"id": want["id"], "subject": "Billing question",
-                              "status": "pending"}
+    # issue 23 item 4: beside the id, the number a caller can be told
+    assert body["ticket"] == {"id": want["id"], "number": stack.crm.case_number(want),
+                              "subject": "Billing question", "status": "pending"}
+    if stack.crm.name == "dynamics":
+        assert re.fullmatch(r"CAS-\d{5}-[0-9A-Z]{6}", body["ticket"]["number"]), body
     assert elapsed < DEADLINE_MS / 1000.0
 
 

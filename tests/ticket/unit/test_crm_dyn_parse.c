@@ -103,6 +103,7 @@ static void test_cases(void)
     ASSERT_EQ_INT(out[0].status, TKT_ST_HOLD);
     ASSERT_EQ_STR(out[0].subject, "Call from 06");
     ASSERT_EQ_STR(out[0].external_id, "CAS-01001-ABC123");
+    ASSERT_EQ_STR(out[0].number, "CAS-01001-ABC123"); /* R-V1: what a caller is told */
     ASSERT_EQ_STR(out[0].assignee_id, OWNER);
     ASSERT_EQ_STR(out[0].requester_id, CONTACT);
     ASSERT_TRUE(out[0].updated_at_ms - out[0].created_at_ms == 3600000);
@@ -113,6 +114,7 @@ static void test_cases(void)
     ASSERT_EQ_INT(crm_dyn_parse_case(one, strlen(one), &t, err, sizeof err), 0);
     ASSERT_EQ_INT(t.status, TKT_ST_SOLVED);
     ASSERT_EQ_STR(t.assignee_id, "");
+    ASSERT_EQ_STR(t.number, ""); /* absent from the answer: none */
     const char *bad_state = "{\"incidentid\":\"" CASE_ID "\",\"statecode\":7}";
     ASSERT_EQ_INT(crm_dyn_parse_case(bad_state, strlen(bad_state), &t, err, sizeof err), -1);
     const char *no_state = "{\"incidentid\":\"" CASE_ID "\",\"statecode\":\"0\"}";

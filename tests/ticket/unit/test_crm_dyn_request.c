@@ -133,13 +133,15 @@ static void test_latest_unresolved_case(void)
 {
     crm_dyn_conf_t c = conf_it("telephone1");
     char url[1024];
-    ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, CONTACT, url, sizeof url), 0);
+    /* R-V1 (issue 23 item 4): any state, newest first; the rules pick */
+    ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, CONTACT, 16, url, sizeof url), 0);
     ASSERT_EQ_STR(url,
                   "https://org.api.crm.dynamics.com/api/data/v9.2/incidents?$select=incidentid,"
                   "title,ticketnumber,statecode,statuscode,createdon,modifiedon,"
                   "_customerid_value,_ownerid_value&$filter=_customerid_value%20eq%20" CONTACT_LC
-                  "%20and%20statecode%20eq%200&$orderby=createdon%20desc&$top=1");
-    ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, "1 or 1 eq 1", url, sizeof url), -1);
+                  "&$orderby=createdon%20desc&$top=16");
+    ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, CONTACT, 0, url, sizeof url), -1);
+    ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, "1 or 1 eq 1", 16, url, sizeof url), -1);
     ASSERT_EQ_INT(crm_dyn_case_get_url(&c, CASE_ID, url, sizeof url), 0);
     ASSERT_TRUE(strncmp(url,
                         "https://org.api.crm.dynamics.com/api/data/v9.2/incidents(" CASE_ID

@@ -527,6 +527,112 @@ static void test_R_T2_reuse_off_policy(void)
     ASSERT_EQ_INT(plan.figures.reused, 0);
 }
 
+/* R-V1 (issue 23 item 4): which of the customer's tickets (newest first)
+ * the IVR look-up answers with: the newest unresolved by default, the
+ * newest whatever its state under the Webex + Dynamics seed's policy. */
+static void test_R_V1_lookup_case_policy(void)
+{
+    tkt_policy_t p;
+    tkt_policy_defaults(&p);
+    const tkt_status_t st[] = {TKT_ST_CLOSED, TKT_ST_SOLVED, TKT_ST_PENDING, TKT_ST_OPEN};
+    const tkt_status_t done[] = {TKT_ST_SOLVED, TKT_ST_CLOSED};
+    ASSERT_EQ_INT(p.lookup_case, TKT_LOOKUP_LATEST_UNRESOLVED);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 4), 2);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, done, 2), -1);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 0), -1);
+    p.lookup_case = TKT_LOOKUP_LATEST;
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 4), 0);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, done + 1, 1), 0);
+    ASSERT_EQ_INT(tkt_lookup_case_pick(&p, st, 0), -1);
+}
+
+static void add_case(const char *id, tkt_status_t st)
+{
+    facts.cases_known = 1;
+    TEXT(facts.case_ids[facts.n_cases], id);
+    facts.case_status[facts.n_cases++] = st;
+}
+
+/* R-T2 with policy reuse_open_case (issue 23 item 4, the Webex + Dynamics
+ * flow): no ticket of ours to reuse, so the contact's cases in the CRM
+ * are read; the newest unresolved one, whoever made it, gets the call. */
+static void test_R_T2_open_case_policy_attaches_to_crm_case(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    cached_contact();
+    agent("A1", "Luca Verdi");
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_CONTACT_TICKETS);
+    ASSERT_EQ_STR(plan.need_ticket_id, "K1"); /* the contact's id */
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    add_case("CASE9", TKT_ST_SOLVED); /* newest, resolved: not it */
+    add_case("CASE7", TKT_ST_HOLD);
+    add_case("CASE3", TKT_ST_OPEN);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "CASE7");
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_OPEN);
+    ASSERT_EQ_STR(plan.ops[0].assignee_id, "A1");
+    ASSERT_HAS(plan.ops[0].body, "answered by Luca Verdi");
+    ASSERT_EQ_STR(plan.call.ticket_id, "CASE7"); /* the call's ticket: what its pop opens */
+    ASSERT_EQ_INT(plan.figures.reused, 1);
+    ASSERT_EQ_INT(plan.figures.reopened, 1);
+}
+
+/* The same policy: no unresolved case -> a new ticket (R-T1); an unknown
+ * caller (contact created now) has none to read; policy off or reuse off:
+ * the cases are never read. */
+static void test_R_T2_open_case_policy_none_or_off_new_ticket(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    cached_contact();
+    agent("A1", NULL);
+    add_case("CASE9", TKT_ST_CLOSED);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_INT(plan.figures.reused, 0);
+
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    agent("A1", NULL);
+    facts.contacts_known = 1; /* none: one is created */
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 2);
+    ASSERT_EQ_INT(plan.ops[1].kind, TKT_OP_CREATE_TICKET);
+
+    for (int reuse = 0; reuse <= 1; reuse++) {
+        setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+        pol.reuse_open_case = reuse; /* off; or on with R-T2 itself off */
+        pol.reuse = !reuse;
+        cached_contact();
+        agent("A1", NULL);
+        ASSERT_EQ_INT(decide(), 0);
+        ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+        ASSERT_EQ_INT(plan.n_ops, 1);
+        ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    }
+}
+
+/* Ours first: an open ticket of ours in the same menu selection is R-T2's
+ * own reuse, without reading the CRM's cases. */
+static void test_R_T2_open_case_policy_ours_first(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    pol.reuse_open_case = 1;
+    cached_contact();
+    agent("A1", NULL);
+    add_ref("T50", TKT_KIND_CALL, TKT_ST_OPEN, "Assistenza", 1);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "T50");
+}
+
 static void test_R_T2_solved_after_check_new_ticket(void)
 {
     setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
@@ -1617,4 +1723,8 @@ TEST_MAIN(
     TEST_CASE(test_R_O_started_twice_is_one), TEST_CASE(test_R_O_start_unseen_handled_at_end),
     TEST_CASE(test_redecide_loop_status_then_contacts), TEST_CASE(test_agent_login_no_ops),
     TEST_CASE(test_call_event_without_call_id_fails),
-    TEST_CASE(test_state_tracked_from_every_event), TEST_CASE(test_external_id_long_call_id))
+    TEST_CASE(test_state_tracked_from_every_event), TEST_CASE(test_external_id_long_call_id),
+    TEST_CASE(test_R_V1_lookup_case_policy),
+    TEST_CASE(test_R_T2_open_case_policy_attaches_to_crm_case),
+    TEST_CASE(test_R_T2_open_case_policy_none_or_off_new_ticket),
+    TEST_CASE(test_R_T2_open_case_policy_ours_first))
