@@ -329,6 +329,11 @@ def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
         wait_gauge(by_name["callbus-ticket"], "ticket_events_in_flight")
         os.kill(pid, signal.SIGSTOP)
         stopped = True
+        # Every message produced from here times out 10 s later (the
+        # producers' message.timeout.ms): the SIGTERM must come before, or
+        # nothing is in flight any more (fresh-clone CI, 14:25: the wait
+        # below took 10 s and the webhook's delivery had failed already).
+        frozen_at = time.monotonic()
         redis.send_signal(signal.SIGCONT)
         # A webhook ingest holds until its delivery report (none comes).
         answers = {}
@@ -347,10 +352,10 @@ def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
             daemon=True)
         action.start()
         # The CRM writes finish; the ticket events and the ops wait on Kafka.
-        deadline = time.monotonic() + 10
+        deadline = frozen_at + 7
         while len(emu.snapshot()["tickets"]) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(1)
+        time.sleep(max(0.0, min(1.0, frozen_at + 8 - time.monotonic())))
         sigterm_and_check(procs, "deliveries in flight",
                           in_flight=("callbus-ingest", "callbus-ticket", "callbus-missed",
                                      "callbus-pop"))
