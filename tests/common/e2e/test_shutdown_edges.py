@@ -313,7 +313,10 @@ def test_sigterm_with_deliveries_in_flight(private_redis, zendesk):
     env = env_for(CALLBUS_REDIS_URL=url, CALLBUS_REDIS_TIMEOUT_MS="10000",
                   CALLBUS_ZENDESK_URL=emu.url, CALLBUS_ZENDESK_EMAIL=email,
                   CALLBUS_ZENDESK_TOKEN=token, CALLBUS_AGENT_MAP=AGENT_MAP,
-                  CALLBUS_TICKET_BATCH_WINDOW_S="1", CALLBUS_POP_PROVISIONING_SECRET=POP_SECRET)
+                  CALLBUS_TICKET_BATCH_WINDOW_S="1", CALLBUS_POP_PROVISIONING_SECRET=POP_SECRET,
+                  # the late webhook stays in flight through the drain (the
+                  # default 10 s ran out during it under the sanitizer)
+                  CALLBUS_INGEST_KAFKA_TIMEOUT_MS="60000")
     procs = start_all(env)
     by_name = {svc.name(s.binary): s for s in procs}
     ingest, pop = by_name["callbus-ingest"], by_name["callbus-pop"]
