@@ -97,10 +97,21 @@ class Browser:
         self.send("Page.navigate", url=url)
         self.wait("document.readyState === 'complete' && !!document.querySelector('body')")
 
+    # What Chromium answers when the page navigates while it evaluates:
+    # a wait spans navigations (a redirect to the provider and back), so it
+    # asks again.
+    NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed",
+                  "Cannot find context with specified id")
+
     def wait(self, expr, timeout=20.0, what=None):
         deadline = time.monotonic() + timeout
         while True:
-            value = self.js(expr)
+            try:
+                value = self.js(expr)
+            except AssertionError as e:
+                if not any(n in str(e) for n in self.NAVIGATING) or time.monotonic() > deadline:
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
