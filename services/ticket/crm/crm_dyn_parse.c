@@ -101,7 +101,7 @@ static int contact_of(const json_t *o, tkt_crm_contact_t *c, char *errstr, size_
 static int case_of(const json_t *o, tkt_crm_ticket_t *t, char *errstr, size_t errsz)
 {
     memset(t, 0, sizeof *t);
-    char id[CRM_GUID_MAX], owner[CRM_GUID_MAX], customer[CRM_GUID_MAX];
+    char id[CRM_GUID_MAX], owner[CRM_GUID_MAX], customer[CRM_GUID_MAX], master[CRM_GUID_MAX];
     if (!json_is_object(o)) {
         snprintf(errstr, errsz, "case is not an object");
         return -1;
@@ -111,6 +111,7 @@ static int case_of(const json_t *o, tkt_crm_ticket_t *t, char *errstr, size_t er
     if (guid_member(o, "incidentid", 1, id, errstr, errsz) != 0 ||
         guid_member(o, "_ownerid_value", 0, owner, errstr, errsz) != 0 ||
         guid_member(o, "_customerid_value", 0, customer, errstr, errsz) != 0 ||
+        guid_member(o, "_masterid_value", 0, master, errstr, errsz) != 0 ||
         text_member(o, "title", t->subject, sizeof t->subject, errstr, errsz) != 0 ||
         text_member(o, "ticketnumber", t->external_id, sizeof t->external_id, errstr, errsz) != 0 ||
         /* R-V1: the number a caller can be told */
@@ -130,6 +131,10 @@ static int case_of(const json_t *o, tkt_crm_ticket_t *t, char *errstr, size_t er
     memcpy(t->id, id, sizeof id);
     memcpy(t->assignee_id, owner, sizeof owner);
     memcpy(t->requester_id, customer, sizeof customer);
+    /* R-T7: only a merge's deactivation names a target; masterid on a case
+     * someone re-activated since is history, not where writes go. */
+    if (t->status == TKT_ST_CLOSED && json_integer_value(status) == CRM_DYN_CASE_STATUS_MERGED)
+        memcpy(t->merged_into, master, sizeof master);
     t->created_at_ms = time_member(o, "createdon");
     t->updated_at_ms = time_member(o, "modifiedon");
     return 0;

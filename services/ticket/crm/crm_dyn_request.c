@@ -13,7 +13,7 @@
 /* Read back on creates and reads: what tkt_crm_ticket_t holds. */
 #define CASE_SELECT                                                                                \
     "incidentid,title,ticketnumber,statecode,statuscode,createdon,modifiedon,"                     \
-    "_customerid_value,_ownerid_value"
+    "_customerid_value,_ownerid_value,_masterid_value"
 #define CONTACT_SELECT                                                                             \
     "contactid,fullname,firstname,lastname,emailaddress1,telephone1,mobilephone,createdon"
 const char crm_dyn_case_select[] = CASE_SELECT;

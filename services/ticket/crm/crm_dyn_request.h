@@ -24,6 +24,9 @@
        */
 #define CRM_DYN_NAME_MAX 65
 #define CRM_DYN_CASE_ORIGIN_PHONE 1 /* caseorigincode: Phone */
+/* statuscode of a case Dataverse's Merge deactivated (statecode 2); its
+ * masterid names the case it went into (R-T7). */
+#define CRM_DYN_CASE_STATUS_MERGED 2000
 
 typedef struct {
     /* Web API root, no trailing slash: "https://org.api.crm.dynamics.com/api/data/v9.2". */

@@ -120,6 +120,7 @@ ENTITIES = {
                   "statuscode": "int", "prioritycode": "int", "createdon": "datetime",
                   "modifiedon": "datetime", "versionnumber": "int",
                   "_customerid_value": "guid", "_ownerid_value": "guid",
+                  "_masterid_value": "guid",  # set by the Merge action only
                   # custom columns (publisher prefix new_) a contact center adds
                   # for callbus's custom fields (R-T9, R-T8, R-T12)
                   "new_sessiontype": "str", "new_fromnumber": "str",
@@ -128,7 +129,8 @@ ENTITIES = {
                   "new_csat": "picklist"},
         "nav": {"customerid_contact": ("contacts", "_customerid_value"),
                 "ownerid": ("systemusers", "_ownerid_value")},
-        "readonly": {"ticketnumber", "createdon", "modifiedon", "versionnumber"},
+        "readonly": {"ticketnumber", "createdon", "modifiedon", "versionnumber",
+                     "_masterid_value"},
     },
     "annotation": {
         "set": "annotations", "key": "annotationid",
@@ -526,6 +528,29 @@ class Store:
             row["statecode"], row["statuscode"] = 1, status
             self._stamp(row)
 
+    def merge(self, payload):
+        """The Merge action on incidents (Microsoft's "Merge" Web API action,
+        "Merge duplicate records"): the Subordinate is deactivated as
+        Cancelled / Merged (statecode 2, statuscode 2000) and its masterid
+        points at the Target; both must be active cases."""
+        with self.lock:
+            ids = []
+            for name in ("Target", "Subordinate"):
+                ref = payload.get(name) if isinstance(payload, dict) else None
+                key = ref.get("incidentid") if isinstance(ref, dict) else None
+                if not isinstance(key, str) or not GUID_RE.match(key):
+                    raise ApiError(400, BAD_REQUEST, f"Merge needs {name} with an incidentid.")
+                ids.append(key)
+            target, sub = (self.get("incident", k) for k in ids)
+            if target is sub:
+                raise ApiError(400, BAD_REQUEST, "A record cannot be merged into itself.")
+            for row in (target, sub):
+                if row["statecode"] != 0:
+                    raise ApiError(400, CASE_CLOSED, "Only active cases can be merged.")
+            sub["statecode"], sub["statuscode"] = 2, 2000
+            sub["_masterid_value"] = target["incidentid"]
+            self._stamp(sub)
+
     def delete(self, entity, key):
         with self.lock:
             self.get(entity, key)
@@ -646,7 +671,8 @@ ATTRIBUTE_TYPES = {"str": "String", "memo": "Memo", "int": "Integer", "picklist"
                    "bool": "Boolean", "guid": "Uniqueidentifier", "datetime": "DateTime"}
 SPECIAL_ATTRIBUTE_TYPES = {"statecode": "State", "statuscode": "Status",
                            "caseorigincode": "Picklist", "prioritycode": "Picklist",
-                           "customerid": "Customer", "ownerid": "Owner", "objectid": "Lookup"}
+                           "customerid": "Customer", "ownerid": "Owner", "objectid": "Lookup",
+                           "masterid": "Lookup"}
 METADATA_NS = uuid.UUID("5b0c6f4e-3a8d-5c1e-9f27-ca11b05000ff")
 
 
@@ -879,6 +905,9 @@ class DynamicsEmulator(ServedEmulator):
             return self._batch(req)
         if path == API + "/CloseIncident" and req.method == "POST":
             self.store.close_incident(req.json())
+            return Reply(204)
+        if path == API + "/Merge" and req.method == "POST":
+            self.store.merge(req.json())
             return Reply(204)
         if path == API + "/WhoAmI" and req.method == "GET":
             return Reply(200, {"UserId": self.store.app_user["systemuserid"]})
@@ -1172,6 +1201,10 @@ class DynamicsEmulator(ServedEmulator):
             with store.lock:
                 return Reply(200, {name: list(copy.deepcopy(t).values())
                                    for name, t in store.tables.items()})
+        if path == "/__emulator/merge" and req.method == "POST":
+            # an agent's merge in the CRM's UI: the Merge action's body, no token
+            store.merge(req.json())
+            return Reply(200, {})
         m = re.match(r"^/__emulator/seed/(\w+)$", path)
         if m and req.method == "POST" and m.group(1) in ENTITIES:
             return Reply(201, self.seed(m.group(1), **(req.json() or {})))

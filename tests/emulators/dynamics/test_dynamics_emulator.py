@@ -202,6 +202,31 @@ def test_notes_bind_to_the_case(emulator, client):
     assert [r["notetext"] for r in client.call("GET", path)[2]["value"]] == ["Duration 42 s"]
 
 
+def test_merge_cancels_the_subordinate_and_names_its_master(emulator, client):
+    """R-T7 (issue 23 item 2): the Merge action leaves the subordinate
+    Cancelled / Merged (statecode 2, statuscode 2000) with masterid the
+    target; a closed case or a case merged into itself is refused."""
+    c = seed_contact(emulator)
+    master, sub = seed_case(emulator, c["contactid"]), seed_case(emulator, c["contactid"])
+    body = {"Target": {"@odata.type": "Microsoft.Dynamics.CRM.incident",
+                       "incidentid": master["incidentid"]},
+            "Subordinate": {"@odata.type": "Microsoft.Dynamics.CRM.incident",
+                            "incidentid": sub["incidentid"]},
+            "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.incident"},
+            "PerformParentingChecks": False}
+    assert client.call("POST", "/Merge", body)[0] == 204
+    status, _, row = client.call("GET", f"/incidents({sub['incidentid']})"
+                                 "?$select=statecode,statuscode,_masterid_value")
+    assert status == 200 and (row["statecode"], row["statuscode"]) == (2, 2000)
+    assert row["_masterid_value"] == master["incidentid"]
+    _, _, row = client.call("GET", f"/incidents({master['incidentid']})"
+                            "?$select=statecode,_masterid_value")
+    assert row["statecode"] == 0 and row["_masterid_value"] is None
+    assert client.call("POST", "/Merge", body)[0] == 400  # the subordinate is no longer active
+    body["Subordinate"]["incidentid"] = master["incidentid"]
+    assert client.call("POST", "/Merge", body)[0] == 400
+
+
 def test_owner_status_updates_etags_and_closed_cases(emulator, client):
     c = seed_contact(emulator)
     case = seed_case(emulator, c["contactid"])

@@ -325,7 +325,7 @@ class DynamicsView(_View):
 
     name = "dynamics"
     has_fields = True      # custom fields (R-T9) are mapped onto incident columns
-    has_merge = False      # the emulator does not merge cases
+    has_merge = True       # the emulator's Merge action (R-T7)
 
     def __init__(self, emu, base_url=None, ticket_events=None):
         self.emu = emu
@@ -513,7 +513,10 @@ class DynamicsView(_View):
             self.emu.store._stamp(row)
 
     def merge(self, source, target):
-        raise NotImplementedError("the Dynamics emulator does not merge cases")
+        """A person merges case `source` into `target` (Dataverse's Merge:
+        source Cancelled / Merged, its masterid the target)."""
+        self.emu.store.merge({"Target": {"incidentid": str(target)},
+                              "Subordinate": {"incidentid": str(source)}})
 
     # -- failures and speed --------------------------------------------------------------
 

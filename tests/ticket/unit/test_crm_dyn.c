@@ -588,6 +588,42 @@ static void test_shutdown_ends_pending_once(void)
     ASSERT_TRUE(!b.res.ok);
 }
 
+/* R-T7, issue 23 item 2: a case an agent merged (Dataverse's Merge) refuses
+ * writes like any closed case; its read names the master as merged_into,
+ * which is what the core's R-T7 code follows (on Zendesk: the merge audit),
+ * so no new case is made for it. */
+static void test_merged_case_read_names_its_master(void)
+{
+    char cid[CRM_GUID_MAX], json[256];
+    seed_contact("{\"lastname\":\"Neri\",\"telephone1\":\"0655555555\"}", cid);
+    got_t sub = create_case(cid, "callbus-merge-sub", "");
+    got_t master = create_case(cid, "callbus-merge-master", "");
+    ASSERT_TRUE(sub.res.ok && master.res.ok);
+    snprintf(json, sizeof json,
+             "{\"Target\":{\"incidentid\":\"%s\"},\"Subordinate\":{\"incidentid\":\"%s\"}}",
+             master.res.ticket.id, sub.res.ticket.id);
+    ctl_ok("merge", json);
+
+    tkt_op_t u = {.kind = TKT_OP_UPDATE, .status = TKT_ST_HOLD};
+    snprintf(u.ticket_id, sizeof u.ticket_id, "%s", sub.res.ticket.id);
+    got_t w = {0};
+    G.crm->ops->update_ticket(G.crm, &u, on_res, &w);
+    run_until(&w.done);
+    ASSERT_TRUE(!w.res.ok && w.res.closed);
+
+    got_t s = {0};
+    G.crm->ops->show_ticket(G.crm, sub.res.ticket.id, TKT_PRIO_ENRICH, on_res, &s);
+    run_until(&s.done);
+    ASSERT_TRUE(s.res.ok);
+    ASSERT_EQ_INT(s.res.ticket.status, TKT_ST_CLOSED);
+    ASSERT_EQ_STR(s.res.ticket.merged_into, master.res.ticket.id);
+    got_t m = {0};
+    G.crm->ops->show_ticket(G.crm, master.res.ticket.id, TKT_PRIO_ENRICH, on_res, &m);
+    run_until(&m.done);
+    ASSERT_TRUE(m.res.ok);
+    ASSERT_EQ_STR(m.res.ticket.merged_into, ""); /* the master is still open */
+}
+
 static int setup(void)
 {
     G.url = dyn_ctl_url = getenv("DYN_EMULATOR_URL");
@@ -629,6 +665,7 @@ int main(void)
         TEST_CASE(test_401_refreshes_token_once),
         TEST_CASE(test_no_display_and_custom_fields_as_columns),
         TEST_CASE(test_shutdown_ends_pending_once),
+        TEST_CASE(test_merged_case_read_names_its_master),
     };
     int rc = test_run_all("crm_dyn", cases, sizeof cases / sizeof cases[0]);
     G.crm->ops->free(G.crm);

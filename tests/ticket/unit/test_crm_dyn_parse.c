@@ -8,6 +8,7 @@
 #define CONTACT "0a1b2c3d-0000-4000-8000-00000000000a"
 #define CASE_ID "11111111-2222-4333-8444-555555555555"
 #define OWNER "99999999-8888-4777-8666-555555555555"
+#define MASTER "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 
 static int contacts(const char *body, tkt_crm_contact_t *out, size_t max, size_t *n, int *more)
 {
@@ -145,6 +146,32 @@ static void test_errors_and_throttling(void)
     ASSERT_EQ_INT(crm_dyn_parse_error(long_code, strlen(long_code), &e), -1);
 }
 
+/* R-T7, issue 23 item 2: Dataverse's Merge deactivates the subordinate
+ * case (statecode 2 Cancelled, statuscode 2000 Merged) and points its
+ * masterid at the master; the read reports that master as merged_into, as
+ * the Zendesk adapter does, so the core follows it instead of making a new
+ * case (R-T10). A case cancelled without a merge has no target. */
+static void test_merged_case_names_its_master(void)
+{
+    char err[160];
+    tkt_crm_ticket_t t;
+    const char *merged = "{\"incidentid\":\"" CASE_ID "\",\"statecode\":2,"
+                         "\"statuscode\":2000,\"_masterid_value\":\"" MASTER "\"}";
+    ASSERT_EQ_INT(crm_dyn_parse_case(merged, strlen(merged), &t, err, sizeof err), 0);
+    ASSERT_EQ_INT(t.status, TKT_ST_CLOSED);
+    ASSERT_EQ_STR(t.merged_into, MASTER);
+
+    const char *cancelled = "{\"incidentid\":\"" CASE_ID "\",\"statecode\":2,"
+                            "\"statuscode\":6,\"_masterid_value\":null}";
+    ASSERT_EQ_INT(crm_dyn_parse_case(cancelled, strlen(cancelled), &t, err, sizeof err), 0);
+    ASSERT_EQ_INT(t.status, TKT_ST_CLOSED);
+    ASSERT_EQ_STR(t.merged_into, "");
+
+    const char *bad_master = "{\"incidentid\":\"" CASE_ID "\",\"statecode\":2,"
+                             "\"statuscode\":2000,\"_masterid_value\":\"x\"}";
+    ASSERT_EQ_INT(crm_dyn_parse_case(bad_master, strlen(bad_master), &t, err, sizeof err), -1);
+}
+
 TEST_MAIN("crm_dyn_parse", TEST_CASE(test_contacts_collection), TEST_CASE(test_contacts_refused),
           TEST_CASE(test_long_and_control_text_is_bounded), TEST_CASE(test_cases),
-          TEST_CASE(test_errors_and_throttling))
+          TEST_CASE(test_errors_and_throttling), TEST_CASE(test_merged_case_names_its_master))

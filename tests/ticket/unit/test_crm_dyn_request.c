@@ -138,8 +138,8 @@ static void test_latest_unresolved_case(void)
     ASSERT_EQ_STR(url,
                   "https://org.api.crm.dynamics.com/api/data/v9.2/incidents?$select=incidentid,"
                   "title,ticketnumber,statecode,statuscode,createdon,modifiedon,"
-                  "_customerid_value,_ownerid_value&$filter=_customerid_value%20eq%20" CONTACT_LC
-                  "&$orderby=createdon%20desc&$top=16");
+                  "_customerid_value,_ownerid_value,_masterid_value&$filter=_customerid_value%20eq%"
+                  "20" CONTACT_LC "&$orderby=createdon%20desc&$top=16");
     ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, CONTACT, 0, url, sizeof url), -1);
     ASSERT_EQ_INT(crm_dyn_latest_case_url(&c, "1 or 1 eq 1", 16, url, sizeof url), -1);
     ASSERT_EQ_INT(crm_dyn_case_get_url(&c, CASE_ID, url, sizeof url), 0);
