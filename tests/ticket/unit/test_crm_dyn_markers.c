@@ -1,0 +1,99 @@
+/* R-M1 / R-M3 on Dynamics 365 (issue 23 item 3): the call markers Zendesk
+ * carries as tags written to a text column of the incident, merged with
+ * what the column holds as Zendesk's additional_tags merge, and the column
+ * checked against the incident's metadata
+ * (services/ticket/crm/crm_dyn_markers.c). Pure: no I/O. */
+#include "test.h"
+#include "crm_dyn_markers.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static const char ATTRS[] = "{\"value\":["
+                            "{\"LogicalName\":\"new_callbusmarkers\",\"AttributeType\":\"String\"},"
+                            "{\"LogicalName\":\"new_memo\",\"AttributeType\":\"Memo\"},"
+                            "{\"LogicalName\":\"new_calltype\",\"AttributeType\":\"Picklist\"}]}";
+
+static void parsed(crm_dyn_columns_t *c)
+{
+    char err[128] = "";
+    memset(c, 0, sizeof *c);
+    ASSERT_EQ_INT(crm_dyn_columns_parse(ATTRS, sizeof ATTRS - 1, c, err, sizeof err), 0);
+}
+
+/* The markers are the rules' tags themselves (callbus_missed, ...), so a
+ * view filters "contains callbus_missed" as a Zendesk view filters a tag. */
+static void test_create_writes_the_tags_space_separated(void)
+{
+    const char tags[][48] = {"callbus_call", "callbus_missed", ""};
+    char out[CRM_DYN_MARKERS_MAX];
+    ASSERT_EQ_INT(crm_dyn_markers_merge("", tags, 3, out, sizeof out), 0);
+    ASSERT_EQ_STR(out, "callbus_call callbus_missed");
+}
+
+/* R-M3: a later update adds (called back, idle leg) and loses none. */
+static void test_update_adds_to_what_the_case_holds(void)
+{
+    const char tags[][48] = {"callbus_called_back", "callbus_missed"};
+    char out[CRM_DYN_MARKERS_MAX];
+    ASSERT_EQ_INT(crm_dyn_markers_merge("callbus_call  callbus_missed", tags, 2, out, sizeof out),
+                  0);
+    ASSERT_EQ_STR(out, "callbus_call callbus_missed callbus_called_back");
+    ASSERT_EQ_INT(crm_dyn_markers_merge(NULL, tags, 0, out, sizeof out), 0);
+    ASSERT_EQ_STR(out, "");
+}
+
+static void test_a_merge_that_does_not_fit_is_refused(void)
+{
+    const char tags[][48] = {"callbus_called_back"};
+    char out[24];
+    ASSERT_EQ_INT(crm_dyn_markers_merge("callbus_missed", tags, 1, out, sizeof out), -1);
+}
+
+static void test_has_marker_is_a_whole_word(void)
+{
+    ASSERT_TRUE(crm_dyn_markers_has("callbus_call callbus_missed", "callbus_missed"));
+    ASSERT_TRUE(!crm_dyn_markers_has("callbus_call callbus_missed", "callbus_miss"));
+    ASSERT_TRUE(!crm_dyn_markers_has("callbus_idle_leg", "callbus_idle"));
+    ASSERT_TRUE(!crm_dyn_markers_has(NULL, "callbus_call"));
+}
+
+/* Start-up: the configured column must be a text column of the incident. */
+static void test_column_checked_against_the_metadata(void)
+{
+    crm_dyn_columns_t c;
+    char err[160] = "";
+    parsed(&c);
+    ASSERT_EQ_INT(crm_dyn_markers_check(&c, "new_callbusmarkers", err, sizeof err), 0);
+    ASSERT_EQ_INT(crm_dyn_markers_check(&c, "new_memo", err, sizeof err), 0);
+    ASSERT_EQ_INT(crm_dyn_markers_check(&c, "", err, sizeof err), 0); /* off */
+    ASSERT_EQ_INT(crm_dyn_markers_check(&c, "new_nosuch", err, sizeof err), -1);
+    ASSERT_TRUE(strstr(err, "new_nosuch") != NULL);
+    ASSERT_EQ_INT(crm_dyn_markers_check(&c, "new_calltype", err, sizeof err), -1);
+    ASSERT_TRUE(strstr(err, "text") != NULL);
+    crm_dyn_columns_free(&c);
+}
+
+static void test_put_sets_the_column_on_the_body(void)
+{
+    const char tags[][48] = {"callbus_voicemail"};
+    json_t *body = json_object();
+    char err[160] = "";
+    ASSERT_EQ_INT(
+        crm_dyn_markers_put(body, "new_callbusmarkers", "callbus_call", tags, 1, err, sizeof err),
+        0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(body, "new_callbusmarkers")),
+                  "callbus_call callbus_voicemail");
+    /* no column configured, or no tags: the body is left alone */
+    ASSERT_EQ_INT(crm_dyn_markers_put(body, "", NULL, tags, 1, err, sizeof err), 0);
+    ASSERT_EQ_INT(crm_dyn_markers_put(body, "new_other", NULL, tags, 0, err, sizeof err), 0);
+    ASSERT_EQ_INT(json_object_size(body), 1);
+    json_decref(body);
+}
+
+TEST_MAIN("crm_dyn_markers", TEST_CASE(test_create_writes_the_tags_space_separated),
+          TEST_CASE(test_update_adds_to_what_the_case_holds),
+          TEST_CASE(test_a_merge_that_does_not_fit_is_refused),
+          TEST_CASE(test_has_marker_is_a_whole_word),
+          TEST_CASE(test_column_checked_against_the_metadata),
+          TEST_CASE(test_put_sets_the_column_on_the_body))
