@@ -103,3 +103,23 @@ int crm_dyn_markers_put(json_t *body, const char *column, const char *existing,
     }
     return 0;
 }
+
+int crm_dyn_markers_url(const crm_dyn_conf_t *conf, const char *column, const char *const *ids,
+                        size_t n, char *out, size_t outsz)
+{
+    char id[CRM_GUID_MAX];
+    int len = snprintf(out, outsz, "%s/incidents?$select=incidentid,%s&$filter=", conf->api_base,
+                       column ? column : "");
+    if (!n || !column || !crm_odata_name_valid(column) || len < 0 || (size_t)len >= outsz)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (crm_odata_guid_norm(ids[i], id) != 0)
+            return -1;
+        int k = snprintf(out + len, outsz - (size_t)len, "%sincidentid%%20eq%%20%s",
+                         i ? "%20or%20" : "", id);
+        if (k < 0 || (size_t)k >= outsz - (size_t)len)
+            return -1;
+        len += k;
+    }
+    return 0;
+}

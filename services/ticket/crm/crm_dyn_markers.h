@@ -36,4 +36,9 @@ int crm_dyn_markers_check(const crm_dyn_columns_t *c, const char *column, char *
 int crm_dyn_markers_put(json_t *body, const char *column, const char *existing,
                         const char (*tags)[48], size_t n, char *err, size_t errsz);
 
+/* GET URL of the markers (column, with incidentid) of the n cases ids
+ * (GUIDs). 0, or -1 when an id is no GUID, n is 0 or it does not fit. */
+int crm_dyn_markers_url(const crm_dyn_conf_t *conf, const char *column, const char *const *ids,
+                        size_t n, char *out, size_t outsz);
+
 #endif

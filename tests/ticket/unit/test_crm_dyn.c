@@ -107,6 +107,7 @@ static tkt_crm_t *new_crm_with(int rate_window_ms, const char *withheld)
 {
     crm_dyn_cfg_t cfg = {.url = G.url,
                          .withheld_contact = withheld,
+                         .marker_column = "new_callbusmarkers",
                          .authority = G.url,
                          .tenant_id = getenv("DYN_TENANT"),
                          .client_id = getenv("DYN_CLIENT_ID"),
@@ -568,6 +569,68 @@ static void test_no_display_and_custom_fields_as_columns(void)
     ASSERT_EQ_INT(count_log("PATCH", "incidents", 400), 0);
 }
 
+static void tag(tkt_op_t *o, const char *t)
+{
+    snprintf(o->tags[o->n_tags++], sizeof o->tags[0], "%s", t);
+}
+
+static char *markers_of(const char *case_id, char *out, size_t outsz)
+{
+    json_t *r = row("incident", "incidentid", case_id);
+    const char *m = json_string_value(json_object_get(r, "new_callbusmarkers"));
+    snprintf(out, outsz, "%s", m ? m : "(none)");
+    json_decref(r);
+    return out;
+}
+
+/* R-M1 / R-M3 (issue 23 item 3): a case's tags written to the marker
+ * column on create, and an update's (one or a bulk) added to what the
+ * column holds, as Zendesk's additional_tags: none lost. */
+static void test_markers_written_on_create_and_added_on_update(void)
+{
+    char cid[CRM_GUID_MAX], m[512];
+    seed_contact("{\"lastname\":\"Gialli\",\"telephone1\":\"0656565656\"}", cid);
+    tkt_op_t o = case_op(cid, "callbus-case-markers", "Missed call", "");
+    tag(&o, "callbus_call");
+    tag(&o, "callbus_missed");
+    got_t c = {0}, c2 = {0};
+    G.crm->ops->create_ticket(G.crm, &o, on_res, &c);
+    run_until(&c.done);
+    ASSERT_TRUE(c.res.ok);
+    ASSERT_EQ_STR(markers_of(c.res.ticket.id, m, sizeof m), "callbus_call callbus_missed");
+    tkt_op_t o2 = case_op(cid, "callbus-case-markers-2", "Voicemail", "");
+    tag(&o2, "callbus_voicemail");
+    G.crm->ops->create_ticket(G.crm, &o2, on_res, &c2);
+    run_until(&c2.done);
+    ASSERT_TRUE(c2.res.ok);
+
+    tkt_op_t u[2] = {{.kind = TKT_OP_UPDATE}, {.kind = TKT_OP_UPDATE}};
+    snprintf(u[0].ticket_id, sizeof u[0].ticket_id, "%s", c.res.ticket.id);
+    snprintf(u[1].ticket_id, sizeof u[1].ticket_id, "%s", c2.res.ticket.id);
+    tag(&u[0], "callbus_called_back");
+    tag(&u[0], "callbus_missed");
+    tag(&u[1], "callbus_idle_leg");
+    got_t g = {0};
+    size_t reads = count_log("GET", "incidents", 200);
+    G.crm->ops->bulk_update(G.crm, u, 2, NULL, on_res, &g);
+    run_until(&g.done);
+    ASSERT_TRUE(g.res.ok);
+    ASSERT_EQ_STR(markers_of(c.res.ticket.id, m, sizeof m),
+                  "callbus_call callbus_missed callbus_called_back");
+    ASSERT_EQ_STR(markers_of(c2.res.ticket.id, m, sizeof m), "callbus_voicemail callbus_idle_leg");
+    ASSERT_EQ_INT(count_log("GET", "incidents", 200), reads + 1); /* one read for the bulk */
+
+    tkt_op_t again = {.kind = TKT_OP_UPDATE};
+    snprintf(again.ticket_id, sizeof again.ticket_id, "%s", c2.res.ticket.id);
+    tag(&again, "callbus_outbound");
+    got_t a = {0};
+    G.crm->ops->update_ticket(G.crm, &again, on_res, &a);
+    run_until(&a.done);
+    ASSERT_TRUE(a.res.ok);
+    ASSERT_EQ_STR(markers_of(c2.res.ticket.id, m, sizeof m),
+                  "callbus_voicemail callbus_idle_leg callbus_outbound");
+}
+
 static void test_shutdown_ends_pending_once(void)
 {
     tkt_crm_t *crm = new_crm(0);
@@ -628,6 +691,7 @@ int main(void)
         TEST_CASE(test_429_pauses_then_goes_on),
         TEST_CASE(test_401_refreshes_token_once),
         TEST_CASE(test_no_display_and_custom_fields_as_columns),
+        TEST_CASE(test_markers_written_on_create_and_added_on_update),
         TEST_CASE(test_shutdown_ends_pending_once),
     };
     int rc = test_run_all("crm_dyn", cases, sizeof cases / sizeof cases[0]);
