@@ -102,12 +102,15 @@ static void run_until(int *done)
         event_base_loop(G.base, EVLOOP_ONCE);
 }
 
+/* CALLBUS_DYNAMICS_MARKER_COLUMN of the adapters made next. */
+static const char *marker_column = "new_callbusmarkers";
+
 /* withheld: CALLBUS_DYNAMICS_WITHHELD_CONTACT (NULL: not set). */
 static tkt_crm_t *new_crm_with(int rate_window_ms, const char *withheld)
 {
     crm_dyn_cfg_t cfg = {.url = G.url,
                          .withheld_contact = withheld,
-                         .marker_column = "new_callbusmarkers",
+                         .marker_column = marker_column,
                          .authority = G.url,
                          .tenant_id = getenv("DYN_TENANT"),
                          .client_id = getenv("DYN_CLIENT_ID"),
@@ -631,6 +634,40 @@ static void test_markers_written_on_create_and_added_on_update(void)
                   "callbus_voicemail callbus_idle_leg callbus_outbound");
 }
 
+/* R-M1: a marker column the incident lacks (the setup step not done) is
+ * found by the start-up metadata read: markers off, writes still made;
+ * a name that is no logical name stops the start. */
+static void test_marker_column_the_incident_lacks_turns_markers_off(void)
+{
+    char cid[CRM_GUID_MAX], m[512];
+    marker_column = "new_x y";
+    ASSERT_TRUE(new_crm_with(0, NULL) == NULL);
+    marker_column = "new_nosuch";
+    tkt_crm_t *crm = new_crm_with(0, NULL), *own = G.crm;
+    marker_column = "new_callbusmarkers";
+    ASSERT_TRUE(crm != NULL);
+    G.crm = crm;
+    fields_got_t f = {0};
+    crm->ops->list_fields(crm, on_fields, &f);
+    run_until(&f.done);
+    ASSERT_TRUE(f.ok);
+    seed_contact("{\"lastname\":\"Viola\",\"telephone1\":\"0657575757\"}", cid);
+    tkt_op_t o = case_op(cid, "callbus-case-nomarkers", "Missed call", "");
+    tag(&o, "callbus_missed");
+    got_t c = {0}, g = {0};
+    crm->ops->create_ticket(crm, &o, on_res, &c);
+    run_until(&c.done);
+    tkt_op_t u = {.kind = TKT_OP_UPDATE, .status = TKT_ST_PENDING};
+    snprintf(u.ticket_id, sizeof u.ticket_id, "%s", c.res.ticket.id);
+    tag(&u, "callbus_called_back");
+    crm->ops->update_ticket(crm, &u, on_res, &g);
+    run_until(&g.done);
+    G.crm = own;
+    crm->ops->free(crm);
+    ASSERT_TRUE(c.res.ok && g.res.ok);
+    ASSERT_EQ_STR(markers_of(c.res.ticket.id, m, sizeof m), "(none)");
+}
+
 static void test_shutdown_ends_pending_once(void)
 {
     tkt_crm_t *crm = new_crm(0);
@@ -692,6 +729,7 @@ int main(void)
         TEST_CASE(test_401_refreshes_token_once),
         TEST_CASE(test_no_display_and_custom_fields_as_columns),
         TEST_CASE(test_markers_written_on_create_and_added_on_update),
+        TEST_CASE(test_marker_column_the_incident_lacks_turns_markers_off),
         TEST_CASE(test_shutdown_ends_pending_once),
     };
     int rc = test_run_all("crm_dyn", cases, sizeof cases / sizeof cases[0]);

@@ -91,9 +91,29 @@ static void test_put_sets_the_column_on_the_body(void)
     json_decref(body);
 }
 
+static void test_url_reads_the_cases_markers(void)
+{
+    crm_dyn_conf_t conf = {.api_base = "https://org.api.crm.dynamics.com/api/data/v9.2"};
+    const char *ids[] = {"EBA18BA9-2C9F-5B1E-8C5D-F34B18964A9E",
+                         "ce4a013b-c38e-5a80-a5d3-cb413d6ecc0c"};
+    const char *bad[] = {"nope"};
+    char url[512], small[80];
+    ASSERT_EQ_INT(crm_dyn_markers_url(&conf, "new_callbusmarkers", ids, 2, url, sizeof url), 0);
+    ASSERT_EQ_STR(url, "https://org.api.crm.dynamics.com/api/data/v9.2/incidents?$select="
+                       "incidentid,new_callbusmarkers&$filter="
+                       "incidentid%20eq%20eba18ba9-2c9f-5b1e-8c5d-f34b18964a9e%20or%20"
+                       "incidentid%20eq%20ce4a013b-c38e-5a80-a5d3-cb413d6ecc0c");
+    ASSERT_EQ_INT(crm_dyn_markers_url(&conf, "new_callbusmarkers", ids, 2, small, sizeof small),
+                  -1);
+    ASSERT_EQ_INT(crm_dyn_markers_url(&conf, "new_callbusmarkers", bad, 1, url, sizeof url), -1);
+    ASSERT_EQ_INT(crm_dyn_markers_url(&conf, "x y", ids, 1, url, sizeof url), -1);
+    ASSERT_EQ_INT(crm_dyn_markers_url(&conf, "new_callbusmarkers", ids, 0, url, sizeof url), -1);
+}
+
 TEST_MAIN("crm_dyn_markers", TEST_CASE(test_create_writes_the_tags_space_separated),
           TEST_CASE(test_update_adds_to_what_the_case_holds),
           TEST_CASE(test_a_merge_that_does_not_fit_is_refused),
           TEST_CASE(test_has_marker_is_a_whole_word),
           TEST_CASE(test_column_checked_against_the_metadata),
-          TEST_CASE(test_put_sets_the_column_on_the_body))
+          TEST_CASE(test_put_sets_the_column_on_the_body),
+          TEST_CASE(test_url_reads_the_cases_markers))
