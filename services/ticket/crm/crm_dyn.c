@@ -385,7 +385,8 @@ static int change_set(const dyn_t *d, const tkt_op_t *o, const char *markers, co
                 goto bad;
         }
         /* a new case got its markers in its create body */
-        const char *held = !create && o->n_tags && d->marker_col[0] ? markers : NULL;
+        const char *held =
+            !create && d->marker_col[0] && crm_dyn_markers_any(o->tags, o->n_tags) ? markers : NULL;
         if ((o->n_fields || held) && with_fields(d, o, held, &b, err, errsz) != 0)
             goto undo;
         if (b) {
@@ -602,7 +603,8 @@ static char *markers_url(const dyn_t *d, const dyn_writes_t *w, int create)
     if (create || !d->marker_col[0] || w->markers_read)
         return NULL;
     for (size_t i = 0; i < w->n && n < TKT_CRM_MAX_BULK; i++)
-        if (w->ops[i].n_tags && crm_odata_guid_valid(w->ops[i].ticket_id))
+        if (crm_dyn_markers_any(w->ops[i].tags, w->ops[i].n_tags) &&
+            crm_odata_guid_valid(w->ops[i].ticket_id))
             ids[n++] = w->ops[i].ticket_id;
     return n && crm_dyn_markers_url(&d->conf, d->marker_col, ids, n, url, sizeof url) == 0
                ? strdup(url)
@@ -754,8 +756,9 @@ static void dyn_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, 
     }
     char *body = crm_dyn_case_create_body(customer, o->subject[0] ? o->subject : "Call", NULL,
                                           op->ticket_id[0] ? op->ticket_id : NULL);
-    if (body && o->n_tags && d->marker_col[0] && with_markers(d, o, &body) != 0) {
-        crm_op_refuse(op, "the case's markers do not fit column %s", d->marker_col);
+    if (body && d->marker_col[0] && crm_dyn_markers_any(o->tags, o->n_tags) &&
+        with_markers(d, o, &body) != 0) {
+        crm_op_fail_later(op, "out of memory");
         return;
     }
     if (!body ||

@@ -21,6 +21,20 @@ static int has_word(const char *markers, const char *w, size_t len)
     return 0;
 }
 
+int crm_dyn_marker_tag(const char *tag)
+{
+    return strncmp(tag, CRM_DYN_MARKER_PREFIX, strlen(CRM_DYN_MARKER_PREFIX)) == 0 &&
+           tag[strlen(CRM_DYN_MARKER_PREFIX)] != '\0';
+}
+
+int crm_dyn_markers_any(const char (*tags)[48], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (crm_dyn_marker_tag(tags[i]))
+            return 1;
+    return 0;
+}
+
 int crm_dyn_markers_has(const char *markers, const char *marker)
 {
     return marker && *marker && has_word(markers, marker, strlen(marker));
@@ -56,7 +70,7 @@ int crm_dyn_markers_merge(const char *existing, const char (*tags)[48], size_t n
         p += l;
     }
     for (size_t i = 0; i < n; i++)
-        if (add_word(out, outsz, tags[i], strnlen(tags[i], 48)) != 0)
+        if (crm_dyn_marker_tag(tags[i]) && add_word(out, outsz, tags[i], strnlen(tags[i], 48)) != 0)
             return -1;
     return 0;
 }
@@ -87,16 +101,17 @@ int crm_dyn_markers_put(json_t *body, const char *column, const char *existing,
                         const char (*tags)[48], size_t n, char *err, size_t errsz)
 {
     char merged[CRM_DYN_MARKERS_MAX];
-    if (!column || !*column || !n)
+    if (!column || !*column || !crm_dyn_markers_any(tags, n))
         return 0;
     if (!crm_odata_name_valid(column)) {
         snprintf(err, errsz, "marker column \"%s\" is not a column logical name", column);
         return -1;
     }
-    if (crm_dyn_markers_merge(existing, tags, n, merged, sizeof merged) != 0) {
-        snprintf(err, errsz, "the case's markers do not fit column %s", column);
-        return -1;
-    }
+    /* The marker words all fit (about 110 characters); only text a person
+     * put in the column can make it overflow: the case keeps what it holds
+     * rather than losing the write the markers ride on. */
+    if (crm_dyn_markers_merge(existing, tags, n, merged, sizeof merged) != 0)
+        return 0;
     if (json_object_set_new(body, column, json_string(merged)) != 0) {
         snprintf(err, errsz, "out of memory");
         return -1;

@@ -18,9 +18,19 @@
  * setup step's MaxLength) holds every marker the rules give. */
 #define CRM_DYN_MARKERS_MAX 401
 
-/* The words of `existing` (space-separated, may be NULL) followed by those
- * of the n tags not among them (empty tags skipped), into out. 0, or -1
- * when the result does not fit outsz. */
+/* The tags that are markers: "callbus_<what>" (callbus_call, callbus_missed,
+ * ...). The others are not: "callbus" is on every case, and
+ * "callbus-<call id>" names one call (a reused case would gather one per
+ * call; Dynamics finds a call's case by its key, not by a tag). */
+#define CRM_DYN_MARKER_PREFIX "callbus_"
+int crm_dyn_marker_tag(const char *tag);
+
+/* 1 when one of the n tags is a marker. */
+int crm_dyn_markers_any(const char (*tags)[48], size_t n);
+
+/* The words of `existing` (space-separated, may be NULL) followed by the
+ * marker tags among the n tags that are not among them, into out. 0, or
+ * -1 when the result does not fit outsz. */
 int crm_dyn_markers_merge(const char *existing, const char (*tags)[48], size_t n, char *out,
                           size_t outsz);
 
@@ -32,7 +42,8 @@ int crm_dyn_markers_has(const char *markers, const char *marker);
 int crm_dyn_markers_check(const crm_dyn_columns_t *c, const char *column, char *err, size_t errsz);
 
 /* Sets `column` on body (a JSON object) to `existing` merged with the n
- * tags; nothing when column is "" or no tag is given. 0, or -1 with err. */
+ * tags; nothing when column is "", no marker tag is new, or the merge does
+ * not fit (the column keeps what it holds). 0, or -1 with err. */
 int crm_dyn_markers_put(json_t *body, const char *column, const char *existing,
                         const char (*tags)[48], size_t n, char *err, size_t errsz);
 

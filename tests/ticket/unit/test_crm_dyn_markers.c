@@ -22,12 +22,14 @@ static void parsed(crm_dyn_columns_t *c)
 }
 
 /* The markers are the rules' tags themselves (callbus_missed, ...), so a
- * view filters "contains callbus_missed" as a Zendesk view filters a tag. */
+ * view filters "contains callbus_missed" as a Zendesk view filters a tag;
+ * "callbus" (every case) and "callbus-<call>" (one per call) are not. */
 static void test_create_writes_the_tags_space_separated(void)
 {
-    const char tags[][48] = {"callbus_call", "callbus_missed", ""};
+    const char tags[][48] = {"callbus", "callbus_call", "callbus-CA0123", "callbus_missed",
+                             "",        "callbus_"};
     char out[CRM_DYN_MARKERS_MAX];
-    ASSERT_EQ_INT(crm_dyn_markers_merge("", tags, 3, out, sizeof out), 0);
+    ASSERT_EQ_INT(crm_dyn_markers_merge("", tags, 6, out, sizeof out), 0);
     ASSERT_EQ_STR(out, "callbus_call callbus_missed");
 }
 
@@ -87,7 +89,15 @@ static void test_put_sets_the_column_on_the_body(void)
     /* no column configured, or no tags: the body is left alone */
     ASSERT_EQ_INT(crm_dyn_markers_put(body, "", NULL, tags, 1, err, sizeof err), 0);
     ASSERT_EQ_INT(crm_dyn_markers_put(body, "new_other", NULL, tags, 0, err, sizeof err), 0);
+    const char ids[][48] = {"callbus", "callbus-CA0123"};
+    ASSERT_EQ_INT(crm_dyn_markers_put(body, "new_other", NULL, ids, 2, err, sizeof err), 0);
     ASSERT_EQ_INT(json_object_size(body), 1);
+    /* a column a person filled past its length: left as it is */
+    char full[CRM_DYN_MARKERS_MAX];
+    memset(full, 'x', sizeof full - 1);
+    full[sizeof full - 1] = '\0';
+    ASSERT_EQ_INT(crm_dyn_markers_put(body, "new_full", full, tags, 1, err, sizeof err), 0);
+    ASSERT_TRUE(json_object_get(body, "new_full") == NULL);
     json_decref(body);
 }
 
