@@ -18,6 +18,7 @@
 #include "crm_dyn_request.h"
 #include "crm_dyn_token.h"
 #include "crm_dyn_fields.h"
+#include "crm_dyn_markers.h"
 #include "crm_odata.h"
 #include "crm_odata_batch.h"
 
@@ -42,6 +43,7 @@ typedef struct {
     char app_user[CRM_GUID_MAX]; /* WhoAmI's UserId, "" until read */
     char withheld[CRM_GUID_MAX]; /* the case customer of withheld-number calls; "" none */
     crm_dyn_columns_t cols;      /* the incident's columns, read by list_fields (R-T9) */
+    char marker_col[TKT_ID_MAX]; /* the call markers' text column (R-M1, R-M3); "" off */
 } dyn_t;
 
 /* Pending writes of an op (op->data, one allocation): the ops, kept for a
@@ -51,6 +53,10 @@ typedef struct {
     crm_batch_op_t parts[TKT_CRM_MAX_BULK * DYN_CS_MAX]; /* changeset only, after sending */
     size_t n_parts;
     unsigned short first[TKT_CRM_MAX_BULK], count[TKT_CRM_MAX_BULK];
+    /* per op: the markers its case holds, read before an update adds to
+     * them (R-M3); in the same allocation, after ops */
+    char (*markers)[CRM_DYN_MARKERS_MAX];
+    int markers_read;
     tkt_op_t ops[];
 } dyn_writes_t;
 
@@ -312,13 +318,18 @@ static void dyn_find_contact_by_external_id(tkt_crm_t *crm, const char *external
  * CloseIncident. Bodies are new strings (*n counts them; free them after
  * encoding); urls are written into urls[]. 0, or -1 with err. */
 /* R-T9: the op's custom fields as columns of the PATCH body *b (made
- * when there was none). 0, or -1 with err (*b freed). */
-static int with_fields(const dyn_t *d, const tkt_op_t *o, char **b, char *err, size_t errsz)
+ * when there was none), and its tags added to the case's markers
+ * (`markers`: what the case holds; NULL: tags not written here). 0, or -1
+ * with err (*b freed). */
+static int with_fields(const dyn_t *d, const tkt_op_t *o, const char *markers, char **b, char *err,
+                       size_t errsz)
 {
     json_t *j = *b ? json_loads(*b, 0, NULL) : json_object();
     free(*b);
     *b = NULL;
-    if (j && crm_dyn_columns_put(&d->cols, j, o->fields, o->n_fields, err, errsz) == 0)
+    if (j && crm_dyn_columns_put(&d->cols, j, o->fields, o->n_fields, err, errsz) == 0 &&
+        (!markers ||
+         crm_dyn_markers_put(j, d->marker_col, markers, o->tags, o->n_tags, err, errsz) == 0))
         *b = crm_json_text(j);
     else if (j)
         json_decref(j);
@@ -327,9 +338,9 @@ static int with_fields(const dyn_t *d, const tkt_op_t *o, char **b, char *err, s
     return *b ? 0 : -1;
 }
 
-static int change_set(const dyn_t *d, const tkt_op_t *o, const char *case_id, int create,
-                      unsigned cs, crm_batch_op_t *parts, char (*urls)[160], size_t *n, char *err,
-                      size_t errsz)
+static int change_set(const dyn_t *d, const tkt_op_t *o, const char *markers, const char *case_id,
+                      int create, unsigned cs, crm_batch_op_t *parts, char (*urls)[160], size_t *n,
+                      char *err, size_t errsz)
 {
     size_t start = *n;
     if (o->body[0] && (create || o->kind == TKT_OP_COMMENT || o->kind == TKT_OP_UPDATE)) {
@@ -373,7 +384,10 @@ static int change_set(const dyn_t *d, const tkt_op_t *o, const char *case_id, in
             if (!b)
                 goto bad;
         }
-        if (o->n_fields && with_fields(d, o, &b, err, errsz) != 0)
+        /* a new case got its markers in its create body */
+        const char *held =
+            !create && d->marker_col[0] && crm_dyn_markers_any(o->tags, o->n_tags) ? markers : NULL;
+        if ((o->n_fields || held) && with_fields(d, o, held, &b, err, errsz) != 0)
             goto undo;
         if (b) {
             snprintf(urls[*n], sizeof urls[0], "incidents(%s)", case_id);
@@ -493,8 +507,8 @@ static void send_writes(crm_op_t *op)
             snprintf(err, sizeof err, "not a COMMENT or UPDATE op");
         else if (!crm_odata_guid_valid(case_id))
             snprintf(err, sizeof err, "case id \"%s\" is not a GUID", case_id);
-        else if (change_set(d, o, case_id, create, (unsigned)op->n_sent + 1, parts, urls, &n, err,
-                            sizeof err) == 0 &&
+        else if (change_set(d, o, w->markers[i], case_id, create, (unsigned)op->n_sent + 1, parts,
+                            urls, &n, err, sizeof err) == 0 &&
                  n == before && !create)
             snprintf(err, sizeof err, "nothing to write");
         if (err[0] && res->items) {
@@ -549,12 +563,66 @@ static void step_whoami(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, in
     send_writes(op);
 }
 
-/* Writes with the application user known first when one unassigns. */
+static void start_writes(crm_op_t *op);
+
+/* R-M3: the markers the cases hold, into w->markers by case id. */
+static void step_markers(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    dyn_t *d = DYN(op);
+    dyn_writes_t *w = op->data;
+    size_t k;
+    json_t *row;
+    if (resp->status != 200) {
+        fail_from(op, resp, exh);
+        return;
+    }
+    json_array_foreach(json_object_get(j, "value"), k, row)
+    {
+        char id[CRM_GUID_MAX];
+        const char *held = json_string_value(json_object_get(row, d->marker_col));
+        if (!held ||
+            crm_odata_guid_norm(json_string_value(json_object_get(row, "incidentid")), id) != 0)
+            continue;
+        for (size_t i = 0; i < w->n; i++) {
+            char oid[CRM_GUID_MAX];
+            if (crm_odata_guid_norm(w->ops[i].ticket_id, oid) == 0 && strcmp(oid, id) == 0)
+                crm_copy_str(w->markers[i], sizeof w->markers[0], held);
+        }
+    }
+    w->markers_read = 1;
+    start_writes(op);
+}
+
+/* The URL reading the markers of the cases whose updates add some, or
+ * NULL when none does (a create's case has none yet). */
+static char *markers_url(const dyn_t *d, const dyn_writes_t *w, int create)
+{
+    const char *ids[TKT_CRM_MAX_BULK];
+    char url[DYN_URL_MAX * 8]; /* 100 ids fit */
+    size_t n = 0;
+    if (create || !d->marker_col[0] || w->markers_read)
+        return NULL;
+    for (size_t i = 0; i < w->n && n < TKT_CRM_MAX_BULK; i++)
+        if (crm_dyn_markers_any(w->ops[i].tags, w->ops[i].n_tags) &&
+            crm_odata_guid_valid(w->ops[i].ticket_id))
+            ids[n++] = w->ops[i].ticket_id;
+    return n && crm_dyn_markers_url(&d->conf, d->marker_col, ids, n, url, sizeof url) == 0
+               ? strdup(url)
+               : NULL;
+}
+
+/* Writes with the cases' markers read first when an update adds some, and
+ * the application user known first when one unassigns. */
 static void start_writes(crm_op_t *op)
 {
     dyn_t *d = DYN(op);
     dyn_writes_t *w = op->data;
     int need = 0;
+    char *url = markers_url(d, w, strcmp(op->name, "create_ticket") == 0);
+    if (url) {
+        crm_http_start(op, "read_markers", "GET", url, NULL, step_markers);
+        return;
+    }
     for (size_t i = 0; i < w->n; i++)
         need |= needs_app_user(&w->ops[i]);
     if (need && !d->app_user[0]) {
@@ -566,10 +634,11 @@ static void start_writes(crm_op_t *op)
 
 static dyn_writes_t *writes_new(crm_op_t *op, const tkt_op_t *ops, size_t n)
 {
-    dyn_writes_t *w = calloc(1, sizeof *w + n * sizeof ops[0]);
+    dyn_writes_t *w = calloc(1, sizeof *w + n * (sizeof ops[0] + CRM_DYN_MARKERS_MAX));
     if (!w)
         return NULL;
     w->n = n;
+    w->markers = (char(*)[CRM_DYN_MARKERS_MAX])((char *)w->ops + n * sizeof ops[0]);
     memcpy(w->ops, ops, n * sizeof ops[0]);
     op->data = w;
     return w;
@@ -635,6 +704,20 @@ static void step_case_created(crm_op_t *op, const crm_curl_resp_t *resp, json_t 
     start_writes(op);
 }
 
+/* R-M1: a new case's markers (its tags) in its create body *b. 0, or -1
+ * (*b freed). */
+static int with_markers(const dyn_t *d, const tkt_op_t *o, char **b)
+{
+    char err[160];
+    json_t *j = json_loads(*b, 0, NULL);
+    free(*b);
+    *b = j && crm_dyn_markers_put(j, d->marker_col, "", o->tags, o->n_tags, err, sizeof err) == 0
+             ? crm_json_text(j)
+             : NULL;
+    json_decref(j);
+    return *b ? 0 : -1;
+}
+
 static void dyn_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, void *ctx)
 {
     dyn_t *d = dyn_of(crm);
@@ -673,6 +756,11 @@ static void dyn_create_ticket(tkt_crm_t *crm, const tkt_op_t *o, tkt_crm_cb cb, 
     }
     char *body = crm_dyn_case_create_body(customer, o->subject[0] ? o->subject : "Call", NULL,
                                           op->ticket_id[0] ? op->ticket_id : NULL);
+    if (body && d->marker_col[0] && crm_dyn_markers_any(o->tags, o->n_tags) &&
+        with_markers(d, o, &body) != 0) {
+        crm_op_fail_later(op, "out of memory");
+        return;
+    }
     if (!body ||
         crm_dyn_collection_url(&d->conf, "incidents", crm_dyn_case_select, url, sizeof url) != 0) {
         free(body);
@@ -924,6 +1012,12 @@ static void step_columns(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, i
         crm_op_fail(op, "incident attributes: %s", err);
         return;
     }
+    /* R-M1: a marker column the incident lacks would fail every write:
+     * markers are off until it is created (docs/dynamics.md). */
+    if (crm_dyn_markers_check(&d->cols, d->marker_col, err, sizeof err) != 0) {
+        LOG_WARN("dynamics: %s; call markers are not written", err);
+        d->marker_col[0] = '\0';
+    }
     for (size_t i = 0; i < d->cols.n && op->res->n_field_ids < TKT_CRM_MAX_FIELDS; i++)
         crm_copy_str(op->res->field_ids[op->res->n_field_ids++], sizeof op->res->field_ids[0],
                      d->cols.cols[i].name);
@@ -1059,6 +1153,15 @@ tkt_crm_t *crm_dyn_new(struct event_base *base, const crm_dyn_cfg_t *cfg, char *
                  cfg->withheld_contact);
         goto err;
     }
+    if (cfg->marker_column && *cfg->marker_column &&
+        (!crm_odata_name_valid(cfg->marker_column) ||
+         strlen(cfg->marker_column) >= sizeof d->marker_col)) {
+        snprintf(errstr, errsz, "dynamics: marker column \"%s\" is not a column logical name",
+                 cfg->marker_column);
+        goto err;
+    }
+    if (cfg->marker_column)
+        crm_copy_str(d->marker_col, sizeof d->marker_col, cfg->marker_column);
     if (crm_odata_guid_norm(cfg->id_namespace ? cfg->id_namespace : DYN_DEFAULT_NS, d->ns) != 0) {
         snprintf(errstr, errsz, "dynamics: id namespace is not a GUID");
         goto err;

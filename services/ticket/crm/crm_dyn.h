@@ -34,6 +34,9 @@ typedef struct {
      * needs a customer, and such a call has no contact. NULL / "": none,
      * and such a case is refused (a permanent failure: dead-lettered). */
     const char *withheld_contact;
+    /* The incident's text column the call markers (R-M1, R-M3) are added
+     * to, space-separated. NULL / "": markers are not written. */
+    const char *marker_column;
     int interactive_ttl_ms;
     size_t interactive_max_queued;
     int rate_limit;      /* requests per window; 0 = Dataverse's 6,000 */

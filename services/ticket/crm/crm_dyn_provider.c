@@ -7,7 +7,7 @@
 
 typedef struct {
     char *url, *authority, *tenant_id, *client_id, *client_secret;
-    char *phone_attrs, *app_id, *withheld_contact;
+    char *phone_attrs, *app_id, *withheld_contact, *marker_column;
 } dyn_settings_t;
 
 #define OFF(f) offsetof(dyn_settings_t, f)
@@ -35,6 +35,11 @@ static const cmn_cfg_spec_t settings[] = {
                 "Contact (GUID) that withheld-number calls' cases are made for: a case needs a "
                 "customer and such a call has none. Empty: those cases are refused and their "
                 "events dead-lettered (docs/dynamics.md)."),
+    CMN_CFG_STR("CALLBUS_DYNAMICS_MARKER_COLUMN", "new_callbusmarkers", OFF(marker_column),
+                "Text column of the incident the call markers (the rules' tags: callbus_call, "
+                "callbus_missed, callbus_called_back, ...) are added to, space-separated (R-M1, "
+                "R-M3); checked against the incident's metadata at start-up (a column it lacks: "
+                "a warning, markers off). Empty: markers not written. Setup: docs/dynamics.md."),
 };
 
 static int check(const void *own, const crm_shared_cfg_t *shared, FILE *errs)
@@ -71,6 +76,7 @@ static tkt_crm_t *create(struct event_base *base, const void *own, const crm_sha
                          .phone_attrs = s->phone_attrs,
                          .app_id = s->app_id,
                          .withheld_contact = s->withheld_contact,
+                         .marker_column = s->marker_column,
                          .lookup_form = shared->lookup_form,
                          .country = shared->country,
                          .allow_plain_http = shared->allow_plain_http,

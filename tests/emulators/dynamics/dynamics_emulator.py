@@ -126,7 +126,9 @@ ENTITIES = {
                   "new_sessiontype": "str", "new_fromnumber": "str",
                   "new_callduration": "int", "new_waittime": "int", "new_queuename": "str",
                   "new_callid": "str", "new_holdtime": "int", "new_tickettype": "str",
-                  "new_csat": "picklist"},
+                  "new_csat": "picklist",
+                  # the call markers (R-M1, R-M3): text, space-separated tags
+                  "new_callbusmarkers": "str"},
         "nav": {"customerid_contact": ("contacts", "_customerid_value"),
                 "ownerid": ("systemusers", "_ownerid_value")},
         "readonly": {"ticketnumber", "createdon", "modifiedon", "versionnumber",

@@ -13,9 +13,11 @@ Neutral shapes (ids are strings: Zendesk's numbers, Dynamics' GUIDs):
            status is Zendesk's vocabulary (new open pending hold solved
            closed); Dynamics' statecode/statuscode map onto it as
            docs/dynamics.md says. assignee is the agent's crm id, None when
-           unassigned (Dynamics: owned by the application user). external_id,
-           and tags are None where the CRM has no such thing (Dynamics: the
-           case id itself is derived from the external id); fields are the
+           unassigned (Dynamics: owned by the application user). external_id
+           is None where the CRM has no such thing (Dynamics: the case id
+           itself is derived from the external id); tags on Dynamics are the
+           call markers of the marker column (callbus_call, callbus_missed,
+           ...: not "callbus" nor "callbus-<call>", docs/dynamics.md); fields are the
            custom fields set, by FIELD_MAP's Zendesk id, values as strings.
   contact  {"id", "name", "email", "phones": [...], "created"} (Zendesk's
            contacts_with_phone adds the user's "role")
@@ -42,6 +44,8 @@ from dynamics_emulator import API as DYN_API  # noqa: E402
 from dynamics_emulator import DynamicsEmulator  # noqa: E402
 
 CRMS = ("zendesk", "dynamics")
+# CALLBUS_DYNAMICS_MARKER_COLUMN's default: the call markers (R-M1, R-M3)
+MARKER_COLUMN = "new_callbusmarkers"
 COUNTRY_CODE = "39"  # CALLBUS_DEFAULT_COUNTRY=IT in every e2e ticket-service
 
 # The agents of the scenarios (provider side ids and names are the same for
@@ -348,6 +352,7 @@ class DynamicsView(_View):
                 "CALLBUS_DYNAMICS_PHONE_ATTRS": "telephone1,mobilephone",
                 "CALLBUS_CRM_LOOKUP_FORM": "national",
                 "CALLBUS_CRM_ALLOW_PLAIN_HTTP": "true",
+                "CALLBUS_DYNAMICS_MARKER_COLUMN": MARKER_COLUMN,
                 "CALLBUS_TICKET_FIELDS": ",".join(f"{n}={col}" for n, _, col in FIELD_MAP)}
 
     # -- URLs -------------------------------------------------------------------
@@ -377,7 +382,8 @@ class DynamicsView(_View):
         owner = row.get("_ownerid_value")
         return {"id": row["incidentid"], "subject": row.get("title"), "status": status,
                 "assignee": None if owner in (None, self._app_user()) else owner,
-                "requester": row.get("_customerid_value"), "external_id": None, "tags": None,
+                "requester": row.get("_customerid_value"), "external_id": None,
+                "tags": (row.get(MARKER_COLUMN) or "").split(),
                 "fields": {zid: str(row[col]) for _, zid, col in FIELD_MAP
                            if row.get(col) is not None},
                 "ticketnumber": row.get("ticketnumber"),

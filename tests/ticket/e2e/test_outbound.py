@@ -58,6 +58,7 @@ def test_R_O1_solved_or_closed_ticket_is_not_attached(stack, status):
     assert t2["id"] != t1["id"]
     assert t2["subject"] == f"Call to {number}"
     assert t2["assignee"] == stack.agent2["crm_id"]
+    assert "callbus_outbound" in t2["tags"]  # Dynamics: the marker column (issue 23 item 3)
     if stack.crm.has_fields:
         assert field(t2, F_FROM) == OUR_NUMBER, "R-T9 from-number of an outbound call"
     after = stack.crm.ticket(t1["id"])

@@ -12,6 +12,10 @@ endforeach()
 # (R-T9, issue 23 item 1), with the core's missing-field check: pure.
 callbus_test(test_crm_dyn_fields ticket ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn_fields.c)
 target_link_libraries(test_crm_dyn_fields PRIVATE ticket_crm ticket_core)
+# test_crm_dyn_markers: the call markers (R-M1, R-M3) as a text column of the
+# incident, merged as Zendesk's additional tags (issue 23 item 3): pure.
+callbus_test(test_crm_dyn_markers ticket ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn_markers.c)
+target_link_libraries(test_crm_dyn_markers PRIVATE ticket_crm)
 
 get_filename_component(_dyn_emulator_dir ${CMAKE_CURRENT_LIST_DIR}/../../emulators/dynamics ABSOLUTE)
 add_executable(test_crm_dyn_emulator ${CMAKE_CURRENT_LIST_DIR}/test_crm_dyn_emulator.c)

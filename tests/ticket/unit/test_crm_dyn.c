@@ -102,11 +102,15 @@ static void run_until(int *done)
         event_base_loop(G.base, EVLOOP_ONCE);
 }
 
+/* CALLBUS_DYNAMICS_MARKER_COLUMN of the adapters made next. */
+static const char *marker_column = "new_callbusmarkers";
+
 /* withheld: CALLBUS_DYNAMICS_WITHHELD_CONTACT (NULL: not set). */
 static tkt_crm_t *new_crm_with(int rate_window_ms, const char *withheld)
 {
     crm_dyn_cfg_t cfg = {.url = G.url,
                          .withheld_contact = withheld,
+                         .marker_column = marker_column,
                          .authority = G.url,
                          .tenant_id = getenv("DYN_TENANT"),
                          .client_id = getenv("DYN_CLIENT_ID"),
@@ -568,6 +572,102 @@ static void test_no_display_and_custom_fields_as_columns(void)
     ASSERT_EQ_INT(count_log("PATCH", "incidents", 400), 0);
 }
 
+static void tag(tkt_op_t *o, const char *t)
+{
+    snprintf(o->tags[o->n_tags++], sizeof o->tags[0], "%s", t);
+}
+
+static char *markers_of(const char *case_id, char *out, size_t outsz)
+{
+    json_t *r = row("incident", "incidentid", case_id);
+    const char *m = json_string_value(json_object_get(r, "new_callbusmarkers"));
+    snprintf(out, outsz, "%s", m ? m : "(none)");
+    json_decref(r);
+    return out;
+}
+
+/* R-M1 / R-M3 (issue 23 item 3): a case's tags written to the marker
+ * column on create, and an update's (one or a bulk) added to what the
+ * column holds, as Zendesk's additional_tags: none lost. */
+static void test_markers_written_on_create_and_added_on_update(void)
+{
+    char cid[CRM_GUID_MAX], m[512];
+    seed_contact("{\"lastname\":\"Gialli\",\"telephone1\":\"0656565656\"}", cid);
+    tkt_op_t o = case_op(cid, "callbus-case-markers", "Missed call", "");
+    tag(&o, "callbus_call");
+    tag(&o, "callbus_missed");
+    got_t c = {0}, c2 = {0};
+    G.crm->ops->create_ticket(G.crm, &o, on_res, &c);
+    run_until(&c.done);
+    ASSERT_TRUE(c.res.ok);
+    ASSERT_EQ_STR(markers_of(c.res.ticket.id, m, sizeof m), "callbus_call callbus_missed");
+    tkt_op_t o2 = case_op(cid, "callbus-case-markers-2", "Voicemail", "");
+    tag(&o2, "callbus_voicemail");
+    G.crm->ops->create_ticket(G.crm, &o2, on_res, &c2);
+    run_until(&c2.done);
+    ASSERT_TRUE(c2.res.ok);
+
+    tkt_op_t u[2] = {{.kind = TKT_OP_UPDATE}, {.kind = TKT_OP_UPDATE}};
+    snprintf(u[0].ticket_id, sizeof u[0].ticket_id, "%s", c.res.ticket.id);
+    snprintf(u[1].ticket_id, sizeof u[1].ticket_id, "%s", c2.res.ticket.id);
+    tag(&u[0], "callbus_called_back");
+    tag(&u[0], "callbus_missed");
+    tag(&u[1], "callbus_idle_leg");
+    got_t g = {0};
+    size_t reads = count_log("GET", "incidents", 200);
+    G.crm->ops->bulk_update(G.crm, u, 2, NULL, on_res, &g);
+    run_until(&g.done);
+    ASSERT_TRUE(g.res.ok);
+    ASSERT_EQ_STR(markers_of(c.res.ticket.id, m, sizeof m),
+                  "callbus_call callbus_missed callbus_called_back");
+    ASSERT_EQ_STR(markers_of(c2.res.ticket.id, m, sizeof m), "callbus_voicemail callbus_idle_leg");
+    ASSERT_EQ_INT(count_log("GET", "incidents", 200), reads + 1); /* one read for the bulk */
+
+    tkt_op_t again = {.kind = TKT_OP_UPDATE};
+    snprintf(again.ticket_id, sizeof again.ticket_id, "%s", c2.res.ticket.id);
+    tag(&again, "callbus_outbound");
+    got_t a = {0};
+    G.crm->ops->update_ticket(G.crm, &again, on_res, &a);
+    run_until(&a.done);
+    ASSERT_TRUE(a.res.ok);
+    ASSERT_EQ_STR(markers_of(c2.res.ticket.id, m, sizeof m),
+                  "callbus_voicemail callbus_idle_leg callbus_outbound");
+}
+
+/* R-M1: a marker column the incident lacks (the setup step not done) is
+ * found by the start-up metadata read: markers off, writes still made;
+ * a name that is no logical name stops the start. */
+static void test_marker_column_the_incident_lacks_turns_markers_off(void)
+{
+    char cid[CRM_GUID_MAX], m[512];
+    marker_column = "new_x y";
+    ASSERT_TRUE(new_crm_with(0, NULL) == NULL);
+    marker_column = "new_nosuch";
+    tkt_crm_t *crm = new_crm_with(0, NULL), *own = G.crm;
+    marker_column = "new_callbusmarkers";
+    ASSERT_TRUE(crm != NULL);
+    G.crm = crm;
+    fields_got_t f = {0};
+    crm->ops->list_fields(crm, on_fields, &f);
+    run_until(&f.done);
+    ASSERT_TRUE(f.ok);
+    seed_contact("{\"lastname\":\"Viola\",\"telephone1\":\"0657575757\"}", cid);
+    tkt_op_t o = case_op(cid, "callbus-case-nomarkers", "Missed call", "");
+    tag(&o, "callbus_missed");
+    got_t c = {0}, g = {0};
+    crm->ops->create_ticket(crm, &o, on_res, &c);
+    run_until(&c.done);
+    tkt_op_t u = {.kind = TKT_OP_UPDATE, .status = TKT_ST_PENDING};
+    snprintf(u.ticket_id, sizeof u.ticket_id, "%s", c.res.ticket.id);
+    tag(&u, "callbus_called_back");
+    crm->ops->update_ticket(crm, &u, on_res, &g);
+    run_until(&g.done);
+    G.crm = own;
+    crm->ops->free(crm);
+    ASSERT_TRUE(c.res.ok && g.res.ok);
+    ASSERT_EQ_STR(markers_of(c.res.ticket.id, m, sizeof m), "(none)");
+}
+
 static void test_shutdown_ends_pending_once(void)
 {
     tkt_crm_t *crm = new_crm(0);
@@ -664,6 +764,8 @@ int main(void)
         TEST_CASE(test_429_pauses_then_goes_on),
         TEST_CASE(test_401_refreshes_token_once),
         TEST_CASE(test_no_display_and_custom_fields_as_columns),
+        TEST_CASE(test_markers_written_on_create_and_added_on_update),
+        TEST_CASE(test_marker_column_the_incident_lacks_turns_markers_off),
         TEST_CASE(test_shutdown_ends_pending_once),
         TEST_CASE(test_merged_case_read_names_its_master),
     };
