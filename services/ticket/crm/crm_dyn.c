@@ -711,10 +711,11 @@ static int with_markers(const dyn_t *d, const tkt_op_t *o, char **b)
     char err[160];
     json_t *j = json_loads(*b, 0, NULL);
     free(*b);
-    *b = j && crm_dyn_markers_put(j, d->marker_col, "", o->tags, o->n_tags, err, sizeof err) == 0
-             ? crm_json_text(j)
-             : NULL;
-    json_decref(j);
+    *b = NULL;
+    if (j && crm_dyn_markers_put(j, d->marker_col, "", o->tags, o->n_tags, err, sizeof err) == 0)
+        *b = crm_json_text(j); /* takes j */
+    else
+        json_decref(j);
     return *b ? 0 : -1;
 }
 
