@@ -9,6 +9,10 @@ check fails when:
   - a row not marked "not yet" lacks a code or a test reference;
   - a reference's file does not exist, or its symbol is not in it (a test:
     not defined there, or a C test not registered with TEST_CASE);
+  - the "on Dynamics 365" cell (issue 23) is not "✓" with the tests that
+    prove the rule on Dynamics, "✓ CRM-independent" with why, "not yet" or
+    "no:" with why; or a Python test it names is in a module that never
+    runs against Dynamics (no crm_fixtures / crm_params / Dynamics stack).
   - the code, tests or docs cite a rule id the table does not have.
 
 The spec lives outside the repository (../shared/spec/BEHAVIOUR.md next to
@@ -25,25 +29,29 @@ import sys
 RULE_ID = re.compile(r"(?<![A-Za-z0-9_-])R-[A-Z][0-9]+(?![0-9])")
 REF = re.compile(r"`([^`:\s]+):([A-Za-z_][A-Za-z0-9_]*)`")
 NOT_YET = "not yet"
+DYN_CELL = re.compile(r"^(✓|not yet|no:)")
+# What a Python module that runs against Dynamics contains.
+RUNS_ON_DYNAMICS = re.compile(r"crm_fixtures|crm_params|dynamics_emulator|DynamicsEmulator|[\"']dynamics[\"']")
 # Where rule ids are cited: the code, its tests and its docs.
 CITING_DIRS = ("services", "common", "tests", "docs", "deploy")
 SKIP_DIRS = {".git", "build", "node_modules", "__pycache__", ".stack"}
 
 
 def parse_table(path):
-    """Rows of the table: {rule id: (line number, code cell, tests cell)}."""
+    """Rows of the table: {rule id: (line number, code cell, tests cell,
+    Dynamics cell)}."""
     rows, dupes = {}, []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.startswith("| R-"):
                 continue
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) != 4:
-                raise SystemExit(f"{path}:{n}: a row has 4 cells, this one {len(cells)}")
+            if len(cells) != 5:
+                raise SystemExit(f"{path}:{n}: a row has 5 cells, this one {len(cells)}")
             rule = cells[0]
             if rule in rows:
                 dupes.append(f"{path}:{n}: {rule} has a second row")
-            rows[rule] = (n, cells[2], cells[3])
+            rows[rule] = (n, cells[2], cells[3], cells[4])
     return rows, dupes
 
 
@@ -60,12 +68,23 @@ def defined(text, symbol, is_test, is_c):
     return "TEST_CASE(" not in text or re.search(rf"TEST_CASE\(\s*{word}\s*\)", text)
 
 
+def check_dynamics(rule, n, cell):
+    """The Dynamics cell's form: a verdict first; a plain ✓ names its tests."""
+    if not DYN_CELL.match(cell):
+        return [f"docs/rules.md:{n}: {rule}: the Dynamics cell starts with neither "
+                f"'✓', '{NOT_YET}' nor 'no:' (why)"]
+    if cell.startswith("✓") and "CRM-independent" not in cell and not REF.findall(cell):
+        return [f"docs/rules.md:{n}: {rule}: ✓ on Dynamics names no test"]
+    return []
+
+
 def check_refs(root, rows):
     errors, checked = [], 0
-    for rule, (n, code, tests) in sorted(rows.items()):
-        for cell, is_test in ((code, False), (tests, True)):
+    for rule, (n, code, tests, dyn) in sorted(rows.items()):
+        errors += check_dynamics(rule, n, dyn)
+        for cell, is_test, on_dyn in ((code, False, False), (tests, True, False), (dyn, True, True)):
             refs = REF.findall(cell)
-            if not refs and NOT_YET not in cell:
+            if not refs and NOT_YET not in cell and not on_dyn:
                 what = "test" if is_test else "code"
                 errors.append(f"docs/rules.md:{n}: {rule} names no {what} and is not marked '{NOT_YET}'")
             for path, symbol in refs:
@@ -78,6 +97,8 @@ def check_refs(root, rows):
                     text = f.read()
                 if not defined(text, symbol, is_test, path.endswith(".c")):
                     errors.append(f"docs/rules.md:{n}: {rule}: {symbol} is not in {path}")
+                elif on_dyn and path.endswith(".py") and not RUNS_ON_DYNAMICS.search(text):
+                    errors.append(f"docs/rules.md:{n}: {rule}: {path} never runs against Dynamics")
     return errors, checked
 
 
