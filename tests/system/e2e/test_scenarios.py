@@ -37,7 +37,7 @@ def number():
     return whole.e2e.new_number()
 
 
-@pytest.fixture(scope="module", params=whole.e2e.CRM_PARAMS)
+@pytest.fixture(scope="module", params=whole.crm_params())
 def w(request, tmp_path_factory):
     stack = whole.Whole(str(tmp_path_factory.mktemp("scenarios")), f"scen-{request.param}",
                         {"CALLBUS_TICKET_MAX_CALL_AGE_S": str(MAX_CALL_AGE_S),

@@ -10,7 +10,7 @@ import whole
 from whole import wait_for
 
 
-@pytest.fixture(scope="module", params=whole.e2e.CRM_PARAMS)
+@pytest.fixture(scope="module", params=whole.crm_params())
 def w(request, tmp_path_factory):
     stack = whole.Whole(str(tmp_path_factory.mktemp("split")), f"split-{request.param}",
                         {"CALLBUS_TICKET_TRANSFER_POLICY": "split"}, crm=request.param)

@@ -62,6 +62,13 @@ def agent_map(agents):
 AGENT_MAP = agent_map((AGENT1, AGENT2))  # the Zendesk emulator's agents (the soak's)
 
 
+def crm_params():
+    """pytest params over the CRMs to run (CALLBUS_E2E_CRMS), Dynamics
+    skipped while the ticket-service binary lacks it (crm_view.crm_params,
+    as the ticket suites' e2e.CRM_PARAMS)."""
+    return e2e.CRM_PARAMS
+
+
 def fixture(name):
     with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
         return f.read() if name.endswith(".form") else json.load(f)
