@@ -59,13 +59,14 @@ def kill9_busy(svc, who, wait_s=3):
     svc.kill9()
 
 
-def crm_errors(emu, phases=((429, {"retry_after": 1}), (503, {}), (401, {})), phase_s=4):
-    """The CRM answers every /api/v2/ request with each status for phase_s, then heals."""
+def crm_errors(crm, phases=((429, {"retry_after": 1}), (503, {}), (401, {})), phase_s=4):
+    """The CRM (a crm_view view: Zendesk or Dynamics) answers every API
+    request with each status for phase_s, then heals."""
     for status, extra in phases:
-        emu.configure(fail_next=[dict({"path_regex": "/api/v2/", "count": 100000,
-                                       "status": status}, **extra)])
+        crm.clear_failures()
+        crm.fail_next("any", status, count=100000, retry_after=extra.get("retry_after"))
         time.sleep(phase_s)
-    emu.configure(fail_next=[])
+    crm.clear_failures()
 
 
 def print_table(rows, columns, out=sys.stdout):

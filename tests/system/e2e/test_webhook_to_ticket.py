@@ -2,7 +2,9 @@
 become the CRM ticket the behaviour spec says.
 
   CallGear POST -> callbus-ingest -> Kafka (call-events) -> callbus-ticket
-  -> the Zendesk emulator, and callbus-ticket -> Kafka (ticket-events).
+  -> the Zendesk emulator, and callbus-ticket -> Kafka (ticket-events);
+  the answered call once more against the Dynamics 365 emulator (issue 23
+  item 5: the sanitizer build's run of the Dynamics adapter in the chain).
 
 Real binaries (CALLBUS_INGEST_BIN / CALLBUS_TICKET_BIN, set by ctest), the
 real broker and Redis of tests/run.sh, topics of their own (a unique
@@ -23,7 +25,9 @@ import requests
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "emulators" / "zendesk"))
+sys.path.insert(0, str(REPO / "tests" / "ticket" / "e2e"))
 from zendesk_emulator import ZendeskEmulator  # noqa: E402
+import e2e  # noqa: E402  (Topics, wait_for and crm_view, the CRM-neutral view)
 
 FIXTURES = REPO / "tests" / "ingest" / "unit" / "fixtures"
 BROKERS = os.environ.get("CALLBUS_KAFKA_BROKERS", "127.0.0.1:19192")
@@ -105,6 +109,37 @@ def start_pipeline(tmp_path_factory, country):
     rc_ticket, rc_ingest = ticket.stop(), ingest.stop()
     emulator.stop()
     assert (rc_ingest, rc_ticket) == (0, 0), "a service did not shut down cleanly"
+
+
+@pytest.fixture(scope="module")
+def pipeline_dyn(tmp_path_factory):
+    """CallGear -> ingest -> ticket-service on Dynamics 365 (the emulator's
+    agents mapped), default country TR as `pipeline`."""
+    log_dir = tmp_path_factory.mktemp("e2e-dyn")
+    prefix = f"e2e{uuid.uuid4().hex[:8]}."
+    emulator = e2e.crm_view.make_dynamics_emulator()
+    crm = e2e.crm_view.DynamicsView(emulator, ticket_events=e2e.Topics(prefix).ticket_events)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALLBUS_")}
+    base.update({"CALLBUS_KAFKA_BROKERS": BROKERS, "CALLBUS_REDIS_URL": REDIS,
+                 "CALLBUS_TOPIC_PREFIX": prefix, "CALLBUS_TOPIC_PARTITIONS": "2",
+                 "CALLBUS_HTTP_PORT": "0", "CALLBUS_HTTP_BIND": "127.0.0.1",
+                 "CALLBUS_ADMIN_PORT": "0", "CALLBUS_ADMIN_BIND": "127.0.0.1",
+                 "CALLBUS_DEFAULT_COUNTRY": "TR", "CALLBUS_LOG_LEVEL": "info"})
+    agents = ",".join(f"callgear:{op}={a['crm_id']}" for op, a in zip((2207, 2211), crm.agents))
+    ingest = ticket = None
+    try:
+        ingest = Service(binary("CALLBUS_INGEST_BIN", "services", "ingest", "callbus-ingest"),
+                         "ingest", dict(base, CALLBUS_INGEST_CALLGEAR_TOKEN=TOKEN,
+                                        CALLBUS_AGENT_MAP=agents), log_dir)
+        ticket = Service(binary("CALLBUS_TICKET_BIN", "services", "ticket", "callbus-ticket"),
+                         "ticket", dict(base, CALLBUS_TICKET_GROUP=f"ticket-{prefix}",
+                                        CALLBUS_TICKET_BATCH_WINDOW_S="1",
+                                        **crm.service_env()), log_dir)
+        yield {"ingest": ingest, "ticket": ticket, "crm": crm}
+    finally:
+        rcs = [s.stop() for s in (ticket, ingest) if s is not None]
+        emulator.stop()
+    assert rcs == [0, 0], "a service did not shut down cleanly"
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +248,29 @@ def test_callgear_international_digits_under_italy(pipeline_it):
     users = pipeline_it["emulator"].snapshot()["users"]
     assert [u["phone"] for u in users if u["id"] == ticket["requester_id"]] == [e164]
     assert not [u for u in users if (u.get("phone") or "").startswith("+19905")]
+
+
+def test_answered_call_on_dynamics(pipeline_dyn):
+    """The first test's call against Dynamics 365 (R-T1, R-T5, R-T6, R-I3):
+    handset -> a case owned by the mapped agent's systemuser; end -> the
+    summary note, pending (Waiting for Details); recording -> its link; the
+    call marker in the marker column (R-M1)."""
+    session, phone = 8100000021, "+905321110021"
+    for name in ("handset", "end_answered", "recording"):
+        post(pipeline_dyn, name.split("_")[0], fixture(name, session, phone))
+    crm = pipeline_dyn["crm"]
+
+    def done():
+        cases = crm.tickets_of_call(session)
+        if not cases:
+            return None
+        bodies = " ".join(c["body"] for c in cases[0]["comments"])
+        return cases if cases[0]["status"] == "pending" and "Recording" in bodies else None
+    [case] = e2e.wait_for(done, 30, what="the case pending with the recording")
+    assert case["subject"] == f"Call from {phone}"
+    assert case["assignee"] == crm.agents[0]["crm_id"]
+    assert "callbus_call" in case["tags"]
+    bodies = [c["body"] for c in case["comments"]]
+    assert any("Call ID: 8100000021" in b for b in bodies)
+    assert any("Talk" in b and "Total" in b for b in bodies)
+    assert any("https://app.callgear.com/" in b for b in bodies)

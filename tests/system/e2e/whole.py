@@ -1,12 +1,15 @@
 """The whole product as processes, for the scenario runner (tests/system/e2e) and
 the fault table (tests/system/e2e/faults): callbus-ingest (CallGear, Twilio,
 Webex and generic/TVox routes), callbus-ticket (grouper mode), callbus-missed,
-callbus-pop and the Zendesk emulator, on one module's topics.
+callbus-pop and the CRM's emulator (Zendesk or Dynamics 365: `crm`), on one
+module's topics. The CRM's state is read through `Whole.crm`, the neutral
+view of tests/ticket/e2e/crm_view.py (its agents are the CRM's own).
 
 Built on the helpers that already exist (imported, not copied):
 tests/ticket/e2e/e2e.py (Emulator, Topics, TicketService, Call),
 tests/missed/e2e/missed_e2e.py (Grouper, Ingest with CallGear and Twilio) and
-tests/pop/e2e/pop.py (PopService, SseClient). Provider payloads start from
+tests/pop/e2e/pop.py (PopService, SseClient), tests/ticket/e2e/crm_view.py
+(the emulators seen neutrally). Provider payloads start from
 tests/ingest/unit/fixtures."""
 from __future__ import annotations
 
@@ -33,13 +36,37 @@ FIXTURES = os.path.join(ROOT, "tests", "ingest", "unit", "fixtures")
 WEBEX_BEARER = "whole-webex-bearer"
 GENERIC_SECRET = "whole-generic-secret"
 IVR_TOKEN = e2e.IVR_TOKEN
-# One CRM agent per person, whatever the provider calls them (R-I3).
-WEBEX_ID = {AGENT1["crm_id"]: "3b2a1c0d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-            AGENT2["crm_id"]: "7f6e5d4c-3b2a-4190-8a7b-6c5d4e3f2a1b"}
-CALLGEAR_ID = {AGENT1["crm_id"]: 2207, AGENT2["crm_id"]: 2211}
-AGENT_MAP = ",".join([missed_e2e.AGENT_MAP]
-                     + [f"webex:{w}={c}" for c, w in WEBEX_ID.items()]
-                     + [f"generic:{a['provider_id']}={a['crm_id']}" for a in (AGENT1, AGENT2)])
+# One CRM agent per person, whatever the provider calls them (R-I3): the
+# providers' ids of the first and second agent. Keyed by crm id below, so
+# callgear_doc/webex_doc take the agent's crm id; a Whole on Dynamics adds
+# its agents' GUIDs (the emulator makes new ones per start).
+WEBEX_AGENTS = ("3b2a1c0d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "7f6e5d4c-3b2a-4190-8a7b-6c5d4e3f2a1b")
+CALLGEAR_EMPLOYEES = (2207, 2211)
+TWILIO_AGENTS = ("marco.bianchi", "giulia.rossi")
+WEBEX_ID = dict(zip((AGENT1["crm_id"], AGENT2["crm_id"]), WEBEX_AGENTS))
+CALLGEAR_ID = dict(zip((AGENT1["crm_id"], AGENT2["crm_id"]), CALLGEAR_EMPLOYEES))
+
+
+def agent_map(agents):
+    """CALLBUS_AGENT_MAP for the CRM's first two agents (view.agents), on
+    every provider's route; registers their crm ids for callgear_doc and
+    webex_doc."""
+    entries = []
+    for a, cg, tw, wx in zip(agents, CALLGEAR_EMPLOYEES, TWILIO_AGENTS, WEBEX_AGENTS):
+        CALLGEAR_ID[a["crm_id"]], WEBEX_ID[a["crm_id"]] = cg, wx
+        entries += [f"callgear:{cg}={a['crm_id']}", f"twilio:{tw}={a['crm_id']}",
+                    f"webex:{wx}={a['crm_id']}", f"generic:{a['provider_id']}={a['crm_id']}"]
+    return ",".join(entries)
+
+
+AGENT_MAP = agent_map((AGENT1, AGENT2))  # the Zendesk emulator's agents (the soak's)
+
+
+def crm_params():
+    """pytest params over the CRMs to run (CALLBUS_E2E_CRMS), Dynamics
+    skipped while the ticket-service binary lacks it (crm_view.crm_params,
+    as the ticket suites' e2e.CRM_PARAMS)."""
+    return e2e.CRM_PARAMS
 
 
 def fixture(name):
@@ -76,11 +103,11 @@ def webex_doc(name, interaction, phone, crm_id, previous_crm_id=None):
 class Ingest(missed_e2e.Ingest):
     """callbus-ingest with every provider's route configured."""
 
-    def __init__(self, emu, topics, logdir, name, env=None):
+    def __init__(self, emu, topics, logdir, name, env=None, agents=(AGENT1, AGENT2)):
         super().__init__(emu, topics, logdir, name)
         self.env.update({"CALLBUS_INGEST_WEBEX_BEARER": WEBEX_BEARER,
                          "CALLBUS_INGEST_GENERIC_SECRET": GENERIC_SECRET,
-                         "CALLBUS_AGENT_MAP": AGENT_MAP, "CALLBUS_LOG_LEVEL": "info"})
+                         "CALLBUS_AGENT_MAP": agent_map(agents), "CALLBUS_LOG_LEVEL": "info"})
         self.env.update(env or {})
 
     def webex(self, doc):
@@ -100,12 +127,22 @@ class Ingest(missed_e2e.Ingest):
 class Whole:
     """emulator + topics + ticket-service (grouper mode) + grouper + pop +
     ingest, started in that order (consumers before the producer), and one
-    open pop stream per agent (AGENT1, AGENT2) recording every pop."""
+    open pop stream per agent (the CRM's first two: self.agents, AGENT1 and
+    AGENT2 on Zendesk) recording every pop. `crm`: zendesk or dynamics;
+    self.crm is its neutral view (crm_view.py)."""
 
-    def __init__(self, logdir, name, ticket_env=None, ingest_env=None, streams=True):
+    def __init__(self, logdir, name, ticket_env=None, ingest_env=None, streams=True,
+                 crm="zendesk"):
         self.logdir, self.name = logdir, name
-        self.emu = e2e.make_emulator()
         self.topics = Topics(e2e.module_prefix())
+        if crm == "zendesk":
+            self.emu = e2e.make_emulator()
+            self.crm = e2e.crm_view.ZendeskView(self.emu)
+        else:
+            self.emu = e2e.crm_view.make_dynamics_emulator()
+            self.crm = e2e.crm_view.DynamicsView(self.emu,
+                                                 ticket_events=self.topics.ticket_events)
+        self.agents = self.crm.agents[:2]
         tag = self.topics.prefix.rstrip(".")
         self.ticket_group = f"ticket-{tag}"
         self.ticket_env = dict({"CALLBUS_TICKET_UNANSWERED": "grouper",
@@ -118,7 +155,7 @@ class Whole:
             self.add_grouper()
             self.add_pop()
             self.ingest = Ingest(self.emu, self.topics, logdir, f"{name}-ingest",
-                                 ingest_env).start()
+                                 ingest_env, self.agents).start()
             if streams:
                 self.open_streams()
         except BaseException:
@@ -128,7 +165,8 @@ class Whole:
     # -- processes ------------------------------------------------------------
     def add_ticket(self):
         svc = TicketService(self.emu, self.topics, self.ticket_group, self.logdir,
-                            f"{self.name}-ticket{len(self.tickets) + 1}", self.ticket_env)
+                            f"{self.name}-ticket{len(self.tickets) + 1}", self.ticket_env,
+                            crm_env=self.crm.service_env())
         self.tickets.append(svc)
         return svc.start()
 
@@ -141,7 +179,8 @@ class Whole:
 
     def add_pop(self):
         p = pop.PopService(self.topics, f"pop-{self.topics.prefix.rstrip('.')}", self.logdir,
-                           f"{self.name}-pop{len(self.pops) + 1}")
+                           f"{self.name}-pop{len(self.pops) + 1}",
+                           {"CALLBUS_POP_NEW_CASE_URL": pop.NEW_CASE_URL[self.crm.name]})
         self.pops.append(p)
         return p.start()
 
@@ -158,9 +197,9 @@ class Whole:
 
     # -- agents ---------------------------------------------------------------
     def open_streams(self):
-        """Logs AGENT1 and AGENT2 in (with their CallGear operator id) and
-        keeps a stream open for each: self.streams[crm_id]."""
-        for a in (AGENT1, AGENT2):
+        """Logs the two agents in and keeps a stream open for each:
+        self.streams[crm_id]."""
+        for a in self.agents:
             token = self.pop.agent(a["crm_id"])
             self.streams[a["crm_id"]] = (token, self.pop.stream(token))
 
@@ -182,7 +221,11 @@ class Whole:
         return [p for p in self.sse(crm_id).pops() if str(p["call_id"]) == str(call_id)]
 
     # -- state ------------------------------------------------------------------
-    missed_tickets = missed_e2e.Stack.missed_tickets  # the grouper stack's reading, reused
+    def missed_tickets(self, number):
+        """The customer's missed-call tickets (R-M1's subject and marker
+        callbus_missed), oldest first, as neutral tickets."""
+        return [t for t in self.crm.tickets_tagged("callbus_missed")
+                if t["subject"] == f"Missed call from {number}"]
 
     def settle(self, timeout=40):
         for s in self.groupers + self.tickets + self.pops:

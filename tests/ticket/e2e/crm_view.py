@@ -146,6 +146,7 @@ class ZendeskView(_View):
     name = "zendesk"
     has_fields = True      # custom fields (R-T9) are mapped in the e2e settings
     has_merge = True       # a person can merge tickets (R-T7)
+    closed = "closed"      # how a ticket callbus closed (R-M3 a, R-T4's idle leg) reads
 
     def __init__(self, emu, base_url=None):
         self.emu = emu
@@ -211,6 +212,25 @@ class ZendeskView(_View):
         with self.emu.store.lock:
             return sum(c["body"].count(marker) for cs in self.emu.store.comments.values()
                        for c in cs)
+
+    def comment_bodies(self):
+        """Every comment's text, of every ticket (the fault table's marker census)."""
+        with self.emu.store.lock:
+            return [c["body"] for cs in self.emu.store.comments.values() for c in cs]
+
+    def tickets_tagged(self, tag):
+        """Every ticket carrying the tag (R-M1's callbus_missed...), oldest first."""
+        with self.emu.store.lock:
+            ids = [tid for tid, t in sorted(self.emu.store.tickets.items())
+                   if tag in (t.get("tags") or [])]
+        return [self.ticket(tid) for tid in ids]
+
+    def call_ticket_ids(self):
+        """{call id: [ticket ids]} of the tickets made for a call (external
+        id exactly callbus-<call id>), every call at once: a second ticket
+        of one call is a duplicate."""
+        return {ext[len("callbus-"):]: [str(t) for t in tids]
+                for ext, tids in self.emu.tickets_by_external_id().items()}
 
     # -- the request log ------------------------------------------------------
 
@@ -278,6 +298,10 @@ class ZendeskView(_View):
     def _add_rule(self, rule):
         self.emu.configure(fail_next=list(self.emu.store.inject_rules) + [rule])
 
+    def clear_failures(self):
+        """Every injected failure gone (the rest of the configuration kept)."""
+        self.emu.configure(fail_next=[])
+
     def set_latency(self, ms):
         self.emu.configure(latency_ms=ms)
 
@@ -330,6 +354,9 @@ class DynamicsView(_View):
     name = "dynamics"
     has_fields = True      # custom fields (R-T9) are mapped onto incident columns
     has_merge = True       # the emulator's Merge action (R-T7)
+    # Dataverse closes a case only through CloseIncident, which resolves it:
+    # what callbus closes reads Resolved, "solved" (docs/dynamics.md).
+    closed = "solved"
 
     def __init__(self, emu, base_url=None, ticket_events=None):
         self.emu = emu
@@ -406,7 +433,7 @@ class DynamicsView(_View):
         for _, v in self.ticket_events():
             if v.get("ticket_id"):
                 first.setdefault(v["ticket_id"], v.get("call_id"))
-        ids = [tid for tid, cid in first.items() if cid == call_id]
+        ids = [tid for tid, cid in first.items() if cid == str(call_id)]
         return [t for t in (self.ticket(i) for i in ids) if t is not None]
 
     @staticmethod
@@ -443,6 +470,38 @@ class DynamicsView(_View):
         with self.emu.store.lock:
             return sum((n.get("notetext") or "").count(marker)
                        for n in self.emu.store.tables["annotation"].values())
+
+    def comment_bodies(self):
+        """Every note's text, of every case (the fault table's marker census)."""
+        with self.emu.store.lock:
+            return [n.get("notetext") or "" for n in self.emu.store.tables["annotation"].values()]
+
+    def tickets_tagged(self, tag):
+        """Every case whose marker column holds the call marker, oldest first."""
+        with self.emu.store.lock:
+            rows = sorted((r for r in self.emu.store.tables["incident"].values()
+                           if tag in (r.get(MARKER_COLUMN) or "").split()),
+                          key=lambda r: (r.get("createdon") or "", r.get("versionnumber") or 0))
+            ids = [r["incidentid"] for r in rows]
+        return [self.ticket(i) for i in ids]
+
+    def call_ticket_ids(self):
+        """{call id: [case ids]} of the cases first announced on
+        ticket-events for a call (as tickets_of_call), every call at once:
+        a case's key derives from the external id, so a second case of one
+        call could only be one made under another key."""
+        assert self.ticket_events is not None, "DynamicsView needs ticket_events for this"
+        first = {}
+        for _, v in self.ticket_events():
+            if v.get("ticket_id"):
+                first.setdefault(v["ticket_id"], v.get("call_id"))
+        with self.emu.store.lock:
+            live = set(self.emu.store.tables["incident"])
+        out = {}
+        for tid, cid in first.items():
+            if tid.lower() in live:
+                out.setdefault(cid, []).append(tid)
+        return out
 
     # -- the request log ----------------------------------------------------------
 
@@ -535,6 +594,11 @@ class DynamicsView(_View):
 
     def _add_rule(self, rule):
         self.emu.configure(inject=[rule])
+
+    def clear_failures(self):
+        """Every injected failure gone (the rest of the configuration kept)."""
+        with self.emu.store.lock:
+            self.emu.store.inject_rules.clear()
 
     def set_latency(self, ms):
         self.emu.configure(latency_ms=ms)
