@@ -319,6 +319,32 @@ def test_R_M3_unanswered_outbound_leaves_it_open(stack):
     assert t2["id"] == t["id"] and t2["status"] == "open"
 
 
+def test_R_T10_R_M2_a_group_solved_by_a_person_is_not_reopened(stack):
+    """R-T10 with R-M2: a person solved the missed-call ticket while its
+    group is still open (no conversation yet); the customer's next missed
+    call is not written to it (it stays solved, its comments untouched) but
+    goes to a new open missed-call ticket of the customer (R-M1: subject,
+    marker, the last agent offered), with its count, and so does the one
+    after it (the group follows its ticket: no new ticket per call)."""
+    number = new_number()
+    t = group_of(stack, number)
+    stack.crm.set_status(t["id"], "solved")
+    before = stack.crm.ticket(t["id"])
+    missed(stack, number, agents=(stack.agent2,), at=MONDAY + 1800)
+    wait_missed(stack, number, n_tickets=2, n_calls=3)
+    stack.settle()
+    missed(stack, number, agents=(stack.agent2,), at=MONDAY + 2400)
+    first, second = wait_missed(stack, number, n_tickets=2, n_calls=4)
+    stack.settle()
+    assert first["id"] == t["id"] and second["id"] != t["id"]
+    assert stack.crm.ticket(t["id"]) == before, "the solved ticket was written to"
+    second = stack.crm.ticket(second["id"])
+    assert second["status"] == "open" and second["assignee"] == stack.agent2["crm_id"]
+    assert [c.split(" at ")[0] for c in missed_comments(second)] == \
+        ["Missed call 3", "Missed call 4"]
+    assert len(stack.missed_tickets(number)) == 2
+
+
 def produce_raw(stack, topic, key, value):
     proc = subprocess.run(["kcat", "-b", BROKERS, "-P", "-t", stack.topics.prefix + topic,
                            "-K", "|"], input=f"{key}|{json.dumps(value)}\n", text=True,
