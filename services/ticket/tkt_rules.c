@@ -593,11 +593,20 @@ static tkt_op_t *missed_replacement(tkt_rc_t *c, const char *closed_id, const ch
     tkt_rc_spec_t s = {
         TKT_KIND_MISSED, c->pol->subject_missed, status, missed_assignee(c), suffix, NULL, 1};
     tkt_op_t *op = tkt_rc_new_ticket(c, &s);
-    if (op)
-        tkt_rc_body_line(op,
-                         "Missed-call ticket %s was solved or closed; the customer's missed calls "
-                         "continue here.",
-                         closed_id);
+    if (!op)
+        return NULL;
+    /* named after the group, not the call: the group's next missed call,
+     * decided before this one's redirect was stored, finds this ticket
+     * (tkt_create_once) instead of making another. A group id too long for
+     * that keeps the call's name. */
+    char gid[TKT_CALL_ID_MAX + TKT_ID_MAX + 8], ext[sizeof op->external_id];
+    snprintf(gid, sizeof gid, "%s%s", c->plan->customer.missed_group_id, suffix);
+    if (tkt_external_id(ext, sizeof ext, "missed-", gid) == 0)
+        COPY(op->external_id, ext);
+    tkt_rc_body_line(op,
+                     "Missed-call ticket %s was solved or closed; the customer's missed calls "
+                     "continue here.",
+                     closed_id);
     return op;
 }
 

@@ -331,8 +331,6 @@ def test_R_T10_R_M2_a_group_solved_by_a_person_is_not_reopened(stack):
     stack.crm.set_status(t["id"], "solved")
     before = stack.crm.ticket(t["id"])
     missed(stack, number, agents=(stack.agent2,), at=MONDAY + 1800)
-    wait_missed(stack, number, n_tickets=2, n_calls=3)
-    stack.settle()
     missed(stack, number, agents=(stack.agent2,), at=MONDAY + 2400)
     first, second = wait_missed(stack, number, n_tickets=2, n_calls=4)
     stack.settle()
@@ -340,8 +338,15 @@ def test_R_T10_R_M2_a_group_solved_by_a_person_is_not_reopened(stack):
     assert stack.crm.ticket(t["id"]) == before, "the solved ticket was written to"
     second = stack.crm.ticket(second["id"])
     assert second["status"] == "open" and second["assignee"] == stack.agent2["crm_id"]
-    assert [c.split(" at ")[0] for c in missed_comments(second)] == \
+    # both calls were decided before either redirect was stored: whichever
+    # ran first made the replacement, the other found it (one per group)
+    assert sorted(c.split(" at ")[0] for c in missed_comments(second)) == \
         ["Missed call 3", "Missed call 4"]
+    assert len(stack.missed_tickets(number)) == 2
+    missed(stack, number, agents=(stack.agent2,), at=MONDAY + 3000)  # the group follows it
+    wait_for(lambda: len(missed_comments(stack.crm.ticket(second["id"]))) == 3, 30,
+             what="the fifth missed call on the replacement")
+    stack.settle()
     assert len(stack.missed_tickets(number)) == 2
 
 
