@@ -618,7 +618,11 @@ static tkt_op_t *replacement(tkt_rc_t *c, const char *closed, tkt_status_t statu
     int outbound = tkt_rc_call(c)->outbound;
     COPY(closed_id, closed);
     append(suffix, sizeof suffix, "-after-%s", closed_id);
-    if (tkt_rc_same(c->plan->customer.missed_ticket_id, closed_id))
+    /* a group's write (its missed call is not bound to it); a call's own
+     * write to a missed-call ticket it was attached to (R-M3 b/e) stays a
+     * call's ticket */
+    if (tkt_rc_same(c->plan->customer.missed_ticket_id, closed_id) &&
+        !tkt_rc_same(tkt_rc_call(c)->ticket_id, closed_id))
         return missed_replacement(c, closed_id, suffix, status);
     tkt_rc_spec_t s = {outbound ? TKT_KIND_OUTBOUND : TKT_KIND_CALL,
                        outbound ? c->pol->subject_outbound : c->pol->subject_call,

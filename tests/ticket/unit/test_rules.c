@@ -1072,6 +1072,20 @@ static void test_R_T10_solved_missed_ticket_replaced_by_a_missed_ticket(void)
     ASSERT_HAS(op.body, "Missed-call ticket T1 was solved or closed");
 }
 
+/* ...but a call attached to the missed-call ticket (R-M3 b/e) whose own
+ * write finds it solved gets a call's replacement, as any call. */
+static void test_R_T10_call_on_a_solved_missed_ticket_keeps_a_call_ticket(void)
+{
+    setup(CMN_EV_ENDED, CMN_DIR_INBOUND);
+    answered_call("T1");
+    TEXT(cust.missed_group_id, "grp-1");
+    TEXT(cust.missed_ticket_id, "T1");
+    tkt_op_t op;
+    ASSERT_EQ_INT(tkt_replacement_ticket(&pol, &ev, &call, &cust, "T1", TKT_ST_PENDING, &op), 0);
+    ASSERT_EQ_INT(op.ticket_kind, TKT_KIND_CALL);
+    ASSERT_EQ_STR(op.external_id, "callbus-C1-after-T1");
+}
+
 /* ---- R-T6, R-T12 -------------------------------------------------------------------- */
 
 static void test_R_T6_recording_comment(void)
@@ -1701,60 +1715,58 @@ static void test_external_id_long_call_id(void)
     ASSERT_EQ_STR(x + strlen(x) - strlen(want), want);
 }
 
-TEST_MAIN("ticket_rules", TEST_CASE(test_model_names), TEST_CASE(test_policy_defaults),
-          TEST_CASE(test_render_subject), TEST_CASE(test_format_duration),
-          TEST_CASE(test_R_I3_answered_unmapped_ignored),
-          TEST_CASE(test_R_I3_unmapped_call_end_makes_nothing),
-          TEST_CASE(test_R_I3_outbound_unmapped_ignored),
-          TEST_CASE(test_R_C1_needs_contacts_before_create),
-          TEST_CASE(test_R_C1_cached_contact_no_lookup),
-          TEST_CASE(test_R_C2_no_contact_creates_one), TEST_CASE(test_R_C3_one_contact_used),
-          TEST_CASE(test_R_C4_several_most_recent), TEST_CASE(test_R_C4_picked_contact_wins),
-          TEST_CASE(test_withheld_number_no_requester), TEST_CASE(test_R_T1_create_on_answer),
-          TEST_CASE(test_R_T1_replay_is_harmless), TEST_CASE(test_R_T9_unmapped_fields_not_set),
-          TEST_CASE(test_R_T2_reuse_same_queue), TEST_CASE(test_R_T2_other_queue_new_ticket),
-          TEST_CASE(test_R_T2_reuse_off_policy), TEST_CASE(test_R_T2_solved_after_check_new_ticket),
-          TEST_CASE(test_R_T2_closed_not_asked),
-          TEST_CASE(test_R_T2_missed_and_outbound_not_reused),
-          TEST_CASE(test_R_T3_voicemail_ticket_reused_by_new_call),
-          TEST_CASE(test_R_T3_voicemail_always_new),
-          TEST_CASE(test_R_T11_voicemail_nobody_without_default),
-          TEST_CASE(test_R_T8_ivr_ticket_bound_on_answer),
-          TEST_CASE(test_R_T8_ivr_ticket_bound_while_offered),
-          TEST_CASE(test_R_T8_ivr_ticket_unanswered_stays_open), TEST_CASE(test_R_T4_reassign),
-          TEST_CASE(test_R_T4_reassign_unmapped_target),
-          TEST_CASE(test_R_T4_answer_by_other_agent_is_transfer),
-          TEST_CASE(test_R_T4_transfer_to_mapped_after_unmapped_answer),
-          TEST_CASE(test_R_T4_split_new_leg_ticket), TEST_CASE(test_R_T4_split_idle_leg_closed),
-          TEST_CASE(test_R_T5_end_answered_summary_pending), TEST_CASE(test_R_T5_end_replay_no_ops),
-          TEST_CASE(test_R_T5_late_ticket_when_answer_unseen), TEST_CASE(test_R_T7_merged_redirect),
-          TEST_CASE(test_R_T10_closed_ticket_new_ticket),
-          TEST_CASE(test_R_T10_solved_missed_ticket_replaced_by_a_missed_ticket),
-          TEST_CASE(test_R_T6_recording_comment), TEST_CASE(test_R_T6_recording_no_ticket_note),
-          TEST_CASE(test_R_T6_recording_follows_merge),
-          TEST_CASE(test_R_T12_csat_comment_and_field),
-          TEST_CASE(test_R_T12_csat_unmapped_comment_only),
-          TEST_CASE(test_R_M1_missed_ticket_last_offered),
-          TEST_CASE(test_R_M1_unanswered_leg_is_last_offered),
-          TEST_CASE(test_R_M1_last_offered_unmapped_gets_default),
-          TEST_CASE(test_R_T11_missed_no_offer_default_assignee),
-          TEST_CASE(test_R_M1_abandoned_ticket), TEST_CASE(test_R_M1_abandoned_switched_off),
-          TEST_CASE(test_R_M1_grouper_leaves_missed), TEST_CASE(test_R_M1_withheld_missed_call),
-          TEST_CASE(test_R_O1_attach_from_ticket), TEST_CASE(test_R_O1_open_when_answered),
-          TEST_CASE(test_R_O1_solved_ticket_new), TEST_CASE(test_R_O1_not_ours_new),
-          TEST_CASE(test_R_O4_callback_same_ticket), TEST_CASE(test_R_O4_long_call_falls_to_R_O2),
-          TEST_CASE(test_R_O4_window_passed), TEST_CASE(test_R_O2_latest_open_attach),
-          TEST_CASE(test_R_O2_latest_not_open_new), TEST_CASE(test_R_O2_deskie_closed_at_end),
-          TEST_CASE(test_R_O2_deskie_attaches_open_latest), TEST_CASE(test_R_O3_unanswered_attempt),
-          TEST_CASE(test_R_O_ended_answered_summary),
-          TEST_CASE(test_R_M3_callback_on_missed_ticket_pending),
-          TEST_CASE(test_R_C5_dialled_number_in_comment),
-          TEST_CASE(test_R_C5_dialled_number_never_added_to_contact),
-          TEST_CASE(test_R_O_started_twice_is_one), TEST_CASE(test_R_O_start_unseen_handled_at_end),
-          TEST_CASE(test_redecide_loop_status_then_contacts), TEST_CASE(test_agent_login_no_ops),
-          TEST_CASE(test_call_event_without_call_id_fails),
-          TEST_CASE(test_state_tracked_from_every_event), TEST_CASE(test_external_id_long_call_id),
-          TEST_CASE(test_R_V1_lookup_case_policy),
-          TEST_CASE(test_R_T2_open_case_policy_attaches_to_crm_case),
-          TEST_CASE(test_R_T2_open_case_policy_none_or_off_new_ticket),
-          TEST_CASE(test_R_T2_open_case_policy_ours_first))
+TEST_MAIN(
+    "ticket_rules", TEST_CASE(test_model_names), TEST_CASE(test_policy_defaults),
+    TEST_CASE(test_render_subject), TEST_CASE(test_format_duration),
+    TEST_CASE(test_R_I3_answered_unmapped_ignored),
+    TEST_CASE(test_R_I3_unmapped_call_end_makes_nothing),
+    TEST_CASE(test_R_I3_outbound_unmapped_ignored),
+    TEST_CASE(test_R_C1_needs_contacts_before_create),
+    TEST_CASE(test_R_C1_cached_contact_no_lookup), TEST_CASE(test_R_C2_no_contact_creates_one),
+    TEST_CASE(test_R_C3_one_contact_used), TEST_CASE(test_R_C4_several_most_recent),
+    TEST_CASE(test_R_C4_picked_contact_wins), TEST_CASE(test_withheld_number_no_requester),
+    TEST_CASE(test_R_T1_create_on_answer), TEST_CASE(test_R_T1_replay_is_harmless),
+    TEST_CASE(test_R_T9_unmapped_fields_not_set), TEST_CASE(test_R_T2_reuse_same_queue),
+    TEST_CASE(test_R_T2_other_queue_new_ticket), TEST_CASE(test_R_T2_reuse_off_policy),
+    TEST_CASE(test_R_T2_solved_after_check_new_ticket), TEST_CASE(test_R_T2_closed_not_asked),
+    TEST_CASE(test_R_T2_missed_and_outbound_not_reused),
+    TEST_CASE(test_R_T3_voicemail_ticket_reused_by_new_call),
+    TEST_CASE(test_R_T3_voicemail_always_new),
+    TEST_CASE(test_R_T11_voicemail_nobody_without_default),
+    TEST_CASE(test_R_T8_ivr_ticket_bound_on_answer),
+    TEST_CASE(test_R_T8_ivr_ticket_bound_while_offered),
+    TEST_CASE(test_R_T8_ivr_ticket_unanswered_stays_open), TEST_CASE(test_R_T4_reassign),
+    TEST_CASE(test_R_T4_reassign_unmapped_target),
+    TEST_CASE(test_R_T4_answer_by_other_agent_is_transfer),
+    TEST_CASE(test_R_T4_transfer_to_mapped_after_unmapped_answer),
+    TEST_CASE(test_R_T4_split_new_leg_ticket), TEST_CASE(test_R_T4_split_idle_leg_closed),
+    TEST_CASE(test_R_T5_end_answered_summary_pending), TEST_CASE(test_R_T5_end_replay_no_ops),
+    TEST_CASE(test_R_T5_late_ticket_when_answer_unseen), TEST_CASE(test_R_T7_merged_redirect),
+    TEST_CASE(test_R_T10_closed_ticket_new_ticket), TEST_CASE(test_R_T6_recording_comment),
+    TEST_CASE(test_R_T10_solved_missed_ticket_replaced_by_a_missed_ticket),
+    TEST_CASE(test_R_T10_call_on_a_solved_missed_ticket_keeps_a_call_ticket),
+    TEST_CASE(test_R_T6_recording_no_ticket_note), TEST_CASE(test_R_T6_recording_follows_merge),
+    TEST_CASE(test_R_T12_csat_comment_and_field), TEST_CASE(test_R_T12_csat_unmapped_comment_only),
+    TEST_CASE(test_R_M1_missed_ticket_last_offered),
+    TEST_CASE(test_R_M1_unanswered_leg_is_last_offered),
+    TEST_CASE(test_R_M1_last_offered_unmapped_gets_default),
+    TEST_CASE(test_R_T11_missed_no_offer_default_assignee), TEST_CASE(test_R_M1_abandoned_ticket),
+    TEST_CASE(test_R_M1_abandoned_switched_off), TEST_CASE(test_R_M1_grouper_leaves_missed),
+    TEST_CASE(test_R_M1_withheld_missed_call), TEST_CASE(test_R_O1_attach_from_ticket),
+    TEST_CASE(test_R_O1_open_when_answered), TEST_CASE(test_R_O1_solved_ticket_new),
+    TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_O4_callback_same_ticket),
+    TEST_CASE(test_R_O4_long_call_falls_to_R_O2), TEST_CASE(test_R_O4_window_passed),
+    TEST_CASE(test_R_O2_latest_open_attach), TEST_CASE(test_R_O2_latest_not_open_new),
+    TEST_CASE(test_R_O2_deskie_closed_at_end), TEST_CASE(test_R_O2_deskie_attaches_open_latest),
+    TEST_CASE(test_R_O3_unanswered_attempt), TEST_CASE(test_R_O_ended_answered_summary),
+    TEST_CASE(test_R_M3_callback_on_missed_ticket_pending),
+    TEST_CASE(test_R_C5_dialled_number_in_comment),
+    TEST_CASE(test_R_C5_dialled_number_never_added_to_contact),
+    TEST_CASE(test_R_O_started_twice_is_one), TEST_CASE(test_R_O_start_unseen_handled_at_end),
+    TEST_CASE(test_redecide_loop_status_then_contacts), TEST_CASE(test_agent_login_no_ops),
+    TEST_CASE(test_call_event_without_call_id_fails),
+    TEST_CASE(test_state_tracked_from_every_event), TEST_CASE(test_external_id_long_call_id),
+    TEST_CASE(test_R_V1_lookup_case_policy),
+    TEST_CASE(test_R_T2_open_case_policy_attaches_to_crm_case),
+    TEST_CASE(test_R_T2_open_case_policy_none_or_off_new_ticket),
+    TEST_CASE(test_R_T2_open_case_policy_ours_first))
