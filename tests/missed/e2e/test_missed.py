@@ -338,8 +338,8 @@ def test_R_T10_R_M2_a_group_solved_by_a_person_is_not_reopened(stack):
     assert stack.crm.ticket(t["id"]) == before, "the solved ticket was written to"
     second = stack.crm.ticket(second["id"])
     assert second["status"] == "open" and second["assignee"] == stack.agent2["crm_id"]
-    # both calls were decided before either redirect was stored: whichever
-    # ran first made the replacement, the other found it (one per group)
+    # both calls may be decided before either redirect is stored: whichever
+    # runs first makes the replacement, the other finds it (one per group)
     assert sorted(c.split(" at ")[0] for c in missed_comments(second)) == \
         ["Missed call 3", "Missed call 4"]
     assert len(stack.missed_tickets(number)) == 2
