@@ -246,7 +246,8 @@ static void apply_one(job_t *j, const tkt_op_t *op);
 
 /* A write meant for `from` went to `to` (R-T7 merge target, R-T10
  * replacement): the call follows, so its later writes, its ticket event and
- * its pop name the ticket that has them. Stored before the event is done. */
+ * its pop name the ticket that has them, and so does the customer's open
+ * missed-call group. Stored before the event is done. */
 static void rebind(job_t *j, const char *from, const char *to)
 {
     for (size_t i = 0; i < j->cust.n_tickets; i++)
@@ -255,6 +256,12 @@ static void rebind(job_t *j, const char *from, const char *to)
             snprintf(j->cust.tickets[i].merged_into, sizeof j->cust.tickets[i].merged_into, "%s",
                      to);
         }
+    /* the open group's later missed calls go there too (R-M2), not to a
+     * replacement each */
+    if (strcmp(j->cust.missed_ticket_id, from) == 0) {
+        snprintf(j->cust.missed_ticket_id, sizeof j->cust.missed_ticket_id, "%s", to);
+        j->rebound = 1;
+    }
     if (strcmp(j->call.ticket_id, from) != 0)
         return;
     snprintf(j->call.ticket_id, sizeof j->call.ticket_id, "%s", to);

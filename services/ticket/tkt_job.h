@@ -66,7 +66,8 @@ struct job {
     int failed;
     int rejected;
     int recheck_contact; /* the CRM refused the cached contact: look it up again */
-    int rebound;         /* a write was redirected: the call now lives on another ticket */
+    int rebound;         /* a write was redirected: the call (or the customer's missed-call
+                          * group) now lives on another ticket, stored again */
     int deferred;        /* its creation or status read waits for the bulk window */
     int hurry;           /* an agent waits behind it: nothing more of it deferred */
     int attempts;

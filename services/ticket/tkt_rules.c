@@ -581,6 +581,35 @@ static void summary(tkt_rc_t *c, tkt_op_t *op)
 
 /* ---- writing to the call's ticket (R-T7, R-T10) ---------------------------- */
 
+static const char *missed_assignee(tkt_rc_t *c);
+
+/* R-T10 with R-M2: a person solved or closed the customer's missed-call
+ * ticket while its group is open; the group's next missed calls go on a new
+ * missed-call ticket (R-M1: subject, marker, the last agent offered), not
+ * on a call's ticket. */
+static tkt_op_t *missed_replacement(tkt_rc_t *c, const char *closed_id, const char *suffix,
+                                    tkt_status_t status)
+{
+    tkt_rc_spec_t s = {
+        TKT_KIND_MISSED, c->pol->subject_missed, status, missed_assignee(c), suffix, NULL, 1};
+    tkt_op_t *op = tkt_rc_new_ticket(c, &s);
+    if (!op)
+        return NULL;
+    /* named after the group, not the call: the group's next missed call,
+     * decided before this one's redirect was stored, finds this ticket
+     * (tkt_create_once) instead of making another. A group id too long for
+     * that keeps the call's name. */
+    char gid[TKT_CALL_ID_MAX + TKT_ID_MAX + 8], ext[sizeof op->external_id];
+    snprintf(gid, sizeof gid, "%s%s", c->plan->customer.missed_group_id, suffix);
+    if (tkt_external_id(ext, sizeof ext, "missed-", gid) == 0)
+        COPY(op->external_id, ext);
+    tkt_rc_body_line(op,
+                     "Missed-call ticket %s was solved or closed; the customer's missed calls "
+                     "continue here.",
+                     closed_id);
+    return op;
+}
+
 /* R-T10: the call's ticket was solved or closed by a person; the write goes
  * to a new ticket, named after the closed one so a replay finds it again. */
 static tkt_op_t *replacement(tkt_rc_t *c, const char *closed, tkt_status_t status)
@@ -589,6 +618,12 @@ static tkt_op_t *replacement(tkt_rc_t *c, const char *closed, tkt_status_t statu
     int outbound = tkt_rc_call(c)->outbound;
     COPY(closed_id, closed);
     append(suffix, sizeof suffix, "-after-%s", closed_id);
+    /* a group's write (its missed call is not bound to it); a call's own
+     * write to a missed-call ticket it was attached to (R-M3 b/e) stays a
+     * call's ticket */
+    if (tkt_rc_same(c->plan->customer.missed_ticket_id, closed_id) &&
+        !tkt_rc_same(tkt_rc_call(c)->ticket_id, closed_id))
+        return missed_replacement(c, closed_id, suffix, status);
     tkt_rc_spec_t s = {outbound ? TKT_KIND_OUTBOUND : TKT_KIND_CALL,
                        outbound ? c->pol->subject_outbound : c->pol->subject_call,
                        status,
@@ -1483,9 +1518,13 @@ int tkt_replacement_ticket(const tkt_policy_t *pol, const cmn_event_t *ev, const
     c.withheld = !call->customer[0];
     plan.call = *call;
     plan.customer = *customer;
-    /* the requester is the call's contact as it stands: nothing to look up */
+    /* the requester is the call's contact as it stands, else the customer's
+     * (a missed call's: the grouper's ops look no contact up): nothing to
+     * look up */
     c.have_requester = 1;
-    COPY(c.requester, call->contact_id[0] != '$' ? call->contact_id : "");
+    const char *contact =
+        call->contact_id[0] || c.withheld ? call->contact_id : customer->contact_id;
+    COPY(c.requester, contact[0] != '$' ? contact : "");
     tkt_op_t *op = replacement(&c, closed_id, status);
     if (!op || c.overflow)
         return -1;

@@ -31,7 +31,7 @@ REF = re.compile(r"`([^`:\s]+):([A-Za-z_][A-Za-z0-9_]*)`")
 NOT_YET = "not yet"
 DYN_CELL = re.compile(r"^(✓|not yet|no:)")
 # What a Python module that runs against Dynamics contains.
-RUNS_ON_DYNAMICS = re.compile(r"crm_fixtures|crm_params|dynamics_emulator|DynamicsEmulator|[\"']dynamics[\"']")
+RUNS_ON_DYNAMICS = re.compile(r"(?i:crm_fixtures|crm_params)|dynamics_emulator|DynamicsEmulator|[\"']dynamics[\"']")
 # Where rule ids are cited: the code, its tests and its docs.
 CITING_DIRS = ("services", "common", "tests", "docs", "deploy")
 SKIP_DIRS = {".git", "build", "node_modules", "__pycache__", ".stack"}

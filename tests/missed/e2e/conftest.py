@@ -1,6 +1,7 @@
 """Missed-call grouper end to end (label `missed`): provider webhooks ->
 callbus-ingest -> Kafka -> callbus-missed -> missed-call-ops ->
-callbus-ticket (CALLBUS_TICKET_UNANSWERED=grouper) -> the Zendesk emulator.
+callbus-ticket (CALLBUS_TICKET_UNANSWERED=grouper) -> the Zendesk or the
+Dynamics 365 emulator (each module once per CRM of CALLBUS_E2E_CRMS).
 
 The helpers are tests/ticket/e2e/e2e.py's (imported, not copied); this
 directory adds the grouper and ingest as processes (missed_e2e.py). One

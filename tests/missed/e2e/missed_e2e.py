@@ -1,7 +1,8 @@
 """The grouper's end-to-end stack, on tests/ticket/e2e/e2e.py: the Zendesk
-emulator, ticket-service in grouper mode, one or more callbus-missed
-replicas and callbus-ingest (for CallGear and Twilio webhooks), all on one
-module's topics."""
+or the Dynamics 365 emulator (`crm`; issue 23 item 5), ticket-service in
+grouper mode, one or more callbus-missed replicas and callbus-ingest (for
+CallGear and Twilio webhooks), all on one module's topics. Tickets are
+read through the CRM-neutral view (tests/ticket/e2e/crm_view.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -14,8 +15,8 @@ import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from e2e import (BROKERS, REDIS_URL, ROOT, TicketService, make_emulator, module_prefix,
-                 Topics, wait_for)
+from e2e import (AGENT1, AGENT2, BROKERS, REDIS_URL, ROOT, TicketService, make_crm,
+                 module_prefix, Topics, wait_for)
 
 # Twilio's signature, as tests/ingest/e2e computes it (one home).
 _spec = importlib.util.spec_from_file_location(
@@ -33,13 +34,27 @@ HOLIDAYS = "2026-12-25"
 CALLGEAR_TOKEN = "missed-callgear-token"
 TWILIO_TOKEN = "missed-twilio-token"
 PUBLIC_URL = "http://ingest.missed.test"
-AGENT_MAP = ("callgear:2207=900001,callgear:2211=900002,"
-             "twilio:marco.bianchi=900001,twilio:giulia.rossi=900002")
+
+
+def agent_map(agents):
+    """CALLBUS_AGENT_MAP (R-I3) of ingest: CallGear operators 2207 / 2211 and
+    Twilio clients marco.bianchi / giulia.rossi are the CRM's first and
+    second agent (crm_view's `agents`)."""
+    a1, a2 = (a["crm_id"] for a in agents[:2])
+    return (f"callgear:2207={a1},callgear:2211={a2},"
+            f"twilio:marco.bianchi={a1},twilio:giulia.rossi={a2}")
+
+
+AGENT_MAP = agent_map((AGENT1, AGENT2))  # the Zendesk emulator's agents
 
 
 def rome(text):
     """A Europe/Rome wall time ("2026-11-30 10:00") as a POSIX timestamp."""
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ROME).timestamp()
+
+
+# ticket-service's settings a grouper or ingest does not take
+CRM_SETTINGS = ("CALLBUS_ZENDESK", "CALLBUS_DYNAMICS", "CALLBUS_TICKET", "CALLBUS_CRM")
 
 
 class Grouper(TicketService):
@@ -49,8 +64,7 @@ class Grouper(TicketService):
 
     def __init__(self, emu, topics, group, logdir, name, env=None):
         super().__init__(emu, topics, group, logdir, name)
-        self.env = {k: v for k, v in self.env.items()
-                    if not k.startswith(("CALLBUS_ZENDESK", "CALLBUS_TICKET", "CALLBUS_CRM"))}
+        self.env = {k: v for k, v in self.env.items() if not k.startswith(CRM_SETTINGS)}
         self.env.update({"CALLBUS_MISSED_GROUP": group, "CALLBUS_MISSED_HOURS": HOURS,
                          "CALLBUS_MISSED_TIMEZONE": "Europe/Rome",
                          "CALLBUS_MISSED_HOLIDAYS": HOLIDAYS, "CALLBUS_MISSED_RETRY_MS": "200"})
@@ -66,14 +80,13 @@ class Ingest(TicketService):
     DEFAULT_BIN = os.path.join(ROOT, "build", "test", "services", "ingest", "callbus-ingest")
     CONSUMER = False
 
-    def __init__(self, emu, topics, logdir, name):
+    def __init__(self, emu, topics, logdir, name, agents_map=AGENT_MAP):
         super().__init__(emu, topics, "", logdir, name)
-        self.env = {k: v for k, v in self.env.items()
-                    if not k.startswith(("CALLBUS_ZENDESK", "CALLBUS_TICKET", "CALLBUS_CRM"))}
+        self.env = {k: v for k, v in self.env.items() if not k.startswith(CRM_SETTINGS)}
         self.env.update({"CALLBUS_INGEST_CALLGEAR_TOKEN": CALLGEAR_TOKEN,
                          "CALLBUS_INGEST_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
                          "CALLBUS_INGEST_PUBLIC_URL": PUBLIC_URL,
-                         "CALLBUS_AGENT_MAP": AGENT_MAP})
+                         "CALLBUS_AGENT_MAP": agents_map})
 
     def _post(self, path, body, content_type, headers=None):
         req = urllib.request.Request(self.url + path, data=body.encode(), method="POST",
@@ -94,18 +107,23 @@ class Ingest(TicketService):
 
 
 class Stack:
-    """emulator + topics + ticket-service (grouper mode) + grouper(s) + ingest."""
+    """emulator + topics + ticket-service (grouper mode) + grouper(s) +
+    ingest, against `crm` (zendesk or dynamics); `crm` the neutral view,
+    agent1 / agent2 its agents."""
 
-    def __init__(self, logdir, name, replicas=1, ingest=True, ticket_env=None):
+    def __init__(self, logdir, name, replicas=1, ingest=True, ticket_env=None, crm="zendesk"):
+        if crm != "zendesk":
+            name += f"-{crm}"
         self.logdir, self.name = logdir, name
-        self.emu = make_emulator()
         self.topics = Topics(module_prefix())
+        self.emu, self.crm = make_crm(crm, self.topics)
+        self.agent1, self.agent2 = self.crm.agents[:2]
         self.group = "missed-e2e-" + self.topics.prefix.rstrip(".")
         self.ticket = TicketService(self.emu, self.topics,
                                     "ticket-e2e-" + self.topics.prefix.rstrip("."), logdir,
                                     f"{name}-ticket",
                                     dict({"CALLBUS_TICKET_UNANSWERED": "grouper"},
-                                         **(ticket_env or {})))
+                                         **(ticket_env or {})), crm_env=self.crm.service_env())
         self.groupers = []
         self.ingest = None
         try:
@@ -113,7 +131,8 @@ class Stack:
             for _ in range(replicas):
                 self.add_grouper()
             if ingest:
-                self.ingest = Ingest(self.emu, self.topics, logdir, f"{name}-ingest").start()
+                self.ingest = Ingest(self.emu, self.topics, logdir, f"{name}-ingest",
+                                     agent_map(self.crm.agents)).start()
         except BaseException:
             self.close()
             raise
@@ -147,10 +166,15 @@ class Stack:
                 for m in map(json.loads, filter(str.strip, proc.stdout.splitlines()))]
 
     def missed_tickets(self, number):
-        """The customer's missed-call tickets (R-M1's subject, tag
-        callbus_missed), oldest first."""
-        return [t for t in self.emu.tickets(subject=f"Missed call from {number}")
-                if "callbus_missed" in (t.get("tags") or [])]
+        """The customer's missed-call tickets (R-M1's subject, marker
+        callbus_missed), oldest first: crm_view's neutral tickets when the
+        object has a `crm` view (this Stack), else the Zendesk emulator's
+        views (an object with only a Zendesk `emu`, as whole.Whole)."""
+        if getattr(self, "crm", None) is None:
+            return [t for t in self.emu.tickets(subject=f"Missed call from {number}")
+                    if "callbus_missed" in (t.get("tags") or [])]
+        return [t for t in customer_tickets(self.crm, number)
+                if t["subject"] == f"Missed call from {number}" and "callbus_missed" in t["tags"]]
 
     def forget(self, number):
         """What a Redis restart without persistence loses for one customer:
@@ -165,6 +189,12 @@ class Stack:
             if s.running():
                 s.stop()
         self.emu.stop()
+
+
+def customer_tickets(crm, number):
+    """Every ticket (neutral) of the contacts with the customer's number,
+    whoever made it, oldest first per contact."""
+    return [t for c in crm.contacts_with_phone(number) for t in crm.tickets_of_contact(c["id"])]
 
 
 def missed_lines(ticket):

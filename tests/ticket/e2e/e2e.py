@@ -607,6 +607,16 @@ def module_prefix():
     return "t%s%02d." % (RUN, next(_prefixes))
 
 
+def make_crm(crm, topics, rate_limit=700):
+    """A started emulator of `crm` (zendesk or dynamics) and its neutral
+    view (crm_view.py); Dynamics' view reads `topics`' ticket-events."""
+    if crm == "zendesk":
+        emu = make_emulator(rate_limit)
+        return emu, crm_view.ZendeskView(emu)
+    emu = crm_view.make_dynamics_emulator()
+    return emu, crm_view.DynamicsView(emu, ticket_events=topics.ticket_events)
+
+
 def start_stack(request, logdir, env=None, name=None, rate_limit=700, crm="zendesk"):
     """Emulator + topics + a started ticket-service for one module
     (`request`: the pytest request, or None with a `name`), against `crm`
@@ -614,12 +624,7 @@ def start_stack(request, logdir, env=None, name=None, rate_limit=700, crm="zende
     giving one (settings naming the CRM's agents)."""
     prefix = module_prefix()
     topics = Topics(prefix)
-    if crm == "zendesk":
-        emu = make_emulator(rate_limit)
-        view = crm_view.ZendeskView(emu)
-    else:
-        emu = crm_view.make_dynamics_emulator()
-        view = crm_view.DynamicsView(emu, ticket_events=topics.ticket_events)
+    emu, view = make_crm(crm, topics, rate_limit)
     if callable(env):
         env = env(view)
     name = name or request.module.__name__.rsplit(".", 1)[-1]

@@ -1046,6 +1046,46 @@ static void test_R_T10_closed_ticket_new_ticket(void)
     ASSERT_EQ_STR(plan.call.ticket_id, TKT_REF_NEW_TICKET);
 }
 
+/* R-T10 with R-M2 (issue 23 item 5): a group op's write to the customer's
+ * missed-call ticket, which a person solved, goes to a new missed-call
+ * ticket (R-M1) on the customer's contact (the missed call has none of its
+ * own), named after the group so the group's next op finds it. */
+static void test_R_T10_solved_missed_ticket_replaced_by_a_missed_ticket(void)
+{
+    setup(CMN_EV_ENDED, CMN_DIR_INBOUND);
+    cached_contact();
+    TEXT(call.call_id, "C3");
+    TEXT(call.customer, CUST);
+    TEXT(call.last_offered_crm_id, "A2");
+    TEXT(cust.missed_group_id, "grp-1");
+    TEXT(cust.missed_ticket_id, "T1");
+    tkt_op_t op;
+    ASSERT_EQ_INT(tkt_replacement_ticket(&pol, &ev, &call, &cust, "T1", TKT_ST_OPEN, &op), 0);
+    ASSERT_EQ_INT(op.kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_INT(op.ticket_kind, TKT_KIND_MISSED);
+    ASSERT_EQ_STR(op.subject, "Missed call from " CUST);
+    ASSERT_EQ_STR(op.external_id, "callbus-missed-grp-1-after-T1");
+    ASSERT_EQ_STR(op.requester_id, "K1");
+    ASSERT_EQ_STR(op.assignee_id, "A2");
+    ASSERT_EQ_INT(op.status, TKT_ST_OPEN);
+    ASSERT_TRUE(has_tag(&op, "callbus_missed"));
+    ASSERT_HAS(op.body, "Missed-call ticket T1 was solved or closed");
+}
+
+/* ...but a call attached to the missed-call ticket (R-M3 b/e) whose own
+ * write finds it solved gets a call's replacement, as any call. */
+static void test_R_T10_call_on_a_solved_missed_ticket_keeps_a_call_ticket(void)
+{
+    setup(CMN_EV_ENDED, CMN_DIR_INBOUND);
+    answered_call("T1");
+    TEXT(cust.missed_group_id, "grp-1");
+    TEXT(cust.missed_ticket_id, "T1");
+    tkt_op_t op;
+    ASSERT_EQ_INT(tkt_replacement_ticket(&pol, &ev, &call, &cust, "T1", TKT_ST_PENDING, &op), 0);
+    ASSERT_EQ_INT(op.ticket_kind, TKT_KIND_CALL);
+    ASSERT_EQ_STR(op.external_id, "callbus-C1-after-T1");
+}
+
 /* ---- R-T6, R-T12 -------------------------------------------------------------------- */
 
 static void test_R_T6_recording_comment(void)
@@ -1703,6 +1743,8 @@ TEST_MAIN(
     TEST_CASE(test_R_T5_end_answered_summary_pending), TEST_CASE(test_R_T5_end_replay_no_ops),
     TEST_CASE(test_R_T5_late_ticket_when_answer_unseen), TEST_CASE(test_R_T7_merged_redirect),
     TEST_CASE(test_R_T10_closed_ticket_new_ticket), TEST_CASE(test_R_T6_recording_comment),
+    TEST_CASE(test_R_T10_solved_missed_ticket_replaced_by_a_missed_ticket),
+    TEST_CASE(test_R_T10_call_on_a_solved_missed_ticket_keeps_a_call_ticket),
     TEST_CASE(test_R_T6_recording_no_ticket_note), TEST_CASE(test_R_T6_recording_follows_merge),
     TEST_CASE(test_R_T12_csat_comment_and_field), TEST_CASE(test_R_T12_csat_unmapped_comment_only),
     TEST_CASE(test_R_M1_missed_ticket_last_offered),
