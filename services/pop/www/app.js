@@ -10,6 +10,7 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const KIND = { incoming: "Incoming call", ticket: "Ticket", profile: "Customer", new_case: "New case" };
 let source = null, heartbeat = null, me = null;
+let reopenMs = 1000; // the back-off before a refused stream is opened again
 let oidc = null, refresher = null; // the provider's client; the next ID-token refresh
 const shown = new Map(); // call id -> its card (a call's later pop replaces the earlier)
 
@@ -122,11 +123,23 @@ function follow() {
     source.close();
     setText($("#status"), "Opened in another tab or window: reload to follow pops here.");
   });
-  source.onopen = () => setText($("#status"), "Connected. Waiting for calls…");
+  source.onopen = () => { reopenMs = 1000; setText($("#status"), "Connected. Waiting for calls…"); };
   source.onerror = async () => {
+    const failed = source;
     setText($("#status"), "Reconnecting…");
-    const r = await api("GET", "/v1/sessions/me");
-    if (r.status === 401) loggedOut("Session ended: sign in again.");
+    try {
+      const r = await api("GET", "/v1/sessions/me");
+      if (r.status === 401) { loggedOut("Session ended: sign in again."); return; }
+    } catch (_) { /* pop-service unreachable: the stream's own retry decides */ }
+    // EventSource reconnects a dropped stream by itself, but gives up for
+    // good on an answer other than 200 (a replica at its stream cap or
+    // shutting down answers 503): open a new one after a back-off. It sends
+    // no Last-Event-ID, so the server replays since sign-in and `shown`
+    // keeps each call's pop once.
+    if (failed.readyState === EventSource.CLOSED && source === failed && me) {
+      setTimeout(() => { if (source === failed && me) follow(); }, reopenMs);
+      reopenMs = Math.min(reopenMs * 2, 30000);
+    }
   };
 }
 

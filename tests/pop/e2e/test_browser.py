@@ -55,7 +55,7 @@ def browser():
     b.close()
 
 
-def login(browser, svc, crm_id, provider_id):
+def login(browser, svc, crm_id, provider_id, connected=True):
     """Signs in as the page's agents do: Sign in, the identity provider's
     form (the emulator's), back to the page with a code (oidc.js: PKCE,
     state, nonce), the session opened by the ID token."""
@@ -78,8 +78,9 @@ def login(browser, svc, crm_id, provider_id):
                  what="the desk after sign-in")
     assert browser.js("location.search") == ""  # the code is not left in the address bar
     assert browser.js("document.querySelector('#who').textContent").startswith(f"Agent {crm_id}")
-    browser.wait("document.querySelector('#status').textContent.startsWith('Connected')",
-                 what="the stream to open")
+    if connected:
+        browser.wait("document.querySelector('#status').textContent.startsWith('Connected')",
+                     what="the stream to open")
     # The token is in an HttpOnly cookie: the page's script cannot read it.
     assert "callbus_pop" not in browser.js("document.cookie")
 
@@ -243,3 +244,33 @@ def test_popup_sign_in_for_embedded_pages(chain, browser, idp):
     assert browser.js("window.popupResult") == "900002"
     assert not [t for t in browser.pages() if t["url"].startswith(idp.issuer)
                 or "code=" in t["url"]], "the popup stayed open"
+
+
+def test_a_refused_stream_is_opened_again(chain, browser, idp, tmp_path_factory):
+    """The page's stream answered 503 (here a replica at its stream cap; as
+    well one shutting down, or Redis slower than its timeout): EventSource
+    gives up for good on an answer other than 200, so the page opens the
+    stream again itself after a back-off instead of showing "Reconnecting…"
+    for ever, and the pops then reach it."""
+    svc = pop.start_pop(chain["topics"], f"pop-cap-{pop.RUN}", str(tmp_path_factory.mktemp("pop-cap")),
+                        "pop-cap", pop.oidc_env(idp, CALLBUS_POP_MAX_STREAMS=1))
+    try:
+        pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
+                     what="the issuer's configuration to load")
+        held = svc.stream(svc.agent("900009"))  # the replica's one stream
+        assert held.status == 200
+        login(browser, svc, "900004", "2230", connected=False)
+        browser.wait("document.querySelector('#status').textContent.startsWith('Reconnecting')",
+                     what="the refused stream")
+        time.sleep(2.5)  # past the first back-offs: still refused, still trying
+        held.close()
+        browser.wait("document.querySelector('#status').textContent.startsWith('Connected')", 40,
+                     what="the stream opened again once the replica had room")
+        call = Call()
+        agent = {"provider_id": "2230", "crm_id": "900004", "name": "Four"}
+        chain["topics"].produce(call.answered(agent))
+        pop.produce_ticket_events(chain["topics"], pop.ticket_event(call, 778, subject="After 503"))
+        browser.wait(f"!!document.querySelector('.pop.ticket[data-call-id={json.dumps(call.call_id)}]')",
+                     30, what="the pop after the stream was opened again")
+    finally:
+        svc.stop()
