@@ -167,12 +167,7 @@ class Stack:
 
     def missed_tickets(self, number):
         """The customer's missed-call tickets (R-M1's subject, marker
-        callbus_missed), oldest first: crm_view's neutral tickets when the
-        object has a `crm` view (this Stack), else the Zendesk emulator's
-        views (an object with only a Zendesk `emu`, as whole.Whole)."""
-        if getattr(self, "crm", None) is None:
-            return [t for t in self.emu.tickets(subject=f"Missed call from {number}")
-                    if "callbus_missed" in (t.get("tags") or [])]
+        callbus_missed), oldest first, as crm_view's neutral tickets."""
         return [t for t in customer_tickets(self.crm, number)
                 if t["subject"] == f"Missed call from {number}" and "callbus_missed" in t["tags"]]
 
