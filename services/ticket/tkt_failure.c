@@ -17,9 +17,14 @@ tkt_failure_t tkt_failure_of(const tkt_crm_result_t *res)
         return TKT_FAIL_PERMANENT;
     if (res->closed) /* R-T7/R-T10 redirect it; not a verdict on the op */
         return TKT_FAIL_TRANSIENT;
-    if (res->http_status >= 400 && res->http_status < 500 && !transient_4xx(res->http_status))
+    if (!tkt_failure_status_transient(res->http_status))
         return TKT_FAIL_PERMANENT;
     return TKT_FAIL_TRANSIENT; /* no answer, 5xx, or a failure outside the CRM */
+}
+
+int tkt_failure_status_transient(int http_status)
+{
+    return http_status < 400 || http_status >= 500 || transient_4xx(http_status);
 }
 
 int tkt_failure_outlived(int64_t first_ms, int64_t now_ms, int64_t limit_ms)

@@ -27,6 +27,11 @@ typedef enum { TKT_FAIL_NONE, TKT_FAIL_TRANSIENT, TKT_FAIL_PERMANENT } tkt_failu
 /* What res says about asking again (TKT_FAIL_NONE for a success). */
 tkt_failure_t tkt_failure_of(const tkt_crm_result_t *res);
 
+/* Whether an HTTP answer that is not a success (0: none) may succeed when
+ * asked again: the "transient" row above. The adapters mark a bulk
+ * request's items retryable with it when the whole request failed. */
+int tkt_failure_status_transient(int http_status);
+
 /* A transient failure first seen at first_ms (monotonic) and still there at
  * now_ms has outlived limit_ms (> 0): it is given up on (dead-lettered). */
 int tkt_failure_outlived(int64_t first_ms, int64_t now_ms, int64_t limit_ms);

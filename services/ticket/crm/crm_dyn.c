@@ -21,6 +21,7 @@
 #include "crm_dyn_markers.h"
 #include "crm_odata.h"
 #include "crm_odata_batch.h"
+#include "tkt_failure.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -440,7 +441,7 @@ static void step_batch(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int
         describe(resp, exh, err, sizeof err);
         /* No answer or a server error: the changes may have been applied. */
         int unclear = resp->status == 0 || resp->status >= 500;
-        bulk_fail_items(op, err, unclear || resp->status == 429, unclear);
+        bulk_fail_items(op, err, tkt_failure_status_transient(resp->status), unclear);
         res->ok = 0;
         res->http_status = resp->status;
         crm_copy_str(res->error, sizeof res->error, err);
@@ -469,7 +470,7 @@ static void step_batch(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int
             crm_curl_resp_t pr = {
                 .status = s, .body = bp ? bp->body : "", .body_len = bp ? bp->body_len : 0};
             it->ok = 0;
-            it->retryable = s == 0 || s == 429 || s >= 500;
+            it->retryable = tkt_failure_status_transient(s);
             it->closed = s == 400 && has_code(pr.body, pr.body_len, DYN_CASE_CLOSED);
             if (s == 0)
                 crm_copy_str(it->error, sizeof it->error, "not run");

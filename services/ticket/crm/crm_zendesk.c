@@ -10,6 +10,7 @@
 #include "crm_adapter.h"
 #include "crm_curl.h"
 #include "crm_ratelimit.h"
+#include "tkt_failure.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -972,7 +973,7 @@ static void step_update_many(crm_op_t *op, const crm_curl_resp_t *resp, json_t *
         char err[256];
         describe_error(resp, j, exh, err, sizeof err);
         int unclear = resp->status == 0 || resp->status >= 500;
-        bulk_fail_items(op, err, unclear, unclear);
+        bulk_fail_items(op, err, tkt_failure_status_transient(resp->status), unclear);
         op->res->ok = 0;
         op->res->http_status = resp->status;
         crm_copy_str(op->res->error, sizeof op->res->error, err);

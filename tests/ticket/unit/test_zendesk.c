@@ -834,6 +834,48 @@ static void test_too_many_jobs(void)
     json_decref(log);
 }
 
+/* A bulk request refused for our credentials (401/403: the account, not
+ * the items) leaves its items retryable and surely not applied: the
+ * tickets are made once the credentials work again. Before, only no answer
+ * or a 5xx did, so a 401 made every item of a bulk creation a permanent
+ * refusal and its events were dead-lettered (the fault table's
+ * crm-429-5xx-401 with the 401 phase first: 1 effect lost). */
+static void test_bulk_refused_credentials_are_retryable(void)
+{
+    static tkt_op_t ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].kind = TKT_OP_CREATE_TICKET;
+    snprintf(ops[0].subject, sizeof ops[0].subject, "Missed call 401");
+    snprintf(ops[0].requester_id, sizeof ops[0].requester_id, "20011");
+    snprintf(ops[0].external_id, sizeof ops[0].external_id, "callbus-bulk-401");
+    ops[0].status = TKT_ST_OPEN;
+    ops[1].kind = TKT_OP_COMMENT;
+    snprintf(ops[1].ticket_id, sizeof ops[1].ticket_id, "20011");
+    snprintf(ops[1].body, sizeof ops[1].body, "after a 401");
+    static const struct {
+        const char *path;
+        int status;
+    } cases[] = {
+        {"tickets/create_many", 401}, {"tickets/update_many", 401}, {"tickets/update_many", 403}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ASSERT_EQ_INT(configure("{s:[{s:s,s:i,s:i}]}", "fail_next", "path_regex", cases[i].path,
+                                "status", cases[i].status, "count", 1),
+                      0);
+        int creating = strstr(cases[i].path, "create") != NULL;
+        reset_waiters();
+        if (creating)
+            OPS->bulk_create(G.crm, &ops[0], 1, NULL, on_res, &W[0]);
+        else
+            OPS->bulk_update(G.crm, &ops[1], 1, NULL, on_res, &W[0]);
+        ASSERT_TRUE(run_until(W, 1, 20000));
+        const tkt_crm_item_t *it = &W[0].res.items[0];
+        ASSERT_TRUE(!it->ok);
+        ASSERT_TRUE(it->retryable);
+        ASSERT_TRUE(!it->maybe_applied);
+    }
+    ASSERT_EQ_INT(configure("{s:[]}", "fail_next"), 0);
+}
+
 /* Comments in ticket `id` containing `needle`. */
 static int comments_with(const char *id, const char *needle)
 {
@@ -1392,6 +1434,7 @@ static const test_case_t cases[] = {
     TEST_CASE(test_merge),
     TEST_CASE(test_bulk_update),
     TEST_CASE(test_too_many_jobs),
+    TEST_CASE(test_bulk_refused_credentials_are_retryable),
     TEST_CASE(test_bulk_outcome_unknown_not_resent),
     /* before the storm: the emulator's window is still empty here */
     TEST_CASE(test_stays_under_limit),
