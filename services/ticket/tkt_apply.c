@@ -385,6 +385,11 @@ static void on_closed_ticket_seen(void *ctx, const tkt_crm_result_t *res)
         j->outstanding++;
         send_now(j, &r->op);
         op_settled(j, 1, NULL);
+    } else if (r->op.moot_if_closed) {
+        LOG_CALL(CMN_LOG_INFO, j->call.call_id,
+                 "ticket %s was solved or closed by a person: left as it is (R-M3, R-T10)",
+                 r->op.ticket_id);
+        op_settled(j, 1, NULL);
     } else {
         write_to_new_ticket(j, &r->op);
     }

@@ -171,6 +171,7 @@ json_t *tkt_codec_op_to_json(const tkt_op_t *op)
     PUT_INT(o, op, set_assignee);
     PUT_STR(o, op, body);
     PUT_INT(o, op, public_comment);
+    PUT_INT(o, op, moot_if_closed);
     for (size_t i = 0; i < op->n_tags && i < TKT_MAX_TAGS; i++)
         json_array_append_new(tags, json_string(op->tags[i]));
     for (size_t i = 0; i < op->n_fields && i < TKT_MAX_FIELDS; i++)
@@ -201,6 +202,7 @@ int tkt_codec_op_from_json(const json_t *o, tkt_op_t *op)
     GET_INT(o, op, set_assignee);
     GET_STR(o, op, body);
     GET_INT(o, op, public_comment);
+    GET_INT(o, op, moot_if_closed);
     json_array_foreach(json_object_get(o, "tags"), i, v)
     {
         if (i >= TKT_MAX_TAGS)

@@ -190,6 +190,10 @@ typedef struct {
     /* CREATE_TICKET (first comment) / COMMENT */
     char body[TKT_BODY_MAX];
     int public_comment; /* always explicit: Zendesk defaults it from the first comment */
+    /* UPDATE: what it sets only ends the ticket's own business (R-M3 closing
+     * or pending a missed-call group's ticket): once a person solved or
+     * closed the ticket it is moot, so dropped, no R-T10 replacement made. */
+    int moot_if_closed;
 } tkt_op_t;
 
 #endif

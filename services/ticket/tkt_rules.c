@@ -1605,6 +1605,7 @@ int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out)
     op->kind = TKT_OP_UPDATE;
     COPY(op->ticket_id, cu->missed_ticket_id);
     op->status = on_it ? TKT_ST_PENDING : TKT_ST_CLOSED; /* (b)(c)(e) : (a)(d) */
+    op->moot_if_closed = 1; /* a person already ended it: nothing to do (R-T10) */
     if (on_it && call->outbound) {
         COPY(op->tags[0], "callbus_called_back"); /* (c) */
         op->n_tags = 1;

@@ -889,6 +889,48 @@ static void test_R_C2_group_open_s_contact_made_once_across_a_crash(void)
     rig_down(&b);
 }
 
+/* R-M3 with R-T10: a person solved the customer's missed-call ticket (they
+ * called back from their own phone, say); the customer then calls and is
+ * answered on a ticket of their own. R-M3 (a) would close the missed-call
+ * ticket: a person already did, so nothing is written and no ticket is made
+ * to hold a status (before: a new "Missed call" ticket, closed at once). */
+static void test_R_M3_reached_group_whose_ticket_a_person_solved_makes_no_ticket(void)
+{
+    rig_t r;
+    char op[512], number[32], call[64], missed_ticket[TKT_ID_MAX];
+    long long now = (long long)cmn_time_now_ms();
+    ASSERT_EQ_INT(rig_up(&r), 0);
+    snprintf(number, sizeof number, "+3906%09lld", (now + 7) % 999999937);
+    snprintf(op, sizeof op,
+             "{\"schema_version\":1,\"op_id\":\"op-%lld-o\",\"op\":\"group.open\","
+             "\"group_id\":\"g-%lld-r\",\"customer_number\":\"%s\",\"call_id\":\"call-%lld-m\","
+             "\"count\":1,\"occurred_at\":\"2026-11-21T10:00:00Z\"}",
+             now, now, number, now);
+    submit_missed_op(&r, op);
+    ASSERT_TRUE(run_until(1));
+    ASSERT_EQ_INT(fake.tickets, 1);
+    snprintf(missed_ticket, sizeof missed_ticket, "%d", fake.next_id);
+    snprintf(fake.solve_on_status_read, sizeof fake.solve_on_status_read, "%s", missed_ticket);
+    snprintf(fake.solved, sizeof fake.solved, "%s", missed_ticket); /* solved by a person */
+    snprintf(call, sizeof call, "call-%lld-a", now);
+    submit(&r, event("ans", CMN_EV_ANSWERED, call, number));
+    submit(&r, event("end", CMN_EV_ENDED, call, number));
+    ASSERT_TRUE(run_until(3));
+    ASSERT_EQ_INT(fake.tickets, 2); /* the missed-call ticket and the call's */
+    snprintf(op, sizeof op,
+             "{\"schema_version\":1,\"op_id\":\"op-%lld-r\",\"op\":\"group.reached\","
+             "\"group_id\":\"g-%lld-r\",\"customer_number\":\"%s\",\"call_id\":\"%s\","
+             "\"occurred_at\":\"2026-11-21T10:05:00Z\"}",
+             now, now, number, call);
+    submit_missed_op(&r, op);
+    ASSERT_TRUE(run_until(4));
+    run_for(300); /* a replacement would be made after the status read */
+    ASSERT_EQ_INT(done_ok, 4);
+    ASSERT_EQ_INT(fake.tickets, 2); /* no ticket made to hold a status */
+    ASSERT_TRUE(strcmp(fake.last_written, missed_ticket) != 0); /* nor written to the solved one */
+    rig_down(&r);
+}
+
 int main(void)
 {
     cmn_log_init("test", getenv("TEST_DEBUG") ? CMN_LOG_DEBUG : CMN_LOG_ERROR);
@@ -907,7 +949,8 @@ int main(void)
         TEST_CASE(test_a_transient_failure_past_the_limit_is_dead_lettered),
         TEST_CASE(test_two_replicas_on_one_customer_keep_both_changes),
         TEST_CASE(test_an_event_without_number_keeps_its_call_s_customer),
-        TEST_CASE(test_R_C2_group_open_s_contact_made_once_across_a_crash)};
+        TEST_CASE(test_R_C2_group_open_s_contact_made_once_across_a_crash),
+        TEST_CASE(test_R_M3_reached_group_whose_ticket_a_person_solved_makes_no_ticket)};
     int rc = test_run_all("ticket_pipeline", cases, sizeof cases / sizeof *cases);
     event_base_free(base);
     return rc;
