@@ -385,3 +385,24 @@ int ing_twilio_normalise(const ing_ctx_t *ctx, const ing_form_t *params, ing_eve
     }
     return 0;
 }
+
+int ing_twilio_url_ticket(const char *uri, ing_events_t *events, ing_error_t *err)
+{
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    ing_form_t query = {0};
+    int rc = 0;
+    if (!q)
+        return 0;
+    q++;
+    if (ing_form_parse(q, strcspn(q, "#"), &query, err) < 0)
+        return -1;
+    const char *ticket = ing_form_get(&query, "ticket_id");
+    if (ticket && *ticket && !cmn_id_text_ok(ticket, CMN_CRM_ID_MAX))
+        rc = ing_fail(err, "ticket_id", "ticket_id must be a CRM id (visible ASCII, at most %d)",
+                      CMN_CRM_ID_MAX);
+    for (size_t i = 0; rc == 0 && ticket && *ticket && i < events->n; i++)
+        if (!events->ev[i].ticket_id)
+            rc = ing_set_text(&events->ev[i].ticket_id, ticket, err);
+    ing_form_free(&query);
+    return rc;
+}

@@ -24,4 +24,13 @@ int ing_twilio_signature_ok(const char *auth_token, const char *full_url, const 
 int ing_twilio_normalise(const ing_ctx_t *ctx, const ing_form_t *params, ing_events_t *out,
                          ing_error_t *err) __attribute__((warn_unused_result));
 
+/* Click-to-call (issue 24 item 1, R-O1): pop-service gives Twilio status
+ * callback URLs ending in ?ticket_id=<the ticket the agent called from>.
+ * Reads that parameter from the request URI Twilio posted to (the query
+ * Twilio signed) into every event of `events` that names no ticket yet.
+ * No query or no ticket_id: nothing changes. 0, or -1 with err (field
+ * "ticket_id") when it is not a CRM id. */
+int ing_twilio_url_ticket(const char *uri, ing_events_t *events, ing_error_t *err)
+    __attribute__((warn_unused_result));
+
 #endif

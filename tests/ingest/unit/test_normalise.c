@@ -1479,7 +1479,27 @@ static void test_callgear_time_zone_issue9(void)
     ASSERT_EQ_INT(cmn_time_zone_known("../etc/passwd"), 0);
 }
 
-TEST_MAIN("ingest_normalise", TEST_CASE(test_callgear_international_digits_issue9),
+/* R-O1, issue 24 item 1: click-to-call's StatusCallback URL names the
+ * ticket the agent called from; the leg's event carries it. */
+static void test_twilio_url_ticket_R_O1(void)
+{
+    ing_events_t out;
+    ing_error_t err = {0};
+    ASSERT_EQ_INT(twilio("twilio_outbound_initiated.form", &out, &err), 0);
+    ASSERT_EQ_INT(ing_twilio_url_ticket("/v1/twilio/voice-status", &out, &err), 0);
+    ASSERT_TRUE(out.ev[0].ticket_id == NULL);
+    ASSERT_EQ_INT(
+        ing_twilio_url_ticket("/v1/twilio/voice-status?x=1&ticket_id=48%2F213", &out, &err), 0);
+    ASSERT_EQ_STR(out.ev[0].ticket_id, "48/213");
+    ing_events_clear(&out);
+    ASSERT_EQ_INT(twilio("twilio_outbound_initiated.form", &out, &err), 0);
+    ASSERT_EQ_INT(ing_twilio_url_ticket("/v1/twilio/voice-status?ticket_id=a%20b", &out, &err), -1);
+    ASSERT_EQ_STR(err.field, "ticket_id");
+    ing_events_clear(&out);
+}
+
+TEST_MAIN("ingest_normalise", TEST_CASE(test_twilio_url_ticket_R_O1),
+          TEST_CASE(test_callgear_international_digits_issue9),
           TEST_CASE(test_callgear_extension_is_internal_issue9),
           TEST_CASE(test_callgear_time_zone_issue9), TEST_CASE(test_events_push_bounded),
           TEST_CASE(test_fail_fills_error), TEST_CASE(test_callgear_handset_is_answered_R_T1),
