@@ -139,9 +139,9 @@ class Whole:
         self.groupers.append(g)
         return g.start()
 
-    def add_pop(self):
+    def add_pop(self, env=None):
         p = pop.PopService(self.topics, f"pop-{self.topics.prefix.rstrip('.')}", self.logdir,
-                           f"{self.name}-pop{len(self.pops) + 1}")
+                           f"{self.name}-pop{len(self.pops) + 1}", env)
         self.pops.append(p)
         return p.start()
 

@@ -1,0 +1,120 @@
+"""Click-to-call end to end (issue 24 item 1; R-O1, R-M3 c/e): an agent
+clicks "call back" on a missed-call ticket -> POST /v1/calls on pop-service
+-> the provider's API (the CallGear Call API emulator, the Twilio Calls
+emulator: tests/emulators/*_calls) places the call and posts the webhooks
+a real call produces -> callbus-ingest -> Kafka -> callbus-ticket -> the
+Zendesk emulator: the call lands on that ticket, which ends pending and
+marked called back. One stack for the module (whole.py); one pop-service
+replica per provider beside the stack's own (sessions live in Redis, so
+any replica serves any agent)."""
+import itertools
+import os
+import random
+import sys
+
+import pytest
+
+import whole
+from whole import AGENT1, AGENT2, callgear_doc, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for name in ("callgear_calls", "twilio_calls"):
+    sys.path.insert(0, os.path.join(whole.ROOT, "tests", "emulators", name))
+from callgear_calls_emulator import CallGearCallsEmulator  # noqa: E402
+
+A1, A2 = AGENT1["crm_id"], AGENT2["crm_id"]
+CG_TOKEN = "c2c-callgear-call-api-token"
+CG_VIRTUAL = "+902129998877"
+_sessions = itertools.count(random.SystemRandom().randrange(10 ** 8, 9 * 10 ** 8) * 10)
+
+
+def dial_env(provider, **settings):
+    env = {"CALLBUS_POP_DIAL_PROVIDER": provider, "CALLBUS_AGENT_MAP": whole.AGENT_MAP}
+    env.update({f"CALLBUS_POP_DIAL_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory):
+    # Only agent 1's employee exists at CallGear: agent 2's call is refused there.
+    cg = CallGearCallsEmulator(access_token=CG_TOKEN, virtual_numbers=[CG_VIRTUAL[1:]],
+                               employees={whole.CALLGEAR_ID[A1]: "Ayşe Yılmaz"}).start()
+    stack = whole.Whole(str(tmp_path_factory.mktemp("c2c")), "c2c")
+    try:
+        cg.notify_url = stack.ingest.url + "/v1/callgear/" + whole.missed_e2e.CALLGEAR_TOKEN
+        stack.cg = cg
+        stack.cg_pop = stack.add_pop(dial_env("callgear", api_url=cg.api_url, token=CG_TOKEN,
+                                              caller_id=CG_VIRTUAL, burst=2, per_min=1))
+        yield stack
+    finally:
+        cg.stop()
+        rcs = stack.close()
+    assert all(rc == 0 for _, rc in rcs), rcs
+
+
+def missed_call_ticket(w, phone):
+    """A missed call from `phone` (CallGear, offered to agent 2): its ticket."""
+    w.ingest.callgear("end", callgear_doc("end_missed", next(_sessions), phone, A2))
+    [mt] = whole.missed_e2e.wait_missed(w, phone, 1, 1, 40)
+    assert mt["status"] == "open"
+    return mt
+
+
+def click_to_call(w, pop, crm_id, number, ticket_id):
+    return pop.as_agent(w.token(crm_id), "POST", "/v1/calls",
+                        {"number": number, "ticket_id": ticket_id})
+
+
+def called_back(w, mt):
+    """R-M3 (c)/(e): the missed-call ticket pending and marked called back."""
+    def done():
+        t = w.emu.ticket(mt["id"])
+        return t if t["status"] == "pending" and "callbus_called_back" in t["tags"] else None
+    return wait_for(done, 40, what=f"missed-call ticket {mt['id']} pending and called back")
+
+
+def test_callgear_call_back_from_a_missed_call_ticket(w):
+    """R-O1, R-M3 (c/e), issue 24 item 1: agent 1 clicks "call back" on the
+    customer's missed-call ticket; CallGear's start.employee_call carries
+    the ticket as external_id, the call's notifications echo it, and the
+    call lands on that ticket: it ends pending and marked called back, with
+    no other ticket; agent 1 is popped that ticket."""
+    phone = whole.e2e.new_number()
+    mt = missed_call_ticket(w, phone)
+    status, body, _ = click_to_call(w, w.cg_pop, A1, phone, mt["id"])
+    assert status == 202, body
+    assert body["status"] == "placed" and body["provider"] == "callgear"
+    assert body["ticket_id"] == str(mt["id"])
+    [call] = [c for c in w.cg.calls if str(c["call_session_id"]) == body["call_id"]]
+    p = call["params"]
+    assert p["employee"] == {"id": whole.CALLGEAR_ID[A1]} and p["first_call"] == "employee"
+    assert p["contact"] == phone.lstrip("+") and p["external_id"] == str(mt["id"])
+    w.cg.wait_done()
+    assert [(n["name"], n["status"]) for n in call["notifications"]] == [
+        ("legout", 202), ("callout", 202), ("handset", 202), ("end", 202)]
+    w.wait_pop(A1, body["call_id"], ticket_id=mt["id"])  # R-P3 on the outbound call
+    m = called_back(w, mt)
+    assert body["call_id"] in "\n".join(c["body"] for c in m["comments"])
+    assert not [t for t in w.emu.tickets_of_call(body["call_id"]) if t["id"] != mt["id"]]
+
+
+def test_callgear_refusal_reaches_the_agent(w):
+    """The provider's reason, as JSON: agent 2's employee is not in the
+    CallGear account (-32602: 422); an agent with no CallGear operator is
+    refused by pop-service (403); past the bucket (burst 2): 429 with
+    Retry-After. Nothing was placed for any of them."""
+    placed = len(w.cg.calls)
+    status, body, _ = click_to_call(w, w.cg_pop, A2, "+905332104455", None)
+    assert status == 422, body
+    assert body["provider"] == "callgear" and body["error"] == "Employee is not found"
+    assert body["provider_code"] == "-32602 invalid_parameter_value"
+    stranger = w.cg_pop.agent("900777")
+    status, body, _ = w.cg_pop.as_agent(stranger, "POST", "/v1/calls", {"number": "+905332104455"})
+    assert status == 403 and "no callgear operator" in body["error"], body
+    status, body, _ = click_to_call(w, w.cg_pop, A1, "+905332104455", None)
+    assert status == 429 and body["retry_after_s"] > 0, body
+    status, body, _ = click_to_call(w, w.cg_pop, A1, "not a number", None)
+    assert status == 400, body
+    assert len(w.cg.calls) == placed
+    status, body, _ = w.cg_pop.http("POST", "/v1/calls", {"number": "+905332104455"})
+    assert status == 401, body
