@@ -6,10 +6,11 @@
  * customer.
  *
  * Both legs report to ingest's Twilio route: the agent's through
- * StatusCallback, the customer's through the <Number>'s statusCallback. Each
- * URL carries ?ticket_id=<the ticket the agent called from>: Twilio posts to
- * the URL as given and signs it whole, query included, and ingest's Twilio
- * normaliser puts that parameter into the canonical event (R-O1). */
+ * StatusCallback, the customer's through the <Number>'s statusCallback. The
+ * URL carries ?ticket_id=<the ticket the agent called from> (R-O1), the
+ * customer and the agent's Client identity: Twilio posts to the URL as
+ * given and signs it whole, query included, and ingest's Twilio normaliser
+ * fills each leg's event with what the leg itself does not say. */
 #include "pop_dial_provider.h"
 
 #include <event2/http.h>
@@ -69,18 +70,24 @@ static char *xml_escape(const char *s)
     return out;
 }
 
-/* ingest's status callback URL, with the ticket as a query parameter. */
+/* ingest's status callback URL with what the legs' callbacks cannot say
+ * themselves (ing_twilio.h, ing_twilio_url_params): the ticket, the
+ * customer (the agent's leg has no number of theirs), the agent's Client
+ * (the customer's leg names no agent). */
 static char *callback_url(const pop_dial_account_t *a, const pop_dial_call_t *c)
 {
-    if (!c->ticket_id || !*c->ticket_id)
-        return strdup(a->status_callback);
-    char *t = evhttp_encode_uri(c->ticket_id);
-    size_t n = strlen(a->status_callback) + (t ? strlen(t) : 0) + 16;
-    char *url = t ? malloc(n) : NULL;
-    if (url)
-        snprintf(url, n, "%s%cticket_id=%s", a->status_callback,
-                 strchr(a->status_callback, '?') ? '&' : '?', t);
-    free(t);
+    char *q = NULL, *url = NULL;
+    size_t len = 0;
+    if ((c->ticket_id && *c->ticket_id && form_add(&q, &len, "ticket_id", c->ticket_id) < 0) ||
+        form_add(&q, &len, "customer", c->number) < 0 ||
+        form_add(&q, &len, "client", c->operator_id) < 0)
+        goto done;
+    size_t n = strlen(a->status_callback) + len + 2;
+    if ((url = malloc(n)))
+        snprintf(url, n, "%s%c%s", a->status_callback, strchr(a->status_callback, '?') ? '&' : '?',
+                 q);
+done:
+    free(q);
     return url;
 }
 

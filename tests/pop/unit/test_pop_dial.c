@@ -140,10 +140,12 @@ static void test_twilio_request_body_R_O1(void)
     char *cb = form_value(req.body, "StatusCallback"), *tw = form_value(req.body, "Twiml");
     ASSERT_EQ_STR(to, "client:marco.bianchi");
     ASSERT_EQ_STR(from, "+390287654321");
-    ASSERT_EQ_STR(cb, "https://hooks.callbus.test/v1/twilio/voice-status?ticket_id=48213");
+    ASSERT_EQ_STR(cb, "https://hooks.callbus.test/v1/twilio/voice-status?ticket_id=48213"
+                      "&customer=%2B34912345678&client=marco.bianchi");
     ASSERT_TRUE(tw && strstr(tw, "<Dial callerId=\"+390287654321\">"));
     ASSERT_TRUE(strstr(tw, "statusCallback=\"https://hooks.callbus.test/v1/twilio/"
-                           "voice-status?ticket_id=48213\""));
+                           "voice-status?ticket_id=48213&amp;customer=%2B34912345678&amp;"
+                           "client=marco.bianchi\""));
     ASSERT_TRUE(strstr(tw, ">+34912345678</Number>"));
     ASSERT_TRUE(strstr(req.body, "StatusCallbackEvent=answered"));
     free(to), free(from), free(cb), free(tw);
@@ -156,7 +158,7 @@ static void test_twilio_request_body_R_O1(void)
     ASSERT_EQ_INT(pop_dial_twilio.build(&key, &call, &req, err, sizeof err), 0);
     ASSERT_EQ_STR(req.user, "SK0123");
     tw = form_value(req.body, "Twiml");
-    ASSERT_TRUE(tw && strstr(tw, "voice-status?tenant=it&amp;ticket_id=48213\""));
+    ASSERT_TRUE(tw && strstr(tw, "voice-status?tenant=it&amp;ticket_id=48213&amp;"));
     free(tw);
     pop_dial_req_clear(&req);
 }

@@ -21,10 +21,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 for name in ("callgear_calls", "twilio_calls"):
     sys.path.insert(0, os.path.join(whole.ROOT, "tests", "emulators", name))
 from callgear_calls_emulator import CallGearCallsEmulator  # noqa: E402
+from twilio_calls_emulator import TwilioCallsEmulator  # noqa: E402
 
 A1, A2 = AGENT1["crm_id"], AGENT2["crm_id"]
 CG_TOKEN = "c2c-callgear-call-api-token"
 CG_VIRTUAL = "+902129998877"
+TW_ACCOUNT = "AC" + "c2c0" * 8
+TW_FROM = "+390287654321"
 _sessions = itertools.count(random.SystemRandom().randrange(10 ** 8, 9 * 10 ** 8) * 10)
 
 
@@ -39,15 +42,24 @@ def w(tmp_path_factory):
     # Only agent 1's employee exists at CallGear: agent 2's call is refused there.
     cg = CallGearCallsEmulator(access_token=CG_TOKEN, virtual_numbers=[CG_VIRTUAL[1:]],
                                employees={whole.CALLGEAR_ID[A1]: "Ayşe Yılmaz"}).start()
+    # Twilio signs its callbacks with the account's auth token: ingest's.
+    tw = TwilioCallsEmulator(account_sid=TW_ACCOUNT, auth_token=whole.missed_e2e.TWILIO_TOKEN,
+                             numbers=[TW_FROM]).start()
     stack = whole.Whole(str(tmp_path_factory.mktemp("c2c")), "c2c")
     try:
         cg.notify_url = stack.ingest.url + "/v1/callgear/" + whole.missed_e2e.CALLGEAR_TOKEN
-        stack.cg = cg
+        tw.deliver = {whole.missed_e2e.PUBLIC_URL: stack.ingest.url}
+        stack.cg, stack.tw = cg, tw
         stack.cg_pop = stack.add_pop(dial_env("callgear", api_url=cg.api_url, token=CG_TOKEN,
                                               caller_id=CG_VIRTUAL, burst=2, per_min=1))
+        stack.tw_pop = stack.add_pop(dial_env(
+            "twilio", api_url=tw.url, account=TW_ACCOUNT, token=whole.missed_e2e.TWILIO_TOKEN,
+            caller_id=TW_FROM,
+            status_callback_url=whole.missed_e2e.PUBLIC_URL + "/v1/twilio/voice-status"))
         yield stack
     finally:
         cg.stop()
+        tw.stop()
         rcs = stack.close()
     assert all(rc == 0 for _, rc in rcs), rcs
 
@@ -118,3 +130,37 @@ def test_callgear_refusal_reaches_the_agent(w):
     assert len(w.cg.calls) == placed
     status, body, _ = w.cg_pop.http("POST", "/v1/calls", {"number": "+905332104455"})
     assert status == 401, body
+
+
+def test_twilio_call_back_from_a_missed_call_ticket(w):
+    """R-O1, R-M3 (c/e), issue 24 item 1, on Twilio: the Calls resource rings
+    agent 1's Client, the inline TwiML dials the customer; both legs'
+    status callbacks carry ?ticket_id=, signed as Twilio signs them; the
+    call lands on the missed-call ticket, which ends pending and called
+    back, with no other ticket."""
+    phone = whole.e2e.new_number()
+    mt = missed_call_ticket(w, phone)
+    status, body, _ = click_to_call(w, w.tw_pop, A1, phone, mt["id"])
+    assert status == 202, body
+    assert body["provider"] == "twilio" and body["call_id"].startswith("CA")
+    [call] = [c for c in w.tw.calls if c["sid"] == body["call_id"]]
+    assert call["params"]["To"] == "client:marco.bianchi"
+    assert call["dial"]["number"] == phone
+    w.tw.wait_done()
+    assert call["callbacks"] and all(cb["status"] == 202 for cb in call["callbacks"]), \
+        call["callbacks"]
+    assert all(f"?ticket_id={mt['id']}&customer=" in cb["url"] for cb in call["callbacks"])
+    m = called_back(w, mt)
+    assert body["call_id"] in "\n".join(c["body"] for c in m["comments"])
+    assert not [t for t in w.emu.tickets_of_call(body["call_id"]) if t["id"] != mt["id"]]
+
+
+def test_twilio_refusal_reaches_the_agent(w):
+    """Twilio's own words: a Client identity Twilio refuses (21211) is the
+    request's fault, 422 with Twilio's message and code."""
+    status, body, _ = click_to_call(w, w.tw_pop, A1, "+3491", None)
+    assert status == 400, body  # not a number at all: pop-service's own refusal
+    w.tw.numbers.clear()        # the account lost its caller id number
+    status, body, _ = click_to_call(w, w.tw_pop, A1, "+34912345678", None)
+    assert status == 422 and body["provider_code"] == "21210", body
+    assert "not yet verified" in body["error"]
