@@ -55,6 +55,7 @@ function render(pop) {
                pop.kind === "new_case" ? "Open a new case" : "Open customer profile");
   } else a.parentElement.remove();
   pickable(card, pop);
+  dialable(card, pop);
   const form = $("form.retarget", card);
   form.addEventListener("submit", ev => {
     ev.preventDefault();
@@ -99,6 +100,27 @@ function pickable(card, pop) {
     $(".candidates", box).append(li);
   }
   box.hidden = false;
+}
+
+// Click-to-call (issue 24): the provider rings the agent, then the
+// customer; the call carries the ticket it was started from, so it lands
+// on it (R-O1). A refusal shows the provider's own reason.
+function dialable(card, pop) {
+  const box = $("p.dial", card), number = pop.caller && pop.caller.number;
+  if (!number) return box.remove(); // withheld: nobody to call
+  $("button.call-back", card).addEventListener("click", () =>
+    dial($(".dial-result", card), number, pop.ticket ? pop.ticket.id : null));
+}
+
+async function dial(out, number, ticketId) {
+  setText(out, "Calling…");
+  const r = await api("POST", "/v1/calls", { number, ticket_id: ticketId });
+  if (r.status === 401) { loggedOut("Session ended: sign in again."); return false; }
+  const d = r.data || {};
+  if (r.status === 202) { setText(out, "Your phone rings first, then " + number + "."); return true; }
+  setText(out, "Not placed: " + (d.error || r.status) + (d.provider_code ? " (" + d.provider + " " + d.provider_code + ")" : "") +
+               (d.retry_after_s ? " — try again in " + d.retry_after_s + " s" : ""));
+  return false;
 }
 
 async function act(out, body) {
