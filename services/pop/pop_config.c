@@ -132,8 +132,9 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 "auth token; empty: the Account SID."),
     CMN_CFG_STR("CALLBUS_POP_DIAL_STATUS_CALLBACK_URL", "", OFF(dial_status_callback),
                 "Twilio: ingest's voice-status route as Twilio reaches it "
-                "(CALLBUS_INGEST_PUBLIC_URL + /v1/twilio/voice-status); the ticket id is added "
-                "as ?ticket_id= (R-O1)."),
+                "(CALLBUS_INGEST_PUBLIC_URL + /v1/twilio/voice-status); the ticket, the "
+                "customer and the agent's Client are added as ?ticket_id=&customer=&client= "
+                "(R-O1)."),
     CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
                 "Operator to CRM agent map, provider:operator=crm_id,... (R-I3), as ingest's: "
                 "click-to-call places the call as the agent's operator at the provider."),
