@@ -156,11 +156,15 @@ def test_twilio_call_back_from_a_missed_call_ticket(w):
 
 
 def test_twilio_refusal_reaches_the_agent(w):
-    """Twilio's own words: a Client identity Twilio refuses (21211) is the
-    request's fault, 422 with Twilio's message and code."""
+    """Twilio's own words: a caller id the account does not have (21210) is
+    the request's fault, 422 with Twilio's message and code; Twilio not
+    answering is 504."""
     status, body, _ = click_to_call(w, w.tw_pop, A1, "+3491", None)
     assert status == 400, body  # not a number at all: pop-service's own refusal
     w.tw.numbers.clear()        # the account lost its caller id number
     status, body, _ = click_to_call(w, w.tw_pop, A1, "+34912345678", None)
     assert status == 422 and body["provider_code"] == "21210", body
     assert "not yet verified" in body["error"]
+    w.tw.stop()                 # Twilio unreachable: the agent is told, 504
+    status, body, _ = click_to_call(w, w.tw_pop, A1, "+34912345678", None)
+    assert status == 504 and body["provider"] == "twilio" and body["error"], body
