@@ -232,8 +232,6 @@ static int start_dial(pop_t *p)
                          .timeout_ms = c->dial_timeout_ms};
     if (pop_dial_new(p->svc.base, &o, &p->dial, errstr, sizeof errstr) < 0)
         return fail("CALLBUS_POP_DIAL_PROVIDER", errstr);
-    if (!(p->api_calls = pop_api_calls_new(p->svc.http, p->api, p->dial)))
-        return fail("start", "out of memory");
     return 0;
 }
 
@@ -252,6 +250,8 @@ static int start(pop_t *p)
         return fail("zendesk app", errstr);
     if (pop_dynamics_new(p->svc.http, &p->cfg, &p->dynamics, errstr, sizeof errstr) < 0)
         return fail("dynamics widget", errstr);
+    if (start_dial(p) < 0)
+        return -1;
     if (start_kafka(p) < 0)
         return -1;
     pop_hub_opts_t ho = {.history = p->cfg.history,
@@ -276,8 +276,10 @@ static int start(pop_t *p)
         !(p->acks = pop_ack_new(p->svc.base, p->store, p->producer, &ao)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)))
         return fail("start", "out of memory");
-    if (start_oidc(p) < 0 || start_dial(p) < 0)
+    if (start_oidc(p) < 0)
         return -1;
+    if (!(p->api_calls = pop_api_calls_new(p->svc.http, p->api, p->dial)))
+        return fail("start", "out of memory");
     if (!*p->cfg.provisioning_secret && !p->zendesk && !p->oidc)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET, CALLBUS_POP_OIDC_ISSUER and the Zendesk app "
                  "are unset: no agent can log in");

@@ -88,15 +88,15 @@ static int refuse_now(pop_dial_t *d, json_t **out, int status, const char *reaso
     return status;
 }
 
-int pop_dial_place(pop_dial_t *d, const char *crm_id, const char *number, const char *ticket_id,
-                   pop_dial_done_fn cb, void *ctx, json_t **out)
+/* What is refused before the provider is asked: a number that is none, an
+ * agent with no operator there, an empty bucket. 0 and *op, or a status. */
+static int admit(pop_dial_t *d, const char *crm_id, const char *number, char *e164, const char **op,
+                 json_t **out)
 {
-    char e164[CMN_PHONE_MAX], errstr[256], rid[POP_TOKEN_LEN + 1], msg[200];
-    pop_dial_req_t req = {0};
-    const char *op = cmn_agentmap_operator(d->agents, d->p->name, crm_id);
-    if (!number || cmn_phone_e164(number, d->country, e164, sizeof e164) != CMN_PHONE_OK)
+    char msg[200];
+    if (!number || cmn_phone_e164(number, d->country, e164, CMN_PHONE_MAX) != CMN_PHONE_OK)
         return refuse_now(d, out, 400, "not a phone number that can be called", -1, "bad_number");
-    if (!op) {
+    if (!(*op = cmn_agentmap_operator(d->agents, d->p->name, crm_id))) {
         snprintf(msg, sizeof msg, "agent %s has no %s operator (CALLBUS_AGENT_MAP)", crm_id,
                  d->p->name);
         return refuse_now(d, out, 403, msg, -1, "unmapped_agent");
@@ -108,6 +108,37 @@ int pop_dial_place(pop_dial_t *d, const char *crm_id, const char *number, const 
                  d->p->name, s);
         return refuse_now(d, out, 429, msg, s, "rate_limited");
     }
+    return 0;
+}
+
+/* Sends the plug-in's request for c (owned by crm_curl's callback from
+ * then on). 0, or -1 when crm_curl refused it (c untouched). */
+static int send_request(pop_dial_t *d, const pop_dial_req_t *req, dial_t *c)
+{
+    char ct[96];
+    snprintf(ct, sizeof ct, "Content-Type: %s", req->content_type);
+    const char *headers[] = {ct, NULL};
+    crm_curl_req_t r = {.method = "POST",
+                        .url = req->url,
+                        .headers = headers,
+                        .body = req->body,
+                        .body_len = strlen(req->body),
+                        .timeout_ms = d->timeout_ms,
+                        .user = req->user,
+                        .password = req->password};
+    return crm_curl_request(d->http, &r, on_answer, c);
+}
+
+int pop_dial_place(pop_dial_t *d, const char *crm_id, const char *number, const char *ticket_id,
+                   pop_dial_done_fn cb, void *ctx, json_t **out)
+{
+    char e164[CMN_PHONE_MAX], errstr[256], rid[POP_TOKEN_LEN + 1];
+    const char *op = NULL;
+    pop_dial_req_t req = {0};
+    dial_t *c = NULL;
+    int status = admit(d, crm_id, number, e164, &op, out);
+    if (status)
+        return status;
     pop_dial_call_t call = {
         .operator_id = op, .number = e164, .ticket_id = ticket_id, .request_id = rid};
     if (pop_session_new_token(rid, sizeof rid) < 0)
@@ -116,33 +147,21 @@ int pop_dial_place(pop_dial_t *d, const char *crm_id, const char *number, const 
         LOG_WARN("click-to-call for agent %s not sent: %s", crm_id, errstr);
         return refuse_now(d, out, 502, errstr, -1, "failed");
     }
-    dial_t *c = calloc(1, sizeof *c);
-    if (!c) {
-        pop_dial_req_clear(&req);
-        return refuse_now(d, out, 503, "out of memory", -1, "failed");
+    if (!(c = calloc(1, sizeof *c))) {
+        status = refuse_now(d, out, 503, "out of memory", -1, "failed");
+        goto cleanup;
     }
     *c = (dial_t){.d = d, .cb = cb, .ctx = ctx};
     snprintf(c->ticket_id, sizeof c->ticket_id, "%s", ticket_id ? ticket_id : "");
-    const char *headers[2] = {NULL, NULL};
-    char ct[96];
-    snprintf(ct, sizeof ct, "Content-Type: %s", req.content_type);
-    headers[0] = ct;
-    crm_curl_req_t r = {.method = "POST",
-                        .url = req.url,
-                        .headers = headers,
-                        .body = req.body,
-                        .body_len = strlen(req.body),
-                        .timeout_ms = d->timeout_ms,
-                        .user = req.user,
-                        .password = req.password};
-    int rc = crm_curl_request(d->http, &r, on_answer, c);
-    pop_dial_req_clear(&req);
-    if (rc < 0) {
+    if (send_request(d, &req, c) < 0) {
         free(c);
-        return refuse_now(d, out, 503, "out of memory", -1, "failed");
+        status = refuse_now(d, out, 503, "out of memory", -1, "failed");
+        goto cleanup;
     }
     d->in_flight++;
-    return 0;
+cleanup:
+    pop_dial_req_clear(&req); /* crm_curl copied what it sends */
+    return status;
 }
 
 static int copy_settings(pop_dial_t *d, const pop_dial_opts_t *o)

@@ -10,6 +10,7 @@ any replica serves any agent)."""
 import itertools
 import os
 import random
+import subprocess
 import sys
 
 import pytest
@@ -168,3 +169,24 @@ def test_twilio_refusal_reaches_the_agent(w):
     w.tw.stop()                 # Twilio unreachable: the agent is told, 504
     status, body, _ = click_to_call(w, w.tw_pop, A1, "+34912345678", None)
     assert status == 504 and body["provider"] == "twilio" and body["error"], body
+
+
+@pytest.mark.parametrize("settings,why", [
+    ({"provider": "twilio", "token": "t"}, "CALLBUS_POP_DIAL_ACCOUNT is required"),
+    ({"provider": "callgear", "token": "t", "caller_id": CG_VIRTUAL,
+      "api_url": "http://callapi.example.com/v4.0"}, "http"),
+    ({"provider": "webex"}, "is not one of"),
+])
+def test_a_setting_it_cannot_use_stops_the_start(settings, why):
+    """Click-to-call misconfigured: pop-service refuses to start, before
+    Kafka, saying which setting (credentials go to https only, or to this
+    machine: an emulator)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBUS_")}
+    env.update({"CALLBUS_KAFKA_BROKERS": whole.e2e.BROKERS, "CALLBUS_REDIS_URL": whole.e2e.REDIS_URL,
+                "CALLBUS_HTTP_PORT": "0", "CALLBUS_ADMIN_PORT": "0",
+                "CALLBUS_HTTP_BIND": "127.0.0.1", "CALLBUS_ADMIN_BIND": "127.0.0.1"})
+    env.update(dial_env(settings.pop("provider"), **settings))
+    bin_ = os.environ.get("CALLBUS_POP_BIN", whole.pop.DEFAULT_BIN)
+    r = subprocess.run([bin_], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert why in r.stdout + r.stderr, r.stdout + r.stderr
