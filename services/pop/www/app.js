@@ -116,11 +116,8 @@ async function dial(out, number, ticketId) {
   setText(out, "Calling…");
   const r = await api("POST", "/v1/calls", { number, ticket_id: ticketId });
   if (r.status === 401) { loggedOut("Session ended: sign in again."); return false; }
-  const d = r.data || {};
-  if (r.status === 202) { setText(out, "Your phone rings first, then " + number + "."); return true; }
-  setText(out, "Not placed: " + (d.error || r.status) + (d.provider_code ? " (" + d.provider + " " + d.provider_code + ")" : "") +
-               (d.retry_after_s ? " — try again in " + d.retry_after_s + " s" : ""));
-  return false;
+  setText(out, window.CallbusPops.dialOutcome(r, number));
+  return r.status === 202;
 }
 
 async function act(out, body) {

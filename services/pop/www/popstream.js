@@ -133,5 +133,24 @@
     while (list.children.length > 20) list.lastElementChild.remove();
   }
 
-  window.CallbusPops = { call, follow, keepAlive, ack, sseParser, callerLabel, logLine };
+  // Click-to-call (issue 24): what the agent is told of POST /v1/calls's
+  // answer {status, data}: the provider rings the agent first; a refusal
+  // in the provider's own words, with its code, and when to try again.
+  function dialOutcome(r, number) {
+    const d = r.data || {};
+    if (r.status === 202) return "Your phone rings first, then " + number + ".";
+    return "Not placed: " + (d.error || r.status) +
+           (d.provider_code ? " (" + d.provider + " " + d.provider_code + ")" : "") +
+           (d.retry_after_s ? " — try again in " + d.retry_after_s + " s" : "");
+  }
+
+  // Places the call with the session's token (the CRM apps); resolves to
+  // the text to show, or null when the session ended (401).
+  async function placeCall(token, number, ticketId) {
+    const r = await call(token, "POST", "/v1/calls", { number, ticket_id: ticketId });
+    return r.status === 401 ? null : dialOutcome(r, number);
+  }
+
+  window.CallbusPops = { call, follow, keepAlive, ack, sseParser, callerLabel, logLine,
+                         dialOutcome, placeCall };
 })();
