@@ -151,6 +151,32 @@
     return r.status === 401 ? null : dialOutcome(r, number);
   }
 
+  // The CRM apps' "Call back": the caller of the last call popped, from its
+  // ticket (R-O1: the call lands on it). box is shown once a call with a
+  // number pops; token() is the session's token now; ended() when the
+  // session is gone. Returns offer(pop), to call for each pop carried out.
+  // The call placed from here pops too: a pop for the same number (its
+  // ticket or none) keeps the result shown.
+  function callBack(box, button, result, token, ended) {
+    let to = null;
+    button.addEventListener("click", async () => {
+      if (!to) return;
+      result.textContent = "Calling…";
+      const text = await placeCall(token(), to.number, to.ticket);
+      if (text === null) ended(); else result.textContent = text;
+    });
+    return function offer(pop) {
+      const number = pop.caller && pop.caller.number;
+      if (!number || pop.kind === "incoming") return;
+      const next = { number, ticket: pop.ticket ? pop.ticket.id : null };
+      if (to && to.number === next.number && (to.ticket === next.ticket || !next.ticket)) return;
+      to = next;
+      button.textContent = "Call back " + callerLabel(pop);
+      result.textContent = "";
+      box.hidden = false;
+    };
+  }
+
   window.CallbusPops = { call, follow, keepAlive, ack, sseParser, callerLabel, logLine,
-                         dialOutcome, placeCall };
+                         dialOutcome, placeCall, callBack };
 })();

@@ -39,36 +39,14 @@
     }
   }
 
-  // Click-to-call (issue 24): "Call back" the caller of the last call
-  // popped, from its ticket (R-O1: the call lands on it).
-  let dialTo = null;
-  function offerCallBack(pop) {
-    const number = pop.caller && pop.caller.number;
-    if (!number) return;
-    const next = { number, ticket: pop.ticket ? pop.ticket.id : null };
-    // The call placed from here pops too: the same target keeps its result.
-    if (dialTo && dialTo.number === next.number && (dialTo.ticket === next.ticket || !next.ticket))
-      return;
-    dialTo = next;
-    setText($("#call-back"), "Call back " + caller(pop));
-    setText($("#dial-result"), "");
-    $("#dial").hidden = false;
-  }
-
-  async function callBack() {
-    if (!dialTo) return;
-    setText($("#dial-result"), "Calling…");
-    const text = await window.CallbusPops.placeCall(token, dialTo.number, dialTo.ticket);
-    if (text === null) { ended(401); return; }
-    setText($("#dial-result"), text);
-  }
+  let offerCallBack = () => {}; // click-to-call (issue 24), set up at start
 
   async function onPop(pop) {
     if (done.has(pop.pop_id)) return;
     done.add(pop.pop_id);
     try {
       await carryOut(pop);
-      if (pop.kind !== "incoming") offerCallBack(pop);
+      offerCallBack(pop);
       note(pop.kind + ": " + caller(pop) + (pop.ticket ? " · ticket #" + pop.ticket.id : ""));
       // Shown: acknowledged (a pop-service without the route answers 404:
       // nothing to do then).
@@ -93,7 +71,8 @@
     const me = await window.CallbusPops.call(token, "GET", "/v1/sessions/me");
     if (me.status !== 200) { ended(me.status); return; }
     setText($("#who"), "Agent " + me.data.agent_crm_id);
-    $("#call-back").addEventListener("click", callBack);
+    offerCallBack = window.CallbusPops.callBack($("#dial"), $("#call-back"), $("#dial-result"),
+                                                () => token, () => ended(401));
     alive = window.CallbusPops.keepAlive(token, me.data.expires_in, ended);
     stream = window.CallbusPops.follow(token, {
       pop: onPop,
