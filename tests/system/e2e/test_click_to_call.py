@@ -156,6 +156,28 @@ def test_twilio_call_back_from_a_missed_call_ticket(w):
     assert not [t for t in w.emu.tickets_of_call(body["call_id"]) if t["id"] != mt["id"]]
 
 
+def test_twilio_unanswered_call_back_leaves_the_ticket_open(w):
+    """R-O3, R-M3 (an unanswered outbound call leaves it open): the customer
+    does not answer the agent's call back; the attempt is logged on the
+    missed-call ticket, which stays open and is not marked called back."""
+    phone = whole.e2e.new_number()
+    mt = missed_call_ticket(w, phone)
+    w.tw.plans[phone] = {"answer": False}
+    status, body, _ = click_to_call(w, w.tw_pop, A1, phone, mt["id"])
+    assert status == 202, body
+    w.tw.wait_done()
+    [call] = [c for c in w.tw.calls if c["sid"] == body["call_id"]]
+    assert "no-answer" in [cb["params"]["CallStatus"] for cb in call["callbacks"]]
+
+    def attempt():
+        t = w.emu.ticket(mt["id"])
+        text = "\n".join(c["body"] for c in t["comments"])
+        return t if "Call attempt (not answered)" in text else None
+    m = wait_for(attempt, 40, what="the attempt on the missed-call ticket (R-O3)")
+    assert m["status"] == "open" and "callbus_called_back" not in m["tags"]
+    assert not [t for t in w.emu.tickets_of_call(body["call_id"]) if t["id"] != mt["id"]]
+
+
 def test_twilio_refusal_reaches_the_agent(w):
     """Twilio's own words: a caller id the account does not have (21210) is
     the request's fault, 422 with Twilio's message and code; Twilio not
