@@ -51,9 +51,9 @@ def w(tmp_path_factory):
         cg.notify_url = stack.ingest.url + "/v1/callgear/" + whole.missed_e2e.CALLGEAR_TOKEN
         tw.deliver = {whole.missed_e2e.PUBLIC_URL: stack.ingest.url}
         stack.cg, stack.tw = cg, tw
-        stack.cg_pop = stack.add_pop(dial_env("callgear", api_url=cg.api_url, token=CG_TOKEN,
+        stack.cg_pop = add_pop(stack, dial_env("callgear", api_url=cg.api_url, token=CG_TOKEN,
                                               caller_id=CG_VIRTUAL, burst=2, per_min=1))
-        stack.tw_pop = stack.add_pop(dial_env(
+        stack.tw_pop = add_pop(stack, dial_env(
             "twilio", api_url=tw.url, account=TW_ACCOUNT, token=whole.missed_e2e.TWILIO_TOKEN,
             caller_id=TW_FROM,
             status_callback_url=whole.missed_e2e.PUBLIC_URL + "/v1/twilio/voice-status"))
@@ -63,6 +63,15 @@ def w(tmp_path_factory):
         tw.stop()
         rcs = stack.close()
     assert all(rc == 0 for _, rc in rcs), rcs
+
+
+def add_pop(stack, env):
+    """One more pop-service replica of the stack's group, with `env` (as
+    whole.Whole adds its own; sessions are shared through Redis)."""
+    p = whole.pop.PopService(stack.topics, f"pop-{stack.topics.prefix.rstrip('.')}", stack.logdir,
+                             f"{stack.name}-pop{len(stack.pops) + 1}", env)
+    stack.pops.append(p)
+    return p.start()
 
 
 def missed_call_ticket(w, phone):

@@ -139,9 +139,9 @@ class Whole:
         self.groupers.append(g)
         return g.start()
 
-    def add_pop(self, env=None):
+    def add_pop(self):
         p = pop.PopService(self.topics, f"pop-{self.topics.prefix.rstrip('.')}", self.logdir,
-                           f"{self.name}-pop{len(self.pops) + 1}", env)
+                           f"{self.name}-pop{len(self.pops) + 1}")
         self.pops.append(p)
         return p.start()
 
