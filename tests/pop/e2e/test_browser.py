@@ -45,7 +45,8 @@ def chain(tmp_path_factory, idp):
     cg = CallGearCallsEmulator(employees={2207: "Ayşe Yılmaz"},
                                notify_url=f"{p['ingest'].url}/v1/callgear/{TOKEN}").start()
     dial = {"CALLBUS_POP_DIAL_PROVIDER": "callgear", "CALLBUS_POP_DIAL_API_URL": cg.api_url,
-            "CALLBUS_POP_DIAL_TOKEN": cg.access_token, "CALLBUS_POP_DIAL_CALLER_ID": "+902129998877",
+            "CALLBUS_POP_DIAL_TOKEN": cg.access_token,
+            "CALLBUS_POP_DIAL_CALLER_ID": "+902129998877",
             "CALLBUS_AGENT_MAP": "callgear:2207=900001,callgear:2211=900002"}
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}",
                         str(tmp_path_factory.mktemp("pop-browser")), "pop-browser",

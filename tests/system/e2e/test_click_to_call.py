@@ -213,7 +213,8 @@ def test_a_setting_it_cannot_use_stops_the_start(settings, why):
     Kafka, saying which setting (credentials go to https only, or to this
     machine: an emulator)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBUS_")}
-    env.update({"CALLBUS_KAFKA_BROKERS": whole.e2e.BROKERS, "CALLBUS_REDIS_URL": whole.e2e.REDIS_URL,
+    env.update({"CALLBUS_KAFKA_BROKERS": whole.e2e.BROKERS,
+                "CALLBUS_REDIS_URL": whole.e2e.REDIS_URL,
                 "CALLBUS_HTTP_PORT": "0", "CALLBUS_ADMIN_PORT": "0",
                 "CALLBUS_HTTP_BIND": "127.0.0.1", "CALLBUS_ADMIN_BIND": "127.0.0.1"})
     env.update(dial_env(settings.pop("provider"), **settings))
