@@ -140,6 +140,10 @@ def test_callgear_refusal_reaches_the_agent(w):
     assert len(w.cg.calls) == placed
     status, body, _ = w.cg_pop.http("POST", "/v1/calls", {"number": "+905332104455"})
     assert status == 401, body
+    # Counted by outcome (docs/pop.md, Metrics).
+    m = w.cg_pop.metrics()
+    for result in ("placed", "refused", "unmapped_agent", "rate_limited", "bad_number"):
+        assert m.get(f'pop_dial_total{{provider="callgear",result="{result}"}}', 0) >= 1, result
 
 
 def test_twilio_call_back_from_a_missed_call_ticket(w):
