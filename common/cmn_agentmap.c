@@ -84,6 +84,16 @@ const char *cmn_agentmap_lookup(const cmn_agentmap_t *m, const char *provider,
     return NULL;
 }
 
+const char *cmn_agentmap_operator(const cmn_agentmap_t *m, const char *provider, const char *crm_id)
+{
+    if (!m || !provider || !crm_id)
+        return NULL;
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->entries[i].provider, provider) == 0 && strcmp(m->entries[i].crm, crm_id) == 0)
+            return m->entries[i].agent;
+    return NULL;
+}
+
 size_t cmn_agentmap_size(const cmn_agentmap_t *m)
 {
     return m ? m->n : 0;

@@ -16,6 +16,12 @@ cmn_agentmap_t *cmn_agentmap_parse(const char *spec, char *errstr, size_t errsz)
 /* Borrowed CRM id, or NULL when the operator is not mapped. */
 const char *cmn_agentmap_lookup(const cmn_agentmap_t *m, const char *provider,
                                 const char *provider_agent_id);
+/* The other way (click-to-call places a call as the agent's operator,
+ * issue 24 item 1): the provider's operator id of a CRM agent, borrowed, or
+ * NULL when the agent has none at that provider. An agent mapped twice at
+ * one provider: the first entry. */
+const char *cmn_agentmap_operator(const cmn_agentmap_t *m, const char *provider,
+                                  const char *crm_id);
 size_t cmn_agentmap_size(const cmn_agentmap_t *m);
 void cmn_agentmap_free(cmn_agentmap_t *m);
 

@@ -382,6 +382,10 @@ static void on_twilio(struct evhttp_request *req, const char *path, void *arg)
     ing_events_init(&events);
     int rc = ing_twilio_normalise(&ctx, &form, &events, &why);
     ing_form_free(&form);
+    if (rc == 0 && ing_twilio_url_params(&ctx, evhttp_request_get_uri(req), &events, &why) < 0) {
+        ing_events_clear(&events);
+        rc = -1;
+    }
     /* Twilio signed the URI with its query: a replay needs it whole. */
     accept_or_dead_letter(srv, req, "twilio", evhttp_request_get_uri(req), rc, &events, &why);
     ing_events_clear(&events);

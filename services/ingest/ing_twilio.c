@@ -385,3 +385,45 @@ int ing_twilio_normalise(const ing_ctx_t *ctx, const ing_form_t *params, ing_eve
     }
     return 0;
 }
+
+/* One event filled from the click-to-call URL's parameters (any NULL). */
+static int url_fill(const ing_ctx_t *ctx, cmn_event_t *ev, const char *ticket, const char *customer,
+                    const char *client, ing_error_t *err)
+{
+    if (ticket && !ev->ticket_id && ing_set_text(&ev->ticket_id, ticket, err) < 0)
+        return -1;
+    if (client && !ev->agent.provider_id && ing_set_text(&ev->agent.provider_id, client, err) < 0)
+        return -1;
+    if (customer && !ev->customer_number && !ev->internal &&
+        ing_set_customer(ev, ctx, customer, "customer", err) < 0)
+        return -1;
+    return 0;
+}
+
+int ing_twilio_url_params(const ing_ctx_t *ctx, const char *uri, ing_events_t *events,
+                          ing_error_t *err)
+{
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    ing_form_t query = {0};
+    int rc = 0;
+    if (!q)
+        return 0;
+    q++;
+    if (ing_form_parse(q, strcspn(q, "#"), &query, err) < 0)
+        return -1;
+    const char *ticket = ing_form_get(&query, "ticket_id");
+    const char *customer = ing_form_get(&query, "customer");
+    const char *client = ing_form_get(&query, "client");
+    ticket = ticket && *ticket ? ticket : NULL;
+    customer = customer && *customer ? customer : NULL;
+    client = client && *client ? client : NULL;
+    if (ticket && !cmn_id_text_ok(ticket, CMN_CRM_ID_MAX))
+        rc = ing_fail(err, "ticket_id", "ticket_id must be a CRM id (visible ASCII, at most %d)",
+                      CMN_CRM_ID_MAX);
+    else if (client && !cmn_id_text_ok(client, CMN_ID_TEXT_MAX))
+        rc = ing_fail(err, "client", "client must be a Twilio Client identity (visible ASCII)");
+    for (size_t i = 0; rc == 0 && i < events->n; i++)
+        rc = url_fill(ctx, &events->ev[i], ticket, customer, client, err);
+    ing_form_free(&query);
+    return rc;
+}

@@ -24,4 +24,19 @@ int ing_twilio_signature_ok(const char *auth_token, const char *full_url, const 
 int ing_twilio_normalise(const ing_ctx_t *ctx, const ing_form_t *params, ing_events_t *out,
                          ing_error_t *err) __attribute__((warn_unused_result));
 
+/* Click-to-call (issue 24 item 1, R-O1): pop-service gives Twilio status
+ * callback URLs that say what Twilio's legs cannot: ?ticket_id=<the ticket
+ * the agent called from>&customer=<E.164>&client=<the agent's identity>.
+ * The agent's leg (To=client:X) names no customer, the customer's leg
+ * (<Dial><Number>) no agent; without these, the first is keyed apart from
+ * the call's other events and finds none of the customer's tickets, the
+ * second belongs to no agent (R-I3). The URL is Twilio-signed like the
+ * body, so it is as trusted. Reads them from the request URI Twilio
+ * posted to into every event of `events` that lacks them (the customer
+ * only where the leg has no number and is not internal). No query: nothing
+ * changes. 0, or -1 with err naming the parameter (a ticket_id or client
+ * that is no id, a customer that is no number). */
+int ing_twilio_url_params(const ing_ctx_t *ctx, const char *uri, ing_events_t *events,
+                          ing_error_t *err) __attribute__((warn_unused_result));
+
 #endif

@@ -12,9 +12,11 @@
 #include "cmn_topics.h"
 #include "pop_ack.h"
 #include "pop_api.h"
+#include "pop_api_calls.h"
 #include "pop_api_oidc.h"
 #include "pop_dynamics.h"
 #include "pop_config.h"
+#include "pop_dial.h"
 #include "pop_flow.h"
 #include "pop_hub.h"
 #include "pop_lookup.h"
@@ -40,6 +42,8 @@ typedef struct {
     pop_ack_t *acks;
     pop_oidc_t *oidc; /* NULL: OpenID Connect sign-in off */
     pop_api_oidc_t *api_oidc;
+    pop_dial_t *dial; /* NULL: click-to-call off */
+    pop_api_calls_t *api_calls;
     cmn_metric_t *m_undecodable, *m_lag;
     cmn_held_list_t held; /* messages handed to the flow, not yet done */
 } pop_t;
@@ -134,7 +138,7 @@ static size_t pending(void *ctx)
     pop_t *p = ctx;
     return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api) +
            pop_zendesk_in_flight(p->zendesk) + pop_ack_in_flight(p->acks) +
-           (p->oidc ? pop_oidc_waiting(p->oidc) : 0);
+           (p->oidc ? pop_oidc_waiting(p->oidc) : 0) + pop_api_calls_in_flight(p->api_calls);
 }
 
 static int flush_and_commit(void *ctx)
@@ -209,6 +213,28 @@ static int start_oidc(pop_t *p)
     return 0;
 }
 
+/* Click-to-call (issue 24 item 1): the provider's API, as the agent's operator. */
+static int start_dial(pop_t *p)
+{
+    char errstr[512];
+    const pop_config_t *c = &p->cfg;
+    pop_dial_opts_t o = {.provider = c->dial_provider,
+                         .account = {.api_url = c->dial_api_url,
+                                     .caller_id = c->dial_caller_id,
+                                     .token = c->dial_token,
+                                     .account = c->dial_account,
+                                     .key_sid = c->dial_key_sid,
+                                     .status_callback = c->dial_status_callback},
+                         .agent_map = c->agent_map,
+                         .country = p->svc.country,
+                         .per_min = c->dial_per_min,
+                         .burst = c->dial_burst,
+                         .timeout_ms = c->dial_timeout_ms};
+    if (pop_dial_new(p->svc.base, &o, &p->dial, errstr, sizeof errstr) < 0)
+        return fail("CALLBUS_POP_DIAL_PROVIDER", errstr);
+    return 0;
+}
+
 static int start(pop_t *p)
 {
     char errstr[512];
@@ -224,6 +250,8 @@ static int start(pop_t *p)
         return fail("zendesk app", errstr);
     if (pop_dynamics_new(p->svc.http, &p->cfg, &p->dynamics, errstr, sizeof errstr) < 0)
         return fail("dynamics widget", errstr);
+    if (start_dial(p) < 0)
+        return -1;
     if (start_kafka(p) < 0)
         return -1;
     pop_hub_opts_t ho = {.history = p->cfg.history,
@@ -250,6 +278,8 @@ static int start(pop_t *p)
         return fail("start", "out of memory");
     if (start_oidc(p) < 0)
         return -1;
+    if (!(p->api_calls = pop_api_calls_new(p->svc.http, p->api, p->dial)))
+        return fail("start", "out of memory");
     if (!*p->cfg.provisioning_secret && !p->zendesk && !p->oidc)
         LOG_WARN("CALLBUS_POP_PROVISIONING_SECRET, CALLBUS_POP_OIDC_ISSUER and the Zendesk app "
                  "are unset: no agent can log in");
@@ -281,6 +311,9 @@ static void teardown(pop_t *p)
     cmn_producer_close(p->producer);
     /* Sign-ins still waiting for keys are answered 503 first; their
      * callbacks need the API. */
+    /* Calls still with the provider are answered 503; their callbacks need the API. */
+    pop_dial_free(p->dial);
+    pop_api_calls_free(p->api_calls);
     pop_oidc_free(p->oidc);
     pop_api_oidc_free(p->api_oidc);
     cmn_redis_free(p->bus);

@@ -42,7 +42,8 @@ typedef enum {
     OP_ACTION,
     OP_ACK,
     OP_EXTEND, /* a fresh ID token extended the session (pop_api_oidc) */
-    OP_REVOKE  /* an administrator ended the agent's session */
+    OP_REVOKE, /* an administrator ended the agent's session */
+    OP_AGENT   /* another module's route wants the signed-in agent (pop_api_with_agent) */
 } op_t;
 
 /* One request waiting for Redis (and, for an action, Kafka). */
@@ -58,7 +59,9 @@ typedef struct {
     json_t *pop_ids; /* OP_ACK: the pops acknowledged (owned), and their results so far */
     json_t *ack_results;
     size_t acks_left;
-    int ack_list; /* {"pop_ids": [...]} rather than {"pop_id": ...} */
+    int ack_list;              /* {"pop_ids": [...]} rather than {"pop_id": ...} */
+    pop_api_agent_fn agent_cb; /* OP_AGENT */
+    void *agent_ctx;
 } call_t;
 
 static call_t *call_new(pop_api_t *a, struct evhttp_request *req, op_t op)
@@ -272,6 +275,8 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
     if (err) {
         LOG_WARN("session: redis: %s", err);
         cmn_http_reply_unavailable(c->req, 1, "redis unavailable");
+        if (c->op == OP_AGENT)
+            c->agent_cb(c->agent_ctx, NULL);
         call_free(c);
         return;
     }
@@ -280,6 +285,8 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
             cmn_http_reply_error(c->req, 404, "the agent has no session", "agent_crm_id");
         else
             unauthorized(c->req);
+        if (c->op == OP_AGENT)
+            c->agent_cb(c->agent_ctx, NULL);
         call_free(c);
         return;
     }
@@ -326,6 +333,9 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
     case OP_ACK:
         start_acks(c, info->crm_id);
         return;
+    case OP_AGENT:
+        c->agent_cb(c->agent_ctx, info);
+        break;
     }
     call_free(c);
 }
@@ -445,6 +455,26 @@ void pop_api_extend_session(pop_api_t *a, struct evhttp_request *req, const char
         cmn_http_reply_unavailable(req, 1, "redis unavailable");
         call_free(c);
     }
+}
+
+int pop_api_with_agent(pop_api_t *a, struct evhttp_request *req, pop_api_agent_fn cb, void *ctx)
+{
+    call_t *c = call_new(a, req, OP_AGENT);
+    if (!c)
+        return -1;
+    c->agent_cb = cb;
+    c->agent_ctx = ctx;
+    if (request_token(req, c->token, sizeof c->token) < 0) {
+        unauthorized(req);
+        call_free(c);
+        return -1;
+    }
+    if (pop_session_get(a->store, c->token, 0, on_session, c) < 0) {
+        cmn_http_reply_unavailable(req, 1, "redis unavailable");
+        call_free(c);
+        return -1;
+    }
+    return 0;
 }
 
 void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id)

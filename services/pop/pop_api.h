@@ -47,6 +47,14 @@ void pop_api_extend_session(pop_api_t *a, struct evhttp_request *req, const char
 /* Ends crm_id's session and its streams on every replica: 200, or 404
  * when the agent has none. */
 void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id);
+/* For other modules' routes (pop_api_calls.c): resolves the request's
+ * session (cookie or Bearer). 0: cb is called once, later, with the
+ * agent's session (borrowed for the call; the caller then answers req), or
+ * with who NULL when req was already answered (401, 503). -1: req was
+ * answered at once and cb is not called. */
+typedef void (*pop_api_agent_fn)(void *ctx, const pop_session_info_t *who);
+int pop_api_with_agent(pop_api_t *a, struct evhttp_request *req, pop_api_agent_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
 void pop_api_free(pop_api_t *a);
 
 #endif

@@ -112,5 +112,39 @@ const cmn_cfg_spec_t pop_config_spec[] = {
     CMN_CFG_NUM("CALLBUS_POP_OIDC_WAIT_MS", "3000", 0, 30000, OFF(oidc_wait_ms),
                 "A sign-in while the issuer's keys are not loaded waits this long for them, then "
                 "is answered 503."),
+    CMN_CFG_CHOICE("CALLBUS_POP_DIAL_PROVIDER", "", "|callgear|twilio", OFF(dial_provider),
+                   "Click-to-call (POST /v1/calls): the telephony provider whose API places an "
+                   "agent's call (CallGear Call API start.employee_call, Twilio Calls resource); "
+                   "empty: off (issue 24)."),
+    CMN_CFG_STR(
+        "CALLBUS_POP_DIAL_API_URL", "", OFF(dial_api_url),
+        "The provider's API base; empty: the public one (https://callapi.callgear.com/v4.0, "
+        "https://api.twilio.com). https, or http to this machine only (an emulator)."),
+    CMN_CFG_STR("CALLBUS_POP_DIAL_CALLER_ID", "", OFF(dial_caller_id),
+                "The number the customer sees (E.164): CallGear's virtual number, Twilio's From."),
+    CMN_CFG_SECRET("CALLBUS_POP_DIAL_TOKEN", "", OFF(dial_token),
+                   "The provider's secret: CallGear's Call API access token; Twilio's auth token "
+                   "(or the API key's secret with CALLBUS_POP_DIAL_KEY_SID)."),
+    CMN_CFG_STR("CALLBUS_POP_DIAL_ACCOUNT", "", OFF(dial_account),
+                "Twilio: the Account SID (AC...) the calls are placed in."),
+    CMN_CFG_STR("CALLBUS_POP_DIAL_KEY_SID", "", OFF(dial_key_sid),
+                "Twilio: an API key's SID (SK...) to authenticate with instead of the account's "
+                "auth token; empty: the Account SID."),
+    CMN_CFG_STR("CALLBUS_POP_DIAL_STATUS_CALLBACK_URL", "", OFF(dial_status_callback),
+                "Twilio: ingest's voice-status route as Twilio reaches it "
+                "(CALLBUS_INGEST_PUBLIC_URL + /v1/twilio/voice-status); the ticket, the "
+                "customer and the agent's Client are added as ?ticket_id=&customer=&client= "
+                "(R-O1)."),
+    CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
+                "Operator to CRM agent map, provider:operator=crm_id,... (R-I3), as ingest's: "
+                "click-to-call places the call as the agent's operator at the provider."),
+    CMN_CFG_NUM("CALLBUS_POP_DIAL_PER_MIN", "60", 1, 100000, OFF(dial_per_min),
+                "Calls pop-service places through the provider per minute, at most (a token "
+                "bucket); past it the agent is answered 429 with when to try again."),
+    CMN_CFG_NUM("CALLBUS_POP_DIAL_BURST", "10", 1, 10000, OFF(dial_burst),
+                "Calls that may be placed at once before CALLBUS_POP_DIAL_PER_MIN paces them."),
+    CMN_CFG_NUM("CALLBUS_POP_DIAL_TIMEOUT_MS", "10000", 500, 60000, OFF(dial_timeout_ms),
+                "An exchange with the provider's API unanswered this long is given up (the "
+                "agent is answered 504)."),
 };
 const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

@@ -47,6 +47,11 @@ typedef struct {
     long oidc_keys_refresh_s;      /* keys refetched this often */
     long oidc_keys_min_interval_s; /* an unknown kid refetches at most this often */
     long oidc_wait_ms;             /* a sign-in waits this long for keys not yet loaded */
+    /* Click-to-call (issue 24 item 1, pop_dial.h): the provider ("" off),
+     * its account and secrets, the agents' operator ids, the bucket. */
+    char *dial_provider, *dial_api_url, *dial_caller_id, *dial_token, *dial_account, *dial_key_sid,
+        *dial_status_callback, *agent_map;
+    long dial_per_min, dial_burst, dial_timeout_ms;
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

@@ -56,6 +56,7 @@ function render(pop) {
                pop.kind === "new_case" ? "Open a new case" : "Open customer profile");
   } else a.parentElement.remove();
   pickable(card, pop);
+  dialable(card, pop);
   const form = $("form.retarget", card);
   form.addEventListener("submit", ev => {
     ev.preventDefault();
@@ -100,6 +101,24 @@ function pickable(card, pop) {
     $(".candidates", box).append(li);
   }
   box.hidden = false;
+}
+
+// Click-to-call (issue 24): the provider rings the agent, then the
+// customer; the call carries the ticket it was started from, so it lands
+// on it (R-O1). A refusal shows the provider's own reason.
+function dialable(card, pop) {
+  const box = $("p.dial", card), number = pop.caller && pop.caller.number;
+  if (!number) return box.remove(); // withheld: nobody to call
+  $("button.call-back", card).addEventListener("click", () =>
+    dial($(".dial-result", card), number, pop.ticket ? pop.ticket.id : null));
+}
+
+async function dial(out, number, ticketId) {
+  setText(out, "Calling…");
+  const r = await api("POST", "/v1/calls", { number, ticket_id: ticketId });
+  if (r.status === 401) { loggedOut("Session ended: sign in again."); return false; }
+  setText(out, window.CallbusPops.dialOutcome(r, number));
+  return r.status === 202;
 }
 
 async function act(out, body) {

@@ -32,6 +32,7 @@
   const REDIRECT = location.origin + "/apps/dynamics/signed-in";
   const done = new Set(); // pop ids carried out: a replay after a reconnect does not reopen
   let oidc = null, tokens = null, session = null, stream = null, alive = null, refresher = null;
+  let offerCallBack = () => {}; // click-to-call (issue 24), set up at start
 
   // The CIF library raises CIFInitDone once its APIs may be called; this
   // script runs before the library's tag, so the event is not missed.
@@ -91,6 +92,7 @@
     offerSearch(pop);
     try {
       await carryOut(pop);
+      offerCallBack(pop);
       note(pop.kind + ": " + caller(pop) + (pop.ticket ? " · case " + pop.ticket.id : ""));
       await window.CallbusPops.ack(session, pop.pop_id); // shown: acknowledged
     } catch (err) {
@@ -177,6 +179,8 @@
   async function start() {
     $("#signin").addEventListener("click", signIn);
     $("#signout").addEventListener("click", signOut);
+    offerCallBack = window.CallbusPops.callBack($("#dial"), $("#call-back"), $("#dial-result"),
+                                                () => session, () => signedOut("Session ended: sign in again."));
     let cfg = null;
     try { cfg = (await (await fetch("/v1/auth/config", { credentials: "omit" })).json()).oidc; } catch (_) { /* below */ }
     if (!cfg) { setText($("#status"), "Sign-in is not available: ask your administrator."); return; }

@@ -133,5 +133,50 @@
     while (list.children.length > 20) list.lastElementChild.remove();
   }
 
-  window.CallbusPops = { call, follow, keepAlive, ack, sseParser, callerLabel, logLine };
+  // Click-to-call (issue 24): what the agent is told of POST /v1/calls's
+  // answer {status, data}: the provider rings the agent first; a refusal
+  // in the provider's own words, with its code, and when to try again.
+  function dialOutcome(r, number) {
+    const d = r.data || {};
+    if (r.status === 202) return "Your phone rings first, then " + number + ".";
+    return "Not placed: " + (d.error || r.status) +
+           (d.provider_code ? " (" + d.provider + " " + d.provider_code + ")" : "") +
+           (d.retry_after_s ? " — try again in " + d.retry_after_s + " s" : "");
+  }
+
+  // Places the call with the session's token (the CRM apps); resolves to
+  // the text to show, or null when the session ended (401).
+  async function placeCall(token, number, ticketId) {
+    const r = await call(token, "POST", "/v1/calls", { number, ticket_id: ticketId });
+    return r.status === 401 ? null : dialOutcome(r, number);
+  }
+
+  // The CRM apps' "Call back": the caller of the last call popped, from its
+  // ticket (R-O1: the call lands on it). box is shown once a call with a
+  // number pops; token() is the session's token now; ended() when the
+  // session is gone. Returns offer(pop), to call for each pop carried out.
+  // The call placed from here pops too: a pop for the same number (its
+  // ticket or none) keeps the result shown.
+  function callBack(box, button, result, token, ended) {
+    let to = null;
+    button.addEventListener("click", async () => {
+      if (!to) return;
+      result.textContent = "Calling…";
+      const text = await placeCall(token(), to.number, to.ticket);
+      if (text === null) ended(); else result.textContent = text;
+    });
+    return function offer(pop) {
+      const number = pop.caller && pop.caller.number;
+      if (!number || pop.kind === "incoming") return;
+      const next = { number, ticket: pop.ticket ? pop.ticket.id : null };
+      if (to && to.number === next.number && (to.ticket === next.ticket || !next.ticket)) return;
+      to = next;
+      button.textContent = "Call back " + callerLabel(pop);
+      result.textContent = "";
+      box.hidden = false;
+    };
+  }
+
+  window.CallbusPops = { call, follow, keepAlive, ack, sseParser, callerLabel, logLine,
+                         dialOutcome, placeCall, callBack };
 })();

@@ -39,11 +39,14 @@
     }
   }
 
+  let offerCallBack = () => {}; // click-to-call (issue 24), set up at start
+
   async function onPop(pop) {
     if (done.has(pop.pop_id)) return;
     done.add(pop.pop_id);
     try {
       await carryOut(pop);
+      offerCallBack(pop);
       note(pop.kind + ": " + caller(pop) + (pop.ticket ? " · ticket #" + pop.ticket.id : ""));
       // Shown: acknowledged (a pop-service without the route answers 404:
       // nothing to do then).
@@ -68,6 +71,8 @@
     const me = await window.CallbusPops.call(token, "GET", "/v1/sessions/me");
     if (me.status !== 200) { ended(me.status); return; }
     setText($("#who"), "Agent " + me.data.agent_crm_id);
+    offerCallBack = window.CallbusPops.callBack($("#dial"), $("#call-back"), $("#dial-result"),
+                                                () => token, () => ended(401));
     alive = window.CallbusPops.keepAlive(token, me.data.expires_in, ended);
     stream = window.CallbusPops.follow(token, {
       pop: onPop,

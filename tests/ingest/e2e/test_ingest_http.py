@@ -390,6 +390,25 @@ def test_twilio_url_with_query_and_default_port(ingest, cursor):
     assert r3.status_code == 401
 
 
+def test_twilio_ticket_id_on_the_status_callback_url(ingest, cursor):
+    """R-O1, issue 24 item 1: click-to-call gives Twilio a StatusCallback
+    URL with ?ticket_id=<the ticket the agent called from>; Twilio signs
+    that URL whole, and the leg's canonical event carries the ticket id so
+    ticket-service attaches the call to it. A URL without it: no ticket_id."""
+    pairs = fixture_form("twilio_outbound_initiated.form")
+    pairs = [(k, "CA" + uuid.uuid4().hex if k == "CallSid" else v) for k, v in pairs]
+    ids = accepted_ids(post_twilio(ingest, pairs, url_suffix="?ticket_id=48213"))
+    [(_, _, ev)] = cursor.wait_events(ids)[ids[0]][-1:]
+    assert ev["ticket_id"] == "48213"
+    plain = [(k, "CA" + uuid.uuid4().hex if k == "CallSid" else v) for k, v in pairs]
+    ids = accepted_ids(post_twilio(ingest, plain, url_suffix="?tenant=it"))
+    [(_, _, ev)] = cursor.wait_events(ids)[ids[0]][-1:]
+    assert "ticket_id" not in ev
+    bad = [(k, "CA" + uuid.uuid4().hex if k == "CallSid" else v) for k, v in pairs]
+    r = post_twilio(ingest, bad, url_suffix="?ticket_id=%01x")
+    assert r.status_code == 400 and r.json()["field"] == "ticket_id", r.text
+
+
 def test_twilio_leg_without_canonical_meaning_publishes_nothing(ingest, cursor):
     """A callback that says nothing the canonical stream carries (the
     caller's own leg ringing) is accepted with no event ids, and nothing

@@ -1479,7 +1479,45 @@ static void test_callgear_time_zone_issue9(void)
     ASSERT_EQ_INT(cmn_time_zone_known("../etc/passwd"), 0);
 }
 
-TEST_MAIN("ingest_normalise", TEST_CASE(test_callgear_international_digits_issue9),
+/* R-O1, issue 24 item 1: click-to-call's status callback URLs name the
+ * ticket the agent called from, the customer (the agent's leg has none)
+ * and the agent's Client (the customer's leg has none). */
+static void test_twilio_url_params_R_O1(void)
+{
+    ing_events_t out;
+    ing_error_t err = {0};
+    ing_ctx_t ctx = ctx_for("IT");
+    ASSERT_EQ_INT(twilio("twilio_outbound_initiated.form", &out, &err), 0);
+    ASSERT_EQ_INT(ing_twilio_url_params(&ctx, "/v1/twilio/voice-status", &out, &err), 0);
+    ASSERT_TRUE(out.ev[0].ticket_id == NULL);
+    ASSERT_EQ_INT(ing_twilio_url_params(&ctx,
+                                        "/v1/twilio/voice-status?x=1&ticket_id=48%2F213"
+                                        "&customer=%2B34600000000&client=marco.bianchi",
+                                        &out, &err),
+                  0);
+    ASSERT_EQ_STR(out.ev[0].ticket_id, "48/213");
+    ASSERT_EQ_STR(out.ev[0].agent.provider_id, "marco.bianchi");
+    ASSERT_EQ_STR(out.ev[0].customer_number, "+34912345678"); /* the leg's own number stays */
+    ing_events_clear(&out);
+    /* The agent's leg (To=client:X): no number of its own, the URL's is taken. */
+    ASSERT_EQ_INT(twilio_text("CallSid=CA1&CallStatus=initiated&Direction=outbound-api"
+                              "&From=%2B390287654321&To=client%3Amarco.bianchi",
+                              &out, &err),
+                  0);
+    ASSERT_TRUE(out.ev[0].customer_number == NULL);
+    ASSERT_EQ_INT(ing_twilio_url_params(&ctx, "/s?ticket_id=7&customer=%2B34912345678", &out, &err),
+                  0);
+    ASSERT_EQ_STR(out.ev[0].customer_number, "+34912345678");
+    ASSERT_EQ_STR(out.ev[0].agent.provider_id, "marco.bianchi");
+    ing_events_clear(&out);
+    ASSERT_EQ_INT(twilio("twilio_outbound_initiated.form", &out, &err), 0);
+    ASSERT_EQ_INT(ing_twilio_url_params(&ctx, "/s?ticket_id=a%20b", &out, &err), -1);
+    ASSERT_EQ_STR(err.field, "ticket_id");
+    ing_events_clear(&out);
+}
+
+TEST_MAIN("ingest_normalise", TEST_CASE(test_twilio_url_params_R_O1),
+          TEST_CASE(test_callgear_international_digits_issue9),
           TEST_CASE(test_callgear_extension_is_internal_issue9),
           TEST_CASE(test_callgear_time_zone_issue9), TEST_CASE(test_events_push_bounded),
           TEST_CASE(test_fail_fills_error), TEST_CASE(test_callgear_handset_is_answered_R_T1),

@@ -16,7 +16,10 @@ import pop
 from pop import Call
 
 sys.path.insert(0, os.path.join(pop.ROOT, "tests", "system", "e2e"))
-from test_webhook_to_ticket import fixture, post, start_pipeline  # noqa: E402
+from test_webhook_to_ticket import TOKEN, fixture, post, start_pipeline  # noqa: E402
+
+sys.path.insert(0, os.path.join(pop.ROOT, "tests", "emulators", "callgear_calls"))
+from callgear_calls_emulator import CallGearCallsEmulator  # noqa: E402
 
 ARTEFACTS = os.environ.get("CALLBUS_POP_ARTEFACTS", os.path.join(pop.ROOT, "build", "artefacts",
                                                                  "pop"))
@@ -37,14 +40,23 @@ def chain(tmp_path_factory, idp):
     gen = start_pipeline(tmp_path_factory, "TR")
     p = next(gen)
     topics = pop.Topics(p["prefix"])
+    # Click-to-call through CallGear (issue 24): its Call API emulator posts
+    # the call's notifications to this chain's ingest.
+    cg = CallGearCallsEmulator(employees={2207: "Ayşe Yılmaz"},
+                               notify_url=f"{p['ingest'].url}/v1/callgear/{TOKEN}").start()
+    dial = {"CALLBUS_POP_DIAL_PROVIDER": "callgear", "CALLBUS_POP_DIAL_API_URL": cg.api_url,
+            "CALLBUS_POP_DIAL_TOKEN": cg.access_token,
+            "CALLBUS_POP_DIAL_CALLER_ID": "+902129998877",
+            "CALLBUS_AGENT_MAP": "callgear:2207=900001,callgear:2211=900002"}
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}",
                         str(tmp_path_factory.mktemp("pop-browser")), "pop-browser",
-                        pop.oidc_env(idp))
+                        dict(pop.oidc_env(idp), **dial))
     pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
                  what="the issuer's configuration to load")
-    p["pop"], p["topics"] = svc, topics
+    p["pop"], p["topics"], p["callgear"] = svc, topics, cg
     yield p
     svc.stop()
+    cg.stop()
     next(gen, None)
 
 
@@ -183,6 +195,44 @@ def test_several_contacts_the_agent_picks_one(chain, browser):
     assert browser.js("document.querySelectorAll('#pops img').length") == 0
     assert not browser.dialogs()
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-pick-contact.png"))
+
+
+def test_call_back_from_the_pop(chain, browser):
+    """Issue 24 item 1 (R-O1): the agent clicks "Call back" on a ticket pop;
+    CallGear's start.employee_call is asked for the agent's employee and the
+    customer with the ticket as external_id; its notifications put the
+    call on that ticket. A refused call shows CallGear's own reason."""
+    emu, cg = chain["emulator"], chain["callgear"]
+    login(browser, chain["pop"], "900001", "2207")
+    session, phone = 8200000005, "+905321119005"
+    post(chain, "handset", fixture("handset", session, phone))
+    ticket = pop.e2e.wait_for(lambda: [t for t in emu.snapshot()["tickets"]
+                                       if t.get("external_id") == f"callbus-{session}"], 30,
+                              what="the call's ticket")[0]
+    card = f".pop.ticket[data-call-id='{session}']"
+    browser.wait(f"!!document.querySelector(\"{card} button.call-back\")", 30,
+                 what="the call-back button")
+    browser.js(f"document.querySelector(\"{card} button.call-back\").click()")
+    browser.wait(f"""document.querySelector("{card} .dial-result").textContent
+                 .startsWith('Your phone rings first')""", 20, what="the call to be placed")
+    [call] = cg.calls
+    assert call["params"]["external_id"] == str(ticket["id"])
+    assert call["params"]["contact"] == phone[1:] and call["params"]["employee"] == {"id": 2207}
+    cg.wait_done()
+    out = str(call["call_session_id"])
+
+    def comments():
+        [t] = [t for t in emu.snapshot()["tickets"] if t["id"] == ticket["id"]]
+        return "\n".join(c["body"] for c in t["comments"])
+    pop.e2e.wait_for(lambda: out in comments(), 30,
+                     what="the outbound call on the ticket it was placed from")
+    cg.access_token = "rotated-at-callgear"  # our token no longer works there
+    browser.js(f"document.querySelector(\"{card} button.call-back\").click()")
+    text = browser.wait(f"""(() => {{ const t = document.querySelector("{card} .dial-result")
+                 .textContent; return t.startsWith('Not placed') ? t : null; }})()""", 20,
+                        what="the refusal")
+    assert "Access token is invalid" in text and "-32001" in text, text
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-call-back.png"))
 
 
 def test_a_revoked_agent_is_signed_out(chain, browser):

@@ -32,7 +32,10 @@ import pytest
 import pop
 
 sys.path.insert(0, os.path.join(pop.ROOT, "tests", "system", "e2e"))
-from test_webhook_to_ticket import fixture, post, start_pipeline  # noqa: E402
+from test_webhook_to_ticket import TOKEN, fixture, post, start_pipeline  # noqa: E402
+
+sys.path.insert(0, os.path.join(pop.ROOT, "tests", "emulators", "callgear_calls"))
+from callgear_calls_emulator import CallGearCallsEmulator  # noqa: E402
 
 ARTEFACTS = os.environ.get("CALLBUS_POP_ARTEFACTS", os.path.join(pop.ROOT, "build", "artefacts",
                                                                  "pop"))
@@ -121,8 +124,16 @@ def chain(tmp_path_factory, idp):
     p = next(gen)
     topics = pop.Topics(p["prefix"])
     logdir = str(tmp_path_factory.mktemp("pop-dynamics-widget"))
+    # Click-to-call through CallGear (issue 24): its Call API emulator.
+    cg = CallGearCallsEmulator(employees={2207: "One"},
+                               notify_url=f"{p['ingest'].url}/v1/callgear/{TOKEN}").start()
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}", logdir, "pop-dynamics-widget",
                         pop.oidc_env(idp, CALLBUS_POP_DYNAMICS_ORG_URL=ws.url,
+                                     CALLBUS_POP_DIAL_PROVIDER="callgear",
+                                     CALLBUS_POP_DIAL_API_URL=cg.api_url,
+                                     CALLBUS_POP_DIAL_TOKEN=cg.access_token,
+                                     CALLBUS_POP_DIAL_CALLER_ID="+902129998877",
+                                     CALLBUS_AGENT_MAP="callgear:2207=900001",
                                      # agents sign in with the identity provider only
                                      CALLBUS_POP_PROVISIONING_SECRET="",
                                      CALLBUS_POP_LOOKUP_URL=ivr.url,
@@ -131,9 +142,10 @@ def chain(tmp_path_factory, idp):
     pop.wait_for(lambda: svc.http("GET", "/v1/auth/config")[0] == 200, 20,
                  what="the issuer's configuration to load")
     ws.pop_url = svc.url
-    p.update(pop=svc, topics=topics, workspace=ws)
+    p.update(pop=svc, topics=topics, workspace=ws, callgear=cg)
     yield p
     svc.stop()
+    cg.stop()
     ws.close()
     ivr.close()
     next(gen, None)
@@ -295,6 +307,41 @@ def test_several_contacts_are_found_in_dynamics_search(chain, browser, widget):
     assert searched == [["searchAndOpenRecords", "contact",
                          "?$select=fullname,telephone1,emailaddress1"
                          f"&$filter=telephone1 eq '{number}'", False]]
+
+
+def test_call_back_from_the_widget(chain, browser, widget):
+    """Issue 24 item 1 in the Dynamics widget (R-O1): after a call's case
+    opened, the widget offers "Call back"; the click places the call through
+    CallGear as the agent, from that case (external_id); a refusal shows
+    CallGear's words."""
+    cg = chain["callgear"]
+    session, phone = 8200000209, "+905321119209"
+    post(chain, "handset", fixture("handset", session, phone))
+    ticket = pop.e2e.wait_for(lambda: [t for t in chain["emulator"].snapshot()["tickets"]
+                                       if t.get("external_id") == f"callbus-{session}"], 30,
+                              what="the call's ticket")[0]
+    wait_recorded(browser, lambda a: a[0] == "openForm"
+                  and json.loads(a[1]).get("entityId") == str(ticket["id"]),
+                  "the widget to open the call's case")
+    widget.wait(f"""!document.querySelector('#dial').hidden
+        && document.querySelector('#call-back').textContent.includes({json.dumps(phone)})""", 20,
+                what="the call-back button")
+    placed = len(cg.calls)
+    widget.js("document.querySelector('#call-back').click(); true", gesture=True)
+    text = widget.wait("""(() => { const t = document.querySelector('#dial-result').textContent;
+        return t.startsWith('Your phone') || t.startsWith('Not') ? t : null; })()""", 20,
+                       what="the call to be placed")
+    assert text.startswith("Your phone rings first"), text
+    call = cg.calls[placed]
+    assert call["params"]["external_id"] == str(ticket["id"])
+    assert call["params"]["contact"] == phone[1:]
+    cg.wait_done()
+    cg.access_token = "rotated"
+    widget.js("document.querySelector('#call-back').click(); true", gesture=True)
+    text = widget.wait("""(() => { const t = document.querySelector('#dial-result').textContent;
+        return t.startsWith('Not placed') ? t : null; })()""", 20, what="the refusal")
+    assert "Access token is invalid" in text, text
+    browser.screenshot(os.path.join(ARTEFACTS, "dynamics-widget-call-back.png"))
 
 
 def test_refresh_and_a_logout_at_the_provider_sign_the_widget_out(chain, browser, widget, idp):

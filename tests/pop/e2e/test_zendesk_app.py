@@ -12,6 +12,7 @@ call's ticket opened on answer (R-P3), each pop acknowledged
 import json
 import os
 import sys
+import time
 import urllib.parse
 
 import pytest
@@ -20,7 +21,10 @@ import pop
 import zaf
 
 sys.path.insert(0, os.path.join(pop.ROOT, "tests", "system", "e2e"))
-from test_webhook_to_ticket import fixture, post, start_pipeline  # noqa: E402
+from test_webhook_to_ticket import TOKEN, fixture, post, start_pipeline  # noqa: E402
+
+sys.path.insert(0, os.path.join(pop.ROOT, "tests", "emulators", "callgear_calls"))
+from callgear_calls_emulator import CallGearCallsEmulator  # noqa: E402
 
 ARTEFACTS = os.environ.get("CALLBUS_POP_ARTEFACTS", os.path.join(pop.ROOT, "build", "artefacts",
                                                                  "pop"))
@@ -68,7 +72,13 @@ def chain(tmp_path_factory):
     p = next(gen)
     topics = pop.Topics(p["prefix"])
     logdir = str(tmp_path_factory.mktemp("pop-zendesk-app"))
+    # Click-to-call through CallGear (issue 24): its Call API emulator.
+    cg = CallGearCallsEmulator(employees={2207: "One"},
+                               notify_url=f"{p['ingest'].url}/v1/callgear/{TOKEN}").start()
     svc = pop.start_pop(topics, f"pop-{p['prefix'].rstrip('.')}", logdir, "pop-zendesk-app", {
+        "CALLBUS_POP_DIAL_PROVIDER": "callgear", "CALLBUS_POP_DIAL_API_URL": cg.api_url,
+        "CALLBUS_POP_DIAL_TOKEN": cg.access_token, "CALLBUS_POP_DIAL_CALLER_ID": "+902129998877",
+        "CALLBUS_AGENT_MAP": "callgear:2207=900001",
         "CALLBUS_POP_ZENDESK_APP_KEY": key.public_pem(),  # the PEM itself this time
         "CALLBUS_POP_ZENDESK_URL": ws.url,                 # the workspace stand-in's origin
         "CALLBUS_POP_ZENDESK_INSTALLATION_ID": zaf.INSTALLATION_ID,
@@ -77,9 +87,10 @@ def chain(tmp_path_factory):
         "CALLBUS_POP_PROVISIONING_SECRET": "",
     })
     ws.pop_url = svc.url
-    p.update(pop=svc, topics=topics, workspace=ws, key=key)
+    p.update(pop=svc, topics=topics, workspace=ws, key=key, callgear=cg)
     yield p
     svc.stop()
+    cg.stop()
     ws.close()
     next(gen, None)
 
@@ -145,6 +156,58 @@ def test_ringing_notifies_and_answer_opens_the_ticket_in_zendesk(chain, browser)
     acks = pop.e2e.wait_for(answered, 15, what="the app's acknowledgements")
     assert all(pid and auth.startswith("Bearer ") for pid, auth, _ in acks), acks
     assert all(ans == 200 for _, _, ans in acks), acks
+
+
+def in_app(browser, chain, expr, timeout=20.0):
+    """Evaluates expr in the app's frame (another origin than the
+    workspace's: the page cannot reach into it, DevTools can), once it is
+    truthy."""
+    browser.send("Runtime.enable")  # reports every frame's context, the app's among them
+    deadline = time.monotonic() + timeout
+    while True:
+        ctxs = [e["params"]["context"] for e in browser.events
+                if e.get("method") == "Runtime.executionContextCreated"
+                and e["params"]["context"]["origin"] == chain["pop"].url]
+        value = None
+        if ctxs:
+            r = browser.send("Runtime.evaluate", expression=expr, contextId=ctxs[-1]["id"],
+                             returnByValue=True, awaitPromise=True)
+            value = None if "exceptionDetails" in r else r["result"].get("value")
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"app: timed out waiting for {expr}"
+        time.sleep(0.2)
+
+
+def test_call_back_from_the_app(chain, browser):
+    """Issue 24 item 1 in the Zendesk app (R-O1): after a call's ticket
+    opened, the app offers "Call back"; the click places the call through
+    CallGear as the agent, from that ticket (external_id), and the app says
+    so; a refusal shows CallGear's words."""
+    open_app(browser, chain)
+    session, phone = 8200000105, "+905321119105"
+    post(chain, "handset", fixture("handset", session, phone))
+    ticket = pop.e2e.wait_for(lambda: [t for t in chain["emulator"].snapshot()["tickets"]
+                                       if t.get("external_id") == f"callbus-{session}"], 30,
+                              what="the call's ticket")[0]
+    browser.wait(f"""window.recorded.some(a => a[0] === "routeTo" && a[1] === "ticket"
+        && String(a[2]) === {json.dumps(str(ticket["id"]))})""", 30,
+                 what="the app to open the call's ticket")
+    in_app(browser, chain, f"""!document.querySelector('#dial').hidden
+        && document.querySelector('#call-back').textContent.includes({json.dumps(phone)})""", 30)
+    in_app(browser, chain, "document.querySelector('#call-back').click() || true")
+    text = in_app(browser, chain, """(() => { const t = document.querySelector('#dial-result')
+        .textContent; return t.startsWith('Your phone') || t.startsWith('Not') ? t : null; })()""")
+    assert text.startswith("Your phone rings first"), text
+    [call] = chain["callgear"].calls
+    assert call["params"]["external_id"] == str(ticket["id"])
+    assert call["params"]["contact"] == phone[1:]
+    chain["callgear"].access_token = "rotated"
+    in_app(browser, chain, "document.querySelector('#call-back').click() || true")
+    text = in_app(browser, chain, """(() => { const t = document.querySelector('#dial-result')
+        .textContent; return t.startsWith('Not placed') ? t : null; })()""")
+    assert "Access token is invalid" in text, text
+    chain["callgear"].wait_done()
 
 
 def stream_requests(browser):
