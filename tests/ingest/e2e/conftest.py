@@ -213,13 +213,21 @@ class Kafka:
                            timeout=timeout)
         return r
 
-    def partitions(self, topic):
-        r = self._kcat("-L", "-t", topic, "-J", "-m", "5")
-        meta = json.loads(r.stdout)
-        for t in meta.get("topics", []):
-            if t["topic"] == topic and not t.get("error"):
-                return sorted(p["partition"] for p in t["partitions"])
-        raise AssertionError(f"topic {topic} not found: {r.stdout} {r.stderr}")
+    def partitions(self, topic, timeout=30.0):
+        """The topic's partitions. Asked again while the broker does not
+        know the topic yet: ingest creates it at start and, on a loaded
+        machine, the broker's metadata shows it a while later (the CI of
+        15:36 with five busy worktrees: 'Unknown topic or partition')."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self._kcat("-L", "-t", topic, "-J", "-m", "5")
+            meta = json.loads(r.stdout) if r.stdout.strip() else {}
+            for t in meta.get("topics", []):
+                if t["topic"] == topic and not t.get("error"):
+                    return sorted(p["partition"] for p in t["partitions"])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} not found: {r.stdout} {r.stderr}")
+            time.sleep(0.5)
 
     def end_offsets(self, topic):
         """{partition: high watermark}: where the next message will go."""
