@@ -1167,10 +1167,22 @@ static int attach_ref(tkt_rc_t *c, const tkt_ticket_ref_t *r)
     }
 }
 
-/* R-O1: the ticket the agent called from, if we created it and it is active. */
+/* R-O1: the ticket the agent called from, if we created it and it is active.
+ * The customer state handed in is the dialled number's; when the ticket is
+ * not among its tickets, the agent may have called from another
+ * customer's ticket to a number of theirs that is not on their contact
+ * (R-C5). Which customer that is, only our own index can say: the CRM's
+ * search lags, and a number is not a ticket's (ARCHITECTURE: state is
+ * never rebuilt from CRM search). So the owner is asked for once; with it
+ * handed in, the ticket is found among its tickets and dialled_note
+ * writes the number. */
 static int attach_given(tkt_rc_t *c)
 {
     const tkt_ticket_ref_t *r = tkt_rc_ref_find(c, c->ev->ticket_id);
+    if (!r && !c->facts.owner_known) {
+        tkt_rc_need(c, TKT_NEED_TICKET_OWNER, c->ev->ticket_id);
+        return -1;
+    }
     if (!r) {
         tkt_rc_note(c, "R-O1: the ticket called from was not created by callbus: new ticket");
         return 0;

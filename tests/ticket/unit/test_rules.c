@@ -1317,11 +1317,53 @@ static void test_R_O1_not_ours_new(void)
     cached_contact();
     agent("A1", NULL);
     ev.ticket_id = "X9";
+    /* R-C5: not this number's ticket: whose is it? (issue 24 item 4) */
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_TICKET_OWNER);
+    ASSERT_EQ_STR(plan.need_ticket_id, "X9");
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    /* the index knows no customer of X9: nobody's state was handed in */
+    facts.owner_known = 1;
     ASSERT_EQ_INT(decide(), 0);
     ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
     ASSERT_EQ_INT(plan.n_ops, 1);
     ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
     ASSERT_EQ_INT(plan.ops[0].ticket_kind, TKT_KIND_OUTBOUND);
+}
+
+/* R-C5 + R-O1 (issue 24 item 4): the agent calls from T5, a ticket of
+ * +390211111111, the number +393331234567 no contact has. First the
+ * dialled number's state (empty) is handed in: the rules ask whose T5 is
+ * and nothing else (no look-up that would create a contact). With the
+ * owner's state handed in: attached to T5, the number in its comment, no
+ * contact look-up, no contact, no ticket. */
+static void test_R_C5_call_from_another_customers_ticket(void)
+{
+    setup(CMN_EV_OUTBOUND_STARTED, CMN_DIR_OUTBOUND);
+    TEXT(cust.number, "+393331234567");
+    ev.customer_number = "+393331234567";
+    ev.ticket_id = "T5";
+    agent("A1", NULL);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_TICKET_OWNER);
+    ASSERT_EQ_STR(plan.need_ticket_id, "T5");
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    facts.owner_known = 1;
+    memset(&cust, 0, sizeof cust);
+    TEXT(cust.number, "+390211111111");
+    TEXT(cust.contact_id, "K1");
+    add_ref("T5", TKT_KIND_CALL, TKT_ST_PENDING, "Assistenza", 1);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_COMMENT);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "T5");
+    ASSERT_HAS(plan.ops[0].body, "Outbound call to +393331234567");
+    ASSERT_HAS(plan.ops[0].body, "Dialled number: +393331234567 (not stored on the contact)");
+    ASSERT_EQ_STR(plan.call.ticket_id, "T5");
+    ASSERT_EQ_STR(plan.customer.number, "+390211111111");
+    ASSERT_EQ_STR(plan.customer.contact_id, "K1");
+    ASSERT_EQ_INT(plan.figures.created[TKT_KIND_OUTBOUND], 0);
 }
 
 static void last_call(const char *ticket, int64_t ended, int64_t total)
@@ -1712,11 +1754,12 @@ TEST_MAIN(
     TEST_CASE(test_R_M1_abandoned_switched_off), TEST_CASE(test_R_M1_grouper_leaves_missed),
     TEST_CASE(test_R_M1_withheld_missed_call), TEST_CASE(test_R_O1_attach_from_ticket),
     TEST_CASE(test_R_O1_open_when_answered), TEST_CASE(test_R_O1_solved_ticket_new),
-    TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_O4_callback_same_ticket),
-    TEST_CASE(test_R_O4_long_call_falls_to_R_O2), TEST_CASE(test_R_O4_window_passed),
-    TEST_CASE(test_R_O2_latest_open_attach), TEST_CASE(test_R_O2_latest_not_open_new),
-    TEST_CASE(test_R_O2_deskie_closed_at_end), TEST_CASE(test_R_O2_deskie_attaches_open_latest),
-    TEST_CASE(test_R_O3_unanswered_attempt), TEST_CASE(test_R_O_ended_answered_summary),
+    TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_C5_call_from_another_customers_ticket),
+    TEST_CASE(test_R_O4_callback_same_ticket), TEST_CASE(test_R_O4_long_call_falls_to_R_O2),
+    TEST_CASE(test_R_O4_window_passed), TEST_CASE(test_R_O2_latest_open_attach),
+    TEST_CASE(test_R_O2_latest_not_open_new), TEST_CASE(test_R_O2_deskie_closed_at_end),
+    TEST_CASE(test_R_O2_deskie_attaches_open_latest), TEST_CASE(test_R_O3_unanswered_attempt),
+    TEST_CASE(test_R_O_ended_answered_summary),
     TEST_CASE(test_R_M3_callback_on_missed_ticket_pending),
     TEST_CASE(test_R_C5_dialled_number_in_comment),
     TEST_CASE(test_R_C5_dialled_number_never_added_to_contact),
