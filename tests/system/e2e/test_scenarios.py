@@ -187,24 +187,39 @@ def test_callgear_name_tags_and_every_recording_link(w):
     assert [u["name"] for u in w.emu.users_with_phone(phone)] == ["Mehmet Demir"]
 
 
-def test_callgear_call_from_a_ticket_to_another_number_R_C5(w):
+def call_from_ticket(w, route, tid, other):
+    """Agent 1 calls `other` from ticket `tid`, answered and ended, through
+    ingest's `route`: CallGear (callout/handset/end, external_id = the
+    ticket) or the generic form (outbound.* events with ticket_id). The call id."""
+    if route == "generic":
+        call = whole.e2e.Call(number=other, direction="outbound")
+        w.ingest.generic(call.out_started(AGENT1, ticket_id=str(tid)),
+                         call.out_answered(AGENT1, ticket_id=str(tid)),
+                         call.out_ended(AGENT1, ticket_id=str(tid)))
+        return call.call_id
+    out = session()
+    w.ingest.callgear("callout", callgear_doc("callout", out, other, A1, ticket_id=tid))
+    answered = callgear_doc("handset", out, other, A1, ticket_id=tid)
+    answered["call_info"]["direction"] = "out"
+    w.ingest.callgear("handset", answered)
+    end = callgear_doc("end_outbound", out, other, A1, ticket_id=tid, talk_s=55)
+    end["call_info"]["is_lost"] = False
+    w.ingest.callgear("end", end)
+    return out
+
+
+@pytest.mark.parametrize("route", ["callgear", "generic"])
+def test_call_from_a_ticket_to_another_number_R_C5(w, route):
     """R-C5 + R-O1 through ingest: from ticket T of one customer, agent 1
-    calls another number (CallGear callout/handset/end with external_id =
-    T): the call is on T, whose comment names the number dialled; that
-    number gets no contact and no ticket, T's customer no new number."""
+    calls another number, the ticket named by the provider's route: the
+    call is on T, whose comment names the number dialled; that number gets
+    no contact and no ticket, T's customer no new number."""
     s, phone, other = session(), number(), number()
     for name in ("handset", "end_answered"):
         w.ingest.callgear(name.split("_")[0], callgear_doc(name, s, phone, A1, talk_s=80))
     t = ticket_of(w, s, status="pending")
     users = [(u["id"], u.get("phone")) for u in w.emu.users_with_phone(phone)]
-    out = session()
-    w.ingest.callgear("callout", callgear_doc("callout", out, other, A1, ticket_id=t["id"]))
-    answered = callgear_doc("handset", out, other, A1, ticket_id=t["id"])
-    answered["call_info"]["direction"] = "out"
-    w.ingest.callgear("handset", answered)
-    end = callgear_doc("end_outbound", out, other, A1, ticket_id=t["id"], talk_s=55)
-    end["call_info"]["is_lost"] = False
-    w.ingest.callgear("end", end)
+    out = call_from_ticket(w, route, t["id"], other)
     t = wait_for(lambda: (lambda x: x if "Direction: outbound" in texts(x) else None)(
         w.emu.ticket(t["id"])), 30, what="the outbound call's summary on T")
     assert f"Dialled number: {other} (not stored on the contact)" in texts(t)
