@@ -220,6 +220,7 @@ def test_call_from_a_ticket_to_another_number_R_C5(w, route):
     t = ticket_of(w, s, status="pending")
     users = [(u["id"], u.get("phone")) for u in w.emu.users_with_phone(phone)]
     out = call_from_ticket(w, route, t["id"], other)
+    w.wait_pop(A1, out, ticket_id=t["id"])  # R-P3: the agent is popped T, not a new ticket
     t = wait_for(lambda: (lambda x: x if "Direction: outbound" in texts(x) else None)(
         w.emu.ticket(t["id"])), 30, what="the outbound call's summary on T")
     assert f"Dialled number: {other} (not stored on the contact)" in texts(t)
