@@ -570,6 +570,14 @@ static void on_contact_cases(void *ctx, const tkt_crm_result_t *res)
     decide(j);
 }
 
+static int remembers(const tkt_customer_t *c, const char *ticket_id)
+{
+    for (size_t i = 0; i < c->n_tickets && i < TKT_MAX_TICKETS; i++)
+        if (strcmp(c->tickets[i].id, ticket_id) == 0)
+            return 1;
+    return 0;
+}
+
 /* R-C5: the customer whose ticket the agent called from (tkt_store.h
  * tkt:owner:). Another customer's state replaces the dialled number's for
  * this decision, and the commit writes it, checked against the revision
@@ -582,8 +590,12 @@ static void on_owner(void *ctx, const tkt_loaded_t *l, const char *err)
         return;
     }
     j->facts.owner_known = 1;
+    /* only a customer that still remembers the ticket: one whose list it
+     * fell off (TKT_MAX_TICKETS) is not handed in, and R-O1 makes a new
+     * ticket for the dialled number as before */
     if (l->have_customer && l->customer.number[0] &&
-        strcmp(l->customer.number, j->cust.number) != 0) {
+        strcmp(l->customer.number, j->cust.number) != 0 &&
+        remembers(&l->customer, j->need_ticket_id)) {
         LOG_CALL(CMN_LOG_INFO, j->ev.call_id, "event %s: ticket %s is a ticket of %s (R-C5)",
                  j->ev.event_id, j->need_ticket_id, l->customer.number);
         j->cust = l->customer;

@@ -96,11 +96,12 @@ int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *cal
                      size_t n_ops, int call_done, tkt_store_done_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
-/* R-C5: the state of the customer whose remembered tickets include
- * `ticket_id` (tkt:owner:), as tkt_store_load loads a customer:
- * have_customer 0 when the ticket is not one callbus made (or its customer
- * expired). Only customer and revs.cust are set. -1 when Redis is not
- * connected (cb not called). */
+/* R-C5: the state of the customer tkt:owner:<ticket_id> names (the last
+ * one whose commit remembered that ticket), as tkt_store_load loads a
+ * customer: have_customer 0 when the ticket is not one callbus made (or
+ * its customer expired). Whether that state still remembers the ticket is
+ * the caller's to check. Only customer and revs.cust are set. -1 when
+ * Redis is not connected (cb not called). */
 int tkt_store_load_owner(tkt_store_t *s, const char *ticket_id, tkt_store_loaded_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
