@@ -199,6 +199,8 @@ typedef struct {
     long count;                   /* R-M2's running count */
     tkt_status_t status;          /* group.status */
     int called_back;              /* group.status */
+    /* group.open: names a contact it creates ("" = none; issue 24 item 3) */
+    char customer_name[4 * 128 + 1];
 } tkt_action_t;
 
 /* Decides `a` like tkt_decide() decides a call event, with the same
