@@ -35,8 +35,8 @@ typedef struct {
     }
 static const str_member_t str_members[] = {
     M(event_id, 128),       M(provider, 16),        M(call_id, 128),       M(leg_id, 128),
-    M(parent_call_id, 128), M(customer_number, 16), M(dialled_number, 64), M(queue, 128),
-    M(language, 35),        M(ticket_id, 64),       M(ticket_type, 64),
+    M(parent_call_id, 128), M(customer_number, 16), M(customer_name, 128), M(dialled_number, 64),
+    M(queue, 128),          M(language, 35),        M(ticket_id, 64),      M(ticket_type, 64),
 };
 #undef M
 #define N_STR_MEMBERS (sizeof str_members / sizeof str_members[0])
@@ -75,6 +75,8 @@ void cmn_event_clear(cmn_event_t *ev)
     agent_clear(&ev->agent);
     agent_clear(&ev->previous_agent);
     free(ev->recording_url);
+    for (size_t i = 0; i < ev->n_recording_more; i++)
+        free(ev->recording_more[i]);
     for (size_t i = 0; i < ev->n_tags; i++)
         free(ev->tags[i]);
     free(ev->tags);
@@ -100,6 +102,15 @@ int cmn_event_add_tag(cmn_event_t *ev, const char *tag)
     if (!(ev->tags[ev->n_tags] = strdup(tag)))
         return -1;
     ev->n_tags++;
+    return 0;
+}
+
+int cmn_event_add_recording_link(cmn_event_t *ev, const char *url)
+{
+    if (ev->n_recording_more >= CMN_RECORDING_MORE_MAX ||
+        !(ev->recording_more[ev->n_recording_more] = strdup(url)))
+        return -1;
+    ev->n_recording_more++;
     return 0;
 }
 
@@ -280,6 +291,16 @@ static int validate_lifecycle(const cmn_event_t *ev, char *err, size_t errsz, ch
                                 strncmp(ev->recording_url, "http://", 7) != 0)))
         return FAIL("recording.url", "recording.url must be an http or https link%s",
                     t == CMN_EV_RECORDING_READY ? " (required for call.recording_ready)" : "");
+    if (ev->n_recording_more > CMN_RECORDING_MORE_MAX ||
+        (ev->n_recording_more && !ev->recording_url))
+        return FAIL("recording.more_urls", "recording.more_urls: at most %d, beside recording.url",
+                    CMN_RECORDING_MORE_MAX);
+    for (size_t i = 0; i < ev->n_recording_more; i++)
+        if (!ev->recording_more[i] ||
+            (strncmp(ev->recording_more[i], "https://", 8) != 0 &&
+             strncmp(ev->recording_more[i], "http://", 7) != 0) ||
+            !is_utf8(ev->recording_more[i]))
+            return FAIL("recording.more_urls", "recording.more_urls must be http or https links");
     if ((t == CMN_EV_CSAT || ev->csat_score != -1) &&
         (ev->csat_scale < 1 || ev->csat_scale > 100 || ev->csat_score < 0 ||
          ev->csat_score > ev->csat_scale))
@@ -373,6 +394,12 @@ static void put_nested(json_t *obj, const cmn_event_t *ev)
         json_t *rec = json_pack("{s:s}", "url", ev->recording_url);
         if (ev->recording_duration_s >= 0)
             json_object_set_new(rec, "duration_s", json_integer(ev->recording_duration_s));
+        if (ev->n_recording_more) {
+            json_t *more = json_array();
+            for (size_t i = 0; i < ev->n_recording_more; i++)
+                json_array_append_new(more, json_string(ev->recording_more[i]));
+            json_object_set_new(rec, "more_urls", more);
+        }
         json_object_set_new(obj, "recording", rec);
     }
     if (ev->csat_score >= 0)
@@ -440,6 +467,8 @@ size_t cmn_event_footprint(const cmn_event_t *ev)
         n += heap_cost(agents[i]->provider_id) + heap_cost(agents[i]->crm_id) +
              heap_cost(agents[i]->name);
     n += heap_cost(ev->recording_url);
+    for (size_t i = 0; i < ev->n_recording_more; i++)
+        n += heap_cost(ev->recording_more[i]);
     for (size_t i = 0; i < ev->n_tags; i++)
         n += heap_cost(ev->tags[i]) + sizeof ev->tags[i];
     return n;
@@ -546,6 +575,25 @@ static int take_durations(const json_t *v, cmn_event_t *ev, char *err, size_t er
     return 0;
 }
 
+static int take_more_urls(const json_t *v, cmn_event_t *ev, char *err, size_t errsz, char *field,
+                          size_t fieldsz)
+{
+    size_t i;
+    json_t *url;
+    if (!json_is_array(v) || json_array_size(v) > CMN_RECORDING_MORE_MAX)
+        return FAIL("recording.more_urls",
+                    "recording.more_urls must be an array of at most %d URLs",
+                    CMN_RECORDING_MORE_MAX);
+    json_array_foreach(v, i, url)
+    {
+        if (!json_is_string(url))
+            return FAIL("recording.more_urls", "recording.more_urls must be an array of URLs");
+        if (cmn_event_add_recording_link(ev, json_string_value(url)) < 0)
+            return FAIL("recording.more_urls", "out of memory");
+    }
+    return 0;
+}
+
 static int take_recording(const json_t *v, cmn_event_t *ev, char *err, size_t errsz, char *field,
                           size_t fieldsz)
 {
@@ -558,6 +606,8 @@ static int take_recording(const json_t *v, cmn_event_t *ev, char *err, size_t er
     {
         int rc = strcmp(key, "url") == 0 ? take_string(member, &ev->recording_url, "recording.url",
                                                        err, errsz, field, fieldsz)
+                 : strcmp(key, "more_urls") == 0
+                     ? take_more_urls(member, ev, err, errsz, field, fieldsz)
                  : strcmp(key, "duration_s") == 0
                      ? take_nonneg(member, &ev->recording_duration_s, "recording.duration_s", err,
                                    errsz, field, fieldsz)

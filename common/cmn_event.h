@@ -77,6 +77,9 @@ int cmn_id_text_ok(const char *s, size_t max);
  * leading 0): the check of every number a message carries. NULL-safe (0). */
 int cmn_e164_form_ok(const char *s);
 
+/* recording.more_urls: at most this many links besides recording.url. */
+#define CMN_RECORDING_MORE_MAX 7
+
 typedef struct {
     char *event_id; /* stable across a provider's re-posts */
     cmn_event_type_t type;
@@ -86,9 +89,12 @@ typedef struct {
     char *parent_call_id;
     cmn_direction_t direction;
     char *customer_number; /* E.164; NULL when withheld or internal */
-    int internal;          /* the other end is an extension, not a customer: no ticket (issue 9) */
-    char *dialled_number;  /* virtual number / DNIS, as given */
-    cmn_agent_t agent;     /* who this event is about (answering, offered, target of transfer) */
+    /* The customer's name as the provider knows it (CallGear
+     * contact_full_name): names a contact callbus creates (R-C2). */
+    char *customer_name;
+    int internal;         /* the other end is an extension, not a customer: no ticket (issue 9) */
+    char *dialled_number; /* virtual number / DNIS, as given */
+    cmn_agent_t agent;    /* who this event is about (answering, offered, target of transfer) */
     cmn_agent_t previous_agent; /* transfers: who had the call */
     char *queue;                /* queue / IVR menu selection */
     char *language;
@@ -97,6 +103,10 @@ typedef struct {
     cmn_outcome_t outcome;
     int64_t wait_s, talk_s, hold_s, total_s; /* CMN_DURATION_UNKNOWN when not given */
     char *recording_url;
+    /* Further links of the same recording (CallGear record_file_links after
+     * the first, one per leg or format), in the provider's order (R-T6). */
+    char *recording_more[CMN_RECORDING_MORE_MAX];
+    size_t n_recording_more;
     int64_t recording_duration_s;
     int csat_score; /* -1 when none */
     int csat_scale;
@@ -113,6 +123,10 @@ void cmn_event_clear(cmn_event_t *ev);
 /* Replaces *field with a copy of value (NULL clears). Returns 0 or -1 (ENOMEM). */
 int cmn_event_set(char **field, const char *value) __attribute__((warn_unused_result));
 int cmn_event_add_tag(cmn_event_t *ev, const char *tag) __attribute__((warn_unused_result));
+/* Appends a copy of url to recording_more; -1 on ENOMEM or when
+ * CMN_RECORDING_MORE_MAX are there. */
+int cmn_event_add_recording_link(cmn_event_t *ev, const char *url)
+    __attribute__((warn_unused_result));
 
 const char *cmn_event_type_name(cmn_event_type_t t);
 cmn_event_type_t cmn_event_type_parse(const char *s); /* CMN_EV_NONE if unknown */

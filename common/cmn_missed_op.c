@@ -1,5 +1,6 @@
 /* Codec of missed-call-ops messages (cmn_missed_op.h). */
 #include "cmn_missed_op.h"
+#include "cmn_utf8.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ static const char *invalid(const cmn_missed_op_t *op)
                ? "assignee_crm_id"
            : (op->status[0] || op->op == CMN_MOP_STATUS) && !status_ok(op->status) ? "status"
            : cmn_time_parse_rfc3339(op->occurred_at, &ms) < 0                      ? "occurred_at"
+           : !cmn_utf8_valid_str(op->customer_name)                                ? "customer_name"
                                                                                    : NULL;
 }
 
@@ -71,7 +73,8 @@ char *cmn_missed_op_encode(const cmn_missed_op_t *op)
         put_str(o, "assignee_crm_id", op->assignee_crm_id) < 0 ||
         put_str(o, "status", op->status) < 0 ||
         (op->called_back && json_object_set_new(o, "called_back", json_true()) < 0) ||
-        put_str(o, "occurred_at", op->occurred_at) < 0)
+        put_str(o, "occurred_at", op->occurred_at) < 0 ||
+        put_str(o, "customer_name", op->customer_name) < 0)
         goto cleanup;
     text = json_dumps(o, JSON_COMPACT);
 cleanup:
@@ -96,9 +99,10 @@ static int get_str(const json_t *o, const char *name, char *out, size_t outsz)
 
 int cmn_missed_op_decode(const char *text, size_t len, cmn_missed_op_t *op, char *err, size_t errsz)
 {
-    static const char *const known[] = {
-        "schema_version", "op_id",           "op",     "group_id",    "customer_number", "call_id",
-        "count",          "assignee_crm_id", "status", "called_back", "occurred_at"};
+    static const char *const known[] = {"schema_version", "op_id",           "op",
+                                        "group_id",       "customer_number", "call_id",
+                                        "count",          "assignee_crm_id", "status",
+                                        "called_back",    "occurred_at",     "customer_name"};
     json_t *o = json_loadb(text, len, 0, NULL);
     const char *bad = NULL, *key;
     json_t *v;
@@ -145,7 +149,9 @@ int cmn_missed_op_decode(const char *text, size_t len, cmn_missed_op_t *op, char
               ? "assignee_crm_id"
           : get_str(o, "status", op->status, sizeof op->status) < 0                ? "status"
           : get_str(o, "occurred_at", op->occurred_at, sizeof op->occurred_at) < 0 ? "occurred_at"
-                                                                                   : NULL;
+          : get_str(o, "customer_name", op->customer_name, sizeof op->customer_name) < 0
+              ? "customer_name"
+              : NULL;
     if (!bad) {
         op->op = kind_parse(opname);
         bad = invalid(op);

@@ -42,6 +42,10 @@ typedef struct {
     char status[8];                           /* "" = absent; open|pending|closed */
     int called_back;                          /* group.status: R-M3 (c) */
     char occurred_at[CMN_TIME_TEXT_MAX];      /* RFC 3339 */
+    /* group.open: the provider's name of the customer (the call event's
+     * customer_name, 1-128 characters), for the contact ticket-service
+     * creates when the number has none (R-C2, issue 24 item 3). "" = absent */
+    char customer_name[4 * 128 + 1];
 } cmn_missed_op_t;
 
 const char *cmn_missed_op_name(cmn_missed_op_kind_t k); /* "" for NONE */

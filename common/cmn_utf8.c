@@ -45,3 +45,23 @@ int cmn_utf8_valid_str(const char *s)
 {
     return cmn_utf8_valid(s, strlen(s));
 }
+
+size_t cmn_utf8_cut_copy(char *dst, size_t dstsz, const char *src, size_t max_chars)
+{
+    size_t n = 0, chars = 0;
+    if (!dstsz)
+        return 0;
+    for (; src && src[n] && n < dstsz - 1; n++) {
+        /* a lead byte starts a character: stop before the one past max */
+        if (((unsigned char)src[n] & 0xC0) != 0x80 && ++chars > max_chars)
+            break;
+    }
+    /* a cut inside a character drops its leading bytes too */
+    if (src && src[n] && ((unsigned char)src[n] & 0xC0) == 0x80)
+        while (n > 0 && ((unsigned char)src[--n] & 0xC0) == 0x80)
+            ;
+    if (n)
+        memmove(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}

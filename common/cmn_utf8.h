@@ -13,4 +13,10 @@ int cmn_utf8_valid(const char *s, size_t len);
 /* The same for a NUL-terminated string. */
 int cmn_utf8_valid_str(const char *s);
 
+/* Copies src (UTF-8; NULL as "") into dst, keeping at most max_chars
+ * characters and dstsz - 1 bytes, cut at a character boundary, always
+ * terminated (dstsz > 0): the one cut for text we shorten to fit (a name,
+ * a tag). Returns the bytes copied. */
+size_t cmn_utf8_cut_copy(char *dst, size_t dstsz, const char *src, size_t max_chars);
+
 #endif

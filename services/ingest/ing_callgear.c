@@ -4,6 +4,7 @@
  * the outcome and who the agent is. The rules are tabled in docs/providers.md. */
 #include "ing_callgear.h"
 #include "ing_json.h"
+#include "cmn_utf8.h"
 
 #include <string.h>
 
@@ -87,18 +88,9 @@ static int take_customer(const ing_ctx_t *ctx, const json_t *body, cmn_event_t *
 static int add_tag(cmn_event_t *ev, const char *tag, ing_error_t *err)
 {
     char cut[65];
-    size_t n = strlen(tag);
-    if (ev->n_tags >= 32 || n == 0)
+    if (ev->n_tags >= 32 || !*tag)
         return 0;
-    if (n > 64) {
-        n = 64;
-        while (n > 0 && ((unsigned char)tag[n] & 0xc0) == 0x80)
-            n--;
-        memcpy(cut, tag, n);
-        cut[n] = '\0';
-        tag = cut;
-    }
-    if (n && cmn_event_add_tag(ev, tag) < 0)
+    if (cmn_utf8_cut_copy(cut, sizeof cut, tag, 64) && cmn_event_add_tag(ev, cut) < 0)
         return ing_fail(err, "", "out of memory");
     return 0;
 }
@@ -140,6 +132,21 @@ static int take_time(const ing_ctx_t *ctx, const json_t *body, cmn_event_t *ev, 
     return 0;
 }
 
+/* contact_full_name: CallGear's name of the contact (issue 24 item 3),
+ * for a contact callbus creates. Cut to the 128 characters the event
+ * holds: a name is worth keeping even when long, never worth refusing a
+ * call event for. */
+static int take_name(const json_t *body, cmn_event_t *ev, ing_error_t *err)
+{
+    static const char path[] = "contact_info.contact_full_name";
+    const json_t *v = ing_json_get(body, path);
+    char cut[4 * 128 + 1];
+    if (!v || !json_is_string(v))
+        return 0; /* absent, null or not text: no name */
+    cmn_utf8_cut_copy(cut, sizeof cut, json_string_value(v), 128);
+    return ing_set_text(&ev->customer_name, cut, err);
+}
+
 static int fill_common(const ing_ctx_t *ctx, cg_kind_t kind, const json_t *body, cmn_event_t *ev,
                        ing_error_t *err)
 {
@@ -150,6 +157,7 @@ static int fill_common(const ing_ctx_t *ctx, cg_kind_t kind, const json_t *body,
         ing_json_take_text(body, "virtual_phone_number", 0, &ev->dialled_number, err) < 0 ||
         ing_json_take_text(body, "call_info.scenario_name", 0, &ev->queue, err) < 0 ||
         ing_json_take_text(body, "external_id", 0, &ev->ticket_id, err) < 0 ||
+        take_name(body, ev, err) < 0 ||
         ing_json_take_seconds(body, "call_info.wait_time_duration", &ev->wait_s, err) < 0 ||
         ing_json_take_seconds(body, "call_info.talk_time_duration", &ev->talk_s, err) < 0 ||
         ing_json_take_seconds(body, "call_info.total_time_duration", &ev->total_s, err) < 0 ||
@@ -229,7 +237,44 @@ static int build_end(const json_t *body, cmn_event_t *ev, ing_error_t *err)
     return take_agent(body, ev, 0, err);
 }
 
-/* Recording completed (R-T6): the first of record_file_links, else file_link. */
+/* Every link of record_file_links (R-T6, issue 24 item 3): the first is
+ * the event's recording.url, the next CMN_RECORDING_MORE_MAX its
+ * more_urls; links past those are dropped (a recording has one link per
+ * leg or format, a handful). Empty strings (unfilled templates) are skipped. */
+static int has_link(const cmn_event_t *ev, const char *url)
+{
+    if (ev->recording_url && strcmp(url, ev->recording_url) == 0)
+        return 1;
+    for (size_t i = 0; i < ev->n_recording_more; i++)
+        if (strcmp(url, ev->recording_more[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int take_links(const json_t *links, cmn_event_t *ev, ing_error_t *err)
+{
+    static const char links_path[] = "call_record_file_info.record_file_links";
+    size_t i;
+    const json_t *link;
+    json_array_foreach(links, i, link)
+    {
+        const char *url = json_is_string(link) ? json_string_value(link) : NULL;
+        if (!url)
+            return ing_fail(err, links_path, "%s must be an array of URLs", links_path);
+        if (!*url || has_link(ev, url))
+            continue;
+        if (!ev->recording_url) {
+            if (ing_set_text(&ev->recording_url, url, err) < 0)
+                return -1;
+        } else if (ev->n_recording_more < CMN_RECORDING_MORE_MAX &&
+                   cmn_event_add_recording_link(ev, url) < 0) {
+            return ing_fail(err, "", "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* Recording completed (R-T6): every link of record_file_links, else file_link. */
 static int build_recording(const json_t *body, cmn_event_t *ev, ing_error_t *err)
 {
     static const char links_path[] = "call_record_file_info.record_file_links";
@@ -237,12 +282,10 @@ static int build_recording(const json_t *body, cmn_event_t *ev, ing_error_t *err
     ev->type = CMN_EV_RECORDING_READY;
     if (links && !json_is_array(links))
         return ing_fail(err, links_path, "%s must be an array of URLs", links_path);
-    if (links && json_array_size(links) > 0) {
-        const json_t *first = json_array_get(links, 0);
-        if (!json_is_string(first))
-            return ing_fail(err, links_path, "%s must be an array of URLs", links_path);
-        if (ing_set_text(&ev->recording_url, json_string_value(first), err) < 0)
-            return -1;
+    if (links && take_links(links, ev, err) < 0)
+        return -1;
+    if (ev->recording_url) {
+        /* from the links */
     } else if (ing_json_take_text(body, "call_record_file_info.file_link", 0, &ev->recording_url,
                                   err) < 0) {
         return -1;

@@ -97,6 +97,8 @@ static void op_base(const cmn_event_t *ev, cmn_missed_op_kind_t kind, mis_plan_t
     COPY(op->group_id, out->state.group_id);
     COPY(op->customer_number, ev->customer_number);
     COPY(op->call_id, ev->call_id);
+    if (kind == CMN_MOP_OPEN) /* names the contact a new caller gets (issue 24 item 3) */
+        COPY(op->customer_name, ev->customer_name);
     cmn_time_format(ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms,
                     op->occurred_at, sizeof op->occurred_at);
 }

@@ -109,6 +109,7 @@ static int parse_missed_op(const char *payload, size_t len, tkt_action_t *a, cha
     SET(a->call_id, op.call_id);
     SET(a->number, op.customer_number);
     SET(a->when, op.occurred_at);
+    SET(a->customer_name, op.customer_name);
     a->count = op.count;
     a->status = op.status[0] ? tkt_status_parse(op.status) : TKT_ST_UNKNOWN;
     a->called_back = op.called_back;
@@ -158,6 +159,7 @@ static int job_event(const action_ctx_t *x, tkt_actions_kind_t kind, cmn_event_t
     if (cmn_event_set(&ev->event_id, event_id) < 0 ||
         (a->call_id[0] && cmn_event_set(&ev->call_id, a->call_id) < 0) ||
         (a->number[0] && cmn_event_set(&ev->customer_number, a->number) < 0) ||
+        (a->customer_name[0] && cmn_event_set(&ev->customer_name, a->customer_name) < 0) ||
         (!a->call_id[0] && !a->number[0])) {
         cmn_event_clear(ev);
         return -1;

@@ -57,7 +57,7 @@ struct job {
     char need_ticket_id[TKT_ID_MAX];
     int call_done;
     tkt_figures_t figures;
-    int asked_contacts, asked_ticket, asked_cases;
+    int asked_contacts, asked_ticket, asked_cases, asked_owner;
     tkt_op_t *ops; /* n_ops of them */
     size_t n_ops;
     size_t creation; /* next op index in the creation step */

@@ -154,7 +154,11 @@ typedef struct {
 } tkt_field_t;
 
 #define TKT_MAX_FIELDS 10
-#define TKT_MAX_TAGS 6
+/* Our own tags (callbus, the kind's, a marker) and up to
+ * TKT_PROVIDER_TAGS_MAX of the provider's (CallGear tag_names). */
+#define TKT_MAX_TAGS 10
+#define TKT_PROVIDER_TAGS_MAX 4
+#define TKT_TAG_MAX 48 /* bytes with the NUL: tags[i] */
 #define TKT_BODY_MAX 2048
 
 typedef enum {
@@ -179,7 +183,7 @@ typedef struct {
                                     */
     char external_id[TKT_EXTERNAL_ID_MAX];
     tkt_kind_t ticket_kind;
-    char tags[TKT_MAX_TAGS][48]; /* create: the ticket's tags; update: added to its tags */
+    char tags[TKT_MAX_TAGS][TKT_TAG_MAX]; /* create: the ticket's tags; update: added to its tags */
     size_t n_tags;
     /* CREATE_TICKET / UPDATE */
     tkt_status_t status;          /* TKT_ST_UNKNOWN: leave as is */

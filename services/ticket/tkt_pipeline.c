@@ -570,6 +570,40 @@ static void on_contact_cases(void *ctx, const tkt_crm_result_t *res)
     decide(j);
 }
 
+static int remembers(const tkt_customer_t *c, const char *ticket_id)
+{
+    for (size_t i = 0; i < c->n_tickets && i < TKT_MAX_TICKETS; i++)
+        if (strcmp(c->tickets[i].id, ticket_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* R-C5: the customer whose ticket the agent called from (tkt_store.h
+ * tkt:owner:). Another customer's state replaces the dialled number's for
+ * this decision, and the commit writes it, checked against the revision
+ * read here like any customer (a conflict loads and decides again). */
+static void on_owner(void *ctx, const tkt_loaded_t *l, const char *err)
+{
+    job_t *j = ctx;
+    if (err) {
+        tkt_job_retry_later(j, err);
+        return;
+    }
+    j->facts.owner_known = 1;
+    /* only a customer that still remembers the ticket: one whose list it
+     * fell off (TKT_MAX_TICKETS) is not handed in, and R-O1 makes a new
+     * ticket for the dialled number as before */
+    if (l->have_customer && l->customer.number[0] &&
+        strcmp(l->customer.number, j->cust.number) != 0 &&
+        remembers(&l->customer, j->need_ticket_id)) {
+        LOG_CALL(CMN_LOG_INFO, j->ev.call_id, "event %s: ticket %s is a ticket of %s (R-C5)",
+                 j->ev.event_id, j->need_ticket_id, l->customer.number);
+        j->cust = l->customer;
+        j->revs.cust = l->revs.cust;
+    }
+    decide(j);
+}
+
 static void fetch_contacts(job_t *j)
 {
     char phone[32];
@@ -625,6 +659,11 @@ static void decide(job_t *j)
         }
         p->d.crm->ops->show_ticket(p->d.crm, j->need_ticket_id, TKT_PRIO_CREATE, on_ticket_status,
                                    j);
+        return;
+    }
+    if (plan->need == TKT_NEED_TICKET_OWNER && !j->asked_owner++) {
+        if (tkt_store_load_owner(p->d.store, j->need_ticket_id, on_owner, j) < 0)
+            tkt_job_retry_later(j, "redis unavailable");
         return;
     }
     if (plan->need == TKT_NEED_CONTACT_TICKETS && !j->asked_cases++) {
@@ -692,7 +731,7 @@ static void on_loaded(void *ctx, const tkt_loaded_t *l, const char *err)
         return;
     }
     memset(&j->facts, 0, sizeof j->facts);
-    j->asked_contacts = j->asked_ticket = j->asked_cases = 0;
+    j->asked_contacts = j->asked_ticket = j->asked_cases = j->asked_owner = 0;
     j->call = l->call;
     j->cust = l->customer;
     j->revs = l->revs;

@@ -14,6 +14,7 @@
 #include "tkt_rules.h"
 #include "cmn_outcome.h"
 #include "tkt_rules_ctx.h"
+#include "cmn_utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -270,6 +271,14 @@ static void field_secs(tkt_op_t *op, const char *field_id, int64_t s)
         field_set(op, field_id, text);
 }
 
+static int tag_has(const tkt_op_t *op, const char *tag)
+{
+    for (size_t i = 0; i < op->n_tags && i < TKT_MAX_TAGS; i++)
+        if (strcmp(op->tags[i], tag) == 0)
+            return 1;
+    return 0;
+}
+
 void tkt_rc_tag_add(tkt_op_t *op, const char *tag)
 {
     if (!tkt_rc_empty(tag) && op->n_tags < TKT_MAX_TAGS)
@@ -367,6 +376,9 @@ static const char *contact_from_facts(tkt_rc_t *c)
     if (n == 0) {
         tkt_op_t *op = tkt_rc_op_add(c, TKT_OP_CREATE_CONTACT, "");
         COPY(op->phone, tkt_rc_customer_number(c));
+        /* named as the provider knows the customer, else (adapters) by the
+         * number; only ever on creation: an existing contact keeps its name */
+        cmn_utf8_cut_copy(op->name, sizeof op->name, c->ev->customer_name, sizeof op->name);
         /* Deterministic: a replay after a crash finds the contact by it
          * instead of creating a second one (tkt_create.h). */
         tkt_external_id(op->external_id, sizeof op->external_id, or_empty(c->ev->call_id),
@@ -1150,6 +1162,9 @@ static void on_recording(tkt_rc_t *c)
     } else {
         tkt_rc_body_line(op, "Recording: %s", or_empty(c->ev->recording_url));
     }
+    /* every link the provider gave (a leg's, another format), not only the first */
+    for (size_t i = 0; i < c->ev->n_recording_more; i++)
+        tkt_rc_body_line(op, "Recording link %zu: %s", i + 2, c->ev->recording_more[i]);
 }
 
 static void on_csat(tkt_rc_t *c)
@@ -1202,10 +1217,22 @@ static int attach_ref(tkt_rc_t *c, const tkt_ticket_ref_t *r)
     }
 }
 
-/* R-O1: the ticket the agent called from, if we created it and it is active. */
+/* R-O1: the ticket the agent called from, if we created it and it is active.
+ * The customer state handed in is the dialled number's; when the ticket is
+ * not among its tickets, the agent may have called from another
+ * customer's ticket to a number of theirs that is not on their contact
+ * (R-C5). Which customer that is, only our own index can say: the CRM's
+ * search lags, and a number is not a ticket's (ARCHITECTURE: state is
+ * never rebuilt from CRM search). So the owner is asked for once; with it
+ * handed in, the ticket is found among its tickets and dialled_note
+ * writes the number. */
 static int attach_given(tkt_rc_t *c)
 {
     const tkt_ticket_ref_t *r = tkt_rc_ref_find(c, c->ev->ticket_id);
+    if (!r && !c->facts.owner_known) {
+        tkt_rc_need(c, TKT_NEED_TICKET_OWNER, c->ev->ticket_id);
+        return -1;
+    }
     if (!r) {
         tkt_rc_note(c, "R-O1: the ticket called from was not created by callbus: new ticket");
         return 0;
@@ -1438,13 +1465,66 @@ static void dispatch(tkt_rc_t *c)
 
 /* ---- finishing the plan ---------------------------------------------------- */
 
+/* A provider's tag as a ticket tag (issue 24 item 3): what both CRMs hold
+ * as one word — Zendesk lowercases tags and splits them at spaces, the
+ * Dynamics marker column is space-separated words. ASCII letters are
+ * lowercased, digits, '_' and '-' kept, other ASCII becomes '_', other
+ * characters (UTF-8) are kept; cut to fit. "" when nothing is left, or
+ * when it would pass for one of our own tags (callbus*). */
+static void provider_tag(char out[TKT_TAG_MAX], const char *tag)
+{
+    size_t n = cmn_utf8_cut_copy(out, TKT_TAG_MAX, tag, TKT_TAG_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)out[i];
+        if (ch >= 'A' && ch <= 'Z')
+            out[i] = (char)(ch - 'A' + 'a');
+        else if (ch < 0x80 && !(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '-')
+            out[i] = '_';
+    }
+    while (n > 0 && out[n - 1] == '_')
+        out[--n] = '\0';
+    if (strspn(out, "_") == n || strncmp(out, "callbus", 7) == 0)
+        out[0] = '\0';
+}
+
+/* The event's provider tags (CallGear tag_names) go on every op of the
+ * plan that creates or writes the call's ticket: a creation carries them,
+ * an update adds them (the CRMs keep what the ticket had). At most
+ * TKT_PROVIDER_TAGS_MAX, the provider's first. */
+static void provider_tags(tkt_rc_t *c)
+{
+    const char *bound = tkt_rc_call(c)->ticket_id;
+    char tag[TKT_TAG_MAX];
+    size_t last_create = c->plan->n_ops;
+    if (!c->ev->n_tags || !bound[0])
+        return;
+    for (size_t i = 0; i < c->plan->n_ops; i++)
+        if (c->plan->ops[i].kind == TKT_OP_CREATE_TICKET)
+            last_create = i;
+    for (size_t i = 0; i < c->plan->n_ops; i++) {
+        tkt_op_t *op = &c->plan->ops[i];
+        size_t added = 0;
+        if (op->kind == TKT_OP_CREATE_TICKET
+                ? !(i == last_create && tkt_rc_same(bound, TKT_REF_NEW_TICKET))
+                : !tkt_rc_same(op->ticket_id, bound))
+            continue;
+        for (size_t t = 0; t < c->ev->n_tags && added < TKT_PROVIDER_TAGS_MAX; t++) {
+            provider_tag(tag, c->ev->tags[t]);
+            if (tag[0] && !tag_has(op, tag)) {
+                tkt_rc_tag_add(op, tag);
+                added++;
+            }
+        }
+    }
+}
+
 /* An UPDATE that only carries a comment is a COMMENT (R-B1 counts them apart). */
 static void normalise_ops(tkt_plan_t *p)
 {
     for (size_t i = 0; i < p->n_ops; i++) {
         tkt_op_t *op = &p->ops[i];
         if (op->kind == TKT_OP_UPDATE && op->status == TKT_ST_UNKNOWN && !op->set_assignee &&
-            op->n_fields == 0 && op->body[0])
+            op->n_fields == 0 && op->n_tags == 0 && op->body[0])
             op->kind = TKT_OP_COMMENT;
     }
 }
@@ -1488,6 +1568,7 @@ int tkt_rc_finish(tkt_rc_t *c)
         p->note = "waiting for CRM facts";
         return 0;
     }
+    provider_tags(c);
     normalise_ops(p);
     if (c->withheld)
         p->customer = *c->cust; /* no number: nothing of the customer is kept */

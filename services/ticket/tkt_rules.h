@@ -75,6 +75,11 @@ typedef struct {
     char case_ids[8][TKT_ID_MAX];
     tkt_status_t case_status[8];
     size_t n_cases;
+    /* TKT_NEED_TICKET_OWNER was answered. When the index named another
+     * customer as the owner of the ticket asked about, the caller hands in
+     * that customer's state from then on (R-C5: the agent called, from
+     * that customer's ticket, a number that is not theirs). */
+    int owner_known;
 } tkt_facts_t;
 
 typedef enum {
@@ -83,6 +88,8 @@ typedef enum {
     TKT_NEED_TICKET_STATUS,   /* read need_ticket_id's status and merge target (R-T2, R-T7, R-O1) */
     TKT_NEED_CONTACT_TICKETS, /* read the tickets of the contact need_ticket_id names (the
                                * contact's id there) into facts.case_* (reuse_open_case) */
+    TKT_NEED_TICKET_OWNER,    /* R-C5: which customer's state remembers need_ticket_id (a ticket
+                               * callbus made); hand that state in, set facts.owner_known */
 } tkt_need_t;
 
 /* Figures (R-S1) the plan moves when it is carried out. */
@@ -192,6 +199,8 @@ typedef struct {
     long count;                   /* R-M2's running count */
     tkt_status_t status;          /* group.status */
     int called_back;              /* group.status */
+    /* group.open: names a contact it creates ("" = none; issue 24 item 3) */
+    char customer_name[4 * 128 + 1];
 } tkt_action_t;
 
 /* Decides `a` like tkt_decide() decides a call event, with the same

@@ -155,21 +155,33 @@ int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
     return 0;
 }
 
-static void on_loaded_call(void *ctx, redisReply *reply, const char *err)
+/* One stored value, the call's or (customer) a customer's, to the caller. */
+static void deliver_one(req_t *r, redisReply *reply, const char *err, int customer)
 {
-    req_t *r = ctx;
     tkt_loaded_t *l = calloc(1, sizeof *l);
     if (!l)
         err = "out of memory";
+    if (!err && reply && reply->type == REDIS_REPLY_ERROR)
+        err = reply->str;
     if (!err && reply && reply->type == REDIS_REPLY_STRING) {
-        json_t *call = element_json(reply);
-        l->have_call = call && tkt_codec_call_from_json(call, &l->call) == 0;
-        l->revs.call = rev_of(call);
-        json_decref(call);
+        json_t *v = element_json(reply);
+        if (customer) {
+            l->have_customer = v && tkt_codec_customer_from_json(v, &l->customer) == 0;
+            l->revs.cust = rev_of(v);
+        } else {
+            l->have_call = v && tkt_codec_call_from_json(v, &l->call) == 0;
+            l->revs.call = rev_of(v);
+        }
+        json_decref(v);
     }
     r->cb.loaded(r->ctx, err ? NULL : l, err);
     free(l);
     free(r);
+}
+
+static void on_loaded_call(void *ctx, redisReply *reply, const char *err)
+{
+    deliver_one(ctx, reply, err, 0);
 }
 
 int tkt_store_load_call(tkt_store_t *s, const char *call_id, tkt_store_loaded_fn cb, void *ctx)
@@ -234,7 +246,11 @@ static char *plan_text(const tkt_op_t *ops, size_t n)
  * ARGV: call json ("" = not written), its expected revision, its TTL,
  *       "1" = the call is over, now (ms), call id,
  *       customer json ("" = not written), its expected revision, its TTL,
- *       plan json, its TTL. Returns 1, or 0 (a key changed: nothing written). */
+ *       plan json, its TTL, the owner index's key prefix, the customer's
+ *       ticket ids ("," between), the customer's number. Returns 1, or 0
+ *       (a key changed: nothing written). The owner keys are named in
+ *       ARGV, not KEYS: like the rest of the store this assumes one Redis,
+ *       not a cluster (the call and customer keys hash apart already). */
 static const char commit_script[] =
     "local function rev(k) local v = redis.call('GET', k) "
     "if not v then return 0 end "
@@ -245,7 +261,9 @@ static const char commit_script[] =
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3]) "
     "if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], ARGV[6]) "
     "else redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6]) end end "
-    "if ARGV[7] ~= '' then redis.call('SET', KEYS[2], ARGV[7], 'EX', ARGV[9]) end "
+    "if ARGV[7] ~= '' then redis.call('SET', KEYS[2], ARGV[7], 'EX', ARGV[9]) "
+    "for id in string.gmatch(ARGV[13], '[^,]+') do "
+    "redis.call('SET', ARGV[12] .. id, ARGV[14], 'EX', ARGV[9]) end end "
     "redis.call('SET', KEYS[3], ARGV[10], 'EX', ARGV[11]) "
     "return 1";
 
@@ -268,7 +286,30 @@ static void on_committed(void *ctx, redisReply *reply, const char *err)
  * after the expected one. "" for a key not written. */
 typedef struct {
     char *call, *cust, *plan;
+    char owned[TKT_MAX_TICKETS * TKT_ID_MAX + 1]; /* the customer's ticket ids, "," between */
 } commit_text_t;
+
+/* R-C5: every ticket of ours the customer state remembers is indexed to
+ * that customer (tkt:owner:<ticket id>), so that a call an agent makes
+ * from one of them to another number finds the ticket's customer
+ * (tkt_store_load_owner). Refreshed with the customer, expiring with it.
+ * Placeholders ($ticket) are never indexed: the commit after a creation
+ * carries the real id. */
+static void owned_ids(char *out, size_t outsz, const tkt_customer_t *cust)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cust->n_tickets && i < TKT_MAX_TICKETS; i++) {
+        const char *id = cust->tickets[i].id;
+        int n;
+        if (!id[0] || id[0] == '$' || strchr(id, ','))
+            continue;
+        n = snprintf(out + used, outsz - used, "%s%s", used ? "," : "", id);
+        if (n < 0 || (size_t)n >= outsz - used)
+            break;
+        used += (size_t)n;
+    }
+}
 
 static int commit_text(commit_text_t *t, req_t *r, const tkt_call_t *call,
                        const tkt_customer_t *cust, const tkt_op_t *ops, size_t n_ops)
@@ -282,6 +323,7 @@ static int commit_text(commit_text_t *t, req_t *r, const tkt_call_t *call,
     t->cust =
         cust->number[0] ? dump_rev(tkt_codec_customer_to_json(cust), r->next.cust) : strdup("");
     t->plan = plan_text(ops, n_ops);
+    owned_ids(t->owned, sizeof t->owned, cust);
     return t->call && t->cust && t->plan ? 0 : -1;
 }
 
@@ -302,14 +344,15 @@ int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *cal
     if (cmn_redis_command(
             s->redis, on_committed, r,
             "EVAL %s 4 %scall:%s %scust:%s %splan:%s %sopen-calls %s %lld %d %s %lld %s %s %lld "
-            "%d %s %d",
+            "%d %s %d %sowner: %s %s",
             commit_script, s->ns, call->call_id[0] ? call->call_id : "-", s->ns,
             customer->number[0] ? customer->number : "-", s->ns, event_id, s->ns, t.call,
             (long long)revs->call, call_done ? ENDED_CALL_TTL_S : CALL_TTL_S, call_done ? "1" : "0",
             /* processing time, not the provider's: a replayed backlog must
              * not look stale */
             (long long)cmn_time_now_ms(), call->call_id[0] ? call->call_id : "-", t.cust,
-            (long long)revs->cust, CUSTOMER_TTL_S, t.plan, DONE_TTL_S) < 0) {
+            (long long)revs->cust, CUSTOMER_TTL_S, t.plan, DONE_TTL_S, s->ns,
+            t.owned[0] ? t.owned : ",", customer->number[0] ? customer->number : "-") < 0) {
         LOG_WARN("redis: commit of %s not sent", event_id);
         goto done;
     }
@@ -321,6 +364,31 @@ done:
     free(t.cust);
     free(t.plan);
     return rc;
+}
+
+/* The owner's customer state, or nil: one round trip, so that the number
+ * read and the state read agree. KEYS: the owner key; ARGV: "<ns>cust:". */
+static const char owner_script[] = "local n = redis.call('GET', KEYS[1]) "
+                                   "if not n then return false end "
+                                   "return redis.call('GET', ARGV[1] .. n)";
+
+static void on_owner(void *ctx, redisReply *reply, const char *err)
+{
+    deliver_one(ctx, reply, err, 1);
+}
+
+int tkt_store_load_owner(tkt_store_t *s, const char *ticket_id, tkt_store_loaded_fn cb, void *ctx)
+{
+    req_t *r = req_new(s, ctx);
+    if (!r)
+        return -1;
+    r->cb.loaded = cb;
+    if (cmn_redis_command(s->redis, on_owner, r, "EVAL %s 1 %sowner:%s %scust:", owner_script,
+                          s->ns, ticket_id, s->ns) < 0) {
+        free(r);
+        return -1;
+    }
+    return 0;
 }
 
 int tkt_store_mark_done(tkt_store_t *s, const char *event_id, tkt_store_done_fn cb, void *ctx)

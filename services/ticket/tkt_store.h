@@ -12,6 +12,10 @@
  *   tkt:cust:<E.164>         tkt_customer_t as JSON (30 days)
  *   tkt:creating:<ext id>    a ticket or contact with this external_id may
  *                            exist (1 day; tkt_create.h)
+ *   tkt:owner:<ticket id>    E.164 of the customer whose state remembers
+ *                            this ticket of ours (30 days, written with the
+ *                            customer): R-C5, a call from the ticket to
+ *                            another number finds the ticket's customer
  *   tkt:open-calls           sorted set: call id by when its last event was
  *                            processed, for closing calls whose end never comes
  * See docs/ticket-service.md for the crash points this makes safe.
@@ -90,6 +94,15 @@ int tkt_store_load(tkt_store_t *s, const char *event_id, const char *call_id,
 int tkt_store_commit(tkt_store_t *s, const char *event_id, const tkt_call_t *call,
                      const tkt_customer_t *customer, tkt_revs_t *revs, const tkt_op_t *ops,
                      size_t n_ops, int call_done, tkt_store_done_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
+/* R-C5: the state of the customer tkt:owner:<ticket_id> names (the last
+ * one whose commit remembered that ticket), as tkt_store_load loads a
+ * customer: have_customer 0 when the ticket is not one callbus made (or
+ * its customer expired). Whether that state still remembers the ticket is
+ * the caller's to check. Only customer and revs.cust are set. -1 when
+ * Redis is not connected (cb not called). */
+int tkt_store_load_owner(tkt_store_t *s, const char *ticket_id, tkt_store_loaded_fn cb, void *ctx)
     __attribute__((warn_unused_result));
 
 /* Appends a bulk job that carries ops of the event's plan (tkt:jobs:).

@@ -23,6 +23,10 @@ static int has_word(const char *markers, const char *w, size_t len)
 
 int crm_dyn_marker_tag(const char *tag)
 {
+    /* a provider's tag (issue 24 item 3): the rules never let one start
+     * with "callbus", and make it one word */
+    if (strncmp(tag, "callbus", 7) != 0)
+        return tag[0] != '\0' && !strchr(tag, ' ');
     return strncmp(tag, CRM_DYN_MARKER_PREFIX, strlen(CRM_DYN_MARKER_PREFIX)) == 0 &&
            tag[strlen(CRM_DYN_MARKER_PREFIX)] != '\0';
 }

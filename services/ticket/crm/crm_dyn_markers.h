@@ -19,7 +19,9 @@
 #define CRM_DYN_MARKERS_MAX 401
 
 /* The tags that are markers: "callbus_<what>" (callbus_call, callbus_missed,
- * ...). The others are not: "callbus" is on every case, and
+ * ...), and the provider's tags on the call (CallGear tag_names, one word
+ * each, never starting with "callbus": tkt_rules.c provider_tag; issue 24
+ * item 3). The others are not: "callbus" is on every case, and
  * "callbus-<call id>" names one call (a reused case would gather one per
  * call; Dynamics finds a call's case by its key, not by a tag). */
 #define CRM_DYN_MARKER_PREFIX "callbus_"

@@ -63,4 +63,23 @@ static void test_known_cases(void)
     ASSERT_TRUE(!cmn_utf8_valid("\xe2\x82\xac", 2));      /* cut by the length */
 }
 
-TEST_MAIN("utf8", TEST_CASE(test_agrees_with_jansson), TEST_CASE(test_known_cases))
+/* cmn_utf8_cut_copy (issue 24 item 3: names and tags cut to fit): at most
+ * max characters and dstsz - 1 bytes, never half a character, NULL as "". */
+static void test_cut_copy(void)
+{
+    char out[8];
+    ASSERT_EQ_INT(cmn_utf8_cut_copy(out, sizeof out, "abc", 10), 3);
+    ASSERT_EQ_STR(out, "abc");
+    ASSERT_EQ_INT(cmn_utf8_cut_copy(out, sizeof out, "abcdef", 2), 2);
+    ASSERT_EQ_STR(out, "ab");
+    /* "aşşş": 7 bytes fit; the byte limit of 4 falls inside the second ş */
+    ASSERT_EQ_INT(cmn_utf8_cut_copy(out, 5, "a\xc5\x9f\xc5\x9f\xc5\x9f", 10), 3);
+    ASSERT_EQ_STR(out, "a\xc5\x9f");
+    ASSERT_EQ_INT(cmn_utf8_cut_copy(out, sizeof out, "\xc5\x9f\xc5\x9f\xc5\x9f", 2), 4);
+    ASSERT_EQ_STR(out, "\xc5\x9f\xc5\x9f");
+    ASSERT_EQ_INT(cmn_utf8_cut_copy(out, sizeof out, NULL, 4), 0);
+    ASSERT_EQ_STR(out, "");
+}
+
+TEST_MAIN("utf8", TEST_CASE(test_agrees_with_jansson), TEST_CASE(test_known_cases),
+          TEST_CASE(test_cut_copy))

@@ -167,7 +167,8 @@ def assert_nothing_kept(cursor, mark):
 # ---- CallGear (§10, R-I1, R-I3, R-T1, R-T5, R-T6, R-T11, R-M1, R-O1..R-O3) -----------
 
 CG_INBOUND = {"schema_version": 1, "provider": "callgear", "dialled_number": "902129998877",
-              "queue": "Destek hattı - Türkçe", "direction": "inbound"}
+              "queue": "Destek hattı - Türkçe", "direction": "inbound",
+              "customer_name": "Mehmet Demir"}  # contact_full_name (issue 24 item 3)
 CG_OUTBOUND = dict(CG_INBOUND, direction="outbound", call_id="3719300777",
                    customer_number="+905332104455", ticket_id="48213")
 AYSE = {"provider_id": "2207", "crm_id": "900001", "name": "Ayşe Yılmaz"}  # mapped (R-I3)
@@ -215,13 +216,14 @@ CALLGEAR_CASES = {
         CG_OUTBOUND, type="outbound.ended", leg_id="918290002", outcome="missed", agent=AYSE,
         durations={"wait_s": 0, "talk_s": 0, "total_s": 31},
         occurred_at="2026-03-12T14:22:31.000Z")),
-    # Recording completed: the first of record_file_links (R-T6).
+    # Recording completed: every link of record_file_links (R-T6, issue 24 item 3).
     "recording": ("callgear_recording.json", "+905324127890", dict(
         CG_INBOUND, type="call.recording_ready", call_id="3719283746", leg_id="918273645",
         customer_number="+905324127890", agent=AYSE,
         durations={"wait_s": 18, "talk_s": 184, "total_s": 205}, tags=["VIP"],
         recording={"url": "https://app.callgear.com/system/media/talk/3719283746/f0e1d2c3b4/",
-                   "duration_s": 184},
+                   "duration_s": 184, "more_urls": [
+                       "https://app.callgear.com/system/media/talk/3719283746/a1b2c3d4e5/"]},
         occurred_at="2026-03-12T10:18:55.000Z")),
     # Outbound leg / call placed: outbound.started (R-O1, R-O2).
     "legout": ("callgear_legout.json", "+905332104455", dict(

@@ -400,8 +400,64 @@ static void test_callgear_recording_R_T6(void)
     ASSERT_EQ_STR(ev->recording_url,
                   "https://app.callgear.com/system/media/talk/3719283746/f0e1d2c3b4/");
     ASSERT_EQ_INT(ev->recording_duration_s, 184);
+    /* issue 24 item 3: every link kept, not only the first */
+    ASSERT_EQ_INT(ev->n_recording_more, 1);
+    ASSERT_EQ_STR(ev->recording_more[0],
+                  "https://app.callgear.com/system/media/talk/3719283746/a1b2c3d4e5/");
+    /* ... and the name and tags CallGear sent */
+    ASSERT_EQ_STR(ev->customer_name, "Mehmet Demir");
+    ASSERT_EQ_INT(ev->n_tags, 1);
+    ASSERT_EQ_STR(ev->tags[0], "VIP");
     ASSERT_TRUE(all_valid(&out));
     ing_events_clear(&out);
+}
+
+/* issue 24 item 3: record_file_links beyond what the event holds are cut
+ * (recording.url + CMN_RECORDING_MORE_MAX), duplicates and "" skipped;
+ * the event encodes and decodes with all of them; a name longer than 128
+ * characters is cut at a character boundary, an empty one is no name. */
+static void test_callgear_recording_links_and_name_bounded(void)
+{
+    ing_events_t out;
+    ing_error_t err;
+    ing_ctx_t ctx = ctx_for("TR");
+    json_t *body = load_json("callgear_recording.json"), *links = json_array();
+    char url[96], name[300] = "";
+    cmn_event_t back;
+    char e[128], f[64];
+    ASSERT_TRUE(body && links);
+    json_array_append_new(links, json_string(""));
+    for (int i = 0; i < 12; i++) {
+        snprintf(url, sizeof url, "https://rec.example/%d.mp3", i);
+        json_array_append_new(links, json_string(url));
+        json_array_append_new(links, json_string(url));
+    }
+    json_object_set_new(json_object_get(body, "call_record_file_info"), "record_file_links", links);
+    for (int i = 0; i < 130; i++)
+        strcat(name, i == 127 ? "\xc5\x9f" : "a"); /* the 128th character is two bytes */
+    json_object_set_new(json_object_get(body, "contact_info"), "contact_full_name",
+                        json_string(name));
+    ASSERT_EQ_INT(ing_callgear_normalise(&ctx, "recording", body, &out, &err), 0);
+    ASSERT_EQ_STR(out.ev[0].recording_url, "https://rec.example/0.mp3");
+    ASSERT_EQ_INT(out.ev[0].n_recording_more, CMN_RECORDING_MORE_MAX);
+    ASSERT_EQ_STR(out.ev[0].recording_more[CMN_RECORDING_MORE_MAX - 1],
+                  "https://rec.example/7.mp3");
+    ASSERT_EQ_INT(strlen(out.ev[0].customer_name), 129); /* 127 + the 2-byte 128th */
+    char *text = cmn_event_encode(&out.ev[0]);
+    ASSERT_TRUE(text);
+    ASSERT_EQ_INT(cmn_event_decode(text, strlen(text), &back, e, sizeof e, f, sizeof f), 0);
+    ASSERT_EQ_INT(back.n_recording_more, CMN_RECORDING_MORE_MAX);
+    ASSERT_EQ_STR(back.recording_more[3], "https://rec.example/4.mp3");
+    ASSERT_EQ_STR(back.customer_name, out.ev[0].customer_name);
+    cmn_event_clear(&back);
+    free(text);
+    ing_events_clear(&out);
+    json_object_set_new(json_object_get(body, "contact_info"), "contact_full_name",
+                        json_string(""));
+    ASSERT_EQ_INT(ing_callgear_normalise(&ctx, "recording", body, &out, &err), 0);
+    ASSERT_TRUE(out.ev[0].customer_name == NULL);
+    ing_events_clear(&out);
+    json_decref(body);
 }
 
 static void test_callgear_recording_falls_back_to_file_link(void)
@@ -1532,6 +1588,7 @@ TEST_MAIN("ingest_normalise", TEST_CASE(test_twilio_url_params_R_O1),
           TEST_CASE(test_callgear_end_outbound_unanswered_R_O3),
           TEST_CASE(test_callgear_end_outbound_answered), TEST_CASE(test_callgear_recording_R_T6),
           TEST_CASE(test_callgear_recording_falls_back_to_file_link),
+          TEST_CASE(test_callgear_recording_links_and_name_bounded),
           TEST_CASE(test_callgear_legout_callout_are_outbound_started_R_O1),
           TEST_CASE(test_callgear_event_ids_stable_and_distinct),
           TEST_CASE(test_callgear_tolerates_template_types),

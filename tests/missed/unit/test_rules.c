@@ -298,6 +298,39 @@ static void test_op_codec_roundtrip_and_refusals(void)
     ASSERT_TRUE(strstr(err, "call_id") != NULL);
 }
 
+/* issue 24 item 3: the missed call's customer_name (CallGear
+ * contact_full_name) travels in group.open only, through the codec, for
+ * the contact ticket-service creates (R-C2). */
+static void test_group_open_carries_the_customer_name(void)
+{
+    mis_state_t st;
+    mis_plan_t p;
+    cmn_event_t ev;
+    cmn_missed_op_t back;
+    char err[128];
+    mis_state_init(&st);
+    event(&ev, CMN_EV_ENDED, "c9", "end", IN, CMN_OUT_ABANDONED, NULL, NULL);
+    if (cmn_event_set(&ev.customer_name, "Mehmet Demir") < 0)
+        abort();
+    ASSERT_EQ_INT(mis_decide(&pol, &ev, &st, &p), 0);
+    ASSERT_EQ_INT(p.op.op, CMN_MOP_OPEN);
+    ASSERT_EQ_STR(p.op.customer_name, "Mehmet Demir");
+    char *text = cmn_missed_op_encode(&p.op);
+    ASSERT_TRUE(text != NULL && strstr(text, "\"customer_name\":\"Mehmet Demir\"") != NULL);
+    ASSERT_EQ_INT(cmn_missed_op_decode(text, strlen(text), &back, err, sizeof err), 0);
+    ASSERT_EQ_STR(back.customer_name, "Mehmet Demir");
+    free(text);
+    st = p.state;
+    cmn_event_clear(&ev);
+    event(&ev, CMN_EV_ENDED, "c10", "end", IN, CMN_OUT_ABANDONED, NULL, NULL);
+    if (cmn_event_set(&ev.customer_name, "Mehmet Demir") < 0)
+        abort();
+    ASSERT_EQ_INT(mis_decide(&pol, &ev, &st, &p), 0);
+    ASSERT_EQ_INT(p.op.op, CMN_MOP_ADD);
+    ASSERT_EQ_STR(p.op.customer_name, ""); /* only the opening needs it */
+    cmn_event_clear(&ev);
+}
+
 int main(void)
 {
     mis_policy_defaults(&pol);
@@ -310,6 +343,7 @@ int main(void)
         TEST_CASE(test_replayed_and_foreign_events_change_nothing),
         TEST_CASE(test_state_codec_roundtrip),
         TEST_CASE(test_op_codec_roundtrip_and_refusals),
+        TEST_CASE(test_group_open_carries_the_customer_name),
         TEST_CASE(test_R_M4_working_hours_across_midnight_and_holidays),
         TEST_CASE(test_R_M4_working_hours_across_a_dst_change),
         TEST_CASE(test_R_M4_missed_outside_hours_makes_no_ticket),

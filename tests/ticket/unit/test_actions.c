@@ -85,6 +85,27 @@ static void test_R_M1_group_open_message_decided_at_its_time(void)
     ASSERT_EQ_INT(plan.customer.tickets[0].created_at_ms, at);
 }
 
+/* issue 24 item 3 under CALLBUS_TICKET_UNANSWERED=grouper: a group.open of
+ * a caller no contact has carries the provider's name of them, and the
+ * contact made for the group's ticket (R-C2) is named with it. */
+static void test_R_C2_group_open_names_the_new_contact(void)
+{
+    tkt_call_t call = {0};
+    tkt_customer_t cust = customer();
+    tkt_facts_t facts = {.contacts_known = 1};
+    tkt_plan_t plan;
+    const char *msg =
+        "{\"schema_version\":1,\"op_id\":\"op-000002\",\"op\":\"group.open\","
+        "\"group_id\":\"g2\",\"customer_number\":\"+390612345678\",\"call_id\":\"c2\","
+        "\"count\":1,\"occurred_at\":\"2026-11-21T10:00:00Z\","
+        "\"customer_name\":\"Mehmet Demir\"}";
+    ASSERT_EQ_INT(decide(TKT_ACTIONS_MISSED, msg, &call, &cust, &facts, &plan), 0);
+    ASSERT_EQ_INT(plan.n_ops, 2);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_CONTACT);
+    ASSERT_EQ_STR(plan.ops[0].name, "Mehmet Demir");
+    ASSERT_EQ_STR(plan.ops[1].requester_id, TKT_REF_NEW_CONTACT);
+}
+
 /* Issue 19 item 6: a refused action is counted by reason
  * (ticket_agent_actions_refused_total); the reasons are the rules'. */
 static void test_issue19_refusals_counted_by_reason(void)
@@ -163,6 +184,7 @@ int main(void)
     cmn_log_init("test", CMN_LOG_ERROR);
     tkt_policy_defaults(&pol);
     static const test_case_t cases[] = {TEST_CASE(test_R_M1_group_open_message_decided_at_its_time),
+                                        TEST_CASE(test_R_C2_group_open_names_the_new_contact),
                                         TEST_CASE(test_issue19_refusals_counted_by_reason),
                                         TEST_CASE(test_bad_messages_rejected),
                                         TEST_CASE(test_codec_roundtrip)};

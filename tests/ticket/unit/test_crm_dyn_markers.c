@@ -33,6 +33,17 @@ static void test_create_writes_the_tags_space_separated(void)
     ASSERT_EQ_STR(out, "callbus_call callbus_missed");
 }
 
+/* issue 24 item 3: the provider's tags (one word each, tkt_rules.c
+ * provider_tag) are words of the column too; text with a space is not. */
+static void test_provider_tags_are_words_of_the_column(void)
+{
+    const char tags[][48] = {"callbus", "callbus_call", "vip", "geri_ara", "two words"};
+    char out[CRM_DYN_MARKERS_MAX];
+    ASSERT_EQ_INT(crm_dyn_markers_merge("callbus_missed", tags, 5, out, sizeof out), 0);
+    ASSERT_EQ_STR(out, "callbus_missed callbus_call vip geri_ara");
+    ASSERT_TRUE(crm_dyn_markers_any(&tags[2], 1));
+}
+
 /* R-M3: a later update adds (called back, idle leg) and loses none. */
 static void test_update_adds_to_what_the_case_holds(void)
 {
@@ -122,6 +133,7 @@ static void test_url_reads_the_cases_markers(void)
 
 TEST_MAIN("crm_dyn_markers", TEST_CASE(test_create_writes_the_tags_space_separated),
           TEST_CASE(test_update_adds_to_what_the_case_holds),
+          TEST_CASE(test_provider_tags_are_words_of_the_column),
           TEST_CASE(test_a_merge_that_does_not_fit_is_refused),
           TEST_CASE(test_has_marker_is_a_whole_word),
           TEST_CASE(test_column_checked_against_the_metadata),

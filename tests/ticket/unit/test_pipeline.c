@@ -427,6 +427,37 @@ static void test_answered_call_once_and_replay_harmless(void)
     rig_down(&r);
 }
 
+/* R-C5 (issue 24 item 4) through the pipeline and Redis: ticket T was made
+ * for one number; an agent calls another number from it. The dialled
+ * number's state does not know T: the owner index (tkt:owner:, written by
+ * the first commit) hands in T's customer, the call is written to T, and
+ * no contact or ticket is made for the dialled number. */
+static void test_R_C5_a_call_from_another_customer_s_ticket_lands_on_it(void)
+{
+    rig_t r;
+    char in[64], out[64], ticket[TKT_ID_MAX];
+    ASSERT_EQ_INT(rig_up(&r), 0);
+    snprintf(in, sizeof in, "call-in-%lld", (long long)cmn_time_now_ms());
+    snprintf(out, sizeof out, "call-out-%lld", (long long)cmn_time_now_ms());
+    submit(&r, event("ans", CMN_EV_ANSWERED, in, "+390612345678"));
+    ASSERT_TRUE(run_until(1));
+    ASSERT_EQ_INT(fake.contacts, 1);
+    ASSERT_EQ_INT(fake.tickets, 1);
+    snprintf(ticket, sizeof ticket, "%d", fake.next_id); /* the last id given: the ticket's */
+    cmn_event_t ev = event("start", CMN_EV_OUTBOUND_STARTED, out, "+390698765432");
+    ev.direction = CMN_DIR_OUTBOUND;
+    if (cmn_event_set(&ev.agent.provider_id, "1042") || cmn_event_set(&ev.agent.crm_id, "900001") ||
+        cmn_event_set(&ev.ticket_id, ticket))
+        abort();
+    submit(&r, ev);
+    ASSERT_TRUE(run_until(2));
+    ASSERT_EQ_INT(done_ok, 2);
+    ASSERT_EQ_INT(fake.contacts, 1); /* none for the dialled number */
+    ASSERT_EQ_INT(fake.tickets, 1);  /* none for the call */
+    ASSERT_EQ_STR(fake.last_written, ticket);
+    rig_down(&r);
+}
+
 /* R-T10 at write time: the call's ticket is solved by a person after the
  * end of the call was decided; the summary goes to the replacement ticket
  * the rules would have made (tkt_replacement_ticket: external id
@@ -938,6 +969,7 @@ int main(void)
     base = event_base_new();
     static const test_case_t cases[] = {
         TEST_CASE(test_answered_call_once_and_replay_harmless),
+        TEST_CASE(test_R_C5_a_call_from_another_customer_s_ticket_lands_on_it),
         TEST_CASE(test_write_to_a_ticket_solved_meanwhile_goes_to_the_replacement),
         TEST_CASE(test_split_transfer_binds_the_call_to_the_new_leg_not_the_idle_one),
         TEST_CASE(test_unanswered_calls_are_created_in_bulk),

@@ -343,6 +343,29 @@ static void test_R_C2_no_contact_creates_one(void)
     ASSERT_EQ_STR(plan.customer.contact_id, TKT_REF_NEW_CONTACT);
 }
 
+/* R-C2 + issue 24 item 3: the contact callbus creates is named as the
+ * provider knows the customer (CallGear contact_full_name); one found is
+ * used as it is (R-C3): no op renames it. */
+static void test_R_C2_new_contact_named_by_provider(void)
+{
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    agent("A1", NULL);
+    ev.customer_name = "Mehmet Demir";
+    facts.contacts_known = 1;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_CONTACT);
+    ASSERT_EQ_STR(plan.ops[0].name, "Mehmet Demir");
+    ASSERT_EQ_STR(plan.ops[0].phone, CUST);
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    agent("A1", NULL);
+    ev.customer_name = "Mehmet Demir";
+    add_contact("K7", T0 - 1000);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_STR(plan.ops[0].requester_id, "K7");
+}
+
 static void test_R_C3_one_contact_used(void)
 {
     setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
@@ -1104,6 +1127,56 @@ static void test_R_T6_recording_comment(void)
     ASSERT_EQ_INT(plan.ops[0].public_comment, 0);
 }
 
+/* R-T6 + issue 24 item 3: every link of the recording is in the comment. */
+static void test_R_T6_recording_every_link(void)
+{
+    setup(CMN_EV_RECORDING_READY, CMN_DIR_INBOUND);
+    answered_call("T1");
+    call.ended = 1;
+    ev.recording_url = "https://rec.example/1.mp3";
+    ev.recording_more[0] = "https://rec.example/2.mp3";
+    ev.recording_more[1] = "https://rec.example/1.wav";
+    ev.n_recording_more = 2;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_STR(plan.ops[0].body, "Recording: https://rec.example/1.mp3\n"
+                                    "Recording link 2: https://rec.example/2.mp3\n"
+                                    "Recording link 3: https://rec.example/1.wav");
+}
+
+/* issue 24 item 3: the provider's tags (CallGear tag_names) on the call's
+ * ticket: carried by its creation, added by a write to it (an UPDATE, not
+ * a bare COMMENT, so the tags travel); one word each, lowercase, at most
+ * TKT_PROVIDER_TAGS_MAX, none that passes for ours. */
+static void test_provider_tags_on_the_calls_ticket(void)
+{
+    static char *tags[] = {"VIP", "Geri Ara", "callbus_closed", "Şikayet", "  ", "a", "b"};
+    setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    agent("A1", NULL);
+    cached_contact();
+    ev.tags = tags;
+    ev.n_tags = 7;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_INT(plan.ops[0].n_tags, 2 + TKT_PROVIDER_TAGS_MAX);
+    ASSERT_EQ_STR(plan.ops[0].tags[2], "vip");
+    ASSERT_EQ_STR(plan.ops[0].tags[3], "geri_ara");
+    ASSERT_EQ_STR(plan.ops[0].tags[4], "\xc5\x9eikayet"); /* kept as sent: not ASCII */
+    ASSERT_EQ_STR(plan.ops[0].tags[5], "a");
+    setup(CMN_EV_RECORDING_READY, CMN_DIR_INBOUND);
+    answered_call("T1");
+    call.ended = 1;
+    ev.recording_url = "https://rec.example/1.mp3";
+    ev.tags = tags;
+    ev.n_tags = 1;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_UNKNOWN);
+    ASSERT_EQ_INT(plan.ops[0].n_tags, 1);
+    ASSERT_EQ_STR(plan.ops[0].tags[0], "vip");
+}
+
 static void test_R_T6_recording_no_ticket_note(void)
 {
     setup(CMN_EV_RECORDING_READY, CMN_DIR_INBOUND);
@@ -1357,11 +1430,53 @@ static void test_R_O1_not_ours_new(void)
     cached_contact();
     agent("A1", NULL);
     ev.ticket_id = "X9";
+    /* R-C5: not this number's ticket: whose is it? (issue 24 item 4) */
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_TICKET_OWNER);
+    ASSERT_EQ_STR(plan.need_ticket_id, "X9");
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    /* the index knows no customer of X9: nobody's state was handed in */
+    facts.owner_known = 1;
     ASSERT_EQ_INT(decide(), 0);
     ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
     ASSERT_EQ_INT(plan.n_ops, 1);
     ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
     ASSERT_EQ_INT(plan.ops[0].ticket_kind, TKT_KIND_OUTBOUND);
+}
+
+/* R-C5 + R-O1 (issue 24 item 4): the agent calls from T5, a ticket of
+ * +390211111111, the number +393331234567 no contact has. First the
+ * dialled number's state (empty) is handed in: the rules ask whose T5 is
+ * and nothing else (no look-up that would create a contact). With the
+ * owner's state handed in: attached to T5, the number in its comment, no
+ * contact look-up, no contact, no ticket. */
+static void test_R_C5_call_from_another_customers_ticket(void)
+{
+    setup(CMN_EV_OUTBOUND_STARTED, CMN_DIR_OUTBOUND);
+    TEXT(cust.number, "+393331234567");
+    ev.customer_number = "+393331234567";
+    ev.ticket_id = "T5";
+    agent("A1", NULL);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_TICKET_OWNER);
+    ASSERT_EQ_STR(plan.need_ticket_id, "T5");
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    facts.owner_known = 1;
+    memset(&cust, 0, sizeof cust);
+    TEXT(cust.number, "+390211111111");
+    TEXT(cust.contact_id, "K1");
+    add_ref("T5", TKT_KIND_CALL, TKT_ST_PENDING, "Assistenza", 1);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.need, TKT_NEED_NOTHING);
+    ASSERT_EQ_INT(plan.n_ops, 1);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_COMMENT);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "T5");
+    ASSERT_HAS(plan.ops[0].body, "Outbound call to +393331234567");
+    ASSERT_HAS(plan.ops[0].body, "Dialled number: +393331234567 (not stored on the contact)");
+    ASSERT_EQ_STR(plan.call.ticket_id, "T5");
+    ASSERT_EQ_STR(plan.customer.number, "+390211111111");
+    ASSERT_EQ_STR(plan.customer.contact_id, "K1");
+    ASSERT_EQ_INT(plan.figures.created[TKT_KIND_OUTBOUND], 0);
 }
 
 static void last_call(const char *ticket, int64_t ended, int64_t total)
@@ -1754,11 +1869,14 @@ TEST_MAIN(
     TEST_CASE(test_R_M1_abandoned_switched_off), TEST_CASE(test_R_M1_grouper_leaves_missed),
     TEST_CASE(test_R_M1_withheld_missed_call), TEST_CASE(test_R_O1_attach_from_ticket),
     TEST_CASE(test_R_O1_open_when_answered), TEST_CASE(test_R_O1_solved_ticket_new),
-    TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_O4_callback_same_ticket),
-    TEST_CASE(test_R_O4_long_call_falls_to_R_O2), TEST_CASE(test_R_O4_window_passed),
-    TEST_CASE(test_R_O2_latest_open_attach), TEST_CASE(test_R_O2_latest_not_open_new),
-    TEST_CASE(test_R_O2_deskie_closed_at_end), TEST_CASE(test_R_O2_deskie_attaches_open_latest),
-    TEST_CASE(test_R_O3_unanswered_attempt), TEST_CASE(test_R_O_ended_answered_summary),
+    TEST_CASE(test_R_O1_not_ours_new), TEST_CASE(test_R_C2_new_contact_named_by_provider),
+    TEST_CASE(test_R_T6_recording_every_link), TEST_CASE(test_provider_tags_on_the_calls_ticket),
+    TEST_CASE(test_R_C5_call_from_another_customers_ticket),
+    TEST_CASE(test_R_O4_callback_same_ticket), TEST_CASE(test_R_O4_long_call_falls_to_R_O2),
+    TEST_CASE(test_R_O4_window_passed), TEST_CASE(test_R_O2_latest_open_attach),
+    TEST_CASE(test_R_O2_latest_not_open_new), TEST_CASE(test_R_O2_deskie_closed_at_end),
+    TEST_CASE(test_R_O2_deskie_attaches_open_latest), TEST_CASE(test_R_O3_unanswered_attempt),
+    TEST_CASE(test_R_O_ended_answered_summary),
     TEST_CASE(test_R_M3_callback_on_missed_ticket_pending),
     TEST_CASE(test_R_C5_dialled_number_in_comment),
     TEST_CASE(test_R_C5_dialled_number_never_added_to_contact),
