@@ -752,7 +752,7 @@ static void test_bulk_create(void)
     for (int i = 0; i < 3; i++) {
         tkt_op_t *o = &ops[i];
         o->kind = TKT_OP_CREATE_CONTACT;
-        snprintf(o->phone, sizeof o->phone, "+1555012000%d", i);
+        snprintf(o->phone, sizeof o->phone, "+1555012000%c", (char)('0' + i));
         snprintf(o->external_id, sizeof o->external_id, "callbus-bulk-%d-contact", i);
     }
     ops[2].phone[0] = '\0'; /* refused here: no phone */
