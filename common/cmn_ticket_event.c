@@ -20,6 +20,18 @@ void cmn_ticket_event_clear(cmn_ticket_event_t *te)
         free(*all[i]);
         *all[i] = NULL;
     }
+    for (size_t i = 0; i < te->n_tickets; i++) {
+        cmn_ticket_choice_t *t = &te->tickets[i];
+        char **mine[] = {&t->id, &t->url, &t->subject, &t->status, &t->kind, &t->created_at};
+        for (size_t k = 0; k < sizeof mine / sizeof mine[0]; k++) {
+            free(*mine[k]);
+            *mine[k] = NULL;
+        }
+    }
+    te->n_tickets = 0;
+    free(te->refused_action_id);
+    free(te->refused_reason);
+    te->refused_action_id = te->refused_reason = NULL;
     for (size_t i = 0; i < te->n_candidates; i++) {
         cmn_ticket_contact_t *c = &te->candidates[i];
         char **mine[] = {&c->id, &c->url, &c->name, &c->email, &c->company};
@@ -65,6 +77,19 @@ static const member_t members[] = {
     }
 static const member_t contact_members[] = {C("id", id), C("url", url), C("name", name),
                                            C("email", email), C("company", company)};
+#define T(n, f, req, max)                                                                          \
+    {                                                                                              \
+        n, offsetof(cmn_ticket_choice_t, f), req, max                                              \
+    }
+static const member_t choice_members[] = {
+    T("id", id, 1, 48),        T("url", url, 0, 0),   T("subject", subject, 0, 0),
+    T("status", status, 1, 0), T("kind", kind, 0, 0), T("created_at", created_at, 0, 0),
+};
+/* `refusal` is an object of its own; its members land in the event. */
+static const member_t refusal_members[] = {
+    M("action_id", refused_action_id, 1, 128),
+    M("reason", refused_reason, 1, 64),
+};
 
 static const member_t *find(const member_t *set, size_t n, const char *key)
 {
@@ -108,6 +133,23 @@ static int take_strings(const json_t *obj, const member_t *set, size_t n, void *
     return 0;
 }
 
+/* R-P6's choices: each an object with an id and a status of the enum. */
+static int take_choices(const json_t *tickets, cmn_ticket_event_t *te, const char **bad)
+{
+    for (size_t i = 0; tickets && i < json_array_size(tickets); i++) {
+        const json_t *t = json_array_get(tickets, i);
+        cmn_ticket_choice_t *dst = &te->tickets[te->n_tickets++];
+        if (!json_is_object(t) ||
+            take_strings(t, choice_members, sizeof choice_members / sizeof choice_members[0], dst,
+                         bad) < 0 ||
+            !in(dst->status, statuses) || (dst->kind && !in(dst->kind, kinds))) {
+            *bad = "tickets";
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te, char *err,
                             size_t errsz, char *field, size_t fieldsz)
 {
@@ -127,8 +169,15 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
     json_t *created = json_object_get(o, "created");
     json_t *contact = json_object_get(o, "contact");
     json_t *contacts = json_object_get(o, "contacts");
+    json_t *tickets = json_object_get(o, "tickets");
+    json_t *refusal = json_object_get(o, "refusal");
     if (!json_is_integer(version) || json_integer_value(version) != 1)
         bad = "schema_version";
+    else if (tickets && (!json_is_array(tickets) || json_array_size(tickets) == 0 ||
+                         json_array_size(tickets) > CMN_TICKET_MAX_CHOICES))
+        bad = "tickets";
+    else if (refusal && !json_is_object(refusal))
+        bad = "refusal";
     else if (contacts && (!json_is_array(contacts) || json_array_size(contacts) == 0 ||
                           json_array_size(contacts) > CMN_TICKET_MAX_CANDIDATES))
         bad = "contacts";
@@ -143,6 +192,8 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
         json_object_del(copy, "created");
         json_object_del(copy, "contact");
         json_object_del(copy, "contacts");
+        json_object_del(copy, "tickets");
+        json_object_del(copy, "refusal");
         if (take_strings(copy, members, sizeof members / sizeof members[0], te, &bad) == 0 &&
             contact &&
             take_strings(contact, contact_members,
@@ -160,6 +211,9 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
             !dst->id)
             bad = "contacts";
     }
+    if (!bad && take_choices(tickets, te, &bad) == 0 && refusal &&
+        take_strings(refusal, refusal_members, 2, te, &bad) < 0)
+        bad = "refusal";
     if (!bad && !in(te->status, statuses))
         bad = "status";
     else if (!bad && te->ticket_kind && !in(te->ticket_kind, kinds))
@@ -214,5 +268,20 @@ json_t *cmn_ticket_event_to_json(const cmn_ticket_event_t *te)
                 json_array_append_new(a, contact_json(&te->candidates[i]));
         json_object_set_new(o, "contacts", a);
     }
+    if (te->n_tickets) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < te->n_tickets && i < CMN_TICKET_MAX_CHOICES; i++) {
+            json_t *t = json_object();
+            for (size_t k = 0; t && k < sizeof choice_members / sizeof choice_members[0]; k++)
+                put(t, choice_members[k].name,
+                    *(char *const *)((const char *)&te->tickets[i] + choice_members[k].off));
+            json_array_append_new(a, t);
+        }
+        json_object_set_new(o, "tickets", a);
+    }
+    if (te->refused_action_id && te->refused_reason)
+        json_object_set_new(o, "refusal",
+                            json_pack("{s:s, s:s}", "action_id", te->refused_action_id, "reason",
+                                      te->refused_reason));
     return o;
 }

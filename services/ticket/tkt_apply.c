@@ -31,6 +31,8 @@ static int real_ticket(const char *id)
 
 static int announces_ticket(const job_t *j)
 {
+    if (j->announce) /* an agent's action: its outcome, on the pop (issue 24) */
+        return real_ticket(j->call.ticket_id);
     switch (j->ev.type) {
     case CMN_EV_ANSWERED:
     case CMN_EV_TRANSFERRED:
@@ -57,7 +59,7 @@ static const char *or_null(const char *s)
 }
 
 /* The subject of the ticket this event created ("" when it reused one:
- * the pop then shows the ticket without it). */
+ * the pop then shows the ticket with the subject remembered of it, if any). */
 static const char *created_subject(const job_t *j)
 {
     for (size_t i = 0; i < j->n_ops; i++)
@@ -74,6 +76,38 @@ static const tkt_contact_ref_t *found_contact(const job_t *j, const char *id)
     return NULL;
 }
 
+/* R-P6 (issue 24 item 2): the customer's tickets the call may move to,
+ * newest first: ours, writable as last seen (R-T10; the move reads the
+ * status again), not the call's own. Only when the job's customer is the
+ * call's (a refused action may name another). The strings are the job's or
+ * urls'. Returns how many. */
+static size_t ticket_choices(const job_t *j, cmn_ticket_choice_t *out, char urls[][512],
+                             char whens[][CMN_TIME_TEXT_MAX])
+{
+    const tkt_crm_t *crm = j->p->d.crm;
+    size_t n = 0;
+    if (!j->call.customer[0] || strcmp(j->cust.number, j->call.customer) != 0)
+        return 0;
+    for (size_t i = 0; i < j->cust.n_tickets && n < CMN_TICKET_MAX_CHOICES; i++) {
+        const tkt_ticket_ref_t *r = &j->cust.tickets[i];
+        if (!real_ticket(r->id) || strcmp(r->id, j->call.ticket_id) == 0 || r->merged_into[0] ||
+            !tkt_status_is_active(r->status))
+            continue;
+        crm->ops->ticket_url(crm, r->id, urls[n], sizeof urls[n]);
+        whens[n][0] = '\0';
+        if (r->created_at_ms > 0)
+            cmn_time_format(r->created_at_ms, whens[n], sizeof whens[n]);
+        out[n] = (cmn_ticket_choice_t){.id = (char *)r->id,
+                                       .url = urls[n],
+                                       .subject = (char *)or_null(r->subject),
+                                       .status = (char *)tkt_status_name(r->status),
+                                       .kind = (char *)tkt_kind_name(r->kind),
+                                       .created_at = or_null(whens[n]) ? whens[n] : NULL};
+        n++;
+    }
+    return n;
+}
+
 /* The ticket event through the one codec (cmn_ticket_event.h, checked
  * against schemas/ticket-event.schema.json): the ticket with its subject
  * and status, the contact with what the look-up said of them, and, when
@@ -83,6 +117,8 @@ static json_t *ticket_event(const job_t *j)
 {
     char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[sizeof "tkt-" + CMN_ID_TEXT_MAX];
     char cand_urls[CMN_TICKET_MAX_CANDIDATES][512];
+    char choice_urls[CMN_TICKET_MAX_CHOICES][512],
+        choice_whens[CMN_TICKET_MAX_CHOICES][CMN_TIME_TEXT_MAX];
     const tkt_crm_t *crm = j->p->d.crm;
     const tkt_ticket_ref_t *ref = ticket_ref(&j->cust, j->call.ticket_id);
     const char *status = tkt_status_name(ref ? ref->status : TKT_ST_OPEN);
@@ -97,7 +133,8 @@ static json_t *ticket_event(const job_t *j)
         .ticket_id = (char *)j->call.ticket_id,
         .ticket_url = url,
         .ticket_kind = (char *)tkt_kind_name(j->call.ticket_kind),
-        .subject = (char *)or_null(created_subject(j)),
+        .subject =
+            (char *)or_null(created_subject(j)[0] || !ref ? created_subject(j) : ref->subject),
         .status = (char *)(status ? status : "open"),
         .assignee_id = (char *)or_null(j->call.agent_crm_id),
         .created = created_any(&j->figures),
@@ -130,6 +167,11 @@ static json_t *ticket_event(const job_t *j)
                                                       .email = (char *)or_null(order[i]->email)};
         }
         te.n_candidates = n;
+    }
+    te.n_tickets = ticket_choices(j, te.tickets, choice_urls, choice_whens);
+    if (j->refused && j->action_id[0]) {
+        te.refused_action_id = (char *)j->action_id;
+        te.refused_reason = (char *)j->refused;
     }
     return cmn_ticket_event_to_json(&te); /* borrows te's strings; te is not cleared */
 }
@@ -219,6 +261,11 @@ static void publish(job_t *j)
     free(text);
     if (err)
         tkt_job_retry_later(j, rd_kafka_err2str(err));
+}
+
+void tkt_job_announce_refusal(job_t *j)
+{
+    publish(j); /* nothing was applied: the call's ticket as it is, and why */
 }
 
 /* ---- applying the committed ops ---------------------------------------- */

@@ -80,6 +80,9 @@ typedef struct {
     char channel[16];          /* "voice" */
     char merged_into[TKT_ID_MAX];
     int64_t created_at_ms;
+    /* As created (the op's whole subject, so never cut inside a character);
+     * "" when another made it (the IVR): the pop offers it by id (R-P6). */
+    char subject[256];
     int fresh;
 } tkt_ticket_ref_t;
 

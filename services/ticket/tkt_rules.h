@@ -107,6 +107,13 @@ typedef struct {
     int call_done;           /* the call is over: its state may be dropped after a while */
     const char *note;        /* why nothing was done, for the log (static string) */
     tkt_figures_t figures;
+    /* An agent's action (R-P6, R-C4, issue 24 item 2): the agent hears of
+     * its outcome through a ticket event for the call, its pop: the
+     * call's ticket as it now is, and when refused the reason's label
+     * (static string) with the action's id (borrowed from the action). */
+    int announce;
+    const char *refused;
+    const char *action_id;
 } tkt_plan_t;
 
 /* How a call ended, from its own state, when its end does not say (a
@@ -203,7 +210,9 @@ typedef struct {
  * customer's ticket; R-T10: not writable; an unknown or other customer's
  * call) is refused: -1, note says why and *refusal (when refusal is not
  * NULL) the reason's label for ticket_agent_actions_refused_total (static
- * strings); -1 with *refusal NULL for a plan that does not fit. New tickets
+ * strings; out->refused says it too, out->announce asks for the ticket
+ * event that shows it to the agent); -1 with *refusal NULL for a plan that
+ * does not fit. Every agent action's plan has announce set. New tickets
  * get the R-T9 session-start fields and new contacts their deterministic
  * external id ("callbus-<call id>-contact"), as the call rules' do. */
 int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_event_t *ev,

@@ -121,6 +121,9 @@ static void retargeted(tkt_rc_t *c, const tkt_action_t *a)
         return;
     }
     COPY(tkt_rc_call(c)->ticket_id, a->ticket_id);
+    const tkt_ticket_ref_t *to = tkt_rc_ref_find(c, a->ticket_id); /* checked: one of ours */
+    if (to)
+        tkt_rc_call(c)->ticket_kind = to->kind;
     tkt_rc_body_line(tkt_rc_op_add(c, TKT_OP_COMMENT, a->ticket_id),
                      "Call %s attached to this ticket by agent %s.", a->call_id, a->agent);
     if (real_id(old))
@@ -218,6 +221,7 @@ static void group_open(tkt_rc_t *c, const tkt_action_t *a)
     COPY(cu->missed_group_id, a->group_id);
     COPY(cu->missed_ticket_id, TKT_REF_NEW_TICKET);
     tkt_rc_ref_push(c, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);
+    tkt_rc_ref_subject(c, op->subject);
 }
 
 static int group_known(tkt_rc_t *c, const tkt_action_t *a)
@@ -328,9 +332,13 @@ int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_
     c.withheld = !tkt_rc_customer_number(&c)[0];
     if (is_agent_action(a->kind)) {
         act_verdict_t v = check_action(&c, a);
+        /* the agent sees the outcome on the pop, refusals too (issue 24) */
+        out->announce = 1;
+        out->action_id = a->id;
         if (v.verdict == ACT_REFUSED) {
             if (refusal)
                 *refusal = v.reason;
+            out->refused = v.reason;
             out->note = v.why;
             return -1;
         }
