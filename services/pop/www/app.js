@@ -55,11 +55,7 @@ function render(pop) {
                pop.kind === "new_case" ? "Open a new case" : "Open customer profile");
   } else a.parentElement.remove();
   pickable(card, pop);
-  const form = $("form.retarget", card);
-  form.addEventListener("submit", ev => {
-    ev.preventDefault();
-    act($(".result", card), { action: "call.retargeted", call_id: pop.call_id, ticket_id: form.ticket_id.value.trim() });
-  });
+  movable(card, pop);
   $(".new-ticket", card).addEventListener("click", () => act($(".result", card), { action: "call.new_ticket", call_id: pop.call_id }));
   const old = shown.get(pop.call_id);
   if (old) old.replaceWith(card); else $("#pops").prepend(card);
@@ -97,6 +93,48 @@ function pickable(card, pop) {
     });
     li.append(b);
     $(".candidates", box).append(li);
+  }
+  box.hidden = false;
+}
+
+// R-P6 (issue 24 item 2): the call moves to one of the customer's other
+// open tickets, picked from ticket-service's list (never a typed id);
+// ticket-service checks again that it is this customer's and writable
+// (R-T10) and, when it refuses, says why with the call's ticket: shown here.
+const REFUSED = {
+  not_the_customers_ticket: "that ticket is not this customer's",
+  ticket_not_writable: "that ticket is solved or closed",
+  not_a_candidate: "that contact does not have the caller's number",
+  other_customer: "the call is another customer's",
+  unknown_call: "the call is unknown",
+};
+
+function age(when) {
+  const s = (Date.now() - new Date(when).getTime()) / 1000;
+  if (!(s >= 0)) return "";
+  return s < 3600 ? Math.max(1, Math.round(s / 60)) + " min" : s < 172800 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
+}
+
+function movable(card, pop) {
+  const box = $("fieldset.move", card), out = $(".result", card);
+  if (pop.refusal) {
+    setText(out, "Refused: " + (REFUSED[pop.refusal.reason] || pop.refusal.reason) + ".");
+    out.classList.add("refused");
+  }
+  if (!Array.isArray(pop.tickets) || pop.tickets.length === 0) return box.remove();
+  for (const t of pop.tickets) {
+    const li = document.createElement("li"), b = document.createElement("button");
+    b.type = "button";
+    b.className = "choice";
+    b.dataset.ticketId = t.id;
+    const a = t.created_at ? age(t.created_at) : "";
+    setText(b, "#" + t.id + (t.subject ? " · " + t.subject : "") + " (" + t.status + (a ? ", " + a : "") + ")");
+    b.addEventListener("click", () => {
+      out.classList.remove("refused");
+      act(out, { action: "call.retargeted", call_id: pop.call_id, ticket_id: t.id });
+    });
+    li.append(b);
+    $(".choices", box).append(li);
   }
   box.hidden = false;
 }
