@@ -331,8 +331,10 @@ static void instead_done(instead_t *w, int ok, const char *error)
 static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
 {
     cmn_metric_add(j->p->m_ops_refused, 1);
-    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refused an update of ticket %s: %s",
-             j->ev.event_id, op->ticket_id, why ? why : "?");
+    int contact = op->kind == TKT_OP_ADD_PHONE;
+    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refused an update of %s %s: %s",
+             j->ev.event_id, contact ? "contact" : "ticket",
+             contact ? op->requester_id : op->ticket_id, why ? why : "?");
     op_settled(j, 1, NULL);
 }
 
@@ -507,8 +509,44 @@ static void send_now(job_t *j, const tkt_op_t *op)
     crm->ops->update_ticket(crm, op, on_sent, s);
 }
 
+/* Issue 24 item 2: the linked contact has the caller's number now; one
+ * the CRM refuses for good (a contact it does not have) is logged and
+ * counted like a refused update, the rest of the plan stands. */
+static void on_phone_added(void *ctx, const tkt_crm_result_t *res)
+{
+    sent_t *s = ctx;
+    if (res->ok)
+        op_settled(s->j, 1, NULL);
+    else if (tkt_failure_of(res) == TKT_FAIL_PERMANENT)
+        op_refused(s->j, &s->op, res->error);
+    else
+        op_settled(s->j, 0, res->error);
+    free(s);
+}
+
+static void add_phone(job_t *j, const tkt_op_t *op)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    if (!crm->ops->add_contact_phone) {
+        op_refused(j, op, "this CRM adapter cannot add a phone number to a contact");
+        return;
+    }
+    sent_t *s = malloc(sizeof *s);
+    if (!s) {
+        op_settled(j, 0, "out of memory");
+        return;
+    }
+    s->j = j;
+    s->op = *op;
+    crm->ops->add_contact_phone(crm, s->op.requester_id, s->op.phone, on_phone_added, s);
+}
+
 static void dispatch_op(job_t *j, const tkt_op_t *op)
 {
+    if (op->kind == TKT_OP_ADD_PHONE) {
+        add_phone(j, op);
+        return;
+    }
     if (tkt_batch_accepts(j->p->d.batch, op)) {
         if (tkt_batch_add(j->p->d.batch, op, on_batched, j) < 0)
             op_settled(j, 0, "out of memory");
@@ -562,11 +600,17 @@ static void apply_one(job_t *j, const tkt_op_t *op)
     j->p->d.crm->ops->has_marker(j->p->d.crm, op->ticket_id, marker, on_marker_checked, c);
 }
 
+/* The ops applied after the commit (creations were made before it). */
+static int applied_here(const tkt_op_t *op)
+{
+    return op->kind == TKT_OP_COMMENT || op->kind == TKT_OP_UPDATE || op->kind == TKT_OP_ADD_PHONE;
+}
+
 void tkt_job_apply(job_t *j)
 {
     size_t n = 0;
     for (size_t i = 0; i < j->n_ops; i++)
-        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+        if (applied_here(&j->ops[i]))
             n++;
     if (n == 0) {
         publish_then_done(j);
@@ -574,7 +618,7 @@ void tkt_job_apply(job_t *j)
     }
     j->outstanding = (int)n + 1; /* +1: held until every op is dispatched */
     for (size_t i = 0; i < j->n_ops; i++)
-        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+        if (applied_here(&j->ops[i]))
             apply_one(j, &j->ops[i]);
     op_settled(j, 1, NULL);
 }

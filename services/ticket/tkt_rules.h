@@ -178,6 +178,7 @@ typedef enum {
     TKT_ACT_CONTACT_PICKED, /* agent-actions contact.picked (R-C4) */
     TKT_ACT_RETARGETED,     /* call.retargeted (R-P6) */
     TKT_ACT_NEW_TICKET,     /* call.new_ticket (R-P6) */
+    TKT_ACT_CONTACT_LINKED, /* contact.linked: an unknown caller is this contact (issue 24) */
     TKT_ACT_GROUP_OPEN,     /* missed-call-ops group.open (R-M1) */
     TKT_ACT_GROUP_ADD,      /* group.add (R-M2) */
     TKT_ACT_GROUP_STATUS,   /* group.status (R-M3) */
@@ -192,7 +193,7 @@ typedef struct {
     char call_id[TKT_CALL_ID_MAX]; /* the call it names */
     char number[TKT_PHONE_MAX];    /* customer_number */
     char agent[TKT_ID_MAX];        /* agent_crm_id / assignee_crm_id */
-    char contact_id[TKT_ID_MAX];   /* contact.picked */
+    char contact_id[TKT_ID_MAX];   /* contact.picked, contact.linked */
     char ticket_id[TKT_ID_MAX];    /* call.retargeted */
     char group_id[TKT_CALL_ID_MAX];
     char when[CMN_TIME_TEXT_MAX]; /* occurred_at as sent, for R-M2's lines */

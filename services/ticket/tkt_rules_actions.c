@@ -96,6 +96,9 @@ static act_verdict_t check_action(tkt_rc_t *c, const tkt_action_t *a)
         return refuse("other_customer", "an agent action naming another customer than the call's");
     if (a->kind == TKT_ACT_CONTACT_PICKED)
         return check_pick(c, a);
+    if (a->kind == TKT_ACT_CONTACT_LINKED && c->withheld)
+        return refuse("no_number",
+                      "contact.linked: a withheld number cannot be added to a contact");
     if (a->kind == TKT_ACT_RETARGETED)
         return check_retarget(c, a);
     return act_ok();
@@ -109,6 +112,24 @@ static void contact_picked(tkt_rc_t *c, const tkt_action_t *a)
     if (real_id(tkt_rc_call(c)->ticket_id))
         COPY(tkt_rc_op_add(c, TKT_OP_UPDATE, tkt_rc_call(c)->ticket_id)->requester_id,
              a->contact_id);
+}
+
+/* Issue 24 item 2 (Deskie's unknown caller): the agent found the caller
+ * among the CRM's contacts. Any contact may be named (the agent searched
+ * the CRM for it; the CRM refuses an id it does not have): the call's
+ * ticket moves to it as for R-C4, the caller's number is added to it so the
+ * next call finds it (R-C1), and it is remembered as the customer's. */
+static void contact_linked(tkt_rc_t *c, const tkt_action_t *a)
+{
+    if (tkt_rc_same(a->contact_id, c->call->contact_id)) {
+        tkt_rc_note(c, "call already on that contact");
+        return;
+    }
+    contact_picked(c, a);
+    COPY(c->plan->customer.contact_id, a->contact_id);
+    tkt_op_t *op = tkt_rc_op_add(c, TKT_OP_ADD_PHONE, "");
+    COPY(op->requester_id, a->contact_id);
+    COPY(op->phone, a->number);
 }
 
 /* R-P6: later comments go to the ticket the agent chose. */
@@ -294,6 +315,9 @@ static void dispatch_action(tkt_rc_t *c, const tkt_action_t *a)
     case TKT_ACT_NEW_TICKET:
         new_call_ticket(c, a);
         return;
+    case TKT_ACT_CONTACT_LINKED:
+        contact_linked(c, a);
+        return;
     case TKT_ACT_GROUP_OPEN:
         group_open(c, a);
         return;
@@ -311,7 +335,8 @@ static void dispatch_action(tkt_rc_t *c, const tkt_action_t *a)
 
 static int is_agent_action(tkt_action_kind_t k)
 {
-    return k == TKT_ACT_CONTACT_PICKED || k == TKT_ACT_RETARGETED || k == TKT_ACT_NEW_TICKET;
+    return k == TKT_ACT_CONTACT_PICKED || k == TKT_ACT_RETARGETED || k == TKT_ACT_NEW_TICKET ||
+           k == TKT_ACT_CONTACT_LINKED;
 }
 
 int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_event_t *ev,
