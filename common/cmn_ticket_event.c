@@ -42,6 +42,7 @@ void cmn_ticket_event_clear(cmn_ticket_event_t *te)
     }
     te->n_candidates = 0;
     te->created = -1;
+    te->new_contact = -1;
 }
 
 static int in(const char *v, const char *const *set)
@@ -157,6 +158,7 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
     json_error_t jerr;
     memset(te, 0, sizeof *te);
     te->created = -1;
+    te->new_contact = -1;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *copy = NULL;
     if (!json_is_object(o)) {
@@ -167,6 +169,7 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
     }
     json_t *version = json_object_get(o, "schema_version");
     json_t *created = json_object_get(o, "created");
+    json_t *new_contact = json_object_get(o, "new_contact");
     json_t *contact = json_object_get(o, "contact");
     json_t *contacts = json_object_get(o, "contacts");
     json_t *tickets = json_object_get(o, "tickets");
@@ -183,6 +186,8 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
         bad = "contacts";
     else if (created && !json_is_boolean(created))
         bad = "created";
+    else if (new_contact && !json_is_boolean(new_contact))
+        bad = "new_contact";
     else if (contact && !json_is_object(contact))
         bad = "contact";
     if (!bad && !(copy = json_copy(o)))
@@ -190,6 +195,7 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
     if (!bad) {
         json_object_del(copy, "schema_version");
         json_object_del(copy, "created");
+        json_object_del(copy, "new_contact");
         json_object_del(copy, "contact");
         json_object_del(copy, "contacts");
         json_object_del(copy, "tickets");
@@ -223,6 +229,8 @@ int cmn_ticket_event_decode(const char *text, size_t len, cmn_ticket_event_t *te
         bad = "ticket_url";
     if (!bad && created)
         te->created = json_is_true(created);
+    if (!bad && new_contact)
+        te->new_contact = json_is_true(new_contact);
     json_decref(copy);
     json_decref(o);
     if (!bad)
@@ -259,6 +267,8 @@ json_t *cmn_ticket_event_to_json(const cmn_ticket_event_t *te)
         put(o, members[i].name, *(char *const *)((const char *)te + members[i].off));
     if (te->created >= 0)
         json_object_set_new(o, "created", json_boolean(te->created));
+    if (te->new_contact >= 0)
+        json_object_set_new(o, "new_contact", json_boolean(te->new_contact));
     if (te->contact.id)
         json_object_set_new(o, "contact", contact_json(&te->contact));
     if (te->n_candidates) {

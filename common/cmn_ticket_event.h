@@ -32,7 +32,11 @@ typedef struct {
 typedef struct {
     char *event_id, *cause_event_id, *call_id, *customer_number;
     char *ticket_id, *ticket_url, *ticket_kind, *subject, *status, *assignee_id;
-    int created;                  /* -1 when absent */
+    int created; /* -1 when absent */
+    /* `new_contact` (issue 24 item 2): 1, the call's contact was created for
+     * it (nobody had the number, R-C2); 0, the agent linked the caller to a
+     * contact since; -1 when absent (nothing new said). */
+    int new_contact;
     cmn_ticket_contact_t contact; /* contact.id NULL: no contact member */
     /* `contacts`: several contacts have the caller's number (R-C4): the
      * ones the agent may pick from; n_candidates 0: no such member. */

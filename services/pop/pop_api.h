@@ -47,6 +47,11 @@ void pop_api_extend_session(pop_api_t *a, struct evhttp_request *req, const char
 /* Ends crm_id's session and its streams on every replica: 200, or 404
  * when the agent has none. */
 void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id);
+/* For pop_api_search.c: the request's session token (cookie or Bearer)
+ * into out (POP_TOKEN_LEN + 1): 0, or -1 when it carries none well-formed;
+ * and the 401 every route answers without a session. */
+int pop_api_request_token(struct evhttp_request *req, char *out, size_t outsz);
+void pop_api_unauthorized(struct evhttp_request *req);
 void pop_api_free(pop_api_t *a);
 
 #endif

@@ -175,6 +175,7 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .contacts = pop_store_field(fl, "contacts"),
         .tickets = pop_store_field(fl, "tickets"),
         .refusal = pop_store_field(fl, "refusal"),
+        .new_contact = pop_store_field(fl, "new_contact"),
     };
     const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
     pop_decision_t d = pop_rules_decide(j->input, who, &v);
@@ -408,7 +409,8 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
 
 /* R-P6 (issue 24 item 2): the customer's tickets and the refusal of the
  * agent's last action, kept as the codec writes them; each ticket event
- * replaces both ("[]", "null": none any more). */
+ * replaces both ("[]", "null": none any more). new_contact only when the
+ * event says something of it. */
 static int ticket_choices(job_t *j, const cmn_ticket_event_t *te)
 {
     json_t *o = cmn_ticket_event_to_json(te);
@@ -417,7 +419,9 @@ static int ticket_choices(job_t *j, const cmn_ticket_event_t *te)
     char *r = refusal ? json_dumps(refusal, JSON_COMPACT) : NULL;
     int rc = o && (!tickets || t) && (!refusal || r) &&
                      add_field(j, "tickets", t ? t : "[]") == 0 &&
-                     add_field(j, "refusal", r ? r : "null") == 0
+                     add_field(j, "refusal", r ? r : "null") == 0 &&
+                     (te->new_contact < 0 ||
+                      add_field(j, "new_contact", te->new_contact ? "1" : "0") == 0)
                  ? 0
                  : -1;
     free(t);

@@ -171,6 +171,8 @@ json_t *pop_rules_message(const pop_decision_t *d, const pop_call_view_t *c,
     json_t *refusal = refusal_of(c);
     if (refusal)
         json_object_set_new(o, "refusal", refusal);
+    if (known(c->new_contact) && strcmp(c->new_contact, "1") == 0)
+        json_object_set_new(o, "new_contact", json_true());
     if (known(c->ticket_id))
         json_object_set_new(
             o, "ticket",

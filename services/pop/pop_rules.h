@@ -33,6 +33,9 @@ typedef struct {
      * JSON text ("", "[]" or "null": none): the customer's tickets the call
      * may move to, and the refusal of the agent's last action. */
     const char *tickets, *refusal;
+    /* "1": nobody in the CRM had the caller's number, the contact was made
+     * for the call: the page offers to find the customer to link (issue 24). */
+    const char *new_contact;
 } pop_call_view_t;
 
 typedef enum { POP_NONE = 0, POP_INCOMING, POP_TICKET, POP_PROFILE, POP_NEW_CASE } pop_kind_t;

@@ -68,6 +68,15 @@ static const char *created_subject(const job_t *j)
     return "";
 }
 
+/* R-C2: this event made the call's contact (nobody had the number). */
+static int created_contact(const job_t *j)
+{
+    for (size_t i = 0; i < j->n_ops; i++)
+        if (j->ops[i].kind == TKT_OP_CREATE_CONTACT)
+            return 1;
+    return 0;
+}
+
 static const tkt_contact_ref_t *found_contact(const job_t *j, const char *id)
 {
     for (size_t i = 0; i < j->facts.n_contacts && i < 8; i++)
@@ -138,6 +147,9 @@ static json_t *ticket_event(const job_t *j)
         .status = (char *)(status ? status : "open"),
         .assignee_id = (char *)or_null(j->call.agent_crm_id),
         .created = created_any(&j->figures),
+        .new_contact = created_contact(j) ? 1
+                       : j->linked        ? 0
+                                          : -1,
         .occurred_at = when,
     };
     if (j->call.contact_id[0] && j->call.contact_id[0] != '$') {

@@ -73,6 +73,7 @@ struct job {
     int announce;
     const char *refused; /* static */
     char action_id[TKT_CALL_ID_MAX];
+    int linked;   /* contact.linked: the event says the contact is not new any more */
     int deferred; /* its creation or status read waits for the bulk window */
     int hurry;    /* an agent waits behind it: nothing more of it deferred */
     int attempts;

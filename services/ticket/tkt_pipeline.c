@@ -604,6 +604,7 @@ static void decide(job_t *j)
                        : tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, plan);
     j->announce = plan->announce;
     j->refused = plan->refused;
+    j->linked = plan->linked;
     snprintf(j->action_id, sizeof j->action_id, "%s", plan->action_id ? plan->action_id : "");
     if (rc < 0) {
         LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s rejected: %s", j->ev.event_id,

@@ -114,6 +114,7 @@ typedef struct {
     int announce;
     const char *refused;
     const char *action_id;
+    int linked; /* contact.linked carried out: the caller is known now */
 } tkt_plan_t;
 
 /* How a call ended, from its own state, when its end does not say (a

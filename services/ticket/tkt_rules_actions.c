@@ -126,6 +126,7 @@ static void contact_linked(tkt_rc_t *c, const tkt_action_t *a)
         return;
     }
     contact_picked(c, a);
+    c->plan->linked = 1;
     COPY(c->plan->customer.contact_id, a->contact_id);
     tkt_op_t *op = tkt_rc_op_add(c, TKT_OP_ADD_PHONE, "");
     COPY(op->requester_id, a->contact_id);

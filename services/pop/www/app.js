@@ -55,6 +55,7 @@ function render(pop) {
                pop.kind === "new_case" ? "Open a new case" : "Open customer profile");
   } else a.parentElement.remove();
   pickable(card, pop);
+  linkable(card, pop);
   movable(card, pop);
   $(".new-ticket", card).addEventListener("click", () => act($(".result", card), { action: "call.new_ticket", call_id: pop.call_id }));
   const old = shown.get(pop.call_id);
@@ -136,6 +137,44 @@ function movable(card, pop) {
     li.append(b);
     $(".choices", box).append(li);
   }
+  box.hidden = false;
+}
+
+// Issue 24 item 2 (Deskie's unknown caller): nobody in the CRM had the
+// number, so callbus made a contact for the call; the agent may instead
+// find the customer (the CRM's contacts by name or e-mail, searched through
+// ticket-service) and link the call to them: the ticket moves to that
+// contact and the number is added to it. Or keep the new contact.
+function linkable(card, pop) {
+  const box = $("fieldset.link", card), out = $(".link-result", card), list = $("ul.found", box);
+  if (!pop.new_contact) return box.remove();
+  $("form.find", box).addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const q = ev.target.q.value.trim();
+    if (!q) return;
+    setText(out, "…");
+    const r = await api("GET", "/v1/contacts/search?q=" + encodeURIComponent(q));
+    if (r.status === 401) return loggedOut("Session ended: sign in again.");
+    list.replaceChildren();
+    if (r.status !== 200) return setText(out, "Search failed: " + ((r.data && r.data.error) || r.status));
+    setText(out, r.data.contacts.length ? "" : "Nobody found.");
+    for (const c of r.data.contacts) {
+      const li = document.createElement("li"), b = document.createElement("button");
+      b.type = "button";
+      b.className = "found-contact";
+      b.dataset.contactId = c.id;
+      setText(b, (c.name || "Contact " + c.id) + (c.email ? " · " + c.email : ""));
+      b.addEventListener("click", async () => {
+        if (await act(out, { action: "contact.linked", call_id: pop.call_id, contact_id: c.id })) {
+          setText($(".caller", card), c.name || "Customer");
+          list.replaceChildren();
+        }
+      });
+      li.append(b);
+      list.append(li);
+    }
+  });
+  $(".keep", box).addEventListener("click", () => box.remove());
   box.hidden = false;
 }
 
