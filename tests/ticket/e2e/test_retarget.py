@@ -3,6 +3,8 @@ writable tickets in the ticket event it publishes for the call (the pop's
 "move this call to" choices), checks a move against its own state of the
 customer (R-P6: this customer's; R-T10: writable) and tells the agent of a
 refusal through the ticket event, the call's later writes follow a move.
+And Deskie's unknown caller: the agent's contact search
+(GET /v1/contacts/search) and contact.linked.
 
 Parameterised over the CRM (crm_view.py); ticket-service alone, agent
 actions produced on agent-actions as pop-service would."""
@@ -12,9 +14,11 @@ import subprocess
 
 import jsonschema
 
-from e2e import BROKERS, ROOT, RUN, Call, crm_fixtures, new_number, one_ticket, wait_comment, wait_for
+from e2e import (BROKERS, IVR_TOKEN, ROOT, RUN, Call, assert_crm_requests_conform, crm_fixtures,
+                 new_number, one_ticket, wait_comment, wait_for)
 
-stack, _crm_defaults = crm_fixtures()
+stack, _crm_defaults = crm_fixtures(env={"CALLBUS_IVR_TOKEN": IVR_TOKEN})
+AUTH = {"Authorization": f"Bearer {IVR_TOKEN}"}
 
 with open(os.path.join(ROOT, "schemas", "ticket-event.schema.json"), encoding="utf-8") as _f:
     TICKET_EVENT = json.load(_f)
@@ -98,3 +102,55 @@ def test_R_P6_R_T10_move_to_another_customers_or_a_solved_ticket_is_refused_to_t
     for tid in (other["id"], t1["id"]):
         assert not [c for c in stack.crm.ticket(tid)["comments"]
                     if f"Call {call.call_id} attached" in c["body"]]
+
+
+def test_unknown_caller_is_linked_to_the_contact_the_agent_finds(stack):
+    """Deskie's unknown caller: nobody had the number, so the answer's
+    event says new_contact; the agent searches the CRM's contacts by name
+    (ticket-service's GET /v1/contacts/search, the IVR's bearer token) and
+    links the call to one (contact.linked): the ticket's requester becomes
+    that contact, the number is added to it, the event says so, and the
+    caller's next call lands on that contact."""
+    known = stack.crm.seed_contact(f"Ada Linked{RUN}", new_number(),
+                                   email=f"ada{RUN}@example.com")
+    call = Call(number=new_number())
+    answered = call.answered(stack.agent1)
+    stack.produce(answered)
+    t = one_ticket(stack.crm, call)
+    ev = wait_for(lambda: next((v for _, v in stack.topics.ticket_events()
+                                if v.get("cause_event_id") == answered["event_id"]), None),
+                  30, interval=0.5, what="the answer's ticket event")
+    assert ev["new_contact"] is True and ev["contact"]["id"] == t["requester"]
+
+    status, body, _ = stack.svc.http("GET", "/v1/contacts/search?q=" + f"Linked{RUN}", headers=AUTH)
+    assert status == 200, body
+    assert [c["id"] for c in body["contacts"]] == [known["id"]]
+    assert body["contacts"][0]["url"] == stack.crm.contact_url(known["id"])
+    status, body, _ = stack.svc.http("GET", f"/v1/contacts/search?q=ada{RUN}%40example", headers=AUTH)
+    assert status == 200 and [c["id"] for c in body["contacts"]] == [known["id"]]
+    assert stack.svc.http("GET", "/v1/contacts/search?q=Ada")[0] == 401
+    assert stack.svc.http("GET", "/v1/contacts/search", headers=AUTH)[0] == 400
+
+    ev = answer_event(stack, act(stack, call, "contact.linked", 1, contact_id=known["id"]),
+                      "the link's event")
+    assert ev["contact"]["id"] == known["id"] and ev["new_contact"] is False
+    wait_for(lambda: stack.crm.ticket(t["id"])["requester"] == known["id"], 20,
+             what="the ticket moved to the contact found")
+    wait_for(lambda: known["id"] in [c["id"] for c in stack.crm.contacts_with_phone(call.number)],
+             20, what="the caller's number added to the contact")
+    again = Call(number=call.number)  # its ticket (made or reused, R-T2) is the contact's
+    answered = again.answered(stack.agent1)
+    stack.produce(answered)
+    ev = wait_for(lambda: next((v for _, v in stack.topics.ticket_events()
+                                if v.get("cause_event_id") == answered["event_id"]), None),
+                  30, interval=0.5, what="the next call's ticket event")
+    assert "new_contact" not in ev
+    assert stack.crm.ticket(ev["ticket_id"])["requester"] == known["id"]
+
+
+def test_zz_every_request_conforms(stack):
+    """Every request of this module, the contact search and Create Identity
+    (Zendesk) or the contact PATCH (Dynamics) included, conforms to the
+    vendor's API (Zendesk's OpenAPI document; OData 4.0 with a Bearer token)."""
+    stack.svc.wait_idle()
+    assert_crm_requests_conform(stack)
