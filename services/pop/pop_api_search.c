@@ -5,9 +5,6 @@
 #include "pop_api.h"
 #include "pop_session.h"
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,22 +50,6 @@ static void on_session(void *ctx, const pop_session_info_t *info, const char *er
     }
 }
 
-static int query_text(struct evhttp_request *req, char *out, size_t outsz)
-{
-    struct evkeyvalq q;
-    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    int rc = -1;
-    if (!query || evhttp_parse_query_str(query, &q) < 0)
-        return -1;
-    const char *v = evhttp_find_header(&q, "q");
-    if (v && *v && strlen(v) < outsz) {
-        snprintf(out, outsz, "%s", v);
-        rc = 0;
-    }
-    evhttp_clear_headers(&q);
-    return rc;
-}
-
 static void on_search(struct evhttp_request *req, const char *path, void *arg)
 {
     pop_api_search_t *s = arg;
@@ -84,7 +65,7 @@ static void on_search(struct evhttp_request *req, const char *path, void *arg)
         free(a);
         return;
     }
-    if (query_text(req, a->query, sizeof a->query) < 0) {
+    if (cmn_http_query_param(req, "q", a->query, sizeof a->query) < 0) {
         cmn_http_reply_error(req, 400, "q: what to search for", "q");
         free(a);
         return;

@@ -140,21 +140,17 @@ static int send_get(pop_lookup_t *l, ask_t *a, const char *path_fmt, const char 
 int pop_lookup_ask(pop_lookup_t *l, const char *number, pop_lookup_fn cb, void *ctx)
 {
     ask_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return -1;
-    a->cb = cb;
-    a->ctx = ctx;
-    return send_get(l, a, "%s/v1/ivr/lookup?number=%s", number);
+    if (a)
+        *a = (ask_t){.cb = cb, .ctx = ctx};
+    return a ? send_get(l, a, "%s/v1/ivr/lookup?number=%s", number) : -1;
 }
 
 int pop_lookup_search(pop_lookup_t *l, const char *query, pop_search_fn cb, void *ctx)
 {
     ask_t *a = calloc(1, sizeof *a);
-    if (!a)
-        return -1;
-    a->search_cb = cb;
-    a->ctx = ctx;
-    return send_get(l, a, "%s/v1/contacts/search?q=%s", query);
+    if (a)
+        *a = (ask_t){.search_cb = cb, .ctx = ctx};
+    return a ? send_get(l, a, "%s/v1/contacts/search?q=%s", query) : -1;
 }
 
 static int send_get(pop_lookup_t *l, ask_t *a, const char *path_fmt, const char *value)

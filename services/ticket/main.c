@@ -10,7 +10,6 @@
 #include "tkt_config.h"
 #include "tkt_intake.h"
 #include "tkt_ivr.h"
-#include "tkt_search.h"
 #include "tkt_pipeline.h"
 
 #include <stdlib.h>
@@ -30,7 +29,6 @@ typedef struct {
     tkt_pipeline_t *pipeline;
     tkt_intake_t *intake; /* the consumer and the messages it handed out */
     tkt_ivr_t *ivr;
-    tkt_search_t *search; /* issue 24 item 2: the agent's contact search */
     struct event *sweep;
     tkt_missing_fields_t missing_fields;
 } ticket_t;
@@ -264,13 +262,6 @@ static int start(ticket_t *t)
                           .cache_s = (int)t->cfg.ivr_cache_s};
     if (*t->cfg.ivr_token && !(t->ivr = tkt_ivr_new(&ivr, t->svc.http)))
         return fail("ivr api", "cannot start");
-    tkt_search_deps_t search = {.base = t->svc.base,
-                                .crm = t->crm,
-                                .token = t->cfg.ivr_token,
-                                .token_previous = t->cfg.ivr_token_previous,
-                                .deadline_ms = (int)t->cfg.ivr_deadline_ms};
-    if (*t->cfg.ivr_token && !(t->search = tkt_search_new(&search, t->svc.http)))
-        return fail("contact search api", "cannot start");
     cmn_metrics_gauge_fn("ticket_events_in_flight", "Events whose effects are not yet durable",
                          NULL, in_flight, t);
     cmn_metrics_gauge_fn("ticket_events_active",
@@ -305,7 +296,6 @@ static void teardown(ticket_t *t)
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
-    tkt_search_free(t->search);
     tkt_batch_free(t->batch);
     tkt_bulkcreate_free(t->bulk_create);
     tkt_reads_free(t->status_reads);

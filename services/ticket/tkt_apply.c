@@ -503,16 +503,26 @@ static void on_status_checked(void *ctx, const tkt_crm_result_t *res)
 
 /* At once (not batched). The ticket's status is read first, as the batch
  * does for a flight: a ticket a person solved or closed is not written to. */
-static void send_now(job_t *j, const tkt_op_t *op)
+/* The op's copy for its CRM callback; NULL (the op settled as failed) out
+ * of memory. */
+static sent_t *sent_new(job_t *j, const tkt_op_t *op)
 {
-    tkt_crm_t *crm = j->p->d.crm;
     sent_t *s = malloc(sizeof *s);
     if (!s) {
         op_settled(j, 0, "out of memory");
-        return;
+        return NULL;
     }
     s->j = j;
     s->op = *op;
+    return s;
+}
+
+static void send_now(job_t *j, const tkt_op_t *op)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    sent_t *s = sent_new(j, op);
+    if (!s)
+        return;
     if (crm->ops->ticket_statuses) {
         const char *ids[] = {s->op.ticket_id};
         crm->ops->ticket_statuses(crm, ids, 1, on_status_checked, s);
@@ -543,13 +553,9 @@ static void add_phone(job_t *j, const tkt_op_t *op)
         op_refused(j, op, "this CRM adapter cannot add a phone number to a contact");
         return;
     }
-    sent_t *s = malloc(sizeof *s);
-    if (!s) {
-        op_settled(j, 0, "out of memory");
+    sent_t *s = sent_new(j, op);
+    if (!s)
         return;
-    }
-    s->j = j;
-    s->op = *op;
     crm->ops->add_contact_phone(crm, s->op.requester_id, s->op.phone, on_phone_added, s);
 }
 
