@@ -11,11 +11,11 @@ static const char *const kinds[] = {"call",      "ivr",      "voicemail", "misse
 
 void cmn_ticket_event_clear(cmn_ticket_event_t *te)
 {
-    char **all[] = {
-        &te->event_id,     &te->cause_event_id, &te->call_id,         &te->customer_number,
-        &te->ticket_id,    &te->ticket_url,     &te->ticket_kind,     &te->subject,
-        &te->status,       &te->assignee_id,    &te->contact.id,      &te->contact.url,
-        &te->contact.name, &te->contact.email,  &te->contact.company, &te->occurred_at};
+    char **all[] = {&te->event_id,    &te->cause_event_id, &te->call_id,       &te->customer_number,
+                    &te->ticket_id,   &te->ticket_url,     &te->ticket_kind,   &te->subject,
+                    &te->status,      &te->assignee_id,    &te->action_id,     &te->contact.id,
+                    &te->contact.url, &te->contact.name,   &te->contact.email, &te->contact.company,
+                    &te->occurred_at};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -70,7 +70,7 @@ static const member_t members[] = {
     M("ticket_id", ticket_id, 1, 48),    M("ticket_url", ticket_url, 1, 0),
     M("ticket_kind", ticket_kind, 0, 0), M("subject", subject, 0, 0),
     M("status", status, 1, 0),           M("assignee_id", assignee_id, 0, 0),
-    M("occurred_at", occurred_at, 1, 0),
+    M("action_id", action_id, 0, 128),   M("occurred_at", occurred_at, 1, 0),
 };
 #define C(n, f)                                                                                    \
     {                                                                                              \

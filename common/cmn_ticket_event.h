@@ -32,7 +32,8 @@ typedef struct {
 typedef struct {
     char *event_id, *cause_event_id, *call_id, *customer_number;
     char *ticket_id, *ticket_url, *ticket_kind, *subject, *status, *assignee_id;
-    int created; /* -1 when absent */
+    char *action_id; /* the agent action this event answers (issue 24), or NULL */
+    int created;     /* -1 when absent */
     /* `new_contact` (issue 24 item 2): 1, the call's contact was created for
      * it (nobody had the number, R-C2); 0, the agent linked the caller to a
      * contact since; -1 when absent (nothing new said). */

@@ -176,6 +176,7 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .tickets = pop_store_field(fl, "tickets"),
         .refusal = pop_store_field(fl, "refusal"),
         .new_contact = pop_store_field(fl, "new_contact"),
+        .action = pop_store_field(fl, "action"),
     };
     const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
     pop_decision_t d = pop_rules_decide(j->input, who, &v);
@@ -420,6 +421,7 @@ static int ticket_choices(job_t *j, const cmn_ticket_event_t *te)
     int rc = o && (!tickets || t) && (!refusal || r) &&
                      add_field(j, "tickets", t ? t : "[]") == 0 &&
                      add_field(j, "refusal", r ? r : "null") == 0 &&
+                     add_field(j, "action", te->action_id ? te->action_id : "-") == 0 &&
                      (te->new_contact < 0 ||
                       add_field(j, "new_contact", te->new_contact ? "1" : "0") == 0)
                  ? 0

@@ -72,16 +72,6 @@ static json_t *refusal_of(const pop_call_view_t *c)
     return NULL;
 }
 
-/* 1 with the refused action's id in out, 0 when none. */
-static int refused_action(const pop_call_view_t *c, char *out, size_t outsz)
-{
-    json_t *r = refusal_of(c);
-    if (r)
-        snprintf(out, outsz, "%s", json_string_value(json_object_get(r, "action_id")));
-    json_decref(r);
-    return r != NULL;
-}
-
 void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *out, size_t outsz)
 {
     /* Ringing is before any hand-over: no leg; a ringing notice with the
@@ -89,11 +79,11 @@ void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *o
     const char *leg = d->kind == POP_INCOMING ? (known(c->contact_id) ? "known" : "")
                       : known(c->leg)         ? c->leg
                                               : "";
-    char refused[160];
-    if (d->kind == POP_TICKET && refused_action(c, refused, sizeof refused))
-        /* a refusal is news on the same ticket: a pop of its own (issue 24) */
-        snprintf(out, outsz, "%s:ticket:%s:%s%s%s:refused:%s", c->call_id, c->ticket_id, d->agent,
-                 *leg ? ":" : "", leg, refused);
+    if (d->kind == POP_TICKET && known(c->action) && strcmp(c->action, "-") != 0)
+        /* an agent action's outcome (a move back to a ticket popped before,
+         * a refusal) is news on its ticket: a pop of its own (issue 24) */
+        snprintf(out, outsz, "%s:ticket:%s:%s%s%s:act:%s", c->call_id, c->ticket_id, d->agent,
+                 *leg ? ":" : "", leg, c->action);
     else if (d->kind == POP_TICKET)
         snprintf(out, outsz, "%s:ticket:%s:%s%s%s", c->call_id, c->ticket_id, d->agent,
                  *leg ? ":" : "", leg);

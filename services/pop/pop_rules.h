@@ -36,6 +36,9 @@ typedef struct {
     /* "1": nobody in the CRM had the caller's number, the contact was made
      * for the call: the page offers to find the customer to link (issue 24). */
     const char *new_contact;
+    /* The agent action ticket-service's last ticket event answered ("-" or
+     * "": none): its outcome is a pop of its own (issue 24). */
+    const char *action;
 } pop_call_view_t;
 
 typedef enum { POP_NONE = 0, POP_INCOMING, POP_TICKET, POP_PROFILE, POP_NEW_CASE } pop_kind_t;

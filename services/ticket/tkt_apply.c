@@ -181,6 +181,8 @@ static json_t *ticket_event(const job_t *j)
         te.n_candidates = n;
     }
     te.n_tickets = ticket_choices(j, te.tickets, choice_urls, choice_whens);
+    if (j->announce && j->action_id[0])
+        te.action_id = (char *)j->action_id;
     if (j->refused && j->action_id[0]) {
         te.refused_action_id = (char *)j->action_id;
         te.refused_reason = (char *)j->refused;

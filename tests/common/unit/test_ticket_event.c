@@ -61,7 +61,8 @@ static void test_bad_candidates_are_refused(void)
 static const char with_choices[] =
     "{\"schema_version\":1,\"event_id\":\"tkt-act-1\",\"call_id\":\"c1\",\"ticket_id\":\"4711\","
     "\"ticket_url\":\"https://acme.zendesk.com/agent/tickets/4711\",\"status\":\"open\","
-    "\"tickets\":[{\"id\":\"4700\",\"url\":\"https://acme.zendesk.com/agent/tickets/4700\","
+    "\"action_id\":\"a-1\",\"tickets\":[{\"id\":\"4700\",\"url\":\"https://acme.zendesk.com/agent/"
+    "tickets/4700\","
     "\"subject\":\"Call from +393331234567\",\"status\":\"pending\",\"kind\":\"call\","
     "\"created_at\":\"2026-03-11T09:00:00.000Z\"},{\"id\":\"4690\",\"status\":\"open\"}],"
     "\"refusal\":{\"action_id\":\"a-1\",\"reason\":\"not_the_customers_ticket\"},"
@@ -81,6 +82,7 @@ static void test_R_P6_round_trip_with_ticket_choices_and_refusal(void)
     ASSERT_TRUE(te.tickets[1].subject == NULL);
     ASSERT_EQ_STR(te.refused_reason, "not_the_customers_ticket");
     ASSERT_EQ_STR(te.refused_action_id, "a-1");
+    ASSERT_EQ_STR(te.action_id, "a-1");
     json_t *back = cmn_ticket_event_to_json(&te);
     json_t *orig = json_loads(with_choices, 0, NULL);
     ASSERT_TRUE(back && orig && json_equal(back, orig));

@@ -163,9 +163,9 @@ static void test_ended_pops_nothing(void)
 }
 
 /* R-P6 (issue 24 item 2): the ticket pop offers the customer's tickets
- * ticket-service listed; a refusal of the agent's action is shown on a pop
- * of its own (another id), and "[]"/"null" (ticket-service's later event
- * without them) show nothing. */
+ * ticket-service listed; the answer to an agent's action (here a refusal)
+ * is a pop of its own (another id), and "[]"/"null" (ticket-service's
+ * later event without them) show nothing. */
 static void test_R_P6_ticket_pop_offers_tickets_and_shows_a_refusal(void)
 {
     pop_call_view_t c = call();
@@ -177,6 +177,7 @@ static void test_R_P6_ticket_pop_offers_tickets_and_shows_a_refusal(void)
     c.tickets =
         "[{\"id\":\"4700\",\"subject\":\"Call from +393331234567\",\"status\":\"pending\"}]";
     c.refusal = "null";
+    c.action = "-";
     pop_decision_t d = pop_rules_decide(POP_IN_TICKET, "", &c);
     ASSERT_EQ_INT(d.kind, POP_TICKET);
     json_t *m = pop_rules_message(&d, &c, "", 0);
@@ -187,6 +188,7 @@ static void test_R_P6_ticket_pop_offers_tickets_and_shows_a_refusal(void)
     json_decref(m);
     pop_rules_pop_id(&d, &c, plain, sizeof plain);
     c.refusal = "{\"action_id\":\"act-1\",\"reason\":\"not_the_customers_ticket\"}";
+    c.action = "act-1";
     m = pop_rules_message(&d, &c, "", 0);
     ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(m, "refusal"), "reason")),
                   "not_the_customers_ticket");

@@ -42,6 +42,7 @@ def answer_event(stack, action_id, what):
                                 if v.get("cause_event_id") == f"act-{action_id}"), None),
                   30, interval=0.5, what=what)
     jsonschema.validate(ev, TICKET_EVENT)
+    assert ev["action_id"] == action_id  # the pop shows the action's outcome anew
     return ev
 
 
