@@ -192,7 +192,7 @@ def test_the_agent_moves_the_call_by_picking_a_ticket(chain, browser):
     meanwhile is refused by ticket-service and the card says why."""
     emu = chain["emulator"]
     login(browser, chain["pop"], "900001", "2207")
-    session, phone = 8200000005, "+905321119005"
+    session, phone = 8200000007, "+905321119007"  # not 5: main's call-back test has it
     post(chain, "handset", fixture("handset", session, phone))
     first = pop.e2e.wait_for(lambda: [t for t in emu.snapshot()["tickets"]
                                       if t.get("external_id") == f"callbus-{session}"], 30,
