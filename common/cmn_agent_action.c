@@ -34,7 +34,9 @@ int cmn_agent_action_check(const cmn_agent_action_t *a, char *err, size_t errsz,
                            size_t fieldsz)
 {
     const char *act = a->action ? a->action : "";
-    int picked = strcmp(act, "contact.picked") == 0;
+    /* contact.linked (issue 24 item 2): an unknown caller's call moved to
+     * a contact the agent found in the CRM; the contact id like a pick's. */
+    int picked = strcmp(act, "contact.picked") == 0 || strcmp(act, "contact.linked") == 0;
     int retarget = strcmp(act, "call.retargeted") == 0;
     int unacked = strcmp(act, "pop.unacknowledged") == 0;
     const char *bad = !picked && !retarget && !unacked && strcmp(act, "call.new_ticket") != 0
@@ -68,7 +70,7 @@ char *cmn_agent_action_encode(const cmn_agent_action_t *a, char *err, size_t err
                           a->agent_crm_id, "occurred_at", when);
     if (o && a->customer_number)
         json_object_set_new(o, "customer_number", json_string(a->customer_number));
-    if (o && strcmp(a->action, "contact.picked") == 0)
+    if (o && (strcmp(a->action, "contact.picked") == 0 || strcmp(a->action, "contact.linked") == 0))
         json_object_set_new(o, "contact_id", json_string(a->contact_id));
     if (o && strcmp(a->action, "call.retargeted") == 0)
         json_object_set_new(o, "ticket_id", json_string(a->ticket_id));

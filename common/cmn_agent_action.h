@@ -14,12 +14,13 @@
 
 typedef struct {
     const char *action_id; /* unique per action: replays are recognised by it */
-    /* contact.picked | call.retargeted | call.new_ticket | pop.unacknowledged */
+    /* contact.picked | contact.linked | call.retargeted | call.new_ticket |
+     * pop.unacknowledged */
     const char *action;
     const char *call_id;
     const char *customer_number; /* E.164 or NULL (withheld) */
     const char *agent_crm_id;
-    const char *contact_id; /* contact.picked; pop.unacknowledged: the profile shown */
+    const char *contact_id; /* contact.picked, contact.linked; pop.unacknowledged: the profile */
     const char *ticket_id;  /* call.retargeted; pop.unacknowledged: the ticket shown */
     const char *pop_id;     /* pop.unacknowledged */
     const char *pop_kind;   /* pop.unacknowledged: its screen pop's kind */

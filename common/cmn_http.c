@@ -152,6 +152,22 @@ const char *cmn_http_header(struct evhttp_request *req, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(req), name);
 }
 
+int cmn_http_query_param(struct evhttp_request *req, const char *name, char *out, size_t outsz)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    int rc = -1;
+    if (!query || evhttp_parse_query_str(query, &q) < 0)
+        return -1;
+    const char *v = evhttp_find_header(&q, name);
+    if (v && *v && strlen(v) < outsz) {
+        snprintf(out, outsz, "%s", v);
+        rc = 0;
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
 const char *cmn_http_body(struct evhttp_request *req, size_t *len)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);

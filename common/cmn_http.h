@@ -69,6 +69,9 @@ void cmn_http_reply_unavailable(struct evhttp_request *req, int retry_after_s, c
  * contiguous (borrowed until the reply). */
 const char *cmn_http_header(struct evhttp_request *req, const char *name);
 const char *cmn_http_body(struct evhttp_request *req, size_t *len);
+/* The URI's query parameter `name`, decoded, copied into out: 0, or -1
+ * when it is absent, empty or does not fit. */
+int cmn_http_query_param(struct evhttp_request *req, const char *name, char *out, size_t outsz);
 /* 1 when Content-Type's media type equals `type` (parameters ignored). */
 int cmn_http_content_type_is(struct evhttp_request *req, const char *type);
 /* 1 when the request declares a JSON body (Content-Type application/json);

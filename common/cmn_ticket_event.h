@@ -21,15 +21,35 @@ typedef struct {
 /* R-C4: at most this many contacts with the caller's number are offered. */
 #define CMN_TICKET_MAX_CANDIDATES 8
 
+/* R-P6 (issue 24 item 2): one of the customer's tickets the call may be
+ * moved to, as ticket-service last saw it. created_at: RFC 3339. */
+typedef struct {
+    char *id, *url, *subject, *status, *kind, *created_at;
+} cmn_ticket_choice_t;
+
+#define CMN_TICKET_MAX_CHOICES 8
+
 typedef struct {
     char *event_id, *cause_event_id, *call_id, *customer_number;
     char *ticket_id, *ticket_url, *ticket_kind, *subject, *status, *assignee_id;
-    int created;                  /* -1 when absent */
+    char *action_id; /* the agent action this event answers (issue 24), or NULL */
+    int created;     /* -1 when absent */
+    /* `new_contact` (issue 24 item 2): 1, the call's contact was created for
+     * it (nobody had the number, R-C2); 0, the agent linked the caller to a
+     * contact since; -1 when absent (nothing new said). */
+    int new_contact;
     cmn_ticket_contact_t contact; /* contact.id NULL: no contact member */
     /* `contacts`: several contacts have the caller's number (R-C4): the
      * ones the agent may pick from; n_candidates 0: no such member. */
     cmn_ticket_contact_t candidates[CMN_TICKET_MAX_CANDIDATES];
     size_t n_candidates;
+    /* `tickets`: the customer's other writable tickets (R-P6, R-T10 as last
+     * seen), newest first; n_tickets 0: no such member. */
+    cmn_ticket_choice_t tickets[CMN_TICKET_MAX_CHOICES];
+    size_t n_tickets;
+    /* `refusal`: the agent's action this event answers was refused
+     * (ticket-service's reason label); both NULL: no such member. */
+    char *refused_action_id, *refused_reason;
     char *occurred_at;
 } cmn_ticket_event_t;
 

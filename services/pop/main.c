@@ -19,6 +19,7 @@
 #include "pop_dial.h"
 #include "pop_flow.h"
 #include "pop_hub.h"
+#include "pop_api_search.h"
 #include "pop_lookup.h"
 #include "pop_oidc.h"
 #include "pop_store.h"
@@ -39,6 +40,7 @@ typedef struct {
     pop_zendesk_t *zendesk;   /* NULL: the Zendesk app is not configured */
     pop_dynamics_t *dynamics; /* NULL: the Dynamics widget is not configured */
     pop_lookup_t *lookup;
+    pop_api_search_t *search; /* issue 24 item 2: the agent's CRM contact search */
     pop_ack_t *acks;
     pop_oidc_t *oidc; /* NULL: OpenID Connect sign-in off */
     pop_api_oidc_t *api_oidc;
@@ -274,7 +276,8 @@ static int start(pop_t *p)
                                  p->cfg.lookup_wait_ms)) ||
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->acks = pop_ack_new(p->svc.base, p->store, p->producer, &ao)) ||
-        !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)))
+        !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)) ||
+        !(p->search = pop_api_search_new(p->svc.http, p->store, p->lookup)))
         return fail("start", "out of memory");
     if (start_oidc(p) < 0)
         return -1;
@@ -324,7 +327,8 @@ static void teardown(pop_t *p)
     pop_ack_free(p->acks); /* after the producer and Redis: their callbacks point into it */
     pop_hub_free(p->hub);
     pop_flow_free(p->flow);
-    pop_lookup_free(p->lookup); /* after the flow: its late answers touch no job */
+    pop_lookup_free(p->lookup);     /* after the flow: its late answers touch no job */
+    pop_api_search_free(p->search); /* after the look-up client: it answers the searches */
     cmn_producer_free(p->producer);
     pop_store_free(p->store);
     cmn_held_release_all(&p->held); /* unfinished at exit: replayed from Kafka by the next owner */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FIELDS 12
+#define MAX_FIELDS 16
 
 typedef struct job {
     struct job *prev, *next;
@@ -173,6 +173,10 @@ static void on_call_state(void *ctx, const redisReply *agent, const redisReply *
         .contact_email = pop_store_field(fl, "contact_email"),
         .contact_company = pop_store_field(fl, "contact_company"),
         .contacts = pop_store_field(fl, "contacts"),
+        .tickets = pop_store_field(fl, "tickets"),
+        .refusal = pop_store_field(fl, "refusal"),
+        .new_contact = pop_store_field(fl, "new_contact"),
+        .action = pop_store_field(fl, "action"),
     };
     const char *who = agent && agent->type == REDIS_REPLY_STRING ? agent->str : "";
     pop_decision_t d = pop_rules_decide(j->input, who, &v);
@@ -404,6 +408,30 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
     return 0;
 }
 
+/* R-P6 (issue 24 item 2): the customer's tickets and the refusal of the
+ * agent's last action, kept as the codec writes them; each ticket event
+ * replaces both ("[]", "null": none any more). new_contact only when the
+ * event says something of it. */
+static int ticket_choices(job_t *j, const cmn_ticket_event_t *te)
+{
+    json_t *o = cmn_ticket_event_to_json(te);
+    json_t *tickets = json_object_get(o, "tickets"), *refusal = json_object_get(o, "refusal");
+    char *t = tickets ? json_dumps(tickets, JSON_COMPACT) : NULL;
+    char *r = refusal ? json_dumps(refusal, JSON_COMPACT) : NULL;
+    int rc = o && (!tickets || t) && (!refusal || r) &&
+                     add_field(j, "tickets", t ? t : "[]") == 0 &&
+                     add_field(j, "refusal", r ? r : "null") == 0 &&
+                     add_field(j, "action", te->action_id ? te->action_id : "-") == 0 &&
+                     (te->new_contact < 0 ||
+                      add_field(j, "new_contact", te->new_contact ? "1" : "0") == 0)
+                 ? 0
+                 : -1;
+    free(t);
+    free(r);
+    json_decref(o);
+    return rc;
+}
+
 int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_flow_done_fn done,
                           void *ctx, char *err, size_t errsz)
 {
@@ -438,6 +466,8 @@ int pop_flow_ticket_event(pop_flow_t *f, const char *payload, size_t len, pop_fl
         free(text);
         json_decref(o);
     }
+    if (!bad)
+        bad = ticket_choices(j, &te) < 0;
     cmn_ticket_event_clear(&te);
     if (bad) {
         if (j)

@@ -20,6 +20,7 @@ typedef struct ask {
     struct ask *prev, *next;
     pop_lookup_t *l;
     pop_lookup_fn cb;
+    pop_search_fn search_cb; /* a contact search (issue 24) rather than a look-up */
     void *ctx;
     struct evhttp_request *req; /* NULL once answered */
     size_t conn;                /* on conns[conn] */
@@ -76,6 +77,18 @@ static void answer(ask_t *a, int status, const char *body, size_t len)
     json_decref(o);
 }
 
+/* {"contacts": [...]} from GET /v1/contacts/search (tkt_search.h). */
+static void search_answer(ask_t *a, int status, const char *body, size_t len)
+{
+    json_t *o = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+    const json_t *contacts = json_object_get(o, "contacts");
+    if (json_is_array(contacts))
+        a->search_cb(a->ctx, contacts, NULL);
+    else
+        a->search_cb(a->ctx, NULL, status ? "ticket-service could not search" : "no answer");
+    json_decref(o);
+}
+
 static void on_response(struct evhttp_request *req, void *arg)
 {
     ask_t *a = arg;
@@ -87,8 +100,12 @@ static void on_response(struct evhttp_request *req, void *arg)
     a->l->busy[a->conn]--;
     ask_unlink(a);
     if (status && status != 200)
-        LOG_WARN("contact look-up: ticket-service answered %d", status);
-    answer(a, status, body ? body : "", body ? len : 0);
+        LOG_WARN("contact %s: ticket-service answered %d", a->search_cb ? "search" : "look-up",
+                 status);
+    if (a->search_cb)
+        search_answer(a, status, body ? body : "", body ? len : 0);
+    else
+        answer(a, status, body ? body : "", body ? len : 0);
     free(a);
 }
 
@@ -117,26 +134,50 @@ static struct evhttp_connection *conn(pop_lookup_t *l, size_t *at)
     return l->conns[i];
 }
 
+/* GET prefix + path_fmt % (value URI-encoded), answered to a. */
+static int send_get(pop_lookup_t *l, ask_t *a, const char *path_fmt, const char *value);
+
 int pop_lookup_ask(pop_lookup_t *l, const char *number, pop_lookup_fn cb, void *ctx)
 {
-    char path[512];
-    char *q = evhttp_encode_uri(number); /* '+' must not read as a space */
-    ask_t *a = q ? calloc(1, sizeof *a) : NULL;
+    ask_t *a = calloc(1, sizeof *a);
+    if (a)
+        *a = (ask_t){.cb = cb, .ctx = ctx};
+    return a ? send_get(l, a, "%s/v1/ivr/lookup?number=%s", number) : -1;
+}
+
+int pop_lookup_search(pop_lookup_t *l, const char *query, pop_search_fn cb, void *ctx)
+{
+    ask_t *a = calloc(1, sizeof *a);
+    if (a)
+        *a = (ask_t){.search_cb = cb, .ctx = ctx};
+    return a ? send_get(l, a, "%s/v1/contacts/search?q=%s", query) : -1;
+}
+
+static int send_get(pop_lookup_t *l, ask_t *a, const char *path_fmt, const char *value)
+{
+    char path[1024];
+    char *q = evhttp_encode_uri(value); /* '+' must not read as a space */
     size_t at = 0;
-    struct evhttp_connection *c = a ? conn(l, &at) : NULL;
+    struct evhttp_connection *c = q ? conn(l, &at) : NULL;
     struct evhttp_request *req = c ? evhttp_request_new(on_response, a) : NULL;
-    if (!req) {
+    if (!req || strlen(q) + strlen(l->path_prefix) + 32 > sizeof path) {
+        if (req)
+            evhttp_request_free(req);
         free(q);
         free(a);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/v1/ivr/lookup?number=%s", l->path_prefix, q);
+    snprintf(path, sizeof path, path_fmt, l->path_prefix, q);
     free(q);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", l->host);
     evhttp_add_header(h, "Authorization", l->auth);
     evhttp_add_header(h, "Accept", "application/json");
-    *a = (ask_t){&l->asks, l->asks.next, l, cb, ctx, req, at};
+    a->prev = &l->asks;
+    a->next = l->asks.next;
+    a->l = l;
+    a->req = req;
+    a->conn = at;
     l->busy[at]++;
     l->asks.next->prev = a;
     l->asks.next = a;
@@ -204,7 +245,10 @@ void pop_lookup_free(pop_lookup_t *l)
     while (l->asks.next != &l->asks) {
         ask_t *a = l->asks.next;
         ask_unlink(a);
-        a->cb(a->ctx, NULL, "shutting down");
+        if (a->search_cb)
+            a->search_cb(a->ctx, NULL, "shutting down");
+        else
+            a->cb(a->ctx, NULL, "shutting down");
         free(a);
     }
     free(l->host);

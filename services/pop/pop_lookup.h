@@ -8,6 +8,7 @@
 #define POP_LOOKUP_H
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <stddef.h>
 
 typedef struct pop_lookup pop_lookup_t;
@@ -32,6 +33,15 @@ pop_lookup_t *pop_lookup_new(struct event_base *base, const char *base_url, cons
  * inside this call); -1: not sent (cb is not called). */
 int pop_lookup_ask(pop_lookup_t *l, const char *number, pop_lookup_fn cb, void *ctx)
     __attribute__((warn_unused_result));
+/* Issue 24 item 2: contacts whose name or e-mail match `query`, asked of
+ * ticket-service's GET /v1/contacts/search (the CRM's search, for an
+ * agent's "find the customer to link"). contacts: the answer's array
+ * (borrowed for the callback; NULL with err). 0: cb is called exactly
+ * once, later; -1: not sent. */
+typedef void (*pop_search_fn)(void *ctx, const json_t *contacts, const char *err);
+int pop_lookup_search(pop_lookup_t *l, const char *query, pop_search_fn cb, void *ctx)
+    __attribute__((warn_unused_result));
+
 /* Questions still unanswered. */
 size_t pop_lookup_pending(const pop_lookup_t *l);
 /* Answers what is pending with an error ("shutting down"), then frees.

@@ -61,6 +61,17 @@ pop_decision_t pop_rules_decide(pop_input_t in, const char *event_agent, const p
     }
 }
 
+/* The refusal ticket-service sent with the call's ticket (issue 24 item
+ * 2), or NULL: a new reference to the object, as the codec checked it. */
+static json_t *refusal_of(const pop_call_view_t *c)
+{
+    json_t *r = known(c->refusal) ? json_loads(c->refusal, 0, NULL) : NULL;
+    if (json_is_object(r) && json_is_string(json_object_get(r, "action_id")))
+        return r;
+    json_decref(r);
+    return NULL;
+}
+
 void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *out, size_t outsz)
 {
     /* Ringing is before any hand-over: no leg; a ringing notice with the
@@ -68,7 +79,12 @@ void pop_rules_pop_id(const pop_decision_t *d, const pop_call_view_t *c, char *o
     const char *leg = d->kind == POP_INCOMING ? (known(c->contact_id) ? "known" : "")
                       : known(c->leg)         ? c->leg
                                               : "";
-    if (d->kind == POP_TICKET)
+    if (d->kind == POP_TICKET && known(c->action) && strcmp(c->action, "-") != 0)
+        /* an agent action's outcome (a move back to a ticket popped before,
+         * a refusal) is news on its ticket: a pop of its own (issue 24) */
+        snprintf(out, outsz, "%s:ticket:%s:%s%s%s:act:%s", c->call_id, c->ticket_id, d->agent,
+                 *leg ? ":" : "", leg, c->action);
+    else if (d->kind == POP_TICKET)
         snprintf(out, outsz, "%s:ticket:%s:%s%s%s", c->call_id, c->ticket_id, d->agent,
                  *leg ? ":" : "", leg);
     else
@@ -135,6 +151,18 @@ json_t *pop_rules_message(const pop_decision_t *d, const pop_call_view_t *c,
     if (json_is_array(cands) && json_array_size(cands) >= 2)
         json_object_set(o, "contacts", cands);
     json_decref(cands);
+    /* R-P6: the customer's tickets the call may move to (ticket-service's
+     * view, checked again when the agent picks one) and the refusal of
+     * the agent's last action, both as ticket-service sent them. */
+    json_t *choices = known(c->tickets) ? json_loads(c->tickets, 0, NULL) : NULL;
+    if (json_is_array(choices) && json_array_size(choices) > 0)
+        json_object_set(o, "tickets", choices);
+    json_decref(choices);
+    json_t *refusal = refusal_of(c);
+    if (refusal)
+        json_object_set_new(o, "refusal", refusal);
+    if (known(c->new_contact) && strcmp(c->new_contact, "1") == 0)
+        json_object_set_new(o, "new_contact", json_true());
     if (known(c->ticket_id))
         json_object_set_new(
             o, "ticket",

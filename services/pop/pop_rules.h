@@ -29,6 +29,16 @@ typedef struct {
     const char *ticket_id, *ticket_url, *subject, *status;
     const char *contact_id, *contact_url, *contact_name, *contact_email, *contact_company;
     const char *contacts; /* R-C4: JSON array of the contacts the agent may pick from, or "" */
+    /* R-P6 (issue 24 item 2), from ticket-service's last ticket event, as
+     * JSON text ("", "[]" or "null": none): the customer's tickets the call
+     * may move to, and the refusal of the agent's last action. */
+    const char *tickets, *refusal;
+    /* "1": nobody in the CRM had the caller's number, the contact was made
+     * for the call: the page offers to find the customer to link (issue 24). */
+    const char *new_contact;
+    /* The agent action ticket-service's last ticket event answered ("-" or
+     * "": none): its outcome is a pop of its own (issue 24). */
+    const char *action;
 } pop_call_view_t;
 
 typedef enum { POP_NONE = 0, POP_INCOMING, POP_TICKET, POP_PROFILE, POP_NEW_CASE } pop_kind_t;

@@ -66,6 +66,7 @@ static int agent_action_kind(const char *action)
     return strcmp(action, "contact.picked") == 0    ? TKT_ACT_CONTACT_PICKED
            : strcmp(action, "call.retargeted") == 0 ? TKT_ACT_RETARGETED
            : strcmp(action, "call.new_ticket") == 0 ? TKT_ACT_NEW_TICKET
+           : strcmp(action, "contact.linked") == 0  ? TKT_ACT_CONTACT_LINKED
                                                     : -1;
 }
 
@@ -76,15 +77,17 @@ static int parse_agent_action(const json_t *o, tkt_action_t *a, char *err, size_
     SET(a->agent, str(o, "agent_crm_id"));
     SET(a->contact_id, str(o, "contact_id"));
     SET(a->ticket_id, str(o, "ticket_id"));
-    const char *bad = kind < 0                                                  ? "action"
-                      : !cmn_id_text_ok(str(o, "action_id"), CMN_ID_TEXT_MAX)   ? "action_id"
-                      : !cmn_id_text_ok(str(o, "call_id"), CMN_ID_TEXT_MAX)     ? "call_id"
-                      : !cmn_id_text_ok(str(o, "agent_crm_id"), CMN_CRM_ID_MAX) ? "agent_crm_id"
-                      : !crm_id_or_absent(o, "contact_id")                      ? "contact_id"
-                      : !crm_id_or_absent(o, "ticket_id")                       ? "ticket_id"
-                      : kind == TKT_ACT_CONTACT_PICKED && !a->contact_id[0]     ? "contact_id"
-                      : kind == TKT_ACT_RETARGETED && !a->ticket_id[0]          ? "ticket_id"
-                                                                                : NULL;
+    const char *bad =
+        kind < 0                                                  ? "action"
+        : !cmn_id_text_ok(str(o, "action_id"), CMN_ID_TEXT_MAX)   ? "action_id"
+        : !cmn_id_text_ok(str(o, "call_id"), CMN_ID_TEXT_MAX)     ? "call_id"
+        : !cmn_id_text_ok(str(o, "agent_crm_id"), CMN_CRM_ID_MAX) ? "agent_crm_id"
+        : !crm_id_or_absent(o, "contact_id")                      ? "contact_id"
+        : !crm_id_or_absent(o, "ticket_id")                       ? "ticket_id"
+        : (kind == TKT_ACT_CONTACT_PICKED || kind == TKT_ACT_CONTACT_LINKED) && !a->contact_id[0]
+            ? "contact_id"
+        : kind == TKT_ACT_RETARGETED && !a->ticket_id[0] ? "ticket_id"
+                                                         : NULL;
     if (bad)
         snprintf(err, errsz, "agent action: %s missing or invalid", bad);
     else

@@ -31,6 +31,8 @@ static int real_ticket(const char *id)
 
 static int announces_ticket(const job_t *j)
 {
+    if (j->announce) /* an agent's action: its outcome, on the pop (issue 24) */
+        return real_ticket(j->call.ticket_id);
     switch (j->ev.type) {
     case CMN_EV_ANSWERED:
     case CMN_EV_TRANSFERRED:
@@ -57,7 +59,7 @@ static const char *or_null(const char *s)
 }
 
 /* The subject of the ticket this event created ("" when it reused one:
- * the pop then shows the ticket without it). */
+ * the pop then shows the ticket with the subject remembered of it, if any). */
 static const char *created_subject(const job_t *j)
 {
     for (size_t i = 0; i < j->n_ops; i++)
@@ -66,12 +68,53 @@ static const char *created_subject(const job_t *j)
     return "";
 }
 
+/* R-C2: this event made the call's contact (nobody had the number). */
+static int created_contact(const job_t *j)
+{
+    for (size_t i = 0; i < j->n_ops; i++)
+        if (j->ops[i].kind == TKT_OP_CREATE_CONTACT)
+            return 1;
+    return 0;
+}
+
 static const tkt_contact_ref_t *found_contact(const job_t *j, const char *id)
 {
     for (size_t i = 0; i < j->facts.n_contacts && i < 8; i++)
         if (strcmp(j->facts.contacts[i].id, id) == 0)
             return &j->facts.contacts[i];
     return NULL;
+}
+
+/* R-P6 (issue 24 item 2): the customer's tickets the call may move to,
+ * newest first: ours, writable as last seen (R-T10; the move reads the
+ * status again), not the call's own. Only when the job's customer is the
+ * call's (a refused action may name another). The strings are the job's or
+ * urls'. Returns how many. */
+static size_t ticket_choices(const job_t *j, cmn_ticket_choice_t *out, char urls[][512],
+                             char whens[][CMN_TIME_TEXT_MAX])
+{
+    const tkt_crm_t *crm = j->p->d.crm;
+    size_t n = 0;
+    if (!j->call.customer[0] || strcmp(j->cust.number, j->call.customer) != 0)
+        return 0;
+    for (size_t i = 0; i < j->cust.n_tickets && n < CMN_TICKET_MAX_CHOICES; i++) {
+        const tkt_ticket_ref_t *r = &j->cust.tickets[i];
+        if (!real_ticket(r->id) || strcmp(r->id, j->call.ticket_id) == 0 || r->merged_into[0] ||
+            !tkt_status_is_active(r->status))
+            continue;
+        crm->ops->ticket_url(crm, r->id, urls[n], sizeof urls[n]);
+        whens[n][0] = '\0';
+        if (r->created_at_ms > 0)
+            cmn_time_format(r->created_at_ms, whens[n], sizeof whens[n]);
+        out[n] = (cmn_ticket_choice_t){.id = (char *)r->id,
+                                       .url = urls[n],
+                                       .subject = (char *)or_null(r->subject),
+                                       .status = (char *)tkt_status_name(r->status),
+                                       .kind = (char *)tkt_kind_name(r->kind),
+                                       .created_at = or_null(whens[n]) ? whens[n] : NULL};
+        n++;
+    }
+    return n;
 }
 
 /* The ticket event through the one codec (cmn_ticket_event.h, checked
@@ -83,6 +126,8 @@ static json_t *ticket_event(const job_t *j)
 {
     char url[512], contact_url[512], when[CMN_TIME_TEXT_MAX], id[sizeof "tkt-" + CMN_ID_TEXT_MAX];
     char cand_urls[CMN_TICKET_MAX_CANDIDATES][512];
+    char choice_urls[CMN_TICKET_MAX_CHOICES][512],
+        choice_whens[CMN_TICKET_MAX_CHOICES][CMN_TIME_TEXT_MAX];
     const tkt_crm_t *crm = j->p->d.crm;
     const tkt_ticket_ref_t *ref = ticket_ref(&j->cust, j->call.ticket_id);
     const char *status = tkt_status_name(ref ? ref->status : TKT_ST_OPEN);
@@ -97,10 +142,14 @@ static json_t *ticket_event(const job_t *j)
         .ticket_id = (char *)j->call.ticket_id,
         .ticket_url = url,
         .ticket_kind = (char *)tkt_kind_name(j->call.ticket_kind),
-        .subject = (char *)or_null(created_subject(j)),
+        .subject =
+            (char *)or_null(created_subject(j)[0] || !ref ? created_subject(j) : ref->subject),
         .status = (char *)(status ? status : "open"),
         .assignee_id = (char *)or_null(j->call.agent_crm_id),
         .created = created_any(&j->figures),
+        .new_contact = created_contact(j) ? 1
+                       : j->linked        ? 0
+                                          : -1,
         .occurred_at = when,
     };
     if (j->call.contact_id[0] && j->call.contact_id[0] != '$') {
@@ -130,6 +179,13 @@ static json_t *ticket_event(const job_t *j)
                                                       .email = (char *)or_null(order[i]->email)};
         }
         te.n_candidates = n;
+    }
+    te.n_tickets = ticket_choices(j, te.tickets, choice_urls, choice_whens);
+    if (j->announce && j->action_id[0])
+        te.action_id = (char *)j->action_id;
+    if (j->refused && j->action_id[0]) {
+        te.refused_action_id = (char *)j->action_id;
+        te.refused_reason = (char *)j->refused;
     }
     return cmn_ticket_event_to_json(&te); /* borrows te's strings; te is not cleared */
 }
@@ -221,6 +277,11 @@ static void publish(job_t *j)
         tkt_job_retry_later(j, rd_kafka_err2str(err));
 }
 
+void tkt_job_announce_refusal(job_t *j)
+{
+    publish(j); /* nothing was applied: the call's ticket as it is, and why */
+}
+
 /* ---- applying the committed ops ---------------------------------------- */
 
 static void op_settled(job_t *j, int ok, const char *why)
@@ -291,8 +352,10 @@ static void instead_done(instead_t *w, int ok, const char *error)
 static void op_refused(job_t *j, const tkt_op_t *op, const char *why)
 {
     cmn_metric_add(j->p->m_ops_refused, 1);
-    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refused an update of ticket %s: %s",
-             j->ev.event_id, op->ticket_id, why ? why : "?");
+    int contact = op->kind == TKT_OP_ADD_PHONE;
+    LOG_CALL(CMN_LOG_ERROR, j->ev.call_id, "event %s: the CRM refused an update of %s %s: %s",
+             j->ev.event_id, contact ? "contact" : "ticket",
+             contact ? op->requester_id : op->ticket_id, why ? why : "?");
     op_settled(j, 1, NULL);
 }
 
@@ -455,16 +518,26 @@ static void on_status_checked(void *ctx, const tkt_crm_result_t *res)
 
 /* At once (not batched). The ticket's status is read first, as the batch
  * does for a flight: a ticket a person solved or closed is not written to. */
-static void send_now(job_t *j, const tkt_op_t *op)
+/* The op's copy for its CRM callback; NULL (the op settled as failed) out
+ * of memory. */
+static sent_t *sent_new(job_t *j, const tkt_op_t *op)
 {
-    tkt_crm_t *crm = j->p->d.crm;
     sent_t *s = malloc(sizeof *s);
     if (!s) {
         op_settled(j, 0, "out of memory");
-        return;
+        return NULL;
     }
     s->j = j;
     s->op = *op;
+    return s;
+}
+
+static void send_now(job_t *j, const tkt_op_t *op)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    sent_t *s = sent_new(j, op);
+    if (!s)
+        return;
     if (crm->ops->ticket_statuses) {
         const char *ids[] = {s->op.ticket_id};
         crm->ops->ticket_statuses(crm, ids, 1, on_status_checked, s);
@@ -473,8 +546,40 @@ static void send_now(job_t *j, const tkt_op_t *op)
     crm->ops->update_ticket(crm, op, on_sent, s);
 }
 
+/* Issue 24 item 2: the linked contact has the caller's number now; one
+ * the CRM refuses for good (a contact it does not have) is logged and
+ * counted like a refused update, the rest of the plan stands. */
+static void on_phone_added(void *ctx, const tkt_crm_result_t *res)
+{
+    sent_t *s = ctx;
+    if (res->ok)
+        op_settled(s->j, 1, NULL);
+    else if (tkt_failure_of(res) == TKT_FAIL_PERMANENT)
+        op_refused(s->j, &s->op, res->error);
+    else
+        op_settled(s->j, 0, res->error);
+    free(s);
+}
+
+static void add_phone(job_t *j, const tkt_op_t *op)
+{
+    tkt_crm_t *crm = j->p->d.crm;
+    if (!crm->ops->add_contact_phone) {
+        op_refused(j, op, "this CRM adapter cannot add a phone number to a contact");
+        return;
+    }
+    sent_t *s = sent_new(j, op);
+    if (!s)
+        return;
+    crm->ops->add_contact_phone(crm, s->op.requester_id, s->op.phone, on_phone_added, s);
+}
+
 static void dispatch_op(job_t *j, const tkt_op_t *op)
 {
+    if (op->kind == TKT_OP_ADD_PHONE) {
+        add_phone(j, op);
+        return;
+    }
     if (tkt_batch_accepts(j->p->d.batch, op)) {
         if (tkt_batch_add(j->p->d.batch, op, on_batched, j) < 0)
             op_settled(j, 0, "out of memory");
@@ -528,11 +633,17 @@ static void apply_one(job_t *j, const tkt_op_t *op)
     j->p->d.crm->ops->has_marker(j->p->d.crm, op->ticket_id, marker, on_marker_checked, c);
 }
 
+/* The ops applied after the commit (creations were made before it). */
+static int applied_here(const tkt_op_t *op)
+{
+    return op->kind == TKT_OP_COMMENT || op->kind == TKT_OP_UPDATE || op->kind == TKT_OP_ADD_PHONE;
+}
+
 void tkt_job_apply(job_t *j)
 {
     size_t n = 0;
     for (size_t i = 0; i < j->n_ops; i++)
-        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+        if (applied_here(&j->ops[i]))
             n++;
     if (n == 0) {
         publish_then_done(j);
@@ -540,7 +651,7 @@ void tkt_job_apply(job_t *j)
     }
     j->outstanding = (int)n + 1; /* +1: held until every op is dispatched */
     for (size_t i = 0; i < j->n_ops; i++)
-        if (j->ops[i].kind == TKT_OP_COMMENT || j->ops[i].kind == TKT_OP_UPDATE)
+        if (applied_here(&j->ops[i]))
             apply_one(j, &j->ops[i]);
     op_settled(j, 1, NULL);
 }

@@ -174,6 +174,16 @@ typedef struct {
      * (Enrichment priority, like the comment it guards.) */
     void (*has_marker)(tkt_crm_t *crm, const char *ticket_id, const char *marker, tkt_crm_cb cb,
                        void *ctx);
+    /* Issue 24 item 2: contacts whose name or e-mail match what an agent
+     * typed (an unknown caller's "find the customer to link"), up to
+     * TKT_CRM_MAX_LIST in contacts[]. Interactive priority: an agent waits. */
+    void (*search_contacts)(tkt_crm_t *crm, const char *query, tkt_crm_cb cb, void *ctx);
+    /* Issue 24 item 2: adds `phone` (E.164) to the contact's phone numbers
+     * (Zendesk: a phone_number identity; Dynamics: the first empty column of
+     * the look-up's phone columns). ok when the contact has it already, so
+     * a replay is harmless. Enrichment priority. */
+    void (*add_contact_phone)(tkt_crm_t *crm, const char *contact_id, const char *phone,
+                              tkt_crm_cb cb, void *ctx);
     /* R-V1: a contact's tickets, newest first. */
     void (*contact_tickets)(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio, tkt_crm_cb cb,
                             void *ctx);

@@ -7,6 +7,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
+#include "cmn_utf8.h"
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -269,22 +270,6 @@ static void on_cached(void *ctx, redisReply *reply_, const char *err)
     lookup_in_crm(r);
 }
 
-static int query_number(struct evhttp_request *req, char *out, size_t outsz)
-{
-    struct evkeyvalq q;
-    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    int rc = -1;
-    if (!query || evhttp_parse_query_str(query, &q) < 0)
-        return -1;
-    const char *n = evhttp_find_header(&q, "number");
-    if (n && strlen(n) < outsz) {
-        snprintf(out, outsz, "%s", n);
-        rc = 0;
-    }
-    evhttp_clear_headers(&q);
-    return rc;
-}
-
 static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
 {
     tkt_ivr_t *ivr = arg;
@@ -293,7 +278,7 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
         cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
         return;
     }
-    if (query_number(req, raw, sizeof raw) < 0) {
+    if (cmn_http_query_param(req, "number", raw, sizeof raw) < 0) {
         cmn_http_reply_error(req, 400, "number is required", "number");
         return;
     }
@@ -318,6 +303,71 @@ static void on_lookup(struct evhttp_request *req, const char *path, void *arg)
         r->crm_busy = 0;
         lookup_in_crm(r); /* no cache without Redis, but the caller still gets an answer */
     }
+}
+
+/* ---- the agent's contact search (issue 24 item 2) -------------------------- */
+
+#define SEARCH_MAX 100 /* characters an agent may type */
+
+/* Characters of valid UTF-8: the bytes that start one. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void on_searched(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    const tkt_crm_t *crm = r->ivr->d.crm;
+    char url[512];
+    r->crm_busy = 0;
+    if (!res->ok) {
+        LOG_WARN("contact search: the CRM failed: %s", res->error);
+        reply_error(r, 502, "the CRM could not search", NULL);
+        maybe_free(r);
+        return;
+    }
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < res->n_contacts; i++) {
+        const tkt_crm_contact_t *c = &res->contacts[i];
+        crm->ops->contact_url(crm, c->id, url, sizeof url);
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "id", c->id, "name", c->name,
+                                           "email", c->email, "url", url));
+    }
+    reply(r, 200, json_pack("{s:o*}", "contacts", a));
+    maybe_free(r);
+}
+
+/* GET /v1/contacts/search?q=: for pop-service's agents, not the IVR, but
+ * the same client of ticket-service: its tokens, deadline, interactive
+ * lane; the IVR's circuit breaker is neither consulted nor fed. */
+static void on_search(struct evhttp_request *req, const char *path, void *arg)
+{
+    tkt_ivr_t *ivr = arg;
+    char text[SEARCH_MAX * 4 + 1];
+    if (!authorised(ivr, req)) {
+        cmn_http_reply_error(req, 401, "missing or wrong bearer token", "Authorization");
+        return;
+    }
+    if (cmn_http_query_param(req, "q", text, sizeof text) < 0 || !cmn_utf8_valid_str(text) ||
+        utf8_chars(text) > SEARCH_MAX) {
+        cmn_http_reply_error(req, 400, "q: 1 to 100 characters of text", "q");
+        return;
+    }
+    if (!ivr->d.crm->ops->search_contacts) {
+        cmn_http_reply_error(req, 501, "this CRM adapter cannot search contacts", NULL);
+        return;
+    }
+    ivr_req_t *r = req_new(ivr, req);
+    if (!r) {
+        cmn_http_reply_unavailable(req, 1, "out of memory");
+        return;
+    }
+    r->crm_busy = 1;
+    ivr->d.crm->ops->search_contacts(ivr->d.crm, text, on_searched, r);
 }
 
 /* ---- R-V2 / R-T8: pre-created ticket ------------------------------------------- */
@@ -548,7 +598,9 @@ tkt_ivr_t *tkt_ivr_new(const tkt_ivr_deps_t *deps, cmn_http_t *http)
         "ticket_ivr_previous_token_accepted_total",
         "IVR requests authenticated by CALLBUS_IVR_TOKEN_PREVIOUS (a rotation in progress)", NULL);
     if (cmn_http_route(http, "ivr_lookup", "/v1/ivr/lookup", CMN_HTTP_GET, on_lookup, ivr) < 0 ||
-        cmn_http_route(http, "ivr_tickets", "/v1/ivr/tickets", CMN_HTTP_POST, on_create, ivr) < 0) {
+        cmn_http_route(http, "ivr_tickets", "/v1/ivr/tickets", CMN_HTTP_POST, on_create, ivr) < 0 ||
+        cmn_http_route(http, "contact_search", "/v1/contacts/search", CMN_HTTP_GET, on_search,
+                       ivr) < 0) {
         free(ivr);
         return NULL;
     }

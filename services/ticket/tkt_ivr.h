@@ -4,6 +4,10 @@
  *        lookup_case) with the number a caller is told, or "none found"
  *   POST /v1/ivr/tickets {call_id, number, ticket_type}   R-V2/R-T8: create
  *        the ticket on the caller's contact, bind it to the call, return its id
+ *   GET  /v1/contacts/search?q=...   issue 24 item 2, for pop-service (an
+ *        agent's "find the customer to link" of an unknown caller): the
+ *        CRM's contacts whose name or e-mail match q (1..100 characters),
+ *        {"contacts": [{id, name, email, url}]}; 502 when the CRM failed
  * Bearer-token auth: the current token, or the previous one while a
  * rotation is in progress (its use counted). The IVR has a caller on the
  * line: every answer comes within the configured deadline (504 past it);

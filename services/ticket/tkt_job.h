@@ -68,8 +68,15 @@ struct job {
     int recheck_contact; /* the CRM refused the cached contact: look it up again */
     int rebound;         /* a write was redirected: the call (or the customer's missed-call
                           * group) now lives on another ticket, stored again */
-    int deferred;        /* its creation or status read waits for the bulk window */
-    int hurry;           /* an agent waits behind it: nothing more of it deferred */
+    /* An agent's action: its ticket event shows the agent the outcome
+     * (tkt_plan_t). Not kept with a committed plan: a replay after a crash
+     * applies it without the event, the next call event pops the ticket. */
+    int announce;
+    const char *refused; /* static */
+    char action_id[TKT_CALL_ID_MAX];
+    int linked;   /* contact.linked: the event says the contact is not new any more */
+    int deferred; /* its creation or status read waits for the bulk window */
+    int hurry;    /* an agent waits behind it: nothing more of it deferred */
     int attempts;
     /* Failures (issue 19 item 4): since when (monotonic, wall clock), the
      * CRM's last answer, and whether it is being dead-lettered. */
@@ -112,5 +119,6 @@ const char *tkt_job_key(const job_t *j); /* its lane's key */
 /* tkt_apply.c */
 void tkt_job_apply(job_t *j);            /* the committed ops (j->ops), then publish, done */
 void tkt_job_apply_after_jobs(job_t *j); /* a replay: the plan's bulk jobs first */
+void tkt_job_announce_refusal(job_t *j); /* a refused agent action: its ticket event, done */
 
 #endif

@@ -80,6 +80,9 @@ typedef struct {
     char channel[16];          /* "voice" */
     char merged_into[TKT_ID_MAX];
     int64_t created_at_ms;
+    /* As created (the op's whole subject, so never cut inside a character);
+     * "" when another made it (the IVR): the pop offers it by id (R-P6). */
+    char subject[256];
     int fresh;
 } tkt_ticket_ref_t;
 
@@ -166,6 +169,7 @@ typedef enum {
     TKT_OP_CREATE_TICKET,  /* result id is TKT_REF_NEW_TICKET; not batchable (R-B4) */
     TKT_OP_COMMENT,        /* batchable (R-B1) */
     TKT_OP_UPDATE,         /* status / assignee / fields: batchable (R-B1) */
+    TKT_OP_ADD_PHONE,      /* phone added to contact requester_id (issue 24: contact.linked) */
     /* An UPDATE whose body is not empty also adds that comment (public_comment
      * applies), so comment + status + assignee + fields of one ticket are one
      * request; tkt_decide() emits COMMENT only when nothing else changes. */
@@ -174,7 +178,7 @@ typedef enum {
 typedef struct {
     tkt_op_kind_t kind;
     char ticket_id[TKT_ID_MAX]; /* COMMENT/UPDATE: target (may be TKT_REF_NEW_TICKET) */
-    /* CREATE_CONTACT */
+    /* CREATE_CONTACT, ADD_PHONE */
     char phone[TKT_PHONE_MAX];
     char name[TKT_TEXT_MAX];
     /* CREATE_TICKET */

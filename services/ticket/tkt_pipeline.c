@@ -636,12 +636,19 @@ static void decide(job_t *j)
     tkt_plan_t *plan = &p->scratch; /* decided and copied out before anything else runs */
     int rc = j->custom ? j->custom(j->custom_ctx, &j->ev, &j->call, &j->cust, &j->facts, plan)
                        : tkt_decide(p->d.policy, &j->ev, &j->call, &j->cust, &j->facts, plan);
+    j->announce = plan->announce;
+    j->refused = plan->refused;
+    j->linked = plan->linked;
+    snprintf(j->action_id, sizeof j->action_id, "%s", plan->action_id ? plan->action_id : "");
     if (rc < 0) {
         LOG_CALL(CMN_LOG_WARN, j->ev.call_id, "event %s rejected: %s", j->ev.event_id,
                  plan->note ? plan->note : "?");
         keep_ops(j, NULL, 0);
         j->rejected = 1;
-        tkt_job_mark_done(j); /* logged and counted; replays skip it */
+        if (j->refused) /* the agent is told (issue 24), then done */
+            tkt_job_announce_refusal(j);
+        else
+            tkt_job_mark_done(j); /* logged and counted; replays skip it */
         return;
     }
     snprintf(j->need_ticket_id, sizeof j->need_ticket_id, "%s", plan->need_ticket_id);

@@ -317,6 +317,12 @@ void tkt_rc_ref_push(tkt_rc_t *c, const char *id, tkt_kind_t kind, tkt_status_t 
     cu->n_tickets = keep + 1;
 }
 
+void tkt_rc_ref_subject(tkt_rc_t *c, const char *subject)
+{
+    if (!c->withheld && c->plan->customer.n_tickets) /* nothing pushed when withheld */
+        COPY(c->plan->customer.tickets[0].subject, subject);
+}
+
 int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked)
 {
     if (r->fresh)
@@ -519,6 +525,7 @@ tkt_op_t *tkt_rc_new_ticket(tkt_rc_t *c, const tkt_rc_spec_t *s)
     start_fields(c, op);
     if (s->keep) {
         tkt_rc_ref_push(c, TKT_REF_NEW_TICKET, s->kind, s->status);
+        tkt_rc_ref_subject(c, op->subject);
         bind(c, TKT_REF_NEW_TICKET, s->kind);
     }
     return op;

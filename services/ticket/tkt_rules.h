@@ -114,6 +114,14 @@ typedef struct {
     int call_done;           /* the call is over: its state may be dropped after a while */
     const char *note;        /* why nothing was done, for the log (static string) */
     tkt_figures_t figures;
+    /* An agent's action (R-P6, R-C4, issue 24 item 2): the agent hears of
+     * its outcome through a ticket event for the call, its pop: the
+     * call's ticket as it now is, and when refused the reason's label
+     * (static string) with the action's id (borrowed from the action). */
+    int announce;
+    const char *refused;
+    const char *action_id;
+    int linked; /* contact.linked carried out: the caller is known now */
 } tkt_plan_t;
 
 /* How a call ended, from its own state, when its end does not say (a
@@ -178,6 +186,7 @@ typedef enum {
     TKT_ACT_CONTACT_PICKED, /* agent-actions contact.picked (R-C4) */
     TKT_ACT_RETARGETED,     /* call.retargeted (R-P6) */
     TKT_ACT_NEW_TICKET,     /* call.new_ticket (R-P6) */
+    TKT_ACT_CONTACT_LINKED, /* contact.linked: an unknown caller is this contact (issue 24) */
     TKT_ACT_GROUP_OPEN,     /* missed-call-ops group.open (R-M1) */
     TKT_ACT_GROUP_ADD,      /* group.add (R-M2) */
     TKT_ACT_GROUP_STATUS,   /* group.status (R-M3) */
@@ -192,7 +201,7 @@ typedef struct {
     char call_id[TKT_CALL_ID_MAX]; /* the call it names */
     char number[TKT_PHONE_MAX];    /* customer_number */
     char agent[TKT_ID_MAX];        /* agent_crm_id / assignee_crm_id */
-    char contact_id[TKT_ID_MAX];   /* contact.picked */
+    char contact_id[TKT_ID_MAX];   /* contact.picked, contact.linked */
     char ticket_id[TKT_ID_MAX];    /* call.retargeted */
     char group_id[TKT_CALL_ID_MAX];
     char when[CMN_TIME_TEXT_MAX]; /* occurred_at as sent, for R-M2's lines */
@@ -212,7 +221,9 @@ typedef struct {
  * customer's ticket; R-T10: not writable; an unknown or other customer's
  * call) is refused: -1, note says why and *refusal (when refusal is not
  * NULL) the reason's label for ticket_agent_actions_refused_total (static
- * strings); -1 with *refusal NULL for a plan that does not fit. New tickets
+ * strings; out->refused says it too, out->announce asks for the ticket
+ * event that shows it to the agent); -1 with *refusal NULL for a plan that
+ * does not fit. Every agent action's plan has announce set. New tickets
  * get the R-T9 session-start fields and new contacts their deterministic
  * external id ("callbus-<call id>-contact"), as the call rules' do. */
 int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_event_t *ev,

@@ -96,6 +96,9 @@ static act_verdict_t check_action(tkt_rc_t *c, const tkt_action_t *a)
         return refuse("other_customer", "an agent action naming another customer than the call's");
     if (a->kind == TKT_ACT_CONTACT_PICKED)
         return check_pick(c, a);
+    if (a->kind == TKT_ACT_CONTACT_LINKED && c->withheld)
+        return refuse("no_number",
+                      "contact.linked: a withheld number cannot be added to a contact");
     if (a->kind == TKT_ACT_RETARGETED)
         return check_retarget(c, a);
     return act_ok();
@@ -111,6 +114,25 @@ static void contact_picked(tkt_rc_t *c, const tkt_action_t *a)
              a->contact_id);
 }
 
+/* Issue 24 item 2 (Deskie's unknown caller): the agent found the caller
+ * among the CRM's contacts. Any contact may be named (the agent searched
+ * the CRM for it; the CRM refuses an id it does not have): the call's
+ * ticket moves to it as for R-C4, the caller's number is added to it so the
+ * next call finds it (R-C1), and it is remembered as the customer's. */
+static void contact_linked(tkt_rc_t *c, const tkt_action_t *a)
+{
+    if (tkt_rc_same(a->contact_id, c->call->contact_id)) {
+        tkt_rc_note(c, "call already on that contact");
+        return;
+    }
+    contact_picked(c, a);
+    c->plan->linked = 1;
+    COPY(c->plan->customer.contact_id, a->contact_id);
+    tkt_op_t *op = tkt_rc_op_add(c, TKT_OP_ADD_PHONE, "");
+    COPY(op->requester_id, a->contact_id);
+    COPY(op->phone, a->number);
+}
+
 /* R-P6: later comments go to the ticket the agent chose. */
 static void retargeted(tkt_rc_t *c, const tkt_action_t *a)
 {
@@ -121,6 +143,9 @@ static void retargeted(tkt_rc_t *c, const tkt_action_t *a)
         return;
     }
     COPY(tkt_rc_call(c)->ticket_id, a->ticket_id);
+    const tkt_ticket_ref_t *to = tkt_rc_ref_find(c, a->ticket_id); /* checked: one of ours */
+    if (to)
+        tkt_rc_call(c)->ticket_kind = to->kind;
     tkt_rc_body_line(tkt_rc_op_add(c, TKT_OP_COMMENT, a->ticket_id),
                      "Call %s attached to this ticket by agent %s.", a->call_id, a->agent);
     if (real_id(old))
@@ -218,6 +243,7 @@ static void group_open(tkt_rc_t *c, const tkt_action_t *a)
     COPY(cu->missed_group_id, a->group_id);
     COPY(cu->missed_ticket_id, TKT_REF_NEW_TICKET);
     tkt_rc_ref_push(c, TKT_REF_NEW_TICKET, TKT_KIND_MISSED, TKT_ST_OPEN);
+    tkt_rc_ref_subject(c, op->subject);
 }
 
 static int group_known(tkt_rc_t *c, const tkt_action_t *a)
@@ -290,6 +316,9 @@ static void dispatch_action(tkt_rc_t *c, const tkt_action_t *a)
     case TKT_ACT_NEW_TICKET:
         new_call_ticket(c, a);
         return;
+    case TKT_ACT_CONTACT_LINKED:
+        contact_linked(c, a);
+        return;
     case TKT_ACT_GROUP_OPEN:
         group_open(c, a);
         return;
@@ -307,7 +336,8 @@ static void dispatch_action(tkt_rc_t *c, const tkt_action_t *a)
 
 static int is_agent_action(tkt_action_kind_t k)
 {
-    return k == TKT_ACT_CONTACT_PICKED || k == TKT_ACT_RETARGETED || k == TKT_ACT_NEW_TICKET;
+    return k == TKT_ACT_CONTACT_PICKED || k == TKT_ACT_RETARGETED || k == TKT_ACT_NEW_TICKET ||
+           k == TKT_ACT_CONTACT_LINKED;
 }
 
 int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_event_t *ev,
@@ -328,9 +358,13 @@ int tkt_decide_action(const tkt_policy_t *pol, const tkt_action_t *a, const cmn_
     c.withheld = !tkt_rc_customer_number(&c)[0];
     if (is_agent_action(a->kind)) {
         act_verdict_t v = check_action(&c, a);
+        /* the agent sees the outcome on the pop, refusals too (issue 24) */
+        out->announce = 1;
+        out->action_id = a->id;
         if (v.verdict == ACT_REFUSED) {
             if (refusal)
                 *refusal = v.reason;
+            out->refused = v.reason;
             out->note = v.why;
             return -1;
         }

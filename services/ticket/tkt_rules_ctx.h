@@ -75,6 +75,8 @@ void tkt_rc_tag_add(tkt_op_t *op, const char *tag);
 tkt_ticket_ref_t *tkt_rc_ref_find(tkt_rc_t *c, const char *id);
 /* Newest first; the oldest falls off. Pointers to refs are stale after this. */
 void tkt_rc_ref_push(tkt_rc_t *c, const char *id, tkt_kind_t kind, tkt_status_t status);
+/* The subject of the ticket just pushed, for the pop's choices (R-P6). */
+void tkt_rc_ref_subject(tkt_rc_t *c, const char *subject);
 /* tkt_ticket_writable, asking for the status once per event. */
 tkt_rc_chk_t tkt_rc_ref_check(tkt_rc_t *c, const tkt_ticket_ref_t *r);
 

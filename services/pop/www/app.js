@@ -57,11 +57,8 @@ function render(pop) {
   } else a.parentElement.remove();
   pickable(card, pop);
   dialable(card, pop);
-  const form = $("form.retarget", card);
-  form.addEventListener("submit", ev => {
-    ev.preventDefault();
-    act($(".result", card), { action: "call.retargeted", call_id: pop.call_id, ticket_id: form.ticket_id.value.trim() });
-  });
+  linkable(card, pop);
+  movable(card, pop);
   $(".new-ticket", card).addEventListener("click", () => act($(".result", card), { action: "call.new_ticket", call_id: pop.call_id }));
   const old = shown.get(pop.call_id);
   if (old) old.replaceWith(card); else $("#pops").prepend(card);
@@ -119,6 +116,86 @@ async function dial(out, number, ticketId) {
   if (r.status === 401) { loggedOut("Session ended: sign in again."); return false; }
   setText(out, window.CallbusPops.dialOutcome(r, number));
   return r.status === 202;
+}
+
+// R-P6 (issue 24 item 2): the call moves to one of the customer's other
+// open tickets, picked from ticket-service's list (never a typed id);
+// ticket-service checks again that it is this customer's and writable
+// (R-T10) and, when it refuses, says why with the call's ticket: shown here.
+const REFUSED = {
+  not_the_customers_ticket: "that ticket is not this customer's",
+  ticket_not_writable: "that ticket is solved or closed",
+  not_a_candidate: "that contact does not have the caller's number",
+  other_customer: "the call is another customer's",
+  unknown_call: "the call is unknown",
+};
+
+function age(when) {
+  const s = (Date.now() - new Date(when).getTime()) / 1000;
+  if (!(s >= 0)) return "";
+  return s < 3600 ? Math.max(1, Math.round(s / 60)) + " min" : s < 172800 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
+}
+
+function movable(card, pop) {
+  const box = $("fieldset.move", card), out = $(".result", card);
+  if (pop.refusal) {
+    setText(out, "Refused: " + (REFUSED[pop.refusal.reason] || pop.refusal.reason) + ".");
+    out.classList.add("refused");
+  }
+  if (!Array.isArray(pop.tickets) || pop.tickets.length === 0) return box.remove();
+  for (const t of pop.tickets) {
+    const li = document.createElement("li"), b = document.createElement("button");
+    b.type = "button";
+    b.className = "choice";
+    b.dataset.ticketId = t.id;
+    const a = t.created_at ? age(t.created_at) : "";
+    setText(b, "#" + t.id + (t.subject ? " · " + t.subject : "") + " (" + t.status + (a ? ", " + a : "") + ")");
+    b.addEventListener("click", () => {
+      out.classList.remove("refused");
+      act(out, { action: "call.retargeted", call_id: pop.call_id, ticket_id: t.id });
+    });
+    li.append(b);
+    $(".choices", box).append(li);
+  }
+  box.hidden = false;
+}
+
+// Issue 24 item 2 (Deskie's unknown caller): nobody in the CRM had the
+// number, so callbus made a contact for the call; the agent may instead
+// find the customer (the CRM's contacts by name or e-mail, searched through
+// ticket-service) and link the call to them: the ticket moves to that
+// contact and the number is added to it. Or keep the new contact.
+function linkable(card, pop) {
+  const box = $("fieldset.link", card), out = $(".link-result", card), list = $("ul.found", box);
+  if (!pop.new_contact) return box.remove();
+  $("form.find", box).addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const q = ev.target.q.value.trim();
+    if (!q) return;
+    setText(out, "…");
+    const r = await api("GET", "/v1/contacts/search?q=" + encodeURIComponent(q));
+    if (r.status === 401) return loggedOut("Session ended: sign in again.");
+    list.replaceChildren();
+    if (r.status !== 200) return setText(out, "Search failed: " + ((r.data && r.data.error) || r.status));
+    setText(out, r.data.contacts.length ? "" : "Nobody found.");
+    for (const c of r.data.contacts) {
+      const li = document.createElement("li"), b = document.createElement("button");
+      b.type = "button";
+      b.className = "found-contact";
+      b.dataset.contactId = c.id;
+      setText(b, (c.name || "Contact " + c.id) + (c.email ? " · " + c.email : ""));
+      b.addEventListener("click", async () => {
+        if (await act(out, { action: "contact.linked", call_id: pop.call_id, contact_id: c.id })) {
+          setText($(".caller", card), c.name || "Customer");
+          list.replaceChildren();
+        }
+      });
+      li.append(b);
+      list.append(li);
+    }
+  });
+  $(".keep", box).addEventListener("click", () => box.remove());
+  box.hidden = false;
 }
 
 async function act(out, body) {

@@ -230,6 +230,75 @@ static void dyn_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio
     get(op, "find_contacts", url, step_contacts);
 }
 
+/* Issue 24 item 2: an unknown caller's "find the customer to link". */
+static void dyn_search_contacts(tkt_crm_t *crm, const char *query, tkt_crm_cb cb, void *ctx)
+{
+    dyn_t *d = dyn_of(crm);
+    crm_op_t *op = crm_op_new(d->a, "search_contacts", TKT_PRIO_INTERACTIVE, cb, ctx);
+    char url[DYN_URL_MAX];
+    if (!op)
+        return;
+    if (crm_dyn_contacts_search_url(&d->conf, query, TKT_CRM_MAX_LIST, url, sizeof url) != 0) {
+        crm_op_refuse(op, "nothing to search for, or not text");
+        return;
+    }
+    get(op, "search_contacts", url, step_contacts);
+}
+
+/* The PATCH's answer: the contact has the number now. */
+static void step_phone_added(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    (void)j;
+    if (resp->status != 200 && resp->status != 204) {
+        fail_from(op, resp, exh);
+        return;
+    }
+    crm_op_succeed(op, resp);
+}
+
+/* The contact's phone columns read: the number goes into the first empty
+ * one, unless one has it (a replay); all taken is the CRM's refusal. */
+static void step_phones(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    char url[DYN_URL_MAX];
+    char *body = NULL;
+    if (resp->status != 200) {
+        fail_from(op, resp, exh);
+        return;
+    }
+    int rc = crm_dyn_contact_phone_body(&DYN(op)->conf, j, op->external_id, &body);
+    if (rc == 1) {
+        crm_op_succeed(op, resp);
+        return;
+    }
+    if (rc < 0 || crm_dyn_contact_record_url(&DYN(op)->conf, op->ticket_id, url, sizeof url) != 0) {
+        free(body);
+        crm_op_refuse(op, "every phone column of the contact is taken, or the number is unusable");
+        return;
+    }
+    crm_http_start(op, "add_contact_phone", "PATCH", strdup(url), body, step_phone_added);
+}
+
+/* Issue 24 item 2: the caller's number added to the contact they are; the
+ * contact id rides in op->ticket_id, the number in op->external_id. */
+static void dyn_add_contact_phone(tkt_crm_t *crm, const char *contact_id, const char *phone,
+                                  tkt_crm_cb cb, void *ctx)
+{
+    dyn_t *d = dyn_of(crm);
+    crm_op_t *op = crm_op_new(d->a, "add_contact_phone", TKT_PRIO_ENRICH, cb, ctx);
+    char url[DYN_URL_MAX];
+    if (!op)
+        return;
+    if (!phone || !*phone ||
+        crm_dyn_contact_phones_url(&d->conf, contact_id, url, sizeof url) != 0) {
+        crm_op_refuse(op, "contact id is not a GUID, or no phone number");
+        return;
+    }
+    crm_copy_str(op->ticket_id, sizeof op->ticket_id, contact_id);
+    crm_copy_str(op->external_id, sizeof op->external_id, phone);
+    get(op, "add_contact_phone", url, step_phones);
+}
+
 /* One contact: a create's representation, or a read by key. */
 static void step_contact(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
 {
@@ -1083,6 +1152,8 @@ static void dyn_free(tkt_crm_t *crm)
 
 static const tkt_crm_ops_t dyn_ops = {
     .find_contacts = dyn_find_contacts,
+    .search_contacts = dyn_search_contacts,
+    .add_contact_phone = dyn_add_contact_phone,
     .create_contact = dyn_create_contact,
     .find_contact_by_external_id = dyn_find_contact_by_external_id,
     .create_ticket = dyn_create_ticket,

@@ -142,6 +142,45 @@ int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number
     return sb_done(&b);
 }
 
+int crm_dyn_contacts_search_url(const crm_dyn_conf_t *conf, const char *query, size_t max,
+                                char *out, size_t outsz)
+{
+    char literal[1024];
+    sb_t b;
+    sb_init(&b, out, outsz);
+    if (!query || !*query || max == 0 ||
+        crm_odata_string_literal(query, literal, sizeof literal) < 0)
+        b.err = 1;
+    sb_printf(&b,
+              "%s/contacts?$select=" CONTACT_SELECT "&$filter=contains(fullname,%s)%%20or%%20"
+              "contains(emailaddress1,%s)&$orderby=createdon%%20desc&$top=%zu",
+              conf->api_base, literal, literal, max);
+    return sb_done(&b);
+}
+
+int crm_dyn_contact_phone_body(const crm_dyn_conf_t *conf, const json_t *contact,
+                               const char *number, char **body)
+{
+    char form[CMN_PHONE_MAX];
+    const char *free_col = NULL;
+    *body = NULL;
+    if (lookup_form_of(conf, number, form) != 0)
+        return -1;
+    for (size_t i = 0; i < conf->n_phone_attrs; i++) {
+        const char *v = json_string_value(json_object_get(contact, conf->phone_attrs[i]));
+        if (v && strcmp(v, form) == 0)
+            return 1;
+        if ((!v || !*v) && !free_col)
+            free_col = conf->phone_attrs[i];
+    }
+    if (!free_col)
+        return -1;
+    json_t *o = json_pack("{s:s}", free_col, form);
+    *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return *body ? 0 : -1;
+}
+
 static int guid_or_fail(const char *id, char norm[CRM_GUID_MAX], char *out, size_t outsz)
 {
     if (crm_odata_guid_norm(id, norm) != 0) {
@@ -170,6 +209,24 @@ int crm_dyn_contact_get_url(const crm_dyn_conf_t *conf, const char *contact_id, 
                             size_t outsz)
 {
     return record_url(conf, "contacts", contact_id, "?$select=" CONTACT_SELECT, out, outsz);
+}
+
+int crm_dyn_contact_record_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
+                               size_t outsz)
+{
+    return record_url(conf, "contacts", contact_id, "", out, outsz);
+}
+
+int crm_dyn_contact_phones_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
+                               size_t outsz)
+{
+    char suffix[16 + CRM_DYN_PHONE_ATTRS_MAX * CRM_DYN_NAME_MAX];
+    size_t len = (size_t)snprintf(suffix, sizeof suffix, "?$select=contactid");
+    for (size_t i = 0; i < conf->n_phone_attrs && len < sizeof suffix; i++)
+        len += (size_t)snprintf(suffix + len, sizeof suffix - len, ",%s", conf->phone_attrs[i]);
+    if (len >= sizeof suffix)
+        return -1;
+    return record_url(conf, "contacts", contact_id, suffix, out, outsz);
 }
 
 int crm_dyn_case_get_url(const crm_dyn_conf_t *conf, const char *incident_id, char *out,

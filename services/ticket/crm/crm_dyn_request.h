@@ -66,6 +66,32 @@ int crm_dyn_phone_attrs_parse(crm_dyn_conf_t *conf, const char *csv, char *errst
 int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number, size_t max,
                                   char *out, size_t outsz) __attribute__((warn_unused_result));
 
+/* Issue 24 item 2: contacts whose full name or e-mail contain what an
+ * agent typed (an unknown caller's "find the customer to link"):
+ * contacts?$select=...&$filter=contains(fullname,'q') or
+ * contains(emailaddress1,'q')&$orderby=createdon desc&$top=max. -1 when
+ * query is empty, not UTF-8, or out is too small. */
+int crm_dyn_contacts_search_url(const crm_dyn_conf_t *conf, const char *query, size_t max,
+                                char *out, size_t outsz) __attribute__((warn_unused_result));
+
+/* Issue 24 item 2: one contact's id and configured phone columns, read
+ * before the caller's number is added to it. */
+int crm_dyn_contact_phones_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
+                               size_t outsz) __attribute__((warn_unused_result));
+
+/* The PATCH body that adds `number` (E.164, written in the look-up form,
+ * R-I2, so R-C1's look-up finds it) to `contact` (the record read with
+ * crm_dyn_contact_phones_url) in its first empty phone column: 0 with
+ * *body (free()), 1 when a column holds it already (nothing to write), -1
+ * when every column is taken, the number is unusable, or out of memory
+ * (*body NULL). */
+int crm_dyn_contact_phone_body(const crm_dyn_conf_t *conf, const json_t *contact,
+                               const char *number, char **body) __attribute__((warn_unused_result));
+
+/* The contact's record, for a PATCH. */
+int crm_dyn_contact_record_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
+                               size_t outsz) __attribute__((warn_unused_result));
+
 /* One contact by id, display columns only. */
 int crm_dyn_contact_get_url(const crm_dyn_conf_t *conf, const char *contact_id, char *out,
                             size_t outsz) __attribute__((warn_unused_result));

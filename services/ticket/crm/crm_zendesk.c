@@ -394,6 +394,61 @@ static void step_users(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int
     crm_op_succeed(op, resp);
 }
 
+/* --------------------------- search_contacts, add_contact_phone (issue 24) */
+
+/* Search Users by what an agent typed (name, e-mail: Zendesk's search
+ * syntax, end users only), at most one page of TKT_CRM_MAX_LIST. */
+static void zd_search_contacts(tkt_crm_t *crm, const char *query, tkt_crm_cb cb, void *ctx)
+{
+    zd_t *zd = zd_of(crm);
+    crm_op_t *op = crm_op_new(zd->a, "search_contacts", TKT_PRIO_INTERACTIVE, cb, ctx);
+    if (!op)
+        return;
+    if (!query || !*query) {
+        crm_op_refuse(op, "nothing to search for");
+        return;
+    }
+    char *q = crm_str_printf("role:end-user %s", query);
+    char *esc = q ? url_escape(q) : NULL;
+    free(q);
+    char *url = esc ? crm_str_printf("%s/api/v2/users/search.json?query=%s&per_page=%d",
+                                     zd->base_url, esc, TKT_CRM_MAX_LIST)
+                    : NULL;
+    free(esc);
+    crm_http_start(op, "search_contacts", "GET", url, NULL, step_users);
+}
+
+/* 201: added; 422 saying the value is taken: the user has it already (a
+ * replay), or another user has it, which adding cannot change either. */
+static void step_identity(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    if (resp->status == 201 || resp->status == 200 ||
+        (resp->status == 422 && resp->body && strstr(resp->body, "taken"))) {
+        crm_op_succeed(op, resp);
+        return;
+    }
+    fail_from(op, resp, j, exh);
+}
+
+static void zd_add_contact_phone(tkt_crm_t *crm, const char *contact_id, const char *phone,
+                                 tkt_crm_cb cb, void *ctx)
+{
+    zd_t *zd = zd_of(crm);
+    crm_op_t *op = crm_op_new(zd->a, "add_contact_phone", TKT_PRIO_ENRICH, cb, ctx);
+    if (!op)
+        return;
+    if (!is_id(contact_id) || !phone || !*phone) {
+        crm_op_refuse(op, "contact id is not a Zendesk id, or no phone number");
+        return;
+    }
+    /* Create Identity (User Identities API): a phone_number identity. */
+    json_t *body = json_pack("{s:{s:s, s:o}}", "identity", "type", "phone_number", "value",
+                             crm_json_str(phone));
+    crm_http_start(op, "add_contact_phone", "POST",
+                   crm_str_printf("%s/api/v2/users/%s/identities.json", zd->base_url, contact_id),
+                   crm_json_text(body), step_identity);
+}
+
 /* ------------------------------------------------------- ticket bodies */
 
 static int put_fields(json_t *t, const tkt_op_t *o, char *err, size_t errsz)
@@ -1414,6 +1469,8 @@ static int zd_valid_ticket_id(const tkt_crm_t *crm, const char *id)
 
 static const tkt_crm_ops_t zd_ops = {
     .find_contacts = zd_find_contacts,
+    .search_contacts = zd_search_contacts,
+    .add_contact_phone = zd_add_contact_phone,
     .create_contact = zd_create_contact,
     .find_contact_by_external_id = zd_find_contact_by_external_id,
     .create_ticket = zd_create_ticket,

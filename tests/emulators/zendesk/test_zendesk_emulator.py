@@ -88,6 +88,32 @@ def test_several_users_share_a_number(client):
     assert newest["results"][0]["id"] == second["id"]
 
 
+def test_phone_identity_added_is_searched_and_once_only(client):
+    """Create Identity (issue 24 item 2: an unknown caller linked to a
+    contact): a user without a phone gets it as `phone`, one with a phone
+    keeps it and is found by either; the same number twice is 422 taken."""
+    bare = client.create_user(name="Ada Bare")
+    status, _, body = client.post(f"/api/v2/users/{bare['id']}/identities.json", {
+        "identity": {"type": "phone_number", "value": "+15550002222"}})
+    assert status == 201 and body["identity"]["primary"] is True
+    assert client.get(f"/api/v2/users/{bare['id']}.json")[2]["user"]["phone"] == "+15550002222"
+    has = client.create_user(name="Ada Has", phone="+15550003333")
+    status, _, body = client.post(f"/api/v2/users/{has['id']}/identities.json", {
+        "identity": {"type": "phone_number", "value": "+15550004444"}})
+    assert status == 201 and body["identity"]["primary"] is False
+    assert [r["id"] for r in search(client, "role:end-user phone:*5550004444")["results"]] == [
+        has["id"]]
+    assert [r["id"] for r in search(client, "role:end-user phone:*5550003333")["results"]] == [
+        has["id"]]
+    status, _, body = client.post(f"/api/v2/users/{has['id']}/identities.json", {
+        "identity": {"type": "phone_number", "value": "+1 555 000 4444"}})
+    assert status == 422 and "taken" in json.dumps(body)
+    assert client.post(f"/api/v2/users/{has['id']}/identities.json", {
+        "identity": {"type": "email", "value": "a@example.com"}})[0] == 422
+    assert client.post("/api/v2/users/999999/identities.json", {
+        "identity": {"type": "phone_number", "value": "+15550005555"}})[0] == 404
+
+
 def test_user_validation(client):
     status, _, body = client.post("/api/v2/users.json", {"user": {"phone": "1"}})
     assert status == 422 and body["error"] == "RecordInvalid" and "name" in body["details"]

@@ -26,7 +26,9 @@ What it does not emulate: organizations, groups, brands, ticket forms,
 triggers/automations/SLAs, attachments/uploads, cursor pagination (offset
 pagination only), incremental exports, webhooks, OAuth, the full search
 grammar (date ranges, free-text relevance), the search endpoint's own rate
-limit, users' identities beyond one ``phone``, custom statuses, and field
+limit, identities other than phone numbers (Create Identity adds a
+``phone_number`` one: the user's ``phone`` when it had none, and found by
+``phone:`` searches either way), custom statuses, and field
 value validation by field type. Error bodies whose exact text Zendesk does
 not document are approximations (listed in the README).
 
@@ -245,6 +247,7 @@ class Store:
             self.ignored_custom_fields = []
             self.next_user, self.next_ticket = 1001, 1
             self.next_comment, self.next_audit, self.next_event = 5000001, 7000001, 9000001
+            self.next_identity = 11000001
             self.generation = getattr(self, "generation", 0) + 1
             self.custom_fields = [self._field(i, t, k) for i, t, k in DEFAULT_CUSTOM_FIELDS]
             self._preset_users()
@@ -861,8 +864,11 @@ def _wild(stored, pattern, transform=str.lower):
 
 
 def _match_phone(store, rec, value, op):
-    # Digits are compared ignoring "+", spaces, dashes and other punctuation.
-    return _wild(rec.get("phone"), value, digits) if digits(value) else False
+    # Digits are compared ignoring "+", spaces, dashes and other punctuation;
+    # every phone_number identity counts, not only the primary ``phone``.
+    if not digits(value):
+        return False
+    return any(_wild(p, value, digits) for p in [rec.get("phone")] + rec.get("_phones", []))
 
 
 def _match_id(field):
@@ -990,6 +996,7 @@ ROUTES = [
     _route("GET", r"/api/v2/users/search", "ep_search_users"),
     _route("GET", r"/api/v2/users/(\d+)", "ep_show_user"),
     _route("GET", r"/api/v2/users/(\d+)/tickets/requested", "ep_requested"),
+    _route("POST", r"/api/v2/users/(\d+)/identities", "ep_create_identity"),
     _route("GET", r"/api/v2/search", "ep_search"),
     _route("GET", r"/api/v2/tickets", "ep_list_tickets"),
     _route("POST", r"/api/v2/tickets", "ep_create_ticket"),
@@ -1309,6 +1316,34 @@ class ZendeskEmulator(ServedEmulator):
             else:
                 raise api_error(400, "InvalidValue", "query or external_id is required")
             return Reply(200, self._page(req, [public_view(u) for u in found], "users"))
+
+    def ep_create_identity(self, req, uid):
+        """Create Identity (User Identities API), phone_number only: 201
+        {"identity"}; the value becomes the user's ``phone`` when it had
+        none (Zendesk's primary identity). 422 when the user has it."""
+        ident = self._body_object(req, "identity")["identity"]
+        kind, value = ident.get("type"), ident.get("value")
+        if kind != "phone_number" or not isinstance(value, str) or not digits(value):
+            raise record_invalid("value", "Value: is invalid", "InvalidValue")
+        with self.store.lock:
+            user = self.store.user(int(uid))
+            phones = [user.get("phone")] + user.setdefault("_phones", [])
+            if any(p and digits(p) == digits(value) for p in phones):
+                raise record_invalid("value", f"Value: {value} has already been taken",
+                                     "DuplicateValue")
+            primary = user.get("phone") is None
+            if primary:
+                user["phone"] = value
+                user["shared_phone_number"] = False
+            else:
+                user["_phones"].append(value)
+            now = iso(time.time())
+            user["updated_at"] = now
+            iid = self.store._take("next_identity")
+            return Reply(201, {"identity": {
+                "id": iid, "url": self.store.url(f"users/{uid}/identities/{iid}"),
+                "user_id": int(uid), "type": "phone_number", "value": value, "verified": False,
+                "primary": primary, "created_at": now, "updated_at": now}})
 
     def ep_requested(self, req, uid):
         """List User Requested Tickets (Tickets API), newest first."""

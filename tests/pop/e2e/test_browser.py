@@ -235,6 +235,55 @@ def test_call_back_from_the_pop(chain, browser):
     browser.screenshot(os.path.join(ARTEFACTS, "agent-page-call-back.png"))
 
 
+def test_the_agent_moves_the_call_by_picking_a_ticket(chain, browser):
+    """R-P6 by picking (issue 24 item 2), the whole chain: the card has no
+    ticket id to type; "New ticket instead" makes the call's second ticket,
+    whose pop offers the first as "move this call to"; picking it moves the
+    call there (ticket-service's comments); picking a ticket a person solved
+    meanwhile is refused by ticket-service and the card says why."""
+    emu = chain["emulator"]
+    login(browser, chain["pop"], "900001", "2207")
+    session, phone = 8200000007, "+905321119007"  # not 5: main's call-back test has it
+    post(chain, "handset", fixture("handset", session, phone))
+    first = pop.e2e.wait_for(lambda: [t for t in emu.snapshot()["tickets"]
+                                      if t.get("external_id") == f"callbus-{session}"], 30,
+                             what="the call's ticket")[0]
+    card = f".pop.ticket[data-call-id='{session}']"
+    browser.wait(f"""!!document.querySelector("{card}")""", 30, what="the ticket pop")
+    assert browser.js(f"""document.querySelectorAll("{card} .retarget input").length""") == 0
+    # nobody had the number: the card also offers to find the customer to link
+    assert browser.js(f"""!document.querySelector("{card} fieldset.link").hidden""")
+    browser.js(f"""document.querySelector("{card} .new-ticket").click()""")
+
+    def choices():
+        return browser.js(f"""[...document.querySelectorAll("{card} button.choice")]
+                              .map(b => [b.dataset.ticketId, b.textContent])""")
+    offered = pop.e2e.wait_for(choices, 30, what="the customer's tickets offered")
+    assert [c[0] for c in offered] == [str(first["id"])]
+    assert offered[0][1].startswith(f"#{first['id']} · Call from {phone} (")
+    second = next(t for t in emu.snapshot()["tickets"] if t["requester_id"] ==
+                  first["requester_id"] and t["id"] != first["id"])
+    browser.js(f"""document.querySelector("{card} button.choice[data-ticket-id='{first['id']}']")
+                 .click()""")
+
+    def said(tid, text):
+        with emu.store.lock:
+            return any(text in c["body"] for c in emu.store.comments.get(tid, []))
+    pop.e2e.wait_for(lambda: said(first["id"], f"Call {session} attached to this ticket"), 30,
+                     what="ticket-service to move the call to the ticket picked")
+    assert said(second["id"], f"Call {session} moved to ticket {first['id']}")
+    pop.e2e.wait_for(lambda: [c[0] for c in choices()] == [str(second["id"])], 30,
+                     what="the move's pop offering the other ticket")
+    with emu.store.lock:  # a person solves it meanwhile: R-T10
+        emu.store.tickets[second["id"]]["status"] = "solved"
+    browser.js(f"""document.querySelector("{card} button.choice[data-ticket-id='{second['id']}']")
+                 .click()""")
+    browser.wait(f"""(document.querySelector("{card} .result.refused") || {{}}).textContent ===
+                 'Refused: that ticket is solved or closed.'""", 30, what="the refusal on the card")
+    assert not said(second["id"], f"Call {session} attached to this ticket")
+    browser.screenshot(os.path.join(ARTEFACTS, "agent-page-move-call.png"))
+
+
 def test_a_revoked_agent_is_signed_out(chain, browser):
     """Issue 22 item 3: an administrator ends the agent's session
     (POST /admin/sessions/revoke): the page's stream ends and the page

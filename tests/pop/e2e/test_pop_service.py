@@ -337,14 +337,15 @@ class FakeIvr:
     """ticket-service's IVR look-up (GET /v1/ivr/lookup?number=, Bearer; its
     answer as docs/ticket-service.md "IVR API" says), in a thread: answers from
     `contacts` by number, "none" otherwise; a number in `hold` is answered
-    only once `release` is set."""
+    only once `release` is set. And its contact search (GET
+    /v1/contacts/search?q=, issue 24 item 2): `found` by q, else none."""
 
     def __init__(self, token):
         import http.server
         import threading
         import urllib.parse
         fake = self
-        self.contacts, self.hold, self.asked = {}, set(), []
+        self.contacts, self.hold, self.asked, self.found = {}, set(), [], {}
         self.release = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -355,10 +356,13 @@ class FakeIvr:
 
             def do_GET(self):
                 q = urllib.parse.urlparse(self.path)
-                number = urllib.parse.parse_qs(q.query).get("number", [""])[0]
+                args = urllib.parse.parse_qs(q.query)
+                number = args.get("number", args.get("q", [""]))[0]
                 fake.asked.append((q.path, number, self.headers.get("Authorization")))
                 if self.headers.get("Authorization") != f"Bearer {token}":
                     return self._send(401, {"error": "token"})
+                if q.path == "/v1/contacts/search":
+                    return self._send(200, {"contacts": fake.found.get(number, [])})
                 if number in fake.hold:
                     fake.release.wait(30)
                 c = fake.contacts.get(number)

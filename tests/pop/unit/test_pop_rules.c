@@ -162,9 +162,50 @@ static void test_ended_pops_nothing(void)
     ASSERT_EQ_INT(pop_rules_decide(POP_IN_ENDED, "900001", &c).kind, POP_NONE);
 }
 
+/* R-P6 (issue 24 item 2): the ticket pop offers the customer's tickets
+ * ticket-service listed; the answer to an agent's action (here a refusal)
+ * is a pop of its own (another id), and "[]"/"null" (ticket-service's
+ * later event without them) show nothing. */
+static void test_R_P6_ticket_pop_offers_tickets_and_shows_a_refusal(void)
+{
+    pop_call_view_t c = call();
+    char plain[512], refused[512];
+    c.agent = "900001";
+    c.answered = 1;
+    c.ticket_id = "4711";
+    c.ticket_url = "https://crm/tickets/4711";
+    c.tickets =
+        "[{\"id\":\"4700\",\"subject\":\"Call from +393331234567\",\"status\":\"pending\"}]";
+    c.refusal = "null";
+    c.action = "-";
+    pop_decision_t d = pop_rules_decide(POP_IN_TICKET, "", &c);
+    ASSERT_EQ_INT(d.kind, POP_TICKET);
+    json_t *m = pop_rules_message(&d, &c, "", 0);
+    json_t *t = json_object_get(m, "tickets");
+    ASSERT_EQ_INT((int)json_array_size(t), 1);
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_array_get(t, 0), "id")), "4700");
+    ASSERT_TRUE(json_object_get(m, "refusal") == NULL);
+    json_decref(m);
+    pop_rules_pop_id(&d, &c, plain, sizeof plain);
+    c.refusal = "{\"action_id\":\"act-1\",\"reason\":\"not_the_customers_ticket\"}";
+    c.action = "act-1";
+    m = pop_rules_message(&d, &c, "", 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(m, "refusal"), "reason")),
+                  "not_the_customers_ticket");
+    json_decref(m);
+    pop_rules_pop_id(&d, &c, refused, sizeof refused);
+    ASSERT_TRUE(strcmp(plain, refused) != 0);
+    ASSERT_TRUE(strstr(refused, "act-1") != NULL);
+    c.tickets = "[]";
+    m = pop_rules_message(&d, &c, "", 0);
+    ASSERT_TRUE(json_object_get(m, "tickets") == NULL);
+    json_decref(m);
+}
+
 TEST_MAIN("pop_rules", TEST_CASE(test_ringing_notifies_the_ringing_agent),
           TEST_CASE(test_answer_pops_ticket_else_profile_else_new_case),
           TEST_CASE(test_ticket_bound_after_answer),
           TEST_CASE(test_transfer_pops_the_receiving_agent),
           TEST_CASE(test_same_ticket_pop_same_id), TEST_CASE(test_transfer_back_pops_again),
-          TEST_CASE(test_ringing_with_the_contact_learnt_later), TEST_CASE(test_ended_pops_nothing))
+          TEST_CASE(test_ringing_with_the_contact_learnt_later), TEST_CASE(test_ended_pops_nothing),
+          TEST_CASE(test_R_P6_ticket_pop_offers_tickets_and_shows_a_refusal))

@@ -166,12 +166,14 @@ class Emulator(ZendeskEmulator):
                     for tid in tids}
 
     def users_with_phone(self, number):
-        """Users whose phone has the number's digits, however it is formatted."""
+        """Users one of whose phone numbers (the primary ``phone`` or a
+        phone_number identity) has the number's digits, however formatted."""
         want = re.sub(r"\D", "", number)
         with self.store.lock:
             return [dict((k, v) for k, v in u.items() if not k.startswith("_"))
                     for u in sorted(self.store.users.values(), key=lambda u: u["id"])
-                    if re.sub(r"\D", "", u.get("phone") or "") == want]
+                    if any(re.sub(r"\D", "", p or "") == want
+                           for p in [u.get("phone")] + u.get("_phones", []))]
 
     def mark(self):
         """The request log's position now; pass it to requests(since=...)."""

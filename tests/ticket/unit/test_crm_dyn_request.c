@@ -310,10 +310,40 @@ static void test_pop_urls(void)
     ASSERT_EQ_INT(crm_dyn_case_form_url(&c, CASE_ID, url, sizeof url), -1);
 }
 
+/* Issue 24 item 2: an agent's search by name or e-mail, its text one
+ * escaped literal (a quote cannot end it); the caller's number added in
+ * the look-up form to the first empty phone column, nothing when one holds
+ * it, none when all are taken. */
+static void test_contact_search_and_phone_added(void)
+{
+    crm_dyn_conf_t c = conf_it("telephone1,mobilephone");
+    char url[1024], *body = NULL;
+    ASSERT_EQ_INT(crm_dyn_contacts_search_url(&c, "O'Brien ann", 16, url, sizeof url), 0);
+    ASSERT_TRUE(strstr(url, "/contacts?$select=") != NULL);
+    ASSERT_TRUE(strstr(url, "$filter=contains(fullname,%27O%27%27Brien%20ann%27)%20or%20"
+                            "contains(emailaddress1,%27O%27%27Brien%20ann%27)") != NULL);
+    ASSERT_TRUE(strstr(url, "$top=16") != NULL);
+    ASSERT_EQ_INT(crm_dyn_contacts_search_url(&c, "", 16, url, sizeof url), -1);
+    ASSERT_EQ_INT(crm_dyn_contact_phones_url(&c, CONTACT, url, sizeof url), 0);
+    ASSERT_EQ_STR(url, "https://org.api.crm.dynamics.com/api/data/v9.2/contacts(" CONTACT_LC
+                       ")?$select=contactid,telephone1,mobilephone");
+    json_t *ct = json_pack("{s:s, s:n}", "telephone1", "0298765432", "mobilephone");
+    ASSERT_EQ_INT(crm_dyn_contact_phone_body(&c, ct, "+390612345678", &body), 0);
+    ASSERT_EQ_STR(body, "{\"mobilephone\":\"0612345678\"}");
+    free(body);
+    json_object_set_new(ct, "mobilephone", json_string("0612345678"));
+    ASSERT_EQ_INT(crm_dyn_contact_phone_body(&c, ct, "+390612345678", &body), 1);
+    ASSERT_TRUE(body == NULL);
+    ASSERT_EQ_INT(crm_dyn_contact_phone_body(&c, ct, "+390611111111", &body), -1);
+    ASSERT_TRUE(body == NULL);
+    json_decref(ct);
+}
+
 TEST_MAIN("crm_dyn_request", TEST_CASE(test_guids), TEST_CASE(test_name_based_guids),
           TEST_CASE(test_string_literal_doubles_quotes_and_encodes), TEST_CASE(test_entity_id_key),
           TEST_CASE(test_phone_attrs_are_configuration),
           TEST_CASE(test_contact_lookup_in_national_form), TEST_CASE(test_latest_unresolved_case),
           TEST_CASE(test_case_create_body), TEST_CASE(test_contact_create_body),
           TEST_CASE(test_note_update_and_close_bodies), TEST_CASE(test_status_mapping),
-          TEST_CASE(test_statuses_and_marker_urls), TEST_CASE(test_pop_urls))
+          TEST_CASE(test_statuses_and_marker_urls), TEST_CASE(test_pop_urls),
+          TEST_CASE(test_contact_search_and_phone_added))

@@ -461,6 +461,40 @@ static void test_R_P6_retarget_moves_the_call(void)
     ASSERT_EQ_STR(plan.ops[1].ticket_id, "55");
     ASSERT_EQ_STR(plan.ops[1].body, "Call c1 moved to ticket 60 by agent 900001.");
     ASSERT_EQ_INT(plan.customer.tickets[1].fresh, 0); /* fresh only for one decision */
+    ASSERT_EQ_INT(plan.announce, 1); /* issue 24 item 2: the pop shows the call's new ticket */
+    ASSERT_TRUE(plan.refused == NULL);
+}
+
+/* R-P6, issue 24 item 2: a refused move is announced, so ticket-service
+ * tells the agent (a ticket event with the refusal) instead of only
+ * logging it; the call stays where it was. */
+static void test_R_P6_refused_move_is_announced_to_the_agent(void)
+{
+    agent_action(TKT_ACT_RETARGETED);
+    TEXT(act.ticket_id, "77"); /* another customer's ticket: not among this customer's */
+    ASSERT_EQ_INT(decide(), -1);
+    ASSERT_EQ_STR(refusal, "not_the_customers_ticket");
+    ASSERT_EQ_INT(plan.announce, 1);
+    ASSERT_EQ_STR(plan.refused, "not_the_customers_ticket");
+    ASSERT_EQ_STR(plan.action_id, "act-000001");
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    setup(TKT_ACT_GROUP_ADD); /* the grouper's operations have nobody to tell */
+    TEXT(act.group_id, "g1");
+    act.count = 2;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.announce, 0);
+    ASSERT_TRUE(plan.refused == NULL);
+}
+
+/* R-P6, issue 24 item 2: a new ticket is remembered with its subject, which
+ * the pop shows among the customer's tickets to move a later call to. */
+static void test_R_P6_new_ticket_is_remembered_with_its_subject(void)
+{
+    agent_action(TKT_ACT_NEW_TICKET);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_STR(plan.customer.tickets[0].subject, "Call from " CUST);
+    ASSERT_EQ_STR(plan.customer.tickets[1].id, "55");
+    ASSERT_EQ_STR(plan.customer.tickets[1].subject, ""); /* as it was: none remembered */
 }
 
 /* R-P6 + R-T10, issue 19 item 6: not another customer's ticket, not one
@@ -551,6 +585,37 @@ static void test_R_C2_new_ticket_for_a_caller_with_no_contact(void)
     ASSERT_EQ_STR(plan.call.contact_id, TKT_REF_NEW_CONTACT);
 }
 
+/* Issue 24 item 2 (Deskie's unknown caller): the contact the agent found
+ * becomes the ticket's requester and the call's and customer's contact,
+ * and gets the caller's number (so R-C1 finds it next time); a withheld
+ * call has no number to add: refused, and told. */
+static void test_contact_linked_moves_the_ticket_and_adds_the_number(void)
+{
+    agent_action(TKT_ACT_CONTACT_LINKED);
+    TEXT(act.contact_id, "777");
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_TRUE(refusal == NULL);
+    ASSERT_EQ_INT(plan.announce, 1);
+    ASSERT_EQ_STR(plan.call.contact_id, "777");
+    ASSERT_EQ_STR(plan.customer.contact_id, "777");
+    ASSERT_EQ_INT(plan.n_ops, 2);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_UPDATE);
+    ASSERT_EQ_STR(plan.ops[0].ticket_id, "55");
+    ASSERT_EQ_STR(plan.ops[0].requester_id, "777");
+    ASSERT_EQ_INT(plan.ops[1].kind, TKT_OP_ADD_PHONE);
+    ASSERT_EQ_STR(plan.ops[1].requester_id, "777");
+    ASSERT_EQ_STR(plan.ops[1].phone, CUST);
+    TEXT(call.contact_id, "777"); /* linked already: nothing again */
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    agent_action(TKT_ACT_CONTACT_LINKED);
+    TEXT(act.contact_id, "777");
+    act.number[0] = call.customer[0] = '\0';
+    ASSERT_EQ_INT(decide(), -1);
+    ASSERT_EQ_STR(refusal, "no_number");
+    ASSERT_EQ_STR(plan.refused, "no_number");
+}
+
 int main(void)
 {
     static const test_case_t cases[] = {
@@ -572,7 +637,10 @@ int main(void)
         TEST_CASE(test_R_P6_action_on_an_unknown_or_other_call_refused),
         TEST_CASE(test_R_P6_retarget_moves_the_call),
         TEST_CASE(test_R_P6_R_T10_retarget_to_a_foreign_or_closed_ticket_refused),
+        TEST_CASE(test_R_P6_refused_move_is_announced_to_the_agent),
+        TEST_CASE(test_R_P6_new_ticket_is_remembered_with_its_subject),
         TEST_CASE(test_R_P6_new_ticket_takes_the_call),
-        TEST_CASE(test_R_C2_new_ticket_for_a_caller_with_no_contact)};
+        TEST_CASE(test_R_C2_new_ticket_for_a_caller_with_no_contact),
+        TEST_CASE(test_contact_linked_moves_the_ticket_and_adds_the_number)};
     return test_run_all("ticket_rules_actions", cases, sizeof cases / sizeof cases[0]);
 }
