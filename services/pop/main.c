@@ -277,7 +277,7 @@ static int start(pop_t *p)
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->acks = pop_ack_new(p->svc.base, p->store, p->producer, &ao)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)) ||
-        !(p->search = pop_api_search_new(p->svc.http, p->store, p->lookup)))
+        !(p->search = pop_api_search_new(p->svc.http, p->api, p->lookup)))
         return fail("start", "out of memory");
     if (start_oidc(p) < 0)
         return -1;

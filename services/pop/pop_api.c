@@ -116,16 +116,6 @@ static void unauthorized(struct evhttp_request *req)
     cmn_http_reply_error(req, 401, "no valid session: log in again", NULL);
 }
 
-int pop_api_request_token(struct evhttp_request *req, char *out, size_t outsz)
-{
-    return request_token(req, out, outsz);
-}
-
-void pop_api_unauthorized(struct evhttp_request *req)
-{
-    unauthorized(req);
-}
-
 static void set_cookie(call_t *c, const char *token, long max_age)
 {
     char v[256];

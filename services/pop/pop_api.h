@@ -47,7 +47,7 @@ void pop_api_extend_session(pop_api_t *a, struct evhttp_request *req, const char
 /* Ends crm_id's session and its streams on every replica: 200, or 404
  * when the agent has none. */
 void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id);
-/* For other modules' routes (pop_api_calls.c): resolves the request's
+/* For other modules' routes (pop_api_calls.c, pop_api_search.c): resolves the request's
  * session (cookie or Bearer). 0: cb is called once, later, with the
  * agent's session (borrowed for the call; the caller then answers req), or
  * with who NULL when req was already answered (401, 503). -1: req was
@@ -55,11 +55,6 @@ void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id
 typedef void (*pop_api_agent_fn)(void *ctx, const pop_session_info_t *who);
 int pop_api_with_agent(pop_api_t *a, struct evhttp_request *req, pop_api_agent_fn cb, void *ctx)
     __attribute__((warn_unused_result));
-/* For pop_api_search.c: the request's session token (cookie or Bearer)
- * into out (POP_TOKEN_LEN + 1): 0, or -1 when it carries none well-formed;
- * and the 401 every route answers without a session. */
-int pop_api_request_token(struct evhttp_request *req, char *out, size_t outsz);
-void pop_api_unauthorized(struct evhttp_request *req);
 void pop_api_free(pop_api_t *a);
 
 #endif

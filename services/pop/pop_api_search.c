@@ -2,8 +2,6 @@
 #include "pop_api_search.h"
 
 #include "cmn_log.h"
-#include "pop_api.h"
-#include "pop_session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +9,13 @@
 #define QUERY_MAX 400 /* bytes: ticket-service takes 100 characters */
 
 struct pop_api_search {
-    pop_store_t *store;
+    pop_api_t *api;
     pop_lookup_t *lookup;
 };
 
 typedef struct {
     pop_api_search_t *s;
     struct evhttp_request *req;
-    char token[POP_TOKEN_LEN + 1];
     char query[QUERY_MAX + 1];
 } ask_t;
 
@@ -32,15 +29,12 @@ static void on_found(void *ctx, const json_t *contacts, const char *err)
     free(a);
 }
 
-/* Only a signed-in agent searches the CRM (its contacts are personal data). */
-static void on_session(void *ctx, const pop_session_info_t *info, const char *err)
+/* Only a signed-in agent searches the CRM (its contacts are personal data):
+ * who is NULL when pop_api_with_agent answered already (401, 503). */
+static void on_agent(void *ctx, const pop_session_info_t *who)
 {
     ask_t *a = ctx;
-    if (err || !*info->crm_id) {
-        if (err)
-            cmn_http_reply_unavailable(a->req, 1, "redis unavailable");
-        else
-            pop_api_unauthorized(a->req);
+    if (!who) {
         free(a);
         return;
     }
@@ -60,11 +54,6 @@ static void on_search(struct evhttp_request *req, const char *path, void *arg)
     }
     a->s = s;
     a->req = req;
-    if (pop_api_request_token(req, a->token, sizeof a->token) < 0) {
-        pop_api_unauthorized(req);
-        free(a);
-        return;
-    }
     if (cmn_http_query_param(req, "q", a->query, sizeof a->query) < 0) {
         cmn_http_reply_error(req, 400, "q: what to search for", "q");
         free(a);
@@ -75,18 +64,16 @@ static void on_search(struct evhttp_request *req, const char *path, void *arg)
         free(a);
         return;
     }
-    if (pop_session_get(s->store, a->token, 0, on_session, a) < 0) {
-        cmn_http_reply_unavailable(req, 1, "redis unavailable");
+    if (pop_api_with_agent(s->api, req, on_agent, a) < 0)
         free(a);
-    }
 }
 
-pop_api_search_t *pop_api_search_new(cmn_http_t *http, pop_store_t *store, pop_lookup_t *lookup)
+pop_api_search_t *pop_api_search_new(cmn_http_t *http, pop_api_t *api, pop_lookup_t *lookup)
 {
     pop_api_search_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->store = store;
+    s->api = api;
     s->lookup = lookup;
     if (cmn_http_route(http, "contact_search", "/v1/contacts/search", CMN_HTTP_GET, on_search, s) <
         0) {

@@ -11,13 +11,14 @@
 #define POP_API_SEARCH_H
 
 #include "cmn_http.h"
+#include "pop_api.h"
 #include "pop_lookup.h"
-#include "pop_store.h"
 
 typedef struct pop_api_search pop_api_search_t;
 
-/* Borrows everything; lookup may be NULL (then 503). */
-pop_api_search_t *pop_api_search_new(cmn_http_t *http, pop_store_t *store, pop_lookup_t *lookup);
+/* Borrows everything (the session checked through api); lookup may be
+ * NULL (then 503). */
+pop_api_search_t *pop_api_search_new(cmn_http_t *http, pop_api_t *api, pop_lookup_t *lookup);
 /* Before the look-up client is freed, answers nothing itself: the client
  * answers what is pending ("shutting down"), which replies 503. */
 void pop_api_search_free(pop_api_search_t *s);
