@@ -509,7 +509,7 @@ class Store:
             if entity == "contact":
                 self._fullname(new)
             self._stamp(new)
-            pre = copy.deepcopy(row)
+            pre = copy.deepcopy(row) if self.on_case_step is not None else None
             row.clear()
             row.update(new)
             if entity == "incident" and isinstance(payload, dict):
@@ -548,7 +548,7 @@ class Store:
             if INCIDENT_STATUS.get(status, (None,))[0] != 1:
                 raise ApiError(400, "0x8004431a", f"{status} is not a valid status code for "
                                "state code IncidentState.Resolved on incident.")
-            pre = copy.deepcopy(row)
+            pre = copy.deepcopy(row) if self.on_case_step is not None else None
             row["statecode"], row["statuscode"] = 1, status
             self._stamp(row)
             if self.on_case_step is not None:
@@ -852,7 +852,6 @@ class DynamicsEmulator(ServedEmulator):
         self.server, self._thread = None, None
         self.webhooks = WebhookSender()
         self.org_id = str(uuid.uuid4())
-        self.store.on_case_step = self._post_case_step
 
     def _post_case_step(self, message, row, inputs, pre):
         body = execution_context(message, row, inputs, pre, self.org_id)
@@ -886,6 +885,8 @@ class DynamicsEmulator(ServedEmulator):
                         self.webhooks.configure(value)
                     except ValueError as err:
                         raise ApiError(400, BAD_REQUEST, str(err))
+                    # no context is even built while no webhook is set
+                    self.store.on_case_step = self._post_case_step if value else None
                 elif key == "expire_tokens":
                     if value:
                         self.store.tokens = {t: 0.0 for t in self.store.tokens}

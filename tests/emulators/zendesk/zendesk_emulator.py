@@ -1101,8 +1101,7 @@ class ZendeskEmulator(ServedEmulator):
         self.public_url = public_url.rstrip("/") if public_url else None
         self.store = Store(email, token, rate_limit_per_min)
         self.jobs = JobRunner(self.store)
-        self.webhooks = WebhookSender()
-        self.store.on_ticket_event = self._post_ticket_event
+        self.webhooks = WebhookSender()  # the store posts through it once one is configured
         self.server = None
         self._thread = None
         self._credentials = f"{email}/token:{token}"
@@ -1844,6 +1843,8 @@ class ZendeskEmulator(ServedEmulator):
                         self.webhooks.configure(value)
                     except ValueError as err:
                         raise api_error(400, "InvalidValue", str(err))
+                    # no payload is even built while no webhook is set
+                    store.on_ticket_event = self._post_ticket_event if value else None
                 else:
                     raise api_error(400, "UnknownConfigKey", key)
             return self._config_view()
