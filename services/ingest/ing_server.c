@@ -11,10 +11,12 @@
 #include "cmn_time.h"
 #include "cmn_topics.h"
 #include "ing_callgear.h"
+#include "ing_dynamics.h"
 #include "ing_form.h"
 #include "ing_generic.h"
 #include "ing_twilio.h"
 #include "ing_webex.h"
+#include "ing_zendesk.h"
 
 #include <event2/http.h>
 #include <openssl/evp.h>
@@ -434,6 +436,110 @@ static void on_generic(struct evhttp_request *req, const char *path, void *arg)
                 ctx_now(srv, srv->cfg->generic_number_format, NULL));
 }
 
+/* ---- CRM events (issue 25 item 1) ---------------------------------------- */
+
+typedef int (*crm_normaliser_fn)(int64_t received_at_ms, const json_t *body, ing_crm_events_t *out,
+                                 ing_error_t *err);
+
+static const char *const crm_names[] = {
+    [ING_CRM_ZENDESK] = "zendesk", [ING_CRM_DYNAMICS] = "dynamics"};
+
+/* After authentication: parse, normalise, and publish every event to
+ * crm-events before the 202 (the same rule as the call stream's). An
+ * unusable post is answered 400 and counted. */
+static void accept_crm(ing_server_t *srv, struct evhttp_request *req, int crm,
+                       crm_normaliser_fn normalise)
+{
+    ing_crm_events_t events = {.n = 0};
+    ing_error_t why = {0};
+    pending_t *p;
+    if (!cmn_http_content_type_is(req, "application/json")) {
+        cmn_http_reply_error(req, 415, "Content-Type must be application/json", NULL);
+        return;
+    }
+    json_t *doc = parse_json_body(req, &why);
+    int rc = doc ? normalise(cmn_time_now_ms(), doc, &events, &why) : -1;
+    json_decref(doc);
+    if (rc < 0) {
+        cmn_metric_add(srv->crm_refused[crm], 1);
+        cmn_http_reply_error(req, 400, why.msg, why.field);
+        return;
+    }
+    if (events.n == 0) { /* an event callbus has no use for */
+        cmn_http_reply_json(req, 202, json_pack("{s:s, s:[]}", "status", "accepted", "event_ids"));
+        return;
+    }
+    if (!cmn_producer_reachable(srv->producer)) {
+        cmn_http_reply_unavailable(req, (int)srv->cfg->retry_after_s, "Kafka is unreachable");
+        return;
+    }
+    if (!(p = pending_new(srv, req, crm_names[crm]))) {
+        cmn_http_reply_unavailable(req, (int)srv->cfg->retry_after_s, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < events.n && !p->failed; i++) {
+        char *text = ing_crm_event_encode(&events.ev[i]);
+        if (!text) {
+            p->failed = 1;
+            break;
+        }
+        send_one(p, cmn_topic(CMN_TOPIC_CRM_EVENTS), ing_crm_event_key(&events.ev[i]), text);
+        json_array_append_new(p->ids, json_string(events.ev[i].event_id));
+        free(text);
+    }
+    release(p);
+}
+
+static void on_zendesk(struct evhttp_request *req, const char *path, void *arg)
+{
+    ing_server_t *srv = arg;
+    size_t len;
+    ing_error_t why = {0}, why_previous = {0};
+    const char *body = cmn_http_body(req, &len);
+    const char *ts = cmn_http_header(req, ING_ZENDESK_TIMESTAMP_HEADER);
+    const char *signature = cmn_http_header(req, ING_ZENDESK_SIGNATURE_HEADER);
+    int64_t now_ms = cmn_time_now_ms(), tolerance_ms = srv->cfg->zendesk_tolerance_s * 1000;
+    if (!ing_zendesk_signature_ok(srv->cfg->zendesk_webhook_secret, ts, body, len, signature,
+                                  now_ms, tolerance_ms, &why)) {
+        /* The reason given is the current secret's, as on the generic route. */
+        if (!*srv->cfg->zendesk_webhook_secret_previous ||
+            !ing_zendesk_signature_ok(srv->cfg->zendesk_webhook_secret_previous, ts, body, len,
+                                      signature, now_ms, tolerance_ms, &why_previous)) {
+            cmn_http_reply_error(req, 401, why.msg, why.field);
+            return;
+        }
+        cmn_metric_add(srv->previous_secret_used[PREV_ZENDESK], 1);
+    }
+    accept_crm(srv, req, ING_CRM_ZENDESK, ing_zendesk_normalise);
+}
+
+/* The Dataverse webhook key: `?code=` (AuthType WebhookKey), else the
+ * header of the HttpHeader form. */
+static cmn_auth_match_t dynamics_key_match(ing_server_t *srv, struct evhttp_request *req)
+{
+    char code[256];
+    const char *given = cmn_http_query_param(req, "code", code, sizeof code) == 0
+                            ? code
+                            : cmn_http_header(req, ING_DYNAMICS_KEY_HEADER);
+    return cmn_auth_token_match(srv->cfg->dynamics_webhook_key,
+                                srv->cfg->dynamics_webhook_key_previous, given);
+}
+
+static void on_dynamics(struct evhttp_request *req, const char *path, void *arg)
+{
+    ing_server_t *srv = arg;
+    cmn_auth_match_t m = dynamics_key_match(srv, req);
+    if (m == CMN_AUTH_NONE) {
+        cmn_http_reply_error(req, 401,
+                             "missing or wrong webhook key (?code= or " ING_DYNAMICS_KEY_HEADER ")",
+                             "code");
+        return;
+    }
+    if (m == CMN_AUTH_PREVIOUS)
+        cmn_metric_add(srv->previous_secret_used[PREV_DYNAMICS], 1);
+    accept_crm(srv, req, ING_CRM_DYNAMICS, ing_dynamics_normalise);
+}
+
 int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
 {
     const ing_config_t *c = srv->cfg;
@@ -447,10 +553,16 @@ int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
         NULL);
     srv->unmapped_agents = cmn_metrics_counter(
         "ingest_unmapped_agents_total", "Events naming an operator with no CRM agent (R-I3)", NULL);
-    static const char *const prev_labels[] = {[PREV_CALLGEAR] = "provider=\"callgear\"",
-                                              [PREV_TWILIO] = "provider=\"twilio\"",
-                                              [PREV_WEBEX] = "provider=\"webex\"",
-                                              [PREV_GENERIC] = "provider=\"generic\""};
+    static const char *const prev_labels[] = {
+        [PREV_CALLGEAR] = "provider=\"callgear\"", [PREV_TWILIO] = "provider=\"twilio\"",
+        [PREV_WEBEX] = "provider=\"webex\"",       [PREV_GENERIC] = "provider=\"generic\"",
+        [PREV_ZENDESK] = "provider=\"zendesk\"",   [PREV_DYNAMICS] = "provider=\"dynamics\""};
+    static const char *const crm_labels[] = {
+        [ING_CRM_ZENDESK] = "crm=\"zendesk\"", [ING_CRM_DYNAMICS] = "crm=\"dynamics\""};
+    for (size_t i = 0; i < ING_CRMS; i++)
+        srv->crm_refused[i] = cmn_metrics_counter(
+            "ingest_crm_events_refused_total",
+            "CRM event posts authenticated but unusable, answered 400", crm_labels[i]);
     for (size_t i = 0; i < sizeof prev_labels / sizeof prev_labels[0]; i++)
         srv->previous_secret_used[i] = cmn_metrics_counter(
             "ingest_previous_secret_accepted_total",
@@ -474,6 +586,12 @@ int ing_server_routes(ing_server_t *srv, cmn_http_t *http)
         return -1;
     if (*c->generic_secret &&
         cmn_http_route(http, "generic", "/v1/generic/events", CMN_HTTP_POST, on_generic, srv) < 0)
+        return -1;
+    if (*c->zendesk_webhook_secret &&
+        cmn_http_route(http, "zendesk", "/v1/zendesk/events", CMN_HTTP_POST, on_zendesk, srv) < 0)
+        return -1;
+    if (*c->dynamics_webhook_key && cmn_http_route(http, "dynamics", "/v1/dynamics/events",
+                                                   CMN_HTTP_POST, on_dynamics, srv) < 0)
         return -1;
     return 0;
 }

@@ -1,7 +1,7 @@
 /* ingest's HTTP side: one route per provider; authenticate, normalise,
- * publish to call-events, and answer 202 only once Kafka's delivery report
- * says every event of the request is stored. Authenticated payloads that
- * cannot be normalised are kept on call-events.dlq before the 4xx goes out. */
+ * publish to call-events (the CRMs' routes: to crm-events), and answer 202 only once Kafka's
+ * delivery report says every event of the request is stored. Authenticated payloads that cannot be
+ * normalised are kept on call-events.dlq before the 4xx goes out. */
 #ifndef ING_SERVER_H
 #define ING_SERVER_H
 
@@ -24,6 +24,12 @@ typedef struct {
     char *webex_bearer_previous;
     char *generic_secret_previous;
     long generic_tolerance_s;
+    /* CRM events in (issue 25 item 1); empty: the route answers 404 */
+    char *zendesk_webhook_secret;
+    char *zendesk_webhook_secret_previous;
+    long zendesk_tolerance_s;
+    char *dynamics_webhook_key;
+    char *dynamics_webhook_key_previous;
     char *agent_map;
     long kafka_message_timeout_ms;
     long kafka_queue_max;
@@ -39,7 +45,18 @@ typedef struct {
 } ing_config_t;
 
 /* Providers whose secret has a *_PREVIOUS setting (previous_secret_used). */
-enum { PREV_CALLGEAR, PREV_TWILIO, PREV_WEBEX, PREV_GENERIC, PREV_PROVIDERS };
+enum {
+    PREV_CALLGEAR,
+    PREV_TWILIO,
+    PREV_WEBEX,
+    PREV_GENERIC,
+    PREV_ZENDESK,
+    PREV_DYNAMICS,
+    PREV_PROVIDERS
+};
+
+/* The CRMs whose events come in (crm_refused). */
+enum { ING_CRM_ZENDESK, ING_CRM_DYNAMICS, ING_CRMS };
 
 typedef struct {
     const ing_config_t *cfg;
@@ -53,6 +70,9 @@ typedef struct {
     /* requests authenticated by a *_PREVIOUS secret, per provider: zero for
      * long enough means the rotation is over */
     cmn_metric_t *previous_secret_used[PREV_PROVIDERS];
+    /* CRM posts answered 400: authenticated but unusable (no dead letter:
+     * the CRM still has the ticket, a read gets what the event said) */
+    cmn_metric_t *crm_refused[ING_CRMS];
 } ing_server_t;
 
 /* Registers the routes of the configured providers on `http`; -1 (logged)

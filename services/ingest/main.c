@@ -42,6 +42,24 @@ static const cmn_cfg_spec_t ingest_spec[] = {
                    "too; empty: none."),
     CMN_CFG_NUM("CALLBUS_INGEST_GENERIC_TOLERANCE_S", "300", 1, 3600, OFF(generic_tolerance_s),
                 "How old a signed generic request may be before it is refused as a replay."),
+    /* CRM events in (issue 25 item 1): docs/crm-events.md */
+    CMN_CFG_SECRET("CALLBUS_ZENDESK_WEBHOOK_SECRET", "", OFF(zendesk_webhook_secret),
+                   "Signing secret of the Zendesk webhook posting ticket events to "
+                   "/v1/zendesk/events; empty disables the route."),
+    CMN_CFG_SECRET("CALLBUS_ZENDESK_WEBHOOK_SECRET_PREVIOUS", "",
+                   OFF(zendesk_webhook_secret_previous),
+                   "During a rotation: the Zendesk webhook's signing secret being replaced, "
+                   "accepted too; empty: none."),
+    CMN_CFG_NUM("CALLBUS_ZENDESK_WEBHOOK_TOLERANCE_S", "300", 1, 3600, OFF(zendesk_tolerance_s),
+                "How far X-Zendesk-Webhook-Signature-Timestamp may be from now before a "
+                "request is refused as a replay."),
+    CMN_CFG_SECRET("CALLBUS_DYNAMICS_WEBHOOK_KEY", "", OFF(dynamics_webhook_key),
+                   "Key of the Dataverse service endpoint (WebhookKey: ?code=, or the "
+                   "X-Callbus-Webhook-Key header) posting to /v1/dynamics/events; empty "
+                   "disables the route."),
+    CMN_CFG_SECRET("CALLBUS_DYNAMICS_WEBHOOK_KEY_PREVIOUS", "", OFF(dynamics_webhook_key_previous),
+                   "During a rotation: the Dataverse webhook key being replaced, accepted too; "
+                   "empty: none."),
     CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
                 "Operator to CRM agent map, provider:operator=crm_id,... (R-I3)."),
     CMN_CFG_NUM("CALLBUS_INGEST_KAFKA_TIMEOUT_MS", "10000", 1000, 300000,

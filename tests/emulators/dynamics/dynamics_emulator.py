@@ -61,12 +61,12 @@ import uuid
 from collections import deque
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 # What the Zendesk emulator shares with this one (fail-next rules, the run loop).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zendesk"))
-from emulator_common import (ServedEmulator, run_with_injection, serve_until_signal,  # noqa: E402
-                             take_injection)
+from emulator_common import (ServedEmulator, WebhookSender, run_with_injection,  # noqa: E402
+                             serve_until_signal, take_injection)
 
 API = "/api/data/v9.2"
 MAX_BODY = 10 * 1024 * 1024
@@ -348,6 +348,7 @@ class Store:
         self.tenant, self.client_id, self.client_secret = tenant, client_id, client_secret
         self.lock = threading.RLock()
         self.base_url = ""
+        self.on_case_step = None  # set by the emulator: (message, row, inputs, pre) to post
         self.reset()
 
     def reset(self):
@@ -448,6 +449,9 @@ class Store:
             self._defaults(entity, row)
             self._stamp(row)
             self.tables[entity][key] = row
+            if entity == "incident" and self.on_case_step is not None:
+                self.on_case_step("Create", row, [{"key": "Target", "value": entity_of(row)}],
+                                  None)
             return row
 
     def _defaults(self, entity, row):
@@ -505,9 +509,26 @@ class Store:
             if entity == "contact":
                 self._fullname(new)
             self._stamp(new)
+            pre = copy.deepcopy(row) if self.on_case_step is not None else None
             row.clear()
             row.update(new)
+            if entity == "incident" and isinstance(payload, dict):
+                self._update_step(row, payload, pre)
             return row
+
+    # -- the service endpoint's steps (issue 25 item 1) ------------------------
+
+    def _update_step(self, row, payload, pre):
+        """The Update step on incident, registered for statecode, statuscode
+        and ownerid: Target holds the columns the request changed."""
+        if self.on_case_step is None:
+            return
+        changed = [c for c in ("statecode", "statuscode") if c in payload]
+        if "ownerid@odata.bind" in payload:
+            changed.append("_ownerid_value")
+        if changed:
+            target = entity_of(row, changed)
+            self.on_case_step("Update", row, [{"key": "Target", "value": target}], pre)
 
     def close_incident(self, payload):
         with self.lock:
@@ -527,8 +548,17 @@ class Store:
             if INCIDENT_STATUS.get(status, (None,))[0] != 1:
                 raise ApiError(400, "0x8004431a", f"{status} is not a valid status code for "
                                "state code IncidentState.Resolved on incident.")
+            pre = copy.deepcopy(row) if self.on_case_step is not None else None
             row["statecode"], row["statuscode"] = 1, status
             self._stamp(row)
+            if self.on_case_step is not None:
+                resolution = {"Attributes": [{"key": "incidentid", "value": reference(
+                    "incident", row["incidentid"])}, {"key": "subject", "value": res.get(
+                        "subject")}], "Id": str(uuid.uuid4()),
+                    "LogicalName": "incidentresolution"}
+                self.on_case_step("Close", row, [
+                    {"key": "IncidentResolution", "value": resolution},
+                    {"key": "Status", "value": option(status)}], pre)
 
     def merge(self, payload):
         """The Merge action on incidents (Microsoft's "Merge" Web API action,
@@ -552,6 +582,12 @@ class Store:
             sub["statecode"], sub["statuscode"] = 2, 2000
             sub["_masterid_value"] = target["incidentid"]
             self._stamp(sub)
+            if self.on_case_step is not None:
+                # Merge's primary entity is the master (the Target)
+                self.on_case_step("Merge", target, [
+                    {"key": "Target", "value": reference("incident", target["incidentid"])},
+                    {"key": "SubordinateId", "value": sub["incidentid"]},
+                    {"key": "PerformParentingChecks", "value": False}], None)
 
     def delete(self, entity, key):
         with self.lock:
@@ -561,6 +597,76 @@ class Store:
 
 def etag(row):
     return f'W/"{row["versionnumber"]}"'
+
+
+# ------------------------------------------- RemoteExecutionContext (webhooks)
+# The .NET DataContract JSON Dataverse's service endpoints post
+# (learn.microsoft.com: "Use webhooks to create external handlers for server
+# events", RemoteExecutionContext): collections of {"key", "value"}, option
+# sets {"Value"}, lookups {"Id", "LogicalName"}, times "/Date(<ms>)/".
+
+XRM = "http://schemas.microsoft.com/xrm/2011/Contracts"
+
+
+def option(value):
+    return {"__type": f"OptionSetValue:{XRM}", "Value": value}
+
+
+def reference(table, guid):
+    return {"__type": f"EntityReference:{XRM}", "Id": guid, "KeyAttributes": [],
+            "LogicalName": table, "Name": None, "RowVersion": None}
+
+
+def dotnet_date(text):
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return text  # a seeded value of another form: as it is
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return f"/Date({int(when.timestamp() * 1000)})/"
+
+
+CASE_COLUMNS = {  # our row's column -> (the SDK attribute, its value)
+    "statecode": ("statecode", option),
+    "statuscode": ("statuscode", option),
+    "_customerid_value": ("customerid", lambda v: reference("contact", v)),
+    "_ownerid_value": ("ownerid", lambda v: reference("systemuser", v)),
+    "_masterid_value": ("masterid", lambda v: reference("incident", v)),
+    "createdon": ("createdon", dotnet_date),
+    "title": ("title", lambda v: v),
+}
+
+
+def entity_of(row, columns=None):
+    """An incident row as an SDK Entity, with `columns` (all it has: None)."""
+    attrs = []
+    for column, (name, convert) in CASE_COLUMNS.items():
+        if (columns is None or column in columns) and row.get(column) is not None:
+            attrs.append({"key": name, "value": convert(row[column])})
+    return {"Attributes": attrs, "EntityState": None, "FormattedValues": [],
+            "Id": row["incidentid"], "KeyAttributes": [], "LogicalName": "incident",
+            "RelatedEntities": [], "RowVersion": None}
+
+
+def execution_context(message, row, inputs, pre, org_id):
+    """The context of a post-operation (stage 40), asynchronous step with a
+    pre image and a post image of the case."""
+    now = int(time.time() * 1000)
+    return {"BusinessUnitId": org_id, "CorrelationId": str(uuid.uuid4()), "Depth": 1,
+            "InitiatingUserId": org_id, "InputParameters": inputs,
+            "IsExecutingOffline": False, "IsInTransaction": False, "IsOfflinePlayback": False,
+            "IsolationMode": 1, "MessageName": message, "Mode": 1,
+            "OperationCreatedOn": f"/Date({now})/", "OperationId": str(uuid.uuid4()),
+            "OrganizationId": org_id, "OrganizationName": "emulator", "OutputParameters": [],
+            "OwningExtension": {"Id": org_id, "LogicalName": "sdkmessageprocessingstep",
+                                "Name": f"callbus: {message} of incident"},
+            "ParentContext": None,
+            "PostEntityImages": [{"key": "PostImage", "value": entity_of(row)}],
+            "PreEntityImages": [{"key": "PreImage", "value": entity_of(pre)}] if pre else [],
+            "PrimaryEntityId": row["incidentid"], "PrimaryEntityName": "incident",
+            "RequestId": str(uuid.uuid4()), "SecondaryEntityName": "none",
+            "SharedVariables": [], "Stage": 40, "UserId": org_id}
 
 
 # ---------------------------------------------------------------- rendering
@@ -744,6 +850,20 @@ class DynamicsEmulator(ServedEmulator):
         self.host, self.port, self.verbose = host, port, verbose
         self.store = Store(tenant, client_id, client_secret)
         self.server, self._thread = None, None
+        self.webhooks = WebhookSender()
+        self.org_id = str(uuid.uuid4())
+
+    def _post_case_step(self, message, row, inputs, pre):
+        body = execution_context(message, row, inputs, pre, self.org_id)
+        self.webhooks.send(message, json.dumps(body).encode(), self._with_key)
+
+    @staticmethod
+    def _with_key(target, body):
+        """AuthType WebhookKey: Dataverse appends the key as ?code=."""
+        url = target["url"]
+        if target.get("key"):
+            url += ("&" if "?" in url else "?") + "code=" + quote(str(target["key"]), safe="")
+        return url, {}
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -760,6 +880,13 @@ class DynamicsEmulator(ServedEmulator):
             for key, value in config.items():
                 if key == "inject":
                     self.store.inject_rules.extend(copy.deepcopy(value))
+                elif key == "webhook":
+                    try:
+                        self.webhooks.configure(value)
+                    except ValueError as err:
+                        raise ApiError(400, BAD_REQUEST, str(err))
+                    # no context is even built while no webhook is set
+                    self.store.on_case_step = self._post_case_step if value else None
                 elif key == "expire_tokens":
                     if value:
                         self.store.tokens = {t: 0.0 for t in self.store.tokens}

@@ -418,3 +418,44 @@ def test_metadata_describes_what_the_emulator_enforces(client):
         assert types[name] == set(spec["attrs"])
     assert {"telephone1", "mobilephone", "fullname"} <= types["contact"]
     assert {"title", "caseorigincode", "_customerid_value", "ticketnumber"} <= types["incident"]
+
+
+# ------------------------------------------------------- webhooks (issue 25)
+
+def test_case_steps_are_posted_to_the_service_endpoint(emulator):
+    """Create, Update (state / owner), Close and Merge of a case as a
+    service endpoint's RemoteExecutionContext, the key as ?code=."""
+    from emulator_common import WebhookReceiver
+    hook = WebhookReceiver()
+    try:
+        emulator.configure(webhook={"url": hook.url + "/hook", "key": "k&ey"})
+        contact = seed_contact(emulator)
+        case = seed_case(emulator, contact["contactid"])
+        other = seed_case(emulator, contact["contactid"])
+        emulator.store.update("incident", case["incidentid"], {"statuscode": 2, "statecode": 0})
+        emulator.store.close_incident({"IncidentResolution": {
+            "subject": "done", "incidentid@odata.bind": f"/incidents({case['incidentid']})"},
+            "Status": 5})
+        third = seed_case(emulator, contact["contactid"])
+        emulator.store.merge({"Target": {"incidentid": other["incidentid"]},
+                              "Subordinate": {"incidentid": third["incidentid"]}})
+        posts = hook.wait(6)
+        assert [p[0] for p in posts] == ["/hook?code=k%26ey"] * 6
+        ctx = [json.loads(body) for _, _, body in posts]
+        assert [c["MessageName"] for c in ctx] == ["Create", "Create", "Update", "Close",
+                                                   "Create", "Merge"]
+        update = ctx[2]
+        assert update["PrimaryEntityName"] == "incident"
+        assert update["PrimaryEntityId"] == case["incidentid"]
+        target = update["InputParameters"][0]["value"]["Attributes"]
+        assert {a["key"] for a in target} == {"statecode", "statuscode"}
+        post = {a["key"]: a["value"] for a in update["PostEntityImages"][0]["value"]["Attributes"]}
+        pre = {a["key"]: a["value"] for a in update["PreEntityImages"][0]["value"]["Attributes"]}
+        assert post["statuscode"]["Value"] == 2 and pre["statuscode"]["Value"] == 1
+        assert post["customerid"]["Id"] == contact["contactid"]
+        assert post["createdon"].startswith("/Date(")
+        params = {p["key"]: p["value"] for p in ctx[5]["InputParameters"]}
+        assert params["Target"]["Id"] == other["incidentid"]
+        assert params["SubordinateId"] == third["incidentid"]
+    finally:
+        hook.close()

@@ -665,3 +665,39 @@ def test_agent_view_shows_tickets_with_their_comments(client, emulator):
     missing.read()
     assert missing.status == 404
     assert emulator.requests()[-1]["path"] == "/api/v2/tickets.json"  # pages are not API calls
+
+
+# ------------------------------------------------------- webhooks (issue 25)
+
+def test_ticket_events_are_posted_signed_to_the_webhook(emulator):
+    """Status changes, assignee changes and merges as Zendesk's ticket
+    events, signed base64(HMAC-SHA256(secret, timestamp + body))."""
+    import base64
+    import hashlib
+    import hmac
+    from emulator_common import WebhookReceiver
+    hook = WebhookReceiver()
+    try:
+        emulator.configure(webhook={"url": hook.url + "/hook", "secret": "sign-me"})
+        ticket = emulator.seed_ticket(subject="t")
+        other = emulator.seed_ticket(subject="o")
+        emulator.store.update_ticket(ticket["id"], {"status": "solved", "assignee_id": 900002})
+        emulator.store.merge(other["id"], [emulator.seed_ticket(subject="d")["id"]], {})
+        posts = hook.wait(7)
+        events = [json.loads(body) for _, _, body in posts]
+        kinds = [e["type"].rsplit(".", 1)[1] for e in events]
+        assert kinds.count("created") == 3 and "merged" in kinds
+        solved = next(e for e in events if e["type"].endswith("status_changed")
+                      and e["detail"]["id"] == str(ticket["id"]))
+        assert solved["event"] == {"current": "SOLVED", "previous": "NEW"}
+        assigned = next(e for e in events if e["type"].endswith("agent_assignment_changed"))
+        assert assigned["event"]["current"] == "900002"
+        merged = next(e for e in events if e["type"].endswith("merged"))
+        assert merged["event"]["target_ticket_id"] == str(other["id"])
+        for path, headers, body in posts:
+            stamp = headers["X-Zendesk-Webhook-Signature-Timestamp"]
+            mac = hmac.new(b"sign-me", stamp.encode() + body, hashlib.sha256).digest()
+            assert path == "/hook"
+            assert headers["X-Zendesk-Webhook-Signature"] == base64.b64encode(mac).decode()
+    finally:
+        hook.close()

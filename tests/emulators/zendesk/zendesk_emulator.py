@@ -18,13 +18,19 @@ docs; see tests/emulators/zendesk/README.md for sources):
     polled through ``job_statuses``; at most 30 queued/running jobs.
   * Talk Partner Edition: display ticket / user in an agent's browser, create
     a voice ticket with a voice comment (via_id 44/45/46).
+  * Webhooks subscribed to ticket events (issue 25 item 1): with
+    ``{"webhook": {"url", "secret"}}`` set through ``/__emulator/config``,
+    every ticket created, status change, assignee change and merge is
+    posted to ``url`` as Zendesk's ``zen:event-type:ticket.*`` event,
+    signed (``X-Zendesk-Webhook-Signature``), from a thread of its own.
   * Rate limits: account requests/minute (sliding window), the Update Ticket
     endpoint's own limit, and 30 updates per ticket per 10 minutes, with
     ``Retry-After`` and the ``X-Rate-Limit``/``ratelimit-*`` headers.
 
 What it does not emulate: organizations, groups, brands, ticket forms,
 triggers/automations/SLAs, attachments/uploads, cursor pagination (offset
-pagination only), incremental exports, webhooks, OAuth, the full search
+pagination only), incremental exports, webhooks other than the ticket
+events below, OAuth, the full search
 grammar (date ranges, free-text relevance), the search endpoint's own rate
 limit, identities other than phone numbers (Create Identity adds a
 ``phone_number`` one: the user's ``phone`` when it had none, and found by
@@ -40,6 +46,8 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import hashlib
+import hmac
 import html
 import json
 import math
@@ -50,12 +58,14 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections import deque
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from emulator_common import ServedEmulator, run_with_injection, serve_until_signal, take_injection
+from emulator_common import (ServedEmulator, WebhookSender, run_with_injection,  # noqa: E402
+                             serve_until_signal, take_injection)
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 TICKET_TYPES = (None, "problem", "incident", "question", "task")
@@ -228,6 +238,7 @@ class Store:
         self.email, self.token = email, token
         self.cli_rate_limit = rate_limit_per_min
         self.base_url = "http://127.0.0.1"
+        self.on_ticket_event = None  # set by the emulator: a webhook payload to post
         self.reset()
 
     # -- lifecycle -------------------------------------------------------
@@ -597,7 +608,9 @@ class Store:
     # -- tickets: applying changes ----------------------------------------
 
     def _apply(self, ticket, changes, comment, author_id, via, meta, create=False):
-        """Apply validated changes and an optional comment; record the audit."""
+        """Apply validated changes and an optional comment; record the audit
+        (and post the ticket events a subscribed webhook receives)."""
+        before = {f: ticket.get(f) for f in ("status", "assignee_id")}
         audit = {"id": self._take("next_audit"), "ticket_id": ticket["id"],
                  "created_at": iso(time.time()), "author_id": author_id,
                  "metadata": meta or {"system": {}, "custom": {}},
@@ -609,7 +622,44 @@ class Store:
         ticket["updated_at"] = audit["created_at"]
         ticket["generated_timestamp"] = int(time.time())
         self.audits[ticket["id"]].append(audit)
+        self._ticket_events(ticket, before, create)
         return audit
+
+    # -- webhooks: ticket events (issue 25 item 1) ---------------------------
+
+    def _ticket_events(self, ticket, before, create):
+        """The zen:event-type:ticket.* events Zendesk sends a webhook
+        subscribed to them for this change."""
+        if self.on_ticket_event is None:
+            return
+        if create:
+            self.on_ticket_event(self.ticket_event(ticket, "created", {
+                "current": {"status": ticket["status"].upper()}}))
+            return
+        if ticket["status"] != before["status"]:
+            self.on_ticket_event(self.ticket_event(ticket, "status_changed", {
+                "current": ticket["status"].upper(),
+                "previous": (before["status"] or "").upper() or None}))
+        if ticket.get("assignee_id") != before["assignee_id"]:
+            self.on_ticket_event(self.ticket_event(ticket, "agent_assignment_changed", {
+                "current": str(ticket["assignee_id"]) if ticket.get("assignee_id") else None,
+                "previous": str(before["assignee_id"]) if before["assignee_id"] else None}))
+
+    def ticket_event(self, ticket, kind, event):
+        """One event's payload, in the shape of Zendesk's ticket events
+        (developer.zendesk.com: webhooks/event-types/ticket-events): ids as
+        strings, statuses upper case, ``detail`` the ticket after it."""
+        return {"type": f"zen:event-type:ticket.{kind}", "account_id": 9242270,
+                "id": str(uuid.uuid4()), "time": iso(time.time()),
+                "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{ticket['id']}",
+                "detail": {"id": str(ticket["id"]),
+                           "requester_id": str(ticket.get("requester_id") or 0),
+                           "assignee_id": str(ticket.get("assignee_id") or 0),
+                           "status": ticket["status"].upper(),
+                           "subject": ticket.get("subject"),
+                           "created_at": ticket["created_at"],
+                           "updated_at": ticket["updated_at"]},
+                "event": event}
 
     def _set_field(self, ticket, field, value, create):
         if field == "custom_fields":
@@ -733,6 +783,9 @@ class Store:
             self._check_merge(target, sources)
             for source in sources:
                 self._merge_source(source, target, opts)
+                if self.on_ticket_event is not None:
+                    self.on_ticket_event(self.ticket_event(source, "merged", {
+                        "target_ticket_id": str(target["id"])}))
             self._merge_target(target, sources, opts)
 
     @staticmethod
@@ -1048,6 +1101,7 @@ class ZendeskEmulator(ServedEmulator):
         self.public_url = public_url.rstrip("/") if public_url else None
         self.store = Store(email, token, rate_limit_per_min)
         self.jobs = JobRunner(self.store)
+        self.webhooks = WebhookSender()  # the store posts through it once one is configured
         self.server = None
         self._thread = None
         self._credentials = f"{email}/token:{token}"
@@ -1056,6 +1110,20 @@ class ZendeskEmulator(ServedEmulator):
 
     def _handler(self):
         return _HttpHandler
+
+    def _post_ticket_event(self, payload):
+        self.webhooks.send(payload["type"], json.dumps(payload).encode(), self._sign)
+
+    @staticmethod
+    def _sign(target, body):
+        """Zendesk's webhook signature: base64(HMAC-SHA256(signing secret,
+        timestamp + body)) with the timestamp in its own header."""
+        stamp = iso(time.time())
+        mac = hmac.new(str(target.get("secret", "")).encode(), stamp.encode() + body,
+                       hashlib.sha256).digest()
+        return target["url"], {"X-Zendesk-Webhook-Signature": base64.b64encode(mac).decode(),
+                               "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+                               "X-Zendesk-Webhook-Id": "01EMULATORWEBHOOK000000000"}
 
     def _started(self):
         self.store.base_url = self.public_url or self.url
@@ -1770,6 +1838,13 @@ class ZendeskEmulator(ServedEmulator):
                     store.set_agents(value)
                 elif key == "ticket_fields":
                     store.set_custom_fields(value)
+                elif key == "webhook":
+                    try:
+                        self.webhooks.configure(value)
+                    except ValueError as err:
+                        raise api_error(400, "InvalidValue", str(err))
+                    # no payload is even built while no webhook is set
+                    store.on_ticket_event = self._post_ticket_event if value else None
                 else:
                     raise api_error(400, "UnknownConfigKey", key)
             return self._config_view()
