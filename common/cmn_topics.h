@@ -14,6 +14,7 @@
 #define CMN_TOPIC_MISSED_OPS "missed-call-ops"  /* key: customer E.164 */
 #define CMN_TOPIC_AGENT_ACTIONS "agent-actions" /* key: customer E.164 */
 #define CMN_TOPIC_SCREEN_POPS "screen-pops"     /* key: CRM agent id */
+#define CMN_TOPIC_CRM_EVENTS "crm-events"       /* key: the ticket's requester, else ticket id */
 
 /* Every topic name goes through cmn_topic(): a deployment may prefix them
  * all (CALLBUS_TOPIC_PREFIX, e.g. one cluster shared by several contact
