@@ -490,7 +490,7 @@ def code_topics():
 def test_a_kafka_topic_for_every_topic_replicated_three_times():
     docs = rendered("example")
     topics = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic")}
-    assert set(topics) == code_topics() and len(topics) == 7
+    assert set(topics) == code_topics() and len(topics) == 8
     for name, t in topics.items():
         assert t["metadata"]["labels"]["strimzi.io/cluster"] == "callbus"
         assert t["metadata"]["namespace"] == "kafka"
