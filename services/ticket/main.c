@@ -139,7 +139,7 @@ static int start_intake(ticket_t *t)
 {
     char errstr[512];
     const char *topics[] = {cmn_topic(CMN_TOPIC_CALL_EVENTS), cmn_topic(CMN_TOPIC_AGENT_ACTIONS),
-                            cmn_topic(CMN_TOPIC_MISSED_OPS)};
+                            cmn_topic(CMN_TOPIC_MISSED_OPS), cmn_topic(CMN_TOPIC_CRM_EVENTS)};
     tkt_intake_deps_t deps = {.pipeline = t->pipeline,
                               .policy = &t->policy,
                               .batch = t->batch,
@@ -152,7 +152,8 @@ static int start_intake(ticket_t *t)
     cmn_consumer_opts_t copts = {.brokers = t->svc.cfg.kafka_brokers,
                                  .group_id = t->cfg.group_id,
                                  .topics = topics,
-                                 .n_topics = 3,
+                                 /* crm-events only when asked (issue 25 item 2) */
+                                 .n_topics = t->cfg.crm_events ? 4 : 3,
                                  /* one customer's calls, actions and missed-call
                                   * operations in one process (issue 19 item 3) */
                                  .co_partitioned = 1,

@@ -33,6 +33,7 @@ static json_t *ticket_ref_to_json(const tkt_ticket_ref_t *t)
     PUT_STR(o, t, merged_into);
     PUT_INT(o, t, created_at_ms);
     PUT_STR(o, t, subject);
+    PUT_INT(o, t, crm_at_ms);
     return o; /* `fresh` is per event, never stored */
 }
 
@@ -45,7 +46,8 @@ static void ticket_ref_from_json(const json_t *o, tkt_ticket_ref_t *t)
     GET_STR(o, t, channel);
     GET_STR(o, t, merged_into);
     GET_INT(o, t, created_at_ms);
-    GET_STR(o, t, subject); /* absent in state stored before issue 24: "" */
+    GET_STR(o, t, subject);   /* absent in state stored before issue 24: "" */
+    GET_INT(o, t, crm_at_ms); /* absent before issue 25: 0, never told */
 }
 
 json_t *tkt_codec_call_to_json(const tkt_call_t *c)

@@ -49,6 +49,15 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                  "reuse goes to the customer's newest unresolved ticket in the CRM, whoever "
                  "made it and whatever its menu selection, and the agent's pop opens it (the "
                  "Webex + Dynamics flow, issue 23 item 4); no such ticket: a new one (R-T1)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_CRM_EVENTS", "off", OFF(crm_events),
+                 "Consume crm-events (the CRM's webhooks, normalised by ingest; issue 25): a "
+                 "ticket's status and merge, told by the CRM, are kept in the customer's state, "
+                 "so a ticket a person solved is known without a read (R-T10, R-T7) and the "
+                 "R-T2/R-O1 status read is skipped while that word is fresh."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CRM_EVENTS_FRESH_S", "300", 0, 86400, OFF(crm_events_fresh_s),
+                "With CALLBUS_TICKET_CRM_EVENTS: how long what a CRM event told of a ticket is "
+                "believed without reading its status (R-T2, R-O1); older, or never told: read "
+                "as without events. 0: never believed (always read)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "
@@ -175,6 +184,7 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
         strcmp(c->unanswered, "grouper") == 0 ? TKT_UNANSWERED_GROUPER : TKT_UNANSWERED_DIRECT;
     pol->reuse = c->reuse;
     pol->reuse_open_case = c->reuse_open_case;
+    pol->crm_fresh_s = c->crm_events ? (int)c->crm_events_fresh_s : 0;
     pol->lookup_case = strcmp(c->ivr_lookup_case, "latest") == 0 ? TKT_LOOKUP_LATEST
                                                                  : TKT_LOOKUP_LATEST_UNRESOLVED;
     pol->abandoned_tickets = c->abandoned_tickets;

@@ -22,7 +22,9 @@ typedef struct {
     int batch_comments, batch_updates, batch_creations, batch_status_reads;
     char *transfer_policy, *unanswered;
     int reuse, reuse_open_case, abandoned_tickets, outbound_unattached_closed;
-    int crm_display;  /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */
+    int crm_display; /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */
+    int crm_events;  /* consume crm-events (issue 25 item 2) */
+    long crm_events_fresh_s;
     int pop_fallback; /* display pop-service's unacknowledged pops through that API */
     char *default_assignee;
     char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;

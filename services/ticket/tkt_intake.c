@@ -8,6 +8,7 @@
 #include "cmn_time.h"
 #include "cmn_topics.h"
 #include "tkt_actions.h"
+#include "tkt_crmevents.h"
 #include "tkt_deadletter.h"
 #include "tkt_popfallback.h"
 
@@ -184,9 +185,13 @@ static void on_fallback_done(void *ctx)
     on_event_done(ctx, 1);
 }
 
+/* The messages that are not call events: which topic they came from. */
+typedef enum { FROM_AGENT_ACTIONS, FROM_MISSED_OPS, FROM_CRM_EVENTS } source_t;
+
 /* agent-actions and missed-call-ops: intent to carry out (tkt_actions.h);
- * pop-service's unacknowledged pops are displayed (tkt_popfallback.h). */
-static void on_action(tkt_intake_t *in, tkt_actions_kind_t kind, const cmn_msg_pos_t *pos,
+ * pop-service's unacknowledged pops are displayed (tkt_popfallback.h);
+ * crm-events: what the CRM says of a ticket (tkt_crmevents.h). */
+static void on_action(tkt_intake_t *in, source_t src, const cmn_msg_pos_t *pos,
                       const rd_kafka_message_t *m)
 {
     char err[256];
@@ -195,15 +200,19 @@ static void on_action(tkt_intake_t *in, tkt_actions_kind_t kind, const cmn_msg_p
         not_taken(in, pos, "out of memory");
         return;
     }
-    int rc = kind == TKT_ACTIONS_AGENT
+    int rc = src == FROM_AGENT_ACTIONS
                  ? tkt_popfallback_take(in->deps.crm, in->deps.pop_fallback, m->payload, m->len,
                                         on_fallback_done, h, err, sizeof err)
                  : 0;
     if (rc == 1)
         return;
-    if (rc == 0)
-        rc = tkt_actions_submit(in->deps.pipeline, in->deps.policy, kind, m->payload, m->len,
-                                on_event_done, h, err, sizeof err);
+    if (rc == 0 && src == FROM_CRM_EVENTS)
+        rc = tkt_crmevents_submit(in->deps.pipeline, m->payload, m->len, on_event_done, h, err,
+                                  sizeof err);
+    else if (rc == 0)
+        rc = tkt_actions_submit(in->deps.pipeline, in->deps.policy,
+                                src == FROM_AGENT_ACTIONS ? TKT_ACTIONS_AGENT : TKT_ACTIONS_MISSED,
+                                m->payload, m->len, on_event_done, h, err, sizeof err);
     if (rc == TKT_ACTIONS_NOT_NOW) {
         unhold(h);
         not_taken(in, pos, err);
@@ -225,11 +234,15 @@ static void on_message(void *ctx, const cmn_msg_pos_t *pos, const rd_kafka_messa
     cmn_event_t ev;
     char err[256], field[64];
     if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_AGENT_ACTIONS)) == 0) {
-        on_action(in, TKT_ACTIONS_AGENT, pos, m);
+        on_action(in, FROM_AGENT_ACTIONS, pos, m);
         return;
     }
     if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_MISSED_OPS)) == 0) {
-        on_action(in, TKT_ACTIONS_MISSED, pos, m);
+        on_action(in, FROM_MISSED_OPS, pos, m);
+        return;
+    }
+    if (strcmp(pos->topic, cmn_topic(CMN_TOPIC_CRM_EVENTS)) == 0) {
+        on_action(in, FROM_CRM_EVENTS, pos, m);
         return;
     }
     if (cmn_event_decode(m->payload, m->len, &ev, err, sizeof err, field, sizeof field) < 0) {

@@ -1,5 +1,6 @@
 /* ticket-service's Kafka intake: the consumer of call-events,
- * agent-actions and missed-call-ops, and what ties its messages to the
+ * agent-actions, missed-call-ops and (CALLBUS_TICKET_CRM_EVENTS on)
+ * crm-events, and what ties its messages to the
  * pipeline's jobs. Each message taken is held (cmn_held.h) until the
  * pipeline says it is done, then its offset may move; one the pipeline
  * cannot take now (no memory) is given back and fetched again; one that is

@@ -71,7 +71,8 @@ const char *tkt_kind_name(tkt_kind_t k);
 int tkt_status_is_active(tkt_status_t s);
 
 /* A ticket of ours, as last seen. `fresh` is set only while one event is
- * processed, when the status was just read from the CRM. */
+ * processed, when the status was just read from the CRM or is known fresh
+ * from the CRM's own events (tkt_ticket_crm_fresh, issue 25 item 2). */
 typedef struct {
     char id[TKT_ID_MAX];
     tkt_kind_t kind;
@@ -83,6 +84,10 @@ typedef struct {
     /* As created (the op's whole subject, so never cut inside a character);
      * "" when another made it (the IVR): the pop offers it by id (R-P6). */
     char subject[256];
+    /* When the CRM said status / merged_into, by its crm-events message's
+     * occurred_at (issue 25 item 2); 0: never told. Only a newer event
+     * changes them, so a replay or a late older event changes nothing. */
+    int64_t crm_at_ms;
     int fresh;
 } tkt_ticket_ref_t;
 

@@ -334,6 +334,14 @@ int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked)
     return tkt_status_is_active(r->status);
 }
 
+int tkt_ticket_crm_fresh(const tkt_policy_t *pol, const tkt_ticket_ref_t *r, int64_t now_ms)
+{
+    /* an event newer than the decision's clock (now_ms - crm_at_ms < 0) is
+     * the newest word there is: believed too */
+    return pol->crm_fresh_s > 0 && r->crm_at_ms > 0 &&
+           now_ms - r->crm_at_ms <= (int64_t)pol->crm_fresh_s * 1000;
+}
+
 /* tkt_ticket_writable, asking for the status once per event. */
 tkt_rc_chk_t tkt_rc_ref_check(tkt_rc_t *c, const tkt_ticket_ref_t *r)
 {
@@ -1633,10 +1641,16 @@ void tkt_rc_init(tkt_rc_t *c, const tkt_policy_t *pol, const cmn_event_t *ev,
     c->pol = pol;
     c->ev = ev;
     c->call = call ? call : &no_call;
-    c->cust = customer ? customer : &no_customer;
+    c->view = customer ? *customer : no_customer;
     c->facts = facts ? *facts : no_facts;
     c->plan = out;
     c->now_ms = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
+    /* issue 25 item 2: what the CRM's events told recently counts as read
+     * (the R-T2/R-O1 read skipped); settle clears `fresh` before storing */
+    for (size_t i = 0; i < c->view.n_tickets && i < TKT_MAX_TICKETS; i++)
+        if (tkt_ticket_crm_fresh(pol, &c->view.tickets[i], c->now_ms))
+            c->view.tickets[i].fresh = 1;
+    c->cust = &c->view;
     out->call = *c->call;
     out->customer = *c->cust;
 }

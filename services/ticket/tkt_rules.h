@@ -57,6 +57,11 @@ typedef struct {
     char subject_outbound[128];        /* default "Call to {phone}" */
     int callback_window_s;             /* R-O4: how soon a call back counts, default 120 */
     int short_call_s;                  /* R-O4: "lasted under", default 10 */
+    /* Issue 25 item 2: a ticket's status the CRM's events told at most this
+     * long before the decision's clock is believed without a read (R-T2,
+     * R-O1, R-T7, R-T10); 0 (the default, and CALLBUS_TICKET_CRM_EVENTS off):
+     * never, every status is read as before. */
+    int crm_fresh_s;
     tkt_field_map_t fields;
 } tkt_policy_t;
 
@@ -173,6 +178,42 @@ int tkt_missed_reached(const tkt_call_t *call, tkt_plan_t *out);
  * status just read (fresh) is believed; closed is final in Zendesk and
  * never asked; after the check a ref still not fresh is judged as stored. */
 int tkt_ticket_writable(const tkt_ticket_ref_t *r, int tickets_checked);
+
+/* Whether what the CRM's events told of `r` (crm_at_ms) is recent enough at
+ * now_ms to be believed like a status just read (issue 25 item 2): within
+ * pol->crm_fresh_s, never when that is 0. The decision context marks such
+ * refs fresh (tkt_rc_init), so every rule that reads a status skips it. */
+int tkt_ticket_crm_fresh(const tkt_policy_t *pol, const tkt_ticket_ref_t *r, int64_t now_ms);
+
+/* ---- what the CRM tells (issue 25 item 2: crm-events) -------------------------- */
+
+/* One crm-events message as tkt_crmevents.c decodes it
+ * (schemas/crm-event.schema.json); only what the customer's state keeps. */
+typedef struct {
+    char event_id[161];
+    char ticket_id[TKT_ID_MAX];
+    tkt_status_t status; /* TKT_ST_UNKNOWN: the event does not say */
+    char merged_into[TKT_ID_MAX];
+    int64_t occurred_at_ms; /* when the CRM made the change */
+} tkt_crm_event_t;
+
+/* What a CRM event did to the customer's state (for the log and
+ * ticket_crm_events_total{result}). */
+typedef enum {
+    TKT_CRMEV_NEED_OWNER = 0, /* the plan asks TKT_NEED_TICKET_OWNER first */
+    TKT_CRMEV_APPLIED,        /* the ticket's ref now says what the event says */
+    TKT_CRMEV_NOT_NEWER,      /* a replay or a late event: the ref knows a newer change */
+    TKT_CRMEV_UNKNOWN_TICKET, /* not a ticket any customer's state remembers: ignored */
+} tkt_crmev_result_t;
+
+/* Decides a CRM event on the state of the customer whose state remembers
+ * its ticket: asks TKT_NEED_TICKET_OWNER until facts->owner_known, then
+ * updates that ticket's ref (status; merged_into, R-T7; crm_at_ms) when the
+ * event is newer than what the ref was told (R-T10: a ticket a person
+ * solved is known without a read). No ops; the plan's call is empty (no
+ * call state is written). Same contract as tkt_decide otherwise. */
+tkt_crmev_result_t tkt_decide_crm_event(const tkt_crm_event_t *e, const tkt_customer_t *customer,
+                                        const tkt_facts_t *facts, tkt_plan_t *out);
 
 /* R-V1, the one home of which ticket the IVR look-up reads to the caller:
  * of the customer's tickets' statuses, newest first (`st[0]` the newest),

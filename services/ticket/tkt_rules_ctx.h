@@ -15,7 +15,9 @@ typedef struct {
     const tkt_policy_t *pol;
     const cmn_event_t *ev;
     const tkt_call_t *call;     /* stored, before this event */
-    const tkt_customer_t *cust; /* stored, with refs made fresh by the caller */
+    const tkt_customer_t *cust; /* `view`: stored, with refs made fresh by the caller
+                                 * (a status just read) or by the CRM's events */
+    tkt_customer_t view;
     tkt_facts_t facts;
     tkt_plan_t *plan; /* plan->call / plan->customer: the state being built */
     int64_t now_ms;
@@ -41,7 +43,9 @@ typedef struct {
 } tkt_rc_spec_t;
 
 /* A decision's context on the stored state (NULL: none) and the facts so
- * far; the plan starts as that state unchanged. The clock is the event's. */
+ * far; the plan starts as that state unchanged, its refs the CRM's events
+ * told recently marked fresh (tkt_ticket_crm_fresh). The clock is the
+ * event's. */
 void tkt_rc_init(tkt_rc_t *c, const tkt_policy_t *pol, const cmn_event_t *ev,
                  const tkt_call_t *call, const tkt_customer_t *customer, const tkt_facts_t *facts,
                  tkt_plan_t *out);

@@ -254,6 +254,15 @@ class ZendeskView(_View):
     def writes(self, since):
         return [e for e in self.emu.requests(since) if e["method"] in ("POST", "PUT", "PATCH")]
 
+    def status_reads(self, since, tid):
+        """Reads of ticket tid since `since` (R-T2/R-O1, issue 25 item 2):
+        its show, or a show_many naming it."""
+        tid = str(tid)
+        return [e for e in self.emu.requests(since) if e["method"] == "GET" and (
+            e["path"] == f"/api/v2/tickets/{tid}.json" or
+            (e["path"] == "/api/v2/tickets/show_many.json" and
+             tid in str(e["query_params"].get("ids") or "").split(",")))]
+
     def requests_mentioning(self, since, number):
         d = digits(number)
         return [e for e in self.emu.requests(since) if d in json.dumps(e)]
@@ -525,6 +534,16 @@ class DynamicsView(_View):
     def writes(self, since):
         return [e for e in self.emu.requests(since) if e["kind"] == "api"
                 and e["method"] in ("POST", "PATCH", "PUT", "DELETE")]
+
+    def status_reads(self, since, tid):
+        """Reads of case tid since `since` (R-T2/R-O1, issue 25 item 2): a
+        GET naming it (its incidentid is a GUID: a substring is exact), or a
+        $batch carrying one."""
+        tid = str(tid).lower()
+        return [e for e in self.emu.requests(since) if e["kind"] == "api" and (
+            (e["method"] == "GET" and tid in (e["path"] + (e["query"] or "")).lower()) or
+            (e["path"].endswith("$batch") and f"GET " in str(e["body"])
+             and tid in str(e["body"]).lower()))]
 
     def requests_mentioning(self, since, number):
         needles = (digits(number), national(number))
