@@ -506,7 +506,8 @@ def test_ticket_service_topics_have_one_partition_count():
     docs = rendered("example")
     partitions = {t["spec"]["topicName"]: t["spec"]["partitions"]
                   for t in of_kind(docs, "KafkaTopic")}
-    counts = {t: partitions[t] for t in ("call-events", "agent-actions", "missed-call-ops")}
+    counts = {t: partitions[t]
+              for t in ("call-events", "agent-actions", "missed-call-ops", "crm-events")}
     assert len(set(counts.values())) == 1, counts
 
 
@@ -538,6 +539,31 @@ def test_ingest_scales_on_cpu_and_consumers_on_lag_within_the_partitions():
         assert topics and "call-events" in topics, name
         assert so["maxReplicaCount"] <= min(partitions[t] for t in topics), name
         assert 1 <= so["minReplicaCount"] <= so["maxReplicaCount"]
+
+
+def documented_readers():
+    """{topic: "read by" cell} of docs/topics.md's table."""
+    out = {}
+    for line in (ROOT / "docs" / "topics.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`([a-z.-]+)`", cells[0]) if len(cells) == 5 else None
+        if m:
+            out[m.group(1)] = cells[4]
+    return out
+
+
+def test_each_consumer_scales_on_every_topic_it_reads():
+    """KEDA scales a consumer on its lag: a topic it reads but no trigger
+    names (crm-events once issue 25 added it) can pile up unseen while the
+    replica count stays at its minimum."""
+    readers = documented_readers()
+    assert "crm-events" in readers
+    reader_name = {"ticket": "ticket-service", "pop": "pop-service", "missed": "grouper"}
+    docs = rendered("example")
+    for name in CONSUMERS:
+        read = {t for t, who in readers.items() if reader_name[name] in who}
+        triggered = {tr["metadata"]["topic"] for tr in one(docs, "ScaledObject", name)["spec"]["triggers"]}
+        assert read and read <= triggered, (name, read - triggered)
 
 
 # ---- alerts ------------------------------------------------------------------------------------------
