@@ -75,48 +75,53 @@ void sta_metrics_event(sta_metrics_t *m, sta_source_t src, const char *result)
                    1);
 }
 
-static void count(const char *family, const char *help, const char *labels, long long delta)
+static void add(cmn_metric_t *m, long long delta)
 {
-    cmn_metric_add(cmn_metrics_counter(family, help, labels), (double)delta);
+    cmn_metric_add(m, (double)delta);
 }
 
+/* The families are named literally (tests/deploy and the dashboard's check
+ * read them from the code). */
 static void cell(sta_metrics_t *m, const sta_cell_t *c)
 {
-    char q[STA_TEXT_MAX + 1], a[STA_TEXT_MAX + 1], labels[3 * STA_TEXT_MAX + 64];
+    char q[STA_TEXT_MAX + 1], a[STA_TEXT_MAX + 1], l[3 * STA_TEXT_MAX + 64];
+    const char *f = c->figure, *action = NULL;
     label(q, sizeof q, c->queue);
     label(a, sizeof a, c->agent);
-    if (strcmp(c->figure, "calls") == 0) {
-        snprintf(labels, sizeof labels, "queue=\"%s\",kind=\"%s\"", q, c->kind);
-        count("stats_calls_total", "Calls ended, by queue and call kind", labels, c->delta);
-        snprintf(labels, sizeof labels, "agent=\"%s\",kind=\"%s\"", agent_label(m, a), c->kind);
-        count("stats_agent_calls_total", "Calls ended, by agent and call kind", labels, c->delta);
+    if (strcmp(f, "calls") == 0) {
+        snprintf(l, sizeof l, "queue=\"%s\",kind=\"%s\"", q, c->kind);
+        add(cmn_metrics_counter("stats_calls_total", "Calls ended, by queue and call kind", l),
+            c->delta);
+        snprintf(l, sizeof l, "agent=\"%s\",kind=\"%s\"", agent_label(m, a), c->kind);
+        add(cmn_metrics_counter("stats_agent_calls_total", "Calls ended, by agent and call kind",
+                                l),
+            c->delta);
         return;
     }
-    static const char *const actions[][2] = {{"tickets_created", "created"},
-                                             {"reopened", "reopened"},
-                                             {"solved", "solved"},
-                                             {"closed", "closed"}};
-    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-        if (strcmp(c->figure, actions[i][0]) == 0) {
-            snprintf(labels, sizeof labels, "queue=\"%s\",kind=\"%s\",action=\"%s\"", q, c->kind,
-                     actions[i][1]);
-            count("stats_tickets_total", "Tickets created, reopened, solved, closed (R-S1)", labels,
-                  c->delta);
-            return;
-        }
-    if (strcmp(c->figure, "missed_grouped") == 0) {
-        snprintf(labels, sizeof labels, "queue=\"%s\"", q);
-        count("stats_missed_grouped_total", "Missed calls grouped (R-M2, R-S1)", labels, c->delta);
-    } else if (strcmp(c->figure, "pops_delivered") == 0) {
-        count("stats_pops_total", "Screen pops (R-S1)", "state=\"delivered\"", c->delta);
-    } else if (strcmp(c->figure, "pops_acknowledged") == 0) {
-        count("stats_pops_total", "Screen pops (R-S1)", "state=\"acknowledged\"", c->delta);
-    } else if (strcmp(c->figure, "crm_requests") == 0) {
-        count("stats_crm_requests_total", "CRM requests made and saved by batching (R-S1)",
-              "result=\"made\"", c->delta);
-    } else if (strcmp(c->figure, "crm_saved") == 0) {
-        count("stats_crm_requests_total", "CRM requests made and saved by batching (R-S1)",
-              "result=\"saved\"", c->delta);
+    if (strcmp(f, "tickets_created") == 0)
+        action = "created";
+    else if (strcmp(f, "reopened") == 0 || strcmp(f, "solved") == 0 || strcmp(f, "closed") == 0)
+        action = f;
+    if (action) {
+        snprintf(l, sizeof l, "queue=\"%s\",kind=\"%s\",action=\"%s\"", q, c->kind, action);
+        add(cmn_metrics_counter("stats_tickets_total",
+                                "Tickets created, reopened, solved, closed (R-S1)", l),
+            c->delta);
+    } else if (strcmp(f, "missed_grouped") == 0) {
+        snprintf(l, sizeof l, "queue=\"%s\"", q);
+        add(cmn_metrics_counter("stats_missed_grouped_total", "Missed calls grouped (R-M2, R-S1)",
+                                l),
+            c->delta);
+    } else if (strncmp(f, "pops_", 5) == 0) {
+        snprintf(l, sizeof l, "state=\"%s\"", f + 5);
+        add(cmn_metrics_counter("stats_pops_total", "Screen pops delivered, acknowledged (R-S1)",
+                                l),
+            c->delta);
+    } else if (strncmp(f, "crm_", 4) == 0) {
+        snprintf(l, sizeof l, "result=\"%s\"", strcmp(f, "crm_saved") == 0 ? "saved" : "made");
+        add(cmn_metrics_counter("stats_crm_requests_total",
+                                "CRM requests made and saved by batching (R-S1)", l),
+            c->delta);
     }
 }
 
