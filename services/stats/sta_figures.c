@@ -207,7 +207,7 @@ static void decide_ticket(const cmn_ticket_event_t *te, const sta_call_t *call,
         t->created_ms = at;
     if (!t->status[0])
         COPY(t->status, te->status);
-    p->write_ticket = 1;
+    p->write_ticket = STA_TICKET_CREATION;
     COPY(p->ticket_id, te->ticket_id);
     add_cell(p, "tickets_created", t->kind, t->queue, t->agent, 1);
 }
@@ -237,7 +237,7 @@ static void decide_crm(const sta_crm_event_t *e, const sta_ticket_t *in, sta_pla
         t->created_ms = e->ticket_created_ms;
     if (e->has_assignee && e->assignee_id[0])
         COPY(t->agent, e->assignee_id);
-    p->write_ticket = 1;
+    p->write_ticket = STA_TICKET_STATUS;
     COPY(p->ticket_id, e->ticket_id);
     if (strcmp(e->type, "ticket.status_changed") != 0 || !e->status[0]) {
         p->dedup_id[0] = '\0'; /* state only */

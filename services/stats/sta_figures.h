@@ -69,6 +69,8 @@ typedef struct {
     int done; /* solved or closed, R-S2 measured */
 } sta_ticket_t;
 
+enum { STA_TICKET_CREATION = 1, STA_TICKET_STATUS = 2 };
+
 typedef struct {
     const char *figure; /* static: "calls", ... */
     char kind[STA_KIND_MAX];
@@ -86,6 +88,10 @@ typedef struct {
     int write_call; /* store `call` under call_id */
     char call_id[CMN_ID_TEXT_MAX + 1];
     sta_call_t call;
+    /* store `ticket` under ticket_id: STA_TICKET_CREATION's fields (a
+     * ticket event) or STA_TICKET_STATUS's (a CRM event), each source its
+     * own, so that two replicas applying the two topics at once lose
+     * neither's (the created flag above all). */
     int write_ticket;
     char ticket_id[STA_TEXT_MAX + 1];
     sta_ticket_t ticket;

@@ -28,7 +28,8 @@ static const char read_script[] = "local c, t = {}, {}\n"
  * state, 5 ticket state. ARGV: 1 partition, 2 offset, 3 seen TTL, 4 the
  * day hash's expiry (unix s), 5 call TTL, 6 ticket TTL, 7 n cells, then
  * field/delta pairs, then for the call and the ticket: n fields (0 = left
- * as it is) and field/value pairs. Returns 0 replayed, 1 applied, 2 seen. */
+ * as it is) and field/value pairs, set over what is stored (HSET: a field
+ * the plan does not name is kept). Returns 0 replayed, 1 applied, 2 seen. */
 static const char apply_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end\n"
@@ -46,7 +47,6 @@ static const char apply_script[] =
     "  local m = tonumber(ARGV[i])\n"
     "  i = i + 1\n"
     "  if m > 0 then\n"
-    "    redis.call('DEL', KEYS[k])\n"
     "    for j = 1, m do\n"
     "      redis.call('HSET', KEYS[k], ARGV[i], ARGV[i + 1])\n"
     "      i = i + 2\n"
@@ -257,6 +257,8 @@ static void call_fields(args_t *a, const sta_plan_t *p)
     arg(a, "end"), arg(a, "%d", c->ended);
 }
 
+/* Each source writes its own fields (sta_plan_t.write_ticket); the
+ * created time and agent both may fill in. */
 static void ticket_fields(args_t *a, const sta_plan_t *p)
 {
     const sta_ticket_t *t = &p->ticket;
@@ -264,14 +266,17 @@ static void ticket_fields(args_t *a, const sta_plan_t *p)
         arg(a, "0");
         return;
     }
-    arg(a, "7");
-    arg(a, "k"), arg(a, "%s", t->kind);
-    arg(a, "q"), arg(a, "%s", t->queue);
+    arg(a, "%d", p->write_ticket == STA_TICKET_CREATION ? 5 : 4);
     arg(a, "a"), arg(a, "%s", t->agent);
-    arg(a, "s"), arg(a, "%s", t->status);
     arg(a, "c"), arg(a, "%" PRId64, t->created_ms);
-    arg(a, "cnt"), arg(a, "%d", t->counted);
-    arg(a, "d"), arg(a, "%d", t->done);
+    if (p->write_ticket == STA_TICKET_CREATION) {
+        arg(a, "k"), arg(a, "%s", t->kind);
+        arg(a, "q"), arg(a, "%s", t->queue);
+        arg(a, "cnt"), arg(a, "%d", t->counted);
+    } else {
+        arg(a, "s"), arg(a, "%s", t->status);
+        arg(a, "d"), arg(a, "%d", t->done);
+    }
 }
 
 static void on_applied(void *ctx, redisReply *r, const char *err)

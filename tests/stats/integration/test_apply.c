@@ -248,6 +248,42 @@ static void test_state_reads_back(void)
     ASSERT_EQ_INT(r.ticket.known, 0);
 }
 
+/* A ticket event and a CRM event of one ticket are on two topics: two
+ * replicas may apply them at once, each from a read before the other's
+ * write. Each writes its own fields, so neither is lost: the creation
+ * stays counted (a later ticket event would count it again otherwise). */
+static void test_ticket_sources_keep_their_fields(void)
+{
+    sta_plan_t created, status;
+    memset(&created, 0, sizeof created);
+    sta_day_of(cmn_time_now_ms(), created.day, &created.day_start_s);
+    created.close_s = -1;
+    status = created;
+    snprintf(created.ticket_id, sizeof created.ticket_id, "t-race");
+    snprintf(status.ticket_id, sizeof status.ticket_id, "t-race");
+    created.write_ticket = STA_TICKET_CREATION;
+    created.ticket = (sta_ticket_t){.known = 1,
+                                    .counted = 1,
+                                    .kind = "inbound",
+                                    .queue = "billing",
+                                    .agent = "900001",
+                                    .created_ms = 1000};
+    status.write_ticket = STA_TICKET_STATUS; /* decided from a read without the creation */
+    status.ticket = (sta_ticket_t){
+        .known = 1, .status = "solved", .done = 1, .agent = "900002", .created_ms = 1000};
+    ASSERT_EQ_INT(apply("ticket-events", 0, 1, &created), STA_APPLY_APPLIED);
+    ASSERT_EQ_INT(apply("crm-events", 0, 1, &status), STA_APPLY_APPLIED);
+    read_t r = {0};
+    ASSERT_EQ_INT(sta_store_read(store, "", "t-race", on_read, &r), 0);
+    ASSERT_TRUE(it_run_until(base, read_done, &r, 5000));
+    ASSERT_EQ_INT(r.ticket.counted, 1);
+    ASSERT_EQ_STR(r.ticket.kind, "inbound");
+    ASSERT_EQ_STR(r.ticket.queue, "billing");
+    ASSERT_EQ_STR(r.ticket.status, "solved");
+    ASSERT_EQ_INT(r.ticket.done, 1);
+    ASSERT_EQ_STR(r.ticket.agent, "900002");
+}
+
 static void test_cleanup(void)
 {
     char pattern[128];
@@ -274,6 +310,7 @@ int main(void)
                                         TEST_CASE(test_concurrent_applies_count_once),
                                         TEST_CASE(test_day_expires_after_retention),
                                         TEST_CASE(test_state_reads_back),
+                                        TEST_CASE(test_ticket_sources_keep_their_fields),
                                         TEST_CASE(test_cleanup)};
     int rc = test_run_all("stats_apply", cases, sizeof cases / sizeof cases[0]);
     event_base_free(base);
