@@ -23,9 +23,9 @@ static const char *or_dash(const char *s)
 
 const char *sta_source_topic(sta_source_t s)
 {
-    static const char *const names[STA_SRC__COUNT] = {CMN_TOPIC_CALL_EVENTS,
-                                                      CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_CRM_EVENTS,
-                                                      CMN_TOPIC_MISSED_OPS, CMN_TOPIC_SCREEN_POPS};
+    static const char *const names[STA_SRC__COUNT] = {
+        CMN_TOPIC_CALL_EVENTS, CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_CRM_EVENTS,
+        CMN_TOPIC_MISSED_OPS,  CMN_TOPIC_SCREEN_POPS,   CMN_TOPIC_AGENT_ACTIONS};
     return s < STA_SRC__COUNT ? names[s] : "";
 }
 
@@ -283,6 +283,13 @@ static void decide_pop(const sta_pop_t *pop, sta_plan_t *p)
     add_cell(p, "pops_delivered", "-", pop->queue, pop->agent, 1);
 }
 
+/* A pop.acknowledged (its action id stands in pop_id): the call's queue. */
+static void decide_ack(const sta_pop_t *ack, const sta_call_t *call, sta_plan_t *p)
+{
+    plan_init(p, ack->created_ms, ack->pop_id);
+    add_cell(p, "pops_acknowledged", "-", call->queue, ack->agent, 1);
+}
+
 void sta_decide(const sta_msg_t *m, const sta_call_t *call, const sta_ticket_t *ticket,
                 sta_plan_t *out)
 {
@@ -298,6 +305,9 @@ void sta_decide(const sta_msg_t *m, const sta_call_t *call, const sta_ticket_t *
         break;
     case STA_SRC_MISSED:
         decide_missed(&m->op, call, out);
+        break;
+    case STA_SRC_ACTION:
+        decide_ack(&m->pop, call, out);
         break;
     default:
         decide_pop(&m->pop, out);
@@ -368,6 +378,23 @@ static int decode_pop(const json_t *o, sta_pop_t *pop, char *err, size_t errsz)
     return pop->pop_id[0] ? 1 : -1;
 }
 
+/* agent-actions: pop-service's pop.acknowledged only (the rest is
+ * ticket-service's); the action id is the republish guard. */
+static int decode_ack(const json_t *o, sta_pop_t *ack, char *err, size_t errsz)
+{
+    char action[32];
+    if (json_str(o, "action", action, sizeof action, 1, err, errsz) < 0)
+        return -1;
+    if (strcmp(action, "pop.acknowledged") != 0)
+        return 0;
+    if (json_str(o, "action_id", ack->pop_id, sizeof ack->pop_id, 1, err, errsz) < 0 ||
+        json_str(o, "agent_crm_id", ack->agent, sizeof ack->agent, 1, err, errsz) < 0 ||
+        json_str(o, "call_id", ack->call_id, sizeof ack->call_id, 1, err, errsz) < 0 ||
+        json_time(o, "occurred_at", &ack->created_ms, 1, err, errsz) < 0)
+        return -1;
+    return ack->pop_id[0] ? 1 : -1;
+}
+
 static int decode_json(sta_source_t src, const char *payload, size_t len, sta_msg_t *m, char *err,
                        size_t errsz)
 {
@@ -378,6 +405,8 @@ static int decode_json(sta_source_t src, const char *payload, size_t len, sta_ms
         snprintf(err, errsz, "not a JSON object: %s", jerr.text);
     else if (src == STA_SRC_CRM)
         rc = decode_crm(o, &m->crm, err, errsz);
+    else if (src == STA_SRC_ACTION)
+        rc = decode_ack(o, &m->pop, err, errsz);
     else
         rc = decode_pop(o, &m->pop, err, errsz);
     json_decref(o);
@@ -413,6 +442,7 @@ int sta_msg_decode(sta_source_t src, const char *payload, size_t len, sta_msg_t 
         return m->op.op == CMN_MOP_OPEN || m->op.op == CMN_MOP_ADD;
     case STA_SRC_CRM:
     case STA_SRC_POP:
+    case STA_SRC_ACTION:
         return decode_json(src, payload, len, m, err, errsz);
     default:
         snprintf(err, errsz, "no such source");
@@ -437,6 +467,8 @@ const char *sta_msg_call_id(const sta_msg_t *m)
         return m->ticket.call_id ? m->ticket.call_id : "";
     case STA_SRC_MISSED:
         return m->op.call_id;
+    case STA_SRC_ACTION:
+        return m->pop.call_id;
     default:
         return "";
     }

@@ -12,7 +12,9 @@
  *                    R-S2's close_s_sum / close_n when a ticket is first
  *                    done (solved or closed), created != closed;
  *   missed-call-ops  missed_grouped (group.open, group.add);
- *   screen-pops      pops_delivered.
+ *   screen-pops      pops_delivered;
+ *   agent-actions    pops_acknowledged (pop-service's pop.acknowledged),
+ *                    with the call's queue.
  * Cells are `figure \x1f kind \x1f queue \x1f agent` (sta_cell_field).
  *
  * Memory: a sta_msg_t owns what it decoded (sta_msg_clear); plans and
@@ -41,6 +43,7 @@ typedef enum {
     STA_SRC_CRM,      /* crm-events */
     STA_SRC_MISSED,   /* missed-call-ops */
     STA_SRC_POP,      /* screen-pops */
+    STA_SRC_ACTION,   /* agent-actions: pop.acknowledged only */
     STA_SRC__COUNT
 } sta_source_t;
 
@@ -111,7 +114,8 @@ typedef struct {
     int64_t occurred_ms;
 } sta_crm_event_t;
 
-/* A screen-pops message, as far as the figures need it. */
+/* A screen-pops message (and a pop.acknowledged: action_id in pop_id), as
+ * far as the figures need it. */
 typedef struct {
     char pop_id[STA_DEDUP_MAX + 1];
     char agent[STA_TEXT_MAX + 1];

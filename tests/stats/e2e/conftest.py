@@ -1,4 +1,4 @@
-"""The stats service end to end (label `stats`): messages of the five
+"""The stats service end to end (label `stats`): messages of its six
 topics -> callbus-stats -> the contract's day hashes in Redis. The process
 helpers are tests/ticket/e2e/e2e.py's (imported, not copied)."""
 import importlib.util

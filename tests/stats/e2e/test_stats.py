@@ -1,9 +1,10 @@
 """callbus-stats end to end (issue 25 item 3; R-S1, R-S2), on the real
 broker and Redis: a scenario's messages on call-events, ticket-events,
-crm-events, missed-call-ops and screen-pops (calls of every outcome,
+crm-events, missed-call-ops, screen-pops and agent-actions (calls of every outcome,
 tickets created, a person solving, reopening and closing via crm-events, a
 ticket closed at its creation's second left out of R-S2, missed calls
-grouped, pops, a pop republished with its pop id) -> the day hash's cells,
+grouped, pops and their acknowledgements on agent-actions, a pop and an
+acknowledgement republished with their ids) -> the day hash's cells,
 exactly. Then: a restart changes nothing; a re-read of the topics from
 offset 0 by another consumer group changes nothing; two replicas from the
 start make the same figures."""
@@ -125,6 +126,19 @@ def pop(call, kind, who, queue):
                  "created_at": at("09:00:30")}
 
 
+def action(kind, call, who, pop_id, when, extra=None):
+    doc = {"schema_version": 1, "action_id": f"{kind[:4]}-{pop_id}", "action": kind,
+           "call_id": call, "agent_crm_id": who, "occurred_at": when}
+    doc.update(extra or {})
+    return call, doc
+
+
+def acked(call, kind, who):
+    pop_id = f"{call}:{kind}:{who}"
+    return action("pop.acknowledged", call, who, pop_id, at("09:00:32"),
+                  {"pop_id": pop_id, "pop_kind": kind})
+
+
 def scenario(topics_prefix, settle):
     """Publishes the scenario, topic by topic in causal order (a call
     before its ticket, a ticket before the CRM's word on it), calling
@@ -168,9 +182,14 @@ def scenario(topics_prefix, settle):
     pops = [pop(c["ans"], "incoming", A1, "billing"), pop(c["ans"], "ticket", A1, "billing"),
             pop(c["mis"], "incoming", A2, None),
             pop(c["ans"], "incoming", A1, "billing")]  # republished: same pop_id
+    actions = [acked(c["ans"], "incoming", A1), acked(c["ans"], "ticket", A1),
+               acked(c["ans"], "incoming", A1),  # republished: same action id
+               action("contact.picked", c["ans"], A1, "x" + c["ans"], at("09:00:40"),
+                      {"contact_id": "77"})]  # ticket-service's
     sent = 0
     for topic, pairs in (("call-events", calls), ("ticket-events", tickets),
-                         ("crm-events", crm), ("missed-call-ops", ops), ("screen-pops", pops)):
+                         ("crm-events", crm), ("missed-call-ops", ops), ("screen-pops", pops),
+                         ("agent-actions", actions)):
         produce(topics_prefix + topic, pairs)
         sent += len(pairs)
         settle(sent)
@@ -191,6 +210,7 @@ def scenario(topics_prefix, settle):
         ("missed_grouped", "missed", "billing", A2): 1,
         ("missed_grouped", "abandoned", "sales", "-"): 1,
         ("pops_delivered", "-", "billing", A1): 2, ("pops_delivered", "-", "-", A2): 1,
+        ("pops_acknowledged", "-", "billing", A1): 2,
     }
     return expected
 
@@ -225,8 +245,9 @@ def test_scenario_restart_and_replay(logdir):
         assert m['stats_tickets_total{queue="billing",kind="inbound",action="reopened"}'] == 1
         assert m["stats_close_seconds_count"] == 2 and m["stats_close_seconds_sum"] == 16200
         assert m['stats_pops_total{state="delivered"}'] == 3
+        assert m['stats_pops_total{state="acknowledged"}'] == 2
         assert m['stats_missed_grouped_total{queue="sales"}'] == 1
-        assert svc.events().get("duplicate") == 1  # the republished pop
+        assert svc.events().get("duplicate") == 2  # the republished pop and ack
         # retention (contract): the day hash expires at the day's end + 400 days
         ttl = int(redis_cli("EXPIRETIME", f"{topics.prefix}stats:d:{DAY}").split()[-1])
         assert ttl == 1796083200 + 86400 + 400 * 86400

@@ -354,6 +354,28 @@ static void test_pops(void)
     ASSERT_EQ_INT(feed(STA_SRC_POP, "{\"pop_id\":\"x\"}"), -1);
 }
 
+/* R-S1: pops acknowledged (pop-service's pop.acknowledged on
+ * agent-actions), with the call's queue; other agent actions are
+ * ticket-service's. */
+static void test_pops_acknowledged(void)
+{
+    reset();
+    feed(STA_SRC_CALL, ev("call.offered", "e1", "c1", AG1));
+    const char *ack = "{\"schema_version\":1,\"action_id\":\"ack-0123456789abcdef\","
+                      "\"action\":\"pop.acknowledged\",\"call_id\":\"c1\","
+                      "\"agent_crm_id\":\"900001\",\"pop_id\":\"c1:ticket:900001\","
+                      "\"pop_kind\":\"ticket\",\"occurred_at\":\"2026-12-01T09:10:02Z\"}";
+    ASSERT_EQ_INT(feed(STA_SRC_ACTION, ack), 1);
+    ASSERT_EQ_INT(cell(D, "pops_acknowledged|-|billing|900001"), 1);
+    ASSERT_EQ_STR(last.dedup_id, "ack-0123456789abcdef");
+    const char *pick = "{\"schema_version\":1,\"action_id\":\"pick-0123456789\","
+                       "\"action\":\"contact.picked\",\"call_id\":\"c1\","
+                       "\"agent_crm_id\":\"900001\",\"contact_id\":\"77\","
+                       "\"occurred_at\":\"2026-12-01T09:10:02Z\"}";
+    ASSERT_EQ_INT(feed(STA_SRC_ACTION, pick), 0);
+    ASSERT_EQ_STR(sta_source_topic(STA_SRC_ACTION), "agent-actions");
+}
+
 /* The contract's field: 0x1F and control bytes of ids become '_', an
  * empty part is '-'; too small a buffer is refused. */
 static void test_cell_field(void)
@@ -375,4 +397,4 @@ TEST_MAIN("stats figures", TEST_CASE(test_answered_inbound), TEST_CASE(test_miss
           TEST_CASE(test_completed_told_apart), TEST_CASE(test_outbound),
           TEST_CASE(test_not_counted), TEST_CASE(test_tickets_created),
           TEST_CASE(test_crm_solve_reopen_close), TEST_CASE(test_missed_grouped),
-          TEST_CASE(test_pops), TEST_CASE(test_cell_field))
+          TEST_CASE(test_pops), TEST_CASE(test_pops_acknowledged), TEST_CASE(test_cell_field))
