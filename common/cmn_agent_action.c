@@ -16,13 +16,22 @@ static int e164_ok(const char *s)
     return strspn(s + 1, "0123456789") == n - 1;
 }
 
-/* pop.unacknowledged: its pop, and a ticket or a profile to show. */
-static const char *unacked_bad(const cmn_agent_action_t *a)
+/* pop.acknowledged (issue 25 item 3): its pop and the pop's kind. */
+static const char *pop_bad(const cmn_agent_action_t *a)
 {
     if (!cmn_id_text_ok(a->pop_id, CMN_AGENT_ACTION_POP_ID_MAX))
         return "pop_id";
     if (!a->pop_kind || !*a->pop_kind || strlen(a->pop_kind) > 16)
         return "pop_kind";
+    return NULL;
+}
+
+/* pop.unacknowledged: its pop, and a ticket or a profile to show. */
+static const char *unacked_bad(const cmn_agent_action_t *a)
+{
+    const char *bad = pop_bad(a);
+    if (bad)
+        return bad;
     if (a->ticket_id && !cmn_id_text_ok(a->ticket_id, CMN_CRM_ID_MAX))
         return "ticket_id";
     if (a->contact_id && !cmn_id_text_ok(a->contact_id, CMN_CRM_ID_MAX))
@@ -39,18 +48,20 @@ int cmn_agent_action_check(const cmn_agent_action_t *a, char *err, size_t errsz,
     int picked = strcmp(act, "contact.picked") == 0 || strcmp(act, "contact.linked") == 0;
     int retarget = strcmp(act, "call.retargeted") == 0;
     int unacked = strcmp(act, "pop.unacknowledged") == 0;
-    const char *bad = !picked && !retarget && !unacked && strcmp(act, "call.new_ticket") != 0
-                          ? "action"
-                      : !a->action_id || strlen(a->action_id) < 8 ||
-                              !cmn_id_text_ok(a->action_id, CMN_ID_TEXT_MAX)
-                          ? "action_id"
-                      : !cmn_id_text_ok(a->call_id, CMN_ID_TEXT_MAX)             ? "call_id"
-                      : !cmn_id_text_ok(a->agent_crm_id, CMN_CRM_ID_MAX)         ? "agent_crm_id"
-                      : a->customer_number && !e164_ok(a->customer_number)       ? "customer_number"
-                      : picked && !cmn_id_text_ok(a->contact_id, CMN_CRM_ID_MAX) ? "contact_id"
-                      : retarget && !cmn_id_text_ok(a->ticket_id, CMN_CRM_ID_MAX) ? "ticket_id"
-                      : unacked                                                   ? unacked_bad(a)
-                                                                                  : NULL;
+    int acked = strcmp(act, "pop.acknowledged") == 0;
+    const char *bad =
+        !picked && !retarget && !unacked && !acked && strcmp(act, "call.new_ticket") != 0 ? "action"
+        : !a->action_id || strlen(a->action_id) < 8 ||
+                !cmn_id_text_ok(a->action_id, CMN_ID_TEXT_MAX)
+            ? "action_id"
+        : !cmn_id_text_ok(a->call_id, CMN_ID_TEXT_MAX)              ? "call_id"
+        : !cmn_id_text_ok(a->agent_crm_id, CMN_CRM_ID_MAX)          ? "agent_crm_id"
+        : a->customer_number && !e164_ok(a->customer_number)        ? "customer_number"
+        : picked && !cmn_id_text_ok(a->contact_id, CMN_CRM_ID_MAX)  ? "contact_id"
+        : retarget && !cmn_id_text_ok(a->ticket_id, CMN_CRM_ID_MAX) ? "ticket_id"
+        : unacked                                                   ? unacked_bad(a)
+        : acked                                                     ? pop_bad(a)
+                                                                    : NULL;
     if (!bad)
         return 0;
     snprintf(err, errsz, "agent action: %s missing or invalid", bad);
@@ -74,7 +85,7 @@ char *cmn_agent_action_encode(const cmn_agent_action_t *a, char *err, size_t err
         json_object_set_new(o, "contact_id", json_string(a->contact_id));
     if (o && strcmp(a->action, "call.retargeted") == 0)
         json_object_set_new(o, "ticket_id", json_string(a->ticket_id));
-    if (o && strcmp(a->action, "pop.unacknowledged") == 0) {
+    if (o && strncmp(a->action, "pop.", 4) == 0) { /* pop.unacknowledged, pop.acknowledged */
         json_object_set_new(o, "pop_id", json_string(a->pop_id));
         json_object_set_new(o, "pop_kind", json_string(a->pop_kind));
         if (a->ticket_id)

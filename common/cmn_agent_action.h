@@ -15,15 +15,15 @@
 typedef struct {
     const char *action_id; /* unique per action: replays are recognised by it */
     /* contact.picked | contact.linked | call.retargeted | call.new_ticket |
-     * pop.unacknowledged */
+     * pop.unacknowledged | pop.acknowledged (for the statistics, issue 25) */
     const char *action;
     const char *call_id;
     const char *customer_number; /* E.164 or NULL (withheld) */
     const char *agent_crm_id;
     const char *contact_id; /* contact.picked, contact.linked; pop.unacknowledged: the profile */
     const char *ticket_id;  /* call.retargeted; pop.unacknowledged: the ticket shown */
-    const char *pop_id;     /* pop.unacknowledged */
-    const char *pop_kind;   /* pop.unacknowledged: its screen pop's kind */
+    const char *pop_id;     /* pop.unacknowledged, pop.acknowledged */
+    const char *pop_kind;   /* pop.(un)acknowledged: its screen pop's kind */
     int64_t occurred_at_ms;
 } cmn_agent_action_t;
 

@@ -11,6 +11,7 @@ typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } metric_kind_t;
 static const double bucket_bounds[] = {0.5, 1,   2.5, 5,    10,   25,   50,
                                        100, 250, 500, 1000, 2500, 5000, 10000};
 #define N_BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
+#define MAX_BUCKETS 16
 
 struct cmn_metric {
     struct cmn_metric *next;
@@ -21,7 +22,9 @@ struct cmn_metric {
     double value;
     double sum;
     unsigned long long count;
-    unsigned long long buckets[N_BUCKETS];
+    const double *bounds; /* static: the default milliseconds' or the caller's */
+    size_t n_bounds;
+    unsigned long long buckets[MAX_BUCKETS];
     cmn_metric_fn fn;
     void *fn_ctx;
 };
@@ -78,7 +81,18 @@ cmn_metric_t *cmn_metrics_gauge_fn(const char *family, const char *help, const c
 
 cmn_metric_t *cmn_metrics_histogram(const char *family, const char *help, const char *labels)
 {
-    return find_or_create(M_HISTOGRAM, family, help, labels);
+    return cmn_metrics_histogram_bounds(family, help, labels, bucket_bounds, N_BUCKETS);
+}
+
+cmn_metric_t *cmn_metrics_histogram_bounds(const char *family, const char *help, const char *labels,
+                                           const double *bounds, size_t n)
+{
+    cmn_metric_t *m = find_or_create(M_HISTOGRAM, family, help, labels);
+    if (!m->bounds) {
+        m->bounds = bounds;
+        m->n_bounds = n < MAX_BUCKETS ? n : MAX_BUCKETS;
+    }
+    return m;
 }
 
 void cmn_metric_add(cmn_metric_t *m, double v)
@@ -95,8 +109,8 @@ void cmn_metric_observe(cmn_metric_t *m, double v)
 {
     m->count++;
     m->sum += v;
-    for (size_t i = 0; i < N_BUCKETS; i++)
-        if (v <= bucket_bounds[i])
+    for (size_t i = 0; i < m->n_bounds; i++)
+        if (v <= m->bounds[i])
             m->buckets[i]++;
 }
 
@@ -115,8 +129,8 @@ static void render_series(FILE *f, const cmn_metric_t *m)
                 *m->labels ? "}" : "", cmn_metric_value(m));
         return;
     }
-    for (size_t i = 0; i < N_BUCKETS; i++)
-        fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", m->family, m->labels, sep, bucket_bounds[i],
+    for (size_t i = 0; i < m->n_bounds; i++)
+        fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", m->family, m->labels, sep, m->bounds[i],
                 m->buckets[i]);
     fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->family, m->labels, sep, m->count);
     fprintf(f, "%s_sum%s%s%s %.17g\n", m->family, *m->labels ? "{" : "", m->labels,

@@ -19,6 +19,10 @@ cmn_metric_t *cmn_metrics_gauge_fn(const char *family, const char *help, const c
                                    cmn_metric_fn fn, void *ctx);
 /* Histogram of milliseconds with fixed buckets from 0.5 ms to 10 s. */
 cmn_metric_t *cmn_metrics_histogram(const char *family, const char *help, const char *labels);
+/* Histogram with the caller's upper bounds (ascending, at most 16; borrowed:
+ * static storage), e.g. seconds from minutes to weeks. */
+cmn_metric_t *cmn_metrics_histogram_bounds(const char *family, const char *help, const char *labels,
+                                           const double *bounds, size_t n);
 
 void cmn_metric_add(cmn_metric_t *m, double v);     /* counter or gauge */
 void cmn_metric_set(cmn_metric_t *m, double v);     /* gauge */

@@ -21,6 +21,8 @@ pop_port="${CALLBUS_POP_PORT:-18082}"
 pop_admin_port="${CALLBUS_POP_ADMIN_PORT:-19082}"
 missed_port="${CALLBUS_MISSED_PORT:-18083}"
 missed_admin_port="${CALLBUS_MISSED_ADMIN_PORT:-19083}"
+stats_port="${CALLBUS_STATS_PORT:-18084}"
+stats_admin_port="${CALLBUS_STATS_ADMIN_PORT:-19084}"
 emulator_port="${CALLBUS_EMULATOR_PORT:-18090}"
 oidc_emulator_port="${CALLBUS_OIDC_EMULATOR_PORT:-18091}"
 run_dir="${CALLBUS_STACK_DIR}/run"
@@ -35,6 +37,7 @@ for spec in "${ingest_port}:ingest, CALLBUS_INGEST_PORT" "${ticket_port}:ticket,
     "${ticket_admin_port}:ticket admin, CALLBUS_TICKET_ADMIN_PORT" \
     "${pop_admin_port}:pop admin, CALLBUS_POP_ADMIN_PORT" \
     "${missed_admin_port}:missed admin, CALLBUS_MISSED_ADMIN_PORT" \
+    "${stats_port}:stats, CALLBUS_STATS_PORT" "${stats_admin_port}:stats admin, CALLBUS_STATS_ADMIN_PORT" \
     "${emulator_port}:Zendesk emulator, CALLBUS_EMULATOR_PORT" \
     "${oidc_emulator_port}:OpenID Connect emulator, CALLBUS_OIDC_EMULATOR_PORT"; do
     require_port_free "${spec%%:*}" "${spec#*:}"
@@ -124,6 +127,8 @@ CALLBUS_HTTP_PORT="${ticket_port}" CALLBUS_ADMIN_PORT="${ticket_admin_port}" \
     CALLBUS_TICKET_UNANSWERED=grouper start ticket build/release/services/ticket/callbus-ticket
 CALLBUS_HTTP_PORT="${pop_port}" CALLBUS_ADMIN_PORT="${pop_admin_port}" start pop build/release/services/pop/callbus-pop
 CALLBUS_HTTP_PORT="${missed_port}" CALLBUS_ADMIN_PORT="${missed_admin_port}" start missed build/release/services/missed/callbus-missed
+# The statistics (issue 25): a fifth consumer, its own group (docs/architecture.md).
+CALLBUS_HTTP_PORT="${stats_port}" CALLBUS_ADMIN_PORT="${stats_admin_port}" start stats build/release/services/stats/callbus-stats
 
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:${ingest_admin_port}/readyz" >/dev/null 2>&1 && break

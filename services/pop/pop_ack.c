@@ -2,6 +2,7 @@
 #include "pop_ack.h"
 
 #include "cmn_agent_action.h"
+#include "cmn_event.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
@@ -32,20 +33,21 @@ struct pop_ack {
 };
 
 /* KEYS: pending set, the pop's hash; ARGV: pop id, agent. Answers {code,
- * latency ms, kind}: -1 not this agent's (or gone), 0 acknowledged
+ * latency ms, kind, call}: -1 not this agent's (or gone), 0 acknowledged
  * before, 1 in time, 2 late. A late ack still takes the pop out of the set
  * unless a sweep claimed it already: the agent saw it, no fallback needed. */
 static const char ack_script[] =
-    "local h = redis.call('HMGET', KEYS[2], 'agent', 'at', 'dl', 'acked', 'claimed', 'kind')\n"
-    "if h[1] ~= ARGV[2] then return {-1, 0, ''} end\n"
-    "if h[4] then return {0, 0, h[6] or ''} end\n"
+    "local h = redis.call('HMGET', KEYS[2], 'agent', 'at', 'dl', 'acked', 'claimed', 'kind', "
+    "'call')\n"
+    "if h[1] ~= ARGV[2] then return {-1, 0, '', ''} end\n"
+    "if h[4] then return {0, 0, h[6] or '', h[7] or ''} end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "redis.call('HSET', KEYS[2], 'acked', '1')\n"
     "if not h[5] then redis.call('ZREM', KEYS[1], ARGV[1]) end\n"
     "local lat = string.format('%.0f', now - tonumber(h[2]))\n"
-    "if now > tonumber(h[3]) then return {2, lat, h[6] or ''} end\n"
-    "return {1, lat, h[6] or ''}\n";
+    "if now > tonumber(h[3]) then return {2, lat, h[6] or '', h[7] or ''} end\n"
+    "return {1, lat, h[6] or '', h[7] or ''}\n";
 
 /* KEYS: pending set; ARGV: namespace, lease ms, give-up ms, batch. Claims
  * the overdue pops: each one's score moves a lease ahead, so no other
@@ -97,7 +99,54 @@ typedef struct {
     pop_ack_t *a;
     pop_ack_fn cb;
     void *ctx;
+    char *agent, *pop_id; /* owned */
 } ack_req_t;
+
+static void on_acked_stored(void *opaque, rd_kafka_resp_err_t err, int32_t partition,
+                            int64_t offset)
+{
+    (void)opaque;
+    (void)partition;
+    (void)offset;
+    if (err) /* the ack itself is stored (Redis): only the statistics miss it */
+        LOG_WARN("pop.acknowledged not stored on agent-actions: %s", rd_kafka_err2str(err));
+}
+
+/* The first acknowledgement of a pop, for the statistics (pops
+ * acknowledged, R-S1, issue 25 item 3): pop.acknowledged on agent-actions,
+ * its action id derived from the pop id so a republish counts once. */
+static void publish_ack(pop_ack_t *a, const ack_req_t *q, const char *kind, const char *call)
+{
+    char action_id[CMN_EVENT_ID_MAX], e[160], field[64];
+    const char *parts[] = {q->pop_id};
+    cmn_event_id_derive(action_id, sizeof action_id, "ack", parts, 1);
+    cmn_agent_action_t act = {.action_id = action_id,
+                              .action = "pop.acknowledged",
+                              .call_id = call,
+                              .agent_crm_id = q->agent,
+                              .pop_id = q->pop_id,
+                              .pop_kind = kind,
+                              .occurred_at_ms = cmn_time_now_ms()};
+    char *text = cmn_agent_action_encode(&act, e, sizeof e, field, sizeof field);
+    if (!text) {
+        LOG_WARN("pop %s: pop.acknowledged not encoded (%s)", q->pop_id, e);
+        return;
+    }
+    const char *key = cmn_agent_action_key(&act);
+    rd_kafka_resp_err_t err =
+        cmn_producer_send(a->producer, cmn_topic(CMN_TOPIC_AGENT_ACTIONS), key, strlen(key), text,
+                          strlen(text), on_acked_stored, NULL);
+    if (err)
+        LOG_WARN("pop %s: pop.acknowledged not queued (%s)", q->pop_id, rd_kafka_err2str(err));
+    free(text);
+}
+
+static void ack_req_free(ack_req_t *q)
+{
+    free(q->agent);
+    free(q->pop_id);
+    free(q);
+}
 
 static void count_ack(pop_ack_t *a, pop_ack_result_t r, long long latency_ms, const char *kind)
 {
@@ -119,7 +168,7 @@ static void on_ack_reply(void *ctx, redisReply *r, const char *err)
 {
     ack_req_t *q = ctx;
     pop_ack_result_t res = POP_ACK_UNKNOWN;
-    if (!err && (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (!err && (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
                  r->element[0]->type != REDIS_REPLY_INTEGER))
         err = r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
     if (!err) {
@@ -128,12 +177,14 @@ static void on_ack_reply(void *ctx, redisReply *r, const char *err)
               : code == 2 ? POP_ACK_LATE
               : code == 0 ? POP_ACK_REPEATED
                           : POP_ACK_UNKNOWN;
-        const redisReply *lat = r->element[1], *kind = r->element[2];
-        count_ack(q->a, res, lat->type == REDIS_REPLY_STRING ? atoll(lat->str) : 0,
-                  kind->type == REDIS_REPLY_STRING ? kind->str : "");
+        const redisReply *lat = r->element[1], *kind = r->element[2], *call = r->element[3];
+        const char *k = kind->type == REDIS_REPLY_STRING ? kind->str : "";
+        count_ack(q->a, res, lat->type == REDIS_REPLY_STRING ? atoll(lat->str) : 0, k);
+        if ((res == POP_ACK_IN_TIME || res == POP_ACK_LATE) && call->type == REDIS_REPLY_STRING)
+            publish_ack(q->a, q, k, call->str);
     }
     q->cb(q->ctx, res, err);
-    free(q);
+    ack_req_free(q);
 }
 
 int pop_ack_one(pop_ack_t *a, const char *agent, const char *pop_id, pop_ack_fn cb, void *ctx)
@@ -142,12 +193,16 @@ int pop_ack_one(pop_ack_t *a, const char *agent, const char *pop_id, pop_ack_fn 
     ack_req_t *q = malloc(sizeof *q);
     if (!q)
         return -1;
-    *q = (ack_req_t){a, cb, ctx};
+    *q = (ack_req_t){a, cb, ctx, strdup(agent), strdup(pop_id)};
+    if (!q->agent || !q->pop_id) {
+        ack_req_free(q);
+        return -1;
+    }
     pop_store_ack_key(a->store, pop_id, hash, sizeof hash);
     const char *argv[] = {"EVAL", ack_script, "2",  pop_store_pending_key(a->store),
                           hash,   pop_id,     agent};
     if (cmn_redis_command_argv(pop_store_redis(a->store), on_ack_reply, q, 7, argv, NULL) < 0) {
-        free(q);
+        ack_req_free(q);
         return -1;
     }
     return 0;

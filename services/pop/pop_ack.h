@@ -14,6 +14,11 @@
  * when the lease runs out. A pop with nothing to display (a ringing
  * notice, a new-case form) is counted as "no_channel"; a fallback Kafka
  * would not take for CALLBUS_POP_FALLBACK_GIVE_UP_S is dropped, counted.
+ * A pop's first acknowledgement (in time or late) is also published on
+ * agent-actions as pop.acknowledged, its action id derived from the pop
+ * id, for the statistics' pops acknowledged (R-S1, issue 25 item 3): sent
+ * once the ack is stored, not retried (a Kafka failure loses that one
+ * count, logged; the ack itself stands).
  *
  * Metrics (admin /metrics): pop_acknowledged_total{kind},
  * pop_ack_late_total, pop_ack_latency_ms (histogram, first acks),

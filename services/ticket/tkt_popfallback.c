@@ -70,6 +70,10 @@ int tkt_popfallback_take(tkt_crm_t *crm, int enabled, const char *payload, size_
     json_t *o = json_loadb(payload, len, 0, NULL);
     const char *action = opt(o, "action");
     int rc = 1;
+    if (action && strcmp(action, "pop.acknowledged") == 0) {
+        done(ctx); /* for the statistics (issue 25 item 3): nothing to show */
+        goto cleanup;
+    }
     if (!action || strcmp(action, "pop.unacknowledged") != 0) {
         rc = 0; /* another action, or not JSON at all: tkt_actions says which */
         goto cleanup;

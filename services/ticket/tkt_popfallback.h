@@ -21,7 +21,9 @@
 typedef void (*tkt_popfallback_done_fn)(void *ctx);
 
 /* An agent-actions message: 1 it is a pop.unacknowledged, taken (done is
- * called later, once); 0 another action (not touched); -1 a
+ * called later, once), or a pop.acknowledged (pop-service's word for the
+ * statistics, issue 25 item 3: done at once, nothing shown); 0 another
+ * action (not touched); -1 a
  * pop.unacknowledged that does not follow the schema (err set, done not
  * called). enabled = 0 (CALLBUS_TICKET_POP_FALLBACK=false): counted as
  * no_channel and done at once. */

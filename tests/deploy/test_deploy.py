@@ -46,8 +46,8 @@ CRD_SCHEMAS = HERE / "schemas"
 OVERLAYS = {"base": ROOT / "deploy" / "k8s" / "base",
             "example": ROOT / "deploy" / "k8s" / "overlays" / "example"}
 SERVICES = {"ingest": "callbus-ingest", "ticket": "callbus-ticket", "pop": "callbus-pop",
-            "missed": "callbus-missed"}
-CONSUMERS = ("ticket", "pop", "missed")
+            "missed": "callbus-missed", "stats": "callbus-stats"}
+CONSUMERS = ("ticket", "pop", "missed", "stats")
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
 DOCUMENTED = set(re.findall(r"`(CALLBUS_[A-Z0-9_]+)`", CONFIG_DOC))
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -157,7 +157,7 @@ def test_every_rendered_object_satisfies_its_schema(which):
     problems = {(d["kind"], d["metadata"]["name"]): k8s_errors(d) for d in core}
     assert not {k: v for k, v in problems.items() if v}, problems
     results = kubeconform(crs)
-    assert len(results) == len(crs) >= 9, results   # 3 ScaledObjects + 6 KafkaTopics
+    assert len(results) == len(crs) >= 12, results   # 4 ScaledObjects + 8 KafkaTopics
     invalid = {k: v for k, v in results.items() if v[0] != "statusValid"}
     assert not invalid, invalid
 
@@ -317,7 +317,7 @@ def test_compose_is_hardened_and_secrets_have_no_silent_default():
             assert svc["read_only"] and svc["cap_drop"] == ["ALL"], name
             # the admin port stays on loopback whatever CALLBUS_PUBLISH_ADDR says
             assert any(p == f"127.0.0.1:{9090 + i}:9090"
-                       for i in range(4) for p in svc["ports"]), name
+                       for i in range(len(SERVICES)) for p in svc["ports"]), name
     demo_only = ("zendesk-emulator", "oidc-emulator")
     assert all(COMPOSE["services"][n]["profiles"] == ["demo"] for n in demo_only)
     assert all("profiles" not in s for n, s in COMPOSE["services"].items() if n not in demo_only)
@@ -366,7 +366,7 @@ def test_pods_are_hardened_and_probed_on_the_admin_port():
     docs = rendered("example")
     admin = settings("ingest")["CALLBUS_ADMIN_PORT"]
     pods = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    assert len(pods) == 5   # the four services and Redis
+    assert len(pods) == 6   # the five services and Redis
     for w in pods:
         name = w["metadata"]["name"]
         pod = w["spec"]["template"]["spec"]
@@ -406,7 +406,7 @@ def test_memory_requests_follow_the_benchmarks():
     ticket-service ≤ 128 MB with a backlog (tests/bench/backlog: 71 MB peak);
     limits above the requests."""
     docs = rendered("example")
-    budget = {"ingest": 64, "pop": 64, "missed": 64, "ticket": 128}
+    budget = {"ingest": 64, "pop": 64, "missed": 64, "stats": 64, "ticket": 128}
     for w in workloads(docs):
         name = w["metadata"]["name"]
         res = w["spec"]["template"]["spec"]["containers"][0]["resources"]
@@ -522,7 +522,7 @@ def test_ingest_scales_on_cpu_and_consumers_on_lag_within_the_partitions():
         "spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"])
     assert int(common["data"]["CALLBUS_TOPIC_PARTITIONS"]) == partitions["call-events"]
     group_setting = {"ticket": "CALLBUS_TICKET_GROUP", "pop": "CALLBUS_POP_GROUP",
-                     "missed": "CALLBUS_MISSED_GROUP"}
+                     "missed": "CALLBUS_MISSED_GROUP", "stats": "CALLBUS_STATS_GROUP"}
     assert {s["metadata"]["name"] for s in of_kind(docs, "ScaledObject")} == set(CONSUMERS)
     for name in CONSUMERS:
         so = one(docs, "ScaledObject", name)["spec"]
@@ -572,10 +572,10 @@ def code_metrics():
     families = set()
     for path in list((ROOT / "common").glob("*.c")) + list((ROOT / "services").glob("**/*.c")):
         text = path.read_text()
-        for kind, name in re.findall(r'cmn_metrics_(counter|gauge_fn|gauge|histogram)\(\s*"(\w+)"',
+        for kind, name in re.findall(r'cmn_metrics_(counter|gauge_fn|gauge|histogram_bounds|histogram)\(\s*"(\w+)"',
                                      text):
             families.add(name)
-            if kind == "histogram":
+            if kind.startswith("histogram"):
                 families |= {name + "_bucket", name + "_sum", name + "_count"}
     return families
 

@@ -67,5 +67,30 @@ static void test_unacknowledged_pop_needs_its_pop_and_something_to_show(void)
     refused(a, "contact_id");
 }
 
+/* pop.acknowledged (issue 25 item 3, R-S1 "pops acknowledged"): the pop
+ * an agent's page acknowledged, for the stats service; its pop and kind,
+ * nothing to show. */
+static void test_acknowledged_pop_is_encoded(void)
+{
+    char err[160], field[64];
+    cmn_agent_action_t a = unacked();
+    a.action = "pop.acknowledged";
+    a.action_id = "ack-0123456789abcdef";
+    a.ticket_id = NULL;
+    a.pop_kind = "incoming";
+    char *text = cmn_agent_action_encode(&a, err, sizeof err, field, sizeof field);
+    ASSERT_TRUE(text != NULL);
+    json_t *o = json_loads(text, 0, NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "action")), "pop.acknowledged");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "pop_id")), "c1:ticket:4711:900001");
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "pop_kind")), "incoming");
+    ASSERT_TRUE(json_object_get(o, "ticket_id") == NULL);
+    json_decref(o);
+    free(text);
+    a.pop_id = NULL;
+    refused(a, "pop_id");
+}
+
 TEST_MAIN("cmn_agent_action", TEST_CASE(test_unacknowledged_pop_is_encoded),
-          TEST_CASE(test_unacknowledged_pop_needs_its_pop_and_something_to_show))
+          TEST_CASE(test_unacknowledged_pop_needs_its_pop_and_something_to_show),
+          TEST_CASE(test_acknowledged_pop_is_encoded))

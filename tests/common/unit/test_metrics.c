@@ -150,6 +150,30 @@ static void test_histogram_without_labels(void)
     free(text);
 }
 
+/* The caller's bounds (issue 25 item 3: stats_close_seconds, R-S2, in
+ * seconds from a minute to weeks): its buckets, and the default ones
+ * elsewhere left as they are. */
+static void test_histogram_with_own_bounds(void)
+{
+    static const double hours[] = {3600, 86400, 604800};
+    cmn_metric_t *h = cmn_metrics_histogram_bounds("close_seconds", "Close", NULL, hours, 3);
+    cmn_metric_t *d = cmn_metrics_histogram("req_ms", "Latency", NULL);
+    cmn_metric_observe(h, 60);
+    cmn_metric_observe(h, 7200);
+    cmn_metric_observe(h, 1e7);
+    cmn_metric_observe(d, 3);
+    char *text = cmn_metrics_render();
+    cmn_metrics_reset();
+    ASSERT_TRUE(text != NULL);
+    ASSERT_TRUE(strstr(text, "close_seconds_bucket{le=\"3600\"} 1\n") != NULL);
+    ASSERT_TRUE(strstr(text, "close_seconds_bucket{le=\"86400\"} 2\n") != NULL);
+    ASSERT_TRUE(strstr(text, "close_seconds_bucket{le=\"604800\"} 2\n") != NULL);
+    ASSERT_TRUE(strstr(text, "close_seconds_bucket{le=\"+Inf\"} 3\n") != NULL);
+    ASSERT_TRUE(strstr(text, "close_seconds_bucket{le=\"0.5\"}") == NULL);
+    ASSERT_TRUE(strstr(text, "req_ms_bucket{le=\"5\"} 1\n") != NULL);
+    free(text);
+}
+
 static void test_reset_empties_the_registry(void)
 {
     cmn_metric_add(cmn_metrics_counter("gone_total", "Gone", NULL), 1);
@@ -168,4 +192,5 @@ TEST_MAIN("metrics", TEST_CASE(test_counter_and_gauge_text),
           TEST_CASE(test_help_and_type_once_per_family),
           TEST_CASE(test_find_or_create_returns_the_same_series),
           TEST_CASE(test_gauge_read_at_render_time), TEST_CASE(test_histogram_buckets_cumulative),
-          TEST_CASE(test_histogram_without_labels), TEST_CASE(test_reset_empties_the_registry))
+          TEST_CASE(test_histogram_without_labels), TEST_CASE(test_histogram_with_own_bounds),
+          TEST_CASE(test_reset_empties_the_registry))

@@ -33,6 +33,16 @@ def unacked(topics, call):
             if v["action"] == "pop.unacknowledged" and v["call_id"] == call.call_id]
 
 
+def acknowledged(topics, call):
+    """pop.acknowledged actions of the call (issue 25 item 3: the statistics'
+    pops acknowledged), each valid for its schema."""
+    out = [v for _, v in pop.agent_actions(topics)
+           if v["action"] == "pop.acknowledged" and v["call_id"] == call.call_id]
+    for m in out:
+        pop.e2e.validate_with_schema("agent-action.schema.json", m)
+    return out
+
+
 def acked_total(services):
     return sum(v for s in services for k, v in s.metrics().items()
                if k.startswith("pop_acknowledged_total"))
@@ -67,6 +77,12 @@ def test_acknowledged_in_time_is_counted_and_needs_no_fallback(pair, topics):
     assert pop.metric_sum(pair, "pop_ack_latency_ms_count") >= 2
     time.sleep(TIMEOUT_MS / 1000 + 1.0)  # well past the deadline and a few sweeps
     assert unacked(topics, call) == []
+    # each first ack once on agent-actions, for the statistics (R-S1); the
+    # repeated ack adds none; the action id is the pop's, so a republish repeats it
+    acks = acknowledged(topics, call)
+    assert sorted(a["pop_kind"] for a in acks) == ["new_case", "ticket"], acks
+    assert {a["agent_crm_id"] for a in acks} == {agent["crm_id"]}
+    assert len({a["action_id"] for a in acks}) == 2
     sse.close()
 
 
