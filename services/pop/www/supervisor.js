@@ -75,7 +75,7 @@ function el(name, attrs, text) {
 
 // Bars of several series per key, grouped; each bar's <title> says its value.
 function barChart(rows, series, value, label) {
-  const W = 640, H = 220, top = 10, bottom = 40, left = 44, gap = 6;
+  const W = 640, H = 220, top = 10, bottom = 40, left = 72, gap = 6;
   const max = Math.max(1, ...rows.flatMap(r => series.map(s => value(r, s) || 0)));
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
   const plotH = H - top - bottom, groupW = rows.length ? (W - left) / rows.length : W - left;
@@ -131,11 +131,11 @@ async function load() {
   setText($("#stats-error"), "");
   $("#csv").href = query(f, "csv");
   const r = await api("GET", query(f));
-  if (r.status === 200) { $("#refused").hidden = true; $("#charts").hidden = false; show(r.data); return; }
+  if (r.status === 200) { $("#refused").hidden = true; $("#range").hidden = $("#results").hidden = false; show(r.data); return; }
   if (r.status === 401) return loggedOut("Session expired: sign in again.");
   if (r.status === 403) {
     $("#refused").hidden = false;
-    $("#charts").hidden = true;
+    $("#range").hidden = $("#results").hidden = true; // nothing to pick for an agent
     $("#figures tbody").replaceChildren();
     $("#figures tfoot").replaceChildren();
     $("#stats").dataset.loaded = "refused";

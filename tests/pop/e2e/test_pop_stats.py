@@ -6,67 +6,29 @@ agent, an integer) -- a fixture of what the writer keeps, not a stub of
 product code -- and reads them back through pop-service as a supervisor
 (CALLBUS_POP_SUPERVISORS), an agent who is not one (403) and nobody (401).
 R-S2: the average time to close is close_s_sum / close_n, null without a
-timed ticket. Far-future days under the module's own prefix: nothing else
-writes them."""
+timed ticket. The cells: stats_fixture.py."""
 import csv
 import http.client
 import io
-import subprocess
 
 import pytest
 
 import pop
+from stats_fixture import DAY1, DAY2, DAY3, ODD_QUEUE
+import stats_fixture
 
 SUPERVISOR, AGENT = "900777", "900001"
-DAY1, DAY2, DAY3 = "2031-03-01", "2031-03-02", "2031-03-03"
-ODD_QUEUE = 'Sales, "EMEA"\nline two'
-
-
-def field(figure, kind, queue, agent):
-    return "\x1f".join((figure, kind, queue, agent))
-
-
-# (day, figure, kind, queue, agent, value): two agents, two queues, a
-# missed call without agent, CRM requests without any dimension.
-CELLS = [
-    (DAY1, "calls", "inbound", "support", "361", 5),
-    (DAY1, "answered", "inbound", "support", "361", 4),
-    (DAY1, "calls", "outbound", "sales", "361", 2),
-    (DAY1, "calls", "missed", "support", "-", 3),
-    (DAY1, "missed", "missed", "support", "-", 3),
-    (DAY1, "missed_grouped", "missed", "support", "-", 2),
-    (DAY2, "calls", "inbound", ODD_QUEUE, "361", 1),
-    (DAY2, "tickets_created", "inbound", "support", "422", 7),
-    (DAY2, "reopened", "inbound", "support", "422", 1),
-    (DAY2, "solved", "inbound", "support", "422", 4),
-    (DAY2, "closed", "inbound", "support", "422", 2),
-    (DAY2, "close_s_sum", "inbound", "support", "422", 9000),
-    (DAY2, "close_n", "inbound", "support", "422", 4),
-    (DAY2, "pops_delivered", "inbound", "support", "422", 9),
-    (DAY2, "pops_acknowledged", "inbound", "support", "422", 8),
-    (DAY2, "crm_requests", "-", "-", "-", 30),
-    (DAY2, "crm_saved", "-", "-", "-", 41),
-]
-
-
-def redis(*args):
-    r = subprocess.run(["redis-cli", "-u", pop.REDIS_URL, *args], capture_output=True, text=True,
-                       timeout=10, check=True)
-    return r.stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def stats_svc(topics, logdir):
-    keys = sorted({f"{topics.prefix}stats:d:{c[0]}" for c in CELLS})
-    for day, figure, kind, queue, agent, value in CELLS:
-        redis("HINCRBY", f"{topics.prefix}stats:d:{day}", field(figure, kind, queue, agent),
-              str(value))
+    keys = stats_fixture.write(topics.prefix)
     s = pop.start_pop(topics, f"pop-{topics.prefix.rstrip('.')}", logdir, "pop-stats",
                       {"CALLBUS_POP_SUPERVISORS": f"sup-1, {SUPERVISOR}",
                        "CALLBUS_STATS_MAX_DAYS": "31"})
     yield s
     s.stop()
-    redis("DEL", *keys)
+    stats_fixture.remove(keys)
 
 
 def get(svc, token, path):
