@@ -109,7 +109,10 @@ void cmn_stats_day_format(long day, char *out, size_t outsz)
 {
     long y, m, d;
     civil_from_days(day, &y, &m, &d);
-    snprintf(out, outsz, "%04ld-%02ld-%02ld", y, m, d);
+    /* Days come from cmn_stats_day_parse: years 1970..9999; the moduli
+     * only tell the compiler the text fits. */
+    snprintf(out, outsz, "%04u-%02u-%02u", (unsigned)(y % 10000), (unsigned)(m % 100),
+             (unsigned)(d % 100));
 }
 
 static int figure_find(const char *name, size_t len)
