@@ -353,98 +353,69 @@ fail:
     return NULL;
 }
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;
-} sbuf_t;
-
-static void sbuf_add(sbuf_t *b, const char *p, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap : 1024);
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
 /* RFC 4180: a field holding a comma, a quote, CR or LF is quoted, its
  * quotes doubled. A spreadsheet would run a field that starts like a
  * formula (=, +, @, tab, CR, or - with more after it): such a key gets a
  * leading apostrophe (OWASP's CSV injection advice), the only change to an
  * id. */
-static void csv_field(sbuf_t *b, const char *s)
+static void csv_field(FILE *f, const char *s)
 {
     int formula = (s[0] != '\0' && strchr("=+@\t\r", s[0])) || (s[0] == '-' && s[1] != '\0');
     if (!formula && !s[strcspn(s, ",\"\r\n")]) {
-        sbuf_add(b, s, strlen(s));
+        fputs(s, f);
         return;
     }
-    sbuf_add(b, "\"", 1);
-    if (formula)
-        sbuf_add(b, "'", 1);
+    fputs(formula ? "\"'" : "\"", f);
     for (const char *p = s; *p; p++) {
         if (*p == '"')
-            sbuf_add(b, "\"", 1);
-        sbuf_add(b, p, 1);
+            fputc('"', f);
+        fputc(*p, f);
     }
-    sbuf_add(b, "\"", 1);
+    fputc('"', f);
 }
 
-static void csv_line(sbuf_t *b, const char *key, const long long *v)
+static void csv_line(FILE *f, const char *key, const long long *v)
 {
-    char num[48];
-    csv_field(b, key);
-    for (int f = 0; f < CMN_STATS_N_FIGURES; f++) {
-        if (f == CMN_STATS_CLOSE_S_SUM)
+    csv_field(f, key);
+    for (int i = 0; i < CMN_STATS_N_FIGURES; i++) {
+        if (i == CMN_STATS_CLOSE_S_SUM)
             continue;
-        if (f == CMN_STATS_CLOSE_N) { /* avg_close_s first; empty when R-S2 has no ticket */
-            int n = v[f] ? snprintf(num, sizeof num, ",%.1f",
-                                    (double)v[CMN_STATS_CLOSE_S_SUM] / (double)v[f])
-                         : snprintf(num, sizeof num, ",");
-            sbuf_add(b, num, (size_t)n);
+        if (i == CMN_STATS_CLOSE_N) { /* avg_close_s first; empty when R-S2 has no ticket */
+            if (v[i])
+                fprintf(f, ",%.1f", (double)v[CMN_STATS_CLOSE_S_SUM] / (double)v[i]);
+            else
+                fputc(',', f);
         }
-        int n = snprintf(num, sizeof num, ",%lld", v[f]);
-        sbuf_add(b, num, (size_t)n);
+        fprintf(f, ",%lld", v[i]);
     }
-    sbuf_add(b, "\r\n", 2);
+    fputs("\r\n", f);
 }
 
 char *cmn_stats_agg_csv(const cmn_stats_agg_t *g, size_t *len)
 {
-    sbuf_t b = {0};
-    sbuf_add(&b, "key", 3);
-    for (int f = 0; f < CMN_STATS_N_FIGURES; f++) {
-        if (f == CMN_STATS_CLOSE_S_SUM)
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    fputs("key", f);
+    for (int i = 0; i < CMN_STATS_N_FIGURES; i++) {
+        if (i == CMN_STATS_CLOSE_S_SUM)
             continue;
-        if (f == CMN_STATS_CLOSE_N)
-            sbuf_add(&b, ",avg_close_s", 12);
-        sbuf_add(&b, ",", 1);
-        sbuf_add(&b, figure_names[f], strlen(figure_names[f]));
+        fprintf(f, "%s,%s", i == CMN_STATS_CLOSE_N ? ",avg_close_s" : "", figure_names[i]);
     }
-    sbuf_add(&b, "\r\n", 2);
+    fputs("\r\n", f);
     for (size_t i = 0; i < g->n; i++)
-        csv_line(&b, g->rows[i].key, g->rows[i].v);
-    csv_line(&b, "TOTAL", g->total.v);
-    if (b.failed) {
-        free(b.s);
+        csv_line(f, g->rows[i].key, g->rows[i].v);
+    csv_line(f, "TOTAL", g->total.v);
+    int failed = ferror(f);
+    if (fclose(f) != 0 || failed) {
+        free(buf);
         return NULL;
     }
     if (len)
-        *len = b.len;
-    return b.s;
+        *len = n;
+    return buf;
 }
 
 static void row_free(row_t *r)
