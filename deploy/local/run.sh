@@ -82,6 +82,8 @@ export CALLBUS_INGEST_GENERIC_SECRET="${CALLBUS_INGEST_GENERIC_SECRET:-demo-gene
 export CALLBUS_INGEST_WEBEX_BEARER="${CALLBUS_INGEST_WEBEX_BEARER:-demo-webex-bearer}"
 export CALLBUS_IVR_TOKEN="${CALLBUS_IVR_TOKEN:-demo-ivr-token}"
 export CALLBUS_POP_PROVISIONING_SECRET="${CALLBUS_POP_PROVISIONING_SECRET:-demo-pop-secret}"
+# The demo agent is also the demo supervisor: the banner's statistics page opens for it.
+export CALLBUS_POP_SUPERVISORS="${CALLBUS_POP_SUPERVISORS:-900001}"
 
 if [[ -z "${CALLBUS_ZENDESK_URL:-}" ]]; then
     export CALLBUS_ZENDESK_URL="http://127.0.0.1:${emulator_port}"
@@ -150,6 +152,9 @@ callbus is running (logs in ${run_dir}/).
     the webhook above then pops its ticket there.
     Machine clients (a CTI desktop vouching for its agent) log agents in with
     POST /v1/sessions, Bearer ${CALLBUS_POP_PROVISIONING_SECRET} (docs/pop.md).
+  Statistics, for supervisors (CALLBUS_POP_SUPERVISORS=${CALLBUS_POP_SUPERVISORS}), signed in as agents are:
+    page http://127.0.0.1:${pop_port}/supervisor
+    API  http://127.0.0.1:${pop_port}/v1/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&by=agent|queue|day[&format=csv]
   The CRM (tickets as the CRM shows them): ${crm_note}
   Metrics: http://127.0.0.1:${ingest_admin_port}/metrics  http://127.0.0.1:${ticket_admin_port}/metrics  http://127.0.0.1:${pop_admin_port}/metrics
     http://127.0.0.1:${missed_admin_port}/metrics (the missed-call grouper)

@@ -20,6 +20,7 @@
 #include "pop_flow.h"
 #include "pop_hub.h"
 #include "pop_api_search.h"
+#include "pop_api_stats.h"
 #include "pop_lookup.h"
 #include "pop_oidc.h"
 #include "pop_store.h"
@@ -41,6 +42,7 @@ typedef struct {
     pop_dynamics_t *dynamics; /* NULL: the Dynamics widget is not configured */
     pop_lookup_t *lookup;
     pop_api_search_t *search; /* issue 24 item 2: the agent's CRM contact search */
+    pop_api_stats_t *stats;   /* issue 25 item 3: the statistics for supervisors */
     pop_ack_t *acks;
     pop_oidc_t *oidc; /* NULL: OpenID Connect sign-in off */
     pop_api_oidc_t *api_oidc;
@@ -140,7 +142,8 @@ static size_t pending(void *ctx)
     pop_t *p = ctx;
     return pop_flow_in_flight(p->flow) + pop_api_in_flight(p->api) +
            pop_zendesk_in_flight(p->zendesk) + pop_ack_in_flight(p->acks) +
-           (p->oidc ? pop_oidc_waiting(p->oidc) : 0) + pop_api_calls_in_flight(p->api_calls);
+           (p->oidc ? pop_oidc_waiting(p->oidc) : 0) + pop_api_calls_in_flight(p->api_calls) +
+           pop_api_stats_in_flight(p->stats);
 }
 
 static int flush_and_commit(void *ctx)
@@ -277,7 +280,8 @@ static int start(pop_t *p)
         !(p->hub = pop_hub_new(p->svc.base, p->store, p->bus, &ho)) ||
         !(p->acks = pop_ack_new(p->svc.base, p->store, p->producer, &ao)) ||
         !(p->api = pop_api_new(p->svc.http, &p->cfg, p->store, p->hub, p->producer, p->acks)) ||
-        !(p->search = pop_api_search_new(p->svc.http, p->api, p->lookup)))
+        !(p->search = pop_api_search_new(p->svc.http, p->api, p->lookup)) ||
+        !(p->stats = pop_api_stats_new(p->svc.http, &p->cfg, p->api, p->store)))
         return fail("start", "out of memory");
     if (start_oidc(p) < 0)
         return -1;
@@ -321,6 +325,7 @@ static void teardown(pop_t *p)
     pop_api_oidc_free(p->api_oidc);
     cmn_redis_free(p->bus);
     cmn_redis_free(p->redis);
+    pop_api_stats_free(p->stats); /* after Redis: its reads were answered */
     pop_api_free(p->api);
     pop_zendesk_free(p->zendesk);
     pop_dynamics_free(p->dynamics);

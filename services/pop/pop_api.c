@@ -690,6 +690,11 @@ pop_api_t *pop_api_new(cmn_http_t *http, const pop_config_t *cfg, pop_store_t *s
     return a;
 }
 
+const char *pop_api_csp(const pop_api_t *a)
+{
+    return a->csp;
+}
+
 size_t pop_api_in_flight(const pop_api_t *a)
 {
     return a->in_flight;

@@ -55,6 +55,10 @@ void pop_api_revoke(pop_api_t *a, struct evhttp_request *req, const char *crm_id
 typedef void (*pop_api_agent_fn)(void *ctx, const pop_session_info_t *who);
 int pop_api_with_agent(pop_api_t *a, struct evhttp_request *req, pop_api_agent_fn cb, void *ctx)
     __attribute__((warn_unused_result));
+/* The pages' Content-Security-Policy (own scripts; the OpenID Connect
+ * issuer for the sign-in), for other modules' pages (pop_api_stats.c).
+ * Borrowed: lives as long as a. */
+const char *pop_api_csp(const pop_api_t *a);
 void pop_api_free(pop_api_t *a);
 
 #endif

@@ -146,5 +146,12 @@ const cmn_cfg_spec_t pop_config_spec[] = {
     CMN_CFG_NUM("CALLBUS_POP_DIAL_TIMEOUT_MS", "10000", 500, 60000, OFF(dial_timeout_ms),
                 "An exchange with the provider's API unanswered this long is given up (the "
                 "agent is answered 504)."),
+    CMN_CFG_STR("CALLBUS_POP_SUPERVISORS", "", OFF(supervisors),
+                "CRM agent ids of supervisors, comma-separated: they sign in as agents do and "
+                "may also read the statistics (GET /v1/stats, the /supervisor page); an agent "
+                "not listed is answered 403; empty: nobody reads them."),
+    CMN_CFG_NUM("CALLBUS_STATS_MAX_DAYS", "366", 1, 3660, OFF(stats_max_days),
+                "The longest range of UTC days GET /v1/stats answers (one Redis read per day); "
+                "longer: 400."),
 };
 const size_t pop_config_spec_len = sizeof pop_config_spec / sizeof pop_config_spec[0];

@@ -52,6 +52,10 @@ typedef struct {
     char *dial_provider, *dial_api_url, *dial_caller_id, *dial_token, *dial_account, *dial_key_sid,
         *dial_status_callback, *agent_map;
     long dial_per_min, dial_burst, dial_timeout_ms;
+    /* Statistics (issue 25 item 3, pop_api_stats.h): the CRM agent ids
+     * that may read them, comma-separated; the longest range asked. */
+    char *supervisors;
+    long stats_max_days;
 } pop_config_t;
 
 extern const cmn_cfg_spec_t pop_config_spec[];

@@ -246,6 +246,8 @@ def test_run_command_end_to_end():
         # The banner names what the user is to use.
         assert f"{ingest}/v1/callgear/demo-callgear-token/handset" in text, text
         assert f"{pop}/agent" in text, text
+        # Issue 25 item 3: the supervisor page's and the statistics API's URLs.
+        assert f"{pop}/supervisor\n" in text and f"{pop}/v1/stats?from=" in text, text
         for name in ("ticket", "pop", "missed"):
             admin = ports[f"CALLBUS_{name.upper()}_ADMIN_PORT"]
             wait_for(f"{name} ready", lambda a=admin: request(
@@ -259,6 +261,18 @@ def test_run_command_end_to_end():
         body = sign_in(pop, "agent-900001")
         assert body["agent_crm_id"] == "900001", body
         stream = Stream(ports["CALLBUS_POP_PORT"], body["token"])
+        # The banner's supervisor (the demo agent, CALLBUS_POP_SUPERVISORS)
+        # reads the statistics with that session; another agent may not.
+        assert "CALLBUS_POP_SUPERVISORS=900001" in text, text
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        stats = f"{pop}/v1/stats?from={today}&to={today}&by=agent"
+        status, got = request("GET", stats, headers={"Authorization": f"Bearer {body['token']}"})
+        assert status == 200 and got["by"] == "agent" and "totals" in got, (status, got)
+        other = sign_in(pop, "agent-900002")
+        status, got = request("GET", stats, headers={"Authorization": f"Bearer {other['token']}"})
+        assert status == 403, (status, got)
+        status, page = request("GET", f"{pop}/supervisor")
+        assert status == 200, (status, page)
 
         # The README's example webhook, as the README writes it.
         with open(FIXTURE, "rb") as f:
