@@ -275,6 +275,12 @@ static void decide_missed(const cmn_missed_op_t *op, const sta_call_t *call, sta
     plan_init(p, at, op->op_id);
     const char *kind = call->ended ? call->kind : "missed";
     add_cell(p, "missed_grouped", kind, call->queue, op->assignee_crm_id, 1);
+    /* A group's opening makes its missed-call ticket (R-M1), of which
+     * ticket-service announces no ticket event (no agent to pop): counted
+     * here, once per group. An IVR ticket the group adopts is counted so
+     * too: it became the missed-call ticket. */
+    if (op->op == CMN_MOP_OPEN)
+        add_cell(p, "tickets_created", kind, call->queue, op->assignee_crm_id, 1);
 }
 
 static void decide_pop(const sta_pop_t *pop, sta_plan_t *p)

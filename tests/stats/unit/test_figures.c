@@ -325,15 +325,20 @@ static const char *op(const char *kind, const char *id, const char *call, const 
     return buf;
 }
 
-/* R-S1: missed calls grouped (open and add), with the call's queue and kind. */
+/* R-S1: missed calls grouped (open and add), with the call's queue and kind;
+ * a group's opening is its missed-call ticket made (R-M1: ticket-service
+ * announces no ticket event for it, the call has no agent to pop), an
+ * added call is a comment on it. */
 static void test_missed_grouped(void)
 {
     reset();
     feed(STA_SRC_CALL, ev("call.ended", "a1", "c3", ",\"outcome\":\"abandoned\""));
     ASSERT_EQ_INT(feed(STA_SRC_MISSED, op("group.open", "1", "c3", NULL)), 1);
     ASSERT_EQ_INT(cell(D, "missed_grouped|abandoned|billing|-"), 1);
+    ASSERT_EQ_INT(cell(D, "tickets_created|abandoned|billing|-"), 1);
     ASSERT_EQ_INT(feed(STA_SRC_MISSED, op("group.add", "2", "c9", "900001")), 1);
     ASSERT_EQ_INT(cell(D, "missed_grouped|missed|-|900001"), 1);
+    ASSERT_EQ_INT(cell(D, "tickets_created|missed|-|900001"), 0);
     ASSERT_EQ_STR(last.dedup_id, "mis-2-0123456789");
     ASSERT_EQ_INT(feed(STA_SRC_MISSED, op("group.reached", "3", "c9", NULL)), 0);
 }

@@ -24,12 +24,13 @@ from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-for sub in (("ticket", "e2e"), ("missed", "e2e"), ("pop", "e2e")):
+for sub in (("ticket", "e2e"), ("missed", "e2e"), ("pop", "e2e"), ("stats", "e2e")):
     sys.path.insert(0, os.path.join(ROOT, "tests", *sub))
 
 import e2e  # noqa: E402
 import missed_e2e  # noqa: E402
 import pop  # noqa: E402
+import stats_e2e  # noqa: E402
 from e2e import AGENT1, AGENT2, Topics, TicketService, wait_for  # noqa: E402,F401
 
 FIXTURES = os.path.join(ROOT, "tests", "ingest", "unit", "fixtures")
@@ -132,8 +133,9 @@ class Whole:
     self.crm is its neutral view (crm_view.py)."""
 
     def __init__(self, logdir, name, ticket_env=None, ingest_env=None, streams=True,
-                 crm="zendesk"):
+                 crm="zendesk", pop_env=None):
         self.logdir, self.name = logdir, name
+        self.pop_env = pop_env or {}
         self.topics = Topics(e2e.module_prefix())
         if crm == "zendesk":
             self.emu = e2e.make_emulator()
@@ -147,7 +149,7 @@ class Whole:
         self.ticket_group = f"ticket-{tag}"
         self.ticket_env = dict({"CALLBUS_TICKET_UNANSWERED": "grouper",
                                 "CALLBUS_IVR_TOKEN": IVR_TOKEN}, **(ticket_env or {}))
-        self.tickets, self.groupers, self.pops = [], [], []
+        self.tickets, self.groupers, self.pops, self.stats = [], [], [], []
         self.ingest = None
         self.streams = {}
         try:
@@ -180,9 +182,18 @@ class Whole:
     def add_pop(self):
         p = pop.PopService(self.topics, f"pop-{self.topics.prefix.rstrip('.')}", self.logdir,
                            f"{self.name}-pop{len(self.pops) + 1}",
-                           {"CALLBUS_POP_NEW_CASE_URL": pop.NEW_CASE_URL[self.crm.name]})
+                           dict({"CALLBUS_POP_NEW_CASE_URL": pop.NEW_CASE_URL[self.crm.name]},
+                                **self.pop_env))
         self.pops.append(p)
         return p.start()
+
+    def add_stats(self, group=None):
+        """A stats service replica (issue 25); `group` another consumer
+        group than the module's (a re-read of the topics from offset 0)."""
+        svc = stats_e2e.StatsService(self.topics, group or f"stats-{self.topics.prefix.rstrip('.')}",
+                                     self.logdir, f"{self.name}-stats{len(self.stats) + 1}")
+        self.stats.append(svc)
+        return svc.start()
 
     @property
     def ticket(self):
@@ -193,7 +204,8 @@ class Whole:
         return self.pops[0]
 
     def services(self):
-        return [s for s in [self.ingest] + self.tickets + self.groupers + self.pops if s]
+        return [s for s in [self.ingest] + self.tickets + self.groupers + self.pops + self.stats
+                if s]
 
     # -- agents ---------------------------------------------------------------
     def open_streams(self):
