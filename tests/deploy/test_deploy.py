@@ -558,7 +558,8 @@ def test_each_consumer_scales_on_every_topic_it_reads():
     replica count stays at its minimum."""
     readers = documented_readers()
     assert "crm-events" in readers
-    reader_name = {"ticket": "ticket-service", "pop": "pop-service", "missed": "grouper"}
+    reader_name = {"ticket": "ticket-service", "pop": "pop-service", "missed": "grouper",
+                   "stats": "stats service"}
     docs = rendered("example")
     for name in CONSUMERS:
         read = {t for t, who in readers.items() if reader_name[name] in who}
