@@ -234,14 +234,11 @@ int cmn_agentdir_new(struct event_base *base, const cmn_agentdir_cfg_t *cfg, cmn
                                   "Operator-to-agent entries in the agent directory now", NULL);
     d->loaded_at = cmn_metrics_gauge("agent_directory_loaded_timestamp_seconds",
                                      "When the agent directory in use was loaded", NULL);
-    d->reloads_ok = cmn_metrics_counter("agent_directory_reloads_total",
-                                        "Changes of CALLBUS_AGENT_MAP_FILE, by outcome (failed: "
-                                        "the last good directory kept)",
-                                        "result=\"ok\"");
-    d->reloads_failed = cmn_metrics_counter("agent_directory_reloads_total",
-                                            "Changes of CALLBUS_AGENT_MAP_FILE, by outcome "
-                                            "(failed: the last good directory kept)",
-                                            "result=\"failed\"");
+    static const char reloads[] = "Changes of CALLBUS_AGENT_MAP_FILE, by outcome (failed: the "
+                                  "last good directory kept)";
+    d->reloads_ok = cmn_metrics_counter("agent_directory_reloads_total", reloads, "result=\"ok\"");
+    d->reloads_failed =
+        cmn_metrics_counter("agent_directory_reloads_total", reloads, "result=\"failed\"");
     if (start(d, base, cfg->reload_s, errstr, errsz) < 0)
         goto fail;
     LOG_INFO("agent directory: %zu agents (%s%s)", cmn_agentmap_size(d->map),
