@@ -10,6 +10,7 @@
 #include <event2/bufferevent.h>
 #include <errno.h>
 #include <event2/listener.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 typedef struct conn {
     struct conn *prev, *next;
+    struct conn *hnext; /* in its by_evcon bucket, once adopted */
     cmn_http_conns_t *c;
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* NULL until adopted */
@@ -41,7 +43,12 @@ struct cmn_http_conns {
     struct event_base *base;
     const char *name;
     int max, deadline_ms;
-    conn_t live;      /* sentinel: adopted connections */
+    conn_t live; /* sentinel: adopted connections */
+    /* Adopted connections by evcon: a request finds its own in O(1), not
+     * by walking every open one (issue 26 item 2: pop-service holds one
+     * per agent's stream, 10,000 and more). mask + 1 buckets. */
+    conn_t **by_evcon;
+    size_t mask;
     conn_t unadopted; /* sentinel: accepted, evcon not yet known */
     struct event *adopt;
     struct evconnlistener *evhttp_listener; /* borrowed from evhttp */
@@ -107,9 +114,27 @@ static void arm(conn_t *k)
     event_add(k->deadline, &tv); /* cannot fail for a timer once created */
 }
 
+static conn_t **bucket(const cmn_http_conns_t *c, const struct evhttp_connection *evcon)
+{
+    uint64_t h = (uint64_t)(uintptr_t)evcon * 0x9E3779B97F4A7C15ULL; /* Fibonacci hashing */
+    return &c->by_evcon[(size_t)(h >> 32) & c->mask];
+}
+
+static void unindex(conn_t *k)
+{
+    if (!k->evcon)
+        return;
+    conn_t **p = bucket(k->c, k->evcon);
+    while (*p && *p != k)
+        p = &(*p)->hnext;
+    if (*p)
+        *p = k->hnext;
+}
+
 static void conn_forget(conn_t *k)
 {
     cmn_http_conns_t *c = k->c;
+    unindex(k);
     list_unlink(k);
     event_free(k->deadline);
     free(k);
@@ -159,6 +184,9 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
             list_unlink(k);
             list_push(&c->live, k);
             k->evcon = cbarg;
+            conn_t **b = bucket(c, k->evcon);
+            k->hnext = *b;
+            *b = k;
             evhttp_connection_set_closecb(k->evcon, on_close, k);
         }
         bufferevent_decref(bev);
@@ -320,10 +348,16 @@ cmn_http_conns_t *cmn_http_conns_new(struct event_base *base, struct evhttp *htt
     c->deadline_ms = deadline_ms;
     list_init(&c->live);
     list_init(&c->unadopted);
-    if (!(c->adopt = event_new(base, -1, 0, on_adopt, c)) ||
+    size_t buckets = 64;
+    while (buckets < (size_t)max_connections) /* at most one connection a bucket on average */
+        buckets *= 2;
+    c->mask = buckets - 1;
+    if (!(c->by_evcon = calloc(buckets, sizeof *c->by_evcon)) ||
+        !(c->adopt = event_new(base, -1, 0, on_adopt, c)) ||
         !(c->resume = evtimer_new(base, on_resume, c))) {
         if (c->adopt)
             event_free(c->adopt);
+        free(c->by_evcon);
         free(c);
         return NULL;
     }
@@ -377,11 +411,10 @@ void cmn_http_conns_unlisten(cmn_http_conns_t *c)
 
 static conn_t *find(cmn_http_conns_t *c, struct evhttp_connection *evcon)
 {
-    /* Linear: bounded by the cap, and a request costs far more. */
-    for (conn_t *k = c->live.next; k != &c->live; k = k->next)
-        if (k->evcon == evcon)
-            return k;
-    return NULL;
+    conn_t *k = *bucket(c, evcon);
+    while (k && k->evcon != evcon)
+        k = k->hnext;
+    return k;
 }
 
 void cmn_http_conns_request_read(cmn_http_conns_t *c, struct evhttp_connection *evcon)
@@ -431,5 +464,6 @@ void cmn_http_conns_free(cmn_http_conns_t *c)
         refused_done(c, c->refusing[0]);
     event_free(c->adopt);
     event_free(c->resume);
+    free(c->by_evcon);
     free(c);
 }

@@ -47,6 +47,7 @@ struct cmn_redis {
     int handshake_left; /* handshake replies still awaited */
     int connected;
     int64_t last_io_ms;
+    int64_t last_read_ms; /* bytes from the server: it is alive, however far behind we read */
     struct event *retry, *tick;
     int backoff_ms;
     int closing;
@@ -198,7 +199,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
     cmn_redis_t *r = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    r->last_io_ms = cmn_time_mono_ms();
+    r->last_io_ms = r->last_read_ms = cmn_time_mono_ms();
     while (evbuffer_get_length(in)) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -287,14 +288,21 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     drop(r, why);
 }
 
-/* The deadline (oldest unanswered command) and the idle ping. */
+/* The deadline and the idle ping. The deadline runs from the oldest
+ * unanswered command's send or the server's last bytes, whichever is later:
+ * a service busy with its own work (10,000 pop streams opening at once,
+ * issue 26 item 2) reads replies the server sent long ago, and dropping
+ * the connection then failed every command in flight for a server that
+ * was answering all along. A hung server sends nothing: still caught. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     cmn_redis_t *r = arg;
     if (!r->bev)
         return;
     int64_t now = cmn_time_mono_ms();
-    if (r->head && now - r->head->sent_ms > r->timeout_ms) {
+    int64_t since =
+        r->head && r->head->sent_ms > r->last_read_ms ? r->head->sent_ms : r->last_read_ms;
+    if (r->head && now - since > r->timeout_ms) {
         char why[96];
         snprintf(why, sizeof why, "no reply within %d ms; reconnecting", r->timeout_ms);
         drop(r, why);

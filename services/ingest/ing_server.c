@@ -130,7 +130,7 @@ static void map_agents(ing_server_t *srv, cmn_event_t *ev)
         const char *crm;
         if (!agents[i]->provider_id || agents[i]->crm_id)
             continue;
-        crm = cmn_agentmap_lookup(srv->agents, ev->provider, agents[i]->provider_id);
+        crm = cmn_agentdir_lookup(srv->agents, ev->provider, agents[i]->provider_id);
         if (!crm) {
             cmn_metric_add(srv->unmapped_agents, 1); /* R-I3: ticketing ignores the call */
             continue;

@@ -5,7 +5,7 @@
 #ifndef ING_SERVER_H
 #define ING_SERVER_H
 
-#include "cmn_agentmap.h"
+#include "cmn_agentdir.h"
 #include "cmn_http.h"
 #include "cmn_metrics.h"
 #include "cmn_phone.h"
@@ -30,7 +30,7 @@ typedef struct {
     long zendesk_tolerance_s;
     char *dynamics_webhook_key;
     char *dynamics_webhook_key_previous;
-    char *agent_map;
+    cmn_agentdir_cfg_t agents; /* R-I3, cmn_agentdir.h */
     long kafka_message_timeout_ms;
     long kafka_queue_max;
     long retry_after_s;
@@ -62,7 +62,7 @@ typedef struct {
     const ing_config_t *cfg;
     const cmn_country_t *country;
     cmn_producer_t *producer; /* borrowed */
-    cmn_agentmap_t *agents;   /* borrowed */
+    cmn_agentdir_t *agents;   /* borrowed */
     cmn_metric_t *publish_ms;
     cmn_metric_t *dlq_total;
     cmn_metric_t *too_large_total;

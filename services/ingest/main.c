@@ -60,8 +60,7 @@ static const cmn_cfg_spec_t ingest_spec[] = {
     CMN_CFG_SECRET("CALLBUS_DYNAMICS_WEBHOOK_KEY_PREVIOUS", "", OFF(dynamics_webhook_key_previous),
                    "During a rotation: the Dataverse webhook key being replaced, accepted too; "
                    "empty: none."),
-    CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
-                "Operator to CRM agent map, provider:operator=crm_id,... (R-I3)."),
+    CMN_AGENTDIR_CFG_SPEC(OFF(agents)),
     CMN_CFG_NUM("CALLBUS_INGEST_KAFKA_TIMEOUT_MS", "10000", 1000, 300000,
                 OFF(kafka_message_timeout_ms),
                 "How long a webhook may wait for Kafka to store its event before 503."),
@@ -93,7 +92,7 @@ typedef struct {
     ing_config_t cfg;
     ing_server_t srv;
     cmn_producer_t *producer;
-    cmn_agentmap_t *agents;
+    cmn_agentdir_t *agents;
 } ingest_t;
 
 static int kafka_ready(void *ctx, char *why, size_t whysz)
@@ -138,8 +137,8 @@ static int start(ingest_t *in)
                               (int)in->svc.cfg.topic_replication, (int)in->svc.cfg.topic_min_insync,
                               10000, errstr, sizeof errstr) < 0)
         LOG_WARN("topics not ensured (will publish anyway): %s", errstr);
-    if (!(in->agents = cmn_agentmap_parse(in->cfg.agent_map, errstr, sizeof errstr))) {
-        LOG_ERROR("CALLBUS_AGENT_MAP: %s", errstr);
+    if (cmn_agentdir_new(in->svc.base, &in->cfg.agents, &in->agents, errstr, sizeof errstr) < 0) {
+        LOG_ERROR("agent directory: %s", errstr);
         return -1;
     }
     cmn_producer_opts_t popts = {.brokers = in->svc.cfg.kafka_brokers,
@@ -182,7 +181,7 @@ int main(int argc, char **argv)
      * broker gone past the grace) answer their requests while the server is
      * alive (cmn_producer_close). */
     cmn_producer_free(in.producer);
-    cmn_agentmap_free(in.agents);
+    cmn_agentdir_free(in.agents);
     cmn_service_fini(&in.svc, ingest_spec, N_SPEC, &in.cfg);
     return rc;
 }

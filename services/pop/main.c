@@ -230,7 +230,7 @@ static int start_dial(pop_t *p)
                                      .account = c->dial_account,
                                      .key_sid = c->dial_key_sid,
                                      .status_callback = c->dial_status_callback},
-                         .agent_map = c->agent_map,
+                         .agents = &c->agents,
                          .country = p->svc.country,
                          .per_min = c->dial_per_min,
                          .burst = c->dial_burst,

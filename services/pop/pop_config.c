@@ -135,9 +135,8 @@ const cmn_cfg_spec_t pop_config_spec[] = {
                 "(CALLBUS_INGEST_PUBLIC_URL + /v1/twilio/voice-status); the ticket, the "
                 "customer and the agent's Client are added as ?ticket_id=&customer=&client= "
                 "(R-O1)."),
-    CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
-                "Operator to CRM agent map, provider:operator=crm_id,... (R-I3), as ingest's: "
-                "click-to-call places the call as the agent's operator at the provider."),
+    /* as ingest's: click-to-call places the call as the agent's operator */
+    CMN_AGENTDIR_CFG_SPEC(OFF(agents)),
     CMN_CFG_NUM("CALLBUS_POP_DIAL_PER_MIN", "60", 1, 100000, OFF(dial_per_min),
                 "Calls pop-service places through the provider per minute, at most (a token "
                 "bucket); past it the agent is answered 429 with when to try again."),

@@ -2,6 +2,7 @@
 #ifndef POP_CONFIG_H
 #define POP_CONFIG_H
 
+#include "cmn_agentdir.h"
 #include "cmn_config.h"
 
 #include <stddef.h>
@@ -50,7 +51,8 @@ typedef struct {
     /* Click-to-call (issue 24 item 1, pop_dial.h): the provider ("" off),
      * its account and secrets, the agents' operator ids, the bucket. */
     char *dial_provider, *dial_api_url, *dial_caller_id, *dial_token, *dial_account, *dial_key_sid,
-        *dial_status_callback, *agent_map;
+        *dial_status_callback;
+    cmn_agentdir_cfg_t agents; /* R-I3, cmn_agentdir.h */
     long dial_per_min, dial_burst, dial_timeout_ms;
     /* Statistics (issue 25 item 3, pop_api_stats.h): the CRM agent ids
      * that may read them, comma-separated; the longest range asked. */

@@ -1,7 +1,7 @@
 /* Click-to-call: the provider-neutral part (pop_dial.h). */
 #include "pop_dial.h"
 
-#include "cmn_agentmap.h"
+#include "cmn_agentdir.h"
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
@@ -17,7 +17,7 @@ struct pop_dial {
     const pop_dial_provider_t *p;
     pop_dial_account_t acct; /* strings below, owned */
     char *api_url, *caller_id, *token, *account, *key_sid, *status_callback;
-    cmn_agentmap_t *agents;
+    cmn_agentdir_t *agents;
     const cmn_country_t *country;
     pop_bucket_t bucket;
     long timeout_ms;
@@ -96,8 +96,8 @@ static int admit(pop_dial_t *d, const char *crm_id, const char *number, char *e1
     char msg[200];
     if (!number || cmn_phone_e164(number, d->country, e164, CMN_PHONE_MAX) != CMN_PHONE_OK)
         return refuse_now(d, out, 400, "not a phone number that can be called", -1, "bad_number");
-    if (!(*op = cmn_agentmap_operator(d->agents, d->p->name, crm_id))) {
-        snprintf(msg, sizeof msg, "agent %s has no %s operator (CALLBUS_AGENT_MAP)", crm_id,
+    if (!(*op = cmn_agentdir_operator(d->agents, d->p->name, crm_id))) {
+        snprintf(msg, sizeof msg, "agent %s has no %s operator (agent directory)", crm_id,
                  d->p->name);
         return refuse_now(d, out, 403, msg, -1, "unmapped_agent");
     }
@@ -211,7 +211,7 @@ int pop_dial_new(struct event_base *base, const pop_dial_opts_t *o, pop_dial_t *
     }
     /* Credentials go to this URL: https, or http to this machine only (an emulator). */
     if (crm_curl_url_check(d->api_url, 0, errstr, errsz) < 0 ||
-        !(d->agents = cmn_agentmap_parse(o->agent_map, errstr, errsz)))
+        cmn_agentdir_new(base, o->agents, &d->agents, errstr, errsz) < 0)
         goto fail;
     d->country = o->country;
     d->timeout_ms = o->timeout_ms;
@@ -233,7 +233,7 @@ void pop_dial_free(pop_dial_t *d)
     if (!d)
         return;
     crm_curl_free(d->http); /* each in-flight call is answered "cancelled": 503 */
-    cmn_agentmap_free(d->agents);
+    cmn_agentdir_free(d->agents);
     free(d->api_url);
     free(d->caller_id);
     free(d->token);

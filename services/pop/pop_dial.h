@@ -1,6 +1,6 @@
 /* Click-to-call (issue 24 item 1; docs/pop.md "Click-to-call"): places a
  * call through the telephony provider's API as the signed-in agent's
- * operator (CALLBUS_AGENT_MAP read the other way, R-I3), carrying the
+ * operator (the agent directory read the other way, R-I3), carrying the
  * ticket the agent called from (R-O1) so the call's own webhooks land on
  * it. The provider plug-ins are pop_dial_provider.h's table; this module
  * normalises the number, spends the provider's token bucket (pop_bucket),
@@ -9,6 +9,7 @@
 #ifndef POP_DIAL_H
 #define POP_DIAL_H
 
+#include "cmn_agentdir.h"
 #include "cmn_phone.h"
 #include "pop_dial_provider.h"
 
@@ -19,9 +20,9 @@
 typedef struct pop_dial pop_dial_t;
 
 typedef struct {
-    const char *provider;       /* "callgear" | "twilio"; "" off */
-    pop_dial_account_t account; /* api_url "" = the provider's public API */
-    const char *agent_map;      /* CALLBUS_AGENT_MAP */
+    const char *provider;             /* "callgear" | "twilio"; "" off */
+    pop_dial_account_t account;       /* api_url "" = the provider's public API */
+    const cmn_agentdir_cfg_t *agents; /* CALLBUS_AGENT_MAP, _FILE */
     const cmn_country_t *country;
     long per_min, burst; /* the token bucket */
     long timeout_ms;     /* one exchange with the provider */
@@ -35,7 +36,8 @@ typedef void (*pop_dial_done_fn)(void *ctx, int status, json_t *body);
 
 /* *out NULL when opts->provider is "" (click-to-call off). -1 with errstr:
  * an unknown provider, a setting it needs is empty, a malformed agent map
- * or API URL. Everything is copied. */
+ * (or a map file that cannot be read) or API URL. Everything is copied; the
+ * agent directory reloads its file on `base` (cmn_agentdir.h). */
 int pop_dial_new(struct event_base *base, const pop_dial_opts_t *opts, pop_dial_t **out,
                  char *errstr, size_t errsz) __attribute__((warn_unused_result));
 

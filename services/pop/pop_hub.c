@@ -28,6 +28,7 @@ typedef struct client {
     int catching;        /* a catch-up read is outstanding */
     int recatch;         /* the bus brought the agent a pop meanwhile: read again */
     int refs;            /* 1 for the stream + outstanding reads */
+    long slot;           /* the second of the keep-alive interval it is pinged in */
 } client_t;
 
 struct pop_hub {
@@ -39,6 +40,7 @@ struct pop_hub {
     client_t *all;
     size_t n;
     struct event *keepalive, *bus_retry;
+    long ka_tick, ka_next_slot; /* the keep-alive second now; the slot the next stream gets */
     char bus_last[ID_MAX];
     int bus_reading, bus_started, closing;
     cmn_metric_t *m_delivered, *m_replayed, *m_cut, *m_session_gone, *m_replaced;
@@ -298,6 +300,7 @@ void pop_hub_attach(pop_hub_t *h, struct evhttp_request *req, const char *agent,
     }
     c->hub = h;
     c->refs = 1;
+    c->slot = h->ka_next_slot++ % h->o.keepalive_s;
     snprintf(c->last, sizeof c->last, "%s", after);
     snprintf(c->session, sizeof c->session, "%s", session);
     if (!(c->stream = cmn_http_stream_start(req, "text/event-stream", on_client_gone, c))) {
@@ -424,13 +427,19 @@ static void on_bus_retry(evutil_socket_t fd, short what, void *arg)
     bus_read(arg);
 }
 
+/* Every second, the streams whose slot it is: each stream is pinged once
+ * per keepalive_s, and the streams are spread over its seconds (issue 26
+ * item 2: one timer pinging 10,000 streams at once stalled the loop for
+ * every pop behind it and held a ping buffer per stream at once, +13 MB). */
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
     pop_hub_t *h = arg;
     client_t *c, *next;
+    h->ka_tick = (h->ka_tick + 1) % h->o.keepalive_s;
     for (c = h->all; c; c = next) {
         next = c->all_next;
-        cmn_http_stream_write(c->stream, ": ping\n\n", 8);
+        if (c->slot == h->ka_tick)
+            cmn_http_stream_write(c->stream, ": ping\n\n", 8);
     }
 }
 
@@ -449,7 +458,9 @@ pop_hub_t *pop_hub_new(struct event_base *base, pop_store_t *store, cmn_redis_t 
     h->store = store;
     h->bus = bus;
     h->o = *opts;
-    struct timeval every = {opts->keepalive_s, 0};
+    if (h->o.keepalive_s < 1)
+        h->o.keepalive_s = 1;
+    struct timeval every = {1, 0}; /* a slice of the streams each second */
     h->keepalive = event_new(base, -1, EV_PERSIST, on_keepalive, h);
     h->bus_retry = evtimer_new(base, on_bus_retry, h);
     if (!h->keepalive || !h->bus_retry || event_add(h->keepalive, &every) < 0) {

@@ -19,7 +19,7 @@ typedef struct pop_hub pop_hub_t;
 
 typedef struct {
     long history;         /* pops replayed at most per catch-up round */
-    long keepalive_s;     /* comment line on idle streams */
+    long keepalive_s;     /* a comment line per stream this often, the streams spread over it */
     long max_streams;     /* beyond: 503 */
     size_t max_unread;    /* a client holding more unread bytes is cut off */
     long session_check_s; /* a stream rechecks that its session lives at least this often */

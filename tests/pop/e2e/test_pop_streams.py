@@ -2,6 +2,7 @@
 ends (client gone, logout, a newer login, shutdown) its connection frees
 its slot; /readyz fails while the listener refuses connections."""
 import hashlib
+import select
 import subprocess
 import time
 
@@ -195,4 +196,41 @@ def test_streams_per_session_and_agent_are_capped_the_oldest_ends(topics, logdir
         for s in first[1:] + others + [newest]:
             s.close()
     finally:
+        svc.stop()
+
+
+def test_keepalives_are_spread_over_the_interval(topics, logdir):
+    """Issue 26 item 2 (10,000 streams on a replica): each idle stream gets
+    its keep-alive comment once every CALLBUS_POP_KEEPALIVE_S, but not all
+    streams in the same instant — one timer writing 10,000 pings at once
+    stalled the loop (every pop behind it waited) and grew the RSS by a
+    ping buffer per stream (+13 MB at 10,000). 8 streams, a 4 s interval:
+    their pings come in several different seconds, every stream's within
+    the interval (plus a second's slack) of the last."""
+    svc = pop.start_pop(topics, f"pop-{topics.prefix.rstrip('.')}-ka", logdir, "pop-ka",
+                        {"CALLBUS_POP_KEEPALIVE_S": "4"})
+    socks = []
+    try:
+        for i in range(8):
+            status, sock = pop.open_stream_raw(svc.port, svc.agent(f"93050{i}"))
+            assert status == 200
+            sock.setblocking(False)
+            socks.append(sock)
+        opened = time.monotonic()
+        pings = {s: [] for s in socks}
+        while time.monotonic() - opened < 9.5:
+            ready, _, _ = select.select(socks, [], [], 0.2)
+            for s in ready:
+                data = s.recv(4096)
+                assert data, "a stream ended"
+                pings[s] += [time.monotonic()] * data.count(b": ping")
+        for times in pings.values():
+            marks = [opened] + times
+            assert len(times) >= 2, times
+            assert max(b - a for a, b in zip(marks, marks[1:])) <= 4 + 1.0, marks
+        firsts = sorted(times[0] for times in pings.values())
+        assert firsts[-1] - firsts[0] >= 1.5, f"every stream pinged at once: {firsts}"
+    finally:
+        for s in socks:
+            s.close()
         svc.stop()
