@@ -425,8 +425,9 @@ int sta_msg_decode(sta_source_t src, const char *payload, size_t len, sta_msg_t 
 {
     char field[64];
     memset(m, 0, sizeof *m);
-    cmn_event_init(&m->call);
     m->src = src;
+    if (src == STA_SRC_CALL)
+        cmn_event_init(&m->call);
     switch (src) {
     case STA_SRC_CALL:
         if (cmn_event_decode(payload, len, &m->call, err, errsz, field, sizeof field) < 0)
@@ -454,8 +455,10 @@ void sta_msg_clear(sta_msg_t *m)
 {
     if (!m)
         return;
-    cmn_event_clear(&m->call);
-    cmn_ticket_event_clear(&m->ticket);
+    if (m->src == STA_SRC_CALL)
+        cmn_event_clear(&m->call);
+    else if (m->src == STA_SRC_TICKET)
+        cmn_ticket_event_clear(&m->ticket);
 }
 
 const char *sta_msg_call_id(const sta_msg_t *m)

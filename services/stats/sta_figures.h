@@ -126,11 +126,13 @@ typedef struct {
 
 typedef struct {
     sta_source_t src;
-    cmn_event_t call;
-    cmn_ticket_event_t ticket;
-    cmn_missed_op_t op;
-    sta_crm_event_t crm;
-    sta_pop_t pop;
+    union { /* by src: one message waits per job, up to max_in_flight of them */
+        cmn_event_t call;
+        cmn_ticket_event_t ticket;
+        cmn_missed_op_t op;
+        sta_crm_event_t crm;
+        sta_pop_t pop; /* screen-pops and pop.acknowledged */
+    };
 } sta_msg_t;
 
 /* Decodes a message of `src`. Returns 1 when it may add to the figures,
