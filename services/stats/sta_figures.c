@@ -142,7 +142,9 @@ static const char *call_kind(const cmn_event_t *ev, const sta_call_t *c, const c
 static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t *p)
 {
     int64_t at = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
-    plan_init(p, at, ev->event_id);
+    /* No seen id: the call's `ended` flag is what keeps a re-posted end
+     * from counting again, and calls are most of the messages. */
+    plan_init(p, at, "");
     sta_call_t *c = &p->call;
     *c = *in;
     if (c->ended) {
@@ -165,10 +167,8 @@ static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t 
     }
     p->write_call = 1;
     COPY(p->call_id, ev->call_id);
-    if (ev->type != CMN_EV_ENDED && ev->type != CMN_EV_OUTBOUND_ENDED) {
-        p->dedup_id[0] = '\0'; /* state only: a replay sets the same again */
-        return;
-    }
+    if (ev->type != CMN_EV_ENDED && ev->type != CMN_EV_OUTBOUND_ENDED)
+        return; /* state only: a replay sets the same again */
     const char *agent = NULL;
     int talked = 0;
     const char *kind = call_kind(ev, c, &agent, &talked);
@@ -192,7 +192,7 @@ static void decide_ticket(const cmn_ticket_event_t *te, const sta_call_t *call,
     int64_t at = 0;
     if (!te->occurred_at || cmn_time_parse(te->occurred_at, &at) < 0)
         at = 0;
-    plan_init(p, at, te->event_id);
+    plan_init(p, at, ""); /* the ticket's `counted` flag guards, no seen id */
     if (in->counted) {
         p->note = "the ticket's creation was counted before";
         return;

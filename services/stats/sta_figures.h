@@ -85,7 +85,11 @@ typedef struct {
 typedef struct {
     char day[11]; /* YYYY-MM-DD (UTC) of the cells */
     int64_t day_start_s;
-    char dedup_id[STA_DEDUP_MAX + 1]; /* "": no seen-id check */
+    /* The seen-id guard against a record republished at a new offset: the
+     * event id of a crm-events, missed-call-ops, screen-pops or
+     * pop.acknowledged message; "" for calls and tickets, whose state
+     * (a call ended, a ticket counted) guards them. */
+    char dedup_id[STA_DEDUP_MAX + 1];
     sta_cell_t cells[STA_MAX_CELLS];
     size_t n_cells;
     int write_call; /* store `call` under call_id */
