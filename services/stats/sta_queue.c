@@ -44,7 +44,8 @@ static void head_done(sta_queue_t *q, const char *result)
     q->busy = 0;
     q->failures = 0;
     sta_metrics_event(q->deps.metrics, j->msg.src, result);
-    cmn_consumer_done(q->consumer, &j->pos);
+    if (q->consumer) /* closed at shutdown: the next owner finds it applied */
+        cmn_consumer_done(q->consumer, &j->pos);
     job_free(j);
     work(q);
 }
@@ -103,8 +104,8 @@ static void on_state(void *ctx, int ok, const sta_call_t *call, const sta_ticket
 
 static void work(sta_queue_t *q)
 {
-    if (!q->head || q->busy || evtimer_pending(q->retry, NULL))
-        return;
+    if (!q->head || q->busy || !q->consumer || evtimer_pending(q->retry, NULL))
+        return; /* no consumer: closed, nothing more is started */
     q->busy = 1;
     const sta_msg_t *m = &q->head->msg;
     if (sta_store_read(q->deps.store, sta_msg_call_id(m), sta_msg_ticket_id(m), on_state, q) < 0)
