@@ -228,11 +228,6 @@ def settle_on(svcs, before=0, timeout=60):
     return settle
 
 
-@pytest.fixture(scope="module")
-def logdir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("stats-logs"))
-
-
 def test_scenario_restart_and_replay(logdir):
     topics = Topics(module_prefix())
     svc = StatsService(topics, "stats-e2e-" + topics.prefix.rstrip("."), logdir, "stats-1")
