@@ -4,7 +4,9 @@ callbus-ingest as Zendesk would when an agent solves, reopens and solves
 again a ticket callbus made for a call; ingest publishes them on
 crm-events; callbus-stats counts solved 2, reopened 1 and R-S2's two
 closes (seconds from the ticket's creation, as the events say) for the
-ticket's assignee, with the kind and queue of the call it was made for."""
+ticket's assignee, with the kind and queue of the call it was made for.
+The Dynamics 365 emulator's service endpoint likewise for a case a person
+resolves."""
 import json
 import os
 import subprocess
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "missed", "e2e"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "emulators", "zendesk"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "emulators", "dynamics"))
 
 from e2e import AGENT1, BROKERS, Topics, module_prefix, new_call_id, new_number, wait_for  # noqa: E402
 from missed_e2e import Ingest  # noqa: E402
@@ -84,6 +87,66 @@ def test_person_solves_reopens_and_solves_in_zendesk_R_S2(logdir):
                     ("reopened", "inbound", "billing", A1): 1,
                     ("close_n", "inbound", "billing", A1): 2,
                     ("close_s_sum", "inbound", "billing", A1): close_s}
+
+            def crm_cells():
+                return {k: v for k, v in day_hash(topics.prefix, today).items()
+                        if k[0] in ("solved", "reopened", "close_n", "close_s_sum", "closed")}
+            wait_for(lambda: crm_cells() == want, 30, what=f"the CRM figures {want}")
+        finally:
+            for s in (ingest, stats):
+                if s.running():
+                    s.stop()
+
+
+def test_person_resolves_in_dynamics_R_S2(logdir):
+    """The same through Dataverse's service endpoint: a person resolves the
+    case (CloseIncident), ingest maps it to solved with the case's
+    createdon as ticket_created_at; R-S2 counts the seconds between."""
+    from dynamics_emulator import DynamicsEmulator, iso
+    key = "stats-dyn-key"
+    topics = Topics(module_prefix())
+    stats = StatsService(topics, "stats-e2e-" + topics.prefix.rstrip("."), logdir, "stats-dyn")
+    with DynamicsEmulator() as dyn:
+        ingest = Ingest(dyn, topics, logdir, "stats-dyn-ingest")
+        ingest.env["CALLBUS_DYNAMICS_WEBHOOK_KEY"] = key
+        try:
+            stats.start()
+            ingest.start()
+            dyn.configure(webhook={"url": ingest.url + "/v1/dynamics/events", "key": key})
+            contact = dyn.seed("contact", lastname="Caller", telephone1="0612345678")
+            case = dyn.seed("incident", title="call", **{
+                "customerid_contact@odata.bind": f"/contacts({contact['contactid']})"})
+            cid = case["incidentid"]
+            with dyn.store.lock:  # made an hour ago (createdon is read-only through the API)
+                dyn.store.get("incident", cid)["createdon"] = iso(time.time() - 3600)
+            call, number = new_call_id("dyn"), new_number()
+            produce(topics.prefix + "call-events", [
+                call_ev("call.offered", call, number, 1, "sales", agent(AGENT1)),
+                call_ev("call.answered", call, number, 2, "sales", agent(AGENT1)),
+                call_ev("call.ended", call, number, 3, "sales", {"outcome": "answered"})])
+            settle_on([stats])(3)
+            produce(topics.prefix + "ticket-events",
+                    [ticket_ev("dyn", call, number, cid, "ivr", True, A1,
+                               datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"))])
+            settle_on([stats])(4)
+            dyn.store.close_incident({"IncidentResolution": {
+                "subject": "solved on the phone", "incidentid@odata.bind": f"/incidents({cid})"},
+                "Status": 5})
+            wait_for(lambda: [e for e in crm_events(topics.prefix, cid)
+                              if e["type"] == "ticket.status_changed"], 30,
+                     what="the resolution on crm-events")
+            solved = [e for e in crm_events(topics.prefix, cid)
+                      if e["type"] == "ticket.status_changed"][0]
+            assert solved["status"] == "solved"
+            close_s = seconds(solved["occurred_at"]) - seconds(solved["ticket_created_at"])
+            assert 3500 <= close_s <= 3700
+            agent_id = solved.get("assignee_id") or "-"
+            today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+            # the CRM's assignee (the case's owner), else the one callbus saw
+            who = agent_id if agent_id != "-" else A1
+            want = {("solved", "inbound", "sales", who): 1,
+                    ("close_n", "inbound", "sales", who): 1,
+                    ("close_s_sum", "inbound", "sales", who): close_s}
 
             def crm_cells():
                 return {k: v for k, v in day_hash(topics.prefix, today).items()
