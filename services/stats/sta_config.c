@@ -14,9 +14,11 @@ const cmn_cfg_spec_t sta_config_spec[] = {
     CMN_CFG_NUM("CALLBUS_STATS_RETENTION_DAYS", "400", 1, 3650, OFF(retention_days),
                 "Days a day's figures are kept after the day's end (EXPIRE on `stats:d:<day>`); "
                 "a ticket's state for R-S2 as long."),
-    CMN_CFG_NUM("CALLBUS_STATS_SEEN_TTL_S", "604800", 3600, 31536000, OFF(seen_ttl_s),
-                "How long an event id is remembered so that a record republished with it counts "
-                "once: at least the topics' retention."),
+    CMN_CFG_NUM("CALLBUS_STATS_SEEN_TTL_S", "86400", 3600, 31536000, OFF(seen_ttl_s),
+                "How long the id of a CRM event, missed-call op, pop or acknowledgement is "
+                "remembered, so that one republished at a new offset (pop-service's replay, a "
+                "webhook re-posted) counts once; a re-read of old offsets is the offset "
+                "guard's, whatever this says."),
     CMN_CFG_NUM("CALLBUS_STATS_CALL_TTL_S", "604800", 3600, 31536000, OFF(call_ttl_s),
                 "How long a call's state (queue, agent, offers) waits for its end."),
     CMN_CFG_NUM("CALLBUS_STATS_METRIC_AGENTS", "500", 0, 100000, OFF(metric_agents),

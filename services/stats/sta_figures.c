@@ -142,7 +142,9 @@ static const char *call_kind(const cmn_event_t *ev, const sta_call_t *c, const c
 static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t *p)
 {
     int64_t at = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
-    plan_init(p, at, ev->event_id);
+    /* No seen id: the call's `ended` flag is what keeps a re-posted end
+     * from counting again, and calls are most of the messages. */
+    plan_init(p, at, "");
     sta_call_t *c = &p->call;
     *c = *in;
     if (c->ended) {
@@ -165,10 +167,8 @@ static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t 
     }
     p->write_call = 1;
     COPY(p->call_id, ev->call_id);
-    if (ev->type != CMN_EV_ENDED && ev->type != CMN_EV_OUTBOUND_ENDED) {
-        p->dedup_id[0] = '\0'; /* state only: a replay sets the same again */
-        return;
-    }
+    if (ev->type != CMN_EV_ENDED && ev->type != CMN_EV_OUTBOUND_ENDED)
+        return; /* state only: a replay sets the same again */
     const char *agent = NULL;
     int talked = 0;
     const char *kind = call_kind(ev, c, &agent, &talked);
@@ -192,7 +192,7 @@ static void decide_ticket(const cmn_ticket_event_t *te, const sta_call_t *call,
     int64_t at = 0;
     if (!te->occurred_at || cmn_time_parse(te->occurred_at, &at) < 0)
         at = 0;
-    plan_init(p, at, te->event_id);
+    plan_init(p, at, ""); /* the ticket's `counted` flag guards, no seen id */
     if (in->counted) {
         p->note = "the ticket's creation was counted before";
         return;
@@ -431,8 +431,9 @@ int sta_msg_decode(sta_source_t src, const char *payload, size_t len, sta_msg_t 
 {
     char field[64];
     memset(m, 0, sizeof *m);
-    cmn_event_init(&m->call);
     m->src = src;
+    if (src == STA_SRC_CALL)
+        cmn_event_init(&m->call);
     switch (src) {
     case STA_SRC_CALL:
         if (cmn_event_decode(payload, len, &m->call, err, errsz, field, sizeof field) < 0)
@@ -460,8 +461,10 @@ void sta_msg_clear(sta_msg_t *m)
 {
     if (!m)
         return;
-    cmn_event_clear(&m->call);
-    cmn_ticket_event_clear(&m->ticket);
+    if (m->src == STA_SRC_CALL)
+        cmn_event_clear(&m->call);
+    else if (m->src == STA_SRC_TICKET)
+        cmn_ticket_event_clear(&m->ticket);
 }
 
 const char *sta_msg_call_id(const sta_msg_t *m)

@@ -85,7 +85,11 @@ typedef struct {
 typedef struct {
     char day[11]; /* YYYY-MM-DD (UTC) of the cells */
     int64_t day_start_s;
-    char dedup_id[STA_DEDUP_MAX + 1]; /* "": no seen-id check */
+    /* The seen-id guard against a record republished at a new offset: the
+     * event id of a crm-events, missed-call-ops, screen-pops or
+     * pop.acknowledged message; "" for calls and tickets, whose state
+     * (a call ended, a ticket counted) guards them. */
+    char dedup_id[STA_DEDUP_MAX + 1];
     sta_cell_t cells[STA_MAX_CELLS];
     size_t n_cells;
     int write_call; /* store `call` under call_id */
@@ -126,11 +130,13 @@ typedef struct {
 
 typedef struct {
     sta_source_t src;
-    cmn_event_t call;
-    cmn_ticket_event_t ticket;
-    cmn_missed_op_t op;
-    sta_crm_event_t crm;
-    sta_pop_t pop;
+    union { /* by src: one message waits per job, up to max_in_flight of them */
+        cmn_event_t call;
+        cmn_ticket_event_t ticket;
+        cmn_missed_op_t op;
+        sta_crm_event_t crm;
+        sta_pop_t pop; /* screen-pops and pop.acknowledged */
+    };
 } sta_msg_t;
 
 /* Decodes a message of `src`. Returns 1 when it may add to the figures,

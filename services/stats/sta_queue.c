@@ -14,7 +14,20 @@ typedef struct job {
     sta_msg_t msg;
 } job_t;
 
+/* What Redis said is applied of a partition (its stored offset only
+ * grows): messages at or below it are done without asking again, so a
+ * re-read from offset 0 or a replay after a rebalance costs one round trip
+ * per partition, not one per message. */
+#define MAX_GUARDS 1024
+typedef struct {
+    char topic[256];
+    int32_t partition;
+    int64_t applied;
+} guard_t;
+
 struct sta_queue {
+    guard_t guards[MAX_GUARDS];
+    size_t n_guards;
     sta_queue_deps_t deps;
     cmn_consumer_t *consumer;
     job_t *head, *tail;
@@ -34,7 +47,35 @@ static void job_free(job_t *j)
     free(j);
 }
 
-static void head_done(sta_queue_t *q, const char *result)
+static guard_t *guard_of(sta_queue_t *q, const cmn_msg_pos_t *pos, int create)
+{
+    for (size_t i = 0; i < q->n_guards; i++)
+        if (q->guards[i].partition == pos->partition && strcmp(q->guards[i].topic, pos->topic) == 0)
+            return &q->guards[i];
+    if (!create || q->n_guards == MAX_GUARDS)
+        return NULL; /* not remembered: asked each time, as before */
+    guard_t *g = &q->guards[q->n_guards++];
+    snprintf(g->topic, sizeof g->topic, "%s", pos->topic);
+    g->partition = pos->partition;
+    g->applied = -1;
+    return g;
+}
+
+static void note_applied(sta_queue_t *q, const cmn_msg_pos_t *pos, int64_t stored)
+{
+    guard_t *g = guard_of(q, pos, 1);
+    if (g && stored > g->applied)
+        g->applied = stored;
+}
+
+static int known_applied(sta_queue_t *q, const cmn_msg_pos_t *pos)
+{
+    const guard_t *g = guard_of(q, pos, 0);
+    return g && pos->offset <= g->applied;
+}
+
+/* The head is over: out of the queue, its offset handed back. */
+static void pop_head(sta_queue_t *q, const char *result)
 {
     job_t *j = q->head;
     q->head = j->next;
@@ -44,8 +85,14 @@ static void head_done(sta_queue_t *q, const char *result)
     q->busy = 0;
     q->failures = 0;
     sta_metrics_event(q->deps.metrics, j->msg.src, result);
-    cmn_consumer_done(q->consumer, &j->pos);
+    if (q->consumer) /* closed at shutdown: the next owner finds it applied */
+        cmn_consumer_done(q->consumer, &j->pos);
     job_free(j);
+}
+
+static void head_done(sta_queue_t *q, const char *result)
+{
+    pop_head(q, result);
     work(q);
 }
 
@@ -68,13 +115,14 @@ static void head_failed(sta_queue_t *q, const char *step)
         q->deps.on_fatal(q->deps.fatal_ctx, "retry timer");
 }
 
-static void on_applied(void *ctx, sta_apply_result_t res)
+static void on_applied(void *ctx, sta_apply_result_t res, int64_t stored)
 {
     sta_queue_t *q = ctx;
     if (res == STA_APPLY_FAILED) {
         head_failed(q, "applying");
         return;
     }
+    note_applied(q, &q->head->pos, stored);
     if (res == STA_APPLY_APPLIED)
         sta_metrics_plan(q->deps.metrics, &q->plan); /* once it is durable */
     head_done(q, res == STA_APPLY_APPLIED ? "applied" : "duplicate");
@@ -101,11 +149,34 @@ static void on_state(void *ctx, int ok, const sta_call_t *call, const sta_ticket
         head_failed(q, "applying (redis not connected)");
 }
 
+static void on_guard(void *ctx, int ok, int64_t applied)
+{
+    sta_queue_t *q = ctx;
+    if (!ok) {
+        head_failed(q, "reading the applied offset");
+        return;
+    }
+    note_applied(q, &q->head->pos, applied);
+    q->busy = 0;
+    work(q);
+}
+
 static void work(sta_queue_t *q)
 {
-    if (!q->head || q->busy || evtimer_pending(q->retry, NULL))
+    if (q->busy || !q->consumer || evtimer_pending(q->retry, NULL))
+        return; /* no consumer: closed, nothing more is started */
+    while (q->head && known_applied(q, &q->head->pos))
+        pop_head(q, "duplicate"); /* a loop, not head_done: a long replay must not recurse */
+    if (!q->head)
         return;
     q->busy = 1;
+    if (!guard_of(q, &q->head->pos, 0) && q->n_guards < MAX_GUARDS) {
+        /* a partition first seen: where it was applied up to, once */
+        if (sta_store_applied(q->deps.store, q->head->pos.topic, q->head->pos.partition, on_guard,
+                              q) < 0)
+            head_failed(q, "reading the applied offset (redis not connected)");
+        return;
+    }
     const sta_msg_t *m = &q->head->msg;
     if (sta_store_read(q->deps.store, sta_msg_call_id(m), sta_msg_ticket_id(m), on_state, q) < 0)
         head_failed(q, "reading the state (redis not connected)");

@@ -29,10 +29,11 @@ static const char read_script[] = "local c, t = {}, {}\n"
  * day hash's expiry (unix s), 5 call TTL, 6 ticket TTL, 7 n cells, then
  * field/delta pairs, then for the call and the ticket: n fields (0 = left
  * as it is) and field/value pairs, set over what is stored (HSET: a field
- * the plan does not name is kept). Returns 0 replayed, 1 applied, 2 seen. */
+ * the plan does not name is kept). Returns 1 applied, 2 seen, or, replayed,
+ * -1 - the stored offset (what the caller may skip without asking). */
 static const char apply_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
-    "if cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end\n"
+    "if cur and tonumber(cur) >= tonumber(ARGV[2]) then return -1 - tonumber(cur) end\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
     "if KEYS[2] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then\n"
     "  return 2\n"
@@ -126,7 +127,9 @@ static void key(args_t *a, const sta_store_t *s, const char *kind, const char *i
 typedef struct {
     sta_store_read_fn cb;
     sta_store_apply_fn apply_cb;
+    sta_store_offset_fn offset_cb;
     void *ctx;
+    int64_t offset; /* an apply's message */
 } req_t;
 
 static void field_copy(char *dst, size_t dstsz, const redisReply *v)
@@ -237,6 +240,40 @@ cleanup:
     return rc;
 }
 
+static void on_offset(void *ctx, redisReply *r, const char *err)
+{
+    req_t *q = ctx;
+    if (r && r->type == REDIS_REPLY_STRING)
+        q->offset_cb(q->ctx, 1, strtoll(r->str, NULL, 10));
+    else if (r && r->type == REDIS_REPLY_NIL)
+        q->offset_cb(q->ctx, 1, -1);
+    else {
+        LOG_WARN("stats offset read failed: %s",
+                 err ? err : (r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+        q->offset_cb(q->ctx, 0, -1);
+    }
+    free(q);
+}
+
+int sta_store_applied(sta_store_t *s, const char *topic, int32_t partition, sta_store_offset_fn cb,
+                      void *ctx)
+{
+    char key[512], part[16];
+    req_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return -1;
+    q->offset_cb = cb;
+    q->ctx = ctx;
+    snprintf(key, sizeof key, "%sstats:o:%s", s->prefix, topic);
+    snprintf(part, sizeof part, "%" PRId32, partition);
+    const char *argv[] = {"HGET", key, part};
+    if (cmn_redis_command_argv(s->redis, on_offset, q, 3, argv, NULL) < 0) {
+        free(q);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- applying ----------------------------------------------------------------- */
 
 static void call_fields(args_t *a, const sta_plan_t *p)
@@ -283,12 +320,18 @@ static void on_applied(void *ctx, redisReply *r, const char *err)
 {
     req_t *q = ctx;
     sta_apply_result_t res = STA_APPLY_FAILED;
-    if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && r->integer <= 2)
+    int64_t stored = -1;
+    if (r && r->type == REDIS_REPLY_INTEGER && (r->integer == 1 || r->integer == 2)) {
         res = (sta_apply_result_t)r->integer;
-    else
+        stored = q->offset;
+    } else if (r && r->type == REDIS_REPLY_INTEGER && r->integer < 0) {
+        res = STA_APPLY_REPLAYED;
+        stored = -1 - r->integer;
+    } else {
         LOG_WARN("stats apply failed: %s",
                  err ? err : (r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
-    q->apply_cb(q->ctx, res);
+    }
+    q->apply_cb(q->ctx, res, stored);
     free(q);
 }
 
@@ -329,6 +372,7 @@ int sta_store_apply(sta_store_t *s, const char *topic, int32_t partition, int64_
     ticket_fields(a, p);
     q->apply_cb = cb;
     q->ctx = ctx;
+    q->offset = offset;
     if (!a->overflow &&
         cmn_redis_command_argv(s->redis, on_applied, q, a->argc, a->argv, a->lens) == 0) {
         q = NULL;

@@ -44,13 +44,24 @@ typedef void (*sta_store_read_fn)(void *ctx, int ok, const sta_call_t *call,
 int sta_store_read(sta_store_t *s, const char *call_id, const char *ticket_id, sta_store_read_fn cb,
                    void *ctx) __attribute__((warn_unused_result));
 
+/* The partition's applied offset (-1: none yet), or ok=0 when Redis
+ * failed. */
+typedef void (*sta_store_offset_fn)(void *ctx, int ok, int64_t applied);
+/* topic: the prefixed name. 0 when sent, -1 when not (cb never called). */
+int sta_store_applied(sta_store_t *s, const char *topic, int32_t partition, sta_store_offset_fn cb,
+                      void *ctx) __attribute__((warn_unused_result));
+
 typedef enum {
     STA_APPLY_FAILED = -1,   /* Redis failed: nothing changed */
     STA_APPLY_REPLAYED = 0,  /* the partition's offset was at or past it */
     STA_APPLY_APPLIED = 1,   /* cells, state and offset written */
     STA_APPLY_DUPLICATE = 2, /* its event id was seen: only the offset moved */
 } sta_apply_result_t;
-typedef void (*sta_store_apply_fn)(void *ctx, sta_apply_result_t result);
+/* stored: the partition's applied offset now (the message's own when
+ * applied or seen; a replayed one's is the stored one, at or past it: a
+ * lower bound the caller may skip up to without asking, since the stored
+ * offset only grows); -1 when failed. */
+typedef void (*sta_store_apply_fn)(void *ctx, sta_apply_result_t result, int64_t stored);
 
 /* topic: the prefixed name. 0 when sent, -1 when not (cb never called). */
 int sta_store_apply(sta_store_t *s, const char *topic, int32_t partition, int64_t offset,

@@ -16,3 +16,11 @@ _spec = importlib.util.spec_from_file_location(
 _ticket_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_ticket_conftest)
 pytest_runtest_makereport = _ticket_conftest.pytest_runtest_makereport
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("stats-logs"))
