@@ -19,6 +19,7 @@ import pytest
 from e2e import AGENT1, AGENT2, BROKERS, REDIS_URL, Topics, module_prefix, new_call_id, \
     new_number, wait_for
 from stats_e2e import StatsService
+from test_redis_outage import Redis
 
 DAY = "2026-12-01"
 A1, A2 = AGENT1["crm_id"], AGENT2["crm_id"]
@@ -34,16 +35,16 @@ def produce(topic, pairs):
     assert proc.returncode == 0, proc.stderr
 
 
-def redis_cli(*args):
-    proc = subprocess.run(["redis-cli", "-u", REDIS_URL, "--no-raw", *args], capture_output=True,
+def redis_cli(*args, url=REDIS_URL):
+    proc = subprocess.run(["redis-cli", "-u", url, "--no-raw", *args], capture_output=True,
                           timeout=30)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
-def day_hash(prefix, day=DAY):
+def day_hash(prefix, day=DAY, url=REDIS_URL):
     """{(figure, kind, queue, agent): value} of the contract's day hash."""
-    proc = subprocess.run(["redis-cli", "-u", REDIS_URL, "--raw", "HGETALL",
+    proc = subprocess.run(["redis-cli", "-u", url, "--raw", "HGETALL",
                            f"{prefix}stats:d:{day}"], capture_output=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout.decode()
@@ -155,9 +156,13 @@ def scenario(topics_prefix, settle):
         crm_ev("3", t1, "solved", None, created, at("12:05:00")),    # R-S2: 10800 s
         crm_ev("1", t2, "closed", "new", at("10:00:00"), at("10:00:00")),  # created == closed
     ]
-    ops = [missed_op("group.open", c["mis"], n["mis"], "grp-" + c["mis"], A2),
-           missed_op("group.add", c["aba"], n["aba"], "grp-" + c["aba"]),
-           missed_op("group.reached", c["ans"], n["ans"], "grp-" + c["mis"])]
+    # The missed call's ticket was announced on ticket-events above (as
+    # ticket-service does when it handles unanswered calls itself); the
+    # grouper opens a group -- and so a missed-call ticket -- for the
+    # abandoned call and adds the missed one to another group.
+    ops = [missed_op("group.open", c["aba"], n["aba"], "grp-" + c["aba"]),
+           missed_op("group.add", c["mis"], n["mis"], "grp-" + c["mis"], A2),
+           missed_op("group.reached", c["ans"], n["ans"], "grp-" + c["aba"])]
     pops = [pop(c["ans"], "incoming", A1, "billing"), pop(c["ans"], "ticket", A1, "billing"),
             pop(c["mis"], "incoming", A2, None),
             pop(c["ans"], "incoming", A1, "billing")]  # republished: same pop_id
@@ -188,6 +193,7 @@ def scenario(topics_prefix, settle):
         ("closed", "missed", "billing", A2): 1,  # created == closed: not in R-S2
         ("missed_grouped", "missed", "billing", A2): 1,
         ("missed_grouped", "abandoned", "sales", "-"): 1,
+        ("tickets_created", "abandoned", "sales", "-"): 1,  # the group's opening (R-M1)
         ("pops_delivered", "-", "billing", A1): 2, ("pops_delivered", "-", "-", A2): 1,
         ("pops_acknowledged", "-", "billing", A1): 2,
     }
@@ -289,14 +295,19 @@ def test_redis_stalled_retries_then_counts_once(logdir):
     with back-off, and once Redis answers the scenario's figures are exact;
     a SIGTERM while Redis is stalled with a message in flight still ends
     the process within its grace (CALLBUS_SHUTDOWN_GRACE_MS), and the next
-    start applies that message."""
+    start applies that message. A Redis of its own (test_redis_outage's):
+    pausing the shared one would stall every suite running beside it."""
     topics = Topics(module_prefix())
-    env = {"CALLBUS_REDIS_TIMEOUT_MS": "500", "CALLBUS_SHUTDOWN_GRACE_MS": "3000"}
+    own = Redis()
+    own.start()
+    url = f"redis://127.0.0.1:{own.port}"
+    env = {"CALLBUS_REDIS_TIMEOUT_MS": "500", "CALLBUS_SHUTDOWN_GRACE_MS": "3000",
+           "CALLBUS_REDIS_URL": url}
     svc = StatsService(topics, "stats-e2e-" + topics.prefix.rstrip("."), logdir, "stats-stall",
                        env)
     try:
         svc.start()
-        redis_cli("CLIENT", "PAUSE", "3000", "ALL")
+        redis_cli("CLIENT", "PAUSE", "3000", "ALL", url=url)
         # calls only: their figures depend on no other topic's order
         c, n = new_call_id("stall"), new_number()
         m, nm = new_call_id("stall"), new_number()
@@ -311,14 +322,14 @@ def test_redis_stalled_retries_then_counts_once(logdir):
                     ("calls", "missed", "sales", A2): 1, ("missed", "missed", "sales", A2): 1}
         wait_for(lambda: svc.metric("stats_step_failures_total") > 0, 20,
                  what="a failed Redis step")
-        wait_for(lambda: day_hash(topics.prefix) == expected, 60,
+        wait_for(lambda: day_hash(topics.prefix, url=url) == expected, 60,
                  what="the figures once Redis answers")
         settle_on([svc])(0)
-        assert day_hash(topics.prefix) == expected
+        assert day_hash(topics.prefix, url=url) == expected
         # shutdown bounded while Redis hangs with a message in flight: the
         # process ends within the grace, that message left uncommitted
         failures = svc.metric("stats_step_failures_total")
-        redis_cli("CLIENT", "PAUSE", "10000", "ALL")
+        redis_cli("CLIENT", "PAUSE", "10000", "ALL", url=url)
         v, nv = new_call_id("stall"), new_number()
         produce(topics.prefix + "call-events",
                 [call_ev("call.ended", v, nv, 1, "sales", {"outcome": "voicemail"})])
@@ -330,12 +341,13 @@ def test_redis_stalled_retries_then_counts_once(logdir):
         rc = svc.proc.wait(20)
         # the grace (3 s) expired with work left: status 1, as every service (cmn_service)
         assert rc == 1 and time.monotonic() - t0 < 6, rc
-        redis_cli("CLIENT", "UNPAUSE")
+        redis_cli("CLIENT", "UNPAUSE", url=url)
         # the next owner applies it
         svc.start()
         expected[("calls", "voicemail", "sales", "-")] = 1
-        wait_for(lambda: day_hash(topics.prefix) == expected, 30, what="the voicemail call")
+        wait_for(lambda: day_hash(topics.prefix, url=url) == expected, 30, what="the voicemail call")
     finally:
-        redis_cli("CLIENT", "UNPAUSE")
+        redis_cli("CLIENT", "UNPAUSE", url=url)
         if svc.running():
             svc.stop()
+        own.stop()
