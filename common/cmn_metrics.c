@@ -121,6 +121,15 @@ double cmn_metric_value(const cmn_metric_t *m)
     return m->fn ? m->fn(m->fn_ctx) : m->value;
 }
 
+double cmn_metrics_family_sum(const char *family)
+{
+    double sum = 0;
+    for (const cmn_metric_t *m = registry; m; m = m->next)
+        if (m->kind != M_HISTOGRAM && strcmp(m->family, family) == 0)
+            sum += cmn_metric_value(m);
+    return sum;
+}
+
 static void render_series(FILE *f, const cmn_metric_t *m)
 {
     const char *sep = *m->labels ? "," : "";

@@ -28,6 +28,10 @@ void cmn_metric_add(cmn_metric_t *m, double v);     /* counter or gauge */
 void cmn_metric_set(cmn_metric_t *m, double v);     /* gauge */
 void cmn_metric_observe(cmn_metric_t *m, double v); /* histogram */
 double cmn_metric_value(const cmn_metric_t *m);     /* counter/gauge value; histogram count */
+/* The sum of the values of every counter and gauge series of `family`
+ * (all label sets); 0 when none is registered. For a figure made of a
+ * family's series (ticket-service's CRM usage: crm_requests_total). */
+double cmn_metrics_family_sum(const char *family);
 
 /* Returns a new heap string (caller frees) in the text exposition format. */
 char *cmn_metrics_render(void);

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const all_names[] = {CMN_TOPIC_CALL_EVENTS,   CMN_TOPIC_CALL_EVENTS_DLQ,
-                                        CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_TICKET_DLQ,
-                                        CMN_TOPIC_MISSED_OPS,    CMN_TOPIC_AGENT_ACTIONS,
-                                        CMN_TOPIC_SCREEN_POPS,   CMN_TOPIC_CRM_EVENTS};
+static const char *const all_names[] = {
+    CMN_TOPIC_CALL_EVENTS, CMN_TOPIC_CALL_EVENTS_DLQ, CMN_TOPIC_TICKET_EVENTS,
+    CMN_TOPIC_TICKET_DLQ,  CMN_TOPIC_MISSED_OPS,      CMN_TOPIC_AGENT_ACTIONS,
+    CMN_TOPIC_SCREEN_POPS, CMN_TOPIC_CRM_EVENTS,      CMN_TOPIC_CRM_USAGE};
 #define N_TOPICS (sizeof all_names / sizeof all_names[0])
 static char prefixed[N_TOPICS][160];
 

@@ -15,6 +15,7 @@
 #define CMN_TOPIC_AGENT_ACTIONS "agent-actions" /* key: customer E.164 */
 #define CMN_TOPIC_SCREEN_POPS "screen-pops"     /* key: CRM agent id */
 #define CMN_TOPIC_CRM_EVENTS "crm-events" /* key: the ticket's requester, else the ticket id */
+#define CMN_TOPIC_CRM_USAGE "crm-usage"   /* key: the ticket-service instance (R-S1) */
 
 /* Every topic name goes through cmn_topic(): a deployment may prefix them
  * all (CALLBUS_TOPIC_PREFIX, e.g. one cluster shared by several contact

@@ -1,6 +1,6 @@
 /* callbus-stats, the statistics service (issue 25 item 3, R-S1, R-S2):
  * call-events, ticket-events, crm-events, missed-call-ops, screen-pops,
- * agent-actions (pop.acknowledged) -> durable figures per UTC day, agent,
+ * agent-actions (pop.acknowledged), crm-usage -> durable figures per UTC day, agent,
  * queue and call kind in Redis (sta_store), exactly once. Wires configuration, Redis, the metrics
  * and the job queue (sta_queue: the consumer, figures before offsets). */
 #include "cmn_consumer.h"

@@ -24,8 +24,8 @@ static const char *or_dash(const char *s)
 const char *sta_source_topic(sta_source_t s)
 {
     static const char *const names[STA_SRC__COUNT] = {
-        CMN_TOPIC_CALL_EVENTS, CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_CRM_EVENTS,
-        CMN_TOPIC_MISSED_OPS,  CMN_TOPIC_SCREEN_POPS,   CMN_TOPIC_AGENT_ACTIONS};
+        CMN_TOPIC_CALL_EVENTS, CMN_TOPIC_TICKET_EVENTS, CMN_TOPIC_CRM_EVENTS, CMN_TOPIC_MISSED_OPS,
+        CMN_TOPIC_SCREEN_POPS, CMN_TOPIC_AGENT_ACTIONS, CMN_TOPIC_CRM_USAGE};
     return s < STA_SRC__COUNT ? names[s] : "";
 }
 
@@ -296,6 +296,14 @@ static void decide_ack(const sta_pop_t *ack, const sta_call_t *call, sta_plan_t 
     add_cell(p, "pops_acknowledged", "-", call->queue, ack->agent, 1);
 }
 
+/* R-S1's CRM requests made and saved: no call, queue or agent. */
+static void decide_usage(const sta_usage_t *u, sta_plan_t *p)
+{
+    plan_init(p, u->occurred_ms, u->event_id);
+    add_cell(p, "crm_requests", "-", "-", "-", u->requests);
+    add_cell(p, "crm_saved", "-", "-", "-", u->saved);
+}
+
 void sta_decide(const sta_msg_t *m, const sta_call_t *call, const sta_ticket_t *ticket,
                 sta_plan_t *out)
 {
@@ -314,6 +322,9 @@ void sta_decide(const sta_msg_t *m, const sta_call_t *call, const sta_ticket_t *
         break;
     case STA_SRC_ACTION:
         decide_ack(&m->pop, call, out);
+        break;
+    case STA_SRC_USAGE:
+        decide_usage(&m->usage, out);
         break;
     default:
         decide_pop(&m->pop, out);
@@ -401,6 +412,33 @@ static int decode_ack(const json_t *o, sta_pop_t *ack, char *err, size_t errsz)
     return ack->pop_id[0] ? 1 : -1;
 }
 
+static int json_count(const json_t *o, const char *name, long long *n, char *err, size_t errsz)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(err, errsz, "%s is not a count", name);
+        return -1;
+    }
+    *n = (long long)json_integer_value(v);
+    return 0;
+}
+
+/* crm-usage: ticket-service's crm.usage; the event id is the republish guard. */
+static int decode_usage(const json_t *o, sta_usage_t *u, char *err, size_t errsz)
+{
+    char type[32];
+    if (json_str(o, "type", type, sizeof type, 1, err, errsz) < 0)
+        return -1;
+    if (strcmp(type, "crm.usage") != 0)
+        return 0;
+    if (json_str(o, "event_id", u->event_id, sizeof u->event_id, 1, err, errsz) < 0 ||
+        json_count(o, "requests", &u->requests, err, errsz) < 0 ||
+        json_count(o, "saved", &u->saved, err, errsz) < 0 ||
+        json_time(o, "occurred_at", &u->occurred_ms, 1, err, errsz) < 0)
+        return -1;
+    return u->event_id[0] ? 1 : -1;
+}
+
 static int decode_json(sta_source_t src, const char *payload, size_t len, sta_msg_t *m, char *err,
                        size_t errsz)
 {
@@ -413,6 +451,8 @@ static int decode_json(sta_source_t src, const char *payload, size_t len, sta_ms
         rc = decode_crm(o, &m->crm, err, errsz);
     else if (src == STA_SRC_ACTION)
         rc = decode_ack(o, &m->pop, err, errsz);
+    else if (src == STA_SRC_USAGE)
+        rc = decode_usage(o, &m->usage, err, errsz);
     else
         rc = decode_pop(o, &m->pop, err, errsz);
     json_decref(o);
@@ -450,6 +490,7 @@ int sta_msg_decode(sta_source_t src, const char *payload, size_t len, sta_msg_t 
     case STA_SRC_CRM:
     case STA_SRC_POP:
     case STA_SRC_ACTION:
+    case STA_SRC_USAGE:
         return decode_json(src, payload, len, m, err, errsz);
     default:
         snprintf(err, errsz, "no such source");

@@ -14,7 +14,9 @@
  *   missed-call-ops  missed_grouped (group.open, group.add);
  *   screen-pops      pops_delivered;
  *   agent-actions    pops_acknowledged (pop-service's pop.acknowledged),
- *                    with the call's queue.
+ *                    with the call's queue;
+ *   crm-usage        crm_requests, crm_saved (ticket-service's crm.usage
+ *                    deltas), kind, queue and agent `-`.
  * Cells are `figure \x1f kind \x1f queue \x1f agent` (sta_cell_field).
  *
  * Memory: a sta_msg_t owns what it decoded (sta_msg_clear); plans and
@@ -44,6 +46,7 @@ typedef enum {
     STA_SRC_MISSED,   /* missed-call-ops */
     STA_SRC_POP,      /* screen-pops */
     STA_SRC_ACTION,   /* agent-actions: pop.acknowledged only */
+    STA_SRC_USAGE,    /* crm-usage: ticket-service's crm.usage records */
     STA_SRC__COUNT
 } sta_source_t;
 
@@ -128,6 +131,14 @@ typedef struct {
     int64_t created_ms;
 } sta_pop_t;
 
+/* A crm-usage record (schemas/crm-usage.schema.json): the CRM requests one
+ * ticket-service process made and saved since its previous record. */
+typedef struct {
+    char event_id[STA_DEDUP_MAX + 1];
+    long long requests, saved;
+    int64_t occurred_ms;
+} sta_usage_t;
+
 typedef struct {
     sta_source_t src;
     union { /* by src: one message waits per job, up to max_in_flight of them */
@@ -136,6 +147,7 @@ typedef struct {
         cmn_missed_op_t op;
         sta_crm_event_t crm;
         sta_pop_t pop; /* screen-pops and pop.acknowledged */
+        sta_usage_t usage;
     };
 } sta_msg_t;
 

@@ -1,5 +1,5 @@
 /* The stats service's per-replica job queue (issue 25 item 3): the
- * consumer of its six topics (group `stats`), and one message at a time
+ * consumer of its seven topics (group `stats`), and one message at a time
  * through its steps: the state it needs read (sta_store_read), its plan
  * made (sta_decide), the plan applied with the partition's offset in one
  * atomic step (sta_store_apply); only then may its offset move
@@ -36,7 +36,7 @@ typedef struct {
 
 /* NULL out of memory. */
 sta_queue_t *sta_queue_new(const sta_queue_deps_t *deps) __attribute__((warn_unused_result));
-/* Creates the consumer of the six topics (prefixed) from opts (borrowed;
+/* Creates the consumer of the seven topics (prefixed) from opts (borrowed;
  * topics, on_message, on_revoke and ctx are set here). -1 with errstr. */
 int sta_queue_consume(sta_queue_t *q, cmn_consumer_opts_t *opts, char *errstr, size_t errsz)
     __attribute__((warn_unused_result));

@@ -11,9 +11,11 @@
 #include "tkt_intake.h"
 #include "tkt_ivr.h"
 #include "tkt_pipeline.h"
+#include "tkt_usage.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     cmn_service_t svc;
@@ -29,6 +31,7 @@ typedef struct {
     tkt_pipeline_t *pipeline;
     tkt_intake_t *intake; /* the consumer and the messages it handed out */
     tkt_ivr_t *ivr;
+    tkt_usage_t *usage; /* CRM requests made and saved, on crm-usage */
     struct event *sweep;
     tkt_missing_fields_t missing_fields;
 } ticket_t;
@@ -107,6 +110,7 @@ static size_t events_pending(void *ctx)
 static int flush_and_commit(void *ctx)
 {
     ticket_t *t = ctx;
+    tkt_usage_publish_final(t->usage); /* the work drained: the last delta */
     int unsent = cmn_producer_flush(t->producer, cmn_service_finish_left_ms(&t->svc));
     if (unsent)
         LOG_ERROR("%d ticket event(s) not delivered at shutdown; their calls' events will be "
@@ -168,6 +172,21 @@ static int start_intake(ticket_t *t)
     return 0;
 }
 
+/* The CRM usage records (R-S1), keyed by this instance: the static member
+ * id (the pod name) when set, else the host name. */
+static int start_usage(ticket_t *t)
+{
+    char host[128] = "ticket";
+    const char *instance = t->cfg.instance_id;
+    if (!*instance && gethostname(host, sizeof host - 1) < 0)
+        snprintf(host, sizeof host, "ticket");
+    if (!*instance)
+        instance = host;
+    if (!(t->usage = tkt_usage_new(t->svc.base, t->producer, instance, t->cfg.usage_interval_s)))
+        return fail("start", "out of memory");
+    return 0;
+}
+
 static int start_kafka(ticket_t *t)
 {
     char errstr[512];
@@ -182,7 +201,7 @@ static int start_kafka(ticket_t *t)
                                  .fatal_ctx = &t->svc};
     if (!(t->producer = cmn_producer_new(t->svc.base, &popts, errstr, sizeof errstr)))
         return fail("kafka producer", errstr);
-    return 0;
+    return start_usage(t);
 }
 
 /* CALLBUS_CRM picks the provider (crm_provider.h); every one speaks tkt_crm.h. */
@@ -297,6 +316,7 @@ static void teardown(ticket_t *t)
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
+    tkt_usage_free(t->usage); /* after cmn_producer_close: its reports point at it */
     tkt_batch_free(t->batch);
     tkt_bulkcreate_free(t->bulk_create);
     tkt_reads_free(t->status_reads);

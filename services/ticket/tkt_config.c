@@ -102,6 +102,10 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
     CMN_CFG_NUM("CALLBUS_TICKET_RETRY_LIMIT_S", "14400", 1, 604800, OFF(retry_limit_s),
                 "How long an event may keep failing transiently (CRM down or overloaded, Redis) "
                 "before it is dead-lettered and its partition moves on (docs/operations.md)."),
+    CMN_CFG_NUM("CALLBUS_TICKET_USAGE_INTERVAL_S", "60", 1, 3600, OFF(usage_interval_s),
+                "How often the CRM requests made and saved by batching since the last report are "
+                "published on crm-usage for the statistics (R-S1; also once at shutdown; none "
+                "when both are 0). A crash loses at most this long's figures."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT", "200000", 100, 1000000, OFF(max_in_flight),
                 "Events fetched and not yet done (waiting or worked on) before fetching pauses."),
     CMN_CFG_NUM("CALLBUS_TICKET_MAX_IN_FLIGHT_PER_PARTITION", "50000", 100, 1000000,

@@ -32,6 +32,7 @@ typedef struct {
     long max_call_age_s;
     long sweep_time_scale; /* tests: the stale-call sweep's timers this many times shorter */
     long retry_limit_s;    /* a transient failure this old is dead-lettered */
+    long usage_interval_s; /* CRM usage records on crm-usage (R-S1, issue 25 item 3) */
     char *instance_id;
     char *group_id;
     long max_in_flight, max_in_flight_per_partition, max_active, max_active_per_key, waiting_max_mb;

@@ -157,7 +157,7 @@ def test_every_rendered_object_satisfies_its_schema(which):
     problems = {(d["kind"], d["metadata"]["name"]): k8s_errors(d) for d in core}
     assert not {k: v for k, v in problems.items() if v}, problems
     results = kubeconform(crs)
-    assert len(results) == len(crs) >= 12, results   # 4 ScaledObjects + 8 KafkaTopics
+    assert len(results) == len(crs) >= 13, results   # 4 ScaledObjects + 9 KafkaTopics
     invalid = {k: v for k, v in results.items() if v[0] != "statusValid"}
     assert not invalid, invalid
 
@@ -490,7 +490,7 @@ def code_topics():
 def test_a_kafka_topic_for_every_topic_replicated_three_times():
     docs = rendered("example")
     topics = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic")}
-    assert set(topics) == code_topics() and len(topics) == 8
+    assert set(topics) == code_topics() and len(topics) == 9
     for name, t in topics.items():
         assert t["metadata"]["labels"]["strimzi.io/cluster"] == "callbus"
         assert t["metadata"]["namespace"] == "kafka"

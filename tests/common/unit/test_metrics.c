@@ -188,9 +188,28 @@ static void test_reset_empties_the_registry(void)
     ASSERT_TRUE(v == 0.0);
 }
 
+/* A family's series summed (ticket-service's CRM usage record reads the
+ * counters it publishes through this, R-S1, issue 25 item 3): every label
+ * set of the family, no other family, 0 for a family never registered. */
+static void test_family_sum(void)
+{
+    cmn_metric_add(cmn_metrics_counter("req_total", "Req", "op=\"a\",status=\"200\""), 3);
+    cmn_metric_add(cmn_metrics_counter("req_total", "Req", "op=\"b\",status=\"error\""), 2);
+    cmn_metric_add(cmn_metrics_counter("req_total", "Req", NULL), 1);
+    cmn_metric_add(cmn_metrics_counter("req_total_other", "Other", NULL), 100);
+    cmn_metric_observe(cmn_metrics_histogram("req", "Latency", NULL), 5);
+    double sum = cmn_metrics_family_sum("req_total");
+    double none = cmn_metrics_family_sum("never_total");
+    double other = cmn_metrics_family_sum("req_total_other");
+    cmn_metrics_reset();
+    ASSERT_TRUE(sum == 6.0);
+    ASSERT_TRUE(none == 0.0);
+    ASSERT_TRUE(other == 100.0);
+}
+
 TEST_MAIN("metrics", TEST_CASE(test_counter_and_gauge_text),
           TEST_CASE(test_help_and_type_once_per_family),
           TEST_CASE(test_find_or_create_returns_the_same_series),
           TEST_CASE(test_gauge_read_at_render_time), TEST_CASE(test_histogram_buckets_cumulative),
           TEST_CASE(test_histogram_without_labels), TEST_CASE(test_histogram_with_own_bounds),
-          TEST_CASE(test_reset_empties_the_registry))
+          TEST_CASE(test_reset_empties_the_registry), TEST_CASE(test_family_sum))

@@ -381,6 +381,42 @@ static void test_pops_acknowledged(void)
     ASSERT_EQ_STR(sta_source_topic(STA_SRC_ACTION), "agent-actions");
 }
 
+/* R-S1: CRM requests made and saved by batching, from ticket-service's
+ * crm.usage records on crm-usage (issue 25 item 3): cells of kind, queue
+ * and agent `-` on occurred_at's UTC day, the event id the republish
+ * guard; a record of nothing, another type or a bad count is not counted. */
+static void test_crm_usage(void)
+{
+    reset();
+    const char *rec = "{\"schema_version\":1,\"event_id\":\"usage-t0.1796117000000.1-3\","
+                      "\"type\":\"crm.usage\",\"requests\":12,\"saved\":30,"
+                      "\"from\":\"2026-12-01T23:59:00.000Z\",\"to\":\"2026-12-01T23:59:59.900Z\","
+                      "\"occurred_at\":\"2026-12-01T23:59:59.900Z\"}";
+    ASSERT_EQ_INT(feed(STA_SRC_USAGE, rec), 1);
+    ASSERT_EQ_INT(last.n_cells, 2);
+    ASSERT_EQ_INT(cell(D, "crm_requests|-|-|-"), 12);
+    ASSERT_EQ_INT(cell(D, "crm_saved|-|-|-"), 30);
+    ASSERT_EQ_STR(last.dedup_id, "usage-t0.1796117000000.1-3");
+    ASSERT_TRUE(sta_plan_empty(&last) == 0 && !last.write_call && !last.write_ticket);
+    const char *next = "{\"schema_version\":1,\"event_id\":\"usage-t0.1796117000000.1-4\","
+                       "\"type\":\"crm.usage\",\"requests\":0,\"saved\":5,"
+                       "\"from\":\"2026-12-01T23:59:59.900Z\",\"to\":\"2026-12-02T00:00:59.900Z\","
+                       "\"occurred_at\":\"2026-12-02T00:00:59.900Z\"}";
+    ASSERT_EQ_INT(feed(STA_SRC_USAGE, next), 1);
+    ASSERT_EQ_INT(last.n_cells, 1); /* no cell of 0 requests */
+    ASSERT_EQ_INT(cell("2026-12-02", "crm_saved|-|-|-"), 5);
+    ASSERT_EQ_INT(cell(D, "crm_saved|-|-|-"), 30);
+    ASSERT_EQ_INT(feed(STA_SRC_USAGE, "{\"event_id\":\"usage-x-1\",\"type\":\"crm.other\"}"), 0);
+    ASSERT_EQ_INT(feed(STA_SRC_USAGE, "{\"event_id\":\"usage-x-1\",\"type\":\"crm.usage\","
+                                      "\"requests\":-2,\"saved\":1,"
+                                      "\"occurred_at\":\"2026-12-01T09:00:00Z\"}"),
+                  -1);
+    ASSERT_EQ_INT(feed(STA_SRC_USAGE, "{\"event_id\":\"usage-x-1\",\"type\":\"crm.usage\","
+                                      "\"requests\":1,\"saved\":1}"),
+                  -1);
+    ASSERT_EQ_STR(sta_source_topic(STA_SRC_USAGE), "crm-usage");
+}
+
 /* The contract's field: 0x1F and control bytes of ids become '_', an
  * empty part is '-'; too small a buffer is refused. */
 static void test_cell_field(void)
@@ -402,4 +438,5 @@ TEST_MAIN("stats figures", TEST_CASE(test_answered_inbound), TEST_CASE(test_miss
           TEST_CASE(test_completed_told_apart), TEST_CASE(test_outbound),
           TEST_CASE(test_not_counted), TEST_CASE(test_tickets_created),
           TEST_CASE(test_crm_solve_reopen_close), TEST_CASE(test_missed_grouped),
-          TEST_CASE(test_pops), TEST_CASE(test_pops_acknowledged), TEST_CASE(test_cell_field))
+          TEST_CASE(test_pops), TEST_CASE(test_pops_acknowledged), TEST_CASE(test_crm_usage),
+          TEST_CASE(test_cell_field))
