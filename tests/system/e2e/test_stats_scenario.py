@@ -25,7 +25,8 @@ SUPERVISOR = "900777"
 def w(tmp_path_factory):
     stack = whole.Whole(str(tmp_path_factory.mktemp("stats")), "stats-zendesk",
                         ingest_env={"CALLBUS_ZENDESK_WEBHOOK_SECRET": SECRET},
-                        pop_env={"CALLBUS_POP_SUPERVISORS": SUPERVISOR}, crm="zendesk")
+                        pop_env={"CALLBUS_POP_SUPERVISORS": SUPERVISOR}, crm="zendesk",
+                        ticket_env={"CALLBUS_TICKET_USAGE_INTERVAL_S": "1"})
     try:
         stack.emu.configure(webhook={"url": stack.ingest.url + "/v1/zendesk/events",
                                      "secret": SECRET})
@@ -38,15 +39,15 @@ def w(tmp_path_factory):
     assert all(rc == 0 for _, rc in rcs), rcs
 
 
-def stats(w, by):
+def stats(w, by, totals=False):
     """GET /v1/stats over yesterday..tomorrow (UTC: the calls' day, whatever
-    the hour), as the supervisor: {key: row}."""
+    the hour), as the supervisor: {key: row} (or the totals)."""
     today = datetime.now(timezone.utc).date()
     span = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
     status, body, _ = w.pop.http("GET", f"/v1/stats?{span}&by={by}",
                                  headers={"Authorization": f"Bearer {w.supervisor}"})
     assert status == 200, body
-    return {r["key"]: r for r in body["rows"]}
+    return body["totals"] if totals else {r["key"]: r for r in body["rows"]}
 
 
 def settle_stats(w, svc, timeout=60):
@@ -118,6 +119,10 @@ def test_every_outcome_a_person_solving_and_reopening_restart_and_replay(w):
     w.supervisor = w.pop.agent(SUPERVISOR)
     wait_for(lambda: stats(w, "agent").get(A1, {}).get("solved") == 2, 60,
              what="both solves counted")
+    # R-S1: every request the CRM got from ticket-service, from its crm.usage
+    # records (one a second here)
+    wait_for(lambda: stats(w, "day", totals=True)["crm_requests"] == len(w.emu.requests()), 30,
+             what="the CRM requests counted")
     settle_stats(w, svc)
     by_agent, by_queue = stats(w, "agent"), stats(w, "queue")
     a1, a2 = by_agent[A1], by_agent[A2]
