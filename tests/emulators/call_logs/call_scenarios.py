@@ -1,0 +1,86 @@
+"""The scenario generator of the call-log tests (issue 27): one call as the
+provider sees it, from which both come — the webhooks it posts (to
+callbus-ingest, or dropped, as a provider that never re-sends) and the
+records its call log keeps (fed to the log emulator). Only what the provider
+does is here; tests decide what is lost.
+
+Twilio: an inbound call is the caller's leg (Direction=inbound) and one
+child leg per agent rung (outbound-dial to client:<identity>), each firing
+its status callbacks numbered as docs/providers.md ("Reconciliation") says
+the account is subscribed: initiated 0, ringing 1, answered 2, completed 3
+(an unanswered dialled leg ends as 2); the caller's leg posts its end as 3.
+"""
+import secrets
+import time
+
+from twilio_log_emulator import rfc2822
+
+TWILIO_NUMBER = "+390287654321"
+
+
+class TwilioLeg:
+    def __init__(self, sid, direction, frm, to, status, start, end, parent=None):
+        self.sid, self.direction, self.frm, self.to = sid, direction, frm, to
+        self.status, self.start, self.end, self.parent = status, start, end, parent
+
+    def record(self):
+        """The leg in the Calls resource."""
+        rec = {"sid": self.sid, "parent_call_sid": self.parent, "to": self.to,
+               "from": self.frm, "status": self.status, "direction": self.direction,
+               "start_time": rfc2822(self.start), "end_time": rfc2822(self.end),
+               "duration": str(int(self.end - self.start)), "answered_by": None,
+               "caller_name": None, "price": None, "queue_time": "0"}
+        return rec
+
+    def callbacks(self):
+        """The status callbacks the leg fired, in order: form pairs."""
+        answered = self.status == "completed"
+        if self.direction == "inbound":
+            steps = [(self.status, 3 if answered else 1, self.end)]
+        else:
+            steps = [("initiated", 0, self.start), ("ringing", 1, self.start)]
+            steps += ([("in-progress", 2, self.start), ("completed", 3, self.end)] if answered
+                      else [(self.status, 2, self.end)])
+        out = []
+        for status, seq, at in steps:
+            pairs = [("AccountSid", "AC" + "0" * 31 + "2"), ("ApiVersion", "2010-04-01"),
+                     ("CallSid", self.sid), ("CallStatus", status), ("Direction", self.direction),
+                     ("From", self.frm), ("To", self.to), ("Called", self.to),
+                     ("Caller", self.frm), ("CallbackSource", "call-progress-events"),
+                     ("SequenceNumber", str(seq)), ("Timestamp", rfc2822(at))]
+            if self.parent:
+                pairs.append(("ParentCallSid", self.parent))
+            if status in ("completed", "busy", "no-answer", "canceled", "failed"):
+                pairs.append(("CallDuration", str(int(self.end - self.start))))
+            out.append(pairs)
+        return out
+
+
+class TwilioCall:
+    """An inbound call: `agents` [(identity, answered)] rung in turn."""
+
+    def __init__(self, customer, agents, start=None, talk_s=40):
+        self.sid = "CA" + secrets.token_hex(16)
+        start = time.time() - 600 if start is None else start
+        t = start + 5
+        self.children = []
+        for identity, answered in agents:
+            end = t + (talk_s if answered else 15)
+            self.children.append(TwilioLeg("CA" + secrets.token_hex(16), "outbound-dial",
+                                           customer, f"client:{identity}",
+                                           "completed" if answered else "no-answer", t, end,
+                                           parent=self.sid))
+            t = end + 1
+        self.caller = TwilioLeg(self.sid, "inbound", customer, TWILIO_NUMBER, "completed", start,
+                                t + 1)
+
+    @property
+    def legs(self):
+        return self.children + [self.caller]
+
+    def records(self):
+        return [leg.record() for leg in self.legs]
+
+    def webhooks(self):
+        """Every status callback of the call, in the order Twilio posts them."""
+        return [cb for leg in self.legs for cb in leg.callbacks()]

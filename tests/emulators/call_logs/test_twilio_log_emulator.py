@@ -1,0 +1,76 @@
+"""The Twilio call-log emulator's own checks (issue 27): the documented
+filter, paging through next_page_uri, basic auth (20003), 429 with
+Retry-After (20429); and the scenario generator's records and webhooks
+agreeing on legs."""
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from call_scenarios import TwilioCall  # noqa: E402
+from twilio_log_emulator import TwilioLogEmulator  # noqa: E402
+
+
+def get(emu, path, token=None):
+    auth = base64.b64encode(f"{emu.account_sid}:{token or emu.auth_token}".encode()).decode()
+    req = urllib.request.Request(emu.url + path, headers={"Authorization": f"Basic {auth}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read()), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), dict(e.headers)
+
+
+def calls_path(emu, query):
+    return f"/2010-04-01/Accounts/{emu.account_sid}/Calls.json?{query}"
+
+
+def test_pages_through_every_leg():
+    with TwilioLogEmulator() as emu:
+        calls = [TwilioCall("+390612345678", [("marco.bianchi", False), ("giulia.rossi", True)])
+                 for _ in range(4)]
+        for c in calls:
+            for rec in c.records():
+                emu.log(rec)
+        seen, path = [], calls_path(emu, "StartTime%3E=2000-01-01&PageSize=5")
+        while path:
+            status, doc, _ = get(emu, path)
+            assert status == 200 and len(doc["calls"]) <= 5
+            seen += [r["sid"] for r in doc["calls"]]
+            path = doc["next_page_uri"]
+        assert sorted(seen) == sorted(leg.sid for c in calls for leg in c.legs)
+
+
+def test_filter_by_start_day():
+    with TwilioLogEmulator() as emu:
+        for rec in TwilioCall("+390612345678", [("giulia.rossi", True)],
+                              start=1773133448).records():  # 2026-03-10
+            emu.log(rec)
+        assert len(get(emu, calls_path(emu, "StartTime=2026-03-10"))[1]["calls"]) == 2
+        assert get(emu, calls_path(emu, "StartTime%3E=2026-03-11"))[1]["calls"] == []
+        assert len(get(emu, calls_path(emu, "StartTime%3C=2026-03-10"))[1]["calls"]) == 2
+
+
+def test_wrong_token_is_20003():
+    with TwilioLogEmulator() as emu:
+        status, doc, _ = get(emu, calls_path(emu, ""), token="wrong")
+        assert (status, doc["code"]) == (401, 20003)
+
+
+def test_throttled_request_is_429_with_retry_after():
+    with TwilioLogEmulator() as emu:
+        emu.throttle(1)
+        status, doc, headers = get(emu, calls_path(emu, ""))
+        assert (status, doc["code"], headers.get("Retry-After")) == (429, 20429, "1")
+        assert get(emu, calls_path(emu, ""))[0] == 200
+
+
+def test_scenario_webhooks_cover_every_leg():
+    call = TwilioCall("+390612345678", [("marco.bianchi", False), ("giulia.rossi", True)])
+    sids = {dict(p)["CallSid"] for p in call.webhooks()}
+    assert sids == {r["sid"] for r in call.records()}
+    ends = [dict(p) for p in call.webhooks() if dict(p)["CallStatus"] in ("completed", "no-answer")]
+    assert [e["SequenceNumber"] for e in ends] == ["2", "3", "3"]
