@@ -6,6 +6,7 @@
 #include "cmn_agentmap.h"
 #include "cmn_log.h"
 #include "cmn_phone.h"
+#include "cmn_service.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
 #include "rec_config.h"
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
 {
     static reconcile_t r;
     int rc;
+    if (argc > 1 && strcmp(argv[1], "--config-markdown") == 0)
+        return cmn_service_print_config(rec_config_spec, rec_config_spec_len);
     if (load(&r, argc, argv) < 0)
         rc = 2;
     else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
