@@ -9,6 +9,7 @@
 #include "cmn_service.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
+#include "rec_callgear_list.h"
 #include "rec_config.h"
 #include "rec_run.h"
 #include "rec_twilio_list.h"
@@ -51,6 +52,18 @@ static int load(reconcile_t *r, int argc, char **argv)
     return rec_args_parse(argc, argv, &r->cfg, cmn_time_now_ms(), &r->args);
 }
 
+/* A provider's normalising context, as ingest builds it for a request. */
+static ing_ctx_t ctx_of(const reconcile_t *r, const char *number_format, const char *time_zone)
+{
+    ing_ctx_t ctx = {.country = r->country,
+                     .received_at_ms = cmn_time_now_ms(),
+                     .internal_max_digits = (int)r->cfg.internal_max_digits,
+                     .time_zone = time_zone};
+    if (cmn_phone_format_parse(number_format, &ctx.number_format) < 0)
+        ctx.number_format = CMN_PHONE_FORMAT_AUTO; /* unreachable: an enum setting */
+    return ctx;
+}
+
 static void twilio(reconcile_t *r, rec_tally_t *t)
 {
     char errstr[512];
@@ -63,11 +76,7 @@ static void twilio(reconcile_t *r, rec_tally_t *t)
                                     .retries = (int)r->cfg.http_retries,
                                     .timeout_ms = (int)r->cfg.http_timeout_ms,
                                     .max_wait_s = 60}};
-    ing_ctx_t ctx = {.country = r->country,
-                     .received_at_ms = cmn_time_now_ms(),
-                     .internal_max_digits = (int)r->cfg.internal_max_digits};
-    if (cmn_phone_format_parse(r->cfg.twilio_number_format, &ctx.number_format) < 0)
-        ctx.number_format = CMN_PHONE_FORMAT_AUTO; /* unreachable: an enum setting */
+    ing_ctx_t ctx = ctx_of(r, r->cfg.twilio_number_format, NULL);
     if (rec_twilio_list(&tw, r->args.from_ms, r->args.to_ms, &calls, errstr, sizeof errstr) < 0) {
         LOG_ERROR("twilio: call log not read: %s", errstr);
         t->failed++;
@@ -76,6 +85,44 @@ static void twilio(reconcile_t *r, rec_tally_t *t)
     rec_run_t run = {.ctx = &ctx, .agents = r->agents, .seen = r->seen, .publish = r->publish};
     rec_run_twilio(&run, calls, t);
     json_decref(calls);
+}
+
+static void callgear(reconcile_t *r, rec_tally_t *t)
+{
+    char errstr[512];
+    json_t *calls = NULL, *last_legs = NULL;
+    rec_callgear_cfg_t cg = {.api_url = r->cfg.callgear_api_url,
+                             .access_token = r->cfg.callgear_access_token,
+                             .time_zone = r->cfg.callgear_time_zone,
+                             .page_size = (int)r->cfg.page_size,
+                             .http = {.retries = (int)r->cfg.http_retries,
+                                      .timeout_ms = (int)r->cfg.http_timeout_ms,
+                                      .max_wait_s = 60}};
+    ing_ctx_t ctx = ctx_of(r, r->cfg.callgear_number_format, r->cfg.callgear_time_zone);
+    if (rec_callgear_list(&cg, r->args.from_ms, r->args.to_ms, &calls, &last_legs, errstr,
+                          sizeof errstr) < 0) {
+        LOG_ERROR("callgear: call log not read: %s", errstr);
+        t->failed++;
+        return;
+    }
+    rec_run_t run = {
+        .callgear_ctx = &ctx, .agents = r->agents, .seen = r->seen, .publish = r->publish};
+    rec_run_callgear(&run, calls, last_legs, t);
+    json_decref(calls);
+    json_decref(last_legs);
+}
+
+/* Runs the provider when configured and asked for; its RESULT line. 1 when
+ * something failed. */
+static int provider(reconcile_t *r, const char *name, const char *credential,
+                    void (*fn)(reconcile_t *, rec_tally_t *))
+{
+    rec_tally_t t = {0};
+    if (!*credential || (r->args.provider && strcmp(r->args.provider, name) != 0))
+        return 0;
+    fn(r, &t);
+    rec_report(stdout, name, &t, r->args.dry_run);
+    return t.failed > 0;
 }
 
 static int run(reconcile_t *r)
@@ -98,12 +145,8 @@ static int run(reconcile_t *r)
         LOG_ERROR("kafka producer: %s", errstr);
         return 1;
     }
-    if (*r->cfg.twilio_account_sid && (!r->args.provider || !strcmp(r->args.provider, "twilio"))) {
-        rec_tally_t t = {0};
-        twilio(r, &t);
-        rec_report(stdout, "twilio", &t, r->args.dry_run);
-        failed += t.failed > 0;
-    }
+    failed += provider(r, "twilio", r->cfg.twilio_account_sid, twilio);
+    failed += provider(r, "callgear", r->cfg.callgear_access_token, callgear);
     if (*r->cfg.metrics_file &&
         rec_report_write_metrics(r->cfg.metrics_file, cmn_time_now_ms() / 1000.0) < 0) {
         LOG_ERROR("metrics file %s not written", r->cfg.metrics_file);

@@ -17,6 +17,15 @@ const cmn_cfg_spec_t rec_config_spec[] = {
                    "The account's auth token (basic auth with the Account SID)"),
     CMN_CFG_CHOICE("CALLBUS_INGEST_TWILIO_NUMBER_FORMAT", "auto", "international|national|auto",
                    OFF(twilio_number_format), "ingest's setting: the backfill normalises alike"),
+    CMN_CFG_STR("CALLBUS_RECONCILE_CALLGEAR_API_URL", "https://dataapi.callgear.com/v2.0",
+                OFF(callgear_api_url), "CallGear's Data API (JSON-RPC: get.calls_report)"),
+    CMN_CFG_SECRET("CALLBUS_RECONCILE_CALLGEAR_ACCESS_TOKEN", "", OFF(callgear_access_token),
+                   "Data API access token; empty: CallGear is not reconciled"),
+    CMN_CFG_CHOICE("CALLBUS_INGEST_CALLGEAR_NUMBER_FORMAT", "international",
+                   "international|national|auto", OFF(callgear_number_format),
+                   "ingest's setting: the backfill normalises alike"),
+    CMN_CFG_STR("CALLBUS_INGEST_CALLGEAR_TIME_ZONE", "UTC", OFF(callgear_time_zone),
+                "ingest's setting: CallGear's times (and the report's dates) are in it"),
     CMN_CFG_NUM("CALLBUS_INGEST_INTERNAL_MAX_DIGITS", "5", 0, 8, OFF(internal_max_digits),
                 "ingest's setting: the backfill normalises alike"),
     CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
@@ -67,7 +76,7 @@ int rec_args_parse(int argc, char **argv, const rec_config_t *cfg, int64_t now_m
             out->provider = v;
         else if (strcmp(a, "--from") && strcmp(a, "--to")) {
             fprintf(stderr, "usage: callbus-reconcile [--from ISO --to ISO] "
-                            "[--provider twilio] [--dry-run]\n");
+                            "[--provider twilio|callgear] [--dry-run]\n");
             return -1;
         }
         i++;
@@ -76,8 +85,9 @@ int rec_args_parse(int argc, char **argv, const rec_config_t *cfg, int64_t now_m
         fprintf(stderr, "--from and --to go together, --from before --to\n");
         return -1;
     }
-    if (out->provider && strcmp(out->provider, "twilio") != 0) {
-        fprintf(stderr, "--provider: only twilio is reconciled so far\n");
+    if (out->provider && strcmp(out->provider, "twilio") != 0 &&
+        strcmp(out->provider, "callgear") != 0) {
+        fprintf(stderr, "--provider: twilio or callgear (webex is not reconciled yet)\n");
         return -1;
     }
     return 0;

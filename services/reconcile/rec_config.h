@@ -13,10 +13,14 @@ typedef struct {
     char *twilio_account_sid; /* empty: Twilio not reconciled */
     char *twilio_auth_token;
     char *twilio_number_format; /* ingest's CALLBUS_INGEST_TWILIO_NUMBER_FORMAT */
-    long internal_max_digits;   /* ingest's CALLBUS_INGEST_INTERNAL_MAX_DIGITS */
-    char *agent_map;            /* CALLBUS_AGENT_MAP, as ingest has it */
-    long window_min;            /* schedule runs: the last window_min minutes... */
-    long delay_min;             /* ...ending delay_min minutes ago */
+    char *callgear_api_url;
+    char *callgear_access_token;  /* empty: CallGear not reconciled */
+    char *callgear_number_format; /* ingest's CALLBUS_INGEST_CALLGEAR_NUMBER_FORMAT */
+    char *callgear_time_zone;     /* ingest's CALLBUS_INGEST_CALLGEAR_TIME_ZONE */
+    long internal_max_digits;     /* ingest's CALLBUS_INGEST_INTERNAL_MAX_DIGITS */
+    char *agent_map;              /* CALLBUS_AGENT_MAP, as ingest has it */
+    long window_min;              /* schedule runs: the last window_min minutes... */
+    long delay_min;               /* ...ending delay_min minutes ago */
     long page_size;
     long http_retries;
     long http_timeout_ms;

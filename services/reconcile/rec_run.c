@@ -2,9 +2,8 @@
 #include "rec_run.h"
 #include "cmn_log.h"
 #include "ing_agents.h"
+#include "rec_callgear.h"
 #include "rec_twilio.h"
-
-#include <string.h>
 
 /* Events already on call-events (same id) are left out; the rest mapped
  * to CRM agents. Returns how many remain, or -1 out of memory. */
@@ -55,38 +54,54 @@ static int twilio_over(const json_t *legs)
     return 1;
 }
 
-static void one_call(const rec_run_t *r, const char *call_id, const json_t *legs, rec_tally_t *t)
+/* The common tail: what the call lacks on call-events is published. */
+static void backfill(const rec_run_t *r, const char *provider, const char *call_id, rec_batch_t *b,
+                     int mapped, const ing_error_t *err, rec_tally_t *t)
 {
-    rec_call_state_t state = rec_seen_call(r->seen, "twilio", call_id);
-    rec_batch_t b;
-    ing_error_t err = {{0}, {0}};
     char why[256];
+    long missing = mapped < 0 ? -1 : keep_missing(r, b);
+    if (missing < 0) {
+        LOG_CALL(CMN_LOG_ERROR, call_id, "%s call %s not mapped: %s (%s)", provider, call_id,
+                 err->msg, err->field);
+        t->failed++;
+    } else if (missing == 0) {
+        t->complete++; /* every event it makes is there: nothing ends such a call */
+    } else if (r->publish && rec_publish_events(r->publish, b->ev, b->n, why, sizeof why) < 0) {
+        LOG_CALL(CMN_LOG_ERROR, call_id, "%s call %s not backfilled: %s", provider, call_id, why);
+        t->failed++;
+    } else {
+        LOG_CALL(CMN_LOG_INFO, call_id, "%s call %s %s: %ld event(s)", provider, call_id,
+                 r->publish ? "backfilled" : "would be backfilled (dry run)", missing);
+        t->backfilled++;
+    }
+}
+
+/* Counts the call; 1 when it still needs looking at (not complete). */
+static int needs_look(const rec_run_t *r, const char *provider, const char *call_id, int over,
+                      rec_tally_t *t)
+{
+    rec_call_state_t state = rec_seen_call(r->seen, provider, call_id);
     t->logged++;
     t->seen += state != REC_CALL_UNSEEN;
     if (state == REC_CALL_ENDED) {
         t->complete++;
-        return;
+        return 0;
     }
-    if (!twilio_over(legs)) {
+    if (!over) {
         t->in_progress++;
+        return 0;
+    }
+    return 1;
+}
+
+static void one_call(const rec_run_t *r, const char *call_id, const json_t *legs, rec_tally_t *t)
+{
+    rec_batch_t b;
+    ing_error_t err = {{0}, {0}};
+    if (!needs_look(r, "twilio", call_id, twilio_over(legs), t))
         return;
-    }
     rec_batch_init(&b);
-    long missing = twilio_events(r, legs, &b, &err) < 0 ? -1 : keep_missing(r, &b);
-    if (missing < 0) {
-        LOG_CALL(CMN_LOG_ERROR, call_id, "twilio call %s not mapped: %s (%s)", call_id, err.msg,
-                 err.field);
-        t->failed++;
-    } else if (missing == 0) {
-        t->complete++; /* every event it makes is there: nothing ends such a call */
-    } else if (r->publish && rec_publish_events(r->publish, b.ev, b.n, why, sizeof why) < 0) {
-        LOG_CALL(CMN_LOG_ERROR, call_id, "twilio call %s not backfilled: %s", call_id, why);
-        t->failed++;
-    } else {
-        LOG_CALL(CMN_LOG_INFO, call_id, "twilio call %s %s: %ld event(s)", call_id,
-                 r->publish ? "backfilled" : "would be backfilled (dry run)", missing);
-        t->backfilled++;
-    }
+    backfill(r, "twilio", call_id, &b, twilio_events(r, legs, &b, &err), &err, t);
     rec_batch_clear(&b);
 }
 
@@ -97,5 +112,34 @@ void rec_run_twilio(const rec_run_t *r, const json_t *calls, rec_tally_t *t)
     json_object_foreach((json_t *)calls, call_id, legs)
     {
         one_call(r, call_id, legs, t);
+    }
+}
+
+void rec_run_callgear(const rec_run_t *r, const json_t *calls, const json_t *last_legs,
+                      rec_tally_t *t)
+{
+    size_t i;
+    json_t *call;
+    char id[32];
+    json_array_foreach(calls, i, call)
+    {
+        rec_batch_t b;
+        ing_error_t err = {{0}, {0}};
+        const char *call_id = rec_callgear_call_id(call, id, sizeof id);
+        const char *finish = json_string_value(json_object_get(call, "finish_time"));
+        if (!call_id) {
+            t->logged++;
+            t->failed++;
+            LOG_ERROR("callgear: a calls-report record without id");
+            continue;
+        }
+        if (!needs_look(r, "callgear", call_id, finish && *finish, t))
+            continue;
+        rec_batch_init(&b);
+        backfill(r, "callgear", call_id, &b,
+                 rec_callgear_call_events(r->callgear_ctx, call,
+                                          json_object_get(last_legs, call_id), &b, &err),
+                 &err, t);
+        rec_batch_clear(&b);
     }
 }

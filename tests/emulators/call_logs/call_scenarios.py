@@ -84,3 +84,79 @@ class TwilioCall:
     def webhooks(self):
         """Every status callback of the call, in the order Twilio posts them."""
         return [cb for leg in self.legs for cb in leg.callbacks()]
+
+
+def wall(ts):
+    """A POSIX time as CallGear writes times (the account's zone: UTC here)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+class CallGearCall:
+    """An inbound CallGear call session: `employees` [(employee_id,
+    answered)] offered in turn, one leg each after the caller's. Its
+    webhooks are the notifications ingest takes (docs/providers.md):
+    /handset when an employee answers, /endleg per employee leg, /end."""
+
+    _next = [int(time.time() * 1000) % 10**9 * 10]
+
+    def __init__(self, customer, employees, start=None, talk_s=40, virtual="902129998877"):
+        CallGearCall._next[0] += 1
+        self.id = CallGearCall._next[0]
+        self.customer, self.virtual = customer, virtual
+        self.start = time.time() - 600 if start is None else start
+        self.legs = [self.id * 10 + i for i in range(len(employees) + 1)]
+        self.employees = employees
+        answered = [e for e, a in employees if a]
+        self.talk = talk_s if answered else 0
+        self.wait = 5 + 15 * (len(employees) - (1 if answered else 0))
+        self.total = self.wait + self.talk
+        self.finish = self.start + self.total
+        self.answered_by = answered[-1] if answered else None
+
+    def _body(self, leg, employee, at, **call_info):
+        info = {"call_source": "va", "direction": "in", "call_session_id": self.id,
+                "scenario_name": "Destek hattı", "talk_time_duration": self.talk,
+                "total_time_duration": self.total, "wait_time_duration": self.wait,
+                "tag_names": [], "is_lost": self.answered_by is None}
+        info.update(call_info)
+        return {"notification_name": "", "virtual_phone_number": int(self.virtual),
+                "notification_time": wall(at), "external_id": None,
+                "contact_info": {"contact_phone_number": self.customer,
+                                 "communication_number": self.virtual,
+                                 "contact_full_name": None},
+                "employee_info": {"employee_id": employee, "employee_full_name": None},
+                "call_info": info, "leg_id": leg, "leg_ids": self.legs,
+                "last_scenario_operation_name": "Çalışana yönlendirme"}
+
+    def webhooks(self):
+        """[(notification, body)] in the order CallGear posts them."""
+        out, t = [], self.start + 5
+        for i, (emp, answered) in enumerate(self.employees):
+            leg = self.legs[i + 1]
+            if answered:
+                out.append(("handset", self._body(leg, emp, t)))
+            out.append(("endleg", self._body(leg, emp, t + (self.talk if answered else 15),
+                                             is_operator=True,
+                                             talk_time_duration=self.talk if answered else 0)))
+            t += 15
+        last = self.answered_by or (self.employees[-1][0] if self.employees else None)
+        out.append(("end", self._body(self.legs[-1], last, self.finish)))
+        return out
+
+    def record(self):
+        """The session in get.calls_report."""
+        return {"id": self.id, "start_time": wall(self.start), "finish_time": wall(self.finish),
+                "direction": "in", "is_lost": self.answered_by is None,
+                "contact_phone_number": self.customer, "contact_full_name": None,
+                "virtual_phone_number": self.virtual, "scenario_name": "Destek hattı",
+                "wait_duration": self.wait, "talk_duration": self.talk,
+                "total_duration": self.total, "tags": [],
+                "last_answered_employee_id": self.answered_by,
+                "last_answered_employee_full_name": None,
+                "employees": [{"employee_id": e, "employee_full_name": None, "is_answered": a}
+                              for e, a in self.employees]}
+
+    def leg_records(self):
+        """Its legs in get.call_legs_report."""
+        return [{"id": leg, "call_session_id": self.id, "start_time": wall(self.start + i)}
+                for i, leg in enumerate(self.legs)]

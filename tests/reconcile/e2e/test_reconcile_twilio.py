@@ -6,81 +6,12 @@ and source: reconciliation. Then call-events holds every event of every
 call exactly once, ticket-service made each call's ticket once, and a
 second run over the same window backfills nothing."""
 import collections
-import json
 import os
-import re
-import subprocess
 import time
-from datetime import datetime, timezone
-
-import pytest
 
 import e2e
-import missed_e2e
 from call_scenarios import TwilioCall
-from twilio_log_emulator import TwilioLogEmulator
-
-ROOT = e2e.ROOT
-BIN = os.environ.get("CALLBUS_RECONCILE_BIN",
-                     os.path.join(ROOT, "build", "test", "services", "reconcile",
-                                  "callbus-reconcile"))
-RESULT = re.compile(r"^RESULT reconcile provider=(\w+) (.*)$", re.M)
-
-
-@pytest.fixture(scope="module")
-def stack(logdir):
-    topics = e2e.Topics(e2e.module_prefix())
-    emu = e2e.make_emulator()
-    view = e2e.crm_view.ZendeskView(emu)
-    ticket = e2e.TicketService(emu, topics, "ticket-" + topics.prefix.rstrip("."), logdir,
-                               "reconcile-ticket", crm_env=view.service_env())
-    ingest = missed_e2e.Ingest(emu, topics, logdir, "reconcile-ingest",
-                               missed_e2e.agent_map(view.agents))
-    log = TwilioLogEmulator().start()
-    try:
-        ticket.start()
-        ingest.start()
-        yield {"topics": topics, "emu": emu, "ticket": ticket, "ingest": ingest, "log": log,
-               "agents": view.agents, "logdir": logdir}
-    finally:
-        for svc in (ingest, ticket):
-            if svc.running():
-                svc.stop()
-        log.stop()
-        emu.stop()
-
-
-def iso(ts):
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def reconcile(stack, start, end, *extra, env_over=None):
-    """Runs callbus-reconcile over [start, end]: (exit status, {field: int}, log)."""
-    log = stack["log"]
-    env = dict(os.environ, CALLBUS_KAFKA_BROKERS=e2e.BROKERS,
-               CALLBUS_TOPIC_PREFIX=stack["topics"].prefix,
-               CALLBUS_RECONCILE_TWILIO_API_URL=log.url,
-               CALLBUS_RECONCILE_TWILIO_ACCOUNT_SID=log.account_sid,
-               CALLBUS_RECONCILE_TWILIO_AUTH_TOKEN=log.auth_token,
-               CALLBUS_RECONCILE_PAGE_SIZE="4",
-               CALLBUS_RECONCILE_METRICS_FILE=os.path.join(stack["logdir"], "reconcile.prom"),
-               CALLBUS_AGENT_MAP=missed_e2e.agent_map(stack["agents"]))
-    env.update(env_over or {})
-    proc = subprocess.run([BIN, "--from", iso(start), "--to", iso(end), *extra], env=env,
-                          capture_output=True, text=True, timeout=120)
-    m = RESULT.search(proc.stdout)
-    assert m, proc.stdout + proc.stderr
-    fields = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-    return proc.returncode, fields, proc.stdout + proc.stderr  # the log is JSON lines on stdout
-
-
-def call_events(topics):
-    proc = subprocess.run(["kcat", "-b", e2e.BROKERS, "-C", "-t", topics.call_events, "-o",
-                           "beginning", "-e", "-J", "-q"], capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(json.loads(line)["payload"]) for line in proc.stdout.splitlines() if line]
-
+from reconcile_e2e import call_events, reconcile, stack  # noqa: F401 (a fixture)
 
 def test_lost_webhooks_are_backfilled_once_and_tickets_made_once(stack):
     number = lambda i: "+3906%08d" % (int(time.time()) % 10**6 * 10 + i)  # noqa: E731

@@ -1,4 +1,4 @@
-"""The Twilio call-log emulator's own checks (issue 27): the documented
+"""The call-log emulators' own checks (issue 27). Twilio: the documented
 filter, paging through next_page_uri, basic auth (20003), 429 with
 Retry-After (20429); and the scenario generator's records and webhooks
 agreeing on legs."""
@@ -74,3 +74,59 @@ def test_scenario_webhooks_cover_every_leg():
     assert sids == {r["sid"] for r in call.records()}
     ends = [dict(p) for p in call.webhooks() if dict(p)["CallStatus"] in ("completed", "no-answer")]
     assert [e["SequenceNumber"] for e in ends] == ["2", "3", "3"]
+
+
+# ---- CallGear's Data API -------------------------------------------------------------------------
+
+from call_scenarios import CallGearCall  # noqa: E402
+from callgear_log_emulator import CallGearLogEmulator  # noqa: E402
+
+
+def rpc(emu, method, **params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 7, "method": method,
+                       "params": dict({"access_token": emu.access_token}, **params)}).encode()
+    req = urllib.request.Request(emu.url + "/v2.0", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_callgear_report_pages_by_offset():
+    with CallGearLogEmulator() as emu:
+        calls = [CallGearCall("+905324127890", [(2207, True)], start=1773310000 + i)
+                 for i in range(5)]
+        for c in calls:
+            emu.log(c.record(), c.leg_records())
+        got, offset = [], 0
+        while True:
+            res = rpc(emu, "get.calls_report", date_from="2026-03-12 00:00:00",
+                      date_till="2026-03-12 23:59:59", limit=2, offset=offset,
+                      fields=["id", "is_lost"])["result"]
+            assert res["metadata"]["total_items"] == 5
+            got += res["data"]
+            offset += len(res["data"])
+            if not res["data"] or offset >= 5:
+                break
+        assert [r["id"] for r in got] == [c.id for c in calls]
+        assert set(got[0]) == {"id", "is_lost"}
+
+
+def test_callgear_errors_are_json_rpc_errors():
+    with CallGearLogEmulator() as emu:
+        bad = rpc(emu, "get.calls_report", access_token="wrong")
+        assert bad["error"]["code"] == -32001
+        emu.throttle(1)
+        limited = rpc(emu, "get.calls_report", date_from="2026-03-12 00:00:00",
+                      date_till="2026-03-12 23:59:59")
+        assert limited["error"]["data"]["mnemonic"] == "limit_exceeded"
+        assert "result" in rpc(emu, "get.calls_report", date_from="2026-03-12 00:00:00",
+                               date_till="2026-03-12 23:59:59")
+        assert rpc(emu, "get.nothing")["error"]["code"] == -32601
+
+
+def test_callgear_scenario_end_names_the_last_leg():
+    call = CallGearCall("+905324127890", [(2211, False), (2207, True)])
+    hooks = call.webhooks()
+    assert [n for n, _ in hooks] == ["endleg", "handset", "endleg", "end"]
+    assert hooks[-1][1]["leg_id"] == max(r["id"] for r in call.leg_records())
+    assert call.record()["last_answered_employee_id"] == 2207
