@@ -13,6 +13,7 @@
 #include "rec_config.h"
 #include "rec_run.h"
 #include "rec_twilio_list.h"
+#include "rec_webex_list.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -112,6 +113,27 @@ static void callgear(reconcile_t *r, rec_tally_t *t)
     json_decref(last_legs);
 }
 
+static void webex(reconcile_t *r, rec_tally_t *t)
+{
+    char errstr[512];
+    json_t *tasks = NULL;
+    rec_webex_cfg_t wx = {.api_url = r->cfg.webex_api_url,
+                          .http = {.bearer = r->cfg.webex_token,
+                                   .retries = (int)r->cfg.http_retries,
+                                   .timeout_ms = (int)r->cfg.http_timeout_ms,
+                                   .max_wait_s = 60}};
+    ing_ctx_t ctx = ctx_of(r, r->cfg.webex_number_format, NULL);
+    if (rec_webex_list(&wx, r->args.from_ms, r->args.to_ms, &tasks, errstr, sizeof errstr) < 0) {
+        LOG_ERROR("webex: task history not read: %s", errstr);
+        t->failed++;
+        return;
+    }
+    rec_run_t run = {
+        .webex_ctx = &ctx, .agents = r->agents, .seen = r->seen, .publish = r->publish};
+    rec_run_webex(&run, tasks, t);
+    json_decref(tasks);
+}
+
 /* Runs the provider when configured and asked for; its RESULT line. 1 when
  * something failed. */
 static int provider(reconcile_t *r, const char *name, const char *credential,
@@ -147,6 +169,7 @@ static int run(reconcile_t *r)
     }
     failed += provider(r, "twilio", r->cfg.twilio_account_sid, twilio);
     failed += provider(r, "callgear", r->cfg.callgear_access_token, callgear);
+    failed += provider(r, "webex", r->cfg.webex_token, webex);
     if (*r->cfg.metrics_file &&
         rec_report_write_metrics(r->cfg.metrics_file, cmn_time_now_ms() / 1000.0) < 0) {
         LOG_ERROR("metrics file %s not written", r->cfg.metrics_file);

@@ -26,6 +26,12 @@ const cmn_cfg_spec_t rec_config_spec[] = {
                    "ingest's setting: the backfill normalises alike"),
     CMN_CFG_STR("CALLBUS_INGEST_CALLGEAR_TIME_ZONE", "UTC", OFF(callgear_time_zone),
                 "ingest's setting: CallGear's times (and the report's dates) are in it"),
+    CMN_CFG_STR("CALLBUS_RECONCILE_WEBEX_API_URL", "https://api.wxcc-us1.cisco.com",
+                OFF(webex_api_url), "Webex Contact Center's API for the region (the /search API)"),
+    CMN_CFG_SECRET("CALLBUS_RECONCILE_WEBEX_TOKEN", "", OFF(webex_token),
+                   "Bearer token (scope cjp:config_read); empty: Webex is not reconciled"),
+    CMN_CFG_CHOICE("CALLBUS_INGEST_WEBEX_NUMBER_FORMAT", "auto", "international|national|auto",
+                   OFF(webex_number_format), "ingest's setting: the backfill normalises alike"),
     CMN_CFG_NUM("CALLBUS_INGEST_INTERNAL_MAX_DIGITS", "5", 0, 8, OFF(internal_max_digits),
                 "ingest's setting: the backfill normalises alike"),
     CMN_CFG_STR("CALLBUS_AGENT_MAP", "", OFF(agent_map),
@@ -76,7 +82,7 @@ int rec_args_parse(int argc, char **argv, const rec_config_t *cfg, int64_t now_m
             out->provider = v;
         else if (strcmp(a, "--from") && strcmp(a, "--to")) {
             fprintf(stderr, "usage: callbus-reconcile [--from ISO --to ISO] "
-                            "[--provider twilio|callgear] [--dry-run]\n");
+                            "[--provider twilio|callgear|webex] [--dry-run]\n");
             return -1;
         }
         i++;
@@ -86,8 +92,8 @@ int rec_args_parse(int argc, char **argv, const rec_config_t *cfg, int64_t now_m
         return -1;
     }
     if (out->provider && strcmp(out->provider, "twilio") != 0 &&
-        strcmp(out->provider, "callgear") != 0) {
-        fprintf(stderr, "--provider: twilio or callgear (webex is not reconciled yet)\n");
+        strcmp(out->provider, "callgear") != 0 && strcmp(out->provider, "webex") != 0) {
+        fprintf(stderr, "--provider: twilio, callgear or webex\n");
         return -1;
     }
     return 0;

@@ -17,10 +17,13 @@ typedef struct {
     char *callgear_access_token;  /* empty: CallGear not reconciled */
     char *callgear_number_format; /* ingest's CALLBUS_INGEST_CALLGEAR_NUMBER_FORMAT */
     char *callgear_time_zone;     /* ingest's CALLBUS_INGEST_CALLGEAR_TIME_ZONE */
-    long internal_max_digits;     /* ingest's CALLBUS_INGEST_INTERNAL_MAX_DIGITS */
-    char *agent_map;              /* CALLBUS_AGENT_MAP, as ingest has it */
-    long window_min;              /* schedule runs: the last window_min minutes... */
-    long delay_min;               /* ...ending delay_min minutes ago */
+    char *webex_api_url;
+    char *webex_token;         /* empty: Webex not reconciled */
+    char *webex_number_format; /* ingest's CALLBUS_INGEST_WEBEX_NUMBER_FORMAT */
+    long internal_max_digits;  /* ingest's CALLBUS_INGEST_INTERNAL_MAX_DIGITS */
+    char *agent_map;           /* CALLBUS_AGENT_MAP, as ingest has it */
+    long window_min;           /* schedule runs: the last window_min minutes... */
+    long delay_min;            /* ...ending delay_min minutes ago */
     long page_size;
     long http_retries;
     long http_timeout_ms;

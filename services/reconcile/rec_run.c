@@ -4,6 +4,7 @@
 #include "ing_agents.h"
 #include "rec_callgear.h"
 #include "rec_twilio.h"
+#include "rec_webex.h"
 
 /* Events already on call-events (same id) are left out; the rest mapped
  * to CRM agents. Returns how many remain, or -1 out of memory. */
@@ -140,6 +141,30 @@ void rec_run_callgear(const rec_run_t *r, const json_t *calls, const json_t *las
                  rec_callgear_call_events(r->callgear_ctx, call,
                                           json_object_get(last_legs, call_id), &b, &err),
                  &err, t);
+        rec_batch_clear(&b);
+    }
+}
+
+void rec_run_webex(const rec_run_t *r, const json_t *tasks, rec_tally_t *t)
+{
+    size_t i;
+    json_t *task;
+    json_array_foreach(tasks, i, task)
+    {
+        rec_batch_t b;
+        ing_error_t err = {{0}, {0}};
+        const char *call_id = json_string_value(json_object_get(task, "id"));
+        if (!call_id || !*call_id) {
+            t->logged++;
+            t->failed++;
+            LOG_ERROR("webex: a task without id");
+            continue;
+        }
+        if (!needs_look(r, "webex", call_id, rec_webex_task_over(task), t))
+            continue;
+        rec_batch_init(&b);
+        backfill(r, "webex", call_id, &b, rec_webex_task_events(r->webex_ctx, task, &b, &err), &err,
+                 t);
         rec_batch_clear(&b);
     }
 }

@@ -15,6 +15,7 @@
 typedef struct {
     const ing_ctx_t *ctx;          /* Twilio's normalising context */
     const ing_ctx_t *callgear_ctx; /* CallGear's (its numbers, its time zone) */
+    const ing_ctx_t *webex_ctx;    /* Webex's */
     const cmn_agentmap_t *agents;  /* R-I3 */
     const rec_seen_t *seen;
     rec_publish_t *publish; /* NULL: dry run */
@@ -23,6 +24,8 @@ typedef struct {
 /* Twilio: `calls` as rec_twilio_list gives them (borrowed). Adds to *t. */
 void rec_run_twilio(const rec_run_t *r, const json_t *calls, rec_tally_t *t);
 /* CallGear: `calls` and `last_legs` as rec_callgear_list gives them. */
+/* Webex: `tasks` as rec_webex_list gives them. */
+void rec_run_webex(const rec_run_t *r, const json_t *tasks, rec_tally_t *t);
 void rec_run_callgear(const rec_run_t *r, const json_t *calls, const json_t *last_legs,
                       rec_tally_t *t);
 

@@ -160,3 +160,61 @@ class CallGearCall:
         """Its legs in get.call_legs_report."""
         return [{"id": leg, "call_session_id": self.id, "start_time": wall(self.start + i)}
                 for i, leg in enumerate(self.legs)]
+
+
+def iso_s(ts):
+    """RFC 3339 in whole seconds, UTC: the timestamp the Webex flow posts."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
+
+
+class WebexCall:
+    """An inbound Webex Contact Center contact: `agents` [(agent id,
+    answered)] offered in turn. Its webhooks are the bodies the flow's event
+    flows post (docs/providers.md): offered per agent, answered, ended."""
+
+    def __init__(self, customer, agents, start=None, talk_s=40, dnis="+34911234567"):
+        self.id = secrets.token_hex(4) + "-" + secrets.token_hex(2) + "-4" + secrets.token_hex(
+            2)[1:] + "-8" + secrets.token_hex(2)[1:] + "-" + secrets.token_hex(6)
+        self.customer, self.dnis, self.agents = customer, dnis, agents
+        self.start = int(time.time() - 600 if start is None else start)
+        answered = [a for a, ok in agents if ok]
+        self.answered_by = answered[-1] if answered else None
+        self.last_agent = agents[-1][0] if agents else None
+        self.wait = 5 + 15 * len(agents) - (15 if answered else 0)
+        self.talk = talk_s if answered else 0
+        self.end = self.start + self.wait + self.talk
+
+    def _body(self, event, at, **more):
+        body = {"event": event, "interactionId": self.id, "direction": "inbound",
+                "ani": self.customer, "dnis": self.dnis, "queue": "Soporte_ES",
+                "timestamp": iso_s(at)}
+        body.update(more)
+        return body
+
+    def webhooks(self):
+        out, t = [], self.start + 5
+        for agent, ok in self.agents:
+            out.append(self._body("offered", t, agentId=agent))
+            if ok:
+                out.append(self._body("answered", t + 3, agentId=agent))
+            t += 15
+        outcome = ("answered" if self.answered_by else "missed" if self.last_agent
+                   else "abandoned")
+        ended = {"outcome": outcome, "durations": {"wait": self.wait, "talk": self.talk,
+                                                   "hold": 0, "total": self.wait + self.talk}}
+        if self.last_agent:
+            ended["agentId"] = self.answered_by or self.last_agent
+        out.append(self._body("ended", self.end, **ended))
+        return out
+
+    def task(self):
+        """The contact in the Search API's task query."""
+        agent = self.answered_by or self.last_agent
+        return {"id": self.id, "channelType": "telephony", "direction": "inbound",
+                "origin": self.customer, "destination": self.dnis, "status": "ended",
+                "isActive": False, "createdTime": self.start * 1000,
+                "endedTime": self.end * 1000, "lastQueue": {"name": "Soporte_ES"},
+                "lastAgent": {"id": agent, "name": None} if agent else None,
+                "queueDuration": self.wait * 1000, "connectedDuration": self.talk * 1000,
+                "holdDuration": 0, "totalDuration": (self.wait + self.talk) * 1000,
+                "terminationType": "normal"}

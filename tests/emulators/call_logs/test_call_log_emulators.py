@@ -130,3 +130,54 @@ def test_callgear_scenario_end_names_the_last_leg():
     assert [n for n, _ in hooks] == ["endleg", "handset", "endleg", "end"]
     assert hooks[-1][1]["leg_id"] == max(r["id"] for r in call.leg_records())
     assert call.record()["last_answered_employee_id"] == 2207
+
+
+# ---- Webex Contact Center's Search API ------------------------------------------------------------
+
+from call_scenarios import WebexCall, iso_s  # noqa: E402
+from webex_log_emulator import WebexLogEmulator  # noqa: E402
+
+
+def search(emu, token=None, **variables):
+    body = json.dumps({"query": "query { task(from: $from, to: $to) { tasks { id } } }",
+                       "variables": variables}).encode()
+    req = urllib.request.Request(emu.url + "/search", data=body, method="POST", headers={
+        "Authorization": f"Bearer {token or emu.token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read()), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), dict(e.headers)
+
+
+def test_webex_search_pages_by_cursor():
+    with WebexLogEmulator(page_size=2) as emu:
+        calls = [WebexCall("+34612345678", [("a1", True)], start=1775119000 + i) for i in range(5)]
+        for c in calls:
+            emu.log(c.task())
+        got, cursor = [], None
+        while True:
+            status, doc, _ = search(emu, **{"from": 0, "to": 2 * 10**12, "cursor": cursor})
+            assert status == 200
+            got += [t["id"] for t in doc["data"]["task"]["tasks"]]
+            info = doc["data"]["task"]["pageInfo"]
+            if not info["hasNextPage"]:
+                break
+            cursor = info["endCursor"]
+        assert got == [c.id for c in calls]
+
+
+def test_webex_search_errors():
+    with WebexLogEmulator() as emu:
+        assert search(emu, token="wrong", **{"from": 0, "to": 1})[0] == 401
+        assert search(emu)[0] == 400
+        emu.throttle(1)
+        status, _, headers = search(emu, **{"from": 0, "to": 1})
+        assert (status, headers.get("Retry-After")) == (429, "1")
+
+
+def test_webex_scenario_ended_matches_the_task():
+    call = WebexCall("+34612345678", [("a2", False), ("a1", True)])
+    ended = call.webhooks()[-1]
+    assert ended["event"] == "ended" and ended["agentId"] == "a1"
+    assert ended["timestamp"] == iso_s(call.task()["endedTime"] / 1000)

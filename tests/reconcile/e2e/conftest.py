@@ -11,7 +11,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, HERE)
-for sub in (("ticket", "e2e"), ("missed", "e2e"), ("emulators", "call_logs")):
+for sub in (("ticket", "e2e"), ("missed", "e2e"), ("pop", "e2e"), ("system", "e2e"),
+            ("emulators", "call_logs")):
     sys.path.insert(0, os.path.join(ROOT, "tests", *sub))
 
 

@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 import pytest
 
 import e2e
-import missed_e2e
+import whole
 from callgear_log_emulator import CallGearLogEmulator
 from twilio_log_emulator import TwilioLogEmulator
+from webex_log_emulator import WebexLogEmulator
 
 ROOT = e2e.ROOT
 BIN = os.environ.get("CALLBUS_RECONCILE_BIN",
@@ -29,21 +30,23 @@ def stack(logdir):
     view = e2e.crm_view.ZendeskView(emu)
     ticket = e2e.TicketService(emu, topics, "ticket-" + topics.prefix.rstrip("."), logdir,
                                "reconcile-ticket", crm_env=view.service_env())
-    ingest = missed_e2e.Ingest(emu, topics, logdir, "reconcile-ingest",
-                               missed_e2e.agent_map(view.agents))
+    # every provider's route (whole.py), agents mapped on each (R-I3)
+    ingest = whole.Ingest(emu, topics, logdir, "reconcile-ingest", agents=view.agents[:2])
     log = TwilioLogEmulator().start()
     cg_log = CallGearLogEmulator().start()
+    wx_log = WebexLogEmulator().start()
     try:
         ticket.start()
         ingest.start()
         yield {"topics": topics, "emu": emu, "ticket": ticket, "ingest": ingest, "log": log,
-               "cg_log": cg_log, "agents": view.agents, "logdir": logdir}
+               "cg_log": cg_log, "wx_log": wx_log, "agents": view.agents, "logdir": logdir}
     finally:
         for svc in (ingest, ticket):
             if svc.running():
                 svc.stop()
         log.stop()
         cg_log.stop()
+        wx_log.stop()
         emu.stop()
 
 
@@ -54,7 +57,7 @@ def iso(ts):
 def reconcile(stack, start, end, *extra, env_over=None, provider="twilio"):
     """Runs callbus-reconcile --provider over [start, end]: (exit status,
     {field: int} of its RESULT line, its log)."""
-    log, cg_log = stack["log"], stack["cg_log"]
+    log, cg_log, wx_log = stack["log"], stack["cg_log"], stack["wx_log"]
     env = dict(os.environ, CALLBUS_KAFKA_BROKERS=e2e.BROKERS,
                CALLBUS_TOPIC_PREFIX=stack["topics"].prefix,
                CALLBUS_RECONCILE_TWILIO_API_URL=log.url,
@@ -62,9 +65,11 @@ def reconcile(stack, start, end, *extra, env_over=None, provider="twilio"):
                CALLBUS_RECONCILE_TWILIO_AUTH_TOKEN=log.auth_token,
                CALLBUS_RECONCILE_CALLGEAR_API_URL=cg_log.url + "/v2.0",
                CALLBUS_RECONCILE_CALLGEAR_ACCESS_TOKEN=cg_log.access_token,
+               CALLBUS_RECONCILE_WEBEX_API_URL=wx_log.url,
+               CALLBUS_RECONCILE_WEBEX_TOKEN=wx_log.token,
                CALLBUS_RECONCILE_PAGE_SIZE="4",
                CALLBUS_RECONCILE_METRICS_FILE=os.path.join(stack["logdir"], "reconcile.prom"),
-               CALLBUS_AGENT_MAP=missed_e2e.agent_map(stack["agents"]))
+               CALLBUS_AGENT_MAP=whole.agent_map(stack["agents"][:2]))
     env.update(env_over or {})
     proc = subprocess.run([BIN, "--from", iso(start), "--to", iso(end), "--provider", provider,
                            *extra], env=env,
