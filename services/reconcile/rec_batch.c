@@ -49,3 +49,12 @@ int rec_batch_take(rec_batch_t *b, ing_events_t *from)
             return -1;
     return 0;
 }
+
+int rec_batch_add_normalised(rec_batch_t *b, int rc, ing_events_t *events, ing_error_t *err)
+{
+    if (rc < 0)
+        return -1;
+    if (rec_batch_take(b, events) < 0)
+        return ing_fail(err, "", "out of memory");
+    return 0;
+}

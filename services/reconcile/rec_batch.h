@@ -21,4 +21,10 @@ void rec_batch_clear(rec_batch_t *b);
  * (then `from` is cleared). */
 int rec_batch_take(rec_batch_t *b, ing_events_t *from) __attribute__((warn_unused_result));
 
+/* A normaliser's result into the batch: rc is what it returned; on 0 its
+ * events are taken (rec_batch_take). 0, or -1 with err set (the
+ * normaliser's reason, or out of memory). */
+int rec_batch_add_normalised(rec_batch_t *b, int rc, ing_events_t *events, ing_error_t *err)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -89,9 +89,5 @@ int rec_callgear_call_events(const ing_ctx_t *ctx, const json_t *call, const jso
         return ing_fail(err, "", "out of memory");
     int rc = ing_callgear_normalise(ctx, "end", body, &events, err);
     json_decref(body);
-    if (rc < 0)
-        return -1;
-    if (rec_batch_take(out, &events) < 0)
-        return ing_fail(err, "", "out of memory");
-    return 0;
+    return rec_batch_add_normalised(out, rc, &events, err);
 }

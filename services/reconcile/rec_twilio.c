@@ -100,13 +100,8 @@ static int one_callback(const ing_ctx_t *ctx, const json_t *leg, const callback_
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if (pairs[i].value)
             pairs[form.n++] = pairs[i];
-    if (ing_twilio_normalise(ctx, &form, &events, err) < 0)
-        return -1;
-    if (rec_batch_take(out, &events) < 0) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return -1;
-    }
-    return 0;
+    return rec_batch_add_normalised(out, ing_twilio_normalise(ctx, &form, &events, err), &events,
+                                    err);
 }
 
 int rec_twilio_leg_events(const ing_ctx_t *ctx, const json_t *leg, rec_batch_t *out,

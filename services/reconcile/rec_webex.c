@@ -67,9 +67,5 @@ int rec_webex_task_events(const ing_ctx_t *ctx, const json_t *task, rec_batch_t 
         return ing_fail(err, "", "a task needs its id (and is refused when out of memory)");
     int rc = ing_webex_normalise(ctx, body, &events, err);
     json_decref(body);
-    if (rc < 0)
-        return -1;
-    if (rec_batch_take(out, &events) < 0)
-        return ing_fail(err, "", "out of memory");
-    return 0;
+    return rec_batch_add_normalised(out, rc, &events, err);
 }

@@ -18,18 +18,18 @@ any client's code.
 
 Fed by the scenario generator (call_scenarios.CallGearCall): `log(call,
 legs)` adds a calls-report record and its legs. Test controls (not part of
-CallGear): `throttle(n)`; `requests`, `answered_limit` count.
+CallGear): `throttle(n)`; `rate.requests`, `answered_limit` count.
 """
 import copy
 import json
 import os
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zendesk"))
 from emulator_common import ServedEmulator, serve_until_signal  # noqa: E402
+from log_common import RateLimit, send_json  # noqa: E402
 
 
 def rpc_error(rid, code, message, mnemonic):
@@ -43,10 +43,9 @@ class CallGearLogEmulator(ServedEmulator):
     def __init__(self, host="127.0.0.1", port=0, access_token="cg-data-token",
                  limit_per_second=50):
         self.host, self.port = host, port
-        self.access_token, self.limit_per_second = access_token, limit_per_second
+        self.access_token, self.rate = access_token, RateLimit(limit_per_second)
         self.lock = threading.Lock()
-        self.calls, self.legs, self.sent = [], [], []
-        self.throttled_left, self.requests, self.answered_limit = 0, 0, 0
+        self.calls, self.legs = [], []
 
     def _handler(self):
         return _Handler
@@ -57,20 +56,11 @@ class CallGearLogEmulator(ServedEmulator):
             self.legs += copy.deepcopy(legs)
 
     def throttle(self, n):
-        with self.lock:
-            self.throttled_left = n
+        self.rate.throttle(n)
 
-    def _limited(self):
-        now = time.monotonic()
-        with self.lock:
-            self.requests += 1
-            self.sent = [t for t in self.sent if now - t < 1]
-            if self.throttled_left > 0 or len(self.sent) >= self.limit_per_second:
-                self.throttled_left = max(0, self.throttled_left - 1)
-                self.answered_limit += 1
-                return True
-            self.sent.append(now)
-        return False
+    @property
+    def answered_limit(self):
+        return self.rate.refused
 
     def answer(self, req):
         rid = req.get("id") if isinstance(req, dict) else None
@@ -83,7 +73,7 @@ class CallGearLogEmulator(ServedEmulator):
         p = req.get("params") or {}
         if p.get("access_token") != self.access_token:
             return rpc_error(rid, -32001, "Invalid access token", "access_token_invalid")
-        if self._limited():
+        if self.rate.refuse():
             return rpc_error(rid, -32029, "Limit exceeded", "limit_exceeded")
         try:
             lo, hi = p["date_from"], p["date_till"]
@@ -115,12 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
                    else rpc_error(None, -32601, "Method not found", "method_not_found"))
         except json.JSONDecodeError:
             doc = rpc_error(None, -32700, "Parse error", "parse_error")
-        raw = json.dumps(doc).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, 200, doc, content_type="application/json; charset=utf-8")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from any client's code.
 
 Fed by the scenario generator (call_scenarios.py): `log(leg)` adds a
 record. Test controls (not part of Twilio): `throttle(n)` answers the next
-n requests 429; `requests` counts what was asked.
+n requests 429; `rate.requests` counts what was asked.
 """
 import base64
 import copy
@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zendesk"))
 from emulator_common import ServedEmulator, serve_until_signal  # noqa: E402
+from log_common import RateLimit, send_json  # noqa: E402
 
 PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Calls\.json$")
 
@@ -55,10 +56,9 @@ class TwilioLogEmulator(ServedEmulator):
                  auth_token="tw-log-token", limit_per_second=50):
         self.host, self.port = host, port
         self.account_sid, self.auth_token = account_sid, auth_token
-        self.limit_per_second = limit_per_second
+        self.rate = RateLimit(limit_per_second)
         self.lock = threading.Lock()
-        self.records, self.sent = [], []
-        self.throttled_left, self.requests, self.answered_429 = 0, 0, 0
+        self.records = []
 
     def _handler(self):
         return _Handler
@@ -72,8 +72,11 @@ class TwilioLogEmulator(ServedEmulator):
             self.records.append(rec)
 
     def throttle(self, n):
-        with self.lock:
-            self.throttled_left = n
+        self.rate.throttle(n)
+
+    @property
+    def answered_429(self):
+        return self.rate.refused
 
     # -- the resource --------------------------------------------------------------
     def authenticated(self, header):
@@ -84,18 +87,6 @@ class TwilioLogEmulator(ServedEmulator):
         except ValueError:
             return False
         return user == self.account_sid and hmac.compare_digest(pw, self.auth_token)
-
-    def _rate_limited(self):
-        now = time.monotonic()
-        with self.lock:
-            self.requests += 1
-            self.sent = [t for t in self.sent if now - t < 1]
-            if self.throttled_left > 0 or len(self.sent) >= self.limit_per_second:
-                self.throttled_left = max(0, self.throttled_left - 1)
-                self.answered_429 += 1
-                return True
-            self.sent.append(now)
-        return False
 
     @staticmethod
     def _day(rec):
@@ -145,14 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, doc, headers=None):
-        raw = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, status, doc, headers, "application/json; charset=utf-8")
 
     def do_GET(self):  # noqa: N802
         emu = self.server.emulator
@@ -163,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not emu.authenticated(self.headers.get("Authorization")):
             return self._send(*error(401, 20003, "Authenticate"),
                               {"WWW-Authenticate": 'Basic realm="Twilio API"'})
-        if emu._rate_limited():
+        if emu.rate.refuse():
             return self._send(*error(429, 20429, "Too Many Requests"), {"Retry-After": "1"})
         self._send(*emu.list(m.group(1), query))
 

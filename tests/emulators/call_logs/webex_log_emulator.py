@@ -17,7 +17,7 @@ the documented task fields, whatever selection was asked.
   or throttled by the test), 400 {"errors": [...]} without from/to.
 
 Fed by the scenario generator (call_scenarios.WebexCall): `log(task)`.
-Test controls: `throttle(n)`; `requests`, `answered_429` count.
+Test controls: `throttle(n)`; `rate.requests`, `answered_429` count.
 """
 import base64
 import copy
@@ -25,11 +25,11 @@ import json
 import os
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zendesk"))
 from emulator_common import ServedEmulator, serve_until_signal  # noqa: E402
+from log_common import RateLimit, send_json  # noqa: E402
 
 
 class WebexLogEmulator(ServedEmulator):
@@ -38,10 +38,9 @@ class WebexLogEmulator(ServedEmulator):
     def __init__(self, host="127.0.0.1", port=0, token="wx-search-token", page_size=3,
                  limit_per_second=50):
         self.host, self.port, self.token = host, port, token
-        self.page_size, self.limit_per_second = page_size, limit_per_second
+        self.page_size, self.rate = page_size, RateLimit(limit_per_second)
         self.lock = threading.Lock()
-        self.tasks, self.sent = [], []
-        self.throttled_left, self.requests, self.answered_429 = 0, 0, 0
+        self.tasks = []
 
     def _handler(self):
         return _Handler
@@ -51,20 +50,11 @@ class WebexLogEmulator(ServedEmulator):
             self.tasks.append(copy.deepcopy(task))
 
     def throttle(self, n):
-        with self.lock:
-            self.throttled_left = n
+        self.rate.throttle(n)
 
-    def _limited(self):
-        now = time.monotonic()
-        with self.lock:
-            self.requests += 1
-            self.sent = [t for t in self.sent if now - t < 1]
-            if self.throttled_left > 0 or len(self.sent) >= self.limit_per_second:
-                self.throttled_left = max(0, self.throttled_left - 1)
-                self.answered_429 += 1
-                return True
-            self.sent.append(now)
-        return False
+    @property
+    def answered_429(self):
+        return self.rate.refused
 
     def search(self, req):
         v = req.get("variables") or {}
@@ -88,14 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, doc, headers=None):
-        raw = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(raw)
+        send_json(self, status, doc, headers)
 
     def do_POST(self):  # noqa: N802
         emu = self.server.emulator
@@ -105,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"message": "not found"})
         if self.headers.get("Authorization") != f"Bearer {emu.token}":
             return self._send(401, {"message": "The request requires a valid access token."})
-        if emu._limited():
+        if emu.rate.refuse():
             return self._send(429, {"message": "Too many requests"}, {"Retry-After": "1"})
         try:
             req = json.loads(raw or b"null")
