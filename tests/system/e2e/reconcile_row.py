@@ -5,8 +5,10 @@ the call-log scenario generator (tests/emulators/call_logs/call_scenarios.py)
 its webhooks posted to ingest as they happen; a third of the way in ingest
 is stopped for FAULTS_INGEST_DOWN_S (20) seconds and what it refuses is
 never re-sent. Then one callbus-reconcile run over the load's window
-restores what was lost. Census: every call logged has its ticket (external
-id callbus-<call id>) exactly once; per provider, the calls whose end never
+restores what was lost. One call in five is missed (rung at one agent, never
+answered). Census: every answered call logged has its ticket (external id
+callbus-<call id>) exactly once, every missed call its missed-call ticket
+with one line (the grouper groups a backfilled call like any other); per provider, the calls whose end never
 got a 202 ("lost by the provider") must equal the calls backfilled, and a
 second run over the same window backfills nothing."""
 from __future__ import annotations
@@ -59,12 +61,15 @@ class Providers:
         for log in self.logs.values():
             log.stop()
 
-    def call(self, provider, i):
-        """A call rung at the second agent first, answered by the first."""
+    def call(self, provider, missed):
+        """A call rung at the second agent first, answered by the first; or,
+        `missed`, rung at the second only and never answered (R-M1)."""
         number = whole.e2e.new_number()
         first, second = self.agents[provider]
         kinds = {"twilio": TwilioCall, "callgear": CallGearCall, "webex": WebexCall}
-        call = kinds[provider](number, [(second, False), (first, True)], start=time.time())
+        agents = [(second, False)] if missed else [(second, False), (first, True)]
+        call = kinds[provider](number, agents, start=time.time())
+        call.number = number
         log = self.logs[provider]
         if provider == "twilio":
             for rec in call.records():
@@ -157,7 +162,8 @@ def run(w, rate, seconds, timeout):
             if i == n // 3:
                 threading.Thread(target=down(w, at), daemon=True).start()
             provider = PROVIDERS[i % 3]
-            rec = {"provider": provider, "call": p.call(provider, i)}
+            missed = i % 5 == 4  # one call in five rings out (the table's mix)
+            rec = {"provider": provider, "missed": missed, "call": p.call(provider, missed)}
             calls.append(rec)
             futures.append(pool.submit(play, p, provider, rec["call"], rec))
         for f in futures:
@@ -194,21 +200,28 @@ def census(w, p, calls, rc, results, timeout, t_rec):
                 1 for c in calls if c["provider"] == provider):
             unmet.append(f"ingest-down-reconcile: {provider} lost {lost} calls' ends, "
                          f"backfilled {got.get('backfilled')} of {got.get('logged')} logged")
-    ids = [p.call_id(c["provider"], c["call"]) for c in calls]
-    deadline = time.monotonic() + timeout
-    while True:
+    answered = [p.call_id(c["provider"], c["call"]) for c in calls if not c["missed"]]
+    missed = [c["call"].number for c in calls if c["missed"]]
+
+    def counts():
+        """[(found, dup)] per expected effect: each answered call's ticket,
+        each missed call's missed-call ticket with its one line (R-M1, R-M2)."""
         by_call = w.crm.call_ticket_ids()
-        missing = [i for i in ids if not by_call.get(i)]
-        if not missing or time.monotonic() > deadline:
-            break
+        out = [(bool(by_call.get(i)), max(len(by_call.get(i, [])) - 1, 0)) for i in answered]
+        for number in missed:
+            ts = w.missed_tickets(number)
+            lines = sum(len(whole.missed_e2e.missed_lines(t)) for t in ts)
+            out.append((bool(ts), max(len(ts) - 1, 0) + max(lines - 1, 0)))
+        return out
+    deadline = time.monotonic() + timeout
+    while not all(f for f, _ in counts()) and time.monotonic() < deadline:
         time.sleep(0.5)
     recovery = time.monotonic() - t_rec
     time.sleep(3)  # a late duplicate would show
-    by_call = w.crm.call_ticket_ids()
-    found = sum(1 for i in ids if by_call.get(i))
-    dup = sum(max(len(by_call.get(i, [])) - 1, 0) for i in ids)
+    got = counts()
+    found = sum(1 for f, _ in got if f)
     row = {"fault": "ingest-down-reconcile", "sent": sum(c["sent"] for c in calls),
-           "accepted": sum(1 for c in calls if c["end_accepted"]), "expected": len(ids),
-           "found": found, "lost": len(ids) - found, "dup": dup,
+           "accepted": sum(1 for c in calls if c["end_accepted"]), "expected": len(got),
+           "found": found, "lost": len(got) - found, "dup": sum(d for _, d in got),
            "recovery_s": round(recovery, 1)}
     return row, unmet
