@@ -25,6 +25,7 @@ static const char *const call_fields[] = {"id",
                                           "last_answered_employee_full_name",
                                           "employees"};
 static const char *const leg_fields[] = {"id", "call_session_id"};
+#define REC_CALLGEAR_LEG_MARGIN_MS (3600 * 1000LL)
 
 static void wall_time(int64_t ms, const char *zone, char *out, size_t outsz)
 {
@@ -151,14 +152,17 @@ int rec_callgear_list(const rec_callgear_cfg_t *cfg, int64_t from_ms, int64_t to
     int rc = -1;
     *calls = json_array();
     *last_legs = json_object();
+    char legs_till[32];
     wall_time(from_ms, cfg->time_zone, from, sizeof from);
     wall_time(to_ms, cfg->time_zone, till, sizeof till);
+    /* a session's last leg starts after the session: an hour's margin */
+    wall_time(to_ms + REC_CALLGEAR_LEG_MARGIN_MS, cfg->time_zone, legs_till, sizeof legs_till);
     if (!legs || !cf || !lf || !*calls || !*last_legs) {
         snprintf(errstr, errsz, "out of memory");
         goto cleanup;
     }
     if (report(cfg, "get.calls_report", cf, from, till, *calls, errstr, errsz) < 0 ||
-        report(cfg, "get.call_legs_report", lf, from, till, legs, errstr, errsz) < 0)
+        report(cfg, "get.call_legs_report", lf, from, legs_till, legs, errstr, errsz) < 0)
         goto cleanup;
     rc = last_legs_of(legs, *last_legs);
 cleanup:

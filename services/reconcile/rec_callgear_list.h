@@ -2,8 +2,9 @@
  * HTTPS, POST {api} {"jsonrpc":"2.0","id":n,"method":"get.calls_report",
  * "params":{"access_token","date_from","date_till","limit","offset",
  * "fields"}}, paged by offset until result.metadata.total_items; the same
- * for get.call_legs_report, for each session's last leg (the /end
- * notification's leg_id). Dates are the account's wall time
+ * for get.call_legs_report (to an hour past the window: legs start after
+ * their session), for each session's last leg (the /end notification's
+ * leg_id). Dates are the account's wall time
  * (CALLBUS_INGEST_CALLGEAR_TIME_ZONE, as ingest reads CallGear's times). A
  * rate-limit error (HTTP 429, or the JSON-RPC error limit_exceeded) is
  * waited out and retried. */
