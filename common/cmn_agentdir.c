@@ -211,6 +211,8 @@ static int start(cmn_agentdir_t *d, struct event_base *base, long reload_s, char
     }
     if (load(d, 1, errstr, errsz) < 0)
         return -1;
+    if (!base) /* a batch job: the file as it is now, no reload */
+        return 0;
     struct timeval every = {.tv_sec = reload_s > 0 ? reload_s : 1};
     if (!(d->timer = event_new(base, -1, EV_PERSIST, on_timer, d)) ||
         event_add(d->timer, &every) < 0) {

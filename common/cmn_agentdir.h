@@ -57,7 +57,8 @@ typedef struct {
 
 typedef struct cmn_agentdir cmn_agentdir_t;
 
-/* Loads the sources and, with a file, arms the reload timer on `base`.
+/* Loads the sources and, with a file, arms the reload timer on `base`
+ * (NULL: a batch job, the callbus-reconcile run: loaded once, no reload).
  * -1 with errstr (the source, line and entry) when a source is malformed
  * or the file cannot be read: a service does not start on half a
  * directory. The settings are copied. */

@@ -37,6 +37,7 @@ static const str_member_t str_members[] = {
     M(event_id, 128),       M(provider, 16),        M(call_id, 128),       M(leg_id, 128),
     M(parent_call_id, 128), M(customer_number, 16), M(customer_name, 128), M(dialled_number, 64),
     M(queue, 128),          M(language, 35),        M(ticket_id, 64),      M(ticket_type, 64),
+    M(source, 16),
 };
 #undef M
 #define N_STR_MEMBERS (sizeof str_members / sizeof str_members[0])
@@ -257,6 +258,8 @@ static int validate_strings(const cmn_event_t *ev, char *err, size_t errsz, char
                         ? "agent.crm_id"
                         : "previous_agent.crm_id",
                     "a crm_id must be 1 to %d characters of visible ASCII", CMN_CRM_ID_MAX);
+    if (ev->source && strcmp(ev->source, CMN_EVENT_SOURCE_RECONCILIATION) != 0)
+        return FAIL("source", "source must be " CMN_EVENT_SOURCE_RECONCILIATION " (or absent)");
     if (!ev->event_id || strlen(ev->event_id) < 8 || !is_id_text(ev->event_id))
         return FAIL("event_id", "event_id is required: 8-128 characters of [A-Za-z0-9._:-]");
     if (!ev->provider || index_of(providers, 5, ev->provider) < 0)

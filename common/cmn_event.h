@@ -14,6 +14,9 @@
 
 #define CMN_EVENT_SCHEMA_VERSION 1
 
+/* The one value of `source` besides its absence (a webhook). */
+#define CMN_EVENT_SOURCE_RECONCILIATION "reconciliation"
+
 #define CMN_EVENT_TYPES(X)                                                                         \
     X(CMN_EV_OFFERED, "call.offered")                                                              \
     X(CMN_EV_ANSWERED, "call.answered")                                                            \
@@ -100,6 +103,11 @@ typedef struct {
     char *language;
     char *ticket_id;   /* when the caller's side (IVR, agent desktop) knows it */
     char *ticket_type; /* IVR pre-created ticket type (R-T8) */
+    /* How callbus learnt of the event: NULL for the provider's own webhook,
+     * CMN_EVENT_SOURCE_RECONCILIATION for a backfill from the provider's call
+     * log (services/reconcile, issue 27): such a call is long over, so
+     * nobody is popped for it. */
+    char *source;
     cmn_outcome_t outcome;
     int64_t wait_s, talk_s, hold_s, total_s; /* CMN_DURATION_UNKNOWN when not given */
     char *recording_url;

@@ -10,6 +10,7 @@
 #include "cmn_log.h"
 #include "cmn_time.h"
 #include "cmn_topics.h"
+#include "ing_agents.h"
 #include "ing_callgear.h"
 #include "ing_dynamics.h"
 #include "ing_form.h"
@@ -125,19 +126,11 @@ static void release(pending_t *p)
 
 static void map_agents(ing_server_t *srv, cmn_event_t *ev)
 {
-    cmn_agent_t *agents[] = {&ev->agent, &ev->previous_agent};
-    for (size_t i = 0; i < 2; i++) {
-        const char *crm;
-        if (!agents[i]->provider_id || agents[i]->crm_id)
-            continue;
-        crm = cmn_agentdir_lookup(srv->agents, ev->provider, agents[i]->provider_id);
-        if (!crm) {
-            cmn_metric_add(srv->unmapped_agents, 1); /* R-I3: ticketing ignores the call */
-            continue;
-        }
-        if (cmn_event_set(&agents[i]->crm_id, crm) < 0)
-            LOG_ERROR("out of memory mapping agent");
-    }
+    int unmapped = ing_map_agents(cmn_agentdir_map(srv->agents), ev);
+    if (unmapped < 0)
+        LOG_ERROR("out of memory mapping agent");
+    else
+        cmn_metric_add(srv->unmapped_agents, unmapped); /* R-I3: ticketing ignores the call */
 }
 
 static void publish_events(pending_t *p, ing_events_t *events)

@@ -261,7 +261,7 @@ static int month_of(const char *mon)
 
 /* Twilio's Timestamp is RFC 2822 ("Tue, 06 Feb 2024 10:00:00 +0000"):
  * rewritten as RFC 3339 so that cmn_time_parse does the range checks. */
-static int parse_rfc2822(const char *text, int64_t *ms)
+int ing_twilio_time_parse(const char *text, int64_t *ms)
 {
     int day, year, hh, mm, ss, used = 0;
     char mon[4], zone[8], iso[40];
@@ -289,7 +289,7 @@ static int set_times(const ing_ctx_t *ctx, const ing_form_t *p, cmn_event_t *ev,
         ev->occurred_at_ms = ctx->received_at_ms;
         return 0;
     }
-    if (parse_rfc2822(ts, &ev->occurred_at_ms) < 0 || ev->occurred_at_ms <= 0)
+    if (ing_twilio_time_parse(ts, &ev->occurred_at_ms) < 0 || ev->occurred_at_ms <= 0)
         return ing_fail(err, "Timestamp", "Timestamp must be an RFC 2822 date-time");
     return 0;
 }

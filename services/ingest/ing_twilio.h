@@ -24,6 +24,11 @@ int ing_twilio_signature_ok(const char *auth_token, const char *full_url, const 
 int ing_twilio_normalise(const ing_ctx_t *ctx, const ing_form_t *params, ing_events_t *out,
                          ing_error_t *err) __attribute__((warn_unused_result));
 
+/* Twilio's times, RFC 2822 ("Tue, 06 Feb 2024 10:00:00 +0000": callbacks'
+ * Timestamp, the Calls resource's start_time and end_time) -> ms since the
+ * epoch. 0, or -1 when the text is not such a time. */
+int ing_twilio_time_parse(const char *text, int64_t *ms) __attribute__((warn_unused_result));
+
 /* Click-to-call (issue 24 item 1, R-O1): pop-service gives Twilio status
  * callback URLs that say what Twilio's legs cannot: ?ticket_id=<the ticket
  * the agent called from>&customer=<E.164>&client=<the agent's identity>.

@@ -376,7 +376,10 @@ int pop_flow_call_event(pop_flow_t *f, const char *payload, size_t len, pop_flow
         return -1;
     pop_call_mode_t mode;
     pop_input_t in = input_of(ev.type, &mode);
-    if (in == POP_IN_OTHER || !ev.call_id) { /* nothing to pop: done at once */
+    /* A backfill (issue 27) tells of a call long over: nobody to pop, and
+     * its state would only make the call's ticket pop later. */
+    int backfilled = ev.source && strcmp(ev.source, CMN_EVENT_SOURCE_RECONCILIATION) == 0;
+    if (in == POP_IN_OTHER || !ev.call_id || backfilled) { /* nothing to pop: done at once */
         cmn_event_clear(&ev);
         done(ctx);
         return 0;

@@ -47,6 +47,8 @@ OVERLAYS = {"base": ROOT / "deploy" / "k8s" / "base",
             "example": ROOT / "deploy" / "k8s" / "overlays" / "example"}
 SERVICES = {"ingest": "callbus-ingest", "ticket": "callbus-ticket", "pop": "callbus-pop",
             "missed": "callbus-missed", "stats": "callbus-stats"}
+# Batch jobs of the same image: no listener, no probes (issue 27).
+JOBS = {"reconcile": "callbus-reconcile"}
 CONSUMERS = ("ticket", "pop", "missed", "stats")
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
 DOCUMENTED = set(re.findall(r"`(CALLBUS_[A-Z0-9_]+)`", CONFIG_DOC))
@@ -146,7 +148,8 @@ def test_compose_file_satisfies_the_compose_specification():
     errors = [f"{list(e.path)}: {e.message}"
               for e in jsonschema.Draft7Validator(schema).iter_errors(COMPOSE)]
     assert not errors, errors
-    assert set(SERVICES) | {"kafka", "redis", "zendesk-emulator", "oidc-emulator"} == set(COMPOSE["services"])
+    assert set(SERVICES) | set(JOBS) | {"kafka", "redis", "zendesk-emulator", "oidc-emulator"} == \
+        set(COMPOSE["services"])
 
 
 @pytest.mark.parametrize("which", sorted(OVERLAYS))
@@ -279,7 +282,7 @@ SECRET_FILES = ("deploy/compose/demo.env", "deploy/compose/secrets.example.env")
 
 def test_compose_sets_what_every_service_needs_and_nothing_unread():
     shared = env_file("deploy/compose/callbus.env")
-    read_by_any = set().union(*(settings(s) for s in SERVICES))
+    read_by_any = set().union(*(settings(s) for s in list(SERVICES) + list(JOBS)))
     for secrets in SECRET_FILES:
         env = {**shared, **env_file(secrets)}
         for service in SERVICES:
@@ -313,6 +316,9 @@ def test_compose_is_hardened_and_secrets_have_no_silent_default():
             assert port.startswith(("127.0.0.1:", "${CALLBUS_PUBLISH_ADDR:-127.0.0.1}:")), port
         for dep, cond in svc.get("depends_on", {}).items():
             assert cond["condition"] == "service_healthy", (name, dep)
+        if name in JOBS:
+            assert svc["command"] == [JOBS[name]] and svc["restart"] == "no", name
+            assert svc["read_only"] and svc["cap_drop"] == ["ALL"], name
         if name in SERVICES:
             assert svc["read_only"] and svc["cap_drop"] == ["ALL"], name
             # the admin port stays on loopback whatever CALLBUS_PUBLISH_ADDR says
@@ -320,7 +326,10 @@ def test_compose_is_hardened_and_secrets_have_no_silent_default():
                        for i in range(len(SERVICES)) for p in svc["ports"]), name
     demo_only = ("zendesk-emulator", "oidc-emulator")
     assert all(COMPOSE["services"][n]["profiles"] == ["demo"] for n in demo_only)
-    assert all("profiles" not in s for n, s in COMPOSE["services"].items() if n not in demo_only)
+    # a job runs when asked (`run`), never with `up`: its own profile
+    assert all(COMPOSE["services"][n]["profiles"] == [n] for n in JOBS)
+    assert all("profiles" not in s for n, s in COMPOSE["services"].items()
+               if n not in demo_only + tuple(JOBS))
     assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:")
     assert COMPOSE["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == \
         "broker,controller"
@@ -394,6 +403,31 @@ def test_pods_are_hardened_and_probed_on_the_admin_port():
     for svc in of_kind(docs, "Service"):
         for port in svc["spec"]["ports"]:
             assert port["targetPort"] != "admin", svc["metadata"]["name"]
+
+
+def test_reconciler_runs_hourly_one_at_a_time_hardened_with_what_it_reads():
+    """Issue 27: the CronJob sets only settings callbus-reconcile reads (its
+    ConfigMaps and Secret), documented ones, runs one job at a time, and its
+    pod is hardened like the services'."""
+    docs = rendered("example")
+    cron = one(docs, "CronJob", "callbus-reconcile")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "callbus"
+    spec = pod["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    c = spec["containers"][0]
+    assert c["command"] == [JOBS["reconcile"]]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    env = {n for n in container_env(docs, cron["spec"]["jobTemplate"]) if n.startswith("CALLBUS_")}
+    assert env <= set(settings("reconcile")), env - set(settings("reconcile"))
+    assert env <= DOCUMENTED
+    assert {"CALLBUS_RECONCILE_TWILIO_ACCOUNT_SID", "CALLBUS_RECONCILE_CALLGEAR_ACCESS_TOKEN",
+            "CALLBUS_RECONCILE_WEBEX_TOKEN"} <= env
+    # a run must end before the next hour's starts
+    assert cron["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] < 3600
 
 
 def mebibytes(quantity):

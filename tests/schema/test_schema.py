@@ -174,7 +174,7 @@ def test_string_limits_are_str_members():
     m = re.search(r"str_members\[\]\s*=\s*\{(.*?)\};", C_SOURCE, re.S)
     assert m
     limits = {name: int(n) for name, n in re.findall(r"M\((\w+),\s*(\d+)\)", m.group(1))}
-    assert len(limits) == 12  # customer_name: issue 24 item 3
+    assert len(limits) == 13  # customer_name: issue 24 item 3; source: issue 27
     for name, max_len in limits.items():
         prop = SCHEMA["properties"][name]
         if "enum" in prop:  # provider: every value fits
