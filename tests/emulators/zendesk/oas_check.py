@@ -167,6 +167,18 @@ def load_openapi(path=SPEC_PATH):
     return build_openapi(_cached_spec_dict(path))
 
 
+@functools.lru_cache(maxsize=512)
+def _operation_openapi(path, template):
+    """An ``OpenAPI`` of the patched spec with only ``template`` in its paths
+    (components shared, not copied). openapi-core looks a request's path up
+    by trying every template of the spec in turn, half the time of a check
+    on 427 paths; ``_best_template`` has picked the one it would find, so
+    the check is the same (and 2-3 times faster: the e2e suites' conformance
+    tests check thousands of requests)."""
+    spec = _cached_spec_dict(path)
+    return build_openapi(dict(spec, paths={template: spec["paths"][template]}))
+
+
 def normalise_path(path):
     """Strip scheme/host and the ``.json`` suffix Zendesk accepts on every
     route (the spec's paths have none)."""
@@ -243,12 +255,15 @@ def validate_exchange(method, path, query, request_body, status, response_body,
     error envelope (an object with an ``error`` member) is checked.
     ``openapi`` overrides the cached patched spec (tests of the patches).
     """
+    own_spec = openapi is None
     openapi = openapi or load_openapi()
     method = method.upper()
     spec_path = normalise_path(path)
     template = _best_template(openapi, method, spec_path)
     if template is None:
         return [f"{method} {spec_path}: no such operation in the Zendesk spec"]
+    if own_spec:
+        openapi = _operation_openapi(SPEC_PATH, template)
     request = MockRequest(HOST_URL, method.lower(), spec_path,
                           args=dict(parse_qsl(_query_string(query), keep_blank_values=True)),
                           headers=dict({"Authorization": PLACEHOLDER_AUTH} if headers is None

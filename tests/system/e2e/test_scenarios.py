@@ -11,8 +11,9 @@ test_scenarios_split.py).
 A call whose end never comes is posted when the stack starts and checked
 last: the stale-call sweep (every 30 s, CALLBUS_TICKET_MAX_CALL_AGE_S=60,
 its minimum) runs while the other scenarios do, SWEEP_TIME_SCALE times
-faster (every 15 s for calls idle 30 s: far longer than any scenario's
-pause within a call, so no scenario's call is closed while it is checked)."""
+faster (every 10 s for calls idle 20 s: far longer than any scenario's
+pause within a call, so no scenario's call is closed while it is checked;
+the other scenarios take about 30 s, so the last one hardly waits)."""
 import itertools
 import random
 import re
@@ -25,7 +26,7 @@ import whole
 from whole import callgear_doc, webex_doc, wait_for
 
 MAX_CALL_AGE_S = 60
-SWEEP_TIME_SCALE = 2  # CALLBUS_TICKET_SWEEP_TIME_SCALE (tests only)
+SWEEP_TIME_SCALE = 3  # CALLBUS_TICKET_SWEEP_TIME_SCALE (tests only)
 _sessions = itertools.count(random.SystemRandom().randrange(10 ** 8, 9 * 10 ** 8) * 10)
 
 

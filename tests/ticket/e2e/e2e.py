@@ -74,6 +74,28 @@ def new_call_id(tag="c"):
     return "e2e-%s-%s-%05d" % (RUN, tag, next(_calls))
 
 
+# Consumer-group timing of every consumer the tests start (librdkafka
+# properties through CALLBUS_KAFKA_X_*, docs/configuration.md; a module's
+# own env still wins). Production keeps the defaults; tests start, kill and
+# add replicas all the time, and these only shorten the waits that follow:
+#   heartbeat 500 ms (librdkafka: 3 s): a member learns of a rebalance (a
+#     replica joining or leaving) at its next heartbeat;
+#   session 4 s (callbus: 10 s; the test broker allows 1 s and more): a
+#     replica killed with -9 holds its partitions until its session ends,
+#     and the group's next rebalance waits for it;
+#   topic metadata every 2 s (callbus: 10 s): a topic another service
+#     creates after this one subscribed is assigned that much sooner.
+CONSUMER_TIMING_ENV = {
+    "CALLBUS_KAFKA_X_HEARTBEAT_INTERVAL_MS": "500",
+    "CALLBUS_KAFKA_X_SESSION_TIMEOUT_MS": "4000",
+    "CALLBUS_KAFKA_X_TOPIC_METADATA_REFRESH_INTERVAL_MS": "2000",
+}
+# And of every service: /readyz counts the brokers up from librdkafka's
+# statistics, emitted every second (cmn_producer.c), so each start waited
+# a second for its first readiness; every 250 ms here.
+SERVICE_TIMING_ENV = {"CALLBUS_KAFKA_X_STATISTICS_INTERVAL_MS": "250"}
+
+
 # ---------------------------------------------------------------- waiting
 
 def wait_for(cond, timeout=20.0, interval=0.1, what="condition"):
@@ -437,6 +459,9 @@ class TicketService:
             f"{self.BIN_ENV} {self.bin!r} is not an executable (build it)"
         env = dict(os.environ)
         env = {k: v for k, v in env.items() if not k.startswith("CALLBUS_")}
+        env.update(SERVICE_TIMING_ENV)
+        if self.CONSUMER:
+            env.update(CONSUMER_TIMING_ENV)
         env.update(self.env)
         self.starts += 1
         log = open(self.logpath, "a", encoding="utf-8")
