@@ -205,6 +205,8 @@ static void op_free(crm_op_t *op)
         free(op->res->tickets);
         free(op->res->items);
         free(op->res->field_ids);
+        free(op->res->changes);
+        free(op->res->cursor);
     }
     free(op->res);
     free(op);
@@ -226,6 +228,9 @@ static int res_lists(tkt_crm_result_t *res, const char *name)
             return -1;
     if (strcmp(name, "list_fields") == 0 &&
         !(res->field_ids = calloc(TKT_CRM_MAX_FIELDS, sizeof *res->field_ids)))
+        return -1;
+    if (strcmp(name, "contacts_changed") == 0 &&
+        !(res->changes = calloc(TKT_CRM_MAX_CHANGES, sizeof *res->changes)))
         return -1;
     return 0;
 }

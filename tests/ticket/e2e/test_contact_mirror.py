@@ -1,0 +1,104 @@
+"""Issue 26 item 3: the contact mirror (docs/contact-mirror.md). With
+CALLBUS_TICKET_CONTACT_MIRROR=on, ticket-service keeps a phone index of the
+CRM's contacts from Zendesk's incremental user export and answers a
+caller's look-up (R-C1) from it when it can vouch:
+- a known caller's contact is found without a search (R-C3);
+- a new caller's miss, once a pass made after the look-up was asked has
+  ended, means "no contact" without a search: one contact is created (R-C2);
+- the R-C2 window: a contact a person created in the CRM seconds before the
+  call, after the mirror's last pass, is not duplicated -- the creation
+  waits for the next pass, which has it.
+Requests are counted in the emulator's log. Zendesk only (Dynamics' change
+tracking is not built)."""
+import time
+
+import pytest
+
+from e2e import Call, crm_fixtures, new_number, one_ticket, wait_for
+
+KNOWN = {}  # seeded before ticket-service starts: the first pass has them
+
+
+def mirror_env(view):
+    KNOWN["number"] = new_number()
+    KNOWN["contact"] = view.seed_contact(name="Known Caller", number=KNOWN["number"])
+    return {"CALLBUS_TICKET_CONTACT_MIRROR": "on",
+            "CALLBUS_TICKET_CONTACT_MIRROR_FRESH_S": "120",
+            # no pass of its own during a test: only a waiting creation asks for one
+            "CALLBUS_TICKET_CONTACT_MIRROR_INTERVAL_S": "600",
+            "CALLBUS_TICKET_CONTACT_MIRROR_MIN_GAP_MS": "200",
+            "CALLBUS_TICKET_CONTACT_MIRROR_CREATE_WAIT_MS": "5000"}
+
+
+stack, _crm_defaults = crm_fixtures(env=mirror_env, params=["zendesk"])
+
+EXPORT = "/api/v2/incremental/users/cursor.json"
+
+
+@pytest.fixture(autouse=True)
+def export_limit(stack):
+    # the emulator's 10 a minute would refuse the tests' passes 200 ms apart
+    stack.emu.configure(incremental_limit_per_min=0)
+    wait_for(lambda: stack.svc.metric("ticket_contact_mirror_complete") == 1, 20,
+             what="the mirror's first pass")
+
+
+def callbus_contacts(stack, number):
+    digits = number.lstrip("+")
+    with stack.emu.store.lock:
+        return [u for u in stack.emu.store.users.values()
+                if (u.get("phone") or "").lstrip("+") == digits]
+
+
+def searches(stack, mark):
+    return [e for e in stack.crm.requests(mark) if e["path"].startswith("/api/v2/search")]
+
+
+def test_known_caller_found_in_the_mirror_without_a_search(stack):
+    mark = stack.crm.mark()
+    hits = stack.svc.metric('ticket_contact_mirror_lookups_total{answer="mirror_hit"}')
+    call = Call(number=KNOWN["number"], queue="billing")
+    stack.produce(call.answered(stack.agent1))
+    t = one_ticket(stack.crm, call)
+    assert str(t["requester"]) == KNOWN["contact"]["id"], "R-C3: the known contact"
+    assert searches(stack, mark) == [], "the mirror vouched: no search"
+    assert stack.svc.metric('ticket_contact_mirror_lookups_total{answer="mirror_hit"}') == \
+        hits + 1
+    assert stack.svc.metric("ticket_contact_mirror_size") >= 1
+
+
+def test_new_caller_miss_vouched_after_a_pass_one_contact_no_search(stack):
+    mark = stack.crm.mark()
+    number = new_number()
+    call = Call(number=number, queue="billing")
+    stack.produce(call.answered(stack.agent1), call.ended())
+    t = one_ticket(stack.crm, call)
+    stack.svc.wait_idle()
+    made = callbus_contacts(stack, number)
+    assert len(made) == 1 and str(t["requester"]) == str(made[0]["id"]), "R-C2: exactly one"
+    assert searches(stack, mark) == [], "the miss was vouched by a pass after the look-up"
+    assert stack.svc.metric("ticket_contact_mirror_waited_total") >= 1
+    exports = [e for e in stack.crm.requests(mark) if e["path"] == EXPORT]
+    assert 1 <= len(exports) <= 5, f"{len(exports)} export requests for one waiting creation"
+    # the contact callbus made is in the mirror at once: the next caller's
+    # look-up of that number needs nothing from the CRM either
+    created = stack.svc.metric("ticket_contact_mirror_created_total")
+    assert created >= 1
+
+
+def test_R_C2_window_contact_a_person_created_seconds_ago_is_not_duplicated(stack):
+    """The mirror's last pass is older than the person's new contact (no
+    pass for 600 s unless asked): a miss must not create a second contact."""
+    wait_for(lambda: stack.svc.idle(), 20, what="idle")
+    time.sleep(0.5)  # the last pass is now older than what the person does next
+    number = new_number()
+    person = stack.crm.seed_contact(name="Made By A Person", number=number)
+    mark = stack.crm.mark()
+    call = Call(number=number, queue="billing")
+    stack.produce(call.answered(stack.agent1), call.ended())
+    t = one_ticket(stack.crm, call)
+    stack.svc.wait_idle()
+    assert str(t["requester"]) == person["id"], "R-C3: the person's contact, not a new one"
+    assert len(callbus_contacts(stack, number)) == 1, "R-C2: no duplicate contact"
+    assert [e for e in stack.crm.requests(mark) if e["method"] == "POST"
+            and e["path"].startswith("/api/v2/users")] == []
