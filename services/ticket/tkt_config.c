@@ -75,7 +75,8 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "CRM's search decides, as without the mirror."),
     CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_MIN_GAP_MS", "6000", 100, 600000,
                 OFF(mirror_min_gap_ms),
-                "With the mirror: time between two export requests (Zendesk: 10 a minute)."),
+                "With the mirror: time from an export request's answer to the next request "
+                "(Zendesk: 10 a minute; divided by CALLBUS_CRM_TIME_SCALE)."),
     CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "

@@ -326,6 +326,10 @@ static void on_changes(void *ctx, const tkt_crm_result_t *res)
 {
     page_t *pg = ctx;
     tkt_mirror_t *m = pg->m;
+    /* The gap counts from the answer: the CRM saw this request at the
+     * latest now, so two requests never reach it closer than the gap,
+     * however long this one queued behind the rate limiter. */
+    m->next_request_at = cmn_time_mono_ms() + m->cfg.min_gap_ms;
     if (!res->ok || m->closed) {
         if (!m->closed) {
             cmn_metric_add(m->m_failures, 1);
