@@ -18,7 +18,7 @@ struct crm_http {
     const char *method;
     char *url;
     char *body;         /* or NULL */
-    char *content_type; /* header line, or NULL: JSON when a body */
+    char *content_type; /* header line, or NULL: JSON when a body (without one: an extra line) */
     crm_step_fn step;
     crm_rl_req_t *rlreq;
     /* a create after an unclear failure: looked up before it is sent again */
@@ -392,6 +392,8 @@ static void curl_start(crm_adapter_t *a, crm_http_t *h, const char *method, cons
         headers[n++] = *p;
     if (body)
         headers[n++] = h->content_type ? h->content_type : "Content-Type: application/json";
+    else if (h->content_type) /* a request without a body: one header line of its own */
+        headers[n++] = h->content_type;
     headers[n] = NULL;
     crm_curl_req_t req = {
         .method = method,

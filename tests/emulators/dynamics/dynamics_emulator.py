@@ -838,6 +838,9 @@ class Request:
         self.method, self.path, self.raw_query = method.upper(), unquote(parts.path), parts.query
         self.query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.headers = {k.lower(): v for k, v in dict(headers or {}).items()}
+        # Prefer may come in several header lines (RFC 7240): one list
+        if hasattr(headers, "get_all") and headers.get_all("Prefer"):
+            self.headers["prefer"] = ",".join(headers.get_all("Prefer"))
         self.body, self.client = body or b"", client
 
     def json(self):
