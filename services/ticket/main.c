@@ -213,7 +213,7 @@ static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
 
 /* Issue 26 item 3: the contact mirror, when asked for and the CRM has a
  * change feed. */
-static int start_mirror(ticket_t *t)
+static int start_mirror(ticket_t *t, cmn_phone_lookup_t form)
 {
     tkt_mirror_cfg_t mcfg;
     if (!t->cfg.contact_mirror)
@@ -228,6 +228,9 @@ static int start_mirror(ticket_t *t)
     mcfg.crm = t->crm;
     mcfg.redis = t->redis;
     mcfg.country = t->svc.country;
+    mcfg.stored_format = form == CMN_PHONE_LOOKUP_NATIONAL ? CMN_PHONE_FORMAT_NATIONAL
+                         : form == CMN_PHONE_LOOKUP_DIGITS ? CMN_PHONE_FORMAT_INTERNATIONAL
+                                                           : CMN_PHONE_FORMAT_AUTO;
     mcfg.topic_prefix = t->svc.cfg.topic_prefix;
     if (!(t->mirror = tkt_mirror_new(&mcfg)))
         return fail("contact mirror", "out of memory");
@@ -253,7 +256,7 @@ static int start(ticket_t *t)
         return -1;
     if (*t->cfg.fields)
         t->crm->ops->list_fields(t->crm, on_fields, t);
-    if (start_mirror(t) < 0)
+    if (start_mirror(t, form) < 0)
         return -1;
     tkt_pipeline_deps_t deps = {.base = t->svc.base,
                                 .crm = t->crm,

@@ -229,8 +229,9 @@ static size_t numbers_of(const tkt_mirror_t *m, const tkt_crm_change_t *c,
                          char out[][TKT_PHONE_MAX * 2])
 {
     size_t n = 0;
+    const cmn_phone_opts_t opts = {.country = m->cfg.country, .format = m->cfg.stored_format};
     for (size_t i = 0; i < c->n_phones; i++) {
-        if (cmn_phone_e164(c->phones[i], m->cfg.country, out[n], sizeof out[n]) != CMN_PHONE_OK)
+        if (cmn_phone_normalise(c->phones[i], &opts, out[n], sizeof out[n]) != CMN_PHONE_OK)
             continue;
         int dup = 0;
         for (size_t k = 0; k < n; k++)

@@ -30,6 +30,9 @@ typedef struct {
     tkt_crm_t *crm;
     cmn_redis_t *redis;
     const cmn_country_t *country;
+    /* How the CRM's numbers without '+' read (its look-up form, R-I2: a
+     * Dynamics "3123456789" is national, not a country code + number). */
+    cmn_phone_format_t stored_format;
     const char *topic_prefix; /* copied */
     const char *instance_id;  /* the lease's holder name (copied) */
     tkt_mirror_rule_t rule;

@@ -11,10 +11,11 @@ caller's look-up (R-C1) from it when it can vouch:
 Requests are counted in the emulator's log. Against each CRM (Zendesk:
 the incremental user export; Dynamics: change tracking on contacts)."""
 import time
+import urllib.parse
 
 import pytest
 
-from e2e import Call, crm_fixtures, new_number, one_ticket, wait_for
+from e2e import IVR_TOKEN, Call, crm_fixtures, new_number, one_ticket, wait_for
 
 KNOWN = {}  # seeded before ticket-service starts: the first pass has them
 
@@ -22,7 +23,8 @@ KNOWN = {}  # seeded before ticket-service starts: the first pass has them
 def mirror_env(view):
     KNOWN["number"] = new_number()
     KNOWN["contact"] = view.seed_contact(name="Known Caller", number=KNOWN["number"])
-    return {"CALLBUS_TICKET_CONTACT_MIRROR": "on",
+    return {"CALLBUS_IVR_TOKEN": IVR_TOKEN,
+            "CALLBUS_TICKET_CONTACT_MIRROR": "on",
             "CALLBUS_TICKET_CONTACT_MIRROR_FRESH_S": "120",
             # no pass of its own during a test: only a waiting creation asks for one
             "CALLBUS_TICKET_CONTACT_MIRROR_INTERVAL_S": "600",
@@ -102,3 +104,23 @@ def test_R_C2_window_contact_a_person_created_seconds_ago_is_not_duplicated(stac
     stack.svc.wait_idle()
     assert str(t["requester"]) == person["id"], "R-C3: the person's contact, not a new one"
     assert len(callbus_contacts(stack, number)) == 1, "R-C2: no duplicate contact"
+
+
+def ivr_lookup(stack, number):
+    return stack.svc.http("GET", "/v1/ivr/lookup?number=" + urllib.parse.quote(number, safe=""),
+                          headers={"Authorization": f"Bearer {IVR_TOKEN}"})
+
+
+def test_ivr_lookup_answered_from_the_mirror_hit_and_miss(stack):
+    """The IVR's look-up (and pop-service's ringing notice, which asks it):
+    shown, never acted on, so a fresh mirror's miss is "none found" without
+    a search, and a hit needs no search either (the caller's tickets are
+    still read, R-V1)."""
+    mark = stack.crm.mark()
+    status, body, _ = ivr_lookup(stack, KNOWN["number"])
+    assert status == 200 and body["found"] is True, body
+    assert body["contact"]["id"] == KNOWN["contact"]["id"]
+    unknown = new_number()
+    status, body, _ = ivr_lookup(stack, unknown)
+    assert status == 200 and body["found"] is False, body
+    assert searches(stack, mark, KNOWN["number"]) == [] and searches(stack, mark, unknown) == []
