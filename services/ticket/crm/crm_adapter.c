@@ -392,7 +392,7 @@ static void curl_start(crm_adapter_t *a, crm_http_t *h, const char *method, cons
         headers[n++] = *p;
     if (body)
         headers[n++] = h->content_type ? h->content_type : "Content-Type: application/json";
-    else if (h->content_type) /* a request without a body: one header line of its own */
+    else if (h->content_type && !h->verifying) /* without a body: a header line of its own */
         headers[n++] = h->content_type;
     headers[n] = NULL;
     crm_curl_req_t req = {
