@@ -77,6 +77,9 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 OFF(mirror_min_gap_ms),
                 "With the mirror: time from an export request's answer to the next request "
                 "(Zendesk: 10 a minute; divided by CALLBUS_CRM_TIME_SCALE)."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_LEASE_S", "30", 3, 600, OFF(mirror_lease_s),
+                "With the mirror: the lease of the one replica that reads the CRM's export; "
+                "another takes over this long after the holder died."),
     CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "
@@ -258,6 +261,6 @@ void tkt_config_mirror(const tkt_config_t *c, tkt_mirror_cfg_t *out)
     out->rule.create_wait_ms = c->mirror_create_wait_ms;
     out->interval_ms = c->mirror_interval_s * 1000;
     out->min_gap_ms = c->mirror_min_gap_ms / c->crm_time_scale;
-    out->lease_ms = 30000;
+    out->lease_ms = c->mirror_lease_s * 1000;
     out->instance_id = c->instance_id;
 }

@@ -27,7 +27,8 @@ typedef struct {
     int crm_events;  /* consume crm-events (issue 25 item 2) */
     long crm_events_fresh_s;
     int contact_mirror; /* issue 26 item 3 */
-    long mirror_fresh_s, mirror_interval_s, mirror_create_wait_ms, mirror_min_gap_ms;
+    long mirror_fresh_s, mirror_interval_s, mirror_create_wait_ms, mirror_min_gap_ms,
+        mirror_lease_s;
     int pop_fallback; /* display pop-service's unacknowledged pops through that API */
     char *default_assignee;
     char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;

@@ -10,12 +10,14 @@ caller's look-up (R-C1) from it when it can vouch:
   waits for the next pass, which has it.
 Requests are counted in the emulator's log. Against each CRM (Zendesk:
 the incremental user export; Dynamics: change tracking on contacts)."""
+import subprocess
 import time
 import urllib.parse
 
 import pytest
 
-from e2e import IVR_TOKEN, Call, crm_fixtures, new_number, one_ticket, wait_for
+from e2e import (IVR_TOKEN, REDIS_URL, Call, TicketService, crm_fixtures, new_number,
+                 one_ticket, wait_for)
 
 KNOWN = {}  # seeded before ticket-service starts: the first pass has them
 
@@ -23,13 +25,18 @@ KNOWN = {}  # seeded before ticket-service starts: the first pass has them
 def mirror_env(view):
     KNOWN["number"] = new_number()
     KNOWN["contact"] = view.seed_contact(name="Known Caller", number=KNOWN["number"])
+    return mirror_env_only()
+
+
+def mirror_env_only():
     return {"CALLBUS_IVR_TOKEN": IVR_TOKEN,
             "CALLBUS_TICKET_CONTACT_MIRROR": "on",
             "CALLBUS_TICKET_CONTACT_MIRROR_FRESH_S": "120",
             # no pass of its own during a test: only a waiting creation asks for one
             "CALLBUS_TICKET_CONTACT_MIRROR_INTERVAL_S": "600",
             "CALLBUS_TICKET_CONTACT_MIRROR_MIN_GAP_MS": "200",
-            "CALLBUS_TICKET_CONTACT_MIRROR_CREATE_WAIT_MS": "5000"}
+            "CALLBUS_TICKET_CONTACT_MIRROR_CREATE_WAIT_MS": "5000",
+            "CALLBUS_TICKET_CONTACT_MIRROR_LEASE_S": "3"}
 
 
 stack, _crm_defaults = crm_fixtures(env=mirror_env)
@@ -124,3 +131,47 @@ def test_ivr_lookup_answered_from_the_mirror_hit_and_miss(stack):
     status, body, _ = ivr_lookup(stack, unknown)
     assert status == 200 and body["found"] is False, body
     assert searches(stack, mark, KNOWN["number"]) == [] and searches(stack, mark, unknown) == []
+
+
+def holder_pid(key):
+    """The pid in the lease's value (<instance id>/<host>/<pid>), or None."""
+    r = subprocess.run(["redis-cli", "-u", REDIS_URL, "GET", key], capture_output=True,
+                       text=True, timeout=10).stdout.strip()
+    return int(r.rsplit("/", 1)[1]) if "/" in r else None
+
+
+def test_two_replicas_one_feed_and_the_lease_moves_when_its_holder_dies(stack, logdir):
+    """Two replicas share the mirror (same prefix): only the lease's holder
+    pages the export, the other answers look-ups from what it wrote; killed,
+    the holder's lease passes to the survivor once it expires (3 s here),
+    which goes on from the stored cursor. Zendesk only (the lease is
+    CRM-neutral)."""
+    if stack.crm.name != "zendesk":
+        pytest.skip("the lease is the same for every CRM")
+    second = TicketService(stack.emu, stack.topics, stack.svc.group, logdir,
+                           "contact-mirror-replica2", mirror_env_only(),
+                           crm_env=stack.crm.service_env())
+    second.start()
+    try:
+        fed = "ticket_contact_mirror_export_requests_total"
+        wait_for(lambda: second.metric("ticket_contact_mirror_complete") == 1, 20,
+                 what="the second replica sees the mirror complete")
+        mine, theirs = stack.svc.metric(fed), second.metric(fed)
+        # creations waiting on either replica make the holder page; only one does
+        for _ in range(2):
+            call = Call(number=new_number(), queue="billing")
+            stack.produce(call.answered(stack.agent1), call.ended())
+            one_ticket(stack.crm, call)
+        assert stack.svc.metric(fed) > mine and second.metric(fed) == theirs == 0, \
+            "exactly one replica pages the export: the first, which took the lease at its start"
+        lease = stack.topics.prefix + "tkt:mirror:lease"
+        assert holder_pid(lease) == stack.svc.proc.pid
+        stack.svc.proc.kill()
+        stack.svc.proc.wait(10)
+        wait_for(lambda: holder_pid(lease) == second.proc.pid, 15,
+                 what="the survivor takes the lease (3 s)")
+    finally:
+        if second.proc is not None and second.running():
+            second.stop()
+        if not stack.svc.running():  # the module's later tests need none: restart for cleanup
+            stack.svc.start()
