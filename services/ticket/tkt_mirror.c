@@ -4,6 +4,7 @@
 #include "cmn_log.h"
 #include "cmn_metrics.h"
 #include "cmn_time.h"
+#include "tkt_rules.h" /* tkt_contact_newer: R-C4's order */
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -111,18 +112,39 @@ static void parse_contact(json_t *j, tkt_crm_contact_t *c)
     c->created_at_ms = (int64_t)json_integer_value(json_object_get(j, "created_at_ms"));
 }
 
+/* Keeps res->contacts newest first (R-C4 picks the most recently created;
+ * the search answered newest first too): c goes in its place, the oldest
+ * falls off a full list. */
+static void keep_newest(tkt_crm_result_t *res, const tkt_crm_contact_t *c)
+{
+    size_t at = res->n_contacts;
+    while (at > 0 && tkt_contact_newer(c->created_at_ms, c->id, res->contacts[at - 1].created_at_ms,
+                                       res->contacts[at - 1].id))
+        at--;
+    if (at >= TKT_CRM_MAX_LIST)
+        return;
+    size_t last = res->n_contacts < TKT_CRM_MAX_LIST ? res->n_contacts : TKT_CRM_MAX_LIST - 1;
+    memmove(&res->contacts[at + 1], &res->contacts[at], (last - at) * sizeof res->contacts[0]);
+    res->contacts[at] = *c;
+    if (res->n_contacts < TKT_CRM_MAX_LIST)
+        res->n_contacts++;
+}
+
 /* The mirror's answer: the contacts in reply->element[2] (0 for NONE). */
 static void answer_mirror(lookup_t *l, const redisReply *list)
 {
     tkt_crm_result_t *res = &l->m->scratch;
+    tkt_crm_contact_t c;
     memset(res, 0, sizeof *res);
     res->ok = 1;
     res->http_status = 200;
-    for (size_t i = 0; list && i < list->elements && res->n_contacts < TKT_CRM_MAX_LIST; i++) {
+    for (size_t i = 0; list && i < list->elements; i++) {
         const redisReply *e = list->element[i];
         json_t *j = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, NULL) : NULL;
-        if (j && json_string_value(json_object_get(j, "id")))
-            parse_contact(j, &res->contacts[res->n_contacts++]);
+        if (j && json_string_value(json_object_get(j, "id"))) {
+            parse_contact(j, &c);
+            keep_newest(res, &c);
+        }
         json_decref(j);
     }
     tkt_crm_cb cb = l->cb;

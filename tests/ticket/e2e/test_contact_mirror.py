@@ -25,6 +25,11 @@ KNOWN = {}  # seeded before ticket-service starts: the first pass has them
 def mirror_env(view):
     KNOWN["number"] = new_number()
     KNOWN["contact"] = view.seed_contact(name="Known Caller", number=KNOWN["number"])
+    # R-C4: several contacts with one number, the newest not the first made
+    KNOWN["several"] = new_number()
+    KNOWN["newest"] = [view.seed_contact(name=f"Several {k}", number=KNOWN["several"],
+                                         created_at=f"2024-0{m}-01T10:00:00Z")
+                       for k, m in enumerate((3, 9, 1))][1]
     return mirror_env_only()
 
 
@@ -75,6 +80,16 @@ def test_known_caller_found_in_the_mirror_without_a_search(stack):
     assert stack.svc.metric('ticket_contact_mirror_lookups_total{answer="mirror_hit"}') == \
         hits + 1
     assert stack.svc.metric("ticket_contact_mirror_size") >= 1
+
+
+def test_R_C4_several_contacts_from_the_mirror_the_newest_is_used(stack):
+    mark = stack.crm.mark()
+    call = Call(number=KNOWN["several"], queue="billing")
+    stack.produce(call.answered(stack.agent1), call.ended())
+    t = one_ticket(stack.crm, call)
+    stack.svc.wait_idle()
+    assert str(t["requester"]) == KNOWN["newest"]["id"], "R-C4: the most recently created"
+    assert searches(stack, mark, KNOWN["several"]) == []
 
 
 def test_new_caller_miss_vouched_after_a_pass_one_contact_no_search(stack):
