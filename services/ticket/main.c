@@ -31,7 +31,8 @@ typedef struct {
     tkt_pipeline_t *pipeline;
     tkt_intake_t *intake; /* the consumer and the messages it handed out */
     tkt_ivr_t *ivr;
-    tkt_usage_t *usage; /* CRM requests made and saved, on crm-usage */
+    tkt_usage_t *usage;   /* CRM requests made and saved, on crm-usage */
+    tkt_mirror_t *mirror; /* NULL: off */
     struct event *sweep;
     tkt_missing_fields_t missing_fields;
 } ticket_t;
@@ -229,6 +230,34 @@ static int start_crm(ticket_t *t, cmn_phone_lookup_t form)
     return 0;
 }
 
+/* Issue 26 item 3: the contact mirror, when asked for and the CRM has a
+ * change feed. */
+static int start_mirror(ticket_t *t, cmn_phone_lookup_t form)
+{
+    tkt_mirror_cfg_t mcfg;
+    if (!t->cfg.contact_mirror)
+        return 0;
+    if (!t->crm->ops->contacts_changed) {
+        LOG_WARN("CALLBUS_TICKET_CONTACT_MIRROR: this CRM has no contact feed; every look-up "
+                 "searches");
+        return 0;
+    }
+    tkt_config_mirror(&t->cfg, &mcfg);
+    mcfg.base = t->svc.base;
+    mcfg.crm = t->crm;
+    mcfg.redis = t->redis;
+    mcfg.country = t->svc.country;
+    mcfg.stored_format = form == CMN_PHONE_LOOKUP_NATIONAL ? CMN_PHONE_FORMAT_NATIONAL
+                         : form == CMN_PHONE_LOOKUP_DIGITS ? CMN_PHONE_FORMAT_INTERNATIONAL
+                                                           : CMN_PHONE_FORMAT_AUTO;
+    mcfg.topic_prefix = t->svc.cfg.topic_prefix;
+    if (!(t->mirror = tkt_mirror_new(&mcfg)))
+        return fail("contact mirror", "out of memory");
+    LOG_INFO("contact mirror on: fresh %lds, a pass every %lds, creations wait up to %ldms",
+             t->cfg.mirror_fresh_s, t->cfg.mirror_interval_s, t->cfg.mirror_create_wait_ms);
+    return 0;
+}
+
 static int start(ticket_t *t)
 {
     struct timeval sweep_every;
@@ -246,8 +275,11 @@ static int start(ticket_t *t)
         return -1;
     if (*t->cfg.fields)
         t->crm->ops->list_fields(t->crm, on_fields, t);
+    if (start_mirror(t, form) < 0)
+        return -1;
     tkt_pipeline_deps_t deps = {.base = t->svc.base,
                                 .crm = t->crm,
+                                .mirror = t->mirror,
                                 .batch = t->batch,
                                 .bulk_create = t->bulk_create,
                                 .status_reads = t->status_reads,
@@ -271,6 +303,7 @@ static int start(ticket_t *t)
         return -1;
     tkt_ivr_deps_t ivr = {.base = t->svc.base,
                           .crm = t->crm,
+                          .mirror = t->mirror,
                           .redis = t->redis,
                           .store = t->store,
                           .policy = &t->policy,
@@ -309,6 +342,8 @@ static void teardown(ticket_t *t)
      * the jobs and the pipeline they call into are alive; later Redis
      * calls, e.g. from the CRM's cancelled requests, are refused. */
     cmn_redis_close(t->redis);
+    /* look-ups waiting for a pass are answered before the CRM goes */
+    tkt_mirror_close(t->mirror);
     /* Undelivered ticket events' and dead letters' reports (a broker gone
      * past the grace) run now, into the jobs and the intake still alive
      * (cmn_producer_close). */
@@ -316,7 +351,8 @@ static void teardown(ticket_t *t)
     if (t->crm) /* first: its cancelled requests call into the batch and the IVR API */
         t->crm->ops->free(t->crm);
     tkt_ivr_free(t->ivr);
-    tkt_usage_free(t->usage); /* after cmn_producer_close: its reports point at it */
+    tkt_usage_free(t->usage);   /* after cmn_producer_close: its reports point at it */
+    tkt_mirror_free(t->mirror); /* after the CRM: its cancelled export called back */
     tkt_batch_free(t->batch);
     tkt_bulkcreate_free(t->bulk_create);
     tkt_reads_free(t->status_reads);

@@ -58,6 +58,28 @@ const cmn_cfg_spec_t tkt_config_spec[] = {
                 "With CALLBUS_TICKET_CRM_EVENTS: how long what a CRM event told of a ticket is "
                 "believed without reading its status (R-T2, R-O1); older, or never told: read "
                 "as without events. 0: never believed (always read)."),
+    CMN_CFG_FLAG("CALLBUS_TICKET_CONTACT_MIRROR", "off", OFF(contact_mirror),
+                 "Keep a phone-number index of the CRM's contacts in Redis, fed by the CRM's "
+                 "export (Zendesk: incremental user export, an admin's token), and answer "
+                 "look-ups by phone from it when it can vouch (docs/contact-mirror.md)."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_FRESH_S", "120", 1, 86400, OFF(mirror_fresh_s),
+                "With the mirror: a look-up is answered from it only when its last complete "
+                "pass is at most this old; older: the CRM's search, as without it."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_INTERVAL_S", "30", 1, 3600, OFF(mirror_interval_s),
+                "With the mirror: a pass over the CRM's changes this often while no contact "
+                "creation waits for one (one request when little changed)."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_CREATE_WAIT_MS", "8000", 0, 60000,
+                OFF(mirror_create_wait_ms),
+                "With the mirror: how long a caller the mirror does not know waits for the "
+                "next pass before a contact is created for them (R-C2); past it, or 0: the "
+                "CRM's search decides, as without the mirror."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_MIN_GAP_MS", "6000", 100, 600000,
+                OFF(mirror_min_gap_ms),
+                "With the mirror: time from an export request's answer to the next request "
+                "(Zendesk: 10 a minute; divided by CALLBUS_CRM_TIME_SCALE)."),
+    CMN_CFG_NUM("CALLBUS_TICKET_CONTACT_MIRROR_LEASE_S", "30", 3, 600, OFF(mirror_lease_s),
+                "With the mirror: the lease of the one replica that reads the CRM's export; "
+                "another takes over this long after the holder died."),
     CMN_CFG_FLAG("CALLBUS_TICKET_CRM_DISPLAY", "false", OFF(crm_display),
                  "Also open the call's ticket in the agent's CRM browser through Zendesk Talk "
                  "Partner Edition's display API when they answer or receive the call (the "
@@ -234,4 +256,15 @@ void tkt_config_crm(const tkt_config_t *c, cmn_phone_lookup_t form, const cmn_co
                               .interactive_max_queued = 64,
                               .display = c->crm_display,
                               .field_map = c->fields && *c->fields};
+}
+
+void tkt_config_mirror(const tkt_config_t *c, tkt_mirror_cfg_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rule.fresh_ms = (int64_t)c->mirror_fresh_s * 1000;
+    out->rule.create_wait_ms = c->mirror_create_wait_ms;
+    out->interval_ms = c->mirror_interval_s * 1000;
+    out->min_gap_ms = c->mirror_min_gap_ms / c->crm_time_scale;
+    out->lease_ms = c->mirror_lease_s * 1000;
+    out->instance_id = c->instance_id;
 }

@@ -6,6 +6,7 @@
 #include "cmn_config.h"
 #include "crm_provider.h"
 #include "tkt_batch.h"
+#include "tkt_mirror.h"
 #include "tkt_rules.h"
 
 #include <stdint.h>
@@ -25,6 +26,9 @@ typedef struct {
     int crm_display; /* also pop the ticket through the CRM's telephony API (Zendesk Talk) */
     int crm_events;  /* consume crm-events (issue 25 item 2) */
     long crm_events_fresh_s;
+    int contact_mirror; /* issue 26 item 3 */
+    long mirror_fresh_s, mirror_interval_s, mirror_create_wait_ms, mirror_min_gap_ms,
+        mirror_lease_s;
     int pop_fallback; /* display pop-service's unacknowledged pops through that API */
     char *default_assignee;
     char *subject_call, *subject_voicemail, *subject_missed, *subject_outbound, *subject_split_idle;
@@ -52,6 +56,9 @@ int tkt_config_policy(const tkt_config_t *c, tkt_policy_t *pol, char *errstr, si
  * must be, both divided by CALLBUS_TICKET_SWEEP_TIME_SCALE. */
 #define TKT_SWEEP_EVERY_MS 30000L
 void tkt_config_sweep(const tkt_config_t *c, struct timeval *every, int64_t *max_call_age_ms);
+/* The contact mirror's settings (tkt_mirror.h); the CRM's export limit
+ * divided by CALLBUS_CRM_TIME_SCALE like its other windows. */
+void tkt_config_mirror(const tkt_config_t *c, tkt_mirror_cfg_t *out);
 /* ticket_write_limit: the CRM's (crm_provider_t). */
 void tkt_config_batch(const tkt_config_t *c, int ticket_write_limit, tkt_batch_cfg_t *out);
 /* What these settings ask of whichever CRM runs; strings borrowed from c. */

@@ -54,6 +54,19 @@ typedef struct {
     int64_t created_at_ms;
 } tkt_crm_contact_t;
 
+/* Issue 26 item 3: one contact as the CRM's change feed tells it (the
+ * contact mirror's input, tkt_mirror.h). */
+#define TKT_CRM_MAX_PHONES 4
+typedef struct {
+    tkt_crm_contact_t contact;
+    /* as the CRM stores them (not normalised); the look-up's phone fields */
+    char phones[TKT_CRM_MAX_PHONES][TKT_PHONE_MAX * 2];
+    size_t n_phones;
+    int gone; /* deleted, deactivated or no longer a customer: out of the index */
+} tkt_crm_change_t;
+/* Contacts in one page of the change feed (Zendesk's per_page). */
+#define TKT_CRM_MAX_CHANGES 500
+
 /* One ticket's outcome in a bulk update (R-B3). */
 typedef struct {
     char ticket_id[TKT_ID_MAX];
@@ -105,6 +118,14 @@ typedef struct {
     /* list_fields: ids of the ticket fields the CRM has (up to TKT_CRM_MAX_FIELDS) */
     char (*field_ids)[TKT_ID_MAX];
     size_t n_field_ids;
+    /* contacts_changed: the page's contacts (up to TKT_CRM_MAX_CHANGES),
+     * the cursor to continue from (never NULL when ok) and whether the page
+     * reached the present (every change the CRM had when the request was
+     * made is in this page or an earlier one). */
+    tkt_crm_change_t *changes;
+    size_t n_changes;
+    char *cursor;
+    int end_of_stream;
 } tkt_crm_result_t;
 
 typedef void (*tkt_crm_cb)(void *ctx, const tkt_crm_result_t *res);
@@ -184,6 +205,14 @@ typedef struct {
      * a replay is harmless. Enrichment priority. */
     void (*add_contact_phone)(tkt_crm_t *crm, const char *contact_id, const char *phone,
                               tkt_crm_cb cb, void *ctx);
+    /* Issue 26 item 3, the contact mirror's feed: one page of the CRM's
+     * contacts changed after `cursor` (NULL or "": every contact, from the
+     * beginning), in the order the CRM changed them (Zendesk: the cursor-
+     * based incremental user export; Dynamics: change tracking's delta
+     * link). The caller paces the requests within the CRM's export limit
+     * (Zendesk: 10 a minute). Creation priority: it stands in for the
+     * look-ups of callers no one knows yet. Optional (NULL: no mirror). */
+    void (*contacts_changed)(tkt_crm_t *crm, const char *cursor, tkt_crm_cb cb, void *ctx);
     /* R-V1: a contact's tickets, newest first. */
     void (*contact_tickets)(tkt_crm_t *crm, const char *contact_id, tkt_prio_t prio, tkt_crm_cb cb,
                             void *ctx);

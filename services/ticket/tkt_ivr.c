@@ -246,8 +246,9 @@ static void lookup_in_crm(ivr_req_t *r)
         return;
     }
     r->crm_busy = 1;
-    r->ivr->d.crm->ops->find_contacts(r->ivr->d.crm, phone, TKT_PRIO_INTERACTIVE,
-                                      on_lookup_contacts, r);
+    /* shown to the caller, never acted on: the mirror may vouch for a miss */
+    tkt_mirror_find(r->ivr->d.mirror, r->ivr->d.crm, r->number, phone, TKT_PRIO_INTERACTIVE,
+                    TKT_MIRROR_FOR_DISPLAY, on_lookup_contacts, r);
 }
 
 static void on_cached(void *ctx, redisReply *reply_, const char *err)
@@ -518,11 +519,21 @@ static void on_ivr_contact(void *ctx, const tkt_crm_result_t *res)
     }
 }
 
+/* The contact made for a new number goes into the mirror at once. */
+static void on_ivr_created(void *ctx, const tkt_crm_result_t *res)
+{
+    ivr_req_t *r = ctx;
+    if (res->ok && res->n_contacts > 0)
+        tkt_mirror_note_created(r->ivr->d.mirror, r->number, res->contacts[0].id,
+                                res->contacts[0].name);
+    on_ivr_contact(r, res);
+}
+
 static void on_ivr_contacts(void *ctx, const tkt_crm_result_t *res)
 {
     ivr_req_t *r = ctx;
     if (res->ok && res->n_contacts == 0) { /* R-C2: an IVR call from a new number */
-        r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", NULL, on_ivr_contact, r);
+        r->ivr->d.crm->ops->create_contact(r->ivr->d.crm, r->number, "", NULL, on_ivr_created, r);
         return;
     }
     on_ivr_contact(r, res);
@@ -579,7 +590,9 @@ static void on_create(struct evhttp_request *req, const char *path, void *arg)
         return;
     }
     r->crm_busy = 1;
-    ivr->d.crm->ops->find_contacts(ivr->d.crm, phone, TKT_PRIO_INTERACTIVE, on_ivr_contacts, r);
+    /* R-C2 with a caller on the line: the mirror's hit, else a search now */
+    tkt_mirror_find(ivr->d.mirror, ivr->d.crm, r->number, phone, TKT_PRIO_INTERACTIVE,
+                    TKT_MIRROR_FOR_CREATE_NOW, on_ivr_contacts, r);
 }
 
 tkt_ivr_t *tkt_ivr_new(const tkt_ivr_deps_t *deps, cmn_http_t *http)

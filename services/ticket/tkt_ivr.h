@@ -20,12 +20,14 @@
 #include "cmn_phone.h"
 #include "cmn_redis.h"
 #include "tkt_crm.h"
+#include "tkt_mirror.h"
 #include "tkt_rules.h"
 #include "tkt_store.h"
 
 typedef struct {
     struct event_base *base;
     tkt_crm_t *crm;
+    tkt_mirror_t *mirror; /* NULL: every look-up searches the CRM (issue 26 item 3) */
     cmn_redis_t *redis;
     tkt_store_t *store;
     const tkt_policy_t *policy;

@@ -345,6 +345,9 @@ static void on_contact_created(void *ctx, const tkt_crm_result_t *res, const cha
     }
     if (existed) /* an attempt before a crash created it */
         cmn_metric_add(j->p->m_replayed, 1);
+    else if (j->creation < j->n_ops) /* the next look-up finds it without a search */
+        tkt_mirror_note_created(j->p->d.mirror, j->ops[j->creation].phone, id,
+                                j->ops[j->creation].name);
     created(j, TKT_REF_NEW_CONTACT, id);
 }
 
@@ -613,7 +616,14 @@ static void fetch_contacts(job_t *j)
         decide(j);
         return;
     }
-    j->p->d.crm->ops->find_contacts(j->p->d.crm, phone, TKT_PRIO_CREATE, on_contacts, j);
+    /* R-C2 may follow a miss: the mirror vouches for one only as of now
+     * (tkt_mirror_rule.h). A cached contact the CRM refused is resolved
+     * by the search: the mirror may still hold it. */
+    if (j->recheck_contact)
+        j->p->d.crm->ops->find_contacts(j->p->d.crm, phone, TKT_PRIO_CREATE, on_contacts, j);
+    else
+        tkt_mirror_find(j->p->d.mirror, j->p->d.crm, j->ev.customer_number, phone, TKT_PRIO_CREATE,
+                        TKT_MIRROR_FOR_CREATE, on_contacts, j);
 }
 
 /* The job's own copy of n ops (it owns them; the source is not changed). */

@@ -24,6 +24,7 @@
 #include "tkt_bulkcreate.h"
 #include "tkt_reads.h"
 #include "tkt_crm.h"
+#include "tkt_mirror.h"
 #include "tkt_fields.h"
 #include "tkt_rules.h"
 #include "tkt_store.h"
@@ -60,6 +61,9 @@ typedef void (*tkt_dead_letter_fn)(void *ctx, void *done_ctx, const cmn_event_t 
 typedef struct {
     struct event_base *base;
     tkt_crm_t *crm;
+    /* Issue 26 item 3: answers look-ups by phone it can vouch for; NULL:
+     * every look-up searches the CRM. */
+    tkt_mirror_t *mirror;
     tkt_batch_t *batch;
     /* Contacts and tickets no agent waits for, created in bulk (issue 12);
      * NULL: every creation at once. */

@@ -18,7 +18,7 @@ struct crm_http {
     const char *method;
     char *url;
     char *body;         /* or NULL */
-    char *content_type; /* header line, or NULL: JSON when a body */
+    char *content_type; /* header line, or NULL: JSON when a body (without one: an extra line) */
     crm_step_fn step;
     crm_rl_req_t *rlreq;
     /* a create after an unclear failure: looked up before it is sent again */
@@ -205,6 +205,8 @@ static void op_free(crm_op_t *op)
         free(op->res->tickets);
         free(op->res->items);
         free(op->res->field_ids);
+        free(op->res->changes);
+        free(op->res->cursor);
     }
     free(op->res);
     free(op);
@@ -226,6 +228,9 @@ static int res_lists(tkt_crm_result_t *res, const char *name)
             return -1;
     if (strcmp(name, "list_fields") == 0 &&
         !(res->field_ids = calloc(TKT_CRM_MAX_FIELDS, sizeof *res->field_ids)))
+        return -1;
+    if (strcmp(name, "contacts_changed") == 0 &&
+        !(res->changes = calloc(TKT_CRM_MAX_CHANGES, sizeof *res->changes)))
         return -1;
     return 0;
 }
@@ -387,6 +392,8 @@ static void curl_start(crm_adapter_t *a, crm_http_t *h, const char *method, cons
         headers[n++] = *p;
     if (body)
         headers[n++] = h->content_type ? h->content_type : "Content-Type: application/json";
+    else if (h->content_type && !h->verifying) /* without a body: a header line of its own */
+        headers[n++] = h->content_type;
     headers[n] = NULL;
     crm_curl_req_t req = {
         .method = method,

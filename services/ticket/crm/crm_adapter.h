@@ -178,7 +178,9 @@ void crm_op_verify_create(crm_op_t *op);
 void crm_http_start(crm_op_t *op, const char *metric_op, const char *method, char *url, char *body,
                     crm_step_fn step);
 /* The same with the body's Content-Type header line ("Content-Type:
- * multipart/mixed; boundary=...") and whether an empty body is meant. */
+ * multipart/mixed; boundary=...") and whether an empty body is meant. A
+ * request without a body sends the line as one more header (Dataverse's
+ * "Prefer: odata.track-changes" of a change-tracking GET). */
 void crm_http_start_ct(crm_op_t *op, const char *metric_op, const char *method, char *url,
                        char *body, const char *content_type_header, int allow_empty,
                        crm_step_fn step);

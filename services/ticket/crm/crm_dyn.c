@@ -230,6 +230,54 @@ static void dyn_find_contacts(tkt_crm_t *crm, const char *phone, tkt_prio_t prio
     get(op, "find_contacts", url, step_contacts);
 }
 
+/* Issue 26 item 3: change tracking on contacts, the contact mirror's feed. */
+#define DYN_CHANGES_PREFER "Prefer: odata.track-changes,odata.maxpagesize=500"
+_Static_assert(TKT_CRM_MAX_CHANGES >= 500, "a page of changes fits the result");
+
+static void step_changes(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    (void)j;
+    dyn_t *d = crm_adapter_impl(op->adapter);
+    tkt_crm_result_t *res = op->res;
+    char err[160];
+    if (resp->status != 200) {
+        fail_from(op, resp, exh);
+        return;
+    }
+    if (crm_dyn_parse_changes(
+            resp->body, resp->body_len, (const char(*)[CRM_DYN_PHONE_ATTR_MAX])d->conf.phone_attrs,
+            d->conf.n_phone_attrs, res->changes, TKT_CRM_MAX_CHANGES, &res->n_changes, &res->cursor,
+            &res->end_of_stream, err, sizeof err) != 0) {
+        crm_op_fail(op, "contact changes: %s", err);
+        return;
+    }
+    crm_op_succeed(op, resp);
+}
+
+static void dyn_contacts_changed(tkt_crm_t *crm, const char *cursor, tkt_crm_cb cb, void *ctx)
+{
+    dyn_t *d = dyn_of(crm);
+    crm_op_t *op = crm_op_new(d->a, "contacts_changed", TKT_PRIO_CREATE, cb, ctx);
+    char url[DYN_URL_MAX];
+    size_t bl = strlen(d->conf.api_base);
+    if (!op)
+        return;
+    if (cursor && *cursor) {
+        /* a next or delta link: only ever to our own API (the token goes with it) */
+        if (strncmp(cursor, d->conf.api_base, bl) != 0 || cursor[bl] != '/' ||
+            strlen(cursor) >= sizeof url) {
+            crm_op_refuse(op, "change-tracking link outside the API");
+            return;
+        }
+        snprintf(url, sizeof url, "%s", cursor);
+    } else if (crm_dyn_contacts_changes_url(&d->conf, url, sizeof url) != 0) {
+        crm_op_refuse(op, "change-tracking URL too long");
+        return;
+    }
+    crm_http_start_ct(op, "contacts_changed", "GET", strdup(url), NULL, DYN_CHANGES_PREFER, 0,
+                      step_changes);
+}
+
 /* Issue 24 item 2: an unknown caller's "find the customer to link". */
 static void dyn_search_contacts(tkt_crm_t *crm, const char *query, tkt_crm_cb cb, void *ctx)
 {
@@ -1152,6 +1200,7 @@ static void dyn_free(tkt_crm_t *crm)
 
 static const tkt_crm_ops_t dyn_ops = {
     .find_contacts = dyn_find_contacts,
+    .contacts_changed = dyn_contacts_changed,
     .search_contacts = dyn_search_contacts,
     .add_contact_phone = dyn_add_contact_phone,
     .create_contact = dyn_create_contact,

@@ -193,6 +193,68 @@ int crm_dyn_parse_contacts(const char *body, size_t len, tkt_crm_contact_t *out,
     return parse_list(body, len, out, sizeof *out, max, n, more, contact_rec, errstr, errsz);
 }
 
+_Static_assert(CRM_DYN_PHONE_ATTR_MAX == CRM_DYN_NAME_MAX, "the conf's phone column names");
+
+/* One row of a change-tracking page: a deleted one ({"id", "reason":
+ * "deleted"}), or a contact, gone when deactivated (statecode 1). */
+static int change_of(json_t *o, const char (*phone_attrs)[CRM_DYN_PHONE_ATTR_MAX], size_t n_attrs,
+                     tkt_crm_change_t *c, char *errstr, size_t errsz)
+{
+    memset(c, 0, sizeof *c);
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    if (reason && !json_object_get(o, "contactid")) {
+        char id[CRM_GUID_MAX];
+        if (guid_member(o, "id", 1, id, errstr, errsz) != 0)
+            return -1;
+        memcpy(c->contact.id, id, sizeof id);
+        c->gone = 1;
+        return 0;
+    }
+    if (contact_of(o, &c->contact, errstr, errsz) != 0)
+        return -1;
+    c->gone = json_integer_value(json_object_get(o, "statecode")) != 0;
+    for (size_t i = 0; i < n_attrs && c->n_phones < TKT_CRM_MAX_PHONES; i++)
+        if (crm_text_copy(o, phone_attrs[i], c->phones[c->n_phones], sizeof c->phones[0]) == 1 &&
+            c->phones[c->n_phones][0])
+            c->n_phones++;
+    return 0;
+}
+
+int crm_dyn_parse_changes(const char *body, size_t len,
+                          const char (*phone_attrs)[CRM_DYN_PHONE_ATTR_MAX], size_t n_attrs,
+                          tkt_crm_change_t *out, size_t max, size_t *n, char **link, int *end,
+                          char *errstr, size_t errsz)
+{
+    json_t *root = load(body, len, errstr, errsz);
+    json_t *value = root ? json_object_get(root, "value") : NULL;
+    const char *next = json_string_value(json_object_get(root, "@odata.nextLink"));
+    const char *delta = json_string_value(json_object_get(root, "@odata.deltaLink"));
+    int rc = -1;
+    size_t i;
+    json_t *o;
+    *n = 0;
+    *link = NULL;
+    if (!json_is_array(value) || (!next && !delta) || json_array_size(value) > max) {
+        snprintf(errstr, errsz, "not a change-tracking page (value, and a next or delta link)");
+        goto cleanup;
+    }
+    json_array_foreach(value, i, o)
+    {
+        if (change_of(o, phone_attrs, n_attrs, &out[*n], errstr, errsz) != 0)
+            goto cleanup;
+        (*n)++;
+    }
+    *end = next == NULL;
+    if (!(*link = strdup(next ? next : delta))) {
+        snprintf(errstr, errsz, "out of memory");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    json_decref(root);
+    return rc;
+}
+
 int crm_dyn_parse_cases(const char *body, size_t len, tkt_crm_ticket_t *out, size_t max, size_t *n,
                         char *errstr, size_t errsz)
 {

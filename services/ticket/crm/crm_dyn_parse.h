@@ -16,6 +16,18 @@ typedef struct {
     char message[256]; /* bounded, control characters blanked */
 } crm_dyn_error_t;
 
+/* Issue 26 item 3: one page of change tracking on contacts. Rows as
+ * crm_dyn_parse_contacts, plus statecode (not 0: gone) and the phone
+ * columns named in phone_attrs; a deleted row ({"id", "reason"}) is gone.
+ * *link: the page's @odata.nextLink (*end 0) or @odata.deltaLink (*end 1),
+ * a new string the caller frees. More than max rows: refused (ask for
+ * odata.maxpagesize = max). */
+#define CRM_DYN_PHONE_ATTR_MAX 65
+int crm_dyn_parse_changes(const char *body, size_t len,
+                          const char (*phone_attrs)[CRM_DYN_PHONE_ATTR_MAX], size_t n_attrs,
+                          tkt_crm_change_t *out, size_t max, size_t *n, char **link, int *end,
+                          char *errstr, size_t errsz) __attribute__((warn_unused_result));
+
 /* A contacts collection ({"value":[...]}) into out[0..max): id (contactid),
  * name (fullname, else "firstname lastname"), email (emailaddress1),
  * created_at_ms (createdon). More than `max` records: the first `max`, and

@@ -142,6 +142,25 @@ int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number
     return sb_done(&b);
 }
 
+/* Whether CONTACT_SELECT names the column already. */
+static int selected(const char *column)
+{
+    char needle[CRM_DYN_NAME_MAX + 2];
+    snprintf(needle, sizeof needle, ",%s,", column);
+    return strstr("," CONTACT_SELECT ",", needle) != NULL;
+}
+
+int crm_dyn_contacts_changes_url(const crm_dyn_conf_t *conf, char *out, size_t outsz)
+{
+    sb_t b;
+    sb_init(&b, out, outsz);
+    sb_printf(&b, "%s/contacts?$select=" CONTACT_SELECT ",statecode", conf->api_base);
+    for (size_t i = 0; i < conf->n_phone_attrs; i++)
+        if (!selected(conf->phone_attrs[i]))
+            sb_printf(&b, ",%s", conf->phone_attrs[i]);
+    return sb_done(&b);
+}
+
 int crm_dyn_contacts_search_url(const crm_dyn_conf_t *conf, const char *query, size_t max,
                                 char *out, size_t outsz)
 {

@@ -66,6 +66,12 @@ int crm_dyn_phone_attrs_parse(crm_dyn_conf_t *conf, const char *csv, char *errst
 int crm_dyn_contacts_by_phone_url(const crm_dyn_conf_t *conf, const char *number, size_t max,
                                   char *out, size_t outsz) __attribute__((warn_unused_result));
 
+/* Issue 26 item 3: the first request of change tracking on contacts (the
+ * contact mirror's feed): every contact's display columns, statecode and
+ * the look-up's phone columns; sent with "Prefer: odata.track-changes".
+ * 0, or -1 when it does not fit. */
+int crm_dyn_contacts_changes_url(const crm_dyn_conf_t *conf, char *out, size_t outsz)
+    __attribute__((warn_unused_result));
 /* Issue 24 item 2: contacts whose full name or e-mail contain what an
  * agent typed (an unknown caller's "find the customer to link"):
  * contacts?$select=...&$filter=contains(fullname,'q') or

@@ -1356,6 +1356,101 @@ static void zd_contact_tickets(tkt_crm_t *crm, const char *contact_id, tkt_prio_
                    NULL, step_ticket_list);
 }
 
+/* ----------------------------------------------------- contacts_changed */
+
+/* Issue 26 item 3: a page of the cursor-based Incremental User Export.
+ * Only end-users are callers (the search asks role:end-user too); an
+ * agent, a deleted (active false) or suspended user is "gone" from the
+ * mirror. Phones: the user's `phone` and its phone_number identities
+ * (sideloaded: a number added with add_contact_phone is found too). */
+static void change_of(json_t *u, tkt_crm_change_t *c)
+{
+    const char *role = json_string_value(json_object_get(u, "role"));
+    parse_contact(u, &c->contact);
+    c->gone = json_is_false(json_object_get(u, "active")) ||
+              json_is_true(json_object_get(u, "suspended")) || !role ||
+              strcmp(role, "end-user") != 0;
+    const char *phone = json_string_value(json_object_get(u, "phone"));
+    if (phone && *phone)
+        crm_copy_str(c->phones[c->n_phones++], sizeof c->phones[0], phone);
+}
+
+static void add_identity(tkt_crm_result_t *res, json_t *ident)
+{
+    char uid[TKT_ID_MAX];
+    const char *type = json_string_value(json_object_get(ident, "type"));
+    const char *value = json_string_value(json_object_get(ident, "value"));
+    if (!type || strcmp(type, "phone_number") != 0 || !value || !*value)
+        return;
+    json_id(json_object_get(ident, "user_id"), uid, sizeof uid);
+    for (size_t i = 0; i < res->n_changes; i++) {
+        tkt_crm_change_t *c = &res->changes[i];
+        if (strcmp(c->contact.id, uid) != 0)
+            continue;
+        for (size_t k = 0; k < c->n_phones; k++)
+            if (strcmp(c->phones[k], value) == 0)
+                return;
+        if (c->n_phones < TKT_CRM_MAX_PHONES)
+            crm_copy_str(c->phones[c->n_phones++], sizeof c->phones[0], value);
+        return;
+    }
+}
+
+static void step_export(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
+{
+    if (resp->status != 200) {
+        fail_from(op, resp, j, exh);
+        return;
+    }
+    tkt_crm_result_t *res = op->res;
+    const char *cursor = json_string_value(json_object_get(j, "after_cursor"));
+    if (!cursor || !*cursor) {
+        crm_op_fail(op, "incremental export without after_cursor");
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "users"), i, v)
+    {
+        if (res->n_changes >= TKT_CRM_MAX_CHANGES)
+            break; /* per_page asks for no more: a longer page is cut, its cursor not trusted */
+        change_of(v, &res->changes[res->n_changes++]);
+    }
+    if (json_array_size(json_object_get(j, "users")) > TKT_CRM_MAX_CHANGES) {
+        crm_op_fail(op, "incremental export page longer than per_page");
+        return;
+    }
+    json_array_foreach(json_object_get(j, "identities"), i, v) add_identity(res, v);
+    if (!(res->cursor = strdup(cursor))) {
+        crm_op_fail(op, "out of memory");
+        return;
+    }
+    res->end_of_stream = json_is_true(json_object_get(j, "end_of_stream"));
+    crm_op_succeed(op, resp);
+}
+
+static void zd_contacts_changed(tkt_crm_t *crm, const char *cursor, tkt_crm_cb cb, void *ctx)
+{
+    zd_t *zd = zd_of(crm);
+    crm_op_t *op = crm_op_new(zd->a, "contacts_changed", TKT_PRIO_CREATE, cb, ctx);
+    if (!op)
+        return;
+    char *url;
+    if (cursor && *cursor) {
+        char *esc = url_escape(cursor);
+        url = esc ? crm_str_printf("%s/api/v2/incremental/users/cursor.json?cursor=%s"
+                                   "&per_page=%d&include=identities",
+                                   zd->base_url, esc, TKT_CRM_MAX_CHANGES)
+                  : NULL;
+        free(esc);
+    } else { /* every user there is: the mirror's first pass */
+        url = crm_str_printf("%s/api/v2/incremental/users/cursor.json?start_time=0"
+                             "&per_page=%d&include=identities",
+                             zd->base_url, TKT_CRM_MAX_CHANGES);
+    }
+    crm_http_start(op, "contacts_changed", "GET", url, NULL, step_export);
+}
+
 /* ------------------------------------------------------ list_fields */
 
 static void step_fields(crm_op_t *op, const crm_curl_resp_t *resp, json_t *j, int exh)
@@ -1483,6 +1578,7 @@ static const tkt_crm_ops_t zd_ops = {
     .has_marker = zd_has_marker,
     .ticket_statuses = zd_ticket_statuses,
     .contact_tickets = zd_contact_tickets,
+    .contacts_changed = zd_contacts_changed,
     .display_ticket = zd_display_ticket,
     .display_user = zd_display_user,
     .list_fields = zd_list_fields,

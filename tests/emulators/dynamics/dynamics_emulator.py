@@ -37,7 +37,11 @@ from Microsoft's published documentation (sources in README.md):
   * ``GET /api/data/v9.2/$metadata``: a CSDL document of the emulated subset,
     generated from the same ENTITIES table the emulator validates against.
 
-Not emulated: paging cookies / @odata.nextLink, FetchXML, alternate keys,
+  * Change tracking (``Prefer: odata.track-changes``, ``odata.maxpagesize``,
+    ``@odata.nextLink`` / ``@odata.deltaLink``, deleted rows as
+    ``$deletedEntity``), for the contact mirror (issue 26 item 3).
+
+Not emulated: paging cookies / @odata.nextLink outside change tracking, FetchXML, alternate keys,
 deep insert, plug-ins and business rules, security roles, the full CSDL of
 a real environment (per environment, authenticated), the exact wording of
 errors Microsoft does not document (listed in README.md).
@@ -362,6 +366,7 @@ class Store:
             self.exec_ms = deque()    # (stamp, ms)
             self.in_flight = 0
             self.version = 1000
+            self.tombstones = []      # (versionnumber, entity, id) of deleted rows: change tracking
             self.case_seq = 1000
             self.app_user = self._new_systemuser("# callbus", "callbus@example.com",
                                                  application=True)
@@ -593,6 +598,18 @@ class Store:
         with self.lock:
             self.get(entity, key)
             del self.tables[entity][key.lower()]
+            self.version += 1
+            self.tombstones.append((self.version, entity, key.lower()))
+
+    def changes(self, entity, after, upto):
+        """Change tracking: rows whose versionnumber is in (after, upto] and
+        the rows deleted in it, in version order: [(version, row or None, id)]."""
+        with self.lock:
+            out = [(r["versionnumber"], r, k) for k, r in self.tables[entity].items()
+                   if after < r["versionnumber"] <= upto]
+            out += [(v, None, k) for v, e, k in self.tombstones
+                    if e == entity and after < v <= upto]
+        return sorted(out, key=lambda x: x[0])
 
 
 def etag(row):
@@ -821,6 +838,9 @@ class Request:
         self.method, self.path, self.raw_query = method.upper(), unquote(parts.path), parts.query
         self.query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.headers = {k.lower(): v for k, v in dict(headers or {}).items()}
+        # Prefer may come in several header lines (RFC 7240): one list
+        if hasattr(headers, "get_all") and headers.get_all("Prefer"):
+            self.headers["prefer"] = ",".join(headers.get_all("Prefer"))
         self.body, self.client = body or b"", client
 
     def json(self):
@@ -1058,9 +1078,60 @@ class DynamicsEmulator(ServedEmulator):
             return self._collection(req, BY_SET[m.group(1)])
         raise ApiError(404, BAD_PROPERTY, f"Resource not found for the segment '{path}'.")
 
+    def _tracked(self, req, entity):
+        """Change tracking (issue 26 item 3): ``Prefer: odata.track-changes``
+        on the first request returns every row, pages of
+        ``odata.maxpagesize`` (default 5000) linked by ``@odata.nextLink``
+        (``$skiptoken``), the last one with ``@odata.deltaLink``
+        (``$deltatoken``); that link, requested later, returns what changed
+        since: new or changed rows, deleted ones as
+        ``{"@odata.context": ".../$deletedEntity", "id", "reason": "deleted"}``,
+        paged the same way. Only ``$select`` with it (400 for ``$filter``,
+        ``$orderby``, ``$top``, as Dataverse)."""
+        store, spec = self.store, ENTITIES[entity]
+        q = req.query
+        for bad in ("$filter", "$orderby", "$top", "$expand"):
+            if bad in q:
+                raise ApiError(400, BAD_REQUEST, f"Change tracking does not support {bad}.")
+        m = re.search(r"odata\.maxpagesize=(\d+)", req.headers.get("prefer", ""))
+        size = max(1, min(5000, int(m.group(1)))) if m else 5000
+        select = parse_select(entity, q.get("$select"))
+        with store.lock:
+            if "$skiptoken" in q or "$deltatoken" in q:
+                token = q.get("$skiptoken") or q.get("$deltatoken")
+                parts = token.split("!")
+                if not all(re.match(r"^\d+$", x) for x in parts) or len(parts) > 2:
+                    raise ApiError(400, BAD_REQUEST, "The delta token is invalid.")
+                after = int(parts[0])
+                upto = int(parts[1]) if len(parts) == 2 else store.version
+            else:
+                after, upto = 0, store.version
+            changed = store.changes(entity, after, upto)
+            page = changed[:size]
+            base = f"{store.base_url}{API}/{spec['set']}"
+            sel = f"$select={q['$select']}&" if q.get("$select") else ""
+            value = []
+            for _, row, key in page:
+                if row is None:
+                    value.append({"@odata.context": f"{store.base_url}{API}/$metadata#"
+                                  f"{spec['set']}/$deletedEntity", "id": key,
+                                  "reason": "deleted"})
+                else:
+                    value.append(render(entity, row, select, None, False, store))
+            body = {"@odata.context": f"{store.base_url}{API}/$metadata#{spec['set']}",
+                    "value": value}
+            if len(changed) > size:
+                body["@odata.nextLink"] = f"{base}?{sel}$skiptoken={page[-1][0]}!{upto}"
+            else:
+                body["@odata.deltaLink"] = f"{base}?{sel}$deltatoken={upto}"
+        return Reply(200, body, headers={"Preference-Applied": "odata.track-changes"})
+
     def _collection(self, req, entity):
         store, spec = self.store, ENTITIES[entity]
         formatted = req.prefers("odata.include-annotations")
+        if req.method == "GET" and (req.prefers("odata.track-changes") or "$deltatoken" in
+                                    req.query or "$skiptoken" in req.query):
+            return self._tracked(req, entity)
         if req.method == "GET":
             select = parse_select(entity, req.query.get("$select"))
             expand = parse_expand(entity, req.query.get("$expand"))

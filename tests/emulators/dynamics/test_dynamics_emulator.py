@@ -459,3 +459,37 @@ def test_case_steps_are_posted_to_the_service_endpoint(emulator):
         assert params["SubordinateId"] == third["incidentid"]
     finally:
         hook.close()
+
+
+# ------------------------------------------------- change tracking (issue 26 item 3)
+
+TRACK = {"Prefer": "odata.track-changes,odata.maxpagesize=2"}
+
+
+def test_change_tracking_pages_then_delta_with_deletions(emulator):
+    c = Client(emulator.url)
+    c.login()
+    made = [seed_contact(emulator, lastname=f"R{k}", telephone1=f"+3906123456{k}")
+            for k in range(3)]
+    status, _, first = c.call("GET", "/contacts?$select=" + CONTACT_SEL, headers=TRACK)
+    assert status == 200 and len(first["value"]) == 2 and "@odata.nextLink" in first
+    nxt = first["@odata.nextLink"].split(API, 1)[1]
+    status, _, second = c.call("GET", nxt, headers=TRACK)
+    assert status == 200 and len(second["value"]) == 1 and "@odata.deltaLink" in second
+    seen = {v["contactid"] for v in first["value"] + second["value"]}
+    assert seen == {m["contactid"] for m in made}
+    delta = second["@odata.deltaLink"].split(API, 1)[1]
+    status, _, idle = c.call("GET", delta, headers=TRACK)
+    assert idle["value"] == [] and "@odata.deltaLink" in idle
+    # a new contact and a deleted one since the delta link
+    new = seed_contact(emulator, lastname="New", mobilephone="+390699")
+    assert c.call("DELETE", f"/contacts({made[0]['contactid']})")[0] == 204
+    status, _, changes = c.call("GET", delta, headers=TRACK)
+    assert status == 200
+    assert [v.get("contactid") or v["id"] for v in changes["value"]] == \
+        [new["contactid"], made[0]["contactid"]]
+    assert changes["value"][1]["reason"] == "deleted"
+    assert changes["value"][1]["@odata.context"].endswith("/$deletedEntity")
+    assert c.call("GET", "/contacts?$filter=lastname eq 'x'".replace(" ", "%20"),
+                  headers=TRACK)[0] == 400
+    assert c.call("GET", "/contacts?$deltatoken=abc", headers=TRACK)[0] == 400

@@ -701,3 +701,51 @@ def test_ticket_events_are_posted_signed_to_the_webhook(emulator):
             assert headers["X-Zendesk-Webhook-Signature"] == base64.b64encode(mac).decode()
     finally:
         hook.close()
+
+
+# ----------------------------------------------- incremental user export (issue 26 item 3)
+
+def export(client, query):
+    status, headers, body = client.get("/api/v2/incremental/users/cursor.json?" + query)
+    return status, headers, body
+
+
+def test_incremental_user_export_pages_then_follows_changes(client, emulator):
+    for k in range(5):
+        emulator.seed_user(name=f"Known {k}", phone=f"+1555000{k:04d}")
+    status, _, first = export(client, "start_time=0&per_page=4&include=identities")
+    assert status == 200 and len(first["users"]) == 4 and first["end_of_stream"] is False
+    seen, second, pages = {u["id"] for u in first["users"]}, first, 1
+    while not second["end_of_stream"]:
+        status, _, second = export(client, "cursor=" + second["after_cursor"] + "&per_page=4")
+        assert status == 200 and len(second["users"]) <= 4
+        seen |= {u["id"] for u in second["users"]}
+        pages += 1
+    assert pages == 3 and len(seen) == len(emulator.store.users) == 9  # 4 preset + 5
+    assert {"user_id": first["users"][-1]["id"], "type": "phone_number",
+            "value": first["users"][-1]["phone"]} in first["identities"] or \
+        first["users"][-1]["phone"] is None
+    # nothing changed: an empty page that keeps its place
+    status, _, idle = export(client, "cursor=" + second["after_cursor"])
+    assert idle["users"] == [] and idle["end_of_stream"] is True
+    # a user created and an identity added later come after the cursor, once
+    status, _, made = client.post("/api/v2/users.json", {"user": {"name": "New",
+                                                                  "phone": "+15559990000"}})
+    assert status == 201
+    uid = made["user"]["id"]
+    assert client.post(f"/api/v2/users/{uid}/identities.json", {"identity": {
+        "type": "phone_number", "value": "+15559990001"}})[0] == 201
+    status, _, later = export(client, "cursor=" + idle["after_cursor"] + "&include=identities")
+    assert [u["id"] for u in later["users"]] == [uid] and later["end_of_stream"] is True
+    assert sorted(i["value"] for i in later["identities"]) == ["+15559990000", "+15559990001"]
+    assert export(client, "")[0] == 400
+    assert export(client, "cursor=%%%")[0] == 400
+
+
+def test_incremental_export_has_its_own_limit_of_10_per_minute(client, emulator):
+    codes = [export(client, "start_time=0")[0] for _ in range(11)]
+    assert codes == [200] * 10 + [429]
+    status, headers, body = export(client, "start_time=0")
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert body["error"] == "APIRateLimitExceeded"
+    assert client.get("/api/v2/users/me.json")[0] == 200  # the account's budget is not spent

@@ -29,7 +29,9 @@ docs; see tests/emulators/zendesk/README.md for sources):
 
 What it does not emulate: organizations, groups, brands, ticket forms,
 triggers/automations/SLAs, attachments/uploads, cursor pagination (offset
-pagination only), incremental exports, webhooks other than the ticket
+pagination only) but for the incremental user export
+(``/api/v2/incremental/users/cursor``, 10 requests per minute, issue 26
+item 3), other incremental exports, webhooks other than the ticket
 events below, OAuth, the full search
 grammar (date ranges, free-text relevance), the search endpoint's own rate
 limit, identities other than phone numbers (Create Identity adds a
@@ -90,6 +92,7 @@ DEFAULT_CONFIG = {
     "latency_ms": 0,                    # added to every /api/v2 request
     "max_jobs": 30,                     # queued + working jobs per account
     "bulk_max": 100,                    # update_many items
+    "incremental_limit_per_min": 10,    # incremental export requests per window; 0 = off
 }
 
 DEFAULT_CUSTOM_FIELDS = [
@@ -259,6 +262,8 @@ class Store:
             self.next_user, self.next_ticket = 1001, 1
             self.next_comment, self.next_audit, self.next_event = 5000001, 7000001, 9000001
             self.next_identity = 11000001
+            self.user_changes = 0  # the incremental export's order (issue 26 item 3)
+            self.export_hits = deque()
             self.generation = getattr(self, "generation", 0) + 1
             self.custom_fields = [self._field(i, t, k) for i, t, k in DEFAULT_CUSTOM_FIELDS]
             self._preset_users()
@@ -297,6 +302,7 @@ class Store:
             user = self._user_record(uid, data, created)
             user["_indexed_at"] = self._index_time(seed and data.get("indexed", True))
             self.users[uid] = user
+            self.user_changed(user)
             return user
 
     def _validate_user(self, data):
@@ -346,6 +352,14 @@ class Store:
             "suspended": False, "report_csv": role == "admin",
             "user_fields": dict(data.get("user_fields") or {}),
         }
+
+    def user_changed(self, user):
+        """Marks a user changed now: the incremental export (cursor based)
+        returns users in the order of their last change, so a change made
+        after a cursor is in the next page read from it."""
+        self.user_changes += 1
+        user["_change"] = self.user_changes
+        user["_changed_at"] = time.time()
 
     def user(self, uid):
         user = self.users.get(uid)
@@ -1050,6 +1064,7 @@ ROUTES = [
     _route("GET", r"/api/v2/users/(\d+)", "ep_show_user"),
     _route("GET", r"/api/v2/users/(\d+)/tickets/requested", "ep_requested"),
     _route("POST", r"/api/v2/users/(\d+)/identities", "ep_create_identity"),
+    _route("GET", r"/api/v2/incremental/users/cursor(?:\.json)?", "ep_incremental_users"),
     _route("GET", r"/api/v2/search", "ep_search"),
     _route("GET", r"/api/v2/tickets", "ep_list_tickets"),
     _route("POST", r"/api/v2/tickets", "ep_create_ticket"),
@@ -1250,6 +1265,14 @@ class ZendeskEmulator(ServedEmulator):
         return ok, retry, headers
 
     def _endpoint_limit(self, req, now, window):
+        if req.method == "GET" and req.path.startswith("/api/v2/incremental/"):
+            # Incremental exports: 10 requests per minute of their own, on
+            # top of the account's budget (Zendesk's documented limit).
+            limit = int(self.store.config["incremental_limit_per_min"])
+            if limit <= 0:
+                return True, 0
+            ok, _, retry, _ = window_take(self.store.export_hits, now, limit, window)
+            return ok, retry
         limit = int(self.store.config["update_ticket_limit_per_min"])
         single_update = req.method == "PUT" and UPDATE_TICKET_PATH.match(req.path)
         if limit <= 0 or not single_update:
@@ -1407,6 +1430,7 @@ class ZendeskEmulator(ServedEmulator):
                 user["_phones"].append(value)
             now = iso(time.time())
             user["updated_at"] = now
+            self.store.user_changed(user)
             iid = self.store._take("next_identity")
             return Reply(201, {"identity": {
                 "id": iid, "url": self.store.url(f"users/{uid}/identities/{iid}"),
@@ -1420,6 +1444,53 @@ class ZendeskEmulator(ServedEmulator):
             found = [t for t in self.store.tickets.values() if t["requester_id"] == int(uid)]
             found.sort(key=lambda t: (t["created_at"], t["id"]), reverse=True)
             return Reply(200, self._page(req, self._tickets_view(found), "tickets"))
+
+    # -- endpoints: incremental export (issue 26 item 3) -------------------
+
+    def ep_incremental_users(self, req):
+        """Incremental User Export, Cursor Based: the first request names
+        ``start_time`` (Unix seconds), every later one the ``cursor`` a page
+        returned. Users come in the order of their last change, ``per_page``
+        (default and at most 1000) a page; ``end_of_stream`` is true once
+        the page reached the present, and ``after_cursor`` always continues
+        from where the page ended (later changes come after it).
+        ``include=identities`` sideloads phone identities."""
+        q = req.query
+        if "cursor" in q:
+            try:
+                after = int(base64.b64decode(q["cursor"], validate=True).decode().split("|")[0])
+            except (ValueError, UnicodeDecodeError):
+                raise api_error(400, "InvalidValue", "cursor is invalid") from None
+            since = None
+        elif "start_time" in q:
+            since = as_int(q["start_time"], "start_time")
+            if since > time.time():
+                raise api_error(400, "InvalidValue", "start_time cannot be in the future")
+            after = 0
+        else:
+            raise api_error(400, "InvalidValue", "start_time or cursor is required")
+        per_page = min(1000, max(1, as_int(q.get("per_page", "1000"), "per_page")))
+        with self.store.lock:
+            changed = sorted((u for u in self.store.users.values()
+                              if u["_change"] > after
+                              and (since is None or u["_changed_at"] >= since)),
+                             key=lambda u: u["_change"])
+            page = changed[:per_page]
+            last = page[-1]["_change"] if page else (after or self.store.user_changes)
+            if since is not None and not page:
+                last = self.store.user_changes
+            cursor = base64.b64encode(f"{last}|{self.store.generation}".encode()).decode()
+            body = {"users": [public_view(u) for u in page],
+                    "after_cursor": cursor,
+                    "after_url": self.store.base_url
+                    + "/api/v2/incremental/users/cursor.json?cursor=" + cursor,
+                    "before_cursor": None, "before_url": None,
+                    "end_of_stream": len(changed) <= per_page}
+            if "identities" in (q.get("include") or "").split(","):
+                body["identities"] = [
+                    {"user_id": u["id"], "type": "phone_number", "value": p}
+                    for u in page for p in [u.get("phone")] + u.get("_phones", []) if p]
+        return Reply(200, body)
 
     # -- endpoints: search ---------------------------------------------------
 

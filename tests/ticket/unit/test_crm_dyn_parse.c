@@ -172,6 +172,54 @@ static void test_merged_case_names_its_master(void)
     ASSERT_EQ_INT(crm_dyn_parse_case(bad_master, strlen(bad_master), &t, err, sizeof err), -1);
 }
 
+/* Issue 26 item 3: a change-tracking page (the contact mirror's feed): a
+ * contact with its phone columns, a deactivated one and a deleted one are
+ * gone, the next or delta link is the cursor, and a page that is neither
+ * is refused. */
+static void test_contact_changes(void)
+{
+    static const char attrs[2][CRM_DYN_PHONE_ATTR_MAX] = {"telephone1", "mobilephone"};
+    const char *page =
+        "{\"value\":[{\"contactid\":\"" CONTACT "\",\"fullname\":\"Maria Rossi\","
+        "\"emailaddress1\":null,\"telephone1\":\"06 1234 5678\",\"mobilephone\":null,"
+        "\"statecode\":0},"
+        "{\"contactid\":\"" CASE_ID "\",\"fullname\":\"Old\",\"statecode\":1},"
+        "{\"@odata.context\":\"x/$deletedEntity\",\"id\":\"" OWNER "\",\"reason\":"
+        "\"deleted\"}],"
+        "\"@odata.deltaLink\":\"https://org/api/data/v9.2/contacts?$deltatoken=9\"}";
+    tkt_crm_change_t out[4];
+    size_t n = 0;
+    char *link = NULL, err[160];
+    int end = 0;
+    ASSERT_EQ_INT(crm_dyn_parse_changes(page, strlen(page), attrs, 2, out, 4, &n, &link, &end, err,
+                                        sizeof err),
+                  0);
+    ASSERT_EQ_INT(n, 3);
+    ASSERT_EQ_INT(end, 1);
+    ASSERT_EQ_STR(link, "https://org/api/data/v9.2/contacts?$deltatoken=9");
+    free(link);
+    ASSERT_EQ_STR(out[0].contact.id, CONTACT);
+    ASSERT_EQ_INT(out[0].gone, 0);
+    ASSERT_EQ_INT(out[0].n_phones, 1);
+    ASSERT_EQ_STR(out[0].phones[0], "06 1234 5678");
+    ASSERT_EQ_INT(out[1].gone, 1); /* deactivated */
+    ASSERT_EQ_INT(out[2].gone, 1); /* deleted */
+    ASSERT_EQ_STR(out[2].contact.id, OWNER);
+    const char *next = "{\"value\":[],\"@odata.nextLink\":\"https://org/n\"}";
+    ASSERT_EQ_INT(crm_dyn_parse_changes(next, strlen(next), attrs, 2, out, 4, &n, &link, &end, err,
+                                        sizeof err),
+                  0);
+    ASSERT_EQ_INT(end, 0);
+    ASSERT_EQ_STR(link, "https://org/n");
+    free(link);
+    const char *neither = "{\"value\":[]}";
+    ASSERT_EQ_INT(crm_dyn_parse_changes(neither, strlen(neither), attrs, 2, out, 4, &n, &link, &end,
+                                        err, sizeof err),
+                  -1);
+    ASSERT_TRUE(link == NULL);
+}
+
 TEST_MAIN("crm_dyn_parse", TEST_CASE(test_contacts_collection), TEST_CASE(test_contacts_refused),
           TEST_CASE(test_long_and_control_text_is_bounded), TEST_CASE(test_cases),
-          TEST_CASE(test_errors_and_throttling), TEST_CASE(test_merged_case_names_its_master))
+          TEST_CASE(test_errors_and_throttling), TEST_CASE(test_merged_case_names_its_master),
+          TEST_CASE(test_contact_changes))
