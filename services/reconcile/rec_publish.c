@@ -64,13 +64,22 @@ int rec_publish_events(rec_publish_t *p, const cmn_event_t *ev, size_t n, char *
     for (size_t i = 0; i < n; i++) {
         char *text = cmn_event_encode(&ev[i]);
         const char *key = cmn_event_key(&ev[i]);
-        rd_kafka_resp_err_t err =
-            text ? rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(cmn_topic(CMN_TOPIC_CALL_EVENTS)),
-                                     RD_KAFKA_V_KEY(key, strlen(key)),
-                                     RD_KAFKA_V_VALUE(text, strlen(text)),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_OPAQUE(&failed), RD_KAFKA_V_END)
-                 : RD_KAFKA_RESP_ERR__NOENT;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__NOENT;
+        if (text) {
+            /* produceva, as cmn_producer: the RD_KAFKA_V_*() macros are GNU
+             * statement expressions, refused under clang's -Wpedantic */
+            rd_kafka_vu_t vus[] = {
+                {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = cmn_topic(CMN_TOPIC_CALL_EVENTS)},
+                {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)key, strlen(key)}},
+                {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {text, strlen(text)}},
+                {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+                {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = &failed},
+            };
+            rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vus, sizeof vus / sizeof vus[0]);
+            err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+            if (error)
+                rd_kafka_error_destroy(error);
+        }
         free(text);
         if (err) {
             failed++;

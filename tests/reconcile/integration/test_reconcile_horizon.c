@@ -47,12 +47,20 @@ static int setup(void)
         goto cleanup;
     for (int i = 0; i < 3; i++) {
         char *text = event(i, i == 2, T0 + i * 60000);
-        rd_kafka_resp_err_t err =
-            text ? rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
-                                     RD_KAFKA_V_VALUE(text, strlen(text)),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_TIMESTAMP(T0 + i * 60000), RD_KAFKA_V_END)
-                 : RD_KAFKA_RESP_ERR__FAIL;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FAIL;
+        if (text) { /* produceva: the RD_KAFKA_V_*() macros are refused by -Wpedantic */
+            rd_kafka_vu_t vus[] = {
+                {.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = topic},
+                {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = 0},
+                {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {text, strlen(text)}},
+                {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+                {.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = T0 + i * 60000},
+            };
+            rd_kafka_error_t *error = rd_kafka_produceva(rk, vus, sizeof vus / sizeof vus[0]);
+            err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+            if (error)
+                rd_kafka_error_destroy(error);
+        }
         free(text);
         if (err)
             goto cleanup;
