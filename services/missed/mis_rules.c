@@ -29,12 +29,13 @@ void mis_policy_defaults(mis_policy_t *p)
 
 /* ---- the calls in progress ------------------------------------------------ */
 
-static int ended_before(const mis_state_t *s, const char *call_id)
+/* The index of the call in `ended`, or -1. */
+static int ended_index(const mis_state_t *s, const char *call_id)
 {
     for (size_t i = 0; i < s->n_ended; i++)
         if (strcmp(s->ended[i], call_id) == 0)
-            return 1;
-    return 0;
+            return (int)i;
+    return -1;
 }
 
 /* The call's entry, made when new; the oldest gives way when full (a call
@@ -65,7 +66,9 @@ static void call_ended(mis_state_t *s, mis_call_t *c)
     if (s->n_ended == MIS_MAX_ENDED)
         s->n_ended--;
     memmove(&s->ended[1], &s->ended[0], s->n_ended * sizeof s->ended[0]);
+    memmove(&s->ended_group[1], &s->ended_group[0], s->n_ended * sizeof s->ended_group[0]);
     COPY(s->ended[0], id);
+    COPY(s->ended_group[0], "");
     s->n_ended++;
 }
 
@@ -143,6 +146,7 @@ static void missed(const mis_policy_t *pol, const cmn_event_t *ev, const mis_cal
     }
     s->count++;
     op_base(ev, opening ? CMN_MOP_OPEN : CMN_MOP_ADD, out);
+    COPY(s->ended_group[0], s->group_id); /* on_end made the call ended[0] */
     out->op.count = s->count;
     /* R-M1: the last agent offered; an end naming its agent says so last */
     COPY(out->op.assignee_crm_id, cmn_outcome_missed_agent(ev, c->last_offered));
@@ -166,6 +170,25 @@ static void on_end(const mis_policy_t *pol, const cmn_event_t *ev, mis_call_t *c
         out->note = "not a missed call (voicemail is ticket-service's, R-T3)";
 }
 
+/* An event of a call that already ended: a replay changes nothing; the
+ * answer of a call counted missed, learned late (the reconciler's
+ * backfill of a refused webhook), means the customer was reached by it:
+ * the group it was counted in, if still open, is reached (R-M3). */
+static int late_event(const cmn_event_t *ev, int ended, mis_plan_t *out)
+{
+    char *group = out->state.ended_group[ended];
+    mis_call_t call = {.outbound = 0};
+    if (!cmn_outcome_answers(ev) || ev->direction == CMN_DIR_OUTBOUND || !group[0] ||
+        strcmp(group, out->state.group_id) != 0) {
+        out->note = "the call already ended (replay): nothing to do";
+        return 0;
+    }
+    group[0] = '\0';
+    out->changed = 1;
+    conversation(ev, &call, out);
+    return 0;
+}
+
 int mis_decide(const mis_policy_t *pol, const cmn_event_t *ev, const mis_state_t *in,
                mis_plan_t *out)
 {
@@ -187,10 +210,9 @@ int mis_decide(const mis_policy_t *pol, const cmn_event_t *ev, const mis_state_t
         out->note = "a call event without call_id or event_id";
         return -1;
     }
-    if (ended_before(in, ev->call_id)) {
-        out->note = "the call already ended (replay): nothing to do";
-        return 0;
-    }
+    int ended = ended_index(in, ev->call_id);
+    if (ended >= 0)
+        return late_event(ev, ended, out);
     mis_call_t *c = call_of(&out->state, ev->call_id);
     out->changed = 1;
     track(ev, c);

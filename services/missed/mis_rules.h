@@ -11,8 +11,10 @@
  * grouper's (ticket-service tickets withheld ones itself).
  *
  * Replays: a call that already ended changes nothing (its id is kept in
- * `ended`); op and group ids derive from the causing event's id, so a
- * re-decided event repeats the same op, which ticket-service recognises. */
+ * `ended`), except its answer learned late (a backfill): a call counted
+ * missed was a conversation after all, and reaches its group; op and group ids derive from the
+ * causing event's id, so a re-decided event repeats the same op, which ticket-service recognises.
+ */
 #ifndef MIS_RULES_H
 #define MIS_RULES_H
 
@@ -39,6 +41,9 @@ typedef struct {
     mis_call_t calls[MIS_MAX_CALLS];
     size_t n_calls;
     char ended[MIS_MAX_ENDED][CMN_ID_TEXT_MAX + 1]; /* newest first */
+    /* The group each ended call was counted in as missed, "" none: its
+     * answer learned late reaches that group while it is open (issue 27). */
+    char ended_group[MIS_MAX_ENDED][CMN_ID_TEXT_MAX + 1];
     size_t n_ended;
     /* The last message applied (replay guard; one customer is one
      * partition): -1 = none. */

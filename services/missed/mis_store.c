@@ -43,9 +43,9 @@ void mis_store_free(mis_store_t *s)
 
 char *mis_store_encode(const mis_state_t *st)
 {
-    json_t *o = json_object(), *calls = json_array(), *ended = json_array();
+    json_t *o = json_object(), *calls = json_array(), *ended = json_array(), *groups = json_array();
     char *text = NULL;
-    if (!o || !calls || !ended)
+    if (!o || !calls || !ended || !groups)
         goto cleanup;
     for (size_t i = 0; i < st->n_calls; i++) {
         const mis_call_t *c = &st->calls[i];
@@ -55,20 +55,23 @@ char *mis_store_encode(const mis_state_t *st)
             goto cleanup;
     }
     for (size_t i = 0; i < st->n_ended; i++)
-        if (json_array_append_new(ended, json_string(st->ended[i])) < 0)
+        if (json_array_append_new(ended, json_string(st->ended[i])) < 0 ||
+            json_array_append_new(groups, json_string(st->ended_group[i])) < 0)
             goto cleanup;
     if (json_object_set_new(o, "v", json_integer(1)) < 0 ||
         json_object_set_new(o, "group", json_string(st->group_id)) < 0 ||
         json_object_set_new(o, "count", json_integer(st->count)) < 0 ||
         json_object_set_new(o, "part", json_integer(st->partition)) < 0 ||
         json_object_set_new(o, "off", json_integer(st->offset)) < 0 ||
-        json_object_set(o, "calls", calls) < 0 || json_object_set(o, "ended", ended) < 0)
+        json_object_set(o, "calls", calls) < 0 || json_object_set(o, "ended", ended) < 0 ||
+        json_object_set(o, "ended_group", groups) < 0)
         goto cleanup;
     text = json_dumps(o, JSON_COMPACT);
 cleanup:
     json_decref(o);
     json_decref(calls);
     json_decref(ended);
+    json_decref(groups);
     return text;
 }
 
@@ -110,6 +113,15 @@ int mis_store_decode(const char *text, size_t len, mis_state_t *st)
         if (i >= MIS_MAX_ENDED || !id || strlen(id) >= sizeof st->ended[0])
             goto cleanup;
         memcpy(st->ended[st->n_ended++], id, strlen(id) + 1);
+    }
+    /* absent in a state stored before issue 27: no group (a late answer
+     * of those calls then changes nothing, as before) */
+    json_array_foreach(json_object_get(o, "ended_group"), i, v)
+    {
+        const char *id = json_string_value(v);
+        if (i >= st->n_ended || !id || strlen(id) >= sizeof st->ended_group[0])
+            goto cleanup;
+        memcpy(st->ended_group[i], id, strlen(id) + 1);
     }
     rc = 0;
 cleanup:

@@ -9,7 +9,7 @@ typedef struct {
     long logged;      /* calls in the provider's log for the window */
     long seen;        /* of those, calls with at least one event on call-events */
     long backfilled;  /* calls whose missing events were published (dry run: would be) */
-    long complete;    /* calls whose end was already on call-events */
+    long complete;    /* calls with every event already on call-events */
     long in_progress; /* calls not over at the provider: left to the next run */
     long failed;      /* calls that could not be mapped or published; 1 for a log not read */
 } rec_tally_t;

@@ -6,19 +6,55 @@
 #include "rec_twilio.h"
 #include "rec_webex.h"
 
-/* Events already on call-events (same id) are left out; the rest mapped
- * to CRM agents. Returns how many remain, or -1 out of memory. */
+/* The call's end, seen on call-events, published again last under an id
+ * derived from its own: the call ended on less than the provider logged
+ * (an answer refused while ingest was down), and ticket-service, having
+ * reopened the call on the late answer (tkt_rules.c, on_answered), ends it
+ * again with everything; to every other reader it is a replay. Stable: a
+ * second run finds the missing events on call-events and needs no end. */
+static int end_again(cmn_event_t *end)
+{
+    char id[CMN_EVENT_ID_MAX];
+    const char *parts[] = {end->event_id, "reconciled end"};
+    cmn_event_id_derive(id, sizeof id, end->provider, parts, 2);
+    return cmn_event_set(&end->event_id, id);
+}
+
+static int is_end(const cmn_event_t *ev)
+{
+    return ev->type == CMN_EV_ENDED || ev->type == CMN_EV_OUTBOUND_ENDED;
+}
+
+/* Events already on call-events (same id) are left out; when the end is
+ * among them but others are missing, the end goes again last (end_again).
+ * The rest mapped to CRM agents. Returns how many remain, or -1 out of
+ * memory. */
 static long keep_missing(const rec_run_t *r, rec_batch_t *b)
 {
     size_t kept = 0;
+    cmn_event_t end;
+    int have_end = 0;
+    cmn_event_init(&end);
     for (size_t i = 0; i < b->n; i++) {
-        if (rec_seen_event(r->seen, b->ev[i].event_id)) {
+        if (!rec_seen_event(r->seen, b->ev[i].event_id)) {
+            b->ev[kept++] = b->ev[i];
+        } else if (!have_end && is_end(&b->ev[i])) {
+            end = b->ev[i];
+            have_end = 1;
+        } else {
             cmn_event_clear(&b->ev[i]);
-            continue;
         }
-        b->ev[kept++] = b->ev[i];
     }
     b->n = kept;
+    if (have_end && kept > 0) { /* room: the end's own slot was freed */
+        if (end_again(&end) < 0) {
+            cmn_event_clear(&end);
+            return -1;
+        }
+        b->ev[b->n++] = end;
+    } else {
+        cmn_event_clear(&end);
+    }
     for (size_t i = 0; i < b->n; i++)
         if (ing_map_agents(r->agents, &b->ev[i]) < 0)
             return -1;
@@ -77,18 +113,15 @@ static void backfill(const rec_run_t *r, const char *provider, const char *call_
     }
 }
 
-/* Counts the call; 1 when it still needs looking at (not complete). */
+/* Counts the call; 1 when it still needs looking at: over, by the log or
+ * by its end on call-events (which may still lack events: keep_missing). */
 static int needs_look(const rec_run_t *r, const char *provider, const char *call_id, int over,
                       rec_tally_t *t)
 {
     rec_call_state_t state = rec_seen_call(r->seen, provider, call_id);
     t->logged++;
     t->seen += state != REC_CALL_UNSEEN;
-    if (state == REC_CALL_ENDED) {
-        t->complete++;
-        return 0;
-    }
-    if (!over) {
+    if (!over && state != REC_CALL_ENDED) {
         t->in_progress++;
         return 0;
     }

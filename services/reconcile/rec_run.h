@@ -1,6 +1,7 @@
 /* One provider's reconciliation (issue 27): its calls for the window
  * against the record of calls seen; each call never seen, or seen without
- * its end, gets the events call-events lacks (by event id), published. */
+ * some of its events, gets the events call-events lacks (by event id),
+ * published; a call whose end was there gets its end again, last. */
 #ifndef REC_RUN_H
 #define REC_RUN_H
 

@@ -948,9 +948,18 @@ static void on_answered(tkt_rc_t *c)
 {
     const char *agent = or_empty(c->ev->agent.crm_id);
     tkt_call_t *call = tkt_rc_call(c);
-    if (c->call->ended) {
+    if (c->call->ended && (c->call->answered || c->call->outbound)) {
         tkt_rc_note(c, "answered after the call ended: nothing to do");
         return;
+    }
+    if (c->call->ended) {
+        /* Its end was decided unanswered without this answer (refused while
+         * ingest was down; the reconciler's backfill brings it, then the end
+         * again): the call is reopened and gets its ticket (R-T1); the end
+         * that follows, or the sweep, summarises it (R-T5). Under direct
+         * policy its missed-call ticket is its ticket and is taken over. */
+        call->ended = 0;
+        tkt_rc_note(c, "answered after the call ended unanswered: the call is reopened");
     }
     if (c->call->answered && c->call->ticket_id[0]) {
         if (tkt_rc_same(agent, c->call->agent_crm_id)) {

@@ -187,6 +187,45 @@ static void test_replayed_and_foreign_events_change_nothing(void)
     cmn_event_clear(&ev);
 }
 
+/* Issue 27: the answer of a call that ended as missed, learned late (its
+ * webhook refused while ingest was down, backfilled by the reconciler):
+ * the customer was reached by that very call, so the group it was counted
+ * in is reached (R-M3: ticket-service closes the missed-call ticket). Only
+ * while that group is open: after another conversation and a new missed
+ * call, a late answer of the old call changes nothing. */
+static void test_answer_learned_after_a_missed_end_reaches_its_group(void)
+{
+    mis_state_t st;
+    mis_plan_t p;
+    mis_state_init(&st);
+    missed_call(&st, "c1", "900002", &p);
+    ASSERT_EQ_INT(p.op.op, CMN_MOP_OPEN);
+    apply(&st, CMN_EV_ANSWERED, "c1", "late", IN, CMN_OUT_NONE, "900001", NULL, &p);
+    ASSERT_EQ_INT(p.has_op, 1);
+    ASSERT_EQ_INT(p.op.op, CMN_MOP_REACHED);
+    ASSERT_EQ_STR(p.op.call_id, "c1");
+    ASSERT_EQ_INT(p.closed_inbound, 1);
+    ASSERT_EQ_STR(st.group_id, "");
+    /* the end again (the backfill's) and another answering event: nothing */
+    apply(&st, CMN_EV_ENDED, "c1", "re-end", IN, CMN_OUT_COMPLETED, NULL, NULL, &p);
+    ASSERT_EQ_INT(p.has_op, 0);
+    apply(&st, CMN_EV_TRANSFERRED, "c1", "late2", IN, CMN_OUT_NONE, "900003", NULL, &p);
+    ASSERT_EQ_INT(p.has_op, 0);
+    /* c2 missed (a group), c3 a conversation (reached), c4 missed (a new
+     * group): c2's late answer leaves c4's group open */
+    missed_call(&st, "c2", "900002", &p);
+    apply(&st, CMN_EV_ANSWERED, "c3", "a", IN, CMN_OUT_NONE, "900001", NULL, &p);
+    apply(&st, CMN_EV_ENDED, "c3", "e", IN, CMN_OUT_ANSWERED, NULL, NULL, &p);
+    ASSERT_EQ_INT(p.op.op, CMN_MOP_REACHED);
+    missed_call(&st, "c4", "900002", &p);
+    ASSERT_EQ_INT(p.op.op, CMN_MOP_OPEN);
+    char group[sizeof st.group_id];
+    snprintf(group, sizeof group, "%s", st.group_id);
+    apply(&st, CMN_EV_ANSWERED, "c2", "late", IN, CMN_OUT_NONE, "900001", NULL, &p);
+    ASSERT_EQ_INT(p.has_op, 0);
+    ASSERT_EQ_STR(st.group_id, group);
+}
+
 static void test_state_codec_roundtrip(void)
 {
     mis_state_t st, back;
@@ -338,6 +377,7 @@ int main(void)
         TEST_CASE(test_R_M1_missed_call_opens_a_group_assigned_to_the_last_agent_offered),
         TEST_CASE(test_R_M1_abandoned_before_an_offer_has_no_assignee_and_can_be_switched_off),
         TEST_CASE(test_R_M1_completed_outcome_is_decided_from_the_call),
+        TEST_CASE(test_answer_learned_after_a_missed_end_reaches_its_group),
         TEST_CASE(test_R_M2_further_missed_calls_join_the_group_until_a_conversation),
         TEST_CASE(test_R_M3_outbound_answered_reaches_unanswered_leaves_open),
         TEST_CASE(test_replayed_and_foreign_events_change_nothing),

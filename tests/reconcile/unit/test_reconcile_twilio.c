@@ -10,6 +10,7 @@
 #include "cmn_time.h"
 #include "ing_form.h"
 #include "ing_twilio.h"
+#include "rec_run.h"
 #include "rec_seen.h"
 #include "rec_twilio.h"
 
@@ -233,6 +234,52 @@ static void test_seen_grows(void)
     rec_seen_free(s);
 }
 
+/* Issue 27: a call whose end is on call-events but which lacks the agent's
+ * answer (its callbacks refused while ingest was down, the caller's
+ * completion accepted) is not complete: it is backfilled (the answer, and
+ * its end again: rec_run.c, end_again). Once every event is there, a run
+ * finds it complete. Before, an end seen meant complete. */
+static void test_ended_call_lacking_its_answer_is_backfilled(void)
+{
+    ing_ctx_t ctx = ctx_it();
+    ing_error_t err = {{0}, {0}};
+    char errstr[128];
+    rec_batch_t b;
+    rec_tally_t t = {0};
+    rec_seen_t *s = rec_seen_new();
+    cmn_agentmap_t *agents = cmn_agentmap_parse("twilio:marco.bianchi=A1", errstr, sizeof errstr);
+    json_t *legs = json_pack(
+        "[o, o]",
+        record(AGENT_LEG, PARENT, "outbound-dial", "+390612345678", "client:marco.bianchi",
+               "completed", "184"),
+        record(PARENT, NULL, "inbound", "+390612345678", "+390287654321", "completed", "212"));
+    json_t *calls = json_pack("{s:o}", PARENT, legs);
+    rec_run_t r = {.ctx = &ctx, .agents = agents, .seen = s, .publish = NULL};
+    ASSERT_TRUE(s && agents && calls);
+    rec_batch_init(&b);
+    for (size_t i = 0; i < json_array_size(legs); i++)
+        ASSERT_EQ_INT(rec_twilio_leg_events(&ctx, json_array_get(legs, i), &b, &err), 0);
+    for (size_t i = 0; i < b.n; i++) /* what got through: the offer and the end */
+        if (b.ev[i].type == CMN_EV_OFFERED || b.ev[i].type == CMN_EV_ENDED)
+            ASSERT_EQ_INT(rec_seen_add(s, &b.ev[i]), 0);
+    ASSERT_EQ_INT(rec_seen_call(s, "twilio", PARENT), REC_CALL_ENDED);
+    rec_run_twilio(&r, calls, &t);
+    ASSERT_EQ_INT(t.logged, 1);
+    ASSERT_EQ_INT(t.seen, 1);
+    ASSERT_EQ_INT(t.backfilled, 1);
+    ASSERT_EQ_INT(t.complete, 0);
+    for (size_t i = 0; i < b.n; i++) /* the backfill landed */
+        ASSERT_EQ_INT(rec_seen_add(s, &b.ev[i]), 0);
+    memset(&t, 0, sizeof t);
+    rec_run_twilio(&r, calls, &t);
+    ASSERT_EQ_INT(t.backfilled, 0);
+    ASSERT_EQ_INT(t.complete, 1);
+    rec_batch_clear(&b);
+    json_decref(calls);
+    cmn_agentmap_free(agents);
+    rec_seen_free(s);
+}
+
 TEST_MAIN("reconcile_twilio", TEST_CASE(test_inbound_completed_has_the_webhooks_id),
           TEST_CASE(test_agent_leg_completed_has_the_webhooks_id),
           TEST_CASE(test_agent_leg_answer_has_the_webhooks_id_R_T1),
@@ -241,4 +288,4 @@ TEST_MAIN("reconcile_twilio", TEST_CASE(test_inbound_completed_has_the_webhooks_
           TEST_CASE(test_leg_not_over_makes_nothing),
           TEST_CASE(test_child_leg_belongs_to_its_parent),
           TEST_CASE(test_record_without_direction_fails), TEST_CASE(test_seen_call_states),
-          TEST_CASE(test_seen_grows))
+          TEST_CASE(test_seen_grows), TEST_CASE(test_ended_call_lacking_its_answer_is_backfilled))

@@ -8,9 +8,13 @@ never re-sent. Then one callbus-reconcile run over the load's window
 restores what was lost. One call in five is missed (rung at one agent, never
 answered). Census: every answered call logged has its ticket (external id
 callbus-<call id>) exactly once, every missed call its missed-call ticket
-with one line (the grouper groups a backfilled call like any other); per provider, the calls whose end never
-got a 202 ("lost by the provider") must equal the calls backfilled, and a
-second run over the same window backfills nothing."""
+with one line (the grouper groups a backfilled call like any other), and no
+answered call's customer left with an open missed-call ticket (an answer
+refused while its end got through first ends the call as missed; the
+backfilled answer reopens it: R-T1, and R-M3 closes that ticket). Per
+provider, the calls the provider lost (a webhook refused that its call log
+restores, lost_webhook) must equal the calls backfilled, and a second run
+over the same window backfills nothing."""
 from __future__ import annotations
 
 import os
@@ -111,15 +115,31 @@ class Providers:
                     CALLBUS_AGENT_MAP=whole.agent_map(self.w.agents[:2]))
 
 
+def lost_webhook(provider, hook):
+    """True when a refused webhook is one the provider's call log restores:
+    Twilio's log gives every callback that makes an event (docs/providers.md,
+    "Reconciliation"), all but an agent leg's `initiated`; CallGear's and
+    Webex's give the call's end, which carries its whole outcome (an
+    earlier notification refused changes no ticket when the end arrives)."""
+    if provider == "twilio":
+        return dict(hook).get("CallStatus") != "initiated"
+    if provider == "callgear":
+        return hook[0] == "end"
+    return hook.get("event") == "ended"
+
+
 def play(p, provider, call, record):
     """Posts the call's webhooks as they happen (a step apart); records
-    whether its end (the last webhook) got its 202."""
+    whether its end (the last webhook) got its 202, and whether the
+    provider lost any of it (lost_webhook)."""
     hooks = call.webhooks()
-    ok = True
+    ok, lost = True, False
     for hook in hooks:
         ok = p.post(provider, hook)
+        lost = lost or (not ok and lost_webhook(provider, hook))
         time.sleep(0.2)
     record["end_accepted"] = ok
+    record["lost"] = lost
     record["sent"] = len(hooks)
 
 
@@ -191,17 +211,18 @@ def run(w, rate, seconds, timeout):
 def census(w, p, calls, rc, results, timeout, t_rec):
     unmet = [] if rc == 0 else [f"ingest-down-reconcile: callbus-reconcile exited {rc}"]
     for provider in PROVIDERS:
-        lost = sum(1 for c in calls if c["provider"] == provider and not c["end_accepted"])
+        lost = sum(1 for c in calls if c["provider"] == provider and c["lost"])
         got = results.get(provider, {})
         say(f"{provider}: logged={got.get('logged')} lost by the provider={lost} "
             f"backfilled={got.get('backfilled')} complete={got.get('complete')} "
             f"failed={got.get('failed')}")
         if got.get("backfilled") != lost or got.get("logged") != sum(
                 1 for c in calls if c["provider"] == provider):
-            unmet.append(f"ingest-down-reconcile: {provider} lost {lost} calls' ends, "
+            unmet.append(f"ingest-down-reconcile: {provider} lost {lost} calls, "
                          f"backfilled {got.get('backfilled')} of {got.get('logged')} logged")
     answered = [p.call_id(c["provider"], c["call"]) for c in calls if not c["missed"]]
     missed = [c["call"].number for c in calls if c["missed"]]
+    talked = [c["call"].number for c in calls if not c["missed"]]
 
     def counts():
         """[(found, dup)] per expected effect: each answered call's ticket,
@@ -213,13 +234,20 @@ def census(w, p, calls, rc, results, timeout, t_rec):
             lines = sum(len(whole.missed_e2e.missed_lines(t)) for t in ts)
             out.append((bool(ts), max(len(ts) - 1, 0) + max(lines - 1, 0)))
         return out
+    def wrong():
+        """Answered calls' customers with a missed-call ticket not closed."""
+        return [n for n in talked if any(t["status"] != "closed" for t in w.missed_tickets(n))]
     deadline = time.monotonic() + timeout
-    while not all(f for f, _ in counts()) and time.monotonic() < deadline:
+    while (not all(f for f, _ in counts()) or wrong()) and time.monotonic() < deadline:
         time.sleep(0.5)
     recovery = time.monotonic() - t_rec
     time.sleep(3)  # a late duplicate would show
     got = counts()
     found = sum(1 for f, _ in got if f)
+    left = wrong()
+    if left:
+        unmet.append(f"ingest-down-reconcile: {len(left)} answered call(s) left an open "
+                     f"missed-call ticket: {left[:5]}")
     row = {"fault": "ingest-down-reconcile", "sent": sum(c["sent"] for c in calls),
            "accepted": sum(1 for c in calls if c["end_accepted"]), "expected": len(got),
            "found": found, "lost": len(got) - found, "dup": sum(d for _, d in got),

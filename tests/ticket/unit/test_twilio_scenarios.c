@@ -27,7 +27,9 @@
 typedef struct {
     tkt_op_t created[8];
     size_t n_created;
-    int ignored; /* events the rules refused (-1) */
+    int ignored;           /* events the rules refused (-1) */
+    tkt_status_t last_set; /* the last status an update op set */
+    char last_assignee[TKT_ID_MAX];
 } outcome_t;
 
 static tkt_policy_t pol;
@@ -67,9 +69,14 @@ static void twilio_sign(const ing_form_t *form, char *out)
 static void commit(tkt_plan_t *plan, outcome_t *o)
 {
     char id[TKT_ID_MAX];
-    for (size_t i = 0; i < plan->n_ops; i++)
+    for (size_t i = 0; i < plan->n_ops; i++) {
         if (plan->ops[i].kind == TKT_OP_CREATE_TICKET && o->n_created < 8)
             o->created[o->n_created++] = plan->ops[i];
+        if (plan->ops[i].kind == TKT_OP_UPDATE && plan->ops[i].status != TKT_ST_UNKNOWN)
+            o->last_set = plan->ops[i].status;
+        if (plan->ops[i].kind == TKT_OP_UPDATE && plan->ops[i].set_assignee)
+            snprintf(o->last_assignee, sizeof o->last_assignee, "%s", plan->ops[i].assignee_id);
+    }
     snprintf(id, sizeof id, "T%zu", o->n_created); /* the scenario's newest ticket */
     call = plan->call;
     cust = plan->customer;
@@ -265,6 +272,72 @@ static void test_twilio_answered_then_transferred(void)
     ASSERT_EQ_STR(call.ticket_id, "T1");
 }
 
+/* Issue 27: Marco's answer and his leg's end were refused (ingest down) but
+ * the caller's completion got through, so the call ended as missed by
+ * Giulia. The reconciler then publishes the answer it lacked and the end
+ * again (a new id): the call is reopened and gets the ticket it always
+ * should have had (R-T1), summarised and pending (R-T5). With the grouper
+ * in charge (it had the missed-call ticket; its R-M3 closes that one),
+ * the first end made no ticket here. */
+static void test_twilio_answer_learned_after_the_end_grouper(void)
+{
+    outcome_t o = {0};
+    fresh_call();
+    pol.unanswered = TKT_UNANSWERED_GROUPER;
+    ASSERT_EQ_INT(post(AGENT_LEG(CHILD2, "giulia.rossi", "ringing", "1", ""), &o), 0);
+    ASSERT_EQ_INT(
+        post(AGENT_LEG(CHILD2, "giulia.rossi", "no-answer", "2", "&CallDuration=0&Duration=0"), &o),
+        0);
+    ASSERT_EQ_INT(post(AGENT_LEG(CHILD1, "marco.bianchi", "ringing", "1", ""), &o), 0);
+    ASSERT_EQ_INT(post(PARENT_LEG("completed", "3", "&CallDuration=212&Duration=4"), &o), 0);
+    ASSERT_EQ_INT(o.n_created, 0); /* left to the grouper as missed */
+    ASSERT_EQ_INT(call.ended, 1);
+    /* the backfill: the answer, then the end again */
+    ASSERT_EQ_INT(post(AGENT_LEG(CHILD1, "marco.bianchi", "in-progress", "2", ""), &o), 0);
+    ASSERT_EQ_INT(o.n_created, 1);
+    ASSERT_EQ_INT(o.created[0].ticket_kind, TKT_KIND_CALL);
+    ASSERT_EQ_STR(o.created[0].assignee_id, "A1");
+    ASSERT_EQ_INT(call.ended, 0);
+    ASSERT_EQ_INT(post(PARENT_LEG("completed", "3", "&CallDuration=212&Duration=4"), &o), 0);
+    ASSERT_EQ_INT(o.ignored, 0);
+    ASSERT_EQ_INT(o.n_created, 1);
+    ASSERT_EQ_INT(call.ended, 1);
+    ASSERT_EQ_INT(o.last_set, TKT_ST_PENDING);
+    /* a replay of either changes nothing */
+    o.last_set = TKT_ST_UNKNOWN;
+    ASSERT_EQ_INT(post(AGENT_LEG(CHILD1, "marco.bianchi", "in-progress", "2", ""), &o), 0);
+    ASSERT_EQ_INT(post(PARENT_LEG("completed", "3", "&CallDuration=212&Duration=4"), &o), 0);
+    ASSERT_EQ_INT(o.n_created, 1);
+    ASSERT_EQ_INT(o.last_set, TKT_ST_UNKNOWN);
+}
+
+/* The same with ticket-service making missed-call tickets itself (policy
+ * direct): the call's missed-call ticket is its ticket, so the late answer
+ * takes it over (assigned to Marco, open; then pending at the end) rather
+ * than making a second ticket with the call's external id. */
+static void test_twilio_answer_learned_after_the_end_direct(void)
+{
+    outcome_t o = {0};
+    fresh_call();
+    ASSERT_EQ_INT(post(AGENT_LEG(CHILD2, "giulia.rossi", "ringing", "1", ""), &o), 0);
+    ASSERT_EQ_INT(
+        post(AGENT_LEG(CHILD2, "giulia.rossi", "no-answer", "2", "&CallDuration=0&Duration=0"), &o),
+        0);
+    ASSERT_EQ_INT(post(PARENT_LEG("completed", "3", "&CallDuration=212&Duration=4"), &o), 0);
+    ASSERT_EQ_INT(o.n_created, 1);
+    ASSERT_EQ_INT(o.created[0].ticket_kind, TKT_KIND_MISSED);
+    ASSERT_EQ_STR(o.created[0].assignee_id, "A2");
+    ASSERT_EQ_INT(post(AGENT_LEG(CHILD1, "marco.bianchi", "in-progress", "2", ""), &o), 0);
+    ASSERT_EQ_INT(o.n_created, 1);
+    ASSERT_EQ_STR(o.last_assignee, "A1");
+    ASSERT_EQ_INT(o.last_set, TKT_ST_OPEN);
+    ASSERT_EQ_INT(post(PARENT_LEG("completed", "3", "&CallDuration=212&Duration=4"), &o), 0);
+    ASSERT_EQ_INT(o.ignored, 0);
+    ASSERT_EQ_INT(o.n_created, 1);
+    ASSERT_EQ_INT(o.last_set, TKT_ST_PENDING);
+    ASSERT_EQ_STR(call.ticket_id, "T1");
+}
+
 /* Issue 9: an extension calling (From=2207) is internal: no ticket. */
 static void test_twilio_internal_call_makes_no_ticket(void)
 {
@@ -294,4 +367,6 @@ TEST_MAIN("twilio_scenarios", TEST_CASE(test_twilio_hangup_in_ivr_is_abandoned),
           TEST_CASE(test_twilio_ring_no_answer_then_hangup_is_missed),
           TEST_CASE(test_twilio_answered_is_one_call_ticket),
           TEST_CASE(test_twilio_answered_then_transferred),
-          TEST_CASE(test_twilio_internal_call_makes_no_ticket))
+          TEST_CASE(test_twilio_internal_call_makes_no_ticket),
+          TEST_CASE(test_twilio_answer_learned_after_the_end_grouper),
+          TEST_CASE(test_twilio_answer_learned_after_the_end_direct))
