@@ -174,6 +174,7 @@ def run(w, rate, seconds, timeout):
     pool = ThreadPoolExecutor(8)
     try:
         n = int(rate * max(seconds, DOWN_S * 1.5))
+        say(f"{n} calls at {rate}/s (the outage needs at least {DOWN_S * 1.5:.0f} s of them)")
         t0, start = time.monotonic(), time.time()
         futures = []
         for i in range(n):
@@ -235,8 +236,10 @@ def census(w, p, calls, rc, results, timeout, t_rec):
             out.append((bool(ts), max(len(ts) - 1, 0) + max(lines - 1, 0)))
         return out
     def wrong():
-        """Answered calls' customers with a missed-call ticket not closed."""
-        return [n for n in talked if any(t["status"] != "closed" for t in w.missed_tickets(n))]
+        """Answered calls' customers with a missed-call ticket not closed
+        (Dynamics closes a case by resolving it: it reads solved)."""
+        return [n for n in talked
+                if any(t["status"] not in ("closed", "solved") for t in w.missed_tickets(n))]
     deadline = time.monotonic() + timeout
     while (not all(f for f, _ in counts()) or wrong()) and time.monotonic() < deadline:
         time.sleep(0.5)
