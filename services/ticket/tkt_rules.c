@@ -944,11 +944,17 @@ static void transfer(tkt_rc_t *c, const char *from_in, const char *to)
     reassign(c, from, to);
 }
 
+/* R-T3: the call ended as a voicemail, on its own ticket. */
+static int voicemail_ticket_of(const tkt_rc_t *c)
+{
+    return c->call->ticket_id[0] && c->call->ticket_kind == TKT_KIND_VOICEMAIL;
+}
+
 static void on_answered(tkt_rc_t *c)
 {
     const char *agent = or_empty(c->ev->agent.crm_id);
     tkt_call_t *call = tkt_rc_call(c);
-    if (c->call->ended && (c->call->answered || c->call->outbound)) {
+    if (c->call->ended && (c->call->answered || c->call->outbound || voicemail_ticket_of(c))) {
         tkt_rc_note(c, "answered after the call ended: nothing to do");
         return;
     }
@@ -1161,6 +1167,9 @@ static void on_ended(tkt_rc_t *c)
         end_answered(c);
     else
         end_unanswered(c);
+    /* an end that said answered (no answer event seen) is answered: a late
+     * answer event must not reopen it (on_answered) */
+    tkt_rc_call(c)->answered |= talked;
     if (talked) {
         remember_last_call(c);
         reached_at_end(c);

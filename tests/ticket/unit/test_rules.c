@@ -474,6 +474,41 @@ static void test_R_T1_replay_is_harmless(void)
     ASSERT_HAS(plan.note, "replay");
 }
 
+/* Issue 27: a late answer reopens only a call that ended unanswered. An end
+ * that said answered itself (CallGear's /end, no /handset seen) made the
+ * ticket and set it pending: the /handset posted after it changes nothing
+ * (before, the late-answer rule would have reopened it to open). Nor does a
+ * late answer take over a voicemail ticket (R-T3). */
+static void test_late_answer_after_an_answered_or_voicemail_end_is_ignored(void)
+{
+    setup(CMN_EV_ENDED, CMN_DIR_INBOUND);
+    cached_contact();
+    agent("A1", NULL);
+    ev.outcome = CMN_OUT_ANSWERED;
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.ops[0].kind, TKT_OP_CREATE_TICKET);
+    ASSERT_EQ_INT(plan.ops[0].status, TKT_ST_PENDING);
+    commit("101", "-");
+    event(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    ev.event_id = "callgear-handset";
+    agent("A1", NULL);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_EQ_INT(plan.call.ended, 1);
+    ASSERT_HAS(plan.note, "answered after the call ended");
+
+    setup(CMN_EV_ENDED, CMN_DIR_INBOUND);
+    cached_contact();
+    ev.outcome = CMN_OUT_VOICEMAIL;
+    ASSERT_EQ_INT(decide(), 0);
+    commit("102", "-");
+    event(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
+    agent("A1", NULL);
+    ASSERT_EQ_INT(decide(), 0);
+    ASSERT_EQ_INT(plan.n_ops, 0);
+    ASSERT_EQ_INT(plan.call.ended, 1);
+}
+
 static void test_R_T9_unmapped_fields_not_set(void)
 {
     setup(CMN_EV_ANSWERED, CMN_DIR_INBOUND);
@@ -1841,6 +1876,7 @@ TEST_MAIN(
     TEST_CASE(test_R_C3_one_contact_used), TEST_CASE(test_R_C4_several_most_recent),
     TEST_CASE(test_R_C4_picked_contact_wins), TEST_CASE(test_withheld_number_no_requester),
     TEST_CASE(test_R_T1_create_on_answer), TEST_CASE(test_R_T1_replay_is_harmless),
+    TEST_CASE(test_late_answer_after_an_answered_or_voicemail_end_is_ignored),
     TEST_CASE(test_R_T9_unmapped_fields_not_set), TEST_CASE(test_R_T2_reuse_same_queue),
     TEST_CASE(test_R_T2_other_queue_new_ticket), TEST_CASE(test_R_T2_reuse_off_policy),
     TEST_CASE(test_R_T2_solved_after_check_new_ticket), TEST_CASE(test_R_T2_closed_not_asked),
