@@ -62,6 +62,46 @@ def test_lost_webhooks_are_backfilled_once_and_tickets_made_once(stack):
     assert 'reconcile_calls{provider="twilio",result="backfilled"} 0' in prom
 
 
+def test_an_answer_refused_while_the_end_got_through_is_restored(stack):
+    """Giulia's answer and her leg's end were refused, the caller's
+    completion got through: ticket-service ended the call as missed (a
+    missed-call ticket, ticket-service's own under this stack's policy). The
+    call's end is on call-events, yet the reconciler backfills it: the
+    answer, her leg's end, then the end again; the call's one ticket becomes
+    hers and is pending at the end (R-T1, R-T5). Before, an end seen meant
+    complete and the call stayed missed."""
+    start = time.time() - 1300
+    call = TwilioCall("+3906%08d" % (int(time.time()) % 10**7 * 10 + 7),
+                      [("marco.bianchi", False), ("giulia.rossi", True)], start=start)
+    giulia = stack["agents"][1]["crm_id"]
+    for rec in call.records():
+        stack["log"].log(rec)
+    for pairs in call.webhooks():
+        f = dict(pairs)
+        if f["To"] == "client:giulia.rossi" and f["CallStatus"] in ("in-progress", "completed"):
+            continue  # refused while ingest was down; Twilio does not re-send
+        stack["ingest"].twilio(pairs)
+    stack["ticket"].wait_idle(60)
+    missed = stack["emu"].tickets_of_call(call.sid)
+    assert len(missed) == 1 and "callbus_missed" in missed[0]["tags"], missed
+
+    rc, result, err = reconcile(stack, start - 10, start + 120)
+    assert rc == 0, err
+    assert (result["logged"], result["backfilled"], result["complete"]) == (1, 1, 0), err
+
+    def hers_and_pending():
+        ts = stack["emu"].tickets_of_call(call.sid)
+        return len(ts) == 1 and str(ts[0]["assignee_id"]) == str(giulia) and \
+            ts[0]["status"] == "pending"
+    stack["ticket"].wait_idle(60)
+    e2e.wait_for(hers_and_pending, 30, what="the call's ticket Giulia's and pending")
+    ends = [e for e in call_events(stack["topics"])
+            if e["call_id"] == call.sid and e["type"] == "call.ended"]
+    assert len(ends) == 2 and ends[1].get("source") == "reconciliation", ends
+    rc, again, err = reconcile(stack, start - 10, start + 120)
+    assert rc == 0 and (again["backfilled"], again["complete"]) == (0, 1), err
+
+
 def test_wrong_credentials_fail_the_run(stack):
     rc, result, err = reconcile(stack, time.time() - 600, time.time() - 60,
                                 env_over={"CALLBUS_RECONCILE_TWILIO_AUTH_TOKEN": "rotated"})
