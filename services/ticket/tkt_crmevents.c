@@ -117,8 +117,8 @@ static int job_event(const tkt_crm_event_t *e, cmn_event_t *ev)
     cmn_event_init(ev);
     /* the CRM's id when it fits ours; else its other stable form (the
      * schema's own fallback: ticket and change time) */
-    if (strlen(e->event_id) + 4 <= CMN_ID_TEXT_MAX)
-        snprintf(id, sizeof id, "crm-%s", e->event_id);
+    if (strlen(e->event_id) + 4 <= CMN_ID_TEXT_MAX) /* the precision says so to gcc */
+        snprintf(id, sizeof id, "crm-%.*s", CMN_ID_TEXT_MAX - 4, e->event_id);
     else
         snprintf(id, sizeof id, "crm-%s-%lld", e->ticket_id, (long long)e->occurred_at_ms);
     snprintf(lane, sizeof lane, "crm-ticket-%s", e->ticket_id);
