@@ -32,7 +32,8 @@ static const char read_script[] = "local c, t = {}, {}\n"
  * the plan does not name is kept). Returns 1 applied, 2 seen, or, replayed,
  * -1 - the stored offset (what the caller may skip without asking). A
  * delta may be negative (a late answer's correction, issue 27): HINCRBY
- * takes it, under the same offset guard. */
+ * takes it, under the same offset guard; a cell it brings to 0 is deleted,
+ * so an agent whose one missed call was corrected has no row of zeros. */
 static const char apply_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if cur and tonumber(cur) >= tonumber(ARGV[2]) then return -1 - tonumber(cur) end\n"
@@ -42,7 +43,9 @@ static const char apply_script[] =
     "end\n"
     "local n, i = tonumber(ARGV[7]), 8\n"
     "for j = 1, n do\n"
-    "  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])\n"
+    "  if redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) == 0 then\n"
+    "    redis.call('HDEL', KEYS[3], ARGV[i])\n"
+    "  end\n"
     "  i = i + 2\n"
     "end\n"
     "if n > 0 then redis.call('EXPIREAT', KEYS[3], ARGV[4]) end\n"

@@ -278,6 +278,12 @@ static void test_correction_takes_a_cell_back(void)
                   1);
     ASSERT_EQ_INT(apply("call-events", 3, 11, &plan), STA_APPLY_REPLAYED);
     ASSERT_EQ_INT(cell(CALLS), before - 1);
+    /* a cell back at 0 leaves the day hash (no row of zeros) */
+    plan.n_cells = 1;
+    plan.cells[0].delta = -(before - 1);
+    ASSERT_EQ_INT(apply("call-events", 3, 12, &plan), STA_APPLY_APPLIED);
+    const char *argv[] = {"HEXISTS", day_key, CALLS};
+    ASSERT_EQ_INT(cmd(3, argv).integer, 0);
 }
 
 /* A ticket event and a CRM event of one ticket are on two topics: two
