@@ -139,6 +139,36 @@ static const char *call_kind(const cmn_event_t *ev, const sta_call_t *c, const c
     return "missed";
 }
 
+/* Issue 27: an answer after the end of an inbound call counted unanswered
+ * (its webhook refused while ingest was down, backfilled by
+ * reconciliation). The stored kind is the guard: once corrected it is
+ * inbound, so a replay or a second answer finds nothing to move. */
+static int late_answer(const cmn_event_t *ev, const sta_call_t *c)
+{
+    return cmn_outcome_answers(ev) && !c->outbound &&
+           (strcmp(c->kind, "missed") == 0 || strcmp(c->kind, "abandoned") == 0);
+}
+
+/* R-S1 on the end's day (the event's own when a state stored before has
+ * no end time): the call's missed cells undone, an answered inbound call
+ * of the answering agent counted, same queue. */
+static void correct_call(const cmn_event_t *ev, sta_plan_t *p)
+{
+    sta_call_t *c = &p->call;
+    if (c->ended_ms > 0)
+        sta_day_of(c->ended_ms, p->day, &p->day_start_s);
+    p->correction = 1;
+    add_cell(p, "calls", c->kind, c->queue, c->agent, -1);
+    add_cell(p, "missed", c->kind, c->queue, c->agent, -1);
+    add_cell(p, "calls", "inbound", c->queue, ev->agent.crm_id, 1);
+    add_cell(p, "answered", "inbound", c->queue, ev->agent.crm_id, 1);
+    COPY(c->kind, "inbound");
+    COPY(c->agent, ev->agent.crm_id);
+    c->answered = 1;
+    p->write_call = 1;
+    COPY(p->call_id, ev->call_id);
+}
+
 static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t *p)
 {
     int64_t at = ev->occurred_at_ms > 0 ? ev->occurred_at_ms : ev->received_at_ms;
@@ -148,7 +178,10 @@ static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t 
     sta_call_t *c = &p->call;
     *c = *in;
     if (c->ended) {
-        p->note = "the call already ended";
+        if (late_answer(ev, c))
+            correct_call(ev, p);
+        else
+            p->note = "the call already ended";
         return;
     }
     c->known = 1;
@@ -175,6 +208,7 @@ static void decide_call(const cmn_event_t *ev, const sta_call_t *in, sta_plan_t 
     char who[STA_TEXT_MAX + 1];
     COPY(who, agent); /* it may be c->agent itself */
     c->ended = 1;
+    c->ended_ms = at;
     COPY(c->kind, kind);
     COPY(c->agent, who);
     add_cell(p, "calls", kind, c->queue, who, 1);

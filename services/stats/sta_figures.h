@@ -6,7 +6,10 @@
  *
  *   call-events      calls, answered, missed by call kind, on the call's
  *                    end (the call's history tells an unanswered call
- *                    apart: cmn_outcome), with its queue and agent;
+ *                    apart: cmn_outcome), with its queue and agent; an
+ *                    answer after an end counted missed or abandoned
+ *                    (reconciliation's backfill, issue 27) moves the
+ *                    call to answered inbound on the end's day;
  *   ticket-events    tickets_created (a ticket made for a call, once);
  *   crm-events       solved, closed, reopened by the ticket's assignee;
  *                    R-S2's close_s_sum / close_n when a ticket is first
@@ -61,6 +64,9 @@ typedef struct {
     char offered[STA_TEXT_MAX + 1]; /* the last agent offered it (R-M1) */
     int answered, offered_any, outbound, ended;
     char kind[STA_KIND_MAX]; /* once ended */
+    /* The end's time (ms): the day its cells are on, where a late answer
+     * corrects them (issue 27). 0: unknown (a state stored before). */
+    int64_t ended_ms;
 } sta_call_t;
 
 /* What the service keeps of a ticket (`<ns>stats:t:<ticket id>`). */
@@ -105,7 +111,10 @@ typedef struct {
     int write_ticket;
     char ticket_id[STA_TEXT_MAX + 1];
     sta_ticket_t ticket;
-    int64_t close_s;  /* R-S2 seconds counted by this plan, -1: none */
+    int64_t close_s; /* R-S2 seconds counted by this plan, -1: none */
+    /* The cells move a call counted before (a late answer, issue 27):
+     * the day hashes take them, monotonic counters do not (sta_metrics). */
+    int correction;
     const char *note; /* why nothing is done, for the debug log; NULL */
 } sta_plan_t;
 

@@ -127,6 +127,8 @@ static void cell(sta_metrics_t *m, const sta_cell_t *c)
 
 void sta_metrics_plan(sta_metrics_t *m, const sta_plan_t *p)
 {
+    if (p->correction)
+        return; /* counters only grow: each call counted once, as its end said */
     for (size_t i = 0; i < p->n_cells; i++)
         cell(m, &p->cells[i]);
     if (p->close_s > 0)

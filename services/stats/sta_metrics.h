@@ -21,7 +21,8 @@ void sta_metrics_free(sta_metrics_t *m); /* NULL-safe */
 
 /* result: applied, duplicate, skipped, rejected. */
 void sta_metrics_event(sta_metrics_t *m, sta_source_t src, const char *result);
-/* An applied plan's cells. */
+/* An applied plan's cells; none of a correction's (issue 27: a counter
+ * cannot go down, so Prometheus keeps each call as its end counted it). */
 void sta_metrics_plan(sta_metrics_t *m, const sta_plan_t *p);
 
 #endif

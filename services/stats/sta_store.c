@@ -30,7 +30,10 @@ static const char read_script[] = "local c, t = {}, {}\n"
  * field/delta pairs, then for the call and the ticket: n fields (0 = left
  * as it is) and field/value pairs, set over what is stored (HSET: a field
  * the plan does not name is kept). Returns 1 applied, 2 seen, or, replayed,
- * -1 - the stored offset (what the caller may skip without asking). */
+ * -1 - the stored offset (what the caller may skip without asking). A
+ * delta may be negative (a late answer's correction, issue 27): HINCRBY
+ * takes it, under the same offset guard; a cell it brings to 0 is deleted,
+ * so an agent whose one missed call was corrected has no row of zeros. */
 static const char apply_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if cur and tonumber(cur) >= tonumber(ARGV[2]) then return -1 - tonumber(cur) end\n"
@@ -40,7 +43,9 @@ static const char apply_script[] =
     "end\n"
     "local n, i = tonumber(ARGV[7]), 8\n"
     "for j = 1, n do\n"
-    "  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])\n"
+    "  if redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) == 0 then\n"
+    "    redis.call('HDEL', KEYS[3], ARGV[i])\n"
+    "  end\n"
     "  i = i + 2\n"
     "end\n"
     "if n > 0 then redis.call('EXPIREAT', KEYS[3], ARGV[4]) end\n"
@@ -168,6 +173,8 @@ static void parse_call(const redisReply *r, sta_call_t *c)
             c->outbound = (int)field_int(v);
         else if (F("end"))
             c->ended = (int)field_int(v);
+        else if (F("et"))
+            c->ended_ms = field_int(v);
     }
 }
 
@@ -283,7 +290,7 @@ static void call_fields(args_t *a, const sta_plan_t *p)
         arg(a, "0");
         return;
     }
-    arg(a, "8");
+    arg(a, "9");
     arg(a, "q"), arg(a, "%s", c->queue);
     arg(a, "a"), arg(a, "%s", c->agent);
     arg(a, "o"), arg(a, "%s", c->offered);
@@ -292,6 +299,7 @@ static void call_fields(args_t *a, const sta_plan_t *p)
     arg(a, "off"), arg(a, "%d", c->offered_any);
     arg(a, "out"), arg(a, "%d", c->outbound);
     arg(a, "end"), arg(a, "%d", c->ended);
+    arg(a, "et"), arg(a, "%" PRId64, c->ended_ms);
 }
 
 /* Each source writes its own fields (sta_plan_t.write_ticket); the

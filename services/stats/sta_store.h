@@ -3,7 +3,8 @@
  * private state under other `<ns>stats:` keys:
  *   stats:o:<topic>        hash partition -> last applied offset;
  *   stats:s:<topic>:<id>   an event id seen (republish guard), with a TTL;
- *   stats:c:<call id>      a call until its end (sta_call_t), with a TTL;
+ *   stats:c:<call id>      a call (sta_call_t), with a TTL: until its end,
+ *                          then for a late answer to correct (issue 27);
  *   stats:t:<ticket id>    a ticket (sta_ticket_t), kept as long as the days.
  * <ns> is CALLBUS_TOPIC_PREFIX, as every service's keys ("" in production).
  *

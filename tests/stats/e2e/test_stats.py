@@ -7,7 +7,8 @@ grouped, pops and their acknowledgements on agent-actions, a pop and an
 acknowledgement republished with their ids) -> the day hash's cells,
 exactly. Then: a restart changes nothing; a re-read of the topics from
 offset 0 by another consumer group changes nothing; two replicas from the
-start make the same figures."""
+start make the same figures. An answer backfilled after its call's end
+corrects the missed call (issue 27)."""
 import json
 import os
 import signal
@@ -287,6 +288,41 @@ def test_two_replicas_same_figures(logdir):
         for s in (first, second):
             if s.running():
                 s.stop()
+
+
+def test_late_answer_corrects_missed(logdir):
+    """Issue 27 (R-S1): an answer reconciliation backfilled after the call's
+    end (the webhook refused while ingest was down, Twilio's completion
+    through), then the end republished under a new event id: the call
+    counted missed for A2 becomes answered inbound for A1 on the end's day
+    in Redis, the answer's day untouched, the cells at 0 gone; Prometheus
+    keeps the call as its end counted it (counters only grow)."""
+    topics = Topics(module_prefix())
+    svc = StatsService(topics, "stats-e2e-" + topics.prefix.rstrip("."), logdir, "stats-late")
+    c, n = new_call_id("late"), new_number()
+    late = {"occurred_at": "2026-12-02T08:00:00.000Z",
+            "received_at": "2026-12-02T08:00:01.000Z", "source": "reconciliation"}
+    try:
+        svc.start()
+        produce(topics.prefix + "call-events", [
+            call_ev("call.offered", c, n, 1, "billing", agent(AGENT2)),
+            call_ev("call.ended", c, n, 2, "billing", {"outcome": "completed"})])
+        settle_on([svc])(2)
+        assert day_hash(topics.prefix) == {("calls", "missed", "billing", A2): 1,
+                                           ("missed", "missed", "billing", A2): 1}
+        produce(topics.prefix + "call-events", [
+            call_ev("call.answered", c, n, 3, "billing", dict(agent(AGENT1), **late)),
+            call_ev("call.ended", c, n, 4, "billing", dict(late, outcome="completed"))])
+        settle_on([svc])(4)
+        assert day_hash(topics.prefix) == {("calls", "inbound", "billing", A1): 1,
+                                           ("answered", "inbound", "billing", A1): 1}
+        assert day_hash(topics.prefix, "2026-12-02") == {}
+        m = svc.metrics()
+        assert m[f'stats_agent_calls_total{{agent="{A2}",kind="missed"}}'] == 1
+        assert f'stats_agent_calls_total{{agent="{A1}",kind="inbound"}}' not in m
+    finally:
+        if svc.running():
+            svc.stop()
 
 
 def test_redis_stalled_retries_then_counts_once(logdir):

@@ -4,7 +4,8 @@
  * second replica) or an older one adds nothing; a republished event id
  * moves the offset and adds nothing; partitions are guarded apart; many
  * applies of one offset sent at once count once; the day hash expires at
- * the day's end + retention (contract); states read back as written. */
+ * the day's end + retention (contract); states read back as written; a
+ * correction's negative delta takes a cell back, once (issue 27). */
 #include "cmn_log.h"
 #include "cmn_redis.h"
 #include "cmn_time.h"
@@ -117,7 +118,8 @@ static void make_plan(const char *dedup)
                              .agent = "900001",
                              .answered = 1,
                              .ended = 1,
-                             .kind = "inbound"};
+                             .kind = "inbound",
+                             .ended_ms = 1796116209000LL};
     plan.close_s = -1;
     snprintf(day_key, sizeof day_key, "%sstats:d:%s", prefix, plan.day);
 }
@@ -253,7 +255,35 @@ static void test_state_reads_back(void)
     ASSERT_EQ_INT(r.call.answered, 1);
     ASSERT_EQ_INT(r.call.ended, 1);
     ASSERT_EQ_INT(r.call.outbound, 0);
+    ASSERT_EQ_INT(r.call.ended_ms, 1796116209000LL); /* the end's day, issue 27 */
     ASSERT_EQ_INT(r.ticket.known, 0);
+}
+
+/* Issue 27: a late answer's correction takes a call's cell back (a
+ * negative HINCRBY) under the same offset guard: a replay of it takes
+ * nothing more. */
+static void test_correction_takes_a_cell_back(void)
+{
+    make_plan("");
+    plan.correction = 1;
+    plan.cells[0].delta = -1;
+    plan.cells[1] = (sta_cell_t){
+        .figure = "answered", .kind = "inbound", .queue = "billing", .agent = "900001", .delta = 1};
+    long long before = cell(CALLS);
+    ASSERT_EQ_INT(apply("call-events", 3, 11, &plan), STA_APPLY_APPLIED);
+    ASSERT_EQ_INT(cell(CALLS), before - 1);
+    ASSERT_EQ_INT(cell("answered\x1finbound\x1f"
+                       "billing\x1f"
+                       "900001"),
+                  1);
+    ASSERT_EQ_INT(apply("call-events", 3, 11, &plan), STA_APPLY_REPLAYED);
+    ASSERT_EQ_INT(cell(CALLS), before - 1);
+    /* a cell back at 0 leaves the day hash (no row of zeros) */
+    plan.n_cells = 1;
+    plan.cells[0].delta = -(before - 1);
+    ASSERT_EQ_INT(apply("call-events", 3, 12, &plan), STA_APPLY_APPLIED);
+    const char *argv[] = {"HEXISTS", day_key, CALLS};
+    ASSERT_EQ_INT(cmd(3, argv).integer, 0);
 }
 
 /* A ticket event and a CRM event of one ticket are on two topics: two
@@ -318,6 +348,7 @@ int main(void)
                                         TEST_CASE(test_concurrent_applies_count_once),
                                         TEST_CASE(test_day_expires_after_retention),
                                         TEST_CASE(test_state_reads_back),
+                                        TEST_CASE(test_correction_takes_a_cell_back),
                                         TEST_CASE(test_ticket_sources_keep_their_fields),
                                         TEST_CASE(test_cleanup)};
     int rc = test_run_all("stats_apply", cases, sizeof cases / sizeof cases[0]);

@@ -117,18 +117,23 @@ static long long total(void)
 
 static char buf[2048];
 
-/* A canonical call event (schemas/call-event.schema.json). */
-static const char *ev_dir(const char *type, const char *id, const char *call, const char *dir,
-                          const char *extra)
+/* A canonical call event (schemas/call-event.schema.json) at `at`. */
+static const char *ev_at(const char *type, const char *id, const char *call, const char *dir,
+                         const char *at, const char *extra)
 {
     snprintf(buf, sizeof buf,
              "{\"schema_version\":1,\"type\":\"%s\",\"event_id\":\"callgear-%s\","
              "\"provider\":\"callgear\",\"call_id\":\"%s\",\"customer_number\":\"+390612345678\","
              "\"queue\":\"billing\",\"direction\":\"%s\"%s,"
-             "\"occurred_at\":\"2026-12-01T09:10:09.000Z\","
-             "\"received_at\":\"2026-12-01T09:10:09.412Z\"}",
-             type, id, call, dir, extra);
+             "\"occurred_at\":\"%s\",\"received_at\":\"%s\"}",
+             type, id, call, dir, extra, at, at);
     return buf;
+}
+
+static const char *ev_dir(const char *type, const char *id, const char *call, const char *dir,
+                          const char *extra)
+{
+    return ev_at(type, id, call, dir, "2026-12-01T09:10:09.000Z", extra);
 }
 
 static const char *ev(const char *type, const char *id, const char *call, const char *extra)
@@ -194,6 +199,46 @@ static void test_completed_told_apart(void)
     ASSERT_EQ_INT(cell(D, "missed|abandoned|billing|-"), 1);
 }
 
+/* Issue 27 (R-S1): the agent's answer webhook was refused while ingest was
+ * down, the completion got through: the call ended counted missed (R-M1's
+ * A2). Reconciliation backfills the answer (by A1) after the end, the next
+ * day here: the call moves, on its end's day, to answered inbound for A1.
+ * A replay, the end republished and a second answer change nothing more:
+ * the stored kind is no longer missed. */
+static void test_late_answer_corrects_missed(void)
+{
+    reset();
+    feed(STA_SRC_CALL, ev("call.offered", "l1", "c10", AG2));
+    feed(STA_SRC_CALL, ev("call.ended", "l2", "c10", ",\"outcome\":\"completed\""));
+    ASSERT_EQ_INT(cell(D, "calls|missed|billing|900002"), 1);
+    ASSERT_EQ_INT(cell(D, "missed|missed|billing|900002"), 1);
+    const char *at = "2026-12-02T08:00:00.000Z";
+    ASSERT_EQ_INT(feed(STA_SRC_CALL, ev_at("call.answered", "l3", "c10", "inbound", at, AG1)), 1);
+    ASSERT_EQ_STR(last.day, D);
+    ASSERT_EQ_INT(last.n_cells, 4);
+    ASSERT_TRUE(last.correction); /* not for Prometheus' counters */
+    ASSERT_EQ_INT(cell(D, "calls|missed|billing|900002"), 0);
+    ASSERT_EQ_INT(cell(D, "missed|missed|billing|900002"), 0);
+    ASSERT_EQ_INT(cell(D, "calls|inbound|billing|900001"), 1);
+    ASSERT_EQ_INT(cell(D, "answered|inbound|billing|900001"), 1);
+    ASSERT_EQ_INT(total(), 2);
+    const sta_call_t *st = call_state("c10");
+    ASSERT_EQ_STR(st->kind, "inbound");
+    ASSERT_EQ_STR(st->agent, "900001");
+    ASSERT_EQ_STR(st->queue, "billing");
+    ASSERT_EQ_INT(st->answered, 1);
+    /* the answer replayed, the end republished, a second answer: nothing */
+    ASSERT_EQ_INT(feed(STA_SRC_CALL, ev_at("call.answered", "l3", "c10", "inbound", at, AG1)), 1);
+    ASSERT_TRUE(sta_plan_empty(&last));
+    feed(STA_SRC_CALL,
+         ev_at("call.ended", "l4", "c10", "inbound", at, ",\"outcome\":\"completed\""));
+    ASSERT_TRUE(sta_plan_empty(&last));
+    feed(STA_SRC_CALL, ev_at("call.answered", "l5", "c10", "inbound", at, AG2));
+    ASSERT_TRUE(sta_plan_empty(&last));
+    ASSERT_EQ_INT(total(), 2);
+    ASSERT_EQ_INT(cell("2026-12-02", "calls|inbound|billing|900001"), 0);
+}
+
 static const char *outbound(const char *type, const char *id, const char *call, const char *extra)
 {
     return ev_dir(type, id, call, "outbound", extra);
@@ -214,6 +259,32 @@ static void test_outbound(void)
     ASSERT_EQ_INT(cell(D, "calls|outbound|billing|900001"), 2);
     ASSERT_EQ_INT(cell(D, "answered|outbound|billing|900001"), 1);
     ASSERT_EQ_INT(total(), 3);
+}
+
+/* Issue 27: an abandoned call answered late moves too (agent `-` before);
+ * a state stored before the end's time was kept: the answer's own day. An
+ * outbound call and a voicemail are not corrected. */
+static void test_late_answer_abandoned_and_others(void)
+{
+    reset();
+    feed(STA_SRC_CALL, ev("call.ended", "b1", "c11", ",\"outcome\":\"abandoned\""));
+    ASSERT_EQ_INT(call_state("c11")->ended_ms, 1796116209000LL); /* 2026-12-01T09:10:09Z */
+    call_state("c11")->ended_ms = 0;
+    const char *next = "2026-12-02T08:00:00.000Z";
+    feed(STA_SRC_CALL, ev_at("call.answered", "b2", "c11", "inbound", next, AG1));
+    ASSERT_EQ_INT(cell("2026-12-02", "calls|abandoned|billing|-"), -1);
+    ASSERT_EQ_INT(cell("2026-12-02", "missed|abandoned|billing|-"), -1);
+    ASSERT_EQ_INT(cell("2026-12-02", "calls|inbound|billing|900001"), 1);
+    ASSERT_EQ_INT(cell("2026-12-02", "answered|inbound|billing|900001"), 1);
+    feed(STA_SRC_CALL, outbound("outbound.started", "b3", "c12", AG1));
+    feed(STA_SRC_CALL, outbound("outbound.ended", "b4", "c12", ",\"outcome\":\"missed\"" AG1));
+    feed(STA_SRC_CALL, outbound("outbound.answered", "b5", "c12", AG1));
+    ASSERT_TRUE(sta_plan_empty(&last));
+    feed(STA_SRC_CALL, ev("call.ended", "b6", "c13", ",\"outcome\":\"voicemail\""));
+    feed(STA_SRC_CALL, ev("call.answered", "b7", "c13", AG1));
+    ASSERT_TRUE(sta_plan_empty(&last));
+    ASSERT_EQ_INT(cell(D, "calls|outbound|billing|900001"), 1);
+    ASSERT_EQ_INT(cell(D, "calls|voicemail|billing|-"), 1);
 }
 
 /* Agent logins, internal calls and recordings add nothing. */
@@ -435,7 +506,8 @@ static void test_cell_field(void)
 }
 
 TEST_MAIN("stats figures", TEST_CASE(test_answered_inbound), TEST_CASE(test_missed_and_abandoned),
-          TEST_CASE(test_completed_told_apart), TEST_CASE(test_outbound),
+          TEST_CASE(test_completed_told_apart), TEST_CASE(test_late_answer_corrects_missed),
+          TEST_CASE(test_outbound), TEST_CASE(test_late_answer_abandoned_and_others),
           TEST_CASE(test_not_counted), TEST_CASE(test_tickets_created),
           TEST_CASE(test_crm_solve_reopen_close), TEST_CASE(test_missed_grouped),
           TEST_CASE(test_pops), TEST_CASE(test_pops_acknowledged), TEST_CASE(test_crm_usage),
