@@ -12,7 +12,9 @@
 #   kafka.sh status         exit 0 if every node runs and answers
 #   kafka.sh brokers        print the bootstrap list (host:port,...)
 #   kafka.sh start-node K   start node K (1..N) and wait until the cluster
-#                           has all N brokers again
+#                           has all N brokers again and no partition is
+#                           under-replicated (a rolling restart's next node
+#                           may go down only then)
 #   kafka.sh stop-node K    controlled shutdown of node K only
 #   kafka.sh kill-node K    SIGKILL node K (a crash)
 #
@@ -380,13 +382,44 @@ node_arg() {
     [[ "${1:-}" =~ ^[1-9]$ ]] && (($1 <= NODES)) || die "node must be 1..${NODES} (is '${1:-}')"
 }
 
+# Partitions whose in-sync replicas are fewer than their replicas, from
+# kcat -L ("partition 0, leader 1, replicas: 1,2,3, isrs: 1,3"). A node that
+# answers may still be catching up: were another node to go down before
+# it is back in sync, min.insync.replicas would refuse writes.
+# Prints "unknown" when the metadata cannot be read.
+under_replicated() {
+    local meta
+    meta="$(kcat -b "$(brokers)" -L -m 5 2>/dev/null)" || {
+        echo unknown
+        return
+    }
+    awk '
+        / partition [0-9]+, leader / {
+            r = $0; sub(/.*replicas: /, "", r); sub(/,? isrs:.*/, "", r)
+            i = $0; sub(/.*isrs: /, "", i); sub(/[ \t].*/, "", i)
+            if (split(r, a, ",") != split(i, b, ",")) n++
+        }
+        END { print n + 0 }' <<<"${meta}"
+}
+
+wait_in_sync() {
+    local deadline=$((SECONDS + READY_TIMEOUT_S)) n
+    while n="$(under_replicated)" && [[ "${n}" != 0 ]]; do
+        # "unknown" (metadata unreadable) waits like a count does.
+        ((SECONDS < deadline)) ||
+            die "${n} partition(s) still under-replicated ${READY_TIMEOUT_S}s after node ${NODE} started"
+        sleep 0.2
+    done
+}
+
 cmd_start_node() {
     node_arg "$1"
     lock_cluster
     cmd_fetch
     launch_node "$1"
     wait_node "$1"
-    log "kafka node $1 ready on ${BROKER}"
+    wait_in_sync
+    log "kafka node $1 ready on ${BROKER}, every partition in sync"
 }
 
 cmd_stop_node() {

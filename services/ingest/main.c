@@ -61,9 +61,14 @@ static const cmn_cfg_spec_t ingest_spec[] = {
                    "During a rotation: the Dataverse webhook key being replaced, accepted too; "
                    "empty: none."),
     CMN_AGENTDIR_CFG_SPEC(OFF(agents)),
-    CMN_CFG_NUM("CALLBUS_INGEST_KAFKA_TIMEOUT_MS", "10000", 1000, 300000,
+    /* 13 s: above a crashed broker's failover (Kafka fences it after
+     * broker.session.timeout.ms, 9 s by default, then elects new leaders),
+     * below Twilio's 15 s webhook timeout so the provider gets our 503. */
+    CMN_CFG_NUM("CALLBUS_INGEST_KAFKA_TIMEOUT_MS", "13000", 1000, 300000,
                 OFF(kafka_message_timeout_ms),
-                "How long a webhook may wait for Kafka to store its event before 503."),
+                "How long a webhook may wait for Kafka to store its event before 503. Keep it "
+                "above the brokers' crash failover (broker.session.timeout.ms, 9 s by default, "
+                "plus the election) and below the providers' webhook timeout (Twilio: 15 s)."),
     CMN_CFG_NUM("CALLBUS_INGEST_QUEUE_MAX", "100000", 100, 10000000, OFF(kafka_queue_max),
                 "Producer queue bound; beyond it requests get 503 at once."),
     CMN_CFG_NUM("CALLBUS_INGEST_RETRY_AFTER_S", "5", 1, 3600, OFF(retry_after_s),
