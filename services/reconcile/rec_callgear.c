@@ -7,7 +7,10 @@
  * (last_answered_employee_*), or, for a lost call, the last employee it was
  * offered to (the last of `employees`), as /end names them (R-M1);
  * notification_time = finish_time; leg_id = the session's last leg, which
- * the /end notification carries and which is part of its event id. */
+ * the /end notification carries and which is part of its event id;
+ * last_scenario_operation_name = the name of the last of
+ * scenario_operations (the operations the call went through, in order), so
+ * the normaliser's one voicemail rule decides a backfilled call too. */
 #include "rec_callgear.h"
 #include "ing_callgear.h"
 
@@ -62,9 +65,20 @@ static json_t *tag_names(const json_t *call)
     return names;
 }
 
+/* The last scenario operation's name, borrowed; NULL when the report has
+ * none (the body then omits it, as a notification without it would). */
+static const json_t *last_operation_name(const json_t *call)
+{
+    const json_t *ops = json_object_get(call, "scenario_operations");
+    if (!json_is_array(ops) || json_array_size(ops) == 0)
+        return NULL;
+    const json_t *name = json_object_get(json_array_get(ops, json_array_size(ops) - 1), "name");
+    return json_is_string(name) ? name : NULL;
+}
+
 static json_t *end_body(const json_t *call, const json_t *last_leg_id)
 {
-    return json_pack(
+    json_t *body = json_pack(
         "{s:s, s:o, s:o, s:o, s:o,"
         " s:{s:o, s:o},"
         " s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o},"
@@ -78,6 +92,12 @@ static json_t *end_body(const json_t *call, const json_t *last_leg_id)
         "talk_time_duration", member(call, "talk_duration"), "total_time_duration",
         member(call, "total_duration"), "wait_time_duration", member(call, "wait_duration"),
         "tag_names", tag_names(call), "is_lost", member(call, "is_lost"), "leg_id", last_leg_id);
+    const json_t *op = last_operation_name(call);
+    if (body && op && json_object_set(body, "last_scenario_operation_name", (json_t *)op) < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
 }
 
 int rec_callgear_call_events(const ing_ctx_t *ctx, const json_t *call, const json_t *last_leg_id,

@@ -23,7 +23,8 @@ static const char *const call_fields[] = {"id",
                                           "tags",
                                           "last_answered_employee_id",
                                           "last_answered_employee_full_name",
-                                          "employees"};
+                                          "employees",
+                                          "scenario_operations"};
 static const char *const leg_fields[] = {"id", "call_session_id"};
 #define REC_CALLGEAR_LEG_MARGIN_MS (3600 * 1000LL)
 

@@ -93,13 +93,19 @@ def wall(ts):
 
 class CallGearCall:
     """An inbound CallGear call session: `employees` [(employee_id,
-    answered)] offered in turn, one leg each after the caller's. Its
-    webhooks are the notifications ingest takes (docs/providers.md):
-    /handset when an employee answers, /endleg per employee leg, /end."""
+    answered)] offered in turn, one leg each after the caller's; with
+    `voicemail`, nobody answered and the scenario's last operation is a
+    voicemail box. Its webhooks are the notifications ingest takes
+    (docs/providers.md): /handset when an employee answers, /endleg per
+    employee leg, /end (naming the last scenario operation, as the report's
+    scenario_operations ends with it)."""
 
     _next = [int(time.time() * 1000) % 10**9 * 10]
 
-    def __init__(self, customer, employees, start=None, talk_s=40, virtual="902129998877"):
+    IVR_OP, ROUTE_OP, VOICEMAIL_OP = "Sesli menü", "Çalışana yönlendirme", "Sesli mesaj (mesai dışı)"
+
+    def __init__(self, customer, employees, start=None, talk_s=40, virtual="902129998877",
+                 voicemail=False):
         CallGearCall._next[0] += 1
         self.id = CallGearCall._next[0]
         self.customer, self.virtual = customer, virtual
@@ -112,6 +118,10 @@ class CallGearCall:
         self.total = self.wait + self.talk
         self.finish = self.start + self.total
         self.answered_by = answered[-1] if answered else None
+        assert not (voicemail and answered), "a voicemail call is one nobody answered"
+        self.voicemail = voicemail
+        self.operations = ([self.IVR_OP] + [self.ROUTE_OP] * bool(employees)
+                           + [self.VOICEMAIL_OP] * voicemail)
 
     def _body(self, leg, employee, at, **call_info):
         info = {"call_source": "va", "direction": "in", "call_session_id": self.id,
@@ -126,7 +136,7 @@ class CallGearCall:
                                  "contact_full_name": None},
                 "employee_info": {"employee_id": employee, "employee_full_name": None},
                 "call_info": info, "leg_id": leg, "leg_ids": self.legs,
-                "last_scenario_operation_name": "Çalışana yönlendirme"}
+                "last_scenario_operation_name": self.operations[-1]}
 
     def webhooks(self):
         """[(notification, body)] in the order CallGear posts them."""
@@ -154,7 +164,10 @@ class CallGearCall:
                 "last_answered_employee_id": self.answered_by,
                 "last_answered_employee_full_name": None,
                 "employees": [{"employee_id": e, "employee_full_name": None, "is_answered": a}
-                              for e, a in self.employees]}
+                              for e, a in self.employees],
+                "scenario_operations": [{"name": op, "id": 40 + i}
+                                        for i, op in enumerate(self.operations)],
+                "voice_mail_records": ["vm%d" % self.id] if self.voicemail else []}
 
     def leg_records(self):
         """Its legs in get.call_legs_report."""

@@ -130,6 +130,14 @@ def test_callgear_scenario_end_names_the_last_leg():
     assert [n for n, _ in hooks] == ["endleg", "handset", "endleg", "end"]
     assert hooks[-1][1]["leg_id"] == max(r["id"] for r in call.leg_records())
     assert call.record()["last_answered_employee_id"] == 2207
+    # the report's last scenario operation is the one the /end names
+    assert call.record()["scenario_operations"][-1]["name"] == \
+        hooks[-1][1]["last_scenario_operation_name"] == CallGearCall.ROUTE_OP
+    vm = CallGearCall("+905327001122", [(2211, False)], voicemail=True)
+    assert [n for n, _ in vm.webhooks()] == ["endleg", "end"]
+    assert vm.record()["scenario_operations"][-1]["name"] == \
+        vm.webhooks()[-1][1]["last_scenario_operation_name"] == CallGearCall.VOICEMAIL_OP
+    assert vm.record()["voice_mail_records"] and vm.record()["is_lost"]
 
 
 # ---- Webex Contact Center's Search API ------------------------------------------------------------

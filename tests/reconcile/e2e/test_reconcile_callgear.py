@@ -3,8 +3,9 @@ API's calls report (issue 27 items 1-4): callbus-reconcile reads
 call-events for the window, pages get.calls_report and get.call_legs_report
 (one limit_exceeded on the way) and publishes the "call finished" event
 callbus never received, with the webhook's own event id. Then every event
-is on call-events once, each call has its end once and its ticket once, and
-a second run over the same window backfills nothing."""
+is on call-events once, each call has its end once and its ticket once (a
+lost voicemail comes back a voicemail, with its own ticket: R-T3, R-T11),
+and a second run over the same window backfills nothing."""
 import collections
 import time
 
@@ -19,7 +20,9 @@ def test_lost_notifications_are_backfilled_once_and_tickets_made_once(stack):
     calls = [CallGearCall("+9053241%05d" % ((base + i) % 10**5), [(2211, False), (2207, True)],
                           start=start + 30 * i) for i in range(4)]
     calls.append(CallGearCall("+9053242%05d" % base, [(2211, False)], start=start + 150))
-    delivered, lost, partial = calls[:2], calls[2:4] + [calls[4]], calls[1]
+    calls.append(CallGearCall("+9053243%05d" % base, [(2211, False)], start=start + 180,
+                              voicemail=True))
+    delivered, lost, partial = calls[:2], calls[2:], calls[1]
     for c in calls:
         stack["cg_log"].log(c.record(), c.leg_records())
     for c in delivered:
@@ -31,7 +34,7 @@ def test_lost_notifications_are_backfilled_once_and_tickets_made_once(stack):
     stack["cg_log"].throttle(1)  # limit_exceeded: waited out, not a failure
     rc, result, log = reconcile(stack, start - 60, start + 300, provider="callgear")
     assert rc == 0, log
-    assert result == {"logged": 5, "seen": 2, "backfilled": 4, "complete": 1, "in_progress": 0,
+    assert result == {"logged": 6, "seen": 2, "backfilled": 5, "complete": 1, "in_progress": 0,
                       "failed": 0}, log
     assert stack["cg_log"].answered_limit == 1
 
@@ -44,7 +47,8 @@ def test_lost_notifications_are_backfilled_once_and_tickets_made_once(stack):
     for c in calls:
         ends = [e for e in after if e["call_id"] == str(c.id) and e["type"] == "call.ended"]
         assert len(ends) == 1, c.id
-        assert ends[0]["outcome"] == ("answered" if c.answered_by else "missed")
+        assert ends[0]["outcome"] == ("answered" if c.answered_by else
+                                      "voicemail" if c.voicemail else "missed"), c.id
     # what the webhook of a delivered call made is what the backfill makes
     hook_end = next(e for e in before if e["call_id"] == str(delivered[0].id)
                     and e["type"] == "call.ended")
@@ -52,12 +56,12 @@ def test_lost_notifications_are_backfilled_once_and_tickets_made_once(stack):
 
     def one_ticket_each():
         return all(len(stack["emu"].tickets_of_call(str(c.id))) == 1 for c in calls
-                   if c.answered_by)
-    e2e.wait_for(one_ticket_each, 30, what="one ticket per answered call")
+                   if c.answered_by or c.voicemail)
+    e2e.wait_for(one_ticket_each, 30, what="one ticket per answered call and voicemail")
 
     rc, again, log = reconcile(stack, start - 60, start + 300, provider="callgear")
     assert rc == 0, log
-    assert (again["backfilled"], again["complete"], again["failed"]) == (0, 5, 0)
+    assert (again["backfilled"], again["complete"], again["failed"]) == (0, 6, 0)
     assert len(call_events(stack["topics"])) == len(after)
 
 

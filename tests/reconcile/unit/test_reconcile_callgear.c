@@ -2,8 +2,9 @@
  * calls-report record (get.calls_report) becomes the "call finished"
  * notification's event, with the webhook's own event id (the /end
  * fixtures of tests/ingest/unit/fixtures, the same calls), marked source =
- * reconciliation; R-M1's last agent offered and R-T11's abandoned come out
- * as from the webhook. */
+ * reconciliation; R-M1's last agent offered, R-T11's abandoned and a
+ * voicemail (the report's last scenario operation) come out as from the
+ * webhook. */
 #include "test.h"
 
 #include "cmn_phone.h"
@@ -100,6 +101,37 @@ static void test_abandoned_call_has_the_webhooks_id(void)
                     NULL);
 }
 
+/* R-T11: the caller left a voicemail. The report has no
+ * last_scenario_operation_name; its scenario_operations (in the order the
+ * call went through them) end with the voicemail box, as the /end names it. */
+static void test_voicemail_call_is_a_voicemail_not_abandoned_R_T11(void)
+{
+    same_as_webhook("callgear_end_voicemail.json",
+                    json_pack("{s:I, s:s, s:b, s:s, s:s, s:i, s:i, s:n, s:[],"
+                              " s:[{s:s, s:I}, {s:s, s:I}], s:[s]}",
+                              "id", (json_int_t)3719291000, "finish_time", "2026-03-12 20:41:09",
+                              "is_lost", 1, "direction", "in", "contact_phone_number",
+                              "+90 532 700 11 22", "talk_duration", 0, "total_duration", 48,
+                              "last_answered_employee_id", "employees", "scenario_operations",
+                              "name", "Mesai saati kontrolü", "id", (json_int_t)41, "name",
+                              "Sesli mesaj (mesai dışı)", "id", (json_int_t)42,
+                              "voice_mail_records", "c2d7a1f0"),
+                    json_integer(918281111));
+}
+
+/* A report without scenario_operations (or with an operation lacking its
+ * name) still backfills the call, as abandoned: never refused for it. */
+static void test_call_without_scenario_operations_is_still_backfilled(void)
+{
+    same_as_webhook("callgear_end_abandoned.json",
+                    json_pack("{s:I, s:s, s:b, s:s, s:s, s:i, s:[], s:[{s:I}]}", "id",
+                              (json_int_t)3719290555, "finish_time", "2026-03-12 10:21:00",
+                              "is_lost", 1, "direction", "in", "contact_phone_number",
+                              "+90 (216) 444 03 03", "talk_duration", 0, "employees",
+                              "scenario_operations", "id", (json_int_t)7),
+                    NULL);
+}
+
 static void test_call_id_of_a_record(void)
 {
     char buf[32];
@@ -113,4 +145,7 @@ static void test_call_id_of_a_record(void)
 
 TEST_MAIN("reconcile_callgear", TEST_CASE(test_answered_call_has_the_webhooks_id),
           TEST_CASE(test_missed_call_names_the_last_employee_offered_R_M1),
-          TEST_CASE(test_abandoned_call_has_the_webhooks_id), TEST_CASE(test_call_id_of_a_record))
+          TEST_CASE(test_abandoned_call_has_the_webhooks_id),
+          TEST_CASE(test_voicemail_call_is_a_voicemail_not_abandoned_R_T11),
+          TEST_CASE(test_call_without_scenario_operations_is_still_backfilled),
+          TEST_CASE(test_call_id_of_a_record))
