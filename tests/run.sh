@@ -62,8 +62,9 @@ for b in ${builds}; do
     echo "== ctest (${b} build)"
     # Three at a time: most suites wait on Kafka, Redis or a service, not the
     # CPU (at two, a fresh-clone run kept the 2 cores busy 7 of its 16
-    # minutes). Those that stop or freeze the shared broker are RUN_SERIAL,
-    # and the longest suites start first (COST: their seconds on the 2-core
+    # minutes). Those that stop or freeze a broker have one of their own
+    # (tests/with_private_kafka.sh), so nothing runs alone at the end; the
+    # longest suites start first (COST: their seconds on the 2-core
     # machine; test_ticket_e2e is one test per file, so it spreads too).
     ctest --test-dir "${dir}" --output-on-failure -j "${CALLBUS_TEST_JOBS:-3}" "$@" || rc=1
 done
