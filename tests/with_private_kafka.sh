@@ -46,7 +46,15 @@ export CALLBUS_STACK_DIR="${dir}" CALLBUS_KAFKA_PORT="${port}"
 export CALLBUS_KAFKA_CONTROLLER_PORT="$((port + 1))" CALLBUS_KAFKA_NODES=1
 export CALLBUS_KAFKA_FRESH=1 CALLBUS_KAFKA_HEAP_MB="${CALLBUS_KAFKA_HEAP_MB:-256}"
 
+# A watchdog in a session of its own outlives a SIGKILL of this script (a
+# ctest timeout) and of its process group, and stops the broker then.
+setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    if [ -d "$3" ]; then "$2" stop; rm -rf "$3"; fi' _ "$$" "${kafka_sh}" "${dir}" \
+    </dev/null >/dev/null 2>&1 &
+watchdog=$!
+
 cleanup() {
+    kill "${watchdog}" 2>/dev/null || true
     "${kafka_sh}" stop >/dev/null 2>&1 || true
     rm -rf "${dir}"
 }
