@@ -16,32 +16,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 kafka_sh="${root}/deploy/local/kafka.sh"
 
-# Two neighbouring free ports below the ephemeral range (broker, controller).
-free_port_pair() {
-    python3 - <<'EOF'
-import random, socket, sys
-def free(port):
-    s = socket.socket()
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-rng = random.SystemRandom()
-for _ in range(200):
-    base = rng.randrange(23000, 31000, 2)
-    if free(base) and free(base + 1):
-        print(base)
-        sys.exit(0)
-sys.exit("no two free neighbouring ports for a private broker")
-EOF
-}
-
+port="$(python3 "${root}/tests/free_ports.py" 2)" # the broker's, the controller's
 dir="$(mktemp -d "${TMPDIR:-/tmp}/callbus-private-kafka.XXXXXX")"
-port="$(free_port_pair)"
 export CALLBUS_STACK_DIR="${dir}" CALLBUS_KAFKA_PORT="${port}"
 export CALLBUS_KAFKA_CONTROLLER_PORT="$((port + 1))" CALLBUS_KAFKA_NODES=1
 export CALLBUS_KAFKA_FRESH=1 CALLBUS_KAFKA_HEAP_MB="${CALLBUS_KAFKA_HEAP_MB:-256}"

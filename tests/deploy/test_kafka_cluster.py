@@ -13,8 +13,8 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -23,6 +23,8 @@ import urllib.request
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import free_ports  # noqa: E402
 STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
 KAFKA = os.path.join(ROOT, "deploy", "local", "kafka.sh")
 FIXTURE = os.path.join(ROOT, "tests", "ingest", "unit", "fixtures", "callgear_handset.json")
@@ -30,28 +32,11 @@ TOKEN = "cluster-test-token"
 NODES = 3
 
 
-def port_free(port):
-    s = socket.socket()
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def cluster_ports():
-    """A base port whose 2*NODES neighbours (brokers even, controllers odd)
-    and two more (Redis, ingest's pair) are free, below the ephemeral range."""
-    rng = random.SystemRandom()
-    for _ in range(200):
-        base = rng.randrange(22000, 31000, 2)
-        ports = list(range(base, base + 2 * NODES + 4))
-        if all(port_free(p) for p in ports):
-            return ports
-    pytest.fail("no free block of ports for the cluster")
+    """2*NODES neighbours (brokers even, controllers odd) and two more
+    (Redis, ingest's pair), free and below the ephemeral range."""
+    base = free_ports.free_block(2 * NODES + 4)
+    return list(range(base, base + 2 * NODES + 4))
 
 
 def run(cmd, env, timeout=180):

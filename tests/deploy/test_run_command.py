@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +32,9 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import free_ports  # noqa: E402
+
 RUN = os.path.join(ROOT, "deploy", "local", "run.sh")
 FIXTURE = os.path.join(ROOT, "tests", "ingest", "unit", "fixtures", "callgear_handset.json")
 PORT_VARS = [
@@ -41,37 +45,6 @@ PORT_VARS = [
 ]
 START_TIMEOUT_S = 300  # a first Release build on 2 cores, then Kafka's start
 STOP_TIMEOUT_S = 60
-
-
-def ephemeral_range():
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        lo, hi = f.read().split()
-    return int(lo), int(hi)
-
-
-def port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_ports(n):
-    """n free ports below the ephemeral range (where no client socket can
-    take one between this check and the stack's bind)."""
-    lo, _ = ephemeral_range()
-    base = 20000 + (os.getpid() * 37) % max(1, lo - 20000 - 2000)
-    ports = []
-    p = base
-    while len(ports) < n:
-        if port_free(p):
-            ports.append(p)
-        p += 1
-        assert p < lo, "no free ports below the ephemeral range"
-    return ports
 
 
 def defaults_in_run_sh():
@@ -88,7 +61,7 @@ def test_default_ports_sit_below_the_ephemeral_range():
     """A default inside 32768-60999 can be held by any outgoing connection
     (seen: Kafka could not bind 39092); every default of the run command
     sits below the range."""
-    lo, _ = ephemeral_range()
+    lo = free_ports.ephemeral_low()
     defaults = defaults_in_run_sh()
     assert set(PORT_VARS) <= set(defaults), sorted(set(PORT_VARS) - set(defaults))
     inside = {k: v for k, v in defaults.items() if v >= lo}
@@ -217,7 +190,8 @@ def stack_processes(marker_paths):
 
 
 def test_run_command_end_to_end():
-    ports = dict(zip(PORT_VARS, free_ports(len(PORT_VARS))))
+    base = free_ports.free_block(len(PORT_VARS))
+    ports = dict(zip(PORT_VARS, range(base, base + len(PORT_VARS))))
     state = tempfile.mkdtemp(prefix="callbus-run-")
     # A user's shell: none of the test stack's settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBUS_")}
@@ -326,7 +300,7 @@ def test_run_command_end_to_end():
             print(f"run command's output and logs kept in {state}")
     assert rc is not None, f"run.sh still running {STOP_TIMEOUT_S} s after Ctrl-C:\n{log[-3000:]}"
     assert not left, f"left behind after Ctrl-C: {left}"
-    held = [p for p in ports.values() if not port_free(p)]
+    held = [p for p in ports.values() if not free_ports.port_free(p)]
     assert not held, f"ports still held after Ctrl-C: {held}"
 
 
